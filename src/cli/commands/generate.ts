@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { exitCodeFor } from '../../errors.js';
+import { generate, writeOutput } from '../../generate.js';
+import { planChanges, type WritePlan } from '../../pipeline/write.js';
+import { TARGETS } from '../../targets/index.js';
+import { out } from '../output.js';
+import type { Run } from '../program.js';
+
+interface GenerateFlags {
+  out: string;
+  targets?: string;
+  check?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  timings?: boolean;
+}
+
+export function registerGenerate(program: Command, run: Run): void {
+  program
+    .command('generate')
+    .description('validate the model, then write every target under the output directory')
+    .argument('<model...>', 'Turtle model files, merged into one model')
+    .option('-o, --out <dir>', 'output directory', './generated')
+    .option('-t, --targets <list>', `comma-separated targets (${Object.keys(TARGETS).join(', ')}); default: every target the model has data for`)
+    .option('--check', 'write nothing; exit 3 if anything would change (for CI)')
+    .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
+    .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')
+    .option('--timings', 'print the time each pipeline stage took')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen generate examples/research-platform.ttl -o out
+  $ gwgen generate model.ttl -t kong -o deploy          # Kong only
+  $ gwgen generate model.ttl -o deploy --check          # CI: fail (exit 3) if deploy/ is stale
+  $ gwgen generate model.ttl -o deploy --dry-run        # show the changes without writing
+
+Regeneration rewrites only files whose content changes, deletes files it generated before that the
+model no longer produces, and never touches other files. A generated file edited by hand stops the
+run (exit 3) unless --force; code between "// gwgen:user-code-begin <id>" and "// gwgen:user-code-end <id>"
+in generated TypeScript is kept.
+
+Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences or a file was edited by hand.`,
+    )
+    .action((models: string[], flags: GenerateFlags) =>
+      run(async () => {
+        const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean);
+        const timings = {};
+        const result = await generate({ models, ...(targets ? { targets } : {}) }, timings);
+        if (!result.ok) {
+          out.problems(result.problems);
+          return exitCodeFor(result.problems);
+        }
+        const written = await writeOutput(result, { outDir: flags.out, dryRun: Boolean(flags.check || flags.dryRun), force: Boolean(flags.force) }, timings);
+        if (flags.timings) out.info(Object.entries(timings).map(([stage, ms]) => `${stage} ${(ms as number).toFixed(1)} ms`).join(', '));
+        if (flags.check) {
+          const changed = planChanges(written.plan) || !written.ok;
+          if (changed) {
+            out.info(`${flags.out} is out of date:`);
+            out.result(describePlan(written.plan));
+            if (!written.ok) out.problems(written.problems);
+            return 3;
+          }
+          out.info(`${flags.out} is up to date (${written.plan.unchanged.length} files)`);
+          return 0;
+        }
+        if (!written.ok) {
+          out.problems(written.problems);
+          return exitCodeFor(written.problems);
+        }
+        if (flags.dryRun) {
+          out.result(describePlan(written.plan));
+          return 0;
+        }
+        const p = written.plan;
+        out.info(`generated ${result.targets.join(', ')} into ${flags.out}: ${p.create.length} created, ${p.update.length} updated, ${p.delete.length} deleted, ${p.unchanged.length} unchanged`);
+        return 0;
+      }),
+    );
+}
+
+function describePlan(plan: WritePlan): string {
+  const lines = [
+    ...plan.create.map((p) => `create   ${p}`),
+    ...plan.update.map((p) => `update   ${p}`),
+    ...plan.delete.map((p) => `delete   ${p}`),
+    ...plan.unchanged.map((p) => `unchanged ${p}`),
+  ];
+  return lines.length ? lines.join('\n') : '(no files)';
+}

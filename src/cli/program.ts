@@ -1,0 +1,64 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerQuery } from './commands/query.js';
+import { registerValidate } from './commands/validate.js';
+import { out } from './output.js';
+
+/** Runs a command body and records its exit code; unexpected errors never print a stack unless --debug. */
+export type Run = (body: () => Promise<number>) => Promise<void>;
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('gwgen');
+  const debug = () => Boolean(program.opts().debug);
+  const run: Run = async (body) => {
+    try {
+      setExit(await body());
+    } catch (err) {
+      out.internal(err, debug());
+      setExit(1);
+    }
+  };
+  program
+    .version(VERSION)
+    .description('Ontology-driven generator for API gateways and service meshes: one RDF/Turtle model in, a TypeScript gateway, Kong, Istio and Kubernetes out.')
+    .option('--debug', 'print stack traces of internal errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen validate examples/research-platform.ttl
+  $ gwgen generate examples/research-platform.ttl -o out
+  $ gwgen query examples/research-platform.ttl -e 'SELECT ?path WHERE { ?r agw:routePath ?path } ORDER BY ?path'
+
+Exit codes: 0 done, 1 invalid model, 2 usage error, 3 output differs (--check) or was edited by hand.`,
+    );
+  registerGenerate(program, run);
+  registerValidate(program, run);
+  registerQuery(program, run);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Parses argv and returns the exit code (interfaces.md): usage errors are 2, help and version 0. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    out.internal(err, argv.includes('--debug'));
+    return 1;
+  }
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 2;
+  }
+  return code;
+}

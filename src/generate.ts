@@ -1,0 +1,104 @@
+import { relative, resolve, sep } from 'node:path';
+import { GwgenError, problem, type Problem } from './errors.js';
+import type { GatewayModel } from './model/types.js';
+import { checkModelSchema } from './model/schema.js';
+import { buildModel } from './pipeline/build-model.js';
+import { extract } from './pipeline/extract.js';
+import { formatFile } from './pipeline/format.js';
+import { readSources, type SourceFile } from './pipeline/load.js';
+import { createRenderer } from './pipeline/render.js';
+import { applyWrite, planWrite, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { TARGETS } from './targets/index.js';
+import { timed, type Timings } from './timings.js';
+import { validateSources, type ModelInput } from './validate.js';
+import { VERSION } from './version.js';
+
+export interface GenerateInput extends ModelInput {
+  /** Target names; absent = every target the model has data for. */
+  readonly targets?: readonly string[];
+}
+
+export type GenerateResult =
+  | {
+      readonly ok: true;
+      readonly model: GatewayModel;
+      readonly files: readonly GeneratedFile[];
+      readonly targets: readonly string[];
+      readonly sources: readonly SourceFile[];
+      readonly timings: Timings;
+    }
+  | { readonly ok: false; readonly problems: readonly Problem[]; readonly timings: Timings };
+
+/**
+ * Model files → generated files, in memory. Validates, extracts with SPARQL, renders and
+ * formats; never touches the disk (see writeOutput).
+ */
+export async function generate(input: GenerateInput, timings: Timings = {}): Promise<GenerateResult> {
+  const unknown = (input.targets ?? []).filter((t) => !(t in TARGETS));
+  if (unknown.length > 0) {
+    return {
+      ok: false,
+      timings,
+      problems: [problem('usage', `unknown target${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: `available targets: ${Object.keys(TARGETS).join(', ')}` })],
+    };
+  }
+  const { sources, problems } = await timed(timings, 'read', () => readSources(input.models, input.cwd));
+  if (problems.length > 0) return { ok: false, problems, timings };
+  const validated = await validateSources(sources, timings);
+  if (!validated.ok) return validated;
+  try {
+    const extraction = await timed(timings, 'queries', () => extract(validated.model.store));
+    const model = await timed(timings, 'build', () => buildModel(extraction));
+    const schemaProblems = checkModelSchema(model);
+    if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };
+
+    const targetNames = input.targets ? [...new Set(input.targets)] : Object.keys(TARGETS).filter((name) => TARGETS[name]!.applies(model));
+    const renderer = createRenderer();
+    const rendered = await timed(timings, 'render', async () => {
+      const out = [];
+      for (const name of targetNames) {
+        const target = TARGETS[name]!;
+        if (target.partials) await renderer.registerPartials(target.partials.dir, target.partials.names);
+        for (const file of target.plan(model)) out.push(await renderer.render(name, file.template, file.path, file.context));
+      }
+      return out;
+    });
+    const files = await timed(timings, 'format', () => Promise.all(rendered.map(formatFile)));
+    return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, sources, timings };
+  } catch (err) {
+    if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
+    throw err;
+  }
+}
+
+export interface WriteOptions {
+  readonly outDir: string;
+  /** Overwrite hand-edited files and drop vanished user code. */
+  readonly force?: boolean;
+  /** Compute the plan only. */
+  readonly dryRun?: boolean;
+}
+
+export type WriteResult =
+  | { readonly ok: true; readonly plan: WritePlan; readonly written: boolean }
+  | { readonly ok: false; readonly plan: WritePlan; readonly problems: readonly Problem[] };
+
+/** Writes a successful generation to disk per interfaces.md's regeneration rules. */
+export async function writeOutput(result: Extract<GenerateResult, { ok: true }>, options: WriteOptions, timings: Timings = {}): Promise<WriteResult> {
+  const dir = resolve(options.outDir);
+  const base: Omit<Manifest, 'files'> = {
+    generator: `gwgen ${VERSION}`,
+    inputs: result.sources.map((s) => ({ path: relative(dir, resolve(s.path)).split(sep).join('/'), sha256: sha256(s.text) })),
+    targets: result.targets,
+  };
+  const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base));
+  if (plan.conflicts.length > 0 && !options.force) return { ok: false, plan, problems: plan.conflicts };
+  if (options.dryRun) return { ok: true, plan, written: false };
+  try {
+    await timed(timings, 'write', () => applyWrite(plan));
+  } catch (err) {
+    if (err instanceof GwgenError) return { ok: false, plan, problems: err.problems };
+    throw err;
+  }
+  return { ok: true, plan, written: true };
+}

@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Store, Term } from 'n3';
+import { QUERIES_DIR } from '../paths.js';
+import { runQuery } from '../sparql/engine.js';
+
+/** The extraction queries, one per concept; the key names the file in queries/. */
+export const EXTRACTION_QUERIES = [
+  'gateway',
+  'routes',
+  'services',
+  'service-instances',
+  'rate-limiters',
+  'circuit-breakers',
+  'retry-policies',
+  'health-checks',
+  'traffic-splits',
+  'traffic-mirrors',
+  'jwt-authentications',
+  'api-keys',
+  'consumers',
+  'quota-tiers',
+  'cors-policies',
+  'ip-restrictions',
+  'mutual-tls',
+  'certificates',
+  'service-meshes',
+  'distributed-tracing',
+] as const;
+
+export type Concept = (typeof EXTRACTION_QUERIES)[number];
+
+/** The properties of one node as the queries returned them: IRI local name → values. */
+export type PropertyBag = ReadonlyMap<string, readonly Term[]>;
+
+/** Per concept, node id → its properties, in the queries' ORDER BY order. */
+export type Extraction = Readonly<Record<Concept, ReadonlyMap<string, PropertyBag>>>;
+
+/**
+ * Runs every extraction query over the model. Each query returns flat (node, property, value)
+ * rows — the shape Comunica evaluates in linear time — and they are grouped per node here.
+ */
+export async function extract(store: Store): Promise<Extraction> {
+  const out = {} as Record<Concept, Map<string, Map<string, Term[]>>>;
+  for (const concept of EXTRACTION_QUERIES) {
+    const file = join(QUERIES_DIR, `${concept}.rq`);
+    const text = await readFile(file, 'utf8');
+    const outcome = await runQuery(store, text, file);
+    const nodes = new Map<string, Map<string, Term[]>>();
+    if (outcome.kind === 'bindings') {
+      const [nodeVar, propertyVar, valueVar] = outcome.variables;
+      for (const row of outcome.rows) {
+        const node = row[nodeVar ?? ''];
+        const property = row[propertyVar ?? ''];
+        const value = row[valueVar ?? ''];
+        if (!node || !property || !value) continue;
+        let bag = nodes.get(node.value);
+        if (!bag) nodes.set(node.value, (bag = new Map()));
+        const local = property.value.slice(property.value.lastIndexOf('#') + 1);
+        const values = bag.get(local);
+        if (values) values.push(value);
+        else bag.set(local, [value]);
+      }
+    }
+    out[concept] = nodes;
+  }
+  return out;
+}

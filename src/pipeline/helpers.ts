@@ -1,0 +1,66 @@
+import type { HelperDelegate } from 'handlebars';
+import { stringify } from 'yaml';
+
+/**
+ * Helpers that put model values into generated text. Every string from a model reaches a
+ * template through one of the escaping helpers (`yaml`, `json`, `ts`), never as a bare
+ * `{{value}}`: test/templates.test.ts fails on a bare mustache.
+ */
+
+/** A single-line YAML scalar: plain when that reads back as the same string, else JSON-quoted. */
+export function yamlScalar(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} into YAML`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value !== 'string') return JSON.stringify(value);
+  const plain = stringify(value, { lineWidth: 0 }).replace(/\n$/, '');
+  // Anything multi-line, block-styled or quoted by the library is written as a JSON string,
+  // which YAML reads as a double-quoted scalar with the same escapes.
+  return plain.includes('\n') || /^[|>'"]/.test(plain) ? JSON.stringify(value) : plain;
+}
+
+/** A scalar inside a flow sequence (`[a, b]`), where `,[]{}:` also end a plain scalar. */
+export function yamlFlowScalar(value: unknown): string {
+  const scalar = yamlScalar(value);
+  return typeof value === 'string' && !/^[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(scalar) ? JSON.stringify(value) : scalar;
+}
+
+/** A JSON (and TypeScript/JavaScript) literal. U+2028/2029 are escaped for older parsers. */
+export function jsonLiteral(value: unknown): string {
+  return (JSON.stringify(value) ?? 'undefined').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+const words = (s: string) =>
+  String(s)
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
+
+export const caseHelpers = {
+  kebabCase: (s: string) => words(s).join('-').toLowerCase(),
+  snakeCase: (s: string) => words(s).join('_').toLowerCase(),
+  constantCase: (s: string) => words(s).join('_').toUpperCase(),
+  camelCase: (s: string) => words(s).map((w, i) => (i === 0 ? w.toLowerCase() : w[0]!.toUpperCase() + w.slice(1).toLowerCase())).join(''),
+  pascalCase: (s: string) => words(s).map((w) => w[0]!.toUpperCase() + w.slice(1).toLowerCase()).join(''),
+};
+
+/** Handlebars passes its options hash as the last argument; strip it. */
+const args = (list: unknown[]) => list.slice(0, -1);
+
+export const HELPERS: Record<string, HelperDelegate> = {
+  yaml: (value: unknown) => yamlScalar(value),
+  /** A YAML flow sequence of scalars: `[a, "b c"]`. */
+  yamlList: (list: unknown) => `[${(Array.isArray(list) ? list : []).map(yamlFlowScalar).join(', ')}]`,
+  json: (value: unknown) => jsonLiteral(value),
+  ts: (value: unknown) => jsonLiteral(value),
+  ...Object.fromEntries(Object.entries(caseHelpers).map(([name, fn]) => [name, (s: string) => fn(s)])),
+  /** Text for a Markdown table cell: one line, with Markdown and HTML characters escaped. */
+  md: (value: unknown) => String(value).replace(/[\r\n]+/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1'),
+  eq: (a: unknown, b: unknown) => a === b,
+  and: (...list: unknown[]) => args(list).every(Boolean),
+  or: (...list: unknown[]) => args(list).some(Boolean),
+  not: (a: unknown) => !a,
+};

@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Lexer, Parser, Store, type Quad, type Term } from 'n3';
+import { problem, type Problem, type SourceLocation } from '../errors.js';
+import { shorten } from '../paths.js';
+
+/** A Turtle document and the name it is reported under. */
+export interface SourceFile {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Finds where a node is defined, for messages that say file:line. */
+export interface Locator {
+  locate(term: Term): SourceLocation;
+}
+
+export interface LoadedModel {
+  /** The user's triples only (ontology not merged): what validation and queries look at. */
+  readonly store: Store;
+  readonly sources: readonly SourceFile[];
+  readonly locator: Locator;
+}
+
+export type LoadResult = { ok: true; model: LoadedModel } | { ok: false; problems: Problem[] };
+
+/** Reads model files; a missing file is a usage problem (exit 2), not a model problem. */
+export async function readSources(paths: readonly string[], cwd = process.cwd()): Promise<{ sources: SourceFile[]; problems: Problem[] }> {
+  const sources: SourceFile[] = [];
+  const problems: Problem[] = [];
+  if (paths.length === 0) problems.push(problem('usage', 'no model file given', { hint: 'pass one or more Turtle files, e.g. gwgen validate model.ttl' }));
+  for (const path of paths) {
+    try {
+      sources.push({ path: displayPath(path, cwd), text: await readFile(path, 'utf8') });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(
+        problem('file-not-found', code === 'ENOENT' ? `model file not found: ${path}` : `cannot read model file ${path}: ${code ?? String(err)}`, {
+          location: { file: path },
+          hint: 'check the path; model files are Turtle (.ttl)',
+        }),
+      );
+    }
+  }
+  return { sources, problems };
+}
+
+function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
+/** Parses every source into one store. All syntax errors of all files are reported, one per file. */
+export function parseSources(sources: readonly SourceFile[]): LoadResult {
+  const store = new Store();
+  const problems: Problem[] = [];
+  const definitions = new Map<string, SourceLocation>();
+  for (const source of sources) {
+    const baseIRI = pathToFileURL(source.path).href;
+    let quads: Quad[];
+    try {
+      quads = new Parser({ baseIRI, format: 'text/turtle' }).parse(source.text);
+    } catch (err) {
+      problems.push(syntaxProblem(source, err));
+      continue;
+    }
+    store.addQuads(quads);
+    recordSubjectLines(source, baseIRI, definitions);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  if (store.size === 0) {
+    return {
+      ok: false,
+      problems: [
+        problem('empty-model', 'the model is empty: no triples were found', {
+          location: { file: sources.map((s) => s.path).join(', ') },
+          hint: 'describe at least an agw:ApiGateway with a route; `gwgen init` writes a starter model',
+        }),
+      ],
+    };
+  }
+  return { ok: true, model: { store, sources, locator: makeLocator(store, definitions) } };
+}
+
+function syntaxProblem(source: SourceFile, err: unknown): Problem {
+  const e = err as Error & { context?: { line?: number; token?: { start?: number } } };
+  const line = e.context?.line;
+  const start = e.context?.token?.start;
+  // N3 ends its messages with " on line N." — the location already says that.
+  const message = (e.message ?? String(err)).replace(/ on line \d+\.?$/, '');
+  return problem('syntax', `Turtle syntax error: ${message}`, {
+    location: { file: source.path, ...(line !== undefined ? { line } : {}), ...(start !== undefined ? { column: start + 1 } : {}) },
+    hint: 'fix the Turtle syntax at this position (a missing "." or ";", an unclosed quote or an undeclared prefix are the usual causes)',
+  });
+}
+
+/**
+ * The parser does not tell where a triple came from, so the lexer's tokens are walked once:
+ * the first token of each statement is its subject. Good enough for "defined at file:line".
+ */
+function recordSubjectLines(source: SourceFile, baseIRI: string, out: Map<string, SourceLocation>): void {
+  const prefixes = new Map<string, string>();
+  let base = baseIRI;
+  let atStatementStart = true;
+  let directive: string | undefined;
+  let pendingPrefix: string | undefined;
+  for (const token of new Lexer().tokenize(source.text) as Array<{ type: string; value: string; prefix?: string; line: number; start?: number }>) {
+    if (directive) {
+      if (token.type === 'prefix') pendingPrefix = token.value;
+      else if (token.type === 'IRI') {
+        const iri = resolve(token.value, base);
+        if (directive.toLowerCase().endsWith('prefix') && pendingPrefix !== undefined) prefixes.set(pendingPrefix, iri);
+        else base = iri;
+        directive = undefined;
+        pendingPrefix = undefined;
+        atStatementStart = true;
+      }
+      continue;
+    }
+    if (token.type === '.') {
+      atStatementStart = true;
+      continue;
+    }
+    if (atStatementStart) {
+      atStatementStart = false;
+      if (['@prefix', '@base', 'PREFIX', 'BASE'].includes(token.type)) {
+        directive = token.type;
+        continue;
+      }
+      let iri: string | undefined;
+      if (token.type === 'IRI') iri = resolve(token.value, base);
+      else if (token.type === 'prefixed') {
+        const ns = prefixes.get(token.prefix ?? '');
+        if (ns !== undefined) iri = ns + token.value;
+      }
+      if (iri !== undefined && !out.has(iri)) {
+        out.set(iri, { file: source.path, line: token.line, column: (token.start ?? 0) + 1 });
+      }
+    }
+  }
+}
+
+function resolve(iri: string, base: string): string {
+  try {
+    return new URL(iri, base).href;
+  } catch {
+    return iri;
+  }
+}
+
+function makeLocator(store: Store, definitions: Map<string, SourceLocation>): Locator {
+  const locate = (term: Term, depth = 0): SourceLocation => {
+    if (term.termType === 'NamedNode') return { ...definitions.get(term.value), node: term.value };
+    if (term.termType === 'BlankNode' && depth < 8) {
+      // A blank node has no name users know: describe it by the path that reaches it.
+      const [parent] = store.getQuads(null, null, term, null);
+      if (parent) {
+        const at = locate(parent.subject, depth + 1);
+        return { ...at, node: `${describe(at.node ?? '[]')} ${shorten(parent.predicate.value)} []` };
+      }
+    }
+    return { node: term.termType === 'BlankNode' ? '[]' : term.value };
+  };
+  return { locate: (term) => locate(term) };
+}
+
+function describe(node: string): string {
+  return node.includes(' ') || node.startsWith('[') ? node : `<${node}>`;
+}

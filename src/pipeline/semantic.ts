@@ -1,0 +1,233 @@
+import type { Store, Term } from 'n3';
+import { problem, type Problem } from '../errors.js';
+import * as formats from '../model/formats.js';
+import type { FormatCheck } from '../model/formats.js';
+import { shorten } from '../paths.js';
+import type { LoadedModel } from './load.js';
+import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
+
+/** Every object property and the classes its value may have. */
+export const REFERENCES: Readonly<Record<string, readonly string[]>> = {
+  hasRoute: ['Route'],
+  hasServiceMesh: ['ServiceMesh'],
+  hasCorsPolicy: ['CorsPolicy'],
+  hasDistributedTracing: ['DistributedTracing'],
+  hasConsumer: ['Consumer'],
+  hasBackendService: ['BackendService'],
+  hasRateLimiter: ['RateLimiter'],
+  hasCircuitBreaker: ['CircuitBreaker'],
+  hasRetryPolicy: ['RetryPolicy'],
+  hasTrafficSplit: ['TrafficSplit'],
+  hasTrafficMirror: ['TrafficMirror'],
+  hasAuthentication: ['JWTAuthentication', 'ApiKey'],
+  hasIpRestriction: ['IpRestriction'],
+  hasInstance: ['ServiceInstance'],
+  hasHealthCheck: ['HealthCheck'],
+  hasMutualTLS: ['MutualTLS'],
+  hasCertificate: ['Certificate'],
+  hasQuotaTier: ['QuotaTier'],
+};
+
+/** String properties whose form SHACL cannot check well: (class, property, check). */
+const STRING_FORMATS: ReadonlyArray<readonly [string, string, FormatCheck]> = [
+  ['Route', 'routePath', formats.urlPath],
+  ['IpRestriction', 'allowCidr', formats.cidr],
+  ['IpRestriction', 'denyCidr', formats.cidr],
+  ['CorsPolicy', 'allowOrigin', formats.origin],
+  ['CorsPolicy', 'allowHeader', formats.headerName],
+  ['JWTAuthentication', 'jwksUri', formats.httpUrl],
+  ['JWTAuthentication', 'secretEnv', formats.envVarName],
+  ['Consumer', 'apiKeyEnv', formats.envVarName],
+  ['DistributedTracing', 'collectorEndpoint', formats.httpUrl],
+  ['ApiKey', 'keyHeader', formats.headerName],
+  ['TrafficSplit', 'matchHeader', formats.headerName],
+  ['TrafficSplit', 'matchHeaderValue', formats.headerValue],
+  ['BackendService', 'host', formats.hostName],
+  ['ServiceInstance', 'host', formats.hostName],
+  ['BackendService', 'image', formats.imageRef],
+  ['HealthCheck', 'healthCheckPath', formats.urlPath],
+];
+
+const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+/**
+ * The rules of vocabulary.md that SHACL Core cannot express (uniqueness across nodes, sums,
+ * route conflicts, references, string formats). Every rule runs; all problems are returned.
+ */
+export function checkSemantics(model: LoadedModel): Problem[] {
+  const { store, locator } = model;
+  const problems: Problem[] = [];
+  const report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) =>
+    problems.push(
+      problem('semantic', message, {
+        rule,
+        hint,
+        location: { ...locator.locate(node), ...(property ? { property: `agw:${property}` } : {}) },
+      }),
+    );
+
+  checkGateway(store, report);
+  checkReferences(store, report);
+  checkUniqueNames(store, report);
+  checkRoutes(store, report);
+  checkStringFormats(store, report);
+  checkAuthentication(store, report);
+  return problems;
+}
+
+type Report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) => void;
+
+function checkGateway(store: Store, report: Report): void {
+  const gateways = subjectsOfType(store, 'ApiGateway');
+  if (gateways.length === 0) {
+    const anyRoute = subjectsOfType(store, 'Route')[0] ?? store.getSubjects(null, null, null)[0];
+    if (anyRoute) {
+      report(anyRoute, undefined, 'one-gateway', 'the model has no agw:ApiGateway', 'add exactly one node `a agw:ApiGateway` with agw:gatewayName and agw:hasRoute for each route');
+    }
+    return;
+  }
+  for (const extra of gateways.slice(1)) {
+    report(extra, undefined, 'one-gateway', `the model has ${gateways.length} agw:ApiGateway nodes; exactly one is allowed`, 'merge the gateways into one, or generate each from its own model');
+  }
+  const attached = new Set(gateways.flatMap((g) => objects(store, g, 'hasRoute')).map((t) => t.value));
+  for (const route of subjectsOfType(store, 'Route')) {
+    if (!attached.has(route.value)) {
+      report(route, undefined, 'route-not-attached', 'this agw:Route is not attached to the gateway', 'add `agw:hasRoute` from the agw:ApiGateway to this route, or remove the route');
+    }
+  }
+}
+
+function checkReferences(store: Store, report: Report): void {
+  for (const [property, classes] of Object.entries(REFERENCES)) {
+    for (const quad of store.getQuads(null, agw(property), null, null)) {
+      const target = quad.object;
+      const expected = classes.map((c) => `agw:${c}`).join(' or ');
+      if (target.termType === 'Literal') {
+        report(quad.subject, property, 'reference', `agw:${property} must point to a node (${expected}), not the literal ${JSON.stringify(target.value)}`, 'write the IRI of the node without quotes, e.g. agw:hasBackendService ex:orders');
+        continue;
+      }
+      if (store.countQuads(target, null, null, null) === 0) {
+        report(quad.subject, property, 'dangling-reference', `agw:${property} refers to <${target.value}>, which is not defined anywhere in the model`, `define it (\`<${target.value}> a ${expected} ; …\`) or fix the IRI (a typo in the local name is the usual cause)`);
+        continue;
+      }
+      if (!classes.some((c) => hasType(store, target, c))) {
+        const actual = store.getObjects(target, RDF_TYPE, null).map((t) => shorten(t.value));
+        report(quad.subject, property, 'reference-class', `agw:${property} refers to <${target.value}>, which is ${actual.length ? `a ${actual.join(', ')}` : 'a node without rdf:type'}, but must be ${expected}`, `point agw:${property} at a ${expected}, or state the class with \`a ${expected}\``);
+      }
+    }
+  }
+}
+
+function checkUniqueNames(store: Store, report: Report): void {
+  const unique = (cls: string, property: string, fallback?: (node: Term) => string) => {
+    const seen = new Map<string, Term>();
+    for (const node of subjectsOfType(store, cls)) {
+      const names = literalValues(store, node, property);
+      const name = names[0] ?? fallback?.(node);
+      if (name === undefined) continue;
+      if (names.length === 0 && formats.dnsLabel(name)) {
+        report(node, property, 'derived-name', `this agw:${cls} has no agw:${property}, and the name derived from its IRI ("${name}") is not a DNS label`, `add agw:${property} "a-dns-label"`);
+        continue;
+      }
+      const first = seen.get(name);
+      if (first) report(node, property, `duplicate-${kebabLocalName(property)}`, `agw:${property} "${name}" is already used by <${first.value}>`, `give every agw:${cls} its own agw:${property}`);
+      else seen.set(name, node);
+    }
+  };
+  unique('BackendService', 'serviceName');
+  unique('Route', 'routeName', (node) => (node.termType === 'NamedNode' ? kebabLocalName(node.value) : undefined) ?? '');
+  unique('Consumer', 'consumerName');
+}
+
+/** `/a/{id}/b` and `/a/{x}/b` match the same requests. */
+function pathKey(path: string): string {
+  return path.replace(/\{[^}]*\}/g, '{}').replace(/\/+$/, '') || '/';
+}
+
+function checkRoutes(store: Store, report: Report): void {
+  const byPath = new Map<string, Array<{ route: Term; methods: Set<string> }>>();
+  for (const route of subjectsOfType(store, 'Route')) {
+    const [path] = literalValues(store, route, 'routePath');
+    const declared = literalValues(store, route, 'httpMethod');
+    const methods = new Set(declared.length ? declared : ALL_METHODS);
+    if (path !== undefined) {
+      const key = pathKey(path);
+      const others = byPath.get(key) ?? [];
+      for (const other of others) {
+        const overlap = [...methods].filter((m) => other.methods.has(m));
+        if (overlap.length > 0) {
+          report(route, 'routePath', 'route-conflict', `path "${path}" with method${overlap.length > 1 ? 's' : ''} ${overlap.join(', ')} is already served by <${other.route.value}>`, 'give the routes different paths, or split agw:httpMethod so no method appears on both');
+          break;
+        }
+      }
+      others.push({ route, methods });
+      byPath.set(key, others);
+    }
+
+    const backends = objects(store, route, 'hasBackendService');
+    const splits = objects(store, route, 'hasTrafficSplit');
+    const weighted = splits.filter((s) => objects(store, s, 'matchHeader').length === 0);
+    if (backends.length === 0 && splits.length === 0) {
+      report(route, 'hasBackendService', 'route-backend', 'this route has neither agw:hasBackendService nor agw:hasTrafficSplit, so requests have nowhere to go', 'add agw:hasBackendService ex:someService, or weighted agw:hasTrafficSplit nodes');
+    } else if (backends.length === 0 && weighted.length === 0) {
+      report(route, 'hasBackendService', 'route-backend', 'this route has only header-matched traffic splits; requests without the header have nowhere to go', 'add agw:hasBackendService for the default backend, or weighted splits');
+    } else if (backends.length > 0 && weighted.length > 0) {
+      report(route, 'hasBackendService', 'route-backend', 'this route has both agw:hasBackendService and weighted traffic splits; the splits already decide where every request goes', 'remove agw:hasBackendService, or make the splits header-matched (agw:matchHeader) canaries');
+    }
+    if (weighted.length > 0) {
+      let sum = 0;
+      let complete = true;
+      for (const split of weighted) {
+        const [weight] = literalValues(store, split, 'weight');
+        if (weight === undefined) {
+          report(split, 'weight', 'split-weight', 'this traffic split has neither agw:weight nor agw:matchHeader', 'add agw:weight (percent of the route\'s traffic) or agw:matchHeader + agw:matchHeaderValue');
+          complete = false;
+        } else sum += Number(weight);
+      }
+      if (complete && sum !== 100) {
+        report(route, 'hasTrafficSplit', 'split-sum', `the weights of this route's traffic splits sum to ${sum}, not 100`, 'adjust agw:weight on the splits so they add up to 100');
+      }
+    }
+    const headerKeys = new Set<string>();
+    for (const split of splits) {
+      const header = literalValues(store, split, 'matchHeader')[0];
+      const value = literalValues(store, split, 'matchHeaderValue')[0];
+      if ((header === undefined) !== (value === undefined)) {
+        report(split, header === undefined ? 'matchHeader' : 'matchHeaderValue', 'split-header', 'a header-matched split needs both agw:matchHeader and agw:matchHeaderValue', 'add the missing one, e.g. agw:matchHeader "x-canary" ; agw:matchHeaderValue "true"');
+      }
+      if (header !== undefined && literalValues(store, split, 'weight').length > 0) {
+        report(split, 'weight', 'split-header', 'a header-matched split takes every matching request, so it has no agw:weight', 'remove agw:weight from this split, or remove agw:matchHeader to make it a weighted split');
+      }
+      if (header !== undefined && value !== undefined) {
+        const key = `${header.toLowerCase()}=${value}`;
+        if (headerKeys.has(key)) report(split, 'matchHeader', 'split-header', `another split of this route already matches ${header}: ${value}`, 'give each header-matched split a distinct header value');
+        headerKeys.add(key);
+      }
+    }
+  }
+}
+
+function checkStringFormats(store: Store, report: Report): void {
+  for (const [cls, property, check] of STRING_FORMATS) {
+    for (const node of subjectsOfType(store, cls)) {
+      for (const value of literalValues(store, node, property)) {
+        const reason = check(value);
+        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(value)} ${reason}`, `fix the value of agw:${property}`);
+      }
+    }
+  }
+}
+
+function checkAuthentication(store: Store, report: Report): void {
+  for (const jwt of subjectsOfType(store, 'JWTAuthentication')) {
+    const algorithms = literalValues(store, jwt, 'algorithm');
+    const hasJwks = objects(store, jwt, 'jwksUri').length > 0;
+    const hasSecret = objects(store, jwt, 'secretEnv').length > 0;
+    if (algorithms.includes('HS256') && !hasSecret) {
+      report(jwt, 'secretEnv', 'jwt-keys', 'agw:algorithm "HS256" needs agw:secretEnv, the environment variable holding the shared secret', 'add agw:secretEnv "MY_JWT_SECRET", or drop HS256');
+    }
+    if (algorithms.some((a) => a === 'RS256' || a === 'ES256') && !hasJwks) {
+      report(jwt, 'jwksUri', 'jwt-keys', `agw:algorithm ${algorithms.filter((a) => a !== 'HS256').join(', ')} needs agw:jwksUri to fetch the public keys`, 'add agw:jwksUri "https://issuer.example.com/.well-known/jwks.json"');
+    }
+  }
+}

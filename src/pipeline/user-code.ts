@@ -1,0 +1,28 @@
+/**
+ * Hand-written regions inside generated TypeScript:
+ *   // gwgen:user-code-begin <id>
+ *   ...the user's code...
+ *   // gwgen:user-code-end <id>
+ * Regeneration keeps each region's body by id.
+ */
+const REGION = /^([ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*\r?\n)([\s\S]*?)(^[ \t]*\/\/ gwgen:user-code-end \2[ \t]*$)/gm;
+
+export function userRegions(content: string): Map<string, string> {
+  const regions = new Map<string, string>();
+  for (const m of content.matchAll(REGION)) regions.set(m[2]!, m[3]!);
+  return regions;
+}
+
+/** The generated content with every region body replaced by the one found in `previous`. */
+export function carryUserCode(generated: string, previous: string): { content: string; dropped: string[] } {
+  const kept = userRegions(previous);
+  const content = generated.replace(REGION, (_whole, begin: string, id: string, body: string, end: string) => begin + (kept.get(id) ?? body) + end);
+  const present = userRegions(generated);
+  const dropped = [...kept].filter(([id, body]) => !present.has(id) && body.trim() !== '').map(([id]) => id);
+  return { content, dropped };
+}
+
+/** Content with region bodies emptied: what "generated, not edited" is hashed on. */
+export function withoutUserCode(content: string): string {
+  return content.replace(REGION, (_whole, begin: string, _id: string, _body: string, end: string) => begin + end);
+}

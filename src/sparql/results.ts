@@ -1,0 +1,50 @@
+import type { Term } from 'n3';
+import type { QueryOutcome } from './engine.js';
+
+/** W3C SPARQL 1.1 Query Results JSON Format. */
+export function toSparqlJson(outcome: QueryOutcome): string {
+  if (outcome.kind === 'boolean') return `${JSON.stringify({ head: {}, boolean: outcome.value }, null, 2)}\n`;
+  const bindings = outcome.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, t]) => [k, termJson(t)])));
+  return `${JSON.stringify({ head: { vars: outcome.variables }, results: { bindings } }, null, 2)}\n`;
+}
+
+function termJson(term: Term): Record<string, string> {
+  switch (term.termType) {
+    case 'NamedNode':
+      return { type: 'uri', value: term.value };
+    case 'BlankNode':
+      return { type: 'bnode', value: term.value };
+    case 'Literal': {
+      const lit = term as Term & { language: string; datatype: Term };
+      if (lit.language) return { type: 'literal', value: term.value, 'xml:lang': lit.language };
+      if (lit.datatype && lit.datatype.value !== 'http://www.w3.org/2001/XMLSchema#string') return { type: 'literal', value: term.value, datatype: lit.datatype.value };
+      return { type: 'literal', value: term.value };
+    }
+    default:
+      return { type: 'literal', value: term.value };
+  }
+}
+
+/** W3C SPARQL 1.1 Query Results CSV Format: plain values, CRLF line ends, RFC 4180 quoting. */
+export function toSparqlCsv(outcome: QueryOutcome): string {
+  const cell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  if (outcome.kind === 'boolean') return `_askResult\r\n${outcome.value}\r\n`;
+  const lines = [outcome.variables.map(cell).join(',')];
+  for (const row of outcome.rows) {
+    lines.push(outcome.variables.map((v) => { const t = row[v]; return t ? cell(t.termType === 'BlankNode' ? `_:${t.value}` : t.value) : ''; }).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** An aligned text table, IRIs shortened with the given prefixes. */
+export function toTable(outcome: QueryOutcome, shorten: (iri: string) => string): string {
+  if (outcome.kind === 'boolean') return `${outcome.value}\n`;
+  const show = (t: Term | undefined) => (!t ? '' : t.termType === 'NamedNode' ? shorten(t.value) : t.termType === 'BlankNode' ? `_:${t.value}` : t.value.replace(/[\r\n\t]/g, ' '));
+  const header = outcome.variables.map((v) => `?${v}`);
+  const body = outcome.rows.map((row) => outcome.variables.map((v) => show(row[v])));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  const count = `${body.length} row${body.length === 1 ? '' : 's'}`;
+  return `${[line(header), rule, ...body.map(line)].join('\n')}\n${count}\n`;
+}

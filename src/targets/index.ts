@@ -1,0 +1,12 @@
+import { kongTarget } from './kong.js';
+import type { Target } from './types.js';
+
+/**
+ * Every output target gwgen can generate. A target is a plain object (targets/types.ts): adding
+ * one means writing its view builder and templates and listing it here.
+ */
+export const TARGETS: Readonly<Record<string, Target>> = {
+  kong: kongTarget,
+};
+
+export type { Target } from './types.js';

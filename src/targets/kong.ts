@@ -1,0 +1,422 @@
+import { createHash } from 'node:crypto';
+import type * as M from '../model/types.js';
+import { RATE_WINDOWS } from '../model/types.js';
+import type { Limitation, PlannedFile, Target } from './types.js';
+
+/**
+ * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
+ * route becomes one Kong service with one route: per-route policies stay per route. Services
+ * reach backends through upstreams, which carry the weighted targets (traffic splits) and the
+ * health checks (active = agw:HealthCheck, passive = the route's circuit breaker).
+ * Everything the model says that Kong OSS cannot enforce is listed in kong/NOTES.md.
+ */
+export const kongTarget: Target = {
+  name: 'kong',
+  description: 'Kong declarative config (DB-less, _format_version "3.0"): kong/kong.yml',
+  applies: (model) => model.routes.length > 0,
+  partials: { dir: 'kong', names: ['_plugin.hbs', '_config.hbs'] },
+  plan(model): PlannedFile[] {
+    const view = kongView(model);
+    return [
+      { path: 'kong/kong.yml', template: 'kong/kong.yml.hbs', context: view },
+      { path: 'kong/NOTES.md', template: 'kong/NOTES.md.hbs', context: view },
+    ];
+  },
+};
+
+// --- the view the templates render ---------------------------------------------------------
+
+interface KongPlugin {
+  readonly name: string;
+  /** Plugin config as plain data; the template writes it with the `yaml` helper per scalar. */
+  readonly config: ConfigEntry[];
+  readonly tags: readonly string[];
+}
+/** A config field: scalar, list of scalars, or nested object. */
+interface ConfigEntry {
+  readonly key: string;
+  readonly value?: string | number | boolean;
+  readonly list?: readonly (string | number)[];
+  readonly object?: readonly ConfigEntry[];
+}
+
+interface KongRoute {
+  readonly name: string;
+  readonly paths: readonly string[];
+  readonly methods: readonly string[];
+  readonly headers: readonly { name: string; values: readonly string[] }[];
+  readonly stripPath: boolean;
+  readonly regexPriority: number;
+  readonly plugins: readonly KongPlugin[];
+  readonly tags: readonly string[];
+}
+
+interface KongService {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly retries: number;
+  readonly timeoutMs?: number;
+  readonly routes: readonly KongRoute[];
+  readonly tags: readonly string[];
+}
+
+interface KongUpstream {
+  readonly name: string;
+  readonly algorithm: string;
+  readonly hashOn?: string;
+  readonly targets: readonly { target: string; weight: number; tags: readonly string[] }[];
+  readonly active?: { path: string; interval: number; successes: number; failures: number; httpsVerify?: boolean; type: string };
+  readonly passive?: { failures: number; type: string };
+  readonly tags: readonly string[];
+}
+
+interface KongConsumer {
+  readonly username: string;
+  readonly keyauth: readonly { key: string; tags: readonly string[] }[];
+  readonly jwt: readonly { key: string; algorithm: string; secret?: string; rsaPublicKey?: string; tags: readonly string[] }[];
+  readonly plugins: readonly KongPlugin[];
+  readonly tags: readonly string[];
+}
+
+export interface KongView {
+  readonly gateway: string;
+  readonly services: readonly KongService[];
+  readonly upstreams: readonly KongUpstream[];
+  readonly consumers: readonly KongConsumer[];
+  readonly plugins: readonly KongPlugin[];
+  readonly notes: readonly Limitation[];
+}
+
+/** Kong's env vault: `{vault://env/acme-api-key}` reads ACME_API_KEY. */
+export function vaultRef(envVar: string): string {
+  return `{vault://env/${envVar.toLowerCase().replace(/_/g, '-')}}`;
+}
+
+export function kongView(model: M.GatewayModel): KongView {
+  const tags = (...extra: string[]) => [`gwgen`, `gateway:${model.gateway.name}`, ...extra];
+  const servicesByName = new Map(model.services.map((s) => [s.name, s]));
+  const notes: Limitation[] = [];
+  const upstreams = new Map<string, KongUpstream>();
+
+  const upstreamFor = (route: M.Route, members: readonly { service: M.BackendService; weight: number }[]): string => {
+    // A breaker belongs to a route, so a route with one gets its own upstream; others share the service's.
+    const own = members.length > 1 || route.circuitBreaker !== undefined;
+    const name = own ? `${route.name}.${members.length > 1 ? 'split' : members[0]!.service.name}.upstream` : `${members[0]!.service.name}.upstream`;
+    if (!upstreams.has(name)) upstreams.set(name, buildUpstream(name, route, members, own ? tags(`route:${route.name}`) : tags(`service:${members[0]!.service.name}`), notes));
+    return name;
+  };
+
+  const services: KongService[] = [];
+  for (const route of model.routes) {
+    const weighted = route.splits.filter((s) => s.matchHeader === undefined);
+    const members = weighted.length > 0 ? weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 })) : [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
+    const primary = members[0]!.service;
+    const kongRoute = (name: string, headers: KongRoute['headers']): KongRoute => ({
+      name,
+      paths: [kongPath(route.path)],
+      methods: route.methods,
+      headers,
+      stripPath: route.stripPath,
+      regexPriority: regexPriority(route.path, headers.length > 0),
+      plugins: routePlugins(route, tags(`route:${route.name}`), notes),
+      tags: tags(`route:${route.name}`),
+    });
+    services.push({
+      name: route.name,
+      host: upstreamFor(route, members),
+      port: primary.port,
+      protocol: kongProtocol(primary),
+      retries: route.retry?.attempts ?? 0,
+      ...timeoutField(route),
+      routes: [kongRoute(route.name, [])],
+      tags: tags(`route:${route.name}`),
+    });
+    // A header-matched split is a second, more specific route to the canary's own service.
+    for (const split of route.splits.filter((s) => s.matchHeader !== undefined)) {
+      const canary = servicesByName.get(split.service)!;
+      const name = `${route.name}.${canary.name}`;
+      services.push({
+        name,
+        host: upstreamFor({ ...route, name }, [{ service: canary, weight: 100 }]),
+        port: canary.port,
+        protocol: kongProtocol(canary),
+        retries: route.retry?.attempts ?? 0,
+        ...timeoutField(route),
+        routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [split.matchHeader!.value] }])],
+        tags: tags(`route:${route.name}`, `canary`),
+      });
+    }
+    noteRouteLimits(route, notes);
+  }
+
+  return {
+    gateway: model.gateway.name,
+    services: services.sort((a, b) => cmp(a.name, b.name)),
+    upstreams: [...upstreams.values()].sort((a, b) => cmp(a.name, b.name)),
+    consumers: buildConsumers(model, tags, notes),
+    plugins: globalPlugins(model, tags()),
+    notes: notes.sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature)),
+  };
+}
+
+function timeoutField(route: M.Route): { timeoutMs?: number } {
+  // Kong's timeouts apply to each try; the per-try timeout is the closest thing it has.
+  const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
+  return seconds === undefined ? {} : { timeoutMs: Math.max(1, Math.round(seconds * 1000)) };
+}
+
+function kongProtocol(service: M.BackendService): string {
+  return service.protocol === 'grpc' ? 'grpc' : service.protocol;
+}
+
+/** `/a/{id}/b` → `~/a/(?<id>[^/]+)/b`: a regex path, still a prefix match like gwgen's. */
+export function kongPath(path: string): string {
+  if (!path.includes('{')) return path;
+  const regex = path
+    .split('/')
+    .map((seg) => (seg.startsWith('{') ? `(?<${seg.slice(1, -1).slice(0, 32)}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return `~${regex}`;
+}
+
+/** Regex routes are tried by priority: more literal segments and more segments first. */
+function regexPriority(path: string, hasHeaders: boolean): number {
+  if (!path.includes('{')) return 0;
+  const segments = path.split('/').filter(Boolean);
+  const literal = segments.filter((s) => !s.startsWith('{')).length;
+  return segments.length * 10 + literal + (hasHeaders ? 5 : 0);
+}
+
+function buildUpstream(name: string, route: M.Route, members: readonly { service: M.BackendService; weight: number }[], upstreamTags: string[], notes: Limitation[]): KongUpstream {
+  const primary = members[0]!.service;
+  const targets: { target: string; weight: number; tags: readonly string[] }[] = [];
+  for (const { service, weight } of members) {
+    const instances = service.instances.length > 0 ? service.instances : [{ host: service.host, port: service.port, weight: 100 }];
+    const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
+    for (const instance of instances) {
+      // Split weight × the instance's share of its service, on Kong's 0..65535 scale.
+      targets.push({ target: `${instance.host}:${instance.port}`, weight: Math.round((weight * 100 * instance.weight) / total), tags: upstreamTags });
+    }
+  }
+  const algorithm = { 'round-robin': 'round-robin', 'least-connections': 'least-connections', random: 'round-robin', 'consistent-hash': 'consistent-hashing' }[primary.loadBalancing];
+  if (primary.loadBalancing === 'random') notes.push({ subject: `service ${primary.name}`, feature: 'load balancing "random"', detail: 'Kong has no random balancer; round-robin is used' });
+  const hc = primary.healthCheck;
+  const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
+  return {
+    name,
+    algorithm,
+    ...(algorithm === 'consistent-hashing' ? { hashOn: 'ip' } : {}),
+    targets: mergeTargets(targets),
+    ...(hc ? { active: { type, path: hc.path, interval: hc.intervalSeconds, successes: Math.min(255, hc.successThreshold), failures: Math.min(255, hc.failureThreshold) } } : {}),
+    ...(route.circuitBreaker ? { passive: { type, failures: Math.min(255, route.circuitBreaker.failureThreshold) } } : {}),
+    tags: upstreamTags,
+  };
+}
+
+/** Two splits to services on the same address add their weights. */
+function mergeTargets(targets: { target: string; weight: number; tags: readonly string[] }[]) {
+  const byTarget = new Map<string, { target: string; weight: number; tags: readonly string[] }>();
+  for (const t of targets) {
+    const seen = byTarget.get(t.target);
+    byTarget.set(t.target, seen ? { ...seen, weight: seen.weight + t.weight } : t);
+  }
+  return [...byTarget.values()].sort((a, b) => cmp(a.target, b.target));
+}
+
+function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[]): KongPlugin[] {
+  const plugins: KongPlugin[] = [];
+  const auth = route.auth;
+  if (route.cors) {
+    const c = route.cors;
+    plugins.push({
+      name: 'cors',
+      config: [
+        { key: 'origins', list: c.origins },
+        { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : M_ALL), 'OPTIONS'])] },
+        ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
+        { key: 'credentials', value: c.credentials },
+        ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: c.maxAgeSeconds }] : []),
+        { key: 'preflight_continue', value: false },
+      ],
+      tags: pluginTags,
+    });
+  }
+  if (auth?.kind === 'jwt') {
+    plugins.push({
+      name: 'jwt',
+      config: [
+        { key: 'header_names', list: ['authorization'] },
+        { key: 'uri_param_names', list: [] },
+        { key: 'key_claim_name', value: 'iss' },
+        { key: 'claims_to_verify', list: ['exp', 'nbf'] },
+        { key: 'run_on_preflight', value: false },
+      ],
+      tags: pluginTags,
+    });
+  }
+  if (auth?.kind === 'apiKey') {
+    plugins.push({
+      name: 'key-auth',
+      config: [
+        { key: 'key_names', list: [auth.keyHeader] },
+        { key: 'key_in_header', value: true },
+        { key: 'key_in_query', value: false },
+        { key: 'key_in_body', value: false },
+        { key: 'hide_credentials', value: true },
+        { key: 'run_on_preflight', value: false },
+      ],
+      tags: pluginTags,
+    });
+  }
+  if (route.ipRestriction) {
+    plugins.push({
+      name: 'ip-restriction',
+      config: [
+        ...(route.ipRestriction.allow.length ? [{ key: 'allow', list: route.ipRestriction.allow }] : []),
+        ...(route.ipRestriction.deny.length ? [{ key: 'deny', list: route.ipRestriction.deny }] : []),
+        { key: 'status', value: 403 },
+        { key: 'message', value: 'IP address not allowed' },
+      ],
+      tags: pluginTags,
+    });
+  }
+  if (route.rateLimit) plugins.push(rateLimitPlugin(route.rateLimit, pluginTags));
+  void notes;
+  return plugins.sort((a, b) => cmp(a.name, b.name));
+}
+
+const M_ALL = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
+
+function windowEntries(limits: M.RateLimits): ConfigEntry[] {
+  return RATE_WINDOWS.filter((w) => limits[w] !== undefined).map((w) => ({ key: w, value: limits[w]! }));
+}
+
+function rateLimitPlugin(limiter: M.RateLimiter, pluginTags: readonly string[]): KongPlugin {
+  return {
+    name: 'rate-limiting',
+    config: [
+      ...windowEntries(limiter.limits),
+      { key: 'limit_by', value: LIMIT_BY[limiter.limitBy] },
+      { key: 'policy', value: limiter.policy },
+      ...(limiter.policy === 'redis' ? [{ key: 'redis', object: REDIS }] : []),
+      { key: 'fault_tolerant', value: true },
+      { key: 'hide_client_headers', value: false },
+    ],
+    tags: pluginTags,
+  };
+}
+
+/** The Redis the k8s target deploys beside the gateway (Service "redis" in the gateway's namespace). */
+const REDIS: ConfigEntry[] = [
+  { key: 'host', value: 'redis' },
+  { key: 'port', value: 6379 },
+  { key: 'timeout', value: 2000 },
+];
+
+function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], notes: Limitation[]): KongConsumer[] {
+  const consumers: KongConsumer[] = [];
+  const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
+  for (const c of model.consumers) {
+    const consumerTags = tags(`consumer:${c.name}`);
+    const plugins: KongPlugin[] = [];
+    if (c.quotaTier) {
+      const limits = { ...c.quotaTier.limits };
+      plugins.push({
+        name: 'rate-limiting',
+        config: [
+          ...windowEntries(limits),
+          ...(c.quotaTier.monthlyQuota !== undefined ? [{ key: 'month', value: c.quotaTier.monthlyQuota }] : []),
+          { key: 'limit_by', value: 'consumer' },
+          { key: 'policy', value: 'local' },
+          { key: 'fault_tolerant', value: true },
+          { key: 'hide_client_headers', value: false },
+        ],
+        tags: tags(`consumer:${c.name}`, `tier:${c.quotaTier.name.replace(/[,/]/g, '-')}`),
+      });
+    }
+    consumers.push({
+      username: c.name,
+      keyauth: c.apiKeyEnv && usesApiKeys ? [{ key: vaultRef(c.apiKeyEnv), tags: consumerTags }] : [],
+      jwt: [],
+      plugins,
+      tags: consumerTags,
+    });
+    if (c.apiKeyEnv && !usesApiKeys) notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv', detail: 'no route uses agw:ApiKey, so no key-auth credential is written' });
+  }
+  // Kong's jwt plugin finds the key by the token's `iss`: one consumer holds each issuer's key.
+  const jwts = new Map<string, M.JwtAuthentication>();
+  for (const r of model.routes) if (r.auth?.kind === 'jwt' && !jwts.has(r.auth.issuer)) jwts.set(r.auth.issuer, r.auth);
+  for (const [issuer, auth] of [...jwts].sort((a, b) => cmp(a[0], b[0]))) {
+    const username = `jwt-issuer-${createHash('sha256').update(issuer).digest('hex').slice(0, 12)}`;
+    const credTags = tags(`issuer:${issuer.replace(/[,/]/g, '-').replace(/[^\x20-\x7e]/g, '').slice(0, 100)}`);
+    const jwt: KongConsumer['jwt'][number][] = [];
+    for (const alg of auth.algorithms) {
+      if (alg === 'HS256' && auth.secretEnv) jwt.push({ key: issuer, algorithm: 'HS256', secret: vaultRef(auth.secretEnv), tags: credTags });
+      if (alg !== 'HS256') {
+        // Kong OSS cannot fetch a JWKS: the PEM public key comes from an environment variable.
+        const env = `${constant(username)}_${alg}_PUBLIC_KEY`;
+        jwt.push({ key: issuer, algorithm: alg, rsaPublicKey: vaultRef(env), tags: credTags });
+        notes.push({ subject: `issuer ${issuer}`, feature: `agw:jwksUri (${alg})`, detail: `Kong OSS cannot fetch ${auth.jwksUri ?? 'a JWKS'}; put the issuer's PEM public key in the environment variable ${env}` });
+      }
+    }
+    consumers.push({ username, keyauth: [], jwt, plugins: [], tags: credTags });
+  }
+  return consumers.sort((a, b) => cmp(a.username, b.username));
+}
+
+function constant(s: string): string {
+  return s.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+}
+
+function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
+  const plugins: KongPlugin[] = [
+    {
+      name: 'prometheus',
+      config: [
+        { key: 'status_code_metrics', value: true },
+        { key: 'latency_metrics', value: true },
+        { key: 'bandwidth_metrics', value: true },
+        { key: 'upstream_health_metrics', value: true },
+      ],
+      tags: pluginTags,
+    },
+  ];
+  const tracing = model.gateway.tracing;
+  if (tracing?.collectorEndpoint) {
+    plugins.push({
+      name: 'opentelemetry',
+      config: [
+        { key: 'traces_endpoint', value: `${tracing.collectorEndpoint.replace(/\/+$/, '')}/v1/traces` },
+        { key: 'sampling_rate', value: tracing.samplingRate },
+        { key: 'header_type', value: 'w3c' },
+      ],
+      tags: pluginTags,
+    });
+  }
+  return plugins;
+}
+
+function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
+  const subject = `route ${route.name}`;
+  const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
+  if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
+  if (route.retry) {
+    add('agw:retryOn / backoff', `Kong retries connection failures and timeouts ${route.retry.attempts} time(s) without backoff; it does not retry on HTTP 5xx answers`);
+  }
+  if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', 'Kong has per-try timeouts only; the per-try timeout is used and the whole-request timeout is not enforced');
+  if (route.circuitBreaker) add('agw:hasCircuitBreaker', `passive health checks eject a target after ${route.circuitBreaker.failureThreshold} failures; active health checks (if any) bring it back, not a half-open timer`);
+  if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
+  if (route.auth?.kind === 'jwt') {
+    if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check `aud`');
+    if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
+  }
+  if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

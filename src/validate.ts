@@ -1,0 +1,61 @@
+import { GwgenError, type Problem } from './errors.js';
+import { parseSources, readSources, type LoadedModel, type SourceFile } from './pipeline/load.js';
+import { checkSemantics } from './pipeline/semantic.js';
+import { validateShapes } from './pipeline/shacl.js';
+import { timed, type Timings } from './timings.js';
+
+export interface ModelInput {
+  /** Turtle files to merge into one model. */
+  readonly models: readonly string[];
+  /** Base for the file names in messages. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+export type ValidateResult =
+  | { readonly ok: true; readonly model: LoadedModel; readonly problems: readonly []; readonly timings: Timings }
+  | { readonly ok: false; readonly problems: readonly Problem[]; readonly timings: Timings };
+
+/**
+ * Parse + SHACL + semantic checks. Every problem of the model is returned, not only the first;
+ * nothing is written anywhere.
+ */
+export async function validate(input: ModelInput, timings: Timings = {}): Promise<ValidateResult> {
+  const { sources, problems } = await timed(timings, 'read', () => readSources(input.models, input.cwd));
+  if (problems.length > 0) return { ok: false, problems, timings };
+  return validateSources(sources, timings);
+}
+
+export async function validateSources(sources: readonly SourceFile[], timings: Timings = {}): Promise<ValidateResult> {
+  try {
+    const loaded = await timed(timings, 'parse', () => parseSources(sources));
+    if (!loaded.ok) return { ok: false, problems: loaded.problems, timings };
+    const shapeProblems = await timed(timings, 'shacl', () => validateShapes(loaded.model));
+    const semanticProblems = await timed(timings, 'semantic', () => checkSemantics(loaded.model));
+    const problems = merge(shapeProblems, semanticProblems);
+    if (problems.length > 0) return { ok: false, problems, timings };
+    return { ok: true, model: loaded.model, problems: [], timings };
+  } catch (err) {
+    if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
+    throw err;
+  }
+}
+
+/**
+ * SHACL and the reference check both notice a reference to a missing or wrong node; the
+ * semantic message is the more precise one, so SHACL's class/node-kind result on the same
+ * node and property is dropped. Problems are then ordered by file position.
+ */
+function merge(shapes: Problem[], semantic: Problem[]): Problem[] {
+  const references = new Set(
+    semantic.filter((p) => p.rule?.includes('reference')).map((p) => `${p.location?.node}|${p.location?.property}`),
+  );
+  const shaclKept = shapes.filter(
+    (p) => !(references.has(`${p.location?.node}|${p.location?.property}`) && /Class|NodeKind|Or|Xone/.test(p.rule ?? '')),
+  );
+  return [...shaclKept, ...semantic].sort(
+    (a, b) =>
+      (a.location?.file ?? '').localeCompare(b.location?.file ?? '') ||
+      (a.location?.line ?? 0) - (b.location?.line ?? 0) ||
+      (a.location?.property ?? '').localeCompare(b.location?.property ?? ''),
+  );
+}
