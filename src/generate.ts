@@ -3,7 +3,7 @@ import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
 import { checkModelSchema } from './model/schema.js';
 import { buildModel } from './pipeline/build-model.js';
-import { extract } from './pipeline/extract.js';
+import { startExtraction } from './pipeline/extract-parallel.js';
 import { formatFile } from './pipeline/format.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { createRenderer } from './pipeline/render.js';
@@ -44,10 +44,16 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   }
   const { sources, problems } = await timed(timings, 'read', () => readSources(input.models, input.cwd));
   if (problems.length > 0) return { ok: false, problems, timings };
+  // Extraction runs in a worker while this thread validates; its result is used only if the
+  // model turns out valid.
+  const pending = startExtraction(sources, timings);
   const validated = await validateSources(sources, timings);
-  if (!validated.ok) return validated;
+  if (!validated.ok) {
+    pending.cancel();
+    return validated;
+  }
   try {
-    const extraction = await timed(timings, 'queries', () => extract(validated.model.store));
+    const extraction = await timed(timings, 'queries', () => pending.result);
     const model = await timed(timings, 'build', () => buildModel(extraction));
     const schemaProblems = checkModelSchema(model);
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };

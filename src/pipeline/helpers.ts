@@ -7,6 +7,11 @@ import { stringify } from 'yaml';
  * `{{value}}`: test/templates.test.ts fails on a bare mustache.
  */
 
+/** Strings that are plain scalars in both block and flow context and read back as strings. */
+const SAFE_PLAIN = /^[A-Za-z_/][A-Za-z0-9_./-]*$/;
+/** Plain words YAML 1.1 or 1.2 reads as something else than a string. */
+const YAML_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN|_)$/;
+
 /** A single-line YAML scalar: plain when that reads back as the same string, else JSON-quoted. */
 export function yamlScalar(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -16,7 +21,9 @@ export function yamlScalar(value: unknown): string {
   }
   if (typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') return JSON.stringify(value);
-  const plain = stringify(value, { lineWidth: 0 }).replace(/\n$/, '');
+  // Fast path for the common case (names, paths, hosts); the library decides the rest.
+  if (SAFE_PLAIN.test(value) && !YAML_SPECIAL.test(value)) return value;
+  const plain = stringify(value, { lineWidth: 0, version: '1.1' }).replace(/\n$/, '');
   // Anything multi-line, block-styled or quoted by the library is written as a JSON string,
   // which YAML reads as a double-quoted scalar with the same escapes.
   return plain.includes('\n') || /^[|>'"]/.test(plain) ? JSON.stringify(value) : plain;
@@ -58,7 +65,7 @@ export const HELPERS: Record<string, HelperDelegate> = {
   ts: (value: unknown) => jsonLiteral(value),
   ...Object.fromEntries(Object.entries(caseHelpers).map(([name, fn]) => [name, (s: string) => fn(s)])),
   /** Text for a Markdown table cell: one line, with Markdown and HTML characters escaped. */
-  md: (value: unknown) => String(value).replace(/[\r\n]+/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1'),
+  md: (value: unknown) => String(value).replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>])/g, '\\$1'),
   eq: (a: unknown, b: unknown) => a === b,
   and: (...list: unknown[]) => args(list).every(Boolean),
   or: (...list: unknown[]) => args(list).some(Boolean),

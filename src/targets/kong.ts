@@ -86,7 +86,8 @@ export interface KongView {
   readonly upstreams: readonly KongUpstream[];
   readonly consumers: readonly KongConsumer[];
   readonly plugins: readonly KongPlugin[];
-  readonly notes: readonly Limitation[];
+  /** Limitations grouped by feature and consequence, each with the routes etc. it concerns. */
+  readonly notes: readonly NoteGroup[];
 }
 
 /** Kong's env vault: `{vault://env/acme-api-key}` reads ACME_API_KEY. */
@@ -157,7 +158,7 @@ export function kongView(model: M.GatewayModel): KongView {
     upstreams: [...upstreams.values()].sort((a, b) => cmp(a.name, b.name)),
     consumers: buildConsumers(model, tags, notes),
     plugins: globalPlugins(model, tags()),
-    notes: notes.sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature)),
+    notes: groupNotes(notes),
   };
 }
 
@@ -347,23 +348,28 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     });
     if (c.apiKeyEnv && !usesApiKeys) notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv', detail: 'no route uses agw:ApiKey, so no key-auth credential is written' });
   }
-  // Kong's jwt plugin finds the key by the token's `iss`: one consumer holds each issuer's key.
+  // Kong's jwt plugin finds the credential by the token's `iss`, and a credential key is unique:
+  // one consumer per issuer holds one credential, for the first algorithm Kong can verify.
   const jwts = new Map<string, M.JwtAuthentication>();
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && !jwts.has(r.auth.issuer)) jwts.set(r.auth.issuer, r.auth);
   for (const [issuer, auth] of [...jwts].sort((a, b) => cmp(a[0], b[0]))) {
-    const username = `jwt-issuer-${createHash('sha256').update(issuer).digest('hex').slice(0, 12)}`;
-    const credTags = tags(`issuer:${issuer.replace(/[,/]/g, '-').replace(/[^\x20-\x7e]/g, '').slice(0, 100)}`);
-    const jwt: KongConsumer['jwt'][number][] = [];
-    for (const alg of auth.algorithms) {
-      if (alg === 'HS256' && auth.secretEnv) jwt.push({ key: issuer, algorithm: 'HS256', secret: vaultRef(auth.secretEnv), tags: credTags });
-      if (alg !== 'HS256') {
-        // Kong OSS cannot fetch a JWKS: the PEM public key comes from an environment variable.
-        const env = `${constant(username)}_${alg}_PUBLIC_KEY`;
-        jwt.push({ key: issuer, algorithm: alg, rsaPublicKey: vaultRef(env), tags: credTags });
-        notes.push({ subject: `issuer ${issuer}`, feature: `agw:jwksUri (${alg})`, detail: `Kong OSS cannot fetch ${auth.jwksUri ?? 'a JWKS'}; put the issuer's PEM public key in the environment variable ${env}` });
-      }
+    const slug = issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
+    const username = `jwt-${slug}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
+    const credTags = tags(`issuer:${slug}`);
+    const algorithm = (['RS256', 'ES256', 'HS256'] as const).find((a) => auth.algorithms.includes(a)) ?? 'RS256';
+    let credential: KongConsumer['jwt'][number];
+    if (algorithm === 'HS256') {
+      credential = { key: issuer, algorithm, secret: vaultRef(auth.secretEnv ?? 'JWT_SECRET'), tags: credTags };
+    } else {
+      // Kong OSS cannot fetch a JWKS: the PEM public key comes from an environment variable.
+      const env = `JWT_${constant(slug)}_PUBLIC_KEY`;
+      credential = { key: issuer, algorithm, rsaPublicKey: vaultRef(env), tags: credTags };
+      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch ${auth.jwksUri ?? 'a JWKS'}; set the environment variable ${env} to the issuer's PEM public key` });
     }
-    consumers.push({ username, keyauth: [], jwt, plugins: [], tags: credTags });
+    for (const other of auth.algorithms.filter((a) => a !== algorithm)) {
+      notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: `Kong holds one credential per issuer; only ${algorithm} tokens are accepted` });
+    }
+    consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
   return consumers.sort((a, b) => cmp(a.username, b.username));
 }
@@ -405,16 +411,36 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
   if (route.retry) {
-    add('agw:retryOn / backoff', `Kong retries connection failures and timeouts ${route.retry.attempts} time(s) without backoff; it does not retry on HTTP 5xx answers`);
+    add('agw:retryOn / backoff', 'Kong retries connection failures and timeouts up to agw:retryAttempts times, without backoff; it does not retry on HTTP 5xx answers');
   }
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', 'Kong has per-try timeouts only; the per-try timeout is used and the whole-request timeout is not enforced');
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', `passive health checks eject a target after ${route.circuitBreaker.failureThreshold} failures; active health checks (if any) bring it back, not a half-open timer`);
+  if (route.circuitBreaker) add('agw:hasCircuitBreaker', 'Passive health checks eject a target after agw:failureThreshold failures; active health checks (when the service has one) bring it back, not a half-open timer');
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   if (route.auth?.kind === 'jwt') {
-    if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check `aud`');
+    if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
+}
+
+export interface NoteGroup {
+  readonly feature: string;
+  readonly detail: string;
+  readonly subjects: readonly string[];
+}
+
+/** One entry per distinct limitation, listing everything it applies to. */
+export function groupNotes(notes: readonly Limitation[]): NoteGroup[] {
+  const groups = new Map<string, { feature: string; detail: string; subjects: Set<string> }>();
+  for (const n of notes) {
+    const key = `${n.feature}\u0000${n.detail}`;
+    const group = groups.get(key) ?? { feature: n.feature, detail: n.detail, subjects: new Set<string>() };
+    group.subjects.add(n.subject);
+    groups.set(key, group);
+  }
+  return [...groups.values()]
+    .map((g) => ({ feature: g.feature, detail: g.detail, subjects: [...g.subjects].sort(cmp) }))
+    .sort((a, b) => cmp(a.feature, b.feature) || cmp(a.detail, b.detail));
 }
 
 function cmp(a: string, b: string): number {
