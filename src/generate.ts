@@ -1,4 +1,4 @@
-import { relative, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
 import { checkModelSchema } from './model/schema.js';
@@ -94,7 +94,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
   const dir = resolve(options.outDir);
   const base: Omit<Manifest, 'files'> = {
     generator: `gwgen ${VERSION}`,
-    inputs: result.sources.map((s) => ({ path: relative(dir, resolve(s.path)).split(sep).join('/'), sha256: sha256(s.text) })),
+    // Input paths as given (relative to the working directory), so the manifest is the same wherever DIR is.
+    inputs: result.sources.map((s) => ({ path: s.path.split(sep).join('/'), sha256: sha256(s.text) })),
     targets: result.targets,
   };
   const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base));

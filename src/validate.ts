@@ -41,21 +41,29 @@ export async function validateSources(sources: readonly SourceFile[], timings: T
 }
 
 /**
- * SHACL and the reference check both notice a reference to a missing or wrong node; the
- * semantic message is the more precise one, so SHACL's class/node-kind result on the same
- * node and property is dropped. Problems are then ordered by file position.
+ * SHACL and the semantic checks sometimes see the same fault: a reference to a missing node
+ * (sh:class) or a malformed value (sh:pattern and the format check). One message per fault is
+ * kept: the semantic one for structure (it names the missing node), SHACL's for values (it
+ * says what is expected). Problems are then ordered by file position.
  */
 function merge(shapes: Problem[], semantic: Problem[]): Problem[] {
-  const references = new Set(
-    semantic.filter((p) => p.rule?.includes('reference')).map((p) => `${p.location?.node}|${p.location?.property}`),
-  );
-  const shaclKept = shapes.filter(
-    (p) => !(references.has(`${p.location?.node}|${p.location?.property}`) && /Class|NodeKind|Or|Xone/.test(p.rule ?? '')),
-  );
-  return [...shaclKept, ...semantic].sort(
+  const key = (p: Problem) => `${p.location?.node}|${p.location?.property}`;
+  const STRUCTURAL = /reference|route-backend|split-/;
+  const structural = new Set(semantic.filter((p) => STRUCTURAL.test(p.rule ?? '')).flatMap((p) => [key(p), `${p.location?.node}|`]));
+  const shaclKept = shapes.filter((p) => {
+    if (!/Class|NodeKind|Or|Xone/.test(p.rule ?? '')) return true;
+    return !structural.has(key(p)) && !structural.has(`${p.location?.node}|`);
+  });
+  const shaclKeys = new Set(shaclKept.map(key));
+  const semanticKept = semantic.filter((p) => p.rule !== 'format' || !shaclKeys.has(key(p)));
+  return [...shaclKept, ...semanticKept].sort(
     (a, b) =>
-      (a.location?.file ?? '').localeCompare(b.location?.file ?? '') ||
+      cmp(a.location?.file ?? '', b.location?.file ?? '') ||
       (a.location?.line ?? 0) - (b.location?.line ?? 0) ||
-      (a.location?.property ?? '').localeCompare(b.location?.property ?? ''),
+      cmp(a.location?.property ?? '', b.location?.property ?? ''),
   );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -66,6 +66,7 @@ export const HELPERS: Record<string, HelperDelegate> = {
   ...Object.fromEntries(Object.entries(caseHelpers).map(([name, fn]) => [name, (s: string) => fn(s)])),
   /** Text for a Markdown table cell: one line, with Markdown and HTML characters escaped. */
   md: (value: unknown) => String(value).replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>])/g, '\\$1'),
+  isArray: (a: unknown) => Array.isArray(a),
   eq: (a: unknown, b: unknown) => a === b,
   and: (...list: unknown[]) => args(list).every(Boolean),
   or: (...list: unknown[]) => args(list).some(Boolean),

@@ -41,7 +41,7 @@ export async function validateShapes(model: LoadedModel): Promise<Problem[]> {
     const value = result.value?.term;
     const rule = shorten(result.constraintComponent.value).replace('http://www.w3.org/ns/shacl#', 'sh:');
     const text = result.message[0]?.value ?? `violates ${rule}`;
-    const message = value ? `${text} (found ${describeValue(value)})` : text;
+    const message = value && !value.equals(focus) ? `${text} (found ${describeValue(value)})` : text;
     const key = `${focus.value}|${property}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);

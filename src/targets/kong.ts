@@ -75,7 +75,7 @@ interface KongUpstream {
 interface KongConsumer {
   readonly username: string;
   readonly keyauth: readonly { key: string; tags: readonly string[] }[];
-  readonly jwt: readonly { key: string; algorithm: string; secret?: string; rsaPublicKey?: string; tags: readonly string[] }[];
+  readonly jwt: readonly { key: string; algorithm: string; secret: string; tags: readonly string[] }[];
   readonly plugins: readonly KongPlugin[];
   readonly tags: readonly string[];
 }
@@ -88,6 +88,11 @@ export interface KongView {
   readonly plugins: readonly KongPlugin[];
   /** Limitations grouped by feature and consequence, each with the routes etc. it concerns. */
   readonly notes: readonly NoteGroup[];
+}
+
+/** Kong tags are printable ASCII without "," and "/": free text from the model is folded into that. */
+function tagValue(text: string): string {
+  return text.replace(/[^\x21-\x7e]+|[,/]+/g, '-').slice(0, 100) || '-';
 }
 
 /** Kong's env vault: `{vault://env/acme-api-key}` reads ACME_API_KEY. */
@@ -140,7 +145,7 @@ export function kongView(model: M.GatewayModel): KongView {
       const name = `${route.name}.${canary.name}`;
       services.push({
         name,
-        host: upstreamFor({ ...route, name }, [{ service: canary, weight: 100 }]),
+        host: upstreamFor(route, [{ service: canary, weight: 100 }]),
         port: canary.port,
         protocol: kongProtocol(canary),
         retries: route.retry?.attempts ?? 0,
@@ -336,7 +341,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
           { key: 'fault_tolerant', value: true },
           { key: 'hide_client_headers', value: false },
         ],
-        tags: tags(`consumer:${c.name}`, `tier:${c.quotaTier.name.replace(/[,/]/g, '-')}`),
+        tags: tags(`consumer:${c.name}`, `tier:${tagValue(c.quotaTier.name)}`),
       });
     }
     consumers.push({
@@ -356,27 +361,21 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     const slug = issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
     const username = `jwt-${slug}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
     const credTags = tags(`issuer:${slug}`);
-    const algorithm = (['RS256', 'ES256', 'HS256'] as const).find((a) => auth.algorithms.includes(a)) ?? 'RS256';
-    let credential: KongConsumer['jwt'][number];
-    if (algorithm === 'HS256') {
-      credential = { key: issuer, algorithm, secret: vaultRef(auth.secretEnv ?? 'JWT_SECRET'), tags: credTags };
-    } else {
-      // Kong OSS cannot fetch a JWKS: the PEM public key comes from an environment variable.
-      const env = `JWT_${constant(slug)}_PUBLIC_KEY`;
-      credential = { key: issuer, algorithm, rsaPublicKey: vaultRef(env), tags: credTags };
-      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch ${auth.jwksUri ?? 'a JWKS'}; set the environment variable ${env} to the issuer's PEM public key` });
+    if (!auth.algorithms.includes('HS256') || !auth.secretEnv) {
+      // Kong OSS verifies RS256/ES256 only against a PEM key stored in a credential (checked
+      // when the config loads), and cannot fetch a JWKS: such tokens are refused until one is added.
+      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${auth.algorithms.filter((a) => a !== 'HS256').join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
+      continue;
     }
-    for (const other of auth.algorithms.filter((a) => a !== algorithm)) {
-      notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: `Kong holds one credential per issuer; only ${algorithm} tokens are accepted` });
+    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secret: vaultRef(auth.secretEnv), tags: credTags };
+    for (const other of auth.algorithms.filter((a) => a !== 'HS256')) {
+      notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: 'Kong holds one credential per issuer; only HS256 tokens are accepted' });
     }
     consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
   return consumers.sort((a, b) => cmp(a.username, b.username));
 }
 
-function constant(s: string): string {
-  return s.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
-}
 
 function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
   const plugins: KongPlugin[] = [

@@ -1,0 +1,198 @@
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gwgen, snapshotDir, tempDir } from './helpers.js';
+
+describe('gwgen --help', () => {
+  it.each([[[]], [['generate']], [['validate']], [['query']]])('%j shows usage with examples', async (cmd) => {
+    const r = await gwgen([...cmd, '--help']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('Usage: gwgen');
+    expect(r.stdout).toContain('Examples:');
+  });
+});
+
+describe('usage errors exit 2', () => {
+  it.each([
+    ['unknown flag', ['generate', 'examples/metered-api.ttl', '--bogus']],
+    ['unknown command', ['frobnicate']],
+    ['missing model argument', ['validate']],
+    ['missing model file', ['validate', 'no/such/model.ttl']],
+    ['unknown target', ['generate', 'examples/metered-api.ttl', '-t', 'nginx']],
+    ['query without a query', ['query', 'examples/metered-api.ttl']],
+    ['bad query format', ['query', 'examples/metered-api.ttl', '-e', 'ASK {}', '--format', 'xml']],
+  ])('%s', async (_name, args) => {
+    const r = await gwgen(args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.length).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a missing file is named', async () => {
+    const r = await gwgen(['generate', 'no/such/model.ttl']);
+    expect(r.stderr).toContain('no/such/model.ttl');
+  });
+});
+
+describe('gwgen validate', () => {
+  it('accepts a valid model (exit 0)', async () => {
+    const r = await gwgen(['validate', 'examples/research-platform.ttl']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('valid');
+  });
+
+  it('merges several files into one model', async () => {
+    const dir = tempDir();
+    const text = readFileSync('examples/metered-api.ttl', 'utf8');
+    // Split after the prefixes and the gateway node: both halves are needed for a valid model.
+    const lines = text.split('\n');
+    const prefixes = lines.filter((l) => l.startsWith('@prefix')).join('\n');
+    const cut = Math.floor(lines.length / 2);
+    let split = cut;
+    while (split < lines.length && lines[split]!.trim() !== '') split++;
+    writeFileSync(join(dir, 'a.ttl'), lines.slice(0, split).join('\n'));
+    writeFileSync(join(dir, 'b.ttl'), `${prefixes}\n${lines.slice(split).join('\n')}`);
+    const alone = await gwgen(['validate', join(dir, 'a.ttl')]);
+    expect(alone.exitCode).toBe(1);
+    const both = await gwgen(['validate', join(dir, 'a.ttl'), join(dir, 'b.ttl')]);
+    expect(both.stderr).toContain('valid');
+    expect(both.exitCode).toBe(0);
+  });
+});
+
+describe('gwgen query', () => {
+  const q = 'SELECT ?route ?path WHERE { ?route a agw:Route ; agw:routePath ?path } ORDER BY ?path';
+
+  it('prints W3C SPARQL results JSON', async () => {
+    const r = await gwgen(['query', 'examples/metered-api.ttl', '-e', q, '--format', 'json']);
+    expect(r.exitCode).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.head.vars).toEqual(['route', 'path']);
+    expect(json.results.bindings.length).toBeGreaterThan(3);
+    expect(json.results.bindings[0].route.type).toBe('uri');
+    expect(json.results.bindings[0].path).toEqual({ type: 'literal', value: expect.stringMatching(/^\//) });
+    const paths = json.results.bindings.map((b: { path: { value: string } }) => b.path.value);
+    expect(paths).toEqual([...paths].sort());
+  });
+
+  it('prints W3C SPARQL CSV', async () => {
+    const r = await gwgen(['query', 'examples/metered-api.ttl', '-e', q, '--format', 'csv']);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\r\n');
+    expect(lines[0]).toBe('route,path');
+    expect(lines[1]).toMatch(/^https:\/\/.+,\/.+$/);
+  });
+
+  it('prints a table and answers ASK', async () => {
+    const t = await gwgen(['query', 'examples/metered-api.ttl', '-e', q]);
+    expect(t.stdout).toMatch(/^\?route\s+\?path/);
+    expect(t.stdout).toMatch(/\n\d+ rows$/);
+    const ask = await gwgen(['query', 'examples/mesh-shop.ttl', '-e', 'ASK { ?m agw:mtlsMode "STRICT" }', '--format', 'json']);
+    expect(JSON.parse(ask.stdout)).toEqual({ head: {}, boolean: true });
+  });
+
+  it('runs a .rq file and sees the ontology', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'labels.rq');
+    writeFileSync(file, 'SELECT ?label WHERE { agw:Route rdfs:label ?label }');
+    const r = await gwgen(['query', 'examples/metered-api.ttl', file, '--format', 'json']);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).results.bindings).toHaveLength(1);
+  });
+
+  it('runs the ggen package query style unchanged (xsd: used without PREFIX, OPTIONAL)', async () => {
+    const ggen = `SELECT ?route ?path ?method ?backend ?rateLimitRPS
+WHERE {
+  ?route a agw:Route ; agw:routePath ?path ; agw:hasBackendService ?backend .
+  OPTIONAL { ?route agw:httpMethod ?method }
+  OPTIONAL { ?route agw:hasRateLimiter ?rl . ?rl agw:requestsPerSecond ?rateLimitRPS }
+  FILTER(!BOUND(?rateLimitRPS) || ?rateLimitRPS > "0"^^xsd:integer)
+}
+ORDER BY ?path ?method`;
+    const r = await gwgen(['query', 'examples/research-platform.ttl', '-e', ggen, '--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).results.bindings.length).toBeGreaterThan(0);
+  });
+
+  it('a broken query is exit 1 with a message, not a stack trace', async () => {
+    const r = await gwgen(['query', 'examples/metered-api.ttl', '-e', 'SELECT WHERE {']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('does not parse');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('gwgen generate: regeneration rules', () => {
+  it('writes kong and the manifest; a second run changes nothing', async () => {
+    const out = tempDir();
+    const first = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(first.exitCode).toBe(0);
+    expect(existsSync(join(out, 'kong/kong.yml'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, '.gwgen/manifest.json'), 'utf8'));
+    expect(manifest.inputs[0].path).toBe('examples/metered-api.ttl');
+    expect(Object.keys(manifest.files)).toEqual(['kong/NOTES.md', 'kong/kong.yml']);
+    const before = snapshotDir(out);
+    const second = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(second.stderr).toContain('0 created, 0 updated, 0 deleted, 2 unchanged');
+    expect(snapshotDir(out)).toEqual(before);
+  });
+
+  it('--check exits 0 when up to date and 3 when stale, writing nothing', async () => {
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check'])).exitCode).toBe(0);
+    const before = snapshotDir(out);
+    const stale = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--check']);
+    expect(stale.exitCode).toBe(3);
+    expect(stale.stdout).toContain('update   kong/kong.yml');
+    expect(snapshotDir(out)).toEqual(before);
+    const empty = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(empty, 'x'), '--check'])).exitCode).toBe(3);
+    expect(existsSync(join(empty, 'x'))).toBe(false);
+  });
+
+  it('--dry-run lists what would change and writes nothing', async () => {
+    const out = tempDir();
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--dry-run']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('create   kong/kong.yml');
+    expect(snapshotDir(out)).toEqual({});
+  });
+
+  it('a hand-edited file stops the run with exit 3 unless --force', async () => {
+    const out = tempDir();
+    await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    const kong = join(out, 'kong/kong.yml');
+    writeFileSync(kong, `${readFileSync(kong, 'utf8')}# my edit\n`);
+    const edited = snapshotDir(out);
+    const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain('kong/kong.yml was edited by hand');
+    expect(snapshotDir(out)).toEqual(edited);
+    const forced = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--force']);
+    expect(forced.exitCode).toBe(0);
+    expect(readFileSync(kong, 'utf8')).not.toContain('# my edit');
+  });
+
+  it('never touches files it did not generate, and refuses to overwrite them', async () => {
+    const out = tempDir();
+    mkdirSync(join(out, 'kong'), { recursive: true });
+    writeFileSync(join(out, 'kong/kong.yml'), 'mine: true\n');
+    writeFileSync(join(out, 'README.txt'), 'my notes\n');
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain('was not generated by gwgen');
+    expect(readFileSync(join(out, 'kong/kong.yml'), 'utf8')).toBe('mine: true\n');
+    expect(existsSync(join(out, '.gwgen'))).toBe(false);
+    const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(forced.exitCode).toBe(0);
+    expect(readFileSync(join(out, 'README.txt'), 'utf8')).toBe('my notes\n');
+  });
+
+  it('--timings prints every stage', async () => {
+    const out = tempDir();
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--timings']);
+    for (const stage of ['parse', 'shacl', 'semantic', 'queries', 'build', 'render', 'format', 'write']) expect(r.stderr).toMatch(new RegExp(`${stage} \\d+\\.\\d ms`));
+  });
+});

@@ -1,0 +1,131 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { format } from 'prettier';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate, type GatewayModel } from '../dist/index.js';
+import { ROOT } from './helpers.js';
+
+const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
+const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
+const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
+
+interface KongDoc {
+  _format_version: string;
+  services: Array<{ name: string; host: string; port: number; retries: number; read_timeout?: number; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
+  upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
+  consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
+  plugins: Array<{ name: string; tags: string[] }>;
+}
+
+async function kongOf(model: string): Promise<{ text: string; doc: KongDoc; model: GatewayModel; notes: string }> {
+  const result = await generate({ models: [join('examples', model)], targets: ['kong'], cwd: ROOT });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  const text = result.files.find((f) => f.path === 'kong/kong.yml')!.content;
+  const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
+  return { text, doc: parse(text) as KongDoc, model: result.model, notes };
+}
+
+describe.each(examples)('kong target: %s', (example) => {
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOf(example);
+  });
+
+  it('is valid against the Kong declarative schema', () => {
+    const ok = validateKong(k.doc);
+    expect(validateKong.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it('is one YAML document without anchors or aliases, already prettier-formatted', async () => {
+    expect(parseAllDocuments(k.text)).toHaveLength(1);
+    expect(k.text).not.toMatch(/[&*][A-Za-z0-9_-]+\s*$/m);
+    expect(await format(k.text, { parser: 'yaml', printWidth: 120 })).toBe(k.text);
+    expect(await format(k.notes, { parser: 'markdown', printWidth: 120, proseWrap: 'preserve' })).toBe(k.notes);
+  });
+
+  it('tags every entity', () => {
+    const entities = [
+      ...k.doc.services,
+      ...k.doc.services.flatMap((s) => s.routes),
+      ...k.doc.services.flatMap((s) => s.routes.flatMap((r) => r.plugins ?? [])),
+      ...k.doc.upstreams,
+      ...k.doc.upstreams.flatMap((u) => u.targets),
+      ...(k.doc.consumers ?? []),
+      ...(k.doc.consumers ?? []).flatMap((c) => [...(c.keyauth_credentials ?? []), ...(c.jwt_secrets ?? [])]),
+      ...k.doc.plugins,
+    ];
+    for (const e of entities) expect((e as { tags: string[] }).tags, JSON.stringify(e)).toContain('gwgen');
+  });
+
+  it('has a service and route per model route with its path, methods, retries and timeout', () => {
+    for (const route of k.model.routes) {
+      const service = k.doc.services.find((s) => s.name === route.name)!;
+      expect(service, route.name).toBeDefined();
+      const kr = service.routes[0]!;
+      expect(kr.methods ?? []).toEqual(route.methods);
+      expect(kr.strip_path).toBe(route.stripPath);
+      const expectedPath = route.path.includes('{') ? `~${route.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}` : route.path;
+      expect(kr.paths).toEqual([expectedPath]);
+      expect(service.retries).toBe(route.retry?.attempts ?? 0);
+      const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
+      if (seconds !== undefined) expect(service.read_timeout).toBe(Math.round(seconds * 1000));
+      const plugins = (kr.plugins ?? []).map((p) => p.name);
+      expect(plugins.includes('rate-limiting')).toBe(route.rateLimit !== undefined);
+      expect(plugins.includes('jwt')).toBe(route.auth?.kind === 'jwt');
+      expect(plugins.includes('key-auth')).toBe(route.auth?.kind === 'apiKey');
+      expect(plugins.includes('ip-restriction')).toBe(route.ipRestriction !== undefined);
+      expect(plugins.includes('cors')).toBe(route.cors !== undefined);
+      const upstream = k.doc.upstreams.find((u) => u.name === service.host)!;
+      expect(upstream, service.host).toBeDefined();
+      if (route.circuitBreaker) expect(upstream.healthchecks?.passive?.unhealthy.http_failures).toBe(route.circuitBreaker.failureThreshold);
+      const weighted = route.splits.filter((s) => s.weight !== undefined);
+      if (weighted.length > 0) expect(upstream.targets.reduce((sum, t) => sum + t.weight, 0)).toBe(10000);
+      for (const canary of route.splits.filter((s) => s.matchHeader)) {
+        const cs = k.doc.services.find((s) => s.name === `${route.name}.${canary.service}`)!;
+        expect(cs.routes[0]!.headers).toEqual({ [canary.matchHeader!.name]: [canary.matchHeader!.value] });
+      }
+    }
+  });
+
+  it('keeps secrets out: credentials are {vault://env/...} references', () => {
+    for (const c of k.doc.consumers ?? []) {
+      for (const cred of c.keyauth_credentials ?? []) expect(cred.key).toMatch(/^\{vault:\/\/env\/[a-z0-9-]+\}$/);
+    }
+    for (const consumer of k.model.consumers.filter((c) => c.apiKeyEnv)) {
+      if (!k.model.routes.some((r) => r.auth?.kind === 'apiKey')) continue;
+      const kc = k.doc.consumers!.find((c) => c.username === consumer.name)!;
+      expect(kc.keyauth_credentials![0]!.key).toBe(`{vault://env/${consumer.apiKeyEnv!.toLowerCase().replace(/_/g, '-')}}`);
+    }
+  });
+
+  it('has a global prometheus plugin', () => {
+    expect(k.doc.plugins.map((p) => p.name)).toContain('prometheus');
+  });
+});
+
+describe('kong target: features the examples exercise', () => {
+  it('a weighted 90/10 split becomes weighted targets in one upstream', async () => {
+    const { doc } = await kongOf('mesh-shop.ttl');
+    const service = doc.services.find((s) => s.name === 'catalog')!;
+    const upstream = doc.upstreams.find((u) => u.name === service.host)!;
+    expect(upstream.targets.map((t) => t.weight).sort((a, b) => b - a)).toEqual([9000, 1000]);
+  });
+
+  it('quota tiers become consumer-scoped rate limits with the monthly quota as `month`', async () => {
+    const { doc, model } = await kongOf('metered-api.ttl');
+    const free = model.consumers.find((c) => c.quotaTier?.monthlyQuota !== undefined)!;
+    const kc = doc.consumers!.find((c) => c.username === free.name)!;
+    const rl = kc.plugins!.find((p) => p.name === 'rate-limiting')!;
+    expect(rl.config.month).toBe(free.quotaTier!.monthlyQuota);
+    expect(rl.config.limit_by).toBe('consumer');
+  });
+
+  it('what Kong cannot express is listed in NOTES.md, not dropped silently', async () => {
+    const { notes } = await kongOf('mesh-shop.ttl');
+    expect(notes).toContain('agw:hasTrafficMirror');
+    expect(notes).toContain('route orders');
+  });
+});

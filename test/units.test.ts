@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import * as formats from '../dist/model/formats.js';
+import { durationSeconds } from '../dist/model/duration.js';
+import { kongPath, vaultRef } from '../dist/targets/kong.js';
+import { kebabLocalName } from '../dist/pipeline/rdf.js';
+
+type Case = [string, boolean];
+
+const table: Record<string, { check: (v: string) => string | undefined; cases: Case[] }> = {
+  dnsLabel: { check: formats.dnsLabel, cases: [['orders', true], ['a', true], ['orders-v2', true], ['Orders', false], ['-a', false], ['a-', false], ['a_b', false], ['a'.repeat(63), true], ['a'.repeat(64), false], ['', false]] },
+  urlPath: {
+    check: formats.urlPath,
+    cases: [['/', true], ['/api/orders', true], ['/api/orders/{id}', true], ['/a/{id}/b/{x_y}', true], ['/v1.2/~user', true], ['/%20', true], ['api', false], ['/a b', false], ['/a"b', false], ["/a'b", false], ['/a\nb', false], ['/a/../b', false], ['/a/./b', false], ['/a//b', false], ['/a?x=1', false], ['/a#f', false], ['/a/{id', false], ['/a/x{id}', false], ['/a/{id}/{id}', false], ['/a/{1x}', false], ['/%zz', false], ['/a\\b', false]],
+  },
+  cidr: { check: formats.cidr, cases: [['10.0.0.0/8', true], ['192.168.1.1', true], ['2001:db8::/32', true], ['::1/128', true], ['10.0.0.0/33', false], ['10.0.0.300/8', false], ['2001:db8::/129', false], ['10.0.0.0/8/8', false], ['ten/8', false], ['10.0.0.0/', false]] },
+  origin: { check: formats.origin, cases: [['*', true], ['https://app.example.com', true], ['http://localhost:3000', true], ['https://app.example.com/', false], ['https://app.example.com/path', false], ['ftp://x.org', false], ['app.example.com', false], ['null', false]] },
+  httpUrl: { check: formats.httpUrl, cases: [['https://a.example.com/jwks.json', true], ['http://otel:4318', true], ['javascript:alert(1)', false], ['https://a b', false], ['/relative', false], ['https://"x"', false]] },
+  envVarName: { check: formats.envVarName, cases: [['JWT_SECRET', true], ['_X1', true], ['1X', false], ['lower', false], ['A-B', false], ['A B', false], ['', false]] },
+  headerName: { check: formats.headerName, cases: [['X-API-Key', true], ['x-canary', true], ['Bad Header', false], ['a:b', false], ["x'", false], ['', false]] },
+};
+
+describe.each(Object.entries(table))('format %s', (_name, { check, cases }) => {
+  it.each(cases)('%j → valid %s', (value, valid) => {
+    expect(check(value) === undefined).toBe(valid);
+  });
+});
+
+describe('xsd:duration', () => {
+  it.each([
+    ['PT10S', 10],
+    ['PT1M30S', 90],
+    ['PT1.5S', 1.5],
+    ['P1D', 86400],
+    ['P30D', 2592000],
+    ['P1W', 604800],
+    ['PT2H', 7200],
+    ['P', undefined],
+    ['PT', undefined],
+    ['10s', undefined],
+  ] as const)('%s = %s s', (text, seconds) => expect(durationSeconds(text)).toBe(seconds));
+});
+
+describe('kong paths', () => {
+  it.each([
+    ['/api/orders', '/api/orders'],
+    ['/api/orders/{id}', '~/api/orders/(?<id>[^/]+)'],
+    ['/v1.2/{a}/x', '~/v1\\.2/(?<a>[^/]+)/x'],
+  ])('%s → %s', (path, expected) => expect(kongPath(path)).toBe(expected));
+
+  it('vault references follow Kong env vault naming', () => expect(vaultRef('ACME_API_KEY')).toBe('{vault://env/acme-api-key}'));
+});
+
+describe('default names', () => {
+  it.each([
+    ['https://x.org/m#OrdersRoute', 'orders-route'],
+    ['https://x.org/m#orders_route', 'orders-route'],
+    ['https://x.org/routes/APIGateway', 'api-gateway'],
+    ['urn:x:route1', 'route1'],
+  ])('%s → %s', (iri, name) => expect(kebabLocalName(iri)).toBe(name));
+});
