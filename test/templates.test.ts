@@ -25,3 +25,11 @@ describe('templates escape every value', () => {
     for (const f of files) expect(readFileSync(f, 'utf8')).not.toContain('{{{');
   });
 });
+
+describe('target registry', () => {
+  it('TARGET_NAMES lists exactly the registered targets', async () => {
+    const { TARGETS } = await import('../dist/targets/index.js');
+    const { TARGET_NAMES } = await import('../dist/targets/names.js');
+    expect([...TARGET_NAMES].sort()).toEqual(Object.keys(TARGETS).sort());
+  });
+});

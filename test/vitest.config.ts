@@ -9,6 +9,5 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: run two files at once, no more, so process-spawning tests are not starved.
     maxWorkers: 2,
-    minWorkers: 1,
   },
 });

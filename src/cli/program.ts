@@ -46,14 +46,17 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 output differs (--check) o
 export async function main(argv: readonly string[]): Promise<number> {
   let code = 0;
   const program = buildProgram((c) => (code = c));
+  // --debug is global and may follow the command (gwgen generate m.ttl --debug).
+  const debug = argv.includes('--debug');
+  const args = debug ? ['--debug', ...argv.filter((a) => a !== '--debug')] : [...argv];
   try {
-    await program.parseAsync(argv as string[], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return 2;
     }
-    out.internal(err, argv.includes('--debug'));
+    out.internal(err, debug);
     return 1;
   }
   if (argv.length === 0) {

@@ -41,28 +41,32 @@ export type Extraction = Readonly<Record<Concept, ReadonlyMap<string, PropertyBa
  * rows — the shape Comunica evaluates in linear time — and they are grouped per node here.
  */
 export async function extract(store: Store): Promise<Extraction> {
+  // One after the other: running them concurrently measured no faster, and holds every
+  // query's intermediate results at once.
   const out = {} as Record<Concept, Map<string, Map<string, Term[]>>>;
   for (const concept of EXTRACTION_QUERIES) {
     const file = join(QUERIES_DIR, `${concept}.rq`);
-    const text = await readFile(file, 'utf8');
-    const outcome = await runQuery(store, text, file);
-    const nodes = new Map<string, Map<string, Term[]>>();
-    if (outcome.kind === 'bindings') {
-      const [nodeVar, propertyVar, valueVar] = outcome.variables;
-      for (const row of outcome.rows) {
-        const node = row[nodeVar ?? ''];
-        const property = row[propertyVar ?? ''];
-        const value = row[valueVar ?? ''];
-        if (!node || !property || !value) continue;
-        let bag = nodes.get(node.value);
-        if (!bag) nodes.set(node.value, (bag = new Map()));
-        const local = property.value.slice(property.value.lastIndexOf('#') + 1);
-        const values = bag.get(local);
-        if (values) values.push(value);
-        else bag.set(local, [value]);
-      }
-    }
-    out[concept] = nodes;
+    out[concept] = groupRows(await runQuery(store, await readFile(file, 'utf8'), file));
   }
   return out;
+}
+
+/** (node, property, value) rows → node → property local name → values, in row order. */
+function groupRows(outcome: Awaited<ReturnType<typeof runQuery>>): Map<string, Map<string, Term[]>> {
+  const nodes = new Map<string, Map<string, Term[]>>();
+  if (outcome.kind !== 'bindings') return nodes;
+  const [nodeVar, propertyVar, valueVar] = outcome.variables;
+  for (const row of outcome.rows) {
+    const node = row[nodeVar ?? ''];
+    const property = row[propertyVar ?? ''];
+    const value = row[valueVar ?? ''];
+    if (!node || !property || !value) continue;
+    let bag = nodes.get(node.value);
+    if (!bag) nodes.set(node.value, (bag = new Map()));
+    const local = property.value.slice(property.value.lastIndexOf('#') + 1);
+    const values = bag.get(local);
+    if (values) values.push(value);
+    else bag.set(local, [value]);
+  }
+  return nodes;
 }

@@ -1,5 +1,4 @@
 import { extname } from 'node:path';
-import { format } from 'prettier';
 import { GwgenError, problem } from '../errors.js';
 import type { RenderedFile } from './render.js';
 
@@ -25,6 +24,8 @@ export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
   const parser = PARSERS[extname(file.path)];
   if (!parser) return file;
   try {
+    // Loaded on first use: prettier costs ~50 ms to import and only code files need it.
+    const { format } = await import('prettier');
     return { ...file, content: await format(file.content, { ...PRETTIER_OPTIONS, parser }) };
   } catch (err) {
     throw new GwgenError(

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { exitCodeFor } from '../../errors.js';
 import { generate, writeOutput } from '../../generate.js';
 import { planChanges, type WritePlan } from '../../pipeline/write.js';
-import { TARGETS } from '../../targets/index.js';
+import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
 
@@ -21,7 +21,7 @@ export function registerGenerate(program: Command, run: Run): void {
     .description('validate the model, then write every target under the output directory')
     .argument('<model...>', 'Turtle model files, merged into one model')
     .option('-o, --out <dir>', 'output directory', './generated')
-    .option('-t, --targets <list>', `comma-separated targets (${Object.keys(TARGETS).join(', ')}); default: every target the model has data for`)
+    .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}); default: every target the model has data for`)
     .option('--check', 'write nothing; exit 3 if anything would change (for CI)')
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
     .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')
