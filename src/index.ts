@@ -5,6 +5,9 @@
 export { validate, type ModelInput, type ValidateResult } from './validate.js';
 export { generate, writeOutput, type GenerateInput, type GenerateResult, type WriteOptions, type WriteResult } from './generate.js';
 export { query, type QueryInput, type QueryResult } from './query.js';
+export { watch, type Watcher, type WatchEvent } from './watch.js';
+export { init, STARTER_MODEL } from './init.js';
+export { loadConfig, CONFIG_FILE, type GwgenConfig } from './config.js';
 export { toSparqlCsv, toSparqlJson, toTable } from './sparql/results.js';
 export { formatProblem, exitCodeFor, type Problem, type SourceLocation } from './errors.js';
 export { TARGETS, type Target } from './targets/index.js';

@@ -196,3 +196,60 @@ describe('gwgen generate: regeneration rules', () => {
     for (const stage of ['parse', 'shacl', 'semantic', 'queries', 'build', 'render', 'format', 'write']) expect(r.stderr).toMatch(new RegExp(`${stage} \\d+\\.\\d ms`));
   });
 });
+
+describe('gwgen init and gwgen.json', () => {
+  it('writes a starter model and config that generate out of the box, and refuses to overwrite them', async () => {
+    const dir = join(tempDir(), 'project');
+    const r = await gwgen(['init', dir]);
+    expect(r.exitCode).toBe(0);
+    const gen = await gwgen(['generate'], { cwd: dir });
+    expect(gen.stderr).toContain('generated kong into generated');
+    expect(gen.exitCode).toBe(0);
+    expect(existsSync(join(dir, 'generated/kong/kong.yml'))).toBe(true);
+    expect((await gwgen(['validate', 'model.ttl'], { cwd: dir })).exitCode).toBe(0);
+    const again = await gwgen(['init', dir]);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain('already exists');
+  });
+
+  it('generate without models and without gwgen.json is a usage error', async () => {
+    const r = await gwgen(['generate'], { cwd: tempDir() });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('gwgen init');
+  });
+});
+
+describe('gwgen watch', () => {
+  it('generates, regenerates on a model change, survives an invalid edit, and stops on SIGINT', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const dir = tempDir();
+    const model = join(dir, 'model.ttl');
+    writeFileSync(model, readFileSync('examples/metered-api.ttl', 'utf8'));
+    const out = join(dir, 'out');
+    const child = execa(process.execPath, [BIN, 'watch', model, '-o', out], { reject: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const kong = () => (existsSync(join(out, 'kong/kong.yml')) ? readFileSync(join(out, 'kong/kong.yml'), 'utf8') : '');
+    await until('the first generation', () => stderr.includes('watching') && kong() !== '');
+    const first = kong();
+    writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "metered-gateway"', 'agw:gatewayName "renamed-gateway"'));
+    await until('the regeneration', () => kong().includes('gateway:renamed-gateway'));
+    expect(kong()).not.toBe(first);
+    const second = kong();
+    writeFileSync(model, 'this is not turtle');
+    await until('the invalid model report', () => stderr.includes('model invalid'));
+    expect(stderr).toContain('Turtle syntax error');
+    expect(kong()).toBe(second);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+  });
+});

@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerInit } from './commands/init.js';
 import { registerQuery } from './commands/query.js';
 import { registerValidate } from './commands/validate.js';
+import { registerWatch } from './commands/watch.js';
 import { out } from './output.js';
 
 /** Runs a command body and records its exit code; unexpected errors never print a stack unless --debug. */
@@ -32,12 +34,16 @@ Examples:
   $ gwgen validate examples/research-platform.ttl
   $ gwgen generate examples/research-platform.ttl -o out
   $ gwgen query examples/research-platform.ttl -e 'SELECT ?path WHERE { ?r agw:routePath ?path } ORDER BY ?path'
+  $ gwgen watch examples/research-platform.ttl -o out
+  $ gwgen init my-gateway
 
 Exit codes: 0 done, 1 invalid model, 2 usage error, 3 output differs (--check) or was edited by hand.`,
     );
   registerGenerate(program, run);
   registerValidate(program, run);
   registerQuery(program, run);
+  registerWatch(program, run);
+  registerInit(program, run);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
 import { exitCodeFor } from '../../errors.js';
 import { generate, writeOutput } from '../../generate.js';
 import { planChanges, type WritePlan } from '../../pipeline/write.js';
@@ -7,7 +8,7 @@ import { out } from '../output.js';
 import type { Run } from '../program.js';
 
 interface GenerateFlags {
-  out: string;
+  out?: string;
   targets?: string;
   check?: boolean;
   dryRun?: boolean;
@@ -19,8 +20,8 @@ export function registerGenerate(program: Command, run: Run): void {
   program
     .command('generate')
     .description('validate the model, then write every target under the output directory')
-    .argument('<model...>', 'Turtle model files, merged into one model')
-    .option('-o, --out <dir>', 'output directory', './generated')
+    .argument('[model...]', 'Turtle model files, merged into one model; default: those named by ./gwgen.json')
+    .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
     .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}); default: every target the model has data for`)
     .option('--check', 'write nothing; exit 3 if anything would change (for CI)')
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
@@ -34,6 +35,7 @@ Examples:
   $ gwgen generate model.ttl -t kong -o deploy          # Kong only
   $ gwgen generate model.ttl -o deploy --check          # CI: fail (exit 3) if deploy/ is stale
   $ gwgen generate model.ttl -o deploy --dry-run        # show the changes without writing
+  $ gwgen generate                                      # the models and output named by ./gwgen.json (gwgen init)
 
 Regeneration rewrites only files whose content changes, deletes files it generated before that the
 model no longer produces, and never touches other files. A generated file edited by hand stops the
@@ -42,26 +44,40 @@ in generated TypeScript is kept.
 
 Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences or a file was edited by hand.`,
     )
-    .action((models: string[], flags: GenerateFlags) =>
+    .action((modelArgs: string[], flags: GenerateFlags) =>
       run(async () => {
-        const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean);
+        let models = modelArgs;
+        let configOut: string | undefined;
+        let configTargets: readonly string[] | undefined;
+        if (models.length === 0) {
+          const { config, problems } = await loadConfig();
+          if (!config) {
+            out.problems(problems);
+            return exitCodeFor(problems);
+          }
+          models = [...config.models];
+          configOut = config.out;
+          configTargets = config.targets;
+        }
+        const outDir = flags.out ?? configOut ?? './generated';
+        const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
         const timings = {};
         const result = await generate({ models, ...(targets ? { targets } : {}) }, timings);
         if (!result.ok) {
           out.problems(result.problems);
           return exitCodeFor(result.problems);
         }
-        const written = await writeOutput(result, { outDir: flags.out, dryRun: Boolean(flags.check || flags.dryRun), force: Boolean(flags.force) }, timings);
+        const written = await writeOutput(result, { outDir, dryRun: Boolean(flags.check || flags.dryRun), force: Boolean(flags.force) }, timings);
         if (flags.timings) out.info(Object.entries(timings).map(([stage, ms]) => `${stage} ${(ms as number).toFixed(1)} ms`).join(', '));
         if (flags.check) {
           const changed = planChanges(written.plan) || !written.ok;
           if (changed) {
-            out.info(`${flags.out} is out of date:`);
+            out.info(`${outDir} is out of date:`);
             out.result(describePlan(written.plan));
             if (!written.ok) out.problems(written.problems);
             return 3;
           }
-          out.info(`${flags.out} is up to date (${written.plan.unchanged.length} files)`);
+          out.info(`${outDir} is up to date (${written.plan.unchanged.length} files)`);
           return 0;
         }
         if (!written.ok) {
@@ -73,7 +89,7 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           return 0;
         }
         const p = written.plan;
-        out.info(`generated ${result.targets.join(', ')} into ${flags.out}: ${p.create.length} created, ${p.update.length} updated, ${p.delete.length} deleted, ${p.unchanged.length} unchanged`);
+        out.info(`generated ${result.targets.join(', ')} into ${outDir}: ${p.create.length} created, ${p.update.length} updated, ${p.delete.length} deleted, ${p.unchanged.length} unchanged`);
         return 0;
       }),
     );

@@ -1,0 +1,81 @@
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONFIG_FILE, type GwgenConfig } from './config.js';
+import { problem, type Problem } from './errors.js';
+
+/** A small model that validates and generates out of the box, meant to be edited. */
+export const STARTER_MODEL = `# A starter gwgen model. Edit it, then run: npx gwgen generate model.ttl -o generated
+# The vocabulary: https://ggen.ai/ontology/api-gateway (every term has a label and a comment in
+# gwgen's ontology/api-gateway.ttl). Secrets never go here: name the environment variable instead.
+@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix : <https://example.org/my-gateway#> .
+
+:gateway a agw:ApiGateway ;
+  agw:gatewayName "my-gateway" ;
+  agw:listenPort 8080 ;
+  agw:hasRoute :ordersRead, :ordersWrite .
+
+# --- routes ---------------------------------------------------------------------------------
+:ordersRead a agw:Route ;
+  agw:routeName "orders-read" ;
+  agw:routePath "/api/orders" ;
+  agw:httpMethod "GET" ;
+  agw:hasBackendService :orders ;
+  agw:timeoutSeconds 5 ;
+  agw:hasRateLimiter :perClient ;
+  agw:hasRetryPolicy :retryTwice .
+
+:ordersWrite a agw:Route ;
+  agw:routeName "orders-write" ;
+  agw:routePath "/api/orders" ;
+  agw:httpMethod "POST", "PUT" ;
+  agw:hasBackendService :orders ;
+  agw:timeoutSeconds 10 ;
+  agw:hasRateLimiter :perClient ;
+  agw:hasCircuitBreaker :breaker ;
+  agw:hasAuthentication :jwt .
+
+# --- backend --------------------------------------------------------------------------------
+:orders a agw:BackendService ;
+  agw:serviceName "orders" ;
+  agw:port 8080 ;
+  agw:hasHealthCheck :ordersHealth .
+
+:ordersHealth a agw:HealthCheck ;
+  agw:healthCheckPath "/healthz" ;
+  agw:healthCheckInterval "PT10S"^^xsd:duration ;
+  agw:successThreshold 1 ;
+  agw:failureThresholdHealth 3 .
+
+# --- policies -------------------------------------------------------------------------------
+:perClient a agw:RateLimiter ; agw:requestsPerSecond 20 ; agw:burstSize 40 ; agw:limitBy "ip" .
+:breaker a agw:CircuitBreaker ; agw:failureThreshold 5 ; agw:timeoutSeconds 30 .
+:retryTwice a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn "5xx", "connect-failure" .
+
+:jwt a agw:JWTAuthentication ;
+  agw:issuer "https://auth.example.org" ;
+  agw:audience "orders-api" ;
+  agw:algorithm "HS256" ;
+  agw:secretEnv "ORDERS_JWT_SECRET" .
+`;
+
+const STARTER_CONFIG: GwgenConfig = { models: ['model.ttl'], out: 'generated' };
+
+/** Writes model.ttl and gwgen.json into dir; refuses to overwrite either unless forced. */
+export async function init(dir: string, force = false): Promise<{ written: string[]; problems: Problem[] }> {
+  const files: Array<[string, string]> = [
+    ['model.ttl', STARTER_MODEL],
+    [CONFIG_FILE, `${JSON.stringify(STARTER_CONFIG, null, 2)}\n`],
+  ];
+  const existing: string[] = [];
+  for (const [name] of files) {
+    if (await access(join(dir, name)).then(() => true, () => false)) existing.push(join(dir, name));
+  }
+  if (existing.length > 0 && !force) {
+    return { written: [], problems: existing.map((f) => problem('usage', `${f} already exists`, { location: { file: f }, hint: 'choose another directory, or pass --force to overwrite it' })) };
+  }
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of files) await writeFile(join(dir, name), content);
+  return { written: files.map(([name]) => join(dir, name)), problems: [] };
+}
