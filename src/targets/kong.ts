@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as M from '../model/types.js';
-import { RATE_WINDOWS } from '../model/types.js';
+import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -126,7 +126,7 @@ export function kongView(model: M.GatewayModel): KongView {
       headers,
       stripPath: route.stripPath,
       regexPriority: regexPriority(route.path, headers.length > 0),
-      plugins: routePlugins(route, tags(`route:${route.name}`), notes),
+      plugins: routePlugins(route, tags(`route:${route.name}`)),
       tags: tags(`route:${route.name}`),
     });
     services.push({
@@ -231,7 +231,7 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
   return [...byTarget.values()].sort((a, b) => cmp(a.target, b.target));
 }
 
-function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[]): KongPlugin[] {
+function routePlugins(route: M.Route, pluginTags: string[]): KongPlugin[] {
   const plugins: KongPlugin[] = [];
   const auth = route.auth;
   if (route.cors) {
@@ -240,7 +240,7 @@ function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[])
       name: 'cors',
       config: [
         { key: 'origins', list: c.origins },
-        { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : M_ALL), 'OPTIONS'])] },
+        { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
         { key: 'credentials', value: c.credentials },
         ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: c.maxAgeSeconds }] : []),
@@ -289,11 +289,8 @@ function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[])
     });
   }
   if (route.rateLimit) plugins.push(rateLimitPlugin(route.rateLimit, pluginTags));
-  void notes;
   return plugins.sort((a, b) => cmp(a.name, b.name));
 }
-
-const M_ALL = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
 

@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { generate } from '../dist/index.js';
+import { ROOT } from './helpers.js';
+
+/** Drop-in: every test/fixtures/valid/*.ttl and examples/*.ttl generates Kong config that passes the schema. */
+const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
+const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
+const models = [
+  ...readdirSync(join(ROOT, 'test/fixtures/valid')).filter((f) => f.endsWith('.ttl')).map((f) => `test/fixtures/valid/${f}`),
+  ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).map((f) => `examples/${f}`),
+].sort();
+
+describe.each(models)('valid model %s', (model) => {
+  it('generates Kong config that passes the schema', async () => {
+    const result = await generate({ models: [model], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
+    const doc = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
+  });
+});
+
+describe('blank nodes, defaults and instances', () => {
+  it('extracts policies written as blank nodes and applies the defaults', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/blank-nodes.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const [route] = result.model.routes;
+    expect(route!.name).toBe('orders-route');
+    expect(route!.methods).toEqual([]);
+    expect(route!.rateLimit).toMatchObject({ limits: { minute: 600 }, limitBy: 'global', policy: 'local', burstSize: 600 });
+    expect(route!.circuitBreaker).toMatchObject({ failureThreshold: 7, timeoutSeconds: 15, halfOpenRequests: 1 });
+    const [service] = result.model.services;
+    expect(service!.instances.map((i) => [i.host, i.port, i.weight])).toEqual([
+      ['10.0.0.1', 9000, 75],
+      ['10.0.0.2', 9001, 25],
+    ]);
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const upstream = kong.upstreams.find((u: { name: string }) => u.name === kong.services[0].host);
+    expect(upstream.targets).toEqual([
+      { target: '10.0.0.1:9000', weight: 7500, tags: expect.any(Array) },
+      { target: '10.0.0.2:9001', weight: 2500, tags: expect.any(Array) },
+    ]);
+    expect(kong.services[0].routes[0].paths).toEqual(['~/orders/(?<orderId>[^/]+)/items']);
+  });
+});
