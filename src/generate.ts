@@ -1,8 +1,9 @@
 import { resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
-import { startExtraction } from './pipeline/extract-parallel.js';
+import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
+import { runQueriesInWorker } from './sparql/worker-client.js';
 import { applyWrite, planWrite, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
 import { TARGET_NAMES } from './targets/names.js';
 import { timed, type Timings } from './timings.js';
@@ -43,7 +44,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   // Extraction runs in a worker while this thread validates; its result is used only if the
   // model turns out valid.
   // The worker starts before the heavy stage modules are even loaded (they cost ~0.2 s).
-  const pending = startExtraction(sources, timings);
+  const pending = runQueriesInWorker(sources, await extractionQueries(), timings);
   const [{ validateSources }, { buildModel }, { checkModelSchema }, { createRenderer }, { formatFile }, { TARGETS }] = await Promise.all([
     import('./validate.js'),
     import('./pipeline/build-model.js'),
@@ -58,7 +59,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
     return validated;
   }
   try {
-    const extraction = await timed(timings, 'queries', () => pending.result);
+    const extraction = groupExtraction(await timed(timings, 'queries', () => pending.result));
     const model = await timed(timings, 'build', () => buildModel(extraction));
     const schemaProblems = checkModelSchema(model);
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };

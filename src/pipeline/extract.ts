@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Store, Term } from 'n3';
+import type { Term } from 'n3';
+import { GwgenError, problem } from '../errors.js';
 import { QUERIES_DIR } from '../paths.js';
-import { runQuery } from '../sparql/engine.js';
+import type { QueryOutcome } from '../sparql/engine.js';
+import type { QueryResults, WorkerQuery } from '../sparql/worker-client.js';
 
 /** The extraction queries, one per concept; the key names the file in queries/. */
 export const EXTRACTION_QUERIES = [
@@ -36,23 +38,32 @@ export type PropertyBag = ReadonlyMap<string, readonly Term[]>;
 /** Per concept, node id → its properties, in the queries' ORDER BY order. */
 export type Extraction = Readonly<Record<Concept, ReadonlyMap<string, PropertyBag>>>;
 
+/** The extraction queries, read from queries/. */
+export async function extractionQueries(): Promise<WorkerQuery[]> {
+  return Promise.all(
+    EXTRACTION_QUERIES.map(async (concept) => {
+      const file = join(QUERIES_DIR, `${concept}.rq`);
+      return { id: concept, text: await readFile(file, 'utf8'), origin: file };
+    }),
+  );
+}
+
 /**
- * Runs every extraction query over the model. Each query returns flat (node, property, value)
- * rows — the shape Comunica evaluates in linear time — and they are grouped per node here.
+ * Groups the flat (node, property, value) rows of every extraction query per node: the shape
+ * Comunica evaluates in linear time goes in, the shape build-model.ts reads comes out.
  */
-export async function extract(store: Store): Promise<Extraction> {
-  // One after the other: running them concurrently measured no faster, and holds every
-  // query's intermediate results at once.
+export function groupExtraction(results: QueryResults): Extraction {
   const out = {} as Record<Concept, Map<string, Map<string, Term[]>>>;
   for (const concept of EXTRACTION_QUERIES) {
-    const file = join(QUERIES_DIR, `${concept}.rq`);
-    out[concept] = groupRows(await runQuery(store, await readFile(file, 'utf8'), file));
+    const r = results.get(concept);
+    if (!r?.outcome) throw new GwgenError(r?.problems ?? [problem('internal', `extraction query ${concept}.rq returned nothing`)]);
+    out[concept] = groupRows(r.outcome);
   }
   return out;
 }
 
 /** (node, property, value) rows → node → property local name → values, in row order. */
-function groupRows(outcome: Awaited<ReturnType<typeof runQuery>>): Map<string, Map<string, Term[]>> {
+function groupRows(outcome: QueryOutcome): Map<string, Map<string, Term[]>> {
   const nodes = new Map<string, Map<string, Term[]>>();
   if (outcome.kind !== 'bindings') return nodes;
   const [nodeVar, propertyVar, valueVar] = outcome.variables;

@@ -32,12 +32,13 @@ export type QueryOutcome =
  * Runs a SELECT or ASK query. A query that does not parse or is of another form is a problem
  * value naming `origin` (the file or "-e"), never a stack trace.
  */
-export async function runQuery(store: Store, text: string, origin: string): Promise<QueryOutcome> {
+export async function runQuery(store: Store, text: string, origin: string, options: { now?: Date } = {}): Promise<QueryOutcome> {
   const qe = await sparqlEngine();
   const full = `${PROLOGUE}\n${text}`;
   let result;
   try {
-    result = await qe.query(full, { sources: [store] });
+    // queryTimestamp is what NOW() returns: injectable so audits of expiry dates are testable.
+    result = await qe.query(full, { sources: [store], ...(options.now ? { queryTimestamp: options.now } : {}) });
   } catch (err) {
     throw new GwgenError(
       problem('query', `the SPARQL query does not parse: ${String((err as Error).message ?? err).split('\n')[0]}`, {

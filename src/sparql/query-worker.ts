@@ -1,0 +1,69 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { GwgenError } from '../errors.js';
+import { parseSources, type SourceFile } from '../pipeline/load.js';
+import { runQuery, sparqlEngine } from './engine.js';
+import type { PlainOutcome, WorkerQuery } from './worker-client.js';
+
+/**
+ * Runs SPARQL queries over a model in a worker thread, so that loading Comunica and running
+ * the queries overlap with validation on the main thread. Terms travel back as plain objects.
+ */
+export interface WorkerRequest {
+  readonly sources: readonly SourceFile[];
+  readonly queries: readonly WorkerQuery[];
+  /** ISO instant for NOW(). */
+  readonly now?: string;
+}
+
+export interface WorkerReply {
+  readonly ok: boolean;
+  readonly results?: ReadonlyArray<{ readonly id: string; readonly outcome?: PlainOutcome; readonly problems?: GwgenError['problems'] }>;
+  readonly timings: Record<string, number>;
+  readonly error?: string;
+}
+
+async function run(request: WorkerRequest): Promise<WorkerReply> {
+  const timings: Record<string, number> = {};
+  let t = performance.now();
+  const loaded = parseSources(request.sources);
+  timings['worker.parse'] = performance.now() - t;
+  if (!loaded.ok) return { ok: false, timings };
+  t = performance.now();
+  await sparqlEngine();
+  timings['worker.engine'] = performance.now() - t;
+  t = performance.now();
+  const results: NonNullable<WorkerReply['results']>[number][] = [];
+  for (const q of request.queries) {
+    try {
+      const outcome = await runQuery(loaded.model.store, q.text, q.origin, request.now ? { now: new Date(request.now) } : {});
+      results.push({
+        id: q.id,
+        outcome:
+          outcome.kind === 'boolean'
+            ? outcome
+            : {
+                kind: 'bindings',
+                variables: outcome.variables,
+                rows: outcome.rows.map((row) =>
+                  Object.fromEntries(
+                    Object.entries(row).map(([k, term]) => {
+                      const lit = term as typeof term & { datatype?: { value: string }; language?: string };
+                      return [k, { termType: term.termType, value: term.value, ...(term.termType === 'Literal' ? { datatype: lit.datatype?.value ?? '', language: lit.language ?? '' } : {}) }];
+                    }),
+                  ),
+                ),
+              },
+      });
+    } catch (err) {
+      if (err instanceof GwgenError) results.push({ id: q.id, problems: err.problems });
+      else throw err;
+    }
+  }
+  timings['worker.queries'] = performance.now() - t;
+  return { ok: true, results, timings };
+}
+
+run(workerData as WorkerRequest).then(
+  (reply) => parentPort?.postMessage(reply),
+  (err: unknown) => parentPort?.postMessage({ ok: false, timings: {}, error: (err as Error)?.stack ?? String(err) } satisfies WorkerReply),
+);

@@ -1,0 +1,80 @@
+import { Worker } from 'node:worker_threads';
+import { GwgenError, problem, type Problem } from '../errors.js';
+import type { SourceFile } from '../pipeline/load.js';
+import type { Timings } from '../timings.js';
+import type { QueryOutcome } from './engine.js';
+import type { WorkerReply, WorkerRequest } from './query-worker.js';
+
+export interface WorkerQuery {
+  readonly id: string;
+  readonly text: string;
+  /** File (or "-e") named in messages about this query. */
+  readonly origin: string;
+}
+
+/** An RDF term as it crosses the thread boundary: what gwgen reads of a term. */
+export interface PlainTerm {
+  readonly termType: string;
+  readonly value: string;
+  readonly datatype?: string;
+  readonly language?: string;
+}
+
+export type PlainOutcome =
+  | { readonly kind: 'bindings'; readonly variables: readonly string[]; readonly rows: ReadonlyArray<Record<string, PlainTerm>> }
+  | { readonly kind: 'boolean'; readonly value: boolean };
+
+/** Per query: its outcome, or the problems that stopped it (a query that does not parse). */
+export type QueryResults = ReadonlyMap<string, { outcome?: QueryOutcome; problems?: readonly Problem[] }>;
+
+export interface PendingQueries {
+  /** Resolves with every query's result; rejects only on a fault in gwgen. */
+  readonly result: Promise<QueryResults>;
+  /** Stops the worker, e.g. because validation failed and the result is not needed. */
+  cancel(): void;
+}
+
+/**
+ * Parses the model and runs the queries in a worker thread (sparql/query-worker.ts) while the
+ * caller goes on, typically validating. Comunica's ~0.4 s load and the queries then cost no wall
+ * time beyond what validation takes anyway.
+ */
+export function runQueriesInWorker(sources: readonly SourceFile[], queries: readonly WorkerQuery[], timings: Timings, options: { now?: Date } = {}): PendingQueries {
+  const request: WorkerRequest = { sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}) };
+  const worker = new Worker(new URL('./query-worker.js', import.meta.url), {
+    workerData: request,
+    // A larger young generation cuts the scavenges of Comunica's many short-lived bindings.
+    resourceLimits: { maxYoungGenerationSizeMb: 48 },
+  });
+  let settled = false;
+  const result = new Promise<QueryResults>((resolve, reject) => {
+    worker.once('message', (reply: WorkerReply) => {
+      settled = true;
+      Object.assign(timings, reply.timings);
+      void worker.terminate();
+      if (!reply.ok || !reply.results) {
+        reject(new GwgenError(problem('internal', `the query worker failed${reply.error ? `: ${reply.error}` : ''}`)));
+        return;
+      }
+      // PlainTerm has what gwgen reads of a Term (termType, value, datatype IRI, language).
+      resolve(new Map(reply.results.map((r) => [r.id, { ...(r.outcome ? { outcome: r.outcome as unknown as QueryOutcome } : {}), ...(r.problems ? { problems: r.problems } : {}) }])));
+    });
+    worker.once('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new GwgenError(problem('internal', `the query worker exited with code ${code}`)));
+    });
+  });
+  // A cancelled run must not leave an unhandled rejection behind.
+  result.catch(() => undefined);
+  return {
+    result,
+    cancel: () => {
+      settled = true;
+      void worker.terminate();
+    },
+  };
+}
+
