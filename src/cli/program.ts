@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInit } from './commands/init.js';
 import { registerQuery } from './commands/query.js';
@@ -34,13 +35,15 @@ Examples:
   $ gwgen validate examples/research-platform.ttl
   $ gwgen generate examples/research-platform.ttl -o out
   $ gwgen query examples/research-platform.ttl -e 'SELECT ?path WHERE { ?r agw:routePath ?path } ORDER BY ?path'
+  $ gwgen audit examples/mesh-shop.ttl --format sarif
   $ gwgen watch examples/research-platform.ttl -o out
   $ gwgen init my-gateway
 
-Exit codes: 0 done, 1 invalid model, 2 usage error, 3 output differs (--check) or was edited by hand.`,
+Exit codes: 0 done, 1 invalid model (or audit findings at --fail-on), 2 usage error, 3 output differs (--check) or was edited by hand.`,
     );
   registerGenerate(program, run);
   registerValidate(program, run);
+  registerAudit(program, run);
   registerQuery(program, run);
   registerWatch(program, run);
   registerInit(program, run);

@@ -1,0 +1,95 @@
+import { formatLocation } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { Finding } from './audit.js';
+import type { AuditRule, Severity } from './rules.js';
+
+/** `json`: an array of { rule, severity, focus, message }; suppressed findings carry `suppressed: true` and the reason. */
+export function toJson(findings: readonly Finding[]): string {
+  const out = findings.map((f) => ({
+    rule: f.rule,
+    severity: f.severity,
+    focus: f.focus,
+    message: f.message,
+    ...(f.suppressed ? { suppressed: true, ...(f.suppressed.reason !== undefined ? { reason: f.suppressed.reason } : {}) } : {}),
+  }));
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** `table`: findings grouped by severity, then the suppressed ones, then a count line. */
+export function toTable(findings: readonly Finding[]): string {
+  const active = findings.filter((f) => !f.suppressed);
+  const suppressed = findings.filter((f) => f.suppressed);
+  const lines: string[] = [];
+  const section = (title: string, list: readonly Finding[]) => {
+    if (list.length === 0) return;
+    lines.push(`${title} (${list.length})`);
+    const ruleWidth = Math.max(...list.map((f) => f.rule.length));
+    for (const f of list) {
+      const where = formatLocation({ ...f.location, node: undefined }) || f.focus;
+      lines.push(`  ${f.rule.padEnd(ruleWidth)}  ${where}  ${f.message}${f.suppressed ? `  [suppressed: ${f.suppressed.reason ?? 'no reason given'}]` : ''}`);
+    }
+    lines.push('');
+  };
+  for (const severity of ['error', 'warning', 'info'] as Severity[]) section(severity, active.filter((f) => f.severity === severity));
+  section('suppressed', suppressed);
+  const count = (s: Severity) => active.filter((f) => f.severity === s).length;
+  lines.push(`${count('error')} errors, ${count('warning')} warnings, ${count('info')} info, ${suppressed.length} suppressed`);
+  return `${lines.join('\n')}\n`;
+}
+
+const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
+
+/**
+ * A SARIF 2.1.0 log for code scanning: one run, tool.driver gwgen with every rule, and a
+ * result per finding located at the line of the model file where the focus node is defined.
+ * Suppressed findings carry an inSource suppression with the model's reason.
+ */
+export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[]): string {
+  const index = new Map(rules.map((r, i) => [r.id, i]));
+  const log = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'gwgen',
+            version: VERSION,
+            informationUri: 'https://ggen.ai/ontology/api-gateway',
+            rules: rules.map((r) => ({
+              id: r.id,
+              name: pascal(r.id),
+              shortDescription: { text: r.title },
+              fullDescription: { text: r.description },
+              ...(r.help ? { help: { text: r.help } } : {}),
+              defaultConfiguration: { level: LEVEL[r.severity] },
+              properties: { tags: ['gwgen', 'api-gateway', 'compliance'] },
+            })),
+          },
+        },
+        results: findings.map((f) => ({
+          ruleId: f.rule,
+          ruleIndex: index.get(f.rule) ?? 0,
+          level: LEVEL[f.severity],
+          message: { text: f.message },
+          locations: [
+            {
+              ...(f.location.file
+                ? { physicalLocation: { artifactLocation: { uri: f.location.file.split('\\').join('/') }, region: { startLine: f.location.line ?? 1, ...(f.location.column ? { startColumn: f.location.column } : {}) } } }
+                : {}),
+              logicalLocations: [{ fullyQualifiedName: f.focus, kind: 'resource' }],
+            },
+          ],
+          partialFingerprints: { 'gwgenFinding/v1': `${f.rule}|${f.focus}` },
+          ...(f.suppressed ? { suppressions: [{ kind: 'inSource', ...(f.suppressed.reason !== undefined ? { justification: f.suppressed.reason } : {}) }] } : {}),
+        })),
+        columnKind: 'unicodeCodePoints',
+      },
+    ],
+  };
+  return `${JSON.stringify(log, null, 2)}\n`;
+}
+
+function pascal(id: string): string {
+  return id.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+}

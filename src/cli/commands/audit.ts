@@ -1,0 +1,64 @@
+import { Option, type Command } from 'commander';
+import { audit, failsOn } from '../../audit/audit.js';
+import { toJson, toSarif, toTable } from '../../audit/report.js';
+import { exitCodeFor } from '../../errors.js';
+import { out } from '../output.js';
+import type { Run } from '../program.js';
+
+interface AuditFlags {
+  format: 'table' | 'json' | 'sarif';
+  failOn: 'error' | 'warning' | 'never';
+  rules?: string[];
+  now?: string;
+}
+
+export function registerAudit(program: Command, run: Run): void {
+  program
+    .command('audit')
+    .description('run the compliance rules (queries/audit/*.rq, plus --rules) over the model and print the findings')
+    .argument('<model...>', 'Turtle model files, merged into one model')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['error', 'warning', 'never']).default('error'))
+    .option('--rules <dir...>', 'directories of extra .rq rules in the same format')
+    .option('--now <instant>', 'the current time for expiry rules (ISO 8601), e.g. 2027-01-01T00:00:00Z')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen audit examples/mesh-shop.ttl
+  $ gwgen audit model.ttl --format sarif > gwgen.sarif     # upload to code scanning
+  $ gwgen audit model.ttl --fail-on warning --rules policies/
+
+A rule is a SPARQL SELECT whose rows are findings, ?focus naming the node, with header comments:
+  # id: route-without-owner
+  # severity: error|warning|info
+  # message: Route {?focus} has no owner        ({?var} is filled from the row)
+  # MESSAGE: Route without owner                (so the file also works as a ggen gate)
+
+A node suppresses a rule with  agw:auditSuppress "<rule-id>" ; agw:auditReason "why" .
+Suppressed findings are listed, not counted; a suppression without a reason is itself a finding.
+
+Exit codes: 0 no finding at or above --fail-on (default error), 1 there is one (or the model is invalid),
+2 usage error (unknown flag, missing file, broken rule file).`,
+    )
+    .action((models: string[], flags: AuditFlags) =>
+      run(async () => {
+        let now: Date | undefined;
+        if (flags.now !== undefined) {
+          now = new Date(flags.now);
+          if (Number.isNaN(now.getTime())) {
+            out.problems([{ code: 'usage', message: `--now ${flags.now} is not an ISO 8601 instant`, hint: 'e.g. --now 2027-01-01T00:00:00Z' }]);
+            return 2;
+          }
+        }
+        const result = await audit({ models, ...(flags.rules ? { ruleDirs: flags.rules } : {}), ...(now ? { now } : {}) });
+        if (!result.ok) {
+          out.problems(result.problems);
+          return exitCodeFor(result.problems);
+        }
+        const render = { table: () => toTable(result.findings), json: () => toJson(result.findings), sarif: () => toSarif(result.findings, result.rules) }[flags.format];
+        process.stdout.write(render());
+        return result.findings.some((f) => !f.suppressed && failsOn(f.severity, flags.failOn)) ? 1 : 0;
+      }),
+    );
+}

@@ -1,0 +1,167 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { audit, loadRules } from '../dist/index.js';
+import { gwgen, ROOT, tempDir } from './helpers.js';
+
+const NOW = new Date('2026-11-22T00:00:00Z');
+const DIR = join(ROOT, 'test/fixtures/audit');
+const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.ttl')).sort();
+const header = (file: string, key: string) => readFileSync(join(DIR, file), 'utf8').match(new RegExp(`^# ${key}: (\\S+)`, 'm'))?.[1];
+
+describe('built-in audit rules: one fixture per rule triggers exactly that rule', () => {
+  it.each(fixtures)('%s', async (file) => {
+    const result = await audit({ models: [join('test/fixtures/audit', file)], cwd: ROOT, now: NOW });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const active = result.findings.filter((f) => !f.suppressed);
+    const expected = header(file, 'triggers');
+    if (expected === 'nothing') {
+      expect(active).toEqual([]);
+      return;
+    }
+    expect(active.map((f) => f.rule)).toEqual([expected]);
+    const focus = header(file, 'focus')!.replace('ex:', 'https://example.org/audit#');
+    expect(active[0]!.focus).toBe(focus);
+    expect(active[0]!.location.file).toBe(`test/fixtures/audit/${file}`);
+    expect(active[0]!.location.line).toBeGreaterThan(0);
+    expect(active[0]!.message).not.toMatch(/\{\?\w+\}/);
+  });
+
+  it('every built-in rule has its fixture, and the issue\'s catalogue is there', async () => {
+    const { rules } = await loadRules();
+    const ids = rules.map((r) => r.id).sort();
+    const covered = fixtures.map((f) => header(f, 'triggers')).filter((t) => t !== 'nothing').sort();
+    expect(covered).toEqual(ids);
+    for (const id of ['route-without-rate-limit', 'route-without-authentication', 'route-without-circuit-breaker', 'route-without-timeout', 'mtls-not-strict', 'certificate-expiring', 'cors-wildcard-with-credentials', 'jwt-without-audience', 'retry-on-non-idempotent-method', 'service-without-health-check', 'split-to-unversioned-service']) {
+      expect(ids).toContain(id);
+    }
+    const severity = Object.fromEntries(rules.map((r) => [r.id, r.severity]));
+    expect(severity).toMatchObject({ 'route-without-rate-limit': 'warning', 'mtls-not-strict': 'error', 'certificate-expiring': 'error', 'cors-wildcard-with-credentials': 'error', 'jwt-without-audience': 'error', 'service-without-health-check': 'info', 'split-to-unversioned-service': 'info', 'retry-on-non-idempotent-method': 'warning' });
+  });
+
+  it('rule files also work as ggen gates: a # MESSAGE line and their own PREFIX declarations', () => {
+    for (const f of readdirSync(join(ROOT, 'queries/audit'))) {
+      const text = readFileSync(join(ROOT, 'queries/audit', f), 'utf8');
+      expect(text, f).toMatch(/^# MESSAGE: .+/m);
+      expect(text, f).toMatch(/^PREFIX agw: <https:\/\/ggen\.ai\/ontology\/api-gateway#>/m);
+      expect(text, f).toMatch(/^ORDER BY /m);
+    }
+  });
+
+  it('"now" is injectable: the same certificate expires soon from a later date', async () => {
+    const later = await audit({ models: ['test/fixtures/audit/clean.ttl'], cwd: ROOT, now: new Date('2027-06-15T00:00:00Z') });
+    if (!later.ok) throw new Error('invalid');
+    expect(later.findings.map((f) => f.rule)).toEqual(['certificate-expiring']);
+  });
+});
+
+describe('suppressions', () => {
+  it('a suppressed finding is listed as suppressed with its reason and not counted', async () => {
+    const r = await gwgen(['audit', 'test/fixtures/audit/public-route-without-rate-limit.ttl', '--now', NOW.toISOString(), '--format', 'json', '--fail-on', 'warning']);
+    const findings = JSON.parse(r.stdout);
+    const suppressed = findings.filter((f: { suppressed?: boolean }) => f.suppressed);
+    expect(suppressed.map((f: { rule: string }) => f.rule).sort()).toEqual(['route-without-authentication', 'route-without-rate-limit']);
+    expect(suppressed[0].reason).toBe('reviewed: only the public-route rule should fire here');
+    expect(r.exitCode).toBe(1); // the public-route error itself is not suppressed
+  });
+
+  it('suppressing every finding makes the audit pass', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'm.ttl');
+    writeFileSync(model, readFileSync(join(DIR, 'route-without-timeout.ttl'), 'utf8').replace('agw:hasAuthentication ex:jwt .\nex:write', 'agw:hasAuthentication ex:jwt ;\n  agw:auditSuppress "route-without-timeout" ; agw:auditReason "streams run long" .\nex:write'));
+    const r = await gwgen(['audit', model, '--now', NOW.toISOString(), '--fail-on', 'warning']);
+    expect(r.stdout).toContain('suppressed (1)');
+    expect(r.stdout).toContain('0 errors, 0 warnings, 0 info, 1 suppressed');
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('gwgen audit: formats and exit codes', () => {
+  it('json is an array of { rule, severity, focus, message }', async () => {
+    const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'json', '--fail-on', 'never']);
+    expect(r.exitCode).toBe(0);
+    const findings = JSON.parse(r.stdout);
+    expect(findings.length).toBeGreaterThan(3);
+    for (const f of findings) {
+      expect(Object.keys(f).slice(0, 4)).toEqual(['rule', 'severity', 'focus', 'message']);
+      expect(f.focus).toMatch(/^https?:\/\//);
+      expect(['error', 'warning', 'info']).toContain(f.severity);
+    }
+  });
+
+  it('sarif is a SARIF 2.1.0 log with rules, levels and model locations', async () => {
+    const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'sarif', '--fail-on', 'never']);
+    const log = JSON.parse(r.stdout);
+    const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/sarif-2.1.0-subset.schema.json'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: true, validateFormats: false }).compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const run = log.runs[0];
+    expect(run.tool.driver.name).toBe('gwgen');
+    const ruleIds = run.tool.driver.rules.map((x: { id: string }) => x.id);
+    for (const res of run.results) {
+      expect(ruleIds[res.ruleIndex]).toBe(res.ruleId);
+      const loc = res.locations[0].physicalLocation;
+      expect(loc.artifactLocation.uri).toBe('examples/mesh-shop.ttl');
+      const line = readFileSync(join(ROOT, 'examples/mesh-shop.ttl'), 'utf8').split('\n')[loc.region.startLine - 1]!;
+      // The line is where the focus node is defined: it starts with the node's prefixed name.
+      expect(line.startsWith(`:${res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, '')}`) || line.includes(res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, ''))).toBe(true);
+    }
+    expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
+  });
+
+  it('table groups by severity', async () => {
+    const r = await gwgen(['audit', 'examples/mesh-shop.ttl']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/^error \(\d+\)\n/);
+    expect(r.stdout.indexOf('warning (')).toBeGreaterThan(r.stdout.indexOf('error ('));
+    expect(r.stdout).toMatch(/\d+ errors, \d+ warnings, \d+ info, \d+ suppressed$/);
+  });
+
+  it.each([
+    ['error', 'examples/metered-api.ttl', 0],
+    ['warning', 'examples/metered-api.ttl', 1],
+    ['never', 'examples/mesh-shop.ttl', 0],
+    ['error', 'examples/mesh-shop.ttl', 1],
+  ])('--fail-on %s on %s exits %i', async (failOn, model, code) => {
+    const r = await gwgen(['audit', model, '--fail-on', failOn, '--format', 'json']);
+    expect(r.exitCode).toBe(code);
+  });
+
+  it('an invalid model is exit 1 with the validation problems', async () => {
+    const r = await gwgen(['audit', 'test/fixtures/invalid/split-sum.ttl']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('sum to 95');
+  });
+});
+
+describe('--rules: user rules', () => {
+  const rule = (id: string, body: string) => `# id: ${id}\n# severity: error\n# message: Service {?name} has no image\n# MESSAGE: Service without image\nPREFIX agw: <https://ggen.ai/ontology/api-gateway#>\n${body}\n`;
+
+  it('adds the rules of a directory', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'service-without-image.rq'), rule('service-without-image', 'SELECT ?focus ?name WHERE { ?focus a agw:BackendService ; agw:serviceName ?name . MINUS { ?focus agw:image ?i } } ORDER BY ?focus'));
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json']);
+    const findings = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'service-without-image');
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings[0].message).toMatch(/^Service [a-z-]+ has no image$/);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it.each([
+    ['a query that does not parse', rule('broken', 'SELECT ?focus WHERE { ?focus a agw:Route '), 'does not parse'],
+    ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity'],
+    ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus WHERE { ?focus a agw:Route }'), 'already used'],
+  ])('a broken rule file (%s) is an error naming the file', async (_name, text, message) => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'bad.rq'), text);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(join(dir, 'bad.rq'));
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
