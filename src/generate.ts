@@ -13,6 +13,16 @@ import { VERSION } from './version.js';
 export interface GenerateInput extends ModelInput {
   /** Target names; absent = every target the model has data for. */
   readonly targets?: readonly string[];
+  /** Template directories searched before gwgen's own (an installed pack's templates/). */
+  readonly templateDirs?: readonly string[];
+  /** The pack those templates come from, recorded in the manifest. */
+  readonly pack?: PackRef;
+}
+
+export interface PackRef {
+  readonly name: string;
+  readonly version: string;
+  readonly integrity: string;
 }
 
 export type GenerateResult =
@@ -22,6 +32,7 @@ export type GenerateResult =
       readonly files: readonly GeneratedFile[];
       readonly targets: readonly string[];
       readonly sources: readonly SourceFile[];
+      readonly pack?: PackRef;
       readonly timings: Timings;
     }
   | { readonly ok: false; readonly problems: readonly Problem[]; readonly timings: Timings };
@@ -65,7 +76,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };
 
     const targetNames = input.targets ? [...new Set(input.targets)] : Object.keys(TARGETS).filter((name) => TARGETS[name]!.applies(model));
-    const renderer = createRenderer();
+    const renderer = createRenderer(input.templateDirs);
     const rendered = await timed(timings, 'render', async () => {
       const out = [];
       for (const name of targetNames) {
@@ -76,7 +87,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
       return out;
     });
     const files = await timed(timings, 'format', () => Promise.all(rendered.map(formatFile)));
-    return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, sources, timings };
+    return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, sources, ...(input.pack ? { pack: input.pack } : {}), timings };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
     throw err;
@@ -103,6 +114,7 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     // Input paths as given (relative to the working directory), so the manifest is the same wherever DIR is.
     inputs: result.sources.map((s) => ({ path: s.path.split(sep).join('/'), sha256: sha256(s.text) })),
     targets: result.targets,
+    ...(result.pack ? { pack: result.pack } : {}),
   };
   const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base));
   if (plan.conflicts.length > 0 && !options.force) return { ok: false, plan, problems: plan.conflicts };

@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInit } from './commands/init.js';
+import { registerPack } from './commands/pack.js';
 import { registerQuery } from './commands/query.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
@@ -47,7 +48,12 @@ Exit codes: 0 done, 1 invalid model (or audit findings at --fail-on), 2 usage er
   registerQuery(program, run);
   registerWatch(program, run);
   registerInit(program, run);
-  for (const command of program.commands) command.exitOverride();
+  registerPack(program, run);
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   return program;
 }
 

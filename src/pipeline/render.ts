@@ -18,15 +18,27 @@ export interface RenderedFile {
  * into other runs or into a user's own Handlebars. Templates are compiled in strict mode, so a
  * misspelt field is an error instead of an empty string.
  */
-export function createRenderer(templatesDir = TEMPLATES_DIR) {
+export function createRenderer(overrideDirs: readonly string[] = []) {
   const hb = Handlebars.create();
   hb.registerHelper(HELPERS);
   const cache = new Map<string, HandlebarsTemplateDelegate>();
+  // A template pack's templates/ come first; a file it does not have comes from gwgen's own.
+  const dirs = [...overrideDirs, TEMPLATES_DIR];
+  const read = async (path: string): Promise<string> => {
+    for (const dir of dirs) {
+      try {
+        return await readFile(join(dir, path), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    throw new Error(`template ${path} not found in ${dirs.join(', ')}`);
+  };
 
   async function compile(template: string): Promise<HandlebarsTemplateDelegate> {
     let fn = cache.get(template);
     if (!fn) {
-      const source = await readFile(join(templatesDir, template), 'utf8');
+      const source = await read(template);
       fn = hb.compile(source, { strict: true, noEscape: true, preventIndent: false });
       cache.set(template, fn);
     }
@@ -36,7 +48,7 @@ export function createRenderer(templatesDir = TEMPLATES_DIR) {
   return {
     /** Registers every `_*.hbs` file of a folder as a partial named after it (`_plugin.hbs` → `plugin`). */
     async registerPartials(dir: string, names: readonly string[]): Promise<void> {
-      for (const name of names) hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await readFile(join(templatesDir, dir, name), 'utf8'));
+      for (const name of names) hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await read(join(dir, name)));
     },
     async render(target: string, template: string, path: string, context: unknown): Promise<RenderedFile> {
       try {

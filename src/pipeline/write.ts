@@ -23,6 +23,8 @@ export interface Manifest {
   readonly generator: string;
   readonly inputs: readonly { readonly path: string; readonly sha256: string }[];
   readonly targets: readonly string[];
+  /** The template pack rendered with (gwgen generate --pack), pinned by content hash. */
+  readonly pack?: { readonly name: string; readonly version: string; readonly integrity: string };
   readonly files: Readonly<Record<string, ManifestEntry>>;
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { exitCodeFor } from '../../errors.js';
+import { packTemplatesDir, readLock } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
 import { planChanges, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
@@ -14,6 +15,7 @@ interface GenerateFlags {
   dryRun?: boolean;
   force?: boolean;
   timings?: boolean;
+  pack?: string;
 }
 
 export function registerGenerate(program: Command, run: Run): void {
@@ -27,6 +29,7 @@ export function registerGenerate(program: Command, run: Run): void {
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
     .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')
     .option('--timings', 'print the time each pipeline stage took')
+    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install)')
     .addHelpText(
       'after',
       `
@@ -61,8 +64,18 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
         }
         const outDir = flags.out ?? configOut ?? './generated';
         const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
+        let packInput = {};
+        if (flags.pack !== undefined) {
+          const { dir, problems } = await packTemplatesDir(flags.pack);
+          if (!dir) {
+            out.problems(problems);
+            return 2;
+          }
+          const entry = (await readLock(process.cwd())).packs[flags.pack]!;
+          packInput = { templateDirs: [dir], pack: { name: flags.pack, version: entry.version, integrity: entry.integrity } };
+        }
         const timings = {};
-        const result = await generate({ models, ...(targets ? { targets } : {}) }, timings);
+        const result = await generate({ models, ...(targets ? { targets } : {}), ...packInput }, timings);
         if (!result.ok) {
           out.problems(result.problems);
           return exitCodeFor(result.problems);

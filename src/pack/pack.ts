@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import Handlebars from 'handlebars';
+import { Parser } from 'n3';
+import { parseRule } from '../audit/rules.js';
+import { problem, type Problem } from '../errors.js';
+import { readManifest, type PackManifest } from './manifest.js';
+
+const run = promisify(execFile);
+
+export const PACKS_DIR = join('.gwgen', 'packs');
+export const LOCK_FILE = 'gwgen.lock';
+
+/** What a project pins per installed pack (gwgen.lock is JSON with sorted keys, no timestamps). */
+export interface LockEntry {
+  readonly version: string;
+  /** `path:…`, `git:…` or `npm:…`: where it was installed from. */
+  readonly source: string;
+  /** sha256 over every file of the installed pack (paths and contents). */
+  readonly integrity: string;
+}
+export interface LockFile {
+  readonly lockfileVersion: 1;
+  readonly packs: Readonly<Record<string, LockEntry>>;
+}
+
+const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples']);
+
+async function files(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const entry of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (SKIP.has(entry.name)) continue;
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) out.push(full);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Content hash of a pack directory: independent of where it lies and of file times. */
+export async function packIntegrity(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of await files(dir)) {
+    hash.update(relative(dir, file).split(sep).join('/'));
+    hash.update('\0');
+    hash.update(await readFile(file));
+    hash.update('\0');
+  }
+  return `sha256-${hash.digest('hex')}`;
+}
+
+/**
+ * Checks a pack: pack.toml, then that its Turtle parses, its templates compile, its audit
+ * rules have their metadata and it holds at least one of ontology/, queries/, templates/.
+ */
+export async function validatePack(dir: string): Promise<{ manifest?: PackManifest; problems: Problem[] }> {
+  const { manifest, problems } = await readManifest(dir);
+  const all = await files(dir).catch(() => [] as string[]);
+  const rel = (f: string) => relative(dir, f).split(sep).join('/');
+  const parts = ['ontology/', 'queries/', 'templates/'];
+  if (!all.some((f) => parts.some((p) => rel(f).startsWith(p)))) {
+    problems.push(problem('usage', `pack ${dir} has none of ontology/, queries/ or templates/`, { location: { file: dir }, hint: 'a pack brings an ontology, queries or templates' }));
+  }
+  for (const file of all) {
+    const path = rel(file);
+    if (path.startsWith('ontology/') && path.endsWith('.ttl')) {
+      try {
+        new Parser({ format: 'text/turtle' }).parse(await readFile(file, 'utf8'));
+      } catch (err) {
+        const e = err as Error & { context?: { line?: number } };
+        problems.push(problem('usage', `Turtle syntax error: ${e.message.replace(/ on line \d+\.?$/, '')}`, { location: { file, ...(e.context?.line ? { line: e.context.line } : {}) } }));
+      }
+    } else if (path.startsWith('templates/') && path.endsWith('.hbs')) {
+      try {
+        Handlebars.precompile(await readFile(file, 'utf8'), { strict: true });
+      } catch (err) {
+        problems.push(problem('usage', `template does not compile: ${(err as Error).message.split('\n')[0]}`, { location: { file } }));
+      }
+    } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
+      problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
+    }
+  }
+  return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
+}
+
+export async function readLock(projectDir: string): Promise<LockFile> {
+  try {
+    const data = JSON.parse(await readFile(join(projectDir, LOCK_FILE), 'utf8')) as LockFile;
+    return { lockfileVersion: 1, packs: data.packs ?? {} };
+  } catch {
+    return { lockfileVersion: 1, packs: {} };
+  }
+}
+
+async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
+  const packs = Object.fromEntries(Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const tmp = join(projectDir, `${LOCK_FILE}.tmp-${process.pid}`);
+  await writeFile(tmp, `${JSON.stringify({ lockfileVersion: 1, packs }, null, 2)}\n`);
+  await rename(tmp, join(projectDir, LOCK_FILE));
+}
+
+type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string };
+
+async function classify(source: string, cwd: string): Promise<Source> {
+  const isDir = await stat(resolve(cwd, source)).then((s) => s.isDirectory(), () => false);
+  if (isDir) return { kind: 'path', dir: resolve(cwd, source) };
+  const git = /^git\+/.test(source) || /^git@/.test(source) || /^(https?|ssh|file):\/\/.+\.git(#.*)?$/.test(source);
+  if (git) {
+    const [url, ref] = source.replace(/^git\+/, '').split('#');
+    return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
+  }
+  return { kind: 'npm', spec: source };
+}
+
+/** Brings the source into a temporary directory; returns the pack's directory in it. */
+async function fetchSource(src: Source, work: string): Promise<string> {
+  if (src.kind === 'path') return src.dir;
+  if (src.kind === 'git') {
+    const dest = join(work, 'git');
+    await run('git', ['clone', '--quiet', '--depth', '1', ...(src.ref ? ['--branch', src.ref] : []), src.url, dest], { timeout: 120_000 });
+    return dest;
+  }
+  const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
+  const tarball = stdout.trim().split('\n').pop()!;
+  await run('tar', ['-xzf', join(work, tarball), '-C', work]);
+  return join(work, 'package');
+}
+
+function describeSource(src: Source, projectDir: string): string {
+  if (src.kind === 'path') return `path:${relative(projectDir, src.dir).split(sep).join('/') || '.'}`;
+  if (src.kind === 'git') return `git:${src.url}${src.ref ? `#${src.ref}` : ''}`;
+  return `npm:${src.spec}`;
+}
+
+/**
+ * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
+ * it in gwgen.lock by content hash. An invalid pack is not installed.
+ */
+export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; problems: Problem[] }> {
+  const work = await mkdtemp(join(tmpdir(), 'gwgen-pack-'));
+  try {
+    const src = await classify(source, projectDir);
+    let dir: string;
+    try {
+      dir = await fetchSource(src, work);
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      return { problems: [problem('usage', `cannot fetch pack ${source}: ${(e.stderr || e.message).trim().split('\n')[0]}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git) or an npm package spec' })] };
+    }
+    const { manifest, problems } = await validatePack(dir);
+    if (!manifest) return { problems };
+    const target = join(projectDir, PACKS_DIR, manifest.name);
+    const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
+    for (const file of await files(dir)) {
+      const dest = join(staging, relative(dir, file));
+      await mkdir(join(dest, '..'), { recursive: true });
+      await cp(file, dest);
+    }
+    await rm(target, { recursive: true, force: true });
+    await rename(staging, target);
+    const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
+    const lock = await readLock(projectDir);
+    await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
+    return { manifest, entry, problems: [] };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export interface InstalledPack extends LockEntry {
+  readonly name: string;
+  /** ok: matches gwgen.lock; modified: its files changed since install; missing: not on disk. */
+  readonly status: 'ok' | 'modified' | 'missing';
+}
+
+export async function listPacks(projectDir = process.cwd()): Promise<InstalledPack[]> {
+  const lock = await readLock(projectDir);
+  const out: InstalledPack[] = [];
+  for (const [name, entry] of Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const dir = join(projectDir, PACKS_DIR, name);
+    const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
+    const status = !exists ? 'missing' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
+    out.push({ name, ...entry, status });
+  }
+  return out;
+}
+
+/** The templates directory of an installed pack, after checking it against gwgen.lock. */
+export async function packTemplatesDir(name: string, projectDir = process.cwd()): Promise<{ dir?: string; problems: Problem[] }> {
+  const pack = (await listPacks(projectDir)).find((p) => p.name === name);
+  if (!pack) return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
+  if (pack.status !== 'ok') {
+    return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (gwgen pack install ${pack.source.replace(/^[a-z]+:/, '')})` })] };
+  }
+  return { dir: join(projectDir, PACKS_DIR, name, 'templates'), problems: [] };
+}

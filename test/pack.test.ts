@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gwgen, ROOT, tempDir } from './helpers.js';
+
+function makePack(dir: string, { name = 'acme-pack', version = '1.2.0', notes = 'ACME NOTES for {{md gateway}}\n' } = {}) {
+  mkdirSync(join(dir, 'templates/kong'), { recursive: true });
+  writeFileSync(join(dir, 'pack.toml'), `[pack]\nname = "${name}"\nversion = "${version}"\ndescription = "Kong notes in ACME's words"\n`);
+  writeFileSync(join(dir, 'templates/kong/NOTES.md.hbs'), notes);
+  return dir;
+}
+
+describe('gwgen pack validate', () => {
+  it('accepts this repository, which is itself a pack', async () => {
+    const r = await gwgen(['pack', 'validate', ROOT]);
+    expect(r.stderr).toContain('valid pack: gwgen-core');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it.each([
+    ['no pack.toml', (d: string) => mkdirSync(join(d, 'templates'), { recursive: true }), 'has no pack.toml'],
+    ['a version that is not SemVer', (d: string) => makePack(d, { version: '1.2' }), 'must be a SemVer version'],
+    ['a template that does not compile', (d: string) => makePack(d, { notes: '{{#each x}}unclosed' }), 'template does not compile'],
+    ['broken Turtle', (d: string) => { makePack(d); mkdirSync(join(d, 'ontology')); writeFileSync(join(d, 'ontology/x.ttl'), '@prefix : <urn:x#> .\n:a :b'); }, 'Turtle syntax error'],
+    ['an audit rule without metadata', (d: string) => { makePack(d); mkdirSync(join(d, 'queries/audit'), { recursive: true }); writeFileSync(join(d, 'queries/audit/x.rq'), 'SELECT ?focus WHERE { ?focus ?p ?o }'); }, 'needs a header line "# id:'],
+  ])('rejects %s', async (_name, build, message) => {
+    const dir = tempDir();
+    build(dir);
+    const r = await gwgen(['pack', 'validate', dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe('gwgen pack install / list / generate --pack', () => {
+  it('installs from a directory, pins it in gwgen.lock and renders with its templates', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    const install = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(install.stderr).toContain('installed acme-pack 1.2.0');
+    expect(install.exitCode).toBe(0);
+    const lock = JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8'));
+    expect(lock.packs['acme-pack']).toEqual({ version: '1.2.0', source: expect.stringMatching(/^path:/), integrity: expect.stringMatching(/^sha256-[0-9a-f]{64}$/) });
+    expect(existsSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'))).toBe(true);
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+ok\s+path:/);
+
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    const gen = await gwgen(['generate', model, '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8')).toBe('ACME NOTES for metered-gateway\n');
+    // Templates the pack does not have come from gwgen.
+    expect(readFileSync(join(project, 'out/kong/kong.yml'), 'utf8')).toBe(readFileSync(join(ROOT, 'generated-examples/metered-api/kong/kong.yml'), 'utf8'));
+    expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack).toEqual({ name: 'acme-pack', version: '1.2.0', integrity: lock.packs['acme-pack'].integrity });
+  });
+
+  it('refuses a pack modified since install, and an unknown pack', async () => {
+    const project = tempDir();
+    await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });
+    writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'tampered\n');
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toContain('modified');
+    expect(list.exitCode).toBe(1);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('no longer matches gwgen.lock');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+    const unknown = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'nope'], { cwd: project });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('is not installed');
+  });
+
+  it('installs from a git URL', async () => {
+    const repo = makePack(join(tempDir(), 'acme-git'), { name: 'acme-git', version: '2.0.0' });
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { stdio: 'ignore' });
+    git('init', '-q');
+    git('add', '.');
+    git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-q', '-m', 'pack');
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', `git+file://${repo}`], { cwd: project });
+    expect(r.stderr).toContain('installed acme-git 2.0.0 from git:file://');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('installs from an npm package spec (a packed tarball here, the registry works the same way)', async () => {
+    const dir = makePack(join(tempDir(), 'acme-npm'), { name: 'acme-npm', version: '3.1.0' });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'acme-npm-pack', version: '3.1.0', files: ['pack.toml', 'templates'] }));
+    const out = tempDir();
+    const tarball = execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', join(out, tarball)], { cwd: project });
+    expect(r.stderr).toContain('installed acme-npm 3.1.0 from npm:');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('an invalid pack is not installed', async () => {
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+});
