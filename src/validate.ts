@@ -3,6 +3,7 @@ import { parseSources, readSources, type LoadedModel, type SourceFile } from './
 import { checkSemantics } from './pipeline/semantic.js';
 import { validateShapes } from './pipeline/shacl.js';
 import { timed, type Timings } from './timings.js';
+import { compareStrings } from './order.js';
 
 export interface ModelInput {
   /** Turtle files to merge into one model. */
@@ -58,12 +59,9 @@ function merge(shapes: Problem[], semantic: Problem[]): Problem[] {
   const semanticKept = semantic.filter((p) => p.rule !== 'format' || !shaclKeys.has(key(p)));
   return [...shaclKept, ...semanticKept].sort(
     (a, b) =>
-      cmp(a.location?.file ?? '', b.location?.file ?? '') ||
+      compareStrings(a.location?.file ?? '', b.location?.file ?? '') ||
       (a.location?.line ?? 0) - (b.location?.line ?? 0) ||
-      cmp(a.location?.property ?? '', b.location?.property ?? ''),
+      compareStrings(a.location?.property ?? '', b.location?.property ?? ''),
   );
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

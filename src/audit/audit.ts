@@ -7,6 +7,7 @@ import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
 import { loadRules, type AuditRule, type Severity } from './rules.js';
+import { compareStrings } from '../order.js';
 
 export interface AuditInput extends ModelInput {
   /** Directories of extra .rq rules (`--rules`). */
@@ -73,7 +74,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
     }
   }
   if (problems.length > 0) return { ok: false, problems, timings };
-  findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || cmp(a.rule, b.rule) || cmp(a.focus, b.focus) || cmp(a.message, b.message));
+  findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareStrings(a.rule, b.rule) || compareStrings(a.focus, b.focus) || compareStrings(a.message, b.message));
   return { ok: true, rules, findings, timings };
 }
 
@@ -98,6 +99,3 @@ export function failsOn(severity: Severity, failOn: 'error' | 'warning' | 'never
   return SEVERITY_ORDER[severity] <= SEVERITY_ORDER[failOn];
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -4,6 +4,7 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
 import { kebabLocalName } from './rdf.js';
+import { compareStrings } from '../order.js';
 
 /**
  * Rows → GatewayModel. The model was validated before extraction, so this stage only reads:
@@ -38,7 +39,7 @@ export function buildModel(x: Extraction): M.GatewayModel {
         ...field('matchHeader', header !== undefined && value !== undefined ? { name: header, value } : undefined),
       };
     });
-    splits.sort((a, b) => Number(a.matchHeader !== undefined) - Number(b.matchHeader !== undefined) || compare(a.service, b.service) || compare(a.id, b.id));
+    splits.sort((a, b) => Number(a.matchHeader !== undefined) - Number(b.matchHeader !== undefined) || compareStrings(a.service, b.service) || compareStrings(a.id, b.id));
     const mirrorId = ref(bag, 'hasTrafficMirror');
     const mirrorBag = mirrorId === undefined ? undefined : x['traffic-mirrors'].get(mirrorId);
     return {
@@ -71,9 +72,9 @@ export function buildModel(x: Extraction): M.GatewayModel {
 
   return {
     gateway,
-    routes: routes.sort((a, b) => compare(a.name, b.name)),
-    services: [...services.values()].sort((a, b) => compare(a.name, b.name)),
-    consumers: consumers.sort((a, b) => compare(a.name, b.name)),
+    routes: routes.sort((a, b) => compareStrings(a.name, b.name)),
+    services: [...services.values()].sort((a, b) => compareStrings(a.name, b.name)),
+    consumers: consumers.sort((a, b) => compareStrings(a.name, b.name)),
   };
 }
 
@@ -85,7 +86,7 @@ function buildService(x: Extraction, id: string, bag: PropertyBag): M.BackendSer
       const i = x['service-instances'].get(iid) ?? new Map();
       return { id: iid, host: str(i, 'host') ?? name, port: num(i, 'port') ?? port, weight: num(i, 'weight') ?? 100 };
     })
-    .sort((a, b) => compare(a.host, b.host) || a.port - b.port || compare(a.id, b.id));
+    .sort((a, b) => compareStrings(a.host, b.host) || a.port - b.port || compareStrings(a.id, b.id));
   return {
     id,
     name,
@@ -257,7 +258,7 @@ function bool(bag: PropertyBag, p: string): boolean | undefined {
 }
 function strs(bag: PropertyBag, p: string): string[] {
   const values = (bag.get(p) ?? []).filter((t) => t.termType === 'Literal').map((t) => t.value);
-  return [...new Set(values)].sort(compare);
+  return [...new Set(values)].sort(compareStrings);
 }
 function ref(bag: PropertyBag, p: string): string | undefined {
   const t = first(bag, p);
@@ -272,8 +273,4 @@ function optional<T>(id: string | undefined, build: (id: string) => T): T | unde
 /** `{ key: value }` when value is defined, `{}` otherwise: keeps absent fields absent, not undefined. */
 function field<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-/** Code-point order: the same on every machine and locale. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

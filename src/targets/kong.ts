@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
+import { compareStrings } from '../order.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -159,8 +160,8 @@ export function kongView(model: M.GatewayModel): KongView {
 
   return {
     gateway: model.gateway.name,
-    services: services.sort((a, b) => cmp(a.name, b.name)),
-    upstreams: [...upstreams.values()].sort((a, b) => cmp(a.name, b.name)),
+    services: services.sort((a, b) => compareStrings(a.name, b.name)),
+    upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
     consumers: buildConsumers(model, tags, notes),
     plugins: globalPlugins(model, tags()),
     notes: groupNotes(notes),
@@ -228,7 +229,7 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
     const seen = byTarget.get(t.target);
     byTarget.set(t.target, seen ? { ...seen, weight: seen.weight + t.weight } : t);
   }
-  return [...byTarget.values()].sort((a, b) => cmp(a.target, b.target));
+  return [...byTarget.values()].sort((a, b) => compareStrings(a.target, b.target));
 }
 
 function routePlugins(route: M.Route, pluginTags: string[]): KongPlugin[] {
@@ -289,7 +290,7 @@ function routePlugins(route: M.Route, pluginTags: string[]): KongPlugin[] {
     });
   }
   if (route.rateLimit) plugins.push(rateLimitPlugin(route.rateLimit, pluginTags));
-  return plugins.sort((a, b) => cmp(a.name, b.name));
+  return plugins.sort((a, b) => compareStrings(a.name, b.name));
 }
 
 const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
@@ -354,7 +355,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
   // one consumer per issuer holds one credential, for the first algorithm Kong can verify.
   const jwts = new Map<string, M.JwtAuthentication>();
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && !jwts.has(r.auth.issuer)) jwts.set(r.auth.issuer, r.auth);
-  for (const [issuer, auth] of [...jwts].sort((a, b) => cmp(a[0], b[0]))) {
+  for (const [issuer, auth] of [...jwts].sort((a, b) => compareStrings(a[0], b[0]))) {
     const slug = issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
     const username = `jwt-${slug}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
     const credTags = tags(`issuer:${slug}`);
@@ -370,7 +371,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     }
     consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
-  return consumers.sort((a, b) => cmp(a.username, b.username));
+  return consumers.sort((a, b) => compareStrings(a.username, b.username));
 }
 
 
@@ -435,10 +436,7 @@ export function groupNotes(notes: readonly Limitation[]): NoteGroup[] {
     groups.set(key, group);
   }
   return [...groups.values()]
-    .map((g) => ({ feature: g.feature, detail: g.detail, subjects: [...g.subjects].sort(cmp) }))
-    .sort((a, b) => cmp(a.feature, b.feature) || cmp(a.detail, b.detail));
+    .map((g) => ({ feature: g.feature, detail: g.detail, subjects: [...g.subjects].sort(compareStrings) }))
+    .sort((a, b) => compareStrings(a.feature, b.feature) || compareStrings(a.detail, b.detail));
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
