@@ -33,6 +33,8 @@ export type GenerateResult =
       readonly targets: readonly string[];
       readonly sources: readonly SourceFile[];
       readonly pack?: PackRef;
+      /** The targets were chosen with `-t` rather than by what the model has data for. */
+      readonly explicitTargets: boolean;
       readonly timings: Timings;
     }
   | { readonly ok: false; readonly problems: readonly Problem[]; readonly timings: Timings };
@@ -87,7 +89,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
       return out;
     });
     const files = await timed(timings, 'format', () => Promise.all(rendered.map(formatFile)));
-    return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, sources, ...(input.pack ? { pack: input.pack } : {}), timings };
+    return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, explicitTargets: input.targets !== undefined, sources, ...(input.pack ? { pack: input.pack } : {}), timings };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
     throw err;
@@ -116,7 +118,9 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     targets: result.targets,
     ...(result.pack ? { pack: result.pack } : {}),
   };
-  const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base));
+  // With an explicit target list, files of other targets are left alone; without one, every
+  // target the model has data for was generated, so anything else is stale.
+  const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
   if (plan.conflicts.length > 0 && !options.force) return { ok: false, plan, problems: plan.conflicts };
   if (options.dryRun) return { ok: true, plan, written: false };
   try {

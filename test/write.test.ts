@@ -29,6 +29,21 @@ describe('write stage', () => {
     expect(existsSync(join(dir, 'sub/b.txt'))).toBe(true);
   });
 
+  it('with an explicit target list, files of the other targets are kept, not deleted', async () => {
+    const dir = tempDir();
+    const two = { ...base, targets: ['a', 'b'] };
+    await applyWrite(await planWrite(dir, [{ ...file('a/x.txt', 'A\n'), target: 'a' }, { ...file('b/y.txt', 'B\n'), target: 'b' }], two));
+    const onlyA = await planWrite(dir, [{ ...file('a/x.txt', 'A2\n'), target: 'a' }], { ...base, targets: ['a'] }, { keepOtherTargets: true });
+    expect(onlyA.delete).toEqual([]);
+    await applyWrite(onlyA);
+    expect(readFileSync(join(dir, 'b/y.txt'), 'utf8')).toBe('B\n');
+    expect(Object.keys(onlyA.manifest.files)).toEqual(['a/x.txt', 'b/y.txt']);
+    expect(onlyA.manifest.targets).toEqual(['a', 'b']);
+    // Without -t, a target the model no longer has data for is stale: its files go.
+    const all = await planWrite(dir, [{ ...file('a/x.txt', 'A2\n'), target: 'a' }], { ...base, targets: ['a'] });
+    expect(all.delete).toEqual(['b/y.txt']);
+  });
+
   it('a deleted file that was edited by hand is a conflict', async () => {
     const dir = tempDir();
     await write(dir, [file('a.txt', 'A\n'), file('old.txt', 'O\n')]);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { compareStrings } from '../order.js';
 import { carryUserCode, withoutUserCode } from './user-code.js';
 
 export interface GeneratedFile {
@@ -82,7 +83,12 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
  * Compares what would be generated with what is on disk. Nothing is written here, so
  * `--check` and `--dry-run` are this function plus printing.
  */
-export async function planWrite(dir: string, files: readonly GeneratedFile[], manifestBase: Omit<Manifest, 'files'>): Promise<WritePlan> {
+export async function planWrite(
+  dir: string,
+  files: readonly GeneratedFile[],
+  manifestBase: Omit<Manifest, 'files'>,
+  options: { readonly keepOtherTargets?: boolean } = {},
+): Promise<WritePlan> {
   const previous = await readManifest(dir);
   const create: string[] = [];
   const update: string[] = [];
@@ -118,8 +124,14 @@ export async function planWrite(dir: string, files: readonly GeneratedFile[], ma
   }
 
   const remove: string[] = [];
+  const running = new Set(manifestBase.targets);
   for (const [path, entry] of Object.entries(previous?.files ?? {})) {
     if (contents.has(path)) continue;
+    if (options.keepOtherTargets && !running.has(entry.target)) {
+      // `-t kong` regenerates Kong only: the other targets' files stay, and stay recorded.
+      entries[path] = entry;
+      continue;
+    }
     const full = inside(dir, path);
     const onDisk = await readIfExists(full);
     if (onDisk === undefined) continue;
@@ -129,7 +141,9 @@ export async function planWrite(dir: string, files: readonly GeneratedFile[], ma
     }
   }
 
-  const manifest: Manifest = { ...manifestBase, files: entries };
+  const kept = Object.values(entries).map((e) => e.target);
+  const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
+  const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
   const manifestChanged = (await readIfExists(join(dir, MANIFEST_PATH))) !== manifestText(manifest);
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, contents, manifest, manifestChanged };
 }
