@@ -1,3 +1,4 @@
+import { gatewayTarget } from './gateway.js';
 import { kongTarget } from './kong.js';
 import type { Target } from './types.js';
 
@@ -7,6 +8,7 @@ import type { Target } from './types.js';
  */
 export const TARGETS: Readonly<Record<string, Target>> = {
   kong: kongTarget,
+  gateway: gatewayTarget,
 };
 
 export type { Target } from './types.js';

@@ -1,0 +1,186 @@
+import type * as M from '../model/types.js';
+import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
+import type { PlannedFile, Target } from './types.js';
+
+/**
+ * The generated TypeScript gateway (DIR/gateway/): a Node reverse proxy on node:http and undici
+ * pools that enforces every policy of the model. The model-specific part is one file,
+ * src/config.ts, a typed constant written by `gatewayConfig` below; every other file is a
+ * runtime module whose template is static (apart from the project's name), so the runtime is
+ * the same, tested code for every model. Tests inside the project (test/*.test.ts) read the
+ * same config and check each route's policies against mock backends.
+ */
+
+/** Runtime modules copied from templates/gateway/ as they are (all TypeScript). */
+export const GATEWAY_STATIC_FILES: readonly string[] = [
+  'src/auth.ts',
+  'src/balancer.ts',
+  'src/breaker.ts',
+  'src/cors.ts',
+  'src/env.ts',
+  'src/hooks.ts',
+  'src/ip.ts',
+  'src/log.ts',
+  'src/main.ts',
+  'src/metrics.ts',
+  'src/proxy.ts',
+  'src/ratelimit.ts',
+  'src/respond.ts',
+  'src/router.ts',
+  'src/server.ts',
+  'src/types.ts',
+  'src/websocket.ts',
+  'test/harness.ts',
+  'test/routes.test.ts',
+  'test/runtime.test.ts',
+  'tsconfig.json',
+];
+
+export const gatewayTarget: Target = {
+  name: 'gateway',
+  description: 'A TypeScript reverse proxy (node:http + undici) enforcing every policy of the model: gateway/',
+  applies: (model) => model.routes.length > 0,
+  plan(model): PlannedFile[] {
+    const config = gatewayConfig(model);
+    const view = { name: model.gateway.name, config, notes: gatewayNotes(model), routes: config.routes, services: config.services, consumers: config.consumers, env: envVars(model) };
+    return [
+      { path: 'gateway/package.json', template: 'gateway/package.json.hbs', context: view },
+      { path: 'gateway/README.md', template: 'gateway/README.md.hbs', context: view },
+      { path: 'gateway/.gitignore', template: 'gateway/gitignore.hbs', context: view },
+      { path: 'gateway/src/config.ts', template: 'gateway/src/config.ts.hbs', context: view },
+      ...GATEWAY_STATIC_FILES.map((file) => ({ path: `gateway/${file}`, template: `gateway/${file}.hbs`, context: view })),
+    ];
+  },
+};
+
+// --- the config the runtime reads (mirrors templates/gateway/src/types.ts) ---------------------
+
+export interface WindowLimit {
+  readonly window: M.RateWindow;
+  readonly limit: number;
+  readonly seconds: number;
+  /** Token-bucket capacity: the burst size on the shortest window, else the limit. */
+  readonly capacity: number;
+}
+
+export function envName(serviceName: string): string {
+  return `GW_UPSTREAM_${serviceName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+function windows(limits: M.RateLimits, burst?: number): WindowLimit[] {
+  const present = RATE_WINDOWS.filter((w) => limits[w] !== undefined);
+  return present.map((w, i) => ({ window: w, limit: limits[w]!, seconds: WINDOW_SECONDS[w], capacity: i === 0 && burst !== undefined ? Math.max(burst, 1) : limits[w]! }));
+}
+
+const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : Math.max(1, Math.round(seconds * 1000)));
+
+export function gatewayConfig(model: M.GatewayModel) {
+  const services = model.services.map((s) => {
+    const scheme = s.protocol === 'https' ? 'https' : 'http';
+    const instances = s.instances.length > 0 ? s.instances : [{ host: s.host, port: s.port, weight: 100 }];
+    return {
+      name: s.name,
+      env: envName(s.name),
+      protocol: s.protocol,
+      loadBalancing: s.loadBalancing,
+      instances: instances.map((i) => ({ url: `${scheme}://${i.host.includes(':') ? `[${i.host}]` : i.host}:${i.port}`, weight: i.weight })),
+      ...(s.healthCheck
+        ? { healthCheck: { path: s.healthCheck.path, intervalMs: ms(s.healthCheck.intervalSeconds)!, successThreshold: s.healthCheck.successThreshold, failureThreshold: s.healthCheck.failureThreshold } }
+        : {}),
+    };
+  });
+  const routes = model.routes.map((r) => ({
+    name: r.name,
+    path: r.path,
+    methods: r.methods.length > 0 ? [...r.methods] : [...HTTP_METHODS],
+    ...(r.service !== undefined ? { service: r.service } : {}),
+    stripPath: r.stripPath,
+    ...(r.timeoutSeconds !== undefined ? { timeoutMs: ms(r.timeoutSeconds) } : {}),
+    websocket: r.websocket,
+    cost: r.costMultiplier,
+    ...(r.rateLimit
+      ? { rateLimit: { id: localName(r.rateLimit.id), windows: windows(r.rateLimit.limits, r.rateLimit.burstSize), limitBy: r.rateLimit.limitBy, policy: r.rateLimit.policy } }
+      : {}),
+    ...(r.circuitBreaker
+      ? { circuitBreaker: { failureThreshold: r.circuitBreaker.failureThreshold, openMs: ms(r.circuitBreaker.timeoutSeconds)!, halfOpenRequests: r.circuitBreaker.halfOpenRequests } }
+      : {}),
+    ...(r.retry
+      ? {
+          retry: {
+            attempts: r.retry.attempts,
+            backoffMultiplier: r.retry.backoffMultiplier,
+            initialDelayMs: r.retry.initialDelayMs,
+            retryOn: [...r.retry.retryOn],
+            ...(r.retry.perTryTimeoutSeconds !== undefined ? { perTryTimeoutMs: ms(r.retry.perTryTimeoutSeconds) } : {}),
+          },
+        }
+      : {}),
+    splits: r.splits.map((s) => ({ service: s.service, ...(s.weight !== undefined ? { weight: s.weight } : {}), ...(s.matchHeader ? { matchHeader: { name: s.matchHeader.name.toLowerCase(), value: s.matchHeader.value } } : {}) })),
+    ...(r.mirror ? { mirror: { service: r.mirror.service, percent: r.mirror.percent } } : {}),
+    ...(r.auth
+      ? {
+          auth:
+            r.auth.kind === 'jwt'
+              ? {
+                  kind: 'jwt' as const,
+                  issuer: r.auth.issuer,
+                  audiences: [...r.auth.audiences],
+                  ...(r.auth.jwksUri ? { jwksUri: r.auth.jwksUri } : {}),
+                  ...(r.auth.secretEnv ? { secretEnv: r.auth.secretEnv } : {}),
+                  algorithms: [...r.auth.algorithms],
+                  requiredScopes: [...r.auth.requiredScopes],
+                }
+              : { kind: 'apiKey' as const, header: r.auth.keyHeader.toLowerCase() },
+        }
+      : {}),
+    ...(r.ipRestriction ? { ipRestriction: { allow: [...r.ipRestriction.allow], deny: [...r.ipRestriction.deny] } } : {}),
+    ...(r.cors
+      ? {
+          cors: {
+            origins: [...r.cors.origins],
+            methods: r.cors.methods.length > 0 ? [...r.cors.methods] : [...new Set([...(r.methods.length > 0 ? r.methods : HTTP_METHODS), 'OPTIONS'])],
+            headers: [...r.cors.headers],
+            credentials: r.cors.credentials,
+            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.cors.maxAgeSeconds } : {}),
+          },
+        }
+      : {}),
+  }));
+  const consumers = model.consumers.map((c) => ({
+    name: c.name,
+    ...(c.apiKeyEnv ? { apiKeyEnv: c.apiKeyEnv } : {}),
+    ...(c.quotaTier ? { tier: { name: c.quotaTier.name, windows: windows(c.quotaTier.limits), ...(c.quotaTier.monthlyQuota !== undefined ? { monthlyQuota: c.quotaTier.monthlyQuota } : {}) } } : {}),
+  }));
+  return {
+    gateway: { name: model.gateway.name, listenPort: model.gateway.listenPort },
+    ...(model.gateway.tracing ? { tracing: { samplingRate: model.gateway.tracing.samplingRate } } : {}),
+    routes,
+    services,
+    consumers,
+  };
+}
+
+function localName(iri: string): string {
+  return iri.replace(/^.*[#/:]/, '') || iri;
+}
+
+/** Every environment variable the generated gateway reads for this model, for its README. */
+function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
+  const vars = new Map<string, string>();
+  for (const s of model.services) vars.set(envName(s.name), `addresses of service ${s.name} (comma list of URLs), instead of the model's`);
+  for (const r of model.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) vars.set(r.auth.secretEnv, `HS256 secret of issuer ${r.auth.issuer}`);
+  for (const c of model.consumers) if (c.apiKeyEnv) vars.set(c.apiKeyEnv, `API key of consumer ${c.name}`);
+  if (model.routes.some((r) => r.rateLimit?.policy === 'redis')) vars.set('REDIS_URL', 'Redis for the rate limiters with policy "redis" (and quota tiers); without it they count locally');
+  return [...vars].map(([name, meaning]) => ({ name, meaning })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** What the generated gateway does differently from what the model literally says. */
+function gatewayNotes(model: M.GatewayModel): string[] {
+  const notes: string[] = [];
+  for (const s of model.services) {
+    if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway proxies it over HTTP/1.1 only, so gRPC clients need a gRPC-Web or HTTP/1.1 bridge.`);
+    if (s.mtls?.mode === 'STRICT') notes.push(`Service ${s.name} requires mTLS: the gateway does not present a client certificate itself; run it inside the mesh (a sidecar originates mTLS).`);
+  }
+  if (model.gateway.tracing?.collectorEndpoint) notes.push('Tracing: the gateway propagates W3C traceparent (and samples at agw:samplingRate) but does not export spans to the collector.');
+  return notes;
+}
