@@ -131,10 +131,10 @@ describe('gwgen generate: regeneration rules', () => {
     expect(existsSync(join(out, 'kong/kong.yml'))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(out, '.gwgen/manifest.json'), 'utf8'));
     expect(manifest.inputs[0].path).toBe('examples/metered-api.ttl');
-    expect(Object.keys(manifest.files)).toEqual(['kong/NOTES.md', 'kong/kong.yml']);
+    expect(Object.keys(manifest.files)).toEqual(expect.arrayContaining(['kong/NOTES.md', 'kong/kong.yml']));
     const before = snapshotDir(out);
     const second = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
-    expect(second.stderr).toContain('0 created, 0 updated, 0 deleted, 2 unchanged');
+    expect(second.stderr).toContain(`0 created, 0 updated, 0 deleted, ${Object.keys(manifest.files).length} unchanged`);
     expect(snapshotDir(out)).toEqual(before);
   });
 
@@ -203,7 +203,7 @@ describe('gwgen init and gwgen.json', () => {
     const r = await gwgen(['init', dir]);
     expect(r.exitCode).toBe(0);
     const gen = await gwgen(['generate'], { cwd: dir });
-    expect(gen.stderr).toContain('generated kong into generated');
+    expect(gen.stderr).toMatch(/generated kong(, [a-z0-9]+)* into generated/);
     expect(gen.exitCode).toBe(0);
     expect(existsSync(join(dir, 'generated/kong/kong.yml'))).toBe(true);
     expect((await gwgen(['validate', 'model.ttl'], { cwd: dir })).exitCode).toBe(0);

@@ -1,4 +1,6 @@
 import { gatewayTarget } from './gateway.js';
+import { istioTarget } from './istio.js';
+import { k8sTarget } from './k8s.js';
 import { kongTarget } from './kong.js';
 import type { Target } from './types.js';
 
@@ -9,6 +11,8 @@ import type { Target } from './types.js';
 export const TARGETS: Readonly<Record<string, Target>> = {
   kong: kongTarget,
   gateway: gatewayTarget,
+  istio: istioTarget,
+  k8s: k8sTarget,
 };
 
 export type { Target } from './types.js';

@@ -3,4 +3,4 @@
  * need the names; the targets' code is loaded only when a run renders). test/targets.test.ts
  * checks this list against targets/index.ts.
  */
-export const TARGET_NAMES: readonly string[] = ['kong', 'gateway'];
+export const TARGET_NAMES: readonly string[] = ['kong', 'gateway', 'istio', 'k8s'];

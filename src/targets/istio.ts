@@ -1,0 +1,478 @@
+import type * as M from '../model/types.js';
+import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
+import { groupNotes, type NoteGroup } from './kong.js';
+import {
+  clusterHost,
+  compareRouteSpecificity,
+  compareStrings,
+  dnsLabelOf,
+  dnsName,
+  goDuration,
+  hasParams,
+  labelValue,
+  literalPrefix,
+  methodsOverlap,
+  mtlsModeOf,
+  pathRegex,
+  prefixesMeet,
+  routeServices,
+  standardLabels,
+  type Label,
+} from './mesh-common.js';
+import type { Limitation, PlannedFile, Target } from './types.js';
+
+/**
+ * Istio: the Istio ingress gateway is the edge. One Gateway and one VirtualService carry every
+ * route (Istio does not order routes across several VirtualServices bound to one gateway, and a
+ * more specific route must be tried first); a DestinationRule per backend service carries
+ * subsets, load balancing, the circuit breaker (outlier detection) and mesh TLS; security.istio.io
+ * policies carry mTLS, JWT and IP restrictions; an EnvoyFilter carries the local rate limits and a
+ * Telemetry resource the sampling rate. What Istio cannot express is listed in istio/NOTES.md.
+ *
+ * Namespaces: the gateway's own resources live in the Istio root namespace, where the ingress
+ * gateway runs (the ServiceMesh's agw:namespace when the model has an Istio mesh, else
+ * istio-system); selector-based policies only reach workloads of their own namespace (or every
+ * namespace, from the root namespace). DestinationRules and per-service PeerAuthentications live
+ * in the service's agw:namespace.
+ */
+export const istioTarget: Target = {
+  name: 'istio',
+  description: 'Istio resources (Gateway, VirtualService, DestinationRule, security, EnvoyFilter, Telemetry): istio/*.yaml',
+  // Without -t, only a model whose service mesh is Istio gets Istio output; `-t istio` always does.
+  applies: (model) => model.gateway.mesh?.type === 'istio',
+  partials: { dir: 'istio', names: ['_istioMeta.hbs', '_istioMatch.hbs', '_istioRule.hbs'] },
+  plan(model): PlannedFile[] {
+    const view = istioView(model);
+    const files: PlannedFile[] = [
+      { path: 'istio/gateway.yaml', template: 'istio/gateway.yaml.hbs', context: view },
+      { path: 'istio/virtualservice.yaml', template: 'istio/virtualservice.yaml.hbs', context: view },
+    ];
+    if (view.destinationRules.length > 0) files.push({ path: 'istio/destinationrules.yaml', template: 'istio/destinationrules.yaml.hbs', context: view });
+    if (view.peerAuthentications.length > 0 || view.requestAuthentication || view.authorizationPolicies.length > 0) {
+      files.push({ path: 'istio/security.yaml', template: 'istio/security.yaml.hbs', context: view });
+    }
+    if (view.rateLimits.length > 0) files.push({ path: 'istio/ratelimits.yaml', template: 'istio/ratelimits.yaml.hbs', context: view });
+    if (view.telemetry) files.push({ path: 'istio/telemetry.yaml', template: 'istio/telemetry.yaml.hbs', context: view });
+    files.push({ path: 'istio/NOTES.md', template: 'istio/NOTES.md.hbs', context: view });
+    return files;
+  },
+};
+
+// --- the view the templates render ---------------------------------------------------------
+
+export interface Meta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: readonly Label[];
+}
+
+interface StringMatch {
+  readonly exact?: string;
+  readonly prefix?: string;
+  readonly regex?: string;
+}
+
+interface HttpMatch {
+  readonly uri: StringMatch;
+  readonly method?: StringMatch;
+  readonly headers: readonly { name: string; match: StringMatch }[];
+}
+
+interface Destination {
+  readonly host: string;
+  readonly subset?: string;
+  readonly port: number;
+  readonly weight?: number;
+}
+
+interface HttpEntry {
+  /** `<gateway>.<route>`, or `<gateway>.<route>.<service>` for a header-matched canary. */
+  readonly name: string;
+  readonly route: string;
+  readonly matches: readonly HttpMatch[];
+  readonly rewrite?: { match: string; rewrite: string };
+  readonly destinations: readonly Destination[];
+  readonly timeout?: string;
+  readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
+  readonly mirror?: { destination: Destination; percent: number };
+  readonly cors?: {
+    origins: readonly StringMatch[];
+    methods: readonly string[];
+    headers: readonly string[];
+    credentials: boolean;
+    maxAge?: string;
+  };
+}
+
+interface DestinationRule {
+  readonly meta: Meta;
+  readonly host: string;
+  readonly loadBalancer: { simple?: string; consistentHash?: boolean };
+  readonly outlierDetection?: { consecutive5xxErrors: number; interval: string; baseEjectionTime: string; maxEjectionPercent: number };
+  readonly tlsMode?: string;
+  readonly subsets: readonly { name: string; labels: readonly Label[] }[];
+}
+
+interface PeerAuthentication {
+  readonly meta: Meta;
+  readonly selector?: readonly Label[];
+  readonly mode: string;
+}
+
+interface JwtRule {
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly jwksUri?: string;
+  readonly spaceDelimitedClaims: readonly string[];
+}
+
+/** One DENY rule: it denies a request to the route's paths and methods when its source and conditions hold. */
+export interface AuthzRule {
+  readonly source?: { key: string; values: readonly string[] };
+  readonly paths: readonly string[];
+  readonly methods: readonly string[];
+  readonly when: readonly { key: string; notValues: readonly string[] }[];
+}
+
+interface AuthorizationPolicy {
+  readonly meta: Meta;
+  readonly route: string;
+  readonly rules: readonly AuthzRule[];
+}
+
+interface RateLimit {
+  readonly route: string;
+  /** Envoy route names (the VirtualService http entries) the limit is attached to. */
+  readonly httpNames: readonly string[];
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillInterval: string;
+}
+
+export interface IstioView {
+  readonly gateway: string;
+  readonly namespace: string;
+  readonly selector: readonly Label[];
+  readonly listenPort: number;
+  readonly gatewayMeta: Meta;
+  readonly virtualServiceMeta: Meta;
+  readonly gatewayRef: string;
+  readonly http: readonly HttpEntry[];
+  readonly destinationRules: readonly DestinationRule[];
+  readonly peerAuthentications: readonly PeerAuthentication[];
+  readonly requestAuthentication?: { meta: Meta; rules: readonly JwtRule[] };
+  readonly authorizationPolicies: readonly AuthorizationPolicy[];
+  readonly envoyFilterMeta: Meta;
+  readonly rateLimits: readonly RateLimit[];
+  readonly telemetry?: { meta: Meta; percentage: number };
+  readonly notes: readonly NoteGroup[];
+}
+
+const CERT_NOTE = "Istio's CA issues and rotates workload certificates itself; set their lifetime with istiod's DEFAULT_WORKLOAD_CERT_TTL and the proxies' SECRET_TTL, not with a resource";
+
+/** The label the default Istio ingress gateway deployment carries. */
+const INGRESS_SELECTOR: readonly Label[] = [{ key: 'istio', value: 'ingressgateway' }];
+
+const LOAD_BALANCER: Record<M.BackendService['loadBalancing'], string | undefined> = {
+  'round-robin': 'ROUND_ROBIN',
+  'least-connections': 'LEAST_REQUEST',
+  random: 'RANDOM',
+  'consistent-hash': undefined,
+};
+
+/** The namespace of the gateway's Istio resources (see the module comment). */
+export function istioNamespace(model: M.GatewayModel): string {
+  return model.gateway.mesh?.type === 'istio' ? model.gateway.mesh.namespace : 'istio-system';
+}
+
+/** The VirtualService http entry names of a route: its header canaries, then the route itself. */
+export function httpEntryName(gateway: string, route: string, canaryService?: string): string {
+  return canaryService === undefined ? `${gateway}.${route}` : `${gateway}.${route}.${canaryService}`;
+}
+
+export function istioView(model: M.GatewayModel): IstioView {
+  const gw = model.gateway.name;
+  const ns = istioNamespace(model);
+  const notes: Limitation[] = [];
+  const services = new Map(model.services.map((s) => [s.name, s]));
+  const meta = (name: string, namespace: string, component: string): Meta => ({ name, namespace, labels: standardLabels(gw, component) });
+
+  if (model.gateway.mesh && model.gateway.mesh.type !== 'istio') {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:meshType', detail: `The model's service mesh is ${model.gateway.mesh.type}, not Istio; this Istio output was requested explicitly (-t istio) and assumes an Istio mesh with its root namespace istio-system` });
+  }
+
+  const destination = (serviceName: string, weight?: number): Destination => {
+    const s = services.get(serviceName)!;
+    return {
+      host: clusterHost(s.host, s.namespace),
+      ...(s.version !== undefined ? { subset: dnsLabelOf(s.version) } : {}),
+      port: s.port,
+      ...(weight !== undefined ? { weight } : {}),
+    };
+  };
+
+  const http: HttpEntry[] = [];
+  const rateLimits: RateLimit[] = [];
+  for (const route of [...model.routes].sort(compareRouteSpecificity)) {
+    const common = commonEntry(route, notes);
+    const names: string[] = [];
+    for (const canary of route.splits.filter((s) => s.matchHeader !== undefined)) {
+      const name = httpEntryName(gw, route.name, canary.service);
+      names.push(name);
+      http.push({ ...common, name, matches: matches(route, [{ name: canary.matchHeader!.name.toLowerCase(), match: { exact: canary.matchHeader!.value } }]), destinations: [destination(canary.service)] });
+    }
+    const weighted = route.splits.filter((s) => s.matchHeader === undefined);
+    const byService = new Map<string, number>();
+    for (const s of weighted.filter((x) => (x.weight ?? 0) > 0)) byService.set(s.service, (byService.get(s.service) ?? 0) + (s.weight ?? 0));
+    const destinations = weighted.length > 0 ? [...byService].sort((a, b) => compareStrings(a[0], b[0])).map(([svc, w]) => destination(svc, w)) : [destination(route.service!)];
+    const name = httpEntryName(gw, route.name);
+    names.push(name);
+    http.push({ ...common, name, matches: matches(route, []), destinations });
+    if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
+    for (const svc of routeServices(route)) {
+      const s = services.get(svc)!;
+      if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
+      if (s.protocol === 'https' && mtlsModeOf(s, model) !== undefined && mtlsModeOf(s, model) !== 'DISABLE') {
+        notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
+      }
+    }
+    noteRoute(route, notes);
+  }
+
+  const destinationRules = model.services.map((s) => destinationRule(model, s, meta, notes));
+
+  const peerAuthentications: PeerAuthentication[] = [];
+  if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
+  for (const s of model.services) {
+    if (s.mtls) peerAuthentications.push({ meta: meta(s.name, s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
+    if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
+  }
+  if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
+  notes.push(...consumerNotes(model));
+
+  const jwtRoutes = model.routes.filter((r) => r.auth?.kind === 'jwt');
+  const requestAuthentication = jwtRoutes.length > 0 ? { meta: meta(dnsName(gw, 'jwt'), ns, gw), rules: jwtRules(jwtRoutes, notes) } : undefined;
+  if (requestAuthentication) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:JWTAuthentication on public routes', detail: 'Istio rejects a request that carries an invalid or unknown-issuer bearer token with 401 on every route of the ingress gateway, including routes without authentication' });
+  }
+
+  const authorizationPolicies: AuthorizationPolicy[] = [];
+  for (const route of model.routes) {
+    const rules = authzRules(route);
+    if (rules.length === 0) continue;
+    authorizationPolicies.push({ meta: meta(dnsName(gw, route.name), ns, route.name), route: route.name, rules });
+    noteOverreach(route, model.routes, notes);
+  }
+
+  const tracing = model.gateway.tracing;
+  if (tracing?.collectorEndpoint) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider for ${tracing.collectorEndpoint} to meshConfig.extensionProviders and make it the default tracing provider` });
+  }
+  if (ns !== 'istio-system') {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:namespace of the service mesh', detail: `The gateway's Istio resources and the mesh-wide PeerAuthentication are written to namespace ${ns}, taken as Istio's root namespace and the ingress gateway's namespace; set meshConfig.rootNamespace to it and run the ingress gateway there` });
+  }
+
+  return {
+    gateway: gw,
+    namespace: ns,
+    selector: INGRESS_SELECTOR,
+    listenPort: model.gateway.listenPort,
+    gatewayMeta: meta(gw, ns, gw),
+    virtualServiceMeta: meta(gw, ns, gw),
+    gatewayRef: `${ns}/${gw}`,
+    http,
+    destinationRules,
+    peerAuthentications,
+    ...(requestAuthentication ? { requestAuthentication } : {}),
+    authorizationPolicies,
+    envoyFilterMeta: meta(dnsName(gw, 'local-ratelimit'), ns, gw),
+    rateLimits,
+    ...(tracing ? { telemetry: { meta: meta(dnsName(gw, 'tracing'), ns, gw), percentage: Math.round(tracing.samplingRate * 100 * 1e6) / 1e6 } } : {}),
+    notes: groupNotes(notes),
+  };
+
+  function commonEntry(route: M.Route, notes: Limitation[]): Omit<HttpEntry, 'name' | 'matches' | 'destinations'> {
+    return {
+      route: route.name,
+      ...(route.stripPath ? { rewrite: { match: `${pathRegex(route.path).replace(/\.\*$/, '')}/?`, rewrite: '/' } } : {}),
+      ...(route.timeoutSeconds !== undefined ? { timeout: goDuration(route.timeoutSeconds) } : {}),
+      retries: retries(route, notes),
+      ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
+      ...(route.cors ? { cors: cors(route, route.cors) } : {}),
+    };
+  }
+}
+
+/** One match entry: the path, the methods (one exact method, or a regex of several), and headers. */
+function matches(route: M.Route, headers: HttpMatch['headers']): HttpMatch[] {
+  const uri: StringMatch = hasParams(route.path) ? { regex: pathRegex(route.path) } : { prefix: route.path };
+  const method: StringMatch | undefined = route.methods.length === 0 ? undefined : route.methods.length === 1 ? { exact: route.methods[0]! } : { regex: route.methods.join('|') };
+  return [{ uri, ...(method ? { method } : {}), headers }];
+}
+
+function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
+  const r = route.retry;
+  // Istio retries twice by default: a route without a retry policy must say 0.
+  if (!r || r.attempts === 0) return { attempts: 0 };
+  if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
+  return {
+    attempts: r.attempts,
+    ...(r.perTryTimeoutSeconds !== undefined ? { perTryTimeout: goDuration(r.perTryTimeoutSeconds) } : {}),
+    retryOn: r.retryOn.join(','),
+    backoff: goDuration(r.initialDelayMs / 1000),
+  };
+}
+
+function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
+  return {
+    origins: c.origins.map((o) => (o === '*' ? { regex: '.*' } : { exact: o })),
+    methods: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])],
+    headers: c.headers,
+    credentials: c.credentials,
+    ...(c.maxAgeSeconds !== undefined ? { maxAge: goDuration(c.maxAgeSeconds) } : {}),
+  };
+}
+
+function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly string[], notes: Limitation[]): RateLimit {
+  const windows = RATE_WINDOWS.filter((w) => limiter.limits[w] !== undefined);
+  const shortest = windows[0]!;
+  const subject = `route ${route.name}`;
+  if (windows.length > 1) notes.push({ subject, feature: 'agw:requestsPer… (longer windows)', detail: `Envoy's local rate limit is one token bucket; only the shortest window (${shortest}) is enforced, the longer windows are not` });
+  if (limiter.limitBy !== 'global') notes.push({ subject, feature: `agw:limitBy "${limiter.limitBy}"`, detail: 'The Istio local rate limit has one bucket per route for all clients together (per ingress gateway replica), not one per client' });
+  else notes.push({ subject, feature: 'agw:limitBy "global"', detail: 'The local rate limit counts per ingress gateway replica; the whole gateway admits up to replicas × the limit' });
+  if (limiter.policy === 'redis') notes.push({ subject, feature: 'agw:policy "redis"', detail: 'Shared counters need Envoy\'s global rate limit filter and a rate-limit service, which gwgen does not deploy; the limit is enforced locally per ingress gateway replica' });
+  if (httpNames.length > 1) notes.push({ subject, feature: 'rate limit with a header-matched canary', detail: 'The header-matched canary entry of the route has its own token bucket of the same size' });
+  return { route: route.name, httpNames, maxTokens: limiter.burstSize, tokensPerFill: limiter.limits[shortest]!, fillInterval: goDuration(WINDOW_SECONDS[shortest]) };
+}
+
+function destinationRule(model: M.GatewayModel, s: M.BackendService, meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+  const users = model.routes.filter((r) => r.circuitBreaker && routeServices(r).includes(s.name));
+  const breakers = users.map((r) => r.circuitBreaker!);
+  let outlierDetection: DestinationRule['outlierDetection'];
+  if (breakers.length > 0) {
+    const threshold = Math.min(...breakers.map((b) => b.failureThreshold));
+    const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
+    outlierDetection = { consecutive5xxErrors: threshold, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
+    const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
+    if (distinct.size > 1) {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
+    }
+    const unprotected = model.routes.filter((r) => !r.circuitBreaker && routeServices(r).includes(s.name));
+    for (const r of unprotected) notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `The route has no circuit breaker, but its service ${s.name} has one from other routes; in Istio the outlier detection of a service applies to every route to it` });
+    for (const r of users) {
+      notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker', detail: 'Istio ejects a failing endpoint (outlier detection) instead of failing fast: consecutive 5xx or connection failures eject it for agw:timeoutSeconds (longer on repeated ejections, as Envoy multiplies the ejection time), and it then takes full traffic at once; agw:halfOpenRequests is not expressible' });
+    }
+  }
+  const mode = mtlsModeOf(s, model);
+  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
+  return {
+    meta: meta(s.name, s.namespace, s.name),
+    host: clusterHost(s.host, s.namespace),
+    loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
+    ...(outlierDetection ? { outlierDetection } : {}),
+    ...(tlsMode ? { tlsMode } : {}),
+    subsets: s.version !== undefined ? [{ name: dnsLabelOf(s.version), labels: [{ key: 'version', value: labelValue(s.version) }] }] : [],
+  };
+}
+
+/** One jwtRule per issuer. Audiences are checked per route by the AuthorizationPolicy; the rule lists them only when every route of the issuer names some. */
+function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
+  const byIssuer = new Map<string, M.JwtAuthentication[]>();
+  for (const r of routes) {
+    const auth = r.auth as M.JwtAuthentication;
+    byIssuer.set(auth.issuer, [...(byIssuer.get(auth.issuer) ?? []), auth]);
+    const subject = `route ${r.name}`;
+    if (!auth.jwksUri) {
+      notes.push({ subject, feature: 'agw:secretEnv (HS256)', detail: 'Istio verifies tokens only with public keys from a JWKS and cannot read an HS256 secret from the environment (an inline JWKS would put the secret into the manifest); the jwtRule has no jwksUri, so Istio tries OpenID discovery at the issuer and refuses the tokens unless the issuer publishes a JWKS: the route fails closed' });
+    } else {
+      if (auth.algorithms.includes('HS256')) notes.push({ subject, feature: 'agw:algorithm HS256', detail: 'Istio verifies tokens only with the JWKS; HS256 tokens signed with agw:secretEnv are refused' });
+      notes.push({ subject, feature: 'agw:algorithm', detail: 'Istio accepts any algorithm the JWKS has keys for; the list of accepted algorithms is not enforced' });
+    }
+  }
+  return [...byIssuer]
+    .sort((a, b) => compareStrings(a[0], b[0]))
+    .map(([issuer, auths]) => {
+      const uris = [...new Set(auths.map((a) => a.jwksUri).filter((u): u is string => u !== undefined))].sort(compareStrings);
+      if (uris.length > 1) notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Routes name different JWKS URLs for this issuer; Istio has one per issuer and uses ${uris[0]}` });
+      const everyHasAudiences = auths.every((a) => a.audiences.length > 0);
+      return {
+        issuer,
+        audiences: everyHasAudiences ? [...new Set(auths.flatMap((a) => a.audiences))].sort(compareStrings) : [],
+        ...(uris[0] !== undefined ? { jwksUri: uris[0] } : {}),
+        spaceDelimitedClaims: auths.some((a) => a.requiredScopes.length > 0) ? ['permissions', 'scope'] : [],
+      };
+    });
+}
+
+/**
+ * The paths an AuthorizationPolicy uses for a route. Istio paths are exact or `prefix*`: a plain
+ * route path is matched exactly as routed; a path with `{param}` segments is matched by the
+ * literal prefix before its first parameter, which covers every request the route serves (so the
+ * policy can never be bypassed) and may also cover neighbouring routes (noted in NOTES.md).
+ */
+export function authzPaths(route: M.Route): string[] {
+  return [`${literalPrefix(route.path)}*`];
+}
+
+function authzRules(route: M.Route): AuthzRule[] {
+  const paths = authzPaths(route);
+  const methods = route.methods;
+  const rules: AuthzRule[] = [];
+  const auth = route.auth;
+  if (auth?.kind === 'jwt') {
+    // No token, or a token of another issuer: denied.
+    rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, paths, methods, when: [] });
+    if (auth.audiences.length > 0) rules.push({ paths, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
+    for (const scope of auth.requiredScopes) {
+      rules.push({ paths, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });
+    }
+  }
+  if (auth?.kind === 'apiKey') rules.push({ paths, methods, when: [{ key: `request.headers[${auth.keyHeader.toLowerCase()}]`, notValues: ['*'] }] });
+  const ip = route.ipRestriction;
+  if (ip && ip.allow.length > 0) rules.push({ source: { key: 'notRemoteIpBlocks', values: ip.allow }, paths, methods, when: [] });
+  if (ip && ip.deny.length > 0) rules.push({ source: { key: 'remoteIpBlocks', values: ip.deny }, paths, methods, when: [] });
+  return rules;
+}
+
+/** Requirements of a route's policy that another route's requests would not meet. */
+function requirementsMet(of: M.Route, by: M.Route): boolean {
+  const a = of.auth;
+  const b = by.auth;
+  if (a?.kind === 'jwt') {
+    if (b?.kind !== 'jwt' || b.issuer !== a.issuer) return false;
+    if (a.audiences.length > 0 && (b.audiences.length === 0 || !b.audiences.every((x) => a.audiences.includes(x)))) return false;
+    if (!a.requiredScopes.every((s) => b.requiredScopes.includes(s))) return false;
+  }
+  if (a?.kind === 'apiKey' && (b?.kind !== 'apiKey' || b.keyHeader.toLowerCase() !== a.keyHeader.toLowerCase())) return false;
+  const ia = of.ipRestriction;
+  if (ia) {
+    const ib = by.ipRestriction;
+    const sameList = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v) => y.includes(v));
+    if (!ib || !sameList(ia.allow, ib.allow) || !ia.deny.every((d) => ib.deny.includes(d))) return false;
+  }
+  return true;
+}
+
+/** A policy keyed on a path prefix also applies to other routes under that prefix: say so where their requirements differ. */
+function noteOverreach(route: M.Route, all: readonly M.Route[], notes: Limitation[]): void {
+  const prefix = literalPrefix(route.path);
+  for (const other of all) {
+    if (other === route || !methodsOverlap(route, other) || !prefixesMeet(prefix, other)) continue;
+    if (requirementsMet(route, other)) continue;
+    notes.push({ subject: `route ${other.name}`, feature: 'path-scoped Istio authorization', detail: `Istio authorization policies match path prefixes, not routes: requests to this route under ${prefix} with a method of route ${route.name} also have to pass ${route.name}'s authentication and IP rules` });
+  }
+}
+
+function noteRoute(route: M.Route, notes: Limitation[]): void {
+  const subject = `route ${route.name}`;
+  const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
+  if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
+  if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
+}
+
+/** Quota tiers are per consumer, and Istio has no consumers. */
+export function consumerNotes(model: M.GatewayModel): Limitation[] {
+  return model.consumers
+    .filter((c) => c.quotaTier)
+    .map((c) => ({ subject: `consumer ${c.name}`, feature: 'agw:hasQuotaTier', detail: 'Istio has no consumers: per-consumer quota tiers and monthly quotas are not expressible' }));
+}

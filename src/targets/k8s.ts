@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import type * as M from '../model/types.js';
+import { VERSION } from '../version.js';
+import { istioNamespace } from './istio.js';
+import { groupNotes, type NoteGroup } from './kong.js';
+import { clusterHost, compareStrings, dnsName, labelValue, standardLabels, type Label } from './mesh-common.js';
+import type { Limitation, PlannedFile, Target } from './types.js';
+
+/**
+ * Kubernetes: the gwgen gateway (Deployment, Service, ServiceAccount, ConfigMap, HPA, PDB,
+ * NetworkPolicy) in its own namespace named after the gateway, every backend service that has
+ * an agw:image in its agw:namespace, Redis beside the gateway when a rate limiter keeps its
+ * counters there, and a kustomization.yaml listing it all. Secrets are referenced, never
+ * written: the gateway reads the variables the model names from one Secret.
+ */
+export const k8sTarget: Target = {
+  name: 'k8s',
+  description: 'Kubernetes manifests for the gateway, its backends and Redis, with a kustomization: k8s/*.yaml',
+  // Every model has a gateway to deploy.
+  applies: () => true,
+  partials: { dir: 'k8s', names: ['_k8sMeta.hbs', '_k8sProbe.hbs', '_k8sWorkload.hbs'] },
+  plan(model): PlannedFile[] {
+    const view = k8sView(model);
+    const files: PlannedFile[] = [];
+    if (view.namespaces.length > 0) files.push({ path: 'k8s/namespaces.yaml', template: 'k8s/namespaces.yaml.hbs', context: view });
+    files.push({ path: 'k8s/gateway.yaml', template: 'k8s/gateway.yaml.hbs', context: view });
+    if (view.redis) files.push({ path: 'k8s/redis.yaml', template: 'k8s/redis.yaml.hbs', context: view });
+    for (const backend of view.backends) files.push({ path: `k8s/${backend.file}`, template: 'k8s/backend.yaml.hbs', context: { gateway: view.gateway, workload: backend } });
+    files.push({ path: 'k8s/kustomization.yaml', template: 'k8s/kustomization.yaml.hbs', context: view });
+    files.push({ path: 'k8s/NOTES.md', template: 'k8s/NOTES.md.hbs', context: view });
+    return files;
+  },
+};
+
+// --- the view the templates render ---------------------------------------------------------
+
+export interface Meta {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels: readonly Label[];
+  readonly annotations: readonly Label[];
+}
+
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  /** Secret name: the value is the key of the same name in that Secret. */
+  readonly secret?: string;
+}
+
+interface Probe {
+  readonly kind: 'http' | 'grpc' | 'tcp';
+  readonly path?: string;
+  readonly scheme?: string;
+  readonly port: number;
+  readonly periodSeconds: number;
+  readonly successThreshold: number;
+  readonly failureThreshold: number;
+}
+
+type Peer = { readonly cidr: string } | { readonly namespace: string; readonly pods: readonly Label[] };
+
+export interface Workload {
+  /** File under k8s/ for a backend. */
+  readonly file: string;
+  readonly meta: Meta;
+  readonly selector: readonly Label[];
+  readonly podLabels: readonly Label[];
+  readonly podAnnotations: readonly Label[];
+  /** Absent when an HPA owns the replica count. */
+  readonly replicas?: number;
+  readonly image: string;
+  readonly containerName: string;
+  readonly args: readonly string[];
+  readonly port: { name: string; number: number };
+  readonly env: readonly EnvVar[];
+  readonly readiness?: Probe;
+  readonly liveness?: Probe;
+  readonly resources: { requestCpu: string; requestMemory: string; limitCpu: string; limitMemory: string };
+  /** Non-root user and group the image runs as; absent = the image's own user (a user's backend image). */
+  readonly runAs?: number;
+  /** Read-only root file system and no capabilities (images gwgen knows). */
+  readonly hardened: boolean;
+  readonly mounts: readonly { name: string; path: string; configMap?: string; readOnly: boolean }[];
+  readonly service: { loadBalancer: boolean; port: number };
+  readonly hpa?: { min: number; max: number };
+  readonly pdb: boolean;
+  readonly ingressFrom: readonly Peer[];
+}
+
+export interface K8sView {
+  readonly gateway: string;
+  readonly namespace: string;
+  readonly namespaces: readonly Meta[];
+  readonly configMap: { meta: Meta; key: string; value: string };
+  readonly gatewayWorkload: Workload;
+  readonly redis?: Workload;
+  readonly backends: readonly Workload[];
+  readonly secretName: string;
+  readonly secretKeys: readonly string[];
+  readonly image: { name: string; tag: string };
+  readonly resources: readonly string[];
+  readonly notes: readonly NoteGroup[];
+}
+
+export const GATEWAY_IMAGE = 'ghcr.io/gwgen/gateway';
+export const REDIS_IMAGE = 'redis:7.4-alpine';
+/** Where the gateway container finds the model it serves. */
+export const CONFIG_DIR = '/etc/gwgen';
+export const CONFIG_KEY = 'gateway.json';
+
+/** GW_UPSTREAM_<SERVICE>: the serviceName upper-cased, every non-alphanumeric character as "_" (interfaces.md). */
+export function upstreamEnvName(service: string): string {
+  return `GW_UPSTREAM_${service.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** The namespace the gateway, its ConfigMap and Redis are deployed to. */
+export function gatewayNamespace(model: M.GatewayModel): string {
+  return model.gateway.name;
+}
+
+const GATEWAY_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '1', limitMemory: '512Mi' };
+const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
+const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
+/** Namespaces that exist in every cluster: never written. */
+const BUILT_IN_NAMESPACES = /^(default|kube-.*)$/;
+
+export function k8sView(model: M.GatewayModel): K8sView {
+  const gw = model.gateway.name;
+  const ns = gatewayNamespace(model);
+  const notes: Limitation[] = [];
+  const meta = (name: string, namespace: string | undefined, component: string, annotations: Label[] = []): Meta => ({
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    labels: standardLabels(gw, component),
+    annotations,
+  });
+  const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(gw) }] };
+  const mesh = model.gateway.mesh;
+  const istioIngress: Peer | undefined = mesh?.type === 'istio' ? { namespace: istioNamespace(model), pods: [{ key: 'istio', value: 'ingressgateway' }] } : undefined;
+
+  // Secrets: the variables the model names, and REDIS_URL when a limiter keeps counters in Redis.
+  const usesRedis = model.routes.some((r) => r.rateLimit?.policy === 'redis');
+  const secretName = dnsName(gw, 'secrets');
+  const secretKeys = [
+    ...new Set([
+      ...model.routes.flatMap((r) => (r.auth?.kind === 'jwt' && r.auth.secretEnv ? [r.auth.secretEnv] : [])),
+      ...model.consumers.flatMap((c) => (c.apiKeyEnv ? [c.apiKeyEnv] : [])),
+      ...(usesRedis ? ['REDIS_URL'] : []),
+    ]),
+  ].sort(compareStrings);
+
+  const deployed = model.services.filter((s) => s.image !== undefined);
+  const deployedNames = new Set(deployed.map((s) => s.name));
+  const upstreams: EnvVar[] = model.services.map((s) => ({ name: upstreamEnvName(s.name), value: upstreamUrls(s, deployedNames.has(s.name)) }));
+  const tracing = model.gateway.tracing;
+  const configJson = JSON.stringify(model);
+  const configHash = createHash('sha256').update(configJson).digest('hex');
+  if (configJson.length > 900 * 1024) notes.push({ subject: `gateway ${gw}`, feature: 'ConfigMap size', detail: `The model is ${Math.round(configJson.length / 1024)} KiB as JSON, close to or above the 1 MiB limit of a ConfigMap; mount it from a volume instead` });
+
+  const configName = dnsName(gw, 'config');
+  const gatewayWorkload: Workload = {
+    file: 'gateway.yaml',
+    meta: meta(gw, ns, gw),
+    selector: [{ key: 'app.kubernetes.io/name', value: labelValue(gw) }],
+    podLabels: [...standardLabels(gw, gw), { key: 'app', value: labelValue(gw) }, { key: 'version', value: labelValue(VERSION) }],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }],
+    image: `${GATEWAY_IMAGE}:${VERSION}`,
+    containerName: 'gateway',
+    args: [],
+    port: { name: 'http', number: model.gateway.listenPort },
+    env: [
+      { name: 'PORT', value: String(model.gateway.listenPort) },
+      { name: 'GWGEN_CONFIG', value: `${CONFIG_DIR}/${CONFIG_KEY}` },
+      ...upstreams,
+      ...(tracing?.collectorEndpoint
+        ? [
+            { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: tracing.collectorEndpoint },
+            { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
+            { name: 'OTEL_TRACES_SAMPLER_ARG', value: String(tracing.samplingRate) },
+          ]
+        : []),
+      ...secretKeys.map((key) => ({ name: key, secret: secretName })),
+    ],
+    readiness: { kind: 'http', path: '/healthz', port: model.gateway.listenPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    liveness: { kind: 'http', path: '/healthz', port: model.gateway.listenPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    resources: GATEWAY_RESOURCES,
+    runAs: 10001,
+    hardened: true,
+    mounts: [
+      { name: 'config', path: CONFIG_DIR, configMap: configName, readOnly: true },
+      { name: 'tmp', path: '/tmp', readOnly: false },
+    ],
+    service: { loadBalancer: true, port: model.gateway.listenPort },
+    hpa: { min: 2, max: 10 },
+    pdb: true,
+    ingressFrom: edgePeers(model, notes),
+  };
+
+  const redis: Workload | undefined = usesRedis
+    ? {
+        file: 'redis.yaml',
+        meta: meta('redis', ns, 'redis'),
+        selector: [{ key: 'app.kubernetes.io/name', value: 'redis' }],
+        podLabels: [...standardLabels(gw, 'redis'), { key: 'app', value: 'redis' }],
+        podAnnotations: [],
+        replicas: 1,
+        image: REDIS_IMAGE,
+        containerName: 'redis',
+        // Rate-limit counters only: no snapshots, no append-only file.
+        args: ['--save', '', '--appendonly', 'no'],
+        port: { name: 'tcp-redis', number: 6379 },
+        env: [],
+        readiness: { kind: 'tcp', port: 6379, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+        liveness: { kind: 'tcp', port: 6379, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+        resources: REDIS_RESOURCES,
+        runAs: 999,
+        hardened: true,
+        mounts: [{ name: 'data', path: '/data', readOnly: false }],
+        service: { loadBalancer: false, port: 6379 },
+        pdb: false,
+        ingressFrom: [gatewayPods],
+      }
+    : undefined;
+  if (redis) notes.push({ subject: 'redis', feature: 'agw:policy "redis"', detail: 'Redis runs as one replica without persistence or password, reachable only from the gateway\'s pods; the counters restart empty when it restarts, and Kong pods (kong/kong.yml points at host redis) need their own NetworkPolicy rule to reach it' });
+
+  const backends = deployed.map((s): Workload => {
+    const hc = s.healthCheck;
+    const port = { name: s.protocol, number: s.port };
+    const probe = (success: number): Probe | undefined =>
+      !hc
+        ? undefined
+        : s.protocol === 'grpc'
+          ? { kind: 'grpc', port: s.port, periodSeconds: hc.intervalSeconds, successThreshold: success, failureThreshold: hc.failureThreshold }
+          : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: hc.intervalSeconds, successThreshold: success, failureThreshold: hc.failureThreshold };
+    if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
+    if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
+    if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway is pointed at it (${upstreamEnvName(s.name)}), but the Kong and Istio targets address agw:host ${s.host}` });
+    if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
+    const scaled = s.replicas >= 2;
+    return {
+      file: `backends/${s.name}.yaml`,
+      meta: meta(s.name, s.namespace, s.name),
+      selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
+      podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])],
+      podAnnotations: [],
+      ...(scaled ? {} : { replicas: s.replicas }),
+      image: s.image!,
+      containerName: 'app',
+      args: [],
+      port,
+      env: [],
+      ...(hc ? { readiness: probe(hc.successThreshold)!, liveness: probe(1)! } : {}),
+      resources: BACKEND_RESOURCES,
+      hardened: false,
+      mounts: [],
+      service: { loadBalancer: false, port: s.port },
+      ...(scaled ? { hpa: { min: s.replicas, max: s.replicas * 2 } } : {}),
+      pdb: scaled,
+      ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
+    };
+  });
+  for (const s of model.services.filter((x) => x.image === undefined)) {
+    notes.push({ subject: `service ${s.name}`, feature: 'agw:image (absent)', detail: 'Services without an image are not deployed, and no NetworkPolicy fences them; the gateway reaches them at the address its GW_UPSTREAM_<SERVICE> variable names' });
+  }
+  if (mesh && mesh.type === 'consul') notes.push({ subject: `mesh ${mesh.type}`, feature: 'agw:meshType "consul"', detail: 'Consul injects sidecars by pod annotation (consul.hashicorp.com/connect-inject) or by its injector\'s namespace settings; gwgen writes neither' });
+
+  const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
+  const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
+  const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? [{ key: 'linkerd.io/inject', value: 'enabled' }] : [];
+  const namespaces = namespaceNames.map((n) => ({ ...meta(n, undefined, n, injectionAnnotations), labels: [...standardLabels(gw, n), ...injection] }));
+
+  const resources = [
+    ...(namespaces.length > 0 ? ['namespaces.yaml'] : []),
+    'gateway.yaml',
+    ...(redis ? ['redis.yaml'] : []),
+    ...backends.map((b) => b.file),
+  ];
+
+  return {
+    gateway: gw,
+    namespace: ns,
+    namespaces,
+    configMap: { meta: meta(configName, ns, gw), key: CONFIG_KEY, value: configJson },
+    gatewayWorkload,
+    ...(redis ? { redis } : {}),
+    backends,
+    secretName,
+    secretKeys,
+    image: { name: GATEWAY_IMAGE, tag: VERSION },
+    resources,
+    notes: groupNotes(notes),
+  };
+}
+
+/** The address(es) the gateway uses for a service: its Kubernetes Service when gwgen deploys it, else agw:host or the instances. */
+function upstreamUrls(s: M.BackendService, deployed: boolean): string {
+  const scheme = s.protocol === 'https' ? 'https' : 'http';
+  if (deployed) return `${scheme}://${clusterHost(s.name, s.namespace)}:${s.port}`;
+  const targets = s.instances.length > 0 ? s.instances.map((i) => `${clusterHost(i.host, s.namespace)}:${i.port}`) : [`${clusterHost(s.host, s.namespace)}:${s.port}`];
+  return targets.map((t) => `${scheme}://${t}`).join(',');
+}
+
+/**
+ * Who may reach the gateway. Anyone, unless every route has an IP allow list: then no request
+ * from outside those ranges can be served, and the NetworkPolicy admits only their union. That
+ * needs the client's address at the pod, hence the LoadBalancer Service with
+ * externalTrafficPolicy Local.
+ */
+function edgePeers(model: M.GatewayModel, notes: Limitation[]): Peer[] {
+  const allRestricted = model.routes.length > 0 && model.routes.every((r) => (r.ipRestriction?.allow.length ?? 0) > 0);
+  if (!allRestricted) return [];
+  notes.push({ subject: `gateway ${model.gateway.name}`, feature: 'agw:allowCidr on every route', detail: 'The gateway\'s NetworkPolicy admits only the allowed ranges, so in-cluster clients (Prometheus scraping /metrics, other pods) cannot reach it unless their addresses are in those ranges; the client address must survive to the pod (the Service uses externalTrafficPolicy Local)' });
+  return [...new Set(model.routes.flatMap((r) => r.ipRestriction!.allow))].sort(compareStrings).map((cidr) => ({ cidr }));
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type * as M from '../model/types.js';
+import { compareStrings } from '../order.js';
+
+/**
+ * Helpers shared by the Istio and Kubernetes targets: resource names, labels, cluster host
+ * names, durations and the order in which routes are matched.
+ */
+
+/** The longest Kubernetes name gwgen writes (a DNS-1123 label, which also fits every label value). */
+export const MAX_NAME = 63;
+
+/**
+ * A DNS-1123 label from parts joined with "-". Parts are DNS labels already (route, service and
+ * gateway names); a longer result keeps its first 56 characters and ends in a hash of the whole,
+ * so it stays unique and is the same on every run.
+ */
+export function dnsName(...parts: readonly string[]): string {
+  const whole = parts.filter((p) => p !== '').join('-');
+  if (whole.length <= MAX_NAME) return whole;
+  const hash = createHash('sha256').update(whole).digest('hex').slice(0, 6);
+  return `${whole.slice(0, MAX_NAME - 7).replace(/-+$/, '')}-${hash}`;
+}
+
+/**
+ * A Kubernetes label value (≤ 63 characters of [A-Za-z0-9._-], alphanumeric at both ends) for a
+ * free-text model value such as agw:version. Returns the value unchanged when it already is one.
+ */
+export function labelValue(text: string): string {
+  if (/^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/.test(text)) return text;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 6);
+  const cleaned = text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, MAX_NAME - 7).replace(/[^A-Za-z0-9]+$/, '');
+  return cleaned === '' ? `v-${hash}` : `${cleaned}-${hash}`;
+}
+
+/** A DNS label for a free-text value (an Istio subset name from agw:version). */
+export function dnsLabelOf(text: string): string {
+  const lower = text.toLowerCase();
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(lower) && lower === text) return text;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 6);
+  const cleaned = lower.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, MAX_NAME - 7).replace(/-+$/, '');
+  return cleaned === '' ? `v-${hash}` : `${cleaned}-${hash}`;
+}
+
+export interface Label {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The labels every generated resource carries, in a fixed order. */
+export function standardLabels(gateway: string, name: string, extra: readonly Label[] = []): Label[] {
+  return [
+    { key: 'app.kubernetes.io/managed-by', value: 'gwgen' },
+    { key: 'app.kubernetes.io/name', value: labelValue(name) },
+    { key: 'app.kubernetes.io/part-of', value: labelValue(gateway) },
+    ...extra,
+  ];
+}
+
+/** A cluster-local host name: a bare name lives in the service's namespace; a dotted host is taken as written. */
+export function clusterHost(host: string, namespace: string): string {
+  return host.includes('.') ? host : `${host}.${namespace}.svc.cluster.local`;
+}
+
+/** Seconds → a duration Istio/Envoy and Go both read ("1.5s", "0.25s", "300s"), at least 1 ms. */
+export function goDuration(seconds: number): string {
+  const ms = Math.max(1, Math.round(seconds * 1000));
+  return `${ms / 1000}s`;
+}
+
+/** The mTLS mode that applies to a service: its own, else the mesh's. */
+export function mtlsModeOf(service: M.BackendService, model: M.GatewayModel): M.MutualTls['mode'] | undefined {
+  return service.mtls?.mode ?? model.gateway.mesh?.mtls?.mode;
+}
+
+/** Services a route sends traffic to (backend, splits, header canaries; not the mirror), sorted and distinct. */
+export function routeServices(route: M.Route): string[] {
+  const names = new Set<string>();
+  if (route.service) names.add(route.service);
+  for (const s of route.splits) names.add(s.service);
+  return [...names].sort(compareStrings);
+}
+
+/** Path segments ("/a/{id}/b" → ["a", "{id}", "b"]). */
+export function segments(path: string): string[] {
+  return path.split('/').filter((s) => s !== '');
+}
+
+export function hasParams(path: string): boolean {
+  return /\{[^}]*\}/.test(path);
+}
+
+/** RE2 (and PCRE) escaping of a literal. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A gwgen path as an RE2 regex matching the whole request path: `{param}` segments match one
+ * non-empty segment, and anything may follow, because a route path is a prefix
+ * (`/a/{id}/b` → `^/a/[^/]+/b.*`). Kong's regex path for the same route matches the same set.
+ */
+export function pathRegex(path: string): string {
+  const body = path
+    .split('/')
+    .map((seg) => (/^\{[^}]*\}$/.test(seg) ? '[^/]+' : escapeRegex(seg)))
+    .join('/');
+  return `^${body}.*`;
+}
+
+/** The literal start of a path, up to its first `{param}` ("/a/{id}/b" → "/a/"); the whole path without params. */
+export function literalPrefix(path: string): string {
+  const i = path.indexOf('{');
+  return i < 0 ? path : path.slice(0, i);
+}
+
+/**
+ * Route order for first-match routers (Envoy): more segments first, then more literal segments,
+ * then the longer path, so a more specific route is always tried before a route whose prefix
+ * would also match; ties by name.
+ */
+export function compareRouteSpecificity(a: M.Route, b: M.Route): number {
+  const sa = segments(a.path);
+  const sb = segments(b.path);
+  const literal = (s: string[]) => s.filter((x) => !x.startsWith('{')).length;
+  return sb.length - sa.length || literal(sb) - literal(sa) || b.path.length - a.path.length || compareStrings(a.path, b.path) || compareStrings(a.name, b.name);
+}
+
+/** Whether two routes can match a common request method. An empty method list is every method. */
+export function methodsOverlap(a: M.Route, b: M.Route): boolean {
+  if (a.methods.length === 0 || b.methods.length === 0) return true;
+  return a.methods.some((m) => b.methods.includes(m));
+}
+
+/**
+ * Whether some request path matched by `pattern*` (a string prefix) is also routed to `other`:
+ * `other` matches paths starting with its literal prefix, so the two sets meet when one prefix
+ * starts with the other.
+ */
+export function prefixesMeet(prefix: string, other: M.Route): boolean {
+  const p = literalPrefix(other.path);
+  return prefix.startsWith(p) || p.startsWith(prefix);
+}
+
+export { compareStrings };

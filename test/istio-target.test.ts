@@ -1,0 +1,218 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { format } from 'prettier';
+import { parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
+import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1/Gateway';
+import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
+import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
+import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
+import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
+import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
+import { Telemetry } from '@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry';
+import { generate, type GatewayModel } from '../dist/index.js';
+import { ROOT } from './helpers.js';
+
+/**
+ * The Istio target: every document of every example (generated with `-t istio`, also for the
+ * examples without an Istio mesh) is valid for @kubernetes-models/istio, one resource per
+ * document, labelled, deterministic and already prettier-formatted; and the resources say what
+ * the model says. test/cross-target.test.ts checks the per-route facts against Kong's.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'networking.istio.io/v1/Gateway': Gateway,
+  'networking.istio.io/v1/VirtualService': VirtualService,
+  'networking.istio.io/v1/DestinationRule': DestinationRule,
+  'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
+  'security.istio.io/v1/PeerAuthentication': PeerAuthentication,
+  'security.istio.io/v1/RequestAuthentication': RequestAuthentication,
+  'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy,
+  'telemetry.istio.io/v1/Telemetry': Telemetry,
+};
+
+const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+interface Generated {
+  model: GatewayModel;
+  files: Record<string, string>;
+  docs: Doc[];
+  notes: string;
+}
+
+async function istioOf(models: string[], targets?: string[]): Promise<Generated> {
+  const result = await generate({ models, ...(targets ? { targets } : {}), cwd: ROOT });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  const files = Object.fromEntries(result.files.filter((f) => f.path.startsWith('istio/')).map((f) => [f.path, f.content]));
+  const docs = Object.entries(files)
+    .filter(([p]) => p.endsWith('.yaml'))
+    .flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJS() as Doc))
+    .filter((d) => d !== null);
+  return { model: result.model, files, docs, notes: files['istio/NOTES.md'] ?? '' };
+}
+
+const kinds = (g: Generated, kind: string) => g.docs.filter((d) => d.kind === kind);
+
+describe.each(examples)('istio target: %s', (example) => {
+  let g: Generated;
+  beforeAll(async () => {
+    g = await istioOf([join('examples', example)], ['istio']);
+  });
+
+  it('every document is a valid Istio resource (@kubernetes-models/istio)', () => {
+    expect(g.docs.length).toBeGreaterThan(0);
+    for (const doc of g.docs) {
+      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      expect(Model, `${doc.apiVersion} ${doc.kind}`).toBeDefined();
+      expect(() => new Model!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('is one resource per document, without anchors, already prettier-formatted', async () => {
+    for (const [path, text] of Object.entries(g.files)) {
+      if (path.endsWith('.md')) {
+        expect(await format(text, { parser: 'markdown', printWidth: 120, proseWrap: 'preserve' }), path).toBe(text);
+        continue;
+      }
+      expect(await format(text, { parser: 'yaml', printWidth: 120 }), path).toBe(text);
+      expect(text, path).not.toMatch(/(^|\s)[&*][A-Za-z0-9_-]+\s*$/m);
+      for (const doc of parseAllDocuments(text)) {
+        expect(doc.errors, path).toEqual([]);
+        expect((doc.toJS() as Doc).kind, path).toBeTruthy();
+      }
+    }
+  });
+
+  it('labels every resource and gives it a DNS-1123 name', () => {
+    for (const doc of g.docs) {
+      const labels = doc.metadata.labels;
+      expect(labels['app.kubernetes.io/managed-by']).toBe('gwgen');
+      expect(labels['app.kubernetes.io/part-of']).toBe(g.model.gateway.name);
+      expect(labels['app.kubernetes.io/name']).toBeTruthy();
+      expect(doc.metadata.name).toMatch(DNS_LABEL);
+      expect(doc.metadata.namespace).toMatch(DNS_LABEL);
+    }
+  });
+
+  it('binds one VirtualService to the Gateway on the listen port', () => {
+    const [gw] = kinds(g, 'Gateway');
+    expect(gw!.spec.servers[0].port).toEqual({ number: g.model.gateway.listenPort, name: 'http', protocol: 'HTTP' });
+    const [vs] = kinds(g, 'VirtualService');
+    expect(vs!.spec.gateways).toEqual([`${gw!.metadata.namespace}/${gw!.metadata.name}`]);
+    const names = vs!.spec.http.map((h: Doc) => h.name);
+    expect(new Set(names).size).toBe(names.length);
+    const canaries = g.model.routes.flatMap((r) => r.splits.filter((s) => s.matchHeader));
+    expect(names).toHaveLength(g.model.routes.length + canaries.length);
+  });
+
+  it('sends every request to the route that owns it: entries are ordered most specific first', () => {
+    // A tiny Envoy: the first http entry whose match holds wins.
+    const [vs] = kinds(g, 'VirtualService');
+    const matchString = (m: Doc | undefined, value: string) => !m || (m.exact !== undefined ? m.exact === value : m.prefix !== undefined ? value.startsWith(m.prefix) : new RegExp(`^(?:${m.regex})$`).test(value));
+    const route = (path: string, method: string, headers: Record<string, string>) =>
+      vs!.spec.http.find((h: Doc) => h.match.some((m: Doc) => matchString(m.uri, path) && matchString(m.method, method) && Object.entries(m.headers ?? {}).every(([k, v]) => headers[k] !== undefined && matchString(v as Doc, headers[k]!))));
+    for (const r of g.model.routes) {
+      const path = r.path.replace(/\{[^}]*\}/g, 'x1');
+      for (const method of r.methods.length ? r.methods : ['GET']) {
+        expect(route(path, method, {})?.name, `${method} ${path}`).toBe(`${g.model.gateway.name}.${r.name}`);
+        expect(route(`${path}/more`, method, {})?.name, `${method} ${path}/more`).toBeDefined();
+        for (const c of r.splits.filter((s) => s.matchHeader)) {
+          expect(route(path, method, { [c.matchHeader!.name.toLowerCase()]: c.matchHeader!.value })?.name).toBe(`${g.model.gateway.name}.${r.name}.${c.service}`);
+        }
+      }
+    }
+  });
+
+  it('writes retries: attempts 0 without a retry policy (Istio would retry twice)', () => {
+    const [vs] = kinds(g, 'VirtualService');
+    for (const r of g.model.routes) {
+      const entry = vs!.spec.http.find((h: Doc) => h.name === `${g.model.gateway.name}.${r.name}`);
+      expect(entry.retries.attempts).toBe(r.retry?.attempts ?? 0);
+      if (r.retry && r.retry.attempts > 0) expect(entry.retries.retryOn.split(',')).toEqual(r.retry.retryOn);
+      for (const d of [entry.timeout, entry.retries.perTryTimeout, entry.retries.backoff].filter(Boolean)) expect(d).toMatch(/^\d+(\.\d+)?s$/);
+    }
+  });
+
+  it('has a DestinationRule per service with its version subset, balancer and mesh TLS', () => {
+    const drs = kinds(g, 'DestinationRule');
+    expect(drs.map((d) => d.metadata.name).sort()).toEqual(g.model.services.map((s) => s.name).sort());
+    const lb = { 'round-robin': 'ROUND_ROBIN', 'least-connections': 'LEAST_REQUEST', random: 'RANDOM' } as Record<string, string>;
+    for (const s of g.model.services) {
+      const dr = drs.find((d) => d.metadata.name === s.name)!;
+      expect(dr.metadata.namespace).toBe(s.namespace);
+      if (s.loadBalancing === 'consistent-hash') expect(dr.spec.trafficPolicy.loadBalancer.consistentHash).toEqual({ useSourceIp: true });
+      else expect(dr.spec.trafficPolicy.loadBalancer.simple).toBe(lb[s.loadBalancing]);
+      if (s.version) expect(dr.spec.subsets[0].labels.version).toBe(s.version);
+      const mode = s.mtls?.mode ?? g.model.gateway.mesh?.mtls?.mode;
+      if (mode === 'STRICT' || mode === 'PERMISSIVE') expect(dr.spec.trafficPolicy.tls.mode).toBe('ISTIO_MUTUAL');
+      if (mode === 'DISABLE') expect(dr.spec.trafficPolicy.tls.mode).toBe('DISABLE');
+    }
+  });
+
+  it('refuses requests with DENY policies only, so routes without requirements stay open', () => {
+    for (const p of kinds(g, 'AuthorizationPolicy')) expect(p.spec.action).toBe('DENY');
+    const protectedRoutes = g.model.routes.filter((r) => r.auth || r.ipRestriction);
+    expect(kinds(g, 'AuthorizationPolicy')).toHaveLength(protectedRoutes.length);
+  });
+});
+
+describe('istio target: applies and features', () => {
+  it('applies without -t only to a model whose mesh is Istio', async () => {
+    const mesh = await istioOf(['examples/mesh-shop.ttl']);
+    expect(Object.keys(mesh.files)).toContain('istio/virtualservice.yaml');
+    const plain = await istioOf(['examples/metered-api.ttl']);
+    expect(Object.keys(plain.files)).toEqual([]);
+  });
+
+  it('mesh-shop: mTLS mesh-wide and per service, HS256 noted, canary, mirror, redis limit noted', async () => {
+    const g = await istioOf(['examples/mesh-shop.ttl'], ['istio']);
+    const pas = kinds(g, 'PeerAuthentication');
+    expect(pas.find((p) => p.metadata.name === 'default')).toMatchObject({ metadata: { namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } });
+    expect(pas.find((p) => p.metadata.name === 'legacy-payments-adapter')).toMatchObject({ metadata: { namespace: 'payments' }, spec: { selector: { matchLabels: { app: 'legacy-payments-adapter' } }, mtls: { mode: 'PERMISSIVE' } } });
+    const [vs] = kinds(g, 'VirtualService');
+    const orders = vs!.spec.http.find((h: Doc) => h.name === 'shop-gateway.orders');
+    expect(orders.mirror.host).toBe('orders-shadow.shop.svc.cluster.local');
+    expect(orders.mirrorPercentage).toEqual({ value: 25 });
+    const detail = vs!.spec.http.find((h: Doc) => h.name === 'shop-gateway.order-detail');
+    expect(detail.match[0].uri).toEqual({ regex: '^/api/orders/[^/]+.*' });
+    expect(g.notes).toContain('agw:secretEnv (HS256)');
+    expect(g.notes).toContain('agw:policy "redis"');
+    const [ef] = kinds(g, 'EnvoyFilter');
+    const catalog = ef!.spec.configPatches.filter((p: Doc) => p.applyTo === 'HTTP_ROUTE' && p.match.routeConfiguration.vhost.route.name.startsWith('shop-gateway.catalog'));
+    expect(catalog).toHaveLength(2);
+    expect(catalog[0].patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket).toEqual({ max_tokens: 50, tokens_per_fill: 20, fill_interval: '1s' });
+    const [tm] = kinds(g, 'Telemetry');
+    expect(tm!.spec.tracing[0].randomSamplingPercentage).toBe(20);
+  });
+
+  it('research-platform: JWKS, audiences, scopes, IP allow and deny as remote IP blocks, strip path', async () => {
+    const g = await istioOf(['examples/research-platform.ttl'], ['istio']);
+    const [ra] = kinds(g, 'RequestAuthentication');
+    expect(ra!.spec.jwtRules).toEqual([
+      expect.objectContaining({ issuer: 'https://auth.example.org/realms/research', jwksUri: 'https://auth.example.org/realms/research/protocol/openid-connect/certs', forwardOriginalToken: true }),
+    ]);
+    const admin = kinds(g, 'AuthorizationPolicy').find((p) => p.metadata.name === 'research-gateway-admin')!;
+    const sources = admin.spec.rules.map((r: Doc) => r.from?.[0]?.source).filter(Boolean);
+    expect(sources).toContainEqual({ notRemoteIpBlocks: ['10.0.0.0/8', '192.168.0.0/16'] });
+    expect(sources).toContainEqual({ remoteIpBlocks: ['10.66.0.0/16'] });
+    expect(sources).toContainEqual({ notRequestPrincipals: ['https://auth.example.org/realms/research/*'] });
+    const scopes = admin.spec.rules.flatMap((r: Doc) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.claims[scope]').flatMap((w: Doc) => w.notValues));
+    expect(scopes).toEqual(['platform:admin']);
+    const [vs] = kinds(g, 'VirtualService');
+    expect(vs!.spec.http.find((h: Doc) => h.name === 'research-gateway.public-docs').rewrite).toEqual({ uriRegexRewrite: { match: '^/docs/?', rewrite: '/' } });
+  });
+
+  it('hostile strings stay inert and every document stays valid', async () => {
+    const g = await istioOf(['test/fixtures/valid/hostile-strings.ttl'], ['istio']);
+    for (const doc of g.docs) {
+      expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+      expect(Object.keys(doc).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    }
+    for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);
+  });
+});
