@@ -35,6 +35,26 @@ export function yamlFlowScalar(value: unknown): string {
   return typeof value === 'string' && !/^[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(scalar) ? JSON.stringify(value) : scalar;
 }
 
+/**
+ * Multi-line text as a YAML literal block scalar (`|-`, or `|` when the text ends in one
+ * newline), each line indented by `indent` spaces: a block scalar has no escapes, so any text
+ * reads back unchanged. Text a block cannot hold exactly (control characters, a leading space,
+ * trailing blanks on a line) falls back to a quoted scalar.
+ */
+export function yamlBlock(value: unknown, indent: number): string {
+  const text = String(value);
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  // eslint-disable-next-line no-control-regex
+  if (body === '' || body.endsWith('\n') || /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/.test(body) || /^[ \t]/.test(body) || /[ \t]$/m.test(body)) {
+    return yamlScalar(text);
+  }
+  const pad = ' '.repeat(Math.max(1, Math.floor(indent)));
+  return `${text.endsWith('\n') ? '|' : '|-'}\n${body
+    .split('\n')
+    .map((line) => (line === '' ? '' : pad + line))
+    .join('\n')}`;
+}
+
 /** A JSON (and TypeScript/JavaScript) literal. U+2028/2029 are escaped for older parsers. */
 export function jsonLiteral(value: unknown): string {
   return (JSON.stringify(value) ?? 'undefined').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -59,6 +79,8 @@ const args = (list: unknown[]) => list.slice(0, -1);
 
 export const HELPERS: Record<string, HelperDelegate> = {
   yaml: (value: unknown) => yamlScalar(value),
+  /** `{{yamlBlock text 4}}`: multi-line text as a literal block scalar indented by 4. */
+  yamlBlock: (value: unknown, indent: unknown) => yamlBlock(value, Number(indent)),
   /** A YAML flow sequence of scalars: `[a, "b c"]`. */
   yamlList: (list: unknown) => `[${(Array.isArray(list) ? list : []).map(yamlFlowScalar).join(', ')}]`,
   json: (value: unknown) => jsonLiteral(value),

@@ -157,6 +157,10 @@ export function kongView(model: M.GatewayModel): KongView {
     }
     noteRouteLimits(route, notes);
   }
+  for (const s of model.services) {
+    const mode = s.mtls?.mode ?? model.gateway.mesh?.mtls?.mode;
+    if (mode !== undefined && mode !== 'DISABLE') notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong does not take part in the service mesh's mutual TLS (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
+  }
 
   return {
     gateway: model.gateway.name,

@@ -1,0 +1,284 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate, type GatewayModel } from '../dist/index.js';
+import { ROOT } from './helpers.js';
+
+/**
+ * One model, one meaning: each target's output is read back (from YAML, not from the views
+ * that wrote it) into the same per-route facts, and for every route of every example each fact
+ * either equals what the model says or is a documented limitation: the target's NOTES.md names
+ * the feature and the route or service.
+ *
+ * A reader per target. To add one (the gateway target's src/config.ts, say), write a Reader
+ * that turns the target's files into RouteFacts and add it to READERS.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+type Model = GatewayModel;
+type Route = Model['routes'][number];
+
+/** A fact a target cannot express: its NOTES.md must name `feature` and `subject`. */
+interface Unsupported {
+  readonly unsupported: true;
+  readonly feature: string;
+  readonly subject: string;
+}
+const unsupported = (feature: string, subject: string): Unsupported => ({ unsupported: true, feature, subject });
+type Fact<T> = T | Unsupported;
+
+interface RouteFacts {
+  /** The route path with every parameter as `{}`. */
+  readonly path: string;
+  /** Sorted; empty = every method. */
+  readonly methods: readonly string[];
+  /** Weighted destinations by service, weights in percent. */
+  readonly backends: readonly { service: string; weight: number }[];
+  /** Header-matched canaries. */
+  readonly canaries: readonly { service: string; header: string; value: string }[];
+  /** The shortest window's limit, and the token-bucket burst. */
+  readonly rate?: { window: string; limit: number };
+  readonly burst?: Fact<number>;
+  readonly timeoutSeconds?: Fact<number>;
+  readonly retryAttempts: number;
+  readonly auth: 'none' | 'jwt' | 'apiKey';
+  readonly issuer?: Fact<string>;
+  readonly audiences?: Fact<readonly string[]>;
+  /** Consecutive failures that open the breaker (eject), per service of the route. */
+  readonly breaker?: Fact<number>;
+  /** The mTLS mode per service of the route. */
+  readonly mtls: Readonly<Record<string, Fact<string | undefined>>>;
+}
+
+interface Output {
+  readonly model: Model;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+interface Reader {
+  readonly target: string;
+  readonly notes: string;
+  facts(out: Output, route: Route): RouteFacts;
+}
+
+const WINDOWS = ['second', 'minute', 'hour', 'day'] as const;
+const WINDOW_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
+const byService = (a: { service: string }, b: { service: string }) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0);
+const sorted = <T>(list: readonly T[]) => [...list].sort();
+const canonicalPath = (path: string) => path.replace(/\{[^}]*\}/g, '{}');
+const routeServices = (r: Route) => [...new Set([...(r.service ? [r.service] : []), ...r.splits.map((s) => s.service)])].sort();
+
+/** What the model says, in the readers' terms. */
+function expected(model: Model, route: Route): RouteFacts {
+  const weighted = route.splits.filter((s) => s.weight !== undefined && s.weight > 0);
+  const limiter = route.rateLimit;
+  const shortest = limiter ? WINDOWS.find((w) => limiter.limits[w] !== undefined)! : undefined;
+  const services = new Map(model.services.map((s) => [s.name, s]));
+  return {
+    path: canonicalPath(route.path),
+    methods: route.methods,
+    backends: weighted.length > 0 ? weighted.map((s) => ({ service: s.service, weight: s.weight! })).sort(byService) : [{ service: route.service!, weight: 100 }],
+    canaries: route.splits.filter((s) => s.matchHeader).map((s) => ({ service: s.service, header: s.matchHeader!.name.toLowerCase(), value: s.matchHeader!.value })).sort(byService),
+    ...(limiter && shortest ? { rate: { window: shortest, limit: limiter.limits[shortest]! }, burst: limiter.burstSize } : {}),
+    ...(route.timeoutSeconds !== undefined ? { timeoutSeconds: route.timeoutSeconds } : {}),
+    retryAttempts: route.retry?.attempts ?? 0,
+    auth: route.auth?.kind ?? 'none',
+    ...(route.auth?.kind === 'jwt' ? { issuer: route.auth.issuer, audiences: route.auth.audiences } : {}),
+    ...(route.circuitBreaker ? { breaker: route.circuitBreaker.failureThreshold } : {}),
+    mtls: Object.fromEntries(routeServices(route).map((s) => [s, services.get(s)!.mtls?.mode ?? model.gateway.mesh?.mtls?.mode])),
+  };
+}
+
+// --- Kong: kong/kong.yml -------------------------------------------------------------------
+
+function kongReader(out: Output): Reader {
+  const doc = parse(out.files['kong/kong.yml']!) as Doc;
+  const addressOf = new Map<string, string>();
+  for (const s of out.model.services) {
+    addressOf.set(`${s.host}:${s.port}`, s.name);
+    for (const i of s.instances) addressOf.set(`${i.host}:${i.port}`, s.name);
+  }
+  const services = new Map(out.model.services.map((s) => [s.name, s]));
+  return {
+    target: 'kong',
+    notes: out.files['kong/NOTES.md']!,
+    facts(_, route) {
+      const service = doc.services.find((s: Doc) => s.name === route.name);
+      const kr = service.routes[0];
+      const plugins = (kr.plugins ?? []) as Doc[];
+      const upstream = doc.upstreams.find((u: Doc) => u.name === service.host);
+      const weights = new Map<string, number>();
+      for (const t of upstream.targets) weights.set(addressOf.get(t.target)!, (weights.get(addressOf.get(t.target)!) ?? 0) + t.weight / 100);
+      const canaries = doc.services
+        .filter((s: Doc) => s.name.startsWith(`${route.name}.`) && s.routes[0].headers)
+        .map((s: Doc) => {
+          const [header, values] = Object.entries(s.routes[0].headers as Record<string, string[]>)[0]!;
+          return { service: s.name.slice(route.name.length + 1), header: header.toLowerCase(), value: values[0]! };
+        });
+      const rl = plugins.find((p) => p.name === 'rate-limiting');
+      const window = rl ? WINDOWS.find((w) => rl.config[w] !== undefined) : undefined;
+      const jwtCredential = (doc.consumers ?? []).flatMap((c: Doc) => c.jwt_secrets ?? []).find((j: Doc) => route.auth?.kind === 'jwt' && j.key === route.auth.issuer);
+      const perTry = route.retry?.perTryTimeoutSeconds;
+      const auth = plugins.some((p) => p.name === 'jwt') ? 'jwt' : plugins.some((p) => p.name === 'key-auth') ? 'apiKey' : 'none';
+      return {
+        path: canonicalPath(kr.paths[0].replace(/^~/, '').replace(/\(\?<[^>]+>\[\^\/\]\+\)/g, '{}')),
+        methods: kr.methods ?? [],
+        backends: [...weights].map(([s, weight]) => ({ service: s, weight })).sort(byService),
+        canaries: canaries.sort(byService),
+        ...(rl && window ? { rate: { window, limit: rl.config[window] }, burst: rl.config[window] === route.rateLimit!.burstSize ? rl.config[window] : unsupported('agw:burstSize', `route ${route.name}`) } : {}),
+        // Kong has one (per-try) timeout: the per-try timeout when there is one, else the route's.
+        ...(service.read_timeout !== undefined && perTry === undefined ? { timeoutSeconds: service.read_timeout / 1000 } : {}),
+        ...(perTry !== undefined && route.timeoutSeconds !== undefined ? { timeoutSeconds: unsupported('agw:timeoutSeconds', `route ${route.name}`) } : {}),
+        retryAttempts: service.retries,
+        auth,
+        ...(auth === 'jwt'
+          ? {
+              issuer: jwtCredential ? jwtCredential.key : unsupported('agw:jwksUri', `issuer ${(route.auth as { issuer: string }).issuer}`),
+              audiences: (route.auth as { audiences: string[] }).audiences.length > 0 ? unsupported('agw:audience', `route ${route.name}`) : [],
+            }
+          : {}),
+        ...(upstream.healthchecks?.passive ? { breaker: upstream.healthchecks.passive.unhealthy.http_failures } : {}),
+        mtls: Object.fromEntries(
+          routeServices(route).map((s) => {
+            const mode = services.get(s)!.mtls?.mode ?? out.model.gateway.mesh?.mtls?.mode;
+            return [s, mode === undefined || mode === 'DISABLE' ? mode : unsupported('agw:hasMutualTLS', `service ${s}`)];
+          }),
+        ),
+      };
+    },
+  };
+}
+
+// --- Istio: istio/*.yaml -------------------------------------------------------------------
+
+function istioReader(out: Output): Reader {
+  const docs = Object.entries(out.files)
+    .filter(([p]) => p.startsWith('istio/') && p.endsWith('.yaml'))
+    .flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJS() as Doc));
+  const of = (kind: string) => docs.filter((d) => d.kind === kind);
+  const gw = out.model.gateway.name;
+  const vs = of('VirtualService')[0]!;
+  const hostOf = new Map(of('DestinationRule').map((d) => [d.spec.host as string, d]));
+  const serviceOfHost = (host: string) => hostOf.get(host)!.metadata.name as string;
+  const limits = of('EnvoyFilter').flatMap((f) => f.spec.configPatches.filter((p: Doc) => p.applyTo === 'HTTP_ROUTE'));
+  const peer = of('PeerAuthentication');
+  const unescape = (re: string) => re.replace(/^\^/, '').replace(/\.\*$/, '').replace(/\[\^\/\]\+/g, '{}').replace(/\\(.)/g, '$1');
+  return {
+    target: 'istio',
+    notes: out.files['istio/NOTES.md']!,
+    facts(_, route) {
+      const entry = vs.spec.http.find((h: Doc) => h.name === `${gw}.${route.name}`);
+      const match = entry.match[0];
+      const method = match.method ? (match.method.exact !== undefined ? [match.method.exact] : match.method.regex.split('|')) : [];
+      const canaries = vs.spec.http
+        .filter((h: Doc) => h.name.startsWith(`${gw}.${route.name}.`))
+        .map((h: Doc) => {
+          const [header, m] = Object.entries(h.match[0].headers as Record<string, { exact: string }>)[0]!;
+          return { service: serviceOfHost(h.route[0].destination.host), header, value: m.exact };
+        });
+      const patch = limits.find((p: Doc) => p.match.routeConfiguration.vhost.route.name === entry.name);
+      const bucket = patch?.patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket;
+      const policy = of('AuthorizationPolicy').find((p) => p.metadata.labels['app.kubernetes.io/name'] === route.name && p.metadata.name.startsWith(gw));
+      const rules = (policy?.spec.rules ?? []) as Doc[];
+      const principal = rules.map((r) => r.from?.[0]?.source?.notRequestPrincipals?.[0]).find(Boolean) as string | undefined;
+      const audiences = rules.flatMap((r) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.audiences').flatMap((w: Doc) => w.notValues));
+      const apiKey = rules.some((r) => (r.when ?? []).some((w: Doc) => String(w.key).startsWith('request.headers[')));
+      const thresholds = routeServices(route).map((s) => of('DestinationRule').find((d) => d.metadata.name === s)!.spec.trafficPolicy.outlierDetection?.consecutive5xxErrors);
+      const breaker = thresholds.find((t) => t !== undefined);
+      const expectedBreaker = route.circuitBreaker?.failureThreshold;
+      return {
+        path: canonicalPath(match.uri.prefix ?? unescape(match.uri.regex)),
+        methods: method,
+        backends: entry.route.map((d: Doc) => ({ service: serviceOfHost(d.destination.host), weight: d.weight ?? 100 })).sort(byService),
+        canaries: canaries.sort(byService),
+        ...(bucket
+          ? {
+              rate: { window: Object.keys(WINDOW_SECONDS).find((w) => `${WINDOW_SECONDS[w]}s` === bucket.fill_interval)!, limit: bucket.tokens_per_fill },
+              burst: bucket.max_tokens,
+            }
+          : {}),
+        ...(entry.timeout ? { timeoutSeconds: Number(entry.timeout.replace(/s$/, '')) } : {}),
+        retryAttempts: entry.retries.attempts,
+        auth: principal ? 'jwt' : apiKey ? 'apiKey' : 'none',
+        ...(principal ? { issuer: principal.replace(/\/\*$/, ''), audiences } : {}),
+        ...(breaker !== undefined
+          ? { breaker: thresholds.every((t) => t === expectedBreaker) ? breaker : unsupported('agw:hasCircuitBreaker (shared service)', `route ${route.name}`) }
+          : {}),
+        mtls: Object.fromEntries(
+          routeServices(route).map((s) => {
+            const svc = out.model.services.find((x) => x.name === s)!;
+            const own = peer.find((p) => p.metadata.namespace === svc.namespace && p.spec.selector?.matchLabels?.app === s);
+            const mesh = peer.find((p) => p.metadata.name === 'default' && !p.spec.selector);
+            return [s, (own ?? mesh)?.spec.mtls.mode];
+          }),
+        ),
+      };
+    },
+  };
+}
+
+const READERS: readonly { target: string; read(out: Output): Reader }[] = [
+  { target: 'kong', read: kongReader },
+  { target: 'istio', read: istioReader },
+];
+
+/** Every fact of the reader either equals the model's, or is unsupported and named in NOTES.md. */
+function compare(reader: Reader, route: Route, want: RouteFacts, got: RouteFacts): void {
+  const where = `${reader.target} route ${route.name}`;
+  const check = (fact: string, wanted: unknown, actual: unknown) => {
+    if (actual !== null && typeof actual === 'object' && (actual as Unsupported).unsupported) {
+      const u = actual as Unsupported;
+      expect(reader.notes, `${where}: ${fact} is unsupported, so NOTES.md must name ${u.feature}`).toContain(`## ${u.feature}`);
+      const sections = reader.notes.split('\n## ').filter((s) => s.startsWith(`${u.feature}\n`));
+      expect(sections.join('\n'), `${where}: a NOTES.md section ${u.feature} must name ${u.subject}`).toContain(u.subject.replace(/_/g, '\\_'));
+      return;
+    }
+    expect(actual, `${where}: ${fact}`).toEqual(wanted);
+  };
+  check('path', want.path, got.path);
+  check('methods', want.methods, got.methods);
+  check('backends', want.backends, got.backends);
+  check('canaries', want.canaries, got.canaries);
+  check('rate', want.rate, got.rate);
+  if (want.burst !== undefined) check('burst', want.burst, got.burst);
+  check('timeout', want.timeoutSeconds, got.timeoutSeconds);
+  check('retry attempts', want.retryAttempts, got.retryAttempts);
+  check('auth', want.auth, got.auth);
+  if (want.issuer !== undefined) check('issuer', want.issuer, got.issuer);
+  if (want.audiences !== undefined) check('audiences', want.audiences, got.audiences);
+  check('breaker', want.breaker, got.breaker);
+  for (const [service, mode] of Object.entries(want.mtls)) check(`mTLS of ${service}`, mode, got.mtls[service]);
+}
+
+const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
+
+describe.each(examples)('one meaning in every target: %s', (example) => {
+  let out: Output;
+  beforeAll(async () => {
+    const result = await generate({ models: [join('examples', example)], targets: READERS.map((r) => r.target), cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    out = { model: result.model, files: Object.fromEntries(result.files.map((f) => [f.path, f.content])) };
+  });
+
+  it.each(READERS.map((r) => r.target))('%s says what the model says for every route, or NOTES.md says why not', (target) => {
+    const reader = READERS.find((r) => r.target === target)!.read(out);
+    expect(out.model.routes.length).toBeGreaterThan(0);
+    for (const route of out.model.routes) compare(reader, route, expected(out.model, route), reader.facts(out, route));
+  });
+
+  it('quota tiers, cost multipliers and mirrors are expressed or noted by every target', () => {
+    for (const { read } of READERS) {
+      const reader = read(out);
+      for (const c of out.model.consumers.filter((x) => x.quotaTier)) {
+        if (reader.target !== 'kong') expect(reader.notes, `${reader.target}: quota tier of ${c.name}`).toContain(`consumer ${c.name}`);
+      }
+      for (const r of out.model.routes.filter((x) => x.costMultiplier !== 1)) expect(reader.notes, `${reader.target}: cost of ${r.name}`).toContain('agw:costMultiplier');
+      for (const r of out.model.routes.filter((x) => x.mirror)) {
+        const mirrored = reader.target === 'istio' && out.files['istio/virtualservice.yaml']!.includes('mirrorPercentage');
+        if (!mirrored) expect(reader.notes, `${reader.target}: mirror of ${r.name}`).toContain('agw:hasTrafficMirror');
+      }
+    }
+  });
+});

@@ -1,0 +1,218 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { format } from 'prettier';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { generate, type GatewayModel } from '../dist/index.js';
+import { ROOT, tempDir } from './helpers.js';
+
+/**
+ * The Kubernetes target: every document of every example is valid for kubernetes-models, one
+ * resource per document, labelled, prettier-formatted; the kustomization lists every file;
+ * secrets are referenced, never written; workloads, probes, autoscaling and network policies
+ * follow the model.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+};
+
+const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+interface Generated {
+  model: GatewayModel;
+  files: Record<string, string>;
+  docs: Doc[];
+}
+
+async function k8sOf(models: string[]): Promise<Generated> {
+  const result = await generate({ models, targets: ['k8s'], cwd: ROOT });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  const files = Object.fromEntries(result.files.filter((f) => f.path.startsWith('k8s/')).map((f) => [f.path, f.content]));
+  const docs = Object.entries(files)
+    .filter(([p]) => p.endsWith('.yaml') && p !== 'k8s/kustomization.yaml')
+    .flatMap(([, text]) => parseAllDocuments(text).map((d) => d.toJS() as Doc))
+    .filter((d) => d !== null);
+  return { model: result.model, files, docs };
+}
+
+const find = (g: Generated, kind: string, name: string, namespace?: string) => g.docs.find((d) => d.kind === kind && d.metadata.name === name && (namespace === undefined || d.metadata.namespace === namespace));
+const container = (d: Doc) => d.spec.template.spec.containers[0];
+
+describe.each(examples)('k8s target: %s', (example) => {
+  let g: Generated;
+  beforeAll(async () => {
+    g = await k8sOf([join('examples', example)]);
+  });
+
+  it('every document is a valid Kubernetes object (kubernetes-models)', () => {
+    for (const doc of g.docs) {
+      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      expect(Model, `${doc.apiVersion} ${doc.kind}`).toBeDefined();
+      expect(() => new Model!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('is one resource per document, without anchors, already prettier-formatted', async () => {
+    for (const [path, text] of Object.entries(g.files)) {
+      if (path.endsWith('.md')) {
+        expect(await format(text, { parser: 'markdown', printWidth: 120, proseWrap: 'preserve' }), path).toBe(text);
+        continue;
+      }
+      expect(await format(text, { parser: 'yaml', printWidth: 120 }), path).toBe(text);
+      expect(text, path).not.toMatch(/(^|\s)[&*][A-Za-z0-9_-]+\s*$/m);
+      for (const doc of parseAllDocuments(text)) expect(doc.errors, path).toEqual([]);
+    }
+  });
+
+  it('labels every resource and gives it a DNS-1123 name', () => {
+    for (const doc of g.docs) {
+      expect(doc.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'gwgen', 'app.kubernetes.io/part-of': g.model.gateway.name });
+      expect(doc.metadata.labels['app.kubernetes.io/name']).toBeTruthy();
+      expect(doc.metadata.name).toMatch(DNS_LABEL);
+    }
+  });
+
+  it('the kustomization lists every manifest', () => {
+    const k = parse(g.files['k8s/kustomization.yaml']!) as Doc;
+    expect(k.kind).toBe('Kustomization');
+    const manifests = Object.keys(g.files)
+      .filter((p) => p.endsWith('.yaml') && p !== 'k8s/kustomization.yaml')
+      .map((p) => p.slice('k8s/'.length));
+    expect([...k.resources].sort()).toEqual(manifests.sort());
+    expect(k.images).toEqual([{ name: 'ghcr.io/gwgen/gateway', newTag: expect.any(String) }]);
+  });
+
+  it('deploys the gateway: listen port, ConfigMap, secrets by reference only, HPA, PDB', () => {
+    const gw = g.model.gateway.name;
+    const dep = find(g, 'Deployment', gw, gw)!;
+    const c = container(dep);
+    expect(c.image).toMatch(/^ghcr\.io\/gwgen\/gateway:/);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: g.model.gateway.listenPort, protocol: 'TCP' }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: g.model.gateway.listenPort });
+    expect(find(g, 'ConfigMap', `${gw}-config`, gw)).toBeDefined();
+    expect(JSON.parse(find(g, 'ConfigMap', `${gw}-config`, gw)!.data['gateway.json']).gateway.name).toBe(gw);
+    expect(g.docs.filter((d) => d.kind === 'Secret')).toEqual([]);
+    const secretEnv = [
+      ...g.model.routes.flatMap((r) => (r.auth?.kind === 'jwt' && r.auth.secretEnv ? [r.auth.secretEnv] : [])),
+      ...g.model.consumers.flatMap((cn) => (cn.apiKeyEnv ? [cn.apiKeyEnv] : [])),
+      ...(g.model.routes.some((r) => r.rateLimit?.policy === 'redis') ? ['REDIS_URL'] : []),
+    ];
+    for (const name of new Set(secretEnv)) {
+      const env = c.env.find((e: Doc) => e.name === name);
+      expect(env, name).toEqual({ name, valueFrom: { secretKeyRef: { name: `${gw}-secrets`, key: name } } });
+    }
+    for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
+    expect(dep.spec.replicas).toBeUndefined();
+    expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
+    expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec.maxUnavailable).toBe(1);
+    expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+  });
+
+  it('deploys every service with an image: replicas, version label, probes from its health check, fenced to the gateway', () => {
+    const gw = g.model.gateway.name;
+    for (const s of g.model.services) {
+      const dep = find(g, 'Deployment', s.name, s.namespace);
+      if (!s.image) {
+        expect(dep).toBeUndefined();
+        continue;
+      }
+      const c = container(dep!);
+      expect(c.image).toBe(s.image);
+      expect(dep!.spec.template.metadata.labels).toMatchObject({ app: s.name, ...(s.version ? { version: s.version } : {}) });
+      const hpa = find(g, 'HorizontalPodAutoscaler', s.name, s.namespace);
+      if (s.replicas >= 2) {
+        expect(hpa!.spec.minReplicas).toBe(s.replicas);
+        expect(find(g, 'PodDisruptionBudget', s.name, s.namespace)).toBeDefined();
+      } else {
+        expect(dep!.spec.replicas).toBe(s.replicas);
+        expect(hpa).toBeUndefined();
+      }
+      const hc = s.healthCheck;
+      if (hc) {
+        expect(c.readinessProbe).toMatchObject({ httpGet: { path: hc.path, port: s.port }, periodSeconds: hc.intervalSeconds, successThreshold: hc.successThreshold, failureThreshold: hc.failureThreshold });
+        expect(c.livenessProbe).toMatchObject({ periodSeconds: hc.intervalSeconds, successThreshold: 1, failureThreshold: hc.failureThreshold });
+      }
+      const np = find(g, 'NetworkPolicy', s.name, s.namespace)!;
+      const from = np.spec.ingress[0].from;
+      expect(from[0]).toEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': gw } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': gw } } });
+      expect(from.slice(1).every((f: Doc) => f.podSelector.matchLabels.istio === 'ingressgateway')).toBe(true);
+      expect(np.spec.ingress[0].ports).toEqual([{ port: s.port, protocol: 'TCP' }]);
+    }
+  });
+
+  it('deploys Redis beside the gateway exactly when a limiter keeps its counters there', () => {
+    const gw = g.model.gateway.name;
+    const redis = g.model.routes.some((r) => r.rateLimit?.policy === 'redis');
+    expect(find(g, 'Deployment', 'redis', gw) !== undefined).toBe(redis);
+    if (redis) expect(find(g, 'Service', 'redis', gw)!.spec.ports[0].port).toBe(6379);
+  });
+});
+
+describe('k8s target: edge network policy', () => {
+  it('admits anyone unless every route has an IP allow list; then only those ranges', async () => {
+    const open = await k8sOf(['examples/mesh-shop.ttl']);
+    expect(find(open, 'NetworkPolicy', 'shop-gateway')!.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+    const dir = tempDir();
+    const model = join(dir, 'restricted.ttl');
+    writeFileSync(
+      model,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/restricted#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "internal-gateway" ; agw:listenPort 9000 ; agw:hasRoute ex:a , ex:b .
+ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:image "ghcr.io/example/svc:1.0" ; agw:replicas 1 .
+ex:a a agw:Route ; agw:routePath "/a" ; agw:hasBackendService ex:svc ; agw:hasIpRestriction ex:office .
+ex:b a agw:Route ; agw:routePath "/b" ; agw:hasBackendService ex:svc ; agw:hasIpRestriction ex:vpn .
+ex:office a agw:IpRestriction ; agw:allowCidr "192.0.2.0/24" .
+ex:vpn a agw:IpRestriction ; agw:allowCidr "10.8.0.0/16" , "192.0.2.0/24" ; agw:denyCidr "10.8.1.0/24" .
+`,
+    );
+    const g = await k8sOf([model]);
+    expect(find(g, 'NetworkPolicy', 'internal-gateway')!.spec.ingress).toEqual([
+      { ports: [{ port: 9000, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.8.0.0/16' } }, { ipBlock: { cidr: '192.0.2.0/24' } }] },
+    ]);
+    expect(g.files['k8s/NOTES.md']).toContain('agw:allowCidr on every route');
+    for (const doc of g.docs) expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+  });
+});
+
+describe('k8s target: escaping', () => {
+  it('yamlBlock round-trips any text as a literal block, or falls back to a quoted scalar', async () => {
+    const { yamlBlock } = await import('../dist/pipeline/helpers.js');
+    const texts = ['{\n  "a": "b: c # d"\n}', 'line\n\nafter blank\n', 'x: |\n  ---\n- &a *a', ' leading space', 'trailing \nspace', 'tab\tinside', 'ctrl\u0001char', '', 'one\n\n'];
+    for (const text of texts) {
+      const doc = `data:\n  key: ${yamlBlock(text, 4)}\n`;
+      expect((parse(doc) as { data: { key: string } }).data.key, JSON.stringify(text)).toBe(text);
+    }
+  });
+
+  it('hostile strings stay inert and every document stays valid', async () => {
+    const g = await k8sOf(['test/fixtures/valid/hostile-strings.ttl']);
+    for (const doc of g.docs) {
+      expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+      expect(Object.keys(doc).every((k) => ['apiVersion', 'kind', 'metadata', 'spec', 'data', 'automountServiceAccountToken'].includes(k))).toBe(true);
+    }
+    for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);
+    const config = JSON.parse(find(g, 'ConfigMap', 'hostile-config', 'hostile')!.data['gateway.json']);
+    expect(JSON.stringify(config)).toContain('kind: Secret');
+  });
+});
