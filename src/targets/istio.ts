@@ -239,7 +239,15 @@ export function istioView(model: M.GatewayModel): IstioView {
     noteRoute(route, notes);
   }
 
-  const destinationRules = model.services.map((s) => destinationRule(model, s, meta, notes));
+  const routesByService = new Map<string, M.Route[]>();
+  for (const r of model.routes) {
+    for (const svc of routeServices(r)) {
+      const list = routesByService.get(svc);
+      if (list) list.push(r);
+      else routesByService.set(svc, [r]);
+    }
+  }
+  const destinationRules = model.services.map((s) => destinationRule(model, s, routesByService.get(s.name) ?? [], meta, notes));
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
@@ -257,11 +265,12 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
 
   const authorizationPolicies: AuthorizationPolicy[] = [];
+  const neighbours = prefixIndex(model.routes);
   for (const route of model.routes) {
     const rules = authzRules(route);
     if (rules.length === 0) continue;
     authorizationPolicies.push({ meta: meta(dnsName(gw, route.name), ns, route.name), route: route.name, rules });
-    noteOverreach(route, model.routes, notes);
+    noteOverreach(route, neighbours(literalPrefix(route.path)), notes);
   }
 
   const tracing = model.gateway.tracing;
@@ -345,8 +354,8 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   return { route: route.name, httpNames, maxTokens: limiter.burstSize, tokensPerFill: limiter.limits[shortest]!, fillInterval: goDuration(WINDOW_SECONDS[shortest]) };
 }
 
-function destinationRule(model: M.GatewayModel, s: M.BackendService, meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
-  const users = model.routes.filter((r) => r.circuitBreaker && routeServices(r).includes(s.name));
+function destinationRule(model: M.GatewayModel, s: M.BackendService, routes: readonly M.Route[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+  const users = routes.filter((r) => r.circuitBreaker);
   const breakers = users.map((r) => r.circuitBreaker!);
   let outlierDetection: DestinationRule['outlierDetection'];
   if (breakers.length > 0) {
@@ -357,7 +366,7 @@ function destinationRule(model: M.GatewayModel, s: M.BackendService, meta: (name
     if (distinct.size > 1) {
       notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
     }
-    const unprotected = model.routes.filter((r) => !r.circuitBreaker && routeServices(r).includes(s.name));
+    const unprotected = routes.filter((r) => !r.circuitBreaker);
     for (const r of unprotected) notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `The route has no circuit breaker, but its service ${s.name} has one from other routes; in Istio the outlier detection of a service applies to every route to it` });
     for (const r of users) {
       notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker', detail: 'Istio ejects a failing endpoint (outlier detection) instead of failing fast: consecutive 5xx or connection failures eject it for agw:timeoutSeconds (longer on repeated ejections, as Envoy multiplies the ejection time), and it then takes full traffic at once; agw:halfOpenRequests is not expressible' });
@@ -453,10 +462,39 @@ function requirementsMet(of: M.Route, by: M.Route): boolean {
   return true;
 }
 
+/**
+ * The routes whose literal prefix meets a given prefix (one starts with the other), without
+ * comparing every pair: the prefixes that the given one starts with are looked up by length,
+ * those that start with it are a range of the sorted list.
+ */
+function prefixIndex(routes: readonly M.Route[]): (prefix: string) => M.Route[] {
+  const byPrefix = new Map<string, M.Route[]>();
+  for (const r of routes) {
+    const p = literalPrefix(r.path);
+    const list = byPrefix.get(p);
+    if (list) list.push(r);
+    else byPrefix.set(p, [r]);
+  }
+  const sortedPrefixes = [...byPrefix.keys()].sort(compareStrings);
+  return (prefix) => {
+    const found = new Set<M.Route>();
+    for (let n = 0; n < prefix.length; n++) for (const r of byPrefix.get(prefix.slice(0, n)) ?? []) found.add(r);
+    let lo = 0;
+    let hi = sortedPrefixes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedPrefixes[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < sortedPrefixes.length && sortedPrefixes[i]!.startsWith(prefix); i++) for (const r of byPrefix.get(sortedPrefixes[i]!)!) found.add(r);
+    return [...found];
+  };
+}
+
 /** A policy keyed on a path prefix also applies to other routes under that prefix: say so where their requirements differ. */
-function noteOverreach(route: M.Route, all: readonly M.Route[], notes: Limitation[]): void {
+function noteOverreach(route: M.Route, candidates: readonly M.Route[], notes: Limitation[]): void {
   const prefix = literalPrefix(route.path);
-  for (const other of all) {
+  for (const other of candidates) {
     if (other === route || !methodsOverlap(route, other) || !prefixesMeet(prefix, other)) continue;
     if (requirementsMet(route, other)) continue;
     notes.push({ subject: `route ${other.name}`, feature: 'path-scoped Istio authorization', detail: `Istio authorization policies match path prefixes, not routes: requests to this route under ${prefix} with a method of route ${route.name} also have to pass ${route.name}'s authentication and IP rules` });
