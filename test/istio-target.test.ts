@@ -216,3 +216,31 @@ describe('istio target: applies and features', () => {
     for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);
   });
 });
+
+describe('mesh helpers', () => {
+  it('names stay DNS-1123 labels of at most 63 characters, hash-truncated deterministically', async () => {
+    const { dnsName, labelValue, dnsLabelOf } = await import('../dist/targets/mesh-common.js');
+    const long = 'a'.repeat(63);
+    const name = dnsName(long, 'route-' + 'b'.repeat(57));
+    expect(name).toMatch(DNS_LABEL);
+    expect(name).toHaveLength(63);
+    expect(dnsName(long, 'route-' + 'b'.repeat(57))).toBe(name);
+    expect(dnsName(long, 'route-' + 'c'.repeat(57))).not.toBe(name);
+    expect(dnsName('gw', 'jwt')).toBe('gw-jwt');
+    expect(labelValue('v1.2_3')).toBe('v1.2_3');
+    expect(labelValue('4.0.0 beta/"x"')).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
+    expect(dnsLabelOf('3.0.0-RC.2')).toMatch(DNS_LABEL);
+    expect(dnsLabelOf('v2')).toBe('v2');
+  });
+
+  it('durations are seconds with an "s", at least 1 ms; paths become anchored RE2 prefixes', async () => {
+    const { goDuration, pathRegex } = await import('../dist/targets/mesh-common.js');
+    expect([goDuration(1.5), goDuration(0.25), goDuration(300), goDuration(0.0001)]).toEqual(['1.5s', '0.25s', '300s', '0.001s']);
+    const re = new RegExp(pathRegex('/v1.0/items/{id}/parts'));
+    expect(re.test('/v1.0/items/42/parts')).toBe(true);
+    expect(re.test('/v1.0/items/42/parts/7')).toBe(true);
+    expect(re.test('/v1x0/items/42/parts')).toBe(false);
+    expect(re.test('/v1.0/items//parts')).toBe(false);
+    expect(re.test('/x/v1.0/items/42/parts')).toBe(false);
+  });
+});
