@@ -171,7 +171,9 @@ function istioReader(out: Output): Reader {
     facts(_, route) {
       const entry = vs.spec.http.find((h: Doc) => h.name === `${gw}.${route.name}`);
       const match = entry.match[0];
-      const method = match.method ? (match.method.exact !== undefined ? [match.method.exact] : match.method.regex.split('|')) : [];
+      const listed: string[] = match.method ? (match.method.exact !== undefined ? [match.method.exact] : match.method.regex.split('|')) : [];
+      // OPTIONS is added to routes with CORS so the preflight reaches Envoy's CORS filter.
+      const method = route.cors && !route.methods.includes('OPTIONS') ? listed.filter((m) => m !== 'OPTIONS') : listed;
       const canaries = vs.spec.http
         .filter((h: Doc) => h.name.startsWith(`${gw}.${route.name}.`))
         .map((h: Doc) => {

@@ -121,6 +121,7 @@ describe.each(examples)('istio target: %s', (example) => {
       for (const method of r.methods.length ? r.methods : ['GET']) {
         expect(route(path, method, {})?.name, `${method} ${path}`).toBe(`${g.model.gateway.name}.${r.name}`);
         expect(route(`${path}/more`, method, {})?.name, `${method} ${path}/more`).toBeDefined();
+        if (r.cors) expect(route(path, 'OPTIONS', {})?.corsPolicy, `preflight ${path}`).toBeDefined();
         for (const c of r.splits.filter((s) => s.matchHeader)) {
           expect(route(path, method, { [c.matchHeader!.name.toLowerCase()]: c.matchHeader!.value })?.name).toBe(`${g.model.gateway.name}.${r.name}.${c.service}`);
         }

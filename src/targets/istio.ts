@@ -312,10 +312,20 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
 }
 
-/** One match entry: the path, the methods (one exact method, or a regex of several), and headers. */
+/**
+ * One match entry: the path, the methods (one exact method, or a regex of several), and headers.
+ * A route with CORS also matches OPTIONS, so that Envoy's CORS filter sees the preflight (a
+ * request no route matches gets 404 before any CORS policy applies).
+ */
+export function routeMethods(route: M.Route): string[] {
+  if (route.methods.length === 0) return [];
+  return route.cors && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : [...route.methods];
+}
+
 function matches(route: M.Route, headers: HttpMatch['headers']): HttpMatch[] {
   const uri: StringMatch = hasParams(route.path) ? { regex: pathRegex(route.path) } : { prefix: route.path };
-  const method: StringMatch | undefined = route.methods.length === 0 ? undefined : route.methods.length === 1 ? { exact: route.methods[0]! } : { regex: route.methods.join('|') };
+  const methods = routeMethods(route);
+  const method: StringMatch | undefined = methods.length === 0 ? undefined : methods.length === 1 ? { exact: methods[0]! } : { regex: methods.join('|') };
   return [{ uri, ...(method ? { method } : {}), headers }];
 }
 

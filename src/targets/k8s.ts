@@ -262,6 +262,9 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
     };
   });
+  for (const b of backends) {
+    notes.push({ subject: `service ${b.meta.name}`, feature: 'NetworkPolicy of a backend', detail: `Only the gwgen gateway's pods${istioIngress ? ' and the Istio ingress gateway' : ''} may connect to the service; other clients (a Kong deployment, Prometheus, other services) need a NetworkPolicy of their own` });
+  }
   for (const s of model.services.filter((x) => x.image === undefined)) {
     notes.push({ subject: `service ${s.name}`, feature: 'agw:image (absent)', detail: 'Services without an image are not deployed, and no NetworkPolicy fences them; the gateway reaches them at the address its GW_UPSTREAM_<SERVICE> variable names' });
   }
