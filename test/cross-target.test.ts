@@ -136,7 +136,7 @@ function kongReader(out: Output): Reader {
         ...(auth === 'jwt'
           ? {
               issuer: jwtCredential ? jwtCredential.key : unsupported('agw:jwksUri', `issuer ${(route.auth as { issuer: string }).issuer}`),
-              audiences: (route.auth as { audiences: string[] }).audiences.length > 0 ? unsupported('agw:audience', `route ${route.name}`) : [],
+              audiences: (route.auth as { audiences: readonly string[] }).audiences.length > 0 ? unsupported('agw:audience', `route ${route.name}`) : [],
             }
           : {}),
         ...(upstream.healthchecks?.passive ? { breaker: upstream.healthchecks.passive.unhealthy.http_failures } : {}),
