@@ -44,7 +44,15 @@ interface Generated {
   docs: Doc[];
 }
 
-async function k8sOf(models: string[]): Promise<Generated> {
+/** Generations are shared between tests: each model is generated once. */
+const cache = new Map<string, Promise<Generated>>();
+function k8sOf(models: string[]): Promise<Generated> {
+  const key = JSON.stringify(models);
+  if (!cache.has(key)) cache.set(key, generateK8s(models));
+  return cache.get(key)!;
+}
+
+async function generateK8s(models: string[]): Promise<Generated> {
   const result = await generate({ models, targets: ['k8s'], cwd: ROOT });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   const files = Object.fromEntries(result.files.filter((f) => f.path.startsWith('k8s/')).map((f) => [f.path, f.content]));
@@ -170,7 +178,7 @@ describe.each(examples)('k8s target: %s', (example) => {
 
 describe('k8s target: edge network policy', () => {
   it('admits anyone unless every route has an IP allow list; then only those ranges', async () => {
-    const open = await k8sOf(['examples/mesh-shop.ttl']);
+    const open = await k8sOf([join('examples', 'mesh-shop.ttl')]);
     expect(find(open, 'NetworkPolicy', 'shop-gateway')!.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
     const dir = tempDir();
     const model = join(dir, 'restricted.ttl');

@@ -506,8 +506,11 @@ function noteOverreach(route: M.Route, candidates: readonly M.Route[], notes: Li
   const prefix = literalPrefix(route.path);
   for (const other of candidates) {
     if (other === route || !methodsOverlap(route, other) || !prefixesMeet(prefix, other)) continue;
+    // A plain path's policy matches exactly the requests its route matches; of those, only the
+    // ones a more specific route (earlier in the VirtualService) takes go elsewhere.
+    if (!hasParams(route.path) && compareRouteSpecificity(other, route) > 0) continue;
     if (requirementsMet(route, other)) continue;
-    notes.push({ subject: `route ${other.name}`, feature: 'path-scoped Istio authorization', detail: `Istio authorization policies match path prefixes, not routes: requests to this route under ${prefix} with a method of route ${route.name} also have to pass ${route.name}'s authentication and IP rules` });
+    notes.push({ subject: `route ${other.name} (under ${prefix}, policy of route ${route.name})`, feature: 'path-scoped Istio authorization', detail: 'Istio authorization policies match path prefixes and methods, not routes: a request to the route that also falls under the path prefix and methods of a route with other requirements must pass that route\'s authentication and IP rules too' });
   }
 }
 
