@@ -1,0 +1,152 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gwgen, tempDir } from './helpers.js';
+
+/**
+ * The generated gateway's dependencies are installed once per machine (and per set of pinned
+ * versions) into a shared folder, and every generated project links its node_modules there.
+ */
+export function installGatewayDeps(packageJson: string): string {
+  const pkg = JSON.parse(readFileSync(packageJson, 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const deps = { ...pkg.dependencies, ...pkg.devDependencies };
+  const key = createHash('sha256').update(JSON.stringify(deps)).digest('hex').slice(0, 12);
+  const dir = join(tmpdir(), `gwgen-gateway-deps-${key}`);
+  if (existsSync(join(dir, 'node_modules/.bin/tsc'))) return dir;
+  const staging = `${dir}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  writeFileSync(join(staging, 'package.json'), JSON.stringify({ name: 'gwgen-gateway-deps', private: true, dependencies: deps }, null, 2));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: staging, stdio: 'pipe', timeout: 240_000 });
+  try {
+    renameSync(staging, dir);
+  } catch {
+    // Another test process won the race: its install is as good as this one.
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Generates the gateway of `model` into a fresh folder, links the shared dependencies, compiles. */
+export async function buildGateway(model: string): Promise<{ out: string; dir: string; deps: string }> {
+  const out = tempDir('gwgen-gateway-');
+  const r = await gwgen(['generate', model, '-o', out, '-t', 'gateway']);
+  if (r.exitCode !== 0) throw new Error(`gwgen generate failed: ${r.stderr}`);
+  const dir = join(out, 'gateway');
+  const deps = installGatewayDeps(join(dir, 'package.json'));
+  symlinkSync(join(deps, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  execFileSync(process.execPath, [join(deps, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'pipe', timeout: 120_000 });
+  return { out, dir, deps };
+}
+
+export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable';
+
+/** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
+export class Backend {
+  behaviour: Behaviour = 'ok';
+  calls = 0;
+  port = 0;
+  private server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(readonly name: string) {
+    this.server = this.create();
+  }
+
+  private create(): Server {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    return server;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      if (req.url === '/healthz') return void res.end('ok');
+      this.calls++;
+      switch (this.behaviour) {
+        case 'fail':
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          return void res.end('backend failure');
+        case 'unavailable':
+          res.writeHead(503);
+          return void res.end();
+        case 'reset':
+          return void req.socket.destroy();
+        case 'hang':
+          return;
+        case 'slow':
+          return void setTimeout(() => res.end(JSON.stringify({ backend: this.name, slow: true })), 300);
+        default:
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ backend: this.name, port: this.port, url: req.url, bytes, headers: req.headers }));
+      }
+    });
+  }
+
+  async listen(port = this.port): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Stops listening and cuts every connection: the port is closed until listen() again. */
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+    this.server = this.create();
+  }
+}
+
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `npm start`'s command (node dist/src/main.js) on an ephemeral port; resolves once it listens. */
+export async function startGateway(dir: string, env: Record<string, string>): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_ACCESS_LOG: 'off', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /"message":"listening".*?"port":(\d+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the gateway exited (${code}): ${err}`)));
+  });
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    stderr: () => err,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
+  };
+}
+
+export function redisServer(): string | undefined {
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (existsSync(p)) return p;
+  return undefined;
+}

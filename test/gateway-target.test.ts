@@ -1,0 +1,304 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayConfig, envName } from '../src/targets/gateway.js';
+import { Backend, buildGateway, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { gwgen, ROOT } from './helpers.js';
+
+/**
+ * The gateway target: every example generates a project that installs (shared node_modules),
+ * typechecks and passes its own generated tests; then end-to-end tests over real sockets with
+ * backend faults (500s, resets, hangs, closed ports), load balancing, streaming, shared Redis
+ * limits, user code carried over, and graceful shutdown.
+ */
+const examples = readdirSync(join(ROOT, 'examples'))
+  .filter((f) => f.endsWith('.ttl'))
+  .sort();
+
+describe('gateway view', () => {
+  it('names the upstream override variables after the service', () => {
+    expect(envName('datasets-api')).toBe('GW_UPSTREAM_DATASETS_API');
+    expect(envName('a.b-c')).toBe('GW_UPSTREAM_A_B_C');
+  });
+});
+
+describe.each(examples)('generated gateway of %s', (example) => {
+  let dir = '';
+  beforeAll(async () => {
+    ({ dir } = await buildGateway(`examples/${example}`));
+  });
+
+  it('pins exact dependency versions and names the start and test commands', () => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    for (const v of Object.values({ ...pkg.dependencies, ...pkg.devDependencies })) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.scripts.start).toBe('node dist/src/main.js');
+    expect(pkg.scripts.test).toContain('node --test');
+  });
+
+  it('passes its own generated tests (npm test)', () => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const files = String(pkg.scripts.test).split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
+    let out = '';
+    try {
+      out = execFileSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: dir, encoding: 'utf8', stdio: 'pipe', timeout: 180_000 });
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string };
+      const failures = String(e.stdout ?? '')
+        .split('\n')
+        .filter((l) => /not ok|error:|expected|actual/.test(l))
+        .slice(0, 40)
+        .join('\n');
+      throw new Error(`generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
+    }
+    expect(out).toMatch(/# fail 0/);
+    expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(20);
+  });
+});
+
+describe('generated gateway end to end, over real sockets', () => {
+  let dir = '';
+  let out = '';
+  const app = new Backend('app');
+  const pairA = new Backend('pair-a');
+  const pairB = new Backend('pair-b');
+  const heavy = new Backend('heavy');
+  const light = new Backend('light');
+  const sticky = [new Backend('s1'), new Backend('s2'), new Backend('s3')];
+  let gw: GatewayProcess;
+  let env: Record<string, string> = {};
+
+  beforeAll(async () => {
+    ({ dir, out } = await buildGateway('test/fixtures/gateway/faults.ttl'));
+    for (const b of [app, pairA, pairB, heavy, light, ...sticky]) await b.listen();
+    env = {
+      GW_UPSTREAM_APP: app.url,
+      GW_UPSTREAM_PAIR: `${pairA.url},${pairB.url}`,
+      GW_UPSTREAM_WEIGHTED: `${heavy.url};weight=80,${light.url};weight=20`,
+      GW_UPSTREAM_STICKY: sticky.map((b) => b.url).join(','),
+      ALICE_KEY: 'alice-secret-key',
+      GW_MAX_BODY_BYTES: String(8 * 1024 * 1024),
+      GW_EJECT_AFTER_FAILURES: '0',
+    };
+    gw = await startGateway(dir, env);
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    for (const b of [app, pairA, pairB, heavy, light, ...sticky]) await b.stop().catch(() => undefined);
+  });
+
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(gw.url + path, { headers });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  };
+
+  it('proxies, and passes a backend 500 on as it came', async () => {
+    app.behaviour = 'ok';
+    const ok = await get('/plain/hello?x=1');
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text).url).toBe('/hello?x=1');
+    app.behaviour = 'fail';
+    const failed = await get('/plain/hello');
+    expect(failed.status).toBe(500);
+    expect(failed.text).toBe('backend failure');
+  });
+
+  it('answers 502 to a reset and to a closed port, 504 to a hang, and keeps serving', async () => {
+    app.behaviour = 'reset';
+    const reset = await get('/plain/x');
+    expect(reset.status).toBe(502);
+    expect(JSON.parse(reset.text)).toEqual({ error: 'upstream unreachable', status: 502 });
+    app.behaviour = 'hang';
+    const started = Date.now();
+    const hung = await get('/plain/x');
+    expect(hung.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const port = app.port;
+    await app.stop();
+    expect((await get('/plain/x')).status).toBe(502);
+    await app.listen(port);
+    app.behaviour = 'ok';
+    expect((await get('/plain/x')).status).toBe(200);
+    expect((await get('/healthz')).status).toBe(200);
+    expect(gw.child.exitCode).toBeNull();
+  });
+
+  it('opens the circuit after 3 failures (503 + Retry-After, backend not called), then closes again', async () => {
+    app.behaviour = 'fail';
+    for (let i = 0; i < 3; i++) expect((await get('/guarded/x')).status).toBe(500);
+    const calls = app.calls;
+    const open = await get('/guarded/x');
+    expect(open.status).toBe(503);
+    expect(open.headers.get('retry-after')).toBe('1');
+    expect(app.calls).toBe(calls);
+    expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 1/);
+    app.behaviour = 'ok';
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await get('/guarded/x')).status).toBe(200);
+    expect((await get('/guarded/x')).status).toBe(200);
+    expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 0/);
+  });
+
+  it('retries on another instance when one is down, refuses, resets or answers 503', async () => {
+    for (const fault of ['closed', 'reset', 'unavailable'] as const) {
+      const port = pairB.port;
+      if (fault === 'closed') await pairB.stop();
+      else pairB.behaviour = fault;
+      pairA.behaviour = 'ok';
+      for (let i = 0; i < 6; i++) {
+        const r = await get(`/retried/${fault}/${i}`);
+        expect(r.status, `${fault} #${i}: ${r.text}`).toBe(200);
+        expect(JSON.parse(r.text).backend).toBe('pair-a');
+      }
+      if (fault === 'closed') await pairB.listen(port);
+      pairB.behaviour = 'ok';
+    }
+    // Both hang: every try times out (per try 0.3 s), then 504.
+    pairA.behaviour = 'hang';
+    pairB.behaviour = 'hang';
+    expect((await get('/retried/x')).status).toBe(504);
+    pairA.behaviour = 'ok';
+    pairB.behaviour = 'ok';
+  });
+
+  it('balances by weight, and keeps a consistent-hash key on one instance', async () => {
+    heavy.calls = light.calls = 0;
+    for (let i = 0; i < 100; i++) expect((await get(`/balanced/${i}`)).status).toBe(200);
+    expect(heavy.calls).toBe(80);
+    expect(light.calls).toBe(20);
+    const owners = new Set<string>();
+    for (let i = 0; i < 5; i++) owners.add(JSON.parse((await get('/hashed/job-42/logs')).text).backend);
+    expect(owners.size).toBe(1);
+    const spread = new Set<string>();
+    for (let i = 0; i < 60; i++) spread.add(JSON.parse((await get(`/hashed/job-${i}`)).text).backend);
+    expect(spread.size).toBe(3);
+  });
+
+  it('streams a large chunked upload through, refuses one past the limit with 413, and needs the API key', async () => {
+    const upload = (bytes: number, key?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const u = new URL(gw.url);
+        const req = request({ host: u.hostname, port: u.port, path: '/streamed', method: 'POST', headers: { 'transfer-encoding': 'chunked', ...(key ? { 'x-api-key': key } : {}) } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', (err) => (err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? resolve({ status: 413, body: '' }) : reject(err)));
+        const chunk = Buffer.alloc(64 * 1024, 97);
+        let sent = 0;
+        const pump = () => {
+          while (sent < bytes) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+    app.behaviour = 'ok';
+    const ok = await upload(5 * 1024 * 1024, 'alice-secret-key');
+    expect(ok.status).toBe(200);
+    const seen = JSON.parse(ok.body);
+    expect(seen.bytes).toBe(5 * 1024 * 1024);
+    expect(seen.headers['x-api-key']).toBeUndefined();
+    expect(seen.headers['x-consumer-name']).toBe('alice');
+    expect((await upload(9 * 1024 * 1024, 'alice-secret-key')).status).toBe(413);
+    expect((await upload(1024)).status).toBe(401);
+    expect((await upload(1024, 'wrong-key')).status).toBe(401);
+  });
+
+  it('counts "redis" limits locally while Redis is unreachable', async () => {
+    const local = await startGateway(dir, { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await fetch(`${local.url}/shared`)).status);
+      expect(statuses.slice(0, 6)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(statuses[6]).toBe(429);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  const redis = redisServer();
+  it.skipIf(!redis)('shares a "redis" limit between two gateway replicas through one Redis', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const server = spawn(redis!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const a = await startGateway(dir, { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    const b = await startGateway(dir, { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      for (let i = 0; i < 50 && !(a.stderr().includes('redis reachable') && b.stderr().includes('redis reachable')); i++) await new Promise((r) => setTimeout(r, 100));
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await fetch(`${(i % 2 ? b : a).url}/shared`)).status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(6);
+      expect(statuses.slice(6)).toEqual([429, 429]);
+      const limited = await fetch(`${a.url}/shared`);
+      expect(limited.headers.get('x-ratelimit-limit')).toBe('6');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await a.stop();
+      await b.stop();
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('keeps user code across regeneration, and runs it', async () => {
+    const hooks = join(dir, 'src/hooks.ts');
+    const text = readFileSync(hooks, 'utf8');
+    writeFileSync(hooks, text.replace('  void ctx;\n  // gwgen:user-code-end before-proxy', "  ctx.setUpstreamHeader('x-hooked', ctx.route.name);\n  // gwgen:user-code-end before-proxy"));
+    const r = await gwgen(['generate', 'test/fixtures/gateway/faults.ttl', '-o', out, '-t', 'gateway']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(hooks, 'utf8')).toContain("ctx.setUpstreamHeader('x-hooked', ctx.route.name);");
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: dir, stdio: 'pipe' });
+    const hooked = await startGateway(dir, env);
+    try {
+      app.behaviour = 'ok';
+      const seen = JSON.parse(await (await fetch(`${hooked.url}/plain/x`)).text());
+      expect(seen.headers['x-hooked']).toBe('plain');
+    } finally {
+      await hooked.stop();
+    }
+  });
+
+  it('drains in-flight requests on SIGTERM, then exits 0', async () => {
+    app.behaviour = 'slow';
+    const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));
+    await new Promise((r) => setTimeout(r, 100));
+    const exit = gw.stop('SIGTERM');
+    const answer = await pending;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text).slow).toBe(true);
+    expect(await exit).toBe(0);
+    expect(gw.stderr()).not.toMatch(/uncaught|unhandled/i);
+  });
+});
+
+describe('gateway config view', () => {
+  it('keeps burst on the shortest window and the limit elsewhere', async () => {
+    const r = await gwgen(['query', 'examples/research-platform.ttl', '-e', 'ASK { ?s a agw:ApiGateway }']);
+    expect(r.exitCode).toBe(0);
+    const windows = gatewayConfig({
+      gateway: { id: 'g', name: 'g', listenPort: 8080 },
+      routes: [
+        {
+          id: 'r',
+          name: 'r',
+          path: '/r',
+          methods: [],
+          service: 's',
+          stripPath: false,
+          websocket: false,
+          costMultiplier: 1,
+          splits: [],
+          rateLimit: { id: 'l', limits: { second: 10, hour: 100 }, burstSize: 25, limitBy: 'ip', policy: 'local' },
+        },
+      ],
+      services: [{ id: 's', name: 's', host: 's', port: 80, protocol: 'http', namespace: 'default', instances: [], loadBalancing: 'round-robin', replicas: 2 }],
+      consumers: [],
+    }).routes[0]!.rateLimit!.windows;
+    expect(windows).toEqual([
+      { window: 'second', limit: 10, seconds: 1, capacity: 25 },
+      { window: 'hour', limit: 100, seconds: 3600, capacity: 100 },
+    ]);
+  });
+});
