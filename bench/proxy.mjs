@@ -88,7 +88,8 @@ async function serve(kind, port, upstream) {
     await fastify.listen({ port, host: '127.0.0.1' });
   } else if (kind === 'fastgw') {
     const gateway = require('fast-gateway');
-    await gateway({ routes: [{ prefix: '/', target: upstream }] }).start(port, '127.0.0.1');
+    // prefixRewrite keeps the path as it came (fast-gateway strips the prefix by default).
+    await gateway({ routes: [{ prefix: '/api', prefixRewrite: '/api', target: upstream }] }).start(port, '127.0.0.1');
   }
 }
 
