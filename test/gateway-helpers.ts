@@ -48,6 +48,8 @@ export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
 export class Backend {
   behaviour: Behaviour = 'ok';
+  /** What GET /healthz answers (the gateway's active health check). */
+  healthy = true;
   calls = 0;
   port = 0;
   private server: Server;
@@ -70,7 +72,10 @@ export class Backend {
     let bytes = 0;
     req.on('data', (c: Buffer) => (bytes += c.length));
     req.on('end', () => {
-      if (req.url === '/healthz') return void res.end('ok');
+      if (req.url === '/healthz') {
+        res.writeHead(this.healthy ? 200 : 503);
+        return void res.end(this.healthy ? 'ok' : 'unhealthy');
+      }
       this.calls++;
       switch (this.behaviour) {
         case 'fail':

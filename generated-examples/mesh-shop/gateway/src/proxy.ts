@@ -160,8 +160,6 @@ export class Try {
   timer: NodeJS.Timeout | undefined;
   status = 0;
   private discard = false;
-  private resume: (() => void) | undefined;
-  private readonly onDrain = () => this.resume?.();
   settled = false;
 
   constructor(
@@ -193,11 +191,14 @@ export class Try {
     return true;
   }
 
+  /** undici's resume for this response, called when the client's socket drains. */
+  private resume: (() => void) | undefined;
+
   onData(chunk: Buffer): boolean {
     if (this.discard || this.settled) return true;
     const res = this.owner.res;
     if (res.write(chunk)) return true;
-    res.once('drain', this.onDrain);
+    res.once('drain', this.resume!);
     return false;
   }
 

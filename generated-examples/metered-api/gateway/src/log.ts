@@ -18,7 +18,8 @@ export interface AccessLogEntry {
 }
 
 export class AccessLog {
-  private buffer: string[] = [];
+  /** Lines not yet written, as one string (V8 concatenates without copying until it is written). */
+  private pending = '';
   private bytes = 0;
   private scheduled = false;
   dropped = 0;
@@ -43,7 +44,7 @@ export class AccessLog {
       this.dropped++;
       return;
     }
-    this.buffer.push(line);
+    this.pending += line + '\n';
     this.bytes += line.length + 1;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -53,9 +54,9 @@ export class AccessLog {
 
   flush(): void {
     this.scheduled = false;
-    if (this.buffer.length === 0) return;
-    const chunk = this.buffer.join('\n') + '\n';
-    this.buffer = [];
+    if (this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
     this.bytes = 0;
     this.write(chunk);
   }
@@ -71,6 +72,12 @@ export function nowIso(): string {
     iso = new Date(now).toISOString();
   }
   return iso;
+}
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+/** A JSON string literal; strings that need no escaping (the usual case) skip JSON.stringify. */
+export function jsonString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** Diagnostics (start, shutdown, Redis up/down) as JSON lines on stderr. */

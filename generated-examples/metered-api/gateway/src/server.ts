@@ -5,7 +5,6 @@
 // limit and an async hook wait for a promise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Histogram } from 'prom-client';
 import { ApiKeys, checkApiKey, JwtVerifier, type AuthOutcome } from './auth.js';
 import { Upstream, type HashSource, type Instance } from './balancer.js';
 import { CircuitBreaker, DENIED, PERMITTED, type Permit } from './breaker.js';
@@ -14,8 +13,8 @@ import { Cors } from './cors.js';
 import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
 import { ClientAddress, IpFilter } from './ip.js';
-import { AccessLog, event, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
-import { Metrics } from './metrics.js';
+import { AccessLog, event, jsonString, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
+import { Metrics, type RouteMetrics } from './metrics.js';
 import {
   BodyTooLarge,
   ClientGone,
@@ -70,7 +69,7 @@ export class RuntimeRoute {
   readonly cors: Cors | undefined;
   readonly limiter: RateLimitConfig | undefined;
   readonly retry: RetryPlan | undefined;
-  readonly histogram: Histogram.Internal<'route'>;
+  readonly metrics: RouteMetrics;
 
   constructor(
     readonly config: RouteConfig,
@@ -145,7 +144,7 @@ export class RuntimeRoute {
               onReset: false,
             }
           : undefined;
-    this.histogram = gw.metrics.duration.labels(config.name);
+    this.metrics = gw.metrics.forRoute(config.name);
   }
 
   /** Header-matched splits first, then the weighted ones, else the route's backend. */
@@ -399,7 +398,7 @@ function round(ms: number): number {
 
 /** "/a/../b", "/a/./b" and their percent-encoded forms are refused rather than interpreted. */
 function hasDotSegment(path: string): boolean {
-  if (!path.includes('/.') && !path.includes('%2') && !path.includes('%2')) return false;
+  if (!path.includes('/.') && !path.includes('%2')) return false;
   const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/');
   return /(^|\/)\.\.?(\/|$)/.test(decoded);
 }
@@ -893,12 +892,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     clearTimeout(this.timer);
     const ms = performance.now() - this.start;
     const gw = this.gw;
-    gw.metrics.request(this.runtime.name, this.req.method!, status, ms / 1000, this.runtime.histogram);
+    gw.metrics.routeRequest(this.runtime.metrics, this.req.method!, status, ms / 1000);
     if (gw.accessLog.enabledFlag) {
       // Built by hand: JSON.stringify of an object with optional fields costs several objects per request.
-      let line = `{"time":"${nowIso()}","route":${JSON.stringify(this.runtime.name)},"method":"${this.req.method}","path":${JSON.stringify(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${JSON.stringify(this.clientIp)}`;
-      if (this.lastInstance !== undefined) line += `,"upstream":${JSON.stringify(this.lastInstance.origin)}`;
-      if (this.consumer !== undefined) line += `,"consumer":${JSON.stringify(this.consumer)}`;
+      let line = `{"time":"${nowIso()}","route":"${this.runtime.name}","method":"${this.req.method}","path":${jsonString(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${jsonString(this.clientIp)}`;
+      if (this.lastInstance !== undefined) line += `,"upstream":${jsonString(this.lastInstance.origin)}`;
+      if (this.consumer !== undefined) line += `,"consumer":${jsonString(this.consumer)}`;
       if (this.tries > 1) line += `,"tries":${this.tries}`;
       line += `,"trace_id":"${this.trace.traceId}"`;
       if (this.error !== undefined) line += `,"error":${JSON.stringify(this.error)}`;

@@ -246,6 +246,14 @@ for (const route of config.routes) {
             answer.headers['access-control-allow-origin'] === '*',
         );
         if (cors.credentials) assert.equal(answer.headers['access-control-allow-credentials'], 'true');
+        if (usable) {
+          const simple = await call(route, { headers: { origin } });
+          assert.equal(simple.status, 200, simple.text);
+          assert.ok(
+            simple.headers['access-control-allow-origin'] === origin ||
+              simple.headers['access-control-allow-origin'] === '*',
+          );
+        }
         if (!cors.origins.includes('*')) {
           const denied = await send(world.url + pathOf(route, '/x'), {
             method: 'OPTIONS',

@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway } from './gateway-helpers.js';
+import { ROOT } from './helpers.js';
+
+/**
+ * Every example's gateway project installs (node_modules shared between projects, see
+ * installGatewayDeps), typechecks, and passes its own generated tests (`npm test` there), which
+ * start the gateway against mock backends and check each route's policies.
+ */
+const examples = readdirSync(join(ROOT, 'examples'))
+  .filter((f) => f.endsWith('.ttl'))
+  .sort();
+
+describe.each(examples)('generated gateway of %s', (example) => {
+  let dir = '';
+  beforeAll(async () => {
+    ({ dir } = await buildGateway(`examples/${example}`));
+  });
+
+  it('pins exact dependency versions and names the start and test commands', () => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    for (const v of Object.values({ ...pkg.dependencies, ...pkg.devDependencies })) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.scripts.start).toBe('node dist/src/main.js');
+    expect(pkg.scripts.test).toContain('node --test');
+  });
+
+  it('passes its own generated tests (npm test)', () => {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const files = String(pkg.scripts.test).split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
+    let out = '';
+    try {
+      out = execFileSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: dir, encoding: 'utf8', stdio: 'pipe', timeout: 180_000 });
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string };
+      const failures = String(e.stdout ?? '')
+        .split('\n')
+        .filter((l) => /not ok|error:|expected|actual/.test(l))
+        .slice(0, 40)
+        .join('\n');
+      throw new Error(`generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
+    }
+    expect(out).toMatch(/# fail 0/);
+    expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(20);
+  });
+});
+
