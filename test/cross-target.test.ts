@@ -124,7 +124,8 @@ function kongReader(out: Output): Reader {
       const auth = plugins.some((p) => p.name === 'jwt') ? 'jwt' : plugins.some((p) => p.name === 'key-auth') ? 'apiKey' : 'none';
       return {
         path: canonicalPath(kr.paths[0].replace(/^~/, '').replace(/\(\?<[^>]+>\[\^\/\]\+\)/g, '{}')),
-        methods: kr.methods ?? [],
+        // Kong's route also matches OPTIONS when CORS needs the preflight.
+        methods: (kr.methods ?? []).filter((m: string) => m !== 'OPTIONS' || !route.cors || route.methods.includes('OPTIONS')),
         backends: [...weights].map(([s, weight]) => ({ service: s, weight })).sort(byService),
         canaries: canaries.sort(byService),
         ...(rl && window ? { rate: { window, limit: rl.config[window] }, burst: rl.config[window] === route.rateLimit!.burstSize ? rl.config[window] : unsupported('agw:burstSize', `route ${route.name}`) } : {}),

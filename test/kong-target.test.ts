@@ -65,7 +65,8 @@ describe.each(examples)('kong target: %s', (example) => {
       const service = k.doc.services.find((s) => s.name === route.name)!;
       expect(service, route.name).toBeDefined();
       const kr = service.routes[0]!;
-      expect(kr.methods ?? []).toEqual(route.methods);
+      const preflight = route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS');
+      expect(kr.methods ?? []).toEqual(preflight ? [...route.methods, 'OPTIONS'] : route.methods);
       expect(kr.strip_path).toBe(route.stripPath);
       const expectedPath = route.path.includes('{') ? `~${route.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}` : route.path;
       expect(kr.paths).toEqual([expectedPath]);

@@ -123,7 +123,9 @@ export function kongView(model: M.GatewayModel): KongView {
     const kongRoute = (name: string, headers: KongRoute['headers']): KongRoute => ({
       name,
       paths: [kongPath(route.path)],
-      methods: route.methods,
+      // A CORS preflight is an OPTIONS request: a method-restricted route must match it too,
+      // or Kong answers 404 before the cors plugin runs.
+      methods: route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : route.methods,
       headers,
       stripPath: route.stripPath,
       regexPriority: regexPriority(route.path, headers.length > 0),
