@@ -345,7 +345,7 @@ for (const route of config.routes) {
         setAll(services, 'ok');
         await sleep(320);
         // Each service of a split has its own breaker: keep going until every one has had its trials.
-        for (let k = 0; k < cb.halfOpenRequests * 20 && breakersOf(route).some((b) => b.state !== CLOSED); k++)
+        for (let k = 0; k < cb.halfOpenRequests * 200 && breakersOf(route).some((b) => b.state !== CLOSED); k++)
           assert.equal((await call(route)).status, 200);
         assert.ok(breakersOf(route).every((b) => b.state === CLOSED));
       });
