@@ -190,6 +190,9 @@ export class Gateway {
   /** Open WebSocket tunnels, closed on shutdown. */
   readonly tunnels = new Set<import('node:stream').Duplex>();
   closing = false;
+  /** Requests with a route or per-try deadline, checked by one timer instead of a timer each. */
+  private readonly timed = new Set<Exchange>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly verifiers = new Map<string, JwtVerifier>();
   private readonly env: NodeJS.ProcessEnv;
   private readonly idle: (() => void)[] = [];
@@ -295,6 +298,29 @@ export class Gateway {
     this.accessLog.flush();
     await Promise.all([...this.upstreams.values()].map((u) => u.close()));
     await this.limiter.close();
+  }
+
+  /** Deadlines are checked every 5 ms: a timer per request would cost more than the check. */
+  watch(ex: Exchange): void {
+    this.timed.add(ex);
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), 5);
+      this.sweeper.unref();
+    }
+  }
+
+  unwatch(ex: Exchange): void {
+    this.timed.delete(ex);
+  }
+
+  private sweep(): void {
+    if (this.timed.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const ex of this.timed) ex.checkDeadlines(now);
   }
 
   requestDone(): void {
@@ -422,8 +448,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private current: Try | undefined;
   private lastInstance: Instance | undefined;
   private tries = 0;
+  /** performance.now() values; 0 = none. */
   private deadline = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private tryDeadline = 0;
   private committed = false;
   done = false;
   /** Set by websocket.ts: called when the checks have passed. */
@@ -472,7 +499,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   run(): void {
     const r = this.runtime;
     const origin = this.req.headers.origin;
-    if (r.cors !== undefined && origin !== undefined) r.cors.apply(origin, (n, v) => this.addHeader(n, v));
+    if (r.cors !== undefined && origin !== undefined) r.cors.apply(origin, (this.extra ??= []));
     if (r.ip !== undefined && !r.ip.allowed(this.clientIp)) return this.reject(403, MESSAGES.forbiddenIp);
     if (r.jwt !== undefined) {
       const out = r.jwt.verify(this.req.headers.authorization);
@@ -615,7 +642,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.upstreamHeaders = headers;
     if (r.config.timeoutMs !== undefined) {
       this.deadline = this.start + r.config.timeoutMs;
-      this.timer = setTimeout(() => this.timedOut(), r.config.timeoutMs);
+      this.gw.watch(this);
     }
     const mirror = r.mirror !== undefined && Math.random() * 100 < r.mirror.percent;
     // Bodies: none (replayable), small enough to buffer when a retry or mirror may need them again,
@@ -681,8 +708,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const attempt = new Try(this, instance, permit);
     this.current = attempt;
     const perTry = this.runtime.retry?.perTryTimeoutMs;
-    if (perTry !== undefined)
-      attempt.timer = setTimeout(() => attempt.cancel(new GatewayTimeout('per-try timeout')), perTry);
+    if (perTry !== undefined) {
+      this.tryDeadline = performance.now() + perTry;
+      this.gw.watch(this);
+    }
     instance.pool.dispatch(
       {
         path: this.upstreamPath,
@@ -724,11 +753,20 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       .catch(() => undefined);
   }
 
+  /** Called by the gateway's sweeper. */
+  checkDeadlines(now: number): void {
+    if (this.tryDeadline !== 0 && now >= this.tryDeadline) {
+      this.tryDeadline = 0;
+      this.current?.cancel(new GatewayTimeout('per-try timeout'));
+    }
+    if (this.deadline !== 0 && now >= this.deadline) this.timedOut();
+  }
+
   /** The try's outcome for the breaker and the balancer. */
   private settle(attempt: Try, failed: boolean, gatewayLevel: boolean): void {
     if (attempt.settled) return;
     attempt.settled = true;
-    clearTimeout(attempt.timer);
+    this.tryDeadline = 0;
     attempt.instance.active--;
     const target = this.target!;
     if (failed) target.breaker?.failure(attempt.permit);
@@ -745,8 +783,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     return plan.on5xx || (plan.onGatewayError && (status === 502 || status === 503 || status === 504));
   }
 
-  commit(attempt: Try, status: number, rawHeaders: Buffer[]): void {
-    clearTimeout(attempt.timer);
+  commit(_attempt: Try, status: number, rawHeaders: Buffer[]): void {
+    // The answer has started: the per-try timeout no longer applies, the route's still does.
+    this.tryDeadline = 0;
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra);
@@ -825,6 +864,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   private timedOut(): void {
     if (this.done) return;
+    this.deadline = 0;
     this.error = 'route timeout';
     const attempt = this.current;
     if (attempt !== undefined) {
@@ -843,7 +883,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (attempt !== undefined) {
       if (attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
       attempt.settled = true;
-      clearTimeout(attempt.timer);
+      this.tryDeadline = 0;
       attempt.instance.active--;
       attempt.cancel(new ClientGone('client closed the connection'));
     }
@@ -889,7 +929,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.done = true;
     const socket = this.req.socket as SocketWithExchange | null;
     if (socket && socket[kExchange] === this) socket[kExchange] = undefined;
-    clearTimeout(this.timer);
+    this.gw.unwatch(this);
     const ms = performance.now() - this.start;
     const gw = this.gw;
     gw.metrics.routeRequest(this.runtime.metrics, this.req.method!, status, ms / 1000);

@@ -30,14 +30,14 @@ export class Cors {
     return this.config.credentials ? origin : '*';
   }
 
-  /** Headers for the response to an actual (non-preflight) cross-origin request. */
-  apply(origin: string, setHeader: (name: string, value: string) => void): void {
+  /** Headers for the response to an actual (non-preflight) cross-origin request, added to `out` ([name, value, ...]). */
+  apply(origin: string, out: string[]): void {
     const allowed = this.allowOrigin(origin);
     if (allowed === undefined) return;
-    setHeader('access-control-allow-origin', allowed);
-    if (allowed !== '*') setHeader('vary', 'Origin');
-    if (this.config.credentials) setHeader('access-control-allow-credentials', 'true');
-    setHeader('access-control-expose-headers', EXPOSE);
+    out.push('access-control-allow-origin', allowed);
+    if (allowed !== '*') out.push('vary', 'Origin');
+    if (this.config.credentials) out.push('access-control-allow-credentials', 'true');
+    out.push('access-control-expose-headers', EXPOSE);
   }
 
   preflight(origin: string, method: string, requestHeaders: string | undefined): Preflight {

@@ -157,7 +157,6 @@ export class Try {
   abort: ((err: Error) => void) | undefined;
   /** Why this try was cancelled before undici connected it. */
   private cancelled: Error | undefined;
-  timer: NodeJS.Timeout | undefined;
   status = 0;
   private discard = false;
   settled = false;
