@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const DIR = join(ROOT, 'bench/.out/proxy/gw/gateway');
+const DIR = process.env.GW_DIR ?? join(ROOT, 'bench/.out/proxy/gw/gateway');
 const { Gateway } = await import(join(DIR, 'dist/src/server.js'));
 const { SignJWT } = await import(createRequire(join(DIR, 'package.json')).resolve('jose'));
 const path = process.argv[2] ?? '/plain/api/v1/users';
