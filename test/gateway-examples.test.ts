@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { format } from 'prettier';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PRETTIER_OPTIONS } from '../src/pipeline/format.js';
 import { buildGateway } from './gateway-helpers.js';
 import { ROOT } from './helpers.js';
 
@@ -25,6 +27,11 @@ describe.each(examples)('generated gateway of %s', (example) => {
     for (const v of Object.values({ ...pkg.dependencies, ...pkg.devDependencies })) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pkg.scripts.start).toBe('node dist/src/main.js');
     expect(pkg.scripts.test).toContain('node --test');
+  });
+
+  it('writes a README that prettier leaves as it is', async () => {
+    const text = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(await format(text, { ...PRETTIER_OPTIONS, parser: 'markdown' })).toBe(text);
   });
 
   it('passes its own generated tests (npm test)', () => {

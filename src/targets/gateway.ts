@@ -42,7 +42,7 @@ export const gatewayTarget: Target = {
   applies: (model) => model.routes.length > 0,
   plan(model): PlannedFile[] {
     const config = gatewayConfig(model);
-    const view = { name: model.gateway.name, config, notes: gatewayNotes(model), routes: config.routes, services: config.services, consumers: config.consumers, env: envVars(model) };
+    const view = { name: model.gateway.name, config, notes: gatewayNotes(model), routes: routeSummaries(config.routes), env: envVars(model) };
     return [
       { path: 'gateway/package.json', template: 'gateway/package.json.hbs', context: view },
       { path: 'gateway/README.md', template: 'gateway/README.md.hbs', context: view },
@@ -158,6 +158,28 @@ export function gatewayConfig(model: M.GatewayModel) {
     services,
     consumers,
   };
+}
+
+/** One line per route for the project's README. */
+function routeSummaries(routes: ReturnType<typeof gatewayConfig>['routes']) {
+  return routes.map((r) => {
+    const policies = [
+      r.auth ? (r.auth.kind === 'jwt' ? `JWT ${r.auth.algorithms.join('/')}${r.auth.requiredScopes.length ? ` (scope ${r.auth.requiredScopes.join(', ')})` : ''}` : `API key in ${r.auth.header}`) : 'public',
+      ...(r.ipRestriction ? ['IP restriction'] : []),
+      ...(r.rateLimit ? [`rate limit ${r.rateLimit.windows.map((w) => `${w.limit}/${w.window}`).join(', ')} by ${r.rateLimit.limitBy} (${r.rateLimit.policy})`] : []),
+      ...(r.cost !== 1 ? [`quota cost ${r.cost}`] : []),
+      ...(r.circuitBreaker ? [`circuit breaker after ${r.circuitBreaker.failureThreshold} failures`] : []),
+      ...(r.retry ? [`${r.retry.attempts} retries on ${r.retry.retryOn.join(', ')}`] : []),
+      ...(r.timeoutMs !== undefined ? [`timeout ${r.timeoutMs / 1000} s`] : []),
+      ...(r.cors ? ['CORS'] : []),
+      ...(r.mirror ? [`mirror ${r.mirror.percent} % to ${r.mirror.service}`] : []),
+      ...(r.websocket ? ['WebSocket'] : []),
+      ...(r.stripPath ? ['strip path'] : []),
+    ];
+    const backends = r.splits.length > 0 ? r.splits.map((s) => (s.matchHeader ? `${s.service} (${s.matchHeader.name}: ${s.matchHeader.value})` : `${s.service} ${s.weight} %`)) : [];
+    if (r.service !== undefined) backends.unshift(r.service);
+    return { name: r.name, path: r.path, methods: r.methods.join(', '), backends: backends.join(', '), policies: policies.join('; ') };
+  });
 }
 
 function localName(iri: string): string {
