@@ -712,12 +712,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.tryDeadline = performance.now() + perTry;
       this.gw.watch(this);
     }
+    // A buffered body goes out through a one-shot iterable: undici keeps finished requests (and
+    // their bodies) for a while, and it must not keep the buffer.
+    const body = Buffer.isBuffer(this.body) ? new OneShot(this.body) : this.body;
     instance.pool.dispatch(
       {
         path: this.upstreamPath,
         method: this.req.method!,
         headers: this.upstreamHeaders!,
-        body: this.body as Buffer | null,
+        body: body as Buffer | null,
       },
       attempt as never,
     );
@@ -949,6 +952,17 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       event('afterResponse hook failed', { level: 'error', detail: (err as Error).message });
     }
     gw.requestDone();
+  }
+}
+
+/** Yields its buffer once, then forgets it. */
+class OneShot implements AsyncIterable<Buffer> {
+  constructor(private buffer: Buffer | undefined) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const b = this.buffer;
+    this.buffer = undefined;
+    if (b !== undefined && b.length > 0) yield b;
   }
 }
 

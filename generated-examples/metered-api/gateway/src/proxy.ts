@@ -152,6 +152,16 @@ export interface TryOwner {
   failed(attempt: Try, err: unknown): void;
 }
 
+/** Stands in for a finished try's owner; any late callback lands here and is ignored. */
+const RELEASED: TryOwner = {
+  res: undefined as never,
+  wantsRetry: () => false,
+  commit: () => {},
+  completed: () => {},
+  retryableAnswer: () => {},
+  failed: () => {},
+};
+
 /** One try of a request against one instance: an undici dispatch handler (the classic callbacks). */
 export class Try {
   abort: ((err: Error) => void) | undefined;
@@ -161,11 +171,24 @@ export class Try {
   private discard = false;
   settled = false;
 
+  /**
+   * Cleared when the try is over: undici keeps up to 256 finished requests (and so their
+   * handlers) per connection, and the request behind this try must not stay alive with them.
+   */
+  owner: TryOwner;
+
   constructor(
-    readonly owner: TryOwner,
+    owner: TryOwner,
     readonly instance: Instance,
     readonly permit: Permit,
-  ) {}
+  ) {
+    this.owner = owner;
+  }
+
+  release(): void {
+    this.owner = RELEASED;
+    this.resume = undefined;
+  }
 
   cancel(err: Error): void {
     if (this.abort) this.abort(err);
@@ -202,14 +225,16 @@ export class Try {
   }
 
   onComplete(): void {
-    if (this.settled) return;
-    if (this.discard) this.owner.retryableAnswer(this, this.status);
-    else this.owner.completed(this);
+    if (!this.settled) {
+      if (this.discard) this.owner.retryableAnswer(this, this.status);
+      else this.owner.completed(this);
+    }
+    this.release();
   }
 
   onError(err: Error): void {
-    if (this.settled) return;
-    this.owner.failed(this, err);
+    if (!this.settled) this.owner.failed(this, err);
+    this.release();
   }
 
   onUpgrade(): void {
