@@ -88,19 +88,16 @@ export function event(message: string, fields: Record<string, unknown> = {}): vo
 
 // --- W3C trace context -------------------------------------------------------------------------
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const ID_BYTES = Buffer.alloc(16);
 
 /**
  * Random hex for trace and span ids from Math.random, as OpenTelemetry's own id generator does:
  * ids need to be unique, not secret, and the crypto generator costs ~1 µs per request here.
+ * One reused buffer, one string out.
  */
-function randomHex(bytes: number): string {
-  let out = '';
-  for (let i = 0; i < bytes; i += 4) {
-    const r = (Math.random() * 0x100000000) >>> 0;
-    out += HEX[r >>> 24]! + HEX[(r >>> 16) & 255]! + HEX[(r >>> 8) & 255]! + HEX[r & 255]!;
-  }
-  return out;
+function randomHex(bytes: 8 | 16): string {
+  for (let i = 0; i < bytes; i += 4) ID_BYTES.writeUInt32BE((Math.random() * 0x100000000) >>> 0, i);
+  return ID_BYTES.toString('hex', 0, bytes);
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
