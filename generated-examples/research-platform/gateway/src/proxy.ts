@@ -78,13 +78,23 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** The client-facing response headers from undici's raw ones, plus the gateway's `extra`. */
+/**
+ * The client-facing response headers from undici's raw ones, plus the gateway's `extra` (CORS,
+ * rate limit), which replace the backend's headers of the same names.
+ */
 export function responseHeaders(raw: Buffer[], extra: string[] | undefined): string[] {
   const out: string[] = [];
   let extraHop: Set<string> | undefined;
+  let own: Set<string> | undefined;
+  if (extra !== undefined) {
+    own = new Set<string>();
+    // Vary lists add up (several Vary headers are one list); the others are replaced.
+    for (let i = 0; i < extra.length; i += 2) if (extra[i] !== 'vary') own.add(extra[i]!);
+  }
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const len = name.length;
+    if (own !== undefined && own.has(name.toLowerCase())) continue;
     if (len < 64 && RESPONSE_LENGTHS[len] === 1) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
