@@ -146,14 +146,22 @@ describe('generated gateway end to end, over real sockets', () => {
       for (let i = 0; i < 10; i++) expect((await get('/checked')).status).toBe(200);
       return probed.map((b) => b.calls);
     };
+    /** Probes run every second: waits (up to 8 s) until the traffic is spread as expected. */
+    const until = async (expected: number[]) => {
+      let seen: number[] = [];
+      for (let waited = 0; waited < 8000; waited += 250) {
+        seen = await spread();
+        if (seen.join() === expected.join()) return seen;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return seen;
+    };
     expect(await spread()).toEqual([5, 5]);
     probed[1]!.healthy = false;
-    await new Promise((r) => setTimeout(r, 2600));
-    expect(await spread()).toEqual([10, 0]);
+    expect(await until([10, 0])).toEqual([10, 0]);
     expect((await get('/metrics')).text).toMatch(new RegExp(`gateway_upstream_healthy\\{service="probed",instance="${probed[1]!.url}"\\} 0`));
     probed[1]!.healthy = true;
-    await new Promise((r) => setTimeout(r, 1600));
-    expect(await spread()).toEqual([5, 5]);
+    expect(await until([5, 5])).toEqual([5, 5]);
   });
 
   it('ejects an instance after consecutive connection failures (passive), without a health check', async () => {
