@@ -264,6 +264,29 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it('runs one worker per GW_WORKERS, and stops instead of restarting workers that cannot listen', async () => {
+    const clustered = await startGateway(dir, { ...env, GW_WORKERS: '2' });
+    try {
+      app.behaviour = 'ok';
+      for (let i = 0; i < 4; i++) expect((await fetch(`${clustered.url}/plain/x`)).status).toBe(200);
+    } finally {
+      expect(await clustered.stop()).toBe(0);
+    }
+    const port = new URL(gw.url).port;
+    const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env, PORT: port, HOST: '127.0.0.1', GW_WORKERS: '2' }, stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(-1);
+      }, 15_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(1);
+  });
+
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     app.behaviour = 'slow';
     const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));

@@ -13,7 +13,7 @@ import { Cors } from './cors.js';
 import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
 import { ClientAddress, IpFilter } from './ip.js';
-import { AccessLog, event, jsonString, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
+import { AccessLog, event, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
 import { Metrics, type RouteMetrics } from './metrics.js';
 import {
   BodyTooLarge,
@@ -165,7 +165,7 @@ export interface GatewayOptions {
   /** Overrides of settings read from the environment. */
   readonly settings?: Partial<Settings>;
   /** Where access log lines go (default: stdout). */
-  readonly accessLogWrite?: (chunk: string) => void;
+  readonly accessLogWrite?: (chunk: Buffer) => void;
   /** prom-client default process metrics (default true). */
   readonly defaultMetrics?: boolean;
 }
@@ -416,6 +416,12 @@ export class Gateway {
       trace_id: '',
     });
   }
+}
+
+const STATUS_TEXT: string[] = [];
+/** Status codes as strings, made once each. */
+function statusText(status: number): string {
+  return (STATUS_TEXT[status] ??= String(status));
 }
 
 function round(ms: number): number {
@@ -937,14 +943,44 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const gw = this.gw;
     gw.metrics.routeRequest(this.runtime.metrics, this.req.method!, status, ms / 1000);
     if (gw.accessLog.enabledFlag) {
-      // Built by hand: JSON.stringify of an object with optional fields costs several objects per request.
-      let line = `{"time":"${nowIso()}","route":"${this.runtime.name}","method":"${this.req.method}","path":${jsonString(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${jsonString(this.clientIp)}`;
-      if (this.lastInstance !== undefined) line += `,"upstream":${jsonString(this.lastInstance.origin)}`;
-      if (this.consumer !== undefined) line += `,"consumer":${jsonString(this.consumer)}`;
-      if (this.tries > 1) line += `,"tries":${this.tries}`;
-      line += `,"trace_id":"${this.trace.traceId}"`;
-      if (this.error !== undefined) line += `,"error":${JSON.stringify(this.error)}`;
-      gw.accessLog.line(line + '}');
+      // Written field by field into the log's buffer: no per-request line string.
+      const log = gw.accessLog;
+      const path = this.path;
+      log.begin(path.length * 6 + 1024);
+      log.put('{"time":"');
+      log.put(nowIso());
+      log.put('","route":"');
+      log.put(this.runtime.name);
+      log.put('","method":"');
+      log.put(this.req.method!);
+      log.put('","path":');
+      log.putString(path);
+      log.put(',"status":');
+      log.put(statusText(status));
+      log.put(',"duration_ms":');
+      log.put(String(round(ms)));
+      log.put(',"client":');
+      log.putString(this.clientIp);
+      if (this.lastInstance !== undefined) {
+        log.put(',"upstream":');
+        log.putString(this.lastInstance.origin);
+      }
+      if (this.consumer !== undefined) {
+        log.put(',"consumer":');
+        log.putString(this.consumer);
+      }
+      if (this.tries > 1) {
+        log.put(',"tries":');
+        log.put(String(this.tries));
+      }
+      log.put(',"trace_id":"');
+      log.put(this.trace.traceId);
+      if (this.error !== undefined) {
+        log.put('","error":');
+        log.putString(this.error);
+        log.put('}');
+      } else log.put('"}');
+      log.end();
     }
     try {
       afterResponse(this, status, ms);

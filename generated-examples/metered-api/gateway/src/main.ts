@@ -37,12 +37,19 @@ async function worker(): Promise<void> {
 
 function primary(workers: number): void {
   let stopping = false;
+  const listening = new Set<number>();
   for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('listening', (w) => listening.add(w.id));
   cluster.on('exit', (w, code, signal) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    const alive = Object.keys(cluster.workers ?? {}).length;
+    if (stopping || !listening.has(w.id)) {
+      // A worker that never listened (a port in use, a bad setting) would fail again: no restart loop.
+      if (!stopping)
+        event('worker failed to start; not restarting it', { level: 'error', pid: w.process.pid, code, signal });
+      if (alive === 0) process.exit(stopping ? 0 : 1);
       return;
     }
+    listening.delete(w.id);
     event('worker exited, starting another', { level: 'warn', pid: w.process.pid, code, signal });
     cluster.fork();
   });
