@@ -254,6 +254,18 @@ async function main() {
   const useNginx = nginx !== undefined && !flag('node-backend');
   const body = JSON.stringify({ users: [{ id: 1, name: 'Ada Lovelace', email: 'ada@example.org' }], n: 1 }).padEnd(100, ' ');
   const ports = { direct: 19000, nginx: 19001, undici: 19002, fastify: 19003, fastgw: 19004, gw: 19005, gwcluster: 19006 };
+  // A stray process on one of these ports would be measured in place of a target: refuse to run.
+  const net = await import('node:net');
+  for (const port of Object.values(ports)) {
+    const busy = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (busy) {
+      console.error(`port ${port} on 127.0.0.1 is in use; stop what listens there first`);
+      process.exit(2);
+    }
+  }
   if (useNginx) {
     const prefix = join(OUT, 'nginx');
     mkdirSync(join(prefix, 'logs'), { recursive: true });
