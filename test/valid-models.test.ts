@@ -23,6 +23,16 @@ describe.each(models)('valid model %s', (model) => {
   });
 });
 
+describe('a node with no property besides its class', () => {
+  it('a bare agw:ApiKey still protects its route (X-API-Key by default)', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/bare-api-key.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    expect(result.model.routes[0]!.auth).toEqual({ kind: 'apiKey', id: 'https://example.org/bare#key', keyHeader: 'X-API-Key' });
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    expect(kong.services[0].routes[0].plugins.map((p: { name: string }) => p.name)).toContain('key-auth');
+  });
+});
+
 describe('blank nodes, defaults and instances', () => {
   it('extracts policies written as blank nodes and applies the defaults', async () => {
     const result = await generate({ models: ['test/fixtures/valid/blank-nodes.ttl'], cwd: ROOT });

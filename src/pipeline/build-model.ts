@@ -5,6 +5,7 @@ import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
 import { kebabLocalName } from './rdf.js';
 import { compareStrings } from '../order.js';
+import { GwgenError, problem } from '../errors.js';
 
 /**
  * Rows → GatewayModel. The model was validated before extraction, so this stage only reads:
@@ -162,7 +163,7 @@ function buildHealthCheck(x: Extraction, id: string): M.HealthCheck {
   };
 }
 
-function buildAuth(x: Extraction, id: string): M.Authentication | undefined {
+function buildAuth(x: Extraction, id: string): M.Authentication {
   const jwt = x['jwt-authentications'].get(id);
   if (jwt) {
     const jwksUri = str(jwt, 'jwksUri');
@@ -182,7 +183,8 @@ function buildAuth(x: Extraction, id: string): M.Authentication | undefined {
   }
   const key = x['api-keys'].get(id);
   if (key) return { kind: 'apiKey', id, keyHeader: str(key, 'keyHeader') ?? 'X-API-Key' };
-  return undefined;
+  // Never let a route whose authentication was not extracted become public: fail closed.
+  throw new GwgenError(problem('internal', `the authentication <${id}> of a route was not extracted`, { location: { node: id }, hint: 'this is a fault in gwgen; please report it with your model' }));
 }
 
 function buildIpRestriction(x: Extraction, id: string): M.IpRestriction {
