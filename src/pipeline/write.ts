@@ -152,6 +152,11 @@ export function manifestText(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
+/** `2 created, 1 updated, 0 deleted, 5 unchanged`: a plan in one line, for the CLI. */
+export function summarizePlan(plan: WritePlan): string {
+  return `${plan.create.length} created, ${plan.update.length} updated, ${plan.delete.length} deleted, ${plan.unchanged.length} unchanged`;
+}
+
 export function planChanges(plan: WritePlan): boolean {
   return plan.create.length + plan.update.length + plan.delete.length > 0 || plan.manifestChanged;
 }

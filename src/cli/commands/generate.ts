@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { exitCodeFor } from '../../errors.js';
 import { packTemplatesDir, readLock } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
-import { planChanges, type WritePlan } from '../../pipeline/write.js';
+import { planChanges, summarizePlan, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -101,8 +101,7 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           out.result(describePlan(written.plan));
           return 0;
         }
-        const p = written.plan;
-        out.info(`generated ${result.targets.join(', ')} into ${outDir}: ${p.create.length} created, ${p.update.length} updated, ${p.delete.length} deleted, ${p.unchanged.length} unchanged`);
+        out.info(`generated ${result.targets.join(', ')} into ${outDir}: ${summarizePlan(written.plan)}`);
         return 0;
       }),
     );

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { summarizePlan } from '../../pipeline/write.js';
 import { watch } from '../../watch.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -31,8 +32,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
             out.problems(event.generation.write.problems);
             out.info(`${why}not written; watching`);
           } else {
-            const p = event.generation.write.plan;
-            out.info(`${why}generated into ${flags.out}: ${p.create.length} created, ${p.update.length} updated, ${p.delete.length} deleted, ${p.unchanged.length} unchanged; watching`);
+            out.info(`${why}generated into ${flags.out}: ${summarizePlan(event.generation.write.plan)}; watching`);
           }
         });
         const stop = () => void watcher.stop();
