@@ -84,7 +84,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
       for (const name of targetNames) {
         const target = TARGETS[name]!;
         if (target.partials) await renderer.registerPartials(target.partials.dir, target.partials.names);
-        for (const file of target.plan(model)) out.push(await renderer.render(name, file.template, file.path, file.context));
+        for (const file of target.plan(model)) out.push(await renderer.render(name, file));
       }
       return out;
     });

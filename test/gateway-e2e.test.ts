@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
 import { Backend, buildGateway, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen } from './helpers.js';
@@ -286,6 +287,41 @@ describe('generated gateway end to end, over real sockets', () => {
       });
     });
     expect(code).toBe(1);
+  });
+
+  it('serves the config GWGEN_CONFIG names (the Kubernetes ConfigMap) and refuses a broken one', async () => {
+    // The ConfigMap of the k8s target holds config.json byte for byte.
+    const k8s = await gwgen(['generate', 'test/fixtures/gateway/faults.ttl', '-o', out, '-t', 'k8s']);
+    expect(k8s.exitCode).toBe(0);
+    const configMap = parseAllDocuments(readFileSync(join(out, 'k8s/gateway.yaml'), 'utf8'))
+      .map((d) => d.toJS() as { kind: string; data?: Record<string, string> })
+      .find((d) => d.kind === 'ConfigMap');
+    const configJson = readFileSync(join(dir, 'config.json'), 'utf8');
+    expect(configMap?.data?.['gateway.json']).toBe(configJson);
+
+    const edited = JSON.parse(configJson) as { routes: { path: string }[] };
+    edited.routes.find((r) => r.path === '/plain')!.path = '/renamed';
+    const file = join(out, 'edited.json');
+    writeFileSync(file, JSON.stringify(edited));
+    app.behaviour = 'ok';
+    const other = await startGateway(dir, { ...env, GWGEN_CONFIG: file });
+    try {
+      expect((await fetch(`${other.url}/renamed/hello`)).status).toBe(200);
+      expect((await fetch(`${other.url}/plain/hello`)).status).toBe(404);
+    } finally {
+      await other.stop('SIGKILL');
+    }
+
+    for (const [content, message] of [
+      ['{"routes": [', 'is not JSON'],
+      ['{"format": 99, "routes": []}', 'is not in format 1'],
+    ] as const) {
+      writeFileSync(file, content);
+      const r = spawnSync(process.execPath, ['dist/src/main.js'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', GWGEN_CONFIG: file }, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {

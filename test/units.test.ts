@@ -3,6 +3,8 @@ import * as formats from '../dist/model/formats.js';
 import { durationSeconds } from '../dist/model/duration.js';
 import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
+import { compareTerms } from '../dist/pipeline/extract.js';
+import { DataFactory } from 'n3';
 
 type Case = [string, boolean];
 
@@ -57,4 +59,15 @@ describe('default names', () => {
     ['https://x.org/routes/APIGateway', 'api-gateway'],
     ['urn:x:route1', 'route1'],
   ])('%s → %s', (iri, name) => expect(kebabLocalName(iri)).toBe(name));
+});
+
+describe('extraction value order', () => {
+  const lit = (value: string) => DataFactory.literal(value);
+  it.each([
+    ['numbers by value', [lit('10'), lit('9'), lit('-1.5')], ['-1.5', '9', '10']],
+    ['strings by code point', [lit('b'), lit('B'), lit('a')], ['B', 'a', 'b']],
+    ['blank nodes, IRIs, then literals', [lit('x'), DataFactory.namedNode('urn:a'), DataFactory.blankNode('b0')], ['b0', 'urn:a', 'x']],
+  ])('%s', (_label, terms, expected) => {
+    expect([...terms].sort(compareTerms).map((t) => t.value)).toEqual(expected);
+  });
 });

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Term } from 'n3';
 import { GwgenError, problem } from '../errors.js';
+import { compareStrings } from '../order.js';
 import { QUERIES_DIR } from '../paths.js';
 import type { QueryOutcome } from '../sparql/engine.js';
 import type { QueryResults, WorkerQuery } from '../sparql/worker-client.js';
@@ -35,7 +36,7 @@ export type Concept = (typeof EXTRACTION_QUERIES)[number];
 /** The properties of one node as the queries returned them: IRI local name → values. */
 export type PropertyBag = ReadonlyMap<string, readonly Term[]>;
 
-/** Per concept, node id → its properties, in the queries' ORDER BY order. */
+/** Per concept, node id → its properties: nodes in the queries' ORDER BY order, values sorted (compareTerms). */
 export type Extraction = Readonly<Record<Concept, ReadonlyMap<string, PropertyBag>>>;
 
 /** The extraction queries, read from queries/. */
@@ -62,7 +63,25 @@ export function groupExtraction(results: QueryResults): Extraction {
   return out;
 }
 
-/** (node, property, value) rows → node → property local name → values, in row order. */
+const TERM_RANK: Readonly<Record<string, number>> = { BlankNode: 0, NamedNode: 1, Literal: 2 };
+const NUMBER = /^[+-]?\d+(?:\.\d+)?$/;
+
+/**
+ * Close to the order SPARQL's ORDER BY gives one variable: blank nodes, IRIs, then literals;
+ * numbers by value, everything else by code point. Values are sorted here, per node and property, rather
+ * than by a three-key ORDER BY in Comunica, which costs ~0.3 s at 1,000 routes.
+ */
+export function compareTerms(a: Term, b: Term): number {
+  const rank = (TERM_RANK[a.termType] ?? 3) - (TERM_RANK[b.termType] ?? 3);
+  if (rank !== 0) return rank;
+  if (a.termType === 'Literal' && NUMBER.test(a.value) && NUMBER.test(b.value)) {
+    const diff = Number(a.value) - Number(b.value);
+    if (diff !== 0) return diff;
+  }
+  return compareStrings(a.value, b.value);
+}
+
+/** (node, property, value) rows → node → property local name → sorted values. */
 function groupRows(outcome: QueryOutcome): Map<string, Map<string, Term[]>> {
   const nodes = new Map<string, Map<string, Term[]>>();
   if (outcome.kind !== 'bindings') return nodes;
@@ -79,5 +98,6 @@ function groupRows(outcome: QueryOutcome): Map<string, Map<string, Term[]>> {
     if (values) values.push(value);
     else bag.set(local, [value]);
   }
+  for (const bag of nodes.values()) for (const values of bag.values()) if (values.length > 1) values.sort(compareTerms);
   return nodes;
 }

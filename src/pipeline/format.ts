@@ -8,6 +8,12 @@ import type { RenderedFile } from './render.js';
  * just to parse it back). The test suite parses every generated YAML file and checks that
  * prettier would not change a byte of it; model values reach YAML only through the escaping
  * helpers, whose round trip is tested with hostile strings.
+ *
+ * The gateway's runtime modules are the same for every model, and their templates are kept in
+ * prettier's form (test/format.test.ts), so formatting them again each run (~0.8 s) is skipped;
+ * a template pack's override of them is formatted like any other code. The gateway's config
+ * is data, written as JSON.stringify with two spaces: prettier would need ~1.7 s for it at
+ * 1,000 routes only to put short arrays on one line.
  */
 const PARSERS: Readonly<Record<string, string>> = {
   '.json': 'json',
@@ -19,10 +25,21 @@ const PARSERS: Readonly<Record<string, string>> = {
 /** Fixed options, so output does not depend on a .prettierrc where gwgen happens to run. */
 export const PRETTIER_OPTIONS = { printWidth: 120, singleQuote: true, trailingComma: 'all', proseWrap: 'preserve' } as const;
 
-/** Formats what prettier supports (code); other files are already final. */
+/** The prettier parser for a file, if prettier formats files of its kind. */
+export function prettierParser(path: string): string | undefined {
+  return PARSERS[extname(path)];
+}
+
+/** Whether prettier must run on a rendered file (see the comment above). */
+export function needsPrettier(file: RenderedFile): boolean {
+  if (file.format === 'verbatim' || (file.format === 'template' && file.builtin)) return false;
+  return prettierParser(file.path) !== undefined;
+}
+
+/** Formats what prettier supports (code) and needs it; other files are already final. */
 export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
-  const parser = PARSERS[extname(file.path)];
-  if (!parser) return file;
+  const parser = prettierParser(file.path);
+  if (!parser || !needsPrettier(file)) return file;
   try {
     // Loaded on first use: prettier costs ~50 ms to import and only code files need it.
     const { format } = await import('prettier');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import type { FileFormat, PlannedFile } from '../targets/types.js';
 import { HELPERS } from './helpers.js';
 
 /** A rendered output file, relative to the output directory, before formatting. */
@@ -11,6 +12,9 @@ export interface RenderedFile {
   readonly content: string;
   readonly target: string;
   readonly template: string;
+  readonly format: FileFormat;
+  /** Rendered from gwgen's own template, not from a template pack's override. */
+  readonly builtin: boolean;
 }
 
 /**
@@ -21,13 +25,15 @@ export interface RenderedFile {
 export function createRenderer(overrideDirs: readonly string[] = []) {
   const hb = Handlebars.create();
   hb.registerHelper(HELPERS);
-  const cache = new Map<string, HandlebarsTemplateDelegate>();
+  const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean }>();
+  // Whether a pack overrides a partial: then no output is exactly what gwgen's templates give.
+  let packPartials = false;
   // A template pack's templates/ come first; a file it does not have comes from gwgen's own.
   const dirs = [...overrideDirs, TEMPLATES_DIR];
-  const read = async (path: string): Promise<string> => {
+  const read = async (path: string): Promise<{ source: string; builtin: boolean }> => {
     for (const dir of dirs) {
       try {
-        return await readFile(join(dir, path), 'utf8');
+        return { source: await readFile(join(dir, path), 'utf8'), builtin: dir === TEMPLATES_DIR };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -35,25 +41,30 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     throw new Error(`template ${path} not found in ${dirs.join(', ')}`);
   };
 
-  async function compile(template: string): Promise<HandlebarsTemplateDelegate> {
-    let fn = cache.get(template);
-    if (!fn) {
-      const source = await read(template);
-      fn = hb.compile(source, { strict: true, noEscape: true, preventIndent: false });
-      cache.set(template, fn);
+  async function compile(template: string): Promise<{ fn: HandlebarsTemplateDelegate; builtin: boolean }> {
+    let compiled = cache.get(template);
+    if (!compiled) {
+      const { source, builtin } = await read(template);
+      compiled = { fn: hb.compile(source, { strict: true, noEscape: true, preventIndent: false }), builtin };
+      cache.set(template, compiled);
     }
-    return fn;
+    return compiled;
   }
 
   return {
     /** Registers every `_*.hbs` file of a folder as a partial named after it (`_plugin.hbs` → `plugin`). */
     async registerPartials(dir: string, names: readonly string[]): Promise<void> {
-      for (const name of names) hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await read(join(dir, name)));
+      for (const name of names) {
+        const { source, builtin } = await read(join(dir, name));
+        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), source);
+        packPartials ||= !builtin;
+      }
     },
-    async render(target: string, template: string, path: string, context: unknown): Promise<RenderedFile> {
+    async render(target: string, file: PlannedFile): Promise<RenderedFile> {
+      const { template, path } = file;
       try {
-        const fn = await compile(template);
-        return { path, content: fn(context), target, template };
+        const { fn, builtin } = await compile(template);
+        return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: builtin && !packPartials };
       } catch (err) {
         throw new GwgenError(
           problem('render', `template ${template} failed: ${(err as Error).message}`, {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Store, Term } from 'n3';
 import { GwgenError, problem } from '../errors.js';
 import { PREFIXES } from '../paths.js';
@@ -7,13 +8,17 @@ type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
 let engine: Promise<QueryEngine> | undefined;
 
 /**
- * Comunica is imported on first use and kept for the process. The -rdfjs flavour runs over an
- * in-memory store and loads on Node 20 (no undici 8). The build bundles it into one file
- * (src/sparql/comunica-bundle.ts), which loads in ~0.4 s instead of ~0.7 s.
+ * Comunica is loaded on first use and kept for the process. The -rdfjs flavour runs over an
+ * in-memory store and loads on Node 20 (no undici 8). The build bundles it into one CommonJS
+ * file (src/sparql/comunica-bundle.ts), loaded with require(): import() of a CommonJS file
+ * first scans all 7 MB of it for export names (cjs-module-lexer, ~0.3 s, twice that when the
+ * other core is busy validating).
  */
 export function sparqlEngine(): Promise<QueryEngine> {
-  const bundle = new URL('../vendor/comunica.cjs', import.meta.url).href;
-  engine ??= (import(bundle) as Promise<{ default: typeof import('@comunica/query-sparql-rdfjs') }>).then(({ default: { QueryEngine } }) => new QueryEngine());
+  engine ??= Promise.resolve().then(() => {
+    const { QueryEngine } = createRequire(import.meta.url)('../vendor/comunica.cjs') as typeof import('@comunica/query-sparql-rdfjs');
+    return new QueryEngine();
+  });
   return engine;
 }
 

@@ -4,11 +4,11 @@ import type { PlannedFile, Target } from './types.js';
 
 /**
  * The generated TypeScript gateway (DIR/gateway/): a Node reverse proxy on node:http and undici
- * pools that enforces every policy of the model. The model-specific part is one file,
- * src/config.ts, a typed constant written by `gatewayConfig` below; every other file is a
- * runtime module whose template is static (apart from the project's name), so the runtime is
- * the same, tested code for every model. Tests inside the project (test/*.test.ts) read the
- * same config and check each route's policies against mock backends.
+ * pools that enforces every policy of the model. The model-specific part is data, config.json,
+ * written by `gatewayConfig` below (the same text as the Kubernetes ConfigMap the gateway reads
+ * at GWGEN_CONFIG); the runtime modules and tests are static templates, so the runtime is the
+ * same, tested code for every model. Tests inside the project (test/*.test.ts) read the same
+ * config and check each route's policies against mock backends.
  */
 
 /** Runtime modules copied from templates/gateway/ as they are (all TypeScript). */
@@ -16,6 +16,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/auth.ts',
   'src/balancer.ts',
   'src/breaker.ts',
+  'src/config.ts',
   'src/cors.ts',
   'src/env.ts',
   'src/hooks.ts',
@@ -44,11 +45,11 @@ export const gatewayTarget: Target = {
     const config = gatewayConfig(model);
     const view = { name: model.gateway.name, config, notes: gatewayNotes(model), routes: routeSummaries(config.routes), env: envVars(model) };
     return [
-      { path: 'gateway/package.json', template: 'gateway/package.json.hbs', context: view },
+      { path: 'gateway/package.json', template: 'gateway/package.json.hbs', context: view, format: 'template' as const },
       { path: 'gateway/README.md', template: 'gateway/README.md.hbs', context: view },
       { path: 'gateway/.gitignore', template: 'gateway/gitignore.hbs', context: view },
-      { path: 'gateway/src/config.ts', template: 'gateway/src/config.ts.hbs', context: view },
-      ...GATEWAY_STATIC_FILES.map((file) => ({ path: `gateway/${file}`, template: `gateway/${file}.hbs`, context: view })),
+      { path: 'gateway/config.json', template: 'gateway/config.json.hbs', context: view, format: 'verbatim' as const },
+      ...GATEWAY_STATIC_FILES.map((file) => ({ path: `gateway/${file}`, template: `gateway/${file}.hbs`, context: view, format: 'template' as const })),
     ];
   },
 };
@@ -152,6 +153,8 @@ export function gatewayConfig(model: M.GatewayModel) {
     ...(c.quotaTier ? { tier: { name: c.quotaTier.name, windows: windows(c.quotaTier.limits), ...(c.quotaTier.monthlyQuota !== undefined ? { monthlyQuota: c.quotaTier.monthlyQuota } : {}) } } : {}),
   }));
   return {
+    // CONFIG_FORMAT of templates/gateway/src/config.ts: the runtime refuses a config of another format.
+    format: 1,
     gateway: { name: model.gateway.name, listenPort: model.gateway.listenPort },
     ...(model.gateway.tracing ? { tracing: { samplingRate: model.gateway.tracing.samplingRate } } : {}),
     routes,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as M from '../model/types.js';
+import { jsonLiteral } from '../pipeline/helpers.js';
 import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
@@ -155,8 +156,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const deployedNames = new Set(deployed.map((s) => s.name));
   const upstreams: EnvVar[] = model.services.map((s) => ({ name: upstreamEnvName(s.name), value: upstreamUrls(s, deployedNames.has(s.name)) }));
   const tracing = model.gateway.tracing;
-  // The gateway's own config (what DIR/gateway/src/config.ts holds), for a gateway image that reads it at GWGEN_CONFIG.
-  const configJson = JSON.stringify(gatewayConfig(model), null, 2);
+  // The gateway's config.json, byte for byte: the gateway image reads it at GWGEN_CONFIG.
+  const configJson = `${jsonLiteral(gatewayConfig(model), 2)}\n`;
   const configHash = createHash('sha256').update(configJson).digest('hex');
   if (configJson.length > 900 * 1024) notes.push({ subject: `gateway ${gw}`, feature: 'ConfigMap size', detail: `The model is ${Math.round(configJson.length / 1024)} KiB as JSON, close to or above the 1 MiB limit of a ConfigMap; mount it from a volume instead` });
 

@@ -7,7 +7,16 @@ export interface PlannedFile {
   /** Template path under templates/. */
   readonly template: string;
   readonly context: unknown;
+  /**
+   * How the rendered text is formatted (see pipeline/format.ts). `prettier`, the default:
+   * prettier formats code files. `template`: gwgen's own template is already in prettier's
+   * form (the test suite checks every one), so prettier only runs when a template pack
+   * overrides it. `verbatim`: data a helper writes in its canonical form, never reformatted.
+   */
+  readonly format?: FileFormat;
 }
+
+export type FileFormat = 'prettier' | 'template' | 'verbatim';
 
 /** A feature of the model a target cannot express, reported in that target's NOTES.md. */
 export interface Limitation {

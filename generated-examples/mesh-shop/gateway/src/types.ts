@@ -109,6 +109,8 @@ export interface ConsumerConfig {
 }
 
 export interface GatewayConfig {
+  /** CONFIG_FORMAT of config.ts. */
+  readonly format: number;
   readonly gateway: { readonly name: string; readonly listenPort: number };
   readonly tracing?: { readonly samplingRate: number };
   readonly routes: readonly RouteConfig[];
