@@ -163,6 +163,33 @@ describe.each(examples)('istio target: %s', (example) => {
     }
   });
 
+  it('connectionPool holds only the connect timeout: the shortest per-try timeout of the entries to the service, noted where they differ', () => {
+    const [vs] = kinds(g, 'VirtualService');
+    const seconds = (d: string) => Number(d.replace(/s$/, ''));
+    let written = 0;
+    for (const dr of kinds(g, 'DestinationRule')) {
+      const pool = dr.spec.trafficPolicy.connectionPool;
+      // Read back from the VirtualService, not from the model: the entries that send traffic to this host.
+      const entries = vs!.spec.http.filter((h: Doc) => h.route.some((d: Doc) => d.destination.host === dr.spec.host));
+      const perTry = entries.map((h: Doc) => h.retries.perTryTimeout as string | undefined);
+      const bounded = perTry.filter((t: string | undefined): t is string => t !== undefined);
+      if (bounded.length === 0) {
+        expect(pool, `${dr.metadata.name}: no entry has a per-try timeout`).toBeUndefined();
+        continue;
+      }
+      written++;
+      const shortest = Math.min(...bounded.map(seconds));
+      // Envoy's own limits (connections, pending/active requests, maxRetries) stay at Istio's defaults.
+      expect(pool, dr.metadata.name).toEqual({ tcp: { connectTimeout: `${shortest}s` } });
+      const shared = g.notes.split('\n## ').filter((sec) => sec.startsWith('agw:perTryTimeoutSeconds (shared service)\n') && sec.includes(`service ${dr.metadata.name}\n`));
+      if (perTry.some((t: string | undefined) => t === undefined || seconds(t) !== shortest)) expect(shared, `${dr.metadata.name}: NOTES.md names the service`).toHaveLength(1);
+      else expect(shared, dr.metadata.name).toHaveLength(0);
+    }
+    const withPerTry = g.model.routes.filter((r) => r.retry && r.retry.attempts > 0 && r.retry.perTryTimeoutSeconds !== undefined);
+    expect(written > 0).toBe(withPerTry.length > 0);
+    for (const r of withPerTry) expect(g.notes, `NOTES.md explains the per-try timeout of ${r.name}`).toMatch(new RegExp(`## agw:perTryTimeoutSeconds\n[^#]*route ${r.name}(,|\n|$)`));
+  });
+
   it('refuses requests with DENY policies only, so routes without requirements stay open', () => {
     for (const p of kinds(g, 'AuthorizationPolicy')) expect(p.spec.action).toBe('DENY');
     const protectedRoutes = g.model.routes.filter((r) => r.auth || r.ipRestriction);
@@ -197,6 +224,13 @@ describe('istio target: applies and features', () => {
     expect(catalog[0].patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket).toEqual({ max_tokens: 50, tokens_per_fill: 20, fill_interval: '1s' });
     const [tm] = kinds(g, 'Telemetry');
     expect(tm!.spec.tracing[0].randomSamplingPercentage).toBe(20);
+    // orders is reached by order-detail (per-try 1 s) and orders (per-try 5 s); cart by cart only (5 s);
+    // payments only by routes without retries, so it gets no connectionPool.
+    const pool = (name: string) => kinds(g, 'DestinationRule').find((d) => d.metadata.name === name)!.spec.trafficPolicy.connectionPool;
+    expect(pool('orders')).toEqual({ tcp: { connectTimeout: '1s' } });
+    expect(pool('cart')).toEqual({ tcp: { connectTimeout: '5s' } });
+    expect(pool('payments')).toBeUndefined();
+    expect(g.notes).toContain('set to the shortest per-try timeout of the routes to it, 1s; it also cuts new connections after 1s for route orders, whose per-try timeout is longer or absent.\n\nApplies to: service orders\n');
   });
 
   it('research-platform: JWKS, audiences, scopes, IP allow and deny as remote IP blocks, strip path', async () => {

@@ -25,8 +25,8 @@ import type { Limitation, PlannedFile, Target } from './types.js';
  * Istio: the Istio ingress gateway is the edge. One Gateway and one VirtualService carry every
  * route (Istio does not order routes across several VirtualServices bound to one gateway, and a
  * more specific route must be tried first); a DestinationRule per backend service carries
- * subsets, load balancing, the circuit breaker (outlier detection) and mesh TLS; security.istio.io
- * policies carry mTLS, JWT and IP restrictions; an EnvoyFilter carries the local rate limits and a
+ * subsets, load balancing, the connect timeout (connectionPool), the circuit breaker (outlier
+ * detection) and mesh TLS; security.istio.io policies carry mTLS, JWT and IP restrictions; an EnvoyFilter carries the local rate limits and a
  * Telemetry resource the sampling rate. What Istio cannot express is listed in istio/NOTES.md.
  *
  * Namespaces: the gateway's own resources live in the Istio root namespace, where the ingress
@@ -108,6 +108,8 @@ interface DestinationRule {
   readonly meta: Meta;
   readonly host: string;
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
+  /** Only what the model determines: the TCP connect timeout (see `connectTimeout`). */
+  readonly connectionPool?: { connectTimeout: string };
   readonly outlierDetection?: { consecutive5xxErrors: number; interval: string; baseEjectionTime: string; maxEjectionPercent: number };
   readonly tlsMode?: string;
   readonly subsets: readonly { name: string; labels: readonly Label[] }[];
@@ -334,6 +336,9 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   // Istio retries twice by default: a route without a retry policy must say 0.
   if (!r || r.attempts === 0) return { attempts: 0 };
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
+  if (r.perTryTimeoutSeconds !== undefined) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
+  }
   return {
     attempts: r.attempts,
     ...(r.perTryTimeoutSeconds !== undefined ? { perTryTimeout: goDuration(r.perTryTimeoutSeconds) } : {}),
@@ -382,16 +387,51 @@ function destinationRule(model: M.GatewayModel, s: M.BackendService, routes: rea
       notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker', detail: 'Istio ejects a failing endpoint (outlier detection) instead of failing fast: consecutive 5xx or connection failures eject it for agw:timeoutSeconds (longer on repeated ejections, as Envoy multiplies the ejection time), and it then takes full traffic at once; agw:halfOpenRequests is not expressible' });
     }
   }
+  const connect = connectTimeout(s, routes, notes);
   const mode = mtlsModeOf(s, model);
   const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
   return {
     meta: meta(s.name, s.namespace, s.name),
     host: clusterHost(s.host, s.namespace),
     loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
+    ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(tlsMode ? { tlsMode } : {}),
     subsets: s.version !== undefined ? [{ name: dnsLabelOf(s.version), labels: [{ key: 'version', value: labelValue(s.version) }] }] : [],
   };
+}
+
+/** The per-try timeout the VirtualService writes for a route (it writes none without retries). */
+function writtenPerTry(route: M.Route): number | undefined {
+  return route.retry && route.retry.attempts > 0 ? route.retry.perTryTimeoutSeconds : undefined;
+}
+
+/**
+ * connectionPool.tcp.connectTimeout, in seconds: the shortest per-try timeout of the routes to
+ * the service, or nothing when none of them has one.
+ *
+ * Envoy starts a try's per-try timeout only once the try has a connection (envoyproxy/envoy
+ * #4905); waiting for a new connection is bounded by the cluster's connect timeout (Istio's
+ * default: 10 s) and the route timeout. Without this field a try could hang in connect for
+ * longer than agw:perTryTimeoutSeconds and never be retried elsewhere. The other connectionPool
+ * fields are concurrency limits (connections, pending and active requests, and `maxRetries`, the
+ * retries outstanding to the whole service at once, not per request): the model has none, and
+ * agw:CircuitBreaker counts consecutive failures, which is outlierDetection. So they keep Istio's
+ * defaults (unlimited).
+ */
+function connectTimeout(s: M.BackendService, routes: readonly M.Route[], notes: Limitation[]): number | undefined {
+  const bounded = routes.filter((r) => writtenPerTry(r) !== undefined);
+  if (bounded.length === 0) return undefined;
+  const shortest = Math.min(...bounded.map((r) => writtenPerTry(r)!));
+  const longer = routes.filter((r) => writtenPerTry(r) !== shortest).map((r) => r.name);
+  if (longer.length > 0) {
+    notes.push({
+      subject: `service ${s.name}`,
+      feature: 'agw:perTryTimeoutSeconds (shared service)',
+      detail: `Istio has one connect timeout per service (connectionPool.tcp.connectTimeout of its DestinationRule), set to the shortest per-try timeout of the routes to it, ${goDuration(shortest)}; it also cuts new connections after ${goDuration(shortest)} for ${longer.length === 1 ? 'route' : 'routes'} ${longer.join(', ')}, whose per-try timeout is longer or absent`,
+    });
+  }
+  return shortest;
 }
 
 /** One jwtRule per issuer. Audiences are checked per route by the AuthorizationPolicy; the rule lists them only when every route of the issuer names some. */
