@@ -11,8 +11,15 @@ import { ROOT } from './helpers.js';
  * either equals what the model says or is a documented limitation: the target's NOTES.md names
  * the feature and the route or service.
  *
- * A reader per target. To add one (the gateway target's src/config.ts, say), write a Reader
- * that turns the target's files into RouteFacts and add it to READERS.
+ * A reader per target. To add one, write a Reader that turns the target's files into RouteFacts
+ * and add it to READERS.
+ *
+ * The gateway target is read from gateway/config.json, the data its runtime loads. Its notes are
+ * the list under "## Notes" in gateway/README.md. mTLS: the gateway presents no client
+ * certificate (config.json has no field for one), so it is plain HTTP, or TLS for an https
+ * service, which is the model's meaning only where the mode is DISABLE or absent. A STRICT or
+ * PERMISSIVE mode, the service's own or the mesh's, is a documented limitation: the gateway
+ * relies on a mesh sidecar to originate mTLS, and its README says so, as Kong's NOTES.md does.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -59,9 +66,23 @@ interface Output {
 
 interface Reader {
   readonly target: string;
-  readonly notes: string;
+  /** The target's notes that concern `feature`, one text per note; none when it has none. */
+  notesOn(feature: string): string[];
   facts(out: Output, route: Route): RouteFacts;
+  /**
+   * Quota tiers, route costs and mirrors as the target's output states them, for a target that
+   * expresses them; without this, the target's notes must name each (or, for mirrors, the
+   * check reads the output itself).
+   */
+  readonly extras?: {
+    tier(consumer: string): { limits: Record<string, number>; monthlyQuota?: number } | undefined;
+    cost(route: string): number;
+    mirror(route: string): { service: string; percent: number } | undefined;
+  };
 }
+
+/** NOTES.md sections whose heading is `feature` (Kong and Istio). */
+const sectionsOn = (notes: string) => (feature: string) => notes.split('\n## ').filter((s) => s.startsWith(`${feature}\n`));
 
 const WINDOWS = ['second', 'minute', 'hour', 'day'] as const;
 const WINDOW_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
@@ -103,7 +124,7 @@ function kongReader(out: Output): Reader {
   const services = new Map(out.model.services.map((s) => [s.name, s]));
   return {
     target: 'kong',
-    notes: out.files['kong/NOTES.md']!,
+    notesOn: sectionsOn(out.files['kong/NOTES.md']!),
     facts(_, route) {
       const service = doc.services.find((s: Doc) => s.name === route.name);
       const kr = service.routes[0];
@@ -168,7 +189,7 @@ function istioReader(out: Output): Reader {
   const unescape = (re: string) => re.replace(/^\^/, '').replace(/\.\*$/, '').replace(/\[\^\/\]\+/g, '{}').replace(/\\(.)/g, '$1');
   return {
     target: 'istio',
-    notes: out.files['istio/NOTES.md']!,
+    notesOn: sectionsOn(out.files['istio/NOTES.md']!),
     facts(_, route) {
       const entry = vs.spec.http.find((h: Doc) => h.name === `${gw}.${route.name}`);
       const match = entry.match[0];
@@ -222,10 +243,83 @@ function istioReader(out: Output): Reader {
   };
 }
 
+// --- the gateway: gateway/config.json ------------------------------------------------------
+
+/** The keys a service of config.json may have (the ServiceConfig of templates/gateway/src/types.ts.hbs). */
+const GATEWAY_SERVICE_KEYS = ['env', 'healthCheck', 'instances', 'loadBalancing', 'name', 'protocol'];
+const EVERY_METHOD = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
+
+function gatewayReader(out: Output): Reader {
+  const config = JSON.parse(out.files['gateway/config.json']!) as Doc;
+  const readme = out.files['gateway/README.md']!;
+  const notes = readme.includes('\n## Notes\n') ? readme.split('\n## Notes\n')[1]!.split('\n## ')[0]!.split('\n').filter((l) => l.startsWith('- ')) : [];
+  const routeOf = (name: string) => (config.routes as Doc[]).find((r) => r.name === name)!;
+  const serviceOf = (name: string) => {
+    const s = (config.services as Doc[]).find((x) => x.name === name);
+    expect(s, `gateway config.json: service ${name} of a route`).toBeDefined();
+    return s!;
+  };
+  return {
+    target: 'gateway',
+    notesOn: (feature) => notes.filter((n) => n.includes(feature)),
+    facts(_, route) {
+      const c = routeOf(route.name);
+      const splits = c.splits as Doc[];
+      const weights = new Map<string, number>();
+      for (const s of splits.filter((x) => !x.matchHeader && x.weight > 0)) weights.set(serviceOf(s.service).name, (weights.get(s.service) ?? 0) + s.weight);
+      const windows = (c.rateLimit?.windows ?? []) as Doc[];
+      const services = [...new Set([...(c.service !== undefined ? [c.service as string] : []), ...splits.map((s) => s.service as string)])].sort();
+      const methods = [...(c.methods as string[])].sort();
+      return {
+        path: canonicalPath(c.path),
+        // config.json lists every method where the route takes any.
+        methods: methods.join() === EVERY_METHOD.join() ? [] : c.methods,
+        backends: weights.size > 0 ? [...weights].map(([service, weight]) => ({ service, weight })).sort(byService) : [{ service: serviceOf(c.service).name, weight: 100 }],
+        canaries: splits.filter((s) => s.matchHeader).map((s) => ({ service: serviceOf(s.service).name, header: s.matchHeader.name, value: s.matchHeader.value })).sort(byService),
+        ...(windows.length > 0 ? { rate: { window: windows[0]!.window, limit: windows[0]!.limit }, burst: windows[0]!.capacity } : {}),
+        ...(c.timeoutMs !== undefined ? { timeoutSeconds: c.timeoutMs / 1000 } : {}),
+        retryAttempts: c.retry?.attempts ?? 0,
+        auth: c.auth?.kind ?? 'none',
+        ...(c.auth?.kind === 'jwt' ? { issuer: c.auth.issuer, audiences: c.auth.audiences } : {}),
+        ...(c.circuitBreaker ? { breaker: c.circuitBreaker.failureThreshold } : {}),
+        mtls: Object.fromEntries(
+          services.map((name) => {
+            const s = serviceOf(name);
+            // No client certificate: a field for one would be a key outside ServiceConfig.
+            expect(Object.keys(s).filter((k) => !GATEWAY_SERVICE_KEYS.includes(k)), `gateway config.json: service ${name}`).toEqual([]);
+            for (const i of s.instances as Doc[]) expect(new URL(i.url).protocol, `gateway config.json: ${name} ${i.url}`).toBe(s.protocol === 'https' ? 'https:' : 'http:');
+            const mode = out.model.services.find((x) => x.name === name)!.mtls?.mode ?? out.model.gateway.mesh?.mtls?.mode;
+            return [name, mode === undefined || mode === 'DISABLE' ? mode : unsupported('agw:hasMutualTLS', name)];
+          }),
+        ),
+      };
+    },
+    extras: {
+      tier(consumer) {
+        const tier = (config.consumers as Doc[]).find((c) => c.name === consumer)?.tier;
+        if (!tier) return undefined;
+        return { limits: Object.fromEntries((tier.windows as Doc[]).map((w) => [w.window, w.limit])), ...(tier.monthlyQuota !== undefined ? { monthlyQuota: tier.monthlyQuota } : {}) };
+      },
+      cost: (route) => routeOf(route).cost,
+      mirror(route) {
+        const m = routeOf(route).mirror;
+        return m ? { service: serviceOf(m.service).name, percent: m.percent } : undefined;
+      },
+    },
+  };
+}
+
 const READERS: readonly { target: string; read(out: Output): Reader }[] = [
   { target: 'kong', read: kongReader },
   { target: 'istio', read: istioReader },
+  { target: 'gateway', read: gatewayReader },
 ];
+
+/** `subject` as a whole item of a note (markdown-escaped): not a prefix of a longer name. */
+function mentions(note: string, subject: string): boolean {
+  const escaped = subject.replace(/_/g, '\\_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`).test(note);
+}
 
 /** Every fact of the reader either equals the model's, or is unsupported and named in NOTES.md. */
 function compare(reader: Reader, route: Route, want: RouteFacts, got: RouteFacts): void {
@@ -233,9 +327,9 @@ function compare(reader: Reader, route: Route, want: RouteFacts, got: RouteFacts
   const check = (fact: string, wanted: unknown, actual: unknown) => {
     if (actual !== null && typeof actual === 'object' && (actual as Unsupported).unsupported) {
       const u = actual as Unsupported;
-      expect(reader.notes, `${where}: ${fact} is unsupported, so NOTES.md must name ${u.feature}`).toContain(`## ${u.feature}`);
-      const sections = reader.notes.split('\n## ').filter((s) => s.startsWith(`${u.feature}\n`));
-      expect(sections.join('\n'), `${where}: a NOTES.md section ${u.feature} must name ${u.subject}`).toContain(u.subject.replace(/_/g, '\\_'));
+      const notes = reader.notesOn(u.feature);
+      expect(notes.length, `${where}: ${fact} is unsupported, so the target's notes must name ${u.feature}`).toBeGreaterThan(0);
+      expect(notes.some((n) => mentions(n, u.subject)), `${where}: a note on ${u.feature} must name ${u.subject}`).toBe(true);
       return;
     }
     expect(actual, `${where}: ${fact}`).toEqual(wanted);
@@ -265,7 +359,7 @@ describe.each(examples)('one meaning in every target: %s', (example) => {
     out = { model: result.model, files: Object.fromEntries(result.files.map((f) => [f.path, f.content])) };
   });
 
-  it.each(READERS.map((r) => r.target))('%s says what the model says for every route, or NOTES.md says why not', (target) => {
+  it.each(READERS.map((r) => r.target))('%s says what the model says for every route, or its notes say why not', (target) => {
     const reader = READERS.find((r) => r.target === target)!.read(out);
     expect(out.model.routes.length).toBeGreaterThan(0);
     for (const route of out.model.routes) compare(reader, route, expected(out.model, route), reader.facts(out, route));
@@ -274,13 +368,27 @@ describe.each(examples)('one meaning in every target: %s', (example) => {
   it('quota tiers, cost multipliers and mirrors are expressed or noted by every target', () => {
     for (const { read } of READERS) {
       const reader = read(out);
-      for (const c of out.model.consumers.filter((x) => x.quotaTier)) {
-        if (reader.target !== 'kong') expect(reader.notes, `${reader.target}: quota tier of ${c.name}`).toContain(`consumer ${c.name}`);
+      const { extras } = reader;
+      for (const c of out.model.consumers) {
+        const tier = c.quotaTier;
+        if (extras) {
+          expect(extras.tier(c.name), `${reader.target}: quota tier of ${c.name}`).toEqual(tier ? { limits: tier.limits, ...(tier.monthlyQuota !== undefined ? { monthlyQuota: tier.monthlyQuota } : {}) } : undefined);
+        } else if (tier && reader.target !== 'kong') {
+          expect(reader.notesOn('agw:hasQuotaTier').some((n) => mentions(n, `consumer ${c.name}`)), `${reader.target}: quota tier of ${c.name}`).toBe(true);
+        }
       }
-      for (const r of out.model.routes.filter((x) => x.costMultiplier !== 1)) expect(reader.notes, `${reader.target}: cost of ${r.name}`).toContain('agw:costMultiplier');
-      for (const r of out.model.routes.filter((x) => x.mirror)) {
+      for (const r of out.model.routes) {
+        if (extras) expect(extras.cost(r.name), `${reader.target}: cost of ${r.name}`).toBe(r.costMultiplier);
+        else if (r.costMultiplier !== 1) expect(reader.notesOn('agw:costMultiplier').some((n) => mentions(n, `route ${r.name}`)), `${reader.target}: cost of ${r.name}`).toBe(true);
+      }
+      for (const r of out.model.routes) {
+        if (extras) {
+          expect(extras.mirror(r.name), `${reader.target}: mirror of ${r.name}`).toEqual(r.mirror ? { service: r.mirror.service, percent: r.mirror.percent } : undefined);
+          continue;
+        }
+        if (!r.mirror) continue;
         const mirrored = reader.target === 'istio' && out.files['istio/virtualservice.yaml']!.includes('mirrorPercentage');
-        if (!mirrored) expect(reader.notes, `${reader.target}: mirror of ${r.name}`).toContain('agw:hasTrafficMirror');
+        if (!mirrored) expect(reader.notesOn('agw:hasTrafficMirror').some((n) => mentions(n, `route ${r.name}`)), `${reader.target}: mirror of ${r.name}`).toBe(true);
       }
     }
   });

@@ -1,5 +1,6 @@
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
+import { mtlsModeOf } from './mesh-common.js';
 import type { PlannedFile, Target } from './types.js';
 
 /**
@@ -204,8 +205,14 @@ function gatewayNotes(model: M.GatewayModel): string[] {
   const notes: string[] = [];
   for (const s of model.services) {
     if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway proxies it over HTTP/1.1 only, so gRPC clients need a gRPC-Web or HTTP/1.1 bridge.`);
-    if (s.mtls?.mode === 'STRICT') notes.push(`Service ${s.name} requires mTLS: the gateway does not present a client certificate itself; run it inside the mesh (a sidecar originates mTLS).`);
   }
+  // The mode that applies is the service's own, else the mesh's: the gateway originates no mTLS in either case.
+  const byMode = (mode: M.MutualTls['mode']) => model.services.filter((s) => mtlsModeOf(s, model) === mode).map((s) => s.name);
+  const services = (names: readonly string[], one: string, many: string) => `${names.length === 1 ? 'Service' : 'Services'} ${names.join(', ')} ${names.length === 1 ? one : many}`;
+  const strict = byMode('STRICT');
+  if (strict.length > 0) notes.push(`${services(strict, 'requires', 'require')} mTLS (agw:hasMutualTLS STRICT): the gateway does not present a client certificate itself; run it inside the mesh (a sidecar originates mTLS).`);
+  const permissive = byMode('PERMISSIVE');
+  if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway connects without a client certificate, and its traffic is mTLS only inside the mesh (a sidecar originates mTLS).`);
   if (model.gateway.tracing?.collectorEndpoint) notes.push('Tracing: the gateway propagates W3C traceparent (and samples at agw:samplingRate) but does not export spans to the collector.');
   return notes;
 }
