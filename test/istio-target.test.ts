@@ -233,6 +233,16 @@ describe('istio target: applies and features', () => {
     expect(g.notes).toContain('set to the shortest per-try timeout of the routes to it, 1s; it also cuts new connections after 1s for route orders, whose per-try timeout is longer or absent.\n\nApplies to: service orders\n');
   });
 
+  it('mesh-shop: a workload (mTLS) certificate is not an edge certificate: one plain HTTP server, and NOTES.md says why', async () => {
+    // The vocabulary has agw:hasCertificate on agw:MutualTLS only; no term gives the edge a certificate.
+    const g = await istioOf([join('examples', 'mesh-shop.ttl')], ['istio']);
+    expect(g.model.gateway.mesh?.mtls?.certificate).toBeDefined();
+    const [gw] = kinds(g, 'Gateway');
+    expect(gw!.spec.servers).toEqual([{ port: { number: g.model.gateway.listenPort, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }]);
+    expect(g.files['istio/gateway.yaml']).not.toMatch(/credentialName|httpsRedirect|HTTPS/);
+    expect(g.notes).toContain('The listener is HTTP only, because the model has no edge certificate.');
+  });
+
   it('research-platform: JWKS, audiences, scopes, IP allow and deny as remote IP blocks, strip path', async () => {
     const g = await istioOf([join('examples', 'research-platform.ttl')], ['istio']);
     const [ra] = kinds(g, 'RequestAuthentication');
