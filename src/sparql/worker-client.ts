@@ -34,18 +34,44 @@ export interface PendingQueries {
   cancel(): void;
 }
 
+const WORKER_URL = new URL('./query-worker.js', import.meta.url);
+
+function spawnWorker(): { worker: Worker; exited: () => boolean } {
+  const worker = new Worker(WORKER_URL, {
+    // A larger young generation cuts the scavenges of Comunica's many short-lived bindings.
+    resourceLimits: { maxYoungGenerationSizeMb: 48 },
+  });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
+  return { worker, exited: () => exited };
+}
+
+let prestarted: ReturnType<typeof spawnWorker> | undefined;
+
+/**
+ * Starts the query worker before it has work: it loads Comunica (~0.6 s) while the CLI loads
+ * and reads and parses the model. The next runQueriesInWorker uses it. Until then it does not
+ * keep the process alive, and a failure of it only means the next run starts a fresh one.
+ */
+export function prestartQueryWorker(): void {
+  if (prestarted) return;
+  prestarted = spawnWorker();
+  prestarted.worker.unref();
+  prestarted.worker.on('error', () => undefined);
+}
+
 /**
  * Parses the model and runs the queries in a worker thread (sparql/query-worker.ts) while the
- * caller goes on, typically validating. Comunica's ~0.4 s load and the queries then cost no wall
+ * caller goes on, typically validating. Comunica's load and the queries then cost no wall
  * time beyond what validation takes anyway.
  */
 export function runQueriesInWorker(sources: readonly SourceFile[], queries: readonly WorkerQuery[], timings: Timings, options: { now?: Date } = {}): PendingQueries {
   const request: WorkerRequest = { sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}) };
-  const worker = new Worker(new URL('./query-worker.js', import.meta.url), {
-    workerData: request,
-    // A larger young generation cuts the scavenges of Comunica's many short-lived bindings.
-    resourceLimits: { maxYoungGenerationSizeMb: 48 },
-  });
+  const spawned = prestarted && !prestarted.exited() ? prestarted : spawnWorker();
+  prestarted = undefined;
+  const { worker } = spawned;
+  worker.ref();
+  worker.postMessage(request);
   let settled = false;
   const result = new Promise<QueryResults>((resolve, reject) => {
     worker.once('message', (reply: WorkerReply) => {
