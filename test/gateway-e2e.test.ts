@@ -270,7 +270,15 @@ describe('generated gateway end to end, over real sockets', () => {
     const clustered = await startGateway(dir, { ...env, GW_WORKERS: '2' });
     try {
       app.behaviour = 'ok';
-      for (let i = 0; i < 4; i++) expect((await fetch(`${clustered.url}/plain/x`)).status).toBe(200);
+      // A new connection each time: the primary hands connections to the workers in turn.
+      const once = () => new Promise<number>((resolve, reject) => request(`${clustered.url}/plain/x`, { agent: false }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject).end());
+      for (let i = 0; i < 10; i++) expect(await once()).toBe(200);
+      // Whichever worker answers /metrics, it counts the requests of both.
+      for (let i = 0; i < 2; i++) {
+        const text = await (await fetch(`${clustered.url}/metrics`)).text();
+        const served = [...text.matchAll(/^gateway_requests_total\{route="plain",method="GET",status="200"\} (\d+)$/gm)].map((m) => Number(m[1]));
+        expect(served).toEqual([10]);
+      }
     } finally {
       expect(await clustered.stop()).toBe(0);
     }

@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { readSettings } from './env.js';
 import { event } from './log.js';
+import { serveClusterMetrics } from './metrics.js';
 import { Gateway } from './server.js';
 
 async function worker(): Promise<void> {
@@ -38,6 +39,7 @@ async function worker(): Promise<void> {
 function primary(workers: number): void {
   let stopping = false;
   const listening = new Set<number>();
+  serveClusterMetrics();
   for (let i = 0; i < workers; i++) cluster.fork();
   cluster.on('listening', (w) => listening.add(w.id));
   cluster.on('exit', (w, code, signal) => {

@@ -371,7 +371,7 @@ export class Gateway {
       res.end(body);
       return;
     }
-    this.metrics.registry.metrics().then(
+    this.metrics.text().then(
       (text) => {
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
         res.end(text);
