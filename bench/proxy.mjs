@@ -14,6 +14,7 @@
 //               the JSON access log are on, to /dev/null)
 // then single-connection latency (-c1) for the hop cost. CPU per request comes from /proc.
 // Bench dependencies are installed into bench/.out/deps (git-ignored), never into gwgen.
+//   gw-*-nolog  the same with GW_ACCESS_LOG=off (the peers log nothing either)
 // Options: --rounds 3 --duration 4 --conns 50 --targets a,b --cluster (adds gw-full with 2 workers)
 //          --node-backend (node:http backend even when nginx exists)
 // Only 127.0.0.1 is contacted; every process started here is stopped by its pid at the end.
@@ -107,6 +108,10 @@ function installDeps() {
     name: 'gwgen-bench-deps',
     private: true,
     dependencies: {
+      '@opentelemetry/api': '1.9.1',
+      '@opentelemetry/exporter-trace-otlp-http': '0.223.1',
+      '@opentelemetry/resources': '2.12.1',
+      '@opentelemetry/sdk-trace-base': '2.12.1',
       undici: '7.30.2',
       jose: '6.2.17',
       'prom-client': '15.1.3',
@@ -253,7 +258,7 @@ async function main() {
   const nginx = which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined);
   const useNginx = nginx !== undefined && !flag('node-backend');
   const body = JSON.stringify({ users: [{ id: 1, name: 'Ada Lovelace', email: 'ada@example.org' }], n: 1 }).padEnd(100, ' ');
-  const ports = { direct: 19000, nginx: 19001, undici: 19002, fastify: 19003, fastgw: 19004, gw: 19005, gwcluster: 19006 };
+  const ports = { direct: 19000, nginx: 19001, undici: 19002, fastify: 19003, fastgw: 19004, gw: 19005, gwcluster: 19006, gwquiet: 19007 };
   // A stray process on one of these ports would be measured in place of a target: refuse to run.
   const net = await import('node:net');
   for (const port of Object.values(ports)) {
@@ -299,6 +304,11 @@ async function main() {
   const fullHeaders = [`Authorization: Bearer ${jwt}`, 'Origin: https://app.example.org'];
   add('gw-plain', gw, `http://127.0.0.1:${ports.gw}/plain/api/v1/users`);
   add('gw-full', gw, `http://127.0.0.1:${ports.gw}/full/api/v1/users`, fullHeaders);
+  // The issue's chain (b) names JWT, rate limit, breaker, retries, CORS and metrics, not the access
+  // log, and the peers log nothing: the same gateway without its access log, measured alongside.
+  const quiet = start(process.execPath, ['dist/src/main.js'], { cwd: gwDir, env: { ...gwEnv, PORT: String(ports.gwquiet), GW_ACCESS_LOG: 'off' } });
+  add('gw-plain-nolog', quiet, `http://127.0.0.1:${ports.gwquiet}/plain/api/v1/users`);
+  add('gw-full-nolog', quiet, `http://127.0.0.1:${ports.gwquiet}/full/api/v1/users`, fullHeaders);
   if (flag('cluster')) {
     const cl = start(process.execPath, ['dist/src/main.js'], { cwd: gwDir, env: { ...gwEnv, PORT: String(ports.gwcluster), GW_WORKERS: '2' } });
     add('gw-full-cluster2', cl, `http://127.0.0.1:${ports.gwcluster}/full/api/v1/users`, fullHeaders, function () {
@@ -363,10 +373,15 @@ async function main() {
     );
   }
   const goals = [];
-  if (ref && by['gw-plain']) goals.push(['(a) routing only ≥ 0.9× undici', by['gw-plain'].rps / ref.rps, 0.9]);
-  if (ref && by['gw-full']) goals.push(['(b) full chain ≥ 0.8× undici', by['gw-full'].rps / ref.rps, 0.8]);
-  if (by.fastify && by['gw-full']) goals.push(['(b) ≥ 1.2× fastify+reply-from', by['gw-full'].rps / by.fastify.rps, 1.2]);
-  if (by.fastgw && by['gw-full']) goals.push(['(b) ahead of fast-gateway', by['gw-full'].rps / by.fastgw.rps, 1.0]);
+  for (const suffix of ['', '-nolog']) {
+    const plain = by[`gw-plain${suffix}`];
+    const full = by[`gw-full${suffix}`];
+    const log = suffix ? ' (access log off)' : ' (access log on)';
+    if (ref && plain) goals.push([`(a) routing only ≥ 0.9× undici${log}`, plain.rps / ref.rps, 0.9]);
+    if (ref && full) goals.push([`(b) full chain ≥ 0.8× undici${log}`, full.rps / ref.rps, 0.8]);
+    if (by.fastify && full) goals.push([`(b) ≥ 1.2× fastify+reply-from${log}`, full.rps / by.fastify.rps, 1.2]);
+    if (by.fastgw && full) goals.push([`(b) ahead of fast-gateway${log}`, full.rps / by.fastgw.rps, 1.0]);
+  }
   console.log('\n| goal | measured | met |\n| --- | --- | --- |');
   for (const [name, value, min] of goals) console.log(`| ${name} | ${fmt(value, 2)} | ${value >= min ? 'yes' : 'no'} |`);
   for (const name of ['gw-plain', 'gw-full']) {

@@ -30,6 +30,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/respond.ts',
   'src/router.ts',
   'src/server.ts',
+  'src/tracing.ts',
   'src/types.ts',
   'src/websocket.ts',
   'test/harness.ts',
@@ -157,7 +158,14 @@ export function gatewayConfig(model: M.GatewayModel) {
     // CONFIG_FORMAT of templates/gateway/src/config.ts: the runtime refuses a config of another format.
     format: 1,
     gateway: { name: model.gateway.name, listenPort: model.gateway.listenPort },
-    ...(model.gateway.tracing ? { tracing: { samplingRate: model.gateway.tracing.samplingRate } } : {}),
+    ...(model.gateway.tracing
+      ? {
+          tracing: {
+            samplingRate: model.gateway.tracing.samplingRate,
+            ...(model.gateway.tracing.collectorEndpoint ? { collectorEndpoint: model.gateway.tracing.collectorEndpoint } : {}),
+          },
+        }
+      : {}),
     routes,
     services,
     consumers,
@@ -213,6 +221,5 @@ function gatewayNotes(model: M.GatewayModel): string[] {
   if (strict.length > 0) notes.push(`${services(strict, 'requires', 'require')} mTLS (agw:hasMutualTLS STRICT): the gateway does not present a client certificate itself; run it inside the mesh (a sidecar originates mTLS).`);
   const permissive = byMode('PERMISSIVE');
   if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway connects without a client certificate, and its traffic is mTLS only inside the mesh (a sidecar originates mTLS).`);
-  if (model.gateway.tracing?.collectorEndpoint) notes.push('Tracing: the gateway propagates W3C traceparent (and samples at agw:samplingRate) but does not export spans to the collector.');
   return notes;
 }

@@ -142,6 +142,8 @@ export interface TraceContext {
   readonly traceId: string;
   readonly spanId: string;
   readonly flags: string;
+  /** The caller's span, when it sent a valid traceparent. */
+  readonly parentId?: string;
 }
 
 /**
@@ -152,7 +154,12 @@ export function traceOf(header: string | string[] | undefined, samplingRate: num
   if (typeof header === 'string' && header.length === 55) {
     const m = TRACEPARENT.exec(header);
     if (m && m[1] !== 'ff' && m[2] !== '00000000000000000000000000000000' && m[3] !== '0000000000000000') {
-      return { traceId: m[2]!, spanId: randomHex(8), flags: (parseInt(m[4]!, 16) & 1) === 1 ? '01' : '00' };
+      return {
+        traceId: m[2]!,
+        spanId: randomHex(8),
+        flags: (parseInt(m[4]!, 16) & 1) === 1 ? '01' : '00',
+        parentId: m[3]!,
+      };
     }
   }
   return { traceId: randomHex(16), spanId: randomHex(8), flags: Math.random() < samplingRate ? '01' : '00' };

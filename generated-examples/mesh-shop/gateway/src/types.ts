@@ -112,7 +112,7 @@ export interface GatewayConfig {
   /** CONFIG_FORMAT of config.ts. */
   readonly format: number;
   readonly gateway: { readonly name: string; readonly listenPort: number };
-  readonly tracing?: { readonly samplingRate: number };
+  readonly tracing?: { readonly samplingRate: number; readonly collectorEndpoint?: string };
   readonly routes: readonly RouteConfig[];
   readonly services: readonly ServiceConfig[];
   readonly consumers: readonly ConsumerConfig[];

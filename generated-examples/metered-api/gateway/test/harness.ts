@@ -199,6 +199,8 @@ export interface World {
   readonly keys: Keys;
   readonly env: NodeJS.ProcessEnv;
   readonly config: GatewayConfig;
+  /** Stands in for the model's OpenTelemetry collector (spans arrive as OTLP/HTTP JSON). */
+  readonly collector?: MockBackend;
   close(): Promise<void>;
 }
 
@@ -218,6 +220,11 @@ export async function startWorld(
   }
   for (const r of config.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) env[r.auth.secretEnv] = keys.secret;
   for (const c of config.consumers) if (c.apiKeyEnv) env[c.apiKeyEnv] = apiKeyOf(c.name);
+  let collector: MockBackend | undefined;
+  if (config.tracing?.collectorEndpoint) {
+    collector = await new MockBackend('otel-collector').start();
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${collector.url}/v1/traces`;
+  }
   const cfg = testConfig(config, keys.url, tiers);
   const gw = new Gateway({
     config: cfg,
@@ -240,9 +247,10 @@ export async function startWorld(
     keys,
     env,
     config: cfg,
+    ...(collector ? { collector } : {}),
     async close() {
       await gw.close(1000);
-      await Promise.all([...backends.values()].map((b) => b.close()));
+      await Promise.all([...backends.values(), ...(collector ? [collector] : [])].map((b) => b.close()));
       await keys.close();
     },
   };

@@ -14,6 +14,7 @@ import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
 import { ClientAddress, IpFilter } from './ip.js';
 import { AccessLog, event, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
+import { startSpanExport, type SpanExport } from './tracing.js';
 import { Metrics, type RouteMetrics } from './metrics.js';
 import {
   BodyTooLarge,
@@ -184,6 +185,8 @@ export class Gateway {
   readonly server: Server;
   readonly consumers: Map<string, ConsumerConfig>;
   readonly samplingRate: number;
+  /** Span export to the model's collector (started by listen), if it names one. */
+  spans: SpanExport | undefined;
   readonly realm: string;
   /** Requests being answered, for graceful shutdown. */
   inFlight = 0;
@@ -269,6 +272,7 @@ export class Gateway {
   }
 
   async listen(port = this.settings.port, host = this.settings.host): Promise<AddressInfo> {
+    this.spans ??= await startSpanExport(this.realm, this.config.tracing?.collectorEndpoint, this.env);
     for (const u of this.upstreams.values()) u.startHealthChecks();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -296,6 +300,9 @@ export class Gateway {
     for (const t of this.tunnels) t.destroy();
     await closed;
     this.accessLog.flush();
+    await this.spans
+      ?.shutdown()
+      .catch((err: Error) => event('span export failed', { level: 'warn', detail: err.message }));
     await Promise.all([...this.upstreams.values()].map((u) => u.close()));
     await this.limiter.close();
   }
@@ -933,6 +940,32 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.finish(status);
   }
 
+  /** The request's server span, for the collector (sampled requests only). */
+  private span(status: number, ms: number): void {
+    const method = this.req.method!;
+    const start = performance.timeOrigin + this.start;
+    const attributes: Record<string, string | number> = {
+      'http.request.method': method,
+      'http.route': this.runtime.path,
+      'url.path': this.path,
+      'http.response.status_code': status,
+      'client.address': this.clientIp,
+      'gwgen.route': this.runtime.name,
+    };
+    if (this.lastInstance !== undefined) attributes['gwgen.upstream'] = this.lastInstance.origin;
+    if (this.consumer !== undefined) attributes['gwgen.consumer'] = this.consumer;
+    if (this.tries > 1) attributes['gwgen.tries'] = this.tries;
+    if (this.error !== undefined) attributes['error.type'] = this.error;
+    this.gw.spans!.record({
+      name: `${method} ${this.runtime.path}`,
+      trace: this.trace,
+      start,
+      end: start + ms,
+      status,
+      attributes,
+    });
+  }
+
   finish(status: number): void {
     if (this.done) return;
     this.done = true;
@@ -982,6 +1015,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       } else log.put('"}');
       log.end();
     }
+    if (gw.spans !== undefined && this.trace.flags === '01') this.span(status, ms);
     try {
       afterResponse(this, status, ms);
     } catch (err) {

@@ -393,3 +393,54 @@ for (const route of config.routes) {
     }
   });
 }
+
+/** A route the tests can call successfully, for checks that need one route of any kind. */
+const callable = config.routes.find((r) => r.auth?.kind !== 'apiKey' || keyConsumer() !== undefined);
+
+describe('tracing', () => {
+  it(
+    "exports a server span per sampled request to the collector, under the caller's span",
+    {
+      skip: (!config.tracing?.collectorEndpoint && 'the model names no collector') || (!callable && 'no route to call'),
+    },
+    async () => {
+      const route = callable!;
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const parent = '00f067aa0ba902b7';
+      const answer = await call(route, { headers: { traceparent: `00-${traceId}-${parent}-01` } });
+      assert.equal(answer.status, 200, answer.text);
+      const sent = String(servicesOf(route).flatMap((s) => world.backends.get(s)!.calls)[0]!.headers.traceparent);
+      const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(sent);
+      assert.ok(m, `traceparent sent upstream: ${sent}`);
+      assert.equal(m[1], traceId);
+      const spanId = m[2]!;
+      assert.notEqual(spanId, parent);
+      interface OtlpSpan {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind: number;
+        attributes: { key: string; value: { intValue?: string | number; stringValue?: string } }[];
+      }
+      let span: OtlpSpan | undefined;
+      // The SDK sends spans in batches, about once a second.
+      for (let i = 0; i < 100 && !span; i++) {
+        for (const c of world.collector!.calls) {
+          const body = JSON.parse(c.body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+          for (const rs of body.resourceSpans)
+            for (const ss of rs.scopeSpans) span ??= ss.spans.find((s) => s.spanId === spanId);
+        }
+        if (!span) await sleep(100);
+      }
+      assert.ok(span, 'the collector received the span');
+      assert.equal(world.collector!.calls[0]!.url, '/v1/traces');
+      assert.equal(span.traceId, traceId);
+      assert.equal(span.parentSpanId, parent);
+      assert.equal(span.name, `${methodOf(route)} ${route.path}`);
+      assert.equal(span.kind, 2); // SERVER
+      const code = span.attributes.find((a) => a.key === 'http.response.status_code');
+      assert.equal(Number(code?.value.intValue), answer.status);
+    },
+  );
+});
