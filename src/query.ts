@@ -31,7 +31,7 @@ async function ontologyQuads() {
 export async function query(input: QueryInput): Promise<QueryResult> {
   const { sources, problems } = await readSources(input.models, input.cwd);
   if (problems.length > 0) return { ok: false, problems };
-  const loaded = parseSources(sources);
+  const loaded = parseSources(sources, { locate: false });
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const store = new Store(loaded.model.store.getQuads(null, null, null, null));
   store.addQuads(await ontologyQuads());

@@ -52,7 +52,10 @@ function displayPath(path: string, cwd: string): string {
 }
 
 /** Parses every source into one store. All syntax errors of all files are reported, one per file. */
-export function parseSources(sources: readonly SourceFile[]): LoadResult {
+export function parseSources(sources: readonly SourceFile[], options: { locate?: boolean } = {}): LoadResult {
+  // Finding where each subject is defined lexes the text a second time: callers that never
+  // report a location (the query worker, `gwgen query`) skip it.
+  const locate = options.locate ?? true;
   const store = new Store();
   const problems: Problem[] = [];
   const definitions = new Map<string, SourceLocation>();
@@ -66,7 +69,7 @@ export function parseSources(sources: readonly SourceFile[]): LoadResult {
       continue;
     }
     store.addQuads(quads);
-    recordSubjectLines(source, baseIRI, definitions);
+    if (locate) recordSubjectLines(source, baseIRI, definitions);
   }
   if (problems.length > 0) return { ok: false, problems };
   if (store.size === 0) {

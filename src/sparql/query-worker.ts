@@ -40,7 +40,7 @@ const warm = warmUp();
 async function run(request: WorkerRequest): Promise<WorkerReply> {
   const timings: Record<string, number> = {};
   let t = performance.now();
-  const loaded = parseSources(request.sources);
+  const loaded = parseSources(request.sources, { locate: false });
   timings['worker.parse'] = performance.now() - t;
   if (!loaded.ok) return { ok: false, timings };
   t = performance.now();
