@@ -297,3 +297,12 @@ describe('mesh helpers', () => {
     expect(re.test('/x/v1.0/items/42/parts')).toBe(false);
   });
 });
+
+describe('istio target: a per-try timeout without retries', () => {
+  it('is not silently dropped: NOTES.md says the one try is bounded only by the route timeout', async () => {
+    const g = await istioOf(['test/fixtures/valid/retry-zero-per-try.ttl'], ['istio']);
+    const entry = kinds(g, 'VirtualService').flatMap((d) => d.spec.http as Doc[])[0]!;
+    expect(entry.retries).toEqual({ attempts: 0 });
+    expect(g.notes).toMatch(/## agw:perTryTimeoutSeconds\n\nWith agw:retryAttempts 0 Istio takes no per-try timeout[^\n]*\n\nApplies to: route r/);
+  });
+});

@@ -334,7 +334,11 @@ function matches(route: M.Route, headers: HttpMatch['headers']): HttpMatch[] {
 function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   const r = route.retry;
   // Istio retries twice by default: a route without a retry policy must say 0.
-  if (!r || r.attempts === 0) return { attempts: 0 };
+  if (!r || r.attempts === 0) {
+    if (r?.perTryTimeoutSeconds !== undefined)
+      notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+    return { attempts: 0 };
+  }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
   if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
