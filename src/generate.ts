@@ -120,7 +120,13 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
   };
   // With an explicit target list, files of other targets are left alone; without one, every
   // target the model has data for was generated, so anything else is stale.
-  const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
+  let plan: WritePlan;
+  try {
+    plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
+  } catch (err) {
+    if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
+    throw err;
+  }
   if (plan.conflicts.length > 0 && !options.force) return { ok: false, plan, problems: plan.conflicts };
   if (options.dryRun) return { ok: true, plan, written: false };
   try {
@@ -130,4 +136,9 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     throw err;
   }
   return { ok: true, plan, written: true };
+}
+
+/** The plan of a run that could not even compare (DIR is not a directory): nothing to do. */
+function emptyPlan(dir: string, base: Omit<Manifest, 'files'>): WritePlan {
+  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
@@ -59,6 +59,31 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * What sits where gwgen wants a file: the file's text, nothing, a directory, or nothing because
+ * an ancestor inside dir is a file (`blocker`, relative to dir).
+ */
+type Occupant = { readonly kind: 'file'; readonly text: string } | { readonly kind: 'none' } | { readonly kind: 'directory' } | { readonly kind: 'blocked'; readonly blocker: string };
+
+async function occupant(dir: string, full: string): Promise<Occupant> {
+  try {
+    return { kind: 'file', text: await readFile(full, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'none' };
+    if (code === 'EISDIR') return { kind: 'directory' };
+    if (code !== 'ENOTDIR') throw err;
+  }
+  const root = resolve(dir);
+  const chain: string[] = [];
+  for (let parent = dirname(full); parent.startsWith(root) && parent !== root; parent = dirname(parent)) chain.unshift(parent);
+  for (const parent of chain) {
+    const isFile = await stat(parent).then((s) => !s.isDirectory(), () => false);
+    if (isFile) return { kind: 'blocked', blocker: relative(root, parent).split(sep).join('/') };
+  }
+  return { kind: 'none' };
+}
+
 /** Resolves a generated path inside dir, refusing anything that would escape it. */
 function inside(dir: string, path: string): string {
   const full = resolve(dir, path);
@@ -97,9 +122,32 @@ export async function planWrite(
   const contents = new Map<string, string>();
   const entries: Record<string, ManifestEntry> = {};
 
+  const dirKind = await stat(dir).then(
+    (s) => (s.isDirectory() ? 'directory' : 'file'),
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),
+  );
+  if (dirKind === 'file' || dirKind === 'under-a-file') {
+    const what = dirKind === 'file' ? 'is a file, not a directory' : 'cannot be created: a folder on its path is a file';
+    throw new GwgenError(problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' }));
+  }
+  const blockers = new Set<string>();
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const full = inside(dir, file.path);
-    const onDisk = await readIfExists(full);
+    const found = await occupant(dir, full);
+    if (found.kind === 'directory' || found.kind === 'blocked') {
+      // Something gwgen did not generate is in the way: stop as for any foreign file.
+      contents.set(file.path, file.content);
+      entries[file.path] = { sha256: sha256(withoutUserCode(file.content)), target: file.target, template: file.template };
+      (found.kind === 'directory' ? update : create).push(file.path);
+      if (found.kind === 'directory') {
+        conflicts.push(problem('hand-edited', `${file.path} is a directory that gwgen did not generate, where gwgen writes a file`, { location: { file: join(dir, file.path) }, hint: 'move it away, then run gwgen again' }));
+      } else if (!blockers.has(found.blocker)) {
+        blockers.add(found.blocker);
+        conflicts.push(problem('hand-edited', `${found.blocker} is a file that gwgen did not generate, where gwgen writes the directory ${found.blocker}/`, { location: { file: join(dir, found.blocker) }, hint: 'move it away, then run gwgen again' }));
+      }
+      continue;
+    }
+    const onDisk = found.kind === 'file' ? found.text : undefined;
     const known = previous?.files[file.path];
     let content = file.content;
     if (onDisk !== undefined) {
@@ -133,8 +181,10 @@ export async function planWrite(
       continue;
     }
     const full = inside(dir, path);
-    const onDisk = await readIfExists(full);
-    if (onDisk === undefined) continue;
+    const found = await occupant(dir, full);
+    // Gone already, or replaced by something gwgen did not make (a directory): nothing to delete.
+    if (found.kind !== 'file') continue;
+    const onDisk = found.text;
     remove.push(path);
     if (sha256(withoutUserCode(onDisk)) !== entry.sha256) {
       conflicts.push(problem('hand-edited', `${path} is no longer generated, but was edited by hand since gwgen generated it`, { location: { file: join(dir, path) }, hint: 'keep a copy elsewhere, or pass --force to delete it' }));
@@ -166,9 +216,11 @@ export function planChanges(plan: WritePlan): boolean {
  * renamed into place; if any step fails, the files already replaced are restored from backups.
  */
 export async function applyWrite(plan: WritePlan): Promise<void> {
+  // Nothing changes: nothing is touched, not even the manifest (no new mtime for tools that watch DIR).
+  if (!planChanges(plan)) return;
   const staging = join(plan.dir, '.gwgen', `staging-${process.pid}-${Date.now()}`);
   const writes = [...plan.create, ...plan.update].map((path) => ({ path, content: plan.contents.get(path)! }));
-  writes.push({ path: MANIFEST_PATH, content: manifestText(plan.manifest) });
+  if (plan.manifestChanged) writes.push({ path: MANIFEST_PATH, content: manifestText(plan.manifest) });
   const done: Array<{ target: string; backup?: string }> = [];
   const createdDirs: string[] = [];
   try {
@@ -203,7 +255,8 @@ export async function applyWrite(plan: WritePlan): Promise<void> {
       if (step.backup) await rename(step.backup, step.target).catch(() => undefined);
     }
     for (const made of createdDirs.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined);
-    await rm(staging, { recursive: true, force: true });
+    // The staging folder may never have been made (DIR or DIR/.gwgen is a file): cleaning up must not hide the cause.
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     throw new GwgenError(problem('write', `writing to ${plan.dir} failed, nothing was changed: ${(err as Error).message}`, { location: { file: plan.dir }, hint: 'check permissions and free space of the output directory' }));
   }
   await rm(staging, { recursive: true, force: true });
