@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, type GwgenConfig } from './config.js';
 import { problem, type Problem } from './errors.js';
@@ -75,7 +75,14 @@ export async function init(dir: string, force = false): Promise<{ written: strin
   if (existing.length > 0 && !force) {
     return { written: [], problems: existing.map((f) => problem('usage', `${f} already exists`, { location: { file: f }, hint: 'choose another directory, or pass --force to overwrite it' })) };
   }
-  await mkdir(dir, { recursive: true });
-  for (const [name, content] of files) await writeFile(join(dir, name), content);
+  const isFile = await stat(dir).then((s) => !s.isDirectory(), () => false);
+  if (isFile) return { written: [], problems: [problem('usage', `${dir} is a file, not a directory`, { location: { file: dir }, hint: 'give gwgen init a new or existing directory' })] };
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const [name, content] of files) await writeFile(join(dir, name), content);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { written: [], problems: [problem('write', `cannot write the starter files into ${dir}: ${e.code ?? e.message}`, { location: { file: e.path ?? dir }, hint: 'check that the directory can be created and written (a file in the way, permissions, free space)' })] };
+  }
   return { written: files.map(([name]) => join(dir, name)), problems: [] };
 }

@@ -61,6 +61,8 @@ export async function packIntegrity(dir: string): Promise<string> {
  * rules have their metadata and it holds at least one of ontology/, queries/, templates/.
  */
 export async function validatePack(dir: string): Promise<{ manifest?: PackManifest; problems: Problem[] }> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) return { problems: [problem('file-not-found', `pack directory not found: ${dir}`, { location: { file: dir }, hint: 'give the directory that holds the pack.toml' })] };
   const { manifest, problems } = await readManifest(dir);
   const all = await files(dir).catch(() => [] as string[]);
   const rel = (f: string) => relative(dir, f).split(sep).join('/');
@@ -99,18 +101,34 @@ export async function readLock(projectDir: string): Promise<LockFile> {
   }
 }
 
+/** A JSON value with the keys of every object sorted, so gwgen.lock is the same text however it was built. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortedKeys(v)]),
+  );
+}
+
 async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
-  const packs = Object.fromEntries(Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1)));
   const tmp = join(projectDir, `${LOCK_FILE}.tmp-${process.pid}`);
-  await writeFile(tmp, `${JSON.stringify({ lockfileVersion: 1, packs }, null, 2)}\n`);
+  await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
   await rename(tmp, join(projectDir, LOCK_FILE));
 }
 
 type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string };
 
-async function classify(source: string, cwd: string): Promise<Source> {
-  const isDir = await stat(resolve(cwd, source)).then((s) => s.isDirectory(), () => false);
-  if (isDir) return { kind: 'path', dir: resolve(cwd, source) };
+/** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
+const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
+
+async function classify(source: string, cwd: string): Promise<Source | Problem> {
+  const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
+  if (found === 'directory') return { kind: 'path', dir: resolve(cwd, source) };
+  if (found === 'none' && PATH_LIKE.test(source)) {
+    return problem('file-not-found', `pack not found: ${source}`, { location: { file: source }, hint: 'give the directory of a pack (with its pack.toml), a git URL or an npm package spec' });
+  }
   const git = /^git\+/.test(source) || /^git@/.test(source) || /^(https?|ssh|file):\/\/.+\.git(#.*)?$/.test(source);
   if (git) {
     const [url, ref] = source.replace(/^git\+/, '').split('#');
@@ -147,6 +165,7 @@ export async function installPack(source: string, projectDir = process.cwd()): P
   const work = await mkdtemp(join(tmpdir(), 'gwgen-pack-'));
   try {
     const src = await classify(source, projectDir);
+    if ('code' in src) return { problems: [src] };
     let dir: string;
     try {
       dir = await fetchSource(src, work);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { exitCodeFor } from '../../errors.js';
+import { exitCodeFor, problem } from '../../errors.js';
 import { packTemplatesDir, readLock } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
 import { planChanges, summarizePlan, type WritePlan } from '../../pipeline/write.js';
@@ -64,6 +64,10 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
         }
         const outDir = flags.out ?? configOut ?? './generated';
         const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
+        if (targets !== undefined && targets.length === 0) {
+          out.problems([problem('usage', '-t names no target', { hint: `give a comma list of targets (${TARGET_NAMES.join(', ')}), or leave -t out for every target the model has data for` })]);
+          return 2;
+        }
         let packInput = {};
         if (flags.pack !== undefined) {
           const { dir, problems } = await packTemplatesDir(flags.pack);
@@ -82,6 +86,11 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
         }
         const written = await writeOutput(result, { outDir, dryRun: Boolean(flags.check || flags.dryRun), force: Boolean(flags.force) }, timings);
         if (flags.timings) out.info(Object.entries(timings).map(([stage, ms]) => `${stage} ${(ms as number).toFixed(1)} ms`).join(', '));
+        // A run that cannot even compare (the output directory is a file) is not "out of date".
+        if (!written.ok && exitCodeFor(written.problems) !== 3) {
+          out.problems(written.problems);
+          return exitCodeFor(written.problems);
+        }
         if (flags.check) {
           const changed = planChanges(written.plan) || !written.ok;
           if (changed) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { exitCodeFor } from '../../errors.js';
 import { installPack, listPacks, validatePack } from '../../pack/pack.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -30,12 +29,22 @@ a pack whose files changed since install is refused until it is reinstalled.`,
     .command('validate')
     .description('check a pack: pack.toml, Turtle, templates and audit rules')
     .argument('[dir]', 'the pack directory', '.')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen pack validate                 # the pack in this directory
+  $ gwgen pack validate ../acme-pack
+
+Exit codes: 0 valid, 1 the pack has problems, 2 the directory does not exist.`,
+    )
     .action((dir: string) =>
       run(async () => {
         const { manifest, problems } = await validatePack(dir);
         if (!manifest) {
           out.problems(problems);
-          return problems.some((p) => p.code === 'usage') ? 1 : exitCodeFor(problems);
+          // A pack's own faults are 'usage' problems of the pack, exit 1; a directory that is not there is exit 2.
+          return problems.some((p) => p.code === 'file-not-found') ? 2 : 1;
         }
         out.info(`valid pack: ${manifest.name} ${manifest.version}`);
         return 0;
@@ -46,12 +55,22 @@ a pack whose files changed since install is refused until it is reinstalled.`,
     .command('install')
     .description('install a pack into .gwgen/packs/<name>/ and pin it in gwgen.lock')
     .argument('<source>', 'a directory, a git URL (git+https://…, …/repo.git[#ref]) or an npm package spec')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen pack install ../acme-pack
+  $ gwgen pack install git+https://example.com/acme-pack.git#v1.2.0
+  $ gwgen pack install @acme/gwgen-pack@1.2.0
+
+Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched (nothing installed), 2 the path does not exist.`,
+    )
     .action((source: string) =>
       run(async () => {
         const result = await installPack(source);
         if (!result.manifest || !result.entry) {
           out.problems(result.problems);
-          return 1;
+          return result.problems.some((p) => p.code === 'file-not-found') ? 2 : 1;
         }
         out.info(`installed ${result.manifest.name} ${result.manifest.version} from ${result.entry.source} (${result.entry.integrity})`);
         return 0;
@@ -61,6 +80,14 @@ a pack whose files changed since install is refused until it is reinstalled.`,
   pack
     .command('list')
     .description('list the installed packs and check them against gwgen.lock')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ gwgen pack list        # name, version, ok|modified|missing, source, integrity
+
+Exit codes: 0 every pack is ok, 1 a pack is modified or missing.`,
+    )
     .action(() =>
       run(async () => {
         const packs = await listPacks();

@@ -48,7 +48,7 @@ Exit codes: 0 done, 1 the model or the query is invalid, 2 usage error.`,
           try {
             text = await readFile(last, 'utf8');
           } catch {
-            out.problems([problem('file-not-found', `query file not found: ${last}`, { location: { file: last } })]);
+            out.problems([problem('file-not-found', `query file not found: ${last}`, { location: { file: last }, hint: "check the path, or give the query inline with -e 'SELECT ...'" })]);
             return 2;
           }
         }
