@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -78,6 +79,13 @@ describe('interfaces.md: the commands', () => {
       expect(r.stdout).toContain('Examples:');
     },
   );
+
+  it('gwgen is an npm bin: npx gwgen works in the clone', () => {
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+    const r = spawnSync('npx', ['--no-install', 'gwgen', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+  });
 
   it('generate writes under ./generated when -o is not given', async () => {
     const cwd = tempDir();
