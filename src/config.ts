@@ -25,12 +25,12 @@ export async function loadConfig(dir = process.cwd()): Promise<{ config?: GwgenC
   try {
     data = JSON.parse(text);
   } catch (err) {
-    return { problems: [problem('usage', `${CONFIG_FILE} is not valid JSON: ${(err as Error).message}`, { location: { file } })] };
+    return { problems: [problem('usage', `${CONFIG_FILE} is not valid JSON: ${(err as Error).message}`, { location: { file }, hint: 'fix the JSON, e.g. { "models": ["model.ttl"], "out": "generated" }' })] };
   }
   const c = data as Partial<GwgenConfig>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (!c || typeof c !== 'object' || !strings(c.models) || (c.models ?? []).length === 0 || (c.out !== undefined && typeof c.out !== 'string') || (c.targets !== undefined && !strings(c.targets))) {
-    return { problems: [problem('usage', `${CONFIG_FILE} must be { "models": ["model.ttl", ...], "out"?: "dir", "targets"?: ["kong", ...] }`, { location: { file } })] };
+    return { problems: [problem('usage', `${CONFIG_FILE} must be { "models": ["model.ttl", ...], "out"?: "dir", "targets"?: ["kong", ...] }`, { location: { file }, hint: 'name at least one model file; gwgen init writes a working gwgen.json' })] };
   }
   return { config: { models: c.models!.map((m) => join(dir, m).replace(/^\.\//, '')), ...(c.out !== undefined ? { out: c.out } : {}), ...(c.targets ? { targets: c.targets } : {}) }, problems: [] };
 }

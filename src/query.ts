@@ -39,6 +39,6 @@ export async function query(input: QueryInput): Promise<QueryResult> {
     return { ok: true, outcome: await runQuery(store, input.query, input.queryOrigin ?? '-e') };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems };
-    return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: input.queryOrigin ?? '-e' } })] };
+    return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: input.queryOrigin ?? '-e' }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK); the prefixes rdf rdfs owl xsd agw are predeclared' })] };
   }
 }

@@ -184,9 +184,40 @@ describe('interfaces.md: the commands', () => {
   });
 });
 
+describe('gwgen watch reads gwgen.json too', () => {
+  it('watch without model files uses the models and output of ./gwgen.json, and stops on SIGINT', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const cwd = tempDir();
+    expect((await gwgen(['init'], { cwd })).exitCode).toBe(0);
+    const child = execa(process.execPath, [BIN, 'watch'], { cwd, reject: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    for (let waited = 0; !(stderr.includes('watching') && existsSync(join(cwd, 'generated/.gwgen/manifest.json'))) && waited < 60_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stderr).toContain('generated into generated');
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(0);
+    expect(existsSync(join(cwd, 'generated/kong/kong.yml'))).toBe(true);
+  });
+});
+
 describe('interfaces.md: exit codes and error messages', () => {
   const file = join(tempDir(), 'a-file');
   writeFileSync(file, 'not a directory\n');
+  const brokenPack = tempDir();
+  mkdirSync(join(brokenPack, 'templates/kong'), { recursive: true });
+  writeFileSync(join(brokenPack, 'pack.toml'), '[pack]\nname = "broken\n');
+  writeFileSync(join(brokenPack, 'templates/kong/NOTES.md.hbs'), 'notes\n');
+  const badTemplatePack = tempDir();
+  mkdirSync(join(badTemplatePack, 'templates/kong'), { recursive: true });
+  writeFileSync(join(badTemplatePack, 'pack.toml'), '[pack]\nname = "bad-template"\nversion = "1.0.0"\ndescription = "x"\n');
+  writeFileSync(join(badTemplatePack, 'templates/kong/NOTES.md.hbs'), '{{#each routes}}unclosed\n');
+  const badConfig = tempDir();
+  writeFileSync(join(badConfig, 'gwgen.json'), '{ "models": [');
+  const emptyConfig = tempDir();
+  writeFileSync(join(emptyConfig, 'gwgen.json'), '{ "models": [] }');
 
   // [what, exit code, args]: every failing run prints to stderr only, located, with what to do, no stack trace.
   it.each([
@@ -211,8 +242,12 @@ describe('interfaces.md: exit codes and error messages', () => {
     ['a pack path that does not exist (install)', 2, ['pack', 'install', './no/such/pack']],
     ['a pack path that does not exist (validate)', 2, ['pack', 'validate', 'no/such/pack']],
     ['a pack that is not installed', 2, ['generate', METERED, '--pack', 'nope', '-o', join(tempDir(), 'o')]],
-  ])('%s: exit %i, the problem on stderr with what to do, no stack trace', async (_what, code, args) => {
-    const r = await gwgen(args as string[]);
+    ['a pack.toml that does not parse', 1, ['pack', 'validate', brokenPack]],
+    ['a pack template that does not compile', 1, ['pack', 'validate', badTemplatePack]],
+    ['a gwgen.json that is not JSON (generate)', 2, ['generate'], badConfig],
+    ['a gwgen.json that names no model (watch)', 2, ['watch'], emptyConfig],
+  ])('%s: exit %i, the problem on stderr with what to do, no stack trace', async (_what, code, args, cwd?: string) => {
+    const r = await gwgen(args as string[], cwd ? { cwd } : {});
     expect(r.exitCode, r.stderr).toBe(code);
     expect(r.stdout).toBe('');
     expect(problemLines(r.stderr).length).toBeGreaterThan(0);

@@ -27,7 +27,7 @@ export async function readManifest(dir: string): Promise<{ manifest?: PackManife
     data = parse(text) as Record<string, unknown>;
   } catch (err) {
     const e = err as Error & { line?: number; column?: number };
-    return { problems: [problem('usage', `pack.toml is not valid TOML: ${e.message.split('\n')[0]}`, { location: { file, ...(e.line ? { line: e.line } : {}), ...(e.column ? { column: e.column } : {}) } })] };
+    return { problems: [problem('usage', `pack.toml is not valid TOML: ${e.message.split('\n')[0]}`, { location: { file, ...(e.line ? { line: e.line } : {}), ...(e.column ? { column: e.column } : {}) }, hint: 'fix the TOML syntax at this position; pack.toml holds [pack] with name, version and description' })] };
   }
   const pack = data.pack as Record<string, unknown> | undefined;
   const problems: Problem[] = [];

@@ -77,13 +77,13 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         new Parser({ format: 'text/turtle' }).parse(await readFile(file, 'utf8'));
       } catch (err) {
         const e = err as Error & { context?: { line?: number } };
-        problems.push(problem('usage', `Turtle syntax error: ${e.message.replace(/ on line \d+\.?$/, '')}`, { location: { file, ...(e.context?.line ? { line: e.context.line } : {}) } }));
+        problems.push(problem('usage', `Turtle syntax error: ${e.message.replace(/ on line \d+\.?$/, '')}`, { location: { file, ...(e.context?.line ? { line: e.context.line } : {}) }, hint: 'fix the Turtle syntax at this position (a missing "." or ";", an unclosed quote or an undeclared prefix are the usual causes)' }));
       }
     } else if (path.startsWith('templates/') && path.endsWith('.hbs')) {
       try {
         Handlebars.precompile(await readFile(file, 'utf8'), { strict: true });
       } catch (err) {
-        problems.push(problem('usage', `template does not compile: ${(err as Error).message.split('\n')[0]}`, { location: { file } }));
+        problems.push(problem('usage', `template does not compile: ${(err as Error).message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' }));
       }
     } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
       problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
