@@ -217,11 +217,9 @@ describe('interfaces.md: the generated gateway, as npm install && npm start runs
     for (const [name, pattern] of Object.entries(expected)) expect(r.headers.get(name), name).toMatch(pattern);
   });
 
-  // Not true yet (it.fails): Node's HTTP parser rejects these before a request exists, and the
-  // gateway's clientError handler (templates/gateway/src/server.ts.hbs) writes a bare status line,
-  // without the JSON body. The fix belongs there: answer with content-type application/json and
-  // {"error":"bad request","status":400} / {"error":"request headers too large","status":431}.
-  it.fails('a request that does not parse (400) and headers too large (431) get the JSON error body too', async () => {
+  // Node's HTTP parser rejects these before a request exists; the gateway's clientError handler
+  // answers them with the same JSON body as its other errors.
+  it('a request that does not parse (400) and headers too large (431) get the JSON error body too', async () => {
     const cases = [
       ['GET /items/1 HTTP/1.1\r\nHost: gateway\r\nthis is not a header\r\n\r\n', 400],
       [`GET /items/1 HTTP/1.1\r\nHost: gateway\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`, 431],

@@ -245,13 +245,18 @@ export class Gateway {
       });
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (socket.writable && !socket.writableEnded)
+      // Node's parser refused the request before there was one: answer like any other error of
+      // the gateway (a JSON body), then close, since the connection's framing is lost.
+      if (socket.writable && !socket.writableEnded) {
+        const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+        const status = tooLarge ? 431 : 400;
+        const body = JSON.stringify({ error: tooLarge ? 'request headers too large' : MESSAGES.badRequest, status });
         socket.end(
-          err.code === 'HPE_HEADER_OVERFLOW'
-            ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\r\n'
-            : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n',
+          `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+            `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+            `connection: close\r\n\r\n${body}`,
         );
-      else socket.destroy();
+      } else socket.destroy();
     });
   }
 
