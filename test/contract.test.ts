@@ -6,6 +6,7 @@ import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, visit } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withoutUserCode } from '../dist/pipeline/user-code.js';
+import { applyWrite, planWrite, type GeneratedFile } from '../dist/pipeline/write.js';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
 /**
@@ -529,6 +530,52 @@ describe('interfaces.md: regeneration', () => {
     const create = await gwgen(['generate', METERED, '-o', fresh, '--dry-run']);
     expect(create.stdout.trim().split('\n').every((l) => l.startsWith('create '))).toBe(true);
     expect(existsSync(fresh)).toBe(false);
+  });
+});
+
+describe('interfaces.md: regeneration when a generated file and folder trade places (the write stage)', () => {
+  const base = { generator: 'gwgen test', inputs: [], targets: ['t'] };
+  const file = (path: string, content = `${path}\n`): GeneratedFile => ({ path, content, target: 't', template: 't.hbs' });
+  const run = async (dir: string, files: GeneratedFile[], force = false) => {
+    const plan = await planWrite(dir, files, base);
+    if (plan.conflicts.length > 0 && !force) return plan;
+    await applyWrite(plan);
+    return plan;
+  };
+
+  it.each([
+    ['a generated file becomes a folder', ['a/b', 'keep.txt'], ['a/b/c', 'keep.txt']],
+    ['a generated folder becomes a file', ['x/y/z', 'x/y/w', 'keep.txt'], ['x/y', 'keep.txt']],
+  ])('%s: the old files are deleted, the new ones written, no conflict', async (_what, first, second) => {
+    const dir = tempDir();
+    await run(dir, first.map((p) => file(p)));
+    const plan = await run(dir, second.map((p) => file(p)));
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.delete).toEqual(first.filter((p) => !second.includes(p)).sort());
+    const now = snapshotDir(dir);
+    delete now['.gwgen/manifest.json'];
+    expect(now).toEqual(Object.fromEntries(second.map((p) => [p, `${p}\n`])));
+  });
+
+  it('a failed write after a file and a folder traded places restores DIR exactly', async () => {
+    const dir = tempDir();
+    await run(dir, [file('p'), file('q.txt')]);
+    writeFileSync(join(dir, 'zz'), 'not generated\n');
+    const before = statSnapshot(dir);
+    // p becomes a folder and q.txt changes; then zz/c cannot be written (forced past the conflict).
+    await expect(run(dir, [file('p/inner'), file('q.txt', 'new\n'), file('zz/c')], true)).rejects.toThrow(/nothing was changed/);
+    const after = statSnapshot(dir);
+    const content = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).map(([k, v]) => [k, v.split(' ')[0]]));
+    expect(content(after)).toEqual(content(before));
+  });
+
+  it('a forced overwrite of files gwgen did not generate that fails half way restores them, and leaves no .gwgen', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.txt'), 'mine\n');
+    writeFileSync(join(dir, 'zz'), 'mine too\n');
+    await expect(run(dir, [file('a.txt'), file('zz/c')], true)).rejects.toThrow(/nothing was changed/);
+    expect(snapshotDir(dir)).toEqual({ 'a.txt': 'mine\n', zz: 'mine too\n' });
+    expect(readdirSync(dir).sort()).toEqual(['a.txt', 'zz']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
@@ -84,6 +84,17 @@ async function occupant(dir: string, full: string): Promise<Occupant> {
   return { kind: 'none' };
 }
 
+/** Every file under a folder, "/"-separated and relative to root. */
+async function filesUnder(root: string, folder: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const full = join(folder, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(root, full)));
+    else out.push(relative(root, full).split(sep).join('/'));
+  }
+  return out;
+}
+
 /** Resolves a generated path inside dir, refusing anything that would escape it. */
 function inside(dir: string, path: string): string {
   const full = resolve(dir, path);
@@ -131,9 +142,18 @@ export async function planWrite(
     throw new GwgenError(problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' }));
   }
   const blockers = new Set<string>();
+  const running = new Set(manifestBase.targets);
+  const produced = new Set(files.map((f) => f.path));
+  // A file gwgen generated before that this run deletes is no obstacle (a file that became a folder, or the reverse).
+  const deletedByThisRun = (path: string) => {
+    const entry = previous?.files[path];
+    return entry !== undefined && !produced.has(path) && !(options.keepOtherTargets && !running.has(entry.target));
+  };
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const full = inside(dir, file.path);
-    const found = await occupant(dir, full);
+    let found = await occupant(dir, full);
+    if (found.kind === 'blocked' && deletedByThisRun(found.blocker)) found = { kind: 'none' };
+    if (found.kind === 'directory' && (await filesUnder(resolve(dir), full)).every(deletedByThisRun)) found = { kind: 'none' };
     if (found.kind === 'directory' || found.kind === 'blocked') {
       // Something gwgen did not generate is in the way: stop as for any foreign file.
       contents.set(file.path, file.content);
@@ -172,7 +192,6 @@ export async function planWrite(
   }
 
   const remove: string[] = [];
-  const running = new Set(manifestBase.targets);
   for (const [path, entry] of Object.entries(previous?.files ?? {})) {
     if (contents.has(path)) continue;
     if (options.keepOtherTargets && !running.has(entry.target)) {
@@ -223,9 +242,12 @@ export async function applyWrite(plan: WritePlan): Promise<void> {
   if (plan.manifestChanged) writes.push({ path: MANIFEST_PATH, content: manifestText(plan.manifest) });
   const done: Array<{ target: string; backup?: string }> = [];
   const createdDirs: string[] = [];
+  /** Folders that held only files this run deletes, removed so that a file can take their place. */
+  const removedDirs: string[] = [];
+  /** The first folder made for the staging area (DIR itself, DIR/.gwgen or the staging folder), removed last. */
+  let madeForStaging: string | undefined;
   try {
-    const madeStaging = await mkdir(staging, { recursive: true });
-    if (madeStaging) createdDirs.push(madeStaging);
+    madeForStaging = await mkdir(staging, { recursive: true });
     const staged = await Promise.all(
       writes.map(async ({ path, content }, i) => {
         const tmp = join(staging, `${i}.new`);
@@ -244,23 +266,44 @@ export async function applyWrite(plan: WritePlan): Promise<void> {
       const made = await mkdir(parent, { recursive: true });
       if (made) createdDirs.push(made);
       const backup = join(staging, `${i}.old`);
+      if (await stat(target).then((st) => st.isDirectory(), () => false)) {
+        // planWrite allowed this only when every file in it is deleted by this run: it is empty now.
+        await removeEmptyTree(target);
+        removedDirs.push(target);
+      }
       const existed = (await readIfExists(target)) !== undefined;
       if (existed) await rename(target, backup);
       await rename(tmp, target);
       done.push(existed ? { target, backup } : { target });
     }
   } catch (err) {
-    for (const step of done.reverse()) {
-      await rm(step.target, { force: true });
-      if (step.backup) await rename(step.backup, step.target).catch(() => undefined);
-    }
+    // Undo in an order that works when a file and a folder traded places: new files out, new
+    // folders out, removed folders back, then the old files back.
+    const steps = done.reverse();
+    for (const step of steps) await rm(step.target, { force: true }).catch(() => undefined);
     for (const made of createdDirs.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined);
+    for (const removed of removedDirs) await mkdir(removed, { recursive: true }).catch(() => undefined);
+    for (const step of steps) {
+      if (!step.backup) continue;
+      await mkdir(dirname(step.target), { recursive: true }).catch(() => undefined);
+      await rename(step.backup, step.target).catch(() => undefined);
+    }
     // The staging folder may never have been made (DIR or DIR/.gwgen is a file): cleaning up must not hide the cause.
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
     throw new GwgenError(problem('write', `writing to ${plan.dir} failed, nothing was changed: ${(err as Error).message}`, { location: { file: plan.dir }, hint: 'check permissions and free space of the output directory' }));
   }
   await rm(staging, { recursive: true, force: true });
   for (const path of plan.delete) await removeEmptyParents(plan.dir, inside(plan.dir, path));
+}
+
+/** Removes a folder that holds only (empty) folders; fails on the first file. */
+async function removeEmptyTree(folder: string): Promise<void> {
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    if (!entry.isDirectory()) throw new Error(`${join(folder, entry.name)} is in the way`);
+    await removeEmptyTree(join(folder, entry.name));
+  }
+  await rmdir(folder);
 }
 
 async function removeEmptyParents(dir: string, file: string): Promise<void> {
