@@ -78,6 +78,14 @@ export const envVarName: FormatCheck = (v) =>
 export const headerName: FormatCheck = (v) =>
   /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(v) && !/['`]/.test(v) ? undefined : 'must be an HTTP header name (letters, digits and - _ . only)';
 
+/**
+ * A request header a gateway matches on (agw:keyHeader, agw:matchHeader): letters, digits, "-"
+ * and "_". nginx, and so Kong, ignores request headers with any other character
+ * (ignore_invalid_headers), and Kong refuses such names in key_names and route headers.
+ */
+export const requestHeaderName: FormatCheck = (v) =>
+  /^[A-Za-z0-9_-]+$/.test(v) ? undefined : 'must be an HTTP header name of letters, digits, "-" and "_" (nginx-based gateways such as Kong drop request headers with other characters)';
+
 /** A header value gwgen can write into YAML and code safely: printable, single line. */
 export const headerValue: FormatCheck = (v) =>
   /^[\x20-\x7e]*$/.test(v) ? undefined : 'must be printable ASCII on one line';
