@@ -19,7 +19,7 @@ const YAML_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|Fals
  */
 const decided = new Map<string, string>();
 
-/** A single-line YAML scalar: plain when that reads back as the same string, else JSON-quoted. */
+/** A single-line YAML scalar: plain when that reads back as the same string, else quoted (see `quoted`). */
 export function yamlScalar(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'number') {
@@ -33,9 +33,8 @@ export function yamlScalar(value: unknown): string {
   let scalar = decided.get(value);
   if (scalar === undefined) {
     const plain = stringify(value, { lineWidth: 0, version: '1.1' }).replace(/\n$/, '');
-    // Anything multi-line, block-styled or quoted by the library is written as a JSON string,
-    // which YAML reads as a double-quoted scalar with the same escapes.
-    scalar = plain.includes('\n') || /^[|>'"]/.test(plain) ? JSON.stringify(value) : plain;
+    // Anything multi-line, block-styled or quoted by the library is written quoted.
+    scalar = plain.includes('\n') || /^[|>'"]/.test(plain) ? quoted(value) : plain;
     // A long-running `gwgen watch` renders many models: keep the memo bounded.
     if (decided.size >= 50_000) decided.clear();
     decided.set(value, scalar);
@@ -44,10 +43,42 @@ export function yamlScalar(value: unknown): string {
 }
 
 
+/**
+ * A quoted scalar as prettier writes it: a JSON string, which YAML reads as a double-quoted
+ * scalar with the same escapes; but a string whose only escapes would be `\"` is single-quoted
+ * (`'say "hi"'`, a `'` doubled), as prettier rewrites it.
+ */
+function quoted(value: string): string {
+  const json = JSON.stringify(value);
+  const raw = json.slice(1, -1);
+  return raw.includes('"') && !/\\[^"]/.test(raw) ? `'${value.replace(/'/g, "''")}'` : json;
+}
+
 /** A scalar inside a flow sequence (`[a, b]`), where `,[]{}:` also end a plain scalar. */
 export function yamlFlowScalar(value: unknown): string {
   const scalar = yamlScalar(value);
-  return typeof value === 'string' && !/^[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(scalar) ? JSON.stringify(value) : scalar;
+  return typeof value === 'string' && !/^[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(scalar) ? quoted(value) : scalar;
+}
+
+/** The print width prettier formats generated files with (format.ts PRETTIER_OPTIONS). */
+const PRINT_WIDTH = 120;
+
+/**
+ * `key: [a, b]` laid out as prettier lays it out at a print width of 120, so that generated YAML
+ * stays in prettier's form whatever the lengths of the model's names: on the key's line when it
+ * fits; else on the next line, indented by 2; else one item per line, indented by 4, each with a
+ * trailing comma. `at` is the column of the key. Handlebars indents every line a partial writes
+ * by the partial's own indentation, so inside a partial `base` is the column the partial starts
+ * at, and the lines after the first are written relative to it.
+ */
+export function yamlFlowEntry(key: unknown, list: unknown, at: number, base = 0): string {
+  const k = yamlScalar(key);
+  const items = (Array.isArray(list) ? list : []).map(yamlFlowScalar);
+  const one = `[${items.join(', ')}]`;
+  if (at + k.length + 2 + one.length <= PRINT_WIDTH) return `${k}: ${one}`;
+  const pad = (column: number) => ' '.repeat(Math.max(0, column - base));
+  if (at + 2 + one.length <= PRINT_WIDTH) return `${k}:\n${pad(at + 2)}${one}`;
+  return `${k}:\n${pad(at + 2)}[\n${items.map((i) => `${pad(at + 4)}${i},`).join('\n')}\n${pad(at + 2)}]`;
 }
 
 /**
@@ -96,18 +127,36 @@ export const HELPERS: Record<string, HelperDelegate> = {
   yaml: (value: unknown) => yamlScalar(value),
   /** `{{yamlBlock text 4}}`: multi-line text as a literal block scalar indented by 4. */
   yamlBlock: (value: unknown, indent: unknown) => yamlBlock(value, Number(indent)),
-  /** A YAML flow sequence of scalars: `[a, "b c"]`. */
-  yamlList: (list: unknown) => `[${(Array.isArray(list) ? list : []).map(yamlFlowScalar).join(', ')}]`,
+  /**
+   * A YAML flow sequence of scalars: `[a, "b c"]`. With `key=` (and `at=`, `base=`, see
+   * yamlFlowEntry) the whole `key: [a, "b c"]` entry, laid out as prettier would.
+   */
+  yamlList: (list: unknown, options?: { hash?: { key?: unknown; at?: unknown; base?: unknown } }) => {
+    const hash = options?.hash ?? {};
+    if (hash.key !== undefined) return yamlFlowEntry(hash.key, list, Number(hash.at ?? 0), Number(hash.base ?? 0));
+    return `[${(Array.isArray(list) ? list : []).map(yamlFlowScalar).join(', ')}]`;
+  },
+  /** Sum of numbers: `(add at 2)`, columns of nested partials. */
+  add: (...list: unknown[]) => args(list).reduce<number>((sum, n) => sum + Number(n), 0),
   json: (value: unknown) => jsonLiteral(value),
   /** A JSON document indented by two spaces (data files such as the gateway's config.json). */
   jsonPretty: (value: unknown) => jsonLiteral(value, 2),
   ts: (value: unknown) => jsonLiteral(value),
   ...Object.fromEntries(Object.entries(caseHelpers).map(([name, fn]) => [name, (s: string) => fn(s)])),
-  /** Text for a Markdown table cell: one line, with Markdown and HTML characters escaped. */
-  md: (value: unknown) => String(value).replace(/[\r\n]+/g, ' ').replace(/([\\`*_[\]|<>])/g, '\\$1'),
+  /**
+   * Text for a Markdown table cell: one line, with Markdown and HTML characters escaped, and
+   * runs of blanks as one space (as Markdown shows them, and prettier writes them).
+   */
+  md: (value: unknown) =>
+    String(value)
+      .replace(/[\r\n\t ]+/g, ' ')
+      .trim()
+      .replace(/([\\`*_[\]|<>])/g, '\\$1'),
   isArray: (a: unknown) => Array.isArray(a),
   eq: (a: unknown, b: unknown) => a === b,
   and: (...list: unknown[]) => args(list).every(Boolean),
   or: (...list: unknown[]) => args(list).some(Boolean),
   not: (a: unknown) => !a,
+  /** `{{#if (defined x)}}`: true for "" and 0 too, unlike `{{#if x}}`. */
+  defined: (a: unknown) => a !== undefined && a !== null,
 };
