@@ -40,7 +40,16 @@ export function buildModel(x: Extraction): M.GatewayModel {
         ...field('matchHeader', header !== undefined && value !== undefined ? { name: header, value } : undefined),
       };
     });
-    splits.sort((a, b) => Number(a.matchHeader !== undefined) - Number(b.matchHeader !== undefined) || compareStrings(a.service, b.service) || compareStrings(a.id, b.id));
+    // By what a split says before its node id, so blank-node labels do not decide the order.
+    splits.sort(
+      (a, b) =>
+        Number(a.matchHeader !== undefined) - Number(b.matchHeader !== undefined) ||
+        compareStrings(a.service, b.service) ||
+        compareStrings(a.matchHeader?.name.toLowerCase() ?? '', b.matchHeader?.name.toLowerCase() ?? '') ||
+        compareStrings(a.matchHeader?.value ?? '', b.matchHeader?.value ?? '') ||
+        (a.weight ?? 0) - (b.weight ?? 0) ||
+        compareStrings(a.id, b.id),
+    );
     const mirrorId = ref(bag, 'hasTrafficMirror');
     const mirrorBag = mirrorId === undefined ? undefined : x['traffic-mirrors'].get(mirrorId);
     return {

@@ -2,6 +2,7 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import { groupNotes, type NoteGroup } from './kong.js';
 import {
+  canaryParts,
   clusterHost,
   compareRouteSpecificity,
   compareStrings,
@@ -86,7 +87,7 @@ interface Destination {
 }
 
 interface HttpEntry {
-  /** `<gateway>.<route>`, or `<gateway>.<route>.<service>` for a header-matched canary. */
+  /** `<gateway>.<route>`, or `<gateway>.<route>.<canary part>` for a header-matched canary (see canaryParts). */
   readonly name: string;
   readonly route: string;
   readonly matches: readonly HttpMatch[];
@@ -112,7 +113,8 @@ interface DestinationRule {
   readonly connectionPool?: { connectTimeout: string };
   readonly outlierDetection?: { consecutive5xxErrors: number; interval: string; baseEjectionTime: string; maxEjectionPercent: number };
   readonly tlsMode?: string;
-  readonly subsets: readonly { name: string; labels: readonly Label[] }[];
+  /** Version subsets; `policy` where a subset's service balances or encrypts differently from the host-wide policy. */
+  readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
 }
 
 interface PeerAuthentication {
@@ -188,8 +190,8 @@ export function istioNamespace(model: M.GatewayModel): string {
 }
 
 /** The VirtualService http entry names of a route: its header canaries, then the route itself. */
-export function httpEntryName(gateway: string, route: string, canaryService?: string): string {
-  return canaryService === undefined ? `${gateway}.${route}` : `${gateway}.${route}.${canaryService}`;
+export function httpEntryName(gateway: string, route: string, canaryPart?: string): string {
+  return canaryPart === undefined ? `${gateway}.${route}` : `${gateway}.${route}.${canaryPart}`;
 }
 
 export function istioView(model: M.GatewayModel): IstioView {
@@ -218,8 +220,9 @@ export function istioView(model: M.GatewayModel): IstioView {
   for (const route of [...model.routes].sort(compareRouteSpecificity)) {
     const common = commonEntry(route, notes);
     const names: string[] = [];
-    for (const canary of route.splits.filter((s) => s.matchHeader !== undefined)) {
-      const name = httpEntryName(gw, route.name, canary.service);
+    const parts = canaryParts(route);
+    for (const [i, canary] of route.splits.filter((s) => s.matchHeader !== undefined).entries()) {
+      const name = httpEntryName(gw, route.name, parts[i]);
       names.push(name);
       http.push({ ...common, name, matches: matches(route, [{ name: canary.matchHeader!.name.toLowerCase(), match: { exact: canary.matchHeader!.value } }]), destinations: [destination(canary.service)] });
     }
@@ -249,7 +252,17 @@ export function istioView(model: M.GatewayModel): IstioView {
       else routesByService.set(svc, [r]);
     }
   }
-  const destinationRules = model.services.map((s) => destinationRule(model, s, routesByService.get(s.name) ?? [], meta, notes));
+  // One DestinationRule per host: Istio does not merge two rules for one host, so services that
+  // share a host (releases of one Kubernetes Service, told apart by agw:version) share one.
+  const byHost = new Map<string, M.BackendService[]>();
+  for (const s of model.services) {
+    const host = clusterHost(s.host, s.namespace);
+    byHost.set(host, [...(byHost.get(host) ?? []), s]);
+  }
+  const destinationRules = [...byHost.values()].map((group) => {
+    const routes = model.routes.filter((r) => group.some((s) => routesByService.get(s.name)?.includes(r)));
+    return destinationRule(model, group, routes, meta, notes);
+  });
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
@@ -373,7 +386,32 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   return { route: route.name, httpNames, maxTokens: limiter.burstSize, tokensPerFill: limiter.limits[shortest]!, fillInterval: goDuration(WINDOW_SECONDS[shortest]) };
 }
 
-function destinationRule(model: M.GatewayModel, s: M.BackendService, routes: readonly M.Route[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+interface TrafficPolicy {
+  readonly loadBalancer: { simple?: string; consistentHash?: boolean };
+  readonly tlsMode?: string;
+}
+
+/** The load balancer and TLS mode of one service. */
+function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolicy {
+  const mode = mtlsModeOf(s, model);
+  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
+  return {
+    loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
+    ...(tlsMode ? { tlsMode } : {}),
+  };
+}
+
+const samePolicy = (a: TrafficPolicy, b: TrafficPolicy) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The DestinationRule of one host: its services (usually one; several when they share the host)
+ * in name order, and the routes that reach any of them. The first service names the rule and
+ * gives the host-wide policy; a service with its own agw:version gets its subset, which carries
+ * its own policy where that differs.
+ */
+function destinationRule(model: M.GatewayModel, group: readonly M.BackendService[], routes: readonly M.Route[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+  const s = group[0]!;
+  const names = group.map((x) => x.name).join(', ');
   const users = routes.filter((r) => r.circuitBreaker);
   const breakers = users.map((r) => r.circuitBreaker!);
   let outlierDetection: DestinationRule['outlierDetection'];
@@ -383,25 +421,41 @@ function destinationRule(model: M.GatewayModel, s: M.BackendService, routes: rea
     outlierDetection = { consecutive5xxErrors: threshold, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
     if (distinct.size > 1) {
-      notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
+      notes.push({ subject: `service ${names}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
     }
     const unprotected = routes.filter((r) => !r.circuitBreaker);
-    for (const r of unprotected) notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `The route has no circuit breaker, but its service ${s.name} has one from other routes; in Istio the outlier detection of a service applies to every route to it` });
+    for (const r of unprotected) notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `The route has no circuit breaker, but its service ${names} has one from other routes; in Istio the outlier detection of a service applies to every route to it` });
     for (const r of users) {
       notes.push({ subject: `route ${r.name}`, feature: 'agw:hasCircuitBreaker', detail: 'Istio ejects a failing endpoint (outlier detection) instead of failing fast: consecutive 5xx or connection failures eject it for agw:timeoutSeconds (longer on repeated ejections, as Envoy multiplies the ejection time), and it then takes full traffic at once; agw:halfOpenRequests is not expressible' });
     }
   }
-  const connect = connectTimeout(s, routes, notes);
-  const mode = mtlsModeOf(s, model);
-  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
+  const connect = connectTimeout(names, routes, notes);
+  const policy = servicePolicy(model, s);
+  const host = clusterHost(s.host, s.namespace);
+  const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
+  for (const x of group) {
+    // A subset's policy overrides the host's field by field: no TLS of its own must say DISABLE.
+    const plain = servicePolicy(model, x);
+    const own = plain.tlsMode === undefined && policy.tlsMode !== undefined ? { ...plain, tlsMode: 'DISABLE' } : plain;
+    const subset = x.version === undefined ? undefined : dnsLabelOf(x.version);
+    const existing = subsets.find((v) => v.name === subset);
+    if (subset !== undefined && !existing) {
+      subsets.push({ name: subset, labels: [{ key: 'version', value: labelValue(x.version!) }], ...(samePolicy(own, policy) ? {} : { policy: own }), service: x.name });
+    } else if (!samePolicy(own, existing?.policy ?? policy)) {
+      notes.push({ subject: `service ${x.name}`, feature: 'agw:loadBalancing / mTLS (shared host)', detail: `The service shares host ${host} ${subset === undefined ? 'without an agw:version of its own' : `and version ${x.version}`} with service ${existing?.service ?? s.name}; Istio applies one traffic policy there, that of ${existing?.service ?? s.name}` });
+    }
+  }
+  if (group.length > 1) {
+    notes.push({ subject: `services ${names}`, feature: 'agw:host (shared)', detail: `The services share host ${host}; Istio has one DestinationRule per host, ${s.name}, with their versions as subsets` });
+  }
   return {
     meta: meta(s.name, s.namespace, s.name),
-    host: clusterHost(s.host, s.namespace),
-    loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
+    host,
+    loadBalancer: policy.loadBalancer,
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
-    ...(tlsMode ? { tlsMode } : {}),
-    subsets: s.version !== undefined ? [{ name: dnsLabelOf(s.version), labels: [{ key: 'version', value: labelValue(s.version) }] }] : [],
+    ...(policy.tlsMode ? { tlsMode: policy.tlsMode } : {}),
+    subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
   };
 }
 
@@ -423,14 +477,14 @@ function writtenPerTry(route: M.Route): number | undefined {
  * agw:CircuitBreaker counts consecutive failures, which is outlierDetection. So they keep Istio's
  * defaults (unlimited).
  */
-function connectTimeout(s: M.BackendService, routes: readonly M.Route[], notes: Limitation[]): number | undefined {
+function connectTimeout(service: string, routes: readonly M.Route[], notes: Limitation[]): number | undefined {
   const bounded = routes.filter((r) => writtenPerTry(r) !== undefined);
   if (bounded.length === 0) return undefined;
   const shortest = Math.min(...bounded.map((r) => writtenPerTry(r)!));
   const longer = routes.filter((r) => writtenPerTry(r) !== shortest).map((r) => r.name);
   if (longer.length > 0) {
     notes.push({
-      subject: `service ${s.name}`,
+      subject: `service ${service}`,
       feature: 'agw:perTryTimeoutSeconds (shared service)',
       detail: `Istio has one connect timeout per service (connectionPool.tcp.connectTimeout of its DestinationRule), set to the shortest per-try timeout of the routes to it, ${goDuration(shortest)}; it also cuts new connections after ${goDuration(shortest)} for ${longer.length === 1 ? 'route' : 'routes'} ${longer.join(', ')}, whose per-try timeout is longer or absent`,
     });

@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { clusterHost, compareStrings, dnsName, labelValue, standardLabels, type Label } from './mesh-common.js';
+import { clusterHost, compareStrings, dnsName, hostPort, labelValue, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -84,7 +84,8 @@ export interface Workload {
   /** Read-only root file system and no capabilities (images gwgen knows). */
   readonly hardened: boolean;
   readonly mounts: readonly { name: string; path: string; configMap?: string; readOnly: boolean }[];
-  readonly service: { loadBalancer: boolean; port: number };
+  /** The Service in front of the pods; its name is a DNS-1035 label (serviceResourceName). */
+  readonly service: { meta: Meta; loadBalancer: boolean; port: number };
   readonly hpa?: { min: number; max: number };
   readonly pdb: boolean;
   readonly ingressFrom: readonly Peer[];
@@ -194,7 +195,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       { name: 'config', path: CONFIG_DIR, configMap: configName, readOnly: true },
       { name: 'tmp', path: '/tmp', readOnly: false },
     ],
-    service: { loadBalancer: true, port: model.gateway.listenPort },
+    service: { meta: meta(serviceResourceName(gw), ns, gw), loadBalancer: true, port: model.gateway.listenPort },
     hpa: { min: 2, max: 10 },
     pdb: true,
     ingressFrom: edgePeers(model, notes),
@@ -220,7 +221,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         runAs: 999,
         hardened: true,
         mounts: [{ name: 'data', path: '/data', readOnly: false }],
-        service: { loadBalancer: false, port: 6379 },
+        service: { meta: meta('redis', ns, 'redis'), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
       }
@@ -230,12 +231,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const backends = deployed.map((s): Workload => {
     const hc = s.healthCheck;
     const port = { name: s.protocol, number: s.port };
+    // Kubernetes probes every whole number of seconds, at least 1.
+    const period = hc ? Math.max(1, Math.round(hc.intervalSeconds)) : 0;
+    if (hc && period !== hc.intervalSeconds) notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckInterval', detail: `Kubernetes probes every whole number of seconds, at least 1; the interval of ${hc.intervalSeconds} s is written as periodSeconds ${period}` });
     const probe = (success: number): Probe | undefined =>
       !hc
         ? undefined
         : s.protocol === 'grpc'
-          ? { kind: 'grpc', port: s.port, periodSeconds: hc.intervalSeconds, successThreshold: success, failureThreshold: hc.failureThreshold }
-          : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: hc.intervalSeconds, successThreshold: success, failureThreshold: hc.failureThreshold };
+          ? { kind: 'grpc', port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: hc.failureThreshold }
+          : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: hc.failureThreshold };
     if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway is pointed at it (${upstreamEnvName(s.name)}), but the Kong and Istio targets address agw:host ${s.host}` });
@@ -257,12 +261,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
       resources: BACKEND_RESOURCES,
       hardened: false,
       mounts: [],
-      service: { loadBalancer: false, port: s.port },
+      service: { meta: meta(serviceResourceName(s.name), s.namespace, s.name), loadBalancer: false, port: s.port },
       ...(scaled ? { hpa: { min: s.replicas, max: s.replicas * 2 } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
     };
   });
+  for (const w of [gatewayWorkload, ...backends]) {
+    if (w.service.meta.name !== w.meta.name) notes.push({ subject: `${w === gatewayWorkload ? 'gateway' : 'service'} ${w.meta.name}`, feature: 'Kubernetes Service name', detail: `A Service name starts with a letter; the Service is named ${w.service.meta.name}, and the gateway and Istio address it by that name` });
+  }
   for (const b of backends) {
     notes.push({ subject: `service ${b.meta.name}`, feature: 'NetworkPolicy of a backend', detail: `Only the gwgen gateway's pods${istioIngress ? ' and the Istio ingress gateway' : ''} may connect to the service; other clients (a Kong deployment, Prometheus, other services) need a NetworkPolicy of their own` });
   }
@@ -303,7 +310,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
 function upstreamUrls(s: M.BackendService, deployed: boolean): string {
   const scheme = s.protocol === 'https' ? 'https' : 'http';
   if (deployed) return `${scheme}://${clusterHost(s.name, s.namespace)}:${s.port}`;
-  const targets = s.instances.length > 0 ? s.instances.map((i) => `${clusterHost(i.host, s.namespace)}:${i.port}`) : [`${clusterHost(s.host, s.namespace)}:${s.port}`];
+  const targets = s.instances.length > 0 ? s.instances.map((i) => hostPort(clusterHost(i.host, s.namespace), i.port)) : [hostPort(clusterHost(s.host, s.namespace), s.port)];
   return targets.map((t) => `${scheme}://${t}`).join(',');
 }
 

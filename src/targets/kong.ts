@@ -3,6 +3,7 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
+import { canaryParts, hostPort } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -129,7 +130,7 @@ export function kongView(model: M.GatewayModel): KongView {
       headers,
       stripPath: route.stripPath,
       regexPriority: regexPriority(route.path, headers.length > 0),
-      plugins: routePlugins(route, tags(`route:${route.name}`)),
+      plugins: routePlugins(route, tags(`route:${route.name}`), notes),
       tags: tags(`route:${route.name}`),
     });
     services.push({
@@ -138,21 +139,22 @@ export function kongView(model: M.GatewayModel): KongView {
       port: primary.port,
       protocol: kongProtocol(primary),
       retries: route.retry?.attempts ?? 0,
-      ...timeoutField(route),
+      ...timeoutField(route, notes),
       routes: [kongRoute(route.name, [])],
       tags: tags(`route:${route.name}`),
     });
     // A header-matched split is a second, more specific route to the canary's own service.
-    for (const split of route.splits.filter((s) => s.matchHeader !== undefined)) {
+    const parts = canaryParts(route);
+    for (const [i, split] of route.splits.filter((s) => s.matchHeader !== undefined).entries()) {
       const canary = servicesByName.get(split.service)!;
-      const name = `${route.name}.${canary.name}`;
+      const name = `${route.name}.${parts[i]}`;
       services.push({
         name,
         host: upstreamFor(route, [{ service: canary, weight: 100 }]),
         port: canary.port,
         protocol: kongProtocol(canary),
         retries: route.retry?.attempts ?? 0,
-        ...timeoutField(route),
+        ...timeoutField(route, notes),
         routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [split.matchHeader!.value] }])],
         tags: tags(`route:${route.name}`, `canary`),
       });
@@ -174,10 +176,17 @@ export function kongView(model: M.GatewayModel): KongView {
   };
 }
 
-function timeoutField(route: M.Route): { timeoutMs?: number } {
+/** Kong's longest timeout, in ms (2^31 - 2). */
+export const KONG_MAX_TIMEOUT_MS = 2_147_483_646;
+
+function timeoutField(route: M.Route, notes: Limitation[]): { timeoutMs?: number } {
   // Kong's timeouts apply to each try; the per-try timeout is the closest thing it has.
   const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
-  return seconds === undefined ? {} : { timeoutMs: Math.max(1, Math.round(seconds * 1000)) };
+  if (seconds === undefined) return {};
+  const ms = Math.max(1, Math.round(seconds * 1000));
+  if (ms <= KONG_MAX_TIMEOUT_MS) return { timeoutMs: ms };
+  notes.push({ subject: `route ${route.name}`, feature: 'agw:timeoutSeconds (above Kong\'s maximum)', detail: `Kong's timeouts are at most ${KONG_MAX_TIMEOUT_MS} ms (about 24.8 days); the route's timeout is longer, so Kong uses its maximum` });
+  return { timeoutMs: KONG_MAX_TIMEOUT_MS };
 }
 
 function kongProtocol(service: M.BackendService): string {
@@ -210,7 +219,8 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
     for (const instance of instances) {
       // Split weight × the instance's share of its service, on Kong's 0..65535 scale.
-      targets.push({ target: `${instance.host}:${instance.port}`, weight: Math.round((weight * 100 * instance.weight) / total), tags: upstreamTags });
+      // An IPv6 address is bracketed, as Kong's target syntax (host:port) needs.
+      targets.push({ target: hostPort(instance.host, instance.port), weight: Math.round((weight * 100 * instance.weight) / total), tags: upstreamTags });
     }
   }
   const algorithm = { 'round-robin': 'round-robin', 'least-connections': 'least-connections', random: 'round-robin', 'consistent-hash': 'consistent-hashing' }[primary.loadBalancing];
@@ -222,10 +232,35 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     algorithm,
     ...(algorithm === 'consistent-hashing' ? { hashOn: 'ip' } : {}),
     targets: mergeTargets(targets),
-    ...(hc ? { active: { type, path: hc.path, interval: hc.intervalSeconds, successes: Math.min(255, hc.successThreshold), failures: Math.min(255, hc.failureThreshold) } } : {}),
-    ...(route.circuitBreaker ? { passive: { type, failures: Math.min(255, route.circuitBreaker.failureThreshold) } } : {}),
+    ...(hc
+      ? {
+          active: {
+            type,
+            path: hc.path,
+            interval: probeInterval(primary, notes),
+            successes: counter(hc.successThreshold, `service ${primary.name}`, 'agw:successThreshold', notes),
+            failures: counter(hc.failureThreshold, `service ${primary.name}`, 'agw:failureThresholdHealth', notes),
+          },
+        }
+      : {}),
+    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes) } } : {}),
     tags: upstreamTags,
   };
+}
+
+/** Kong's health-check counters are 1 to 255. */
+function counter(value: number, subject: string, feature: string, notes: Limitation[]): number {
+  if (value <= 255) return value;
+  notes.push({ subject, feature, detail: `Kong's health-check counters go up to 255; ${value} is written as 255` });
+  return 255;
+}
+
+/** Kong probes every 1 to 65535 whole seconds: agw:healthCheckInterval rounded into that range. */
+function probeInterval(service: M.BackendService, notes: Limitation[]): number {
+  const seconds = service.healthCheck!.intervalSeconds;
+  const interval = Math.min(65535, Math.max(1, Math.round(seconds)));
+  if (interval !== seconds) notes.push({ subject: `service ${service.name}`, feature: 'agw:healthCheckInterval', detail: `Kong probes every 1 to 65535 whole seconds; the interval of ${seconds} s is written as ${interval} s` });
+  return interval;
 }
 
 /** Two splits to services on the same address add their weights. */
@@ -238,7 +273,7 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
   return [...byTarget.values()].sort((a, b) => compareStrings(a.target, b.target));
 }
 
-function routePlugins(route: M.Route, pluginTags: string[]): KongPlugin[] {
+function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[]): KongPlugin[] {
   const plugins: KongPlugin[] = [];
   const auth = route.auth;
   if (route.cors) {
@@ -295,21 +330,43 @@ function routePlugins(route: M.Route, pluginTags: string[]): KongPlugin[] {
       tags: pluginTags,
     });
   }
-  if (route.rateLimit) plugins.push(rateLimitPlugin(route.rateLimit, pluginTags));
+  if (route.rateLimit) plugins.push(rateLimitPlugin(route, route.rateLimit, pluginTags, notes));
   return plugins.sort((a, b) => compareStrings(a.name, b.name));
 }
 
 const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
 
-function windowEntries(limits: M.RateLimits): ConfigEntry[] {
-  return RATE_WINDOWS.filter((w) => limits[w] !== undefined).map((w) => ({ key: w, value: limits[w]! }));
+/**
+ * The rate-limiting windows (second … day, and month for a quota) with their limits. Kong refuses
+ * a longer window with a lower limit than a shorter one ("the limit for hour cannot be lower than
+ * the limit for minute"). Such a shorter-window limit can never be reached: Kong's windows are
+ * calendar-aligned, so each lies inside one window of every longer length, which admits fewer
+ * requests. It is written as the lowest limit of the longer windows, which admits the same
+ * requests, and NOTES.md says so.
+ */
+const WINDOW_PROPERTY: Record<string, string> = { second: 'agw:requestsPerSecond', minute: 'agw:requestsPerMinute', hour: 'agw:requestsPerHour', day: 'agw:requestsPerDay', month: 'agw:monthlyQuota' };
+
+function windowEntries(limits: M.RateLimits, subject: string, notes: Limitation[], month?: number): ConfigEntry[] {
+  const windows: [string, number][] = RATE_WINDOWS.filter((w) => limits[w] !== undefined).map((w) => [w, limits[w]!]);
+  if (month !== undefined) windows.push(['month', month]);
+  let lowest = Infinity;
+  const entries: ConfigEntry[] = [];
+  for (const [w, limit] of [...windows].reverse()) {
+    const value = Math.min(limit, lowest);
+    if (value < limit) {
+      notes.push({ subject, feature: WINDOW_PROPERTY[w]!, detail: `Kong refuses a shorter window with a higher limit than a longer one; ${limit} per ${w} can never be reached under the longer window's limit, so it is written as ${value}` });
+    }
+    lowest = value;
+    entries.unshift({ key: w, value });
+  }
+  return entries;
 }
 
-function rateLimitPlugin(limiter: M.RateLimiter, pluginTags: readonly string[]): KongPlugin {
+function rateLimitPlugin(route: M.Route, limiter: M.RateLimiter, pluginTags: readonly string[], notes: Limitation[]): KongPlugin {
   return {
     name: 'rate-limiting',
     config: [
-      ...windowEntries(limiter.limits),
+      ...windowEntries(limiter.limits, `route ${route.name}`, notes),
       { key: 'limit_by', value: LIMIT_BY[limiter.limitBy] },
       { key: 'policy', value: limiter.policy },
       ...(limiter.policy === 'redis' ? [{ key: 'redis', object: REDIS }] : []),
@@ -338,8 +395,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
       plugins.push({
         name: 'rate-limiting',
         config: [
-          ...windowEntries(limits),
-          ...(c.quotaTier.monthlyQuota !== undefined ? [{ key: 'month', value: c.quotaTier.monthlyQuota }] : []),
+          ...windowEntries(limits, `consumer ${c.name}`, notes, c.quotaTier.monthlyQuota),
           { key: 'limit_by', value: 'consumer' },
           { key: 'policy', value: 'local' },
           { key: 'fault_tolerant', value: true },

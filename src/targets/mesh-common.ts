@@ -57,9 +57,26 @@ export function standardLabels(gateway: string, name: string, extra: readonly La
   ];
 }
 
-/** A cluster-local host name: a bare name lives in the service's namespace; a dotted host is taken as written. */
+/**
+ * The name of the Kubernetes Service for a gwgen name (a DNS-1123 label). A Service name is a
+ * DNS-1035 label, which starts with a letter: a name starting with a digit ("9lives") gets the
+ * prefix "svc-".
+ */
+export function serviceResourceName(name: string): string {
+  return /^[a-z]/.test(name) ? name : dnsName('svc', name);
+}
+
+/**
+ * A cluster-local host name: a bare name is a Kubernetes Service in the service's namespace (see
+ * serviceResourceName); a dotted host and an IPv6 address are taken as written.
+ */
 export function clusterHost(host: string, namespace: string): string {
-  return host.includes('.') ? host : `${host}.${namespace}.svc.cluster.local`;
+  return host.includes('.') || host.includes(':') ? host : `${serviceResourceName(host)}.${namespace}.svc.cluster.local`;
+}
+
+/** `host:port` for a URL: an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Seconds → a duration Istio/Envoy and Go both read ("1.5s", "0.25s", "300s"), at least 1 ms. */
@@ -79,6 +96,23 @@ export function routeServices(route: M.Route): string[] {
   if (route.service) names.add(route.service);
   for (const s of route.splits) names.add(s.service);
   return [...names].sort(compareStrings);
+}
+
+/**
+ * The name part of each header-matched split of a route, in the route's split order: the
+ * canary's service name, and `<service>.2`, `<service>.3` … for further canaries to the same
+ * service (a route may send `x-env: beta` and `x-env: qa` to one service). Service names have no
+ * dot, so the parts are distinct from each other and from every service name.
+ */
+export function canaryParts(route: M.Route): string[] {
+  const seen = new Map<string, number>();
+  return route.splits
+    .filter((s) => s.matchHeader !== undefined)
+    .map((s) => {
+      const n = (seen.get(s.service) ?? 0) + 1;
+      seen.set(s.service, n);
+      return n === 1 ? s.service : `${s.service}.${n}`;
+    });
 }
 
 /** Path segments ("/a/{id}/b" → ["a", "{id}", "b"]). */
