@@ -290,6 +290,13 @@ describe('interfaces.md: exit codes and error messages', () => {
     expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}(:\\d+)?[: ]`, 'm'));
   });
 
+  it.each(['broken-turtle.ttl', 'unclosed-string.ttl', 'undeclared-prefix.ttl'])('a Turtle syntax error (%s) is located as file:line:col', async (fixture) => {
+    const path = `test/fixtures/invalid/${fixture}`;
+    const r = await gwgen(['validate', path]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^${path.replace(/\./g, '\\.')}:\\d+:\\d+: error: Turtle syntax error: `));
+  });
+
   it('exit 3: --check finds a difference; a generated file was edited by hand', async () => {
     const stale = await gwgen(['generate', MESH, '-o', pristineMetered, '--check']);
     expect(stale.exitCode).toBe(3);

@@ -87,9 +87,18 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
 }
 
 function syntaxProblem(source: SourceFile, err: unknown): Problem {
-  const e = err as Error & { context?: { line?: number; token?: { start?: number } } };
+  const e = err as Error & { context?: { line?: number; token?: { start?: number }; previousToken?: { line?: number; end?: number } } };
   const line = e.context?.line;
-  const start = e.context?.token?.start;
+  let start = e.context?.token?.start;
+  if (start === undefined && line !== undefined) {
+    // A lexer error ("Unexpected ..." such as an unclosed quote) has no token: it starts at the
+    // unexpected text, after the previous token when that is on the same line.
+    const text = source.text.split(/\r?\n/)[line - 1] ?? '';
+    const after = e.context?.previousToken?.line === line ? (e.context.previousToken.end ?? 0) : 0;
+    const unexpected = /^Unexpected "([\s\S]*)" on line/.exec(e.message ?? '')?.[1];
+    const at = unexpected ? text.indexOf(unexpected.slice(0, 20), after) : -1;
+    start = at >= 0 ? at : text.slice(after).search(/\S/) >= 0 ? after + text.slice(after).search(/\S/) : undefined;
+  }
   // N3 ends its messages with " on line N." — the location already says that.
   const message = (e.message ?? String(err)).replace(/ on line \d+\.?$/, '');
   return problem('syntax', `Turtle syntax error: ${message}`, {
