@@ -174,6 +174,13 @@ describe('interfaces.md: the commands', () => {
     expect(count.stdout.trimEnd()).toBe('n\r\n8');
   });
 
+  it('a model without agw:listenPort gives the gateway the default port 8080 (PORT overrides it at run time)', async () => {
+    const out = join(tempDir(), 'out');
+    const r = await gwgen(['generate', 'test/fixtures/contract/query.ttl', '-o', out, '-t', 'gateway']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'gateway/config.json'), 'utf8')).gateway.listenPort).toBe(8080);
+  });
+
   it('init without DIR writes the starter model and config into the current folder, and they generate', async () => {
     const cwd = tempDir();
     const r = await gwgen(['init'], { cwd });
