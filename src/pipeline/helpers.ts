@@ -24,7 +24,10 @@ export function yamlScalar(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new Error(`cannot write ${value} into YAML`);
-    return String(value);
+    // Exponent notation ("1e-7") is a float in YAML 1.2 but a string in YAML 1.1, which needs a
+    // dot: write every number in positional notation ("0.0000001").
+    const text = String(value);
+    return /e/i.test(text) ? positional(value) : text;
   }
   if (typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') return JSON.stringify(value);
@@ -42,6 +45,18 @@ export function yamlScalar(value: unknown): string {
   return scalar;
 }
 
+
+/** A number without exponent, its shortest digits kept: 1e-7 → "0.0000001", 1e21 → "1000000000000000000000". */
+function positional(value: number): string {
+  const [mantissa = '', exponent = '0'] = String(value).split('e');
+  const sign = mantissa.startsWith('-') ? '-' : '';
+  const [whole = '', fraction = ''] = mantissa.replace('-', '').split('.');
+  const digits = whole + fraction;
+  const point = whole.length + Number(exponent);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
 
 /**
  * A quoted scalar as prettier writes it: a JSON string, which YAML reads as a double-quoted

@@ -387,6 +387,10 @@ const REDIS: ConfigEntry[] = [
 function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];
   const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
+  // A key-auth key is unique in Kong. Consumers that share agw:apiKeyEnv hold one key: it
+  // identifies the first of them by name, as in the gwgen gateway.
+  const keyHolder = new Map<string, string>();
+  for (const c of model.consumers) if (c.apiKeyEnv && !keyHolder.has(c.apiKeyEnv)) keyHolder.set(c.apiKeyEnv, c.name);
   for (const c of model.consumers) {
     const consumerTags = tags(`consumer:${c.name}`);
     const plugins: KongPlugin[] = [];
@@ -406,30 +410,41 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     }
     consumers.push({
       username: c.name,
-      keyauth: c.apiKeyEnv && usesApiKeys ? [{ key: vaultRef(c.apiKeyEnv), tags: consumerTags }] : [],
+      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ key: vaultRef(c.apiKeyEnv), tags: consumerTags }] : [],
       jwt: [],
       plugins,
       tags: consumerTags,
     });
+    if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) !== c.name) {
+      notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv (shared)', detail: `The consumer shares ${c.apiKeyEnv} with consumer ${keyHolder.get(c.apiKeyEnv)}; Kong holds a key once, so that key identifies ${keyHolder.get(c.apiKeyEnv)}` });
+    }
     if (c.apiKeyEnv && !usesApiKeys) notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv', detail: 'no route uses agw:ApiKey, so no key-auth credential is written' });
   }
   // Kong's jwt plugin finds the credential by the token's `iss`, and a credential key is unique:
-  // one consumer per issuer holds one credential, for the first algorithm Kong can verify.
-  const jwts = new Map<string, M.JwtAuthentication>();
-  for (const r of model.routes) if (r.auth?.kind === 'jwt' && !jwts.has(r.auth.issuer)) jwts.set(r.auth.issuer, r.auth);
-  for (const [issuer, auth] of [...jwts].sort((a, b) => compareStrings(a[0], b[0]))) {
+  // one consumer per issuer holds one credential: HS256 with the secret of the first route of
+  // the issuer that has one, as Kong cannot verify RS256/ES256 without a stored PEM key.
+  const byIssuer = new Map<string, M.JwtAuthentication[]>();
+  for (const r of model.routes) if (r.auth?.kind === 'jwt') byIssuer.set(r.auth.issuer, [...(byIssuer.get(r.auth.issuer) ?? []), r.auth]);
+  for (const [issuer, auths] of [...byIssuer].sort((a, b) => compareStrings(a[0], b[0]))) {
     const slug = issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
     const username = `jwt-${slug}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
     const credTags = tags(`issuer:${slug}`);
-    if (!auth.algorithms.includes('HS256') || !auth.secretEnv) {
+    const others = [...new Set(auths.flatMap((a) => a.algorithms.filter((x) => x !== 'HS256')))].sort(compareStrings);
+    const hs256 = auths.filter((a) => a.algorithms.includes('HS256') && a.secretEnv);
+    const chosen = hs256[0];
+    if (!chosen) {
       // Kong OSS verifies RS256/ES256 only against a PEM key stored in a credential (checked
       // when the config loads), and cannot fetch a JWKS: such tokens are refused until one is added.
-      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${auth.algorithms.filter((a) => a !== 'HS256').join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
+      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${others.join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
       continue;
     }
-    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secret: vaultRef(auth.secretEnv), tags: credTags };
-    for (const other of auth.algorithms.filter((a) => a !== 'HS256')) {
+    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secret: vaultRef(chosen.secretEnv!), tags: credTags };
+    for (const other of others) {
       notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: 'Kong holds one credential per issuer; only HS256 tokens are accepted' });
+    }
+    const secrets = [...new Set(hs256.map((a) => a.secretEnv!))];
+    if (secrets.length > 1) {
+      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:secretEnv', detail: `Routes of this issuer name different HS256 secrets (${secrets.join(', ')}); Kong holds one credential per issuer and verifies with ${chosen.secretEnv}` });
     }
     consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
