@@ -109,9 +109,7 @@ describe('interfaces.md: the commands', () => {
 
   it.each([
     ['kong', ['kong']],
-    ['gateway', ['gateway']],
-    ['istio,k8s', ['istio', 'k8s']],
-    [' kong , gateway ', ['gateway', 'kong']],
+    [' gateway , k8s ', ['gateway', 'k8s']],
     ['gateway,kong,istio,k8s', ['gateway', 'istio', 'k8s', 'kong']],
   ])('-t %j writes exactly those core targets', async (list, targets) => {
     const out = join(tempDir(), 'out');
@@ -304,9 +302,7 @@ describe('interfaces.md: exit codes and error messages', () => {
     expect(r.stderr).toMatch(new RegExp(`^${path.replace(/\./g, '\\.')}:\\d+:\\d+: error: Turtle syntax error: `));
   });
 
-  it('exit 3: --check finds a difference; a generated file was edited by hand', async () => {
-    const stale = await gwgen(['generate', MESH, '-o', pristineMetered, '--check']);
-    expect(stale.exitCode).toBe(3);
+  it('exit 3: a generated file was edited by hand (--check: see the regeneration tests)', async () => {
     const out = copyOf(pristineMetered);
     writeFileSync(join(out, 'gateway/src/router.ts'), `${readFileSync(join(out, 'gateway/src/router.ts'), 'utf8')}\n// tweak\n`);
     const edited = await gwgen(['generate', METERED, '-o', out]);
@@ -328,12 +324,11 @@ describe('interfaces.md: exit codes and error messages', () => {
     expect(plain.stderr).toContain('internal error: injected fault');
     expect(plain.stderr).toContain('hint: ');
     expect(plain.stderr).not.toMatch(STACK);
-    for (const args of [['--debug', 'generate', METERED, '-o', join(dir, 'out')], ['generate', METERED, '-o', join(dir, 'out'), '--debug']]) {
-      const debug = await gwgen(args, { env });
-      expect(debug.exitCode).toBe(1);
-      expect(debug.stderr).toContain('injected fault');
-      expect(debug.stderr).toMatch(STACK);
-    }
+    // --debug is global and may also follow the command.
+    const debug = await gwgen(['generate', METERED, '-o', join(dir, 'out'), '--debug'], { env });
+    expect(debug.exitCode).toBe(1);
+    expect(debug.stderr).toContain('injected fault');
+    expect(debug.stderr).toMatch(STACK);
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 });

@@ -95,6 +95,17 @@ async function filesUnder(root: string, folder: string): Promise<string[]> {
   return out;
 }
 
+/** A usage problem when dir cannot be an output directory (it, or a folder on its path, is a file). */
+export async function outputDirProblem(dir: string): Promise<Problem | undefined> {
+  const kind = await stat(dir).then(
+    (s) => (s.isDirectory() ? 'directory' : 'file'),
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),
+  );
+  if (kind !== 'file' && kind !== 'under-a-file') return undefined;
+  const what = kind === 'file' ? 'is a file, not a directory' : 'cannot be created: a folder on its path is a file';
+  return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' });
+}
+
 /** Resolves a generated path inside dir, refusing anything that would escape it. */
 function inside(dir: string, path: string): string {
   const full = resolve(dir, path);
@@ -133,14 +144,8 @@ export async function planWrite(
   const contents = new Map<string, string>();
   const entries: Record<string, ManifestEntry> = {};
 
-  const dirKind = await stat(dir).then(
-    (s) => (s.isDirectory() ? 'directory' : 'file'),
-    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),
-  );
-  if (dirKind === 'file' || dirKind === 'under-a-file') {
-    const what = dirKind === 'file' ? 'is a file, not a directory' : 'cannot be created: a folder on its path is a file';
-    throw new GwgenError(problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' }));
-  }
+  const unusable = await outputDirProblem(dir);
+  if (unusable) throw new GwgenError(unusable);
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
   const produced = new Set(files.map((f) => f.path));

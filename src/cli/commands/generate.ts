@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
 import { packTemplatesDir, readLock } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
-import { planChanges, summarizePlan, type WritePlan } from '../../pipeline/write.js';
+import { outputDirProblem, planChanges, summarizePlan, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -63,6 +63,12 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           configTargets = config.targets;
         }
         const outDir = flags.out ?? configOut ?? './generated';
+        // Before the model is even read: an output directory that cannot be one is a usage error.
+        const unusable = await outputDirProblem(outDir);
+        if (unusable) {
+          out.problems([unusable]);
+          return 2;
+        }
         const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
         if (targets !== undefined && targets.length === 0) {
           out.problems([problem('usage', '-t names no target', { hint: `give a comma list of targets (${TARGET_NAMES.join(', ')}), or leave -t out for every target the model has data for` })]);
