@@ -1,5 +1,6 @@
 import type { Store, Term } from 'n3';
 import { problem, type Problem } from '../errors.js';
+import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
 import { shorten } from '../paths.js';
@@ -72,6 +73,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkRoutes(store, report);
   checkStringFormats(store, report);
   checkAuthentication(store, report);
+  checkDurations(store, report);
   return problems;
 }
 
@@ -228,6 +230,25 @@ function checkAuthentication(store: Store, report: Report): void {
     }
     if (algorithms.some((a) => a === 'RS256' || a === 'ES256') && !hasJwks) {
       report(jwt, 'jwksUri', 'jwt-keys', `agw:algorithm ${algorithms.filter((a) => a !== 'HS256').join(', ')} needs agw:jwksUri to fetch the public keys`, 'add agw:jwksUri "https://issuer.example.com/.well-known/jwks.json"');
+    }
+  }
+}
+
+/** Durations that are intervals: a health check every 0 s (or -10 s) is no schedule. */
+const POSITIVE_DURATIONS: ReadonlyArray<readonly [string, string]> = [
+  ['HealthCheck', 'healthCheckInterval'],
+  ['Certificate', 'rotationPeriod'],
+];
+
+function checkDurations(store: Store, report: Report): void {
+  for (const [cls, property] of POSITIVE_DURATIONS) {
+    for (const node of subjectsOfType(store, cls)) {
+      for (const value of literalValues(store, node, property)) {
+        const seconds = durationSeconds(value);
+        if (seconds !== undefined && seconds <= 0) {
+          report(node, property, 'format', `agw:${property} ${JSON.stringify(value)} is not a positive duration`, `give a duration greater than zero, e.g. agw:${property} "PT10S"^^xsd:duration`);
+        }
+      }
     }
   }
 }
