@@ -280,11 +280,8 @@ describe('interfaces.md: exit codes and error messages', () => {
     },
   );
 
-  // Not true yet (it.fails): src/sparql/engine.ts runs `${PROLOGUE}\n${text}`, so the parser's
-  // "Parse error on line N" counts the 5 predeclared PREFIX lines, and the problem's location has
-  // no line. The fix belongs in runQuery's catch: read N from the message, report line
-  // N - PROLOGUE.split('\n').length as location.line (and say "line N" of the file in the text).
-  it.fails.each([
+  // The engine runs the query after 5 predeclared PREFIX lines: the line is the query file's own.
+  it.each([
     ['a query file', (file: string) => ['query', METERED, file], 'SELECT ?x WHERE {\n  ?x a agw:Route\n  FILTER(\n}\n', 4],
     ['an audit rule', (file: string) => ['audit', METERED, '--rules', join(file, '..')], '# id: broken-rule\n# severity: error\n# message: m\n# MESSAGE: m\nSELECT ?focus WHERE {\n  ?focus a agw:Route\n  FILTER(\n}\n', 8],
   ])('%s that does not parse is located at its own line, as file:line', async (_what, args, text, line) => {

@@ -27,6 +27,8 @@ export const PROLOGUE = Object.entries(PREFIXES)
   .map(([prefix, iri]) => `PREFIX ${prefix}: <${iri}>`)
   .join('\n');
 
+const PROLOGUE_LINES = PROLOGUE.split('\n').length;
+
 export type Row = Record<string, Term>;
 
 export type QueryOutcome =
@@ -45,9 +47,19 @@ export async function runQuery(store: Store, text: string, origin: string, optio
     // queryTimestamp is what NOW() returns: injectable so audits of expiry dates are testable.
     result = await qe.query(full, { sources: [store], ...(options.now ? { queryTimestamp: options.now } : {}) });
   } catch (err) {
+    // The parser counts the lines of the prologue too: the location is the line in the query's own text.
+    const text = String((err as Error).message ?? err);
+    const first = text.split('\n')[0]!;
+    const at = /\bon line (\d+)/.exec(first);
+    const line = at ? Number(at[1]) - PROLOGUE_LINES : undefined;
+    // The parser lists every token it would have taken; what it found says enough.
+    const found = /but found: (.*)$/.exec(text)?.[1];
+    const what =
+      first.replace(/ on line \d+:?/, '').replace(/\boffset: (\d+)/, (_m, n: string) => `offset: ${Number(n) - PROLOGUE.length - 1}`) +
+      (found ? `: unexpected ${found}` : '');
     throw new GwgenError(
-      problem('query', `the SPARQL query does not parse: ${String((err as Error).message ?? err).split('\n')[0]}`, {
-        location: { file: origin },
+      problem('query', `the SPARQL query does not parse: ${what}`, {
+        location: { file: origin, ...(line !== undefined && line >= 1 ? { line } : {}) },
         hint: 'check the query syntax; the prefixes rdf rdfs owl xsd agw are predeclared',
       }),
     );
