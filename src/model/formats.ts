@@ -86,9 +86,15 @@ export const headerName: FormatCheck = (v) =>
 export const requestHeaderName: FormatCheck = (v) =>
   /^[A-Za-z0-9_-]+$/.test(v) ? undefined : 'must be an HTTP header name of letters, digits, "-" and "_" (nginx-based gateways such as Kong drop request headers with other characters)';
 
-/** A header value gwgen can write into YAML and code safely: printable, single line. */
-export const headerValue: FormatCheck = (v) =>
-  /^[\x20-\x7e]*$/.test(v) ? undefined : 'must be printable ASCII on one line';
+/**
+ * A header value gwgen can write into YAML and code safely, and a request can carry: printable
+ * ASCII on one line, not starting or ending with a blank (HTTP strips those, RFC 9110 §5.5, so
+ * such a value never matches).
+ */
+export const headerValue: FormatCheck = (v) => {
+  if (!/^[\x20-\x7e]*$/.test(v)) return 'must be printable ASCII on one line';
+  return /^[ \t]|[ \t]$/.test(v) ? 'must not start or end with a space: HTTP strips those from header values, so the split would never match' : undefined;
+};
 
 /** A hostname or IP address for a backend. */
 export const hostName: FormatCheck = (v) => {
