@@ -3,7 +3,7 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
-import { canaryParts, hostPort } from './mesh-common.js';
+import { canaryParts, escapeRegex, hostPort } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -155,7 +155,7 @@ export function kongView(model: M.GatewayModel): KongView {
         protocol: kongProtocol(canary),
         retries: route.retry?.attempts ?? 0,
         ...timeoutField(route, notes),
-        routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [split.matchHeader!.value] }])],
+        routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [kongHeaderValue(split.matchHeader!.value)] }])],
         tags: tags(`route:${route.name}`, `canary`),
       });
     }
@@ -178,6 +178,15 @@ export function kongView(model: M.GatewayModel): KongView {
 
 /** Kong's longest timeout, in ms (2^31 - 2). */
 export const KONG_MAX_TIMEOUT_MS = 2_147_483_646;
+
+/**
+ * A header value for a Kong route. Kong reads a value starting with "~*" as a regex; a literal
+ * value that starts so is written as the regex that matches exactly it (Kong compares header
+ * values case-insensitively either way).
+ */
+export function kongHeaderValue(value: string): string {
+  return value.startsWith('~*') ? `~*^${escapeRegex(value)}$` : value;
+}
 
 function timeoutField(route: M.Route, notes: Limitation[]): { timeoutMs?: number } {
   // Kong's timeouts apply to each try; the per-try timeout is the closest thing it has.
