@@ -5,8 +5,13 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
 import { ROOT } from './helpers.js';
+import { checkOutput } from './output-checks.js';
 
-/** Drop-in: every test/fixtures/valid/*.ttl and examples/*.ttl generates Kong config that passes the schema. */
+/**
+ * Drop-in: every test/fixtures/valid/*.ttl and examples/*.ttl validates and generates every
+ * target into output that passes test/output-checks.ts (schemas, the invariants beyond them,
+ * prettier's form, determinism) and Kong config that passes the schema.
+ */
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const models = [
@@ -15,6 +20,10 @@ const models = [
 ].sort();
 
 describe.each(models)('valid model %s', (model) => {
+  it('every target generates output that passes the output checks (test/output-checks.ts)', async ({ expect }) => {
+    await checkOutput([model], expect);
+  });
+
   it('generates Kong config that passes the schema', async () => {
     const result = await generate({ models: [model], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
@@ -54,5 +63,32 @@ describe('blank nodes, defaults and instances', () => {
       { target: '10.0.0.2:9001', weight: 2500, tags: expect.any(Array) },
     ]);
     expect(kong.services[0].routes[0].paths).toEqual(['~/orders/(?<orderId>[^/]+)/items']);
+  });
+});
+
+describe('keys that several nodes share', () => {
+  it('Kong holds a shared API key once (for the first consumer) and the HS256 credential of an issuer whose first route has none', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/shared-keys.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const byName = (name: string) => kong.consumers.find((c: { username: string }) => c.username === name);
+    expect(byName('app').keyauth_credentials).toEqual([{ key: '{vault://env/shared-key}', tags: expect.any(Array) }]);
+    expect(byName('legacy').keyauth_credentials).toBeUndefined();
+    const jwt = kong.consumers.flatMap((c: { jwt_secrets?: unknown[] }) => c.jwt_secrets ?? []);
+    expect(jwt).toEqual([{ key: 'https://auth.example.com/', algorithm: 'HS256', secret: '{vault://env/jwt-secret}', tags: expect.any(Array) }]);
+    const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
+    expect(notes).toContain('shares SHARED\\_KEY with consumer app');
+  });
+});
+
+describe('a header value Kong would read as a regex', () => {
+  it('is written as the regex that matches exactly that value', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/regex-looking-header-value.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const canary = kong.services.find((s: { name: string }) => s.name === 'r.beta').routes[0];
+    expect(canary.headers).toEqual({ 'x-env': ['~*^~\\*beta\\.\\*$'] });
+    expect(new RegExp(canary.headers['x-env'][0].slice(2)).test('~*beta.*')).toBe(true);
+    expect(new RegExp(canary.headers['x-env'][0].slice(2)).test('beta-1')).toBe(false);
   });
 });
