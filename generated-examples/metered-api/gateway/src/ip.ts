@@ -14,43 +14,56 @@ function familyOf(ip: string): 'ipv4' | 'ipv6' {
   return isIP(ip) === 6 ? 'ipv6' : 'ipv4';
 }
 
-export function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [net, bits] = cidr.split('/');
-    const family = familyOf(net!);
-    list.addSubnet(net!, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+/**
+ * CIDRs as one BlockList per address family: a single BlockList matches IPv4 addresses against
+ * IPv6 subnets too (as IPv4-mapped addresses), so "::/0" would take in every IPv4 client, while
+ * Kong and Istio read it as IPv6 only.
+ */
+export class Cidrs {
+  private readonly lists: Record<'ipv4' | 'ipv6', BlockList | undefined> = { ipv4: undefined, ipv6: undefined };
+
+  constructor(cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const [net, bits] = cidr.split('/');
+      const family = familyOf(net!);
+      const list = (this.lists[family] ??= new BlockList());
+      list.addSubnet(net!, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+    }
   }
-  return list;
+
+  /** Whether a valid address is in one of the CIDRs of its own family. */
+  has(ip: string): boolean {
+    const family = familyOf(ip);
+    return this.lists[family]?.check(ip, family) ?? false;
+  }
 }
 
 export class IpFilter {
-  private readonly allow: BlockList | undefined;
-  private readonly deny: BlockList | undefined;
+  private readonly allow: Cidrs | undefined;
+  private readonly deny: Cidrs | undefined;
 
   constructor(config: { readonly allow: readonly string[]; readonly deny: readonly string[] }) {
-    this.allow = config.allow.length > 0 ? blockListOf(config.allow) : undefined;
-    this.deny = config.deny.length > 0 ? blockListOf(config.deny) : undefined;
+    this.allow = config.allow.length > 0 ? new Cidrs(config.allow) : undefined;
+    this.deny = config.deny.length > 0 ? new Cidrs(config.deny) : undefined;
   }
 
   /** Deny wins; with an allow list, only its addresses pass. */
   allowed(ip: string): boolean {
     if (isIP(ip) === 0) return false;
-    const family = familyOf(ip);
-    if (this.deny?.check(ip, family)) return false;
-    return this.allow === undefined || this.allow.check(ip, family);
+    if (this.deny?.has(ip)) return false;
+    return this.allow === undefined || this.allow.has(ip);
   }
 }
 
 export class ClientAddress {
-  private readonly trusted: BlockList | undefined;
+  private readonly trusted: Cidrs | undefined;
 
   constructor(trustedProxies: readonly string[]) {
-    this.trusted = trustedProxies.length > 0 ? blockListOf(trustedProxies) : undefined;
+    this.trusted = trustedProxies.length > 0 ? new Cidrs(trustedProxies) : undefined;
   }
 
   isTrusted(ip: string): boolean {
-    return this.trusted !== undefined && isIP(ip) !== 0 && this.trusted.check(ip, familyOf(ip));
+    return this.trusted !== undefined && isIP(ip) !== 0 && this.trusted.has(ip);
   }
 
   /** The peer's address, or the client's from X-Forwarded-For when the peer is a trusted proxy. */

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { config } from '../src/config.js';
 import type { RouteConfig } from '../src/types.js';
+import { IpFilter } from '../src/ip.js';
 import { hang, pathOf, reset, send, startWorld, type World } from './harness.js';
 
 /** A route without authentication, IP restriction or rate limit, if the model has one. */
@@ -212,5 +213,20 @@ describe('graceful shutdown', () => {
     await closing;
     assert.equal(answer.status, 200);
     assert.equal(answer.text, '{"slow":true}');
+  });
+});
+
+describe('IP restriction by address family', () => {
+  it('an IPv6 CIDR never matches an IPv4 client, and the other way round', () => {
+    const denyV6 = new IpFilter({ allow: [], deny: ['::/0'] });
+    assert.equal(denyV6.allowed('10.1.2.3'), true);
+    assert.equal(denyV6.allowed('2001:db8::1'), false);
+    const allowV6 = new IpFilter({ allow: ['::/0'], deny: [] });
+    assert.equal(allowV6.allowed('10.1.2.3'), false);
+    assert.equal(allowV6.allowed('::1'), true);
+    const allowV4 = new IpFilter({ allow: ['0.0.0.0/0'], deny: ['10.0.0.0/8'] });
+    assert.equal(allowV4.allowed('192.0.2.1'), true);
+    assert.equal(allowV4.allowed('10.9.9.9'), false);
+    assert.equal(allowV4.allowed('2001:db8::1'), false);
   });
 });
