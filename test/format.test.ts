@@ -1,35 +1,29 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { format } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { needsPrettier, PRETTIER_OPTIONS, prettierParser } from '../src/pipeline/format.js';
 import type { RenderedFile } from '../src/pipeline/render.js';
+import { ROOT, snapshotDir } from './helpers.js';
 
 /**
  * gwgen skips prettier for templates kept in prettier's form and for data files (see
  * src/pipeline/format.ts). This checks the promise behind that: every code file of every
  * generated example is exactly what prettier makes of it, and data files are canonical JSON.
  */
-const EXAMPLES = new URL('../generated-examples/', import.meta.url).pathname;
-
-async function files(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? (e.name === '.gwgen' ? [] : files(join(dir, e.name))) : [join(dir, e.name)])));
-  return nested.flat();
-}
-
-const all = (await files(EXAMPLES)).map((f) => relative(EXAMPLES, f)).sort();
+// Generated code only: .gwgen/manifest.json is gwgen's own bookkeeping, not prettier's business.
+const generated = Object.fromEntries(Object.entries(snapshotDir(join(ROOT, 'generated-examples'))).filter(([path]) => !path.includes('/.gwgen/')));
+const all = Object.keys(generated);
 const code = all.filter((f) => prettierParser(f) !== undefined && !f.endsWith('gateway/config.json'));
 
 describe('generated code is in prettier form without prettier running on it', () => {
   it.each(code)('%s', async (path) => {
-    const text = await readFile(join(EXAMPLES, path), 'utf8');
+    const text = generated[path]!;
     // A failure here means a template under templates/gateway/ was edited out of prettier's form: run `npm run format:templates`.
     expect(await format(text, { ...PRETTIER_OPTIONS, parser: prettierParser(path)! })).toBe(text);
   });
 
-  it.each(all.filter((f) => f.endsWith('gateway/config.json')))('%s is JSON with two-space indentation', async (path) => {
-    const text = await readFile(join(EXAMPLES, path), 'utf8');
+  it.each(all.filter((f) => f.endsWith('gateway/config.json')))('%s is JSON with two-space indentation', (path) => {
+    const text = generated[path]!;
     expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
   });
 });

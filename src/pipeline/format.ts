@@ -38,8 +38,8 @@ export function needsPrettier(file: RenderedFile): boolean {
 
 /** Formats what prettier supports (code) and needs it; other files are already final. */
 export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
-  const parser = prettierParser(file.path);
-  if (!parser || !needsPrettier(file)) return file;
+  if (!needsPrettier(file)) return file;
+  const parser = prettierParser(file.path)!;
   try {
     // Loaded on first use: prettier costs ~50 ms to import and only code files need it.
     const { format } = await import('prettier');

@@ -36,14 +36,14 @@ export class AccessLog {
   }
 
   log(entry: AccessLogEntry): void {
-    if (this.enabled && this.begin(1024)) {
-      this.put(JSON.stringify(entry));
-      this.end();
-    }
+    if (!this.enabled) return;
+    this.begin(1024);
+    this.put(JSON.stringify(entry));
+    this.end();
   }
 
-  /** Makes room for a line of up to `bytes`; false = stdout is stalled and the line is dropped. */
-  begin(bytes: number): boolean {
+  /** Makes room for a line of up to `bytes` (flush() drops lines while stdout is stalled). */
+  begin(bytes: number): void {
     if (this.len + bytes + 1 > this.buf.length) {
       this.flush();
       if (bytes + 1 > this.buf.length) {
@@ -51,7 +51,6 @@ export class AccessLog {
         this.buf = Buffer.allocUnsafe(bytes + 1);
       }
     }
-    return true;
   }
 
   /** Appends a string that is already JSON (or JSON-safe). */
@@ -110,10 +109,6 @@ export function nowIso(): string {
 }
 
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
-/** A JSON string literal; strings that need no escaping (the usual case) skip JSON.stringify. */
-export function jsonString(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
-}
 
 /** Diagnostics (start, shutdown, Redis up/down) as JSON lines on stderr. */
 export function event(message: string, fields: Record<string, unknown> = {}): void {
