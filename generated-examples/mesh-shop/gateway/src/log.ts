@@ -37,8 +37,11 @@ export class AccessLog {
 
   log(entry: AccessLogEntry): void {
     if (!this.enabled) return;
-    this.begin(1024);
-    this.put(JSON.stringify(entry));
+    // Sized by the line itself: a 404 on a long path is longer than any fixed guess, and the
+    // buffer's write would cut it short.
+    const line = JSON.stringify(entry);
+    this.begin(Buffer.byteLength(line));
+    this.put(line);
     this.end();
   }
 

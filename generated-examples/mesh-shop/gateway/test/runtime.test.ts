@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { config } from '../src/config.js';
 import type { RouteConfig } from '../src/types.js';
 import { IpFilter } from '../src/ip.js';
+import { AccessLog } from '../src/log.js';
 import { hang, pathOf, reset, send, startWorld, type World } from './harness.js';
 
 /** A route without authentication, IP restriction or rate limit, if the model has one. */
@@ -228,5 +229,30 @@ describe('IP restriction by address family', () => {
     assert.equal(allowV4.allowed('192.0.2.1'), true);
     assert.equal(allowV4.allowed('10.9.9.9'), false);
     assert.equal(allowV4.allowed('2001:db8::1'), false);
+  });
+});
+
+describe('access log', () => {
+  it('writes lines longer than its usual room whole, also when its buffer fills up (404s on long paths)', () => {
+    const chunks: Buffer[] = [];
+    const log = new AccessLog(true, (chunk) => chunks.push(chunk));
+    const path = `/${'x'.repeat(8000)}`;
+    const entry = {
+      time: 't',
+      route: '-',
+      method: 'GET',
+      path,
+      status: 404,
+      duration_ms: 1,
+      client: '127.0.0.1',
+      trace_id: '',
+    };
+    // 40 lines of 8 KB: more than the 256 KiB buffer holds, so one lands where little room is left.
+    for (let i = 0; i < 40; i++) log.log(entry);
+    log.flush();
+    const lines = Buffer.concat(chunks).toString().split('\n');
+    assert.equal(lines.length, 41);
+    assert.equal(lines[40], '');
+    for (const line of lines.slice(0, 40)) assert.deepEqual(JSON.parse(line), entry);
   });
 });
