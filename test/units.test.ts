@@ -3,7 +3,7 @@ import * as formats from '../dist/model/formats.js';
 import { durationSeconds } from '../dist/model/duration.js';
 import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
-import { compareTerms } from '../dist/pipeline/extract.js';
+import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
 import { DataFactory } from 'n3';
 
 type Case = [string, boolean];
@@ -69,5 +69,33 @@ describe('extraction value order', () => {
     ['blank nodes, IRIs, then literals', [lit('x'), DataFactory.namedNode('urn:a'), DataFactory.blankNode('b0')], ['b0', 'urn:a', 'x']],
   ])('%s', (_label, terms, expected) => {
     expect([...terms].sort(compareTerms).map((t) => t.value)).toEqual(expected);
+  });
+});
+
+describe('extraction rows', () => {
+  // The queries select every property of a node; only agw: properties and rdf:type are read.
+  it('reads agw: properties and rdf:type by local name and drops other vocabularies', () => {
+    const { namedNode, literal } = DataFactory;
+    const route = namedNode('https://example.org/m#r1');
+    const row = (property: string, value: ReturnType<typeof literal> | ReturnType<typeof namedNode>) => ({ route, property: namedNode(property), value });
+    const empty = { outcome: { kind: 'bindings' as const, variables: ['node', 'property', 'value'], rows: [] } };
+    const results = new Map<string, typeof empty>(EXTRACTION_QUERIES.map((q) => [q, empty]));
+    results.set('routes', {
+      outcome: {
+        kind: 'bindings',
+        variables: ['route', 'property', 'value'],
+        rows: [
+          row('http://www.w3.org/1999/02/22-rdf-syntax-ns#type', namedNode('https://ggen.ai/ontology/api-gateway#Route')),
+          row('https://ggen.ai/ontology/api-gateway#routePath', literal('/real')),
+          row('https://example.org/other#routePath', literal('/not-this-one')),
+          row('http://www.w3.org/2000/01/rdf-schema#label', literal('a label')),
+        ] as never[],
+      },
+    });
+    const bag = groupExtraction(results as never).routes.get(route.value);
+    expect(bag && Object.fromEntries([...bag].map(([k, v]) => [k, v.map((t) => t.value)]))).toEqual({
+      type: ['https://ggen.ai/ontology/api-gateway#Route'],
+      routePath: ['/real'],
+    });
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Term } from 'n3';
 import { GwgenError, problem } from '../errors.js';
 import { compareStrings } from '../order.js';
-import { QUERIES_DIR } from '../paths.js';
+import { AGW, QUERIES_DIR, RDF } from '../paths.js';
 import type { QueryOutcome } from '../sparql/engine.js';
 import type { QueryResults, WorkerQuery } from '../sparql/worker-client.js';
 
@@ -81,6 +81,18 @@ export function compareTerms(a: Term, b: Term): number {
   return compareStrings(a.value, b.value);
 }
 
+const RDF_TYPE = `${RDF}type`;
+
+/**
+ * The local name a property is read by: agw: properties and rdf:type ('type'). The queries
+ * select every property of a node, so anything else (rdfs:label, another vocabulary's
+ * `ex:routePath`) is dropped here rather than mistaken for the agw: property of that name.
+ */
+function localName(property: string): string | undefined {
+  if (property.startsWith(AGW)) return property.slice(AGW.length);
+  return property === RDF_TYPE ? 'type' : undefined;
+}
+
 /** (node, property, value) rows → node → property local name → sorted values. */
 function groupRows(outcome: QueryOutcome): Map<string, Map<string, Term[]>> {
   const nodes = new Map<string, Map<string, Term[]>>();
@@ -90,10 +102,10 @@ function groupRows(outcome: QueryOutcome): Map<string, Map<string, Term[]>> {
     const node = row[nodeVar ?? ''];
     const property = row[propertyVar ?? ''];
     const value = row[valueVar ?? ''];
-    if (!node || !property || !value) continue;
+    const local = property && localName(property.value);
+    if (!node || !local || !value) continue;
     let bag = nodes.get(node.value);
     if (!bag) nodes.set(node.value, (bag = new Map()));
-    const local = property.value.slice(property.value.lastIndexOf('#') + 1);
     const values = bag.get(local);
     if (values) values.push(value);
     else bag.set(local, [value]);
