@@ -56,6 +56,32 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
   });
 });
 
+describe('retry-on-non-idempotent-method: which routes and methods', () => {
+  // The rule's query is shaped for Comunica's planner; these cases pin what it means.
+  const model = (methods: string, attempts: number) => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/audit#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "retry" ; agw:hasRoute ex:r .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:retry a agw:RetryPolicy ; agw:retryAttempts ${attempts} .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:retry ${methods} .
+`;
+  it.each([
+    // GROUP_CONCAT has no order in SPARQL: either order of the two methods is right.
+    ['POST and PATCH, listed together', '; agw:httpMethod "GET", "PATCH", "POST"', 2, /^Route r \(\/r\) retries (PATCH, POST|POST, PATCH) requests, which may apply them twice\.$/],
+    ['no method restriction = every method', '', 1, /^Route r \(\/r\) retries all \(incl\. POST, PATCH\) requests, which may apply them twice\.$/],
+    ['only GET and PUT', '; agw:httpMethod "GET", "PUT"', 3, undefined],
+    ['retryAttempts 0', '; agw:httpMethod "POST"', 0, undefined],
+  ])('%s', async (_label, methods, attempts, message) => {
+    const file = join(tempDir(), 'retry.ttl');
+    writeFileSync(file, model(methods, attempts));
+    const result = await audit({ models: [file], now: NOW });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const found = result.findings.filter((f) => f.rule === 'retry-on-non-idempotent-method');
+    expect(found).toHaveLength(message ? 1 : 0);
+    if (message) expect(found[0]!.message).toMatch(message);
+  });
+});
+
 describe('suppressions', () => {
   it('a suppressed finding is listed as suppressed with its reason and not counted', async () => {
     const r = await gwgen(['audit', 'test/fixtures/audit/public-route-without-rate-limit.ttl', '--now', NOW.toISOString(), '--format', 'json', '--fail-on', 'warning']);
