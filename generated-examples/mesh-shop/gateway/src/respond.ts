@@ -36,5 +36,6 @@ export const MESSAGES = {
   noHealthy: 'no healthy upstream instance',
   timeout: 'upstream timed out',
   badRequest: 'bad request',
+  dotSegment: 'path has a dot segment',
   shuttingDown: 'gateway is shutting down',
 } as const;

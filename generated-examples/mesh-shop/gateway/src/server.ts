@@ -346,6 +346,13 @@ export class Gateway {
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     if (path === '/healthz' || path === '/metrics') return this.ownEndpoint(path, req, res);
+    // Before routing: whatever route or method, such a path is refused, never resolved.
+    if (hasDotSegment(path)) {
+      const start = performance.now();
+      sendError(res, 400, MESSAGES.dotSegment);
+      this.logBare(req, path, 400, start);
+      return;
+    }
     if (
       method === 'OPTIONS' &&
       req.headers.origin !== undefined &&
@@ -361,7 +368,6 @@ export class Gateway {
       this.logBare(req, path, found.kind === 'method' ? 405 : 404, start);
       return;
     }
-    if (hasDotSegment(path)) return sendError(res, 400, 'path has a dot segment');
     this.inFlight++;
     if (this.closing) res.setHeader('connection', 'close');
     new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path).run();
@@ -441,7 +447,7 @@ function round(ms: number): number {
 }
 
 /** "/a/../b", "/a/./b" and their percent-encoded forms are refused rather than interpreted. */
-function hasDotSegment(path: string): boolean {
+export function hasDotSegment(path: string): boolean {
   if (!path.includes('/.') && !path.includes('%2')) return false;
   const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/');
   return /(^|\/)\.\.?(\/|$)/.test(decoded);

@@ -7,7 +7,7 @@ import { DENIED, PERMITTED, type Permit } from './breaker.js';
 import { traceparent } from './log.js';
 import { upstreamRequestHeaders } from './proxy.js';
 import { MESSAGES } from './respond.js';
-import { Exchange, type Gateway } from './server.js';
+import { Exchange, hasDotSegment, type Gateway } from './server.js';
 
 function rawAnswer(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: message, status });
@@ -24,6 +24,7 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
   if (String(req.headers.upgrade).toLowerCase() !== 'websocket')
     return rawAnswer(socket, 400, 'only WebSocket upgrades are supported');
   if (gw.closing) return rawAnswer(socket, 503, MESSAGES.shuttingDown);
+  if (hasDotSegment(path)) return rawAnswer(socket, 400, MESSAGES.dotSegment);
   const found = gw.router.lookup(req.method ?? 'GET', path);
   if (found.kind === 'none') return rawAnswer(socket, 404, MESSAGES.notFound);
   if (found.kind === 'method') return rawAnswer(socket, 405, MESSAGES.methodNotAllowed);

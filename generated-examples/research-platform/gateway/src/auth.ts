@@ -93,7 +93,8 @@ export class JwtVerifier {
     if (!this.key) return this.fail('no key to verify this token');
     return jwtVerify(token, this.key as JWTVerifyGetKey, {
       issuer: this.config.issuer,
-      audience: [...this.config.audiences],
+      // No agw:audience: any audience, or none, is accepted (as Kong's and Istio's JWT checks do).
+      ...(this.config.audiences.length > 0 ? { audience: [...this.config.audiences] } : {}),
       algorithms: [...this.config.algorithms],
       requiredClaims: ['exp'],
       clockTolerance: this.options.clockToleranceSeconds,
