@@ -31,10 +31,10 @@ export function installGatewayDeps(packageJson: string): string {
   return dir;
 }
 
-/** Generates the gateway of `model` into a fresh folder, links the shared dependencies, compiles. */
-export async function buildGateway(model: string): Promise<{ out: string; dir: string; deps: string }> {
+/** Generates the gateway of `model` (one file, or several merged) into a fresh folder, links the shared dependencies, compiles. */
+export async function buildGateway(model: string | readonly string[]): Promise<{ out: string; dir: string; deps: string }> {
   const out = tempDir('gwgen-gateway-');
-  const r = await gwgen(['generate', model, '-o', out, '-t', 'gateway']);
+  const r = await gwgen(['generate', ...(typeof model === 'string' ? [model] : model), '-o', out, '-t', 'gateway']);
   if (r.exitCode !== 0) throw new Error(`gwgen generate failed: ${r.stderr}`);
   const dir = join(out, 'gateway');
   const deps = installGatewayDeps(join(dir, 'package.json'));

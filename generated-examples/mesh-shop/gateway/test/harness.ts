@@ -177,16 +177,26 @@ export class Keys {
   }
 }
 
-/** Route timeouts of the tests are at most this long (a hanging backend is given up on quickly). */
+/**
+ * Deadlines shorter than this are too short for a proxied request to come back from a backend
+ * reliably on a busy machine: the tests keep them, and check only that such a route answers 504.
+ */
+export const TIGHT_MS = 100;
+/** Every longer route timeout runs this long in the tests (a hanging backend is given up on quickly). */
 export const TEST_TIMEOUT_MS = 600;
-/** Per-try timeouts of the tests are at most this long. */
-export const TEST_TRY_TIMEOUT_MS = 150;
+/** Every longer per-try timeout runs this long in the tests. */
+export const TEST_TRY_TIMEOUT_MS = 300;
 /** How long an open breaker stays open in the tests. */
 export const TEST_OPEN_MS = 300;
 
+/** A deadline at test scale: a tight one as it is, any other one `scaled`. */
+const atTestScale = (ms: number, scaled: number) => (ms < TIGHT_MS ? ms : scaled);
+
 /**
- * The model's config with JWKS URLs pointed at `jwks` and every timing scaled down for tests:
- * timeouts, the breakers' open time, and retry backoff (so that ten retries take milliseconds).
+ * The model's config with JWKS URLs pointed at `jwks` and every timing at test scale: timeouts
+ * (a deadline the tests keep, or a fixed one long enough for any backend answer and short enough
+ * to give up on a hanging backend quickly), the breakers' open time, and retry backoff (so that
+ * ten retries take milliseconds).
  * Quota tiers are scaled up so far that they never refuse unless `tiers` is true: a consumer's
  * tier is shared by every route, so the per-route tests would drain it for each other; the quota
  * test checks the model's tiers.
@@ -212,7 +222,7 @@ export function testConfig(config: GatewayConfig, jwks: string, tiers = false): 
         }),
     routes: config.routes.map((r) => ({
       ...r,
-      ...(r.timeoutMs !== undefined ? { timeoutMs: Math.min(r.timeoutMs, TEST_TIMEOUT_MS) } : {}),
+      ...(r.timeoutMs !== undefined ? { timeoutMs: atTestScale(r.timeoutMs, TEST_TIMEOUT_MS) } : {}),
       ...(r.circuitBreaker ? { circuitBreaker: { ...r.circuitBreaker, openMs: TEST_OPEN_MS } } : {}),
       ...(r.retry
         ? {
@@ -221,7 +231,7 @@ export function testConfig(config: GatewayConfig, jwks: string, tiers = false): 
               initialDelayMs: Math.min(r.retry.initialDelayMs, 2),
               backoffMultiplier: Math.min(r.retry.backoffMultiplier, 1.5),
               ...(r.retry.perTryTimeoutMs !== undefined
-                ? { perTryTimeoutMs: Math.min(r.retry.perTryTimeoutMs, TEST_TRY_TIMEOUT_MS) }
+                ? { perTryTimeoutMs: atTestScale(r.retry.perTryTimeoutMs, TEST_TRY_TIMEOUT_MS) }
                 : {}),
             },
           }
@@ -408,12 +418,12 @@ export function targetsOf(route: RouteConfig, headers: Record<string, string> = 
 
 /**
  * Why a backend answer cannot be checked on this route, if it cannot: a route timeout or a
- * per-try timeout (as the tests run them) shorter than a proxied request reliably takes on a
- * busy machine. Such a route answers 504 whatever the backend does.
+ * per-try timeout shorter than a proxied request reliably takes on a busy machine. Such a route
+ * answers 504 whatever the backend does.
  */
 export function tooTight(route: RouteConfig): string | undefined {
   const deadline = Math.min(route.timeoutMs ?? Infinity, route.retry?.perTryTimeoutMs ?? Infinity);
-  return deadline < 100 ? `the route's deadline (${deadline} ms) is too short for a backend answer` : undefined;
+  return deadline < TIGHT_MS ? `the route's deadline (${deadline} ms) is too short for a backend answer` : undefined;
 }
 
 // --- client addresses -------------------------------------------------------------------------
