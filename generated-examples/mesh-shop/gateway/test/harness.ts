@@ -527,25 +527,35 @@ export interface Identity {
   readonly consumer: ConsumerConfig | undefined;
 }
 
+interface Slice {
+  readonly identity: number;
+  readonly count: number;
+  /** Each request waits until its bucket has refilled a token since the one before. */
+  readonly paced: boolean;
+}
+
 /** Requests a check may send past the route's rate limiter: `count` as each identity, in order. */
 export class Lease {
   private slice = 0;
   private used = 0;
 
-  constructor(private readonly slices: { readonly identity: number; readonly count: number }[]) {}
+  constructor(
+    private readonly budget: Budget,
+    private readonly slices: readonly Slice[],
+  ) {}
 
   get left(): number {
     return this.slices.slice(this.slice).reduce((n, s) => n + s.count, 0) - this.used;
   }
 
-  /** The identity of the next request. */
-  next(): number {
+  /** The identity of the next request, once it may be sent, and what to call when its answer is in. */
+  take(): Promise<{ identity: number; done: () => void }> {
     for (;;) {
       const s = this.slices[this.slice];
       if (s === undefined) throw new Error('the check sent more requests than its share of the rate limit');
       if (this.used < s.count) {
         this.used++;
-        return s.identity;
+        return this.budget.acquire(s.identity, s.paced);
       }
       this.slice++;
       this.used = 0;
@@ -553,12 +563,16 @@ export class Lease {
   }
 }
 
+/** At most this long a check waits for a rate limit to refill, all its requests together. */
+const PACE_LIMIT_MS = 15_000;
+
 /**
  * The requests a route's rate limiter lets through, handed out to the checks in the order they
  * run. A limiter keyed by client address gives each address a bucket, one keyed by consumer each
  * consumer (a JWT's subject, an API key's consumer), a global one a single bucket for everything.
- * Checks take fresh identities where the key allows it; one that needs more requests than are
- * left is skipped, and says why.
+ * Checks take fresh identities where the key allows it. When there are none left, a limiter that
+ * refills quickly lets a check wait for each token; a check that needs more requests than that
+ * is skipped, and says why.
  */
 export class Budget {
   /** Identities (buckets) the tests can use; Infinity when there is no limit to their number. */
@@ -566,9 +580,16 @@ export class Budget {
   /** Requests each bucket lets through at once (its smallest window's capacity). */
   readonly perIdentity: number;
   readonly keyedBy: string;
+  /** How long the slowest window takes to refill a token. */
+  readonly refillMs: number;
+  /** How long a paced request waits after the answer before: every window has refilled a token by then. */
+  readonly paceMs: number;
   private next = 0;
   private current = -1;
   private left = 0;
+  private readonly inFlight = new Map<number, number>();
+  private readonly lastDone = new Map<number, number>();
+  private paced: Promise<void> = Promise.resolve();
 
   constructor(
     route: RouteConfig,
@@ -588,6 +609,8 @@ export class Budget {
           : by === 'ip'
             ? pool.count()
             : owners.length;
+    this.refillMs = rl ? Math.max(...rl.windows.map((w) => (w.seconds * 1000) / w.limit)) : 0;
+    this.paceMs = this.refillMs * 1.2 + 5;
   }
 
   identity(i: number): Identity {
@@ -596,28 +619,72 @@ export class Budget {
     const client =
       (ipKeyed ? this.pool.at(i) : this.pool.at(i % Math.max(1, Math.min(64, this.pool.count())))) ?? '127.0.0.1';
     const consumer = this.owners.length > 0 ? this.owners[i % this.owners.length] : undefined;
-    return { client, subject: `gwgen-test-${i}`, consumer };
+    // One subject (one token) for all, unless the limiter counts per subject.
+    return { client, subject: this.keyedBy === 'token subject' ? `gwgen-test-${i}` : 'gwgen-test', consumer };
   }
 
   /** `n` requests past the limiter, or why there are not that many. */
   lease(n: number): Lease | string {
-    if (this.perIdentity === Infinity) return new Lease([{ identity: this.next++, count: n }]);
-    const slices: { identity: number; count: number }[] = [];
+    if (this.perIdentity === Infinity) return new Lease(this, [{ identity: this.next++, count: n, paced: false }]);
+    const slices: Slice[] = [];
     let { current, left, next } = this;
     for (let need = n; need > 0;) {
       if (left === 0) {
-        if (next >= this.identities)
-          return `the rate limit (${this.perIdentity} at once per ${this.keyedBy === 'none' ? 'route' : this.keyedBy}, ${this.identities} to use) leaves too few requests for this check (${n})`;
+        if (next >= this.identities) {
+          // No fresh bucket left: wait for the last one to refill, if it is quick about it.
+          if (current < 0 || need * this.paceMs > PACE_LIMIT_MS)
+            return `${this.describe()} leaves too few requests for this check (${n})`;
+          slices.push({ identity: current, count: need, paced: true });
+          break;
+        }
         current = next++;
         left = this.perIdentity;
       }
       const take = Math.min(left, need);
-      slices.push({ identity: current, count: take });
+      slices.push({ identity: current, count: take, paced: false });
       left -= take;
       need -= take;
     }
-    Object.assign(this, { current, left, next });
-    return new Lease(slices);
+    this.current = current;
+    this.left = left;
+    this.next = next;
+    return new Lease(this, slices);
+  }
+
+  /**
+   * Lets a request as `identity` go: a paced one once nothing else is under way as that identity
+   * and its bucket has had the time to refill a token since the last answer.
+   */
+  async acquire(identity: number, paced: boolean): Promise<{ identity: number; done: () => void }> {
+    let unlock = () => {};
+    if (paced) {
+      const before = this.paced;
+      this.paced = new Promise<void>((resolve) => (unlock = resolve));
+      await before;
+      await until(() => (this.inFlight.get(identity) ?? 0) === 0, 60_000);
+      const wait = (this.lastDone.get(identity) ?? -Infinity) + this.paceMs - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    this.inFlight.set(identity, (this.inFlight.get(identity) ?? 0) + 1);
+    return {
+      identity,
+      done: () => {
+        this.inFlight.set(identity, this.inFlight.get(identity)! - 1);
+        this.lastDone.set(identity, performance.now());
+        unlock();
+      },
+    };
+  }
+
+  /** The limit in words, e.g. "the rate limit (1 request at once per consumer, 2 consumers with a key)". */
+  describe(): string {
+    const every = this.refillMs < 1000 ? `${Math.round(this.refillMs)} ms` : `${Math.round(this.refillMs / 1000)} s`;
+    const at = `${this.perIdentity} request${this.perIdentity === 1 ? '' : 's'} at once, one more every ${every}`;
+    const one = (n: number, what: string, plural = `${what}s`) => `${n} ${n === 1 ? what : plural}`;
+    if (this.keyedBy === 'global') return `the rate limit (${at}, shared by all clients)`;
+    if (this.keyedBy === 'consumer')
+      return `the rate limit (${at} per consumer, ${one(this.identities, 'consumer')} with a key)`;
+    return `the rate limit (${at} per client address, ${one(this.identities, 'address', 'addresses')} let through)`;
   }
 
   /** An identity to drain: an unused one if there is one, else what is left of the last one. */
@@ -716,25 +783,29 @@ export class Requests {
     who: Lease | number = 0,
     options: { suffix?: string; headers?: Record<string, string>; method?: string; auth?: boolean; body?: string } = {},
   ): Promise<Sent> {
-    const i = typeof who === 'number' ? who : who.next();
-    const method = options.method ?? plan.request!.method;
-    const id = nextId();
-    const client = plan.budget.identity(i).client;
-    const headers: Record<string, string> = {
-      'x-forwarded-for': client,
-      [TEST_ID]: id,
-      ...(options.auth === false ? {} : await this.credentials(plan, i)),
-      ...options.headers,
-    };
-    const body =
-      options.body ?? (method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{"test":true}' : undefined);
-    if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const answer = await send(this.world.url + pathOf(plan.route, options.suffix ?? plan.request!.suffix), {
-      method,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-    });
-    return { answer, id, headers, client };
+    const { identity: i, done } = typeof who === 'number' ? { identity: who, done: () => {} } : await who.take();
+    try {
+      const method = options.method ?? plan.request!.method;
+      const id = nextId();
+      const client = plan.budget.identity(i).client;
+      const headers: Record<string, string> = {
+        'x-forwarded-for': client,
+        [TEST_ID]: id,
+        ...(options.auth === false ? {} : await this.credentials(plan, i)),
+        ...options.headers,
+      };
+      const body =
+        options.body ?? (method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{"test":true}' : undefined);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const answer = await send(this.world.url + pathOf(plan.route, options.suffix ?? plan.request!.suffix), {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
+      return { answer, id, headers, client };
+    } finally {
+      done();
+    }
   }
 }
 

@@ -437,13 +437,14 @@ for (const plan of plans) {
       const g =
         (!ws && 'the handshake of a WebSocket is a GET, and GET does not reach this route') || grant(plan, 1, false);
       it('upgrades to a WebSocket and relays frames both ways', { skip: skipOf(g) }, async () => {
-        const i = leaseOf(g).next();
+        const { identity: i, done } = await leaseOf(g).take();
         const headers = {
           'x-forwarded-for': plan.budget.identity(i).client,
           [TEST_ID]: nextId(),
           ...(await requests.credentials(plan, i)),
         };
         const r = await websocketEcho(world.url, pathOf(route, ws!.suffix), headers, 'hello through the gateway');
+        done();
         assert.match(r.statusLine, /^HTTP\/1.1 101/);
         assert.equal(r.echoed, 'hello through the gateway');
       });

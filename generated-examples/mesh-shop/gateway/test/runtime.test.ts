@@ -157,7 +157,7 @@ describe('gateway endpoints and errors', () => {
       const { plan, lease } = hops!;
       const route = plan.route;
       const requests = new Requests(world);
-      const i = lease.next();
+      const { identity: i, done } = await lease.take();
       const method = plan.request!.method;
       const answer = await rawGet(
         world,
@@ -174,6 +174,7 @@ describe('gateway endpoints and errors', () => {
         },
         method,
       );
+      done();
       assert.equal(answer.status, 200, answer.body);
       const got = world.calls().find((c) => c.headers['x-gwgen-hop-test'] === '1' && !isMirror(c));
       assert.ok(got, 'the backend got the request');
