@@ -30,7 +30,6 @@ import {
   sleep,
   startWorld,
   status,
-  suffixFor,
   targetsOf,
   TEST_ID,
   TEST_OPEN_MS,
