@@ -505,7 +505,7 @@ for (const plan of plans) {
         (r.retryOn.includes('5xx') || r.retryOn.includes('gateway-error'));
       const tryCount = retriesTimeouts ? retries + 1 : 1;
       const limit = route.timeoutMs ?? tryCount * (route.retry!.perTryTimeoutMs! + 100);
-      it(`answers 504 when the backend hangs past its ${limit} ms`, { skip: skipOf(g) }, async () => {
+      it(`answers 504 when the backend hangs past its timeout`, { skip: skipOf(g) }, async () => {
         const lease = leaseOf(g);
         behave(services, hang);
         const start = Date.now();

@@ -565,6 +565,8 @@ export class Lease {
 
 /** At most this long a check waits for a rate limit to refill, all its requests together. */
 const PACE_LIMIT_MS = 15_000;
+/** At most this long the checks of one route wait for its rate limit, all together. */
+const ROUTE_PACE_LIMIT_MS = 30_000;
 
 /**
  * The requests a route's rate limiter lets through, handed out to the checks in the order they
@@ -587,6 +589,8 @@ export class Budget {
   private next = 0;
   private current = -1;
   private left = 0;
+  /** How long the checks planned so far wait for refills, all together. */
+  private pacedMs = 0;
   private readonly inFlight = new Map<number, number>();
   private readonly lastDone = new Map<number, number>();
   private paced: Promise<void> = Promise.resolve();
@@ -632,8 +636,10 @@ export class Budget {
       if (left === 0) {
         if (next >= this.identities) {
           // No fresh bucket left: wait for the last one to refill, if it is quick about it.
-          if (current < 0 || need * this.paceMs > PACE_LIMIT_MS)
+          const waits = need * this.paceMs;
+          if (current < 0 || waits > PACE_LIMIT_MS || this.pacedMs + waits > ROUTE_PACE_LIMIT_MS)
             return `${this.describe()} leaves too few requests for this check (${n})`;
+          this.pacedMs += waits;
           slices.push({ identity: current, count: need, paced: true });
           break;
         }
