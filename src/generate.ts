@@ -57,13 +57,12 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   // Extraction runs in a worker while this thread validates; its result is used only if the
   // model turns out valid.
   // The worker starts before the heavy stage modules are even loaded (they cost ~0.2 s).
-  const pending = runQueriesInWorker(sources, await extractionQueries(), timings, { keepAlive: true });
-  const [{ validateSources }, { buildModel }, { checkModelSchema }, { createRenderer }, { renderClaimed }, { formatFile }, { TARGETS }] = await Promise.all([
+  const pending = runQueriesInWorker(sources, await extractionQueries(), timings);
+  const [{ validateSources }, { buildModel }, { checkModelSchema }, { createRenderer }, { formatFile }, { TARGETS }] = await Promise.all([
     import('./validate.js'),
     import('./pipeline/build-model.js'),
     import('./model/schema.js'),
     import('./pipeline/render.js'),
-    import('./pipeline/render-targets.js'),
     import('./pipeline/format.js'),
     import('./targets/index.js'),
   ]);
@@ -79,23 +78,21 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };
 
     const targetNames = input.targets ? [...new Set(input.targets)] : Object.keys(TARGETS).filter((name) => TARGETS[name]!.applies(model));
-    // This thread and the query worker, idle now, share the targets (renderClaimed): the larger
-    // targets of a big model then render side by side on two cores.
-    const claim = new Int32Array(new SharedArrayBuffer(4));
+    const renderer = createRenderer(input.templateDirs);
     const rendered = await timed(timings, 'render', async () => {
-      const [here, inWorker] = await Promise.all([
-        renderClaimed(createRenderer(input.templateDirs), targetNames, claim, model),
-        pending.render(targetNames, claim, model, input.templateDirs),
-      ]);
-      return [...here, ...inWorker];
+      const out = [];
+      for (const name of targetNames) {
+        const target = TARGETS[name]!;
+        if (target.partials) await renderer.registerPartials(target.partials.dir, target.partials.names);
+        for (const file of target.plan(model)) out.push(await renderer.render(name, file));
+      }
+      return out;
     });
     const files = await timed(timings, 'format', () => Promise.all(rendered.map(formatFile)));
     return { ok: true, model, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), targets: targetNames, explicitTargets: input.targets !== undefined, sources, ...(input.pack ? { pack: input.pack } : {}), timings };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
     throw err;
-  } finally {
-    pending.cancel();
   }
 }
 

@@ -1,9 +1,7 @@
 import { Store } from 'n3';
 import { parentPort } from 'node:worker_threads';
 import { GwgenError } from '../errors.js';
-import type { GatewayModel } from '../model/types.js';
 import { parseSources, type SourceFile } from '../pipeline/load.js';
-import type { RenderedFile } from '../pipeline/render.js';
 import { runQuery, sparqlEngine } from './engine.js';
 import type { PlainOutcome, WorkerQuery } from './worker-client.js';
 
@@ -16,8 +14,6 @@ export interface WorkerRequest {
   readonly queries: readonly WorkerQuery[];
   /** ISO instant for NOW(). */
   readonly now?: string;
-  /** Render requests follow the queries: load the render modules as soon as the queries are done. */
-  readonly renders?: boolean;
 }
 
 export interface WorkerReply {
@@ -82,55 +78,9 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
   return { ok: true, results, timings };
 }
 
-/**
- * After the queries, generate() may share the rendering with this thread: both take targets
- * from one list, claiming the next index with an atomic counter in shared memory, so neither
- * waits for the other's event loop. Rendering 1,000 routes takes ~0.8 s on one thread.
- */
-export interface RenderRequest {
-  readonly targets: readonly string[];
-  /** Int32Array over a SharedArrayBuffer: index 0 is the next unclaimed target. */
-  readonly claim: Int32Array;
-  readonly model: GatewayModel;
-  readonly templateDirs?: readonly string[];
-}
-
-export interface RenderReply {
-  readonly files?: readonly RenderedFile[];
-  readonly problems?: GwgenError['problems'];
-  /** A fault in gwgen: the caller throws it as its own, so it reads as any internal error. */
-  readonly error?: { readonly message: string; readonly stack?: string };
-}
-
-let renderModules: Promise<[typeof import('../pipeline/render.js'), typeof import('../pipeline/render-targets.js')]> | undefined;
-const loadRenderModules = () => (renderModules ??= Promise.all([import('../pipeline/render.js'), import('../pipeline/render-targets.js')]));
-
-async function render(request: RenderRequest): Promise<RenderReply> {
-  const [{ createRenderer }, { renderClaimed }] = await loadRenderModules();
-  try {
-    return { files: await renderClaimed(createRenderer(request.templateDirs), request.targets, request.claim, request.model) };
-  } catch (err) {
-    if (err instanceof GwgenError) return { problems: err.problems };
-    throw err;
-  }
-}
-
-let queried = false;
-parentPort?.on('message', (message: WorkerRequest | RenderRequest) => {
-  if (!queried) {
-    queried = true;
-    run(message as WorkerRequest).then(
-      (reply) => {
-        parentPort?.postMessage(reply);
-        // While the caller builds its model from the rows.
-        if ((message as WorkerRequest).renders) void loadRenderModules();
-      },
-      (err: unknown) => parentPort?.postMessage({ ok: false, timings: {}, error: (err as Error)?.stack ?? String(err) } satisfies WorkerReply),
-    );
-    return;
-  }
-  render(message as RenderRequest).then(
+parentPort?.once('message', (request: WorkerRequest) =>
+  run(request).then(
     (reply) => parentPort?.postMessage(reply),
-    (err: unknown) => parentPort?.postMessage({ error: { message: (err as Error)?.message ?? String(err), ...((err as Error)?.stack ? { stack: (err as Error).stack } : {}) } } satisfies RenderReply),
-  );
-});
+    (err: unknown) => parentPort?.postMessage({ ok: false, timings: {}, error: (err as Error)?.stack ?? String(err) } satisfies WorkerReply),
+  ),
+);

@@ -3,9 +3,7 @@ import { GwgenError, problem, type Problem } from '../errors.js';
 import type { SourceFile } from '../pipeline/load.js';
 import type { Timings } from '../timings.js';
 import type { QueryOutcome } from './engine.js';
-import type { GatewayModel } from '../model/types.js';
-import type { RenderedFile } from '../pipeline/render.js';
-import type { RenderReply, RenderRequest, WorkerReply, WorkerRequest } from './query-worker.js';
+import type { WorkerReply, WorkerRequest } from './query-worker.js';
 
 export interface WorkerQuery {
   readonly id: string;
@@ -32,12 +30,7 @@ export type QueryResults = ReadonlyMap<string, { outcome?: QueryOutcome; problem
 export interface PendingQueries {
   /** Resolves with every query's result; rejects only on a fault in gwgen. */
   readonly result: Promise<QueryResults>;
-  /**
-   * Only with `keepAlive`, after `result`: the worker renders targets of the list, claiming
-   * each with an atomic add on `claim[0]` (see renderClaimed), and resolves with their files.
-   */
-  render(targets: readonly string[], claim: Int32Array, model: GatewayModel, templateDirs?: readonly string[]): Promise<RenderedFile[]>;
-  /** Stops the worker: validation failed, or the run no longer needs it. */
+  /** Stops the worker, e.g. because validation failed and the result is not needed. */
   cancel(): void;
 }
 
@@ -72,16 +65,11 @@ export function prestartQueryWorker(): void {
  * caller goes on, typically validating. Comunica's load and the queries then cost no wall
  * time beyond what validation takes anyway.
  */
-export function runQueriesInWorker(
-  sources: readonly SourceFile[],
-  queries: readonly WorkerQuery[],
-  timings: Timings,
-  options: { now?: Date; /** Keep the worker for render() until cancel(). */ keepAlive?: boolean } = {},
-): PendingQueries {
-  const request: WorkerRequest = { sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}), ...(options.keepAlive ? { renders: true } : {}) };
+export function runQueriesInWorker(sources: readonly SourceFile[], queries: readonly WorkerQuery[], timings: Timings, options: { now?: Date } = {}): PendingQueries {
+  const request: WorkerRequest = { sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}) };
   const spawned = prestarted && !prestarted.exited() ? prestarted : spawnWorker();
   prestarted = undefined;
-  const { worker, exited } = spawned;
+  const { worker } = spawned;
   worker.ref();
   worker.postMessage(request);
   let settled = false;
@@ -89,7 +77,7 @@ export function runQueriesInWorker(
     worker.once('message', (reply: WorkerReply) => {
       settled = true;
       Object.assign(timings, reply.timings);
-      if (!options.keepAlive) void worker.terminate();
+      void worker.terminate();
       if (!reply.ok || !reply.results) {
         reject(new GwgenError(problem('internal', `the query worker failed${reply.error ? `: ${reply.error}` : ''}`)));
         return;
@@ -109,22 +97,6 @@ export function runQueriesInWorker(
   result.catch(() => undefined);
   return {
     result,
-    render: (targets, claim, model, templateDirs) =>
-      new Promise<RenderedFile[]>((resolve, reject) => {
-        if (exited()) {
-          reject(new GwgenError(problem('internal', 'the query worker exited before rendering')));
-          return;
-        }
-        const onExit = (code: number) => reject(new GwgenError(problem('internal', `the query worker exited with code ${code} while rendering`)));
-        worker.once('exit', onExit);
-        worker.once('message', (reply: RenderReply) => {
-          worker.off('exit', onExit);
-          if (reply.files) resolve([...reply.files]);
-          else if (reply.problems) reject(new GwgenError(reply.problems));
-          else reject(Object.assign(new Error(reply.error?.message ?? 'the query worker failed to render'), reply.error?.stack ? { stack: reply.error.stack } : {}));
-        });
-        worker.postMessage({ targets, claim, model, ...(templateDirs ? { templateDirs } : {}) } satisfies RenderRequest);
-      }),
     cancel: () => {
       settled = true;
       void worker.terminate();
