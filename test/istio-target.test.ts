@@ -3,15 +3,8 @@ import { join } from 'node:path';
 import { format } from 'prettier';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
-import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1/Gateway';
-import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
-import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
-import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
-import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication';
-import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
-import { Telemetry } from '@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry';
 import { generate, type GatewayModel } from '../dist/index.js';
+import { ISTIO_MODELS } from './output-checks.js';
 import { ROOT } from './helpers.js';
 
 /**
@@ -23,17 +16,6 @@ import { ROOT } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-  'networking.istio.io/v1/Gateway': Gateway,
-  'networking.istio.io/v1/VirtualService': VirtualService,
-  'networking.istio.io/v1/DestinationRule': DestinationRule,
-  'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
-  'security.istio.io/v1/PeerAuthentication': PeerAuthentication,
-  'security.istio.io/v1/RequestAuthentication': RequestAuthentication,
-  'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy,
-  'telemetry.istio.io/v1/Telemetry': Telemetry,
-};
 
 const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -75,7 +57,7 @@ describe.each(examples)('istio target: %s', (example) => {
   it('every document is a valid Istio resource (@kubernetes-models/istio)', () => {
     expect(g.docs.length).toBeGreaterThan(0);
     for (const doc of g.docs) {
-      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      const Model = ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`];
       expect(Model, `${doc.apiVersion} ${doc.kind}`).toBeDefined();
       expect(() => new Model!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
     }
@@ -263,7 +245,7 @@ describe('istio target: applies and features', () => {
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await istioOf(['test/fixtures/valid/hostile-strings.ttl'], ['istio']);
     for (const doc of g.docs) {
-      expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+      expect(() => new ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
       expect(Object.keys(doc).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
     }
     for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);

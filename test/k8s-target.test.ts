@@ -3,15 +3,8 @@ import { join } from 'node:path';
 import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { generate, type GatewayModel } from '../dist/index.js';
+import { K8S_MODELS } from './output-checks.js';
 import { ROOT, tempDir } from './helpers.js';
 
 /**
@@ -23,17 +16,6 @@ import { ROOT, tempDir } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
-  'v1/Namespace': Namespace,
-  'v1/ServiceAccount': ServiceAccount,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-};
 
 const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -74,7 +56,7 @@ describe.each(examples)('k8s target: %s', (example) => {
 
   it('every document is a valid Kubernetes object (kubernetes-models)', () => {
     for (const doc of g.docs) {
-      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      const Model = K8S_MODELS[`${doc.apiVersion}/${doc.kind}`];
       expect(Model, `${doc.apiVersion} ${doc.kind}`).toBeDefined();
       expect(() => new Model!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
     }
@@ -199,7 +181,7 @@ ex:vpn a agw:IpRestriction ; agw:allowCidr "10.8.0.0/16" , "192.0.2.0/24" ; agw:
       { ports: [{ port: 9000, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.8.0.0/16' } }, { ipBlock: { cidr: '192.0.2.0/24' } }] },
     ]);
     expect(g.files['k8s/NOTES.md']).toContain('agw:allowCidr on every route');
-    for (const doc of g.docs) expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+    for (const doc of g.docs) expect(() => new K8S_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
   });
 });
 
@@ -216,7 +198,7 @@ describe('k8s target: escaping', () => {
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await k8sOf(['test/fixtures/valid/hostile-strings.ttl']);
     for (const doc of g.docs) {
-      expect(() => new MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+      expect(() => new K8S_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
       expect(Object.keys(doc).every((k) => ['apiVersion', 'kind', 'metadata', 'spec', 'data', 'automountServiceAccountToken'].includes(k))).toBe(true);
     }
     for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);

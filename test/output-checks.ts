@@ -48,7 +48,10 @@ export interface ExpectedNames {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const RESOURCE_MODELS: Record<string, new (data: any) => { validate(): void }> = {
+type ResourceModel = new (data: any) => { validate(): void };
+
+/** The Istio kinds gwgen writes, by `apiVersion/kind`, with their @kubernetes-models/istio class. */
+export const ISTIO_MODELS: Readonly<Record<string, ResourceModel>> = {
   'networking.istio.io/v1/Gateway': Gateway,
   'networking.istio.io/v1/VirtualService': VirtualService,
   'networking.istio.io/v1/DestinationRule': DestinationRule,
@@ -57,6 +60,10 @@ export const RESOURCE_MODELS: Record<string, new (data: any) => { validate(): vo
   'security.istio.io/v1/RequestAuthentication': RequestAuthentication,
   'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy,
   'telemetry.istio.io/v1/Telemetry': Telemetry,
+};
+
+/** The Kubernetes kinds gwgen writes, by `apiVersion/kind`, with their kubernetes-models class. */
+export const K8S_MODELS: Readonly<Record<string, ResourceModel>> = {
   'v1/Namespace': Namespace,
   'v1/ServiceAccount': ServiceAccount,
   'v1/ConfigMap': ConfigMap,
@@ -66,6 +73,8 @@ export const RESOURCE_MODELS: Record<string, new (data: any) => { validate(): vo
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
+
+export const RESOURCE_MODELS: Readonly<Record<string, ResourceModel>> = { ...ISTIO_MODELS, ...K8S_MODELS };
 
 const kongSchema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(kongSchema);
