@@ -1,3 +1,5 @@
+import { kebabLocalName } from '../dist/pipeline/rdf.js';
+
 /**
  * A seeded generator of random, VALID gwgen models (Turtle), for the property-based test
  * test/random-models.test.ts.
@@ -137,16 +139,6 @@ interface Node {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MULTI_VALUED = new Set(['httpMethod', 'audience', 'algorithm', 'requiredScope', 'allowOrigin', 'allowMethod', 'allowHeader', 'allowCidr', 'denyCidr', 'retryOn']);
-
-/** The same as src/pipeline/rdf.ts kebabLocalName, for local names the generator writes. */
-export function kebab(local: string): string {
-  return local
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
-    .replace(/[^A-Za-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .toLowerCase();
-}
 
 // --- value pools -----------------------------------------------------------------------------
 
@@ -607,7 +599,8 @@ class ModelBuilder {
     let named = r.chance(0.7);
     // A route written as a blank node has no IRI to name it after: it needs agw:routeName.
     const n = this.node('Route', base, { canInline: r.chance(0.3) });
-    const derived = kebab(n.local);
+    // The name gwgen derives for a route without agw:routeName (the local name has no # / :).
+    const derived = kebabLocalName(n.local);
     if (n.style !== 'iri') named = true;
     if (!named && (!DNS_LABEL.test(derived) || this.routeNames.has(derived))) named = true;
     let name = derived;
