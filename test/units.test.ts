@@ -5,6 +5,10 @@ import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
 import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
 import { DataFactory } from 'n3';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
 
 type Case = [string, boolean];
 
@@ -97,5 +101,43 @@ describe('extraction rows', () => {
       type: ['https://ggen.ai/ontology/api-gateway#Route'],
       routePath: ['/real'],
     });
+  });
+});
+
+describe('code cache of a CommonJS file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gwgen-cc-'));
+  const file = join(dir, 'lib.cjs');
+  const source = (n: number) => `exports.answer = function answer() { return ${n}; };\nexports.dir = __dirname;\n`;
+
+  it('is written after the first load and used by the next, with the same exports', () => {
+    writeFileSync(file, source(41));
+    const first = requireWithCodeCache<{ answer: () => number; dir: string }>(file);
+    expect(first.cacheUsed).toBe(false);
+    expect(first.exports.answer()).toBe(41);
+    expect(first.exports.dir).toBe(dir);
+    first.saveCache();
+    expect(existsSync(`${file}.v8cache`)).toBe(true);
+    const second = requireWithCodeCache<{ answer: () => number }>(file);
+    expect(second.cacheUsed).toBe(true);
+    expect(second.exports.answer()).toBe(41);
+  });
+
+  it('ignores a cache made for another version of the file, even one of the same length', () => {
+    writeFileSync(file, source(42));
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const changed = requireWithCodeCache<{ answer: () => number }>(file);
+    expect(changed.cacheUsed).toBe(false);
+    expect(changed.exports.answer()).toBe(42);
+  });
+
+  it('ignores a damaged cache and works without one where it cannot write', () => {
+    writeFileSync(`${file}.v8cache`, 'gwgen-v8cache garbage');
+    const loaded = requireWithCodeCache<{ answer: () => number }>(file);
+    expect(loaded.cacheUsed).toBe(false);
+    expect(loaded.exports.answer()).toBe(42);
+    rmSync(`${file}.v8cache`);
+    mkdirSync(`${file}.v8cache`); // a directory where the cache file should go: the rename fails
+    expect(() => loaded.saveCache()).not.toThrow();
+    expect(readdirSync(dir).sort()).toEqual(['lib.cjs', 'lib.cjs.v8cache']);
   });
 });

@@ -53,12 +53,12 @@ function displayPath(path: string, cwd: string): string {
 
 /** Parses every source into one store. All syntax errors of all files are reported, one per file. */
 export function parseSources(sources: readonly SourceFile[], options: { locate?: boolean } = {}): LoadResult {
-  // Finding where each subject is defined lexes the text a second time: callers that never
-  // report a location (the query worker, `gwgen query`) skip it.
+  // Finding where each subject is defined lexes the text a second time, so it is done on the
+  // first locate() only (a valid model being generated never asks); callers that never report a
+  // location (the query worker, `gwgen query`) have no locator to speak of.
   const locate = options.locate ?? true;
   const store = new Store();
   const problems: Problem[] = [];
-  const definitions = new Map<string, SourceLocation>();
   for (const source of sources) {
     const baseIRI = pathToFileURL(source.path).href;
     let quads: Quad[];
@@ -69,7 +69,6 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
       continue;
     }
     store.addQuads(quads);
-    if (locate) recordSubjectLines(source, baseIRI, definitions);
   }
   if (problems.length > 0) return { ok: false, problems };
   if (store.size === 0) {
@@ -83,7 +82,15 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
       ],
     };
   }
-  return { ok: true, model: { store, sources, locator: makeLocator(store, definitions) } };
+  let definitions: Map<string, SourceLocation> | undefined;
+  const lines = (): Map<string, SourceLocation> => {
+    if (definitions === undefined) {
+      definitions = new Map();
+      if (locate) for (const source of sources) recordSubjectLines(source, pathToFileURL(source.path).href, definitions);
+    }
+    return definitions;
+  };
+  return { ok: true, model: { store, sources, locator: makeLocator(store, lines) } };
 }
 
 function syntaxProblem(source: SourceFile, err: unknown): Problem {
@@ -161,9 +168,9 @@ function resolve(iri: string, base: string): string {
   }
 }
 
-function makeLocator(store: Store, definitions: Map<string, SourceLocation>): Locator {
+function makeLocator(store: Store, definitions: () => Map<string, SourceLocation>): Locator {
   const locate = (term: Term, depth = 0): SourceLocation => {
-    if (term.termType === 'NamedNode') return { ...definitions.get(term.value), node: term.value };
+    if (term.termType === 'NamedNode') return { ...definitions().get(term.value), node: term.value };
     if (term.termType === 'BlankNode' && depth < 8) {
       // A blank node has no name users know: describe it by the path that reaches it.
       const [parent] = store.getQuads(null, null, term, null);

@@ -1,25 +1,35 @@
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Store, Term } from 'n3';
 import { GwgenError, problem } from '../errors.js';
 import { PREFIXES } from '../paths.js';
+import { requireWithCodeCache } from './code-cache.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
 
 let engine: Promise<QueryEngine> | undefined;
+let saveCache: (() => void) | undefined;
 
 /**
  * Comunica is loaded on first use and kept for the process. The -rdfjs flavour runs over an
  * in-memory store and loads on Node 20 (no undici 8). The build bundles it into one CommonJS
- * file (src/sparql/comunica-bundle.ts), loaded with require(): import() of a CommonJS file
- * first scans all 7 MB of it for export names (cjs-module-lexer, ~0.3 s, twice that when the
- * other core is busy validating).
+ * file (src/sparql/comunica-bundle.ts), loaded as CommonJS: import() of a CommonJS file first
+ * scans all 7 MB of it for export names (cjs-module-lexer, ~0.3 s, twice that when the other
+ * core is busy validating); and through a V8 code cache (code-cache.ts).
  */
 export function sparqlEngine(): Promise<QueryEngine> {
   engine ??= Promise.resolve().then(() => {
-    const { QueryEngine } = createRequire(import.meta.url)('../vendor/comunica.cjs') as typeof import('@comunica/query-sparql-rdfjs');
-    return new QueryEngine();
+    const bundle = fileURLToPath(new URL('../vendor/comunica.cjs', import.meta.url));
+    const loaded = requireWithCodeCache<typeof import('@comunica/query-sparql-rdfjs')>(bundle);
+    saveCache = () => loaded.saveCache();
+    return new loaded.exports.QueryEngine();
   });
   return engine;
+}
+
+/** Writes the code cache of the Comunica bundle if there was none; call once it has run a query. */
+export function saveEngineCodeCache(): void {
+  saveCache?.();
+  saveCache = undefined;
 }
 
 /** The prologue every query gets, so `agw:` and friends work without declarations. */

@@ -2,7 +2,7 @@ import { Store } from 'n3';
 import { parentPort } from 'node:worker_threads';
 import { GwgenError } from '../errors.js';
 import { parseSources, type SourceFile } from '../pipeline/load.js';
-import { runQuery, sparqlEngine } from './engine.js';
+import { runQuery, saveEngineCodeCache, sparqlEngine } from './engine.js';
 import type { PlainOutcome, WorkerQuery } from './worker-client.js';
 
 /**
@@ -32,6 +32,8 @@ async function warmUp(): Promise<number> {
   const t = performance.now();
   await sparqlEngine();
   await runQuery(new Store(), 'SELECT ?s WHERE { ?s a agw:ApiGateway } ORDER BY ?s', 'warm-up');
+  // After a query, so that the cache also holds what the first query compiled.
+  saveEngineCodeCache();
   return performance.now() - t;
 }
 
