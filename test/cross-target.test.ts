@@ -15,11 +15,9 @@ import { ROOT } from './helpers.js';
  * and add it to READERS.
  *
  * The gateway target is read from gateway/config.json, the data its runtime loads. Its notes are
- * the list under "## Notes" in gateway/README.md. mTLS: the gateway presents no client
- * certificate (config.json has no field for one), so it is plain HTTP, or TLS for an https
- * service, which is the model's meaning only where the mode is DISABLE or absent. A STRICT or
- * PERMISSIVE mode, the service's own or the mesh's, is a documented limitation: the gateway
- * relies on a mesh sidecar to originate mTLS, and its README says so, as Kong's NOTES.md does.
+ * the list under "## Notes" in gateway/README.md. mTLS: config.json carries each service's mode
+ * (its own, else the mesh's); the runtime presents the client certificate of GW_MTLS_CERT to
+ * STRICT and PERMISSIVE services, which test/gateway-e2e.test.ts checks over real TLS.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -246,7 +244,7 @@ function istioReader(out: Output): Reader {
 // --- the gateway: gateway/config.json ------------------------------------------------------
 
 /** The keys a service of config.json may have (the ServiceConfig of templates/gateway/src/types.ts.hbs). */
-const GATEWAY_SERVICE_KEYS = ['env', 'healthCheck', 'instances', 'loadBalancing', 'name', 'protocol'];
+const GATEWAY_SERVICE_KEYS = ['env', 'healthCheck', 'instances', 'loadBalancing', 'mtls', 'name', 'protocol'];
 const EVERY_METHOD = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
 
 function gatewayReader(out: Output): Reader {
@@ -285,11 +283,9 @@ function gatewayReader(out: Output): Reader {
         mtls: Object.fromEntries(
           services.map((name) => {
             const s = serviceOf(name);
-            // No client certificate: a field for one would be a key outside ServiceConfig.
             expect(Object.keys(s).filter((k) => !GATEWAY_SERVICE_KEYS.includes(k)), `gateway config.json: service ${name}`).toEqual([]);
             for (const i of s.instances as Doc[]) expect(new URL(i.url).protocol, `gateway config.json: ${name} ${i.url}`).toBe(s.protocol === 'https' ? 'https:' : 'http:');
-            const mode = out.model.services.find((x) => x.name === name)!.mtls?.mode ?? out.model.gateway.mesh?.mtls?.mode;
-            return [name, mode === undefined || mode === 'DISABLE' ? mode : unsupported('agw:hasMutualTLS', name)];
+            return [name, s.mtls as string | undefined];
           }),
         ),
       };

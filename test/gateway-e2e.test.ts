@@ -1,12 +1,15 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
 import { Backend, buildGateway, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
-import { gwgen } from './helpers.js';
+import { gwgen, tempDir } from './helpers.js';
 
 /**
  * The gateway target end to end over real sockets, as `npm start` runs it: backend faults (500s,
@@ -342,6 +345,110 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(JSON.parse(answer.text).slow).toBe(true);
     expect(await exit).toBe(0);
     expect(gw.stderr()).not.toMatch(/uncaught|unhandled/i);
+  });
+});
+
+/** A CA, a server certificate for 127.0.0.1 signed by it, the gateway's client certificate, and a self-signed impostor. */
+function makeCertificates(dir: string): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'rogueCert' | 'rogueKey', string> {
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=gwgen test CA');
+  writeFileSync(at('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const [name, cn, ext] of [['server', 'vault', ['-extfile', 'server.ext']], ['client', 'mtls-gateway', []]] as const) {
+    openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', ...ext);
+  }
+  openssl('req', '-x509', ...ec, '-keyout', 'rogue.key', '-out', 'rogue.pem', '-days', '2', '-subj', '/CN=rogue');
+  return { ca: at('ca.pem'), serverCert: at('server.pem'), serverKey: at('server.key'), clientCert: at('client.pem'), clientKey: at('client.key'), rogueCert: at('rogue.pem'), rogueKey: at('rogue.key') };
+}
+
+describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gateway, upstream mTLS over real TLS', () => {
+  let dir = '';
+  let certs: ReturnType<typeof makeCertificates>;
+  let backend: HttpsServer;
+  let backendUrl = '';
+  const plain = new Backend('catalog');
+  const started: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/mtls.ttl'));
+    certs = makeCertificates(tempDir('gwgen-mtls-'));
+    // The service demands a client certificate from its CA (STRICT mTLS) and names the one it got.
+    backend = createHttpsServer(
+      { key: readFileSync(certs.serverKey), cert: readFileSync(certs.serverCert), ca: readFileSync(certs.ca), requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ client: peer.subject?.CN, url: req.url }));
+      },
+    );
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    backendUrl = `https://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    await plain.listen();
+  });
+  afterAll(async () => {
+    for (const g of started) await g.stop('SIGKILL');
+    backend?.closeAllConnections();
+    await new Promise((resolve) => backend?.close(resolve));
+    await plain.stop();
+  });
+
+  const start = async (env: Record<string, string>) => {
+    const g = await startGateway(dir, { GW_UPSTREAM_VAULT: backendUrl, GW_UPSTREAM_LEDGER: backendUrl, GW_UPSTREAM_CATALOG: plain.url, ...env });
+    started.push(g);
+    return g;
+  };
+  const identity = () => ({ GW_MTLS_CERT: certs.clientCert, GW_MTLS_KEY: certs.clientKey, GW_MTLS_CA: certs.ca });
+
+  it('presents its client certificate to STRICT and PERMISSIVE services over https, and none to a DISABLE one', async () => {
+    const g = await start(identity());
+    const strict = await fetch(`${g.url}/secure/accounts`);
+    expect(strict.status).toBe(200);
+    expect(await strict.json()).toEqual({ client: 'mtls-gateway', url: '/accounts' });
+    const permissive = await fetch(`${g.url}/relaxed/entries`);
+    expect(permissive.status).toBe(200);
+    expect(await permissive.json()).toEqual({ client: 'mtls-gateway', url: '/entries' });
+    const open = await fetch(`${g.url}/open/items`);
+    expect(open.status).toBe(200);
+    expect(((await open.json()) as { backend: string }).backend).toBe('catalog');
+    expect(g.stderr()).not.toContain('no client certificate');
+  });
+
+  it('without a certificate, warns at start and gets 502 from a service that demands one', async () => {
+    // The service's certificate is trusted (NODE_EXTRA_CA_CERTS): only the client certificate is missing.
+    const g = await start({ NODE_EXTRA_CA_CERTS: certs.ca });
+    expect(g.stderr()).toContain('no client certificate (GW_MTLS_CERT, GW_MTLS_KEY): vault requires mTLS (STRICT)');
+    const res = await fetch(`${g.url}/secure/accounts`);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual({ error: 'upstream unreachable', status: 502 });
+  });
+
+  it('gets 502 with a certificate the service does not trust, and with a service certificate it does not trust', async () => {
+    const rogue = await start({ GW_MTLS_CERT: certs.rogueCert, GW_MTLS_KEY: certs.rogueKey, GW_MTLS_CA: certs.ca });
+    expect((await fetch(`${rogue.url}/secure/accounts`)).status).toBe(502);
+    // Without GW_MTLS_CA the service's certificate (from the test CA) is checked against Node's CAs.
+    const untrusting = await start({ GW_MTLS_CERT: certs.clientCert, GW_MTLS_KEY: certs.clientKey });
+    expect((await fetch(`${untrusting.url}/secure/accounts`)).status).toBe(502);
+  });
+
+  it('refuses to start when a STRICT service has a plain-HTTP address, or half a certificate is given', () => {
+    for (const [env, message] of [
+      [{ ...identity(), GW_UPSTREAM_VAULT: plain.url }, `service vault requires mTLS (STRICT), but its instance ${plain.url} is plain HTTP`],
+      [{ GW_MTLS_CERT: certs.clientCert }, 'GW_MTLS_CERT and GW_MTLS_KEY go together'],
+      [{ ...identity(), GW_MTLS_KEY: join(dir, 'missing.pem') }, 'GW_MTLS_KEY: cannot read'],
+      [{ ...identity(), GW_MTLS_CA: join(dir, 'package.json') }, 'GW_MTLS_CA: ' + join(dir, 'package.json') + ' is not a PEM file'],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['dist/src/main.js'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_UPSTREAM_VAULT: backendUrl, GW_UPSTREAM_LEDGER: backendUrl, ...env },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 });
 

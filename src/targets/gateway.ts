@@ -80,12 +80,14 @@ const ms = (seconds: number | undefined) => (seconds === undefined ? undefined :
 export function gatewayConfig(model: M.GatewayModel) {
   const services = model.services.map((s) => {
     const scheme = s.protocol === 'https' ? 'https' : 'http';
+    const mode = mtlsModeOf(s, model);
     const instances = s.instances.length > 0 ? s.instances : [{ host: s.host, port: s.port, weight: 100 }];
     return {
       name: s.name,
       env: envName(s.name),
       protocol: s.protocol,
       loadBalancing: s.loadBalancing,
+      ...(mode !== undefined ? { mtls: mode } : {}),
       instances: instances.map((i) => ({ url: `${scheme}://${i.host.includes(':') ? `[${i.host}]` : i.host}:${i.port}`, weight: i.weight })),
       ...(s.healthCheck
         ? { healthCheck: { path: s.healthCheck.path, intervalMs: ms(s.healthCheck.intervalSeconds)!, successThreshold: s.healthCheck.successThreshold, failureThreshold: s.healthCheck.failureThreshold } }
@@ -204,6 +206,11 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
   for (const s of model.services) vars.set(envName(s.name), `addresses of service ${s.name} (comma list of URLs), instead of the model's`);
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) vars.set(r.auth.secretEnv, `HS256 secret of issuer ${r.auth.issuer}`);
   for (const c of model.consumers) if (c.apiKeyEnv) vars.set(c.apiKeyEnv, `API key of consumer ${c.name}`);
+  if (model.services.some((s) => ['STRICT', 'PERMISSIVE'].includes(mtlsModeOf(s, model) ?? ''))) {
+    vars.set('GW_MTLS_CERT', 'PEM file of the client certificate the gateway presents to services whose mTLS mode is STRICT or PERMISSIVE, over https (unset: mTLS is left to a mesh sidecar)');
+    vars.set('GW_MTLS_KEY', 'PEM file of the key of GW_MTLS_CERT');
+    vars.set('GW_MTLS_CA', "PEM file of the CA bundle the certificates of STRICT and PERMISSIVE services are checked against (default: Node's CAs)");
+  }
   if (model.routes.some((r) => r.rateLimit?.policy === 'redis')) vars.set('REDIS_URL', 'Redis for the rate limiters with policy "redis" (and quota tiers); without it they count locally');
   return [...vars].map(([name, meaning]) => ({ name, meaning })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -214,12 +221,12 @@ function gatewayNotes(model: M.GatewayModel): string[] {
   for (const s of model.services) {
     if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway proxies it over HTTP/1.1 only, so gRPC clients need a gRPC-Web or HTTP/1.1 bridge.`);
   }
-  // The mode that applies is the service's own, else the mesh's: the gateway originates no mTLS in either case.
+  // The mode that applies is the service's own, else the mesh's.
   const byMode = (mode: M.MutualTls['mode']) => model.services.filter((s) => mtlsModeOf(s, model) === mode).map((s) => s.name);
   const services = (names: readonly string[], one: string, many: string) => `${names.length === 1 ? 'Service' : 'Services'} ${names.join(', ')} ${names.length === 1 ? one : many}`;
   const strict = byMode('STRICT');
-  if (strict.length > 0) notes.push(`${services(strict, 'requires', 'require')} mTLS (agw:hasMutualTLS STRICT): the gateway does not present a client certificate itself; run it inside the mesh (a sidecar originates mTLS).`);
+  if (strict.length > 0) notes.push(`${services(strict, 'requires', 'require')} mTLS (agw:hasMutualTLS STRICT): the gateway presents the client certificate of GW_MTLS_CERT and GW_MTLS_KEY over https, and refuses to start if such a service has a plain-HTTP address; without a certificate it warns at start and leaves mTLS to a mesh sidecar.`);
   const permissive = byMode('PERMISSIVE');
-  if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway connects without a client certificate, and its traffic is mTLS only inside the mesh (a sidecar originates mTLS).`);
+  if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway presents the client certificate of GW_MTLS_CERT and GW_MTLS_KEY where the address is https, and connects in plain text to an http address.`);
   return notes;
 }

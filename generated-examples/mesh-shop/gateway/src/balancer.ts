@@ -32,13 +32,19 @@ export class Instance {
     readonly origin: string,
     readonly weight: number,
     settings: Settings,
+    /** The client certificate this instance is shown (mTLS), if any. */
+    tls?: Settings['mtls'],
   ) {
     this.pool = new Pool(origin, {
       connections: settings.poolConnections,
       pipelining: 1,
       keepAliveTimeout: settings.keepAliveTimeoutMs,
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeoutMs, 1000),
-      connect: { timeout: 5000 },
+      // undici passes these on to tls.connect: the certificate is presented on every connection.
+      connect: {
+        timeout: 5000,
+        ...(tls !== undefined ? { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } : {}),
+      },
       // Timeouts are the route's (see proxy.ts); undici's own 300 s defaults would only mask them.
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -48,6 +54,23 @@ export class Instance {
   available(now: number): boolean {
     return this.healthy && this.ejectedUntil <= now;
   }
+}
+
+/**
+ * The gateway's client certificate for an https instance of a service whose mTLS mode is STRICT
+ * or PERMISSIVE. With a certificate configured, a STRICT service at a plain-HTTP address is
+ * refused at start: its traffic would go out unencrypted to a service that demands mTLS. (Without
+ * one, mTLS is left to a mesh sidecar; the Gateway warns about STRICT services then.)
+ */
+function clientTls(service: ServiceConfig, origin: string, settings: Settings): Settings['mtls'] {
+  const mode = service.mtls;
+  if (settings.mtls === undefined || (mode !== 'STRICT' && mode !== 'PERMISSIVE')) return undefined;
+  if (origin.startsWith('https:')) return settings.mtls;
+  if (mode === 'STRICT')
+    throw new Error(
+      `service ${service.name} requires mTLS (STRICT), but its instance ${origin} is plain HTTP: give it an https:// address (${service.env}), or unset GW_MTLS_CERT and GW_MTLS_KEY to leave mTLS to a mesh sidecar`,
+    );
+  return undefined;
 }
 
 function fnv1a(text: string): number {
@@ -83,7 +106,9 @@ export class Upstream {
     this.settings = settings;
     this.algorithm = service.loadBalancing;
     // An instance of weight 0 is drained: it gets no traffic.
-    this.instances = origins.filter((o) => o.weight > 0).map((o) => new Instance(o.url, o.weight, settings));
+    this.instances = origins
+      .filter((o) => o.weight > 0)
+      .map((o) => new Instance(o.url, o.weight, settings, clientTls(service, o.url, settings)));
     this.weighted = new Set(this.instances.map((i) => i.weight)).size > 1;
     if (this.algorithm === 'consistent-hash') {
       for (const instance of this.instances) {

@@ -231,6 +231,11 @@ export class Gateway {
         }),
       );
     }
+    const strict = this.config.services.filter((s) => s.mtls === 'STRICT').map((s) => s.name);
+    if (strict.length > 0 && this.settings.mtls === undefined)
+      warn(
+        `no client certificate (GW_MTLS_CERT, GW_MTLS_KEY): ${strict.join(', ')} require${strict.length === 1 ? 's' : ''} mTLS (STRICT), which only a mesh sidecar can give them now`,
+      );
     this.routes = this.config.routes.map((r) => new RuntimeRoute(r, this));
     this.router = new Router(this.routes);
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) =>

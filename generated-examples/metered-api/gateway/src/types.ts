@@ -98,6 +98,8 @@ export interface ServiceConfig {
   readonly env: string;
   readonly protocol: 'http' | 'https' | 'grpc';
   readonly loadBalancing: LoadBalancing;
+  /** The mTLS mode that applies: the service's own, else the mesh's. */
+  readonly mtls?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
   readonly instances: readonly { readonly url: string; readonly weight: number }[];
   readonly healthCheck?: HealthCheckConfig;
 }

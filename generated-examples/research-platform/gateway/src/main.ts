@@ -63,7 +63,16 @@ function primary(workers: number): void {
   process.on('SIGINT', stop);
 }
 
-const settings = readSettings();
+function settingsOrExit(): ReturnType<typeof readSettings> {
+  try {
+    return readSettings();
+  } catch (err) {
+    event('failed to start', { level: 'error', detail: (err as Error).message });
+    process.exit(1);
+  }
+}
+
+const settings = settingsOrExit();
 if (settings.workers > 1 && cluster.isPrimary) primary(settings.workers);
 else
   worker().catch((err: Error) => {
