@@ -58,7 +58,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   // model turns out valid.
   // The worker starts before the heavy stage modules are even loaded (they cost ~0.2 s).
   const pending = runQueriesInWorker(sources, await extractionQueries(), timings);
-  const [{ validateSources }, { buildModel }, { checkModelSchema }, { createRenderer }, { formatFile }, { TARGETS }] = await Promise.all([
+  const [{ validateSources }, { buildModel }, { checkModelSchema, prepareModelSchema }, { createRenderer }, { formatFile }, { TARGETS }] = await Promise.all([
     import('./validate.js'),
     import('./pipeline/build-model.js'),
     import('./model/schema.js'),
@@ -72,6 +72,8 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
     return validated;
   }
   try {
+    // This thread usually waits for the worker here: the schema compiles meanwhile.
+    prepareModelSchema();
     const extraction = groupExtraction(await timed(timings, 'queries', () => pending.result));
     const model = await timed(timings, 'build', () => buildModel(extraction));
     const schemaProblems = checkModelSchema(model);

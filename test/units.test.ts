@@ -4,11 +4,12 @@ import { durationSeconds } from '../dist/model/duration.js';
 import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
 import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
-import { DataFactory } from 'n3';
+import { DataFactory, type Term } from 'n3';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
+import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 
 type Case = [string, boolean];
 
@@ -139,5 +140,26 @@ describe('code cache of a CommonJS file', () => {
     mkdirSync(`${file}.v8cache`); // a directory where the cache file should go: the rename fails
     expect(() => loaded.saveCache()).not.toThrow();
     expect(readdirSync(dir).sort()).toEqual(['lib.cjs', 'lib.cjs.v8cache']);
+  });
+});
+
+describe('query rows across the worker boundary', () => {
+  const { namedNode, blankNode, literal } = DataFactory;
+  it('keep every term kind, datatype and language, unbound variables and rows without variables', () => {
+    const variables = ['s', 'o', 'x'];
+    const rows: Record<string, Term>[] = [
+      { s: namedNode('https://example.org/a#r1'), o: literal('line\nwith \u0000 NUL, "quotes"', 'en-GB') },
+      { s: blankNode('b0_n3-7'), o: literal('12.5', namedNode('http://www.w3.org/2001/XMLSchema#decimal')), x: literal('') },
+    ];
+    const decoded = decodeCells(variables, encodeCells(variables, rows), rows.length);
+    expect(decoded).toEqual([
+      { s: { termType: 'NamedNode', value: 'https://example.org/a#r1' }, o: { termType: 'Literal', value: 'line\nwith \u0000 NUL, "quotes"', datatype: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#langString', language: 'en-gb' } },
+      {
+        s: { termType: 'BlankNode', value: 'b0_n3-7' },
+        o: { termType: 'Literal', value: '12.5', datatype: 'http://www.w3.org/2001/XMLSchema#decimal', language: '' },
+        x: { termType: 'Literal', value: '', datatype: 'http://www.w3.org/2001/XMLSchema#string', language: '' },
+      },
+    ]);
+    expect(decodeCells([], encodeCells([], [{}, {}]), 2)).toEqual([{}, {}]);
   });
 });

@@ -3,7 +3,8 @@ import { parentPort } from 'node:worker_threads';
 import { GwgenError } from '../errors.js';
 import { parseSources, type SourceFile } from '../pipeline/load.js';
 import { runQuery, saveEngineCodeCache, sparqlEngine } from './engine.js';
-import type { PlainOutcome, WorkerQuery } from './worker-client.js';
+import { encodeCells } from './term-cells.js';
+import type { WireOutcome, WorkerQuery } from './worker-client.js';
 
 /**
  * Runs SPARQL queries over a model in a worker thread, so that loading Comunica and running
@@ -18,7 +19,7 @@ export interface WorkerRequest {
 
 export interface WorkerReply {
   readonly ok: boolean;
-  readonly results?: ReadonlyArray<{ readonly id: string; readonly outcome?: PlainOutcome; readonly problems?: GwgenError['problems'] }>;
+  readonly results?: ReadonlyArray<{ readonly id: string; readonly outcome?: WireOutcome; readonly problems?: GwgenError['problems'] }>;
   readonly timings: Record<string, number>;
   readonly error?: string;
 }
@@ -58,18 +59,7 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
         outcome:
           outcome.kind === 'boolean'
             ? outcome
-            : {
-                kind: 'bindings',
-                variables: outcome.variables,
-                rows: outcome.rows.map((row) =>
-                  Object.fromEntries(
-                    Object.entries(row).map(([k, term]) => {
-                      const lit = term as typeof term & { datatype?: { value: string }; language?: string };
-                      return [k, { termType: term.termType, value: term.value, ...(term.termType === 'Literal' ? { datatype: lit.datatype?.value ?? '', language: lit.language ?? '' } : {}) }];
-                    }),
-                  ),
-                ),
-              },
+            : { kind: 'bindings', variables: outcome.variables, count: outcome.rows.length, cells: encodeCells(outcome.variables, outcome.rows) },
       });
     } catch (err) {
       if (err instanceof GwgenError) results.push({ id: q.id, problems: err.problems });

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import type { SourceFile } from '../pipeline/load.js';
 import type { Timings } from '../timings.js';
-import type { QueryOutcome } from './engine.js';
+import type { QueryOutcome, Row } from './engine.js';
+import { decodeCells } from './term-cells.js';
 import type { WorkerReply, WorkerRequest } from './query-worker.js';
 
 export interface WorkerQuery {
@@ -12,16 +13,9 @@ export interface WorkerQuery {
   readonly origin: string;
 }
 
-/** An RDF term as it crosses the thread boundary: what gwgen reads of a term. */
-export interface PlainTerm {
-  readonly termType: string;
-  readonly value: string;
-  readonly datatype?: string;
-  readonly language?: string;
-}
-
-export type PlainOutcome =
-  | { readonly kind: 'bindings'; readonly variables: readonly string[]; readonly rows: ReadonlyArray<Record<string, PlainTerm>> }
+/** A query's outcome as the worker sends it (rows as cells: see term-cells.ts). */
+export type WireOutcome =
+  | { readonly kind: 'bindings'; readonly variables: readonly string[]; readonly count: number; readonly cells: readonly string[] }
   | { readonly kind: 'boolean'; readonly value: boolean };
 
 /** Per query: its outcome, or the problems that stopped it (a query that does not parse). */
@@ -32,6 +26,12 @@ export interface PendingQueries {
   readonly result: Promise<QueryResults>;
   /** Stops the worker, e.g. because validation failed and the result is not needed. */
   cancel(): void;
+}
+
+/** PlainTerm has what gwgen reads of a Term (termType, value; datatype IRI and language). */
+function fromWire(outcome: WireOutcome): QueryOutcome {
+  if (outcome.kind === 'boolean') return outcome;
+  return { kind: 'bindings', variables: outcome.variables, rows: decodeCells(outcome.variables, outcome.cells, outcome.count) as unknown as Row[] };
 }
 
 const WORKER_URL = new URL('./query-worker.js', import.meta.url);
@@ -82,8 +82,7 @@ export function runQueriesInWorker(sources: readonly SourceFile[], queries: read
         reject(new GwgenError(problem('internal', `the query worker failed${reply.error ? `: ${reply.error}` : ''}`)));
         return;
       }
-      // PlainTerm has what gwgen reads of a Term (termType, value, datatype IRI, language).
-      resolve(new Map(reply.results.map((r) => [r.id, { ...(r.outcome ? { outcome: r.outcome as unknown as QueryOutcome } : {}), ...(r.problems ? { problems: r.problems } : {}) }])));
+      resolve(new Map(reply.results.map((r) => [r.id, { ...(r.outcome ? { outcome: fromWire(r.outcome) } : {}), ...(r.problems ? { problems: r.problems } : {}) }])));
     });
     worker.once('error', (err) => {
       settled = true;
