@@ -60,14 +60,14 @@ for (const { n, distinct } of variants) {
   rows.push({ label: `${n}${distinct ? ' (own policies)' : ''}`, n, distinct, triples, wall: median(runs.map((r) => r.ms)), stages: med, runs: count });
 }
 
-const cols = ['parse', 'shacl', 'semantic', 'worker.engine', 'worker.queries', 'queries', 'build', 'render', 'format', 'write'];
+const cols = ['parse', 'shacl', 'semantic', 'compile', 'worker.engine', 'worker.queries', 'queries', 'build', 'render', 'format', 'write'];
 const pad = (s, w) => String(s).padStart(w);
 console.log(`${'routes'.padEnd(18)}${pad('triples', 8)}${pad('wall ms', 9)}${pad('×node', 7)}${cols.map((c) => pad(c.replace('worker.', 'w.'), 10)).join('')}`);
 for (const r of rows) {
   console.log(`${r.label.padEnd(18)}${pad(r.triples, 8)}${pad(r.wall.toFixed(0), 9)}${pad((r.wall / nodeStart).toFixed(1), 7)}${cols.map((c) => pad((r.stages[c] ?? 0).toFixed(0), 10)).join('')}`);
 }
 console.log('');
-console.log('parse/shacl/semantic run on the main thread while the worker (w.) loads Comunica and runs the queries;');
+console.log('parse/shacl/semantic (then compile: the templates) run on the main thread while the worker (w.) loads Comunica and runs the queries;');
 console.log('"queries" is how long the main thread then waits for the worker.');
 const shared = rows.filter((r) => !r.distinct);
 for (let i = 1; i < shared.length; i++) {

@@ -72,15 +72,18 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
     return validated;
   }
   try {
-    // This thread usually waits for the worker here: the schema compiles meanwhile.
+    // This thread usually waits for the worker here: the schema and the templates compile meanwhile.
     prepareModelSchema();
+    const renderer = createRenderer(input.templateDirs);
+    await timed(timings, 'compile', async () => {
+      for (const name of input.targets ?? Object.keys(TARGETS)) await renderer.warm(name);
+    });
     const extraction = groupExtraction(await timed(timings, 'queries', () => pending.result));
     const model = await timed(timings, 'build', () => buildModel(extraction));
     const schemaProblems = checkModelSchema(model);
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };
 
     const targetNames = input.targets ? [...new Set(input.targets)] : Object.keys(TARGETS).filter((name) => TARGETS[name]!.applies(model));
-    const renderer = createRenderer(input.templateDirs);
     const rendered = await timed(timings, 'render', async () => {
       const out = [];
       for (const name of targetNames) {

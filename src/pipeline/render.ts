@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
 import Handlebars from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
 import { TEMPLATES_DIR } from '../paths.js';
@@ -45,7 +45,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     let compiled = cache.get(template);
     if (!compiled) {
       const { source, builtin } = await read(template);
-      compiled = { fn: hb.compile(source, { strict: true, noEscape: true, preventIndent: false }), builtin };
+      compiled = { fn: compileNow(hb, source), builtin };
       cache.set(template, compiled);
     }
     return compiled;
@@ -56,9 +56,22 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     async registerPartials(dir: string, names: readonly string[]): Promise<void> {
       for (const name of names) {
         const { source, builtin } = await read(join(dir, name));
-        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), source);
+        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), compileNow(hb, source));
         packPartials ||= !builtin;
       }
+    },
+    /**
+     * Compiles every template of a target ahead of its render (~0.15 s for all of gwgen's):
+     * generate() calls it while it waits for the query worker.
+     */
+    async warm(target: string): Promise<void> {
+      let names: string[];
+      try {
+        names = (await readdir(join(TEMPLATES_DIR, target), { recursive: true })).filter((n) => n.endsWith('.hbs') && !basename(n).startsWith('_'));
+      } catch {
+        return;
+      }
+      for (const name of names.sort()) await compile(join(target, name).split(sep).join('/'));
     },
     async render(target: string, file: PlannedFile): Promise<RenderedFile> {
       const { template, path } = file;
@@ -78,3 +91,15 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
 }
 
 export type Renderer = ReturnType<typeof createRenderer>;
+
+const COMPILE_OPTIONS = { strict: true, noEscape: true, preventIndent: false } as const;
+
+/**
+ * Handlebars' compile() only compiles on the first call of the template; precompile() and
+ * template(), its documented pair for precompiled templates, compile at once, so that warm()
+ * can do it ahead of time. Same options, same output.
+ */
+function compileNow(hb: typeof Handlebars, source: string): HandlebarsTemplateDelegate {
+  const spec = new Function(`return ${hb.precompile(source, COMPILE_OPTIONS)}`)() as TemplateSpecification;
+  return hb.template(spec);
+}
