@@ -413,6 +413,9 @@ describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gatew
     expect(open.status).toBe(200);
     expect(((await open.json()) as { backend: string }).backend).toBe('catalog');
     expect(g.stderr()).not.toContain('no client certificate');
+    // The same given as PEM text, as Kong's env vault reads these variables.
+    const text = await start({ GW_MTLS_CERT: readFileSync(certs.clientCert, 'utf8'), GW_MTLS_KEY: readFileSync(certs.clientKey, 'utf8'), GW_MTLS_CA: certs.ca });
+    expect(await (await fetch(`${text.url}/secure/accounts`)).json()).toEqual({ client: 'mtls-gateway', url: '/accounts' });
   });
 
   it('without a certificate, warns at start and gets 502 from a service that demands one', async () => {

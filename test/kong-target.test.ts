@@ -13,14 +13,15 @@ const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.
 
 interface KongDoc {
   _format_version: string;
-  services: Array<{ name: string; host: string; port: number; retries: number; read_timeout?: number; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
+  services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
   consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
   plugins: Array<{ name: string; tags: string[] }>;
+  certificates?: Array<{ id: string; cert: string; key: string; tags: string[] }>;
 }
 
 async function kongOf(model: string): Promise<{ text: string; doc: KongDoc; model: GatewayModel; notes: string }> {
-  const result = await generate({ models: [join('examples', model)], targets: ['kong'], cwd: ROOT });
+  const result = await generate({ models: [model.includes('/') ? model : join('examples', model)], targets: ['kong'], cwd: ROOT });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   const text = result.files.find((f) => f.path === 'kong/kong.yml')!.content;
   const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
@@ -122,6 +123,22 @@ describe('kong target: features the examples exercise', () => {
     const rl = kc.plugins!.find((p) => p.name === 'rate-limiting')!;
     expect(rl.config.month).toBe(free.quotaTier!.monthlyQuota);
     expect(rl.config.limit_by).toBe('consumer');
+  });
+
+  it('mTLS to https services: one client certificate from the env vault, presented with tls_verify; http ones are noted', async () => {
+    const { doc, text, notes } = await kongOf('test/fixtures/gateway/mtls.ttl');
+    expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
+    expect(doc.certificates).toHaveLength(1);
+    const cert = doc.certificates![0]!;
+    expect(cert).toMatchObject({ cert: '{vault://env/gw-mtls-cert}', key: '{vault://env/gw-mtls-key}' });
+    expect(cert.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const byName = new Map(doc.services.map((s) => [s.name, s]));
+    // vault is STRICT, ledger PERMISSIVE (the mesh's), both over https; catalog is DISABLE over http.
+    for (const name of ['secure', 'relaxed']) expect(byName.get(name), name).toMatchObject({ protocol: 'https', client_certificate: cert.id, tls_verify: true });
+    expect(byName.get('open')!.client_certificate).toBeUndefined();
+    expect(notes).not.toContain('agw:hasMutualTLS');
+    // The id is the same on every run (Kong needs one; decK diffs by it).
+    expect((await kongOf('test/fixtures/gateway/mtls.ttl')).text).toBe(text);
   });
 
   it('what Kong cannot express is listed in NOTES.md, not dropped silently', async () => {

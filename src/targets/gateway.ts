@@ -207,9 +207,9 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) vars.set(r.auth.secretEnv, `HS256 secret of issuer ${r.auth.issuer}`);
   for (const c of model.consumers) if (c.apiKeyEnv) vars.set(c.apiKeyEnv, `API key of consumer ${c.name}`);
   if (model.services.some((s) => ['STRICT', 'PERMISSIVE'].includes(mtlsModeOf(s, model) ?? ''))) {
-    vars.set('GW_MTLS_CERT', 'PEM file of the client certificate the gateway presents to services whose mTLS mode is STRICT or PERMISSIVE, over https (unset: mTLS is left to a mesh sidecar)');
-    vars.set('GW_MTLS_KEY', 'PEM file of the key of GW_MTLS_CERT');
-    vars.set('GW_MTLS_CA', "PEM file of the CA bundle the certificates of STRICT and PERMISSIVE services are checked against (default: Node's CAs)");
+    vars.set('GW_MTLS_CERT', 'the client certificate the gateway presents to services whose mTLS mode is STRICT or PERMISSIVE, over https: PEM text or the path of a PEM file (unset: mTLS is left to a mesh sidecar)');
+    vars.set('GW_MTLS_KEY', 'the key of GW_MTLS_CERT (PEM text or file)');
+    vars.set('GW_MTLS_CA', "the CA bundle the certificates of STRICT and PERMISSIVE services are checked against, PEM text or file (default: Node's CAs)");
   }
   if (model.routes.some((r) => r.rateLimit?.policy === 'redis')) vars.set('REDIS_URL', 'Redis for the rate limiters with policy "redis" (and quota tiers); without it they count locally');
   return [...vars].map(([name, meaning]) => ({ name, meaning })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

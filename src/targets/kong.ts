@@ -3,7 +3,8 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
-import { canaryParts, escapeRegex, hostPort } from './mesh-common.js';
+import { v5 as uuidv5 } from 'uuid';
+import { canaryParts, escapeRegex, hostPort, mtlsModeOf } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -60,6 +61,8 @@ interface KongService {
   readonly protocol: string;
   readonly retries: number;
   readonly timeoutMs?: number;
+  /** The id of the client certificate Kong presents (mTLS to an https backend). */
+  readonly clientCertificate?: string;
   readonly routes: readonly KongRoute[];
   readonly tags: readonly string[];
 }
@@ -88,6 +91,8 @@ export interface KongView {
   readonly upstreams: readonly KongUpstream[];
   readonly consumers: readonly KongConsumer[];
   readonly plugins: readonly KongPlugin[];
+  /** The client certificate of mTLS to backends, as Kong env-vault references (at most one). */
+  readonly certificates: readonly { id: string; cert: string; key: string; tags: readonly string[] }[];
   /** Limitations grouped by feature and consequence, each with the routes etc. it concerns. */
   readonly notes: readonly NoteGroup[];
 }
@@ -102,8 +107,29 @@ export function vaultRef(envVar: string): string {
   return `{vault://env/${envVar.toLowerCase().replace(/_/g, '-')}}`;
 }
 
+/** Kong requires ids on certificates: derived from the gateway's name, so regeneration keeps them. */
+const GWGEN_UUID_NAMESPACE = uuidv5('https://ggen.ai/gwgen', uuidv5.URL);
+
+/**
+ * mTLS to a backend that Kong can originate itself: over https, presenting the client
+ * certificate read from the env vars GW_MTLS_CERT and GW_MTLS_KEY (the names the generated
+ * gateway reads too). Over http it would need a mesh sidecar, which NOTES.md says.
+ */
+function originatesMtls(service: M.BackendService, model: M.GatewayModel): boolean {
+  const mode = mtlsModeOf(service, model);
+  return service.protocol === 'https' && (mode === 'STRICT' || mode === 'PERMISSIVE');
+}
+
 export function kongView(model: M.GatewayModel): KongView {
   const tags = (...extra: string[]) => [`gwgen`, `gateway:${model.gateway.name}`, ...extra];
+  const certificateId = uuidv5(`gateway:${model.gateway.name}:mtls-client-certificate`, GWGEN_UUID_NAMESPACE);
+  // Services whose mTLS some Kong service originates; the others are listed in NOTES.md.
+  const mtlsCovered = new Set<string>();
+  const mtlsFor = (protocol: string, members: readonly M.BackendService[]) => {
+    const wanting = protocol === 'https' ? members.filter((m) => originatesMtls(m, model)) : [];
+    for (const m of wanting) mtlsCovered.add(m.name);
+    return wanting.length > 0 ? { clientCertificate: certificateId } : {};
+  };
   const servicesByName = new Map(model.services.map((s) => [s.name, s]));
   const notes: Limitation[] = [];
   const upstreams = new Map<string, KongUpstream>();
@@ -140,6 +166,7 @@ export function kongView(model: M.GatewayModel): KongView {
       protocol: kongProtocol(primary),
       retries: route.retry?.attempts ?? 0,
       ...timeoutField(route, notes),
+      ...mtlsFor(kongProtocol(primary), members.map((m) => m.service)),
       routes: [kongRoute(route.name, [])],
       tags: tags(`route:${route.name}`),
     });
@@ -155,6 +182,7 @@ export function kongView(model: M.GatewayModel): KongView {
         protocol: kongProtocol(canary),
         retries: route.retry?.attempts ?? 0,
         ...timeoutField(route, notes),
+        ...mtlsFor(kongProtocol(canary), [canary]),
         routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [kongHeaderValue(split.matchHeader!.value)] }])],
         tags: tags(`route:${route.name}`, `canary`),
       });
@@ -162,9 +190,10 @@ export function kongView(model: M.GatewayModel): KongView {
     noteRouteLimits(route, notes);
   }
   for (const s of model.services) {
-    const mode = s.mtls?.mode ?? model.gateway.mesh?.mtls?.mode;
-    if (mode !== undefined && mode !== 'DISABLE') notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong does not take part in the service mesh's mutual TLS (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
+    const mode = mtlsModeOf(s, model);
+    if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name)) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
+  const presents = services.some((s) => s.clientCertificate !== undefined);
 
   return {
     gateway: model.gateway.name,
@@ -172,6 +201,7 @@ export function kongView(model: M.GatewayModel): KongView {
     upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
     consumers: buildConsumers(model, tags, notes),
     plugins: globalPlugins(model, tags()),
+    certificates: presents ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
 }

@@ -40,16 +40,18 @@ export interface Settings {
   readonly mirrorTimeoutMs: number;
   /**
    * The gateway's client certificate for services whose mTLS mode is STRICT or PERMISSIVE
-   * (PEM, from the files GW_MTLS_CERT and GW_MTLS_KEY name), and the CA bundle their
+   * (PEM: GW_MTLS_CERT and GW_MTLS_KEY hold the text or a file's path), and the CA bundle their
    * certificates are checked against (GW_MTLS_CA; default: Node's CAs). Unset: a mesh sidecar
    * is expected to originate mTLS.
    */
   readonly mtls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer };
 }
 
+/** A PEM from the environment: the text itself (as Kong's env vault reads it), or a file's path. */
 function pemFile(name: string, env: NodeJS.ProcessEnv): Buffer | undefined {
   const path = env[name];
   if (path === undefined || path === '') return undefined;
+  if (path.includes('-----BEGIN ')) return Buffer.from(path);
   let pem: Buffer;
   try {
     pem = readFileSync(path);
