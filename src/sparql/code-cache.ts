@@ -16,11 +16,12 @@ export interface CachedRequire<T> {
  * ~0.55 s warm-up. Node 20 has no module.enableCompileCache (Node 22 does).
  *
  * The cache is written by `saveCache()` after a warm-up, so it also holds the functions V8
- * compiled lazily while running (a cache made right after compiling holds only the top level,
- * and saved less than half as much). V8 checks its own version and flags, but recognises a
- * changed source only by its length, so the file starts with a key of the bundle's size and
- * mtime and the Node version: a stale or foreign cache is ignored and replaced. Writing is best
- * effort (a read-only install simply runs without one) and atomic (a rename), as several
+ * compiled lazily while running (a cache made right after compiling holds only those compiled
+ * eagerly, and saved ~0.2 s where this one saves ~0.27 s). V8 checks its own version and flags,
+ * but recognises a changed source only by its length, so the file starts with a key of the
+ * bundle's size and mtime and the Node version: a stale or foreign cache is ignored and
+ * replaced. Writing is best effort (a read-only install simply runs without one) and atomic (a
+ * rename), as several
  * gwgen processes may start at once.
  */
 export function requireWithCodeCache<T>(file: string): CachedRequire<T> {
