@@ -21,8 +21,7 @@ export interface CachedRequire<T> {
  * but recognises a changed source only by its length, so the file starts with a key of the
  * bundle's size and mtime and the Node version: a stale or foreign cache is ignored and
  * replaced. Writing is best effort (a read-only install simply runs without one) and atomic (a
- * rename), as several
- * gwgen processes may start at once.
+ * rename), as several gwgen processes may start at once.
  */
 export function requireWithCodeCache<T>(file: string): CachedRequire<T> {
   const source = readFileSync(file, 'utf8');
