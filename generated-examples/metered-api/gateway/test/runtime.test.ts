@@ -252,7 +252,8 @@ describe('client addresses', () => {
         headers: { 'x-forwarded-for': allowed! },
       });
       assert.equal(answer.status, 403, answer.text);
-      assert.equal(answer.json().status, 403);
+      // An answer to HEAD (a HEAD-only route) has no body.
+      if (request!.method !== 'HEAD') assert.equal(answer.json().status, 403);
     },
   );
 });
