@@ -1,6 +1,6 @@
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
-import { mtlsModeOf } from './mesh-common.js';
+import { acceptsMtls, mtlsModeOf } from './mesh-common.js';
 import type { PlannedFile, Target } from './types.js';
 
 /**
@@ -206,7 +206,7 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
   for (const s of model.services) vars.set(envName(s.name), `addresses of service ${s.name} (comma list of URLs), instead of the model's`);
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) vars.set(r.auth.secretEnv, `HS256 secret of issuer ${r.auth.issuer}`);
   for (const c of model.consumers) if (c.apiKeyEnv) vars.set(c.apiKeyEnv, `API key of consumer ${c.name}`);
-  if (model.services.some((s) => ['STRICT', 'PERMISSIVE'].includes(mtlsModeOf(s, model) ?? ''))) {
+  if (model.services.some((s) => acceptsMtls(s, model))) {
     vars.set('GW_MTLS_CERT', 'the client certificate the gateway presents to services whose mTLS mode is STRICT or PERMISSIVE, over https: PEM text or the path of a PEM file (unset: mTLS is left to a mesh sidecar)');
     vars.set('GW_MTLS_KEY', 'the key of GW_MTLS_CERT (PEM text or file)');
     vars.set('GW_MTLS_CA', "the CA bundle the certificates of STRICT and PERMISSIVE services are checked against, PEM text or file (default: Node's CAs)");

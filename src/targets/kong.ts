@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { canaryParts, escapeRegex, hostPort, mtlsModeOf } from './mesh-common.js';
+import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -116,8 +116,7 @@ const GWGEN_UUID_NAMESPACE = uuidv5('https://ggen.ai/gwgen', uuidv5.URL);
  * gateway reads too). Over http it would need a mesh sidecar, which NOTES.md says.
  */
 function originatesMtls(service: M.BackendService, model: M.GatewayModel): boolean {
-  const mode = mtlsModeOf(service, model);
-  return service.protocol === 'https' && (mode === 'STRICT' || mode === 'PERMISSIVE');
+  return service.protocol === 'https' && acceptsMtls(service, model);
 }
 
 export function kongView(model: M.GatewayModel): KongView {
@@ -193,7 +192,6 @@ export function kongView(model: M.GatewayModel): KongView {
     const mode = mtlsModeOf(s, model);
     if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name)) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
-  const presents = services.some((s) => s.clientCertificate !== undefined);
 
   return {
     gateway: model.gateway.name,
@@ -201,7 +199,7 @@ export function kongView(model: M.GatewayModel): KongView {
     upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
     consumers: buildConsumers(model, tags, notes),
     plugins: globalPlugins(model, tags()),
-    certificates: presents ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
+    certificates: mtlsCovered.size > 0 ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
 }

@@ -90,6 +90,12 @@ export function mtlsModeOf(service: M.BackendService, model: M.GatewayModel): M.
   return service.mtls?.mode ?? model.gateway.mesh?.mtls?.mode;
 }
 
+/** Whether a client presenting a certificate speaks mTLS with the service: mode STRICT or PERMISSIVE. */
+export function acceptsMtls(service: M.BackendService, model: M.GatewayModel): boolean {
+  const mode = mtlsModeOf(service, model);
+  return mode === 'STRICT' || mode === 'PERMISSIVE';
+}
+
 /** Services a route sends traffic to (backend, splits, header canaries; not the mirror), sorted and distinct. */
 export function routeServices(route: M.Route): string[] {
   const names = new Set<string>();
