@@ -3,7 +3,7 @@
 // mounted into the container, so a new model is a new ConfigMap rather than a new image.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { event } from './log.js';
+import { failedToStart } from './log.js';
 import type { GatewayConfig } from './types.js';
 
 /** The config format this runtime reads; gwgen writes it into every config.json. */
@@ -49,12 +49,7 @@ function loadOrExit(path: string): GatewayConfig {
   try {
     return loadConfig(path);
   } catch (err) {
-    event('failed to start', {
-      level: 'error',
-      detail: (err as Error).message,
-      hint: 'set GWGEN_CONFIG to the config.json gwgen generated',
-    });
-    process.exit(1);
+    return failedToStart(err, 'set GWGEN_CONFIG to the config.json gwgen generated');
   }
 }
 

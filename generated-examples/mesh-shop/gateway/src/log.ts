@@ -120,6 +120,16 @@ export function event(message: string, fields: Record<string, unknown> = {}): vo
   );
 }
 
+/** Ends a gateway that cannot start: one "failed to start" line, never a stack trace, exit 1. */
+export function failedToStart(err: unknown, hint?: string): never {
+  event('failed to start', {
+    level: 'error',
+    detail: (err as Error)?.message ?? String(err),
+    ...(hint ? { hint } : {}),
+  });
+  process.exit(1);
+}
+
 // --- W3C trace context -------------------------------------------------------------------------
 
 const ID_BYTES = Buffer.alloc(16);

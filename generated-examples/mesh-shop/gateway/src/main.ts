@@ -2,7 +2,7 @@
 // per worker (node:cluster; give them REDIS_URL so that "redis" rate limits are shared).
 import cluster from 'node:cluster';
 import { readSettings } from './env.js';
-import { event } from './log.js';
+import { event, failedToStart } from './log.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Gateway } from './server.js';
 
@@ -67,15 +67,10 @@ function settingsOrExit(): ReturnType<typeof readSettings> {
   try {
     return readSettings();
   } catch (err) {
-    event('failed to start', { level: 'error', detail: (err as Error).message });
-    process.exit(1);
+    return failedToStart(err);
   }
 }
 
 const settings = settingsOrExit();
 if (settings.workers > 1 && cluster.isPrimary) primary(settings.workers);
-else
-  worker().catch((err: Error) => {
-    event('failed to start', { level: 'error', detail: err.message });
-    process.exit(1);
-  });
+else worker().catch((err: Error) => failedToStart(err));
