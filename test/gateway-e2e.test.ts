@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
-import { Backend, buildGateway, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
 /**
@@ -328,7 +328,7 @@ describe('generated gateway end to end, over real sockets', () => {
       ['{"format": 99, "routes": []}', 'is not in format 1'],
     ] as const) {
       writeFileSync(file, content);
-      const r = spawnSync(process.execPath, ['dist/src/main.js'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', GWGEN_CONFIG: file }, encoding: 'utf8', timeout: 20_000 });
+      const r = failedStart(dir, { GWGEN_CONFIG: file });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -442,12 +442,7 @@ describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gatew
       [{ ...identity(), GW_MTLS_KEY: join(dir, 'missing.pem') }, 'GW_MTLS_KEY: cannot read'],
       [{ ...identity(), GW_MTLS_CA: join(dir, 'package.json') }, 'GW_MTLS_CA: ' + join(dir, 'package.json') + ' is not a PEM file'],
     ] as const) {
-      const r = spawnSync(process.execPath, ['dist/src/main.js'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_UPSTREAM_VAULT: backendUrl, GW_UPSTREAM_LEDGER: backendUrl, ...env },
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
+      const r = failedStart(dir, { GW_UPSTREAM_VAULT: backendUrl, GW_UPSTREAM_LEDGER: backendUrl, ...env });
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -122,9 +122,12 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The environment every test gateway runs with, under the test's own variables. */
+const gatewayEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_ACCESS_LOG: 'off', ...env });
+
 /** Starts `npm start`'s command (node dist/src/main.js) on an ephemeral port; resolves once it listens. */
 export async function startGateway(dir: string, env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_ACCESS_LOG: 'off', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: gatewayEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
@@ -149,6 +152,12 @@ export async function startGateway(dir: string, env: Record<string, string>): Pr
         child.kill(signal);
       }),
   };
+}
+
+/** Runs a gateway that is expected not to start: its exit status and what it wrote on stderr. */
+export function failedStart(dir: string, env: Record<string, string>): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, ['dist/src/main.js'], { cwd: dir, env: gatewayEnv(env), encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stderr: r.stderr };
 }
 
 export function redisServer(): string | undefined {
