@@ -73,14 +73,14 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   }
   try {
     // This thread usually waits for the worker here: the schema and the templates compile meanwhile.
-    prepareModelSchema();
+    void prepareModelSchema();
     const renderer = createRenderer(input.templateDirs);
     await timed(timings, 'compile', async () => {
       for (const name of input.targets ?? Object.keys(TARGETS)) await renderer.warm(name);
     });
     const extraction = groupExtraction(await timed(timings, 'queries', () => pending.result));
     const model = await timed(timings, 'build', () => buildModel(extraction));
-    const schemaProblems = checkModelSchema(model);
+    const schemaProblems = await checkModelSchema(model);
     if (schemaProblems.length > 0) return { ok: false, problems: schemaProblems, timings };
 
     const targetNames = input.targets ? [...new Set(input.targets)] : Object.keys(TARGETS).filter((name) => TARGETS[name]!.applies(model));

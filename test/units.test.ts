@@ -5,9 +5,12 @@ import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
 import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
 import { DataFactory, type Term } from 'n3';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { TEMPLATES_DIR } from '../dist/paths.js';
+import { templateHash } from '../dist/pipeline/render.js';
+import { schemaHash } from '../dist/model/schema.js';
 import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
 import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 
@@ -161,5 +164,24 @@ describe('query rows across the worker boundary', () => {
       },
     ]);
     expect(decodeCells([], encodeCells([], [{}, {}]), 2)).toEqual([{}, {}]);
+  });
+});
+
+describe('what the build compiles ahead of time', () => {
+  it('holds every template of templates/ with the hash of its current source', async () => {
+    const { TEMPLATES } = (await import(new URL('../dist/vendor/templates.js', import.meta.url).href)) as { TEMPLATES: Record<string, { hash: string }> };
+    const names = readdirSync(TEMPLATES_DIR, { recursive: true, encoding: 'utf8' })
+      .filter((n) => n.endsWith('.hbs'))
+      .map((n) => n.split(sep).join('/'))
+      .sort();
+    expect(Object.keys(TEMPLATES).sort()).toEqual(names);
+    for (const name of names) expect(TEMPLATES[name]!.hash, name).toBe(templateHash(readFileSync(join(TEMPLATES_DIR, name), 'utf8')));
+  });
+
+  it('holds the validator of the current model schema, which rejects what ajv rejects', async () => {
+    const built = (await import(new URL('../dist/vendor/model-validator.cjs', import.meta.url).href)) as { default: ((m: unknown) => boolean) & { SCHEMA_HASH: string; errors?: unknown[] } };
+    expect(built.default.SCHEMA_HASH).toBe(schemaHash());
+    expect(built.default({ gateway: { id: 'g', name: 'Bad Name', listenPort: 8080 }, routes: [], services: [], consumers: [] })).toBe(false);
+    expect(built.default.errors?.length).toBeGreaterThan(0);
   });
 });

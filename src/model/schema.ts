@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { createHash } from 'node:crypto';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { problem, type Problem } from '../errors.js';
 import type { GatewayModel } from './types.js';
 
@@ -144,21 +145,38 @@ export const GATEWAY_MODEL_SCHEMA = obj(
   ['gateway', 'routes', 'services', 'consumers'],
 );
 
-let validateFn: ReturnType<Ajv['compile']> | undefined;
+/** Options of the compile, at build time and at run time alike. */
+export const MODEL_SCHEMA_OPTIONS = { allErrors: true, strict: true } as const;
+
+/** Identifies the schema a build compiled (src/build/precompile.ts). */
+export function schemaHash(): string {
+  return createHash('sha256').update(JSON.stringify([GATEWAY_MODEL_SCHEMA, MODEL_SCHEMA_OPTIONS])).digest('hex');
+}
+
+let validateFn: Promise<ValidateFunction> | undefined;
 
 /**
- * Compiles the schema (~0.2 s). generate() calls it while it waits for the query worker, so that
- * the compile is not added to the time between the queries and the render.
+ * The schema's validator: the one the build compiled (dist/vendor/model-validator.cjs) while
+ * it matches this schema, else compiled now with ajv (~0.1 s). generate() starts it while it
+ * waits for the query worker.
  */
-export function prepareModelSchema(): ReturnType<Ajv['compile']> {
-  validateFn ??= new Ajv({ allErrors: true, strict: true }).compile(GATEWAY_MODEL_SCHEMA);
+export function prepareModelSchema(): Promise<ValidateFunction> {
+  validateFn ??= import(new URL('../vendor/model-validator.cjs', import.meta.url).href).then(
+    (built: { default: ValidateFunction & { SCHEMA_HASH?: string } }) => (built.default.SCHEMA_HASH === schemaHash() ? built.default : compileSchema()),
+    () => compileSchema(),
+  );
   return validateFn;
 }
 
-export function checkModelSchema(model: GatewayModel): Problem[] {
-  const validateFn = prepareModelSchema();
-  if (validateFn(model)) return [];
-  return (validateFn.errors ?? []).map((e: ErrorObject) =>
+async function compileSchema(): Promise<ValidateFunction> {
+  const { Ajv } = await import('ajv');
+  return new Ajv(MODEL_SCHEMA_OPTIONS).compile(GATEWAY_MODEL_SCHEMA);
+}
+
+export async function checkModelSchema(model: GatewayModel): Promise<Problem[]> {
+  const validate = await prepareModelSchema();
+  if (validate(model)) return [];
+  return (validate.errors ?? []).map((e: ErrorObject) =>
     problem('model-schema', `extracted model ${e.instancePath || '/'} ${e.message ?? 'is invalid'}`, {
       rule: e.keyword,
       location: { node: nodeAt(model, e.instancePath) },

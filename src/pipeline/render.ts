@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars from 'handlebars';
@@ -45,7 +46,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     let compiled = cache.get(template);
     if (!compiled) {
       const { source, builtin } = await read(template);
-      compiled = { fn: compileNow(hb, source), builtin };
+      compiled = { fn: await compileTemplate(hb, template, source, builtin), builtin };
       cache.set(template, compiled);
     }
     return compiled;
@@ -55,8 +56,9 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     /** Registers every `_*.hbs` file of a folder as a partial named after it (`_plugin.hbs` → `plugin`). */
     async registerPartials(dir: string, names: readonly string[]): Promise<void> {
       for (const name of names) {
-        const { source, builtin } = await read(join(dir, name));
-        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), compileNow(hb, source));
+        const path = join(dir, name);
+        const { source, builtin } = await read(path);
+        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await compileTemplate(hb, path.split(sep).join('/'), source, builtin));
         packPartials ||= !builtin;
       }
     },
@@ -94,12 +96,36 @@ export type Renderer = ReturnType<typeof createRenderer>;
 
 const COMPILE_OPTIONS = { strict: true, noEscape: true, preventIndent: false } as const;
 
+/** Handlebars' precompiled form of a template: the source of a JavaScript object. */
+export function precompileTemplate(source: string): string {
+  return Handlebars.precompile(source, COMPILE_OPTIONS) as string;
+}
+
+export function templateHash(source: string): string {
+  return createHash('sha256').update(source).digest('hex');
+}
+
+type Precompiled = Readonly<Record<string, { readonly hash: string; readonly spec: TemplateSpecification }>>;
+
+let builtinSpecs: Promise<Precompiled> | undefined;
+
+/** gwgen's own templates as the build precompiled them (src/build/precompile.ts). */
+function precompiled(): Promise<Precompiled> {
+  builtinSpecs ??= import(new URL('../vendor/templates.js', import.meta.url).href).then(
+    (m: { TEMPLATES: Precompiled }) => m.TEMPLATES,
+    () => ({}),
+  );
+  return builtinSpecs;
+}
+
 /**
- * Handlebars' compile() only compiles on the first call of the template; precompile() and
- * template(), its documented pair for precompiled templates, compile at once, so that warm()
- * can do it ahead of time. Same options, same output.
+ * A template ready to run. gwgen's own come precompiled from the build unless the file changed
+ * since; a pack's are compiled here. Handlebars' compile() would only compile on the first call;
+ * precompile() and template(), its documented pair for precompiled templates, compile at once,
+ * so that warm() can do it ahead of time. Same options, same output.
  */
-function compileNow(hb: typeof Handlebars, source: string): HandlebarsTemplateDelegate {
-  const spec = new Function(`return ${hb.precompile(source, COMPILE_OPTIONS)}`)() as TemplateSpecification;
-  return hb.template(spec);
+async function compileTemplate(hb: typeof Handlebars, name: string, source: string, builtin: boolean): Promise<HandlebarsTemplateDelegate> {
+  const built = builtin ? (await precompiled())[name] : undefined;
+  if (built && built.hash === templateHash(source)) return hb.template(built.spec);
+  return hb.template(new Function(`return ${precompileTemplate(source)}`)() as TemplateSpecification);
 }
