@@ -335,6 +335,54 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it('writes one JSON access-log line per request, hostile paths included, and flushes it on SIGTERM', async () => {
+    const logged = await startGateway(dir, { ...env, GW_ACCESS_LOG: 'stdout' });
+    // Raw request lines (fetch would normalise them): quotes, a backslash, Latin-1, percent-encoded UTF-8.
+    const send = (method: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(logged.url);
+        const req = request({ host: u.hostname, port: u.port, path, method, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(method === 'POST' ? 'x' : undefined);
+      });
+    try {
+      app.behaviour = 'ok';
+      const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const paths = ['/plain/ok', '/plain/q"uote\\back', '/plain/%E2%9C%A8', '/plain/caf\u00e9', '/nowhere/x'];
+      const statuses = [];
+      for (const path of paths) statuses.push(await send('GET', path, { traceparent }));
+      statuses.push(await send('POST', '/streamed', { 'x-api-key': 'alice-secret-key', traceparent }));
+      expect(statuses).toEqual([200, 200, 200, 400, 404, 200]);
+      expect(await logged.stop('SIGTERM')).toBe(0);
+      const entries = logged
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      // Node's HTTP parser refuses the raw Latin-1 byte: the 400 is logged without method and path.
+      expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual([
+        ['GET', paths[0], 200, 'plain'],
+        ['GET', paths[1], 200, 'plain'],
+        ['GET', paths[2], 200, 'plain'],
+        ['-', '-', 400, '-'],
+        ['GET', paths[4], 404, '-'],
+        ['POST', '/streamed', 200, 'streamed'],
+      ]);
+      expect(entries[3]).toMatchObject({ client: '127.0.0.1', error: 'HPE_INVALID_URL' });
+      for (const e of [...entries.slice(0, 3), entries[5]!]) {
+        expect(e).toMatchObject({ client: '127.0.0.1', upstream: app.url, trace_id: '0af7651916cd43dd8448eb211c80319c' });
+        expect(typeof e.duration_ms).toBe('number');
+        expect(Number.isNaN(Date.parse(e.time as string))).toBe(false);
+      }
+      expect(entries[5]).toMatchObject({ consumer: 'alice' });
+    } finally {
+      await logged.stop('SIGKILL');
+    }
+  });
+
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     app.behaviour = 'slow';
     const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));

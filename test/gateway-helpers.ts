@@ -119,6 +119,8 @@ export interface GatewayProcess {
   readonly child: ChildProcess;
   readonly url: string;
   stderr(): string;
+  /** What it wrote on stdout: the access log, when GW_ACCESS_LOG is "stdout". */
+  stdout(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -127,8 +129,10 @@ const gatewayEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ??
 
 /** Starts `npm start`'s command (node dist/src/main.js) on an ephemeral port; resolves once it listens. */
 export async function startGateway(dir: string, env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: gatewayEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env: gatewayEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
     child.stderr!.on('data', (d: Buffer) => {
@@ -145,6 +149,7 @@ export async function startGateway(dir: string, env: Record<string, string>): Pr
     child,
     url: `http://127.0.0.1:${port}`,
     stderr: () => err,
+    stdout: () => out,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

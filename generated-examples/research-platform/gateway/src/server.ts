@@ -13,7 +13,7 @@ import { Cors } from './cors.js';
 import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
 import { ClientAddress, IpFilter } from './ip.js';
-import { AccessLog, event, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
+import { AccessLog, event, jsonString, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
 import { startSpanExport, type SpanExport } from './tracing.js';
 import { Metrics, type RouteMetrics } from './metrics.js';
 import {
@@ -261,6 +261,19 @@ export class Gateway {
             `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
             `connection: close\r\n\r\n${body}`,
         );
+        // Logged and counted like every answered request, without the parts it never had.
+        this.metrics.request('-', '-', status, 0);
+        this.accessLog.log({
+          time: nowIso(),
+          route: '-',
+          method: '-',
+          path: '-',
+          status,
+          duration_ms: 0,
+          client: (socket as SocketWithExchange).remoteAddress ?? '-',
+          trace_id: '',
+          error: err.code ?? 'bad request',
+        });
       } else socket.destroy();
     });
   }
@@ -439,12 +452,6 @@ export class Gateway {
       trace_id: '',
     });
   }
-}
-
-const STATUS_TEXT: string[] = [];
-/** Status codes as strings, made once each. */
-function statusText(status: number): string {
-  return (STATUS_TEXT[status] ??= String(status));
 }
 
 function round(ms: number): number {
@@ -992,44 +999,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const gw = this.gw;
     gw.metrics.routeRequest(this.runtime.metrics, this.req.method!, status, ms / 1000);
     if (gw.accessLog.enabledFlag) {
-      // Written field by field into the log's buffer: no per-request line string.
-      const log = gw.accessLog;
-      const path = this.path;
-      log.begin(path.length * 6 + 1024);
-      log.put('{"time":"');
-      log.put(nowIso());
-      log.put('","route":"');
-      log.put(this.runtime.name);
-      log.put('","method":"');
-      log.put(this.req.method!);
-      log.put('","path":');
-      log.putString(path);
-      log.put(',"status":');
-      log.put(statusText(status));
-      log.put(',"duration_ms":');
-      log.put(String(round(ms)));
-      log.put(',"client":');
-      log.putString(this.clientIp);
-      if (this.lastInstance !== undefined) {
-        log.put(',"upstream":');
-        log.putString(this.lastInstance.origin);
-      }
-      if (this.consumer !== undefined) {
-        log.put(',"consumer":');
-        log.putString(this.consumer);
-      }
-      if (this.tries > 1) {
-        log.put(',"tries":');
-        log.put(String(this.tries));
-      }
-      log.put(',"trace_id":"');
-      log.put(this.trace.traceId);
-      if (this.error !== undefined) {
-        log.put('","error":');
-        log.putString(this.error);
-        log.put('}');
-      } else log.put('"}');
-      log.end();
+      // One template literal, not an object for JSON.stringify: route names are DNS labels,
+      // methods HTTP tokens and trace ids hex, so only the other strings need quoting.
+      const upstream = this.lastInstance !== undefined ? `,"upstream":${jsonString(this.lastInstance.origin)}` : '';
+      const consumer = this.consumer !== undefined ? `,"consumer":${jsonString(this.consumer)}` : '';
+      const tries = this.tries > 1 ? `,"tries":${this.tries}` : '';
+      const error = this.error !== undefined ? `,"error":${jsonString(this.error)}` : '';
+      gw.accessLog.line(
+        `{"time":"${nowIso()}","route":"${this.runtime.name}","method":"${this.req.method!}","path":${jsonString(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${jsonString(this.clientIp)}${upstream}${consumer}${tries},"trace_id":"${this.trace.traceId}"${error}}`,
+      );
     }
     if (gw.spans !== undefined && this.trace.flags === '01') this.span(status, ms);
     try {
