@@ -163,6 +163,8 @@ export class RuntimeRoute {
 export interface GatewayOptions {
   readonly config?: GatewayConfig;
   readonly env?: NodeJS.ProcessEnv;
+  /** The settings of `env` when already read (main.ts reads them to choose between one process and workers). */
+  readonly envSettings?: Settings;
   /** Overrides of settings read from the environment. */
   readonly settings?: Partial<Settings>;
   /** Where access log lines go (default: stdout). */
@@ -203,7 +205,7 @@ export class Gateway {
   constructor(options: GatewayOptions = {}) {
     this.config = options.config ?? modelConfig;
     this.env = options.env ?? process.env;
-    this.settings = { ...readSettings(this.env), ...options.settings };
+    this.settings = { ...(options.envSettings ?? readSettings(this.env)), ...options.settings };
     this.metrics = new Metrics(options.defaultMetrics ?? true);
     this.realm = this.config.gateway.name;
     this.samplingRate = this.config.tracing?.samplingRate ?? 0;
