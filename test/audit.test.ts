@@ -101,6 +101,30 @@ describe('suppressions', () => {
     expect(r.stdout).toContain('0 errors, 0 warnings, 0 info, 1 suppressed');
     expect(r.exitCode).toBe(0);
   });
+  it('a blank node suppresses and is located too, on every run of one process', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'blank.ttl');
+    writeFileSync(
+      model,
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/blank#> .',
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "blank" ; agw:hasRoute [',
+        '  a agw:Route ; agw:routeName "open" ; agw:routePath "/open" ; agw:hasBackendService ex:svc ;',
+        '  agw:auditSuppress "route-without-rate-limit" ; agw:auditReason "internal only"',
+        '] .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .',
+      ].join('\n'),
+    );
+    // N3 labels blank nodes from process-wide counters; the worker's answer must still name the node this thread knows.
+    for (let run = 0; run < 2; run++) {
+      const r = await audit({ models: [model], now: NOW });
+      if (!r.ok) throw new Error(JSON.stringify(r.problems));
+      const finding = r.findings.find((f) => f.rule === 'route-without-rate-limit');
+      expect(finding?.suppressed).toEqual({ reason: 'internal only' });
+      expect(finding?.location.line).toBe(3);
+    }
+  });
 });
 
 describe('gwgen audit: formats and exit codes', () => {

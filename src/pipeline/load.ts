@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Lexer, Parser, Store, type Quad, type Term } from 'n3';
+import { DataFactory, Lexer, Parser, Store, type Quad, type Term } from 'n3';
 import { problem, type Problem, type SourceLocation } from '../errors.js';
 import { shorten } from '../paths.js';
 
@@ -59,11 +59,13 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
   const locate = options.locate ?? true;
   const store = new Store();
   const problems: Problem[] = [];
-  for (const source of sources) {
+  const factory = blankNodesPerParse();
+  for (const [index, source] of sources.entries()) {
     const baseIRI = pathToFileURL(source.path).href;
     let quads: Quad[];
     try {
-      quads = new Parser({ baseIRI, format: 'text/turtle' }).parse(source.text);
+      // `_:x` is scoped to its file: two files' `_:x` are two nodes.
+      quads = new Parser({ baseIRI, format: 'text/turtle', factory, blankNodePrefix: `f${index}_` }).parse(source.text);
     } catch (err) {
       problems.push(syntaxProblem(source, err));
       continue;
@@ -91,6 +93,17 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
     return definitions;
   };
   return { ok: true, model: { store, sources, locator: makeLocator(store, lines) } };
+}
+
+/**
+ * Blank nodes are labelled per parse (b0, b1 … and f<file>_<label>), not from N3's
+ * process-wide counters: the main thread and the query worker parse the same text apart and
+ * must agree on the labels (a query's answer names nodes the main thread looks up), and a
+ * long-running process (`gwgen watch`, a library user) must label a model alike on every run.
+ */
+function blankNodesPerParse(): typeof DataFactory {
+  let next = 0;
+  return { ...DataFactory, blankNode: (name?: string) => DataFactory.blankNode(name ?? `b${next++}`) };
 }
 
 function syntaxProblem(source: SourceFile, err: unknown): Problem {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Store, Term } from 'n3';
+import { DataFactory, type Store, type Term } from 'n3';
 import { GwgenError, problem } from '../errors.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
@@ -40,6 +40,18 @@ export const PROLOGUE = Object.entries(PREFIXES)
 const PROLOGUE_LINES = PROLOGUE.split('\n').length;
 
 export type Row = Record<string, Term>;
+
+const SKOLEM_PREFIX = 'urn:comunica_skolem:source_0:';
+
+/**
+ * Comunica scopes each source's blank nodes (label "bc_0_b1", with the original kept as the
+ * IRI urn:comunica_skolem:source_0:b1) so that two sources cannot clash. gwgen queries one
+ * store, so the store's own label comes back: the one its locator and its triples know.
+ */
+function unscoped(term: Term): Term {
+  const skolem = (term as { skolemized?: Term }).skolemized;
+  return term.termType === 'BlankNode' && skolem?.value.startsWith(SKOLEM_PREFIX) ? DataFactory.blankNode(skolem.value.slice(SKOLEM_PREFIX.length)) : term;
+}
 
 export type QueryOutcome =
   | { readonly kind: 'bindings'; readonly variables: readonly string[]; readonly rows: readonly Row[] }
@@ -82,7 +94,7 @@ export async function runQuery(store: Store, text: string, origin: string, optio
     const rows: Row[] = [];
     for await (const bindings of stream) {
       const row: Row = {};
-      for (const [variable, term] of bindings) row[variable.value] = term as Term;
+      for (const [variable, term] of bindings) row[variable.value] = unscoped(term as Term);
       rows.push(row);
     }
     return { kind: 'bindings', variables, rows };
