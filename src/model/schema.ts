@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { problem, type Problem } from '../errors.js';
+import { sha256 } from '../pipeline/write.js';
 import type { GatewayModel } from './types.js';
 
 /**
@@ -150,7 +150,7 @@ export const MODEL_SCHEMA_OPTIONS = { allErrors: true, strict: true } as const;
 
 /** Identifies the schema a build compiled (src/build/precompile.ts). */
 export function schemaHash(): string {
-  return createHash('sha256').update(JSON.stringify([GATEWAY_MODEL_SCHEMA, MODEL_SCHEMA_OPTIONS])).digest('hex');
+  return sha256(JSON.stringify([GATEWAY_MODEL_SCHEMA, MODEL_SCHEMA_OPTIONS]));
 }
 
 let validateFn: Promise<ValidateFunction> | undefined;

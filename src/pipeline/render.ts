@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars from 'handlebars';
@@ -6,6 +5,7 @@ import { GwgenError, problem } from '../errors.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import type { FileFormat, PlannedFile } from '../targets/types.js';
 import { HELPERS } from './helpers.js';
+import { sha256 } from './write.js';
 
 /** A rendered output file, relative to the output directory, before formatting. */
 export interface RenderedFile {
@@ -101,10 +101,6 @@ export function precompileTemplate(source: string): string {
   return Handlebars.precompile(source, COMPILE_OPTIONS) as string;
 }
 
-export function templateHash(source: string): string {
-  return createHash('sha256').update(source).digest('hex');
-}
-
 type Precompiled = Readonly<Record<string, { readonly hash: string; readonly spec: TemplateSpecification }>>;
 
 let builtinSpecs: Promise<Precompiled> | undefined;
@@ -126,6 +122,6 @@ function precompiled(): Promise<Precompiled> {
  */
 async function compileTemplate(hb: typeof Handlebars, name: string, source: string, builtin: boolean): Promise<HandlebarsTemplateDelegate> {
   const built = builtin ? (await precompiled())[name] : undefined;
-  if (built && built.hash === templateHash(source)) return hb.template(built.spec);
+  if (built && built.hash === sha256(source)) return hb.template(built.spec);
   return hb.template(new Function(`return ${precompileTemplate(source)}`)() as TemplateSpecification);
 }
