@@ -264,18 +264,15 @@ export class Gateway {
             `connection: close\r\n\r\n${body}`,
         );
         // Logged and counted like every answered request, without the parts it never had.
-        this.metrics.request('-', '-', status, 0);
-        this.accessLog.log({
-          time: nowIso(),
-          route: '-',
-          method: '-',
-          path: '-',
+        this.logAnswer(
+          '-',
+          '-',
+          (socket as SocketWithExchange).remoteAddress ?? '-',
           status,
-          duration_ms: 0,
-          client: (socket as SocketWithExchange).remoteAddress ?? '-',
-          trace_id: '',
-          error: err.code ?? 'bad request',
-        });
+          0,
+          '-',
+          err.code ?? 'bad request',
+        );
       } else socket.destroy();
     });
   }
@@ -441,17 +438,30 @@ export class Gateway {
   }
 
   private logBare(req: IncomingMessage, path: string, status: number, start: number, route = '-'): void {
-    const ms = performance.now() - start;
-    this.metrics.request(route, req.method ?? '-', status, ms / 1000);
+    this.logAnswer(req.method ?? '-', path, this.clientAddress.of(req), status, performance.now() - start, route);
+  }
+
+  /** Counts and logs an answer given without an exchange (no route reached, or no request at all). */
+  private logAnswer(
+    method: string,
+    path: string,
+    client: string,
+    status: number,
+    ms: number,
+    route: string,
+    error?: string,
+  ): void {
+    this.metrics.request(route, method, status, ms / 1000);
     this.accessLog.log({
-      time: new Date().toISOString(),
+      time: nowIso(),
       route,
-      method: req.method ?? '-',
+      method,
       path,
       status,
       duration_ms: round(ms),
-      client: this.clientAddress.of(req),
+      client,
       trace_id: '',
+      ...(error !== undefined ? { error } : {}),
     });
   }
 }
