@@ -93,6 +93,62 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(gw.child.exitCode).toBeNull();
   });
 
+  it('keeps every deadline when many requests with deadlines come and go at once', async () => {
+    // Hanging and fast requests interleaved: the deadline list loses and regains entries in every
+    // order, and each hanging request still gets its 504 in time while the others get their 200.
+    app.behaviour = 'hang';
+    pairA.behaviour = pairB.behaviour = 'ok';
+    const started = Date.now();
+    const all = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? get(`/plain/hang/${i}`) : get(`/retried/fast/${i}`))),
+    );
+    const elapsed = Date.now() - started;
+    all.forEach((r, i) => expect(r.status, `request ${i}`).toBe(i % 3 === 0 ? 504 : 200));
+    expect(elapsed).toBeLessThan(2500);
+    app.behaviour = 'ok';
+    expect((await get('/plain/x')).status).toBe(200);
+  });
+
+  it('checks exactly the requests that still have a deadline, whatever order they leave in', async () => {
+    // The deadline list in-process: entries leave in a shuffled order (swap-remove), and each sweep
+    // must visit every remaining one exactly once and forget the others (no leak, no miss).
+    const { Gateway } = (await import(join(dir, 'dist/src/server.js'))) as {
+      Gateway: new (o: object) => { watch(x: object): void; unwatch(x: object): void; close(): Promise<void> };
+    };
+    const inProcess = new Gateway({ env, defaultMetrics: false, accessLogWrite: () => {} });
+    const visits = new Map<number, number>();
+    const fakes = Array.from({ length: 200 }, (_, id) => ({
+      id,
+      timedIndex: -1,
+      checkDeadlines() {
+        visits.set(id, (visits.get(id) ?? 0) + 1);
+      },
+    }));
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const sweep = () => {
+      visits.clear();
+      (inProcess as unknown as { sweep(): void }).sweep();
+      return visits;
+    };
+    for (const f of fakes) inProcess.watch(f);
+    const shuffled = [...fakes].sort(() => random() - 0.5);
+    const leaving = shuffled.slice(0, 130);
+    for (const f of leaving) {
+      inProcess.unwatch(f);
+      inProcess.unwatch(f); // twice is harmless
+    }
+    const staying = fakes.filter((f) => !leaving.includes(f)).map((f) => f.id);
+    expect([...sweep().keys()].sort((a, b) => a - b)).toEqual(staying);
+    expect([...visits.values()].every((n) => n === 1)).toBe(true);
+    for (const f of leaving.slice(0, 20)) inProcess.watch(f); // back again
+    expect(sweep().size).toBe(staying.length + 20);
+    for (const f of fakes) inProcess.unwatch(f);
+    expect(sweep().size).toBe(0);
+    expect(fakes.every((f) => f.timedIndex === -1)).toBe(true);
+    await inProcess.close();
+  });
+
   it('opens the circuit after 3 failures (503 + Retry-After, backend not called), then closes again', async () => {
     app.behaviour = 'fail';
     for (let i = 0; i < 3; i++) expect((await get('/guarded/x')).status).toBe(500);

@@ -195,8 +195,13 @@ export class Gateway {
   /** Open WebSocket tunnels, closed on shutdown. */
   readonly tunnels = new Set<import('node:stream').Duplex>();
   closing = false;
-  /** Requests with a route or per-try deadline, checked by one timer instead of a timer each. */
-  private readonly timed = new Set<Exchange>();
+  /**
+   * Requests with a route or per-try deadline, checked by one timer instead of a timer each. An
+   * array with swap-remove (each Exchange knows its index), not a Set: measured under load, a Set
+   * with this add/delete churn kept every exchange alive through two scavenges, and promoting them
+   * to the old generation cost ~4-5 us of GC per request.
+   */
+  private readonly timed: Exchange[] = [];
   private sweeper: NodeJS.Timeout | undefined;
   private readonly verifiers = new Map<string, JwtVerifier>();
   private readonly env: NodeJS.ProcessEnv;
@@ -331,7 +336,7 @@ export class Gateway {
 
   /** Deadlines are checked every 5 ms: a timer per request would cost more than the check. */
   watch(ex: Exchange): void {
-    this.timed.add(ex);
+    if (ex.timedIndex === -1) ex.timedIndex = this.timed.push(ex) - 1;
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(() => this.sweep(), 5);
       this.sweeper.unref();
@@ -339,17 +344,27 @@ export class Gateway {
   }
 
   unwatch(ex: Exchange): void {
-    this.timed.delete(ex);
+    const i = ex.timedIndex;
+    if (i === -1) return;
+    ex.timedIndex = -1;
+    const last = this.timed.pop()!;
+    if (last !== ex) {
+      this.timed[i] = last;
+      last.timedIndex = i;
+    }
   }
 
   private sweep(): void {
-    if (this.timed.size === 0) {
+    const timed = this.timed;
+    if (timed.length === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
       return;
     }
     const now = performance.now();
-    for (const ex of this.timed) ex.checkDeadlines(now);
+    // Backwards: an exchange that times out unwatches itself, and swap-remove only moves an entry
+    // from the end, which has been visited already.
+    for (let i = timed.length - 1; i >= 0; i--) timed[i]?.checkDeadlines(now);
   }
 
   requestDone(): void {
@@ -501,6 +516,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private tryDeadline = 0;
   private committed = false;
   done = false;
+  /** Its place in the gateway's list of deadlines, -1 when not there (see Gateway.watch). */
+  timedIndex = -1;
   /** Set by websocket.ts: called when the checks have passed. */
   upgradeReady: (() => void) | undefined;
   private status = 0;
