@@ -325,6 +325,25 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it('counts every request of a route exactly once in /metrics, by method and status, scrape after scrape', async () => {
+    const counts = async () => {
+      const text = (await get('/metrics')).text;
+      const of = (method: string, status: number) =>
+        Number(text.match(new RegExp(`^gateway_requests_total\\{route="plain",method="${method}",status="${status}"\\} (\\d+)$`, 'm'))?.[1] ?? 0);
+      return { get200: of('GET', 200), get500: of('GET', 500), head200: of('HEAD', 200) };
+    };
+    const before = await counts();
+    app.behaviour = 'ok';
+    for (let i = 0; i < 7; i++) expect((await get(`/plain/c/${i}`)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await fetch(`${gw.url}/plain/h/${i}`, { method: 'HEAD' })).status).toBe(200);
+    app.behaviour = 'fail';
+    for (let i = 0; i < 3; i++) expect((await get(`/plain/f/${i}`)).status).toBe(500);
+    app.behaviour = 'ok';
+    const after = await counts();
+    expect(after).toEqual({ get200: before.get200 + 7, get500: before.get500 + 3, head200: before.head200 + 2 });
+    expect(await counts()).toEqual(after);
+  });
+
   it('runs one worker per GW_WORKERS, and stops instead of restarting workers that cannot listen', async () => {
     const clustered = await startGateway(dir, { ...env, GW_WORKERS: '2' });
     try {

@@ -4,11 +4,20 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-const METHOD_INDEX: Record<string, number> = { GET: 0, POST: 1, PUT: 2, PATCH: 3, DELETE: 4, HEAD: 5, OPTIONS: 6 };
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map(
+  ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'].map((m, i) => [m, i]),
+);
+
+/** One route's requests of one method and status, counted since the last scrape. */
+interface PendingCount {
+  readonly child: Counter.Internal;
+  n: number;
+}
 
 export interface RouteMetrics {
   readonly route: string;
-  readonly counters: Map<number, Counter.Internal>;
+  /** By status * 8 + method index. */
+  readonly counts: Map<number, PendingCount>;
   readonly histogram: Histogram.Internal<'route'>;
 }
 
@@ -23,6 +32,7 @@ export class Metrics {
   readonly mirrored: Counter<'route' | 'outcome'>;
   /** Counter children per route, method and status: labels() hashes its arguments on every call. */
   private readonly children = new Map<string, Counter.Internal>();
+  private readonly routeCounts: RouteMetrics[] = [];
 
   constructor(defaults = true) {
     const registers = [this.registry];
@@ -31,6 +41,10 @@ export class Metrics {
       help: 'Requests by route, method and status ("-" = no route matched).',
       labelNames: ['route', 'method', 'status'],
       registers,
+      // A route's requests are counted in plain numbers and added when the registry is read
+      // (prom-client calls collect first): inc() hashes its labels on every call, ~0.6 us per
+      // request measured with bench/proxy-js.mjs.
+      collect: () => this.addPendingCounts(),
     });
     this.duration = new Histogram({
       name: 'gateway_request_duration_seconds',
@@ -101,21 +115,33 @@ export class Metrics {
     (histogram ?? this.duration.labels(route)).observe(seconds);
   }
 
-  /** The same for a route's own requests, with the counter children cached by a number. */
+  /** The same for a route's own requests: counted by number, added to the counter on collect. */
   routeRequest(cache: RouteMetrics, method: string, status: number, seconds: number): void {
-    const m = METHOD_INDEX[method] ?? 7;
+    const m = METHOD_INDEX.get(method);
+    if (m === undefined) return this.request(cache.route, method, status, seconds, cache.histogram);
     const key = status * 8 + m;
-    let child = cache.counters.get(key);
-    if (child === undefined) {
-      child = this.requests.labels(cache.route, method, String(status));
-      cache.counters.set(key, child);
+    let pending = cache.counts.get(key);
+    if (pending === undefined) {
+      pending = { child: this.requests.labels(cache.route, method, String(status)), n: 0 };
+      cache.counts.set(key, pending);
     }
-    child.inc();
+    pending.n++;
     cache.histogram.observe(seconds);
   }
 
   forRoute(route: string): RouteMetrics {
-    return { route, counters: new Map(), histogram: this.duration.labels(route) };
+    const cache: RouteMetrics = { route, counts: new Map(), histogram: this.duration.labels(route) };
+    this.routeCounts.push(cache);
+    return cache;
+  }
+
+  private addPendingCounts(): void {
+    for (const cache of this.routeCounts)
+      for (const pending of cache.counts.values())
+        if (pending.n > 0) {
+          pending.child.inc(pending.n);
+          pending.n = 0;
+        }
   }
 }
 
