@@ -325,6 +325,38 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it("answers with its own CORS and rate-limit headers in place of the backend's, and drops hop-by-hop ones", async () => {
+    app.behaviour = 'ok';
+    app.answerHeaders = [
+      'Access-Control-Allow-Origin', '*',
+      'X-RateLimit-Limit', '5',
+      'x-ratelimit-remaining', '0',
+      'Vary', 'Accept-Encoding',
+      'X-Backend', 'kept',
+      'Connection', 'X-Drop',
+      'X-Drop', 'gone',
+      'Keep-Alive', 'timeout=5',
+    ];
+    try {
+      const answer = await get('/answered/x', { origin: 'https://app.example.org' });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('access-control-allow-origin')).toBe('https://app.example.org');
+      expect(answer.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(answer.headers.get('x-ratelimit-limit')).toBe('1000');
+      expect(Number(answer.headers.get('x-ratelimit-remaining'))).toBeGreaterThan(900);
+      expect(answer.headers.get('vary')?.split(/,\s*/).sort()).toEqual(['Accept-Encoding', 'Origin']);
+      expect(answer.headers.get('x-backend')).toBe('kept');
+      expect(answer.headers.get('x-drop')).toBeNull();
+      // Without the gateway's own headers (no Origin, a route without a limit) the backend's pass.
+      const plain = await get('/plain/x');
+      expect(plain.headers.get('access-control-allow-origin')).toBe('*');
+      expect(plain.headers.get('x-ratelimit-limit')).toBe('5');
+      expect(plain.headers.get('x-drop')).toBeNull();
+    } finally {
+      app.answerHeaders = [];
+    }
+  });
+
   it('counts every request of a route exactly once in /metrics, by method and status, scrape after scrape', async () => {
     const counts = async () => {
       const text = (await get('/metrics')).text;

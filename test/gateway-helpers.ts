@@ -52,6 +52,8 @@ export class Backend {
   healthy = true;
   calls = 0;
   port = 0;
+  /** Raw headers (flat [name, value, ...]) the 'ok' answer carries besides its content type. */
+  answerHeaders: string[] = [];
   private server: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -91,7 +93,7 @@ export class Backend {
         case 'slow':
           return void setTimeout(() => res.end(JSON.stringify({ backend: this.name, slow: true })), 300);
         default:
-          res.writeHead(200, { 'content-type': 'application/json' });
+          res.writeHead(200, ['content-type', 'application/json', ...this.answerHeaders]);
           res.end(JSON.stringify({ backend: this.name, port: this.port, url: req.url, bytes, headers: req.headers }));
       }
     });

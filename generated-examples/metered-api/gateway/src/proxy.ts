@@ -85,24 +85,28 @@ export function upstreamRequestHeaders(
 export function responseHeaders(raw: Buffer[], extra: string[] | undefined): string[] {
   const out: string[] = [];
   let extraHop: Set<string> | undefined;
-  let own: Set<string> | undefined;
-  if (extra !== undefined) {
-    own = new Set<string>();
-    // Vary lists add up (several Vary headers are one list); the others are replaced.
-    for (let i = 0; i < extra.length; i += 2) if (extra[i] !== 'vary') own.add(extra[i]!);
-  }
+  // Bit n is set when one of the gateway's own header names has length n (bit 31: 31 or more), so
+  // only a backend header of such a length is lower-cased and looked for among them: no Set and
+  // no lower-casing per header for the common answer. Vary lists add up (several Vary headers
+  // are one list); the others are replaced.
+  let ownLengths = 0;
+  if (extra !== undefined)
+    for (let i = 0; i < extra.length; i += 2)
+      if (extra[i] !== 'vary') ownLengths |= 1 << Math.min(extra[i]!.length, 31);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const len = name.length;
-    if (own !== undefined && own.has(name.toLowerCase())) continue;
-    if (len < 64 && RESPONSE_LENGTHS[len] === 1) {
+    const maybeOwn = (ownLengths & (1 << Math.min(len, 31))) !== 0;
+    const maybeHop = len < 64 && RESPONSE_LENGTHS[len] === 1;
+    if (maybeOwn || maybeHop) {
       const lower = name.toLowerCase();
+      if (maybeOwn && isOwnHeader(extra!, lower)) continue;
       if (lower === 'connection') {
         const v = raw[i + 1]!.toString('latin1');
         if (v !== 'keep-alive' && v !== 'close') extraHop = connectionTokens(v);
         continue;
       }
-      if (HOP_BY_HOP.has(lower)) continue;
+      if (maybeHop && HOP_BY_HOP.has(lower)) continue;
     }
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
@@ -111,6 +115,12 @@ export function responseHeaders(raw: Buffer[], extra: string[] | undefined): str
   }
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
   return out;
+}
+
+/** Whether `lower` is one of the names in `extra` (flat [name, value, ...], names lower-case) other than Vary. */
+function isOwnHeader(extra: readonly string[], lower: string): boolean {
+  for (let i = 0; i < extra.length; i += 2) if (extra[i] === lower && lower !== 'vary') return true;
+  return false;
 }
 
 export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'error';
