@@ -7,14 +7,19 @@
  */
 const REGION = /^([ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*\r?\n)([\s\S]*?)(^[ \t]*\/\/ gwgen:user-code-end \2[ \t]*$)/gm;
 
+/** Most files have no region: a plain substring search rules that out far faster than REGION. */
+const MARKER = 'gwgen:user-code-begin';
+
 export function userRegions(content: string): Map<string, string> {
   const regions = new Map<string, string>();
+  if (!content.includes(MARKER)) return regions;
   for (const m of content.matchAll(REGION)) regions.set(m[2]!, m[3]!);
   return regions;
 }
 
 /** The generated content with every region body replaced by the one found in `previous`. */
 export function carryUserCode(generated: string, previous: string): { content: string; dropped: string[] } {
+  if (!previous.includes(MARKER) && !generated.includes(MARKER)) return { content: generated, dropped: [] };
   const kept = userRegions(previous);
   const content = generated.replace(REGION, (_whole, begin: string, id: string, body: string, end: string) => begin + (kept.get(id) ?? body) + end);
   const present = userRegions(generated);
@@ -24,5 +29,6 @@ export function carryUserCode(generated: string, previous: string): { content: s
 
 /** Content with region bodies emptied: what "generated, not edited" is hashed on. */
 export function withoutUserCode(content: string): string {
+  if (!content.includes(MARKER)) return content;
   return content.replace(REGION, (_whole, begin: string, _id: string, _body: string, end: string) => begin + end);
 }
