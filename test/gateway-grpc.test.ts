@@ -1,0 +1,160 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Backend, buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
+
+/**
+ * gRPC through the generated gateway, with @grpc/grpc-js on both sides: the client speaks HTTP/2
+ * without TLS (h2c) to the gateway's one port, the gateway HTTP/2 to the service. Messages are
+ * raw bytes (no protobuf needed to prove the transport): unary and server-streaming calls,
+ * metadata and trailers both ways, the service's own error codes, and the gateway's answers
+ * (API key, timeout) as the gRPC codes a client sees.
+ */
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const method = (path: string, responseStream = false) => ({
+  path,
+  requestStream: false,
+  responseStream,
+  requestSerialize: raw.serialize,
+  requestDeserialize: raw.deserialize,
+  responseSerialize: raw.serialize,
+  responseDeserialize: raw.deserialize,
+});
+const SERVICE = {
+  say: method('/test.Echo/Say'),
+  fail: method('/test.Echo/Fail'),
+  hang: method('/test.Echo/Hang'),
+  count: method('/test.Echo/Count', true),
+  guarded: method('/test.Guarded/Say'),
+};
+
+type Unary = (req: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Buffer) => void) => grpc.ClientUnaryCall;
+interface EchoClient extends grpc.Client {
+  say: Unary;
+  fail: Unary;
+  hang: Unary;
+  guarded: Unary;
+  count(req: Buffer, md: grpc.Metadata): grpc.ClientReadableStream<Buffer>;
+}
+
+describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
+  let gw: GatewayProcess;
+  let server: grpc.Server;
+  let client: EchoClient;
+  const web = new Backend('web');
+  const seen: grpc.Metadata[] = [];
+
+  beforeAll(async () => {
+    const { dir } = await buildGateway('test/fixtures/gateway/grpc.ttl');
+    server = new grpc.Server();
+    const say = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      seen.push(call.metadata);
+      const header = new grpc.Metadata();
+      header.set('x-served-by', 'echo');
+      call.sendMetadata(header);
+      const trailer = new grpc.Metadata();
+      trailer.set('x-checksum', String(call.request.length));
+      cb(null, Buffer.concat([Buffer.from('echo:'), call.request]), trailer);
+    };
+    server.addService(SERVICE, {
+      say,
+      guarded: say,
+      fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
+      hang: () => undefined,
+      count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+        for (let i = 1; i <= 3; i++) call.write(Buffer.from(`n${i}`));
+        call.end();
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    await web.listen();
+    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key' });
+    const Client = grpc.makeGenericClientConstructor(SERVICE, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
+    client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
+  }, 180_000);
+
+  afterAll(async () => {
+    client?.close();
+    await gw?.stop('SIGKILL');
+    await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
+    await web.stop();
+  });
+
+  const unary = (call: 'say' | 'fail' | 'hang' | 'guarded', body: string, md = new grpc.Metadata()) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: Buffer; header?: grpc.Metadata; trailer?: grpc.Metadata }>((resolve) => {
+      let header: grpc.Metadata | undefined;
+      let trailer: grpc.Metadata | undefined;
+      let outcome: { err: grpc.ServiceError | null; res?: Buffer } | undefined;
+      const done = () => outcome && trailer && resolve({ ...outcome, header, trailer });
+      const c = client[call](Buffer.from(body), md, (err, res) => {
+        outcome = { err, res };
+        done();
+      });
+      c.on('metadata', (m) => (header = m));
+      c.on('status', (s) => {
+        trailer = s.metadata;
+        done();
+      });
+    });
+
+  it('carries a unary call, its metadata both ways and the trailers', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-request-tag', 'abc');
+    const r = await unary('say', 'hello', md);
+    expect(r.err).toBeNull();
+    expect(r.res?.toString()).toBe('echo:hello');
+    expect(r.header?.get('x-served-by')).toEqual(['echo']);
+    expect(r.trailer?.get('x-checksum')).toEqual(['5']);
+    const got = seen.at(-1)!;
+    expect(got.get('x-request-tag')).toEqual(['abc']);
+    // The gateway's own request headers reach the service as metadata.
+    expect(String(got.get('traceparent')[0])).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
+  });
+
+  it("passes the service's error code and message on", async () => {
+    const r = await unary('fail', 'x');
+    expect(r.err?.code).toBe(grpc.status.NOT_FOUND);
+    expect(r.err?.details).toBe('no such thing');
+  });
+
+  it('streams a server-streaming call message by message', async () => {
+    const messages: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.count(Buffer.from('go'), new grpc.Metadata());
+      stream.on('data', (m: Buffer) => messages.push(m.toString()));
+      stream.on('error', reject);
+      stream.on('end', () => resolve());
+    });
+    expect(messages).toEqual(['n1', 'n2', 'n3']);
+  });
+
+  it('refuses a call without a valid API key as UNAUTHENTICATED, and carries one with it', async () => {
+    expect((await unary('guarded', 'x')).err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    const md = new grpc.Metadata();
+    md.set('x-api-key', 'alice-key');
+    const ok = await unary('guarded', 'y', md);
+    expect(ok.err).toBeNull();
+    expect(ok.res?.toString()).toBe('echo:y');
+    // The key stays at the gateway.
+    expect(seen.at(-1)!.get('x-api-key')).toEqual([]);
+  });
+
+  it('ends a call the service never answers at the route timeout, as UNAVAILABLE', async () => {
+    const started = Date.now();
+    const r = await unary('hang', 'x');
+    expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('serves HTTP/1.1 on the same port, and counts the gRPC calls in /metrics', async () => {
+    const res = await fetch(`${gw.url}/web/hello`);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(await res.text()).url).toBe('/hello');
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="200"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="504"\} 1$/m);
+  });
+});
