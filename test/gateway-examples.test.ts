@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PRETTIER_OPTIONS } from '../src/pipeline/format.js';
-import { buildGateway } from './gateway-helpers.js';
+import { buildGateway, runGeneratedTests } from './gateway-helpers.js';
 import { ROOT } from './helpers.js';
 
 /**
@@ -35,22 +34,8 @@ describe.each(examples)('generated gateway of %s', (example) => {
   });
 
   it('passes its own generated tests (npm test)', () => {
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    const files = String(pkg.scripts.test).split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
-    let out = '';
-    try {
-      out = execFileSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: dir, encoding: 'utf8', stdio: 'pipe', timeout: 180_000 });
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      const failures = String(e.stdout ?? '')
-        .split('\n')
-        .filter((l) => /not ok|error:|expected|actual/.test(l))
-        .slice(0, 40)
-        .join('\n');
-      throw new Error(`generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
-    }
+    const out = runGeneratedTests(dir);
     expect(out).toMatch(/# fail 0/);
     expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(20);
   });
 });
-

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, runGeneratedTests, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * gRPC through the generated gateway, with @grpc/grpc-js on both sides: the client speaks HTTP/2
@@ -38,13 +38,14 @@ interface EchoClient extends grpc.Client {
 
 describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
   let gw: GatewayProcess;
+  let dir = '';
   let server: grpc.Server;
   let client: EchoClient;
   const web = new Backend('web');
   const seen: grpc.Metadata[] = [];
 
   beforeAll(async () => {
-    const { dir } = await buildGateway('test/fixtures/gateway/grpc.ttl');
+    ({ dir } = await buildGateway('test/fixtures/gateway/grpc.ttl'));
     server = new grpc.Server();
     const say = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       seen.push(call.metadata);
@@ -156,5 +157,11 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="200"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="504"\} 1$/m);
+  });
+
+  it("passes its own generated tests, whose mock gRPC backends speak HTTP/2", () => {
+    const out = runGeneratedTests(dir);
+    expect(out).toMatch(/# fail 0/);
+    expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(10);
   });
 });

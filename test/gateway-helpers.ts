@@ -43,6 +43,23 @@ export async function buildGateway(model: string | readonly string[]): Promise<{
   return { out, dir, deps };
 }
 
+/** Runs a generated project's own tests (its `npm test` without the build); their TAP output. */
+export function runGeneratedTests(dir: string): string {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { test: string } };
+  const files = pkg.scripts.test.split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
+  try {
+    return execFileSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: dir, encoding: 'utf8', stdio: 'pipe', timeout: 180_000 });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    const failures = String(e.stdout ?? '')
+      .split('\n')
+      .filter((l) => /not ok|error:|expected|actual/.test(l))
+      .slice(0, 40)
+      .join('\n');
+    throw new Error(`generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
+  }
+}
+
 export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable';
 
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */

@@ -4,7 +4,13 @@
 // The chain runs synchronously wherever it can: only a JWT not seen before, a Redis-counted
 // limit and an async hook wait for a promise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2Session,
+} from 'node:http2';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { ApiKeys, checkApiKey, JwtVerifier, type AuthOutcome } from './auth.js';
 import { Upstream, type HashSource, type Instance } from './balancer.js';
 import { CircuitBreaker, DENIED, PERMITTED, type Permit } from './breaker.js';
@@ -35,6 +41,9 @@ import { handleUpgrade } from './websocket.js';
 
 const kExchange = Symbol('exchange');
 type SocketWithExchange = import('node:net').Socket & { [kExchange]?: Exchange };
+
+/** A client speaking HTTP/2 with prior knowledge (gRPC over cleartext) opens with this. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -185,6 +194,14 @@ export class Gateway {
   readonly apiKeys: ApiKeys;
   readonly accessLog: AccessLog;
   readonly server: Server;
+  /**
+   * With a gRPC service in the model: an HTTP/2 server (h2c) on the same port, through the same
+   * chain (Node's compatibility API gives it the request and response of node:http).
+   */
+  readonly h2: Http2Server | undefined;
+  private readonly h2Sessions = new Set<Http2Session>();
+  /** What listens: the HTTP/1.1 server, or with h2 a TCP server that hands each connection on. */
+  private readonly listener: Server | NetServer;
   readonly consumers: Map<string, ConsumerConfig>;
   readonly samplingRate: number;
   /** Span export to the model's collector (started by listen), if it names one. */
@@ -249,6 +266,20 @@ export class Gateway {
       this.handle(req, res),
     );
     this.server.on('upgrade', (req, socket, head) => handleUpgrade(this, req, socket, head));
+    if (this.config.services.some((s) => s.protocol === 'grpc')) {
+      const h2 = createH2Server({}, (req, res) =>
+        this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+      );
+      h2.on('session', (session: Http2Session) => {
+        this.h2Sessions.add(session);
+        session.once('close', () => this.h2Sessions.delete(session));
+      });
+      this.h2 = h2;
+      this.listener = createNetServer((socket) => this.sniff(socket, h2));
+    } else {
+      this.h2 = undefined;
+      this.listener = this.server;
+    }
     this.server.on('connection', (socket: SocketWithExchange) => {
       socket.once('close', () => {
         const ex = socket[kExchange];
@@ -302,21 +333,49 @@ export class Gateway {
     this.spans ??= await startSpanExport(this.realm, this.config.tracing?.collectorEndpoint, this.env);
     for (const u of this.upstreams.values()) u.startHealthChecks();
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+      this.listener.once('error', reject);
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', reject);
         resolve();
       });
     });
-    return this.server.address() as AddressInfo;
+    // node:http tracks its connections (idle ones closed at shutdown, headersTimeout enforced)
+    // from its 'listening' event; fed by the TCP server instead, it is told it listens.
+    if (this.listener !== this.server) this.server.emit('listening');
+    return this.listener.address() as AddressInfo;
+  }
+
+  /**
+   * Hands a connection to the HTTP/2 server when its first bytes are the HTTP/2 preface, else to
+   * the HTTP/1.1 server, with the bytes read so far put back for it to parse.
+   */
+  private sniff(socket: Socket, h2: Http2Server): void {
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && seen.length < H2_PREFACE.length) return; // the rest of the preface is on its way
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      (isH2 ? h2 : this.server).emit('connection', socket);
+      process.nextTick(() => socket.resume());
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
   }
 
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then closes. */
   async close(timeoutMs = this.settings.shutdownTimeoutMs): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    // Not listening itself behind the TCP server, but closing stops its connection tracking.
+    if (this.listener !== this.server) this.server.close(() => undefined);
     this.server.closeIdleConnections();
+    // HTTP/2: GOAWAY, no new streams; the open ones finish.
+    for (const session of this.h2Sessions) session.close();
     if (this.inFlight > 0) {
       await Promise.race([
         new Promise<void>((resolve) => this.idle.push(resolve)),
@@ -324,6 +383,7 @@ export class Gateway {
       ]);
     }
     this.server.closeAllConnections();
+    for (const session of this.h2Sessions) session.destroy();
     for (const t of this.tunnels) t.destroy();
     await closed;
     this.accessLog.flush();
@@ -401,7 +461,7 @@ export class Gateway {
       return;
     }
     this.inFlight++;
-    if (this.closing) res.setHeader('connection', 'close');
+    if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
     new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path).run();
   }
 
@@ -523,6 +583,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private status = 0;
   private error: string | undefined;
   private upstreamPath = '';
+  /** A gRPC status that came among the answer's headers, sent as trailers (see commit). */
+  private grpcTrailers: Record<string, string> | undefined;
 
   constructor(
     readonly gw: Gateway,
@@ -536,8 +598,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   ) {
     this.clientIp = gw.clientAddress.of(req);
     this.trace = traceOf(req.headers.traceparent, gw.samplingRate);
-    // One 'close' listener per connection (see Gateway), not one per request.
-    if (res !== undefined) (req.socket as SocketWithExchange)[kExchange] = this;
+    // One 'close' listener per connection (see Gateway), not one per request; an HTTP/2 stream
+    // shares its connection with others, and has its own close.
+    if (res !== undefined) {
+      if (req.httpVersionMajor !== 2) (req.socket as SocketWithExchange)[kExchange] = this;
+      else (req as unknown as Http2ServerRequest).stream.once('close', () => this.clientClosed());
+    }
   }
 
   get route(): RouteConfig {
@@ -700,8 +766,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.upstreamPath =
         (rest === '' || rest.charCodeAt(0) !== 47 ? '/' + rest : rest) + (q === -1 ? '' : rawUrl.slice(q));
     } else this.upstreamPath = rawUrl;
-    const headers = upstreamRequestHeaders(req, r.apiKeyHeader, this.forwardedFor(), 'http', req.headers.host);
+    const h2 = req.httpVersionMajor === 2;
+    const host = h2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
+    const headers = upstreamRequestHeaders(req, r.apiKeyHeader, this.forwardedFor(), 'http', host);
     headers.push('traceparent', traceparent(this.trace));
+    // gRPC servers expect it; the client's own TE went with the other hop-by-hop headers.
+    if (this.target.upstream.service.protocol === 'grpc') headers.push('te', 'trailers');
     if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
     if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
     this.upstreamHeaders = headers;
@@ -714,7 +784,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     // else streamed through once (then no retry).
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
-    if (cl === undefined && te === undefined) return this.send(mirror);
+    // Over HTTP/2 a body needs no length (gRPC sends none): only the stream says there is none.
+    const noBody = h2 ? (req as unknown as Http2ServerRequest).stream.endAfterHeaders : te === undefined;
+    if (cl === undefined && noBody) return this.send(mirror);
     const max = this.gw.settings.maxBodyBytes;
     const length = cl === undefined ? -1 : Number(cl);
     if (length > max) return this.fail(413, MESSAGES.tooLarge, { connection: 'close' });
@@ -857,6 +929,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra);
+    // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
+    // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
+    // goes in the trailers, where a gRPC client then reads it.
+    if (this.req.httpVersionMajor === 2) this.grpcTrailers = takeGrpcStatus(headers);
     this.res.writeHead(status, headers);
   }
 
@@ -864,6 +940,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const status = attempt.status;
     this.settle(attempt, status >= 500, status === 502 || status === 503 || status === 504);
     if (this.done) return;
+    if (this.grpcTrailers !== undefined) this.res.addTrailers(this.grpcTrailers);
     this.res.end();
     this.finish(status);
   }
@@ -1046,6 +1123,23 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     }
     gw.requestDone();
   }
+}
+
+const GRPC_STATUS_HEADERS = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin']);
+
+/** Removes gRPC's status headers from `headers` (flat [name, value, ...]) and returns them, if any. */
+function takeGrpcStatus(headers: string[]): Record<string, string> | undefined {
+  let status = false;
+  for (let i = 0; i < headers.length && !status; i += 2) status = headers[i]!.toLowerCase() === 'grpc-status';
+  if (!status) return undefined;
+  const taken: Record<string, string> = {};
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = headers[i]!.toLowerCase();
+    if (!GRPC_STATUS_HEADERS.has(name)) continue;
+    taken[name] = headers[i + 1]!;
+    headers.splice(i, 2);
+  }
+  return taken;
 }
 
 /** Yields its buffer once, then forgets it. */

@@ -4,6 +4,7 @@
 // its IP restriction lets through, and the requests its rate limit leaves for the checks.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { constants as h2constants, createServer as createH2Server, type Http2ServerRequest } from 'node:http2';
 import { connect, isIP, type AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { request as undiciRequest } from 'undici';
@@ -30,8 +31,8 @@ export const echo: Behaviour = (req, res, call) => {
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    connection: 'keep-alive',
-    'keep-alive': 'timeout=5',
+    // Hop-by-hop headers the gateway must not pass on (HTTP/2 has none to send).
+    ...(req.httpVersionMajor === 2 ? {} : { connection: 'keep-alive', 'keep-alive': 'timeout=5' }),
     'x-backend': 'mock',
   });
   res.end(body);
@@ -43,7 +44,11 @@ export const status =
     res.end(`status ${code}`);
   };
 export const hang: Behaviour = () => {};
-export const reset: Behaviour = (req) => req.socket.destroy();
+/** Cuts the connection (HTTP/1.1), or resets the stream (HTTP/2, which shares the connection). */
+export const reset: Behaviour = (req) =>
+  req.httpVersionMajor === 2
+    ? (req as unknown as Http2ServerRequest).stream.close(h2constants.NGHTTP2_INTERNAL_ERROR)
+    : req.socket.destroy();
 
 /** The header every test request carries, so that a test counts its own requests at the backends. */
 export const TEST_ID = 'x-gwgen-test-id';
@@ -55,11 +60,15 @@ export class MockBackend {
   readonly calls: Call[] = [];
   behave: Behaviour = echo;
   url = '';
-  private readonly server: Server;
+  private readonly server: Server | import('node:http2').Http2Server;
   private readonly sockets = new Set<import('node:net').Socket>();
 
-  constructor(readonly name: string) {
-    this.server = createServer((req, res) => {
+  /** `h2`: a gRPC service's backend, which the gateway reaches over HTTP/2 (h2c). */
+  constructor(
+    readonly name: string,
+    h2 = false,
+  ) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -74,13 +83,17 @@ export class MockBackend {
         this.calls.push(call);
         this.behave(req, res, call);
       });
-    });
-    this.server.on('connection', (socket) => {
+    };
+    this.server = h2
+      ? createH2Server({}, handler as unknown as Parameters<typeof createH2Server>[1])
+      : createServer(handler);
+    this.server.on('connection', (socket: import('node:net').Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
     // A WebSocket echo: answers the handshake, then sends back every byte it receives.
-    this.server.on('upgrade', (req, socket) => {
+    if (h2) return;
+    this.server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex) => {
       this.calls.push({
         method: req.method ?? '',
         url: req.url ?? '',
@@ -285,7 +298,7 @@ export async function startWorld(
   const backends = new Map<string, MockBackend>();
   const env = testEnv(config, keys.secret);
   for (const s of config.services) {
-    const b = await new MockBackend(s.name).start();
+    const b = await new MockBackend(s.name, s.protocol === 'grpc').start();
     backends.set(s.name, b);
     env[s.env] = b.url;
   }

@@ -67,6 +67,8 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const len = name.length;
+    // HTTP/2's pseudo-headers (:method, :path, :scheme, :authority) are the request line, not headers.
+    if (name.charCodeAt(0) === 58) continue;
     if ((len < 64 && REQUEST_LENGTHS[len] === 1) || len === hideLength || extraHop !== undefined) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || REPLACED.has(lower) || lower === hide || extraHop?.has(lower)) continue;
@@ -121,6 +123,34 @@ export function responseHeaders(raw: Buffer[], extra: string[] | undefined): str
 function isOwnHeader(extra: readonly string[], lower: string): boolean {
   for (let i = 0; i < extra.length; i += 2) if (extra[i] === lower && lower !== 'vary') return true;
   return false;
+}
+
+/**
+ * Passes the backend's trailers on (gRPC answers with grpc-status and grpc-message in them). Node
+ * sends them to an HTTP/2 client, and to an HTTP/1.1 client only on a chunked answer.
+ */
+function addTrailers(res: ServerResponse, trailers: Buffer[] | Record<string, string | string[] | undefined>): void {
+  const out: Record<string, string | string[]> = {};
+  let any = false;
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i + 1 < trailers.length; i += 2) {
+      out[trailers[i]!.toString('latin1').toLowerCase()] = trailers[i + 1]!.toString('latin1');
+      any = true;
+    }
+  } else {
+    for (const name of Object.keys(trailers)) {
+      const value = trailers[name];
+      if (name.charCodeAt(0) === 58 || value === undefined) continue;
+      out[name] = value;
+      any = true;
+    }
+  }
+  if (!any || res.writableEnded) return;
+  try {
+    res.addTrailers(out);
+  } catch {
+    // A trailer Node will not send (an invalid character): the answer goes on without them.
+  }
 }
 
 export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'error';
@@ -244,10 +274,14 @@ export class Try {
     return false;
   }
 
-  onComplete(): void {
+  /** `trailers`: raw [name, value, ...] over HTTP/1.1, an object over HTTP/2 (gRPC's grpc-status). */
+  onComplete(trailers?: Buffer[] | Record<string, string | string[] | undefined> | null): void {
     if (!this.settled) {
       if (this.discard) this.owner.retryableAnswer(this, this.status);
-      else this.owner.completed(this);
+      else {
+        if (trailers) addTrailers(this.owner.res, trailers);
+        this.owner.completed(this);
+      }
     }
     this.release();
   }

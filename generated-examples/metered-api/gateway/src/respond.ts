@@ -15,7 +15,9 @@ export function sendError(res: ServerResponse, status: number, message: string, 
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   };
-  if (headers) for (const key in headers) out[key] = headers[key]!;
+  // HTTP/2 has no Connection header (Node refuses to send one): the stream ends, the connection stays.
+  const h2 = res.req?.httpVersionMajor === 2;
+  if (headers) for (const key in headers) if (!(h2 && key === 'connection')) out[key] = headers[key]!;
   // Headers set earlier (CORS, rate limit, trace) are kept: writeHead merges with setHeader's.
   res.writeHead(status, out as Record<string, string | number | string[]>);
   res.end(body);
