@@ -25,6 +25,7 @@ const SERVICE = {
   hang: method('/test.Echo/Hang'),
   count: method('/test.Echo/Count', true),
   guarded: method('/test.Guarded/Say'),
+  down: method('/test.Down/Say'),
 };
 
 type Unary = (req: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Buffer) => void) => grpc.ClientUnaryCall;
@@ -33,6 +34,7 @@ interface EchoClient extends grpc.Client {
   fail: Unary;
   hang: Unary;
   guarded: Unary;
+  down: Unary;
   count(req: Buffer, md: grpc.Metadata): grpc.ClientReadableStream<Buffer>;
 }
 
@@ -59,6 +61,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     server.addService(SERVICE, {
       say,
       guarded: say,
+      down: say,
       fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
       hang: () => undefined,
       count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -70,7 +73,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     await web.listen();
-    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key' });
+    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key', GW_EJECT_AFTER_FAILURES: '0' });
     const Client = grpc.makeGenericClientConstructor(SERVICE, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
     client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
   }, 180_000);
@@ -82,7 +85,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     await web.stop();
   });
 
-  const unary = (call: 'say' | 'fail' | 'hang' | 'guarded', body: string, md = new grpc.Metadata()) =>
+  const unary = (call: 'say' | 'fail' | 'hang' | 'guarded' | 'down', body: string, md = new grpc.Metadata()) =>
     new Promise<{ err: grpc.ServiceError | null; res?: Buffer; header?: grpc.Metadata; trailer?: grpc.Metadata }>((resolve) => {
       let header: grpc.Metadata | undefined;
       let trailer: grpc.Metadata | undefined;
@@ -150,13 +153,34 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it('answers a call to a service that refuses connections as UNAVAILABLE, and goes on serving', async () => {
+    const r = await unary('down', 'x');
+    expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.err?.details).toMatch(/502/);
+    expect((await unary('say', 'still')).res?.toString()).toBe('echo:still');
+  });
+
+  it('multiplexes calls: hanging ones neither hold the others back nor use the connection up', async () => {
+    // 120 calls hang until the route timeout cancels them, while 100 others go through at once;
+    // afterwards the connection to the service still takes calls (cancelled streams are gone;
+    // passive ejection, which would take the instance out after so many timeouts, is off here).
+    const started = Date.now();
+    const hanging = Array.from({ length: 120 }, () => unary('hang', 'x'));
+    const quick = await Promise.all(Array.from({ length: 100 }, (_, i) => unary('say', `m${i}`)));
+    expect(Date.now() - started).toBeLessThan(900);
+    quick.forEach((r, i) => expect(r.res?.toString()).toBe(`echo:m${i}`));
+    for (const r of await Promise.all(hanging)) expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
+    const after = await Promise.all(Array.from({ length: 10 }, (_, i) => unary('say', `a${i}`)));
+    after.forEach((r, i) => expect(r.res?.toString(), String(r.err)).toBe(`echo:a${i}`));
+  });
+
   it('serves HTTP/1.1 on the same port, and counts the gRPC calls in /metrics', async () => {
     const res = await fetch(`${gw.url}/web/hello`);
     expect(res.status).toBe(200);
     expect(JSON.parse(await res.text()).url).toBe('/hello');
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="200"\} [1-9]\d*$/m);
-    expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="504"\} 1$/m);
+    expect(metrics).toMatch(/^gateway_requests_total\{route="echo",method="POST",status="504"\} 121$/m);
   });
 
   it("passes its own generated tests, whose mock gRPC backends speak HTTP/2", () => {

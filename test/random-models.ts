@@ -194,7 +194,9 @@ class ModelBuilder {
   /** Write several files: then no labelled blank nodes (a label is local to its file). */
   private readonly multiFile: boolean;
   private readonly blankStyle: number;
-  private readonly services: { node: Node; name: string }[] = [];
+  private readonly services: { node: Node; name: string; grpc: boolean }[] = [];
+  /** The services the route being built sends to (a WebSocket route must not reach a gRPC one). */
+  private picked: Node[] = [];
   private readonly routeNames = new Set<string>();
   private readonly consumerNames = new Set<string>();
   private readonly envNames = new Set<string>();
@@ -397,11 +399,16 @@ class ModelBuilder {
     const r = this.r;
     const name = this.uniqueName(new Set(this.services.map((s) => s.name)), r.pick(WORDS));
     const n = this.node('BackendService', r.pick(['svc', 'service', 'Backend', 'orders_service']), { canInline: false });
-    this.services.push({ node: n, name });
+    const entry = { node: n, name, grpc: false };
+    this.services.push(entry);
     this.set(n, 'serviceName', this.str(name));
     if (r.chance(0.4)) this.set(n, 'host', this.str(r.pick(HOSTS)));
     if (r.chance(0.6)) this.set(n, 'port', this.int(r.pick([1, 80, 443, 8080, 9000, 65535, r.int(1, 65535)])));
-    if (r.chance(0.5)) this.set(n, 'protocol', this.str(r.pick(['http', 'https', 'grpc'])));
+    if (r.chance(0.5)) {
+      const protocol = r.pick(['http', 'https', 'grpc']);
+      this.set(n, 'protocol', this.str(protocol));
+      entry.grpc = protocol === 'grpc';
+    }
     if (r.chance(0.6)) this.set(n, 'namespace', this.str(r.chance(0.15) ? this.gatewayName : r.pick(NAMESPACES)));
     if (r.chance(0.3)) {
       const count = r.int(1, 3);
@@ -613,6 +620,7 @@ class ModelBuilder {
     this.set(n, 'routePath', this.str(path));
     if (methods.length > 0) this.set(n, 'httpMethod', ...methods.map((m) => this.str(m)));
 
+    this.picked = [];
     const shape = r.pick(['backend', 'backend', 'backend', 'weighted', 'canary', 'weighted+canary']);
     if (shape === 'backend' || shape === 'canary') this.set(n, 'hasBackendService', this.pickService());
     if (shape === 'weighted' || shape === 'weighted+canary') {
@@ -655,7 +663,10 @@ class ModelBuilder {
     if (r.chance(0.5)) this.set(n, 'hasAuthentication', this.pooled('auth', () => this.auth()));
     if (r.chance(0.25)) this.set(n, 'hasIpRestriction', this.pooled('ip', () => this.ipRestriction()));
     if (r.chance(0.25)) this.set(n, 'hasCorsPolicy', this.pooled('cors', () => this.cors()));
-    if (r.chance(0.2)) this.set(n, 'websocket', this.bool(r.chance(0.7)));
+    if (r.chance(0.2)) {
+      const grpc = this.picked.some((p) => this.services.find((s) => s.node === p)?.grpc);
+      this.set(n, 'websocket', this.bool(r.chance(0.7) && !grpc));
+    }
     // A term of the ggen api-gateway-service-mesh package, which gwgen accepts and ignores.
     if (r.chance(0.05)) this.set(n, 'hasLoadBalancer', this.node('LoadBalancer', 'loadBalancer'));
     if (r.chance(0.3)) this.set(n, 'costMultiplier', this.num(r.pick([0, 0.5, 1, 2, 10.25, 1000])));
@@ -664,7 +675,9 @@ class ModelBuilder {
   }
 
   pickService(): Node {
-    return this.r.pick(this.services).node;
+    const node = this.r.pick(this.services).node;
+    this.picked.push(node);
+    return node;
   }
 
   tier(): Node {

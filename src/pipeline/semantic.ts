@@ -74,6 +74,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkStringFormats(store, report);
   checkAuthentication(store, report);
   checkDurations(store, report);
+  checkWebSocketBackends(store, report);
   return problems;
 }
 
@@ -230,6 +231,25 @@ function checkAuthentication(store: Store, report: Report): void {
     }
     if (algorithms.some((a) => a === 'RS256' || a === 'ES256') && !hasJwks) {
       report(jwt, 'jwksUri', 'jwt-keys', `agw:algorithm ${algorithms.filter((a) => a !== 'HS256').join(', ')} needs agw:jwksUri to fetch the public keys`, 'add agw:jwksUri "https://issuer.example.com/.well-known/jwks.json"');
+    }
+  }
+}
+
+/**
+ * A WebSocket is an HTTP/1.1 upgrade, and a gRPC service is reached over HTTP/2, which has no
+ * upgrade: such a route could never connect its WebSockets.
+ */
+function checkWebSocketBackends(store: Store, report: Report): void {
+  for (const route of subjectsOfType(store, 'Route')) {
+    if (!literalValues(store, route, 'websocket').includes('true')) continue;
+    const services = [
+      ...objects(store, route, 'hasBackendService'),
+      ...objects(store, route, 'hasTrafficSplit').flatMap((split) => objects(store, split, 'hasBackendService')),
+    ];
+    for (const service of services) {
+      if (literalValues(store, service, 'protocol').includes('grpc')) {
+        report(route, 'websocket', 'websocket-grpc', `agw:websocket true on a route to the gRPC service ${service.value}: WebSockets need HTTP/1.1, gRPC is reached over HTTP/2`, 'drop agw:websocket from this route, or send its WebSockets to a service with agw:protocol "http" or "https"');
+      }
     }
   }
 }

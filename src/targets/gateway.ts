@@ -20,6 +20,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/config.ts',
   'src/cors.ts',
   'src/env.ts',
+  'src/h2upstream.ts',
   'src/hooks.ts',
   'src/ip.ts',
   'src/log.ts',
