@@ -220,7 +220,7 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
 function gatewayNotes(model: M.GatewayModel): string[] {
   const notes: string[] = [];
   for (const s of model.services) {
-    if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway proxies it over HTTP/1.1 only, so gRPC clients need a gRPC-Web or HTTP/1.1 bridge.`);
+    if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway takes gRPC calls over HTTP/2 without TLS (h2c, prior knowledge) on its own port beside HTTP/1.1, and reaches the service over HTTP/2 (h2c to an http:// address, TLS to https://). Answers the gateway makes itself reach gRPC clients as the HTTP status's gRPC code (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503 and 504 UNAVAILABLE). gRPC requests carry no length, so they are streamed and never retried.`);
   }
   // The mode that applies is the service's own, else the mesh's.
   const byMode = (mode: M.MutualTls['mode']) => model.services.filter((s) => mtlsModeOf(s, model) === mode).map((s) => s.name);
