@@ -351,19 +351,26 @@ export class Gateway {
    */
   private sniff(socket: Socket, h2: Http2Server): void {
     let seen: Buffer | undefined;
+    const drop = () => socket.destroy();
     const onData = (chunk: Buffer) => {
       seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, H2_PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (isH2 && seen.length < H2_PREFACE.length) return; // the rest of the preface is on its way
       socket.off('data', onData);
+      socket.setTimeout(0);
+      socket.off('timeout', drop);
+      socket.off('error', drop);
       socket.pause();
       socket.unshift(seen);
       (isH2 ? h2 : this.server).emit('connection', socket);
       process.nextTick(() => socket.resume());
     };
     socket.on('data', onData);
-    socket.on('error', () => socket.destroy());
+    socket.on('error', drop);
+    // A connection that sends nothing is not kept (the servers time out their own connections).
+    socket.setTimeout(60_000);
+    socket.on('timeout', drop);
   }
 
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then closes. */
