@@ -96,7 +96,9 @@ export class Http2Upstream {
       fail(err as Error);
       return true;
     }
-    const streamFailed = (err: Error) => fail(this.streamError(err, stream));
+    const streamFailed = (err: Error) => {
+      if (!finished) fail(this.streamError(err, stream));
+    };
     handler.onConnect((err) => {
       if (finished) return;
       stream.close(constants.NGHTTP2_CANCEL);
@@ -119,7 +121,9 @@ export class Http2Upstream {
     });
     stream.on('error', streamFailed);
     // Closed without an end: reset by the service, or taken down with its session.
-    stream.on('close', () => streamFailed(new Error(`HTTP/2 stream closed (code ${stream.rstCode})`)));
+    stream.on('close', () => {
+      if (!finished) streamFailed(new Error(`HTTP/2 stream closed (code ${stream.rstCode})`));
+    });
     if (options.body != null)
       sendBody(stream, options.body, (err) => {
         stream.close(constants.NGHTTP2_CANCEL);
