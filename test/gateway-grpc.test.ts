@@ -149,8 +149,8 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     const started = Date.now();
     const r = await unary('hang', 'x');
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('answers a call to a service that refuses connections as UNAVAILABLE, and goes on serving', async () => {
@@ -167,7 +167,8 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     const started = Date.now();
     const hanging = Array.from({ length: 120 }, () => unary('hang', 'x'));
     const quick = await Promise.all(Array.from({ length: 100 }, (_, i) => unary('say', `m${i}`)));
-    expect(Date.now() - started).toBeLessThan(900);
+    // Held back behind the hanging calls, they would wait for the 2 s route timeout.
+    expect(Date.now() - started).toBeLessThan(1500);
     quick.forEach((r, i) => expect(r.res?.toString()).toBe(`echo:m${i}`));
     for (const r of await Promise.all(hanging)) expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     const after = await Promise.all(Array.from({ length: 10 }, (_, i) => unary('say', `a${i}`)));
