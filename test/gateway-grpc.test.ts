@@ -73,7 +73,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     await web.listen();
-    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key', GW_EJECT_AFTER_FAILURES: '0' });
+    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key', GW_EJECT_AFTER_FAILURES: '0', GW_ACCESS_LOG: 'stdout' });
     const Client = grpc.makeGenericClientConstructor(SERVICE, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
     client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
   }, 180_000);
@@ -117,10 +117,18 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
   });
 
-  it("passes the service's error code and message on", async () => {
+  it("passes the service's error code and message on, and logs each call's gRPC status", async () => {
     const r = await unary('fail', 'x');
     expect(r.err?.code).toBe(grpc.status.NOT_FOUND);
     expect(r.err?.details).toBe('no such thing');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the access log is written every 20 ms
+    const lines = gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"route":"echo"'))
+      .map((l) => JSON.parse(l) as { path: string; status: number; grpc_status?: number });
+    expect(lines.find((l) => l.path === '/test.Echo/Fail')).toMatchObject({ status: 200, grpc_status: 5 });
+    expect(lines.find((l) => l.path === '/test.Echo/Say')).toMatchObject({ status: 200, grpc_status: 0 });
   });
 
   it('streams a server-streaming call message by message', async () => {

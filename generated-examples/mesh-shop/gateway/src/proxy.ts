@@ -126,10 +126,14 @@ function isOwnHeader(extra: readonly string[], lower: string): boolean {
 }
 
 /**
- * Passes the backend's trailers on (gRPC answers with grpc-status and grpc-message in them). Node
- * sends them to an HTTP/2 client, and to an HTTP/1.1 client only on a chunked answer.
+ * Passes the backend's trailers on (gRPC answers with grpc-status and grpc-message in them), and
+ * returns the grpc-status among them. Node sends trailers to an HTTP/2 client, and to an HTTP/1.1
+ * client only on a chunked answer.
  */
-function addTrailers(res: ServerResponse, trailers: Buffer[] | Record<string, string | string[] | undefined>): void {
+function addTrailers(
+  res: ServerResponse,
+  trailers: Buffer[] | Record<string, string | string[] | undefined>,
+): string | undefined {
   const out: Record<string, string | string[]> = {};
   let any = false;
   if (Array.isArray(trailers)) {
@@ -145,12 +149,16 @@ function addTrailers(res: ServerResponse, trailers: Buffer[] | Record<string, st
       any = true;
     }
   }
-  if (!any || res.writableEnded) return;
-  try {
-    res.addTrailers(out);
-  } catch {
-    // A trailer Node will not send (an invalid character): the answer goes on without them.
+  if (!any) return undefined;
+  if (!res.writableEnded) {
+    try {
+      res.addTrailers(out);
+    } catch {
+      // A trailer Node will not send (an invalid character): the answer goes on without them.
+    }
   }
+  const status = out['grpc-status'];
+  return typeof status === 'string' ? status : undefined;
 }
 
 export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'error';
@@ -197,7 +205,8 @@ export interface TryOwner {
   wantsRetry(status: number): boolean;
   /** Response headers may be written now (called once, for the committed try). */
   commit(attempt: Try, status: number, rawHeaders: Buffer[]): void;
-  completed(attempt: Try): void;
+  /** `grpcStatus`: the grpc-status of the backend's trailers, if it sent one. */
+  completed(attempt: Try, grpcStatus?: string): void;
   retryableAnswer(attempt: Try, status: number): void;
   failed(attempt: Try, err: unknown): void;
 }
@@ -279,8 +288,7 @@ export class Try {
     if (!this.settled) {
       if (this.discard) this.owner.retryableAnswer(this, this.status);
       else {
-        if (trailers) addTrailers(this.owner.res, trailers);
-        this.owner.completed(this);
+        this.owner.completed(this, trailers ? addTrailers(this.owner.res, trailers) : undefined);
       }
     }
     this.release();

@@ -592,6 +592,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private upstreamPath = '';
   /** A gRPC status that came among the answer's headers, sent as trailers (see commit). */
   private grpcTrailers: Record<string, string> | undefined;
+  /** The gRPC status of the answer (from its trailers or its headers), for the access log. */
+  private grpcStatus: string | undefined;
 
   constructor(
     readonly gw: Gateway,
@@ -943,8 +945,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.res.writeHead(status, headers);
   }
 
-  completed(attempt: Try): void {
+  completed(attempt: Try, grpcStatus?: string): void {
     const status = attempt.status;
+    this.grpcStatus = grpcStatus ?? this.grpcTrailers?.['grpc-status'];
     this.settle(attempt, status >= 500, status === 502 || status === 503 || status === 504);
     if (this.done) return;
     if (this.grpcTrailers !== undefined) this.res.addTrailers(this.grpcTrailers);
@@ -1118,8 +1121,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       const consumer = this.consumer !== undefined ? `,"consumer":${jsonString(this.consumer)}` : '';
       const tries = this.tries > 1 ? `,"tries":${this.tries}` : '';
       const error = this.error !== undefined ? `,"error":${jsonString(this.error)}` : '';
+      // gRPC codes are small numbers; anything else a service might send is left out.
+      const grpc =
+        this.grpcStatus !== undefined && /^\d{1,3}$/.test(this.grpcStatus)
+          ? `,"grpc_status":${Number(this.grpcStatus)}`
+          : '';
       gw.accessLog.line(
-        `{"time":"${nowIso()}","route":"${this.runtime.name}","method":"${this.req.method!}","path":${jsonString(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${jsonString(this.clientIp)}${upstream}${consumer}${tries},"trace_id":"${this.trace.traceId}"${error}}`,
+        `{"time":"${nowIso()}","route":"${this.runtime.name}","method":"${this.req.method!}","path":${jsonString(this.path)},"status":${status},"duration_ms":${round(ms)},"client":${jsonString(this.clientIp)}${upstream}${consumer}${tries}${grpc},"trace_id":"${this.trace.traceId}"${error}}`,
       );
     }
     if (gw.spans !== undefined && this.trace.flags === '01') this.span(status, ms);

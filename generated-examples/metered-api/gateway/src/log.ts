@@ -12,6 +12,8 @@ export interface AccessLogEntry {
   readonly upstream?: string;
   readonly consumer?: string;
   readonly tries?: number;
+  /** The gRPC status of a gRPC call's answer, as the service sent it. */
+  readonly grpc_status?: number;
   readonly trace_id: string;
   readonly error?: string;
 }
