@@ -28,7 +28,11 @@ const SERVICE = {
   down: method('/test.Down/Say'),
 };
 
-type Unary = (req: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Buffer) => void) => grpc.ClientUnaryCall;
+type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
+type Unary = {
+  (req: Buffer, md: grpc.Metadata, cb: Callback): grpc.ClientUnaryCall;
+  (req: Buffer, md: grpc.Metadata, options: grpc.CallOptions, cb: Callback): grpc.ClientUnaryCall;
+};
 interface EchoClient extends grpc.Client {
   say: Unary;
   fail: Unary;
@@ -45,6 +49,8 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
   let client: EchoClient;
   const web = new Backend('web');
   const seen: grpc.Metadata[] = [];
+  /** Hanging calls the service saw cancelled (the client gave up, or the gateway did). */
+  let cancelled = 0;
 
   beforeAll(async () => {
     ({ dir } = await buildGateway('test/fixtures/gateway/grpc.ttl'));
@@ -63,7 +69,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
       guarded: say,
       down: say,
       fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
-      hang: () => undefined,
+      hang: (call: grpc.ServerUnaryCall<Buffer, Buffer>) => call.on('cancelled', () => cancelled++),
       count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
         for (let i = 1; i <= 3; i++) call.write(Buffer.from(`n${i}`));
         call.end();
@@ -159,6 +165,17 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it("passes a client's cancel on: the service sees its call cancelled", async () => {
+    const before = cancelled;
+    const r = await new Promise<grpc.ServiceError | null>((resolve) =>
+      client.hang(Buffer.from('x'), new grpc.Metadata(), { deadline: Date.now() + 200 }, (err) => resolve(err)),
+    );
+    expect(r?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    // The gateway's route timeout is 2 s: well before it, the service hears of the cancel.
+    for (let i = 0; i < 50 && cancelled === before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(cancelled).toBe(before + 1);
   });
 
   it('answers a call to a service that refuses connections as UNAVAILABLE, and goes on serving', async () => {
