@@ -219,8 +219,9 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
 /** What the generated gateway does differently from what the model literally says. */
 function gatewayNotes(model: M.GatewayModel): string[] {
   const notes: string[] = [];
-  for (const s of model.services) {
-    if (s.protocol === 'grpc') notes.push(`Service ${s.name} speaks gRPC: the gateway takes gRPC calls over HTTP/2 without TLS (h2c, prior knowledge) on its own port beside HTTP/1.1, and reaches the service over HTTP/2 (h2c to an http:// address, TLS to https://). Answers the gateway makes itself reach gRPC clients as the HTTP status's gRPC code (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503 and 504 UNAVAILABLE). gRPC requests carry no length, so they are streamed and never retried.`);
+  const grpc = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
+  if (grpc.length > 0) {
+    notes.push(`${grpc.length === 1 ? 'Service' : 'Services'} ${grpc.join(', ')} ${grpc.length === 1 ? 'speaks' : 'speak'} gRPC: the gateway takes gRPC calls over HTTP/2 without TLS (h2c, prior knowledge) on its own port beside HTTP/1.1, and reaches ${grpc.length === 1 ? 'it' : 'them'} over HTTP/2 (h2c to an http:// address, TLS to https://). Answers the gateway makes itself reach gRPC clients as the HTTP status's gRPC code (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503 and 504 UNAVAILABLE). gRPC requests carry no length, so they are streamed and never retried.`);
   }
   // The mode that applies is the service's own, else the mesh's.
   const byMode = (mode: M.MutualTls['mode']) => model.services.filter((s) => mtlsModeOf(s, model) === mode).map((s) => s.name);
