@@ -43,8 +43,11 @@ export async function buildGateway(model: string | readonly string[]): Promise<{
   return { out, dir, deps };
 }
 
-/** Runs a generated project's own tests (its `npm test` without the build); their TAP output. */
-export function runGeneratedTests(dir: string): string {
+/**
+ * Runs a generated project's own tests (its `npm test` without the build); their TAP output.
+ * `context` starts the failure message (which model failed).
+ */
+export function runGeneratedTests(dir: string, context = ''): string {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { test: string } };
   const files = pkg.scripts.test.split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
   try {
@@ -56,7 +59,7 @@ export function runGeneratedTests(dir: string): string {
       .filter((l) => /not ok|error:|expected|actual/.test(l))
       .slice(0, 40)
       .join('\n');
-    throw new Error(`generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
+    throw new Error(`${context}generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
   }
 }
 

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { describe, expect, it } from 'vitest';
-import { buildGateway } from './gateway-helpers.js';
+import { buildGateway, runGeneratedTests } from './gateway-helpers.js';
 import { tempDir } from './helpers.js';
 import { checkOutput } from './output-checks.js';
 import { randomModel, Rng, VOCABULARY_ENUMS, VOCABULARY_TERMS, type RandomModel } from './random-models.js';
@@ -97,16 +96,7 @@ describe.each(GATEWAY_SEEDS)('the generated gateway of random model %i', (seed) 
     const model = randomModel(seed);
     const { dir: modelDir, paths } = writeModel(model);
     const { out: built, dir } = await buildGateway(paths);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    const testFiles = String(pkg.scripts.test).split('node --test')[1]!.trim().split(/\s+/).filter((a) => !a.startsWith('--'));
-    let out = '';
-    try {
-      out = execFileSync(process.execPath, ['--test', '--test-concurrency=1', ...testFiles], { cwd: dir, encoding: 'utf8', stdio: 'pipe', timeout: 180_000 });
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      const failures = String(e.stdout ?? '').split('\n').filter((l) => /not ok|error:|expected|actual/.test(l)).slice(0, 40).join('\n');
-      throw new Error(`seed ${seed} (model ${paths.join(' ')}): generated tests failed:\n${failures}\n${String(e.stderr ?? '').slice(-2000)}`);
-    }
+    const out = runGeneratedTests(dir, `seed ${seed} (model ${paths.join(' ')}): `);
     expect(out).toMatch(/# fail 0/);
     expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(5);
     rmSync(modelDir, { recursive: true, force: true });

@@ -43,7 +43,9 @@ export class Instance {
       this.pool = new Http2Upstream(origin, tls);
       return;
     }
-    const options = {
+    this.pool = new Pool(origin, {
+      connections: settings.poolConnections,
+      pipelining: 1,
       keepAliveTimeout: settings.keepAliveTimeoutMs,
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeoutMs, 1000),
       // undici passes these on to tls.connect: the certificate is presented on every connection.
@@ -54,8 +56,7 @@ export class Instance {
       // Timeouts are the route's (see proxy.ts); undici's own 300 s defaults would only mask them.
       headersTimeout: 0,
       bodyTimeout: 0,
-    };
-    this.pool = new Pool(origin, { ...options, connections: settings.poolConnections, pipelining: 1 });
+    });
   }
 
   available(now: number): boolean {

@@ -140,8 +140,7 @@ export class Http2Upstream {
       (stream.id === undefined || (err as { code?: string }).code === 'ERR_HTTP2_STREAM_CANCEL')
     )
       return session;
-    const reset = Object.assign(new Error(`${err.message}`), { code: 'ECONNRESET', cause: err });
-    return reset;
+    return Object.assign(new Error(err.message), { code: 'ECONNRESET', cause: err });
   }
 
   /** undici's request(), as far as health checks and mirrors use it: the status, the body dropped. */
