@@ -125,6 +125,24 @@ describe('kong target: features the examples exercise', () => {
     expect(rl.config.limit_by).toBe('consumer');
   });
 
+  it("a key-auth route's own rate limit stays in force for consumers with a quota tier", async () => {
+    // Kong runs the most specific rate-limiting plugin only: a consumer's (its tier) beats a
+    // route's, so each tiered consumer gets the route's limit scoped to route + consumer.
+    const { doc, model, notes } = await kongOf('metered-api.ttl');
+    const scoped = doc.plugins as Array<{ name: string; route?: string; consumer?: string; config: Record<string, unknown> }>;
+    const tiered = model.consumers.filter((c) => c.quotaTier && c.apiKeyEnv).map((c) => c.name);
+    const limitedRoutes = model.routes.filter((r) => r.rateLimit && r.auth?.kind === 'apiKey');
+    expect(tiered.length).toBeGreaterThan(1);
+    expect(limitedRoutes.length).toBeGreaterThan(1);
+    for (const route of limitedRoutes) {
+      const own = doc.services.flatMap((s) => s.routes).find((r) => r.name === route.name)!.plugins!.find((p) => p.name === 'rate-limiting')!;
+      const forRoute = scoped.filter((p) => p.route === route.name);
+      expect(forRoute.map((p) => p.consumer).sort()).toEqual([...tiered].sort());
+      for (const p of forRoute) expect(p).toMatchObject({ name: 'rate-limiting', config: own.config });
+    }
+    expect(notes).toContain('agw:hasQuotaTier on a rate-limited route');
+  });
+
   it('mTLS to https services: one client certificate from the env vault, presented with tls_verify; http ones are noted', async () => {
     const { doc, text, notes } = await kongOf('test/fixtures/gateway/mtls.ttl');
     expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);

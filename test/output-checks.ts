@@ -111,6 +111,13 @@ export function kongInvariants(doc: Doc): string[] {
     unique(`target of upstream ${u.name}`, (u.targets ?? []).map((t: Doc) => t.target));
     if ((u.targets ?? []).length === 0) problems.push(`upstream ${u.name} has no target`);
   }
+  const routeNames = new Set(routes.map((r) => r.name));
+  const usernames = new Set(consumers.map((c) => c.username));
+  for (const p of doc.plugins ?? []) {
+    if (p.route !== undefined && !routeNames.has(p.route)) problems.push(`plugin ${p.name} is scoped to route ${p.route}, which does not exist`);
+    if (p.consumer !== undefined && !usernames.has(p.consumer)) problems.push(`plugin ${p.name} is scoped to consumer ${p.consumer}, which does not exist`);
+  }
+  unique('scoped plugin', (doc.plugins ?? []).map((p: Doc) => `${p.name} ${p.route ?? '*'} ${p.consumer ?? '*'}`));
   const plugins: Doc[] = [...(doc.plugins ?? []), ...services.flatMap((s) => s.plugins ?? []), ...routes.flatMap((r) => r.plugins ?? []), ...consumers.flatMap((c) => c.plugins ?? [])];
   for (const p of plugins) {
     if (p.name !== 'rate-limiting') continue;

@@ -31,6 +31,9 @@ export const kongTarget: Target = {
 
 interface KongPlugin {
   readonly name: string;
+  /** Scope of a top-level plugin: the route and consumer it applies to (by name). */
+  readonly route?: string;
+  readonly consumer?: string;
   /** Plugin config as plain data; the template writes it with the `yaml` helper per scalar. */
   readonly config: ConfigEntry[];
   readonly tags: readonly string[];
@@ -142,22 +145,28 @@ export function kongView(model: M.GatewayModel): KongView {
   };
 
   const services: KongService[] = [];
+  // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
+  const keyAuthLimited: KongRoute[] = [];
   for (const route of model.routes) {
     const weighted = route.splits.filter((s) => s.matchHeader === undefined);
     const members = weighted.length > 0 ? weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 })) : [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
     const primary = members[0]!.service;
-    const kongRoute = (name: string, headers: KongRoute['headers']): KongRoute => ({
-      name,
-      paths: [kongPath(route.path)],
-      // A CORS preflight is an OPTIONS request: a method-restricted route must match it too,
-      // or Kong answers 404 before the cors plugin runs.
-      methods: route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : route.methods,
-      headers,
-      stripPath: route.stripPath,
-      regexPriority: regexPriority(route.path, headers.length > 0),
-      plugins: routePlugins(route, tags(`route:${route.name}`), notes),
-      tags: tags(`route:${route.name}`),
-    });
+    const kongRoute = (name: string, headers: KongRoute['headers']): KongRoute => {
+      const built: KongRoute = {
+        name,
+        paths: [kongPath(route.path)],
+        // A CORS preflight is an OPTIONS request: a method-restricted route must match it too,
+        // or Kong answers 404 before the cors plugin runs.
+        methods: route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : route.methods,
+        headers,
+        stripPath: route.stripPath,
+        regexPriority: regexPriority(route.path, headers.length > 0),
+        plugins: routePlugins(route, tags(`route:${route.name}`), notes),
+        tags: tags(`route:${route.name}`),
+      };
+      if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push(built);
+      return built;
+    };
     services.push({
       name: route.name,
       host: upstreamFor(route, members),
@@ -193,12 +202,13 @@ export function kongView(model: M.GatewayModel): KongView {
     if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name)) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
 
+  const consumers = buildConsumers(model, tags, notes);
   return {
     gateway: model.gateway.name,
     services: services.sort((a, b) => compareStrings(a.name, b.name)),
     upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
-    consumers: buildConsumers(model, tags, notes),
-    plugins: globalPlugins(model, tags()),
+    consumers,
+    plugins: [...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, consumers, notes)],
     certificates: mtlsCovered.size > 0 ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
@@ -488,6 +498,24 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
   return consumers.sort((a, b) => compareStrings(a.username, b.username));
 }
 
+
+/**
+ * Kong runs one plugin of a name per request, the most specific: a consumer's rate-limiting (its
+ * quota tier) beats a route's. A consumer with a tier would thus escape the own rate limit of
+ * every key-auth route. A plugin scoped to that route and consumer beats both and keeps the
+ * route's limit there; the tier is then not counted on that route, which NOTES.md says.
+ */
+function tierScopedLimits(routes: readonly KongRoute[], consumers: readonly KongConsumer[], notes: Limitation[]): KongPlugin[] {
+  const tiered = consumers.filter((c) => c.keyauth.length > 0 && c.plugins.some((p) => p.name === 'rate-limiting'));
+  if (tiered.length === 0) return [];
+  const plugins: KongPlugin[] = [];
+  for (const route of routes) {
+    const limit = route.plugins.find((p) => p.name === 'rate-limiting')!;
+    for (const consumer of tiered) plugins.push({ ...limit, route: route.name, consumer: consumer.username, tags: [...limit.tags, `consumer:${consumer.username}`] });
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasQuotaTier on a rate-limited route', detail: `Kong applies one rate-limiting plugin per request: for consumers with a quota tier (${tiered.map((c) => c.username).join(', ')}) a plugin scoped to this route and the consumer keeps the route's own limit, so their tier is not counted on this route` });
+  }
+  return plugins.sort((a, b) => compareStrings(a.route!, b.route!) || compareStrings(a.consumer!, b.consumer!));
+}
 
 function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
   const plugins: KongPlugin[] = [
