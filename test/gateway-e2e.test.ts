@@ -73,6 +73,40 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(failed.text).toBe('backend failure');
   });
 
+  it('routes and forwards one spelling of a path: escapes of unreserved characters decoded, an encoded slash kept unless it would change the route', async () => {
+    app.behaviour = 'ok';
+    // node:http sends the path as written; fetch would normalise it.
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const u = new URL(gw.url);
+        const req = request({ host: u.hostname, port: u.port, path }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect((await get('/plain/admin')).status).toBe(403);
+    for (const spelling of ['/plain/%61dmin', '/plain/%61%64%6D%69%6E/x', '/%70lain/admin']) expect((await raw(spelling)).status, spelling).toBe(403);
+    // A backend that decodes %2F would see /admin/x, the walled route's path.
+    for (const spelling of ['/plain/admin%2Fx', '/plain/admin%2fx', '/plain/admin%5Cx']) {
+      const answer = await raw(spelling);
+      expect(answer.status, spelling).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({ error: 'path has an encoded slash that would select another route', status: 400 });
+    }
+    // Where decoding changes nothing, the slash stays encoded (an id such as "group%2Fproject").
+    const id = await raw('/plain/projects/group%2fproject?x=%7e');
+    expect(id.status).toBe(200);
+    expect(JSON.parse(id.body).url).toBe('/projects/group%2Fproject?x=%7e');
+    const tilde = await raw('/plain/%7Euser/%41');
+    expect(JSON.parse(tilde.body).url).toBe('/~user/A');
+    const malformed = await raw('/plain/100%');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body)).toEqual({ error: 'path has a malformed percent-encoding', status: 400 });
+    expect((await raw('/plain/%zz')).status).toBe(400);
+  });
+
   it('answers 502 to a reset and to a closed port, 504 to a hang, and keeps serving', async () => {
     app.behaviour = 'reset';
     const reset = await get('/plain/x');

@@ -39,5 +39,7 @@ export const MESSAGES = {
   timeout: 'upstream timed out',
   badRequest: 'bad request',
   dotSegment: 'path has a dot segment',
+  badEscape: 'path has a malformed percent-encoding',
+  encodedSlash: 'path has an encoded slash that would select another route',
   shuttingDown: 'gateway is shutting down',
 } as const;

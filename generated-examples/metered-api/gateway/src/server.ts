@@ -442,16 +442,20 @@ export class Gateway {
     const url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* "/" */) return sendError(res, 400, MESSAGES.badRequest);
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    let path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
+    if (path.indexOf('%') !== -1) {
+      // Routed and forwarded in one form, so that "/%61dmin" meets the policies of "/admin".
+      const normal = normalizePercentEncoding(path);
+      if (normal === undefined) return this.refusePath(req, res, path, MESSAGES.badEscape);
+      if (normal !== path) {
+        req.url = q === -1 ? normal : normal + url.slice(q);
+        path = normal;
+      }
+    }
     if (path === '/healthz' || path === '/metrics') return this.ownEndpoint(path, req, res);
     // Before routing: whatever route or method, such a path is refused, never resolved.
-    if (hasDotSegment(path)) {
-      const start = performance.now();
-      sendError(res, 400, MESSAGES.dotSegment);
-      this.logBare(req, path, 400, start);
-      return;
-    }
+    if (hasDotSegment(path)) return this.refusePath(req, res, path, MESSAGES.dotSegment);
     if (
       method === 'OPTIONS' &&
       req.headers.origin !== undefined &&
@@ -467,9 +471,22 @@ export class Gateway {
       this.logBare(req, path, found.kind === 'method' ? 405 : 404, start);
       return;
     }
+    // An encoded slash stays as it came (an id may hold one), unless a backend that decodes it
+    // would see the path of another route: then the request would skip that route's policies.
+    if (path.indexOf('%') !== -1 && ENCODED_SLASH.test(path)) {
+      const decoded = this.router.lookup(method, path.replace(ENCODED_SLASHES, '/'));
+      if (decoded.kind !== 'found' || decoded.match.route !== found.match.route)
+        return this.refusePath(req, res, path, MESSAGES.encodedSlash);
+    }
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
     new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path).run();
+  }
+
+  private refusePath(req: IncomingMessage, res: ServerResponse, path: string, message: string): void {
+    const start = performance.now();
+    sendError(res, 400, message);
+    this.logBare(req, path, 400, start);
   }
 
   private ownEndpoint(path: string, req: IncomingMessage, res: ServerResponse): void {
@@ -550,6 +567,27 @@ export class Gateway {
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+const ENCODED_SLASH = /%2F|%5C/;
+const ENCODED_SLASHES = /%2F|%5C/g;
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * RFC 3986 §6.2.2: an escaped unreserved character ("%61" for "a") is decoded and every other
+ * escape upper-cased, so equivalent paths are one path. undefined when a "%" starts no escape.
+ */
+export function normalizePercentEncoding(path: string): string | undefined {
+  let malformed = false;
+  const normal = path.replace(/%([0-9A-Fa-f]{2})?/g, (_escape, hex: string | undefined) => {
+    if (hex === undefined) {
+      malformed = true;
+      return '%';
+    }
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase();
+  });
+  return malformed ? undefined : normal;
 }
 
 /** "/a/../b", "/a/./b" and their percent-encoded forms are refused rather than interpreted. */
