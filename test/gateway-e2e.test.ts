@@ -267,6 +267,21 @@ describe('generated gateway end to end, over real sockets', () => {
       pairB.calls = 0;
       for (let i = 0; i < 6; i++) expect((await fetch(`${ejecting.url}/retried/${i}`)).status).toBe(200);
       expect(pairB.calls).toBe(0);
+      // The last instance that gets traffic is never ejected: its failures pass on as they come,
+      // and it is called again as soon as it recovers (not after GW_EJECT_MS).
+      pairA.behaviour = 'unavailable';
+      for (let i = 0; i < 6; i++) {
+        const answer = await fetch(`${ejecting.url}/retried/${i}`);
+        expect(answer.status).toBe(503);
+        expect(await answer.text()).toBe(''); // the backend's 503, not the gateway's "no healthy instance"
+      }
+      pairA.behaviour = 'ok';
+      expect((await fetch(`${ejecting.url}/retried/x`)).status).toBe(200);
+      // A single-instance service: one route's timeouts do not take the others down.
+      app.behaviour = 'hang';
+      for (let i = 0; i < 3; i++) expect((await fetch(`${ejecting.url}/plain/slow`)).status).toBe(504);
+      app.behaviour = 'ok';
+      expect((await fetch(`${ejecting.url}/guarded/fast`)).status).toBe(200);
     } finally {
       pairB.behaviour = 'ok';
       await ejecting.stop();

@@ -241,15 +241,23 @@ export class Upstream {
     i.consecutiveFailures = 0;
   }
 
-  /** Connection failure, reset, timeout or 502/503/504: eject after GW_EJECT_AFTER_FAILURES in a row. */
+  /**
+   * Connection failure, reset, timeout or 502/503/504: eject after GW_EJECT_AFTER_FAILURES in a
+   * row, but never the last instance that gets traffic (as Envoy's outlier detection keeps a
+   * share of hosts): failures the other routes of the service do not see (one route's timeout,
+   * one client's slow requests) must not turn into 503s for all of them. A service that fails as
+   * a whole meets the routes' circuit breakers and the active health checks instead.
+   */
   failure(i: Instance): void {
     i.consecutiveFailures++;
+    const now = Date.now();
     if (
       this.settings.ejectAfterFailures > 0 &&
       i.consecutiveFailures >= this.settings.ejectAfterFailures &&
-      i.ejectedUntil <= Date.now()
+      i.ejectedUntil <= now &&
+      this.instances.some((other) => other !== i && other.available(now))
     ) {
-      i.ejectedUntil = Date.now() + this.settings.ejectMs;
+      i.ejectedUntil = now + this.settings.ejectMs;
       i.consecutiveFailures = 0;
       this.events.health(this.service.name, i.origin, false);
       setTimeout(
