@@ -129,7 +129,8 @@ function checkUniqueNames(store: Store, report: Report): void {
       const name = names[0] ?? fallback?.(node);
       if (name === undefined) continue;
       if (names.length === 0 && formats.dnsLabel(name)) {
-        report(node, property, 'derived-name', `this agw:${cls} has no agw:${property}, and the name derived from its IRI ("${name}") is not a DNS label`, `add agw:${property} "a-dns-label"`);
+        const why = name === '' ? 'and as a blank node it has no IRI to derive a name from' : `and the name derived from its IRI ("${name}") is not a DNS label`;
+        report(node, property, 'derived-name', `this agw:${cls} has no agw:${property}, ${why}`, `add agw:${property} "a-dns-label"`);
         continue;
       }
       const first = seen.get(name);
@@ -138,8 +139,10 @@ function checkUniqueNames(store: Store, report: Report): void {
     }
   };
   unique('BackendService', 'serviceName');
-  unique('Route', 'routeName', (node) => (node.termType === 'NamedNode' ? kebabLocalName(node.value) : undefined) ?? '');
-  unique('Consumer', 'consumerName');
+  // Both default to the IRI's local name (build-model.ts); a blank node has none to give.
+  const derived = (node: Term) => (node.termType === 'NamedNode' ? kebabLocalName(node.value) : '');
+  unique('Route', 'routeName', derived);
+  unique('Consumer', 'consumerName', derived);
 }
 
 /** `/a/{id}/b` and `/a/{x}/b` match the same requests. */
