@@ -242,6 +242,18 @@ describe('istio target: applies and features', () => {
     expect(vs!.spec.http.find((h: Doc) => h.name === 'research-gateway.public-docs').rewrite).toEqual({ uriRegexRewrite: { match: '^/docs/?', rewrite: '/' } });
   });
 
+  it('hosts outside the cluster get ServiceEntries (Istio drops traffic to hosts it does not know); an IPv6 host is noted', async () => {
+    const g = await istioOf(['test/fixtures/valid/external-hosts.ttl'], ['istio']);
+    const entries = kinds(g, 'ServiceEntry').map((d) => ({ ns: d.metadata.namespace, hosts: d.spec.hosts, location: d.spec.location, resolution: d.spec.resolution, ports: d.spec.ports }));
+    expect(entries.sort((a, b) => (a.hosts[0] < b.hosts[0] ? -1 : 1))).toEqual([
+      { ns: 'default', hosts: ['10.20.30.40'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 8080, name: 'http-8080', protocol: 'HTTP' }] },
+      { ns: 'edge', hosts: ['api.partner.example.com'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 443, name: 'https-443', protocol: 'HTTPS' }, { number: 8443, name: 'https-8443', protocol: 'HTTPS' }] },
+      { ns: 'default', hosts: ['audit.example.net'], location: 'MESH_EXTERNAL', resolution: 'DNS', ports: [{ number: 80, name: 'http-80', protocol: 'HTTP' }] },
+    ]);
+    expect(g.notes).toContain('agw:host (IPv6 address)');
+    expect(g.notes).toContain('fd00::7');
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await istioOf(['test/fixtures/valid/hostile-strings.ttl'], ['istio']);
     for (const doc of g.docs) {

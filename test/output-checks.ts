@@ -6,6 +6,7 @@ import { format } from 'prettier';
 import { parse, parseAllDocuments, visit } from 'yaml';
 import type { ExpectStatic } from 'vitest';
 import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
+import { ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry';
 import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1/Gateway';
 import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
 import { EnvoyFilter } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter';
@@ -55,6 +56,7 @@ export const ISTIO_MODELS: Readonly<Record<string, ResourceModel>> = {
   'networking.istio.io/v1/Gateway': Gateway,
   'networking.istio.io/v1/VirtualService': VirtualService,
   'networking.istio.io/v1/DestinationRule': DestinationRule,
+  'networking.istio.io/v1/ServiceEntry': ServiceEntry,
   'networking.istio.io/v1alpha3/EnvoyFilter': EnvoyFilter,
   'security.istio.io/v1/PeerAuthentication': PeerAuthentication,
   'security.istio.io/v1/RequestAuthentication': RequestAuthentication,
@@ -178,6 +180,11 @@ export function manifestInvariants(docs: Doc[], files: Files): string[] {
   for (const d of docs.filter((x) => x.kind === 'DestinationRule')) if (!hostOk(d.spec.host)) problems.push(`DestinationRule ${d.metadata.name}: host ${d.spec.host} is no host name`);
   for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...e.route.map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
     if (!hostOk(h)) problems.push(`VirtualService destination host ${h} is no host name`);
+  }
+  // Istio drops traffic to a host outside the cluster's registry that no ServiceEntry names.
+  const entered = new Set(docs.filter((d) => d.kind === 'ServiceEntry').flatMap((d) => d.spec.hosts));
+  for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...e.route.map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
+    if (!/\.svc\.cluster\.local$/.test(h) && isIP(h) !== 6 && !entered.has(h)) problems.push(`VirtualService destination host ${h} is neither a cluster Service nor in a ServiceEntry`);
   }
   // A DestinationRule per host: Istio does not merge two rules for one host.
   const hosts = docs.filter((d) => d.kind === 'DestinationRule').map((d) => d.spec.host);

@@ -49,6 +49,7 @@ export const istioTarget: Target = {
       { path: 'istio/virtualservice.yaml', template: 'istio/virtualservice.yaml.hbs', context: view },
     ];
     if (view.destinationRules.length > 0) files.push({ path: 'istio/destinationrules.yaml', template: 'istio/destinationrules.yaml.hbs', context: view });
+    if (view.serviceEntries.length > 0) files.push({ path: 'istio/serviceentries.yaml', template: 'istio/serviceentries.yaml.hbs', context: view });
     if (view.peerAuthentications.length > 0 || view.requestAuthentication || view.authorizationPolicies.length > 0) {
       files.push({ path: 'istio/security.yaml', template: 'istio/security.yaml.hbs', context: view });
     }
@@ -117,6 +118,13 @@ interface DestinationRule {
   readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
 }
 
+/** A host outside the cluster's registry, which Istio routes to only through a ServiceEntry. */
+interface ServiceEntry {
+  readonly meta: Meta;
+  readonly hosts: readonly string[];
+  readonly ports: readonly { number: number; name: string; protocol: string }[];
+}
+
 interface PeerAuthentication {
   readonly meta: Meta;
   readonly selector?: readonly Label[];
@@ -163,6 +171,7 @@ export interface IstioView {
   readonly gatewayRef: string;
   readonly http: readonly HttpEntry[];
   readonly destinationRules: readonly DestinationRule[];
+  readonly serviceEntries: readonly ServiceEntry[];
   readonly peerAuthentications: readonly PeerAuthentication[];
   readonly requestAuthentication?: { meta: Meta; rules: readonly JwtRule[] };
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
@@ -263,6 +272,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     const routes = model.routes.filter((r) => group.some((s) => routesByService.get(s.name)?.includes(r)));
     return destinationRule(model, group, routes, meta, notes);
   });
+  const serviceEntries = [...byHost].flatMap(([host, group]) => serviceEntry(host, group, meta, notes));
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
@@ -306,6 +316,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     gatewayRef: `${ns}/${gw}`,
     http,
     destinationRules,
+    serviceEntries,
     peerAuthentications,
     ...(requestAuthentication ? { requestAuthentication } : {}),
     authorizationPolicies,
@@ -402,6 +413,26 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
 }
 
 const samePolicy = (a: TrafficPolicy, b: TrafficPolicy) => JSON.stringify(a) === JSON.stringify(b);
+
+const SERVICE_ENTRY_PROTOCOL: Record<M.BackendService['protocol'], string> = { http: 'HTTP', https: 'HTTPS', grpc: 'GRPC' };
+
+/**
+ * Istio drops traffic to a host that is neither in the platform's registry (a Kubernetes Service)
+ * nor in a ServiceEntry. A host the model names with a domain or an IPv4 address (anything but a
+ * bare name or a cluster name, see clusterHost) is outside the cluster: it gets a ServiceEntry,
+ * MESH_EXTERNAL, resolved by DNS, with the ports of the services on it.
+ */
+function serviceEntry(host: string, group: readonly M.BackendService[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): ServiceEntry[] {
+  if (/\.svc(\.cluster\.local)?$/.test(host)) return [];
+  const first = group[0]!;
+  if (host.includes(':')) {
+    notes.push({ subject: `service ${first.name}`, feature: 'agw:host (IPv6 address)', detail: `Istio routes to a host outside the cluster only through a ServiceEntry, whose hosts are names: give ${host} a DNS name, or add a ServiceEntry with the address under a name of your choice` });
+    return [];
+  }
+  const ports = new Map<number, { number: number; name: string; protocol: string }>();
+  for (const s of group) if (!ports.has(s.port)) ports.set(s.port, { number: s.port, name: `${s.protocol}-${s.port}`, protocol: SERVICE_ENTRY_PROTOCOL[s.protocol] });
+  return [{ meta: meta(dnsName(first.name, 'external'), first.namespace, first.name), hosts: [host], ports: [...ports.values()].sort((a, b) => a.number - b.number) }];
+}
 
 /**
  * The DestinationRule of one host: its services (usually one; several when they share the host)
