@@ -163,5 +163,10 @@ describe('kong target: features the examples exercise', () => {
     const { notes } = await kongOf('mesh-shop.ttl');
     expect(notes).toContain('agw:hasTrafficMirror');
     expect(notes).toContain('route orders');
+    // A canary's own route has its own rate-limit budget; bare hosts resolve in Kong's namespace;
+    // certificate expiry and rotation are nothing Kong tracks.
+    expect(notes).toMatch(/## agw:hasRateLimiter with a header-matched split\n\n[^\n]*catalog\.catalog-v2[^\n]*2× its limit/);
+    expect(notes).toMatch(/## agw:namespace\n[\s\S]*Applies to: [^\n]*service cart \(shop\)/);
+    expect(notes).toMatch(/## agw:hasCertificate\n[\s\S]*Applies to: mesh istio/);
   });
 });

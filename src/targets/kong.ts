@@ -196,8 +196,17 @@ export function kongView(model: M.GatewayModel): KongView {
       });
     }
     noteRouteLimits(route, notes);
+    if (route.rateLimit && parts.length > 0) {
+      notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
+    }
   }
+  const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
+  if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
   for (const s of model.services) {
+    if (s.namespace !== 'default' && s.host === s.name && s.instances.length === 0) {
+      notes.push({ subject: `service ${s.name} (${s.namespace})`, feature: 'agw:namespace', detail: 'Kong reaches a service at its agw:host, which defaults to the bare serviceName; a Kong inside Kubernetes resolves a bare name in its own namespace, not in the agw:namespace of the service: where Kong runs in the cluster, set agw:host to <serviceName>.<namespace>.svc.cluster.local' });
+    }
+    if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: certificateNote });
     const mode = mtlsModeOf(s, model);
     if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name)) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
