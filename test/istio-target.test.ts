@@ -254,6 +254,14 @@ describe('istio target: applies and features', () => {
     expect(g.notes).toContain('fd00::7');
   });
 
+  it('notes a "*" in a scope or audience (an Istio wildcard), and an HS256 route whose issuer has a JWKS from another route', async () => {
+    const g = await istioOf(['test/fixtures/valid/istio-wildcards.ttl'], ['istio']);
+    expect(g.notes).toContain('so "api\\*" is met by more tokens');
+    expect(g.notes).toContain('so "orders:\\*" is met by more tokens');
+    expect(g.notes).toContain("the issuer's jwtRule takes the JWKS another route of the issuer names");
+    expect(g.notes).not.toContain('the jwtRule has no jwksUri');
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await istioOf(['test/fixtures/valid/hostile-strings.ttl'], ['istio']);
     for (const doc of g.docs) {

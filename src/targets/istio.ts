@@ -296,6 +296,11 @@ export function istioView(model: M.GatewayModel): IstioView {
     if (rules.length === 0) continue;
     authorizationPolicies.push({ meta: meta(dnsName(gw, route.name), ns, route.name), route: route.name, rules });
     noteOverreach(route, neighbours(literalPrefix(route.path)), notes);
+    if (route.auth?.kind === 'jwt') {
+      for (const value of [...route.auth.audiences, ...route.auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'))) {
+        notes.push({ subject: `route ${route.name}`, feature: 'agw:audience / agw:requiredScope with "*"', detail: `Istio reads a leading or trailing "*" in an AuthorizationPolicy value as a wildcard (prefix, suffix, or any value), so "${value}" is met by more tokens than the exact value the model asks for; Istio has no way to match the "*" itself` });
+      }
+    }
   }
 
   const tracing = model.gateway.tracing;
@@ -529,9 +534,17 @@ function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
   for (const r of routes) {
     const auth = r.auth as M.JwtAuthentication;
     byIssuer.set(auth.issuer, [...(byIssuer.get(auth.issuer) ?? []), auth]);
+  }
+  for (const r of routes) {
+    const auth = r.auth as M.JwtAuthentication;
     const subject = `route ${r.name}`;
     if (!auth.jwksUri) {
-      notes.push({ subject, feature: 'agw:secretEnv (HS256)', detail: 'Istio verifies tokens only with public keys from a JWKS and cannot read an HS256 secret from the environment (an inline JWKS would put the secret into the manifest); the jwtRule has no jwksUri, so Istio tries OpenID discovery at the issuer and refuses the tokens unless the issuer publishes a JWKS: the route fails closed' });
+      // The jwtRule is the issuer's: another route of the issuer may give it a JWKS.
+      const shared = byIssuer.get(auth.issuer)!.some((a) => a.jwksUri !== undefined);
+      const consequence = shared
+        ? "the issuer's jwtRule takes the JWKS another route of the issuer names, so the route's HS256 tokens are refused: the route fails closed"
+        : 'the jwtRule has no jwksUri, so Istio tries OpenID discovery at the issuer and refuses the tokens unless the issuer publishes a JWKS: the route fails closed';
+      notes.push({ subject, feature: 'agw:secretEnv (HS256)', detail: `Istio verifies tokens only with public keys from a JWKS and cannot read an HS256 secret from the environment (an inline JWKS would put the secret into the manifest); ${consequence}` });
     } else {
       if (auth.algorithms.includes('HS256')) notes.push({ subject, feature: 'agw:algorithm HS256', detail: 'Istio verifies tokens only with the JWKS; HS256 tokens signed with agw:secretEnv are refused' });
       notes.push({ subject, feature: 'agw:algorithm', detail: 'Istio accepts any algorithm the JWKS has keys for; the list of accepted algorithms is not enforced' });
