@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,8 +32,9 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
   const problems: Problem[] = [];
   if (paths.length === 0) problems.push(problem('usage', 'no model file given', { hint: 'pass one or more Turtle files, e.g. gwgen validate model.ttl' }));
   for (const path of paths) {
+    let bytes: Buffer;
     try {
-      sources.push({ path: displayPath(path, cwd), text: await readFile(path, 'utf8') });
+      bytes = await readFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       problems.push(
@@ -41,9 +43,36 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
           hint: 'check the path; model files are Turtle (.ttl)',
         }),
       );
+      continue;
     }
+    const file = displayPath(path, cwd);
+    if (isUtf8(bytes)) sources.push({ path: file, text: bytes.toString('utf8') });
+    else problems.push(notUtf8(file, bytes));
   }
   return { sources, problems };
+}
+
+/**
+ * Turtle is UTF-8. Decoding another encoding would turn its bytes into U+FFFD and, say, an
+ * issuer "café" in Latin-1 into one no token ever matches: the file is refused at its first
+ * byte that is not UTF-8.
+ */
+function notUtf8(file: string, bytes: Buffer): Problem {
+  let start = 0;
+  let line = 1;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    const row = bytes.subarray(start, end === -1 ? bytes.length : end);
+    if (!isUtf8(row) || end === -1) {
+      const column = row.toString('utf8').indexOf('\uFFFD') + 1;
+      return problem('syntax', 'the file is not UTF-8 text: Turtle files are UTF-8', {
+        location: { file, line, ...(column > 0 ? { column } : {}) },
+        hint: 'convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8',
+      });
+    }
+    start = end + 1;
+    line++;
+  }
 }
 
 function displayPath(path: string, cwd: string): string {
