@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
@@ -158,6 +158,15 @@ describe('gwgen audit: formats and exit codes', () => {
       expect(line.startsWith(`:${res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, '')}`) || line.includes(res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, ''))).toBe(true);
     }
     expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
+  });
+
+  it('sarif locations are URI references: a space or "#" in the file name is percent-encoded', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'my model#1.ttl');
+    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), file);
+    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
+    const uris = new Set(JSON.parse(r.stdout).runs[0].results.map((x: { locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }) => x.locations[0]!.physicalLocation.artifactLocation.uri));
+    expect([...uris]).toEqual([`${dir.split('/').map(encodeURIComponent).join('/')}/my%20model%231.ttl`]);
   });
 
   it('table groups by severity', async () => {

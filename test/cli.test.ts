@@ -21,6 +21,9 @@ describe('usage errors exit 2', () => {
     ['unknown target', ['generate', 'examples/metered-api.ttl', '-t', 'nginx']],
     ['query without a query', ['query', 'examples/metered-api.ttl']],
     ['bad query format', ['query', 'examples/metered-api.ttl', '-e', 'ASK {}', '--format', 'xml']],
+    ['no command', []],
+    ['pack without a subcommand', ['pack']],
+    ['an empty output directory name (it would be the working directory)', ['generate', 'examples/metered-api.ttl', '-o', '']],
   ])('%s', async (_name, args) => {
     const r = await gwgen(args);
     expect(r.exitCode).toBe(2);
@@ -113,6 +116,17 @@ ORDER BY ?path ?method`;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).results.bindings.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['an empty query', '', 'the query is empty'],
+    ['a query of comments only', '# just a comment', 'the query is empty'],
+    ['SERVICE, which the engine does not run over a model', 'SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }', 'such as SERVICE'],
+  ])('%s is exit 1 with a message that says so', async (_name, text, message) => {
+    const r = await gwgen(['query', 'examples/metered-api.ttl', '-e', text]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('actors');
   });
 
   it('a broken query is exit 1 with a message, not a stack trace', async () => {

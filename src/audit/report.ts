@@ -75,7 +75,7 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
           locations: [
             {
               ...(f.location.file
-                ? { physicalLocation: { artifactLocation: { uri: f.location.file.split('\\').join('/') }, region: { startLine: f.location.line ?? 1, ...(f.location.column ? { startColumn: f.location.column } : {}) } } }
+                ? { physicalLocation: { artifactLocation: { uri: fileUri(f.location.file) }, region: { startLine: f.location.line ?? 1, ...(f.location.column ? { startColumn: f.location.column } : {}) } } }
                 : {}),
               logicalLocations: [{ fullyQualifiedName: f.focus, kind: 'resource' }],
             },
@@ -92,4 +92,9 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
 
 function pascal(id: string): string {
   return id.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+}
+
+/** SARIF wants a URI reference: "my model#1.ttl" is "my%20model%231.ttl" ("#" would start a fragment). */
+function fileUri(path: string): string {
+  return path.split(/[\\/]/).map(encodeURIComponent).join('/');
 }

@@ -97,6 +97,8 @@ async function filesUnder(root: string, folder: string): Promise<string[]> {
 
 /** A usage problem when dir cannot be an output directory (it, or a folder on its path, is a file). */
 export async function outputDirProblem(dir: string): Promise<Problem | undefined> {
+  // "" would resolve to the working directory, which gwgen would then take over as its output.
+  if (dir.trim() === '') return problem('usage', 'the output directory is empty ("")', { hint: 'name a directory with -o, or leave -o out for ./generated' });
   const kind = await stat(dir).then(
     (s) => (s.isDirectory() ? 'directory' : 'file'),
     (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),

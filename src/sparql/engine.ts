@@ -62,6 +62,10 @@ export type QueryOutcome =
  * value naming `origin` (the file or "-e"), never a stack trace.
  */
 export async function runQuery(store: Store, text: string, origin: string, options: { now?: Date } = {}): Promise<QueryOutcome> {
+  // An empty text parses as an empty update, which would "succeed" with one empty row.
+  if (text.replace(/^\s*#.*$/gm, '').trim() === '') {
+    throw new GwgenError(problem('query', 'the query is empty', { location: { file: origin }, hint: "give a SELECT or ASK query, e.g. -e 'SELECT ?path WHERE { ?r agw:routePath ?path }'" }));
+  }
   const qe = await sparqlEngine();
   const full = `${PROLOGUE}\n${text}`;
   let result;
@@ -71,6 +75,10 @@ export async function runQuery(store: Store, text: string, origin: string, optio
   } catch (err) {
     // The parser counts the lines of the prologue too: the location is the line in the query's own text.
     const text = String((err as Error).message ?? err);
+    // Comunica's word for "no part of the engine runs this", e.g. SERVICE: nothing to do with syntax.
+    if (text.includes('No actors are able to reply')) {
+      throw new GwgenError(problem('query', 'the query asks for something the engine does not run over a model, such as SERVICE (a remote endpoint)', { location: { file: origin }, hint: 'query the model only: SELECT or ASK without SERVICE' }));
+    }
     const first = text.split('\n')[0]!;
     const at = /\bon line (\d+)/.exec(first);
     const line = at ? Number(at[1]) - PROLOGUE_LINES : undefined;

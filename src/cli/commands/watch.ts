@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
 import { readSources } from '../../pipeline/load.js';
-import { summarizePlan } from '../../pipeline/write.js';
+import { outputDirProblem, summarizePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
 import { watch } from '../../watch.js';
 import { out } from '../output.js';
@@ -40,6 +40,11 @@ An invalid model is reported and watching goes on; the output directory keeps th
           configTargets = config.targets;
         }
         const outDir = flags.out ?? configOut ?? './generated';
+        const unusable = await outputDirProblem(outDir);
+        if (unusable) {
+          out.problems([unusable]);
+          return 2;
+        }
         const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
         if (targets !== undefined && targets.length === 0) {
           out.problems([problem('usage', '-t names no target', { hint: `give a comma list of targets (${TARGET_NAMES.join(', ')}), or leave -t out for every target the model has data for` })]);
@@ -51,7 +56,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
           return 2;
         }
         // A model file that is not there at the start is a usage error (exit 2), not something to wait for.
-        const missing = (await readSources(models)).problems;
+        const missing = (await readSources(models)).problems.filter((p) => p.code === 'file-not-found');
         if (missing.length > 0) {
           out.problems(missing);
           return exitCodeFor(missing);
