@@ -16,7 +16,7 @@ interface KongDoc {
   services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
   consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
-  plugins: Array<{ name: string; tags: string[] }>;
+  plugins: Array<{ name: string; tags: string[]; route?: string; consumer?: string; config?: Record<string, unknown> }>;
   certificates?: Array<{ id: string; cert: string; key: string; tags: string[] }>;
 }
 
@@ -129,7 +129,7 @@ describe('kong target: features the examples exercise', () => {
     // Kong runs the most specific rate-limiting plugin only: a consumer's (its tier) beats a
     // route's, so each tiered consumer gets the route's limit scoped to route + consumer.
     const { doc, model, notes } = await kongOf('metered-api.ttl');
-    const scoped = doc.plugins as Array<{ name: string; route?: string; consumer?: string; config: Record<string, unknown> }>;
+    const scoped = doc.plugins;
     const tiered = model.consumers.filter((c) => c.quotaTier && c.apiKeyEnv).map((c) => c.name);
     const limitedRoutes = model.routes.filter((r) => r.rateLimit && r.auth?.kind === 'apiKey');
     expect(tiered.length).toBeGreaterThan(1);
