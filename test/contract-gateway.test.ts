@@ -263,9 +263,27 @@ describe('interfaces.md: the generated gateway, as npm install && npm start runs
     for (let i = 0; i < 3; i++) answers.push(await call('/metered', { headers: { 'x-api-key': BOB_KEY } }));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
     for (const a of answers) for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) expect(a.headers.get(h), h).toMatch(/^\d+$/);
+    // The monthly quota (2) has less left than the daily window (1000): it is the one shown.
+    expect(answers.map((a) => [a.headers.get('x-ratelimit-limit'), a.headers.get('x-ratelimit-remaining')])).toEqual([['2', '1'], ['2', '0'], ['2', '0']]);
     const spent = answers[2]!;
     expect(Number(spent.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(JSON.parse(spent.text)).toEqual({ error: expect.stringMatching(/\S/), status: 429 });
+  });
+
+  it('X-RateLimit-* describe the budget that refused, else the one with the least left (here the monthly quota of 2)', async () => {
+    // bob's tier: 1000 a day and 2 a month; the quota is spent by the test above.
+    const spent = await call('/metered', { headers: { 'x-api-key': BOB_KEY } });
+    expect(spent.status).toBe(429);
+    expect([spent.headers.get('x-ratelimit-limit'), spent.headers.get('x-ratelimit-remaining')]).toEqual(['2', '0']);
+    expect(Number(spent.headers.get('x-ratelimit-reset'))).toBe(Number(spent.headers.get('retry-after')));
+  });
+
+  it('a second Authorization header is refused with the first, not passed upstream unverified', async () => {
+    const good = jwt(claims('orders:write orders:read'));
+    const forged = jwt({ ...claims('orders:write orders:read'), sub: 'admin' }, 'not-the-secret');
+    const answer = await rawRequest(port, `GET /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${good}\r\nAuthorization: Bearer ${forged}\r\nConnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('www-authenticate: bearer');
   });
 
   it('503 with Retry-After when the circuit is open', async () => {

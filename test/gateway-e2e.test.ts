@@ -24,6 +24,12 @@ describe('gateway view', () => {
   });
 });
 
+/** Waits (up to 5 s) for a condition that another process brings about. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(condition()).toBe(true);
+}
+
 describe('generated gateway end to end, over real sockets', () => {
   let dir = '';
   let out = '';
@@ -34,18 +40,20 @@ describe('generated gateway end to end, over real sockets', () => {
   const light = new Backend('light');
   const sticky = [new Backend('s1'), new Backend('s2'), new Backend('s3')];
   const probed = [new Backend('p1'), new Backend('p2')];
+  const shadow = new Backend('shadow');
   let gw: GatewayProcess;
   let env: Record<string, string> = {};
 
   beforeAll(async () => {
     ({ dir, out } = await buildGateway('test/fixtures/gateway/faults.ttl'));
-    for (const b of [app, pairA, pairB, heavy, light, ...sticky, ...probed]) await b.listen();
+    for (const b of [app, pairA, pairB, heavy, light, ...sticky, ...probed, shadow]) await b.listen();
     env = {
       GW_UPSTREAM_APP: app.url,
       GW_UPSTREAM_PAIR: `${pairA.url},${pairB.url}`,
       GW_UPSTREAM_WEIGHTED: `${heavy.url};weight=80,${light.url};weight=20`,
       GW_UPSTREAM_STICKY: sticky.map((b) => b.url).join(','),
       GW_UPSTREAM_PROBED: probed.map((b) => b.url).join(','),
+      GW_UPSTREAM_SHADOW: shadow.url,
       ALICE_KEY: 'alice-secret-key',
       GW_MAX_BODY_BYTES: String(8 * 1024 * 1024),
       GW_EJECT_AFTER_FAILURES: '0',
@@ -54,7 +62,7 @@ describe('generated gateway end to end, over real sockets', () => {
   });
   afterAll(async () => {
     await gw?.stop('SIGKILL');
-    for (const b of [app, pairA, pairB, heavy, light, ...sticky, ...probed]) await b.stop().catch(() => undefined);
+    for (const b of [app, pairA, pairB, heavy, light, ...sticky, ...probed, shadow]) await b.stop().catch(() => undefined);
   });
 
   const get = async (path: string, headers: Record<string, string> = {}) => {
@@ -105,6 +113,50 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(malformed.status).toBe(400);
     expect(JSON.parse(malformed.body)).toEqual({ error: 'path has a malformed percent-encoding', status: 400 });
     expect((await raw('/plain/%zz')).status).toBe(400);
+  });
+
+  it('mirrors a chunked body while it fits the replay buffer, and counts the ones it cannot mirror', async () => {
+    app.behaviour = 'ok';
+    const skipped = async () => Number(/gateway_mirror_requests_total\{route="mirrored",outcome="skipped"\} (\d+)/.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? 0);
+    const chunked = (bytes: number) =>
+      fetch(`${gw.url}/mirrored/upload`, {
+        method: 'POST',
+        // A stream body has no length: fetch sends it chunked.
+        body: new ReadableStream({
+          start(c) {
+            for (let left = bytes; left > 0; left -= 64 * 1024) c.enqueue(new Uint8Array(Math.min(left, 64 * 1024)));
+            c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    const before = await skipped();
+    const small = await chunked(100_000);
+    expect(small.status).toBe(200);
+    expect(JSON.parse(await small.text()).bytes).toBe(100_000);
+    await until(() => shadow.received.includes(100_000));
+    // Past the 1 MiB replay buffer: streamed to the backend whole, not mirrored, counted.
+    const shadowCalls = shadow.calls;
+    for (const big of [await chunked(3 * 1024 * 1024), await fetch(`${gw.url}/mirrored/upload`, { method: 'POST', body: new Uint8Array(3 * 1024 * 1024) })]) {
+      expect(big.status).toBe(200);
+      expect(JSON.parse(await big.text()).bytes).toBe(3 * 1024 * 1024);
+    }
+    expect(await skipped()).toBe(before + 2);
+    expect(shadow.calls).toBe(shadowCalls);
+  });
+
+  it('keeps the scheme and host a trusted proxy saw (X-Forwarded-Proto/-Host), and only a trusted one', async () => {
+    const behind = await startGateway(dir, { ...env, GW_TRUSTED_PROXIES: '127.0.0.1/32' });
+    try {
+      app.behaviour = 'ok';
+      const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.org', 'x-forwarded-for': '203.0.113.9' };
+      const trusted = JSON.parse(await (await fetch(`${behind.url}/plain/x`, { headers: forwarded })).text()).headers;
+      expect([trusted['x-forwarded-proto'], trusted['x-forwarded-host'], trusted['x-forwarded-for']]).toEqual(['https', 'api.example.org', '203.0.113.9, 127.0.0.1']);
+      const direct = JSON.parse(await (await fetch(`${gw.url}/plain/x`, { headers: forwarded })).text()).headers;
+      expect([direct['x-forwarded-proto'], direct['x-forwarded-host'], direct['x-forwarded-for']]).toEqual(['http', new URL(gw.url).host, '127.0.0.1']);
+    } finally {
+      await behind.stop();
+    }
   });
 
   it('answers 502 to a reset and to a closed port, 504 to a hang, and keeps serving', async () => {

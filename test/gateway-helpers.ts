@@ -71,6 +71,8 @@ export class Backend {
   /** What GET /healthz answers (the gateway's active health check). */
   healthy = true;
   calls = 0;
+  /** Body sizes of the requests it answered, in order. */
+  readonly received: number[] = [];
   port = 0;
   /** Raw headers (flat [name, value, ...]) the 'ok' answer carries besides its content type. */
   answerHeaders: string[] = [];
@@ -99,6 +101,7 @@ export class Backend {
         return void res.end(this.healthy ? 'ok' : 'unhealthy');
       }
       this.calls++;
+      this.received.push(bytes);
       switch (this.behaviour) {
         case 'fail':
           res.writeHead(500, { 'content-type': 'text/plain' });

@@ -569,6 +569,24 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/**
+ * The Authorization header as sent. Node keeps only the first of several, while all of them go
+ * upstream: joined (as Node joins other repeated headers), several never verify, so a second,
+ * forged token cannot ride along with a valid first one.
+ */
+function authorizationOf(req: IncomingMessage): string | undefined {
+  const first = req.headers.authorization;
+  if (first === undefined) return undefined;
+  const raw = req.rawHeaders;
+  let seen = 0;
+  let all = first;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 13 || raw[i]!.toLowerCase() !== 'authorization') continue;
+    if (++seen > 1) all += ', ' + raw[i + 1]!;
+  }
+  return all;
+}
+
 const ENCODED_SLASH = /%2F|%5C/;
 const ENCODED_SLASHES = /%2F|%5C/g;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
@@ -680,7 +698,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (r.cors !== undefined && origin !== undefined) r.cors.apply(origin, (this.extra ??= []));
     if (r.ip !== undefined && !r.ip.allowed(this.clientIp)) return this.reject(403, MESSAGES.forbiddenIp);
     if (r.jwt !== undefined) {
-      const out = r.jwt.verify(this.req.headers.authorization);
+      const out = r.jwt.verify(authorizationOf(this.req));
       if (out instanceof Promise) {
         out.then(
           (o) => this.authenticated(o),
@@ -730,15 +748,32 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.limited(v);
   }
 
-  private rateHeaders(v: Verdict): void {
-    this.addHeader('x-ratelimit-limit', String(v.limit));
-    this.addHeader('x-ratelimit-remaining', String(v.remaining));
-    this.addHeader('x-ratelimit-reset', String(v.reset));
+  /**
+   * X-RateLimit-* describe one budget of the request: the one that refused it, else the one with
+   * the least left (the route's limit, the consumer's tier, its monthly quota).
+   */
+  private rateHeaders(v: { limit: number; remaining: number; reset: number }, refusing = false): void {
+    const extra = (this.extra ??= []);
+    let at = -1;
+    for (let i = 0; i < extra.length; i += 2)
+      if (extra[i] === 'x-ratelimit-limit') {
+        at = i;
+        break;
+      }
+    if (at === -1) {
+      extra.push('x-ratelimit-limit', String(v.limit), 'x-ratelimit-remaining', String(v.remaining));
+      extra.push('x-ratelimit-reset', String(v.reset));
+      return;
+    }
+    if (!refusing && Number(extra[at + 3]) <= v.remaining) return;
+    extra[at + 1] = String(v.limit);
+    extra[at + 3] = String(v.remaining);
+    extra[at + 5] = String(v.reset);
   }
 
   private limited(v: Verdict): void {
     if (this.done) return;
-    this.rateHeaders(v);
+    this.rateHeaders(v, !v.allowed);
     if (!v.allowed) {
       this.gw.metrics.rateLimited.labels(this.runtime.name, 'route').inc();
       return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
@@ -755,19 +790,22 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const afterWindows = (v: Verdict | undefined) => {
       if (this.done) return;
       if (v !== undefined && !v.allowed) {
-        if (this.runtime.limiter === undefined) this.rateHeaders(v);
+        this.rateHeaders(v, true);
         this.gw.metrics.rateLimited.labels(this.runtime.name, 'tier').inc();
         return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
       }
-      if (v !== undefined && this.runtime.limiter === undefined) this.rateHeaders(v);
-      if (tier.monthlyQuota === undefined) return this.hook();
-      const q = this.gw.limiter.takeQuota(this.consumer!, tier.monthlyQuota, cost, shared);
+      if (v !== undefined) this.rateHeaders(v);
+      const monthly = tier.monthlyQuota;
+      if (monthly === undefined) return this.hook();
+      const q = this.gw.limiter.takeQuota(this.consumer!, monthly, cost, shared);
       const afterQuota = (r: { allowed: boolean; remaining: number }) => {
         if (this.done) return;
         this.addHeader('x-quota-remaining', String(r.remaining));
+        const reset = secondsToNextMonth();
+        this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed);
         if (!r.allowed) {
           this.gw.metrics.rateLimited.labels(this.runtime.name, 'quota').inc();
-          return this.fail(429, MESSAGES.quotaExceeded, { 'retry-after': String(secondsToNextMonth()) });
+          return this.fail(429, MESSAGES.quotaExceeded, { 'retry-after': String(reset) });
         }
         this.hook();
       };
@@ -815,7 +853,18 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     } else this.upstreamPath = rawUrl;
     const h2 = req.httpVersionMajor === 2;
     const host = h2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
-    const headers = upstreamRequestHeaders(req, r.apiKeyHeader, this.forwardedFor(), 'http', host);
+    // Behind a trusted proxy (one that terminates TLS, say) its view of scheme and host is the client's.
+    const peer = req.socket.remoteAddress ?? '';
+    const trusted = this.gw.clientAddress.isTrusted(peer.startsWith('::ffff:') ? peer.slice(7) : peer);
+    const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
+    const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
+    const headers = upstreamRequestHeaders(
+      req,
+      r.apiKeyHeader,
+      this.forwardedFor(trusted),
+      typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
+      typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
+    );
     headers.push('traceparent', traceparent(this.trace));
     // gRPC servers expect it; the client's own TE went with the other hop-by-hop headers.
     if (this.target.upstream.service.protocol === 'grpc') headers.push('te', 'trailers');
@@ -839,31 +888,46 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (length > max) return this.fail(413, MESSAGES.tooLarge, { connection: 'close' });
     if (length === 0) return this.send(mirror);
     const mayReplay = (r.retry !== undefined && r.retry.attempts > 0) || mirror;
-    if (mayReplay && length >= 0 && length <= this.gw.settings.replayBufferBytes) {
+    const replayMax = Math.min(this.gw.settings.replayBufferBytes, max);
+    if (mayReplay && length <= replayMax) {
+      // A known length that fits is buffered whole; a chunked body while it fits, and past that
+      // it is streamed on from where it got to.
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.once('end', () => {
-        this.body = Buffer.concat(chunks);
+      let size = 0;
+      const onData = (c: Buffer) => {
+        chunks.push(c);
+        size += c.length;
+        if (size <= replayMax) return;
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        this.streamOnce(limitBody(req, max, chunks), mirror);
+      };
+      const onEnd = () => {
+        this.body = Buffer.concat(chunks, size);
         this.send(mirror);
-      });
+      };
+      req.on('data', onData);
+      req.once('end', onEnd);
       req.once('error', () => this.clientClosed());
       return;
     }
+    this.streamOnce(length >= 0 ? req : limitBody(req, max), mirror);
+  }
+
+  /** A body too large to keep goes through once: no retry, and no mirror (counted as skipped). */
+  private streamOnce(body: IncomingMessage | AsyncGenerator<Buffer>, mirror: boolean): void {
     this.replayable = false;
-    this.body = length >= 0 ? req : limitBody(req, max);
+    if (mirror) this.gw.metrics.mirrored.labels(this.runtime.name, 'skipped').inc();
+    this.body = body;
     this.send(false);
   }
 
-  private forwardedFor(): string {
+  private forwardedFor(trustedPeer: boolean): string {
     const xff = this.req.headers['x-forwarded-for'];
     // A trusted proxy's X-Forwarded-For is extended; anyone else's is replaced by the peer address.
     const peer = this.req.socket.remoteAddress ?? '';
-    if (
-      typeof xff === 'string' &&
-      xff !== '' &&
-      this.gw.clientAddress.isTrusted(peer.startsWith('::ffff:') ? peer.slice(7) : peer)
-    )
-      return `${xff}, ${peer}`;
+    if (typeof xff === 'string' && xff !== '' && trustedPeer) return `${xff}, ${peer}`;
     return peer.startsWith('::ffff:') ? peer.slice(7) : peer;
   }
 
@@ -1206,9 +1270,14 @@ class OneShot implements AsyncIterable<Buffer> {
   }
 }
 
-/** A chunked request body, cut off with 413 past `max` bytes. */
-async function* limitBody(req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+/** A chunked request body (after the chunks already read from it), cut off with 413 past `max` bytes. */
+async function* limitBody(req: IncomingMessage, max: number, first: readonly Buffer[] = []): AsyncGenerator<Buffer> {
   let seen = 0;
+  for (const chunk of first) {
+    seen += chunk.length;
+    if (seen > max) throw new BodyTooLarge('request body too large');
+    yield chunk;
+  }
   for await (const chunk of req as AsyncIterable<Buffer>) {
     seen += chunk.length;
     if (seen > max) throw new BodyTooLarge('request body too large');
