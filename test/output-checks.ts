@@ -175,6 +175,9 @@ export function manifestInvariants(docs: Doc[], files: Files): string[] {
       }
     }
   }
+  // Two Deployments of a namespace with one selector would share each other's pods (and Services).
+  const selectors = docs.filter((d) => d.kind === 'Deployment').map((d) => `${d.metadata.namespace}/${JSON.stringify(d.spec.selector.matchLabels)}`);
+  for (const sel of new Set(selectors)) if (selectors.filter((x) => x === sel).length > 1) problems.push(`several Deployments select the pods ${sel}`);
   // Istio hosts are host names or IP addresses.
   const hostOk = (h: string) => isIP(h) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/.test(h);
   for (const d of docs.filter((x) => x.kind === 'DestinationRule')) if (!hostOk(d.spec.host)) problems.push(`DestinationRule ${d.metadata.name}: host ${d.spec.host} is no host name`);

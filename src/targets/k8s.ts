@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { clusterHost, compareStrings, dnsName, hostPort, labelValue, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { clusterHost, compareStrings, dnsName, hostPort, labelValue, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -138,7 +138,11 @@ export function k8sView(model: M.GatewayModel): K8sView {
     labels: standardLabels(gw, component),
     annotations,
   });
-  const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(gw) }] };
+  const own = ownWorkloadNames(model);
+  const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
+  for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
+    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `A backend deployed to namespace ${ns} is named ${wanted}, so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
+  }
   const mesh = model.gateway.mesh;
   const istioIngress: Peer | undefined = mesh?.type === 'istio' ? { namespace: istioNamespace(model), pods: [{ key: 'istio', value: 'ingressgateway' }] } : undefined;
 
@@ -165,9 +169,9 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const configName = dnsName(gw, 'config');
   const gatewayWorkload: Workload = {
     file: 'gateway.yaml',
-    meta: meta(gw, ns, gw),
-    selector: [{ key: 'app.kubernetes.io/name', value: labelValue(gw) }],
-    podLabels: [...standardLabels(gw, gw), { key: 'app', value: labelValue(gw) }, { key: 'version', value: labelValue(VERSION) }],
+    meta: meta(own.gateway, ns, own.gateway),
+    selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
+    podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }],
     podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
@@ -195,7 +199,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       { name: 'config', path: CONFIG_DIR, configMap: configName, readOnly: true },
       { name: 'tmp', path: '/tmp', readOnly: false },
     ],
-    service: { meta: meta(serviceResourceName(gw), ns, gw), loadBalancer: true, port: model.gateway.listenPort },
+    service: { meta: meta(serviceResourceName(own.gateway), ns, own.gateway), loadBalancer: true, port: model.gateway.listenPort },
     hpa: { min: 2, max: 10 },
     pdb: true,
     ingressFrom: edgePeers(model, notes),
@@ -204,9 +208,9 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const redis: Workload | undefined = usesRedis
     ? {
         file: 'redis.yaml',
-        meta: meta('redis', ns, 'redis'),
-        selector: [{ key: 'app.kubernetes.io/name', value: 'redis' }],
-        podLabels: [...standardLabels(gw, 'redis'), { key: 'app', value: 'redis' }],
+        meta: meta(own.redis, ns, own.redis),
+        selector: [{ key: 'app.kubernetes.io/name', value: own.redis }],
+        podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }],
         podAnnotations: [],
         replicas: 1,
         image: REDIS_IMAGE,
@@ -221,12 +225,12 @@ export function k8sView(model: M.GatewayModel): K8sView {
         runAs: 999,
         hardened: true,
         mounts: [{ name: 'data', path: '/data', readOnly: false }],
-        service: { meta: meta('redis', ns, 'redis'), loadBalancer: false, port: 6379 },
+        service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
       }
     : undefined;
-  if (redis) notes.push({ subject: 'redis', feature: 'agw:policy "redis"', detail: 'Redis runs as one replica without persistence or password, reachable only from the gateway\'s pods; the counters restart empty when it restarts, and Kong pods (kong/kong.yml points at host redis) need their own NetworkPolicy rule to reach it' });
+  if (redis) notes.push({ subject: 'redis', feature: 'agw:policy "redis"', detail: `Redis runs as one replica without persistence or password, reachable only from the gateway's pods; the counters restart empty when it restarts, and Kong pods (kong/kong.yml points at host ${own.redis}) need their own NetworkPolicy rule to reach it` });
 
   const backends = deployed.map((s): Workload => {
     const hc = s.healthCheck;

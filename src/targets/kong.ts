@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf } from './mesh-common.js';
+import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf, ownWorkloadNames } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -144,6 +144,7 @@ export function kongView(model: M.GatewayModel): KongView {
     return name;
   };
 
+  const redisHost = ownWorkloadNames(model).redis;
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: KongRoute[] = [];
@@ -161,7 +162,7 @@ export function kongView(model: M.GatewayModel): KongView {
         headers,
         stripPath: route.stripPath,
         regexPriority: regexPriority(route.path, headers.length > 0),
-        plugins: routePlugins(route, tags(`route:${route.name}`), notes),
+        plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, notes),
         tags: tags(`route:${route.name}`),
       };
       if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push(built);
@@ -329,7 +330,7 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
   return [...byTarget.values()].sort((a, b) => compareStrings(a.target, b.target));
 }
 
-function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[]): KongPlugin[] {
+function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, notes: Limitation[]): KongPlugin[] {
   const plugins: KongPlugin[] = [];
   const auth = route.auth;
   if (route.cors) {
@@ -386,7 +387,7 @@ function routePlugins(route: M.Route, pluginTags: string[], notes: Limitation[])
       tags: pluginTags,
     });
   }
-  if (route.rateLimit) plugins.push(rateLimitPlugin(route, route.rateLimit, pluginTags, notes));
+  if (route.rateLimit) plugins.push(rateLimitPlugin(route, route.rateLimit, pluginTags, redisHost, notes));
   return plugins.sort((a, b) => compareStrings(a.name, b.name));
 }
 
@@ -418,14 +419,14 @@ function windowEntries(limits: M.RateLimits, subject: string, notes: Limitation[
   return entries;
 }
 
-function rateLimitPlugin(route: M.Route, limiter: M.RateLimiter, pluginTags: readonly string[], notes: Limitation[]): KongPlugin {
+function rateLimitPlugin(route: M.Route, limiter: M.RateLimiter, pluginTags: readonly string[], redisHost: string, notes: Limitation[]): KongPlugin {
   return {
     name: 'rate-limiting',
     config: [
       ...windowEntries(limiter.limits, `route ${route.name}`, notes),
       { key: 'limit_by', value: LIMIT_BY[limiter.limitBy] },
       { key: 'policy', value: limiter.policy },
-      ...(limiter.policy === 'redis' ? [{ key: 'redis', object: REDIS }] : []),
+      ...(limiter.policy === 'redis' ? [{ key: 'redis', object: redisConfig(redisHost) }] : []),
       { key: 'fault_tolerant', value: true },
       { key: 'hide_client_headers', value: false },
     ],
@@ -433,12 +434,14 @@ function rateLimitPlugin(route: M.Route, limiter: M.RateLimiter, pluginTags: rea
   };
 }
 
-/** The Redis the k8s target deploys beside the gateway (Service "redis" in the gateway's namespace). */
-const REDIS: ConfigEntry[] = [
-  { key: 'host', value: 'redis' },
-  { key: 'port', value: 6379 },
-  { key: 'timeout', value: 2000 },
-];
+/** The Redis the k8s target deploys beside the gateway (its Service in the gateway's namespace, see ownWorkloadNames). */
+function redisConfig(host: string): ConfigEntry[] {
+  return [
+    { key: 'host', value: host },
+    { key: 'port', value: 6379 },
+    { key: 'timeout', value: 2000 },
+  ];
+}
 
 function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];

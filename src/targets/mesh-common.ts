@@ -67,6 +67,19 @@ export function serviceResourceName(name: string): string {
 }
 
 /**
+ * The names of the gateway's own workloads in its Kubernetes namespace (named after the gateway):
+ * the gateway's name and "redis", unless a backend gwgen deploys to that namespace already has
+ * one of them; then `<gateway>-gateway` / `<gateway>-redis`, so no two resources (and no two
+ * pod selectors) are one. Kong's Redis host follows the Redis Service's name.
+ */
+export function ownWorkloadNames(model: M.GatewayModel): { gateway: string; redis: string } {
+  const gw = model.gateway.name;
+  const taken = new Set(model.services.filter((s) => s.image !== undefined && s.namespace === gw).flatMap((s) => [s.name, serviceResourceName(s.name)]));
+  const free = (name: string, suffix: string) => (taken.has(name) || taken.has(serviceResourceName(name)) ? dnsName(gw, suffix) : name);
+  return { gateway: free(gw, 'gateway'), redis: free('redis', 'redis') };
+}
+
+/**
  * A cluster-local host name: a bare name is a Kubernetes Service in the service's namespace (see
  * serviceResourceName); a dotted host and an IPv6 address are taken as written.
  */
