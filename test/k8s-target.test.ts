@@ -185,6 +185,24 @@ ex:vpn a agw:IpRestriction ; agw:allowCidr "10.8.0.0/16" , "192.0.2.0/24" ; agw:
   });
 });
 
+describe('k8s target: mTLS modes of other meshes', () => {
+  it('Linkerd: STRICT and PERMISSIVE as the default inbound policy (namespace, pods), DISABLE as a pod without the proxy', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-mtls-modes.ttl']);
+    const annotations = (kind: string, name: string) => {
+      const d = g.docs.find((x) => x.kind === kind && x.metadata.name === name)!;
+      return kind === 'Namespace' ? d.metadata.annotations : d.spec.template.metadata.annotations;
+    };
+    expect(annotations('Namespace', 'apps')).toEqual({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-authenticated' });
+    expect(annotations('Deployment', 'legacy')).toEqual({ 'linkerd.io/inject': 'disabled' });
+    expect(annotations('Deployment', 'soft')).toEqual({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-unauthenticated' });
+  });
+
+  it('Kuma: the modes it keeps in its own resources are in NOTES.md, not dropped silently', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-kuma-mtls-modes.ttl']);
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:mtlsMode\n\nKuma keeps mTLS off[^\n]*\n\nApplies to: mesh kuma \(STRICT\), service legacy \(DISABLE\), service soft \(PERMISSIVE\)/);
+  });
+});
+
 describe('k8s target: escaping', () => {
   it('yamlBlock round-trips any text as a literal block, or falls back to a quoted scalar', async () => {
     const { yamlBlock } = await import('../dist/pipeline/helpers.js');

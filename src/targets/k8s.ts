@@ -254,7 +254,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       meta: meta(s.name, s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
       podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])],
-      podAnnotations: [],
+      podAnnotations: linkerdPodAnnotations(model, s),
       ...(scaled ? {} : { replicas: s.replicas }),
       image: s.image!,
       containerName: 'app',
@@ -284,7 +284,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
 
   const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
   const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
-  const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? [{ key: 'linkerd.io/inject', value: 'enabled' }] : [];
+  const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdNamespaceAnnotations(mesh) : [];
+  notes.push(...meshMtlsNotes(model));
   const namespaces = namespaceNames.map((n) => ({ ...meta(n, undefined, n, injectionAnnotations), labels: [...standardLabels(gw, n), ...injection] }));
 
   const resources = [
@@ -308,6 +309,39 @@ export function k8sView(model: M.GatewayModel): K8sView {
     resources,
     notes: groupNotes(notes),
   };
+}
+
+/**
+ * Linkerd encrypts between meshed pods always; what an mTLS mode decides is whether a pod also
+ * takes plaintext, which Linkerd's default inbound policy says: STRICT = all-authenticated,
+ * PERMISSIVE = all-unauthenticated. DISABLE is a pod without the proxy.
+ */
+const LINKERD_POLICY: Record<string, string> = { STRICT: 'all-authenticated', PERMISSIVE: 'all-unauthenticated' };
+
+function linkerdNamespaceAnnotations(mesh: M.ServiceMesh): Label[] {
+  const mode = mesh.mtls?.mode;
+  if (mode === 'DISABLE') return [{ key: 'linkerd.io/inject', value: 'disabled' }];
+  return [{ key: 'linkerd.io/inject', value: 'enabled' }, ...(mode ? [{ key: 'config.linkerd.io/default-inbound-policy', value: LINKERD_POLICY[mode]! }] : [])];
+}
+
+/** A service's own mTLS mode under Linkerd, on its pods (the namespace carries the mesh's). */
+function linkerdPodAnnotations(model: M.GatewayModel, s: M.BackendService): Label[] {
+  const mode = s.mtls?.mode;
+  if (model.gateway.mesh?.type !== 'linkerd' || mode === undefined) return [];
+  if (mode === 'DISABLE') return [{ key: 'linkerd.io/inject', value: 'disabled' }];
+  return [{ key: 'linkerd.io/inject', value: 'enabled' }, { key: 'config.linkerd.io/default-inbound-policy', value: LINKERD_POLICY[mode]! }];
+}
+
+/** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
+function meshMtlsNotes(model: M.GatewayModel): Limitation[] {
+  const mesh = model.gateway.mesh;
+  if (mesh?.type !== 'kuma' && mesh?.type !== 'consul') return [];
+  const modes = [...(mesh.mtls ? [{ subject: `mesh ${mesh.type}`, mode: mesh.mtls.mode }] : []), ...model.services.filter((s) => s.mtls).map((s) => ({ subject: `service ${s.name}`, mode: s.mtls!.mode }))];
+  const detail =
+    mesh.type === 'kuma'
+      ? 'Kuma keeps mTLS off until its Mesh resource enables it: set spec.mtls (enabledBackend, a builtin backend with mode STRICT or PERMISSIVE) on the Mesh, and a MeshTLS policy per service whose mode differs; gwgen writes only the sidecar-injection label'
+      : 'Consul sets the mTLS mode in its config entries: mutualTLSMode strict or permissive on ProxyDefaults (mesh-wide) and ServiceDefaults (per service); a DISABLE service is one without connect-inject; gwgen writes none of them';
+  return modes.map(({ subject, mode }) => ({ subject: `${subject} (${mode})`, feature: 'agw:mtlsMode', detail }));
 }
 
 /** The address(es) the gateway uses for a service: its Kubernetes Service when gwgen deploys it, else agw:host or the instances. */
