@@ -132,7 +132,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
     throw err;
   }
-  if (plan.conflicts.length > 0 && !options.force) return { ok: false, plan, problems: plan.conflicts };
+  const stopping = options.force ? plan.obstacles : plan.conflicts;
+  if (stopping.length > 0) return { ok: false, plan, problems: [...stopping] };
   if (options.dryRun) return { ok: true, plan, written: false };
   try {
     await timed(timings, 'write', () => applyWrite(plan));
@@ -145,5 +146,5 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
 
 /** The plan of a run that could not even compare (DIR is not a directory): nothing to do. */
 function emptyPlan(dir: string, base: Omit<Manifest, 'files'>): WritePlan {
-  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false };
+  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], obstacles: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false };
 }

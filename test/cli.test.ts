@@ -204,6 +204,25 @@ describe('gwgen generate: regeneration rules', () => {
     expect(readFileSync(join(out, 'README.txt'), 'utf8')).toBe('my notes\n');
   });
 
+  it('a file of the user where gwgen writes a folder, or a folder where it writes a file, stops the run (exit 3) even with --force', async () => {
+    for (const [what, plant] of [
+      ['a file in place of kong/', (out: string) => writeFileSync(join(out, 'kong'), 'mine\n')],
+      ['a folder in place of kong/NOTES.md', (out: string) => mkdirSync(join(out, 'kong/NOTES.md/notes'), { recursive: true })],
+    ] as const) {
+      const out = tempDir();
+      plant(out);
+      if (what.includes('folder')) writeFileSync(join(out, 'kong/NOTES.md/notes/mine.txt'), 'mine\n');
+      const before = snapshotDir(out);
+      for (const force of [[], ['--force']]) {
+        const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...force]);
+        expect(r.exitCode, `${what} ${force.join('')}`).toBe(3);
+        expect(r.stderr).toContain('that gwgen did not generate');
+        expect(r.stderr).toContain('--force does not remove what gwgen did not write');
+        expect(snapshotDir(out)).toEqual(before);
+      }
+    }
+  });
+
   it('--timings prints every stage', async () => {
     const out = tempDir();
     const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--timings']);

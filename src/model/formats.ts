@@ -11,8 +11,8 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const dnsLabel: FormatCheck = (v) =>
   DNS_LABEL.test(v) ? undefined : 'must be a DNS label: 1-63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit';
 
-/** A path parameter segment: `{name}`. */
-const PARAM_SEGMENT = /^\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+/** A path parameter segment: `{name}`, the name of letters, digits, "_" and "-" (`{order-id}`, as in OpenAPI). */
+const PARAM_SEGMENT = /^\{[A-Za-z_][A-Za-z0-9_-]*\}$/;
 /** RFC 3986 pchar without the quote: what a literal path segment may hold. */
 const LITERAL_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
 
@@ -26,7 +26,7 @@ export const urlPath: FormatCheck = (v) => {
   for (const segment of segments) {
     if (segment === '.' || segment === '..') return 'must not contain "." or ".." segments';
     if (segment.includes('{') || segment.includes('}')) {
-      if (!PARAM_SEGMENT.test(segment)) return `has a malformed parameter segment "${segment}": a parameter is a whole segment like {orderId}`;
+      if (!PARAM_SEGMENT.test(segment)) return `has a malformed parameter segment "${segment}": a parameter is a whole segment like {orderId} or {order-id}, its name letters, digits, "_" and "-", starting with a letter or "_"`;
       const name = segment.slice(1, -1);
       if (params.has(name)) return `uses the parameter {${name}} twice`;
       params.add(name);

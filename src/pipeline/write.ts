@@ -39,6 +39,11 @@ export interface WritePlan {
   readonly delete: readonly string[];
   /** Problems that stop the run unless forced: hand edits, foreign files, dropped user code. */
   readonly conflicts: readonly Problem[];
+  /**
+   * The conflicts --force does not override (also in `conflicts`): a folder or file of the user's
+   * where gwgen needs the other kind. gwgen removes nothing it did not write.
+   */
+  readonly obstacles: readonly Problem[];
   /** Final content per path, user code carried over. */
   readonly contents: ReadonlyMap<string, string>;
   readonly manifest: Manifest;
@@ -143,6 +148,7 @@ export async function planWrite(
   const update: string[] = [];
   const unchanged: string[] = [];
   const conflicts: Problem[] = [];
+  const obstacles: Problem[] = [];
   const contents = new Map<string, string>();
   const entries: Record<string, ManifestEntry> = {};
 
@@ -166,11 +172,17 @@ export async function planWrite(
       contents.set(file.path, file.content);
       entries[file.path] = { sha256: sha256(withoutUserCode(file.content)), target: file.target, template: file.template };
       (found.kind === 'directory' ? update : create).push(file.path);
+      const hint = 'move it away, then run gwgen again (--force does not remove what gwgen did not write)';
+      let obstacle: Problem | undefined;
       if (found.kind === 'directory') {
-        conflicts.push(problem('hand-edited', `${file.path} is a directory that gwgen did not generate, where gwgen writes a file`, { location: { file: join(dir, file.path) }, hint: 'move it away, then run gwgen again' }));
+        obstacle = problem('hand-edited', `${file.path} is a directory that gwgen did not generate, where gwgen writes a file`, { location: { file: join(dir, file.path) }, hint });
       } else if (!blockers.has(found.blocker)) {
         blockers.add(found.blocker);
-        conflicts.push(problem('hand-edited', `${found.blocker} is a file that gwgen did not generate, where gwgen writes the directory ${found.blocker}/`, { location: { file: join(dir, found.blocker) }, hint: 'move it away, then run gwgen again' }));
+        obstacle = problem('hand-edited', `${found.blocker} is a file that gwgen did not generate, where gwgen writes the directory ${found.blocker}/`, { location: { file: join(dir, found.blocker) }, hint });
+      }
+      if (obstacle) {
+        conflicts.push(obstacle);
+        obstacles.push(obstacle);
       }
       continue;
     }
@@ -221,7 +233,7 @@ export async function planWrite(
   const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
   const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
   const manifestChanged = (await readIfExists(join(dir, MANIFEST_PATH))) !== manifestText(manifest);
-  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, contents, manifest, manifestChanged };
+  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged };
 }
 
 export function manifestText(manifest: Manifest): string {

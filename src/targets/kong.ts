@@ -253,9 +253,18 @@ function kongProtocol(service: M.BackendService): string {
 /** `/a/{id}/b` → `~/a/(?<id>[^/]+)/b`: a regex path, still a prefix match like gwgen's. */
 export function kongPath(path: string): string {
   if (!path.includes('{')) return path;
+  const used = new Set<string>();
+  const group = (param: string) => {
+    // PCRE group names: letters, digits and "_", at most 32 characters, unique in the pattern.
+    const base = param.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32);
+    let name = base;
+    for (let i = 2; used.has(name); i++) name = `${base.slice(0, 31 - String(i).length)}_${i}`;
+    used.add(name);
+    return name;
+  };
   const regex = path
     .split('/')
-    .map((seg) => (seg.startsWith('{') ? `(?<${seg.slice(1, -1).slice(0, 32)}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((seg) => (seg.startsWith('{') ? `(?<${group(seg.slice(1, -1))}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
   return `~${regex}`;
 }
