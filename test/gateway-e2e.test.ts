@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,41 @@ describe('generated gateway end to end, over real sockets', () => {
     } finally {
       await behind.stop();
     }
+  });
+
+  it('takes absolute-form request targets (routed by their path), and refuses a repeated Host with 400', async () => {
+    app.behaviour = 'ok';
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        // Written, not ended: a half-closed client socket is a client gone, whose answer is dropped.
+        const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write(`${head}Connection: close\r\n\r\n`));
+        let answer = '';
+        socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const absolute = await raw('GET http://api.example.org/plain/abs?q=1 HTTP/1.1\r\nHost: api.example.org\r\n');
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
+    // The body may come chunked: the backend's JSON is between its first "{" and last "}".
+    expect(JSON.parse(absolute.slice(absolute.indexOf('{'), absolute.lastIndexOf('}') + 1)).url).toBe('/abs?q=1');
+    expect(await raw('GET /plain/x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('a route without agw:httpMethod takes every method, also those outside the seven (PROPFIND, PURGE)', async () => {
+    app.behaviour = 'ok';
+    const send = (method: string, path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(gw.url);
+        const req = request({ host: u.hostname, port: u.port, path, method }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const method of ['PROPFIND', 'PURGE', 'TRACE']) expect(await send(method, '/plain/x'), method).toBe(200);
+    // /streamed names POST only: another method there is still 405.
+    expect(await send('PROPFIND', '/streamed')).toBe(405);
   });
 
   it('answers 502 to a reset and to a closed port, 504 to a hang, and keeps serving', async () => {

@@ -99,6 +99,7 @@ export function gatewayConfig(model: M.GatewayModel) {
     name: r.name,
     path: r.path,
     methods: r.methods.length > 0 ? [...r.methods] : [...HTTP_METHODS],
+    ...(r.methods.length === 0 ? { anyMethod: true } : {}),
     ...(r.service !== undefined ? { service: r.service } : {}),
     stripPath: r.stripPath,
     ...(r.timeoutSeconds !== undefined ? { timeoutMs: ms(r.timeoutSeconds) } : {}),

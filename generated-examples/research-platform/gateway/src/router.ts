@@ -6,6 +6,8 @@
 export interface Routable {
   readonly path: string;
   readonly methods: readonly string[];
+  /** A route without agw:httpMethod: any method, also those outside the model's seven (PROPFIND …). */
+  readonly anyMethod?: boolean;
 }
 
 class Node<R> {
@@ -13,6 +15,8 @@ class Node<R> {
   param: Node<R> | undefined;
   /** Routes ending here, by method. */
   readonly byMethod = new Map<string, R>();
+  /** The route that takes a method not in byMethod. */
+  any: R | undefined;
   allow = '';
   depth = 0;
   paramNames: string[] = [];
@@ -63,6 +67,7 @@ export class Router<R extends Routable> {
       if (node.byMethod.has(method)) throw new Error(`two routes for ${method} ${route.path}`);
       node.byMethod.set(method, route);
     }
+    if (route.anyMethod) node.any = route;
     node.allow = [...node.byMethod.keys()].sort().join(', ');
   }
 
@@ -74,7 +79,7 @@ export class Router<R extends Routable> {
     let best: Candidate<R> | undefined;
     let route: R | undefined;
     for (const c of found) {
-      const r = c.node.byMethod.get(method);
+      const r = c.node.byMethod.get(method) ?? c.node.any;
       if (r !== undefined && (best === undefined || c.node.depth > best.node.depth)) {
         best = c;
         route = r;

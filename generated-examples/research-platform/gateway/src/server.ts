@@ -69,6 +69,7 @@ export class RuntimeRoute {
   readonly name: string;
   readonly path: string;
   readonly methods: readonly string[];
+  readonly anyMethod: boolean;
   readonly primary: Target | undefined;
   readonly weighted: { target: Target; upTo: number }[] = [];
   readonly headerSplits: { name: string; value: string; target: Target }[] = [];
@@ -88,6 +89,7 @@ export class RuntimeRoute {
     this.name = config.name;
     this.path = config.path;
     this.methods = config.methods;
+    this.anyMethod = config.anyMethod === true;
     const target = (service: string): Target => {
       const upstream = gw.upstreams.get(service);
       if (!upstream) throw new Error(`route ${config.name}: unknown service ${service}`);
@@ -439,8 +441,15 @@ export class Gateway {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
-    if (url.charCodeAt(0) !== 47 /* "/" */) return sendError(res, 400, MESSAGES.badRequest);
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* "/" */) {
+      // The absolute form ("GET http://host/path"), which RFC 9112 has servers accept: routed by its path.
+      const path = absoluteFormPath(url);
+      if (path === undefined) return sendError(res, 400, MESSAGES.badRequest);
+      req.url = url = path;
+    }
+    // RFC 9112: more than one Host is a 400 (which one would X-Forwarded-Host and a backend believe?).
+    if (req.httpVersionMajor === 1 && repeatsHost(req.rawHeaders)) return sendError(res, 400, MESSAGES.badRequest);
     const q = url.indexOf('?');
     let path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
@@ -585,6 +594,20 @@ function authorizationOf(req: IncomingMessage): string | undefined {
     if (++seen > 1) all += ', ' + raw[i + 1]!;
   }
   return all;
+}
+
+/** The path and query of an absolute-form request target, or undefined when it is none. */
+function absoluteFormPath(target: string): string | undefined {
+  if (!/^https?:\/\//i.test(target) || !URL.canParse(target)) return undefined;
+  const u = new URL(target);
+  return u.pathname + u.search;
+}
+
+function repeatsHost(raw: readonly string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++seen > 1) return true;
+  return false;
 }
 
 const ENCODED_SLASH = /%2F|%5C/;

@@ -69,6 +69,8 @@ export interface RouteConfig {
   readonly name: string;
   readonly path: string;
   readonly methods: readonly HttpMethod[];
+  /** The model names no method: every method, the seven in `methods` and any other. */
+  readonly anyMethod?: true;
   readonly service?: string;
   readonly stripPath: boolean;
   readonly timeoutMs?: number;
