@@ -177,6 +177,17 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(await raw('GET /plain/x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n')).toMatch(/^HTTP\/1\.1 400 /);
   });
 
+  it("keeps GET /metrics for itself and routes other methods there to the model's route, as its README says", async () => {
+    app.behaviour = 'ok';
+    const scrape = await fetch(`${gw.url}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('gateway_requests_total');
+    const pushed = await fetch(`${gw.url}/metrics`, { method: 'POST', body: 'sample 1\n' });
+    expect(pushed.status).toBe(200);
+    expect(JSON.parse(await pushed.text())).toMatchObject({ backend: 'app', url: '/metrics', bytes: 9 });
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain('Route pushed has the path /metrics: GET and HEAD of exactly /metrics are the gateway');
+  });
+
   it('a route without agw:httpMethod takes every method, also those outside the seven (PROPFIND, PURGE)', async () => {
     app.behaviour = 'ok';
     const send = (method: string, path: string) =>

@@ -229,6 +229,10 @@ function gatewayNotes(model: M.GatewayModel): string[] {
   const services = (names: readonly string[], one: string, many: string) => `${names.length === 1 ? 'Service' : 'Services'} ${names.join(', ')} ${names.length === 1 ? one : many}`;
   const strict = byMode('STRICT');
   if (strict.length > 0) notes.push(`${services(strict, 'requires', 'require')} mTLS (agw:hasMutualTLS STRICT): the gateway presents the client certificate of GW_MTLS_CERT and GW_MTLS_KEY over https, and refuses to start if such a service has a plain-HTTP address; without a certificate it warns at start and leaves mTLS to a mesh sidecar.`);
+  for (const r of model.routes.filter((x) => x.path.replace(/\/+$/, '') === '/healthz' || x.path.replace(/\/+$/, '') === '/metrics')) {
+    const own = r.path.replace(/\/+$/, '');
+    notes.push(`Route ${r.name} has the path ${r.path}: GET and HEAD of exactly ${own} are the gateway's own ${own === '/metrics' ? 'metrics (Prometheus text)' : 'health check'}, which the route does not get; other methods and longer paths (${own}/…) reach the route.`);
+  }
   const permissive = byMode('PERMISSIVE');
   if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway presents the client certificate of GW_MTLS_CERT and GW_MTLS_KEY where the address is https, and connects in plain text to an http address.`);
   return notes;

@@ -462,7 +462,9 @@ export class Gateway {
         path = normal;
       }
     }
-    if (path === '/healthz' || path === '/metrics') return this.ownEndpoint(path, req, res);
+    // Its own endpoints answer GET and HEAD; other methods are routed (a model may have a route there).
+    if ((path === '/healthz' || path === '/metrics') && (method === 'GET' || method === 'HEAD'))
+      return this.ownEndpoint(path, req, res);
     // Before routing: whatever route or method, such a path is refused, never resolved.
     if (hasDotSegment(path)) return this.refusePath(req, res, path, MESSAGES.dotSegment);
     if (
@@ -499,8 +501,6 @@ export class Gateway {
   }
 
   private ownEndpoint(path: string, req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== 'GET' && req.method !== 'HEAD')
-      return sendError(res, 405, MESSAGES.methodNotAllowed, { allow: 'GET, HEAD' });
     if (path === '/healthz') {
       const body = JSON.stringify({
         status: this.closing ? 'shutting-down' : 'ok',
