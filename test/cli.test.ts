@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, snapshotDir, tempDir } from './helpers.js';
@@ -221,6 +221,25 @@ describe('gwgen generate: regeneration rules', () => {
         expect(snapshotDir(out)).toEqual(before);
       }
     }
+  });
+
+  it('does not write through a symbolic link to a folder outside the output directory (exit 3, even with --force)', async () => {
+    const out = tempDir();
+    const elsewhere = tempDir();
+    symlinkSync(elsewhere, join(out, 'kong'));
+    for (const force of [[], ['--force']]) {
+      const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...force]);
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toContain('kong is a symbolic link');
+    }
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('repeated -t add up, as a comma list does', async () => {
+    const out = tempDir();
+    const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '-t', 'kong', '-t', 'istio']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(out).filter((f) => !f.startsWith('.')).sort()).toEqual(['istio', 'kong']);
   });
 
   it('--timings prints every stage', async () => {

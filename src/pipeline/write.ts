@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
@@ -89,6 +89,19 @@ async function occupant(dir: string, full: string): Promise<Occupant> {
   return { kind: 'none' };
 }
 
+/** The first folder on the way from DIR to `full` that is a symbolic link, "/"-separated and relative to DIR. */
+async function linkedFolder(dir: string, full: string, cache: Map<string, Promise<boolean>>): Promise<string | undefined> {
+  const root = resolve(dir);
+  const chain: string[] = [];
+  for (let parent = dirname(full); parent.startsWith(root) && parent !== root; parent = dirname(parent)) chain.unshift(parent);
+  for (const parent of chain) {
+    let isLink = cache.get(parent);
+    if (isLink === undefined) cache.set(parent, (isLink = lstat(parent).then((s) => s.isSymbolicLink(), () => false)));
+    if (await isLink) return relative(root, parent).split(sep).join('/');
+  }
+  return undefined;
+}
+
 /** Every file under a folder, "/"-separated and relative to root. */
 async function filesUnder(root: string, folder: string): Promise<string[]> {
   const out: string[] = [];
@@ -162,8 +175,19 @@ export async function planWrite(
     const entry = previous?.files[path];
     return entry !== undefined && !produced.has(path) && !(options.keepOtherTargets && !running.has(entry.target));
   };
+  const linkCache = new Map<string, Promise<boolean>>();
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const full = inside(dir, file.path);
+    const link = await linkedFolder(dir, full, linkCache);
+    if (link !== undefined) {
+      if (!blockers.has(link)) {
+        blockers.add(link);
+        const obstacle = problem('hand-edited', `${link} is a symbolic link, where gwgen writes the directory ${link}/: writing through it could leave the output directory`, { location: { file: join(dir, link) }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
+        conflicts.push(obstacle);
+        obstacles.push(obstacle);
+      }
+      continue;
+    }
     let found = await occupant(dir, full);
     if (found.kind === 'blocked' && deletedByThisRun(found.blocker)) found = { kind: 'none' };
     if (found.kind === 'directory' && (await filesUnder(resolve(dir), full)).every(deletedByThisRun)) found = { kind: 'none' };

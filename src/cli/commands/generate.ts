@@ -24,7 +24,8 @@ export function registerGenerate(program: Command, run: Run): void {
     .description('validate the model, then write every target under the output directory')
     .argument('[model...]', 'Turtle model files, merged into one model; default: those named by ./gwgen.json')
     .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
-    .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}); default: every target the model has data for`)
+    // Repeated -t add up (-t kong -t istio), as a comma list does.
+    .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}), repeatable; default: every target the model has data for`, (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`))
     .option('--check', 'write nothing; exit 3 if anything would change (for CI)')
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
     .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')

@@ -14,7 +14,7 @@ export function registerWatch(program: Command, run: Run): void {
     .description('generate, then regenerate on every change of a model file, until interrupted')
     .argument('[model...]', 'Turtle model files, merged into one model; default: those named by ./gwgen.json')
     .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
-    .option('-t, --targets <list>', 'comma-separated targets; default: every target the model has data for')
+    .option('-t, --targets <list>', 'comma-separated targets, repeatable; default: every target the model has data for', (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`))
     .option('--force', 'overwrite files edited by hand')
     .addHelpText(
       'after',
