@@ -18,7 +18,7 @@ import { config as modelConfig } from './config.js';
 import { Cors } from './cors.js';
 import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
-import { ClientAddress, IpFilter } from './ip.js';
+import { ClientAddress, IpFilter, normalizeIp } from './ip.js';
 import { AccessLog, event, jsonString, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
 import { startSpanExport, type SpanExport } from './tracing.js';
 import { Metrics, type RouteMetrics } from './metrics.js';
@@ -877,14 +877,14 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const h2 = req.httpVersionMajor === 2;
     const host = h2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
     // Behind a trusted proxy (one that terminates TLS, say) its view of scheme and host is the client's.
-    const peer = req.socket.remoteAddress ?? '';
-    const trusted = this.gw.clientAddress.isTrusted(peer.startsWith('::ffff:') ? peer.slice(7) : peer);
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    const trusted = this.gw.clientAddress.isTrusted(peer);
     const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
     const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
     const headers = upstreamRequestHeaders(
       req,
       r.apiKeyHeader,
-      this.forwardedFor(trusted),
+      this.forwardedFor(peer, trusted),
       typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
       typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
     );
@@ -946,12 +946,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.send(false);
   }
 
-  private forwardedFor(trustedPeer: boolean): string {
+  private forwardedFor(peer: string, trustedPeer: boolean): string {
     const xff = this.req.headers['x-forwarded-for'];
     // A trusted proxy's X-Forwarded-For is extended; anyone else's is replaced by the peer address.
-    const peer = this.req.socket.remoteAddress ?? '';
-    if (typeof xff === 'string' && xff !== '' && trustedPeer) return `${xff}, ${peer}`;
-    return peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+    return typeof xff === 'string' && xff !== '' && trustedPeer ? `${xff}, ${peer}` : peer;
   }
 
   private send(mirror: boolean): void {
