@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as M from '../model/types.js';
-import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
+import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
@@ -147,7 +147,7 @@ export function kongView(model: M.GatewayModel): KongView {
   const redisHost = ownWorkloadNames(model).redis;
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
-  const keyAuthLimited: KongRoute[] = [];
+  const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
   for (const route of model.routes) {
     const weighted = route.splits.filter((s) => s.matchHeader === undefined);
     const members = weighted.length > 0 ? weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 })) : [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
@@ -165,7 +165,7 @@ export function kongView(model: M.GatewayModel): KongView {
         plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, notes),
         tags: tags(`route:${route.name}`),
       };
-      if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push(built);
+      if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push({ kong: built, limiter: route.rateLimit });
       return built;
     };
     services.push({
@@ -218,7 +218,7 @@ export function kongView(model: M.GatewayModel): KongView {
     services: services.sort((a, b) => compareStrings(a.name, b.name)),
     upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
     consumers,
-    plugins: [...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, consumers, notes)],
+    plugins: [...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, model, consumers, notes)],
     certificates: mtlsCovered.size > 0 ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
@@ -522,20 +522,42 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
 
 /**
  * Kong runs one plugin of a name per request, the most specific: a consumer's rate-limiting (its
- * quota tier) beats a route's. A consumer with a tier would thus escape the own rate limit of
- * every key-auth route. A plugin scoped to that route and consumer beats both and keeps the
- * route's limit there; the tier is then not counted on that route, which NOTES.md says.
+ * quota tier) beats a route's. A consumer with a tier would thus escape the own rate limit of a
+ * key-auth route. Where its tier is laxer than the route's limit, a plugin scoped to that route
+ * and consumer beats both and keeps the route's limit there (the tier is then not counted on that
+ * route). Where the tier is at least as strict in every window of the route's limit (and the limit
+ * is not one global budget), the tier alone keeps the consumer within it, and nothing is added:
+ * routes × consumers plugins only where they change what Kong admits. NOTES.md says both.
  */
-function tierScopedLimits(routes: readonly KongRoute[], consumers: readonly KongConsumer[], notes: Limitation[]): KongPlugin[] {
-  const tiered = consumers.filter((c) => c.keyauth.length > 0 && c.plugins.some((p) => p.name === 'rate-limiting'));
+function tierScopedLimits(routes: readonly { kong: KongRoute; limiter: M.RateLimiter }[], model: M.GatewayModel, consumers: readonly KongConsumer[], notes: Limitation[]): KongPlugin[] {
+  const keyed = new Set(consumers.filter((c) => c.keyauth.length > 0).map((c) => c.username));
+  const tiered = model.consumers.filter((c) => c.quotaTier !== undefined && keyed.has(c.name));
   if (tiered.length === 0) return [];
   const plugins: KongPlugin[] = [];
-  for (const route of routes) {
-    const limit = route.plugins.find((p) => p.name === 'rate-limiting')!;
-    for (const consumer of tiered) plugins.push({ ...limit, route: route.name, consumer: consumer.username, tags: [...limit.tags, `consumer:${consumer.username}`] });
-    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasQuotaTier on a rate-limited route', detail: `Kong applies one rate-limiting plugin per request: for consumers with a quota tier (${tiered.map((c) => c.username).join(', ')}) a plugin scoped to this route and the consumer keeps the route's own limit, so their tier is not counted on this route` });
+  for (const { kong, limiter } of routes) {
+    const limit = kong.plugins.find((p) => p.name === 'rate-limiting')!;
+    const laxer = limiter.limitBy === 'global' ? tiered : tiered.filter((c) => !tierWithin(c.quotaTier!, limiter.limits));
+    for (const c of laxer) plugins.push({ ...limit, route: kong.name, consumer: c.name, tags: [...limit.tags, `consumer:${c.name}`] });
+    notes.push({ subject: `route ${kong.name}`, feature: 'agw:hasQuotaTier on a rate-limited route', detail: `Kong applies one rate-limiting plugin per request, and a consumer's (its quota tier) would replace the route's: for each consumer whose tier is laxer than the route's limit, a plugin scoped to the route and the consumer keeps the route's limit (the tier is then not counted on the route); a consumer whose tier is at least as strict is limited by its tier alone there${limiter.limitBy === 'ip' ? ", and its requests are not counted in the route's per-IP budget" : ''}` });
   }
   return plugins.sort((a, b) => compareStrings(a.route!, b.route!) || compareStrings(a.consumer!, b.consumer!));
+}
+
+/**
+ * Whether a tier never admits more than `limits` in any window of theirs. Kong's windows are
+ * calendar-aligned, so a minute holds exactly 60 seconds: 5 a second admits at most 300 a minute.
+ */
+function tierWithin(tier: M.QuotaTier, limits: M.RateLimits): boolean {
+  return RATE_WINDOWS.every((w) => {
+    const cap = limits[w];
+    if (cap === undefined) return true;
+    let implied = Infinity;
+    for (const v of RATE_WINDOWS) {
+      const t = tier.limits[v];
+      if (t !== undefined && WINDOW_SECONDS[v] <= WINDOW_SECONDS[w]) implied = Math.min(implied, t * (WINDOW_SECONDS[w] / WINDOW_SECONDS[v]));
+    }
+    return implied <= cap;
+  });
 }
 
 function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
