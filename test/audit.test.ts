@@ -123,6 +123,8 @@ describe('suppressions', () => {
       const finding = r.findings.find((f) => f.rule === 'route-without-rate-limit');
       expect(finding?.suppressed).toEqual({ reason: 'internal only' });
       expect(finding?.location.line).toBe(3);
+      // No IRI to give: the focus is written as N-Triples writes a blank node.
+      expect(finding?.focus).toMatch(/^_:\w+$/);
     }
   });
 });

@@ -55,6 +55,29 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack).toEqual({ name: 'acme-pack', version: '1.2.0', integrity: lock.packs['acme-pack'].integrity });
   });
 
+  it('installed from inside itself, a pack is the same pack on every install (its own gwgen.lock is not part of it)', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    const integrity = async () => {
+      const r = await gwgen(['pack', 'install', '.'], { cwd: pack });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(join(pack, 'gwgen.lock'), 'utf8')).packs['acme-pack'].integrity as string;
+    };
+    const first = await integrity();
+    expect(await integrity()).toBe(first);
+    expect(existsSync(join(pack, '.gwgen/packs/acme-pack/gwgen.lock'))).toBe(false);
+  });
+
+  it('refuses a template gwgen would never render (no template of gwgen has its path)', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates/bogus'), { recursive: true });
+    writeFileSync(join(pack, 'templates/bogus/x.yaml.hbs'), 'x: 1\n');
+    writeFileSync(join(pack, 'templates/kong/extra.yml.hbs'), 'y: 2\n');
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('templates/bogus/x.yaml.hbs is no template of gwgen');
+    expect(r.stderr).toContain('templates/kong/extra.yml.hbs is no template of gwgen');
+  });
+
   it('refuses a pack modified since install, and an unknown pack', async () => {
     const project = tempDir();
     await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });

@@ -66,7 +66,8 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       findings.push({
         rule: rule.id,
         severity: rule.severity,
-        focus: focus.value,
+        // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
+        focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
         message: fillMessage(rule.message, row),
         location: locator.locate(focus as Term),
         ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),

@@ -9,6 +9,7 @@ import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
 import { problem, type Problem } from '../errors.js';
 import { readManifest, type PackManifest } from './manifest.js';
+import { TEMPLATES_DIR } from '../paths.js';
 
 const run = promisify(execFile);
 
@@ -28,7 +29,9 @@ export interface LockFile {
   readonly packs: Readonly<Record<string, LockEntry>>;
 }
 
-const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples']);
+// What a project holds besides its pack: installed packs and their lock (a pack installed from
+// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install).
+const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
 async function files(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -80,6 +83,11 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         problems.push(problem('usage', `Turtle syntax error: ${e.message.replace(/ on line \d+\.?$/, '')}`, { location: { file, ...(e.context?.line ? { line: e.context.line } : {}) }, hint: 'fix the Turtle syntax at this position (a missing "." or ";", an unclosed quote or an undeclared prefix are the usual causes)' }));
       }
     } else if (path.startsWith('templates/') && path.endsWith('.hbs')) {
+      // A pack overrides gwgen's templates by path; one gwgen has no such path for is never rendered.
+      if (!(await stat(join(TEMPLATES_DIR, path.slice('templates/'.length))).then((st) => st.isFile(), () => false))) {
+        problems.push(problem('usage', `${path} is no template of gwgen's, so it would never be rendered`, { location: { file }, hint: `a pack overrides gwgen's own templates by their path under templates/ (e.g. templates/kong/kong.yml.hbs); see ${TEMPLATES_DIR}` }));
+        continue;
+      }
       try {
         Handlebars.precompile(await readFile(file, 'utf8'), { strict: true });
       } catch (err) {
