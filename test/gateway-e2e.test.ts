@@ -297,6 +297,21 @@ describe('generated gateway end to end, over real sockets', () => {
     expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 0/);
   });
 
+  it('passes a 304 that announces a length through, whole, without counting it against the breaker', async () => {
+    app.behaviour = 'not-modified';
+    try {
+      for (let i = 0; i < 5; i++) {
+        const answer = await fetch(`${gw.url}/guarded/cached`, { headers: { 'if-none-match': '"v1"' } });
+        expect(answer.status).toBe(304);
+        expect(answer.headers.get('etag')).toBe('"v1"');
+      }
+    } finally {
+      app.behaviour = 'ok';
+    }
+    // /guarded opens after 3 failures: it is still closed.
+    expect((await fetch(`${gw.url}/guarded/x`)).status).toBe(200);
+  });
+
   it('retries on another instance when one is down, refuses, resets or answers 503', async () => {
     for (const fault of ['closed', 'reset', 'unavailable'] as const) {
       const port = pairB.port;

@@ -63,7 +63,7 @@ export function runGeneratedTests(dir: string, context = ''): string {
   }
 }
 
-export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable';
+export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified';
 
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
 export class Backend {
@@ -108,6 +108,10 @@ export class Backend {
           return void res.end('backend failure');
         case 'unavailable':
           res.writeHead(503);
+          return void res.end();
+        case 'not-modified':
+          // RFC 9110 lets a 304 carry the Content-Length of the full answer; it has no body.
+          res.writeHead(304, { etag: '"v1"', 'content-length': '50' });
           return void res.end();
         case 'reset':
           return void req.socket.destroy();

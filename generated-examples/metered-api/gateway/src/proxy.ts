@@ -295,7 +295,15 @@ export class Try {
   }
 
   onError(err: Error): void {
-    if (!this.settled) this.owner.failed(this, err);
+    if (!this.settled) {
+      // undici refuses a 204 or 304 that announces a length (RFC 9110 allows one on a 304, the
+      // length the full answer would have): such an answer has no body, and is whole once its
+      // headers are through. Neither a failure of the backend nor a reason to cut the client off.
+      const bodiless = (this.status === 304 || this.status === 204) && !this.discard;
+      if (bodiless && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
+        this.owner.completed(this);
+      else this.owner.failed(this, err);
+    }
     this.release();
   }
 
