@@ -371,6 +371,39 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(await until([5, 5])).toEqual([5, 5]);
   });
 
+  it('ejects an instance that refuses WebSocket upgrades by connection failure, as it does for requests', async () => {
+    const tunnel = await new Backend('tunnel').listen();
+    const closed = await new Backend('closed').listen();
+    const closedPort = closed.port;
+    await closed.stop();
+    const ws = await startGateway(dir, { ...env, GW_UPSTREAM_TUNNEL: `${tunnel.url},http://127.0.0.1:${closedPort}`, GW_EJECT_AFTER_FAILURES: '2', GW_EJECT_MS: '60000' });
+    const upgrade = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(ws.url).port), '127.0.0.1', () =>
+          socket.write('GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'),
+        );
+        let answer = '';
+        socket.setEncoding('utf8').on('data', (d: string) => {
+          answer += d;
+          if (answer.includes('\r\n\r\n')) {
+            resolve(answer.slice(0, 12));
+            socket.destroy();
+          }
+        });
+        socket.on('error', reject);
+      });
+    try {
+      const statuses: string[] = [];
+      for (let i = 0; i < 12; i++) statuses.push(await upgrade());
+      // Round-robin: the closed instance fails twice, is ejected, and then every upgrade is switched.
+      expect(statuses.filter((s) => s.endsWith('502'))).toHaveLength(2);
+      expect(statuses.slice(-8).every((s) => s === 'HTTP/1.1 101')).toBe(true);
+    } finally {
+      await ws.stop();
+      await tunnel.stop();
+    }
+  });
+
   it('ejects an instance after consecutive connection failures (passive), without a health check', async () => {
     const ejecting = await startGateway(dir, { ...env, GW_EJECT_AFTER_FAILURES: '2', GW_EJECT_MS: '60000' });
     try {

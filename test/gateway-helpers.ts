@@ -85,6 +85,13 @@ export class Backend {
 
   private create(): Server {
     const server = createServer((req, res) => this.handle(req, res));
+    // A WebSocket upgrade is switched, and the tunnel echoes what it gets (no framing needed to test a proxy).
+    server.on('upgrade', (_req, socket: Socket, head: Buffer) => {
+      this.calls++;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      if (head.length > 0) socket.write(head);
+      socket.pipe(socket);
+    });
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));

@@ -75,12 +75,16 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
   if (ex.consumer !== undefined) headers.push('x-consumer-name', ex.consumer);
   instance.active++;
   let settled = false;
-  const settle = (ok: boolean) => {
+  // `reached`: the backend answered (switched or refused), which passive ejection counts as a
+  // success of the instance; a connection that failed counts against it, as for any request.
+  const settle = (ok: boolean, reached: boolean) => {
     if (settled) return;
     settled = true;
     instance.active--;
     if (ok) target.breaker?.success(permit);
     else target.breaker?.failure(permit);
+    if (reached) target.upstream.success(instance);
+    else target.upstream.failure(instance);
   };
   instance.pool.dispatch({ path: upstreamPath, method: 'GET', headers, upgrade: 'websocket', body: null }, {
     onConnect() {},
@@ -92,15 +96,15 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
     },
     onComplete() {
       // The backend answered without switching protocols.
-      settle(false);
+      settle(false, true);
       ex.fail(502, 'upstream refused the WebSocket upgrade');
     },
     onError(err: Error) {
-      settle(false);
+      settle(false, false);
       if (!ex.done) ex.fail(502, `${MESSAGES.badGateway}: ${err.message}`);
     },
     onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[], upstream: Duplex) {
-      settle(true);
+      settle(true, true);
       if (ex.done || socket.destroyed) {
         upstream.destroy();
         return;
