@@ -584,6 +584,8 @@ describe('generated gateway end to end, over real sockets', () => {
         const served = [...text.matchAll(/^gateway_requests_total\{route="plain",method="GET",status="200"\} (\d+)$/gm)].map((m) => Number(m[1]));
         expect(served).toEqual([10]);
       }
+      // Without Redis each worker counts limits on its own, and says so.
+      expect(clustered.stderr() + clustered.stdout()).toContain('with GW_WORKERS=2, every worker counts rate limits and quotas on its own');
     } finally {
       expect(await clustered.stop()).toBe(0);
     }

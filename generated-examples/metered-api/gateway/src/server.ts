@@ -241,6 +241,13 @@ export class Gateway {
     const needsRedis = this.config.routes.some((r) => r.rateLimit?.policy === 'redis');
     if (needsRedis && !this.settings.redisUrl)
       warn('REDIS_URL is not set: rate limiters with policy "redis" count in this process only');
+    // Local counters are per process: with workers, each admits a whole budget of its own.
+    const counts =
+      this.config.routes.some((r) => r.rateLimit !== undefined) || this.config.consumers.some((c) => c.tier);
+    if (counts && this.settings.workers > 1 && !this.settings.redisUrl)
+      warn(
+        `REDIS_URL is not set: with GW_WORKERS=${this.settings.workers}, every worker counts rate limits and quotas on its own, so the gateway admits up to ${this.settings.workers}× each budget`,
+      );
     this.limiter = new RateLimiter(this.settings.redisUrl, {
       redis: (up, detail) =>
         event(up ? 'redis reachable: shared rate limits' : 'redis unreachable: counting rate limits locally', {
