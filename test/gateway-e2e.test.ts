@@ -502,6 +502,31 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it.skipIf(!redis && !process.env.CI)('counts locally for a while after Redis stops answering, instead of waiting for it on every request', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const server = spawn(redis!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const a = await startGateway(dir, { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      for (let i = 0; i < 50 && !a.stderr().includes('redis reachable'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await fetch(`${a.url}/shared`)).status).toBe(200);
+      server.kill('SIGSTOP'); // connected, but never answers
+      const timings: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const started = performance.now();
+        expect((await fetch(`${a.url}/shared`)).status).toBe(200);
+        timings.push(performance.now() - started);
+      }
+      // The first waits for the command timeout (250 ms); the others are counted locally at once.
+      expect(timings[0]).toBeGreaterThan(200);
+      expect(Math.max(...timings.slice(1))).toBeLessThan(150);
+      expect(a.stderr()).toContain('trying again every 5 s');
+    } finally {
+      server.kill('SIGCONT');
+      await a.stop();
+      server.kill('SIGTERM');
+    }
+  });
+
   it('keeps user code across regeneration, and runs it', async () => {
     const hooks = join(dir, 'src/hooks.ts');
     const text = readFileSync(hooks, 'utf8');

@@ -200,12 +200,22 @@ export interface LimiterEvents {
   redis(up: boolean, detail: string): void;
 }
 
+/** How long a Redis command that failed keeps the limiter counting locally. */
+const REDIS_PAUSE_MS = 5000;
+
 /** Both stores, with the local one standing in while Redis is down. */
 export class RateLimiter {
   readonly local = new LocalBuckets();
   readonly localQuotas = new LocalQuotas();
   private readonly redis: RedisWithScripts | undefined;
   private up = false;
+  /**
+   * A Redis that is connected but does not answer (stopped, overloaded) fails each command only
+   * after its 250 ms timeout: after a failed command the limiter counts locally for a while and
+   * then tries Redis again, instead of adding the timeout to every request.
+   */
+  private pausedUntil = 0;
+  private paused = false;
 
   constructor(
     redisUrl: string | undefined,
@@ -237,7 +247,28 @@ export class RateLimiter {
 
   /** Whether a "redis" limiter is being counted in Redis right now. */
   get redisReady(): boolean {
-    return this.redis !== undefined && this.up && this.redis.status === 'ready';
+    return (
+      this.redis !== undefined &&
+      this.up &&
+      this.redis.status === 'ready' &&
+      (!this.paused || Date.now() >= this.pausedUntil)
+    );
+  }
+
+  private commandFailed(err: unknown): void {
+    this.pausedUntil = Date.now() + REDIS_PAUSE_MS;
+    if (this.paused) return;
+    this.paused = true;
+    this.events.redis(
+      false,
+      `${(err as Error)?.message ?? String(err)}; trying again every ${REDIS_PAUSE_MS / 1000} s`,
+    );
+  }
+
+  private commandAnswered(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.events.redis(true, 'answering again');
   }
 
   /** Synchronous when counted locally; a promise when counted in Redis. */
@@ -247,10 +278,14 @@ export class RateLimiter {
     for (const w of windows) args.push(w.limit / (w.seconds * 1000), w.capacity);
     return this.redis!.gwTake(this.prefix + key, ...args).then(
       (r) => {
+        this.commandAnswered();
         const tokens = r.slice(2).map(Number);
         return verdict(windows, tokens, 0, r[0] === 1, cost);
       },
-      () => this.local.take(key, windows, cost),
+      (err: unknown) => {
+        this.commandFailed(err);
+        return this.local.take(key, windows, cost);
+      },
     );
   }
 
@@ -264,8 +299,14 @@ export class RateLimiter {
     const now = Date.now();
     const ttl = (secondsToNextMonth(now) + 86400) * 1000;
     return this.redis!.gwQuota(`${this.prefix}quota:${key}:${monthOf(now)}`, quota, cost, ttl).then(
-      ([ok, used]) => ({ allowed: ok === 1, remaining: Math.max(0, Math.floor(quota - Number(used))) }),
-      () => this.localQuotas.take(key, quota, cost),
+      ([ok, used]) => {
+        this.commandAnswered();
+        return { allowed: ok === 1, remaining: Math.max(0, Math.floor(quota - Number(used))) };
+      },
+      (err: unknown) => {
+        this.commandFailed(err);
+        return this.localQuotas.take(key, quota, cost);
+      },
     );
   }
 
