@@ -159,7 +159,7 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
-  it('takes absolute-form request targets (routed by their path), and refuses a repeated Host with 400', async () => {
+  it('takes absolute-form request targets (routed by their path), refuses a repeated Host with 400, and ignores an upgrade to h2c', async () => {
     app.behaviour = 'ok';
     const raw = (head: string) =>
       new Promise<string>((resolve, reject) => {
@@ -175,6 +175,13 @@ describe('generated gateway end to end, over real sockets', () => {
     // The body may come chunked: the backend's JSON is between its first "{" and last "}".
     expect(JSON.parse(absolute.slice(absolute.indexOf('{'), absolute.lastIndexOf('}') + 1)).url).toBe('/abs?q=1');
     expect(await raw('GET /plain/x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    // An upgrade to another protocol than WebSocket (curl --http2 asks for h2c) is ignored: the
+    // request is answered over HTTP/1.1 (RFC 9110 §7.8), the gateway's own endpoints too.
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+    const upgraded = await raw(`GET /plain/h2c HTTP/1.1\r\nHost: x\r\n${h2c}`);
+    expect(upgraded).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(upgraded.slice(upgraded.indexOf('{'), upgraded.lastIndexOf('}') + 1)).url).toBe('/h2c');
+    expect(await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\n${h2c}`)).toMatch(/^HTTP\/1\.1 200 /);
   });
 
   it("keeps GET /metrics for itself and routes other methods there to the model's route, as its README says", async () => {

@@ -447,7 +447,8 @@ export class Gateway {
     if (--this.inFlight === 0 && this.closing) for (const resolve of this.idle.splice(0)) resolve();
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /** Answers one HTTP request (websocket.ts also hands it the upgrade requests it serves as plain HTTP). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* "/" */) {
       // The absolute form ("GET http://host/path"), which RFC 9112 has servers accept: routed by its path.
@@ -457,23 +458,13 @@ export class Gateway {
     }
     // RFC 9112: more than one Host is a 400 (which one would X-Forwarded-Host and a backend believe?).
     if (req.httpVersionMajor === 1 && repeatsHost(req.rawHeaders)) return sendError(res, 400, MESSAGES.badRequest);
-    const q = url.indexOf('?');
-    let path = q === -1 ? url : url.slice(0, q);
+    const routed = routedPath(req);
+    const path = routed.path;
     const method = req.method ?? 'GET';
-    if (path.indexOf('%') !== -1) {
-      // Routed and forwarded in one form, so that "/%61dmin" meets the policies of "/admin".
-      const normal = normalizePercentEncoding(path);
-      if (normal === undefined) return this.refusePath(req, res, path, MESSAGES.badEscape);
-      if (normal !== path) {
-        req.url = q === -1 ? normal : normal + url.slice(q);
-        path = normal;
-      }
-    }
+    if (routed.refused !== undefined) return this.refusePath(req, res, path, routed.refused);
     // Its own endpoints answer GET and HEAD; other methods are routed (a model may have a route there).
     if ((path === '/healthz' || path === '/metrics') && (method === 'GET' || method === 'HEAD'))
       return this.ownEndpoint(path, req, res);
-    // Before routing: whatever route or method, such a path is refused, never resolved.
-    if (hasDotSegment(path)) return this.refusePath(req, res, path, MESSAGES.dotSegment);
     if (
       method === 'OPTIONS' &&
       req.headers.origin !== undefined &&
@@ -489,16 +480,21 @@ export class Gateway {
       this.logBare(req, path, found.kind === 'method' ? 405 : 404, start);
       return;
     }
-    // An encoded slash stays as it came (an id may hold one), unless a backend that decodes it
-    // would see the path of another route: then the request would skip that route's policies.
-    if (path.indexOf('%') !== -1 && ENCODED_SLASH.test(path)) {
-      const decoded = this.router.lookup(method, path.replace(ENCODED_SLASHES, '/'));
-      if (decoded.kind !== 'found' || decoded.match.route !== found.match.route)
-        return this.refusePath(req, res, path, MESSAGES.encodedSlash);
-    }
+    if (this.slashWouldReroute(method, path, found.match.route))
+      return this.refusePath(req, res, path, MESSAGES.encodedSlash);
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
     new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path).run();
+  }
+
+  /**
+   * An encoded slash stays as it came (an id may hold one), unless a backend that decodes it would
+   * see the path of another route: then the request would skip that route's policies.
+   */
+  slashWouldReroute(method: string, path: string, route: RuntimeRoute): boolean {
+    if (path.indexOf('%') === -1 || !ENCODED_SLASH.test(path)) return false;
+    const decoded = this.router.lookup(method, path.replace(ENCODED_SLASHES, '/'));
+    return decoded.kind !== 'found' || decoded.match.route !== route;
   }
 
   private refusePath(req: IncomingMessage, res: ServerResponse, path: string, message: string): void {
@@ -552,7 +548,7 @@ export class Gateway {
     return true;
   }
 
-  private logBare(req: IncomingMessage, path: string, status: number, start: number, route = '-'): void {
+  logBare(req: IncomingMessage, path: string, status: number, start: number, route = '-'): void {
     this.logAnswer(req.method ?? '-', path, this.clientAddress.of(req), status, performance.now() - start, route);
   }
 
@@ -615,6 +611,26 @@ function repeatsHost(raw: readonly string[]): boolean {
   for (let i = 0; i < raw.length; i += 2)
     if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++seen > 1) return true;
   return false;
+}
+
+/**
+ * The path a request is routed and forwarded by, in one spelling (req.url is rewritten to it), so
+ * that "/%61dmin" meets the policies of "/admin"; `refused` says why a path is refused instead of
+ * resolved (dot segments, malformed escapes), whatever route or method.
+ */
+export function routedPath(req: IncomingMessage): { path: string; refused?: string } {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  let path = q === -1 ? url : url.slice(0, q);
+  if (path.indexOf('%') !== -1) {
+    const normal = normalizePercentEncoding(path);
+    if (normal === undefined) return { path, refused: MESSAGES.badEscape };
+    if (normal !== path) {
+      req.url = q === -1 ? normal : normal + url.slice(q);
+      path = normal;
+    }
+  }
+  return hasDotSegment(path) ? { path, refused: MESSAGES.dotSegment } : { path };
 }
 
 const ENCODED_SLASH = /%2F|%5C/;
