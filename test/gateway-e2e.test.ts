@@ -304,6 +304,17 @@ describe('generated gateway end to end, over real sockets', () => {
     expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 0/);
   });
 
+  it('answers 502 "upstream sent an invalid response" to an answer that does not parse (the backend was reached)', async () => {
+    app.behaviour = 'malformed';
+    try {
+      const answer = await fetch(`${gw.url}/plain/folded`);
+      expect(answer.status).toBe(502);
+      expect(await answer.json()).toEqual({ error: 'upstream sent an invalid response', status: 502 });
+    } finally {
+      app.behaviour = 'ok';
+    }
+  });
+
   it('passes a 304 that announces a length through, whole, without counting it against the breaker', async () => {
     app.behaviour = 'not-modified';
     try {
@@ -384,6 +395,7 @@ describe('generated gateway end to end, over real sockets', () => {
     const closedPort = closed.port;
     await closed.stop();
     const ws = await startGateway(dir, { ...env, GW_UPSTREAM_TUNNEL: `${tunnel.url},http://127.0.0.1:${closedPort}`, GW_EJECT_AFTER_FAILURES: '2', GW_EJECT_MS: '60000' });
+    const heads: string[] = [];
     const upgrade = () =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(Number(new URL(ws.url).port), '127.0.0.1', () =>
@@ -393,6 +405,7 @@ describe('generated gateway end to end, over real sockets', () => {
         socket.setEncoding('utf8').on('data', (d: string) => {
           answer += d;
           if (answer.includes('\r\n\r\n')) {
+            if (answer.startsWith('HTTP/1.1 101')) heads.push(answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase());
             resolve(answer.slice(0, 12));
             socket.destroy();
           }
@@ -405,6 +418,8 @@ describe('generated gateway end to end, over real sockets', () => {
       // Round-robin: the closed instance fails twice, is ejected, and then every upgrade is switched.
       expect(statuses.filter((s) => s.endsWith('502'))).toHaveLength(2);
       expect(statuses.slice(-8).every((s) => s === 'HTTP/1.1 101')).toBe(true);
+      // The 101 of a rate-limited route carries the gateway's X-RateLimit-* like any proxied answer.
+      for (const head of heads) expect(head).toMatch(/\r\nx-ratelimit-limit: \d+\r\n/);
     } finally {
       await ws.stop();
       await tunnel.stop();

@@ -63,7 +63,7 @@ export function runGeneratedTests(dir: string, context = ''): string {
   }
 }
 
-export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified';
+export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified' | 'malformed';
 
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
 export class Backend {
@@ -116,6 +116,9 @@ export class Backend {
         case 'unavailable':
           res.writeHead(503);
           return void res.end();
+        case 'malformed':
+          // A folded header line (obs-fold), which HTTP/1.1 parsers refuse.
+          return void req.socket.end('HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n');
         case 'not-modified':
           // RFC 9110 lets a 304 carry the Content-Length of the full answer; it has no body.
           res.writeHead(304, { etag: '"v1"', 'content-length': '50' });

@@ -1160,7 +1160,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       return this.fail(status, `upstream answered ${status}`);
     }
     this.error = `upstream ${kind}`;
-    this.fail(answer, answer === 504 ? MESSAGES.timeout : MESSAGES.badGateway);
+    // "error": the backend was reached but its answer does not parse (an obs-fold, a header too large).
+    this.fail(
+      answer,
+      answer === 504 ? MESSAGES.timeout : kind === 'error' ? MESSAGES.invalidAnswer : MESSAGES.badGateway,
+    );
   }
 
   private timedOut(): void {

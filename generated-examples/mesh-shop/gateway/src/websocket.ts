@@ -146,6 +146,9 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       const lines = [`HTTP/1.1 ${statusCode} Switching Protocols`];
       for (let i = 0; i < rawHeaders.length; i += 2)
         lines.push(`${rawHeaders[i]!.toString()}: ${rawHeaders[i + 1]!.toString()}`);
+      // The gateway's own headers of the exchange (X-RateLimit-*, CORS), as on any proxied answer.
+      const own = ex.extra ?? [];
+      for (let i = 0; i < own.length; i += 2) lines.push(`${own[i]}: ${own[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       gw.tunnels.add(socket);

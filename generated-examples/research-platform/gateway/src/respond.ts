@@ -34,6 +34,7 @@ export const MESSAGES = {
   quotaExceeded: 'monthly quota exceeded',
   tooLarge: 'request body too large',
   badGateway: 'upstream unreachable',
+  invalidAnswer: 'upstream sent an invalid response',
   circuitOpen: 'circuit open: upstream is failing',
   noHealthy: 'no healthy upstream instance',
   timeout: 'upstream timed out',
