@@ -405,7 +405,7 @@ describe('generated gateway end to end, over real sockets', () => {
         socket.setEncoding('utf8').on('data', (d: string) => {
           answer += d;
           if (answer.includes('\r\n\r\n')) {
-            if (answer.startsWith('HTTP/1.1 101')) heads.push(answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase());
+            heads.push(answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase());
             resolve(answer.slice(0, 12));
             socket.destroy();
           }
@@ -419,7 +419,11 @@ describe('generated gateway end to end, over real sockets', () => {
       expect(statuses.filter((s) => s.endsWith('502'))).toHaveLength(2);
       expect(statuses.slice(-8).every((s) => s === 'HTTP/1.1 101')).toBe(true);
       // The 101 of a rate-limited route carries the gateway's X-RateLimit-* like any proxied answer.
-      for (const head of heads) expect(head).toMatch(/\r\nx-ratelimit-limit: \d+\r\n/);
+      for (const head of heads.filter((h) => h.startsWith('http/1.1 101'))) expect(head).toMatch(/\r\nx-ratelimit-limit: \d+\r\n/);
+      // A refusal of the backend reaches the client as it came, not as the gateway's 502.
+      tunnel.refuseUpgrade = 403;
+      expect(await upgrade()).toBe('HTTP/1.1 403');
+      expect(heads.at(-1)).toContain('\r\nx-why: policy');
     } finally {
       await ws.stop();
       await tunnel.stop();

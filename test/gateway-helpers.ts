@@ -71,6 +71,8 @@ export class Backend {
   /** What GET /healthz answers (the gateway's active health check). */
   healthy = true;
   calls = 0;
+  /** A status to refuse WebSocket upgrades with, instead of switching. */
+  refuseUpgrade: number | undefined;
   /** Body sizes of the requests it answered, in order. */
   readonly received: number[] = [];
   port = 0;
@@ -88,6 +90,8 @@ export class Backend {
     // A WebSocket upgrade is switched, and the tunnel echoes what it gets (no framing needed to test a proxy).
     server.on('upgrade', (_req, socket: Socket, head: Buffer) => {
       this.calls++;
+      if (this.refuseUpgrade !== undefined)
+        return void socket.end(`HTTP/1.1 ${this.refuseUpgrade} Refused\r\ncontent-type: text/plain\r\nx-why: policy\r\ncontent-length: 6\r\n\r\nno way`);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
       if (head.length > 0) socket.write(head);
       socket.pipe(socket);

@@ -6,7 +6,7 @@ import type { Instance } from './balancer.js';
 import type { Permit } from './breaker.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those undici refuses; never forwarded either way. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
