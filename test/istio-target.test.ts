@@ -262,6 +262,19 @@ describe('istio target: applies and features', () => {
     expect(g.notes).not.toContain('the jwtRule has no jwksUri');
   });
 
+  it('retries a route that takes POST or PATCH only on connect-failure, as the gateway does, and says so', async () => {
+    const g = await istioOf(['test/fixtures/valid/retries-on-writes.ttl'], ['istio']);
+    const vs = kinds(g, 'VirtualService')[0]!;
+    const retriesOf = (route: string) => vs.spec.http.find((h: { name: string }) => h.name === `retries.${route}`).retries;
+    expect(retriesOf('read')).toMatchObject({ attempts: 3, retryOn: '5xx,connect-failure,reset' });
+    expect(retriesOf('write')).toMatchObject({ attempts: 3, retryOn: 'connect-failure' });
+    expect(retriesOf('any')).toMatchObject({ attempts: 3, retryOn: 'connect-failure' });
+    expect(retriesOf('strict')).toEqual({ attempts: 0 });
+    expect(g.notes).toContain('agw:retryOn on a route that takes POST or PATCH');
+    // Its URI prefixes are string prefixes: /orders also takes /ordersx.
+    expect(g.notes).toMatch(/## agw:routePath \(prefix\)\n[\s\S]*?Applies to: [^\n]*route any/);
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await istioOf(['test/fixtures/valid/hostile-strings.ttl'], ['istio']);
     for (const doc of g.docs) {

@@ -168,5 +168,7 @@ describe('kong target: features the examples exercise', () => {
     expect(notes).toMatch(/## agw:hasRateLimiter with a header-matched split\n\n[^\n]*catalog\.catalog-v2[^\n]*2× its limit/);
     expect(notes).toMatch(/## agw:namespace\n[\s\S]*Applies to: [^\n]*service cart \(shop\)/);
     expect(notes).toMatch(/## agw:hasCertificate\n[\s\S]*Applies to: mesh istio/);
+    // Kong's path prefixes are string prefixes (the gateway's end at a "/").
+    expect(notes).toMatch(/## agw:routePath \(prefix\)\n[\s\S]*?Applies to: [^\n]*route orders/);
   });
 });

@@ -372,13 +372,25 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
+  // Envoy retries whatever the method; the gateway retries a POST or PATCH only after a failed
+  // connection (the backend never saw it). One retry policy serves every method of the entry, so
+  // a route that takes POST or PATCH keeps only that condition.
+  const writes = route.methods.length === 0 || route.methods.some((m) => !IDEMPOTENT_METHODS.has(m));
+  const retryOn = writes ? r.retryOn.filter((c) => c === 'connect-failure') : r.retryOn;
+  if (writes && retryOn.length < r.retryOn.length) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn on a route that takes POST or PATCH', detail: `Envoy would retry any method; the route takes POST or PATCH, which the gateway retries only after a failed connection, and one Istio retry policy serves all its methods: Istio retries ${retryOn.length > 0 ? 'on connect-failure only' : 'nothing'}, also for its idempotent methods` });
+  }
+  if (retryOn.length === 0) return { attempts: 0 };
   return {
     attempts: r.attempts,
     ...(r.perTryTimeoutSeconds !== undefined ? { perTryTimeout: goDuration(r.perTryTimeoutSeconds) } : {}),
-    retryOn: r.retryOn.join(','),
+    retryOn: retryOn.join(','),
     backoff: goDuration(r.initialDelayMs / 1000),
   };
 }
+
+/** The methods the gateway retries on every retryOn condition (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
   return {
@@ -661,6 +673,8 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
+  if (!hasParams(route.path) && route.path !== '/' && !route.path.endsWith('/'))
+    add('agw:routePath (prefix)', 'Istio matches a URI prefix as a string: /orders also takes /ordersx, which the gateway (whose prefixes end at a "/") answers with 404 or gives to another route');
 }
 
 /** Quota tiers are per consumer, and Istio has no consumers. */

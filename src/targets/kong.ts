@@ -603,6 +603,10 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
+  if (!route.path.includes('{') && route.path !== '/' && !route.path.endsWith('/'))
+    add('agw:routePath (prefix)', 'Kong matches a path prefix as a string: /orders also takes /ordersx, which the gateway (whose prefixes end at a "/") answers with 404 or gives to another route');
+  if (route.timeoutSeconds === undefined && route.retry?.perTryTimeoutSeconds === undefined)
+    add('agw:timeoutSeconds (none)', "The route has no timeout, but Kong's services always have one: its defaults of 60 s to connect, to read and to write apply");
 }
 
 export interface NoteGroup {
