@@ -28,6 +28,17 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
     expect(active[0]!.message).not.toMatch(/\{\?\w+\}/);
   });
 
+  it('certificate-expiring says whether the certificate has expired or is about to', async () => {
+    const model = join('test/fixtures/audit', 'certificate-expiring.ttl');
+    const message = async (now: string) => {
+      const r = await audit({ models: [model], cwd: ROOT, now: new Date(now) });
+      if (!r.ok) throw new Error(JSON.stringify(r.problems));
+      return r.findings.find((f) => f.rule === 'certificate-expiring')?.message;
+    };
+    expect(await message('2026-11-22T00:00:00Z')).toMatch(/ expires in less than 30 days \(/);
+    expect(await message('2030-01-01T00:00:00Z')).toMatch(/ has expired \(/);
+  });
+
   it('every built-in rule has its fixture, and the issue\'s catalogue is there', async () => {
     const { rules } = await loadRules();
     const ids = rules.map((r) => r.id).sort();

@@ -90,6 +90,7 @@ export function fillMessage(template: string, row: Record<string, Term>): string
     const term = row[name];
     if (!term) return whole;
     if (term.termType === 'NamedNode') return term.value.replace(/^.*[#/]/, '') || term.value;
+    if (term.termType === 'BlankNode') return `_:${term.value}`;
     return term.value;
   });
 }
