@@ -80,21 +80,24 @@ async function occupant(dir: string, full: string): Promise<Occupant> {
     if (code !== 'ENOTDIR') throw err;
   }
   const root = resolve(dir);
-  const chain: string[] = [];
-  for (let parent = dirname(full); parent.startsWith(root) && parent !== root; parent = dirname(parent)) chain.unshift(parent);
-  for (const parent of chain) {
+  for (const parent of foldersBetween(root, full)) {
     const isFile = await stat(parent).then((s) => !s.isDirectory(), () => false);
     if (isFile) return { kind: 'blocked', blocker: relative(root, parent).split(sep).join('/') };
   }
   return { kind: 'none' };
 }
 
+/** The folders between root (excluded) and a path in it, outermost first. */
+function foldersBetween(root: string, full: string): string[] {
+  const chain: string[] = [];
+  for (let parent = dirname(full); parent.startsWith(root) && parent !== root; parent = dirname(parent)) chain.unshift(parent);
+  return chain;
+}
+
 /** The first folder on the way from DIR to `full` that is a symbolic link, "/"-separated and relative to DIR. */
 async function linkedFolder(dir: string, full: string, cache: Map<string, Promise<boolean>>): Promise<string | undefined> {
   const root = resolve(dir);
-  const chain: string[] = [];
-  for (let parent = dirname(full); parent.startsWith(root) && parent !== root; parent = dirname(parent)) chain.unshift(parent);
-  for (const parent of chain) {
+  for (const parent of foldersBetween(root, full)) {
     let isLink = cache.get(parent);
     if (isLink === undefined) cache.set(parent, (isLink = lstat(parent).then((s) => s.isSymbolicLink(), () => false)));
     if (await isLink) return relative(root, parent).split(sep).join('/');

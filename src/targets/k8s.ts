@@ -284,7 +284,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
 
   const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
   const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
-  const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdNamespaceAnnotations(mesh) : [];
+  const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdAnnotations(mesh.mtls?.mode) : [];
   notes.push(...meshMtlsNotes(model));
   const namespaces = namespaceNames.map((n) => ({ ...meta(n, undefined, n, injectionAnnotations), labels: [...standardLabels(gw, n), ...injection] }));
 
@@ -318,18 +318,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
  */
 const LINKERD_POLICY: Record<string, string> = { STRICT: 'all-authenticated', PERMISSIVE: 'all-unauthenticated' };
 
-function linkerdNamespaceAnnotations(mesh: M.ServiceMesh): Label[] {
-  const mode = mesh.mtls?.mode;
+/** The Linkerd annotations of an mTLS mode (no mode: injection alone). */
+function linkerdAnnotations(mode: M.MutualTls['mode'] | undefined): Label[] {
   if (mode === 'DISABLE') return [{ key: 'linkerd.io/inject', value: 'disabled' }];
   return [{ key: 'linkerd.io/inject', value: 'enabled' }, ...(mode ? [{ key: 'config.linkerd.io/default-inbound-policy', value: LINKERD_POLICY[mode]! }] : [])];
 }
 
-/** A service's own mTLS mode under Linkerd, on its pods (the namespace carries the mesh's). */
+/** A service's own mTLS mode under Linkerd, on its pods (the namespaces carry the mesh's). */
 function linkerdPodAnnotations(model: M.GatewayModel, s: M.BackendService): Label[] {
-  const mode = s.mtls?.mode;
-  if (model.gateway.mesh?.type !== 'linkerd' || mode === undefined) return [];
-  if (mode === 'DISABLE') return [{ key: 'linkerd.io/inject', value: 'disabled' }];
-  return [{ key: 'linkerd.io/inject', value: 'enabled' }, { key: 'config.linkerd.io/default-inbound-policy', value: LINKERD_POLICY[mode]! }];
+  return model.gateway.mesh?.type === 'linkerd' && s.mtls !== undefined ? linkerdAnnotations(s.mtls.mode) : [];
 }
 
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DENIED, PERMITTED, type Permit } from './breaker.js';
 import { traceparent } from './log.js';
+import { normalizeIp } from './ip.js';
 import { HOP_BY_HOP, upstreamRequestHeaders } from './proxy.js';
 import { MESSAGES } from './respond.js';
 import { Exchange, routedPath, type Gateway } from './server.js';
@@ -115,11 +116,10 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
   const upstreamPath = route.config.stripPath
     ? (rest.startsWith('/') ? rest : '/' + rest) + query
     : (ex.req.url ?? '/');
-  const peer = ex.req.socket.remoteAddress ?? '';
   const headers = upstreamRequestHeaders(
     ex.req,
     route.apiKeyHeader,
-    peer.startsWith('::ffff:') ? peer.slice(7) : peer,
+    normalizeIp(ex.req.socket.remoteAddress ?? ''),
     'http',
     ex.req.headers.host,
   );
