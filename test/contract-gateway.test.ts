@@ -204,6 +204,7 @@ describe('interfaces.md: the generated gateway, as npm install && npm start runs
     ['401: no API key', 'GET', '/keyed', {}, 401, { 'www-authenticate': /\S/ }],
     ['401: a wrong API key', 'GET', '/keyed', { 'x-api-key': 'not-a-key' }, 401, { 'www-authenticate': /\S/ }],
     ['403: the token lacks the required scope', 'GET', '/orders', token('orders:read'), 403, {}],
+    ['403: a scope no header can name is missing', 'GET', '/translated', token('orders:write'), 403, { 'www-authenticate': /^Bearer realm="[^"]*", error="insufficient_scope", scope="orders:write"$/ }],
     ['403: the client IP is not allowed', 'GET', '/private', {}, 403, {}],
     ['502: the upstream is unreachable', 'GET', '/gone', {}, 502, {}],
     ['504: the upstream does not answer within the route timeout', 'GET', '/slow', {}, 504, {}],
@@ -236,6 +237,8 @@ describe('interfaces.md: the generated gateway, as npm install && npm start runs
   it('the variables named by agw:secretEnv and agw:apiKeyEnv hold the JWT secret and the API keys', async () => {
     const ok = await call('/orders', { headers: token('orders:write orders:read') });
     expect(ok.status, ok.text).toBe(200);
+    const translated = await call('/translated', { headers: token('orders:write 写入') });
+    expect(translated.status, translated.text).toBe(200);
     const keyed = await call('/keyed', { headers: { 'x-api-key': ALICE_KEY } });
     expect(keyed.status, keyed.text).toBe(200);
     expect(JSON.parse(keyed.text).headers['x-api-key']).toBeUndefined();

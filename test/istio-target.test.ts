@@ -254,10 +254,16 @@ describe('istio target: applies and features', () => {
     expect(g.notes).toContain('fd00::7');
   });
 
-  it('notes a "*" in a scope or audience (an Istio wildcard), and an HS256 route whose issuer has a JWKS from another route', async () => {
+  it('closes a route whose scope or audience has a "*" (an Istio wildcard) rather than admit other tokens, and notes an HS256 route whose issuer has a JWKS from another route', async () => {
     const g = await istioOf(['test/fixtures/valid/istio-wildcards.ttl'], ['istio']);
-    expect(g.notes).toContain('so "api\\*" is met by more tokens');
-    expect(g.notes).toContain('so "orders:\\*" is met by more tokens');
+    expect(g.notes).toContain('so "api\\*" cannot be required exactly');
+    expect(g.notes).toContain('so "orders:\\*" cannot be required exactly');
+    const policy = kinds(g, 'AuthorizationPolicy').find((p) => p.metadata.name.endsWith('-r'))! as Doc & { spec: { action: string; rules: Array<{ from?: unknown; when?: unknown; to: unknown }> } };
+    expect(policy.spec.action).toBe('DENY');
+    // A rule with neither source nor condition: every request to the route's paths is denied.
+    expect(policy.spec.rules.some((rule) => rule.from === undefined && rule.when === undefined)).toBe(true);
+    const open = kinds(g, 'AuthorizationPolicy').find((p) => p.metadata.name.endsWith('-hs'))! as Doc & { spec: { rules: Array<{ from?: unknown; when?: unknown }> } };
+    expect(open.spec.rules.every((rule) => rule.from !== undefined || rule.when !== undefined)).toBe(true);
     expect(g.notes).toContain("the issuer's jwtRule takes the JWKS another route of the issuer names");
     expect(g.notes).not.toContain('the jwtRule has no jwksUri');
   });

@@ -159,6 +159,13 @@ describe('kong target: features the examples exercise', () => {
     expect((await kongOf('test/fixtures/gateway/mtls.ttl')).text).toBe(text);
   });
 
+  it('allowMethod "*" beside explicit methods is the route\'s own methods; a canary header value with letters is noted', async () => {
+    const k = await kongOf('test/fixtures/valid/cors-star-with-methods.ttl');
+    const route = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'one')!;
+    expect(route.plugins!.find((p) => p.name === 'cors')!.config.methods).toEqual(['PUT', 'OPTIONS']);
+    expect(k.notes).toContain('Kong compares route header values case-insensitively, so x-track: Beta also matches');
+  });
+
   it('what Kong cannot express is listed in NOTES.md, not dropped silently', async () => {
     const { notes } = await kongOf('mesh-shop.ttl');
     expect(notes).toContain('agw:hasTrafficMirror');

@@ -18,7 +18,8 @@ const LITERAL_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
 
 export const urlPath: FormatCheck = (v) => {
   if (!v.startsWith('/')) return 'must start with "/"';
-  if (/[\s"'`\\<>^|]/.test(v) || /[\u0000-\u001f\u007f]/.test(v)) return 'must not contain spaces, quotes, backslashes or control characters';
+  const bad = /[\s"'`\\<>^|\u0000-\u001f\u007f]/.exec(v)?.[0];
+  if (bad !== undefined) return `must not contain ${describeChar(bad)}: no spaces, quotes, backslashes, < > ^ | or control characters (percent-encode them)`;
   if (v.includes('?') || v.includes('#')) return 'must be a path only: no query string ("?") or fragment ("#")';
   if (v.includes('//')) return 'must not contain an empty segment ("//")';
   const segments = v.slice(1).split('/');
@@ -48,12 +49,28 @@ export const cidr: FormatCheck = (v) => {
   return bits >= 0 && bits <= max ? undefined : `has an invalid prefix length "/${prefix}" (0-${max})`;
 };
 
+/** `"|"`, `a space`, `U+0000`: a character as a message names it. */
+function describeChar(c: string): string {
+  if (c === ' ') return 'a space';
+  const code = c.codePointAt(0)!;
+  return code < 0x20 || code === 0x7f ? `the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}` : JSON.stringify(c);
+}
+
+/**
+ * Whether a parsed http(s) URL names a host. WHATWG URL parsing accepts hosts such as
+ * `*.example.com`, which no target reads as a wildcard.
+ */
+function hasHost(url: URL): boolean {
+  return url.hostname !== '' && !url.hostname.includes('*');
+}
+
 /** A CORS origin: `*` or `scheme://host[:port]` exactly. */
 export const origin: FormatCheck = (v) => {
   if (v === '*') return undefined;
+  if (/^https?:\/\/[^/]*\*/.test(v)) return 'must be "*" or one origin: wildcard hosts such as https://*.example.com are not supported (list each origin)';
   try {
     const url = new URL(v);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === v) return undefined;
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === v && hasHost(url)) return undefined;
   } catch {
     // fall through
   }
@@ -64,11 +81,18 @@ export const httpUrl: FormatCheck = (v) => {
   if (/[\s"'`<>\\]/.test(v)) return 'must be an absolute http(s) URL without spaces or quotes';
   try {
     const url = new URL(v);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '') return undefined;
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && hasHost(url)) return undefined;
   } catch {
     // fall through
   }
-  return 'must be an absolute http(s) URL, e.g. https://auth.example.com/.well-known/jwks.json';
+  return 'must be an absolute http(s) URL with a host name or IP address, e.g. https://auth.example.com/.well-known/jwks.json';
+};
+
+/** A claim value compared with a token's (`iss`, `aud`): one line of text without control characters. */
+export const claimValue: FormatCheck = (v) => {
+  const bad = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(v)?.[0];
+  if (bad !== undefined) return `must be one line of text without control characters, but contains U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return /^\s|\s$/.test(v) ? 'must not start or end with white space: no token carries such a value' : undefined;
 };
 
 export const envVarName: FormatCheck = (v) =>

@@ -206,7 +206,8 @@ function buildCors(x: Extraction, id: string): M.CorsPolicy {
   return {
     id,
     origins: strs(bag, 'allowOrigin'),
-    methods: HTTP_METHODS.filter((m) => strs(bag, 'allowMethod').includes(m)),
+    // "*" stands for the route's own methods (empty), whatever else is listed beside it.
+    methods: strs(bag, 'allowMethod').includes('*') ? [] : HTTP_METHODS.filter((m) => strs(bag, 'allowMethod').includes(m)),
     headers: strs(bag, 'allowHeader'),
     credentials: bool(bag, 'allowCredentials') ?? false,
     ...field('maxAgeSeconds', num(bag, 'maxAgeSeconds')),

@@ -1,9 +1,12 @@
-import type { Store, Term } from 'n3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
+import { Parser, type Store, type Term } from 'n3';
 import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
-import { shorten } from '../paths.js';
+import { AGW, ONTOLOGY_DIR, shorten } from '../paths.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -38,6 +41,9 @@ const STRING_FORMATS: ReadonlyArray<readonly [string, string, FormatCheck]> = [
   ['CorsPolicy', 'allowHeader', formats.headerName],
   ['JWTAuthentication', 'jwksUri', formats.httpUrl],
   ['JWTAuthentication', 'secretEnv', formats.envVarName],
+  ['JWTAuthentication', 'requiredScope', formats.claimValue],
+  ['JWTAuthentication', 'issuer', formats.claimValue],
+  ['JWTAuthentication', 'audience', formats.claimValue],
   ['Consumer', 'apiKeyEnv', formats.envVarName],
   ['DistributedTracing', 'collectorEndpoint', formats.httpUrl],
   ['ApiKey', 'keyHeader', formats.requestHeaderName],
@@ -67,6 +73,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
       }),
     );
 
+  checkVocabularyTerms(store, report);
   checkGateway(store, report);
   checkReferences(store, report);
   checkUniqueNames(store, report);
@@ -79,6 +86,43 @@ export function checkSemantics(model: LoadedModel): Problem[] {
 }
 
 type Report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) => void;
+
+let vocabulary: ReadonlySet<string> | undefined;
+
+/** The local names the ontology defines in the agw: namespace (classes and properties). */
+function definedTerms(): ReadonlySet<string> {
+  if (!vocabulary) {
+    const quads = new Parser({ format: 'text/turtle' }).parse(readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8'));
+    vocabulary = new Set(quads.filter((q) => q.subject.value.startsWith(AGW)).map((q) => q.subject.value.slice(AGW.length)));
+  }
+  return vocabulary;
+}
+
+/**
+ * An agw: term the vocabulary does not define is a typo as a rule (agw:hasRateLimitter): every
+ * query ignores it, so the policy it was meant to attach would silently not exist.
+ */
+function checkVocabularyTerms(store: Store, report: Report): void {
+  const defined = definedTerms();
+  const unknown = (term: Term) => term.termType === 'NamedNode' && term.value.startsWith(AGW) && !defined.has(term.value.slice(AGW.length));
+  const suggestion = (local: string, isClass: boolean) => {
+    const candidates = [...defined].filter((d) => /^[A-Z]/.test(d) === isClass);
+    const best = closest(local, candidates);
+    return best !== undefined && distance(local, best) <= Math.max(2, Math.floor(local.length / 4)) ? `did you mean agw:${best}? ` : '';
+  };
+  for (const predicate of store.getPredicates(null, null, null)) {
+    if (!unknown(predicate)) continue;
+    const local = predicate.value.slice(AGW.length);
+    const hint = `${suggestion(local, false)}the agw: properties are listed in ontology/api-gateway.ttl`;
+    for (const subject of store.getSubjects(predicate, null, null)) report(subject, local, 'unknown-term', `agw:${local} is not a property of the agw: vocabulary, so gwgen would ignore it`, hint);
+  }
+  for (const cls of store.getObjects(null, RDF_TYPE, null)) {
+    if (!unknown(cls)) continue;
+    const local = cls.value.slice(AGW.length);
+    const hint = `${suggestion(local, true)}the agw: classes are listed in ontology/api-gateway.ttl`;
+    for (const subject of store.getSubjects(RDF_TYPE, cls, null)) report(subject, undefined, 'unknown-term', `agw:${local} is not a class of the agw: vocabulary, so gwgen would ignore this node`, hint);
+  }
+}
 
 function checkGateway(store: Store, report: Report): void {
   const gateways = subjectsOfType(store, 'ApiGateway');

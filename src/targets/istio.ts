@@ -297,8 +297,8 @@ export function istioView(model: M.GatewayModel): IstioView {
     authorizationPolicies.push({ meta: meta(dnsName(gw, route.name), ns, route.name), route: route.name, rules });
     noteOverreach(route, neighbours(literalPrefix(route.path)), notes);
     if (route.auth?.kind === 'jwt') {
-      for (const value of [...route.auth.audiences, ...route.auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'))) {
-        notes.push({ subject: `route ${route.name}`, feature: 'agw:audience / agw:requiredScope with "*"', detail: `Istio reads a leading or trailing "*" in an AuthorizationPolicy value as a wildcard (prefix, suffix, or any value), so "${value}" is met by more tokens than the exact value the model asks for; Istio has no way to match the "*" itself` });
+      for (const value of inexpressibleClaims(route.auth)) {
+        notes.push({ subject: `route ${route.name}`, feature: 'agw:audience / agw:requiredScope with "*"', detail: `Istio reads a leading or trailing "*" in an AuthorizationPolicy value as a wildcard (prefix, suffix, or any value) and has no way to match the "*" itself, so "${value}" cannot be required exactly: the route's AuthorizationPolicy denies every request to it instead of admitting tokens the model does not (rename the ${route.auth.requiredScopes.includes(value) ? 'scope' : 'audience'} to open it)` });
       }
     }
   }
@@ -587,6 +587,11 @@ export function authzPaths(route: M.Route): string[] {
   return [`${literalPrefix(route.path)}*`];
 }
 
+/** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
+function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
+  return [...auth.audiences, ...auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'));
+}
+
 function authzRules(route: M.Route): AuthzRule[] {
   const paths = authzPaths(route);
   const methods = route.methods;
@@ -595,6 +600,8 @@ function authzRules(route: M.Route): AuthzRule[] {
   if (auth?.kind === 'jwt') {
     // No token, or a token of another issuer: denied.
     rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, paths, methods, when: [] });
+    // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
+    if (inexpressibleClaims(auth).length > 0) rules.push({ paths, methods, when: [] });
     if (auth.audiences.length > 0) rules.push({ paths, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
     for (const scope of auth.requiredScopes) {
       rules.push({ paths, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });

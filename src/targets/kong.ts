@@ -195,6 +195,10 @@ export function kongView(model: M.GatewayModel): KongView {
         routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [kongHeaderValue(split.matchHeader!.value)] }])],
         tags: tags(`route:${route.name}`, `canary`),
       });
+      const value = split.matchHeader!.value;
+      if (value.toLowerCase() !== value.toUpperCase()) {
+        notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
+      }
     }
     noteRouteLimits(route, notes);
     if (route.rateLimit && parts.length > 0) {

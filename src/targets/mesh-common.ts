@@ -81,9 +81,12 @@ export function ownWorkloadNames(model: M.GatewayModel): { gateway: string; redi
 
 /**
  * A cluster-local host name: a bare name is a Kubernetes Service in the service's namespace (see
- * serviceResourceName); a dotted host and an IPv6 address are taken as written.
+ * serviceResourceName); `name.namespace.svc` is completed to its FQDN (Istio expands only names
+ * without a dot, so its registry would not know the short form); any other dotted host and an
+ * IPv6 address are taken as written.
  */
 export function clusterHost(host: string, namespace: string): string {
+  if (/\.svc$/i.test(host)) return `${host}.cluster.local`;
   return host.includes('.') || host.includes(':') ? host : `${serviceResourceName(host)}.${namespace}.svc.cluster.local`;
 }
 

@@ -53,6 +53,8 @@ export class JwtVerifier {
   private readonly key: JWTVerifyGetKey | Uint8Array | undefined;
   private readonly cache = new Map<string, Cached>();
   private readonly challenge: string;
+  /** The 403 challenge: the required scopes a header can carry (RFC 6750 §3: scope tokens only). */
+  private readonly scopeChallenge: string;
 
   constructor(
     readonly config: JwtConfig,
@@ -60,6 +62,8 @@ export class JwtVerifier {
     private readonly options: AuthOptions,
   ) {
     this.challenge = `Bearer realm="${options.realm}"`;
+    const tokens = config.requiredScopes.filter((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s));
+    this.scopeChallenge = `${this.challenge}, error="insufficient_scope"${tokens.length > 0 ? `, scope="${tokens.join(' ')}"` : ''}`;
     const secretText = config.secretEnv ? options.env[config.secretEnv] : undefined;
     if (config.secretEnv && config.algorithms.includes('HS256') && !secretText)
       options.warn(`${config.secretEnv} is not set: HS256 tokens of ${config.issuer} are refused`);
@@ -131,7 +135,7 @@ export class JwtVerifier {
           ok: false,
           status: 403,
           message: 'token lacks a required scope',
-          challenge: `${this.challenge}, error="insufficient_scope", scope="${this.config.requiredScopes.join(' ')}"`,
+          challenge: this.scopeChallenge,
         };
       }
     }

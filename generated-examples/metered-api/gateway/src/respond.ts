@@ -19,7 +19,18 @@ export function sendError(res: ServerResponse, status: number, message: string, 
   const h2 = res.req?.httpVersionMajor === 2;
   if (headers) for (const key in headers) if (!(h2 && key === 'connection')) out[key] = headers[key]!;
   // Headers set earlier (CORS, rate limit, trace) are kept: writeHead merges with setHeader's.
-  res.writeHead(status, out as Record<string, string | number | string[]>);
+  try {
+    res.writeHead(status, out as Record<string, string | number | string[]>);
+  } catch {
+    // A header value Node refuses (a character outside Latin-1): the answer goes out without the
+    // extra headers rather than never.
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
+  }
   res.end(body);
 }
 
