@@ -4,7 +4,8 @@ import type { GatewayModel } from './model/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { runQueriesInWorker } from './sparql/worker-client.js';
-import { applyWrite, planWrite, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { applyWrite, outputDirProblem, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { compareStrings } from './order.js';
 import { TARGET_NAMES } from './targets/names.js';
 import { timed, type Timings } from './timings.js';
 import type { ModelInput } from './validate.js';
@@ -119,7 +120,10 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
   const base: Omit<Manifest, 'files'> = {
     generator: `gwgen ${VERSION}`,
     // Input paths as given (relative to the working directory), so the manifest is the same wherever DIR is.
-    inputs: result.sources.map((s) => ({ path: s.path.split(sep).join('/'), sha256: sha256(s.text) })),
+    // Sorted and once each: the order of the model files on the command line changes nothing.
+    inputs: [...new Map(result.sources.map((s) => [s.path.split(sep).join('/'), sha256(s.text)])).entries()]
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([path, hash]) => ({ path, sha256: hash })),
     targets: result.targets,
     ...(result.pack ? { pack: result.pack } : {}),
   };
@@ -127,6 +131,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
   // target the model has data for was generated, so anything else is stale.
   let plan: WritePlan;
   try {
+    // A run killed while it renamed files left a journal: undo it first, so DIR is what it was.
+    if (!options.dryRun && (await outputDirProblem(dir)) === undefined) await recoverInterruptedWrites(dir);
     plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
@@ -146,5 +152,5 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
 
 /** The plan of a run that could not even compare (DIR is not a directory): nothing to do. */
 function emptyPlan(dir: string, base: Omit<Manifest, 'files'>): WritePlan {
-  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], obstacles: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false };
+  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], obstacles: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false, manifestFilesChanged: false };
 }

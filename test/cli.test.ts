@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gwgen, snapshotDir, tempDir } from './helpers.js';
+import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
 describe('gwgen --help', () => {
   it.each([[[]], [['generate']], [['validate']], [['query']]])('%j shows usage with examples', async (cmd) => {
@@ -164,6 +164,22 @@ describe('gwgen generate: regeneration rules', () => {
     const empty = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(empty, 'x'), '--check'])).exitCode).toBe(3);
     expect(existsSync(join(empty, 'x'))).toBe(false);
+  });
+
+  it('--check looks at the output, not at how the model files were named: another working directory or order is up to date', async () => {
+    const out = tempDir();
+    const models = tempDir();
+    const text = readFileSync(join(ROOT, 'examples/mesh-shop.ttl'), 'utf8');
+    const cut = text.indexOf('\n\n', text.length / 2);
+    const prefixes = text.split('\n').filter((l) => l.startsWith('@prefix')).join('\n');
+    writeFileSync(join(models, 'a.ttl'), text.slice(0, cut));
+    writeFileSync(join(models, 'b.ttl'), `${prefixes}\n${text.slice(cut)}`);
+    expect((await gwgen(['generate', join(models, 'a.ttl'), join(models, 'b.ttl'), '-o', out])).exitCode).toBe(0);
+    const reordered = await gwgen(['generate', 'b.ttl', 'a.ttl', '-o', out, '--check'], { cwd: models });
+    expect(reordered.exitCode, reordered.stdout + reordered.stderr).toBe(0);
+    // A real run records the new provenance, and --dry-run says so.
+    const dry = await gwgen(['generate', 'b.ttl', 'a.ttl', '-o', out, '--dry-run'], { cwd: models });
+    expect(dry.stdout).toContain('update   .gwgen/manifest.json');
   });
 
   it('--dry-run lists what would change and writes nothing', async () => {

@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyWrite, planWrite, type GeneratedFile } from '../dist/pipeline/write.js';
+import { applyWrite, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
 import { carryUserCode } from '../dist/pipeline/user-code.js';
-import { snapshotDir, tempDir } from './helpers.js';
+import { ROOT, snapshotDir, tempDir } from './helpers.js';
 
 const base = { generator: 'gwgen test', inputs: [], targets: ['t'] };
 const file = (path: string, content: string): GeneratedFile => ({ path, content, target: 't', template: 't.hbs' });
@@ -100,5 +101,134 @@ describe('write stage', () => {
     const plan = await planWrite(dir, [file('a.txt', 'A2\n'), file('locked/c.txt', 'C\n')], base);
     await expect(applyWrite(plan)).rejects.toThrow(/nothing was changed/);
     expect(readFileSync(join(dir, 'a.txt'), 'utf8')).toBe('A1\n');
+  });
+});
+
+/**
+ * Runs applyWrite(plan from A to B) in a child process whose rename() sends itself `signal` just
+ * before its `at`-th call: a kill -9 (or a Ctrl-C) at every point of the commit.
+ */
+async function interruptedWrite(dir: string, files: GeneratedFile[], at: number, signal: 'SIGKILL' | 'SIGINT'): Promise<{ code: number | null; signal: string | null }> {
+  const script = `
+    import fsp from 'node:fs/promises';
+    import { syncBuiltinESMExports } from 'node:module';
+    const rename = fsp.rename;
+    let n = 0;
+    fsp.rename = async (...args) => {
+      if (++n === ${at}) process.kill(process.pid, ${JSON.stringify(signal)});
+      return rename(...args);
+    };
+    syncBuiltinESMExports();
+    const { applyWrite, planWrite } = await import(${JSON.stringify(join(ROOT, 'dist/pipeline/write.js'))});
+    const plan = await planWrite(${JSON.stringify(dir)}, ${JSON.stringify(files)}, ${JSON.stringify(base)});
+    await applyWrite(plan);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+  return new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+}
+
+describe('an interrupted write', () => {
+  const before = [file('keep.txt', 'K\n'), file('change.txt', 'C1\n'), file('gone/old.txt', 'O\n'), file('src/hooks.ts', '// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')];
+  const after = [file('keep.txt', 'K\n'), file('change.txt', 'C2\n'), file('new/made.txt', 'N\n'), file('src/hooks.ts', '// v2\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')];
+  // deletion: 1 rename; change.txt, hooks.ts, manifest: 2 each; new/made.txt: 1.
+  const RENAMES = 8;
+
+  it('killed (kill -9) at any rename, is undone by the next run: DIR is exactly what it was', async () => {
+    for (let at = 1; at <= RENAMES; at++) {
+      const dir = tempDir();
+      await write(dir, before);
+      writeFileSync(join(dir, 'src/hooks.ts'), '// gwgen:user-code-begin h\nmine();\n// gwgen:user-code-end h\n');
+      writeFileSync(join(dir, 'user-file.txt'), 'not gwgen\n');
+      const original = snapshotDir(dir);
+      const run = await interruptedWrite(dir, after, at, 'SIGKILL');
+      expect(run.signal, `rename ${at}`).toBe('SIGKILL');
+      expect(readdirSync(join(dir, '.gwgen')).some((n) => n.startsWith('staging-')), `rename ${at}`).toBe(true);
+      expect(await recoverInterruptedWrites(dir), `rename ${at}`).toBe(1);
+      expect(snapshotDir(dir), `rename ${at}`).toEqual(original);
+      expect(readdirSync(join(dir, '.gwgen')), `rename ${at}`).toEqual(['manifest.json']);
+      expect(existsSync(join(dir, 'new')), `rename ${at}`).toBe(false);
+      // And the run after that is a normal one.
+      const plan = await write(dir, after);
+      expect(plan.conflicts, `rename ${at}`).toEqual([]);
+      expect(readFileSync(join(dir, 'src/hooks.ts'), 'utf8')).toBe('// v2\n// gwgen:user-code-begin h\nmine();\n// gwgen:user-code-end h\n');
+    }
+  });
+
+  it('interrupted by SIGINT, finishes its renames first, then ends by the signal', async () => {
+    for (const at of [1, 4, RENAMES]) {
+      const dir = tempDir();
+      await write(dir, before);
+      const run = await interruptedWrite(dir, after, at, 'SIGINT');
+      expect(run.signal, `rename ${at}`).toBe('SIGINT');
+      const snap = snapshotDir(dir);
+      expect(snap['change.txt']).toBe('C2\n');
+      expect(snap['new/made.txt']).toBe('N\n');
+      expect(snap['gone/old.txt']).toBeUndefined();
+      expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+    }
+  });
+
+  it('a staging folder of a run still alive is left alone', async () => {
+    const dir = tempDir();
+    await write(dir, before);
+    const live = join(dir, '.gwgen', `staging-${process.ppid}-${Date.now()}`);
+    mkdirSync(live);
+    writeFileSync(join(live, 'journal.json'), JSON.stringify({ steps: [{ target: 'keep.txt', backup: '0.deleted' }] }));
+    expect(await recoverInterruptedWrites(dir)).toBe(0);
+    expect(existsSync(live)).toBe(true);
+    expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('K\n');
+  });
+});
+
+describe('user code and the manifest', () => {
+  const hooks = (v: string) => file('src/hooks.ts', `// ${v}\n// gwgen:user-code-begin h\n// default body\n// gwgen:user-code-end h\n`);
+
+  it('a file no longer generated that holds user code is not deleted without --force; one without is', async () => {
+    const dir = tempDir();
+    await write(dir, [hooks('v1'), file('a.txt', 'A\n')]);
+    const untouched = await planWrite(dir, [file('a.txt', 'A\n')], base);
+    expect(untouched.conflicts).toEqual([]);
+    expect(untouched.delete).toEqual(['src/hooks.ts']);
+    writeFileSync(join(dir, 'src/hooks.ts'), '// v1\n// gwgen:user-code-begin h\nmine();\n// gwgen:user-code-end h\n');
+    // Carried over once (the manifest then records the file with the user's code in it) ...
+    await write(dir, [hooks('v2'), file('a.txt', 'A\n')]);
+    // ... and still not deleted silently.
+    const plan = await write(dir, [file('a.txt', 'A\n')]);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['src/hooks.ts is no longer generated, but holds your code in its gwgen:user-code regions, which would be lost']);
+    expect(readFileSync(join(dir, 'src/hooks.ts'), 'utf8')).toContain('mine();');
+  });
+
+  it('a region that leaves the template is no conflict while the file holds only the template\'s own body', async () => {
+    const dir = tempDir();
+    await write(dir, [hooks('v1')]);
+    const plan = await planWrite(dir, [file('src/hooks.ts', '// v2, no region\n')], base);
+    expect(plan.conflicts).toEqual([]);
+  });
+
+  it('a region id twice on disk is a conflict; twice in a template is an error', async () => {
+    const dir = tempDir();
+    await write(dir, [hooks('v1')]);
+    const path = join(dir, 'src/hooks.ts');
+    writeFileSync(path, `${readFileSync(path, 'utf8')}// gwgen:user-code-begin h\ncopy();\n// gwgen:user-code-end h\n`);
+    const plan = await planWrite(dir, [hooks('v2')], base);
+    expect(plan.conflicts.map((c) => c.message)).toContain('src/hooks.ts: the user code region "h" appears twice, so gwgen cannot tell which body is yours (the first would be kept)');
+    await expect(planWrite(dir, [file('src/two.ts', '// gwgen:user-code-begin x\n// gwgen:user-code-end x\n// gwgen:user-code-begin x\n// gwgen:user-code-end x\n')], base)).rejects.toThrow(/has the user-code region "x" twice/);
+  });
+
+  it.each([['{}'], ['[]'], ['{"files":null}'], ['{"files":{"../../evil":{"sha256":"x","target":"t","template":"t"}}}'], ['{not json']])('a manifest of the wrong shape (%s) is not trusted: gwgen owns nothing in DIR', async (text) => {
+    const dir = tempDir();
+    await write(dir, [file('a.txt', 'A\n')]);
+    writeFileSync(join(dir, '.gwgen/manifest.json'), text);
+    const plan = await planWrite(dir, [file('a.txt', 'A2\n')], base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['a.txt exists but was not generated by gwgen']);
+    expect(plan.delete).toEqual([]);
+  });
+
+  it('.gwgen as a symbolic link is an obstacle even with --force', async () => {
+    const dir = tempDir();
+    const elsewhere = tempDir();
+    symlinkSync(elsewhere, join(dir, '.gwgen'));
+    const plan = await planWrite(dir, [file('a.txt', 'A\n')], base);
+    expect(plan.obstacles.map((c) => c.message)).toEqual(['.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory']);
   });
 });

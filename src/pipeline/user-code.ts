@@ -10,11 +10,21 @@ const REGION = /^([ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*\r?\n)([\s\S]*
 /** Most files have no region: a plain substring search rules that out far faster than REGION. */
 const MARKER = 'gwgen:user-code-begin';
 
+/** Region bodies by id; where an id appears twice, the first body counts. */
 export function userRegions(content: string): Map<string, string> {
   const regions = new Map<string, string>();
   if (!content.includes(MARKER)) return regions;
-  for (const m of content.matchAll(REGION)) regions.set(m[2]!, m[3]!);
+  for (const m of content.matchAll(REGION)) if (!regions.has(m[2]!)) regions.set(m[2]!, m[3]!);
   return regions;
+}
+
+/** Region ids that appear more than once (a copied marker pair): whose body is the user's is unclear. */
+export function duplicateRegionIds(content: string): string[] {
+  if (!content.includes(MARKER)) return [];
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const m of content.matchAll(REGION)) (seen.has(m[2]!) ? twice : seen).add(m[2]!);
+  return [...twice];
 }
 
 /** The generated content with every region body replaced by the one found in `previous`. */

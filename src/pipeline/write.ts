@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile, rmdir } f
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
-import { carryUserCode, withoutUserCode } from './user-code.js';
+import { carryUserCode, duplicateRegionIds, userRegions, withoutUserCode } from './user-code.js';
 
 export interface GeneratedFile {
   /** Relative to the output directory, "/"-separated. */
@@ -16,6 +16,11 @@ export interface GeneratedFile {
 export interface ManifestEntry {
   /** sha256 of the file as written, with user-code region bodies emptied. */
   readonly sha256: string;
+  /**
+   * For a file with user-code regions: sha256 of the template's output, region bodies as the
+   * template has them. A file on disk that hashes so holds no user code.
+   */
+  readonly template_sha256?: string;
   readonly target: string;
   readonly template: string;
 }
@@ -47,7 +52,10 @@ export interface WritePlan {
   /** Final content per path, user code carried over. */
   readonly contents: ReadonlyMap<string, string>;
   readonly manifest: Manifest;
+  /** The manifest file would be rewritten (also when only its record of the inputs changes). */
   readonly manifestChanged: boolean;
+  /** What was generated, from which templates and targets, differs from the manifest on disk. */
+  readonly manifestFilesChanged: boolean;
 }
 
 export function sha256(text: string): string {
@@ -139,14 +147,38 @@ function inside(dir: string, path: string): string {
   return full;
 }
 
+/**
+ * The manifest of the previous run, or undefined when there is none or it cannot be trusted (not
+ * JSON, another shape, a path that leaves DIR): gwgen then treats every file in DIR as not its
+ * own, so nothing is overwritten or deleted on the word of a broken manifest.
+ */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const text = await readIfExists(join(dir, MANIFEST_PATH));
   if (text === undefined) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text) as Manifest;
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
+  return isManifest(value) ? value : undefined;
+}
+
+function isManifest(value: unknown): value is Manifest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { files, targets } = value as { files?: unknown; targets?: unknown };
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) return false;
+  if (targets !== undefined && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string'))) return false;
+  return Object.entries(files).every(([path, entry]) => {
+    if (!isRelativePath(path) || typeof entry !== 'object' || entry === null) return false;
+    const e = entry as Record<string, unknown>;
+    return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string');
+  });
+}
+
+/** A "/"-separated path that stays inside the folder it is relative to. */
+function isRelativePath(path: string): boolean {
+  return path !== '' && !path.startsWith('/') && !path.includes('\\') && !/^[a-zA-Z]:/.test(path) && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
 /**
@@ -170,6 +202,13 @@ export async function planWrite(
 
   const unusable = await outputDirProblem(dir);
   if (unusable) throw new GwgenError(unusable);
+  const repeated = files.flatMap((f) => duplicateRegionIds(f.content).map((id) => problem('render', `${f.path}: the template ${f.template} has the user-code region "${id}" twice, so regeneration could not tell whose code goes where`, { location: { file: f.template }, hint: 'give every gwgen:user-code region of a template its own id' })));
+  if (repeated.length > 0) throw new GwgenError(repeated);
+  if (await lstat(join(dir, '.gwgen')).then((st) => st.isSymbolicLink(), () => false)) {
+    const obstacle = problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
+    conflicts.push(obstacle);
+    obstacles.push(obstacle);
+  }
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
   const produced = new Set(files.map((f) => f.path));
@@ -197,7 +236,7 @@ export async function planWrite(
     if (found.kind === 'directory' || found.kind === 'blocked') {
       // Something gwgen did not generate is in the way: stop as for any foreign file.
       contents.set(file.path, file.content);
-      entries[file.path] = { sha256: sha256(withoutUserCode(file.content)), target: file.target, template: file.template };
+      entries[file.path] = manifestEntry(file, file.content);
       (found.kind === 'directory' ? update : create).push(file.path);
       const hint = 'move it away, then run gwgen again (--force does not remove what gwgen did not write)';
       let obstacle: Problem | undefined;
@@ -219,12 +258,17 @@ export async function planWrite(
     if (onDisk !== undefined) {
       const carried = carryUserCode(content, onDisk);
       content = carried.content;
-      for (const id of carried.dropped) {
+      // A file exactly as its template last wrote it holds no user code, whatever its regions say.
+      const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDisk);
+      for (const id of untouched ? [] : carried.dropped) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
+      }
+      for (const id of duplicateRegionIds(onDisk)) {
+        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path) }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
       }
     }
     contents.set(file.path, content);
-    entries[file.path] = { sha256: sha256(withoutUserCode(content)), target: file.target, template: file.template };
+    entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
     else if (onDisk === content) unchanged.push(file.path);
     else {
@@ -253,6 +297,8 @@ export async function planWrite(
     remove.push(path);
     if (sha256(withoutUserCode(onDisk)) !== entry.sha256) {
       conflicts.push(problem('hand-edited', `${path} is no longer generated, but was edited by hand since gwgen generated it`, { location: { file: join(dir, path) }, hint: 'keep a copy elsewhere, or pass --force to delete it' }));
+    } else if (entry.template_sha256 !== undefined && sha256(onDisk) !== entry.template_sha256) {
+      conflicts.push(problem('hand-edited', `${path} is no longer generated, but holds your code in its gwgen:user-code regions, which would be lost`, { location: { file: join(dir, path) }, hint: 'move the code elsewhere, or pass --force to delete the file' }));
     }
   }
 
@@ -260,7 +306,21 @@ export async function planWrite(
   const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
   const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
   const manifestChanged = (await readIfExists(join(dir, MANIFEST_PATH))) !== manifestText(manifest);
-  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged };
+  // The record of the inputs (their paths as given, the gwgen version) is provenance: it changes
+  // with the working directory and argument order, while the output stays the same.
+  const recorded = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
+  const manifestFilesChanged = recorded(previous) !== recorded(manifest);
+  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestFilesChanged };
+}
+
+function manifestEntry(file: GeneratedFile, content: string): ManifestEntry {
+  const bare = withoutUserCode(content);
+  return {
+    sha256: sha256(bare),
+    ...(userRegions(file.content).size > 0 ? { template_sha256: sha256(file.content) } : {}),
+    target: file.target,
+    template: file.template,
+  };
 }
 
 export function manifestText(manifest: Manifest): string {
@@ -272,68 +332,77 @@ export function summarizePlan(plan: WritePlan): string {
   return `${plan.create.length} created, ${plan.update.length} updated, ${plan.delete.length} deleted, ${plan.unchanged.length} unchanged`;
 }
 
+/** Anything at all to write, the manifest included. */
 export function planChanges(plan: WritePlan): boolean {
   return plan.create.length + plan.update.length + plan.delete.length > 0 || plan.manifestChanged;
 }
 
+/** The output differs from what would be generated (`--check`): files, or what the manifest says of them. */
+export function planDrifts(plan: WritePlan): boolean {
+  return plan.create.length + plan.update.length + plan.delete.length > 0 || plan.manifestFilesChanged;
+}
+
+/** How a staged run replaces one path: what a recovery needs to undo it (relative to DIR and the staging folder). */
+interface JournalStep {
+  readonly target: string;
+  /** The staged new content (absent for a deletion). */
+  readonly tmp?: string;
+  /** Where the old file is moved before it is replaced or deleted (absent when there was none). */
+  readonly backup?: string;
+  /** The target was an (emptied) folder of files this run deletes. */
+  readonly wasFolder?: boolean;
+}
+
+const JOURNAL = 'journal.json';
+const STAGING = /^staging-(\d+)-(\d+)$/;
+
 /**
- * Applies a plan all or nothing: new contents are staged next to their targets first, then
- * renamed into place; if any step fails, the files already replaced are restored from backups.
+ * Applies a plan all or nothing: new contents are staged in DIR/.gwgen/staging-* first, a journal
+ * of the renames to come is written, then the renames run; if any step fails, they are undone.
+ * A process killed during the renames leaves the journal, and the next run undoes them first
+ * (recoverInterruptedWrites). SIGINT, SIGTERM and SIGHUP wait until the renames are done.
  */
 export async function applyWrite(plan: WritePlan): Promise<void> {
   // Nothing changes: nothing is touched, not even the manifest (no new mtime for tools that watch DIR).
   if (!planChanges(plan)) return;
+  await holdingSignals(() => commit(plan));
+}
+
+async function commit(plan: WritePlan): Promise<void> {
   const staging = join(plan.dir, '.gwgen', `staging-${process.pid}-${Date.now()}`);
   const writes = [...plan.create, ...plan.update].map((path) => ({ path, content: plan.contents.get(path)! }));
   if (plan.manifestChanged) writes.push({ path: MANIFEST_PATH, content: manifestText(plan.manifest) });
-  const done: Array<{ target: string; backup?: string }> = [];
-  const createdDirs: string[] = [];
-  /** Folders that held only files this run deletes, removed so that a file can take their place. */
-  const removedDirs: string[] = [];
   /** The first folder made for the staging area (DIR itself, DIR/.gwgen or the staging folder), removed last. */
   let madeForStaging: string | undefined;
+  let steps: JournalStep[] = [];
   try {
     madeForStaging = await mkdir(staging, { recursive: true });
-    const staged = await Promise.all(
-      writes.map(async ({ path, content }, i) => {
-        const tmp = join(staging, `${i}.new`);
-        await writeFile(tmp, content);
-        return { tmp, target: inside(plan.dir, path) };
-      }),
-    );
-    for (const [i, path] of plan.delete.entries()) {
-      const target = inside(plan.dir, path);
-      const backup = join(staging, `${i}.deleted`);
-      await rename(target, backup);
-      done.push({ target, backup });
-    }
-    for (const [i, { tmp, target }] of staged.entries()) {
-      const parent = dirname(target);
-      const made = await mkdir(parent, { recursive: true });
-      if (made) createdDirs.push(made);
-      const backup = join(staging, `${i}.old`);
-      if (await stat(target).then((st) => st.isDirectory(), () => false)) {
-        // planWrite allowed this only when every file in it is deleted by this run: it is empty now.
-        await removeEmptyTree(target);
-        removedDirs.push(target);
+    await Promise.all(writes.map(({ content }, i) => writeFile(join(staging, `${i}.new`), content)));
+    steps = [
+      ...plan.delete.map((path, i) => ({ target: path, backup: `${i}.deleted` })),
+      ...(await Promise.all(
+        writes.map(async ({ path }, i) => {
+          const target = inside(plan.dir, path);
+          const kind = await stat(target).then((st) => (st.isDirectory() ? 'folder' : 'file'), () => 'none');
+          return { target: path, tmp: `${i}.new`, ...(kind === 'file' ? { backup: `${i}.old` } : {}), ...(kind === 'folder' ? { wasFolder: true } : {}) };
+        }),
+      )),
+    ];
+    await writeFile(join(staging, JOURNAL), JSON.stringify({ steps }));
+    for (const step of steps) {
+      const target = inside(plan.dir, step.target);
+      if (step.tmp === undefined) {
+        await rename(target, join(staging, step.backup!));
+        continue;
       }
-      const existed = (await readIfExists(target)) !== undefined;
-      if (existed) await rename(target, backup);
-      await rename(tmp, target);
-      done.push(existed ? { target, backup } : { target });
+      await mkdir(dirname(target), { recursive: true });
+      // planWrite allowed a folder here only when every file in it is deleted by this run: it is empty now.
+      if (step.wasFolder) await removeEmptyTree(target);
+      if (step.backup) await rename(target, join(staging, step.backup));
+      await rename(join(staging, step.tmp), target);
     }
   } catch (err) {
-    // Undo in an order that works when a file and a folder traded places: new files out, new
-    // folders out, removed folders back, then the old files back.
-    const steps = done.reverse();
-    for (const step of steps) await rm(step.target, { force: true }).catch(() => undefined);
-    for (const made of createdDirs.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined);
-    for (const removed of removedDirs) await mkdir(removed, { recursive: true }).catch(() => undefined);
-    for (const step of steps) {
-      if (!step.backup) continue;
-      await mkdir(dirname(step.target), { recursive: true }).catch(() => undefined);
-      await rename(step.backup, step.target).catch(() => undefined);
-    }
+    await undo(plan.dir, staging, steps);
     // The staging folder may never have been made (DIR or DIR/.gwgen is a file): cleaning up must not hide the cause.
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
@@ -341,6 +410,91 @@ export async function applyWrite(plan: WritePlan): Promise<void> {
   }
   await rm(staging, { recursive: true, force: true });
   for (const path of plan.delete) await removeEmptyParents(plan.dir, inside(plan.dir, path));
+}
+
+/**
+ * Undoes the steps of a journal, whichever of them ran (each is two renames at most, and a
+ * rename either happened or did not): new files out, then old files and folders back. Safe to
+ * run again if it is itself interrupted.
+ */
+async function undo(dir: string, staging: string, steps: readonly JournalStep[]): Promise<void> {
+  const exists = (path: string) => lstat(path).then(() => true, () => false);
+  for (const step of [...steps].reverse()) {
+    const target = inside(dir, step.target);
+    const backup = step.backup === undefined ? undefined : join(staging, step.backup);
+    if (step.tmp !== undefined && !(await exists(join(staging, step.tmp)))) {
+      // The new content was moved into place: take it out again.
+      if (backup === undefined || (await exists(backup))) await rm(target, { force: true }).catch(() => undefined);
+    }
+    if (backup !== undefined && (await exists(backup))) {
+      await mkdir(dirname(target), { recursive: true }).catch(() => undefined);
+      await rename(backup, target).catch(() => undefined);
+    }
+    if (step.wasFolder) await mkdir(target, { recursive: true }).catch(() => undefined);
+    if (step.tmp !== undefined) await removeEmptyParents(dir, target);
+  }
+}
+
+/**
+ * Finishes what an interrupted run left in DIR/.gwgen: a staging folder with a journal is undone
+ * (DIR returns to what it was before that run), one without is only removed. The folders of a
+ * run still in progress (its process alive) are left alone. Returns how many runs were undone.
+ */
+export async function recoverInterruptedWrites(dir: string): Promise<number> {
+  const gwgenDir = join(dir, '.gwgen');
+  if (await lstat(gwgenDir).then((st) => !st.isDirectory(), () => true)) return 0;
+  let undone = 0;
+  // The latest run first: each undo returns DIR to the state the one before it left.
+  const stagings = (await readdir(gwgenDir)).flatMap((name) => {
+    const m = STAGING.exec(name);
+    return m ? [{ name, pid: Number(m[1]), started: Number(m[2]) }] : [];
+  });
+  for (const { name, pid } of stagings.sort((a, b) => b.started - a.started || compareStrings(b.name, a.name))) {
+    if (pid !== process.pid && alive(pid)) continue;
+    const staging = join(gwgenDir, name);
+    const journal = await readIfExists(join(staging, JOURNAL));
+    if (journal !== undefined) {
+      let steps: JournalStep[] = [];
+      try {
+        steps = (JSON.parse(journal) as { steps: JournalStep[] }).steps.filter((st) => isRelativePath(st.target));
+      } catch {
+        // A journal cut short was written before any rename: there is nothing to undo.
+      }
+      await undo(dir, staging, steps);
+      undone++;
+    }
+    await rm(staging, { recursive: true, force: true });
+  }
+  return undone;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs fn with SIGINT, SIGTERM and SIGHUP held back: a Ctrl-C in the middle of the renames would
+ * leave DIR half old, half new. A signal that came meanwhile is raised again afterwards, so the
+ * process ends (or its own handlers run) as it would have.
+ */
+async function holdingSignals<T>(fn: () => Promise<T>): Promise<T> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  let received: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => {
+    received ??= signal;
+  };
+  for (const signal of signals) process.on(signal, hold);
+  try {
+    return await fn();
+  } finally {
+    for (const signal of signals) process.off(signal, hold);
+    if (received !== undefined) process.kill(process.pid, received);
+  }
 }
 
 /** Removes a folder that holds only (empty) folders; fails on the first file. */

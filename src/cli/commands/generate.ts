@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
 import { packTemplatesDir, readLock } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
-import { outputDirProblem, planChanges, summarizePlan, type WritePlan } from '../../pipeline/write.js';
+import { MANIFEST_PATH, outputDirProblem, planDrifts, summarizePlan, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -99,7 +99,7 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           return exitCodeFor(written.problems);
         }
         if (flags.check) {
-          const changed = planChanges(written.plan) || !written.ok;
+          const changed = planDrifts(written.plan) || !written.ok;
           if (changed) {
             out.info(`${outDir} is out of date:`);
             out.result(describePlan(written.plan));
@@ -110,6 +110,8 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           return 0;
         }
         if (!written.ok) {
+          // --dry-run shows the whole plan, not only what stops it.
+          if (flags.dryRun) out.result(describePlan(written.plan));
           out.problems(written.problems);
           return exitCodeFor(written.problems);
         }
@@ -129,6 +131,8 @@ function describePlan(plan: WritePlan): string {
     ...plan.update.map((p) => `update   ${p}`),
     ...plan.delete.map((p) => `delete   ${p}`),
     ...plan.unchanged.map((p) => `unchanged ${p}`),
+    // The manifest alone may change: the model files were named differently, or gwgen is newer.
+    ...(plan.manifestChanged ? [`update   ${MANIFEST_PATH}`] : []),
   ];
   return lines.length ? lines.join('\n') : '(no files)';
 }
