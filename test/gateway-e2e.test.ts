@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,10 @@ describe('generated gateway end to end, over real sockets', () => {
       GW_UPSTREAM_APP: app.url,
       GW_UPSTREAM_PAIR: `${pairA.url},${pairB.url}`,
       GW_UPSTREAM_WEIGHTED: `${heavy.url};weight=80,${light.url};weight=20`,
-      GW_UPSTREAM_STICKY: sticky.map((b) => b.url).join(','),
+      // Weights of 1: relative, so as even a spread as the default 100 (the hash ring scales them).
+      GW_UPSTREAM_STICKY: sticky.map((b) => `${b.url};weight=1`).join(','),
+      GW_MIRROR_MAX_IN_FLIGHT: '4',
+      GW_MIRROR_TIMEOUT_MS: '1000',
       GW_UPSTREAM_PROBED: probed.map((b) => b.url).join(','),
       GW_UPSTREAM_SHADOW: shadow.url,
       ALICE_KEY: 'alice-secret-key',
@@ -352,6 +355,54 @@ describe('generated gateway end to end, over real sockets', () => {
     pairB.behaviour = 'ok';
   });
 
+  it('a client too slow to read a large answer meets the route timeout, but neither opens the circuit nor ejects the backend', async () => {
+    app.behaviour = 'ok';
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await get('/guarded/x')).status).toBe(200);
+    app.behaviour = 'big';
+    const port = Number(new URL(gw.url).port);
+    // Three clients (the breaker's threshold) that ask and never read.
+    const stalled = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connect(port, '127.0.0.1', () => {
+              s.write('GET /guarded/big HTTP/1.1\r\nHost: gw\r\n\r\n');
+              s.pause();
+              resolve(s);
+            });
+          }),
+      ),
+    );
+    // The route timeout (0.5 s) cuts them off.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const s of stalled) s.destroy();
+    app.behaviour = 'ok';
+    const after = await get('/guarded/x');
+    expect(after.status, after.text).toBe(200);
+    expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 0/);
+  });
+
+  it('skips mirrors past GW_MIRROR_MAX_IN_FLIGHT while the mirror hangs, without delaying an answer', async () => {
+    app.behaviour = 'ok';
+    shadow.behaviour = 'hang';
+    const skipped = async () => Number(/gateway_mirror_requests_total\{route="mirrored",outcome="skipped"\} (\d+)/.exec((await get('/metrics')).text)?.[1] ?? 0);
+    const before = await skipped();
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      expect((await get(`/mirrored/m${i}`)).status).toBe(200);
+      expect(performance.now() - started).toBeLessThan(500);
+    }
+    // At most 4 in flight: the other 6 are skipped, not queued with their bodies.
+    expect(await skipped()).toBe(before + 6);
+    shadow.behaviour = 'ok';
+    // GW_MIRROR_TIMEOUT_MS (1 s) ends the hanging ones: mirrors go out again.
+    await new Promise((r) => setTimeout(r, 1200));
+    const calls = shadow.calls;
+    expect((await get('/mirrored/again')).status).toBe(200);
+    await until(() => shadow.calls > calls);
+  });
+
   it('balances by weight, and keeps a consistent-hash key on one instance', async () => {
     heavy.calls = light.calls = 0;
     for (let i = 0; i < 100; i++) expect((await get(`/balanced/${i}`)).status).toBe(200);
@@ -360,9 +411,14 @@ describe('generated gateway end to end, over real sockets', () => {
     const owners = new Set<string>();
     for (let i = 0; i < 5; i++) owners.add(JSON.parse((await get('/hashed/job-42/logs')).text).backend);
     expect(owners.size).toBe(1);
-    const spread = new Set<string>();
-    for (let i = 0; i < 60; i++) spread.add(JSON.parse((await get(`/hashed/job-${i}`)).text).backend);
-    expect(spread.size).toBe(3);
+    // Equal weights (1 each) get near-equal shares of the keys.
+    const shares = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const backend = JSON.parse((await get(`/hashed/job-${i}`)).text).backend as string;
+      shares.set(backend, (shares.get(backend) ?? 0) + 1);
+    }
+    expect(shares.size).toBe(3);
+    for (const [backend, n] of shares) expect(n, `${backend}: ${JSON.stringify([...shares])}`).toBeGreaterThan(60);
   });
 
   it('takes an instance out after failed health checks and brings it back', async () => {

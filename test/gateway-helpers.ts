@@ -63,7 +63,7 @@ export function runGeneratedTests(dir: string, context = ''): string {
   }
 }
 
-export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified' | 'malformed';
+export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified' | 'malformed' | 'big';
 
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
 export class Backend {
@@ -131,6 +131,10 @@ export class Backend {
           return void req.socket.destroy();
         case 'hang':
           return;
+        case 'big':
+          // 32 MiB at once: far more than socket buffers hold, so a client that does not read holds it up.
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 32 * 1024 * 1024 });
+          return void res.end(Buffer.alloc(32 * 1024 * 1024, 120));
         case 'slow':
           return void setTimeout(() => res.end(JSON.stringify({ backend: this.name, slow: true })), 300);
         default:

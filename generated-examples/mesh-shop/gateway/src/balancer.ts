@@ -122,8 +122,11 @@ export class Upstream {
       );
     this.weighted = new Set(this.instances.map((i) => i.weight)).size > 1;
     if (this.algorithm === 'consistent-hash') {
+      // Points in proportion to the weights, 160 for an average instance: weights are relative
+      // (1/1/1 spreads as evenly as 50/50/50), and enough points per instance even out the ring.
+      const total = this.instances.reduce((sum, i) => sum + i.weight, 0);
       for (const instance of this.instances) {
-        const points = Math.max(1, Math.round((160 * instance.weight) / 100));
+        const points = Math.max(1, Math.round((160 * this.instances.length * instance.weight) / total));
         for (let i = 0; i < points; i++) this.ring.push({ hash: fnv1a(`${instance.origin}#${i}`), instance });
       }
       this.ring.sort((a, b) => a.hash - b.hash);

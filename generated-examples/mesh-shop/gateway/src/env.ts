@@ -38,6 +38,8 @@ export interface Settings {
   /** Header whose value drives consistent hashing, instead of path parameters / client IP. */
   readonly hashHeader?: string;
   readonly mirrorTimeoutMs: number;
+  /** Mirrored requests in flight at most (each may hold a buffered body): more are skipped. */
+  readonly mirrorMaxInFlight: number;
   /**
    * The gateway's client certificate for services whose mTLS mode is STRICT or PERMISSIVE
    * (PEM: GW_MTLS_CERT and GW_MTLS_KEY hold the text or a file's path), and the CA bundle their
@@ -101,6 +103,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     jwtClockToleranceSeconds: int('GW_JWT_CLOCK_TOLERANCE_SECONDS', 0, env),
     ...(env.GW_HASH_HEADER ? { hashHeader: env.GW_HASH_HEADER.toLowerCase() } : {}),
     mirrorTimeoutMs: int('GW_MIRROR_TIMEOUT_MS', 5000, env),
+    mirrorMaxInFlight: int('GW_MIRROR_MAX_IN_FLIGHT', 64, env),
     ...(mtls !== undefined ? { mtls } : {}),
   };
 }

@@ -189,6 +189,8 @@ export class Gateway {
   readonly settings: Settings;
   readonly metrics: Metrics;
   readonly upstreams = new Map<string, Upstream>();
+  /** Mirrored requests not finished yet (GW_MIRROR_MAX_IN_FLIGHT). */
+  mirrorsInFlight = 0;
   readonly routes: RuntimeRoute[];
   readonly router: Router<RuntimeRoute>;
   readonly limiter: RateLimiter;
@@ -680,6 +682,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private current: Try | undefined;
   private lastInstance: Instance | undefined;
   private tries = 0;
+  /** The backoff drawn for the retry of a 5xx answer (wantsRetry), or -1. */
+  private backoff = -1;
   /** performance.now() values; 0 = none. */
   private deadline = 0;
   private tryDeadline = 0;
@@ -1023,10 +1027,18 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const instance = m.upstream.pick(this);
     const metrics = this.gw.metrics.mirrored;
     const route = this.runtime.name;
-    if (instance === undefined || !(this.body === null || Buffer.isBuffer(this.body))) {
+    const gw = this.gw;
+    // A mirror that hangs must not queue requests (and their bodies) without end: beyond the cap
+    // they are skipped, and the time limit counts from here, waiting for a connection included.
+    if (
+      instance === undefined ||
+      !(this.body === null || Buffer.isBuffer(this.body)) ||
+      gw.mirrorsInFlight >= gw.settings.mirrorMaxInFlight
+    ) {
       metrics.labels(route, 'skipped').inc();
       return;
     }
+    gw.mirrorsInFlight++;
     const headers = this.upstreamHeaders!.slice();
     headers.push('x-gateway-mirror', '1');
     instance.pool
@@ -1035,8 +1047,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         method: this.req.method as 'GET',
         headers,
         body: this.body,
-        headersTimeout: this.gw.settings.mirrorTimeoutMs,
-        bodyTimeout: this.gw.settings.mirrorTimeoutMs,
+        signal: AbortSignal.timeout(gw.settings.mirrorTimeoutMs),
       })
       .then(
         (res) => {
@@ -1045,7 +1056,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         },
         () => metrics.labels(route, 'error').inc(),
       )
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => gw.mirrorsInFlight--);
   }
 
   /** Called by the gateway's sweeper. */
@@ -1055,6 +1067,16 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.current?.cancel(new GatewayTimeout('per-try timeout'));
     }
     if (this.deadline !== 0 && now >= this.deadline) this.timedOut();
+  }
+
+  /** Ends a try without an outcome for the breaker or the balancer (the client is the cause). */
+  private letGo(attempt: Try): void {
+    if (attempt.settled) return;
+    if (attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
+    attempt.settled = true;
+    this.tryDeadline = 0;
+    attempt.instance.active--;
+    if (this.current === attempt) this.current = undefined;
   }
 
   /** The try's outcome for the breaker and the balancer. */
@@ -1075,7 +1097,18 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const plan = this.runtime.retry;
     if (plan === undefined || this.tries > plan.attempts || !this.replayable || !IDEMPOTENT.has(this.req.method!))
       return false;
-    return plan.on5xx || (plan.onGatewayError && (status === 502 || status === 503 || status === 504));
+    if (!(plan.on5xx || (plan.onGatewayError && (status === 502 || status === 503 || status === 504)))) return false;
+    // Decided now, while the answer can still go to the client as it came: a retry whose backoff
+    // would end after the route's deadline is no retry.
+    this.backoff = this.nextBackoff();
+    return this.deadline === 0 || performance.now() + this.backoff < this.deadline;
+  }
+
+  /** The wait before the next try: exponential, with "equal jitter" (half fixed, half random). */
+  private nextBackoff(): number {
+    const plan = this.runtime.retry!;
+    const base = plan.initialDelayMs * Math.pow(plan.multiplier, this.tries - 1);
+    return base / 2 + Math.random() * (base / 2);
   }
 
   commit(_attempt: Try, status: number, rawHeaders: Buffer[]): void {
@@ -1144,9 +1177,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     }
     const answer = kind === undefined ? status : kind === 'timeout' ? 504 : 502;
     if (retry) {
-      const base = plan!.initialDelayMs * Math.pow(plan!.multiplier, this.tries - 1);
-      // "Equal jitter": half the backoff fixed, half random.
-      const delay = base / 2 + Math.random() * (base / 2);
+      // A retried answer had its backoff drawn when it came (wantsRetry).
+      const delay = kind === undefined && this.backoff >= 0 ? this.backoff : this.nextBackoff();
+      this.backoff = -1;
       if (this.deadline === 0 || performance.now() + delay < this.deadline) {
         this.gw.metrics.retries.labels(this.runtime.name).inc();
         if (delay < 1) this.attempt();
@@ -1155,9 +1188,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       }
     }
     if (kind === undefined) {
-      // A 5xx answer that is not retried any more: passed on as it came, but its body was consumed.
+      // A 5xx answer whose retry the deadline overtook while its body was read (rare: wantsRetry
+      // already weighs the backoff): the body is gone, the status stays.
       this.error = `upstream answered ${status}`;
-      return this.fail(status, `upstream answered ${status}`);
+      return this.fail(status, `upstream answered ${status}`, status === 503 ? { 'retry-after': 1 } : undefined);
     }
     this.error = `upstream ${kind}`;
     // "error": the backend was reached but its answer does not parse (an obs-fold, a header too large).
@@ -1173,7 +1207,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.error = 'route timeout';
     const attempt = this.current;
     if (attempt !== undefined) {
-      this.settle(attempt, true, true);
+      // An answer held up by a client that reads slowly (the response waits for 'drain') says
+      // nothing against the backend: neither the breaker nor the balancer hears of it.
+      if (this.committed && this.res.writableNeedDrain) this.letGo(attempt);
+      else this.settle(attempt, true, true);
       attempt.cancel(new GatewayTimeout('route timeout'));
     }
     if (this.committed) {
@@ -1186,10 +1223,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (this.done) return;
     const attempt = this.current;
     if (attempt !== undefined) {
-      if (attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
-      attempt.settled = true;
-      this.tryDeadline = 0;
-      attempt.instance.active--;
+      this.letGo(attempt);
       attempt.cancel(new ClientGone('client closed the connection'));
     }
     this.error = 'client closed the connection';
