@@ -10,7 +10,10 @@ import type { WindowLimit } from './types.js';
 
 export interface Verdict {
   readonly allowed: boolean;
-  /** The limit of the tightest window (X-RateLimit-Limit). */
+  /**
+   * What the tightest window's bucket holds when full (X-RateLimit-Limit): its limit, or the
+   * burst where that is larger, so Remaining never exceeds Limit.
+   */
   readonly limit: number;
   readonly remaining: number;
   /** Seconds until that bucket is full again (X-RateLimit-Reset). */
@@ -28,25 +31,29 @@ function verdict(
 ): Verdict {
   let tight = 0;
   let tightRemaining = Infinity;
+  let tightFullInMs = 0;
   let retryAfterMs = 0;
   for (let w = 0; w < windows.length; w++) {
     const t = tokens[offset + w]!;
     const win = windows[w]!;
     const remaining = Math.max(0, Math.floor(t));
-    if (remaining < tightRemaining) {
+    const fullInMs = ((win.capacity - t) * win.seconds * 1000) / win.limit;
+    // The window with the least left; of two with as little, the one that takes longer to refill
+    // (it is the one that will hold the client back).
+    if (remaining < tightRemaining || (remaining === tightRemaining && fullInMs > tightFullInMs)) {
       tight = w;
       tightRemaining = remaining;
+      tightFullInMs = fullInMs;
     }
     const need = Math.min(cost, win.capacity);
     if (!allowed && t < need) retryAfterMs = Math.max(retryAfterMs, ((need - t) * win.seconds * 1000) / win.limit);
   }
   const win = windows[tight]!;
-  const fullInMs = ((win.capacity - tokens[offset + tight]!) * win.seconds * 1000) / win.limit;
   return {
     allowed,
-    limit: win.limit,
+    limit: Math.max(win.limit, win.capacity),
     remaining: tightRemaining,
-    reset: Math.max(0, Math.ceil(fullInMs / 1000)),
+    reset: Math.max(0, Math.ceil(tightFullInMs / 1000)),
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
   };
 }
@@ -208,7 +215,8 @@ export class RateLimiter {
   readonly local = new LocalBuckets();
   readonly localQuotas = new LocalQuotas();
   private readonly redis: RedisWithScripts | undefined;
-  private up = false;
+  /** Undefined until Redis first connects or fails: an unreachable Redis at start is reported too. */
+  private up: boolean | undefined;
   /**
    * A Redis that is connected but does not answer (stopped, overloaded) fails each command only
    * after its 250 ms timeout: after a failed command the limiter counts locally for a while and
@@ -249,7 +257,7 @@ export class RateLimiter {
   get redisReady(): boolean {
     return (
       this.redis !== undefined &&
-      this.up &&
+      this.up === true &&
       this.redis.status === 'ready' &&
       (!this.paused || Date.now() >= this.pausedUntil)
     );

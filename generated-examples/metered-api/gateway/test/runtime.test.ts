@@ -6,6 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { config } from '../src/config.js';
 import { IpFilter } from '../src/ip.js';
+import { LocalBuckets } from '../src/ratelimit.js';
 import { AccessLog } from '../src/log.js';
 import type { RouteConfig } from '../src/types.js';
 import {
@@ -375,6 +376,30 @@ describe('IP restriction by address family', () => {
     assert.equal(allowV4.allowed('192.0.2.1'), true);
     assert.equal(allowV4.allowed('10.9.9.9'), false);
     assert.equal(allowV4.allowed('2001:db8::1'), false);
+  });
+});
+
+describe('rate-limit headers', () => {
+  it('X-RateLimit-Limit is what the bucket holds (the burst where larger), so Remaining never exceeds it', () => {
+    const buckets = new LocalBuckets();
+    const v = buckets.take('k', [{ window: 'second', limit: 2, seconds: 1, capacity: 5 }], 1, 0);
+    assert.deepEqual([v.limit, v.remaining], [5, 4]);
+    buckets.close();
+  });
+
+  it('of two windows with nothing left, the headers name the one that takes longer to refill', () => {
+    const buckets = new LocalBuckets();
+    const windows = [
+      { window: 'second' as const, limit: 1, seconds: 1, capacity: 1 },
+      { window: 'minute' as const, limit: 3, seconds: 60, capacity: 3 },
+    ];
+    let v = buckets.take('k', windows, 1, 0);
+    v = buckets.take('k', windows, 1, 1000);
+    v = buckets.take('k', windows, 1, 2000);
+    assert.equal(v.allowed, true);
+    assert.deepEqual([v.limit, v.remaining], [3, 0]);
+    assert.ok(v.reset > 1, `reset ${v.reset}`);
+    buckets.close();
   });
 });
 
