@@ -24,12 +24,35 @@ describe('gwgen pack validate', () => {
     ['a template that does not compile', (d: string) => makePack(d, { notes: '{{#each x}}unclosed' }), 'template does not compile'],
     ['broken Turtle', (d: string) => { makePack(d); mkdirSync(join(d, 'ontology')); writeFileSync(join(d, 'ontology/x.ttl'), '@prefix : <urn:x#> .\n:a :b'); }, 'Turtle syntax error'],
     ['an audit rule without metadata', (d: string) => { makePack(d); mkdirSync(join(d, 'queries/audit'), { recursive: true }); writeFileSync(join(d, 'queries/audit/x.rq'), 'SELECT ?focus WHERE { ?focus ?p ?o }'); }, 'needs a header line "# id:'],
+    ['a template that calls a helper gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{shout gateway}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs calls the helper "shout", which gwgen does not have'],
+    ['a helper gwgen does not have in a subexpression', (d: string) => makePack(d, { notes: '{{md (shout gateway)}}\n' }), 'calls the helper "shout"'],
+    ['a partial gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{> banner}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs uses the partial "banner", which neither the pack nor gwgen provides for templates/kong/'],
+    ["a partial of another target's templates", (d: string) => makePack(d, { notes: '{{> k8sMeta meta}}\n' }), 'uses the partial "k8sMeta"'],
   ])('rejects %s', async (_name, build, message) => {
     const dir = tempDir();
     build(dir);
     const r = await gwgen(['pack', 'validate', dir]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe('gwgen pack validate: what a template may use', () => {
+  it("accepts gwgen's helpers and partials, Handlebars' own helpers and inline partials", async () => {
+    const pack = makePack(tempDir(), { notes: '{{#each routes}}{{#if (eq method "GET")}}{{kebabCase name}}{{/if}}{{/each}}{{#*inline "row"}}{{md gateway}}{{/inline}}{{> row}}\n' });
+    writeFileSync(join(pack, 'templates/kong/_plugin.hbs'), readFileSync(join(ROOT, 'templates/kong/_plugin.hbs')));
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.stderr).toContain('valid pack: acme-pack');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('a pack whose template calls an unknown helper is not installed', async () => {
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{shout gateway}}\n' })], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('calls the helper "shout"');
+    expect(r.stderr).toMatch(/hint: gwgen's helpers are .*\byaml\b/);
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
   });
 });
 

@@ -10,6 +10,8 @@ import { parseRule } from '../audit/rules.js';
 import { problem, type Problem } from '../errors.js';
 import { readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import { HELPERS } from '../pipeline/helpers.js';
+import { TARGETS } from '../targets/index.js';
 
 const run = promisify(execFile);
 
@@ -88,16 +90,91 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         problems.push(problem('usage', `${path} is no template of gwgen's, so it would never be rendered`, { location: { file }, hint: `a pack overrides gwgen's own templates by their path under templates/ (e.g. templates/kong/kong.yml.hbs); see ${TEMPLATES_DIR}` }));
         continue;
       }
-      try {
-        Handlebars.precompile(await readFile(file, 'utf8'), { strict: true });
-      } catch (err) {
-        problems.push(problem('usage', `template does not compile: ${(err as Error).message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' }));
-      }
+      problems.push(...(await checkTemplate(file, path)));
     } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
       problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
+}
+
+/** gwgen's helpers and Handlebars' own: a helper a template calls must be one of these. */
+const KNOWN_HELPERS: Readonly<Record<string, true>> = Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true]));
+const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log'];
+
+/** The partials gwgen registers for the templates of templates/<dir>/ (a pack can only override them). */
+function partialsFor(dir: string): string[] {
+  return Object.values(TARGETS)
+    .flatMap((target) => (target.partials?.dir === dir ? target.partials.names : []))
+    .map((name) => name.replace(/^_|\.hbs$/g, ''))
+    .sort();
+}
+
+interface PartialUse {
+  readonly name: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * The partials a template calls by a fixed name (`{{> name}}`), and the inline partials it defines
+ * (`{{#*inline "name"}}`). A partial block (`{{#> name}}…{{/name}}`) has its own fallback and a
+ * dynamic partial (`{{> (expr)}}`) no name to check, so neither is listed.
+ */
+function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) partialUses(child, uses, inline);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const n = node as { type?: unknown; name?: { type?: unknown; original?: unknown; value?: unknown }; path?: { original?: unknown }; params?: { type?: unknown; value?: unknown }[]; loc?: { start?: { line?: number; column?: number } } };
+  if (n.type === 'PartialStatement' && n.name) {
+    const name = n.name.type === 'PathExpression' ? n.name.original : n.name.type === 'StringLiteral' || n.name.type === 'NumberLiteral' ? n.name.value : undefined;
+    if (name !== undefined && !String(name).startsWith('@')) {
+      const start = n.loc?.start;
+      uses.push({ name: String(name), ...(start?.line !== undefined ? { line: start.line } : {}), ...(start?.column !== undefined ? { column: start.column + 1 } : {}) });
+    }
+  }
+  if (n.type === 'DecoratorBlock' && n.path?.original === 'inline' && n.params?.[0]?.type === 'StringLiteral') inline.add(String(n.params[0].value));
+  for (const [key, value] of Object.entries(n)) if (key !== 'loc') partialUses(value, uses, inline);
+}
+
+/**
+ * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
+ * partials gwgen registers for its folder, so that none of these fails first at generate time.
+ */
+async function checkTemplate(file: string, path: string): Promise<Problem[]> {
+  const source = await readFile(file, 'utf8');
+  try {
+    Handlebars.precompile(source, { strict: true, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true });
+  } catch (err) {
+    const e = err as Error & { lineNumber?: number; column?: number };
+    const unknown = /unknown helper (\S+)/.exec(e.message);
+    if (unknown) {
+      return [
+        problem('usage', `${path} calls the helper "${unknown[1]}", which gwgen does not have`, {
+          location: { file, ...(e.lineNumber !== undefined ? { line: e.lineNumber } : {}), ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) },
+          hint: `gwgen's helpers are ${Object.keys(KNOWN_HELPERS).sort().join(', ')}, and Handlebars' own ${BUILTIN_HELPERS.join(', ')}`,
+        }),
+      ];
+    }
+    return [problem('usage', `template does not compile: ${e.message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' })];
+  }
+  const uses: PartialUse[] = [];
+  const inline = new Set<string>();
+  partialUses(Handlebars.parse(source), uses, inline);
+  const folder = path.split('/')[1]!;
+  const known = partialsFor(folder);
+  return uses
+    .filter((use) => !known.includes(use.name) && !inline.has(use.name))
+    .map((use) =>
+      problem('usage', `${path} uses the partial "${use.name}", which neither the pack nor gwgen provides for templates/${folder}/`, {
+        location: { file, ...(use.line !== undefined ? { line: use.line } : {}), ...(use.line !== undefined && use.column !== undefined ? { column: use.column } : {}) },
+        hint: known.length > 0
+          ? `the partials of templates/${folder}/ are ${known.join(', ')} (the files ${known.map((k) => `_${k}.hbs`).join(', ')}); a pack overrides them by path, it cannot add new ones`
+          : `gwgen has no partials for templates/${folder}/, and a pack cannot add new ones; define it inline ({{#*inline "${use.name}"}}…{{/inline}}) or write it out`,
+      }),
+    );
 }
 
 export async function readLock(projectDir: string): Promise<LockFile> {
