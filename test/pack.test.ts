@@ -56,6 +56,32 @@ describe('gwgen pack validate: what a template may use', () => {
   });
 });
 
+describe('gwgen pack install from git: branch, tag and commit refs', () => {
+  it('installs the commit a full or abbreviated commit id names, and a tag', async () => {
+    const repo = makePack(join(tempDir(), 'acme.git'), { name: 'acme-git', version: '1.0.0' });
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    const first = git('rev-parse', 'HEAD');
+    makePack(repo, { name: 'acme-git', version: '2.0.0' });
+    git('commit', '-q', '-am', 'v2');
+    git('tag', 'v2.0.0');
+    makePack(repo, { name: 'acme-git', version: '3.0.0' });
+    git('commit', '-q', '-am', 'v3');
+    for (const [ref, version] of [[first, '1.0.0'], [first.slice(0, 7), '1.0.0'], ['v2.0.0', '2.0.0'], ['', '3.0.0']] as const) {
+      const project = tempDir();
+      const source = `file://${repo}${ref ? `#${ref}` : ''}`;
+      const r = await gwgen(['pack', 'install', source], { cwd: project });
+      expect(r.stderr, source).toContain(`installed acme-git ${version} from git:${source}`);
+      expect(r.exitCode).toBe(0);
+    }
+    const missing = await gwgen(['pack', 'install', `file://${repo}#${'f'.repeat(40)}`], { cwd: tempDir() });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(`has no branch, tag or commit "${'f'.repeat(40)}"`);
+  });
+});
+
 describe('gwgen pack install / list / generate --pack', () => {
   it('installs from a directory, pins it in gwgen.lock and renders with its templates', async () => {
     const project = tempDir();

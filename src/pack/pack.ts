@@ -207,6 +207,8 @@ type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: 
 
 /** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
 const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
+/** A full or abbreviated commit id, which `git clone --branch` does not take. */
+const COMMIT = /^[0-9a-f]{7,40}$/i;
 
 async function classify(source: string, cwd: string): Promise<Source | Problem> {
   const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
@@ -217,9 +219,37 @@ async function classify(source: string, cwd: string): Promise<Source | Problem> 
   const git = /^git\+/.test(source) || /^git@/.test(source) || /^(https?|ssh|file):\/\/.+\.git(#.*)?$/.test(source);
   if (git) {
     const [url, ref] = source.replace(/^git\+/, '').split('#');
+    if (ref?.startsWith('-')) return problem('usage', `git ref "${ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
   }
   return { kind: 'npm', spec: source };
+}
+
+/**
+ * Clones a git source into dest. A branch or tag is cloned shallow; a commit id, which `git clone
+ * --branch` refuses, is checked out of a full clone (a ref that merely looks like one, such as a
+ * branch "cafe123", is still tried as a branch first).
+ */
+async function cloneGit(src: { url: string; ref?: string }, dest: string): Promise<void> {
+  const timeout = 120_000;
+  if (!src.ref) {
+    await run('git', ['clone', '--quiet', '--depth', '1', '--', src.url, dest], { timeout });
+    return;
+  }
+  try {
+    await run('git', ['clone', '--quiet', '--depth', '1', '--branch', src.ref, '--', src.url, dest], { timeout });
+    return;
+  } catch (err) {
+    if (!COMMIT.test(src.ref)) throw err;
+  }
+  await rm(dest, { recursive: true, force: true });
+  await run('git', ['clone', '--quiet', '--no-checkout', '--', src.url, dest], { timeout });
+  const commit = await run('git', ['-C', dest, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${src.ref}^{commit}`], { timeout }).then(
+    ({ stdout }) => stdout.trim(),
+    () => undefined,
+  );
+  if (!commit) throw new Error(`${src.url} has no branch, tag or commit "${src.ref}"`);
+  await run('git', ['-C', dest, 'checkout', '--quiet', '--detach', commit], { timeout });
 }
 
 /** Brings the source into a temporary directory; returns the pack's directory in it. */
@@ -227,7 +257,7 @@ async function fetchSource(src: Source, work: string): Promise<string> {
   if (src.kind === 'path') return src.dir;
   if (src.kind === 'git') {
     const dest = join(work, 'git');
-    await run('git', ['clone', '--quiet', '--depth', '1', ...(src.ref ? ['--branch', src.ref] : []), src.url, dest], { timeout: 120_000 });
+    await cloneGit(src, dest);
     return dest;
   }
   const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
@@ -256,7 +286,7 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       dir = await fetchSource(src, work);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      return { problems: [problem('usage', `cannot fetch pack ${source}: ${(e.stderr || e.message).trim().split('\n')[0]}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git) or an npm package spec' })] };
+      return { problems: [problem('usage', `cannot fetch pack ${source}: ${(e.stderr || e.message).trim().split('\n')[0]}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
     }
     const { manifest, problems } = await validatePack(dir);
     if (!manifest) return { problems };

@@ -63,6 +63,8 @@ Examples:
   $ gwgen pack install git+https://example.com/acme-pack.git#v1.2.0
   $ gwgen pack install @acme/gwgen-pack@1.2.0
 
+A git ref after "#" is a branch, a tag or a (full or abbreviated) commit id.
+
 Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched (nothing installed), 2 the path does not exist.`,
     )
     .action((source: string) =>
