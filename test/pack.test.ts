@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, tempDir } from './helpers.js';
@@ -79,6 +82,59 @@ describe('gwgen pack install from git: branch, tag and commit refs', () => {
     const missing = await gwgen(['pack', 'install', `file://${repo}#${'f'.repeat(40)}`], { cwd: tempDir() });
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain(`has no branch, tag or commit "${'f'.repeat(40)}"`);
+  });
+});
+
+describe('gwgen pack install from npm: what was fetched', () => {
+  /** A tarball as npm pack makes it, of a package that is no template pack. */
+  function notAPack(name: string): string {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0' }));
+    writeFileSync(join(dir, 'index.js'), '');
+    const out = tempDir();
+    return join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
+  }
+
+  it('a tarball that is no pack names the npm package', async () => {
+    const tarball = notAPack('not-a-pack');
+    const r = await gwgen(['pack', 'install', tarball], { cwd: tempDir() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`the tarball ${tarball} was taken as an npm package: npm fetched the package not-a-pack@1.0.0, which is not a template pack: it has no pack.toml`);
+    expect(r.stderr).not.toContain('gwgen-pack-');
+  });
+
+  it('a bare name that is no local folder is an npm spec, and the message says so (a registry on 127.0.0.1)', async () => {
+    const tarball = readFileSync(notAPack('p2'));
+    const server = createServer((req, res) => {
+      const port = (server.address() as AddressInfo).port;
+      if (req.url === '/p2') {
+        const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ name: 'p2', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'p2', version: '1.0.0', dist: { tarball: `http://127.0.0.1:${port}/p2/-/p2-1.0.0.tgz`, integrity } } } }));
+      } else if (req.url === '/p2/-/p2-1.0.0.tgz') {
+        res.end(tarball);
+      } else {
+        res.statusCode = 404;
+        res.setHeader('content-type', 'application/json');
+        res.end('{"error":"Not found"}');
+      }
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const env = { npm_config_registry: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, npm_config_cache: tempDir(), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+      const project = tempDir();
+      const r = await gwgen(['pack', 'install', 'p2'], { cwd: project, env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('"p2" was taken as an npm package spec, as there is no local folder ./p2: npm fetched the package p2@1.0.0, which is not a template pack: it has no pack.toml');
+      expect(r.stderr).toContain('hint: for a local folder, give ./p2');
+      const unknown = await gwgen(['pack', 'install', 'p3'], { cwd: project, env });
+      expect(unknown.exitCode).toBe(1);
+      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it');
+      expect(unknown.stderr).toContain('hint: for a local folder, give ./p3');
+      expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });
 

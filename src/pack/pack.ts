@@ -203,7 +203,8 @@ async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
   await rename(tmp, join(projectDir, LOCK_FILE));
 }
 
-type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string };
+/** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
+type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
 
 /** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
 const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
@@ -222,7 +223,7 @@ async function classify(source: string, cwd: string): Promise<Source | Problem> 
     if (ref?.startsWith('-')) return problem('usage', `git ref "${ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
   }
-  return { kind: 'npm', spec: source };
+  return { kind: 'npm', spec: source, local: found === 'file' ? 'file' : 'none' };
 }
 
 /**
@@ -272,6 +273,32 @@ function describeSource(src: Source, projectDir: string): string {
   return `npm:${src.spec}`;
 }
 
+/** How an npm spec was read: a tarball on disk, or (nothing of that name being on disk) a package to fetch. */
+function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
+  return src.local === 'file' ? `the tarball ${src.spec} was taken as an npm package` : `"${src.spec}" was taken as an npm package spec, as there is no local folder ./${src.spec}`;
+}
+
+function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
+  return src.local === 'none' ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+}
+
+/** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
+async function npmPackageName(dir: string, spec: string): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    if (typeof pkg.name === 'string') return typeof pkg.version === 'string' ? `${pkg.name}@${pkg.version}` : pkg.name;
+  } catch {
+    // no or no readable package.json: the spec is the best name there is
+  }
+  return spec;
+}
+
+/** A problem about a fetched copy, with the temporary directory replaced by where it came from. */
+function fromSource(p: Problem, dir: string, label: string): Problem {
+  const shown = (text: string) => text.split(dir).join(label);
+  return { ...p, message: shown(p.message), ...(p.location?.file ? { location: { ...p.location, file: shown(p.location.file) } } : {}) };
+}
+
 /**
  * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
  * it in gwgen.lock by content hash. An invalid pack is not installed.
@@ -286,10 +313,31 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       dir = await fetchSource(src, work);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      return { problems: [problem('usage', `cannot fetch pack ${source}: ${(e.stderr || e.message).trim().split('\n')[0]}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
+      const why = (e.stderr || e.message).trim().split('\n')[0];
+      if (src.kind === 'npm') {
+        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
+      }
+      return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
     }
-    const { manifest, problems } = await validatePack(dir);
-    if (!manifest) return { problems };
+    let label = dir;
+    if (src.kind === 'npm') {
+      const name = await npmPackageName(dir, src.spec);
+      label = `npm:${name}`;
+      if (!(await stat(join(dir, 'pack.toml')).then((st) => st.isFile(), () => false))) {
+        return {
+          problems: [
+            problem('usage', `${npmReading(src)}: npm fetched the package ${name}, which is not a template pack: it has no pack.toml`, {
+              hint: `${npmHint(src)}a pack has pack.toml with [pack] name, version and description`,
+            }),
+          ],
+        };
+      }
+    } else if (src.kind === 'git') {
+      label = describeSource(src, projectDir);
+    }
+    const validated = await validatePack(dir);
+    const manifest = validated.manifest;
+    if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
     const target = join(projectDir, PACKS_DIR, manifest.name);
     const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
     await rm(staging, { recursive: true, force: true });

@@ -63,7 +63,8 @@ Examples:
   $ gwgen pack install git+https://example.com/acme-pack.git#v1.2.0
   $ gwgen pack install @acme/gwgen-pack@1.2.0
 
-A git ref after "#" is a branch, a tag or a (full or abbreviated) commit id.
+A git ref after "#" is a branch, a tag or a (full or abbreviated) commit id. A name that is no
+local folder is an npm package spec: give ./name for a folder named name.
 
 Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched (nothing installed), 2 the path does not exist.`,
     )
