@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ describe('gwgen pack validate', () => {
     ['a helper gwgen does not have in a subexpression', (d: string) => makePack(d, { notes: '{{md (shout gateway)}}\n' }), 'calls the helper "shout"'],
     ['a partial gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{> banner}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs uses the partial "banner", which neither the pack nor gwgen provides for templates/kong/'],
     ["a partial of another target's templates", (d: string) => makePack(d, { notes: '{{> k8sMeta meta}}\n' }), 'uses the partial "k8sMeta"'],
+    ['a symbolic link to a file', (d: string) => { makePack(d); writeFileSync(join(tempDir(), 'evil.hbs'), 'x'); symlinkSync(join(d, '..', 'evil.hbs'), join(d, 'templates/kong/kong.yml.hbs')); }, 'templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links'],
+    ['a symbolic link to a directory', (d: string) => { makePack(d); mkdirSync(join(d, 'elsewhere')); symlinkSync(join(d, 'elsewhere'), join(d, 'templates/istio')); }, 'templates/istio is a symbolic link'],
   ])('rejects %s', async (_name, build, message) => {
     const dir = tempDir();
     build(dir);
@@ -56,6 +58,82 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(r.stderr).toContain('calls the helper "shout"');
     expect(r.stderr).toMatch(/hint: gwgen's helpers are .*\byaml\b/);
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+});
+
+describe('gwgen pack: symbolic links', () => {
+  it('install refuses a source with a symbolic link (rather than dropping the file)', async () => {
+    const outside = join(tempDir(), 'outside.hbs');
+    writeFileSync(outside, 'injected\n');
+    const pack = makePack(join(tempDir(), 'acme'));
+    symlinkSync(outside, join(pack, 'templates/kong/kong.yml.hbs'));
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'templates/kong/kong.yml.hbs')} is a symbolic link`);
+    expect(r.stderr).toContain('hint: replace the link with a copy of the file it points to');
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    expect(existsSync(join(project, '.gwgen/packs/acme-pack'))).toBe(false);
+  });
+
+  it('pack list and generate --pack refuse an installed pack a symbolic link was added to', async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project })).exitCode).toBe(0);
+    const outside = join(tempDir(), 'outside.hbs');
+    writeFileSync(outside, 'injected\n');
+    symlinkSync(outside, join(project, '.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs'));
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+invalid\s+path:/);
+    expect(list.stderr).toContain('.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links');
+    expect(list.stderr).toContain('hint: remove it, and reinstall it (gwgen pack install');
+    expect(list.exitCode).toBe(1);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs is a symbolic link');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+});
+
+describe('gwgen pack: an invalid gwgen.lock', () => {
+  const entry = { version: '1.2.0', source: 'path:acme', integrity: `sha256-${'0'.repeat(64)}` };
+  it.each([
+    ['not JSON', '{broken', 'gwgen.lock is invalid: it is not JSON'],
+    ['a JSON array', '[]', 'gwgen.lock is invalid: it is not a JSON object'],
+    ['packs of the wrong shape', JSON.stringify({ lockfileVersion: 1, packs: ['acme-pack'] }), 'gwgen.lock is invalid: "packs" is not an object'],
+    ['an entry without integrity', JSON.stringify({ lockfileVersion: 1, packs: { 'acme-pack': { version: '1.2.0', source: 'path:acme' } } }), 'pack "acme-pack" has no "integrity"'],
+    ['another lockfileVersion', JSON.stringify({ lockfileVersion: 2, packs: {} }), '"lockfileVersion" is 2, and this gwgen reads version 1'],
+    ['a pack name that is a path', JSON.stringify({ lockfileVersion: 1, packs: { '../../x': entry } }), '"../../x" is no pack name'],
+  ])('is an error for pack list, pack install and generate --pack, and never overwritten: %s', async (_name, text, message) => {
+    const project = tempDir();
+    writeFileSync(join(project, 'gwgen.lock'), text);
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stderr).toContain(message);
+    expect(list.stderr).toContain('hint: fix it, or delete it and install your packs again');
+    expect(list.stderr).not.toContain('no packs installed');
+    const install = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });
+    expect(install.exitCode).toBe(1);
+    expect(install.stderr).toContain(message);
+    expect(readFileSync(join(project, 'gwgen.lock'), 'utf8')).toBe(text);
+    expect(existsSync(join(project, '.gwgen'))).toBe(false);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain(message);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it('a pack name from gwgen.lock is never resolved outside .gwgen/packs/', async () => {
+    const project = tempDir();
+    // A pack at <project>/x, pinned under the name "../../x" with its real hash: .gwgen/packs/../../x is <project>/x.
+    const pack = makePack(join(project, 'x'), { notes: 'OUTSIDE\n' });
+    const installed = tempDir();
+    expect((await gwgen(['pack', 'install', pack], { cwd: installed })).exitCode).toBe(0);
+    const { integrity } = JSON.parse(readFileSync(join(installed, 'gwgen.lock'), 'utf8')).packs['acme-pack'];
+    writeFileSync(join(project, 'gwgen.lock'), JSON.stringify({ lockfileVersion: 1, packs: { '../../x': { version: '1.2.0', source: 'path:x', integrity } } }));
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', '../../x'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('"../../x" is no pack name');
+    expect(existsSync(join(project, 'out'))).toBe(false);
   });
 });
 

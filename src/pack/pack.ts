@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
 import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
-import { problem, type Problem } from '../errors.js';
-import { readManifest, type PackManifest } from './manifest.js';
+import { GwgenError, problem, type Problem } from '../errors.js';
+import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import { HELPERS } from '../pipeline/helpers.js';
 import { TARGETS } from '../targets/index.js';
@@ -35,18 +35,54 @@ export interface LockFile {
 // inside itself would otherwise copy its own gwgen.lock, and hash differently on every install).
 const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the
+ * renderer would follow one the content hash does not cover) and anything else that is neither
+ * a file nor a directory.
+ */
+interface PackTree {
+  readonly files: string[];
+  readonly links: string[];
+  readonly special: string[];
+}
+
+async function packTree(dir: string): Promise<PackTree> {
+  const out: PackTree = { files: [], links: [], special: [] };
   const walk = async (d: string) => {
     for (const entry of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (SKIP.has(entry.name)) continue;
       const full = join(d, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(full);
+      // Dirent types are lstat's: a link to a directory is a link here, never a directory.
+      if (entry.isSymbolicLink()) out.links.push(full);
+      else if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) out.files.push(full);
+      else out.special.push(full);
     }
   };
   await walk(dir);
   return out;
+}
+
+async function files(dir: string): Promise<string[]> {
+  return (await packTree(dir)).files;
+}
+
+/** A pack's symbolic links and special files as problems; `shown` gives the path to report. */
+function treeProblems(tree: PackTree, shown: (file: string) => string, hint: string): Problem[] {
+  return [
+    ...tree.links.map((file) =>
+      problem('usage', `${shown(file)} is a symbolic link: a pack must not contain symbolic links`, {
+        location: { file: shown(file) },
+        hint: `${hint}; gwgen pins a pack by the content of its files, and a link could bring in any file of the machine (ggen refuses symbolic links in packs too)`,
+      }),
+    ),
+    ...tree.special.map((file) =>
+      problem('usage', `${shown(file)} is neither a file nor a directory (a FIFO, socket or device): a pack holds only files and directories`, {
+        location: { file: shown(file) },
+        hint: 'remove it from the pack',
+      }),
+    ),
+  ];
 }
 
 /** Content hash of a pack directory: independent of where it lies and of file times. */
@@ -69,7 +105,9 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) return { problems: [problem('file-not-found', `pack directory not found: ${dir}`, { location: { file: dir }, hint: 'give the directory that holds the pack.toml' })] };
   const { manifest, problems } = await readManifest(dir);
-  const all = await files(dir).catch(() => [] as string[]);
+  const tree = await packTree(dir).catch((): PackTree => ({ files: [], links: [], special: [] }));
+  problems.push(...treeProblems(tree, (file) => file, 'replace the link with a copy of the file it points to'));
+  const all = tree.files;
   const rel = (f: string) => relative(dir, f).split(sep).join('/');
   const parts = ['ontology/', 'queries/', 'templates/'];
   if (!all.some((f) => parts.some((p) => rel(f).startsWith(p)))) {
@@ -177,13 +215,71 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
     );
 }
 
-export async function readLock(projectDir: string): Promise<LockFile> {
+const LOCK_HINT = "fix it, or delete it and install your packs again with gwgen pack install <source> (gwgen does not overwrite a gwgen.lock it cannot read: that would lose the other packs' pins)";
+const LOCK_ENTRY_KEYS = ['integrity', 'source', 'version'];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * gwgen.lock, checked: no lock file is no pack installed; a lock that cannot be read, is not JSON
+ * or not of gwgen.lock's shape is a problem, never taken as empty (a later install would drop
+ * every other pin). A pack name in it must be one pack.toml allows, so that it names a folder
+ * in .gwgen/packs/ and nothing outside.
+ */
+export async function loadLock(projectDir: string): Promise<{ lock?: LockFile; problems: Problem[] }> {
+  const file = join(projectDir, LOCK_FILE);
+  let text: string;
   try {
-    const data = JSON.parse(await readFile(join(projectDir, LOCK_FILE), 'utf8')) as LockFile;
-    return { lockfileVersion: 1, packs: data.packs ?? {} };
-  } catch {
-    return { lockfileVersion: 1, packs: {} };
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { lock: { lockfileVersion: 1, packs: {} }, problems: [] };
+    return { problems: [problem('usage', `gwgen.lock cannot be read (${code ?? (err as Error).message})`, { location: { file }, hint: `make it a readable file; ${LOCK_HINT}` })] };
   }
+  const problems: Problem[] = [];
+  const fail = (what: string) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file }, hint: LOCK_HINT }));
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    fail(`it is not JSON (${(err as Error).message})`);
+    return { problems };
+  }
+  if (!isRecord(data)) {
+    fail('it is not a JSON object');
+    return { problems };
+  }
+  if (data.lockfileVersion !== 1) fail(`"lockfileVersion" is ${JSON.stringify(data.lockfileVersion) ?? 'missing'}, and this gwgen reads version 1`);
+  for (const key of Object.keys(data)) if (key !== 'lockfileVersion' && key !== 'packs') fail(`it has an unknown key "${key}"`);
+  if (!isRecord(data.packs)) {
+    fail('"packs" is not an object of pack name to { version, source, integrity }');
+    return { problems };
+  }
+  for (const [name, entry] of Object.entries(data.packs)) {
+    if (!isPackName(name)) {
+      fail(`${JSON.stringify(name)} is no pack name (a lower-case name: a-z, 0-9, "-"), so it names no folder in ${PACKS_DIR}`);
+      continue;
+    }
+    if (!isRecord(entry)) {
+      fail(`pack "${name}" is not an object of version, source and integrity`);
+      continue;
+    }
+    if (typeof entry.version !== 'string' || entry.version === '') fail(`pack "${name}" has no "version"`);
+    if (typeof entry.source !== 'string' || !/^(path|git|npm):./.test(entry.source)) fail(`pack "${name}" has no "source" (path:…, git:… or npm:…)`);
+    if (typeof entry.integrity !== 'string' || !/^sha256-[0-9a-f]{64}$/.test(entry.integrity)) fail(`pack "${name}" has no "integrity" (sha256-<64 hex digits>)`);
+    for (const key of Object.keys(entry)) if (!LOCK_ENTRY_KEYS.includes(key)) fail(`pack "${name}" has an unknown key "${key}"`);
+  }
+  if (problems.length > 0) return { problems };
+  return { lock: { lockfileVersion: 1, packs: data.packs as Record<string, LockEntry> }, problems };
+}
+
+/** gwgen.lock; throws a GwgenError when it is invalid (see loadLock). */
+export async function readLock(projectDir: string): Promise<LockFile> {
+  const { lock, problems } = await loadLock(projectDir);
+  if (!lock) throw new GwgenError(problems);
+  return lock;
 }
 
 /** A JSON value with the keys of every object sorted, so gwgen.lock is the same text however it was built. */
@@ -301,9 +397,13 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
 
 /**
  * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
- * it in gwgen.lock by content hash. An invalid pack is not installed.
+ * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
+ * while gwgen.lock is invalid.
  */
 export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; problems: Problem[] }> {
+  // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
+  const before = await loadLock(projectDir);
+  if (!before.lock) return { problems: before.problems };
   const work = await mkdtemp(join(tmpdir(), 'gwgen-pack-'));
   try {
     const src = await classify(source, projectDir);
@@ -350,7 +450,8 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     await rm(target, { recursive: true, force: true });
     await rename(staging, target);
     const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-    const lock = await readLock(projectDir);
+    const { lock, problems } = await loadLock(projectDir);
+    if (!lock) return { problems };
     await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
     return { manifest, entry, problems: [] };
   } finally {
@@ -360,26 +461,49 @@ export async function installPack(source: string, projectDir = process.cwd()): P
 
 export interface InstalledPack extends LockEntry {
   readonly name: string;
-  /** ok: matches gwgen.lock; modified: its files changed since install; missing: not on disk. */
-  readonly status: 'ok' | 'modified' | 'missing';
+  /**
+   * ok: matches gwgen.lock; modified: its files changed since install; missing: not on disk;
+   * invalid: it holds what no pack may (a symbolic link), see its problems.
+   */
+  readonly status: 'ok' | 'modified' | 'missing' | 'invalid';
+  readonly problems: readonly Problem[];
 }
 
-export async function listPacks(projectDir = process.cwd()): Promise<InstalledPack[]> {
-  const lock = await readLock(projectDir);
-  const out: InstalledPack[] = [];
+/**
+ * The packs gwgen.lock pins, each checked against its files in .gwgen/packs/. `problems` are
+ * gwgen.lock's own (then there is no list) and those of every pack that is not ok.
+ */
+export async function listPacks(projectDir = process.cwd()): Promise<{ packs: InstalledPack[]; problems: Problem[] }> {
+  const { lock, problems } = await loadLock(projectDir);
+  if (!lock) return { packs: [], problems };
+  const packs: InstalledPack[] = [];
   for (const [name, entry] of Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dir = join(projectDir, PACKS_DIR, name);
-    const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
-    const status = !exists ? 'missing' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
-    out.push({ name, ...entry, status });
+    const reinstall = `reinstall it (gwgen pack install ${entry.source.replace(/^[a-z]+:/, '')})`;
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info || !(info.isDirectory() || info.isSymbolicLink())) {
+      packs.push({ name, ...entry, status: 'missing', problems: [] });
+      continue;
+    }
+    const shown = (file: string) => join(PACKS_DIR, name, relative(dir, file));
+    const tree: PackTree = info.isSymbolicLink() ? { files: [], links: [dir], special: [] } : await packTree(dir);
+    const found = treeProblems(tree, shown, `remove it, and ${reinstall}`);
+    const status = found.length > 0 ? 'invalid' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
+    packs.push({ name, ...entry, status, problems: found });
   }
-  return out;
+  return { packs, problems: packs.flatMap((p) => p.problems) };
 }
 
 /** The templates directory of an installed pack, after checking it against gwgen.lock. */
 export async function packTemplatesDir(name: string, projectDir = process.cwd()): Promise<{ dir?: string; problems: Problem[] }> {
-  const pack = (await listPacks(projectDir)).find((p) => p.name === name);
-  if (!pack) return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
+  const { packs, problems } = await listPacks(projectDir);
+  const pack = packs.find((p) => p.name === name);
+  if (!pack) {
+    // gwgen.lock itself is invalid: that, not "not installed", is what is wrong.
+    if (packs.length === 0 && problems.length > 0) return { problems };
+    return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
+  }
+  if (pack.status === 'invalid') return { problems: [...pack.problems] };
   if (pack.status !== 'ok') {
     return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (gwgen pack install ${pack.source.replace(/^[a-z]+:/, '')})` })] };
   }
