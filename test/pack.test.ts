@@ -51,6 +51,16 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('a field the model does not have fails generate naming the pack, not as a fault of gwgen', async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{gatway}}\n' })], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}: error: template kong/NOTES.md.hbs failed`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}`);
+    expect(gen.stderr).not.toContain('please report it');
+  });
+
   it('a pack whose template calls an unknown helper is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{shout gateway}}\n' })], { cwd: project });
