@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, tempDir } from './helpers.js';
@@ -24,12 +27,202 @@ describe('gwgen pack validate', () => {
     ['a template that does not compile', (d: string) => makePack(d, { notes: '{{#each x}}unclosed' }), 'template does not compile'],
     ['broken Turtle', (d: string) => { makePack(d); mkdirSync(join(d, 'ontology')); writeFileSync(join(d, 'ontology/x.ttl'), '@prefix : <urn:x#> .\n:a :b'); }, 'Turtle syntax error'],
     ['an audit rule without metadata', (d: string) => { makePack(d); mkdirSync(join(d, 'queries/audit'), { recursive: true }); writeFileSync(join(d, 'queries/audit/x.rq'), 'SELECT ?focus WHERE { ?focus ?p ?o }'); }, 'needs a header line "# id:'],
+    ['a template that calls a helper gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{shout gateway}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs calls the helper "shout", which gwgen does not have'],
+    ['a helper gwgen does not have in a subexpression', (d: string) => makePack(d, { notes: '{{md (shout gateway)}}\n' }), 'calls the helper "shout"'],
+    ['a partial gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{> banner}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs uses the partial "banner", which neither the pack nor gwgen provides for templates/kong/'],
+    ["a partial of another target's templates", (d: string) => makePack(d, { notes: '{{> k8sMeta meta}}\n' }), 'uses the partial "k8sMeta"'],
+    ['a symbolic link to a file', (d: string) => { makePack(d); writeFileSync(join(tempDir(), 'evil.hbs'), 'x'); symlinkSync(join(d, '..', 'evil.hbs'), join(d, 'templates/kong/kong.yml.hbs')); }, 'templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links'],
+    ['a symbolic link to a directory', (d: string) => { makePack(d); mkdirSync(join(d, 'elsewhere')); symlinkSync(join(d, 'elsewhere'), join(d, 'templates/istio')); }, 'templates/istio is a symbolic link'],
   ])('rejects %s', async (_name, build, message) => {
     const dir = tempDir();
     build(dir);
     const r = await gwgen(['pack', 'validate', dir]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe('gwgen pack validate: what a template may use', () => {
+  it("accepts gwgen's helpers and partials, Handlebars' own helpers and inline partials", async () => {
+    const pack = makePack(tempDir(), { notes: '{{#each routes}}{{#if (eq method "GET")}}{{kebabCase name}}{{/if}}{{/each}}{{#*inline "row"}}{{md gateway}}{{/inline}}{{> row}}\n' });
+    writeFileSync(join(pack, 'templates/kong/_plugin.hbs'), readFileSync(join(ROOT, 'templates/kong/_plugin.hbs')));
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.stderr).toContain('valid pack: acme-pack');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('a field the model does not have fails generate naming the pack, not as a fault of gwgen', async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{gatway}}\n' })], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}: error: template kong/NOTES.md.hbs failed`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}`);
+    expect(gen.stderr).not.toContain('please report it');
+  });
+
+  it('a pack whose template calls an unknown helper is not installed', async () => {
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{shout gateway}}\n' })], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('calls the helper "shout"');
+    expect(r.stderr).toMatch(/hint: gwgen's helpers are .*\byaml\b/);
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+});
+
+describe('gwgen pack: symbolic links', () => {
+  it('install refuses a source with a symbolic link (rather than dropping the file)', async () => {
+    const outside = join(tempDir(), 'outside.hbs');
+    writeFileSync(outside, 'injected\n');
+    const pack = makePack(join(tempDir(), 'acme'));
+    symlinkSync(outside, join(pack, 'templates/kong/kong.yml.hbs'));
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'templates/kong/kong.yml.hbs')} is a symbolic link`);
+    expect(r.stderr).toContain('hint: replace the link with a copy of the file it points to');
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    expect(existsSync(join(project, '.gwgen/packs/acme-pack'))).toBe(false);
+  });
+
+  it('pack list and generate --pack refuse an installed pack a symbolic link was added to', async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project })).exitCode).toBe(0);
+    const outside = join(tempDir(), 'outside.hbs');
+    writeFileSync(outside, 'injected\n');
+    symlinkSync(outside, join(project, '.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs'));
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+invalid\s+path:/);
+    expect(list.stderr).toContain('.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links');
+    expect(list.stderr).toContain('hint: remove it, and reinstall it (gwgen pack install');
+    expect(list.exitCode).toBe(1);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs is a symbolic link');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+});
+
+describe('gwgen pack: an invalid gwgen.lock', () => {
+  const entry = { version: '1.2.0', source: 'path:acme', integrity: `sha256-${'0'.repeat(64)}` };
+  it.each([
+    ['not JSON', '{broken', 'gwgen.lock is invalid: it is not JSON'],
+    ['a JSON array', '[]', 'gwgen.lock is invalid: it is not a JSON object'],
+    ['packs of the wrong shape', JSON.stringify({ lockfileVersion: 1, packs: ['acme-pack'] }), 'gwgen.lock is invalid: "packs" is not an object'],
+    ['an entry without integrity', JSON.stringify({ lockfileVersion: 1, packs: { 'acme-pack': { version: '1.2.0', source: 'path:acme' } } }), 'pack "acme-pack" has no "integrity"'],
+    ['another lockfileVersion', JSON.stringify({ lockfileVersion: 2, packs: {} }), '"lockfileVersion" is 2, and this gwgen reads version 1'],
+    ['a pack name that is a path', JSON.stringify({ lockfileVersion: 1, packs: { '../../x': entry } }), '"../../x" is no pack name'],
+  ])('is an error for pack list, pack install and generate --pack, and never overwritten: %s', async (_name, text, message) => {
+    const project = tempDir();
+    writeFileSync(join(project, 'gwgen.lock'), text);
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stderr).toContain(message);
+    expect(list.stderr).toContain('hint: fix it, or delete it and install your packs again');
+    expect(list.stderr).not.toContain('no packs installed');
+    const install = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });
+    expect(install.exitCode).toBe(1);
+    expect(install.stderr).toContain(message);
+    expect(readFileSync(join(project, 'gwgen.lock'), 'utf8')).toBe(text);
+    expect(existsSync(join(project, '.gwgen'))).toBe(false);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain(message);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it('a pack name from gwgen.lock is never resolved outside .gwgen/packs/', async () => {
+    const project = tempDir();
+    // A pack at <project>/x, pinned under the name "../../x" with its real hash: .gwgen/packs/../../x is <project>/x.
+    const pack = makePack(join(project, 'x'), { notes: 'OUTSIDE\n' });
+    const installed = tempDir();
+    expect((await gwgen(['pack', 'install', pack], { cwd: installed })).exitCode).toBe(0);
+    const { integrity } = JSON.parse(readFileSync(join(installed, 'gwgen.lock'), 'utf8')).packs['acme-pack'];
+    writeFileSync(join(project, 'gwgen.lock'), JSON.stringify({ lockfileVersion: 1, packs: { '../../x': { version: '1.2.0', source: 'path:x', integrity } } }));
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', '../../x'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('"../../x" is no pack name');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+});
+
+describe('gwgen pack install from git: branch, tag and commit refs', () => {
+  it('installs the commit a full or abbreviated commit id names, and a tag', async () => {
+    const repo = makePack(join(tempDir(), 'acme.git'), { name: 'acme-git', version: '1.0.0' });
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    const first = git('rev-parse', 'HEAD');
+    makePack(repo, { name: 'acme-git', version: '2.0.0' });
+    git('commit', '-q', '-am', 'v2');
+    git('tag', 'v2.0.0');
+    makePack(repo, { name: 'acme-git', version: '3.0.0' });
+    git('commit', '-q', '-am', 'v3');
+    for (const [ref, version] of [[first, '1.0.0'], [first.slice(0, 7), '1.0.0'], ['v2.0.0', '2.0.0'], ['', '3.0.0']] as const) {
+      const project = tempDir();
+      const source = `file://${repo}${ref ? `#${ref}` : ''}`;
+      const r = await gwgen(['pack', 'install', source], { cwd: project });
+      expect(r.stderr, source).toContain(`installed acme-git ${version} from git:${source}`);
+      expect(r.exitCode).toBe(0);
+    }
+    const missing = await gwgen(['pack', 'install', `file://${repo}#${'f'.repeat(40)}`], { cwd: tempDir() });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(`has no branch, tag or commit "${'f'.repeat(40)}"`);
+  });
+});
+
+describe('gwgen pack install from npm: what was fetched', () => {
+  /** A tarball as npm pack makes it, of a package that is no template pack. */
+  function notAPack(name: string): string {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0' }));
+    writeFileSync(join(dir, 'index.js'), '');
+    const out = tempDir();
+    return join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
+  }
+
+  it('a tarball that is no pack names the npm package', async () => {
+    const tarball = notAPack('not-a-pack');
+    const r = await gwgen(['pack', 'install', tarball], { cwd: tempDir() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`the tarball ${tarball} was taken as an npm package: npm fetched the package not-a-pack@1.0.0, which is not a template pack: it has no pack.toml`);
+    expect(r.stderr).not.toContain('gwgen-pack-');
+  });
+
+  it('a bare name that is no local folder is an npm spec, and the message says so (a registry on 127.0.0.1)', async () => {
+    const tarball = readFileSync(notAPack('p2'));
+    const server = createServer((req, res) => {
+      const port = (server.address() as AddressInfo).port;
+      if (req.url === '/p2') {
+        const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ name: 'p2', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'p2', version: '1.0.0', dist: { tarball: `http://127.0.0.1:${port}/p2/-/p2-1.0.0.tgz`, integrity } } } }));
+      } else if (req.url === '/p2/-/p2-1.0.0.tgz') {
+        res.end(tarball);
+      } else {
+        res.statusCode = 404;
+        res.setHeader('content-type', 'application/json');
+        res.end('{"error":"Not found"}');
+      }
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const env = { npm_config_registry: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, npm_config_cache: tempDir(), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+      const project = tempDir();
+      const r = await gwgen(['pack', 'install', 'p2'], { cwd: project, env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('"p2" was taken as an npm package spec, as there is no local folder ./p2: npm fetched the package p2@1.0.0, which is not a template pack: it has no pack.toml');
+      expect(r.stderr).toContain('hint: for a local folder, give ./p2');
+      const unknown = await gwgen(['pack', 'install', 'p3'], { cwd: project, env });
+      expect(unknown.exitCode).toBe(1);
+      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it');
+      expect(unknown.stderr).toContain('hint: for a local folder, give ./p3');
+      expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -14,6 +14,11 @@ export interface PackManifest {
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 const NAME = /^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/;
 
+/** A pack name as pack.toml must give it: also a safe single directory name under .gwgen/packs/. */
+export function isPackName(name: unknown): name is string {
+  return typeof name === 'string' && NAME.test(name);
+}
+
 export async function readManifest(dir: string): Promise<{ manifest?: PackManifest; problems: Problem[] }> {
   const file = join(dir, 'pack.toml');
   let text: string;
@@ -37,7 +42,7 @@ export async function readManifest(dir: string): Promise<{ manifest?: PackManife
     return { problems };
   }
   const { name, version, description } = pack;
-  if (typeof name !== 'string' || !NAME.test(name)) fail(`[pack] name ${JSON.stringify(name)} must be a lower-case name (a-z, 0-9, "-")`, 'e.g. name = "acme-gateway-pack"');
+  if (!isPackName(name)) fail(`[pack] name ${JSON.stringify(name)} must be a lower-case name (a-z, 0-9, "-")`, 'e.g. name = "acme-gateway-pack"');
   if (typeof version !== 'string' || !SEMVER.test(version)) fail(`[pack] version ${JSON.stringify(version)} must be a SemVer version`, 'e.g. version = "1.2.0"');
   if (typeof description !== 'string' || description.trim() === '') fail('[pack] description must be a non-empty string', 'say what the pack generates');
   for (const key of Object.keys(pack)) {

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
 import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
-import { problem, type Problem } from '../errors.js';
-import { readManifest, type PackManifest } from './manifest.js';
+import { GwgenError, problem, type Problem } from '../errors.js';
+import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import { HELPERS } from '../pipeline/helpers.js';
+import { TARGETS } from '../targets/index.js';
 
 const run = promisify(execFile);
 
@@ -33,18 +35,54 @@ export interface LockFile {
 // inside itself would otherwise copy its own gwgen.lock, and hash differently on every install).
 const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the
+ * renderer would follow one the content hash does not cover) and anything else that is neither
+ * a file nor a directory.
+ */
+interface PackTree {
+  readonly files: string[];
+  readonly links: string[];
+  readonly special: string[];
+}
+
+async function packTree(dir: string): Promise<PackTree> {
+  const out: PackTree = { files: [], links: [], special: [] };
   const walk = async (d: string) => {
     for (const entry of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (SKIP.has(entry.name)) continue;
       const full = join(d, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(full);
+      // Dirent types are lstat's: a link to a directory is a link here, never a directory.
+      if (entry.isSymbolicLink()) out.links.push(full);
+      else if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) out.files.push(full);
+      else out.special.push(full);
     }
   };
   await walk(dir);
   return out;
+}
+
+async function files(dir: string): Promise<string[]> {
+  return (await packTree(dir)).files;
+}
+
+/** A pack's symbolic links and special files as problems; `shown` gives the path to report. */
+function treeProblems(tree: PackTree, shown: (file: string) => string, hint: string): Problem[] {
+  return [
+    ...tree.links.map((file) =>
+      problem('usage', `${shown(file)} is a symbolic link: a pack must not contain symbolic links`, {
+        location: { file: shown(file) },
+        hint: `${hint}; gwgen pins a pack by the content of its files, and a link could bring in any file of the machine (ggen refuses symbolic links in packs too)`,
+      }),
+    ),
+    ...tree.special.map((file) =>
+      problem('usage', `${shown(file)} is neither a file nor a directory (a FIFO, socket or device): a pack holds only files and directories`, {
+        location: { file: shown(file) },
+        hint: 'remove it from the pack',
+      }),
+    ),
+  ];
 }
 
 /** Content hash of a pack directory: independent of where it lies and of file times. */
@@ -67,7 +105,9 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) return { problems: [problem('file-not-found', `pack directory not found: ${dir}`, { location: { file: dir }, hint: 'give the directory that holds the pack.toml' })] };
   const { manifest, problems } = await readManifest(dir);
-  const all = await files(dir).catch(() => [] as string[]);
+  const tree = await packTree(dir).catch((): PackTree => ({ files: [], links: [], special: [] }));
+  problems.push(...treeProblems(tree, (file) => file, 'replace the link with a copy of the file it points to'));
+  const all = tree.files;
   const rel = (f: string) => relative(dir, f).split(sep).join('/');
   const parts = ['ontology/', 'queries/', 'templates/'];
   if (!all.some((f) => parts.some((p) => rel(f).startsWith(p)))) {
@@ -88,11 +128,7 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         problems.push(problem('usage', `${path} is no template of gwgen's, so it would never be rendered`, { location: { file }, hint: `a pack overrides gwgen's own templates by their path under templates/ (e.g. templates/kong/kong.yml.hbs); see ${TEMPLATES_DIR}` }));
         continue;
       }
-      try {
-        Handlebars.precompile(await readFile(file, 'utf8'), { strict: true });
-      } catch (err) {
-        problems.push(problem('usage', `template does not compile: ${(err as Error).message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' }));
-      }
+      problems.push(...(await checkTemplate(file, path)));
     } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
       problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
     }
@@ -100,13 +136,150 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
 }
 
-export async function readLock(projectDir: string): Promise<LockFile> {
-  try {
-    const data = JSON.parse(await readFile(join(projectDir, LOCK_FILE), 'utf8')) as LockFile;
-    return { lockfileVersion: 1, packs: data.packs ?? {} };
-  } catch {
-    return { lockfileVersion: 1, packs: {} };
+/** gwgen's helpers and Handlebars' own: a helper a template calls must be one of these. */
+const KNOWN_HELPERS: Readonly<Record<string, true>> = Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true]));
+const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log'];
+
+/** The partials gwgen registers for the templates of templates/<dir>/ (a pack can only override them). */
+function partialsFor(dir: string): string[] {
+  return Object.values(TARGETS)
+    .flatMap((target) => (target.partials?.dir === dir ? target.partials.names : []))
+    .map((name) => name.replace(/^_|\.hbs$/g, ''))
+    .sort();
+}
+
+interface PartialUse {
+  readonly name: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * The partials a template calls by a fixed name (`{{> name}}`), and the inline partials it defines
+ * (`{{#*inline "name"}}`). A partial block (`{{#> name}}…{{/name}}`) has its own fallback and a
+ * dynamic partial (`{{> (expr)}}`) no name to check, so neither is listed.
+ */
+function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) partialUses(child, uses, inline);
+    return;
   }
+  if (node === null || typeof node !== 'object') return;
+  const n = node as { type?: unknown; name?: { type?: unknown; original?: unknown; value?: unknown }; path?: { original?: unknown }; params?: { type?: unknown; value?: unknown }[]; loc?: { start?: { line?: number; column?: number } } };
+  if (n.type === 'PartialStatement' && n.name) {
+    const name = n.name.type === 'PathExpression' ? n.name.original : n.name.type === 'StringLiteral' || n.name.type === 'NumberLiteral' ? n.name.value : undefined;
+    if (name !== undefined && !String(name).startsWith('@')) {
+      const start = n.loc?.start;
+      uses.push({ name: String(name), ...(start?.line !== undefined ? { line: start.line } : {}), ...(start?.column !== undefined ? { column: start.column + 1 } : {}) });
+    }
+  }
+  if (n.type === 'DecoratorBlock' && n.path?.original === 'inline' && n.params?.[0]?.type === 'StringLiteral') inline.add(String(n.params[0].value));
+  for (const [key, value] of Object.entries(n)) if (key !== 'loc') partialUses(value, uses, inline);
+}
+
+/**
+ * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
+ * partials gwgen registers for its folder, so that none of these fails first at generate time.
+ */
+async function checkTemplate(file: string, path: string): Promise<Problem[]> {
+  const source = await readFile(file, 'utf8');
+  try {
+    Handlebars.precompile(source, { strict: true, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true });
+  } catch (err) {
+    const e = err as Error & { lineNumber?: number; column?: number };
+    const unknown = /unknown helper (\S+)/.exec(e.message);
+    if (unknown) {
+      return [
+        problem('usage', `${path} calls the helper "${unknown[1]}", which gwgen does not have`, {
+          location: { file, ...(e.lineNumber !== undefined ? { line: e.lineNumber } : {}), ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) },
+          hint: `gwgen's helpers are ${Object.keys(KNOWN_HELPERS).sort().join(', ')}, and Handlebars' own ${BUILTIN_HELPERS.join(', ')}`,
+        }),
+      ];
+    }
+    return [problem('usage', `template does not compile: ${e.message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' })];
+  }
+  const uses: PartialUse[] = [];
+  const inline = new Set<string>();
+  partialUses(Handlebars.parse(source), uses, inline);
+  const folder = path.split('/')[1]!;
+  const known = partialsFor(folder);
+  return uses
+    .filter((use) => !known.includes(use.name) && !inline.has(use.name))
+    .map((use) =>
+      problem('usage', `${path} uses the partial "${use.name}", which neither the pack nor gwgen provides for templates/${folder}/`, {
+        location: { file, ...(use.line !== undefined ? { line: use.line } : {}), ...(use.line !== undefined && use.column !== undefined ? { column: use.column } : {}) },
+        hint: known.length > 0
+          ? `the partials of templates/${folder}/ are ${known.join(', ')} (the files ${known.map((k) => `_${k}.hbs`).join(', ')}); a pack overrides them by path, it cannot add new ones`
+          : `gwgen has no partials for templates/${folder}/, and a pack cannot add new ones; define it inline ({{#*inline "${use.name}"}}…{{/inline}}) or write it out`,
+      }),
+    );
+}
+
+const LOCK_HINT = "fix it, or delete it and install your packs again with gwgen pack install <source> (gwgen does not overwrite a gwgen.lock it cannot read: that would lose the other packs' pins)";
+const LOCK_ENTRY_KEYS = ['integrity', 'source', 'version'];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * gwgen.lock, checked: no lock file is no pack installed; a lock that cannot be read, is not JSON
+ * or not of gwgen.lock's shape is a problem, never taken as empty (a later install would drop
+ * every other pin). A pack name in it must be one pack.toml allows, so that it names a folder
+ * in .gwgen/packs/ and nothing outside.
+ */
+export async function loadLock(projectDir: string): Promise<{ lock?: LockFile; problems: Problem[] }> {
+  const file = join(projectDir, LOCK_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { lock: { lockfileVersion: 1, packs: {} }, problems: [] };
+    return { problems: [problem('usage', `gwgen.lock cannot be read (${code ?? (err as Error).message})`, { location: { file }, hint: `make it a readable file; ${LOCK_HINT}` })] };
+  }
+  const problems: Problem[] = [];
+  const fail = (what: string) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file }, hint: LOCK_HINT }));
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    fail(`it is not JSON (${(err as Error).message})`);
+    return { problems };
+  }
+  if (!isRecord(data)) {
+    fail('it is not a JSON object');
+    return { problems };
+  }
+  if (data.lockfileVersion !== 1) fail(`"lockfileVersion" is ${JSON.stringify(data.lockfileVersion) ?? 'missing'}, and this gwgen reads version 1`);
+  for (const key of Object.keys(data)) if (key !== 'lockfileVersion' && key !== 'packs') fail(`it has an unknown key "${key}"`);
+  if (!isRecord(data.packs)) {
+    fail('"packs" is not an object of pack name to { version, source, integrity }');
+    return { problems };
+  }
+  for (const [name, entry] of Object.entries(data.packs)) {
+    if (!isPackName(name)) {
+      fail(`${JSON.stringify(name)} is no pack name (a lower-case name: a-z, 0-9, "-"), so it names no folder in ${PACKS_DIR}`);
+      continue;
+    }
+    if (!isRecord(entry)) {
+      fail(`pack "${name}" is not an object of version, source and integrity`);
+      continue;
+    }
+    if (typeof entry.version !== 'string' || entry.version === '') fail(`pack "${name}" has no "version"`);
+    if (typeof entry.source !== 'string' || !/^(path|git|npm):./.test(entry.source)) fail(`pack "${name}" has no "source" (path:…, git:… or npm:…)`);
+    if (typeof entry.integrity !== 'string' || !/^sha256-[0-9a-f]{64}$/.test(entry.integrity)) fail(`pack "${name}" has no "integrity" (sha256-<64 hex digits>)`);
+    for (const key of Object.keys(entry)) if (!LOCK_ENTRY_KEYS.includes(key)) fail(`pack "${name}" has an unknown key "${key}"`);
+  }
+  if (problems.length > 0) return { problems };
+  return { lock: { lockfileVersion: 1, packs: data.packs as Record<string, LockEntry> }, problems };
+}
+
+/** gwgen.lock; throws a GwgenError when it is invalid (see loadLock). */
+export async function readLock(projectDir: string): Promise<LockFile> {
+  const { lock, problems } = await loadLock(projectDir);
+  if (!lock) throw new GwgenError(problems);
+  return lock;
 }
 
 /** A JSON value with the keys of every object sorted, so gwgen.lock is the same text however it was built. */
@@ -126,10 +299,13 @@ async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
   await rename(tmp, join(projectDir, LOCK_FILE));
 }
 
-type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string };
+/** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
+type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
 
 /** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
 const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
+/** A full or abbreviated commit id, which `git clone --branch` does not take. */
+const COMMIT = /^[0-9a-f]{7,40}$/i;
 
 async function classify(source: string, cwd: string): Promise<Source | Problem> {
   const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
@@ -140,9 +316,37 @@ async function classify(source: string, cwd: string): Promise<Source | Problem> 
   const git = /^git\+/.test(source) || /^git@/.test(source) || /^(https?|ssh|file):\/\/.+\.git(#.*)?$/.test(source);
   if (git) {
     const [url, ref] = source.replace(/^git\+/, '').split('#');
+    if (ref?.startsWith('-')) return problem('usage', `git ref "${ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
   }
-  return { kind: 'npm', spec: source };
+  return { kind: 'npm', spec: source, local: found === 'file' ? 'file' : 'none' };
+}
+
+/**
+ * Clones a git source into dest. A branch or tag is cloned shallow; a commit id, which `git clone
+ * --branch` refuses, is checked out of a full clone (a ref that merely looks like one, such as a
+ * branch "cafe123", is still tried as a branch first).
+ */
+async function cloneGit(src: { url: string; ref?: string }, dest: string): Promise<void> {
+  const timeout = 120_000;
+  if (!src.ref) {
+    await run('git', ['clone', '--quiet', '--depth', '1', '--', src.url, dest], { timeout });
+    return;
+  }
+  try {
+    await run('git', ['clone', '--quiet', '--depth', '1', '--branch', src.ref, '--', src.url, dest], { timeout });
+    return;
+  } catch (err) {
+    if (!COMMIT.test(src.ref)) throw err;
+  }
+  await rm(dest, { recursive: true, force: true });
+  await run('git', ['clone', '--quiet', '--no-checkout', '--', src.url, dest], { timeout });
+  const commit = await run('git', ['-C', dest, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${src.ref}^{commit}`], { timeout }).then(
+    ({ stdout }) => stdout.trim(),
+    () => undefined,
+  );
+  if (!commit) throw new Error(`${src.url} has no branch, tag or commit "${src.ref}"`);
+  await run('git', ['-C', dest, 'checkout', '--quiet', '--detach', commit], { timeout });
 }
 
 /** Brings the source into a temporary directory; returns the pack's directory in it. */
@@ -150,7 +354,7 @@ async function fetchSource(src: Source, work: string): Promise<string> {
   if (src.kind === 'path') return src.dir;
   if (src.kind === 'git') {
     const dest = join(work, 'git');
-    await run('git', ['clone', '--quiet', '--depth', '1', ...(src.ref ? ['--branch', src.ref] : []), src.url, dest], { timeout: 120_000 });
+    await cloneGit(src, dest);
     return dest;
   }
   const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
@@ -165,11 +369,41 @@ function describeSource(src: Source, projectDir: string): string {
   return `npm:${src.spec}`;
 }
 
+/** How an npm spec was read: a tarball on disk, or (nothing of that name being on disk) a package to fetch. */
+function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
+  return src.local === 'file' ? `the tarball ${src.spec} was taken as an npm package` : `"${src.spec}" was taken as an npm package spec, as there is no local folder ./${src.spec}`;
+}
+
+function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
+  return src.local === 'none' ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+}
+
+/** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
+async function npmPackageName(dir: string, spec: string): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    if (typeof pkg.name === 'string') return typeof pkg.version === 'string' ? `${pkg.name}@${pkg.version}` : pkg.name;
+  } catch {
+    // no or no readable package.json: the spec is the best name there is
+  }
+  return spec;
+}
+
+/** A problem about a fetched copy, with the temporary directory replaced by where it came from. */
+function fromSource(p: Problem, dir: string, label: string): Problem {
+  const shown = (text: string) => text.split(dir).join(label);
+  return { ...p, message: shown(p.message), ...(p.location?.file ? { location: { ...p.location, file: shown(p.location.file) } } : {}) };
+}
+
 /**
  * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
- * it in gwgen.lock by content hash. An invalid pack is not installed.
+ * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
+ * while gwgen.lock is invalid.
  */
 export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; problems: Problem[] }> {
+  // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
+  const before = await loadLock(projectDir);
+  if (!before.lock) return { problems: before.problems };
   const work = await mkdtemp(join(tmpdir(), 'gwgen-pack-'));
   try {
     const src = await classify(source, projectDir);
@@ -179,10 +413,31 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       dir = await fetchSource(src, work);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      return { problems: [problem('usage', `cannot fetch pack ${source}: ${(e.stderr || e.message).trim().split('\n')[0]}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git) or an npm package spec' })] };
+      const why = (e.stderr || e.message).trim().split('\n')[0];
+      if (src.kind === 'npm') {
+        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
+      }
+      return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
     }
-    const { manifest, problems } = await validatePack(dir);
-    if (!manifest) return { problems };
+    let label = dir;
+    if (src.kind === 'npm') {
+      const name = await npmPackageName(dir, src.spec);
+      label = `npm:${name}`;
+      if (!(await stat(join(dir, 'pack.toml')).then((st) => st.isFile(), () => false))) {
+        return {
+          problems: [
+            problem('usage', `${npmReading(src)}: npm fetched the package ${name}, which is not a template pack: it has no pack.toml`, {
+              hint: `${npmHint(src)}a pack has pack.toml with [pack] name, version and description`,
+            }),
+          ],
+        };
+      }
+    } else if (src.kind === 'git') {
+      label = describeSource(src, projectDir);
+    }
+    const validated = await validatePack(dir);
+    const manifest = validated.manifest;
+    if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
     const target = join(projectDir, PACKS_DIR, manifest.name);
     const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
     await rm(staging, { recursive: true, force: true });
@@ -195,7 +450,8 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     await rm(target, { recursive: true, force: true });
     await rename(staging, target);
     const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-    const lock = await readLock(projectDir);
+    const { lock, problems } = await loadLock(projectDir);
+    if (!lock) return { problems };
     await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
     return { manifest, entry, problems: [] };
   } finally {
@@ -205,26 +461,49 @@ export async function installPack(source: string, projectDir = process.cwd()): P
 
 export interface InstalledPack extends LockEntry {
   readonly name: string;
-  /** ok: matches gwgen.lock; modified: its files changed since install; missing: not on disk. */
-  readonly status: 'ok' | 'modified' | 'missing';
+  /**
+   * ok: matches gwgen.lock; modified: its files changed since install; missing: not on disk;
+   * invalid: it holds what no pack may (a symbolic link), see its problems.
+   */
+  readonly status: 'ok' | 'modified' | 'missing' | 'invalid';
+  readonly problems: readonly Problem[];
 }
 
-export async function listPacks(projectDir = process.cwd()): Promise<InstalledPack[]> {
-  const lock = await readLock(projectDir);
-  const out: InstalledPack[] = [];
+/**
+ * The packs gwgen.lock pins, each checked against its files in .gwgen/packs/. `problems` are
+ * gwgen.lock's own (then there is no list) and those of every pack that is not ok.
+ */
+export async function listPacks(projectDir = process.cwd()): Promise<{ packs: InstalledPack[]; problems: Problem[] }> {
+  const { lock, problems } = await loadLock(projectDir);
+  if (!lock) return { packs: [], problems };
+  const packs: InstalledPack[] = [];
   for (const [name, entry] of Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dir = join(projectDir, PACKS_DIR, name);
-    const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
-    const status = !exists ? 'missing' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
-    out.push({ name, ...entry, status });
+    const reinstall = `reinstall it (gwgen pack install ${entry.source.replace(/^[a-z]+:/, '')})`;
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info || !(info.isDirectory() || info.isSymbolicLink())) {
+      packs.push({ name, ...entry, status: 'missing', problems: [] });
+      continue;
+    }
+    const shown = (file: string) => join(PACKS_DIR, name, relative(dir, file));
+    const tree: PackTree = info.isSymbolicLink() ? { files: [], links: [dir], special: [] } : await packTree(dir);
+    const found = treeProblems(tree, shown, `remove it, and ${reinstall}`);
+    const status = found.length > 0 ? 'invalid' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
+    packs.push({ name, ...entry, status, problems: found });
   }
-  return out;
+  return { packs, problems: packs.flatMap((p) => p.problems) };
 }
 
 /** The templates directory of an installed pack, after checking it against gwgen.lock. */
 export async function packTemplatesDir(name: string, projectDir = process.cwd()): Promise<{ dir?: string; problems: Problem[] }> {
-  const pack = (await listPacks(projectDir)).find((p) => p.name === name);
-  if (!pack) return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
+  const { packs, problems } = await listPacks(projectDir);
+  const pack = packs.find((p) => p.name === name);
+  if (!pack) {
+    // gwgen.lock itself is invalid: that, not "not installed", is what is wrong.
+    if (packs.length === 0 && problems.length > 0) return { problems };
+    return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
+  }
+  if (pack.status === 'invalid') return { problems: [...pack.problems] };
   if (pack.status !== 'ok') {
     return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (gwgen pack install ${pack.source.replace(/^[a-z]+:/, '')})` })] };
   }

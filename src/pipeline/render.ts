@@ -26,15 +26,15 @@ export interface RenderedFile {
 export function createRenderer(overrideDirs: readonly string[] = []) {
   const hb = Handlebars.create();
   hb.registerHelper(HELPERS);
-  const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean }>();
+  const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean; dir: string }>();
   // Whether a pack overrides a partial: then no output is exactly what gwgen's templates give.
   let packPartials = false;
   // A template pack's templates/ come first; a file it does not have comes from gwgen's own.
   const dirs = [...overrideDirs, TEMPLATES_DIR];
-  const read = async (path: string): Promise<{ source: string; builtin: boolean }> => {
+  const read = async (path: string): Promise<{ source: string; builtin: boolean; dir: string }> => {
     for (const dir of dirs) {
       try {
-        return { source: await readFile(join(dir, path), 'utf8'), builtin: dir === TEMPLATES_DIR };
+        return { source: await readFile(join(dir, path), 'utf8'), builtin: dir === TEMPLATES_DIR, dir };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -42,11 +42,11 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     throw new Error(`template ${path} not found in ${dirs.join(', ')}`);
   };
 
-  async function compile(template: string): Promise<{ fn: HandlebarsTemplateDelegate; builtin: boolean }> {
+  async function compile(template: string): Promise<{ fn: HandlebarsTemplateDelegate; builtin: boolean; dir: string }> {
     let compiled = cache.get(template);
     if (!compiled) {
-      const { source, builtin } = await read(template);
-      compiled = { fn: await compileTemplate(hb, template, source, builtin), builtin };
+      const { source, builtin, dir } = await read(template);
+      compiled = { fn: await compileTemplate(hb, template, source, builtin), builtin, dir };
       cache.set(template, compiled);
     }
     return compiled;
@@ -81,10 +81,14 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
         const { fn, builtin } = await compile(template);
         return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: builtin && !packPartials };
       } catch (err) {
+        // A template pack's template: name its file, which names the pack (.gwgen/packs/<name>/).
+        const packDir = cache.get(template)?.builtin === false ? cache.get(template)!.dir : undefined;
         throw new GwgenError(
           problem('render', `template ${template} failed: ${(err as Error).message}`, {
-            location: { file: join('templates', template) },
-            hint: 'this is a fault in the template or the target, not in your model; please report it',
+            location: { file: packDir ? join(packDir, template) : join('templates', template) },
+            hint: packDir
+              ? `this template comes from the template pack in ${join(packDir, '..')}: fix it there (a field the model does not have is the usual cause), or generate without --pack`
+              : 'this is a fault in the template or the target, not in your model; please report it',
           }),
         );
       }

@@ -36,7 +36,8 @@ Examples:
   $ gwgen pack validate                 # the pack in this directory
   $ gwgen pack validate ../acme-pack
 
-Exit codes: 0 valid, 1 the pack has problems, 2 the directory does not exist.`,
+Exit codes: 0 valid, 1 the pack has problems (among them a symbolic link, a helper or a partial
+gwgen does not have), 2 the directory does not exist.`,
     )
     .action((dir: string) =>
       run(async () => {
@@ -63,7 +64,11 @@ Examples:
   $ gwgen pack install git+https://example.com/acme-pack.git#v1.2.0
   $ gwgen pack install @acme/gwgen-pack@1.2.0
 
-Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched (nothing installed), 2 the path does not exist.`,
+A git ref after "#" is a branch, a tag or a (full or abbreviated) commit id. A name that is no
+local folder is an npm package spec: give ./name for a folder named name.
+
+Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched, or gwgen.lock is invalid
+(nothing installed), 2 the path does not exist.`,
     )
     .action((source: string) =>
       run(async () => {
@@ -84,20 +89,24 @@ Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched (nothing ins
       'after',
       `
 Examples:
-  $ gwgen pack list        # name, version, ok|modified|missing, source, integrity
+  $ gwgen pack list        # name, version, ok|modified|missing|invalid, source, integrity
 
-Exit codes: 0 every pack is ok, 1 a pack is modified or missing.`,
+Exit codes: 0 every pack is ok, 1 a pack is modified, missing or invalid (it holds a symbolic
+link), or gwgen.lock is invalid.`,
     )
     .action(() =>
       run(async () => {
-        const packs = await listPacks();
-        if (packs.length === 0) {
+        const { packs, problems } = await listPacks();
+        if (packs.length === 0 && problems.length === 0) {
           out.info('no packs installed');
           return 0;
         }
-        const width = Math.max(...packs.map((p) => p.name.length));
-        out.result(packs.map((p) => `${p.name.padEnd(width)}  ${p.version}  ${p.status}  ${p.source}  ${p.integrity}`).join('\n'));
-        return packs.every((p) => p.status === 'ok') ? 0 : 1;
+        if (packs.length > 0) {
+          const width = Math.max(...packs.map((p) => p.name.length));
+          out.result(packs.map((p) => `${p.name.padEnd(width)}  ${p.version}  ${p.status}  ${p.source}  ${p.integrity}`).join('\n'));
+        }
+        out.problems(problems);
+        return problems.length === 0 && packs.every((p) => p.status === 'ok') ? 0 : 1;
       }),
     );
 }
