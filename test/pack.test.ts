@@ -317,3 +317,29 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
   });
 });
+
+describe('gwgen watch --pack', () => {
+  it('renders with the pack on every run, as generate --pack does, and refuses an unknown pack', async () => {
+    const { execa } = await import('execa');
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project })).exitCode).toBe(0);
+    const model = join(project, 'model.ttl');
+    writeFileSync(model, readFileSync(join(ROOT, 'examples/metered-api.ttl'), 'utf8'));
+    const unknown = await gwgen(['watch', model, '-o', 'out', '--pack', 'nope'], { cwd: project });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain('pack "nope" is not installed');
+    const child = execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'watch', model, '-o', 'out', '--pack', 'acme-pack'], { cwd: project, reject: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const notes = () => (existsSync(join(project, 'out/kong/NOTES.md')) ? readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8') : '');
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 60_000; !ok(); await new Promise((r) => setTimeout(r, 100))) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr:\n${stderr}`);
+    };
+    await until('the first generation', () => notes().startsWith('ACME NOTES for metered-gateway'));
+    writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "metered-gateway"', 'agw:gatewayName "renamed-gateway"'));
+    await until('the regeneration', () => notes().startsWith('ACME NOTES for renamed-gateway'));
+    expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack.name).toBe('acme-pack');
+    child.kill('SIGINT');
+    await child;
+  });
+});

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
-import { packTemplatesDir, readLock } from '../../pack/pack.js';
+import { packGenerateInput } from '../../pack/pack.js';
 import { generate, writeOutput } from '../../generate.js';
 import { MANIFEST_PATH, outputDirProblem, planDrifts, summarizePlan, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
@@ -77,13 +77,12 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
         }
         let packInput = {};
         if (flags.pack !== undefined) {
-          const { dir, problems } = await packTemplatesDir(flags.pack);
-          if (!dir) {
+          const { input, problems } = await packGenerateInput(flags.pack);
+          if (!input) {
             out.problems(problems);
             return 2;
           }
-          const entry = (await readLock(process.cwd())).packs[flags.pack]!;
-          packInput = { templateDirs: [dir], pack: { name: flags.pack, version: entry.version, integrity: entry.integrity } };
+          packInput = input;
         }
         const timings = {};
         const result = await generate({ models, ...(targets ? { targets } : {}), ...packInput }, timings);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
+import { packGenerateInput } from '../../pack/pack.js';
 import { readSources } from '../../pipeline/load.js';
 import { outputDirProblem, summarizePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
@@ -16,6 +17,7 @@ export function registerWatch(program: Command, run: Run): void {
     .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
     .option('-t, --targets <list>', 'comma-separated targets, repeatable; default: every target the model has data for', (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`))
     .option('--force', 'overwrite files edited by hand')
+    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install), as generate --pack does')
     .addHelpText(
       'after',
       `
@@ -24,7 +26,7 @@ Examples:
 
 An invalid model is reported and watching goes on; the output directory keeps the last good output.`,
     )
-    .action((modelArgs: string[], flags: { out?: string; targets?: string; force?: boolean }) =>
+    .action((modelArgs: string[], flags: { out?: string; targets?: string; force?: boolean; pack?: string }) =>
       run(async () => {
         let models = modelArgs;
         let configOut: string | undefined;
@@ -61,7 +63,16 @@ An invalid model is reported and watching goes on; the output directory keeps th
           out.problems(missing);
           return exitCodeFor(missing);
         }
-        const watcher = watch({ models, ...(targets ? { targets } : {}) }, { outDir, force: Boolean(flags.force) }, (event) => {
+        let packInput = {};
+        if (flags.pack !== undefined) {
+          const { input, problems } = await packGenerateInput(flags.pack);
+          if (!input) {
+            out.problems(problems);
+            return 2;
+          }
+          packInput = input;
+        }
+        const watcher = watch({ models, ...(targets ? { targets } : {}), ...packInput }, { outDir, force: Boolean(flags.force) }, (event) => {
           const why = event.changed.length ? `${event.changed.join(', ')} changed: ` : '';
           if (!event.generation.ok) {
             out.problems(event.generation.problems);
