@@ -152,5 +152,5 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
 
 /** The plan of a run that could not even compare (DIR is not a directory): nothing to do. */
 function emptyPlan(dir: string, base: Omit<Manifest, 'files'>): WritePlan {
-  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], obstacles: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false, manifestFilesChanged: false };
+  return { dir, create: [], update: [], unchanged: [], delete: [], conflicts: [], obstacles: [], contents: new Map(), manifest: { ...base, files: {} }, manifestChanged: false, manifestCreated: false, manifestFilesChanged: false };
 }

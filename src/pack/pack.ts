@@ -10,8 +10,6 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
-import { HELPERS } from '../pipeline/helpers.js';
-import { TARGETS } from '../targets/index.js';
 
 const run = promisify(execFile);
 
@@ -136,12 +134,19 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
 }
 
-/** gwgen's helpers and Handlebars' own: a helper a template calls must be one of these. */
-const KNOWN_HELPERS: Readonly<Record<string, true>> = Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true]));
+/**
+ * gwgen's helpers (a helper a template calls must be one of these or Handlebars' own). Loaded
+ * when a pack is checked, not when the CLI starts: the targets' modules are the generator's.
+ */
+async function knownHelpers(): Promise<Readonly<Record<string, true>>> {
+  const { HELPERS } = await import('../pipeline/helpers.js');
+  return Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true]));
+}
 const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log'];
 
 /** The partials gwgen registers for the templates of templates/<dir>/ (a pack can only override them). */
-function partialsFor(dir: string): string[] {
+async function partialsFor(dir: string): Promise<string[]> {
+  const { TARGETS } = await import('../targets/index.js');
   return Object.values(TARGETS)
     .flatMap((target) => (target.partials?.dir === dir ? target.partials.names : []))
     .map((name) => name.replace(/^_|\.hbs$/g, ''))
@@ -183,6 +188,7 @@ function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): vo
  */
 async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const source = await readFile(file, 'utf8');
+  const KNOWN_HELPERS = await knownHelpers();
   try {
     Handlebars.precompile(source, { strict: true, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true });
   } catch (err) {
@@ -202,7 +208,7 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const inline = new Set<string>();
   partialUses(Handlebars.parse(source), uses, inline);
   const folder = path.split('/')[1]!;
-  const known = partialsFor(folder);
+  const known = await partialsFor(folder);
   return uses
     .filter((use) => !known.includes(use.name) && !inline.has(use.name))
     .map((use) =>

@@ -54,6 +54,8 @@ export interface WritePlan {
   readonly manifest: Manifest;
   /** The manifest file would be rewritten (also when only its record of the inputs changes). */
   readonly manifestChanged: boolean;
+  /** There is no manifest file yet: it would be created. */
+  readonly manifestCreated: boolean;
   /** What was generated, from which templates and targets, differs from the manifest on disk. */
   readonly manifestFilesChanged: boolean;
 }
@@ -305,12 +307,13 @@ export async function planWrite(
   const kept = Object.values(entries).map((e) => e.target);
   const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
   const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
-  const manifestChanged = (await readIfExists(join(dir, MANIFEST_PATH))) !== manifestText(manifest);
+  const manifestOnDisk = await readIfExists(join(dir, MANIFEST_PATH));
+  const manifestChanged = manifestOnDisk !== manifestText(manifest);
   // The record of the inputs (their paths as given, the gwgen version) is provenance: it changes
   // with the working directory and argument order, while the output stays the same.
   const recorded = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
   const manifestFilesChanged = recorded(previous) !== recorded(manifest);
-  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestFilesChanged };
+  return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
 }
 
 function manifestEntry(file: GeneratedFile, content: string): ManifestEntry {

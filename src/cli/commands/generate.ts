@@ -131,7 +131,7 @@ function describePlan(plan: WritePlan): string {
     ...plan.delete.map((p) => `delete   ${p}`),
     ...plan.unchanged.map((p) => `unchanged ${p}`),
     // The manifest alone may change: the model files were named differently, or gwgen is newer.
-    ...(plan.manifestChanged ? [`update   ${MANIFEST_PATH}`] : []),
+    ...(plan.manifestChanged ? [`${plan.manifestCreated ? 'create' : 'update'}   ${MANIFEST_PATH}`] : []),
   ];
   return lines.length ? lines.join('\n') : '(no files)';
 }
