@@ -347,6 +347,13 @@ describe('generated gateway end to end, over real sockets', () => {
       if (fault === 'closed') await pairB.listen(port);
       pairB.behaviour = 'ok';
     }
+    // One instance answers 500 (retried on 5xx): requests still take turns on the first try, so
+    // about half of them meet it first, not all or none.
+    pairB.behaviour = 'fail';
+    const firstTries = pairB.calls;
+    for (let i = 0; i < 6; i++) expect(JSON.parse((await get(`/retried/turns/${i}`)).text).backend).toBe('pair-a');
+    expect(pairB.calls - firstTries).toBe(3);
+    pairB.behaviour = 'ok';
     // Both hang: every try times out (per try 0.3 s), then 504.
     pairA.behaviour = 'hang';
     pairB.behaviour = 'hang';

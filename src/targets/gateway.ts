@@ -182,10 +182,10 @@ function routeSummaries(routes: ReturnType<typeof gatewayConfig>['routes']) {
     const policies = [
       r.auth ? (r.auth.kind === 'jwt' ? `JWT ${r.auth.algorithms.join('/')}${r.auth.requiredScopes.length ? ` (scope ${r.auth.requiredScopes.join(', ')})` : ''}` : `API key in ${r.auth.header}`) : 'public',
       ...(r.ipRestriction ? ['IP restriction'] : []),
-      ...(r.rateLimit ? [`rate limit ${r.rateLimit.windows.map((w) => `${w.limit}/${w.window}`).join(', ')} by ${r.rateLimit.limitBy} (${r.rateLimit.policy})`] : []),
+      ...(r.rateLimit ? [`rate limit ${r.rateLimit.windows.map((w) => `${w.limit}/${w.window}${w.capacity > w.limit ? ` (burst ${w.capacity})` : ''}`).join(', ')} by ${r.rateLimit.limitBy} (${r.rateLimit.policy})`] : []),
       ...(r.cost !== 1 ? [`quota cost ${r.cost}`] : []),
       ...(r.circuitBreaker ? [`circuit breaker after ${r.circuitBreaker.failureThreshold} failures`] : []),
-      ...(r.retry ? [`${r.retry.attempts} retries on ${r.retry.retryOn.join(', ')}`] : []),
+      ...(r.retry ? [`${r.retry.attempts} retries on ${r.retry.retryOn.join(', ')}${r.retry.perTryTimeoutMs !== undefined ? `, ${r.retry.perTryTimeoutMs / 1000} s per try` : ''}`] : []),
       ...(r.timeoutMs !== undefined ? [`timeout ${r.timeoutMs / 1000} s`] : []),
       ...(r.cors ? ['CORS'] : []),
       ...(r.mirror ? [`mirror ${r.mirror.percent} % to ${r.mirror.service}`] : []),

@@ -157,8 +157,12 @@ export class Upstream {
   private roundRobin(now: number, exclude?: Instance): Instance | undefined {
     const list = this.instances;
     let fallback: Instance | undefined;
+    // A retry (exclude set) looks on from the rotation without moving it: each request moves it
+    // once, so requests do not all start on the same instance when every one of them retries.
+    const start = this.rr;
     for (let n = 0; n < list.length; n++) {
-      const i = list[this.rr++ % list.length]!;
+      const i = list[(start + n) % list.length]!;
+      if (exclude === undefined) this.rr++;
       if (!i.available(now)) continue;
       if (i === exclude) {
         fallback = i;
