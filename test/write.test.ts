@@ -232,3 +232,17 @@ describe('user code and the manifest', () => {
     expect(plan.obstacles.map((c) => c.message)).toEqual(['.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory']);
   });
 });
+
+describe('hand edits around user code', () => {
+  it('a region whose end marker is gone is named as such; an edited YAML file is not told to use a region', async () => {
+    const dir = tempDir();
+    await write(dir, [file('src/hooks.ts', '// gwgen:user-code-begin h\n// gwgen:user-code-end h\nexport {};\n'), file('k8s/a.yaml', 'a: 1\n')]);
+    writeFileSync(join(dir, 'src/hooks.ts'), '// gwgen:user-code-begin h\nmine();\nexport {};\n');
+    writeFileSync(join(dir, 'k8s/a.yaml'), 'a: 2\n');
+    const plan = await planWrite(dir, [file('src/hooks.ts', '// v2\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\nexport {};\n'), file('k8s/a.yaml', 'a: 3\n')], base);
+    const byFile = Object.fromEntries(plan.conflicts.map((c) => [c.message.split(/[: ]/)[0], c]));
+    expect(byFile['src/hooks.ts']?.message).toBe('src/hooks.ts: the user code region "h" lost its end marker, so gwgen cannot tell where your code ends');
+    expect(byFile['src/hooks.ts']?.hint).toContain('// gwgen:user-code-end h');
+    expect(byFile['k8s/a.yaml']?.hint).toBe('move your change into the model, or pass --force to overwrite it');
+  });
+});

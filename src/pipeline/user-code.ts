@@ -42,3 +42,11 @@ export function withoutUserCode(content: string): string {
   if (!content.includes(MARKER)) return content;
   return content.replace(REGION, (_whole, begin: string, _id: string, _body: string, end: string) => begin + end);
 }
+
+/** Ids of begin markers without their end marker (a deleted or mistyped end line): such a region is not carried over. */
+export function unclosedRegionIds(content: string): string[] {
+  if (!content.includes(MARKER)) return [];
+  const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
+  const opened = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
+  return [...new Set(opened.filter((id) => !closed.has(id)))];
+}

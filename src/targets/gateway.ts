@@ -185,7 +185,7 @@ function routeSummaries(routes: ReturnType<typeof gatewayConfig>['routes']) {
       ...(r.rateLimit ? [`rate limit ${r.rateLimit.windows.map((w) => `${w.limit}/${w.window}${w.capacity > w.limit ? ` (burst ${w.capacity})` : ''}`).join(', ')} by ${r.rateLimit.limitBy} (${r.rateLimit.policy})`] : []),
       ...(r.cost !== 1 ? [`quota cost ${r.cost}`] : []),
       ...(r.circuitBreaker ? [`circuit breaker after ${r.circuitBreaker.failureThreshold} failures`] : []),
-      ...(r.retry ? [`${r.retry.attempts} retries on ${r.retry.retryOn.join(', ')}${r.retry.perTryTimeoutMs !== undefined ? `, ${r.retry.perTryTimeoutMs / 1000} s per try` : ''}`] : []),
+      ...(r.retry ? [`${r.retry.attempts} ${r.retry.attempts === 1 ? 'retry' : 'retries'} on ${r.retry.retryOn.join(', ')}${r.retry.perTryTimeoutMs !== undefined ? `, ${r.retry.perTryTimeoutMs / 1000} s per try` : ''}`] : []),
       ...(r.timeoutMs !== undefined ? [`timeout ${r.timeoutMs / 1000} s`] : []),
       ...(r.cors ? ['CORS'] : []),
       ...(r.mirror ? [`mirror ${r.mirror.percent} % to ${r.mirror.service}`] : []),
