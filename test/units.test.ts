@@ -4,7 +4,9 @@ import { durationSeconds } from '../dist/model/duration.js';
 import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
 import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
-import { DataFactory, type Term } from 'n3';
+import { DataFactory, Parser, type Term } from 'n3';
+import { definedTerms } from '../dist/pipeline/semantic.js';
+import { AGW, ONTOLOGY_DIR } from '../dist/paths.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -183,5 +185,14 @@ describe('what the build compiles ahead of time', () => {
     expect(built.default.SCHEMA_HASH).toBe(schemaHash());
     expect(built.default({ gateway: { id: 'g', name: 'Bad Name', listenPort: 8080 }, routes: [], services: [], consumers: [] })).toBe(false);
     expect(built.default.errors?.length).toBeGreaterThan(0);
+  });
+});
+
+describe('the vocabulary the unknown-term check knows', () => {
+  it('is every agw: subject of the ontology, as a Turtle parse finds them', () => {
+    const quads = new Parser().parse(readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8'));
+    const parsed = new Set(quads.filter((q) => q.subject.value.startsWith(AGW)).map((q) => q.subject.value.slice(AGW.length)));
+    expect([...definedTerms()].sort()).toEqual([...parsed].sort());
+    expect(parsed.size).toBeGreaterThan(100);
   });
 });
