@@ -803,6 +803,28 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it('answers what is still in flight at the shutdown timeout with 503, and logs it', async () => {
+    const hanging = await new Backend('hanging').listen();
+    hanging.behaviour = 'hang';
+    const late = await startGateway(dir, { ...env, GW_UPSTREAM_STICKY: hanging.url, GW_SHUTDOWN_TIMEOUT_MS: '300', GW_ACCESS_LOG: 'stdout' });
+    try {
+      // /hashed has no route timeout: only the shutdown ends the wait.
+      const pending = fetch(`${late.url}/hashed/forever`).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), text: await r.text() }));
+      await until(() => hanging.calls > 0);
+      const exit = late.stop('SIGTERM');
+      const answer = await pending;
+      expect(answer.status).toBe(503);
+      expect(answer.retryAfter).toBe('1');
+      expect(JSON.parse(answer.text)).toEqual({ error: 'gateway is shutting down', status: 503 });
+      expect(await exit).toBe(0);
+      const line = late.stdout().split('\n').find((l) => l.includes('/hashed/forever'));
+      expect(JSON.parse(line!)).toMatchObject({ status: 503, error: 'gateway shut down before the answer was complete' });
+    } finally {
+      await late.stop('SIGKILL');
+      await hanging.stop();
+    }
+  });
+
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     app.behaviour = 'slow';
     const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));

@@ -400,6 +400,8 @@ export class Gateway {
         new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
       ]);
     }
+    // Past the shutdown timeout: what is still in flight is answered (503) or cut, and logged.
+    for (const ex of this.active.slice()) ex.shutDown();
     this.server.closeAllConnections();
     for (const session of this.h2Sessions) session.destroy();
     for (const t of this.tunnels) t.destroy();
@@ -445,7 +447,23 @@ export class Gateway {
     for (let i = timed.length - 1; i >= 0; i--) timed[i]?.checkDeadlines(now);
   }
 
-  requestDone(): void {
+  /** Requests in flight, for the shutdown timeout (an array with swap-remove, as for deadlines). */
+  private readonly active: Exchange[] = [];
+
+  track(ex: Exchange): void {
+    ex.activeIndex = this.active.push(ex) - 1;
+  }
+
+  requestDone(ex: Exchange): void {
+    const i = ex.activeIndex;
+    if (i !== -1) {
+      ex.activeIndex = -1;
+      const last = this.active.pop()!;
+      if (last !== ex) {
+        this.active[i] = last;
+        last.activeIndex = i;
+      }
+    }
     if (--this.inFlight === 0 && this.closing) for (const resolve of this.idle.splice(0)) resolve();
   }
 
@@ -486,7 +504,9 @@ export class Gateway {
       return this.refusePath(req, res, path, MESSAGES.encodedSlash);
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
-    new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path).run();
+    const ex = new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path);
+    this.track(ex);
+    ex.run();
   }
 
   /**
@@ -691,6 +711,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   done = false;
   /** Its place in the gateway's list of deadlines, -1 when not there (see Gateway.watch). */
   timedIndex = -1;
+  /** Its place in the gateway's list of requests in flight, -1 when not there (see Gateway.track). */
+  activeIndex = -1;
   /** Set by websocket.ts: called when the checks have passed. */
   upgradeReady: (() => void) | undefined;
   private status = 0;
@@ -1219,6 +1241,24 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     } else this.fail(504, MESSAGES.timeout);
   }
 
+  /**
+   * The gateway's shutdown timeout struck while this request was in flight: a request still
+   * waiting for its answer gets 503, an answer under way is cut; either way the access log says so.
+   */
+  shutDown(): void {
+    if (this.done) return;
+    const attempt = this.current;
+    if (attempt !== undefined) {
+      this.letGo(attempt);
+      attempt.cancel(new GatewayTimeout('gateway shutting down'));
+    }
+    this.error = 'gateway shut down before the answer was complete';
+    if (this.committed) {
+      this.res.destroy();
+      this.finish(this.status);
+    } else this.fail(503, MESSAGES.shuttingDown, { connection: 'close', 'retry-after': '1' });
+  }
+
   clientClosed(): void {
     if (this.done) return;
     const attempt = this.current;
@@ -1320,7 +1360,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     } catch (err) {
       event('afterResponse hook failed', { level: 'error', detail: (err as Error).message });
     }
-    gw.requestDone();
+    gw.requestDone(this);
   }
 }
 
