@@ -259,12 +259,35 @@ function checkRoutes(store: Store, report: Report): void {
   }
 }
 
+/** A well-formed value of each checked property, for the hint. */
+const FORMAT_EXAMPLES: Readonly<Record<string, string>> = {
+  routePath: '"/orders/{orderId}"',
+  allowCidr: '"10.0.0.0/8"',
+  denyCidr: '"192.0.2.0/24"',
+  allowOrigin: '"https://app.example.com" (or "*")',
+  allowHeader: '"Content-Type"',
+  jwksUri: '"https://auth.example.com/.well-known/jwks.json"',
+  secretEnv: '"JWT_SECRET"',
+  requiredScope: '"orders:read"',
+  issuer: '"https://auth.example.com/"',
+  audience: '"orders-api"',
+  apiKeyEnv: '"ALICE_API_KEY"',
+  collectorEndpoint: '"http://otel-collector:4318"',
+  keyHeader: '"X-API-Key"',
+  matchHeader: '"x-canary"',
+  matchHeaderValue: '"true"',
+  host: '"orders.shop.svc.cluster.local"',
+  image: '"ghcr.io/acme/orders:1.4.2"',
+  healthCheckPath: '"/healthz"',
+};
+
 function checkStringFormats(store: Store, report: Report): void {
   for (const [cls, property, check] of STRING_FORMATS) {
     for (const node of subjectsOfType(store, cls)) {
       for (const value of literalValues(store, node, property)) {
         const reason = check(value);
-        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(value)} ${reason}`, `fix the value of agw:${property}`);
+        const example = FORMAT_EXAMPLES[property];
+        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(value)} ${reason}`, example ? `write it like agw:${property} ${example}` : `fix the value of agw:${property}`);
       }
     }
   }
