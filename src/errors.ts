@@ -26,6 +26,7 @@ export type ProblemCode =
   | 'render'
   | 'write'
   | 'hand-edited'
+  | 'locked'
   | 'internal';
 
 export interface Problem {
@@ -59,7 +60,7 @@ export function problem(code: ProblemCode, message: string, extra: Omit<Problem,
 /** Exit code per interfaces.md for a set of problems. */
 export function exitCodeFor(problems: readonly Problem[]): number {
   if (problems.some((p) => p.code === 'usage' || p.code === 'file-not-found')) return 2;
-  if (problems.some((p) => p.code === 'hand-edited')) return 3;
+  if (problems.some((p) => p.code === 'hand-edited' || p.code === 'locked')) return 3;
   return 1;
 }
 

@@ -4,7 +4,7 @@ import type { GatewayModel } from './model/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { runQueriesInWorker } from './sparql/worker-client.js';
-import { applyWrite, outputDirProblem, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { applyWrite, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
 import { compareStrings } from './order.js';
 import { TARGET_NAMES } from './targets/names.js';
 import { timed, type Timings } from './timings.js';
@@ -127,16 +127,33 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     targets: result.targets,
     ...(result.pack ? { pack: result.pack } : {}),
   };
-  // With an explicit target list, files of other targets are left alone; without one, every
-  // target the model has data for was generated, so anything else is stale.
-  let plan: WritePlan;
+  let release = async () => undefined as void;
   try {
-    // A run killed while it renamed files left a journal: undo it first, so DIR is what it was.
-    if (!options.dryRun && (await outputDirProblem(dir)) === undefined) await recoverInterruptedWrites(dir);
-    plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
+    const usable = (await outputDirProblem(dir)) === undefined;
+    // One run at a time plans and writes into DIR; --check and --dry-run write nothing and take no lock.
+    if (!options.dryRun && usable) release = await lockOutput(dir);
+    return await planAndWrite(dir, result, base, options, timings, usable);
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
     throw err;
+  } finally {
+    await release();
+  }
+}
+
+async function planAndWrite(dir: string, result: Extract<GenerateResult, { ok: true }>, base: Omit<Manifest, 'files'>, options: WriteOptions, timings: Timings, usable: boolean): Promise<WriteResult> {
+  if (usable && !options.dryRun) {
+    // A run killed while it renamed files left a journal: undo it first, so DIR is what it was.
+    await recoverInterruptedWrites(dir);
+  }
+  // With an explicit target list, files of other targets are left alone; without one, every
+  // target the model has data for was generated, so anything else is stale.
+  const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
+  if (options.dryRun && usable) {
+    const pending = await pendingWrite(dir);
+    if (pending !== undefined) {
+      return { ok: false, plan, problems: [problem('hand-edited', `${dir} holds a write that was interrupted (${pending}): what is on disk is half of it`, { location: { file: pending }, hint: 'run gwgen generate (without --check or --dry-run): it undoes the interrupted write first' })] };
+    }
   }
   const stopping = options.force ? plan.obstacles : plan.conflicts;
   if (stopping.length > 0) return { ok: false, plan, problems: [...stopping] };

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyWrite, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
+import { applyWrite, lockOutput, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
 import { carryUserCode } from '../dist/pipeline/user-code.js';
 import { ROOT, snapshotDir, tempDir } from './helpers.js';
 
@@ -108,15 +109,16 @@ describe('write stage', () => {
  * Runs applyWrite(plan from A to B) in a child process whose rename() sends itself `signal` just
  * before its `at`-th call: a kill -9 (or a Ctrl-C) at every point of the commit.
  */
-async function interruptedWrite(dir: string, files: GeneratedFile[], at: number, signal: 'SIGKILL' | 'SIGINT'): Promise<{ code: number | null; signal: string | null }> {
+async function interruptedWrite(dir: string, files: GeneratedFile[], at: number, signal: 'SIGKILL' | 'SIGINT', call: 'rename' | 'rm' = 'rename'): Promise<{ code: number | null; signal: string | null }> {
+  // rm: the at-th removal of the staging folder itself (after its journal).
   const script = `
     import fsp from 'node:fs/promises';
     import { syncBuiltinESMExports } from 'node:module';
-    const rename = fsp.rename;
+    const original = fsp.${call};
     let n = 0;
-    fsp.rename = async (...args) => {
-      if (++n === ${at}) process.kill(process.pid, ${JSON.stringify(signal)});
-      return rename(...args);
+    fsp.${call} = async (...args) => {
+      if (${call === 'rm' ? "/staging-\\d+-\\d+$/.test(String(args[0])) && " : ''}++n === ${at}) process.kill(process.pid, ${JSON.stringify(signal)});
+      return original(...args);
     };
     syncBuiltinESMExports();
     const { applyWrite, planWrite } = await import(${JSON.stringify(join(ROOT, 'dist/pipeline/write.js'))});
@@ -168,15 +170,76 @@ describe('an interrupted write', () => {
     }
   });
 
-  it('a staging folder of a run still alive is left alone', async () => {
+  it('killed while it removes its staging folder (the journal gone first), the run counts as done', async () => {
     const dir = tempDir();
     await write(dir, before);
-    const live = join(dir, '.gwgen', `staging-${process.ppid}-${Date.now()}`);
-    mkdirSync(live);
-    writeFileSync(join(live, 'journal.json'), JSON.stringify({ steps: [{ target: 'keep.txt', backup: '0.deleted' }] }));
+    const run = await interruptedWrite(dir, after, 1, 'SIGKILL', 'rm');
+    expect(run.signal).toBe('SIGKILL');
     expect(await recoverInterruptedWrites(dir)).toBe(0);
-    expect(existsSync(live)).toBe(true);
+    const snap = snapshotDir(dir);
+    expect([snap['change.txt'], snap['new/made.txt'], snap['gone/old.txt']]).toEqual(['C2\n', 'N\n', undefined]);
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+    expect((await write(dir, after)).conflicts).toEqual([]);
+  });
+
+  it('keeps a file edited after the killed run: the next plan reports it as edited by hand', async () => {
+    const dir = tempDir();
+    await write(dir, before);
+    await interruptedWrite(dir, after, 5, 'SIGKILL');
+    // change.txt was replaced before the kill (renames 1-3: the deletion, then change.txt's two).
+    expect(readFileSync(join(dir, 'change.txt'), 'utf8')).toBe('C2\n');
+    writeFileSync(join(dir, 'change.txt'), 'my edit\n');
+    await recoverInterruptedWrites(dir);
+    expect(readFileSync(join(dir, 'change.txt'), 'utf8')).toBe('my edit\n');
+    expect(readFileSync(join(dir, 'gone/old.txt'), 'utf8')).toBe('O\n');
+    const plan = await planWrite(dir, before, base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['change.txt was edited by hand since gwgen generated it']);
+  });
+
+  it('does not act on a journal that names paths outside its staging folder', async () => {
+    const dir = tempDir();
+    await write(dir, before);
+    const outside = tempDir();
+    writeFileSync(join(outside, 'victim.txt'), 'secret\n');
+    const forged = join(dir, '.gwgen', 'staging-999999-1');
+    mkdirSync(forged);
+    writeFileSync(join(forged, 'journal.json'), JSON.stringify({ steps: [{ target: 'keep.txt', tmp: 'nope.new' }, { target: 'stolen.txt', backup: `../../../${outside}/victim.txt` }], folders: [] }));
+    await expect(recoverInterruptedWrites(dir)).rejects.toThrow(/not a journal gwgen wrote/);
     expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('K\n');
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('secret\n');
+    expect(existsSync(join(dir, 'stolen.txt'))).toBe(false);
+  });
+
+  it('undoing puts back only the folders the run made: an empty folder of the user stays', async () => {
+    const dir = tempDir();
+    await write(dir, before);
+    mkdirSync(join(dir, 'mine-empty'));
+    await interruptedWrite(dir, [...after, file('mine-empty/x.txt', 'X\n')], 8, 'SIGKILL');
+    await recoverInterruptedWrites(dir);
+    expect(existsSync(join(dir, 'mine-empty'))).toBe(true);
+    expect(existsSync(join(dir, 'new'))).toBe(false);
+  });
+});
+
+describe('the output lock', () => {
+  it('one run at a time: a live holder stops the next run, a dead or old one is taken over', async () => {
+    const dir = tempDir();
+    await write(dir, [file('a.txt', 'A\n')]);
+    const lock = join(dir, '.gwgen/lock');
+    writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: hostname(), started: 'now' }));
+    await expect(lockOutput(dir)).rejects.toThrow(/another gwgen run \(pid \d+ on .*\) is writing to/);
+    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), started: 'long ago' }));
+    const release = await lockOutput(dir);
+    expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid);
+    await release();
+    expect(existsSync(lock)).toBe(false);
+    writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: hostname(), started: 'an hour ago' }));
+    utimesSync(lock, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    await (await lockOutput(dir))();
+    // A first run (no .gwgen yet) creates nothing to lock.
+    const fresh = join(tempDir(), 'fresh');
+    await (await lockOutput(fresh))();
+    expect(existsSync(fresh)).toBe(false);
   });
 });
 

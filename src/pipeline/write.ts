@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
@@ -356,20 +357,36 @@ interface JournalStep {
   readonly target: string;
   /** The staged new content (absent for a deletion). */
   readonly tmp?: string;
+  /** Size and mtime of the staged file, which a rename keeps: how undo knows the target is still what this run put there. */
+  readonly size?: number;
+  readonly mtimeMs?: number;
   /** Where the old file is moved before it is replaced or deleted (absent when there was none). */
   readonly backup?: string;
   /** The target was an (emptied) folder of files this run deletes. */
   readonly wasFolder?: boolean;
 }
 
+interface Journal {
+  readonly steps: readonly JournalStep[];
+  /** Folders the renames create (relative to DIR, deepest first): undo removes them again when empty. */
+  readonly folders: readonly string[];
+}
+
 const JOURNAL = 'journal.json';
 const STAGING = /^staging-(\d+)-(\d+)$/;
+/** The names commit() gives staged and backed-up files: a journal naming anything else is not gwgen's. */
+const STAGED_NAME = /^\d+\.(new|old|deleted)$/;
+const LOCK = 'lock';
+/** A lock older than this is stale whatever its pid (a run writes in seconds; pids are reused). */
+const LOCK_STALE_MS = 10 * 60_000;
 
 /**
  * Applies a plan all or nothing: new contents are staged in DIR/.gwgen/staging-* first, a journal
- * of the renames to come is written, then the renames run; if any step fails, they are undone.
- * A process killed during the renames leaves the journal, and the next run undoes them first
- * (recoverInterruptedWrites). SIGINT, SIGTERM and SIGHUP wait until the renames are done.
+ * of the renames to come is written (and synced), then the renames run; if any step fails, they
+ * are undone. A process killed during the renames leaves the journal, and the next run undoes them
+ * first (recoverInterruptedWrites). The journal is deleted before anything else of the staging
+ * folder, so a journal never outlives a backup. SIGINT, SIGTERM and SIGHUP wait until the renames
+ * are done.
  */
 export async function applyWrite(plan: WritePlan): Promise<void> {
   // Nothing changes: nothing is touched, not even the manifest (no new mtime for tools that watch DIR).
@@ -383,21 +400,23 @@ async function commit(plan: WritePlan): Promise<void> {
   if (plan.manifestChanged) writes.push({ path: MANIFEST_PATH, content: manifestText(plan.manifest) });
   /** The first folder made for the staging area (DIR itself, DIR/.gwgen or the staging folder), removed last. */
   let madeForStaging: string | undefined;
-  let steps: JournalStep[] = [];
+  let journal: Journal = { steps: [], folders: [] };
   try {
     madeForStaging = await mkdir(staging, { recursive: true });
     await Promise.all(writes.map(({ content }, i) => writeFile(join(staging, `${i}.new`), content)));
-    steps = [
+    const steps: JournalStep[] = [
       ...plan.delete.map((path, i) => ({ target: path, backup: `${i}.deleted` })),
       ...(await Promise.all(
         writes.map(async ({ path }, i) => {
           const target = inside(plan.dir, path);
           const kind = await stat(target).then((st) => (st.isDirectory() ? 'folder' : 'file'), () => 'none');
-          return { target: path, tmp: `${i}.new`, ...(kind === 'file' ? { backup: `${i}.old` } : {}), ...(kind === 'folder' ? { wasFolder: true } : {}) };
+          const staged = await stat(join(staging, `${i}.new`));
+          return { target: path, tmp: `${i}.new`, size: staged.size, mtimeMs: staged.mtimeMs, ...(kind === 'file' ? { backup: `${i}.old` } : {}), ...(kind === 'folder' ? { wasFolder: true } : {}) };
         }),
       )),
     ];
-    await writeFile(join(staging, JOURNAL), JSON.stringify({ steps }));
+    journal = { steps, folders: await missingFolders(plan.dir, writes.map((w) => w.path)) };
+    await writeSynced(join(staging, JOURNAL), JSON.stringify(journal));
     for (const step of steps) {
       const target = inside(plan.dir, step.target);
       if (step.tmp === undefined) {
@@ -411,43 +430,108 @@ async function commit(plan: WritePlan): Promise<void> {
       await rename(join(staging, step.tmp), target);
     }
   } catch (err) {
-    await undo(plan.dir, staging, steps);
+    const failed = await undo(plan.dir, staging, journal);
+    const kept = failed.length > 0;
     // The staging folder may never have been made (DIR or DIR/.gwgen is a file): cleaning up must not hide the cause.
-    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
-    if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
-    throw new GwgenError(problem('write', `writing to ${plan.dir} failed, nothing was changed: ${(err as Error).message}`, { location: { file: plan.dir }, hint: 'check permissions and free space of the output directory' }));
+    if (!kept) {
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
+    }
+    const why = (err as Error).message;
+    throw new GwgenError(
+      kept
+        ? problem('write', `writing to ${plan.dir} failed (${why}), and ${failed.length} file${failed.length > 1 ? 's' : ''} could not be put back (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ' …' : ''})`, { location: { file: plan.dir }, hint: `fix the permissions of the output directory and run gwgen again: it finishes the undo from ${staging}` })
+        : problem('write', `writing to ${plan.dir} failed, nothing was changed: ${why}`, { location: { file: plan.dir }, hint: 'check permissions and free space of the output directory' }),
+    );
   }
+  // The journal first: from here on, the run is done whatever happens to the rest of the folder.
+  await rm(join(staging, JOURNAL));
   await rm(staging, { recursive: true, force: true });
   for (const path of plan.delete) await removeEmptyParents(plan.dir, inside(plan.dir, path));
 }
 
-/**
- * Undoes the steps of a journal, whichever of them ran (each is two renames at most, and a
- * rename either happened or did not): new files out, then old files and folders back. Safe to
- * run again if it is itself interrupted.
- */
-async function undo(dir: string, staging: string, steps: readonly JournalStep[]): Promise<void> {
-  const exists = (path: string) => lstat(path).then(() => true, () => false);
-  for (const step of [...steps].reverse()) {
-    const target = inside(dir, step.target);
-    const backup = step.backup === undefined ? undefined : join(staging, step.backup);
-    if (step.tmp !== undefined && !(await exists(join(staging, step.tmp)))) {
-      // The new content was moved into place: take it out again.
-      if (backup === undefined || (await exists(backup))) await rm(target, { force: true }).catch(() => undefined);
-    }
-    if (backup !== undefined && (await exists(backup))) {
-      await mkdir(dirname(target), { recursive: true }).catch(() => undefined);
-      await rename(backup, target).catch(() => undefined);
-    }
-    if (step.wasFolder) await mkdir(target, { recursive: true }).catch(() => undefined);
-    if (step.tmp !== undefined) await removeEmptyParents(dir, target);
+/** Writes a file and syncs it to the disk before anything depends on it (the journal). */
+async function writeSynced(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
+/** The folders (relative to DIR, deepest first) that writing these files will create. */
+async function missingFolders(dir: string, paths: readonly string[]): Promise<string[]> {
+  const root = resolve(dir);
+  const missing = new Set<string>();
+  for (const path of paths) {
+    for (const folder of foldersBetween(root, inside(dir, path))) {
+      const rel = relative(root, folder).split(sep).join('/');
+      if (missing.has(rel)) continue;
+      if (!(await lstat(folder).then(() => true, () => false))) missing.add(rel);
+    }
+  }
+  return [...missing].sort((a, b) => b.split('/').length - a.split('/').length || compareStrings(a, b));
+}
+
 /**
- * Finishes what an interrupted run left in DIR/.gwgen: a staging folder with a journal is undone
- * (DIR returns to what it was before that run), one without is only removed. The folders of a
- * run still in progress (its process alive) are left alone. Returns how many runs were undone.
+ * Undoes the steps of a journal, whichever of them ran (each is two renames at most, and a
+ * rename either happened or did not): new files out, then old files and folders back, then the
+ * folders the run made. A target that is no longer what the run put there (edited since) is left
+ * as it is: the next plan then reports it as edited by hand. Safe to run again if interrupted.
+ * Returns the targets whose old content could not be put back.
+ */
+async function undo(dir: string, staging: string, journal: Journal): Promise<string[]> {
+  const exists = (path: string) => lstat(path).then(() => true, () => false);
+  const failed: string[] = [];
+  for (const step of [...journal.steps].reverse()) {
+    const target = inside(dir, step.target);
+    const backup = step.backup === undefined ? undefined : join(staging, step.backup);
+    if (step.tmp !== undefined && !(await exists(join(staging, step.tmp)))) {
+      // The new content was moved into place: take it out again, unless someone changed it since.
+      const now = await stat(target).catch(() => undefined);
+      const ours = now !== undefined && now.size === step.size && now.mtimeMs === step.mtimeMs;
+      if (now !== undefined && !ours) continue;
+      if (now !== undefined && (backup === undefined || (await exists(backup)))) await rm(target, { force: true });
+    }
+    try {
+      if (backup !== undefined && (await exists(backup))) {
+        await mkdir(dirname(target), { recursive: true });
+        // A file that became a folder (p → p/inner): the run's folder, empty again, makes way.
+        if (await stat(target).then((st) => st.isDirectory(), () => false)) await rmdir(target);
+        await rename(backup, target);
+      }
+      if (step.wasFolder) await mkdir(target, { recursive: true });
+    } catch {
+      failed.push(step.target);
+    }
+  }
+  for (const folder of journal.folders) await rmdir(inside(dir, folder)).catch(() => undefined);
+  return failed;
+}
+
+function isJournal(value: unknown): value is Journal {
+  if (typeof value !== 'object' || value === null) return false;
+  const { steps, folders } = value as { steps?: unknown; folders?: unknown };
+  const name = (v: unknown) => v === undefined || (typeof v === 'string' && STAGED_NAME.test(v));
+  return (
+    Array.isArray(steps) &&
+    Array.isArray(folders) &&
+    folders.every((f) => typeof f === 'string' && isRelativePath(f)) &&
+    steps.every((st: unknown) => {
+      if (typeof st !== 'object' || st === null) return false;
+      const x = st as Record<string, unknown>;
+      return typeof x.target === 'string' && isRelativePath(x.target) && name(x.tmp) && name(x.backup);
+    })
+  );
+}
+
+/**
+ * Finishes what an interrupted run left in DIR/.gwgen (call it holding DIR's lock, so no other
+ * run is under way): a staging folder with a journal is undone (DIR returns to what it was before
+ * that run, files edited since excepted), one without is only removed. A journal that is not
+ * gwgen's (a path outside the staging folder) is not acted on. Returns how many runs were undone.
  */
 export async function recoverInterruptedWrites(dir: string): Promise<number> {
   const gwgenDir = join(dir, '.gwgen');
@@ -456,25 +540,50 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
   // The latest run first: each undo returns DIR to the state the one before it left.
   const stagings = (await readdir(gwgenDir)).flatMap((name) => {
     const m = STAGING.exec(name);
-    return m ? [{ name, pid: Number(m[1]), started: Number(m[2]) }] : [];
+    return m ? [{ name, started: Number(m[2]) }] : [];
   });
-  for (const { name, pid } of stagings.sort((a, b) => b.started - a.started || compareStrings(b.name, a.name))) {
-    if (pid !== process.pid && alive(pid)) continue;
+  for (const { name } of stagings.sort((a, b) => b.started - a.started || compareStrings(b.name, a.name))) {
     const staging = join(gwgenDir, name);
-    const journal = await readIfExists(join(staging, JOURNAL));
-    if (journal !== undefined) {
-      let steps: JournalStep[] = [];
-      try {
-        steps = (JSON.parse(journal) as { steps: JournalStep[] }).steps.filter((st) => isRelativePath(st.target));
-      } catch {
-        // A journal cut short was written before any rename: there is nothing to undo.
+    try {
+      const text = await readIfExists(join(staging, JOURNAL));
+      if (text !== undefined) {
+        let journal: unknown;
+        try {
+          journal = JSON.parse(text);
+        } catch {
+          // A journal cut short was written before any rename: there is nothing to undo.
+        }
+        if (journal !== undefined && !isJournal(journal)) {
+          throw new Error(`${join(staging, JOURNAL)} is not a journal gwgen wrote (a path leaves its folder)`);
+        }
+        if (journal !== undefined) {
+          const failed = await undo(dir, staging, journal);
+          if (failed.length > 0) throw new Error(`could not put back ${failed.join(', ')}`);
+          undone++;
+        }
+        await rm(join(staging, JOURNAL));
       }
-      await undo(dir, staging, steps);
-      undone++;
+      await rm(staging, { recursive: true, force: true });
+    } catch (err) {
+      throw new GwgenError(
+        problem('write', `an earlier gwgen run into ${dir} was interrupted, and undoing it failed: ${(err as Error).message}`, {
+          location: { file: staging },
+          hint: `fix what is wrong (permissions of the output directory, usually), then run gwgen again; to give up that run instead, delete ${staging}`,
+        }),
+      );
     }
-    await rm(staging, { recursive: true, force: true });
   }
   return undone;
+}
+
+/** A run's own journal, left by one that was killed: what --check and --dry-run must not plan over. */
+export async function pendingWrite(dir: string): Promise<string | undefined> {
+  const gwgenDir = join(dir, '.gwgen');
+  const names = await readdir(gwgenDir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => STAGING.test(n)).sort(compareStrings)) {
+    if (await lstat(join(gwgenDir, name, JOURNAL)).then(() => true, () => false)) return join(gwgenDir, name);
+  }
+  return undefined;
 }
 
 function alive(pid: number): boolean {
@@ -484,6 +593,42 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Takes DIR's write lock (DIR/.gwgen/lock, created exclusively), so that two runs never plan and
+ * write into one DIR at once. A lock whose process is gone (same host) or that is older than ten
+ * minutes is stale and taken over. DIR without a .gwgen folder (a first run) needs none: nothing
+ * is created before the run has something to write. Returns the release function.
+ */
+export async function lockOutput(dir: string): Promise<() => Promise<void>> {
+  const gwgenDir = join(dir, '.gwgen');
+  if (await lstat(gwgenDir).then((st) => !st.isDirectory(), () => true)) return async () => undefined;
+  const path = join(gwgenDir, LOCK);
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, me, { flag: 'wx' });
+      return async () => {
+        await rm(path, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { pid?: unknown; host?: unknown; started?: unknown }, () => ({}) as { pid?: unknown; host?: unknown; started?: unknown });
+    const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => Infinity);
+    const gone = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
+    if (!(gone || age > LOCK_STALE_MS || typeof holder.pid !== 'number')) {
+      throw new GwgenError(
+        problem('locked', `another gwgen run (pid ${holder.pid} on ${String(holder.host)}, since ${String(holder.started)}) is writing to ${dir}`, {
+          location: { file: path },
+          hint: `wait for it to finish; if no gwgen is running, delete ${path}`,
+        }),
+      );
+    }
+    await rm(path, { force: true });
+  }
+  throw new GwgenError(problem('locked', `could not take the lock ${path}: another run keeps taking it`, { location: { file: path }, hint: 'run one gwgen at a time into one output directory' }));
 }
 
 /**

@@ -85,8 +85,9 @@ An invalid model is reported and watching goes on; the output directory keeps th
           }
         });
         const stop = () => void watcher.stop();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // on, not once: a signal held back during a write (see applyWrite) is raised again, and must find this handler.
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
         await watcher.done;
         return 0;
       }),
