@@ -111,7 +111,7 @@ export interface WriteOptions {
 }
 
 export type WriteResult =
-  | { readonly ok: true; readonly plan: WritePlan; readonly written: boolean }
+  | { readonly ok: true; readonly plan: WritePlan; readonly written: boolean; readonly recovered?: number }
   | { readonly ok: false; readonly plan: WritePlan; readonly problems: readonly Problem[] };
 
 /** Writes a successful generation to disk per interfaces.md's regeneration rules. */
@@ -142,10 +142,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
 }
 
 async function planAndWrite(dir: string, result: Extract<GenerateResult, { ok: true }>, base: Omit<Manifest, 'files'>, options: WriteOptions, timings: Timings, usable: boolean): Promise<WriteResult> {
-  if (usable && !options.dryRun) {
-    // A run killed while it renamed files left a journal: undo it first, so DIR is what it was.
-    await recoverInterruptedWrites(dir);
-  }
+  // A run killed while it renamed files left a journal: undo it first, so DIR is what it was.
+  const recovered = usable && !options.dryRun ? await recoverInterruptedWrites(dir) : 0;
   // With an explicit target list, files of other targets are left alone; without one, every
   // target the model has data for was generated, so anything else is stale.
   const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
@@ -164,7 +162,7 @@ async function planAndWrite(dir: string, result: Extract<GenerateResult, { ok: t
     if (err instanceof GwgenError) return { ok: false, plan, problems: err.problems };
     throw err;
   }
-  return { ok: true, plan, written: true };
+  return { ok: true, plan, written: true, ...(recovered > 0 ? { recovered } : {}) };
 }
 
 /** The plan of a run that could not even compare (DIR is not a directory): nothing to do. */

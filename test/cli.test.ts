@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -164,6 +164,31 @@ describe('gwgen generate: regeneration rules', () => {
     const empty = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(empty, 'x'), '--check'])).exitCode).toBe(3);
     expect(existsSync(join(empty, 'x'))).toBe(false);
+  });
+
+  it('a run into a DIR another run holds stops with exit 3; --check reports a pending interrupted write, and generate undoes it', async () => {
+    const { hostname } = await import('node:os');
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: 'now' }));
+    const busy = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(busy.exitCode).toBe(3);
+    expect(busy.stderr).toContain(`another gwgen run (pid ${process.pid} on ${hostname()}, since now) is writing to`);
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), started: 'then' }));
+    // What a killed run leaves: a staging folder with its journal (here: one deleted file to put back).
+    const staging = join(out, '.gwgen/staging-4194311-1');
+    mkdirSync(staging);
+    writeFileSync(join(staging, '0.deleted'), readFileSync(join(out, 'kong/NOTES.md')));
+    rmSync(join(out, 'kong/NOTES.md'));
+    writeFileSync(join(staging, 'journal.json'), JSON.stringify({ steps: [{ target: 'kong/NOTES.md', backup: '0.deleted' }], folders: [] }));
+    const check = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
+    expect(check.exitCode).toBe(3);
+    expect(check.stderr).toContain('holds a write that was interrupted');
+    const again = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toContain('undid the half-written output of an interrupted earlier run');
+    expect(again.stderr).toContain('0 created, 0 updated, 0 deleted');
+    expect(readdirSync(join(out, '.gwgen'))).toEqual(['manifest.json']);
   });
 
   it('--check looks at the output, not at how the model files were named: another working directory or order is up to date', async () => {

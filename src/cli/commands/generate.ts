@@ -118,6 +118,7 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           out.result(describePlan(written.plan));
           return 0;
         }
+        if (written.recovered) out.info(`undid the half-written output of an interrupted earlier run into ${outDir} first`);
         out.info(`generated ${result.targets.join(', ')} into ${outDir}: ${summarizePlan(written.plan)}`);
         return 0;
       }),
