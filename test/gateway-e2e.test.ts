@@ -302,6 +302,8 @@ describe('generated gateway end to end, over real sockets', () => {
     expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 1/);
     app.behaviour = 'ok';
     await new Promise((r) => setTimeout(r, 1100));
+    // Its time up, the breaker is half-open (2) in /metrics before any request comes.
+    expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 2/);
     expect((await get('/guarded/x')).status).toBe(200);
     expect((await get('/guarded/x')).status).toBe(200);
     expect((await get('/metrics')).text).toMatch(/gateway_circuit_breaker_state\{route="guarded",service="app"\} 0/);

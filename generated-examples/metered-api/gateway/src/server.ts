@@ -104,7 +104,10 @@ export class RuntimeRoute {
             });
           })
         : undefined;
-      if (breaker) gw.metrics.breakerState.labels(config.name, service).set(0);
+      if (breaker) {
+        gw.metrics.breakerState.labels(config.name, service).set(0);
+        gw.breakers.push(breaker);
+      }
       return { service, upstream, breaker };
     };
     const targets = new Map<string, Target>();
@@ -189,6 +192,8 @@ export class Gateway {
   readonly settings: Settings;
   readonly metrics: Metrics;
   readonly upstreams = new Map<string, Upstream>();
+  /** Every route's breakers, brought up to date when /metrics is read. */
+  readonly breakers: CircuitBreaker[] = [];
   /** Mirrored requests not finished yet (GW_MIRROR_MAX_IN_FLIGHT). */
   mirrorsInFlight = 0;
   readonly routes: RuntimeRoute[];
@@ -539,6 +544,8 @@ export class Gateway {
       res.end(body);
       return;
     }
+    const now = Date.now();
+    for (const breaker of this.breakers) breaker.tick(now);
     this.metrics.text().then(
       (text) => {
         res.writeHead(200, { 'content-type': this.metrics.registry.contentType });

@@ -30,15 +30,23 @@ export class CircuitBreaker {
 
   allow(now = Date.now()): Permit {
     if (this.state === CLOSED) return PERMITTED;
-    if (this.state === OPEN) {
-      if (now - this.openedAt < this.config.openMs) return DENIED;
+    if (this.state === OPEN && !this.tick(now)) return DENIED;
+    if (this.trialsInFlight + this.trialSuccesses >= this.config.halfOpenRequests) return DENIED;
+    this.trialsInFlight++;
+    return TRIAL;
+  }
+
+  /**
+   * Moves an open breaker whose time is up to half-open (true when it is half-open now). allow()
+   * does it on the next request; /metrics does it too, so an idle route does not show "open".
+   */
+  tick(now = Date.now()): boolean {
+    if (this.state === OPEN && now - this.openedAt >= this.config.openMs) {
       this.set(HALF_OPEN);
       this.trialsInFlight = 0;
       this.trialSuccesses = 0;
     }
-    if (this.trialsInFlight + this.trialSuccesses >= this.config.halfOpenRequests) return DENIED;
-    this.trialsInFlight++;
-    return TRIAL;
+    return this.state === HALF_OPEN;
   }
 
   /** Seconds until the breaker lets a trial through (for Retry-After). */
