@@ -213,6 +213,16 @@ describe('k8s target: escaping', () => {
     }
   });
 
+  it('a listen port below 1024: the non-root container listens on 8080, its Service on the model\'s port, and NOTES.md says so', async () => {
+    const g = await k8sOf(['test/fixtures/valid/privileged-port.ttl']);
+    const c = container(find(g, 'Deployment', 'edge')!);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
+    expect(find(g, 'Service', 'edge')!.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    expect(g.files['k8s/NOTES.md']).toContain('cannot bind port 80: it listens on 8080 (PORT), and its Service exposes port 80');
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await k8sOf(['test/fixtures/valid/hostile-strings.ttl']);
     for (const doc of g.docs) {

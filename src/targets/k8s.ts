@@ -123,6 +123,8 @@ export function gatewayNamespace(model: M.GatewayModel): string {
 }
 
 const GATEWAY_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '1', limitMemory: '512Mi' };
+/** Where the gateway container listens when the model's port needs privileges (below 1024). */
+const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
 const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
 /** Namespaces that exist in every cluster: never written. */
@@ -167,6 +169,12 @@ export function k8sView(model: M.GatewayModel): K8sView {
   if (configJson.length > 900 * 1024) notes.push({ subject: `gateway ${gw}`, feature: 'ConfigMap size', detail: `The model is ${Math.round(configJson.length / 1024)} KiB as JSON, close to or above the 1 MiB limit of a ConfigMap; mount it from a volume instead` });
 
   const configName = dnsName(gw, 'config');
+  // The container runs as a non-root user without capabilities, which cannot bind a port below
+  // 1024: there it listens on 8080, and the Service still exposes the model's port.
+  const containerPort = model.gateway.listenPort >= 1024 ? model.gateway.listenPort : UNPRIVILEGED_PORT;
+  if (containerPort !== model.gateway.listenPort) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `the gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
+  }
   const gatewayWorkload: Workload = {
     file: 'gateway.yaml',
     meta: meta(own.gateway, ns, own.gateway),
@@ -176,9 +184,9 @@ export function k8sView(model: M.GatewayModel): K8sView {
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
-    port: { name: 'http', number: model.gateway.listenPort },
+    port: { name: 'http', number: containerPort },
     env: [
-      { name: 'PORT', value: String(model.gateway.listenPort) },
+      { name: 'PORT', value: String(containerPort) },
       { name: 'GWGEN_CONFIG', value: `${CONFIG_DIR}/${CONFIG_KEY}` },
       ...upstreams,
       ...(tracing?.collectorEndpoint
@@ -190,8 +198,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
         : []),
       ...secretKeys.map((key) => ({ name: key, secret: secretName })),
     ],
-    readiness: { kind: 'http', path: '/healthz', port: model.gateway.listenPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
-    liveness: { kind: 'http', path: '/healthz', port: model.gateway.listenPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    readiness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    liveness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
     resources: GATEWAY_RESOURCES,
     runAs: 10001,
     hardened: true,
