@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -293,6 +293,17 @@ describe('user code and the manifest', () => {
     symlinkSync(elsewhere, join(dir, '.gwgen'));
     const plan = await planWrite(dir, [file('a.txt', 'A\n')], base);
     expect(plan.obstacles.map((c) => c.message)).toEqual(['.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory']);
+  });
+});
+
+describe('file permissions', () => {
+  it('a rewritten file keeps its mode', async () => {
+    const dir = tempDir();
+    await write(dir, [file('run.sh', 'echo 1\n'), file('plain.txt', 'A\n')]);
+    chmodSync(join(dir, 'run.sh'), 0o755);
+    await write(dir, [file('run.sh', 'echo 2\n'), file('plain.txt', 'B\n')], true);
+    expect(statSync(join(dir, 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(dir, 'run.sh'), 'utf8')).toBe('echo 2\n');
   });
 });
 

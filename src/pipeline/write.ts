@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
@@ -409,7 +409,10 @@ async function commit(plan: WritePlan): Promise<void> {
       ...(await Promise.all(
         writes.map(async ({ path }, i) => {
           const target = inside(plan.dir, path);
-          const kind = await stat(target).then((st) => (st.isDirectory() ? 'folder' : 'file'), () => 'none');
+          const old = await stat(target).catch(() => undefined);
+          const kind = old === undefined ? 'none' : old.isDirectory() ? 'folder' : 'file';
+          // A file that is rewritten keeps its permissions (a script made executable stays so).
+          if (kind === 'file') await chmod(join(staging, `${i}.new`), old!.mode & 0o7777);
           const staged = await stat(join(staging, `${i}.new`));
           return { target: path, tmp: `${i}.new`, size: staged.size, mtimeMs: staged.mtimeMs, ...(kind === 'file' ? { backup: `${i}.old` } : {}), ...(kind === 'folder' ? { wasFolder: true } : {}) };
         }),
