@@ -49,11 +49,16 @@ export const cidr: FormatCheck = (v) => {
   return bits >= 0 && bits <= max ? undefined : `has an invalid prefix length "/${prefix}" (0-${max})`;
 };
 
-/** `"|"`, `a space`, `U+0000`: a character as a message names it. */
+/** `U+000A`: a character by its code point. */
+function codePoint(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** `"|"`, `a space`, `the control character U+0000`: a character as a message names it. */
 function describeChar(c: string): string {
   if (c === ' ') return 'a space';
   const code = c.codePointAt(0)!;
-  return code < 0x20 || code === 0x7f ? `the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}` : JSON.stringify(c);
+  return code < 0x20 || code === 0x7f ? `the control character ${codePoint(c)}` : JSON.stringify(c);
 }
 
 /**
@@ -91,7 +96,7 @@ export const httpUrl: FormatCheck = (v) => {
 /** A claim value compared with a token's (`iss`, `aud`): one line of text without control characters. */
 export const claimValue: FormatCheck = (v) => {
   const bad = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(v)?.[0];
-  if (bad !== undefined) return `must be one line of text without control characters, but contains U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (bad !== undefined) return `must be one line of text without control characters, but contains ${codePoint(bad)}`;
   return /^\s|\s$/.test(v) ? 'must not start or end with white space: no token carries such a value' : undefined;
 };
 

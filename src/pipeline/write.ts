@@ -75,6 +75,11 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/** Whether anything (a file, a folder, a link) is at path. */
+const exists = (path: string): Promise<boolean> => lstat(path).then(() => true, () => false);
+/** Whether path is a folder itself (not a link to one). */
+const isFolder = (path: string): Promise<boolean> => lstat(path).then((st) => st.isDirectory(), () => false);
+
 /**
  * What sits where gwgen wants a file: the file's text, nothing, a directory, or nothing because
  * an ancestor inside dir is a file (`blocker`, relative to dir).
@@ -472,7 +477,7 @@ async function missingFolders(dir: string, paths: readonly string[]): Promise<st
     for (const folder of foldersBetween(root, inside(dir, path))) {
       const rel = relative(root, folder).split(sep).join('/');
       if (missing.has(rel)) continue;
-      if (!(await lstat(folder).then(() => true, () => false))) missing.add(rel);
+      if (!(await exists(folder))) missing.add(rel);
     }
   }
   return [...missing].sort((a, b) => b.split('/').length - a.split('/').length || compareStrings(a, b));
@@ -486,7 +491,6 @@ async function missingFolders(dir: string, paths: readonly string[]): Promise<st
  * Returns the targets whose old content could not be put back.
  */
 async function undo(dir: string, staging: string, journal: Journal): Promise<string[]> {
-  const exists = (path: string) => lstat(path).then(() => true, () => false);
   const failed: string[] = [];
   for (const step of [...journal.steps].reverse()) {
     const target = inside(dir, step.target);
@@ -537,16 +541,8 @@ function isJournal(value: unknown): value is Journal {
  * gwgen's (a path outside the staging folder) is not acted on. Returns how many runs were undone.
  */
 export async function recoverInterruptedWrites(dir: string): Promise<number> {
-  const gwgenDir = join(dir, '.gwgen');
-  if (await lstat(gwgenDir).then((st) => !st.isDirectory(), () => true)) return 0;
   let undone = 0;
-  // The latest run first: each undo returns DIR to the state the one before it left.
-  const stagings = (await readdir(gwgenDir)).flatMap((name) => {
-    const m = STAGING.exec(name);
-    return m ? [{ name, started: Number(m[2]) }] : [];
-  });
-  for (const { name } of stagings.sort((a, b) => b.started - a.started || compareStrings(b.name, a.name))) {
-    const staging = join(gwgenDir, name);
+  for (const staging of await stagingFolders(dir)) {
     try {
       const text = await readIfExists(join(staging, JOURNAL));
       if (text !== undefined) {
@@ -579,14 +575,21 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
   return undone;
 }
 
-/** A run's own journal, left by one that was killed: what --check and --dry-run must not plan over. */
+/** The staging folder of a killed run that still has its journal: what --check and --dry-run must not plan over. */
 export async function pendingWrite(dir: string): Promise<string | undefined> {
-  const gwgenDir = join(dir, '.gwgen');
-  const names = await readdir(gwgenDir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => STAGING.test(n)).sort(compareStrings)) {
-    if (await lstat(join(gwgenDir, name, JOURNAL)).then(() => true, () => false)) return join(gwgenDir, name);
-  }
+  for (const staging of await stagingFolders(dir)) if (await exists(join(staging, JOURNAL))) return staging;
   return undefined;
+}
+
+/** DIR/.gwgen/staging-* folders, the latest run first (each undo returns DIR to the state the one before it left). */
+async function stagingFolders(dir: string): Promise<string[]> {
+  const gwgenDir = join(dir, '.gwgen');
+  if (!(await isFolder(gwgenDir))) return [];
+  const stagings = (await readdir(gwgenDir)).flatMap((name) => {
+    const m = STAGING.exec(name);
+    return m ? [{ name, started: Number(m[2]) }] : [];
+  });
+  return stagings.sort((a, b) => b.started - a.started || compareStrings(b.name, a.name)).map(({ name }) => join(gwgenDir, name));
 }
 
 function alive(pid: number): boolean {
@@ -606,7 +609,7 @@ function alive(pid: number): boolean {
  */
 export async function lockOutput(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
-  if (await lstat(gwgenDir).then((st) => !st.isDirectory(), () => true)) return async () => undefined;
+  if (!(await isFolder(gwgenDir))) return async () => undefined;
   const path = join(gwgenDir, LOCK);
   const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
   for (let attempt = 0; attempt < 2; attempt++) {

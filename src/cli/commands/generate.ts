@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
-import { exitCodeFor, problem } from '../../errors.js';
-import { packGenerateInput } from '../../pack/pack.js';
+import { exitCodeFor } from '../../errors.js';
 import { generate, writeOutput } from '../../generate.js';
-import { MANIFEST_PATH, outputDirProblem, planDrifts, summarizePlan, type WritePlan } from '../../pipeline/write.js';
+import { MANIFEST_PATH, planDrifts, summarizePlan, type WritePlan } from '../../pipeline/write.js';
 import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
+import { addTargets, runInput } from './run-input.js';
 
 interface GenerateFlags {
   out?: string;
@@ -24,8 +23,7 @@ export function registerGenerate(program: Command, run: Run): void {
     .description('validate the model, then write every target under the output directory')
     .argument('[model...]', 'Turtle model files, merged into one model; default: those named by ./gwgen.json')
     .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
-    // Repeated -t add up (-t kong -t istio), as a comma list does.
-    .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}), repeatable; default: every target the model has data for`, (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`))
+    .option('-t, --targets <list>', `comma-separated targets (${TARGET_NAMES.join(', ')}), repeatable; default: every target the model has data for`, addTargets)
     .option('--check', 'write nothing; exit 3 if anything would change (for CI)')
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
     .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')
@@ -50,42 +48,11 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
     )
     .action((modelArgs: string[], flags: GenerateFlags) =>
       run(async () => {
-        let models = modelArgs;
-        let configOut: string | undefined;
-        let configTargets: readonly string[] | undefined;
-        if (models.length === 0) {
-          const { config, problems } = await loadConfig();
-          if (!config) {
-            out.problems(problems);
-            return exitCodeFor(problems);
-          }
-          models = [...config.models];
-          configOut = config.out;
-          configTargets = config.targets;
-        }
-        const outDir = flags.out ?? configOut ?? './generated';
-        // Before the model is even read: an output directory that cannot be one is a usage error.
-        const unusable = await outputDirProblem(outDir);
-        if (unusable) {
-          out.problems([unusable]);
-          return 2;
-        }
-        const targets = flags.targets?.split(',').map((t) => t.trim()).filter(Boolean) ?? configTargets;
-        if (targets !== undefined && targets.length === 0) {
-          out.problems([problem('usage', '-t names no target', { hint: `give a comma list of targets (${TARGET_NAMES.join(', ')}), or leave -t out for every target the model has data for` })]);
-          return 2;
-        }
-        let packInput = {};
-        if (flags.pack !== undefined) {
-          const { input, problems } = await packGenerateInput(flags.pack);
-          if (!input) {
-            out.problems(problems);
-            return 2;
-          }
-          packInput = input;
-        }
+        const resolved = await runInput(modelArgs, flags);
+        if ('exit' in resolved) return resolved.exit;
+        const { input, outDir } = resolved;
         const timings = {};
-        const result = await generate({ models, ...(targets ? { targets } : {}), ...packInput }, timings);
+        const result = await generate(input, timings);
         if (!result.ok) {
           out.problems(result.problems);
           return exitCodeFor(result.problems);
