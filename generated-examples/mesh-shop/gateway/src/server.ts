@@ -429,14 +429,7 @@ export class Gateway {
   }
 
   unwatch(ex: Exchange): void {
-    const i = ex.timedIndex;
-    if (i === -1) return;
-    ex.timedIndex = -1;
-    const last = this.timed.pop()!;
-    if (last !== ex) {
-      this.timed[i] = last;
-      last.timedIndex = i;
-    }
+    swapRemove(this.timed, ex, 'timedIndex');
   }
 
   private sweep(): void {
@@ -460,15 +453,7 @@ export class Gateway {
   }
 
   requestDone(ex: Exchange): void {
-    const i = ex.activeIndex;
-    if (i !== -1) {
-      ex.activeIndex = -1;
-      const last = this.active.pop()!;
-      if (last !== ex) {
-        this.active[i] = last;
-        last.activeIndex = i;
-      }
-    }
+    swapRemove(this.active, ex, 'activeIndex');
     if (--this.inFlight === 0 && this.closing) for (const resolve of this.idle.splice(0)) resolve();
   }
 
@@ -1242,10 +1227,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       else this.settle(attempt, true, true);
       attempt.cancel(new GatewayTimeout('route timeout'));
     }
-    if (this.committed) {
-      this.res.destroy();
-      this.finish(this.status);
-    } else this.fail(504, MESSAGES.timeout);
+    this.failOrCut(504, MESSAGES.timeout);
   }
 
   /**
@@ -1260,10 +1242,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       attempt.cancel(new GatewayTimeout('gateway shutting down'));
     }
     this.error = 'gateway shut down before the answer was complete';
+    this.failOrCut(503, MESSAGES.shuttingDown, { connection: 'close', 'retry-after': '1' });
+  }
+
+  /** The gateway's own answer, or, when the backend's had begun, a cut connection (all that is left to do). */
+  private failOrCut(status: number, message: string, headers?: ExtraHeaders): void {
     if (this.committed) {
       this.res.destroy();
       this.finish(this.status);
-    } else this.fail(503, MESSAGES.shuttingDown, { connection: 'close', 'retry-after': '1' });
+    } else this.fail(status, message, headers);
   }
 
   clientClosed(): void {
@@ -1368,6 +1355,21 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       event('afterResponse hook failed', { level: 'error', detail: (err as Error).message });
     }
     gw.requestDone(this);
+  }
+}
+
+/**
+ * Takes an exchange out of a list that it knows its place in (`slot`): the last entry moves into
+ * the gap, so removal costs no search, and no Set entry is allocated per request.
+ */
+function swapRemove(list: Exchange[], ex: Exchange, slot: 'timedIndex' | 'activeIndex'): void {
+  const i = ex[slot];
+  if (i === -1) return;
+  ex[slot] = -1;
+  const last = list.pop()!;
+  if (last !== ex) {
+    list[i] = last;
+    last[slot] = i;
   }
 }
 
