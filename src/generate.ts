@@ -3,7 +3,7 @@ import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
-import { runQueriesInWorker } from './sparql/worker-client.js';
+import { runQueriesInWorker, type QueryRunner } from './sparql/worker-client.js';
 import { applyWrite, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
 import { compareStrings } from './order.js';
 import { TARGET_NAMES } from './targets/names.js';
@@ -40,11 +40,16 @@ export type GenerateResult =
     }
   | { readonly ok: false; readonly problems: readonly Problem[]; readonly timings: Timings };
 
+/** How a run gets its SPARQL queries run; gwgen watch passes a worker it keeps across runs. */
+export interface GenerateRuntime {
+  readonly queries?: QueryRunner;
+}
+
 /**
  * Model files → generated files, in memory. Validates, extracts with SPARQL, renders and
  * formats; never touches the disk (see writeOutput).
  */
-export async function generate(input: GenerateInput, timings: Timings = {}): Promise<GenerateResult> {
+export async function generate(input: GenerateInput, timings: Timings = {}, runtime: GenerateRuntime = {}): Promise<GenerateResult> {
   const unknown = (input.targets ?? []).filter((t) => !TARGET_NAMES.includes(t));
   if (unknown.length > 0) {
     return {
@@ -58,7 +63,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}): Pro
   // Extraction runs in a worker while this thread validates; its result is used only if the
   // model turns out valid.
   // The worker starts before the heavy stage modules are even loaded (they cost ~0.2 s).
-  const pending = runQueriesInWorker(sources, await extractionQueries(), timings);
+  const pending = (runtime.queries ?? runQueriesInWorker)(sources, await extractionQueries(), timings);
   const [{ validateSources }, { buildModel }, { checkModelSchema, prepareModelSchema }, { createRenderer }, { formatFile }, { TARGETS }] = await Promise.all([
     import('./validate.js'),
     import('./pipeline/build-model.js'),

@@ -1,5 +1,6 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { dirname, basename, resolve } from 'node:path';
+import { keepQueryWorker } from './sparql/worker-client.js';
 import { generate, writeOutput, type GenerateInput, type WriteOptions, type WriteResult, type GenerateResult } from './generate.js';
 
 export interface WatchEvent {
@@ -29,11 +30,13 @@ export function watch(input: GenerateInput, options: WriteOptions, onRun: (event
   let stopped = false;
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
+  // One query worker for every run: a regeneration finds Comunica loaded and its code warm.
+  const queryWorker = keepQueryWorker();
 
   const run = (changed: string[]) => {
     running = running.then(async () => {
       if (stopped) return;
-      const result = await generate(input);
+      const result = await generate(input, {}, { queries: queryWorker.run });
       if (!result.ok) onRun({ generation: result, changed });
       else onRun({ generation: { ok: true, write: await writeOutput(result, options) }, changed });
     });
@@ -63,6 +66,7 @@ export function watch(input: GenerateInput, options: WriteOptions, onRun: (event
       clearTimeout(timer);
       for (const w of watchers) w.close();
       await running;
+      await queryWorker.close();
       finish();
     },
   };

@@ -341,6 +341,9 @@ describe('gwgen watch', () => {
     await until('the invalid model report', () => stderr.includes('model invalid'));
     expect(stderr).toContain('Turtle syntax error');
     expect(kong()).toBe(second);
+    // Valid again: the run after a failed one regenerates (its query worker was replaced).
+    writeFileSync(model, readFileSync('examples/metered-api.ttl', 'utf8').replace('agw:gatewayName "metered-gateway"', 'agw:gatewayName "fixed-gateway"'));
+    await until('the regeneration after the fix', () => kong().includes('gateway:fixed-gateway'));
     child.kill('SIGINT');
     const result = await child;
     expect(result.exitCode).toBe(0);

@@ -15,6 +15,7 @@ import { sha256 } from '../dist/pipeline/write.js';
 import { schemaHash } from '../dist/model/schema.js';
 import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
 import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
+import { keepQueryWorker } from '../dist/sparql/worker-client.js';
 
 type Case = [string, boolean];
 
@@ -166,6 +167,33 @@ describe('query rows across the worker boundary', () => {
       },
     ]);
     expect(decodeCells([], encodeCells([], [{}, {}]), 2)).toEqual([{}, {}]);
+  });
+});
+
+describe('a query worker kept across runs (gwgen watch)', () => {
+  const model = (name: string) => [{ path: 'm.ttl', text: `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n<urn:x:g> a agw:ApiGateway ; agw:gatewayName "${name}" .\n` }];
+  const query = [{ id: 'q', text: 'SELECT ?n WHERE { ?g agw:gatewayName ?n } ORDER BY ?n', origin: 'test' }];
+  const names = async (pending: { result: Promise<ReadonlyMap<string, { outcome?: unknown }>> }) => {
+    const outcome = (await pending.result).get('q')?.outcome as { rows: Array<{ n: { value: string } }> };
+    return outcome.rows.map((r) => r.n.value);
+  };
+  it('answers run after run, each with its own model, goes on after a cancelled run, and refuses runs once closed', async () => {
+    const worker = keepQueryWorker();
+    try {
+      const thread = worker.threadId;
+      expect(await names(worker.run(model('first'), query, {}))).toEqual(['first']);
+      const timings: Record<string, number> = {};
+      expect(await names(worker.run(model('second'), query, timings))).toEqual(['second']);
+      expect(timings['worker.queries']).toBeGreaterThan(0);
+      expect(worker.threadId).toBe(thread);
+      // The model turned out invalid: nobody reads this run; the next one still gets its answer.
+      worker.run(model('dropped'), query, {}).cancel();
+      expect(worker.threadId).not.toBe(thread);
+      expect(await names(worker.run(model('third'), query, {}))).toEqual(['third']);
+    } finally {
+      await worker.close();
+    }
+    expect(() => worker.run(model('late'), query, {})).toThrow('closed');
   });
 });
 

@@ -11,6 +11,8 @@ import type { WireOutcome, WorkerQuery } from './worker-client.js';
  * the queries overlap with validation on the main thread. Terms travel back as plain objects.
  */
 export interface WorkerRequest {
+  /** Echoed in the reply: a worker kept across runs (gwgen watch) serves one request after another. */
+  readonly id: number;
   readonly sources: readonly SourceFile[];
   readonly queries: readonly WorkerQuery[];
   /** ISO instant for NOW(). */
@@ -18,6 +20,7 @@ export interface WorkerRequest {
 }
 
 export interface WorkerReply {
+  readonly id: number;
   readonly ok: boolean;
   readonly results?: ReadonlyArray<{ readonly id: string; readonly outcome?: WireOutcome; readonly problems?: GwgenError['problems'] }>;
   readonly timings: Record<string, number>;
@@ -45,7 +48,7 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
   let t = performance.now();
   const loaded = parseSources(request.sources, { locate: false });
   timings['worker.parse'] = performance.now() - t;
-  if (!loaded.ok) return { ok: false, timings };
+  if (!loaded.ok) return { id: request.id, ok: false, timings };
   t = performance.now();
   timings['worker.engine'] = await warm;
   timings['worker.wait'] = performance.now() - t;
@@ -67,12 +70,16 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
     }
   }
   timings['worker.queries'] = performance.now() - t;
-  return { ok: true, results, timings };
+  return { id: request.id, ok: true, results, timings };
 }
 
-parentPort?.once('message', (request: WorkerRequest) =>
-  run(request).then(
-    (reply) => parentPort?.postMessage(reply),
-    (err: unknown) => parentPort?.postMessage({ ok: false, timings: {}, error: (err as Error)?.stack ?? String(err) } satisfies WorkerReply),
-  ),
-);
+// One request at a time, in order: a kept worker's next run waits for the one before.
+let queue: Promise<void> = Promise.resolve();
+parentPort?.on('message', (request: WorkerRequest) => {
+  queue = queue.then(() =>
+    run(request).then(
+      (reply) => parentPort?.postMessage(reply),
+      (err: unknown) => parentPort?.postMessage({ id: request.id, ok: false, timings: {}, error: (err as Error)?.stack ?? String(err) } satisfies WorkerReply),
+    ),
+  );
+});

@@ -60,46 +60,132 @@ export function prestartQueryWorker(): void {
   prestarted.worker.on('error', () => undefined);
 }
 
+/** The signature of runQueriesInWorker, which a kept worker's `run` shares. */
+export type QueryRunner = (sources: readonly SourceFile[], queries: readonly WorkerQuery[], timings: Timings, options?: { now?: Date }) => PendingQueries;
+
 /**
  * Parses the model and runs the queries in a worker thread (sparql/query-worker.ts) while the
  * caller goes on, typically validating. Comunica's load and the queries then cost no wall
- * time beyond what validation takes anyway.
+ * time beyond what validation takes anyway. The worker ends with the run.
  */
-export function runQueriesInWorker(sources: readonly SourceFile[], queries: readonly WorkerQuery[], timings: Timings, options: { now?: Date } = {}): PendingQueries {
-  const request: WorkerRequest = { sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}) };
+export const runQueriesInWorker: QueryRunner = (sources, queries, timings, options = {}) => {
   const spawned = prestarted && !prestarted.exited() ? prestarted : spawnWorker();
   prestarted = undefined;
+  return dispatch(spawned, sources, queries, timings, options, { keep: false });
+};
+
+/** A query worker that serves run after run, until closed. */
+export interface KeptQueryWorker {
+  readonly run: QueryRunner;
+  /** The thread that serves the next run (tests check that runs share it). */
+  readonly threadId: number | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * A worker kept for a long-lived caller (gwgen watch): Comunica stays loaded and V8 keeps the
+ * code it optimized, so a regeneration does not pay the worker's start again (~0.3 s) nor its
+ * cold first queries. A cancelled run (the model turned out invalid) ends the worker, which
+ * would otherwise run queries nobody reads before the next run's; a fresh one starts at once
+ * and loads Comunica while the user edits. A worker that died is replaced on the next run.
+ */
+export function keepQueryWorker(): KeptQueryWorker {
+  let closed = false;
+  const fresh = () => {
+    const spawned = spawnWorker();
+    // Idle between runs, it must not keep the process alive.
+    spawned.worker.unref();
+    spawned.worker.on('error', () => undefined);
+    return spawned;
+  };
+  let current: ReturnType<typeof spawnWorker> | undefined = fresh();
+  return {
+    run(sources, queries, timings, options = {}) {
+      if (closed) throw new Error('the query worker was closed');
+      if (!current || current.exited()) current = fresh();
+      const spawned = current;
+      return dispatch(spawned, sources, queries, timings, options, {
+        keep: true,
+        onCancel: () => {
+          if (current === spawned) current = closed ? undefined : fresh();
+        },
+      });
+    },
+    get threadId() {
+      return current?.worker.threadId;
+    },
+    async close() {
+      closed = true;
+      const worker = current?.worker;
+      current = undefined;
+      await worker?.terminate();
+    },
+  };
+}
+
+let lastId = 0;
+
+function dispatch(
+  spawned: ReturnType<typeof spawnWorker>,
+  sources: readonly SourceFile[],
+  queries: readonly WorkerQuery[],
+  timings: Timings,
+  options: { now?: Date },
+  mode: { keep: boolean; onCancel?: () => void },
+): PendingQueries {
+  const id = ++lastId;
+  const request: WorkerRequest = { id, sources, queries, ...(options.now ? { now: options.now.toISOString() } : {}) };
   const { worker } = spawned;
   worker.ref();
   worker.postMessage(request);
   let settled = false;
-  const result = new Promise<QueryResults>((resolve, reject) => {
-    worker.once('message', (reply: WorkerReply) => {
-      settled = true;
-      Object.assign(timings, reply.timings);
-      void worker.terminate();
-      if (!reply.ok || !reply.results) {
-        reject(new GwgenError(problem('internal', `the query worker failed${reply.error ? `: ${reply.error}` : ''}`)));
-        return;
-      }
-      resolve(new Map(reply.results.map((r) => [r.id, { ...(r.outcome ? { outcome: fromWire(r.outcome) } : {}), ...(r.problems ? { problems: r.problems } : {}) }])));
-    });
-    worker.once('error', (err) => {
-      settled = true;
-      reject(err);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new GwgenError(problem('internal', `the query worker exited with code ${code}`)));
-    });
+  // Listeners come off when the run settles: a kept worker serves many runs.
+  const detach = () => {
+    worker.off('message', onMessage);
+    worker.off('error', onError);
+    worker.off('exit', onExit);
+  };
+  let resolve!: (results: QueryResults) => void;
+  let reject!: (err: unknown) => void;
+  const result = new Promise<QueryResults>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
+  function onMessage(reply: WorkerReply) {
+    if (reply.id !== id) return;
+    settled = true;
+    detach();
+    Object.assign(timings, reply.timings);
+    if (mode.keep) worker.unref();
+    else void worker.terminate();
+    if (!reply.ok || !reply.results) {
+      reject(new GwgenError(problem('internal', `the query worker failed${reply.error ? `: ${reply.error}` : ''}`)));
+      return;
+    }
+    resolve(new Map(reply.results.map((r) => [r.id, { ...(r.outcome ? { outcome: fromWire(r.outcome) } : {}), ...(r.problems ? { problems: r.problems } : {}) }])));
+  }
+  function onError(err: Error) {
+    settled = true;
+    detach();
+    reject(err);
+  }
+  function onExit(code: number) {
+    detach();
+    if (!settled) reject(new GwgenError(problem('internal', `the query worker exited with code ${code}`)));
+    settled = true;
+  }
+  worker.on('message', onMessage);
+  worker.on('error', onError);
+  worker.on('exit', onExit);
   // A cancelled run must not leave an unhandled rejection behind.
   result.catch(() => undefined);
   return {
     result,
     cancel: () => {
       settled = true;
+      detach();
       void worker.terminate();
+      mode.onCancel?.();
     },
   };
 }
-
