@@ -140,6 +140,42 @@ describe('suppressions', () => {
   });
 });
 
+describe('where a blank-node finding is located', () => {
+  it('at its own subject line (`_:x a …`) or at the `[` that opens it, not at the statement that refers to it', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'blank-lines.ttl');
+    const lines = [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/x#> .',
+      'ex:gw a agw:ApiGateway ; agw:gatewayName "g" ;',
+      '  agw:hasRoute ex:r ;',
+      '  agw:hasCorsPolicy _:cors .',
+      'ex:r a agw:Route ; agw:routePath "/r" ; agw:hasBackendService ex:s ;',
+      '  agw:hasAuthentication',
+      '    [ a agw:JWTAuthentication ; agw:issuer "https://i.example.org" ;',
+      '      agw:jwksUri "https://i.example.org/jwks" ] .',
+      'ex:s a agw:BackendService ; agw:serviceName "s" .',
+      '',
+      '_:cors a agw:CorsPolicy ; agw:allowOrigin "*" ; agw:allowCredentials true .',
+      '_:orphan a agw:BackendService ; agw:serviceName "orphan" .',
+    ];
+    writeFileSync(model, `${lines.join('\n')}\n`);
+    const r = await audit({ models: [model], now: NOW });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const at = (rule: string, focus: RegExp) => {
+      const f = r.findings.find((x) => x.rule === rule && focus.test(x.focus));
+      return f && `${f.location.line}:${f.location.column}`;
+    };
+    const table: Array<[string, RegExp, string]> = [
+      ['cors-wildcard-with-credentials', /cors/, '12:1'], // `_:cors` as a subject, not line 5 where the gateway names it
+      ['jwt-without-audience', /^_:b\d+$/, '8:5'], // the `[`
+      ['service-without-health-check', /orphan/, '13:1'], // referred to by nothing: located all the same
+      ['service-without-health-check', /#s$/, '10:1'],
+    ];
+    for (const [rule, focus, where] of table) expect(at(rule, focus), rule).toBe(where);
+  });
+});
+
 describe('gwgen audit: formats and exit codes', () => {
   it('json is an array of { rule, severity, focus, message }', async () => {
     const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'json', '--fail-on', 'never']);

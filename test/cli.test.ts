@@ -2,6 +2,8 @@ import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
+// @ts-expect-error: a plain .mjs module of the benchmark, without type declarations
+import { syntheticModel } from '../bench/synthetic-model.mjs';
 
 describe('gwgen --help', () => {
   it.each([[[]], [['generate']], [['validate']], [['query']]])('%j shows usage with examples', async (cmd) => {
@@ -347,5 +349,29 @@ describe('gwgen watch', () => {
     child.kill('SIGINT');
     const result = await child;
     expect(result.exitCode).toBe(0);
+  });
+});
+
+describe('output into a pipe the reader closes early (`gwgen … | head -1`)', () => {
+  // Output well beyond a pipe's 64 KB buffer, so that writing goes on after the reader is gone.
+  const big = () => {
+    const model = join(tempDir(), 'big.ttl');
+    writeFileSync(model, syntheticModel(100));
+    return model;
+  };
+  it.each([
+    ['query csv', (m: string) => ['query', m, '-e', 'SELECT * WHERE { ?s ?p ?o }', '--format', 'csv'], 0],
+    ['query json', (m: string) => ['query', m, '-e', 'SELECT * WHERE { ?s ?p ?o }', '--format', 'json'], 0],
+  ])('%s ends with its own exit code and no stack trace', async (_name, args, code) => {
+    const { spawn } = await import('node:child_process');
+    const { BIN } = await import('./helpers.js');
+    const child = spawn(process.execPath, [BIN, ...args(big())], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Read one chunk, then close the pipe as `head -1` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const exit = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|at .*\(node:/);
+    expect(exit).toBe(code);
   });
 });

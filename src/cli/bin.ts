@@ -5,7 +5,8 @@ import { prestartQueryWorker } from '../sparql/worker-client.js';
 // the rest of the CLI loads (~0.2 s) and the model is read and parsed.
 if (['generate', 'audit'].includes(process.argv[2] ?? '')) prestartQueryWorker();
 
-const { main } = await import('./program.js');
+const [{ main }, { tolerateClosedPipes }] = await Promise.all([import('./program.js'), import('./output.js')]);
+tolerateClosedPipes();
 // Exit once stdout has drained, so piped output is never cut short.
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;

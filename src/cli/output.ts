@@ -1,5 +1,18 @@
 import { formatProblem, type Problem } from '../errors.js';
 
+/**
+ * A reader that stops early (`gwgen query … | head -1`) closes the pipe: further output has
+ * nowhere to go, which is no fault of the run. Without a listener Node would throw EPIPE as
+ * an unhandled 'error' event, with a stack trace. The command still ends with its exit code.
+ */
+export function tolerateClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 /** The only place that writes to the terminal. Commands return exit codes; this prints. */
 export const out = {
   /** Results (generated listings, query rows): stdout, so they can be piped. */

@@ -94,7 +94,7 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
     let quads: Quad[];
     try {
       // `_:x` is scoped to its file: two files' `_:x` are two nodes.
-      quads = new Parser({ baseIRI, format: 'text/turtle', factory, blankNodePrefix: `f${index}_` }).parse(source.text);
+      quads = new Parser({ baseIRI, format: 'text/turtle', factory, blankNodePrefix: blankPrefix(index) }).parse(source.text);
     } catch (err) {
       problems.push(syntaxProblem(source, err));
       continue;
@@ -117,12 +117,20 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
   const lines = (): Map<string, SourceLocation> => {
     if (definitions === undefined) {
       definitions = new Map();
-      if (locate) for (const source of sources) recordSubjectLines(source, pathToFileURL(source.path).href, definitions);
+      if (locate) for (const [index, source] of sources.entries()) recordSubjectLines(source, index, pathToFileURL(source.path).href, definitions);
     }
     return definitions;
   };
-  return { ok: true, model: { store, sources, locator: makeLocator(store, lines) } };
+  let anonymous: Map<string, SourceLocation> | undefined;
+  const anonymousLines = (): Map<string, SourceLocation> => {
+    anonymous ??= locate ? recordAnonymousNodes(sources) : new Map();
+    return anonymous;
+  };
+  return { ok: true, model: { store, sources, locator: makeLocator(store, lines, anonymousLines) } };
 }
+
+/** The blank-node prefix of the index-th source: `_:x` is scoped to its file. */
+const blankPrefix = (index: number) => `f${index}_`;
 
 /**
  * Blank nodes are labelled per parse (b0, b1 … and f<file>_<label>), not from N3's
@@ -130,9 +138,43 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
  * must agree on the labels (a query's answer names nodes the main thread looks up), and a
  * long-running process (`gwgen watch`, a library user) must label a model alike on every run.
  */
-function blankNodesPerParse(): typeof DataFactory {
+function blankNodesPerParse(onAnonymous?: (label: string) => void): typeof DataFactory {
   let next = 0;
-  return { ...DataFactory, blankNode: (name?: string) => DataFactory.blankNode(name ?? `b${next++}`) };
+  return {
+    ...DataFactory,
+    blankNode: (name?: string) => {
+      if (name !== undefined) return DataFactory.blankNode(name);
+      const label = `b${next++}`;
+      onAnonymous?.(label);
+      return DataFactory.blankNode(label);
+    },
+  };
+}
+
+/**
+ * Where each anonymous node (`[ … ]`, a list cell) starts: the sources are parsed again exactly
+ * as parseSources did, so the nodes get the same labels, and each label is mapped to the token
+ * the parser was reading when it made the node (the `[` or the list item). Done on the first
+ * locate() of a blank node only: it costs a second parse.
+ */
+/** n3 2.13's parse() with its documented `onToken` callback, which @types/n3 does not know yet. */
+type ParseWithTokens = (input: string, callbacks: { onToken: (token: { line: number; start?: number }) => void }) => Quad[];
+
+function recordAnonymousNodes(sources: readonly SourceFile[]): Map<string, SourceLocation> {
+  const out = new Map<string, SourceLocation>();
+  let at: SourceLocation | undefined;
+  const factory = blankNodesPerParse((label) => {
+    if (at) out.set(label, at);
+  });
+  for (const [index, source] of sources.entries()) {
+    const parser = new Parser({ baseIRI: pathToFileURL(source.path).href, format: 'text/turtle', factory, blankNodePrefix: blankPrefix(index) });
+    (parser.parse as unknown as ParseWithTokens).call(parser, source.text, {
+      onToken: (token) => {
+        at = { file: source.path, line: token.line, column: (token.start ?? 0) + 1 };
+      },
+    });
+  }
+  return out;
 }
 
 function syntaxProblem(source: SourceFile, err: unknown): Problem {
@@ -160,7 +202,7 @@ function syntaxProblem(source: SourceFile, err: unknown): Problem {
  * The parser does not tell where a triple came from, so the lexer's tokens are walked once:
  * the first token of each statement is its subject. Good enough for "defined at file:line".
  */
-function recordSubjectLines(source: SourceFile, baseIRI: string, out: Map<string, SourceLocation>): void {
+function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, out: Map<string, SourceLocation>): void {
   const prefixes = new Map<string, string>();
   let base = baseIRI;
   let atStatementStart = true;
@@ -195,6 +237,8 @@ function recordSubjectLines(source: SourceFile, baseIRI: string, out: Map<string
         const ns = prefixes.get(token.prefix ?? '');
         if (ns !== undefined) iri = ns + token.value;
       }
+      // `_:cors a agw:CorsPolicy …`: keyed by the store's label of the node (see blankPrefix).
+      else if (token.type === 'blank') iri = blankPrefix(index) + token.value;
       if (iri !== undefined && !out.has(iri)) {
         out.set(iri, { file: source.path, line: token.line, column: (token.start ?? 0) + 1 });
       }
@@ -210,18 +254,21 @@ function resolve(iri: string, base: string): string {
   }
 }
 
-function makeLocator(store: Store, definitions: () => Map<string, SourceLocation>): Locator {
+function makeLocator(store: Store, definitions: () => Map<string, SourceLocation>, anonymous: () => Map<string, SourceLocation>): Locator {
   const locate = (term: Term, depth = 0): SourceLocation => {
     if (term.termType === 'NamedNode') return { ...definitions().get(term.value), node: term.value };
-    if (term.termType === 'BlankNode' && depth < 8) {
+    if (term.termType !== 'BlankNode') return { node: term.value };
+    // Where the node itself is written: `_:x` as a subject, or the `[` that opens it.
+    const own = definitions().get(term.value) ?? anonymous().get(term.value);
+    if (depth < 8) {
       // A blank node has no name users know: describe it by the path that reaches it.
       const [parent] = store.getQuads(null, null, term, null);
       if (parent) {
         const at = locate(parent.subject, depth + 1);
-        return { ...at, node: `${describe(at.node ?? '[]')} ${shorten(parent.predicate.value)} []` };
+        return { ...at, ...own, node: `${describe(at.node ?? '[]')} ${shorten(parent.predicate.value)} []` };
       }
     }
-    return { node: term.termType === 'BlankNode' ? '[]' : term.value };
+    return { ...own, node: '[]' };
   };
   return { locate: (term) => locate(term) };
 }
