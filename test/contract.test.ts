@@ -240,6 +240,7 @@ describe('interfaces.md: exit codes and error messages', () => {
     ['a missing model file (query)', 2, ['query', 'no/such/model.ttl', '-e', 'ASK {}']],
     ['a missing model file (watch)', 2, ['watch', 'no/such/model.ttl', '-o', join(tempDir(), 'o')]],
     ['a missing query file', 2, ['query', METERED, 'no/such/query.rq']],
+    ['a model file that is a directory', 2, ['validate', 'examples']],
     ['an unknown target', 2, ['generate', METERED, '-t', 'kong,nginx', '-o', join(tempDir(), 'o')]],
     ['an empty target list', 2, ['generate', METERED, '-t', ',', '-o', join(tempDir(), 'o')]],
     ['an output directory that is a file', 2, ['generate', METERED, '-o', file]],

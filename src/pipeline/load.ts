@@ -37,10 +37,11 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
       bytes = await readFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      const what = code === 'ENOENT' ? `model file not found: ${path}` : code === 'EISDIR' ? `the model file ${path} is a directory` : `cannot read model file ${path}: ${code ?? String(err)}`;
       problems.push(
-        problem('file-not-found', code === 'ENOENT' ? `model file not found: ${path}` : `cannot read model file ${path}: ${code ?? String(err)}`, {
+        problem('file-not-found', what, {
           location: { file: path },
-          hint: 'check the path; model files are Turtle (.ttl)',
+          hint: code === 'EISDIR' ? `name the Turtle files in it, e.g. ${path.replace(/[\\/]+$/, '')}/*.ttl` : 'check the path; model files are Turtle (.ttl)',
         }),
       );
       continue;
