@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { audit, loadRules } from '../dist/index.js';
+import { audit, loadRules, parseInstant } from '../dist/index.js';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 
 const NOW = new Date('2026-11-22T00:00:00Z');
@@ -222,10 +222,16 @@ describe('--rules: user rules', () => {
   });
 
   it.each([
-    ['a query that does not parse', rule('broken', 'SELECT ?focus WHERE { ?focus a agw:Route '), 'does not parse'],
+    ['a query that does not parse', rule('broken', 'SELECT ?focus ?name WHERE { ?focus a agw:Route '), 'does not parse'],
     ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity'],
     ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus'],
-    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus WHERE { ?focus a agw:Route }'), 'already used'],
+    ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used'],
+    ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name'],
+    ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name'],
+    ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name'],
+    ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK'],
+    ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update'],
   ])('a broken rule file (%s) is an error naming the file', async (_name, text, message) => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);
@@ -235,5 +241,100 @@ describe('--rules: user rules', () => {
     expect(r.stderr).toContain(join(dir, 'bad.rq'));
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('--rules: what a rule file may look like', () => {
+  const meta = '# id: x-rule\n# severity: warning\n# message: Service {?name} has no image\n# MESSAGE: Service without image\n';
+  const agw = 'PREFIX agw: <https://ggen.ai/ontology/api-gateway#>';
+  it.each([
+    ['a PREFIX with "#" in its IRI on the line of the SELECT', `${meta}${agw} SELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`],
+    ['SELECT *, which selects ?focus', `${meta}${agw}\nSELECT * WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }`],
+    ['SELECT DISTINCT and (expression AS ?name)', `${meta}${agw}\nSELECT DISTINCT ?focus (STR(?n) AS ?name) WHERE { ?focus agw:serviceName ?n }`],
+    ['"#" in a string and a comment', `${meta}${agw}\nSELECT ?focus ?name # the service and its name\nWHERE { ?focus agw:serviceName ?name FILTER(?name != "a # b") }`],
+    ['a byte order mark and CRLF line ends', `\uFEFF${meta}${agw}\nSELECT ?focus ?name\nWHERE { ?focus agw:serviceName ?name }\n`.replace(/\n/g, '\r\n')],
+  ])('%s is a rule', async (_name, text) => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), text);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    const found = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule');
+    expect(found.length).toBeGreaterThan(0);
+    expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
+  });
+
+  it('a variable the row leaves unbound (OPTIONAL) is shown as "(none)", not as its placeholder', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), `# id: x-rule\n# severity: info\n# message: Service {?focus} runs image {?image}\n${agw}\nSELECT ?focus ?image WHERE { ?focus a agw:BackendService OPTIONAL { ?focus agw:image ?image } }`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    const messages = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule').map((f: { message: string }) => f.message);
+    expect(messages).toContain('Service geocoder runs image (none)');
+    for (const m of messages) expect(m).not.toContain('{?');
+  });
+
+  it('a rule that does not parse is located at its line and column, CRLF and byte order mark or not', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    const file = join(dir, 'x.rq');
+    writeFileSync(file, `\uFEFF${meta}${agw}\nSELECT ?focus ?name\nWHERE {\n  ?focus agw:serviceName ?name ; ex:image ?i }\n`.replace(/\n/g, '\r\n'));
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${file}:8:34: error: audit rule ${file}: the SPARQL query does not parse: the prefix ex: is not declared`);
+  });
+
+  it('--rules takes one directory and may be repeated; the model may follow it', async () => {
+    const a = join(tempDir(), 'a');
+    const b = join(tempDir(), 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(a, 'a.rq'), `${meta.replace('x-rule', 'rule-a')}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    writeFileSync(join(b, 'b.rq'), `${meta.replace('x-rule', 'rule-b')}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    const r = await gwgen(['audit', '--rules', a, '--rules', b, 'examples/metered-api.ttl', '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    const rules = new Set(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule));
+    expect(rules.has('rule-a') && rules.has('rule-b')).toBe(true);
+  });
+
+  it.each([
+    ['a file', (d: string) => join(d, 'rule.rq'), 'is a file, not a directory'],
+    ['a missing directory', (d: string) => join(d, 'none'), 'rules directory not found'],
+  ])('--rules naming %s is exit 2 saying so', async (_name, path, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rule.rq'), 'SELECT ?focus WHERE { ?focus a agw:Route }');
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', path(dir)]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe('--now', () => {
+  it.each([
+    ['2027-01-01T00:00:00Z', '2027-01-01T00:00:00.000Z'],
+    ['2027-01-01T09:30:00.5+02:00', '2027-01-01T07:30:00.500Z'],
+    ['2027-01-01T00:00:00-05:30', '2027-01-01T05:30:00.000Z'],
+    ['2027-01-01', '2027-01-01T00:00:00.000Z'],
+    ['1', undefined],
+    ['March 3 2026', undefined],
+    ['2027-01-01T00:00:00', undefined],
+    ['2027-01-01T00:00Z', undefined],
+    ['2026-02-30', undefined],
+    ['2026-02-28T24:00:00Z', undefined],
+    ['2027-01-01T00:00:00+25:00', undefined],
+    ['', undefined],
+  ])('parseInstant(%j) is %s', (text, iso) => {
+    expect(parseInstant(text)?.toISOString()).toBe(iso);
+  });
+
+  it.each([['1'], ['March 3 2026'], ['2027-01-01T00:00:00']])('--now %j is a usage error (exit 2)', async (value) => {
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--now', value]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`--now ${JSON.stringify(value)} is not an ISO 8601 instant`);
+  });
+
+  it('a bare date is midnight UTC', async () => {
+    const r = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--now', '2027-06-15', '--format', 'json']);
+    expect(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule)).toEqual(['certificate-expiring']);
   });
 });

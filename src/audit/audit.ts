@@ -1,12 +1,11 @@
 import type { Term } from 'n3';
-import { GwgenError, problem, type Problem, type SourceLocation } from '../errors.js';
+import { problem, type Problem, type SourceLocation } from '../errors.js';
 import { readSources } from '../pipeline/load.js';
 import { agw } from '../pipeline/rdf.js';
-import type { QueryOutcome } from '../sparql/engine.js';
 import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
-import { loadRules, type AuditRule, type Severity } from './rules.js';
+import { loadRules, missingVariables, PLACEHOLDER, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
 
 export interface AuditInput extends ModelInput {
@@ -58,7 +57,17 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       problems.push(...(r?.problems ?? [problem('internal', `audit rule ${rule.id} returned nothing`)]).map((p) => ({ ...p, message: `audit rule ${rule.file}: ${p.message}`, code: 'usage' as const })));
       continue;
     }
-    for (const row of rows(r.outcome)) {
+    if (r.outcome.kind !== 'bindings') {
+      problems.push(problem('usage', `audit rule ${rule.file}: must be a SPARQL SELECT query (each row is a finding)`, { location: { file: rule.file }, hint: 'write SELECT ?focus ... WHERE { ... }' }));
+      continue;
+    }
+    // What SELECT * projected is known now: ?focus and the message's variables must be among it.
+    const missing = missingVariables(rule, r.outcome.variables);
+    if (missing.length > 0) {
+      problems.push(...missing);
+      continue;
+    }
+    for (const row of r.outcome.rows) {
       const focus = row.focus;
       if (!focus) continue;
       const suppressions = store.getObjects(focus as Term, agw('auditSuppress'), null).map((t) => t.value);
@@ -79,20 +88,41 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
   return { ok: true, rules, findings, timings };
 }
 
-function rows(outcome: QueryOutcome): ReadonlyArray<Record<string, Term>> {
-  if (outcome.kind === 'bindings') return outcome.rows;
-  throw new GwgenError(problem('usage', 'an audit rule must be a SELECT query'));
-}
+/** What a message shows for a variable the row leaves unbound (an OPTIONAL that did not match). */
+export const UNBOUND = '(none)';
 
-/** `{?var}` → the row's value: an IRI as its local name, a literal as its text. */
+/** `{?var}` → the row's value: an IRI as its local name, a literal as its text, UNBOUND when there is none. */
 export function fillMessage(template: string, row: Record<string, Term>): string {
-  return template.replace(/\{\?(\w+)\}/g, (whole, name: string) => {
+  return template.replace(PLACEHOLDER, (_whole, name: string) => {
     const term = row[name];
-    if (!term) return whole;
+    if (!term) return UNBOUND;
     if (term.termType === 'NamedNode') return term.value.replace(/^.*[#/]/, '') || term.value;
     if (term.termType === 'BlankNode') return `_:${term.value}`;
     return term.value;
   });
+}
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}))?$/i;
+
+/**
+ * An ISO 8601 instant as `--now` takes it: a date-time with seconds and a zone, `Z` or an offset
+ * (`2027-01-01T00:00:00Z`, `2027-01-01T09:30:00.5+02:00`; RFC 3339's profile of ISO 8601), or a
+ * bare date, which is that day's midnight UTC. Anything else (`1`, `March 3 2026`, a date-time
+ * without a zone, which would be local time, `2026-02-30`) is undefined.
+ */
+export function parseInstant(text: string): Date | undefined {
+  const m = INSTANT.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const ms = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  const utc = new Date(Date.UTC(year!, month! - 1, day!, hour, minute, second) + ms);
+  // Date.UTC rolls 2026-02-30 over into March: a date or time out of range does not come back unchanged.
+  if (year! < 1 || utc.getUTCFullYear() !== year || utc.getUTCMonth() !== month! - 1 || utc.getUTCDate() !== day || utc.getUTCHours() !== hour || utc.getUTCMinutes() !== minute || utc.getUTCSeconds() !== second) return undefined;
+  const zone = m[8]?.toUpperCase();
+  if (!zone || zone === 'Z') return utc;
+  const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
+  if (oh > 23 || om > 59) return undefined;
+  return new Date(utc.getTime() - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000);
 }
 
 /** Does a finding of this severity reach the `--fail-on` threshold? */
