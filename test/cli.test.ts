@@ -353,6 +353,21 @@ describe('gwgen init and gwgen.json', () => {
     expect(again.stderr).toContain('already exists');
   });
 
+  // A file where a directory is wanted: each a usage error (exit 2) that names it, never a raw errno.
+  it.each([
+    ['init under a file', ['init', 'afile/sub'], 'afile/sub cannot be created: afile is a file, not a directory'],
+    ['init deeper under a file', ['init', 'afile/sub/deeper'], 'afile/sub/deeper cannot be created: afile is a file, not a directory'],
+    ['init on a file', ['init', 'afile'], 'afile is a file, not a directory'],
+    ['pack validate of a file', ['pack', 'validate', 'afile'], 'afile is a file, not a pack directory'],
+  ])('%s is exit 2 saying so', async (_name, args, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'afile'), 'x');
+    const r = await gwgen(args, { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/ENOTDIR|EEXIST|not found/);
+  });
+
   it('generate without models and without gwgen.json is a usage error', async () => {
     const r = await gwgen(['generate'], { cwd: tempDir() });
     expect(r.exitCode).toBe(2);
