@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { audit, loadRules, parseInstant } from '../dist/index.js';
+import { audit, loadRules, parseInstant, UNKNOWN_SUPPRESSION_RULE } from '../dist/index.js';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 
 const NOW = new Date('2026-11-22T00:00:00Z');
@@ -41,7 +41,7 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
 
   it('every built-in rule has its fixture, and the issue\'s catalogue is there', async () => {
     const { rules } = await loadRules();
-    const ids = rules.map((r) => r.id).sort();
+    const ids = [...rules, UNKNOWN_SUPPRESSION_RULE].map((r) => r.id).sort();
     const covered = fixtures.map((f) => header(f, 'triggers')).filter((t) => t !== 'nothing').sort();
     expect(covered).toEqual(ids);
     for (const id of ['route-without-rate-limit', 'route-without-authentication', 'route-without-circuit-breaker', 'route-without-timeout', 'mtls-not-strict', 'certificate-expiring', 'cors-wildcard-with-credentials', 'jwt-without-audience', 'retry-on-non-idempotent-method', 'service-without-health-check', 'split-to-unversioned-service']) {
@@ -137,6 +137,55 @@ describe('suppressions', () => {
       // No IRI to give: the focus is written as N-Triples writes a blank node.
       expect(finding?.focus).toMatch(/^_:\w+$/);
     }
+  });
+});
+
+describe('unknown-suppression: a suppression naming no loaded rule', () => {
+  const model = (id: string) =>
+    [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/s#> .',
+      'ex:gw a agw:ApiGateway ; agw:gatewayName "s" ; agw:hasRoute ex:r .',
+      'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc .',
+      `ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:auditSuppress "${id}" ; agw:auditReason "checked" .`,
+    ].join('\n');
+  const userRules = join(tempDir(), 'rules');
+  mkdirSync(userRules);
+  writeFileSync(join(userRules, 'team.rq'), '# id: team-policy\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+  // Each: the suppressed id, the --rules directories, the finding's message (undefined: none).
+  it.each([
+    ['service-without-healthcheck', [], 'svc suppresses "service-without-healthcheck", which is not the id of any loaded audit rule: it suppresses nothing. Did you mean "service-without-health-check"?'],
+    ['nothing-like-any-rule', [], 'svc suppresses "nothing-like-any-rule", which is not the id of any loaded audit rule: it suppresses nothing.'],
+    ['service-without-health-check', [], undefined],
+    ['unknown-suppression', [], undefined],
+    ['team-policy', [userRules], undefined],
+    ['team-policy', [], 'svc suppresses "team-policy", which is not the id of any loaded audit rule: it suppresses nothing.'],
+  ])('agw:auditSuppress %j with --rules %j', async (id, ruleDirs, message) => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, model(id));
+    const r = await audit({ models: [file], ruleDirs, now: NOW });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const found = r.findings.filter((f) => f.rule === 'unknown-suppression');
+    expect(found.map((f) => f.message)).toEqual(message ? [message] : []);
+    if (message) {
+      expect(found[0]).toMatchObject({ severity: 'warning', focus: 'https://example.org/s#svc', location: { line: 5 } });
+      expect(found[0]!.suppressed).toBeUndefined();
+    }
+  });
+
+  it('is listed among the SARIF rules, and a rule file cannot take its id', async () => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, model('route-without-timout'));
+    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
+    const run = JSON.parse(r.stdout).runs[0];
+    const result = run.results.find((x: { ruleId: string }) => x.ruleId === 'unknown-suppression');
+    expect(run.tool.driver.rules[result.ruleIndex]).toMatchObject({ id: 'unknown-suppression', defaultConfiguration: { level: 'warning' } });
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), '# id: unknown-suppression\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+    const clash = await gwgen(['audit', file, '--rules', dir]);
+    expect(clash.exitCode).toBe(2);
+    expect(clash.stderr).toContain('id "unknown-suppression" is already used');
   });
 });
 

@@ -5,7 +5,8 @@ import { agw } from '../pipeline/rdf.js';
 import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
-import { loadRules, missingVariables, PLACEHOLDER, type AuditRule, type Severity } from './rules.js';
+import { closest, distance } from 'fastest-levenshtein';
+import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
 
 export interface AuditInput extends ModelInput {
@@ -68,24 +69,36 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       continue;
     }
     for (const row of r.outcome.rows) {
-      const focus = row.focus;
-      if (!focus) continue;
-      const suppressions = store.getObjects(focus as Term, agw('auditSuppress'), null).map((t) => t.value);
-      const reason = store.getObjects(focus as Term, agw('auditReason'), null)[0]?.value;
-      findings.push({
-        rule: rule.id,
-        severity: rule.severity,
-        // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
-        focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
-        message: fillMessage(rule.message, row),
-        location: locator.locate(focus as Term),
-        ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
-      });
+      if (row.focus) findings.push(finding(rule, row.focus, fillMessage(rule.message, row)));
     }
   }
   if (problems.length > 0) return { ok: false, problems, timings };
+  // A suppression names a rule by id: one no loaded rule has (a typo) would silently suppress nothing.
+  const all = [...rules, UNKNOWN_SUPPRESSION_RULE];
+  const ids = all.map((r) => r.id);
+  for (const quad of store.getQuads(null, agw('auditSuppress'), null, null)) {
+    const id = quad.object.value;
+    if (ids.includes(id)) continue;
+    const near = closest(id, ids);
+    const hint = distance(id, near) <= Math.max(2, Math.floor(id.length / 4)) ? ` Did you mean "${near}"?` : '';
+    findings.push(finding(UNKNOWN_SUPPRESSION_RULE, quad.subject as Term, `${fillMessage(UNKNOWN_SUPPRESSION_RULE.message, { focus: quad.subject as Term, rule: quad.object as Term })}${hint}`));
+  }
   findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareStrings(a.rule, b.rule) || compareStrings(a.focus, b.focus) || compareStrings(a.message, b.message));
-  return { ok: true, rules, findings, timings };
+  return { ok: true, rules: all, findings, timings };
+
+  function finding(rule: AuditRule, focus: Term, message: string): Finding {
+    const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
+    const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
+    return {
+      rule: rule.id,
+      severity: rule.severity,
+      // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
+      focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
+      message,
+      location: locator.locate(focus),
+      ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
+    };
+  }
 }
 
 /** What a message shows for a variable the row leaves unbound (an OPTIONAL that did not match). */

@@ -28,11 +28,29 @@ export interface AuditRule {
   readonly message: string;
   readonly description: string;
   readonly help: string;
+  /** The SELECT; empty for UNKNOWN_SUPPRESSION_RULE, which gwgen checks itself. */
   readonly query: string;
+  /** The .rq file; empty for UNKNOWN_SUPPRESSION_RULE. */
   readonly file: string;
 }
 
 export const BUILTIN_RULES_DIR = join(QUERIES_DIR, 'audit');
+
+/**
+ * The one built-in rule that is no query: whether a suppression names a rule that exists takes
+ * the ids of the rules loaded for this run (--rules included), which a query of the model cannot
+ * know. audit() checks it after the query rules and lists it with them (SARIF rules included).
+ */
+export const UNKNOWN_SUPPRESSION_RULE: AuditRule = {
+  id: 'unknown-suppression',
+  severity: 'warning',
+  title: 'Audit suppression of an unknown rule',
+  message: '{?focus} suppresses "{?rule}", which is not the id of any loaded audit rule: it suppresses nothing.',
+  description: 'agw:auditSuppress names a rule id that none of the rules of this run has: a misspelling, or a rule of a --rules directory not given this time. The suppression has no effect.',
+  help: 'Correct the rule id (gwgen audit --format sarif lists every rule), pass the --rules directory that defines it, or remove the suppression.',
+  query: '',
+  file: '',
+};
 
 const HEADER = /^#\s*([A-Za-z]+):\s?(.*)$/;
 
@@ -117,9 +135,9 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       const parsed = parseRule(file, await readFile(file, 'utf8'));
       problems.push(...parsed.problems);
       if (!parsed.rule) continue;
-      const clash = rules.find((r) => r.id === parsed.rule!.id);
+      const clash = rules.find((r) => r.id === parsed.rule!.id) ?? (parsed.rule.id === UNKNOWN_SUPPRESSION_RULE.id ? UNKNOWN_SUPPRESSION_RULE : undefined);
       if (clash) {
-        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file}`, { location: { file }, hint: 'give the rule its own id' }));
+        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file }, hint: 'give the rule its own id' }));
         continue;
       }
       rules.push(parsed.rule);
