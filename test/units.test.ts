@@ -16,6 +16,7 @@ import { schemaHash } from '../dist/model/schema.js';
 import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
 import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 import { keepQueryWorker } from '../dist/sparql/worker-client.js';
+import { toTable } from '../dist/sparql/results.js';
 
 type Case = [string, boolean];
 
@@ -222,5 +223,19 @@ describe('the vocabulary the unknown-term check knows', () => {
     const parsed = new Set(quads.filter((q) => q.subject.value.startsWith(AGW)).map((q) => q.subject.value.slice(AGW.length)));
     expect([...definedTerms()].sort()).toEqual([...parsed].sort());
     expect(parsed.size).toBeGreaterThan(100);
+  });
+});
+
+describe('query --format table: columns in terminal cells', () => {
+  const lit = (v: string) => DataFactory.literal(v);
+  // Each: the ?name values, then the expected table lines (a CJK character or an emoji is two cells, a combining mark none).
+  it.each([
+    ['CJK', ['注文', 'ab'], ['?name  ?n', '-----  --', '注文   0', 'ab     1']],
+    ['emoji', ['🙂🙂x', 'a'], ['?name  ?n', '-----  --', '🙂🙂x  0', 'a      1']],
+    ['a combining accent', ['cafe\u0301', 'caf'], ['?name  ?n', '-----  --', 'cafe\u0301   0', 'caf    1']],
+    ['wide cells set the width', ['日本語テキスト', 'x'], ['?name           ?n', '--------------  --', '日本語テキスト  0', 'x               1']],
+  ])('%s', (_name, names, lines) => {
+    const rows = names.map((n, i) => ({ name: lit(n), n: lit(String(i)) }));
+    expect(toTable({ kind: 'bindings', variables: ['name', 'n'], rows }, (iri) => iri)).toBe(`${lines.join('\n')}\n${rows.length} rows\n`);
   });
 });
