@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { audit, loadRules, parseInstant, UNKNOWN_SUPPRESSION_RULE } from '../dist/index.js';
@@ -222,13 +223,59 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
   });
 
-  it('sarif locations are URI references: a space or "#" in the file name is percent-encoded', async () => {
+  // Each: the working directory, the model argument, the artifactLocation (a model under the working directory is relative to %SRCROOT%).
+  it.each([
+    ['relative, under the working directory', (d: string) => [d, 'my model#1.ttl'], () => ({ uri: 'my%20model%231.ttl', uriBaseId: '%SRCROOT%' })],
+    ['absolute, under the working directory', (d: string) => [d, join(d, 'sub', 'm.ttl')], () => ({ uri: 'sub/m.ttl', uriBaseId: '%SRCROOT%' })],
+    ['absolute, elsewhere', (d: string) => [ROOT, join(d, 'my model#1.ttl')], (d: string) => ({ uri: `${pathToFileURL(d).href}/my%20model%231.ttl` })],
+  ])('sarif artifact locations are URI references (%s)', async (_name, where, expected) => {
     const dir = tempDir();
-    const file = join(dir, 'my model#1.ttl');
-    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), file);
-    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
-    const uris = new Set(JSON.parse(r.stdout).runs[0].results.map((x: { locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }) => x.locations[0]!.physicalLocation.artifactLocation.uri));
-    expect([...uris]).toEqual([`${dir.split('/').map(encodeURIComponent).join('/')}/my%20model%231.ttl`]);
+    mkdirSync(join(dir, 'sub'));
+    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), join(dir, 'my model#1.ttl'));
+    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), join(dir, 'sub', 'm.ttl'));
+    const [cwd, model] = where(dir);
+    const r = await gwgen(['audit', model!, '--format', 'sarif', '--fail-on', 'never'], { cwd: cwd! });
+    const log = JSON.parse(r.stdout);
+    const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/sarif-2.1.0-subset.schema.json'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: true, validateFormats: false }).compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const run = log.runs[0];
+    const locations = new Set(run.results.map((x: { locations: Array<{ physicalLocation: { artifactLocation: unknown } }> }) => JSON.stringify(x.locations[0]!.physicalLocation.artifactLocation)));
+    expect([...locations].map((l) => JSON.parse(l as string))).toEqual([expected(dir)]);
+    expect(run.originalUriBaseIds).toEqual({ '%SRCROOT%': { uri: pathToFileURL(cwd!).href.replace(/\/?$/, '/') } });
+  });
+
+  it('sarif fingerprints of blank nodes do not shift when blank nodes are added above them', async () => {
+    const model = (extra: string) =>
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/blank#> .',
+        extra,
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "blank" ; agw:hasRoute [',
+        '  a agw:Route ; agw:routeName "open" ; agw:routePath "/open" ; agw:hasBackendService ex:svc ] , [',
+        '  a agw:Route ; agw:routeName "other" ; agw:routePath "/other" ; agw:hasBackendService ex:svc ] .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        '[] a agw:BackendService ; agw:serviceName "loose" .',
+      ].join('\n');
+    const fingerprints = async (extra: string) => {
+      const file = join(tempDir(), 'm.ttl');
+      writeFileSync(file, model(extra));
+      const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
+      const results = JSON.parse(r.stdout).runs[0].results as Array<{ ruleId: string; partialFingerprints: Record<string, string>; locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> }>;
+      return results.map((x) => ({ fingerprint: x.partialFingerprints['gwgenFinding/v1']!, focus: x.locations[0]!.logicalLocations[0]!.fullyQualifiedName }));
+    };
+    const before = await fingerprints('');
+    const after = await fingerprints(
+      ['x', 'y'].map((n) => `ex:${n} a agw:BackendService ; agw:serviceName "${n}" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/${n}" ] .`).join('\n'),
+    );
+    // The blank nodes' labels moved; their fingerprints did not.
+    expect(after.map((f) => f.focus).sort()).not.toEqual(before.map((f) => f.focus).sort());
+    expect(after.map((f) => f.fingerprint).sort()).toEqual(before.map((f) => f.fingerprint).sort());
+    // A path from a named node; two routes on one path told apart; a node nothing reaches by its content.
+    const prints = before.map((f) => f.fingerprint);
+    expect(new Set(prints).size).toBe(prints.length);
+    expect(prints.filter((p) => p.startsWith('route-without-rate-limit|<https://example.org/blank#gw> agw:hasRoute [] #'))).toHaveLength(2);
+    expect(prints.filter((p) => /^service-without-health-check\|\[\] #[0-9a-f]{16}$/.test(p))).toHaveLength(1);
   });
 
   it('table groups by severity', async () => {

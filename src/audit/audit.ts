@@ -1,4 +1,5 @@
-import type { Term } from 'n3';
+import { createHash } from 'node:crypto';
+import { DataFactory, termToId, type Store, type Term } from 'n3';
 import { problem, type Problem, type SourceLocation } from '../errors.js';
 import { readSources } from '../pipeline/load.js';
 import { agw } from '../pipeline/rdf.js';
@@ -24,6 +25,14 @@ export interface Finding {
   readonly message: string;
   /** Where the focus node is defined. */
   readonly location: SourceLocation;
+  /**
+   * The focus as SARIF fingerprints name it, unchanged when other nodes are added: an IRI, or for a
+   * blank node (whose label shifts with every blank node above it) the path that reaches it from
+   * a named node (location.node, `<https://x#gw> agw:hasCertificate []`), with a hash of its own
+   * predicates and objects when nothing named reaches it or another finding's node of the same
+   * rule has the same path.
+   */
+  readonly identity: string;
   /** Set when the node carries agw:auditSuppress for this rule. */
   readonly suppressed?: { readonly reason?: string };
 }
@@ -83,22 +92,41 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
     const hint = distance(id, near) <= Math.max(2, Math.floor(id.length / 4)) ? ` Did you mean "${near}"?` : '';
     findings.push(finding(UNKNOWN_SUPPRESSION_RULE, quad.subject as Term, `${fillMessage(UNKNOWN_SUPPRESSION_RULE.message, { focus: quad.subject as Term, rule: quad.object as Term })}${hint}`));
   }
+  // Two blank nodes of one rule with the same path (two [] routes of a gateway) are told apart by their content.
+  const paths = new Map<string, Set<string>>();
+  for (const f of findings) if (f.focus.startsWith('_:')) paths.set(`${f.rule}|${f.identity}`, (paths.get(`${f.rule}|${f.identity}`) ?? new Set()).add(f.focus));
+  for (const [i, f] of findings.entries()) {
+    if (!f.focus.startsWith('_:')) continue;
+    const anonymous = f.identity.startsWith('[');
+    if (anonymous || paths.get(`${f.rule}|${f.identity}`)!.size > 1) findings[i] = { ...f, identity: `${f.identity} ${contentHash(store, DataFactory.blankNode(f.focus.slice(2)))}` };
+  }
   findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareStrings(a.rule, b.rule) || compareStrings(a.focus, b.focus) || compareStrings(a.message, b.message));
   return { ok: true, rules: all, findings, timings };
 
   function finding(rule: AuditRule, focus: Term, message: string): Finding {
     const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
     const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
+    const location = locator.locate(focus);
     return {
       rule: rule.id,
       severity: rule.severity,
       // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
       focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
       message,
-      location: locator.locate(focus),
+      location,
+      identity: focus.termType === 'BlankNode' ? (location.node ?? '[]') : focus.value,
       ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
     };
   }
+}
+
+/**
+ * A blank node by what it says: a hash of its sorted predicate/object pairs, nested blank nodes
+ * as [] (their labels are as unstable as its own).
+ */
+function contentHash(store: Store, node: Term): string {
+  const pairs = store.getQuads(node, null, null, null).map((q) => `${termToId(q.predicate)} ${q.object.termType === 'BlankNode' ? '[]' : termToId(q.object)}`);
+  return `#${createHash('sha256').update([...new Set(pairs)].sort(compareStrings).join('\n')).digest('hex').slice(0, 16)}`;
 }
 
 /** What a message shows for a variable the row leaves unbound (an OPTIONAL that did not match). */
