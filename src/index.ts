@@ -5,8 +5,8 @@
 export { validate, type ModelInput, type ValidateResult } from './validate.js';
 export { generate, writeOutput, type GenerateInput, type GenerateResult, type WriteOptions, type WriteResult } from './generate.js';
 export { query, type QueryInput, type QueryResult } from './query.js';
-export { audit, failsOn, type AuditInput, type AuditResult, type Finding } from './audit/audit.js';
-export { loadRules, parseRule, type AuditRule, type Severity } from './audit/rules.js';
+export { audit, failsOn, parseInstant, type AuditInput, type AuditResult, type Finding } from './audit/audit.js';
+export { loadRules, parseRule, UNKNOWN_SUPPRESSION_RULE, type AuditRule, type Severity } from './audit/rules.js';
 export { toJson as auditJson, toSarif as auditSarif, toTable as auditTable } from './audit/report.js';
 export { watch, type Watcher, type WatchEvent } from './watch.js';
 export { init, STARTER_MODEL } from './init.js';

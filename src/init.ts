@@ -1,5 +1,5 @@
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CONFIG_FILE, type GwgenConfig } from './config.js';
 import { problem, type Problem } from './errors.js';
 
@@ -75,8 +75,17 @@ export async function init(dir: string, force = false): Promise<{ written: strin
   if (existing.length > 0 && !force) {
     return { written: [], problems: existing.map((f) => problem('usage', `${f} already exists`, { location: { file: f }, hint: 'choose another directory, or pass --force to overwrite it' })) };
   }
-  const isFile = await stat(dir).then((s) => !s.isDirectory(), () => false);
-  if (isFile) return { written: [], problems: [problem('usage', `${dir} is a file, not a directory`, { location: { file: dir }, hint: 'give gwgen init a new or existing directory' })] };
+  // The directory, or the nearest of its parents that exists, must be a directory (afile/sub cannot be made).
+  for (let path = dir; ; ) {
+    const st = await stat(path).catch(() => undefined);
+    if (st && !st.isDirectory()) {
+      const message = path === dir ? `${dir} is a file, not a directory` : `${dir} cannot be created: ${path} is a file, not a directory`;
+      return { written: [], problems: [problem('usage', message, { location: { file: path }, hint: 'give gwgen init a new or existing directory' })] };
+    }
+    const parent = dirname(path);
+    if (st || parent === path) break;
+    path = parent;
+  }
   try {
     await mkdir(dir, { recursive: true });
     for (const [name, content] of files) await writeFile(join(dir, name), content);

@@ -8,9 +8,11 @@ import { runQuery, type QueryOutcome } from './sparql/engine.js';
 import type { ModelInput } from './validate.js';
 
 export interface QueryInput extends ModelInput {
-  /** SPARQL SELECT or ASK text. */
-  readonly query: string;
-  /** Where the query came from, for messages: a file name or "-e". */
+  /** SPARQL SELECT or ASK text; or give queryFile. */
+  readonly query?: string;
+  /** A .rq file to read the query from, instead of `query`. */
+  readonly queryFile?: string;
+  /** Where the query came from, for messages: a file name or "-e". @default queryFile, else "-e" */
   readonly queryOrigin?: string;
 }
 
@@ -29,16 +31,38 @@ async function ontologyQuads() {
  * not validated: querying a broken model is a good way to find out what is wrong with it.
  */
 export async function query(input: QueryInput): Promise<QueryResult> {
+  if ((input.query === undefined) === (input.queryFile === undefined)) {
+    return { ok: false, problems: [problem('usage', input.query === undefined ? 'no query given' : 'both a query file and a query text were given', { hint: "give one: a .rq file, or the query text (-e 'SELECT ...')" })] };
+  }
+  const origin = input.queryOrigin ?? input.queryFile ?? '-e';
+  const read = input.queryFile !== undefined ? await readQueryFile(input.queryFile) : { text: input.query! };
   const { sources, problems } = await readSources(input.models, input.cwd);
+  if ('problem' in read) return { ok: false, problems: [read.problem, ...problems] };
   if (problems.length > 0) return { ok: false, problems };
   const loaded = parseSources(sources, { locate: false });
   if (!loaded.ok) return { ok: false, problems: loaded.problems };
   const store = new Store(loaded.model.store.getQuads(null, null, null, null));
   store.addQuads(await ontologyQuads());
   try {
-    return { ok: true, outcome: await runQuery(store, input.query, input.queryOrigin ?? '-e') };
+    return { ok: true, outcome: await runQuery(store, read.text, origin) };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems };
-    return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: input.queryOrigin ?? '-e' }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK); the prefixes rdf rdfs owl xsd agw are predeclared' })] };
+    return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK); the prefixes rdf rdfs owl xsd agw are predeclared' })] };
+  }
+}
+
+/** A query file's text; a missing file or a directory is a usage problem (exit 2). */
+async function readQueryFile(path: string): Promise<{ text: string } | { problem: Problem }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') return { problem: problem('usage', `${path} is a directory, not a query file`, { location: { file: path }, hint: 'give a .rq file holding a SELECT or ASK query' }) };
+    return {
+      problem: problem('file-not-found', code === 'ENOENT' ? `query file not found: ${path}` : `cannot read query file ${path}: ${code ?? String(err)}`, {
+        location: { file: path },
+        hint: "check the path, or give the query inline with -e 'SELECT ...'",
+      }),
+    };
   }
 }

@@ -1,8 +1,9 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { audit, loadRules } from '../dist/index.js';
+import { audit, loadRules, parseInstant, UNKNOWN_SUPPRESSION_RULE } from '../dist/index.js';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 
 const NOW = new Date('2026-11-22T00:00:00Z');
@@ -41,7 +42,7 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
 
   it('every built-in rule has its fixture, and the issue\'s catalogue is there', async () => {
     const { rules } = await loadRules();
-    const ids = rules.map((r) => r.id).sort();
+    const ids = [...rules, UNKNOWN_SUPPRESSION_RULE].map((r) => r.id).sort();
     const covered = fixtures.map((f) => header(f, 'triggers')).filter((t) => t !== 'nothing').sort();
     expect(covered).toEqual(ids);
     for (const id of ['route-without-rate-limit', 'route-without-authentication', 'route-without-circuit-breaker', 'route-without-timeout', 'mtls-not-strict', 'certificate-expiring', 'cors-wildcard-with-credentials', 'jwt-without-audience', 'retry-on-non-idempotent-method', 'service-without-health-check', 'split-to-unversioned-service']) {
@@ -176,6 +177,55 @@ describe('where a blank-node finding is located', () => {
   });
 });
 
+describe('unknown-suppression: a suppression naming no loaded rule', () => {
+  const model = (id: string) =>
+    [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/s#> .',
+      'ex:gw a agw:ApiGateway ; agw:gatewayName "s" ; agw:hasRoute ex:r .',
+      'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc .',
+      `ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:auditSuppress "${id}" ; agw:auditReason "checked" .`,
+    ].join('\n');
+  const userRules = join(tempDir(), 'rules');
+  mkdirSync(userRules);
+  writeFileSync(join(userRules, 'team.rq'), '# id: team-policy\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+  // Each: the suppressed id, the --rules directories, the finding's message (undefined: none).
+  it.each([
+    ['service-without-healthcheck', [], 'svc suppresses "service-without-healthcheck", which is not the id of any loaded audit rule: it suppresses nothing. Did you mean "service-without-health-check"?'],
+    ['nothing-like-any-rule', [], 'svc suppresses "nothing-like-any-rule", which is not the id of any loaded audit rule: it suppresses nothing.'],
+    ['service-without-health-check', [], undefined],
+    ['unknown-suppression', [], undefined],
+    ['team-policy', [userRules], undefined],
+    ['team-policy', [], 'svc suppresses "team-policy", which is not the id of any loaded audit rule: it suppresses nothing.'],
+  ])('agw:auditSuppress %j with --rules %j', async (id, ruleDirs, message) => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, model(id));
+    const r = await audit({ models: [file], ruleDirs, now: NOW });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const found = r.findings.filter((f) => f.rule === 'unknown-suppression');
+    expect(found.map((f) => f.message)).toEqual(message ? [message] : []);
+    if (message) {
+      expect(found[0]).toMatchObject({ severity: 'warning', focus: 'https://example.org/s#svc', location: { line: 5 } });
+      expect(found[0]!.suppressed).toBeUndefined();
+    }
+  });
+
+  it('is listed among the SARIF rules, and a rule file cannot take its id', async () => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, model('route-without-timout'));
+    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
+    const run = JSON.parse(r.stdout).runs[0];
+    const result = run.results.find((x: { ruleId: string }) => x.ruleId === 'unknown-suppression');
+    expect(run.tool.driver.rules[result.ruleIndex]).toMatchObject({ id: 'unknown-suppression', defaultConfiguration: { level: 'warning' } });
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), '# id: unknown-suppression\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+    const clash = await gwgen(['audit', file, '--rules', dir]);
+    expect(clash.exitCode).toBe(2);
+    expect(clash.stderr).toContain('id "unknown-suppression" is already used');
+  });
+});
+
 describe('gwgen audit: formats and exit codes', () => {
   it('json is an array of { rule, severity, focus, message }', async () => {
     const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'json', '--fail-on', 'never']);
@@ -209,13 +259,59 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
   });
 
-  it('sarif locations are URI references: a space or "#" in the file name is percent-encoded', async () => {
+  // Each: the working directory, the model argument, the artifactLocation (a model under the working directory is relative to %SRCROOT%).
+  it.each([
+    ['relative, under the working directory', (d: string) => [d, 'my model#1.ttl'], () => ({ uri: 'my%20model%231.ttl', uriBaseId: '%SRCROOT%' })],
+    ['absolute, under the working directory', (d: string) => [d, join(d, 'sub', 'm.ttl')], () => ({ uri: 'sub/m.ttl', uriBaseId: '%SRCROOT%' })],
+    ['absolute, elsewhere', (d: string) => [ROOT, join(d, 'my model#1.ttl')], (d: string) => ({ uri: `${pathToFileURL(d).href}/my%20model%231.ttl` })],
+  ])('sarif artifact locations are URI references (%s)', async (_name, where, expected) => {
     const dir = tempDir();
-    const file = join(dir, 'my model#1.ttl');
-    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), file);
-    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
-    const uris = new Set(JSON.parse(r.stdout).runs[0].results.map((x: { locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }) => x.locations[0]!.physicalLocation.artifactLocation.uri));
-    expect([...uris]).toEqual([`${dir.split('/').map(encodeURIComponent).join('/')}/my%20model%231.ttl`]);
+    mkdirSync(join(dir, 'sub'));
+    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), join(dir, 'my model#1.ttl'));
+    copyFileSync(join(ROOT, 'examples/mesh-shop.ttl'), join(dir, 'sub', 'm.ttl'));
+    const [cwd, model] = where(dir);
+    const r = await gwgen(['audit', model!, '--format', 'sarif', '--fail-on', 'never'], { cwd: cwd! });
+    const log = JSON.parse(r.stdout);
+    const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/sarif-2.1.0-subset.schema.json'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: true, validateFormats: false }).compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const run = log.runs[0];
+    const locations = new Set(run.results.map((x: { locations: Array<{ physicalLocation: { artifactLocation: unknown } }> }) => JSON.stringify(x.locations[0]!.physicalLocation.artifactLocation)));
+    expect([...locations].map((l) => JSON.parse(l as string))).toEqual([expected(dir)]);
+    expect(run.originalUriBaseIds).toEqual({ '%SRCROOT%': { uri: pathToFileURL(cwd!).href.replace(/\/?$/, '/') } });
+  });
+
+  it('sarif fingerprints of blank nodes do not shift when blank nodes are added above them', async () => {
+    const model = (extra: string) =>
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/blank#> .',
+        extra,
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "blank" ; agw:hasRoute [',
+        '  a agw:Route ; agw:routeName "open" ; agw:routePath "/open" ; agw:hasBackendService ex:svc ] , [',
+        '  a agw:Route ; agw:routeName "other" ; agw:routePath "/other" ; agw:hasBackendService ex:svc ] .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        '[] a agw:BackendService ; agw:serviceName "loose" .',
+      ].join('\n');
+    const fingerprints = async (extra: string) => {
+      const file = join(tempDir(), 'm.ttl');
+      writeFileSync(file, model(extra));
+      const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'never']);
+      const results = JSON.parse(r.stdout).runs[0].results as Array<{ ruleId: string; partialFingerprints: Record<string, string>; locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> }>;
+      return results.map((x) => ({ fingerprint: x.partialFingerprints['gwgenFinding/v1']!, focus: x.locations[0]!.logicalLocations[0]!.fullyQualifiedName }));
+    };
+    const before = await fingerprints('');
+    const after = await fingerprints(
+      ['x', 'y'].map((n) => `ex:${n} a agw:BackendService ; agw:serviceName "${n}" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/${n}" ] .`).join('\n'),
+    );
+    // The blank nodes' labels moved; their fingerprints did not.
+    expect(after.map((f) => f.focus).sort()).not.toEqual(before.map((f) => f.focus).sort());
+    expect(after.map((f) => f.fingerprint).sort()).toEqual(before.map((f) => f.fingerprint).sort());
+    // A path from a named node; two routes on one path told apart; a node nothing reaches by its content.
+    const prints = before.map((f) => f.fingerprint);
+    expect(new Set(prints).size).toBe(prints.length);
+    expect(prints.filter((p) => p.startsWith('route-without-rate-limit|<https://example.org/blank#gw> agw:hasRoute [] #'))).toHaveLength(2);
+    expect(prints.filter((p) => /^service-without-health-check\|\[\] #[0-9a-f]{16}$/.test(p))).toHaveLength(1);
   });
 
   it('table groups by severity', async () => {
@@ -258,10 +354,16 @@ describe('--rules: user rules', () => {
   });
 
   it.each([
-    ['a query that does not parse', rule('broken', 'SELECT ?focus WHERE { ?focus a agw:Route '), 'does not parse'],
+    ['a query that does not parse', rule('broken', 'SELECT ?focus ?name WHERE { ?focus a agw:Route '), 'does not parse'],
     ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity'],
     ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus'],
-    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus WHERE { ?focus a agw:Route }'), 'already used'],
+    ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used'],
+    ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name'],
+    ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name'],
+    ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name'],
+    ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK'],
+    ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update'],
   ])('a broken rule file (%s) is an error naming the file', async (_name, text, message) => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);
@@ -271,5 +373,100 @@ describe('--rules: user rules', () => {
     expect(r.stderr).toContain(join(dir, 'bad.rq'));
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('--rules: what a rule file may look like', () => {
+  const meta = '# id: x-rule\n# severity: warning\n# message: Service {?name} has no image\n# MESSAGE: Service without image\n';
+  const agw = 'PREFIX agw: <https://ggen.ai/ontology/api-gateway#>';
+  it.each([
+    ['a PREFIX with "#" in its IRI on the line of the SELECT', `${meta}${agw} SELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`],
+    ['SELECT *, which selects ?focus', `${meta}${agw}\nSELECT * WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }`],
+    ['SELECT DISTINCT and (expression AS ?name)', `${meta}${agw}\nSELECT DISTINCT ?focus (STR(?n) AS ?name) WHERE { ?focus agw:serviceName ?n }`],
+    ['"#" in a string and a comment', `${meta}${agw}\nSELECT ?focus ?name # the service and its name\nWHERE { ?focus agw:serviceName ?name FILTER(?name != "a # b") }`],
+    ['a byte order mark and CRLF line ends', `\uFEFF${meta}${agw}\nSELECT ?focus ?name\nWHERE { ?focus agw:serviceName ?name }\n`.replace(/\n/g, '\r\n')],
+  ])('%s is a rule', async (_name, text) => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), text);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    const found = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule');
+    expect(found.length).toBeGreaterThan(0);
+    expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
+  });
+
+  it('a variable the row leaves unbound (OPTIONAL) is shown as "(none)", not as its placeholder', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), `# id: x-rule\n# severity: info\n# message: Service {?focus} runs image {?image}\n${agw}\nSELECT ?focus ?image WHERE { ?focus a agw:BackendService OPTIONAL { ?focus agw:image ?image } }`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    const messages = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule').map((f: { message: string }) => f.message);
+    expect(messages).toContain('Service geocoder runs image (none)');
+    for (const m of messages) expect(m).not.toContain('{?');
+  });
+
+  it('a rule that does not parse is located at its line and column, CRLF and byte order mark or not', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    const file = join(dir, 'x.rq');
+    writeFileSync(file, `\uFEFF${meta}${agw}\nSELECT ?focus ?name\nWHERE {\n  ?focus agw:serviceName ?name ; ex:image ?i }\n`.replace(/\n/g, '\r\n'));
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${file}:8:34: error: audit rule ${file}: the SPARQL query does not parse: the prefix ex: is not declared`);
+  });
+
+  it('--rules takes one directory and may be repeated; the model may follow it', async () => {
+    const a = join(tempDir(), 'a');
+    const b = join(tempDir(), 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(a, 'a.rq'), `${meta.replace('x-rule', 'rule-a')}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    writeFileSync(join(b, 'b.rq'), `${meta.replace('x-rule', 'rule-b')}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    const r = await gwgen(['audit', '--rules', a, '--rules', b, 'examples/metered-api.ttl', '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    const rules = new Set(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule));
+    expect(rules.has('rule-a') && rules.has('rule-b')).toBe(true);
+  });
+
+  it.each([
+    ['a file', (d: string) => join(d, 'rule.rq'), 'is a file, not a directory'],
+    ['a missing directory', (d: string) => join(d, 'none'), 'rules directory not found'],
+  ])('--rules naming %s is exit 2 saying so', async (_name, path, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rule.rq'), 'SELECT ?focus WHERE { ?focus a agw:Route }');
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', path(dir)]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe('--now', () => {
+  it.each([
+    ['2027-01-01T00:00:00Z', '2027-01-01T00:00:00.000Z'],
+    ['2027-01-01T09:30:00.5+02:00', '2027-01-01T07:30:00.500Z'],
+    ['2027-01-01T00:00:00-05:30', '2027-01-01T05:30:00.000Z'],
+    ['2027-01-01', '2027-01-01T00:00:00.000Z'],
+    ['1', undefined],
+    ['March 3 2026', undefined],
+    ['2027-01-01T00:00:00', undefined],
+    ['2027-01-01T00:00Z', undefined],
+    ['2026-02-30', undefined],
+    ['2026-02-28T24:00:00Z', undefined],
+    ['2027-01-01T00:00:00+25:00', undefined],
+    ['', undefined],
+  ])('parseInstant(%j) is %s', (text, iso) => {
+    expect(parseInstant(text)?.toISOString()).toBe(iso);
+  });
+
+  it.each([['1'], ['March 3 2026'], ['2027-01-01T00:00:00']])('--now %j is a usage error (exit 2)', async (value) => {
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--now', value]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`--now ${JSON.stringify(value)} is not an ISO 8601 instant`);
+  });
+
+  it('a bare date is midnight UTC', async () => {
+    const r = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--now', '2027-06-15', '--format', 'json']);
+    expect(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule)).toEqual(['certificate-expiring']);
   });
 });

@@ -124,11 +124,59 @@ ORDER BY ?path ?method`;
     ['an empty query', '', 'the query is empty'],
     ['a query of comments only', '# just a comment', 'the query is empty'],
     ['SERVICE, which the engine does not run over a model', 'SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }', 'such as SERVICE'],
+    ['LOAD, an update (not a SERVICE)', 'LOAD <http://127.0.0.1:9/x>', 'only SELECT and ASK queries are supported; this is an update (LOAD)'],
+    ['INSERT DATA', 'INSERT DATA { <urn:a> <urn:b> <urn:c> }', 'only SELECT and ASK queries are supported; this is an update (INSERT/DELETE)'],
+    ['two updates', 'CLEAR ALL ; DROP ALL', 'only SELECT and ASK queries are supported; this is an update'],
+    ['CONSTRUCT', 'CONSTRUCT WHERE { ?s ?p ?o }', 'only SELECT and ASK queries are supported'],
   ])('%s is exit 1 with a message that says so', async (_name, text, message) => {
     const r = await gwgen(['query', 'examples/metered-api.ttl', '-e', text]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toContain('actors');
+    if (message.startsWith('only')) expect(r.stderr).not.toContain('SERVICE');
+  });
+
+  // Each: the query file's text, where the problem is (file:line:col), what the message says.
+  it.each([
+    ['an undeclared prefix', 'SELECT ?r\nWHERE {\n\n ?r ex:foo ?x }\n', '4:5', 'the prefix ex: is not declared'],
+    ['an unterminated string (a lexer error, reported by offset)', 'SELECT ?r WHERE {\n ?r agw:routePath "abc\n}\n', '2:19', 'unexpected character "\\"": a string that does not end on its line'],
+    ['an unclosed { (the parser reaches the end)', 'SELECT ?r WHERE {\n ?r agw:routePath ?x\n', '2:21', "expected '}', but the query ends here"],
+    ['a wrong token', 'SELECT ?r\nWHERE { ?r <urn:p ?x }', '2:12', "unexpected '<'; expected an IRI, a prefixed name"],
+    ['a missing projection', 'SELECT WHERE {', '1:8', "unexpected 'WHERE'; expected '*', a variable or '('"],
+    ['CRLF line ends, an undeclared prefix', 'SELECT ?r\r\nWHERE\r\n{\r\n?r a agw:Route .\r\n?r ex:foo ?x }\r\n', '5:4', 'the prefix ex: is not declared'],
+    ['CRLF line ends, a wrong token', 'SELECT ?r\r\nWHERE\r\n{\r\n?r a agw:Route .\r\n?r <urn:p ?x }\r\n', '5:4', "unexpected '<'"],
+    ['a byte order mark', '\uFEFFSELECT WHERE {', '1:8', "unexpected 'WHERE'"],
+    ['wide characters before the error (columns count code points)', 'SELECT ?r WHERE { ?r rdfs:label "日本🙂" . ?r ex:p ?x }', '1:44', 'the prefix ex: is not declared'],
+  ])('a query file with %s: exit 1 at its line and column', async (_name, text, position, message) => {
+    const file = join(tempDir(), 'q.rq');
+    writeFileSync(file, text);
+    const r = await gwgen(['query', 'examples/metered-api.ttl', file]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${file}:${position}: error: the SPARQL query does not parse: ${message}`);
+    expect(r.stderr).not.toContain('Parse error');
+  });
+
+  it('a query file with a byte order mark and CRLF line ends runs', async () => {
+    const file = join(tempDir(), 'bom.rq');
+    writeFileSync(file, '\uFEFFSELECT ?r\r\nWHERE { ?r a agw:Route }\r\n');
+    const r = await gwgen(['query', 'examples/metered-api.ttl', file, '--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).results.bindings.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a .rq file and -e', (d: string) => ['examples/metered-api.ttl', join(d, 'q.rq'), '-e', 'ASK {}'], 'and -e were given'],
+    ['a query file and no model', (d: string) => [join(d, 'q.rq')], `no model file given: `],
+    ['a directory as the query file', (d: string) => ['examples/metered-api.ttl', join(d, 'dir.rq')], 'dir.rq is a directory, not a query file'],
+    ['a missing query file', (d: string) => ['examples/metered-api.ttl', join(d, 'none.rq')], 'query file not found'],
+  ])('%s is a usage error (exit 2) that says so', async (_name, args, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'q.rq'), 'SELECT ?r WHERE { ?r a agw:Route }');
+    mkdirSync(join(dir, 'dir.rq'));
+    const r = await gwgen(['query', ...args(dir)]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('Turtle syntax error');
   });
 
   it('a broken query is exit 1 with a message, not a stack trace', async () => {
@@ -305,6 +353,21 @@ describe('gwgen init and gwgen.json', () => {
     const again = await gwgen(['init', dir]);
     expect(again.exitCode).toBe(2);
     expect(again.stderr).toContain('already exists');
+  });
+
+  // A file where a directory is wanted: each a usage error (exit 2) that names it, never a raw errno.
+  it.each([
+    ['init under a file', ['init', 'afile/sub'], 'afile/sub cannot be created: afile is a file, not a directory'],
+    ['init deeper under a file', ['init', 'afile/sub/deeper'], 'afile/sub/deeper cannot be created: afile is a file, not a directory'],
+    ['init on a file', ['init', 'afile'], 'afile is a file, not a directory'],
+    ['pack validate of a file', ['pack', 'validate', 'afile'], 'afile is a file, not a pack directory'],
+  ])('%s is exit 2 saying so', async (_name, args, message) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'afile'), 'x');
+    const r = await gwgen(args, { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/ENOTDIR|EEXIST|not found/);
   });
 
   it('generate without models and without gwgen.json is a usage error', async () => {

@@ -16,6 +16,8 @@ import { schemaHash } from '../dist/model/schema.js';
 import { requireWithCodeCache } from '../dist/sparql/code-cache.js';
 import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 import { keepQueryWorker } from '../dist/sparql/worker-client.js';
+import { toTable } from '../dist/sparql/results.js';
+import { queryShape } from '../dist/sparql/scan.js';
 
 type Case = [string, boolean];
 
@@ -222,5 +224,39 @@ describe('the vocabulary the unknown-term check knows', () => {
     const parsed = new Set(quads.filter((q) => q.subject.value.startsWith(AGW)).map((q) => q.subject.value.slice(AGW.length)));
     expect([...definedTerms()].sort()).toEqual([...parsed].sort());
     expect(parsed.size).toBeGreaterThan(100);
+  });
+});
+
+describe('query --format table: columns in terminal cells', () => {
+  const lit = (v: string) => DataFactory.literal(v);
+  // Each: the ?name values, then the expected table lines (a CJK character or an emoji is two cells, a combining mark none).
+  it.each([
+    ['CJK', ['注文', 'ab'], ['?name  ?n', '-----  --', '注文   0', 'ab     1']],
+    ['emoji', ['🙂🙂x', 'a'], ['?name  ?n', '-----  --', '🙂🙂x  0', 'a      1']],
+    ['a combining accent', ['cafe\u0301', 'caf'], ['?name  ?n', '-----  --', 'cafe\u0301   0', 'caf    1']],
+    ['wide cells set the width', ['日本語テキスト', 'x'], ['?name           ?n', '--------------  --', '日本語テキスト  0', 'x               1']],
+  ])('%s', (_name, names, lines) => {
+    const rows = names.map((n, i) => ({ name: lit(n), n: lit(String(i)) }));
+    expect(toTable({ kind: 'bindings', variables: ['name', 'n'], rows }, (iri) => iri)).toBe(`${lines.join('\n')}\n${rows.length} rows\n`);
+  });
+});
+
+describe('the SPARQL scanner: a query\'s form and SELECT list', () => {
+  // Each: the query text, its form, what its SELECT projects.
+  it.each([
+    ['SELECT ?focus ?name WHERE { ?focus ?p ?name }', 'select', ['focus', 'name']],
+    ['PREFIX agw: <https://ggen.ai/ontology/api-gateway#> SELECT ?focus WHERE { ?focus a agw:Route }', 'select', ['focus']],
+    ['# SELECT ?not\nBASE <http://x/#> PREFIX : <#> SELECT DISTINCT ?a (STR(?b) AS ?c) { ?a :p ?b }', 'select', ['a', 'c']],
+    ['SELECT * WHERE { ?focus a <urn:x> }', 'select', '*'],
+    ['SELECT REDUCED ?x FROM <urn:g> WHERE { ?x ?p "a # b" }', 'select', ['x']],
+    ['select (count(*) as ?n) ?g where { ?g ?p ?o } group by ?g', 'select', ['n', 'g']],
+    ['\uFEFFSELECT ?x\r\nWHERE { ?x ?p """ ?y\n""" }', 'select', ['x']],
+    ['ASK { ?s ?p ?o }', 'ask', undefined],
+    ['PREFIX a: <urn:a#> CONSTRUCT WHERE { ?s ?p ?o }', 'construct', undefined],
+    ['LOAD <http://127.0.0.1:9/x>', 'update', undefined],
+    ['WITH <urn:g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }', 'update', undefined],
+    ['# only a comment', undefined, undefined],
+  ])('%j', (text, form, projection) => {
+    expect(queryShape(text)).toEqual({ ...(form ? { form } : {}), ...(projection ? { projection } : {}) });
   });
 });

@@ -1,12 +1,13 @@
-import type { Term } from 'n3';
-import { GwgenError, problem, type Problem, type SourceLocation } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { DataFactory, termToId, type Store, type Term } from 'n3';
+import { problem, type Problem, type SourceLocation } from '../errors.js';
 import { readSources } from '../pipeline/load.js';
 import { agw } from '../pipeline/rdf.js';
-import type { QueryOutcome } from '../sparql/engine.js';
 import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
-import { loadRules, type AuditRule, type Severity } from './rules.js';
+import { closest, distance } from 'fastest-levenshtein';
+import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
 
 export interface AuditInput extends ModelInput {
@@ -24,6 +25,14 @@ export interface Finding {
   readonly message: string;
   /** Where the focus node is defined. */
   readonly location: SourceLocation;
+  /**
+   * The focus as SARIF fingerprints name it, unchanged when other nodes are added: an IRI, or for a
+   * blank node (whose label shifts with every blank node above it) the path that reaches it from
+   * a named node (location.node, `<https://x#gw> agw:hasCertificate []`), with a hash of its own
+   * predicates and objects when nothing named reaches it or another finding's node of the same
+   * rule has the same path.
+   */
+  readonly identity: string;
   /** Set when the node carries agw:auditSuppress for this rule. */
   readonly suppressed?: { readonly reason?: string };
 }
@@ -58,41 +67,103 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       problems.push(...(r?.problems ?? [problem('internal', `audit rule ${rule.id} returned nothing`)]).map((p) => ({ ...p, message: `audit rule ${rule.file}: ${p.message}`, code: 'usage' as const })));
       continue;
     }
-    for (const row of rows(r.outcome)) {
-      const focus = row.focus;
-      if (!focus) continue;
-      const suppressions = store.getObjects(focus as Term, agw('auditSuppress'), null).map((t) => t.value);
-      const reason = store.getObjects(focus as Term, agw('auditReason'), null)[0]?.value;
-      findings.push({
-        rule: rule.id,
-        severity: rule.severity,
-        // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
-        focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
-        message: fillMessage(rule.message, row),
-        location: locator.locate(focus as Term),
-        ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
-      });
+    if (r.outcome.kind !== 'bindings') {
+      problems.push(problem('usage', `audit rule ${rule.file}: must be a SPARQL SELECT query (each row is a finding)`, { location: { file: rule.file }, hint: 'write SELECT ?focus ... WHERE { ... }' }));
+      continue;
+    }
+    // What SELECT * projected is known now: ?focus and the message's variables must be among it.
+    const missing = missingVariables(rule, r.outcome.variables);
+    if (missing.length > 0) {
+      problems.push(...missing);
+      continue;
+    }
+    for (const row of r.outcome.rows) {
+      if (row.focus) findings.push(finding(rule, row.focus, fillMessage(rule.message, row)));
     }
   }
   if (problems.length > 0) return { ok: false, problems, timings };
+  // A suppression names a rule by id: one no loaded rule has (a typo) would silently suppress nothing.
+  const all = [...rules, UNKNOWN_SUPPRESSION_RULE];
+  const ids = all.map((r) => r.id);
+  for (const quad of store.getQuads(null, agw('auditSuppress'), null, null)) {
+    const id = quad.object.value;
+    if (ids.includes(id)) continue;
+    const near = closest(id, ids);
+    const hint = distance(id, near) <= Math.max(2, Math.floor(id.length / 4)) ? ` Did you mean "${near}"?` : '';
+    findings.push(finding(UNKNOWN_SUPPRESSION_RULE, quad.subject as Term, `${fillMessage(UNKNOWN_SUPPRESSION_RULE.message, { focus: quad.subject as Term, rule: quad.object as Term })}${hint}`));
+  }
+  // Two blank nodes of one rule with the same path (two [] routes of a gateway) are told apart by their content.
+  const paths = new Map<string, Set<string>>();
+  for (const f of findings) if (f.focus.startsWith('_:')) paths.set(`${f.rule}|${f.identity}`, (paths.get(`${f.rule}|${f.identity}`) ?? new Set()).add(f.focus));
+  for (const [i, f] of findings.entries()) {
+    if (!f.focus.startsWith('_:')) continue;
+    const anonymous = f.identity.startsWith('[');
+    if (anonymous || paths.get(`${f.rule}|${f.identity}`)!.size > 1) findings[i] = { ...f, identity: `${f.identity} ${contentHash(store, DataFactory.blankNode(f.focus.slice(2)))}` };
+  }
   findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareStrings(a.rule, b.rule) || compareStrings(a.focus, b.focus) || compareStrings(a.message, b.message));
-  return { ok: true, rules, findings, timings };
+  return { ok: true, rules: all, findings, timings };
+
+  function finding(rule: AuditRule, focus: Term, message: string): Finding {
+    const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
+    const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
+    const location = locator.locate(focus);
+    return {
+      rule: rule.id,
+      severity: rule.severity,
+      // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
+      focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
+      message,
+      location,
+      identity: focus.termType === 'BlankNode' ? (location.node ?? '[]') : focus.value,
+      ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
+    };
+  }
 }
 
-function rows(outcome: QueryOutcome): ReadonlyArray<Record<string, Term>> {
-  if (outcome.kind === 'bindings') return outcome.rows;
-  throw new GwgenError(problem('usage', 'an audit rule must be a SELECT query'));
+/**
+ * A blank node by what it says: a hash of its sorted predicate/object pairs, nested blank nodes
+ * as [] (their labels are as unstable as its own).
+ */
+function contentHash(store: Store, node: Term): string {
+  const pairs = store.getQuads(node, null, null, null).map((q) => `${termToId(q.predicate)} ${q.object.termType === 'BlankNode' ? '[]' : termToId(q.object)}`);
+  return `#${createHash('sha256').update([...new Set(pairs)].sort(compareStrings).join('\n')).digest('hex').slice(0, 16)}`;
 }
 
-/** `{?var}` → the row's value: an IRI as its local name, a literal as its text. */
+/** What a message shows for a variable the row leaves unbound (an OPTIONAL that did not match). */
+export const UNBOUND = '(none)';
+
+/** `{?var}` → the row's value: an IRI as its local name, a literal as its text, UNBOUND when there is none. */
 export function fillMessage(template: string, row: Record<string, Term>): string {
-  return template.replace(/\{\?(\w+)\}/g, (whole, name: string) => {
+  return template.replace(PLACEHOLDER, (_whole, name: string) => {
     const term = row[name];
-    if (!term) return whole;
+    if (!term) return UNBOUND;
     if (term.termType === 'NamedNode') return term.value.replace(/^.*[#/]/, '') || term.value;
     if (term.termType === 'BlankNode') return `_:${term.value}`;
     return term.value;
   });
+}
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}))?$/i;
+
+/**
+ * An ISO 8601 instant as `--now` takes it: a date-time with seconds and a zone, `Z` or an offset
+ * (`2027-01-01T00:00:00Z`, `2027-01-01T09:30:00.5+02:00`; RFC 3339's profile of ISO 8601), or a
+ * bare date, which is that day's midnight UTC. Anything else (`1`, `March 3 2026`, a date-time
+ * without a zone, which would be local time, `2026-02-30`) is undefined.
+ */
+export function parseInstant(text: string): Date | undefined {
+  const m = INSTANT.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const ms = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  const utc = new Date(Date.UTC(year!, month! - 1, day!, hour, minute, second) + ms);
+  // Date.UTC rolls 2026-02-30 over into March: a date or time out of range does not come back unchanged.
+  if (year! < 1 || utc.getUTCFullYear() !== year || utc.getUTCMonth() !== month! - 1 || utc.getUTCDate() !== day || utc.getUTCHours() !== hour || utc.getUTCMinutes() !== minute || utc.getUTCSeconds() !== second) return undefined;
+  const zone = m[8]?.toUpperCase();
+  if (!zone || zone === 'Z') return utc;
+  const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
+  if (oh > 23 || om > 59) return undefined;
+  return new Date(utc.getTime() - (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000);
 }
 
 /** Does a finding of this severity reach the `--fail-on` threshold? */

@@ -1,3 +1,5 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { formatLocation } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Finding } from './audit.js';
@@ -39,13 +41,21 @@ export function toTable(findings: readonly Finding[]): string {
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
 
+/** The SARIF base id of model files under the working directory (the usual name, GitHub's too). */
+const SRCROOT = '%SRCROOT%';
+
 /**
  * A SARIF 2.1.0 log for code scanning: one run, tool.driver gwgen with every rule, and a
  * result per finding located at the line of the model file where the focus node is defined.
- * Suppressed findings carry an inSource suppression with the model's reason.
+ * Suppressed findings carry an inSource suppression with the model's reason. A model file under
+ * `cwd` (the directory finding locations are relative to: audit's `cwd`) is a relative URI
+ * against %SRCROOT%, which originalUriBaseIds sets to cwd as a file:// URI; another one is an
+ * absolute file:// URI.
  */
-export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[]): string {
+export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[], options: { cwd?: string } = {}): string {
+  const cwd = resolve(options.cwd ?? process.cwd());
   const index = new Map(rules.map((r, i) => [r.id, i]));
+  const root = pathToFileURL(cwd).href;
   const log = {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -75,15 +85,17 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
           locations: [
             {
               ...(f.location.file
-                ? { physicalLocation: { artifactLocation: { uri: fileUri(f.location.file) }, region: { startLine: f.location.line ?? 1, ...(f.location.column ? { startColumn: f.location.column } : {}) } } }
+                ? { physicalLocation: { artifactLocation: artifactLocation(f.location.file, cwd), region: { startLine: f.location.line ?? 1, ...(f.location.column ? { startColumn: f.location.column } : {}) } } }
                 : {}),
               logicalLocations: [{ fullyQualifiedName: f.focus, kind: 'resource' }],
             },
           ],
-          partialFingerprints: { 'gwgenFinding/v1': `${f.rule}|${f.focus}` },
+          // A blank node's label shifts when blank nodes are added above it: its identity does not.
+          partialFingerprints: { 'gwgenFinding/v1': `${f.rule}|${f.identity}` },
           ...(f.suppressed ? { suppressions: [{ kind: 'inSource', ...(f.suppressed.reason !== undefined ? { justification: f.suppressed.reason } : {}) }] } : {}),
         })),
         columnKind: 'unicodeCodePoints',
+        originalUriBaseIds: { [SRCROOT]: { uri: root.endsWith('/') ? root : `${root}/` } },
       },
     ],
   };
@@ -94,7 +106,13 @@ function pascal(id: string): string {
   return id.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
 }
 
-/** SARIF wants a URI reference: "my model#1.ttl" is "my%20model%231.ttl" ("#" would start a fragment). */
-function fileUri(path: string): string {
-  return path.split(/[\\/]/).map(encodeURIComponent).join('/');
+/**
+ * SARIF wants a relative URI with a base id, or an absolute URI: "my model#1.ttl" is
+ * "my%20model%231.ttl" ("#" would start a fragment), "/elsewhere/m.ttl" "file:///elsewhere/m.ttl".
+ */
+function artifactLocation(file: string, cwd: string): { uri: string; uriBaseId?: string } {
+  const path = resolve(cwd, file);
+  const rel = relative(cwd, path);
+  if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return { uri: rel.split(/[\\/]/).map(encodeURIComponent).join('/'), uriBaseId: SRCROOT };
+  return { uri: pathToFileURL(path).href };
 }

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
 import { QUERIES_DIR } from '../paths.js';
+import { normalizeQueryText, queryShape } from '../sparql/scan.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
@@ -27,18 +28,38 @@ export interface AuditRule {
   readonly message: string;
   readonly description: string;
   readonly help: string;
+  /** The SELECT; empty for UNKNOWN_SUPPRESSION_RULE, which gwgen checks itself. */
   readonly query: string;
+  /** The .rq file; empty for UNKNOWN_SUPPRESSION_RULE. */
   readonly file: string;
 }
 
 export const BUILTIN_RULES_DIR = join(QUERIES_DIR, 'audit');
 
+/**
+ * The one built-in rule that is no query: whether a suppression names a rule that exists takes
+ * the ids of the rules loaded for this run (--rules included), which a query of the model cannot
+ * know. audit() checks it after the query rules and lists it with them (SARIF rules included).
+ */
+export const UNKNOWN_SUPPRESSION_RULE: AuditRule = {
+  id: 'unknown-suppression',
+  severity: 'warning',
+  title: 'Audit suppression of an unknown rule',
+  message: '{?focus} suppresses "{?rule}", which is not the id of any loaded audit rule: it suppresses nothing.',
+  description: 'agw:auditSuppress names a rule id that none of the rules of this run has: a misspelling, or a rule of a --rules directory not given this time. The suppression has no effect.',
+  help: 'Correct the rule id (gwgen audit --format sarif lists every rule), pass the --rules directory that defines it, or remove the suppression.',
+  query: '',
+  file: '',
+};
+
 const HEADER = /^#\s*([A-Za-z]+):\s?(.*)$/;
 
 /** Parses one rule file; problems name the file and say what is missing. */
-export function parseRule(file: string, text: string): { rule?: AuditRule; problems: Problem[] } {
+export function parseRule(file: string, raw: string): { rule?: AuditRule; problems: Problem[] } {
+  // No byte order mark, "\n" line ends: what the query runs from (see normalizeQueryText).
+  const text = normalizeQueryText(raw);
   const meta = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of text.split('\n')) {
     const m = HEADER.exec(line.trim());
     if (m) meta.set(m[1]!.toLowerCase() === 'message' && m[1] === 'MESSAGE' ? 'gate' : m[1]!.toLowerCase(), m[2]!.trim());
   }
@@ -50,14 +71,46 @@ export function parseRule(file: string, text: string): { rule?: AuditRule; probl
   if (!id || !/^[a-z0-9][a-z0-9-]*$/.test(id)) fail('needs a header line "# id: <kebab-case-id>"', 'add e.g. "# id: route-without-owner" at the top of the file');
   if (!severity || !SEVERITIES.includes(severity as Severity)) fail(`needs "# severity: error|warning|info"${severity ? ` (found "${severity}")` : ''}`, 'add e.g. "# severity: warning"');
   if (!message) fail('needs a "# message: ..." line (with {?var} placeholders)', 'add e.g. "# message: Route {?focus} has no owner"');
-  if (!/\bSELECT\b/i.test(text.replace(/#.*$/gm, ''))) fail('must be a SPARQL SELECT query (each row is a finding)', 'write SELECT ?focus ... WHERE { ... }');
-  else if (!/\?focus\b/.test(text.replace(/#.*$/gm, '').split(/\bWHERE\b/i)[0] ?? '')) fail('must select ?focus, the node each finding is about', 'write SELECT ?focus ... (the IRI of the offending node)');
+  // The form and the projection come from the query's tokens: a "#" in an IRI or a string is no comment.
+  const shape = queryShape(text);
+  if (shape.form !== 'select') {
+    fail(`must be a SPARQL SELECT query (each row is a finding)${shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : ''}`, 'write SELECT ?focus ... WHERE { ... }');
+  } else if (shape.projection !== '*') {
+    // SELECT * projects what its pattern binds: checked against the variables the query reports once it has run.
+    problems.push(...missingVariables({ file, message: message ?? '' }, shape.projection!));
+  }
   if (problems.length > 0) return { problems };
   const title = meta.get('title') ?? meta.get('gate') ?? id!;
   return {
     rule: { id: id!, severity: severity as Severity, title, message: message!, description: meta.get('description') ?? title, help: meta.get('help') ?? '', query: text, file },
     problems,
   };
+}
+
+/** `{?var}` in a rule's message. */
+export const PLACEHOLDER = /\{\?([\p{L}\p{N}_]+)\}/gu;
+
+/**
+ * What a rule needs its query to select: ?focus, and each variable its message names. Checked
+ * when the rule is read (an explicit SELECT list) and, for SELECT *, against the variables the
+ * query turned out to project.
+ */
+export function missingVariables(rule: Pick<AuditRule, 'file' | 'message'>, projected: readonly string[]): Problem[] {
+  const problems: Problem[] = [];
+  if (!projected.includes('focus')) {
+    problems.push(problem('usage', `audit rule ${rule.file}: must select ?focus, the node each finding is about`, { location: { file: rule.file }, hint: 'write SELECT ?focus ... (the IRI of the offending node)' }));
+  }
+  const named = new Set([...rule.message.matchAll(PLACEHOLDER)].map((m) => m[1]!));
+  for (const name of named) {
+    if (name === 'focus' || projected.includes(name)) continue;
+    problems.push(
+      problem('usage', `audit rule ${rule.file}: the message uses {?${name}}, but the query does not select ?${name}`, {
+        location: { file: rule.file },
+        hint: `add ?${name} to the SELECT clause, or take {?${name}} out of the "# message:" line`,
+      }),
+    );
+  }
+  return problems;
 }
 
 /** The built-in rules, then the `.rq` files of each extra directory; ids must be unique. */
@@ -68,8 +121,13 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
     let names: string[];
     try {
       names = (await readdir(dir)).filter((n) => n.endsWith('.rq')).sort();
-    } catch {
-      problems.push(problem('file-not-found', `rules directory not found: ${dir}`, { location: { file: dir }, hint: 'pass a directory of .rq rule files to --rules' }));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(
+        code === 'ENOTDIR'
+          ? problem('usage', `rules directory ${dir} is a file, not a directory`, { location: { file: dir }, hint: 'pass the directory that holds the .rq rule files to --rules' })
+          : problem('file-not-found', code === 'ENOENT' ? `rules directory not found: ${dir}` : `cannot read rules directory ${dir}: ${code ?? String(err)}`, { location: { file: dir }, hint: 'pass a directory of .rq rule files to --rules' }),
+      );
       continue;
     }
     for (const name of names) {
@@ -77,9 +135,9 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       const parsed = parseRule(file, await readFile(file, 'utf8'));
       problems.push(...parsed.problems);
       if (!parsed.rule) continue;
-      const clash = rules.find((r) => r.id === parsed.rule!.id);
+      const clash = rules.find((r) => r.id === parsed.rule!.id) ?? (parsed.rule.id === UNKNOWN_SUPPRESSION_RULE.id ? UNKNOWN_SUPPRESSION_RULE : undefined);
       if (clash) {
-        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file}`, { location: { file }, hint: 'give the rule its own id' }));
+        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file }, hint: 'give the rule its own id' }));
         continue;
       }
       rules.push(parsed.rule);

@@ -100,8 +100,11 @@ export async function packIntegrity(dir: string): Promise<string> {
  * rules have their metadata and it holds at least one of ontology/, queries/, templates/.
  */
 export async function validatePack(dir: string): Promise<{ manifest?: PackManifest; problems: Problem[] }> {
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) return { problems: [problem('file-not-found', `pack directory not found: ${dir}`, { location: { file: dir }, hint: 'give the directory that holds the pack.toml' })] };
+  const found = await stat(dir).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
+  if (found !== 'directory') {
+    // Either way there is no pack directory there: a usage error (exit 2), not a fault of a pack.
+    return { problems: [problem('file-not-found', found === 'file' ? `${dir} is a file, not a pack directory` : `pack directory not found: ${dir}`, { location: { file: dir }, hint: 'give the directory that holds the pack.toml' })] };
+  }
   const { manifest, problems } = await readManifest(dir);
   const tree = await packTree(dir).catch((): PackTree => ({ files: [], links: [], special: [] }));
   problems.push(...treeProblems(tree, (file) => file, 'replace the link with a copy of the file it points to'));

@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { DataFactory, type Store, type Term } from 'n3';
-import { GwgenError, problem } from '../errors.js';
+import { GwgenError, problem, type Problem } from '../errors.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
+import { normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
+/** A parsed query: Comunica's algebra (its type names the form, e.g. "project", "ask", "load"). */
+type Operation = Exclude<Parameters<QueryEngine['query']>[0], string>;
 
 let engine: Promise<QueryEngine> | undefined;
 let saveCache: (() => void) | undefined;
@@ -57,42 +60,57 @@ export type QueryOutcome =
   | { readonly kind: 'bindings'; readonly variables: readonly string[]; readonly rows: readonly Row[] }
   | { readonly kind: 'boolean'; readonly value: boolean };
 
+/** The algebra of each update form, as the user wrote it: an update is refused before it runs. */
+const UPDATES: Readonly<Record<string, string>> = {
+  compositeupdate: 'several updates',
+  deleteinsert: 'INSERT/DELETE',
+  load: 'LOAD',
+  clear: 'CLEAR',
+  create: 'CREATE',
+  drop: 'DROP',
+  add: 'ADD',
+  move: 'MOVE',
+  copy: 'COPY',
+  nop: 'an empty update',
+};
+
+const ONLY_SELECT_ASK = { hint: 'rewrite the query as SELECT (rows) or ASK (true/false)' };
+
 /**
  * Runs a SELECT or ASK query. A query that does not parse or is of another form is a problem
- * value naming `origin` (the file or "-e"), never a stack trace.
+ * value naming `origin` (the file or "-e") and the line and column in its own text, never a
+ * stack trace. The query is parsed first (Comunica's parser, without running it): an update
+ * (INSERT, LOAD, ...) is refused as such before anything runs.
  */
-export async function runQuery(store: Store, text: string, origin: string, options: { now?: Date } = {}): Promise<QueryOutcome> {
+export async function runQuery(store: Store, rawText: string, origin: string, options: { now?: Date } = {}): Promise<QueryOutcome> {
+  const text = normalizeQueryText(rawText);
   // An empty text parses as an empty update, which would "succeed" with one empty row.
-  if (text.replace(/^\s*#.*$/gm, '').trim() === '') {
+  if (sparqlTokens(text).length === 0) {
     throw new GwgenError(problem('query', 'the query is empty', { location: { file: origin }, hint: "give a SELECT or ASK query, e.g. -e 'SELECT ?path WHERE { ?r agw:routePath ?path }'" }));
   }
   const qe = await sparqlEngine();
-  const full = `${PROLOGUE}\n${text}`;
+  // queryTimestamp is what NOW() returns: injectable so audits of expiry dates are testable.
+  // A context each: Comunica notes the explain mode in the one it is given.
+  const context = () => ({ sources: [store], ...(options.now ? { queryTimestamp: options.now } : {}) });
+  let operation: Operation;
+  try {
+    operation = (await qe.explain(`${PROLOGUE}\n${text}`, context(), 'parsed')).data as Operation;
+  } catch (err) {
+    throw new GwgenError(parseProblem(String((err as Error)?.message ?? err), text, origin));
+  }
+  if (Object.hasOwn(UPDATES, operation.type)) {
+    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is an update (${UPDATES[operation.type]})`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
+  }
   let result;
   try {
-    // queryTimestamp is what NOW() returns: injectable so audits of expiry dates are testable.
-    result = await qe.query(full, { sources: [store], ...(options.now ? { queryTimestamp: options.now } : {}) });
+    result = await qe.query(operation, context());
   } catch (err) {
-    // The parser counts the lines of the prologue too: the location is the line in the query's own text.
-    const text = String((err as Error).message ?? err);
+    const message = String((err as Error)?.message ?? err);
     // Comunica's word for "no part of the engine runs this", e.g. SERVICE: nothing to do with syntax.
-    if (text.includes('No actors are able to reply')) {
+    if (message.includes('No actors are able to reply')) {
       throw new GwgenError(problem('query', 'the query asks for something the engine does not run over a model, such as SERVICE (a remote endpoint)', { location: { file: origin }, hint: 'query the model only: SELECT or ASK without SERVICE' }));
     }
-    const first = text.split('\n')[0]!;
-    const at = /\bon line (\d+)/.exec(first);
-    const line = at ? Number(at[1]) - PROLOGUE_LINES : undefined;
-    // The parser lists every token it would have taken; what it found says enough.
-    const found = /but found: (.*)$/.exec(text)?.[1];
-    const what =
-      first.replace(/ on line \d+:?/, '').replace(/\boffset: (\d+)/, (_m, n: string) => `offset: ${Number(n) - PROLOGUE.length - 1}`) +
-      (found ? `: unexpected ${found}` : '');
-    throw new GwgenError(
-      problem('query', `the SPARQL query does not parse: ${what}`, {
-        location: { file: origin, ...(line !== undefined && line >= 1 ? { line } : {}) },
-        hint: 'check the query syntax; the prefixes rdf rdfs owl xsd agw are predeclared',
-      }),
-    );
+    throw new GwgenError(problem('query', `the query cannot run: ${message.split('\n')[0]}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK)' }));
   }
   if (result.resultType === 'bindings') {
     const stream = await result.execute();
@@ -108,10 +126,95 @@ export async function runQuery(store: Store, text: string, origin: string, optio
     return { kind: 'bindings', variables, rows };
   }
   if (result.resultType === 'boolean') return { kind: 'boolean', value: await result.execute() };
-  throw new GwgenError(
-    problem('query', 'only SELECT and ASK queries are supported', {
-      location: { file: origin },
-      hint: 'rewrite the query as SELECT (rows) or ASK (true/false)',
-    }),
-  );
+  throw new GwgenError(problem('query', 'only SELECT and ASK queries are supported', { location: { file: origin }, ...ONLY_SELECT_ASK }));
+}
+
+const SYNTAX_HINT = 'check the query syntax; the prefixes rdf rdfs owl xsd agw are predeclared';
+
+/**
+ * A parser error as a problem at the line and column of the user's text. The parser sees the
+ * prologue too and reports three ways: "Parse error on line N" with a caret line, or without a
+ * line when it ran into the end of the query ("found --> '' <--"); the lexer an offset
+ * ("unexpected character: ->"<- at offset: 30"); an undeclared prefix nothing at all.
+ */
+export function parseProblem(raw: string, text: string, origin: string): Problem {
+  const at = (offset: number | undefined, message: string, hint = SYNTAX_HINT): Problem =>
+    problem('query', `the SPARQL query does not parse: ${message}`, { location: { file: origin, ...(offset !== undefined ? positionAt(text, offset) : {}) }, hint });
+  const prefix = /^Unknown prefix:? ?([^\s:]*)/.exec(raw)?.[1];
+  if (prefix !== undefined) {
+    const use = sparqlTokens(text).find((t) => t.kind === 'name' && t.text.startsWith(`${prefix}:`));
+    return at(use?.offset, `the prefix ${prefix}: is not declared`, `declare it, e.g. PREFIX ${prefix}: <https://example.org/ns#>, before the query; rdf rdfs owl xsd agw are predeclared`);
+  }
+  const lexed = /^unexpected character: ->([\s\S])<- at offset: (\d+)/.exec(raw);
+  if (lexed) {
+    const ch = lexed[1]!;
+    const quote = ch === '"' || ch === "'";
+    return at(Number(lexed[2]) - PROLOGUE.length - 1, `unexpected character ${JSON.stringify(ch)}${quote ? ': a string that does not end on its line' : ''}`, quote ? 'close the string on the same line, or use """...""" for one that spans lines' : SYNTAX_HINT);
+  }
+  const lines = raw.split('\n');
+  if (!lines[0]!.startsWith('Parse error')) return at(undefined, lines[0]!);
+  const onLine = /^Parse error on line (\d+)/.exec(lines[0]!);
+  const caret = lines.findIndex((l) => /^-*\^$/.test(l));
+  const detail = lines.slice(caret >= 0 ? caret + 1 : 1).join('\n');
+  const { found, expected } = readExpectation(detail);
+  const expecting = expected.length > 0 ? `expected ${listOr(expected)}` : '';
+  if (found === '' || !onLine) {
+    // The end of the query: after its last token.
+    const tokens = sparqlTokens(text);
+    const last = tokens[tokens.length - 1];
+    const end = last ? last.offset + last.text.length : text.length;
+    return at(end, `${expecting || 'the query is incomplete'}${expecting ? ', but the query ends here' : ''}`);
+  }
+  const line = Number(onLine[1]) - PROLOGUE_LINES;
+  const column = caret >= 0 ? lines[caret]!.length : 1;
+  const what = found !== undefined ? `unexpected '${found}'${expecting ? `; ${expecting}` : ''}` : detail.split('\n')[0]!;
+  return at(line >= 1 ? offsetOf(text, line, column) : undefined, what);
+}
+
+/** What Chevrotain's messages say was found and what it would have taken. */
+function readExpectation(detail: string): { found?: string; expected: string[] } {
+  const mismatched = /Expecting (?:token of type )?--> ([\s\S]*?) <-- but found --> '([\s\S]*)' <--/.exec(detail);
+  if (mismatched) return { found: mismatched[2]!, expected: [tokenName(mismatched[1]!)] };
+  const redundant = /Redundant input, expecting EOF but found: ([\s\S]*)$/.exec(detail);
+  if (redundant) return { found: redundant[1]!.trim(), expected: ['the end of the query'] };
+  const alternatives = /^Expecting:([\s\S]*)\nbut found: '([\s\S]*)'$/.exec(detail);
+  if (alternatives) {
+    // "1. [SELECT, ?x]" or "<[IriRef] ,[Var1]>": the first token of each sequence.
+    const firsts = [...alternatives[1]!.matchAll(/\[([^\],]+)[\],]/g)].map((m) => tokenName(m[1]!.trim()));
+    return { found: alternatives[2]!, expected: [...new Set(firsts)] };
+  }
+  return { expected: [] };
+}
+
+const TOKEN_NAMES: Record<string, string> = {
+  Var1: 'a variable',
+  Var2: 'a variable',
+  IriRef: 'an IRI',
+  PNameLn: 'a prefixed name',
+  PNameNs: 'a prefixed name',
+  BlankNodeLabel: 'a blank node',
+  Anon: 'a blank node',
+  String1: 'a string',
+  String2: 'a string',
+  StringLiteral1: 'a string',
+  StringLiteral2: 'a string',
+  StringLiteralLong1: 'a string',
+  StringLiteralLong2: 'a string',
+  Integer: 'a number',
+  Decimal: 'a number',
+  Double: 'a number',
+  Nil: "'()'",
+};
+
+/** A token as the parser names it ("Var1", "type declaration 'a'", "}") in the user's words. */
+function tokenName(name: string): string {
+  if (TOKEN_NAMES[name]) return TOKEN_NAMES[name];
+  const quoted = /'([^']+)'$/.exec(name)?.[1];
+  if (quoted) return `'${quoted}'`;
+  return /^[A-Z][a-z]+[A-Z0-9]/.test(name) ? name : `'${name}'`;
+}
+
+function listOr(items: readonly string[]): string {
+  const shown = items.length > 8 ? [...items.slice(0, 8), '…'] : items;
+  return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
 }

@@ -1,4 +1,5 @@
 import type { Term } from 'n3';
+import stringWidth from 'string-width';
 import type { QueryOutcome } from './engine.js';
 
 /** W3C SPARQL 1.1 Query Results JSON Format. */
@@ -36,14 +37,15 @@ export function toSparqlCsv(outcome: QueryOutcome): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** An aligned text table, IRIs shortened with the given prefixes. */
+/** An aligned text table (aligned in terminal columns, see string-width), IRIs shortened with the given prefixes. */
 export function toTable(outcome: QueryOutcome, shorten: (iri: string) => string): string {
   if (outcome.kind === 'boolean') return `${outcome.value}\n`;
   const show = (t: Term | undefined) => (!t ? '' : t.termType === 'NamedNode' ? shorten(t.value) : t.termType === 'BlankNode' ? `_:${t.value}` : t.value.replace(/[\r\n\t]/g, ' '));
   const header = outcome.variables.map((v) => `?${v}`);
   const body = outcome.rows.map((row) => outcome.variables.map((v) => show(row[v])));
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  // Columns as the terminal shows them: a CJK character or an emoji takes two, a combining mark none.
+  const widths = header.map((h, i) => Math.max(stringWidth(h), ...body.map((r) => stringWidth(r[i]!))));
+  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i]! - stringWidth(c))).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   const count = `${body.length} row${body.length === 1 ? '' : 's'}`;
   return `${[line(header), rule, ...body.map(line)].join('\n')}\n${count}\n`;

@@ -37,7 +37,7 @@ Examples:
   $ gwgen pack validate ../acme-pack
 
 Exit codes: 0 valid, 1 the pack has problems (among them a symbolic link, a helper or a partial
-gwgen does not have), 2 the directory does not exist.`,
+gwgen does not have), 2 the directory does not exist or is a file.`,
     )
     .action((dir: string) =>
       run(async () => {

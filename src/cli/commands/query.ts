@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { exitCodeFor, problem } from '../../errors.js';
 import { shorten } from '../../paths.js';
-import { query } from '../../query.js';
+import { query, type QueryInput } from '../../query.js';
 import { toSparqlCsv, toSparqlJson, toTable } from '../../sparql/results.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -34,25 +33,28 @@ Exit codes: 0 done, 1 the model or the query is invalid, 2 usage error.`,
     )
     .action((files: string[], flags: QueryFlags) =>
       run(async () => {
-        let models = files;
-        let text = flags.expression;
-        let origin = '-e';
-        if (text === undefined) {
-          const last = files[files.length - 1];
-          if (!last || !/\.(rq|sparql)$/i.test(last) || files.length < 2) {
+        const isQueryFile = (f: string) => /\.(rq|sparql)$/i.test(f);
+        let input: QueryInput;
+        if (flags.expression !== undefined) {
+          const file = files.find(isQueryFile);
+          if (file) {
+            out.problems([problem('usage', `both a query file (${file}) and -e were given`, { hint: "give one: the .rq file after the model files, or the query text with -e 'SELECT ...'" })]);
+            return 2;
+          }
+          input = { models: files, query: flags.expression };
+        } else {
+          const last = files[files.length - 1]!;
+          if (!isQueryFile(last)) {
             out.problems([problem('usage', 'no query given', { hint: "pass a .rq file after the model files, or -e 'SELECT ...'" })]);
             return 2;
           }
-          models = files.slice(0, -1);
-          origin = last;
-          try {
-            text = await readFile(last, 'utf8');
-          } catch {
-            out.problems([problem('file-not-found', `query file not found: ${last}`, { location: { file: last }, hint: "check the path, or give the query inline with -e 'SELECT ...'" })]);
+          if (files.length < 2) {
+            out.problems([problem('usage', `no model file given: ${last} is the query`, { hint: `give the model's Turtle files before the query file, e.g. gwgen query model.ttl ${last}` })]);
             return 2;
           }
+          input = { models: files.slice(0, -1), queryFile: last };
         }
-        const result = await query({ models, query: text, queryOrigin: origin });
+        const result = await query(input);
         if (!result.ok) {
           out.problems(result.problems);
           return exitCodeFor(result.problems);
