@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -939,6 +940,171 @@ describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gatew
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+/** What a raw answer says: status, lower-cased headers (the last of a repeated name), body (by Content-Length, else the rest). */
+interface RawAnswer {
+  status: number;
+  head: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Everything the connection carried, several answers included. */
+  all: string;
+}
+
+function parseAnswer(all: string): RawAnswer {
+  const end = all.indexOf('\r\n\r\n');
+  const head = end === -1 ? all : all.slice(0, end);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const rest = end === -1 ? '' : all.slice(end + 4);
+  const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : rest.length;
+  return { status: Number(all.slice(9, 12)), head, headers, body: rest.slice(0, length), all };
+}
+
+/**
+ * Sends `text` on a connection of its own, as written (no client library normalises it), and
+ * collects what comes back until the gateway closes the connection or `ms` pass.
+ */
+function rawExchange(url: string, text: string, ms = 3000): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
+    let all = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(all));
+    });
+    socket.on('error', reject);
+  });
+}
+
+const WS_HEADERS = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+/** A backend of the edges model: answers in JSON what it got, or, on some paths, raw bytes no server library would write. */
+class EdgeBackend {
+  port = 0;
+  private readonly server = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      const url = req.url ?? '';
+      this.seen.push({ backend: this.name, method: req.method ?? '', url, headers: req.headers });
+      const raw = (text: string) => void req.socket.end(text);
+      if (url.endsWith('/continue')) return raw('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      if (url.endsWith('/hints')) return raw('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      if (url.endsWith('/no-content-0')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kind: empty\r\nConnection: close\r\n\r\n');
+      if (url.endsWith('/no-content-5')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kind: lying\r\nConnection: close\r\n\r\n');
+      if (url.endsWith('/not-modified')) return raw('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\nConnection: close\r\n\r\n');
+      const body = JSON.stringify({ backend: this.name, method: req.method, url, bytes, headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+
+  constructor(
+    readonly name: string,
+    /** Every request and upgrade that reached a backend, shared by the instances of the service. */
+    readonly seen: { backend: string; method: string; url: string; headers: Record<string, string | string[] | undefined> }[],
+  ) {
+    // An upgrade is switched, and says what it got in headers of its 101.
+    this.server.on('upgrade', (req, socket: Socket) => {
+      this.seen.push({ backend: this.name, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      const h = req.headers;
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen: ${req.method} ${req.url}\r\n` +
+          `X-Seen-For: ${h['x-forwarded-for']}\r\nX-Seen-Proto: ${h['x-forwarded-proto']}\r\nX-Seen-Host: ${h['x-forwarded-host']}\r\n\r\n`,
+      );
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** An HS256 token for the edges model's JWT routes. */
+function edgesToken(secret: string): string {
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'https://auth.example.org', aud: 'edges', sub: 'u1', exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+/**
+ * One reading of every request, over raw sockets: a public catch-all "/" sits under routes with
+ * policies of their own (an IP allow list, JWT, methods), and no spelling of a request, method or
+ * upgrade may reach the catch-all, or a backend, in their place.
+ */
+describe('generated gateway: one reading of a request (edges model), over raw sockets', () => {
+  let dir = '';
+  const seen: EdgeBackend['seen'] = [];
+  const a = new EdgeBackend('a', seen);
+  const b = new EdgeBackend('b', seen);
+  const secret = 'edges-secret-0123456789abcdef-0123456789';
+  let env: Record<string, string> = {};
+  let gw: GatewayProcess;
+  const started: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/edges.ttl'));
+    await a.listen();
+    await b.listen();
+    env = { GW_UPSTREAM_APP: a.url, EDGES_JWT_SECRET: secret, GW_MAX_BODY_BYTES: '4096' };
+    gw = await startGateway(dir, env);
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    for (const g of started) await g.stop('SIGKILL');
+    await a.stop();
+    await b.stop();
+  });
+  const start = async (more: Record<string, string>) => {
+    const g = await startGateway(dir, { ...env, ...more });
+    started.push(g);
+    return g;
+  };
+  /** A GET (or `method`) of `target` as written, the connection closed after the answer. */
+  const send = (target: string, headers = '', method = 'GET', url = gw.url) =>
+    rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\n${headers}Connection: close\r\n\r\n`);
+  const upgrade = (target: string, headers = '', method = 'GET', url = gw.url) =>
+    rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\n${headers}${WS_HEADERS}\r\n`, 2000);
+  const calls = () => seen.length;
+
+  it('answers 405 with the Allow of the most specific path when it lacks the method, instead of the catch-all "/"; HEAD of a GET-only route too', async () => {
+    const before = calls();
+    for (const [method, target, allow] of [
+      ['DELETE', '/chat', 'GET, POST'],
+      ['POST', '/getonly', 'GET'],
+      ['HEAD', '/getonly', 'GET'],
+      ['DELETE', '/items/1', 'GET, PUT'],
+      ['GET', '/postonly/x', 'POST'],
+    ] as const) {
+      const answer = await send(target, method === 'POST' ? 'Content-Length: 0\r\n' : '', method);
+      expect(answer.status, `${method} ${target}`).toBe(405);
+      expect(answer.headers.allow, `${method} ${target}`).toBe(allow);
+      if (method !== 'HEAD') expect(JSON.parse(answer.body)).toEqual({ error: 'method not allowed on this route', status: 405 });
+    }
+    expect(calls()).toBe(before);
+    // The catch-all keeps every path no other route knows, and the routes keep their methods.
+    expect((await send('/other', '', 'DELETE')).status).toBe(200);
+    expect((await send('/getonly')).status).toBe(200);
+    expect((await send('/items/1', 'Content-Length: 0\r\n', 'PUT')).status).toBe(200);
   });
 });
 
