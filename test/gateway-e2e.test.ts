@@ -1106,6 +1106,30 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect((await send('/getonly')).status).toBe(200);
     expect((await send('/items/1', 'Content-Length: 0\r\n', 'PUT')).status).toBe(200);
   });
+
+  it('forwards a WebSocket upgrade with the X-Forwarded-* of any request: a trusted proxy (GW_TRUSTED_PROXIES) is believed, anyone else is not', async () => {
+    const forwarded = 'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example.org\r\n';
+    const direct = await upgrade('/ws', forwarded);
+    expect(direct.status).toBe(101);
+    expect([direct.headers['x-seen-for'], direct.headers['x-seen-proto'], direct.headers['x-seen-host']]).toEqual(['127.0.0.1', 'http', 'edges.example']);
+    const behind = await start({ GW_TRUSTED_PROXIES: '127.0.0.1/32' });
+    const trusted = await upgrade('/ws', forwarded, 'GET', behind.url);
+    expect(trusted.status).toBe(101);
+    expect([trusted.headers['x-seen-for'], trusted.headers['x-seen-proto'], trusted.headers['x-seen-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'api.example.org']);
+  });
+
+  it('passes on no forwarding header a client made up (Forwarded, X-Real-IP, X-Forwarded-Port, X-Gateway-Mirror, "_" spellings), and a trusted proxy\'s where they are its own', async () => {
+    const made = 'Forwarded: for=198.51.100.1;proto=https\r\nX-Real-IP: 198.51.100.1\r\nX-Forwarded-Port: 8443\r\nX-Gateway-Mirror: 1\r\nX_Forwarded_For: 198.51.100.1\r\nX_Real_IP: 198.51.100.1\r\nX-Kept: yes\r\n';
+    const dropped = ['forwarded', 'x-real-ip', 'x-forwarded-port', 'x-gateway-mirror', 'x_forwarded_for', 'x_real_ip'];
+    const direct = JSON.parse((await send('/x', made)).body).headers as Record<string, string>;
+    for (const name of dropped) expect(direct[name], name).toBeUndefined();
+    expect(direct['x-kept']).toBe('yes');
+    expect(direct['x-forwarded-for']).toBe('127.0.0.1');
+    const behind = await start({ GW_TRUSTED_PROXIES: '127.0.0.1/32' });
+    const trusted = JSON.parse((await send('/x', made, 'GET', behind.url)).body).headers as Record<string, string>;
+    expect([trusted.forwarded, trusted['x-real-ip'], trusted['x-forwarded-port']]).toEqual(['for=198.51.100.1;proto=https', '198.51.100.1', '8443']);
+    for (const name of ['x-gateway-mirror', 'x_forwarded_for', 'x_real_ip']) expect(trusted[name], name).toBeUndefined();
+  });
 });
 
 describe('gateway config view', () => {

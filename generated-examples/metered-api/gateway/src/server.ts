@@ -916,24 +916,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         (rest === '' || rest.charCodeAt(0) !== 47 ? '/' + rest : rest) + (q === -1 ? '' : rawUrl.slice(q));
     } else this.upstreamPath = rawUrl;
     const h2 = req.httpVersionMajor === 2;
-    const host = h2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
-    // Behind a trusted proxy (one that terminates TLS, say) its view of scheme and host is the client's.
-    const peer = normalizeIp(req.socket.remoteAddress ?? '');
-    const trusted = this.gw.clientAddress.isTrusted(peer);
-    const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
-    const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
-    const headers = upstreamRequestHeaders(
-      req,
-      r.apiKeyHeader,
-      this.forwardedFor(peer, trusted),
-      typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
-      typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
-    );
-    headers.push('traceparent', traceparent(this.trace));
+    const headers = this.forwardHeaders();
     // gRPC servers expect it; the client's own TE went with the other hop-by-hop headers.
     if (this.target.upstream.service.protocol === 'grpc') headers.push('te', 'trailers');
-    if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
-    if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
     this.upstreamHeaders = headers;
     if (r.config.timeoutMs !== undefined) {
       this.deadline = this.start + r.config.timeoutMs;
@@ -985,6 +970,32 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (mirror) this.gw.metrics.mirrored.labels(this.runtime.name, 'skipped').inc();
     this.body = body;
     this.send(false);
+  }
+
+  /**
+   * The request headers for the backend (of a request or a WebSocket upgrade): the client's, less
+   * hop-by-hop ones and those the gateway sets, then X-Forwarded-For/-Proto/-Host (a trusted
+   * proxy's view of scheme and host is the client's), traceparent, the consumer and the hook's.
+   */
+  forwardHeaders(): string[] {
+    const req = this.req;
+    const host = req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    const trusted = this.gw.clientAddress.isTrusted(peer);
+    const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
+    const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
+    const headers = upstreamRequestHeaders(
+      req,
+      this.runtime.apiKeyHeader,
+      this.forwardedFor(peer, trusted),
+      typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
+      typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
+      trusted,
+    );
+    headers.push('traceparent', traceparent(this.trace));
+    if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
+    if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
+    return headers;
   }
 
   private forwardedFor(peer: string, trustedPeer: boolean): string {

@@ -5,9 +5,7 @@ import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DENIED, PERMITTED, type Permit } from './breaker.js';
-import { traceparent } from './log.js';
-import { normalizeIp } from './ip.js';
-import { HOP_BY_HOP, upstreamRequestHeaders } from './proxy.js';
+import { HOP_BY_HOP } from './proxy.js';
 import { MESSAGES } from './respond.js';
 import { Exchange, routedPath, type Gateway } from './server.js';
 
@@ -116,15 +114,8 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
   const upstreamPath = route.config.stripPath
     ? (rest.startsWith('/') ? rest : '/' + rest) + query
     : (ex.req.url ?? '/');
-  const headers = upstreamRequestHeaders(
-    ex.req,
-    route.apiKeyHeader,
-    normalizeIp(ex.req.socket.remoteAddress ?? ''),
-    'http',
-    ex.req.headers.host,
-  );
-  headers.push('traceparent', traceparent(ex.trace));
-  if (ex.consumer !== undefined) headers.push('x-consumer-name', ex.consumer);
+  // X-Forwarded-*, traceparent, the consumer and the hook's headers, as for any proxied request.
+  const headers = ex.forwardHeaders();
   instance.active++;
   let settled = false;
   // `reached`: the backend answered (switched or refused), which passive ejection counts as a
