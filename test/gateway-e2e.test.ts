@@ -1130,6 +1130,34 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect([trusted.forwarded, trusted['x-real-ip'], trusted['x-forwarded-port']]).toEqual(['for=198.51.100.1;proto=https', '198.51.100.1', '8443']);
     for (const name of ['x-gateway-mirror', 'x_forwarded_for', 'x_real_ip']) expect(trusted[name], name).toBeUndefined();
   });
+
+  it('relays a 204 without the Content-Length a backend gave it (RFC 9110 §8.6), and a 304 with its own', async () => {
+    for (const target of ['/raw/no-content-0', '/raw/no-content-5']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(204);
+      expect(answer.headers['content-length'], target).toBeUndefined();
+      expect(answer.headers['transfer-encoding'], target).toBeUndefined();
+      expect(answer.headers['x-kind'], target).toBeDefined();
+    }
+    const notModified = await send('/raw/not-modified');
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers['content-length']).toBe('50');
+    // Neither was a failure: the route's breaker (one failure opens it) is closed.
+    expect((await send('/raw/ok')).status).toBe(200);
+  });
+
+  it('answers 502 to an unsolicited 100 Continue (undici takes none), without counting it against the breaker or the instance; 103 passes', async () => {
+    const two = await start({ GW_UPSTREAM_APP: `${a.url},${b.url}`, GW_EJECT_AFTER_FAILURES: '1', GW_EJECT_MS: '60000' });
+    const interim = await send('/raw/continue', '', 'GET', two.url);
+    expect(interim.status).toBe(502);
+    expect(JSON.parse(interim.body)).toEqual({ error: 'upstream sent a 100 Continue the gateway cannot relay', status: 502 });
+    // The route's breaker opens at one failure, and one failure ejects an instance: neither happened.
+    const from = seen.length;
+    for (let i = 0; i < 4; i++) expect((await send('/raw/ok', '', 'GET', two.url)).status).toBe(200);
+    expect(new Set(seen.slice(from).map((s) => s.backend))).toEqual(new Set(['a', 'b']));
+    const hints = await send('/raw/hints', '', 'GET', two.url);
+    expect([hints.status, hints.body]).toEqual([200, 'ok']);
+  });
 });
 
 describe('gateway config view', () => {

@@ -98,6 +98,12 @@ export function upstreamRequestHeaders(
   return out;
 }
 
+/** Removes Content-Length from flat [name, value, ...] headers: a 204 must not have one (RFC 9110 §8.6). */
+export function withoutContentLength(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2)
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+}
+
 /**
  * The client-facing response headers from undici's raw ones, plus the gateway's `extra` (CORS,
  * rate limit), which replace the backend's headers of the same names.
@@ -179,7 +185,13 @@ function addTrailers(
   return typeof status === 'string' ? status : undefined;
 }
 
-export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'error';
+/**
+ * `interim`: the backend sent a "100 Continue" the gateway did not ask for. RFC 9110 has clients
+ * skip any 1xx, but undici's HTTP/1.1 client takes 102 and 103 and cuts the connection at a 100
+ * (https://github.com/nodejs/undici/issues/197): no fault of the instance, the breaker's or the
+ * balancer's, only an answer the gateway cannot relay.
+ */
+export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'interim' | 'error';
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
@@ -210,6 +222,8 @@ export function classify(err: unknown): FailureKind {
   if (err instanceof GatewayTimeout || err instanceof BodyTooLarge || err instanceof ClientGone) return err.kind;
   const e = err as { code?: string; cause?: { code?: string } };
   const code = e?.code === 'UND_ERR_ABORTED' || e?.code === undefined ? (e?.cause?.code ?? e?.code) : e.code;
+  // undici's words for a 1xx it will not take (a 100; see FailureKind).
+  if (code === 'UND_ERR_SOCKET' && (err as Error).message === 'bad response') return 'interim';
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect-failure';
   if (code !== undefined && RESET_CODES.has(code)) return 'reset';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';

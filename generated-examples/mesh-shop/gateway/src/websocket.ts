@@ -5,7 +5,7 @@ import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DENIED, PERMITTED, type Permit } from './breaker.js';
-import { HOP_BY_HOP } from './proxy.js';
+import { classify, HOP_BY_HOP } from './proxy.js';
 import { MESSAGES } from './respond.js';
 import { Exchange, routedPath, type Gateway } from './server.js';
 
@@ -158,7 +158,18 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       );
     },
     onError(err: Error) {
+      // A 100 Continue undici cannot take (see proxy.ts) counts neither for nor against the backend.
+      if (classify(err) === 'interim') {
+        if (!settled) {
+          settled = true;
+          instance.active--;
+          target.breaker?.release(permit);
+        }
+        if (!ex.done) ex.fail(502, MESSAGES.interim);
+        return;
+      }
       settle(false, false);
+
       if (!ex.done) ex.fail(502, `${MESSAGES.badGateway}: ${err.message}`);
     },
     onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[], upstream: Duplex) {

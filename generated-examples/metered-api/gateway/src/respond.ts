@@ -54,4 +54,5 @@ export const MESSAGES = {
   badEscape: 'path has a malformed percent-encoding',
   encodedSlash: 'path has an encoded slash that would select another route',
   shuttingDown: 'gateway is shutting down',
+  interim: 'upstream sent a 100 Continue the gateway cannot relay',
 } as const;

@@ -30,6 +30,7 @@ import {
   responseHeaders,
   Try,
   upstreamRequestHeaders,
+  withoutContentLength,
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
@@ -1142,6 +1143,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra);
+    if (status === 204) withoutContentLength(headers);
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.
@@ -1167,11 +1169,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   failed(attempt: Try, err: unknown): void {
     const kind = classify(err);
-    this.settle(
-      attempt,
-      kind !== 'client-gone' && kind !== 'too-large',
-      kind === 'connect-failure' || kind === 'reset' || kind === 'timeout',
-    );
+    // An interim answer undici cannot take says nothing against the backend (see FailureKind).
+    if (kind === 'interim') this.letGo(attempt);
+    else
+      this.settle(
+        attempt,
+        kind !== 'client-gone' && kind !== 'too-large',
+        kind === 'connect-failure' || kind === 'reset' || kind === 'timeout',
+      );
+
     if (kind === 'client-gone' && attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
     if (this.done) return;
     if (this.committed) {
@@ -1222,7 +1228,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     // "error": the backend was reached but its answer does not parse (an obs-fold, a header too large).
     this.fail(
       answer,
-      answer === 504 ? MESSAGES.timeout : kind === 'error' ? MESSAGES.invalidAnswer : MESSAGES.badGateway,
+      answer === 504
+        ? MESSAGES.timeout
+        : kind === 'error'
+          ? MESSAGES.invalidAnswer
+          : kind === 'interim'
+            ? MESSAGES.interim
+            : MESSAGES.badGateway,
     );
   }
 
