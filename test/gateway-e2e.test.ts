@@ -760,7 +760,8 @@ describe('generated gateway end to end, over real sockets', () => {
 
   it('writes one JSON access-log line per request, hostile paths included, and flushes it on SIGTERM', async () => {
     const logged = await startGateway(dir, { ...env, GW_ACCESS_LOG: 'stdout' });
-    // Raw request lines (fetch would normalise them): quotes, a backslash, Latin-1, percent-encoded UTF-8.
+    // Raw request lines (fetch would normalise them): quotes and a backslash (which a URL cannot
+    // hold: 400, logged with the path as it came), Latin-1, percent-encoded UTF-8.
     const send = (method: string, path: string, headers: Record<string, string> = {}) =>
       new Promise<number>((resolve, reject) => {
         const u = new URL(logged.url);
@@ -778,7 +779,7 @@ describe('generated gateway end to end, over real sockets', () => {
       const statuses = [];
       for (const path of paths) statuses.push(await send('GET', path, { traceparent }));
       statuses.push(await send('POST', '/streamed', { 'x-api-key': 'alice-secret-key', traceparent }));
-      expect(statuses).toEqual([200, 200, 200, 400, 404, 200]);
+      expect(statuses).toEqual([200, 400, 200, 400, 404, 200]);
       expect(await logged.stop('SIGTERM')).toBe(0);
       const entries = logged
         .stdout()
@@ -788,14 +789,14 @@ describe('generated gateway end to end, over real sockets', () => {
       // Node's HTTP parser refuses the raw Latin-1 byte: the 400 is logged without method and path.
       expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual([
         ['GET', paths[0], 200, 'plain'],
-        ['GET', paths[1], 200, 'plain'],
+        ['GET', paths[1], 400, '-'],
         ['GET', paths[2], 200, 'plain'],
         ['-', '-', 400, '-'],
         ['GET', paths[4], 404, '-'],
         ['POST', '/streamed', 200, 'streamed'],
       ]);
       expect(entries[3]).toMatchObject({ client: '127.0.0.1', error: 'HPE_INVALID_URL' });
-      for (const e of [...entries.slice(0, 3), entries[5]!]) {
+      for (const e of [entries[0]!, entries[2]!, entries[5]!]) {
         expect(e).toMatchObject({ client: '127.0.0.1', upstream: app.url, trace_id: '0af7651916cd43dd8448eb211c80319c' });
         expect(typeof e.duration_ms).toBe('number');
         expect(Number.isNaN(Date.parse(e.time as string))).toBe(false);
@@ -1086,6 +1087,62 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\n${headers}${WS_HEADERS}\r\n`, 2000);
   const calls = () => seen.length;
 
+  it('refuses a request target with a character a URL cannot hold (400), also in an upgrade; the query may hold what browsers send', async () => {
+    const before = calls();
+    for (const target of ['/x/..\\admin', '/admin#x', '/a"b', '/a<b>', '/a{b}', '/a|b', '/a^b', '/a`b', '/a[0]', '/x?a#b', '/x?a"b', '/x?<b>']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'request target has a character a URL cannot hold', status: 400 });
+    }
+    expect((await upgrade('/chat#x')).status).toBe(400);
+    expect((await upgrade('/x/..\\chat')).status).toBe(400);
+    expect(calls()).toBe(before);
+    const query = await send('/x?filter[a]=1&b={c}|d^e`f\\g');
+    expect(query.status).toBe(200);
+    expect(JSON.parse(query.body).url).toBe('/x?filter[a]=1&b={c}|d^e`f\\g');
+  });
+
+  it('refuses dot segments however spelled, ";" ones too (Tomcat and Jetty read "..;" as ".."), with 400', async () => {
+    const before = calls();
+    for (const target of ['/x/..;/admin', '/x/.;/admin', '/x/..;a=b/admin', '/x/%2e%2e;/admin', '/x/..%3B/admin', '/x/..%5Cadmin', '/x%5C..%5Cadmin']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'path has a dot segment', status: 400 });
+    }
+    expect((await upgrade('/x/..;/chat')).status).toBe(400);
+    expect(calls()).toBe(before);
+  });
+
+  it('merges doubled slashes before routing and forwards the merged path, as nginx and Envoy (merge_slashes) read it', async () => {
+    const before = calls();
+    // "/admin" is for 10.0.0.0/8: its other spellings meet its IP restriction, not the catch-all.
+    for (const target of ['//admin', '///admin/x']) expect((await send(target)).status, target).toBe(403);
+    // A backend that decodes "%2F" and merges would read "/admin" too.
+    expect(JSON.parse((await send('/%2F/admin')).body)).toEqual({ error: 'path has an encoded slash that would select another route', status: 400 });
+    expect(calls()).toBe(before);
+    const docs = await send('/docs//x//y?next=//z');
+    expect(docs.status).toBe(200);
+    expect(JSON.parse(docs.body).url).toBe('/x/y?next=//z');
+    expect(JSON.parse((await send('/a//b/')).body).url).toBe('/a/b/');
+    // An upgrade too: "//chat" is /chat, with its JWT.
+    expect((await upgrade('//chat')).status).toBe(401);
+  });
+
+  it('refuses a ";parameter" that would select another route (Tomcat, Jetty and Spring drop it), and forwards one that would not as it came', async () => {
+    const before = calls();
+    for (const target of ['/admin;x=1', '/admin;/x', '/getonly;v=1', '/;x/admin']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'path has a ;parameter that would select another route', status: 400 });
+    }
+    expect(calls()).toBe(before);
+    for (const target of ['/items/1;v=2', '/x;y/z']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(200);
+      expect(JSON.parse(answer.body).url, target).toBe(target);
+    }
+  });
+
   it('answers 405 with the Allow of the most specific path when it lacks the method, instead of the catch-all "/"; HEAD of a GET-only route too', async () => {
     const before = calls();
     for (const [method, target, allow] of [
@@ -1107,6 +1164,39 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect((await send('/items/1', 'Content-Length: 0\r\n', 'PUT')).status).toBe(200);
   });
 
+  it('refuses a WebSocket handshake that is not a GET (RFC 6455) rather than forwarding it as one, and gives its 405 an Allow', async () => {
+    const before = calls();
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const answer = await upgrade('/chat', '', method);
+      expect(answer.status, method).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({ error: 'a WebSocket handshake must be a GET', status: 400 });
+    }
+    const refused = await upgrade('/postonly');
+    expect(refused.status).toBe(405);
+    expect(refused.headers.allow).toBe('POST');
+    expect(JSON.parse(refused.body)).toEqual({ error: 'method not allowed on this route', status: 405 });
+    expect(calls()).toBe(before);
+    // The GET handshake passes /chat's JWT and reaches the backend as it came.
+    expect((await upgrade('/chat')).status).toBe(401);
+    const ok = await upgrade('/chat', `Authorization: Bearer ${edgesToken(secret)}\r\n`);
+    expect(ok.status).toBe(101);
+    expect(ok.headers['x-seen']).toBe('GET /chat');
+  });
+
+  it('gives WebSocket upgrades the checks of any request: absolute form routed by its path, one valid Host', async () => {
+    const before = calls();
+    // Routed as /chat: its JWT applies.
+    expect((await upgrade('http://a.example/chat')).status).toBe(401);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\nHost: a/admin\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect(calls()).toBe(before);
+    const absolute = await upgrade('http://api.example.org/ws?x=1');
+    expect(absolute.status).toBe(101);
+    expect(absolute.headers['x-seen']).toBe('GET /ws?x=1');
+    expect(absolute.headers['x-seen-host']).toBe('api.example.org');
+  });
+
   it('forwards a WebSocket upgrade with the X-Forwarded-* of any request: a trusted proxy (GW_TRUSTED_PROXIES) is believed, anyone else is not', async () => {
     const forwarded = 'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example.org\r\n';
     const direct = await upgrade('/ws', forwarded);
@@ -1116,6 +1206,49 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     const trusted = await upgrade('/ws', forwarded, 'GET', behind.url);
     expect(trusted.status).toBe(101);
     expect([trusted.headers['x-seen-for'], trusted.headers['x-seen-proto'], trusted.headers['x-seen-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'api.example.org']);
+  });
+
+  it('answers 501 to a transfer coding other than chunked (RFC 9112 §6.1) instead of forwarding the coded body', async () => {
+    const before = calls();
+    const coded = await rawExchange(gw.url, 'POST /x HTTP/1.1\r\nHost: edges.example\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(coded.status).toBe(501);
+    expect(JSON.parse(coded.body)).toEqual({ error: 'transfer coding not supported (only chunked is)', status: 501 });
+    expect(calls()).toBe(before);
+    const chunked = await rawExchange(gw.url, 'POST /x HTTP/1.1\r\nHost: edges.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body).bytes).toBe(3);
+  });
+
+  it('answers, logs and counts every request it refuses before a route: repeated or missing Host, a bad target, OPTIONS *, CONNECT', async () => {
+    const logged = await start({ GW_ACCESS_LOG: 'stdout' });
+    const cases = [
+      ['GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', 400, 'GET', '/x'],
+      ['GET /x HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'GET', '/x'],
+      ['GET ftp://a.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', 'ftp://a.example/x'],
+      ['GET http://user@a.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', 'http://user@a.example/x'],
+      ['GET * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', '*'],
+      ['OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 200, 'OPTIONS', '*'],
+      ['CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 501, 'CONNECT', 'a.example:443'],
+    ] as const;
+    for (const [text, status] of cases) {
+      const answer = await rawExchange(logged.url, text);
+      expect(answer.status, text).toBe(status);
+      expect(answer.headers['content-type'], text).toMatch(/^application\/json/);
+      if (status === 200) {
+        expect(answer.headers.allow).toBe('DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT');
+        expect(JSON.parse(answer.body)).toEqual({ allow: answer.headers.allow, status: 200 });
+      } else expect(JSON.parse(answer.body).status, text).toBe(status);
+    }
+    const metrics = await (await fetch(`${logged.url}/metrics`)).text();
+    for (const [method, status, count] of [['GET', 400, 5], ['OPTIONS', 200, 1], ['CONNECT', 501, 1]] as const)
+      expect(metrics).toContain(`gateway_requests_total{route="-",method="${method}",status="${status}"} ${count}`);
+    expect(await logged.stop('SIGTERM')).toBe(0);
+    const entries = logged
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual(cases.map(([, status, method, path]) => [method, path, status, '-']));
   });
 
   it('passes on no forwarding header a client made up (Forwarded, X-Real-IP, X-Forwarded-Port, X-Gateway-Mirror, "_" spellings), and a trusted proxy\'s where they are its own', async () => {
@@ -1144,6 +1277,22 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect(notModified.headers['content-length']).toBe('50');
     // Neither was a failure: the route's breaker (one failure opens it) is closed.
     expect((await send('/raw/ok')).status).toBe(200);
+  });
+
+  it('refuses an invalid Host with 400, and forwards the authority of an absolute-form target as X-Forwarded-Host', async () => {
+    const before = calls();
+    for (const host of ['a b', 'a/admin', 'x@evil', 'a:80x', '[::1', '']) {
+      const answer = await rawExchange(gw.url, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(answer.status, host).toBe(400);
+      expect(JSON.parse(answer.body), host).toEqual({ error: 'request has an invalid Host header', status: 400 });
+    }
+    expect(calls()).toBe(before);
+    for (const host of ['api.example.org:8080', '[::1]:80', '10.0.0.1']) {
+      const answer = await rawExchange(gw.url, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(JSON.parse(answer.body).headers['x-forwarded-host'], host).toBe(host);
+    }
+    const absolute = await send('http://api.example.org:8080/x?y=1');
+    expect(JSON.parse(absolute.body)).toMatchObject({ url: '/x?y=1', headers: { 'x-forwarded-host': 'api.example.org:8080' } });
   });
 
   it('answers 502 to an unsolicited 100 Continue (undici takes none), without counting it against the breaker or the instance; 103 passes', async () => {

@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DENIED, PERMITTED, type Permit } from './breaker.js';
 import { classify, HOP_BY_HOP } from './proxy.js';
-import { MESSAGES } from './respond.js';
-import { Exchange, routedPath, type Gateway } from './server.js';
+import { MESSAGES, rawError, type ExtraHeaders } from './respond.js';
+import { Exchange, type Gateway } from './server.js';
+import { checkHead, routedPath } from './uri.js';
 
 /** An answer written on the socket itself (the HTTP server gave it up for the upgrade), counted and logged. */
 function rawAnswer(
@@ -17,12 +18,10 @@ function rawAnswer(
   path: string,
   status: number,
   message: string,
+  headers?: ExtraHeaders,
 ): void {
   const start = performance.now();
-  const body = JSON.stringify({ error: message, status });
-  socket.end(
-    `HTTP/1.1 ${status} ${message}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  rawError(socket, status, message, headers);
   gw.logBare(req, path, status, start);
 }
 
@@ -49,20 +48,26 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
   socket.on('error', () => socket.destroy());
   if (String(req.headers.upgrade).toLowerCase() !== 'websocket')
     return serveAsHttp(gw, req, socket, head, (req.url ?? '/').split('?')[0]!);
+  // The same checks of Host and request target as any request (an absolute-form target is routed by its path).
+  const refusal = checkHead(req);
+  if (refusal !== undefined) return rawAnswer(gw, req, socket, req.url ?? '-', refusal.status, refusal.message);
   const routed = routedPath(req);
   const path = routed.path;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   if (gw.closing) return rawAnswer(gw, req, socket, path, 503, MESSAGES.shuttingDown);
   if (routed.refused !== undefined) return rawAnswer(gw, req, socket, path, 400, routed.refused);
-  const method = req.method ?? 'GET';
-  const found = gw.router.lookup(method, path);
+  // RFC 6455 §4.1: the handshake is a GET. Another method would reach the backend as a GET (the
+  // upgrade is sent as one), past the policies of that method's route.
+  if (req.method !== 'GET') return rawAnswer(gw, req, socket, path, 400, MESSAGES.upgradeMethod);
+  const found = gw.router.lookup('GET', path);
   if (found.kind === 'none') return rawAnswer(gw, req, socket, path, 404, MESSAGES.notFound);
-  if (found.kind === 'method') return rawAnswer(gw, req, socket, path, 405, MESSAGES.methodNotAllowed);
+  if (found.kind === 'method')
+    return rawAnswer(gw, req, socket, path, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
   if (!found.match.route.config.websocket)
     return rawAnswer(gw, req, socket, path, 400, 'this route does not accept WebSocket upgrades');
-  if (gw.slashWouldReroute(method, path, found.match.route))
-    return rawAnswer(gw, req, socket, path, 400, MESSAGES.encodedSlash);
+  const rerouted = gw.reroutes('GET', path, found.match.route);
+  if (rerouted !== undefined) return rawAnswer(gw, req, socket, path, 400, rerouted);
   gw.inFlight++;
   const ex = new Exchange(
     gw,
@@ -169,7 +174,6 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
         return;
       }
       settle(false, false);
-
       if (!ex.done) ex.fail(502, `${MESSAGES.badGateway}: ${err.message}`);
     },
     onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[], upstream: Duplex) {
