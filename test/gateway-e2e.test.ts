@@ -1208,6 +1208,45 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect([trusted.headers['x-seen-for'], trusted.headers['x-seen-proto'], trusted.headers['x-seen-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'api.example.org']);
   });
 
+  it('sends 100 Continue only for a request it will proxy, and answers a refusal (401, 405, 413) at once, closing the connection', async () => {
+    const before = calls();
+    const expecting = (method: string, target: string, length: number, headers = '') =>
+      rawExchange(gw.url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${headers}\r\n`, 2000);
+    for (const [method, target, length, status] of [
+      ['POST', '/secure', 5, 401],
+      ['POST', '/getonly', 5, 405],
+      ['POST', '/x', 5000, 413],
+    ] as const) {
+      const answer = await expecting(method, target, length);
+      expect(answer.status, `${method} ${target}`).toBe(status);
+      expect(answer.all, `${method} ${target}`).not.toContain('100 Continue');
+      expect(answer.headers.connection).toBe('close');
+      expect(JSON.parse(answer.body).status).toBe(status);
+    }
+    expect(calls()).toBe(before);
+    // A request that will be proxied gets its 100, sends the body, and the connection stays open.
+    const answers = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
+        socket.write('POST /x HTTP/1.1\r\nHost: edges.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n'),
+      );
+      let all = '';
+      socket.setEncoding('latin1').on('data', (d: string) => {
+        all += d;
+        if (all === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('hello');
+        else if (all.split('HTTP/1.1 200').length === 2 && all.endsWith('}')) socket.write('GET /again HTTP/1.1\r\nHost: edges.example\r\nConnection: close\r\n\r\n');
+      });
+      socket.on('close', () => resolve(all));
+      socket.on('error', reject);
+      setTimeout(() => socket.destroy(), 3000);
+    });
+    expect(answers.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    expect(answers).toContain('"bytes":5');
+    expect(answers.split('HTTP/1.1 200 ')).toHaveLength(3);
+    const expectation = await send('/x', 'Expect: something-else\r\n');
+    expect(expectation.status).toBe(417);
+    expect(JSON.parse(expectation.body)).toEqual({ error: 'expectation not supported (only 100-continue is)', status: 417 });
+  });
+
   it('answers 501 to a transfer coding other than chunked (RFC 9112 §6.1) instead of forwarding the coded body', async () => {
     const before = calls();
     const coded = await rawExchange(gw.url, 'POST /x HTTP/1.1\r\nHost: edges.example\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
@@ -1219,7 +1258,7 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect(JSON.parse(chunked.body).bytes).toBe(3);
   });
 
-  it('answers, logs and counts every request it refuses before a route: repeated or missing Host, a bad target, OPTIONS *, CONNECT', async () => {
+  it('answers, logs and counts every request it refuses before a route: repeated or missing Host, a bad target, OPTIONS *, CONNECT, an unknown expectation', async () => {
     const logged = await start({ GW_ACCESS_LOG: 'stdout' });
     const cases = [
       ['GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', 400, 'GET', '/x'],
@@ -1229,6 +1268,7 @@ describe('generated gateway: one reading of a request (edges model), over raw so
       ['GET * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', '*'],
       ['OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 200, 'OPTIONS', '*'],
       ['CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 501, 'CONNECT', 'a.example:443'],
+      ['GET /x HTTP/1.1\r\nHost: a\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417, 'GET', '/x'],
     ] as const;
     for (const [text, status] of cases) {
       const answer = await rawExchange(logged.url, text);
@@ -1240,7 +1280,7 @@ describe('generated gateway: one reading of a request (edges model), over raw so
       } else expect(JSON.parse(answer.body).status, text).toBe(status);
     }
     const metrics = await (await fetch(`${logged.url}/metrics`)).text();
-    for (const [method, status, count] of [['GET', 400, 5], ['OPTIONS', 200, 1], ['CONNECT', 501, 1]] as const)
+    for (const [method, status, count] of [['GET', 400, 5], ['OPTIONS', 200, 1], ['CONNECT', 501, 1], ['GET', 417, 1]] as const)
       expect(metrics).toContain(`gateway_requests_total{route="-",method="${method}",status="${status}"} ${count}`);
     expect(await logged.stop('SIGTERM')).toBe(0);
     const entries = logged

@@ -78,6 +78,7 @@ export const MESSAGES = {
   badCharacter: 'request target has a character a URL cannot hold',
   shuttingDown: 'gateway is shutting down',
   interim: 'upstream sent a 100 Continue the gateway cannot relay',
+  expectation: 'expectation not supported (only 100-continue is)',
   connect: 'CONNECT is not supported: this is a reverse proxy',
   upgradeMethod: 'a WebSocket handshake must be a GET',
 } as const;

@@ -289,6 +289,25 @@ export class Gateway {
       (req, res) => this.handle(req, res),
     );
     this.server.on('upgrade', (req, socket, head) => handleUpgrade(this, req, socket, head));
+    // "Expect: 100-continue": the client holds its body back until the 100. The gateway sends it
+    // only once the request is about to be proxied (RFC 9110 §10.1.1); a refusal before (404,
+    // 401, 413, 429 …) is the final answer, on a connection that then closes, since the client
+    // may or may not send the body it held back.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const cl = req.headers['content-length'];
+      const body = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+      let keepAlive: boolean | undefined;
+      if (body) {
+        keepAlive = res.shouldKeepAlive;
+        res.shouldKeepAlive = false;
+      }
+      this.handle(req, res, keepAlive);
+    });
+    // Any other expectation (RFC 9110 §10.1.1: 417), answered and logged like the gateway's other refusals.
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      res.shouldKeepAlive = false;
+      this.refuse(req, res, req.url ?? '-', 417, MESSAGES.expectation);
+    });
     // CONNECT asks for a tunnel, which a reverse proxy does not open (Node would close the connection unanswered).
     this.server.on('connect', (req: IncomingMessage, socket: import('node:stream').Duplex) => {
       socket.on('error', () => socket.destroy());
@@ -471,8 +490,12 @@ export class Gateway {
     if (--this.inFlight === 0 && this.closing) for (const resolve of this.idle.splice(0)) resolve();
   }
 
-  /** Answers one HTTP request (websocket.ts also hands it the upgrade requests it serves as plain HTTP). */
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Answers one HTTP request (websocket.ts also hands it the upgrade requests it serves as plain
+   * HTTP). `continueKeepAlive` is set for a request with a body that expects
+   * 100 Continue: whether its connection stays open once the 100 is sent.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, continueKeepAlive?: boolean): void {
     if (req.httpVersionMajor === 1) {
       if (req.url === '*') return this.asterisk(req, res);
       const refusal = checkHead(req);
@@ -503,6 +526,7 @@ export class Gateway {
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
     const ex = new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path);
+    if (continueKeepAlive !== undefined) ex.continueKeepAlive = continueKeepAlive;
     this.track(ex);
     ex.run();
   }
@@ -700,6 +724,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   activeIndex = -1;
   /** Set by websocket.ts: called when the checks have passed. */
   upgradeReady: (() => void) | undefined;
+  /** The request expects 100 Continue before its body: whether the connection stays open once it is sent. */
+  continueKeepAlive: boolean | undefined = undefined;
   private status = 0;
   private error: string | undefined;
   private upstreamPath = '';
@@ -929,6 +955,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const length = cl === undefined ? -1 : Number(cl);
     if (length > max) return this.fail(413, MESSAGES.tooLarge, { connection: 'close' });
     if (length === 0) return this.send(mirror);
+    if (this.continueKeepAlive !== undefined) {
+      // Every check has passed: now the client may send the body it holds back.
+      this.res.shouldKeepAlive = this.continueKeepAlive;
+      this.res.writeContinue();
+    }
     const mayReplay = (r.retry !== undefined && r.retry.attempts > 0) || mirror;
     const replayMax = Math.min(this.gw.settings.replayBufferBytes, max);
     if (mayReplay && length <= replayMax) {
