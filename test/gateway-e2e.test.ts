@@ -1319,6 +1319,18 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     expect((await send('/raw/ok')).status).toBe(200);
   });
 
+  it('answers an upgrade to another protocol than WebSocket over HTTP/1.1, with a body (either framing) and on a connection that stays open', async () => {
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+    for (const body of ['Content-Length: 5\r\n\r\nhello', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
+      const answer = await rawExchange(gw.url, `POST /x HTTP/1.1\r\nHost: edges.example\r\n${h2c}${body}GET /next HTTP/1.1\r\nHost: edges.example\r\nConnection: close\r\n\r\n`);
+      expect(answer.status, body).toBe(200);
+      const [first, second] = answer.all.split(/(?=HTTP\/1\.1 )/);
+      const got = JSON.parse(parseAnswer(first!).body);
+      expect([got.method, got.url, got.bytes, got.headers.upgrade, got.headers['http2-settings']]).toEqual(['POST', '/x', 5, undefined, undefined]);
+      expect(JSON.parse(parseAnswer(second!).body).url).toBe('/next');
+    }
+  });
+
   it('refuses an invalid Host with 400, and forwards the authority of an absolute-form target as X-Forwarded-Host', async () => {
     const before = calls();
     for (const host of ['a b', 'a/admin', 'x@evil', 'a:80x', '[::1', '']) {

@@ -330,6 +330,7 @@ export class Gateway {
       this.listener = this.server;
     }
     this.server.on('connection', (socket: SocketWithExchange) => {
+      if (this.reparsed.has(socket)) return; // its listener is there from the first time
       socket.once('close', () => {
         const ex = socket[kExchange];
         socket[kExchange] = undefined;
@@ -360,6 +361,15 @@ export class Gateway {
         );
       } else socket.destroy();
     });
+  }
+
+  /** Connections handed back to the HTTP server after an upgrade it was not to take (websocket.ts). */
+  private readonly reparsed = new WeakSet<Socket>();
+
+  /** Hands a connection the HTTP server gave up for an upgrade back to it, to parse what it holds again. */
+  reparse(socket: Socket): void {
+    this.reparsed.add(socket);
+    this.server.emit('connection', socket);
   }
 
   jwtVerifier(auth: Extract<RouteConfig['auth'], { kind: 'jwt' }>): JwtVerifier {
@@ -491,8 +501,7 @@ export class Gateway {
   }
 
   /**
-   * Answers one HTTP request (websocket.ts also hands it the upgrade requests it serves as plain
-   * HTTP). `continueKeepAlive` is set for a request with a body that expects
+   * Answers one HTTP request. `continueKeepAlive` is set for a request with a body that expects
    * 100 Continue: whether its connection stays open once the 100 is sent.
    */
   handle(req: IncomingMessage, res: ServerResponse, continueKeepAlive?: boolean): void {
