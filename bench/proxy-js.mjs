@@ -30,7 +30,8 @@ const socket = { remoteAddress: '127.0.0.1' };
 const extra = path.startsWith('/full') ? { authorization: `Bearer ${token}`, origin: 'https://app.example.org' } : {};
 const fakeReq = () => {
   const headers = { host: '127.0.0.1:19005', ...extra };
-  return { url: path, method: 'GET', rawHeaders: Object.entries(headers).flat(), headers, socket };
+  // HTTP/1.1, as wrk sends: the head checks (one valid Host, the target's form) run for HTTP/1 only.
+  return { url: path, method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, rawHeaders: Object.entries(headers).flat(), headers, socket };
 };
 const fakeRes = () => ({ headersSent: false, writeHead() {}, write: () => true, end() {}, setHeader() {}, once() {}, destroy() {} });
 const handle = gw.handle.bind(gw);

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -759,7 +760,8 @@ describe('generated gateway end to end, over real sockets', () => {
 
   it('writes one JSON access-log line per request, hostile paths included, and flushes it on SIGTERM', async () => {
     const logged = await startGateway(dir, { ...env, GW_ACCESS_LOG: 'stdout' });
-    // Raw request lines (fetch would normalise them): quotes, a backslash, Latin-1, percent-encoded UTF-8.
+    // Raw request lines (fetch would normalise them): quotes and a backslash (which a URL cannot
+    // hold: 400, logged with the path as it came), Latin-1, percent-encoded UTF-8.
     const send = (method: string, path: string, headers: Record<string, string> = {}) =>
       new Promise<number>((resolve, reject) => {
         const u = new URL(logged.url);
@@ -777,7 +779,7 @@ describe('generated gateway end to end, over real sockets', () => {
       const statuses = [];
       for (const path of paths) statuses.push(await send('GET', path, { traceparent }));
       statuses.push(await send('POST', '/streamed', { 'x-api-key': 'alice-secret-key', traceparent }));
-      expect(statuses).toEqual([200, 200, 200, 400, 404, 200]);
+      expect(statuses).toEqual([200, 400, 200, 400, 404, 200]);
       expect(await logged.stop('SIGTERM')).toBe(0);
       const entries = logged
         .stdout()
@@ -787,14 +789,14 @@ describe('generated gateway end to end, over real sockets', () => {
       // Node's HTTP parser refuses the raw Latin-1 byte: the 400 is logged without method and path.
       expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual([
         ['GET', paths[0], 200, 'plain'],
-        ['GET', paths[1], 200, 'plain'],
+        ['GET', paths[1], 400, '-'],
         ['GET', paths[2], 200, 'plain'],
         ['-', '-', 400, '-'],
         ['GET', paths[4], 404, '-'],
         ['POST', '/streamed', 200, 'streamed'],
       ]);
       expect(entries[3]).toMatchObject({ client: '127.0.0.1', error: 'HPE_INVALID_URL' });
-      for (const e of [...entries.slice(0, 3), entries[5]!]) {
+      for (const e of [entries[0]!, entries[2]!, entries[5]!]) {
         expect(e).toMatchObject({ client: '127.0.0.1', upstream: app.url, trace_id: '0af7651916cd43dd8448eb211c80319c' });
         expect(typeof e.duration_ms).toBe('number');
         expect(Number.isNaN(Date.parse(e.time as string))).toBe(false);
@@ -939,6 +941,423 @@ describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gatew
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+/** What a raw answer says: status, lower-cased headers (the last of a repeated name), body (by Content-Length, else the rest). */
+interface RawAnswer {
+  status: number;
+  head: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Everything the connection carried, several answers included. */
+  all: string;
+}
+
+function parseAnswer(all: string): RawAnswer {
+  const end = all.indexOf('\r\n\r\n');
+  const head = end === -1 ? all : all.slice(0, end);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const rest = end === -1 ? '' : all.slice(end + 4);
+  const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : rest.length;
+  return { status: Number(all.slice(9, 12)), head, headers, body: rest.slice(0, length), all };
+}
+
+/**
+ * Sends `text` on a connection of its own, as written (no client library normalises it), and
+ * collects what comes back until the gateway closes the connection or `ms` pass.
+ */
+function rawExchange(url: string, text: string, ms = 3000): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
+    let all = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(all));
+    });
+    socket.on('error', reject);
+  });
+}
+
+const WS_HEADERS = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+
+/** A backend of the edges model: answers in JSON what it got, or, on some paths, raw bytes no server library would write. */
+class EdgeBackend {
+  port = 0;
+  private readonly server = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      const url = req.url ?? '';
+      this.seen.push({ backend: this.name, method: req.method ?? '', url, headers: req.headers });
+      const raw = (text: string) => void req.socket.end(text);
+      if (url.endsWith('/continue')) return raw('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      if (url.endsWith('/hints')) return raw('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      if (url.endsWith('/no-content-0')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kind: empty\r\nConnection: close\r\n\r\n');
+      if (url.endsWith('/no-content-5')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kind: lying\r\nConnection: close\r\n\r\n');
+      if (url.endsWith('/not-modified')) return raw('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\nConnection: close\r\n\r\n');
+      const body = JSON.stringify({ backend: this.name, method: req.method, url, bytes, headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+
+  constructor(
+    readonly name: string,
+    /** Every request and upgrade that reached a backend, shared by the instances of the service. */
+    readonly seen: { backend: string; method: string; url: string; headers: Record<string, string | string[] | undefined> }[],
+  ) {
+    // An upgrade is switched, and says what it got in headers of its 101.
+    this.server.on('upgrade', (req, socket: Socket) => {
+      this.seen.push({ backend: this.name, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      const h = req.headers;
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen: ${req.method} ${req.url}\r\n` +
+          `X-Seen-For: ${h['x-forwarded-for']}\r\nX-Seen-Proto: ${h['x-forwarded-proto']}\r\nX-Seen-Host: ${h['x-forwarded-host']}\r\n\r\n`,
+      );
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** An HS256 token for the edges model's JWT routes. */
+function edgesToken(secret: string): string {
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'https://auth.example.org', aud: 'edges', sub: 'u1', exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+/**
+ * One reading of every request, over raw sockets: a public catch-all "/" sits under routes with
+ * policies of their own (an IP allow list, JWT, methods), and no spelling of a request, method or
+ * upgrade may reach the catch-all, or a backend, in their place.
+ */
+describe('generated gateway: one reading of a request (edges model), over raw sockets', () => {
+  let dir = '';
+  const seen: EdgeBackend['seen'] = [];
+  const a = new EdgeBackend('a', seen);
+  const b = new EdgeBackend('b', seen);
+  const secret = 'edges-secret-0123456789abcdef-0123456789';
+  let env: Record<string, string> = {};
+  let gw: GatewayProcess;
+  const started: GatewayProcess[] = [];
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/edges.ttl'));
+    await a.listen();
+    await b.listen();
+    env = { GW_UPSTREAM_APP: a.url, EDGES_JWT_SECRET: secret, GW_MAX_BODY_BYTES: '4096' };
+    gw = await startGateway(dir, env);
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    for (const g of started) await g.stop('SIGKILL');
+    await a.stop();
+    await b.stop();
+  });
+  const start = async (more: Record<string, string>) => {
+    const g = await startGateway(dir, { ...env, ...more });
+    started.push(g);
+    return g;
+  };
+  /** A GET (or `method`) of `target` as written, the connection closed after the answer. */
+  const send = (target: string, headers = '', method = 'GET', url = gw.url) =>
+    rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\n${headers}Connection: close\r\n\r\n`);
+  const upgrade = (target: string, headers = '', method = 'GET', url = gw.url) =>
+    rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\n${headers}${WS_HEADERS}\r\n`, 2000);
+  const calls = () => seen.length;
+
+  it('refuses a request target with a character a URL cannot hold (400), also in an upgrade; the query may hold what browsers send', async () => {
+    const before = calls();
+    for (const target of ['/x/..\\admin', '/admin#x', '/a"b', '/a<b>', '/a{b}', '/a|b', '/a^b', '/a`b', '/a[0]', '/x?a#b', '/x?a"b', '/x?<b>']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'request target has a character a URL cannot hold', status: 400 });
+    }
+    expect((await upgrade('/chat#x')).status).toBe(400);
+    expect((await upgrade('/x/..\\chat')).status).toBe(400);
+    expect(calls()).toBe(before);
+    const query = await send('/x?filter[a]=1&b={c}|d^e`f\\g');
+    expect(query.status).toBe(200);
+    expect(JSON.parse(query.body).url).toBe('/x?filter[a]=1&b={c}|d^e`f\\g');
+  });
+
+  it('refuses dot segments however spelled, ";" ones too (Tomcat and Jetty read "..;" as ".."), with 400', async () => {
+    const before = calls();
+    for (const target of ['/x/..;/admin', '/x/.;/admin', '/x/..;a=b/admin', '/x/%2e%2e;/admin', '/x/..%3B/admin', '/x/..%5Cadmin', '/x%5C..%5Cadmin']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'path has a dot segment', status: 400 });
+    }
+    expect((await upgrade('/x/..;/chat')).status).toBe(400);
+    expect(calls()).toBe(before);
+  });
+
+  it('merges doubled slashes before routing and forwards the merged path, as nginx and Envoy (merge_slashes) read it', async () => {
+    const before = calls();
+    // "/admin" is for 10.0.0.0/8: its other spellings meet its IP restriction, not the catch-all.
+    for (const target of ['//admin', '///admin/x']) expect((await send(target)).status, target).toBe(403);
+    // A backend that decodes "%2F" and merges would read "/admin" too.
+    expect(JSON.parse((await send('/%2F/admin')).body)).toEqual({ error: 'path has an encoded slash that would select another route', status: 400 });
+    expect(calls()).toBe(before);
+    const docs = await send('/docs//x//y?next=//z');
+    expect(docs.status).toBe(200);
+    expect(JSON.parse(docs.body).url).toBe('/x/y?next=//z');
+    expect(JSON.parse((await send('/a//b/')).body).url).toBe('/a/b/');
+    // An upgrade too: "//chat" is /chat, with its JWT.
+    expect((await upgrade('//chat')).status).toBe(401);
+  });
+
+  it('refuses a ";parameter" that would select another route (Tomcat, Jetty and Spring drop it), and forwards one that would not as it came', async () => {
+    const before = calls();
+    for (const target of ['/admin;x=1', '/admin;/x', '/getonly;v=1', '/;x/admin']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'path has a ;parameter that would select another route', status: 400 });
+    }
+    expect(calls()).toBe(before);
+    for (const target of ['/items/1;v=2', '/x;y/z']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(200);
+      expect(JSON.parse(answer.body).url, target).toBe(target);
+    }
+  });
+
+  it('answers 405 with the Allow of the most specific path when it lacks the method, instead of the catch-all "/"; HEAD of a GET-only route too', async () => {
+    const before = calls();
+    for (const [method, target, allow] of [
+      ['DELETE', '/chat', 'GET, POST'],
+      ['POST', '/getonly', 'GET'],
+      ['HEAD', '/getonly', 'GET'],
+      ['DELETE', '/items/1', 'GET, PUT'],
+      ['GET', '/postonly/x', 'POST'],
+    ] as const) {
+      const answer = await send(target, method === 'POST' ? 'Content-Length: 0\r\n' : '', method);
+      expect(answer.status, `${method} ${target}`).toBe(405);
+      expect(answer.headers.allow, `${method} ${target}`).toBe(allow);
+      if (method !== 'HEAD') expect(JSON.parse(answer.body)).toEqual({ error: 'method not allowed on this route', status: 405 });
+    }
+    expect(calls()).toBe(before);
+    // The catch-all keeps every path no other route knows, and the routes keep their methods.
+    expect((await send('/other', '', 'DELETE')).status).toBe(200);
+    expect((await send('/getonly')).status).toBe(200);
+    expect((await send('/items/1', 'Content-Length: 0\r\n', 'PUT')).status).toBe(200);
+  });
+
+  it('refuses a WebSocket handshake that is not a GET (RFC 6455) rather than forwarding it as one, and gives its 405 an Allow', async () => {
+    const before = calls();
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const answer = await upgrade('/chat', '', method);
+      expect(answer.status, method).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({ error: 'a WebSocket handshake must be a GET', status: 400 });
+    }
+    const refused = await upgrade('/postonly');
+    expect(refused.status).toBe(405);
+    expect(refused.headers.allow).toBe('POST');
+    expect(JSON.parse(refused.body)).toEqual({ error: 'method not allowed on this route', status: 405 });
+    expect(calls()).toBe(before);
+    // The GET handshake passes /chat's JWT and reaches the backend as it came.
+    expect((await upgrade('/chat')).status).toBe(401);
+    const ok = await upgrade('/chat', `Authorization: Bearer ${edgesToken(secret)}\r\n`);
+    expect(ok.status).toBe(101);
+    expect(ok.headers['x-seen']).toBe('GET /chat');
+  });
+
+  it('gives WebSocket upgrades the checks of any request: absolute form routed by its path, one valid Host', async () => {
+    const before = calls();
+    // Routed as /chat: its JWT applies.
+    expect((await upgrade('http://a.example/chat')).status).toBe(401);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\nHost: a/admin\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect((await rawExchange(gw.url, `GET /ws HTTP/1.1\r\n${WS_HEADERS}\r\n`)).status).toBe(400);
+    expect(calls()).toBe(before);
+    const absolute = await upgrade('http://api.example.org/ws?x=1');
+    expect(absolute.status).toBe(101);
+    expect(absolute.headers['x-seen']).toBe('GET /ws?x=1');
+    expect(absolute.headers['x-seen-host']).toBe('api.example.org');
+  });
+
+  it('forwards a WebSocket upgrade with the X-Forwarded-* of any request: a trusted proxy (GW_TRUSTED_PROXIES) is believed, anyone else is not', async () => {
+    const forwarded = 'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example.org\r\n';
+    const direct = await upgrade('/ws', forwarded);
+    expect(direct.status).toBe(101);
+    expect([direct.headers['x-seen-for'], direct.headers['x-seen-proto'], direct.headers['x-seen-host']]).toEqual(['127.0.0.1', 'http', 'edges.example']);
+    const behind = await start({ GW_TRUSTED_PROXIES: '127.0.0.1/32' });
+    const trusted = await upgrade('/ws', forwarded, 'GET', behind.url);
+    expect(trusted.status).toBe(101);
+    expect([trusted.headers['x-seen-for'], trusted.headers['x-seen-proto'], trusted.headers['x-seen-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'api.example.org']);
+  });
+
+  it('sends 100 Continue only for a request it will proxy, and answers a refusal (401, 405, 413) at once, closing the connection', async () => {
+    const before = calls();
+    const expecting = (method: string, target: string, length: number, headers = '') =>
+      rawExchange(gw.url, `${method} ${target} HTTP/1.1\r\nHost: edges.example\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n${headers}\r\n`, 2000);
+    for (const [method, target, length, status] of [
+      ['POST', '/secure', 5, 401],
+      ['POST', '/getonly', 5, 405],
+      ['POST', '/x', 5000, 413],
+    ] as const) {
+      const answer = await expecting(method, target, length);
+      expect(answer.status, `${method} ${target}`).toBe(status);
+      expect(answer.all, `${method} ${target}`).not.toContain('100 Continue');
+      expect(answer.headers.connection).toBe('close');
+      expect(JSON.parse(answer.body).status).toBe(status);
+    }
+    expect(calls()).toBe(before);
+    // A request that will be proxied gets its 100, sends the body, and the connection stays open.
+    const answers = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
+        socket.write('POST /x HTTP/1.1\r\nHost: edges.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n'),
+      );
+      let all = '';
+      socket.setEncoding('latin1').on('data', (d: string) => {
+        all += d;
+        if (all === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('hello');
+        else if (all.split('HTTP/1.1 200').length === 2 && all.endsWith('}')) socket.write('GET /again HTTP/1.1\r\nHost: edges.example\r\nConnection: close\r\n\r\n');
+      });
+      socket.on('close', () => resolve(all));
+      socket.on('error', reject);
+      setTimeout(() => socket.destroy(), 3000);
+    });
+    expect(answers.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    expect(answers).toContain('"bytes":5');
+    expect(answers.split('HTTP/1.1 200 ')).toHaveLength(3);
+    const expectation = await send('/x', 'Expect: something-else\r\n');
+    expect(expectation.status).toBe(417);
+    expect(JSON.parse(expectation.body)).toEqual({ error: 'expectation not supported (only 100-continue is)', status: 417 });
+  });
+
+  it('answers 501 to a transfer coding other than chunked (RFC 9112 §6.1) instead of forwarding the coded body', async () => {
+    const before = calls();
+    const coded = await rawExchange(gw.url, 'POST /x HTTP/1.1\r\nHost: edges.example\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(coded.status).toBe(501);
+    expect(JSON.parse(coded.body)).toEqual({ error: 'transfer coding not supported (only chunked is)', status: 501 });
+    expect(calls()).toBe(before);
+    const chunked = await rawExchange(gw.url, 'POST /x HTTP/1.1\r\nHost: edges.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(chunked.status).toBe(200);
+    expect(JSON.parse(chunked.body).bytes).toBe(3);
+  });
+
+  it('answers, logs and counts every request it refuses before a route: repeated or missing Host, a bad target, OPTIONS *, CONNECT, an unknown expectation', async () => {
+    const logged = await start({ GW_ACCESS_LOG: 'stdout' });
+    const cases = [
+      ['GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', 400, 'GET', '/x'],
+      ['GET /x HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'GET', '/x'],
+      ['GET ftp://a.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', 'ftp://a.example/x'],
+      ['GET http://user@a.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', 'http://user@a.example/x'],
+      ['GET * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 400, 'GET', '*'],
+      ['OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 200, 'OPTIONS', '*'],
+      ['CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', 501, 'CONNECT', 'a.example:443'],
+      ['GET /x HTTP/1.1\r\nHost: a\r\nExpect: foo\r\nConnection: close\r\n\r\n', 417, 'GET', '/x'],
+    ] as const;
+    for (const [text, status] of cases) {
+      const answer = await rawExchange(logged.url, text);
+      expect(answer.status, text).toBe(status);
+      expect(answer.headers['content-type'], text).toMatch(/^application\/json/);
+      if (status === 200) {
+        expect(answer.headers.allow).toBe('DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT');
+        expect(JSON.parse(answer.body)).toEqual({ allow: answer.headers.allow, status: 200 });
+      } else expect(JSON.parse(answer.body).status, text).toBe(status);
+    }
+    const metrics = await (await fetch(`${logged.url}/metrics`)).text();
+    for (const [method, status, count] of [['GET', 400, 5], ['OPTIONS', 200, 1], ['CONNECT', 501, 1], ['GET', 417, 1]] as const)
+      expect(metrics).toContain(`gateway_requests_total{route="-",method="${method}",status="${status}"} ${count}`);
+    expect(await logged.stop('SIGTERM')).toBe(0);
+    const entries = logged
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual(cases.map(([, status, method, path]) => [method, path, status, '-']));
+  });
+
+  it('passes on no forwarding header a client made up (Forwarded, X-Real-IP, X-Forwarded-Port, X-Gateway-Mirror, "_" spellings), and a trusted proxy\'s where they are its own', async () => {
+    const made = 'Forwarded: for=198.51.100.1;proto=https\r\nX-Real-IP: 198.51.100.1\r\nX-Forwarded-Port: 8443\r\nX-Gateway-Mirror: 1\r\nX_Forwarded_For: 198.51.100.1\r\nX_Real_IP: 198.51.100.1\r\nX-Kept: yes\r\n';
+    const dropped = ['forwarded', 'x-real-ip', 'x-forwarded-port', 'x-gateway-mirror', 'x_forwarded_for', 'x_real_ip'];
+    const direct = JSON.parse((await send('/x', made)).body).headers as Record<string, string>;
+    for (const name of dropped) expect(direct[name], name).toBeUndefined();
+    expect(direct['x-kept']).toBe('yes');
+    expect(direct['x-forwarded-for']).toBe('127.0.0.1');
+    const behind = await start({ GW_TRUSTED_PROXIES: '127.0.0.1/32' });
+    const trusted = JSON.parse((await send('/x', made, 'GET', behind.url)).body).headers as Record<string, string>;
+    expect([trusted.forwarded, trusted['x-real-ip'], trusted['x-forwarded-port']]).toEqual(['for=198.51.100.1;proto=https', '198.51.100.1', '8443']);
+    for (const name of ['x-gateway-mirror', 'x_forwarded_for', 'x_real_ip']) expect(trusted[name], name).toBeUndefined();
+  });
+
+  it('relays a 204 without the Content-Length a backend gave it (RFC 9110 §8.6), and a 304 with its own', async () => {
+    for (const target of ['/raw/no-content-0', '/raw/no-content-5']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(204);
+      expect(answer.headers['content-length'], target).toBeUndefined();
+      expect(answer.headers['transfer-encoding'], target).toBeUndefined();
+      expect(answer.headers['x-kind'], target).toBeDefined();
+    }
+    const notModified = await send('/raw/not-modified');
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers['content-length']).toBe('50');
+    // Neither was a failure: the route's breaker (one failure opens it) is closed.
+    expect((await send('/raw/ok')).status).toBe(200);
+  });
+
+  it('answers an upgrade to another protocol than WebSocket over HTTP/1.1, with a body (either framing) and on a connection that stays open', async () => {
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+    for (const body of ['Content-Length: 5\r\n\r\nhello', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
+      const answer = await rawExchange(gw.url, `POST /x HTTP/1.1\r\nHost: edges.example\r\n${h2c}${body}GET /next HTTP/1.1\r\nHost: edges.example\r\nConnection: close\r\n\r\n`);
+      expect(answer.status, body).toBe(200);
+      const [first, second] = answer.all.split(/(?=HTTP\/1\.1 )/);
+      const got = JSON.parse(parseAnswer(first!).body);
+      expect([got.method, got.url, got.bytes, got.headers.upgrade, got.headers['http2-settings']]).toEqual(['POST', '/x', 5, undefined, undefined]);
+      expect(JSON.parse(parseAnswer(second!).body).url).toBe('/next');
+    }
+  });
+
+  it('refuses an invalid Host with 400, and forwards the authority of an absolute-form target as X-Forwarded-Host', async () => {
+    const before = calls();
+    for (const host of ['a b', 'a/admin', 'x@evil', 'a:80x', '[::1', '']) {
+      const answer = await rawExchange(gw.url, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(answer.status, host).toBe(400);
+      expect(JSON.parse(answer.body), host).toEqual({ error: 'request has an invalid Host header', status: 400 });
+    }
+    expect(calls()).toBe(before);
+    for (const host of ['api.example.org:8080', '[::1]:80', '10.0.0.1']) {
+      const answer = await rawExchange(gw.url, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(JSON.parse(answer.body).headers['x-forwarded-host'], host).toBe(host);
+    }
+    const absolute = await send('http://api.example.org:8080/x?y=1');
+    expect(JSON.parse(absolute.body)).toMatchObject({ url: '/x?y=1', headers: { 'x-forwarded-host': 'api.example.org:8080' } });
+  });
+
+  it('answers 502 to an unsolicited 100 Continue (undici takes none), without counting it against the breaker or the instance; 103 passes', async () => {
+    const two = await start({ GW_UPSTREAM_APP: `${a.url},${b.url}`, GW_EJECT_AFTER_FAILURES: '1', GW_EJECT_MS: '60000' });
+    const interim = await send('/raw/continue', '', 'GET', two.url);
+    expect(interim.status).toBe(502);
+    expect(JSON.parse(interim.body)).toEqual({ error: 'upstream sent a 100 Continue the gateway cannot relay', status: 502 });
+    // The route's breaker opens at one failure, and one failure ejects an instance: neither happened.
+    const from = seen.length;
+    for (let i = 0; i < 4; i++) expect((await send('/raw/ok', '', 'GET', two.url)).status).toBe(200);
+    expect(new Set(seen.slice(from).map((s) => s.backend))).toEqual(new Set(['a', 'b']));
+    const hints = await send('/raw/hints', '', 'GET', two.url);
+    expect([hints.status, hints.body]).toEqual([200, 'ok']);
   });
 });
 

@@ -33,6 +33,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/server.ts',
   'src/tracing.ts',
   'src/types.ts',
+  'src/uri.ts',
   'src/websocket.ts',
   'test/harness.ts',
   'test/routes.test.ts',

@@ -18,7 +18,7 @@ export interface Settings {
   readonly maxBodyBytes: number;
   /** Bodies up to this size are buffered so that a failed try can be replayed (retries, mirrors). */
   readonly replayBufferBytes: number;
-  /** CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed. Empty = none. */
+  /** CIDRs of proxies in front of the gateway whose forwarding headers are believed. Empty = none. */
   readonly trustedProxies: readonly string[];
   readonly redisUrl?: string;
   /** Connections per upstream instance (undici pool size). */

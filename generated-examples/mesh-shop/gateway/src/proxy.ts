@@ -18,7 +18,10 @@ export const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'expect',
 ]);
-/** Request headers the gateway sets itself, so a client cannot smuggle them in. */
+/**
+ * Request headers the gateway sets itself, so a client cannot smuggle them in (X-Gateway-Mirror
+ * marks the gateway's mirrored copies: from a client it would pose as one).
+ */
 const REPLACED = new Set([
   'host',
   'x-forwarded-for',
@@ -26,7 +29,13 @@ const REPLACED = new Set([
   'x-forwarded-host',
   'traceparent',
   'x-consumer-name',
+  'x-gateway-mirror',
 ]);
+/**
+ * Forwarding headers the gateway does not set: kept as a trusted proxy (GW_TRUSTED_PROXIES) sent
+ * them, dropped from anyone else, whose word on the client's address, port or scheme is none.
+ */
+const FROM_TRUSTED = new Set(['forwarded', 'x-real-ip', 'x-forwarded-port']);
 
 /** Header names are only lower-cased (which allocates) when their length is that of a name of interest. */
 function lengthTable(names: Iterable<string>): Uint8Array {
@@ -34,7 +43,7 @@ function lengthTable(names: Iterable<string>): Uint8Array {
   for (const n of names) if (n.length < 64) table[n.length] = 1;
   return table;
 }
-const REQUEST_LENGTHS = lengthTable([...HOP_BY_HOP, ...REPLACED]);
+const REQUEST_LENGTHS = lengthTable([...HOP_BY_HOP, ...REPLACED, ...FROM_TRUSTED]);
 const RESPONSE_LENGTHS = lengthTable(HOP_BY_HOP);
 
 /** Names listed in a Connection header are hop-by-hop too. */
@@ -50,7 +59,9 @@ function connectionTokens(value: string): Set<string> {
 
 /**
  * The request headers sent upstream, as undici's flat [name, value, ...] array, from the client's
- * raw headers minus hop-by-hop ones, the gateway's own, and `hide` (an API key header).
+ * raw headers minus hop-by-hop ones, the gateway's own, `hide` (an API key header), and the
+ * forwarding headers of FROM_TRUSTED unless the peer is a trusted proxy. A name spelled with "_"
+ * for "-" (X_Forwarded_For) counts as that name: CGI, PHP and WSGI read both as one.
  */
 export function upstreamRequestHeaders(
   req: IncomingMessage,
@@ -58,6 +69,7 @@ export function upstreamRequestHeaders(
   forwardedFor: string,
   proto: string,
   host: string | undefined,
+  trusted: boolean,
 ): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -70,14 +82,26 @@ export function upstreamRequestHeaders(
     // HTTP/2's pseudo-headers (:method, :path, :scheme, :authority) are the request line, not headers.
     if (name.charCodeAt(0) === 58) continue;
     if ((len < 64 && REQUEST_LENGTHS[len] === 1) || len === hideLength || extraHop !== undefined) {
-      const lower = name.toLowerCase();
+      let lower = name.toLowerCase();
+      if (lower.indexOf('_') !== -1) {
+        lower = lower.replaceAll('_', '-');
+        // An underscore spelling of a forwarding header is never passed on, trusted peer or not.
+        if (FROM_TRUSTED.has(lower)) continue;
+      }
       if (HOP_BY_HOP.has(lower) || REPLACED.has(lower) || lower === hide || extraHop?.has(lower)) continue;
+      if (!trusted && FROM_TRUSTED.has(lower)) continue;
     }
     out.push(name, raw[i + 1]!);
   }
   out.push('x-forwarded-for', forwardedFor, 'x-forwarded-proto', proto);
   if (host !== undefined) out.push('x-forwarded-host', host);
   return out;
+}
+
+/** Removes Content-Length from flat [name, value, ...] headers: a 204 must not have one (RFC 9110 §8.6). */
+export function withoutContentLength(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2)
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
 }
 
 /**
@@ -161,7 +185,13 @@ function addTrailers(
   return typeof status === 'string' ? status : undefined;
 }
 
-export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'error';
+/**
+ * `interim`: the backend sent a "100 Continue" the gateway did not ask for. RFC 9110 has clients
+ * skip any 1xx, but undici's HTTP/1.1 client takes 102 and 103 and cuts the connection at a 100
+ * (https://github.com/nodejs/undici/issues/197): no fault of the instance, the breaker's or the
+ * balancer's, only an answer the gateway cannot relay.
+ */
+export type FailureKind = 'connect-failure' | 'reset' | 'timeout' | 'too-large' | 'client-gone' | 'interim' | 'error';
 
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
@@ -192,6 +222,8 @@ export function classify(err: unknown): FailureKind {
   if (err instanceof GatewayTimeout || err instanceof BodyTooLarge || err instanceof ClientGone) return err.kind;
   const e = err as { code?: string; cause?: { code?: string } };
   const code = e?.code === 'UND_ERR_ABORTED' || e?.code === undefined ? (e?.cause?.code ?? e?.code) : e.code;
+  // undici's words for a 1xx it will not take (a 100; see FailureKind).
+  if (code === 'UND_ERR_SOCKET' && (err as Error).message === 'bad response') return 'interim';
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect-failure';
   if (code !== undefined && RESET_CODES.has(code)) return 'reset';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';

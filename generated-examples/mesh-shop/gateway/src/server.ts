@@ -30,13 +30,15 @@ import {
   responseHeaders,
   Try,
   upstreamRequestHeaders,
+  withoutContentLength,
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
 import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
-import { MESSAGES, sendError, type ExtraHeaders } from './respond.js';
+import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { Router } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
+import { checkHead, mergeSlashes, routedPath, withoutParameters } from './uri.js';
 import { handleUpgrade } from './websocket.js';
 
 const kExchange = Symbol('exchange');
@@ -278,10 +280,41 @@ export class Gateway {
       );
     this.routes = this.config.routes.map((r) => new RuntimeRoute(r, this));
     this.router = new Router(this.routes);
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) =>
-      this.handle(req, res),
+    this.allowAll = [...new Set(['GET', 'HEAD', 'OPTIONS', ...this.routes.flatMap((r) => r.methods)])]
+      .sort()
+      .join(', ');
+    // requireHostHeader: an HTTP/1.1 request without Host gets the gateway's JSON 400 (checkHead), logged.
+    this.server = createServer(
+      { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, requireHostHeader: false },
+      (req, res) => this.handle(req, res),
     );
     this.server.on('upgrade', (req, socket, head) => handleUpgrade(this, req, socket, head));
+    // "Expect: 100-continue": the client holds its body back until the 100. The gateway sends it
+    // only once the request is about to be proxied (RFC 9110 §10.1.1); a refusal before (404,
+    // 401, 413, 429 …) is the final answer, on a connection that then closes, since the client
+    // may or may not send the body it held back.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const cl = req.headers['content-length'];
+      const body = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+      let keepAlive: boolean | undefined;
+      if (body) {
+        keepAlive = res.shouldKeepAlive;
+        res.shouldKeepAlive = false;
+      }
+      this.handle(req, res, keepAlive);
+    });
+    // Any other expectation (RFC 9110 §10.1.1: 417), answered and logged like the gateway's other refusals.
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      res.shouldKeepAlive = false;
+      this.refuse(req, res, req.url ?? '-', 417, MESSAGES.expectation);
+    });
+    // CONNECT asks for a tunnel, which a reverse proxy does not open (Node would close the connection unanswered).
+    this.server.on('connect', (req: IncomingMessage, socket: import('node:stream').Duplex) => {
+      socket.on('error', () => socket.destroy());
+      const start = performance.now();
+      rawError(socket, 501, MESSAGES.connect);
+      this.logBare(req, req.url ?? '-', 501, start);
+    });
     if (this.config.services.some((s) => s.protocol === 'grpc')) {
       const h2 = createH2Server({}, (req, res) =>
         this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
@@ -297,6 +330,7 @@ export class Gateway {
       this.listener = this.server;
     }
     this.server.on('connection', (socket: SocketWithExchange) => {
+      if (this.reparsed.has(socket)) return; // its listener is there from the first time
       socket.once('close', () => {
         const ex = socket[kExchange];
         socket[kExchange] = undefined;
@@ -327,6 +361,15 @@ export class Gateway {
         );
       } else socket.destroy();
     });
+  }
+
+  /** Connections handed back to the HTTP server after an upgrade it was not to take (websocket.ts). */
+  private readonly reparsed = new WeakSet<Socket>();
+
+  /** Hands a connection the HTTP server gave up for an upgrade back to it, to parse what it holds again. */
+  reparse(socket: Socket): void {
+    this.reparsed.add(socket);
+    this.server.emit('connection', socket);
   }
 
   jwtVerifier(auth: Extract<RouteConfig['auth'], { kind: 'jwt' }>): JwtVerifier {
@@ -457,21 +500,20 @@ export class Gateway {
     if (--this.inFlight === 0 && this.closing) for (const resolve of this.idle.splice(0)) resolve();
   }
 
-  /** Answers one HTTP request (websocket.ts also hands it the upgrade requests it serves as plain HTTP). */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    let url = req.url ?? '/';
-    if (url.charCodeAt(0) !== 47 /* "/" */) {
-      // The absolute form ("GET http://host/path"), which RFC 9112 has servers accept: routed by its path.
-      const path = absoluteFormPath(url);
-      if (path === undefined) return sendError(res, 400, MESSAGES.badRequest);
-      req.url = url = path;
+  /**
+   * Answers one HTTP request. `continueKeepAlive` is set for a request with a body that expects
+   * 100 Continue: whether its connection stays open once the 100 is sent.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, continueKeepAlive?: boolean): void {
+    if (req.httpVersionMajor === 1) {
+      if (req.url === '*') return this.asterisk(req, res);
+      const refusal = checkHead(req);
+      if (refusal !== undefined) return this.refuse(req, res, req.url ?? '-', refusal.status, refusal.message);
     }
-    // RFC 9112: more than one Host is a 400 (which one would X-Forwarded-Host and a backend believe?).
-    if (req.httpVersionMajor === 1 && repeatsHost(req.rawHeaders)) return sendError(res, 400, MESSAGES.badRequest);
     const routed = routedPath(req);
     const path = routed.path;
     const method = req.method ?? 'GET';
-    if (routed.refused !== undefined) return this.refusePath(req, res, path, routed.refused);
+    if (routed.refused !== undefined) return this.refuse(req, res, path, 400, routed.refused);
     // Its own endpoints answer GET and HEAD; other methods are routed (a model may have a route there).
     if ((path === '/healthz' || path === '/metrics') && (method === 'GET' || method === 'HEAD'))
       return this.ownEndpoint(path, req, res);
@@ -484,35 +526,78 @@ export class Gateway {
       return;
     const found = this.router.lookup(method, path);
     if (found.kind !== 'found') {
-      const start = performance.now();
-      if (found.kind === 'method') sendError(res, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
-      else sendError(res, 404, MESSAGES.notFound);
-      this.logBare(req, path, found.kind === 'method' ? 405 : 404, start);
-      return;
+      if (found.kind === 'method')
+        return this.refuse(req, res, path, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
+      return this.refuse(req, res, path, 404, MESSAGES.notFound);
     }
-    if (this.slashWouldReroute(method, path, found.match.route))
-      return this.refusePath(req, res, path, MESSAGES.encodedSlash);
+    const rerouted = this.reroutes(method, path, found.match.route);
+    if (rerouted !== undefined) return this.refuse(req, res, path, 400, rerouted);
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
     const ex = new Exchange(this, req, res, undefined, found.match.route, found.match.params, found.match.end, path);
+    if (continueKeepAlive !== undefined) ex.continueKeepAlive = continueKeepAlive;
     this.track(ex);
     ex.run();
   }
 
   /**
-   * An encoded slash stays as it came (an id may hold one), unless a backend that decodes it would
-   * see the path of another route: then the request would skip that route's policies.
+   * A path is forwarded as it came, but a backend may read another spelling of it: an encoded
+   * slash (%2F, %5C) decoded, or ";parameters" dropped (Tomcat, Jetty and Spring read
+   * "/admin;x=1" as "/admin"), and doubled slashes merged after either. When that spelling would
+   * select another route, the request would skip that route's policies: the reason to refuse it
+   * (400), else undefined.
    */
-  slashWouldReroute(method: string, path: string, route: RuntimeRoute): boolean {
-    if (path.indexOf('%') === -1 || !ENCODED_SLASH.test(path)) return false;
-    const decoded = this.router.lookup(method, path.replace(ENCODED_SLASHES, '/'));
-    return decoded.kind !== 'found' || decoded.match.route !== route;
+  reroutes(method: string, path: string, route: RuntimeRoute): string | undefined {
+    const slash = path.indexOf('%') !== -1 && ENCODED_SLASH.test(path);
+    const params = path.indexOf(';') !== -1;
+    if (!slash && !params) return undefined;
+    const decoded = slash ? path.replace(ENCODED_SLASHES, '/') : path;
+    if (slash && this.elsewhere(method, mergeSlashes(decoded), route)) return MESSAGES.encodedSlash;
+    if (params && this.elsewhere(method, mergeSlashes(withoutParameters(path)), route)) return MESSAGES.pathParameter;
+    if (slash && params && this.elsewhere(method, mergeSlashes(withoutParameters(decoded)), route))
+      return MESSAGES.encodedSlash;
+    return undefined;
   }
 
-  private refusePath(req: IncomingMessage, res: ServerResponse, path: string, message: string): void {
+  /** Whether `path` would reach another route than `route` (or none). */
+  private elsewhere(method: string, path: string, route: RuntimeRoute): boolean {
+    const found = this.router.lookup(method, path);
+    return found.kind !== 'found' || found.match.route !== route;
+  }
+
+  /** The gateway's own answer to a request it refuses before any exchange, counted and logged. */
+  refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    status: number,
+    message: string,
+    headers?: ExtraHeaders,
+  ): void {
     const start = performance.now();
-    sendError(res, 400, message);
-    this.logBare(req, path, 400, start);
+    sendError(res, status, message, headers);
+    this.logBare(req, path, status, start);
+  }
+
+  /** Every method some route takes, and the gateway's GET and HEAD: the Allow of "OPTIONS *". */
+  private readonly allowAll: string;
+
+  /**
+   * "OPTIONS *" asks about the server as a whole (RFC 9110 §9.3.7): 200 with the methods its
+   * routes take as Allow. Any other method has no business with "*": 400.
+   */
+  private asterisk(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'OPTIONS') return this.refuse(req, res, '*', 400, MESSAGES.badRequest);
+    const start = performance.now();
+    const body = JSON.stringify({ allow: this.allowAll, status: 200 });
+    res.writeHead(200, {
+      allow: this.allowAll,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+    this.logBare(req, '*', 200, start);
   }
 
   private ownEndpoint(path: string, req: IncomingMessage, res: ServerResponse): void {
@@ -613,67 +698,8 @@ function authorizationOf(req: IncomingMessage): string | undefined {
   return all;
 }
 
-/** The path and query of an absolute-form request target, or undefined when it is none. */
-function absoluteFormPath(target: string): string | undefined {
-  if (!/^https?:\/\//i.test(target) || !URL.canParse(target)) return undefined;
-  const u = new URL(target);
-  return u.pathname + u.search;
-}
-
-function repeatsHost(raw: readonly string[]): boolean {
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++seen > 1) return true;
-  return false;
-}
-
-/**
- * The path a request is routed and forwarded by, in one spelling (req.url is rewritten to it), so
- * that "/%61dmin" meets the policies of "/admin"; `refused` says why a path is refused instead of
- * resolved (dot segments, malformed escapes), whatever route or method.
- */
-export function routedPath(req: IncomingMessage): { path: string; refused?: string } {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let path = q === -1 ? url : url.slice(0, q);
-  if (path.indexOf('%') !== -1) {
-    const normal = normalizePercentEncoding(path);
-    if (normal === undefined) return { path, refused: MESSAGES.badEscape };
-    if (normal !== path) {
-      req.url = q === -1 ? normal : normal + url.slice(q);
-      path = normal;
-    }
-  }
-  return hasDotSegment(path) ? { path, refused: MESSAGES.dotSegment } : { path };
-}
-
 const ENCODED_SLASH = /%2F|%5C/;
 const ENCODED_SLASHES = /%2F|%5C/g;
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-
-/**
- * RFC 3986 §6.2.2: an escaped unreserved character ("%61" for "a") is decoded and every other
- * escape upper-cased, so equivalent paths are one path. undefined when a "%" starts no escape.
- */
-export function normalizePercentEncoding(path: string): string | undefined {
-  let malformed = false;
-  const normal = path.replace(/%([0-9A-Fa-f]{2})?/g, (_escape, hex: string | undefined) => {
-    if (hex === undefined) {
-      malformed = true;
-      return '%';
-    }
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : '%' + hex.toUpperCase();
-  });
-  return malformed ? undefined : normal;
-}
-
-/** "/a/../b", "/a/./b" and their percent-encoded forms are refused rather than interpreted. */
-export function hasDotSegment(path: string): boolean {
-  if (!path.includes('/.') && !path.includes('%2')) return false;
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/');
-  return /(^|\/)\.\.?(\/|$)/.test(decoded);
-}
 
 /**
  * One request through the chain. For WebSocket upgrades `res` is undefined and `socket` is the
@@ -707,6 +733,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   activeIndex = -1;
   /** Set by websocket.ts: called when the checks have passed. */
   upgradeReady: (() => void) | undefined;
+  /** The request expects 100 Continue before its body: whether the connection stays open once it is sent. */
+  continueKeepAlive: boolean | undefined = undefined;
   private status = 0;
   private error: string | undefined;
   private upstreamPath = '';
@@ -916,24 +944,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         (rest === '' || rest.charCodeAt(0) !== 47 ? '/' + rest : rest) + (q === -1 ? '' : rawUrl.slice(q));
     } else this.upstreamPath = rawUrl;
     const h2 = req.httpVersionMajor === 2;
-    const host = h2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
-    // Behind a trusted proxy (one that terminates TLS, say) its view of scheme and host is the client's.
-    const peer = normalizeIp(req.socket.remoteAddress ?? '');
-    const trusted = this.gw.clientAddress.isTrusted(peer);
-    const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
-    const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
-    const headers = upstreamRequestHeaders(
-      req,
-      r.apiKeyHeader,
-      this.forwardedFor(peer, trusted),
-      typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
-      typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
-    );
-    headers.push('traceparent', traceparent(this.trace));
+    const headers = this.forwardHeaders();
     // gRPC servers expect it; the client's own TE went with the other hop-by-hop headers.
     if (this.target.upstream.service.protocol === 'grpc') headers.push('te', 'trailers');
-    if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
-    if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
     this.upstreamHeaders = headers;
     if (r.config.timeoutMs !== undefined) {
       this.deadline = this.start + r.config.timeoutMs;
@@ -951,6 +964,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const length = cl === undefined ? -1 : Number(cl);
     if (length > max) return this.fail(413, MESSAGES.tooLarge, { connection: 'close' });
     if (length === 0) return this.send(mirror);
+    if (this.continueKeepAlive !== undefined) {
+      // Every check has passed: now the client may send the body it holds back.
+      this.res.shouldKeepAlive = this.continueKeepAlive;
+      this.res.writeContinue();
+    }
     const mayReplay = (r.retry !== undefined && r.retry.attempts > 0) || mirror;
     const replayMax = Math.min(this.gw.settings.replayBufferBytes, max);
     if (mayReplay && length <= replayMax) {
@@ -985,6 +1003,32 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (mirror) this.gw.metrics.mirrored.labels(this.runtime.name, 'skipped').inc();
     this.body = body;
     this.send(false);
+  }
+
+  /**
+   * The request headers for the backend (of a request or a WebSocket upgrade): the client's, less
+   * hop-by-hop ones and those the gateway sets, then X-Forwarded-For/-Proto/-Host (a trusted
+   * proxy's view of scheme and host is the client's), traceparent, the consumer and the hook's.
+   */
+  forwardHeaders(): string[] {
+    const req = this.req;
+    const host = req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : req.headers.host;
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    const trusted = this.gw.clientAddress.isTrusted(peer);
+    const fwdProto = trusted ? req.headers['x-forwarded-proto'] : undefined;
+    const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
+    const headers = upstreamRequestHeaders(
+      req,
+      this.runtime.apiKeyHeader,
+      this.forwardedFor(peer, trusted),
+      typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
+      typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
+      trusted,
+    );
+    headers.push('traceparent', traceparent(this.trace));
+    if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
+    if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
+    return headers;
   }
 
   private forwardedFor(peer: string, trustedPeer: boolean): string {
@@ -1131,6 +1175,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra);
+    if (status === 204) withoutContentLength(headers);
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.
@@ -1156,11 +1201,14 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   failed(attempt: Try, err: unknown): void {
     const kind = classify(err);
-    this.settle(
-      attempt,
-      kind !== 'client-gone' && kind !== 'too-large',
-      kind === 'connect-failure' || kind === 'reset' || kind === 'timeout',
-    );
+    // An interim answer undici cannot take says nothing against the backend (see FailureKind).
+    if (kind === 'interim') this.letGo(attempt);
+    else
+      this.settle(
+        attempt,
+        kind !== 'client-gone' && kind !== 'too-large',
+        kind === 'connect-failure' || kind === 'reset' || kind === 'timeout',
+      );
     if (kind === 'client-gone' && attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
     if (this.done) return;
     if (this.committed) {
@@ -1211,7 +1259,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     // "error": the backend was reached but its answer does not parse (an obs-fold, a header too large).
     this.fail(
       answer,
-      answer === 504 ? MESSAGES.timeout : kind === 'error' ? MESSAGES.invalidAnswer : MESSAGES.badGateway,
+      answer === 504
+        ? MESSAGES.timeout
+        : kind === 'error'
+          ? MESSAGES.invalidAnswer
+          : kind === 'interim'
+            ? MESSAGES.interim
+            : MESSAGES.badGateway,
     );
   }
 
@@ -1277,17 +1331,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   fail(status: number, message: string, headers?: ExtraHeaders): void {
     if (this.done) return;
     if (this.socket !== undefined) {
-      const body = JSON.stringify({ error: message, status });
-      const lines = [
-        `HTTP/1.1 ${status} ${message}`,
-        'content-type: application/json',
-        `content-length: ${Buffer.byteLength(body)}`,
-        'connection: close',
-      ];
-      if (headers) for (const k in headers) lines.push(`${k}: ${String(headers[k])}`);
-      if (this.extra)
-        for (let i = 0; i < this.extra.length; i += 2) lines.push(`${this.extra[i]}: ${this.extra[i + 1]}`);
-      this.socket.end(lines.join('\r\n') + '\r\n\r\n' + body);
+      rawError(this.socket, status, message, headers, this.extra);
       this.finish(status);
       return;
     }

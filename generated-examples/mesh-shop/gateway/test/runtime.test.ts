@@ -150,6 +150,21 @@ describe('gateway endpoints and errors', () => {
     assert.equal((await rawGet(world, '/a/../b')).status, 400);
   });
 
+  it('refuses a character a URL cannot hold and ";" dot segments (Tomcat reads "..;" as "..") with 400', async () => {
+    for (const path of ['/x/..\\x', '/x#y', '/a"b', '/a{b}', '/x/..;/y', '/x/.;/y']) {
+      const answer = await rawGet(world, path);
+      assert.equal(answer.status, 400, `${path}: ${answer.body}`);
+      assert.equal(JSON.parse(answer.body).status, 400);
+    }
+  });
+
+  it('answers OPTIONS * with 200 and the methods of its routes as Allow', async () => {
+    const answer = await rawGet(world, '*', {}, 'OPTIONS');
+    assert.equal(answer.status, 200);
+    const allow = String(JSON.parse(answer.body).allow).split(', ');
+    for (const route of config.routes) for (const m of route.methods) assert.ok(allow.includes(m), m);
+  });
+
   // Two requests: one with hop-by-hop headers, one too large.
   const hops = pick(2);
   it(
