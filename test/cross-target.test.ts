@@ -4,6 +4,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ROOT } from './helpers.js';
+import { gatewayChooser, istioChooser, requestsFor, show, type Chooser, type Request } from './route-choice.js';
 
 /**
  * One model, one meaning: each target's output is read back (from YAML, not from the views
@@ -86,7 +87,8 @@ const WINDOWS = ['second', 'minute', 'hour', 'day'] as const;
 const WINDOW_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
 const byService = (a: { service: string }, b: { service: string }) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0);
 const sorted = <T>(list: readonly T[]) => [...list].sort();
-const canonicalPath = (path: string) => path.replace(/\{[^}]*\}/g, '{}');
+/** As the gateway's router reads a route path: a trailing "/" ends it. */
+const canonicalPath = (path: string) => path.replace(/\{[^}]*\}/g, '{}').replace(/(.)\/$/, '$1');
 const routeServices = (r: Route) => [...new Set([...(r.service ? [r.service] : []), ...r.splits.map((s) => s.service)])].sort();
 
 /** What the model says, in the readers' terms. */
@@ -190,7 +192,8 @@ function istioReader(out: Output): Reader {
   const serviceOfHost = (host: string) => hostOf.get(host)!.metadata.name as string;
   const limits = of('EnvoyFilter').flatMap((f) => f.spec.configPatches.filter((p: Doc) => p.applyTo === 'HTTP_ROUTE'));
   const peer = of('PeerAuthentication');
-  const unescape = (re: string) => re.replace(/^\^/, '').replace(/\.\*$/, '').replace(/\[\^\/\]\+/g, '{}').replace(/\\(.)/g, '$1');
+  // `^/a/[^/]+(/.*)?$`: the segments, then the end of the path or a "/" and anything; "/" is `^/.*`.
+  const unescape = (re: string) => re.replace(/^\^/, '').replace(/\(\/\.\*\)\?\$$|\.\*$/, '').replace(/\[\^\/\]\+/g, '{}').replace(/\\(.)/g, '$1');
   return {
     target: 'istio',
     notesOn: sectionsOn(out.files['istio/NOTES.md']!),
@@ -217,7 +220,7 @@ function istioReader(out: Output): Reader {
       const breaker = thresholds.find((t) => t !== undefined);
       const expectedBreaker = route.circuitBreaker?.failureThreshold;
       return {
-        path: canonicalPath(match.uri.prefix ?? unescape(match.uri.regex)),
+        path: canonicalPath(unescape(match.uri.regex)),
         methods: method,
         backends: entry.route.map((d: Doc) => ({ service: serviceOfHost(d.destination.host), weight: d.weight ?? 100 })).sort(byService),
         canaries: canaries.sort(byService),
@@ -394,5 +397,32 @@ describe.each(models)('one meaning in every target: %s', (model) => {
         if (!mirrored) expect(reader.notesOn('agw:hasTrafficMirror').some((n) => mentions(n, `route ${r.name}`)), `${reader.target}: mirror of ${r.name}`).toBe(true);
       }
     }
+  });
+});
+
+/**
+ * One route for every request: of overlapping routes, each target must pick the one the gateway's
+ * router picks (the most specific that takes the method; see test/route-choice.ts for how each
+ * target's choice is read from its files), and send the backend the same path.
+ */
+const choiceModels = [...models, 'test/fixtures/valid/overlapping-routes.ttl'];
+
+describe.each(choiceModels)('one route for every request in every target: %s', (model) => {
+  let out: Output;
+  let gateway: Chooser;
+  let requests: Request[];
+  beforeAll(async () => {
+    const result = await generate({ models: [model], targets: ['kong', 'istio', 'gateway'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    out = { model: result.model, files: Object.fromEntries(result.files.map((f) => [f.path, f.content])) };
+    gateway = await gatewayChooser(out.files);
+    requests = requestsFor(out.model);
+  });
+  const describeRequest = (r: Request) => `${r.method} ${r.path}${Object.entries(r.headers).map(([n, v]) => ` ${n}: ${v}`).join('')}`;
+
+  it('Istio takes every request to the route the gateway takes it to, and sends the same path', () => {
+    const istio = istioChooser(out.files, out.model.gateway.name);
+    const differ = requests.filter((r) => show(istio(r)) !== show(gateway(r))).map((r) => `${describeRequest(r)}: Istio ${show(istio(r))}, gateway ${show(gateway(r))}`);
+    expect(differ).toEqual([]);
   });
 });

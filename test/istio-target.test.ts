@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ISTIO_MODELS } from './output-checks.js';
 import { ROOT } from './helpers.js';
+import { gatewayChooser, istioChooser, requestsFor, show } from './route-choice.js';
 
 /**
  * The Istio target: every document of every example (generated with `-t istio`, also for the
@@ -197,7 +198,7 @@ describe('istio target: applies and features', () => {
     expect(orders.mirror.host).toBe('orders-shadow.shop.svc.cluster.local');
     expect(orders.mirrorPercentage).toEqual({ value: 25 });
     const detail = vs!.spec.http.find((h: Doc) => h.name === 'shop-gateway.order-detail');
-    expect(detail.match[0].uri).toEqual({ regex: '^/api/orders/[^/]+.*' });
+    expect(detail.match[0].uri).toEqual({ regex: '^/api/orders/[^/]+(/.*)?$' });
     expect(g.notes).toContain('agw:secretEnv (HS256)');
     expect(g.notes).toContain('agw:policy "redis"');
     const [ef] = kinds(g, 'EnvoyFilter');
@@ -238,6 +239,9 @@ describe('istio target: applies and features', () => {
     expect(sources).toContainEqual({ notRequestPrincipals: ['https://auth.example.org/realms/research/*'] });
     const scopes = admin.spec.rules.flatMap((r: Doc) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.claims[scope]').flatMap((w: Doc) => w.notValues));
     expect(scopes).toEqual(['platform:admin']);
+    // A plain path's policy covers what its route takes, by whole segments: the path and what lies under it.
+    const adminPath = g.model.routes.find((r) => r.name === 'admin')!.path;
+    for (const rule of admin.spec.rules as Doc[]) expect(rule.to[0].operation.paths).toEqual([adminPath, `${adminPath}/*`]);
     const [vs] = kinds(g, 'VirtualService');
     expect(vs!.spec.http.find((h: Doc) => h.name === 'research-gateway.public-docs').rewrite).toEqual({ uriRegexRewrite: { match: '^/docs/?', rewrite: '/' } });
   });
@@ -277,8 +281,8 @@ describe('istio target: applies and features', () => {
     expect(retriesOf('any')).toMatchObject({ attempts: 3, retryOn: 'connect-failure' });
     expect(retriesOf('strict')).toEqual({ attempts: 0 });
     expect(g.notes).toContain('agw:retryOn on a route that takes POST or PATCH');
-    // Its URI prefixes are string prefixes: /orders also takes /ordersx.
-    expect(g.notes).toMatch(/## agw:routePath \(prefix\)\n[\s\S]*?Applies to: [^\n]*route any/);
+    // Its paths are matched by whole segments, as the gateway's (no "string prefix" to note).
+    expect(g.notes).not.toContain('agw:routePath');
   });
 
   it('hostile strings stay inert and every document stays valid', async () => {
@@ -288,6 +292,40 @@ describe('istio target: applies and features', () => {
       expect(Object.keys(doc).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
     }
     for (const text of Object.values(g.files)) expect(text).not.toMatch(/^\s*injected:/m);
+  });
+});
+
+describe('istio target: overlapping routes', () => {
+  it("takes each request to the route the gateway takes it to: whole segments, the gateway's order, canaries before their route", async () => {
+    const result = await generate({ models: ['test/fixtures/valid/overlapping-routes.ttl'], targets: ['istio', 'gateway'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const files = Object.fromEntries(result.files.map((f) => [f.path, f.content]));
+    const istio = istioChooser(files, 'gw');
+    const gateway = await gatewayChooser(files);
+    const ask = (method: string, path: string, headers: Record<string, string> = {}) => show(istio({ method, path, headers }));
+    // A literal segment before a parameter at the same depth.
+    expect(ask('GET', '/users/me')).toBe('me → /users/me');
+    expect(ask('GET', '/users/7')).toBe('user-by-id → /users/7');
+    // A literal tail is a whole segment: /confirmation is not /confirm.
+    expect(ask('POST', '/orders/7/confirmation')).toBe('orders → /orders/7/confirmation');
+    expect(ask('POST', '/orders/7/confirm/x')).toBe('confirm → /x');
+    // A prefix ends at a "/": /apix is not /api; a deeper route without methods beats a shorter one with.
+    expect(ask('GET', '/apix')).toBe('root → /apix');
+    expect(ask('GET', '/api/v2/x')).toBe('api-v2 → /api/v2/x');
+    expect(ask('GET', '/api/x', { 'x-canary': 'on' })).toBe('api (canary api-canary) → /api/x');
+    expect(ask('GET', '/api/v2/x', { 'x-canary': 'on' })).toBe('api-v2 → /api/v2/x');
+    // At one depth, the route with a literal where the other has a parameter, at the first place they differ.
+    expect(ask('GET', '/a/b/c')).toBe('a-b-y → /a/b/c');
+    expect(ask('GET', '/a/x/c')).toBe('a-x-c → /a/x/c');
+    expect(ask('GET', '/a/b/c/d')).toBe('a-b-y → /a/b/c/d');
+    expect(ask('POST', '/a/x/y')).toBe('root → /a/x/y');
+    expect(ask('GET', '/a/x/y')).toBe('a-y-z → /a/x/y');
+    expect(ask('GET', '/x/b/c')).toBe('t-b-c → /x/b/c');
+    // A trailing "/" ends the path; strip path leaves the rest.
+    expect(ask('GET', '/docs')).toBe('docs → /');
+    expect(ask('GET', '/docs/a/b')).toBe('docs → /a/b');
+    expect(ask('GET', '/docsx')).toBe('root → /docsx');
+    for (const request of requestsFor(result.model)) expect(show(istio(request)), `${request.method} ${request.path} ${JSON.stringify(request.headers)}`).toBe(show(gateway(request)));
   });
 });
 
@@ -307,7 +345,7 @@ describe('mesh helpers', () => {
     expect(dnsLabelOf('v2')).toBe('v2');
   });
 
-  it('durations are seconds with an "s", at least 1 ms; paths become anchored RE2 prefixes', async () => {
+  it('durations are seconds with an "s", at least 1 ms; paths become RE2 regexes over whole segments', async () => {
     const { goDuration, pathRegex } = await import('../dist/targets/mesh-common.js');
     expect([goDuration(1.5), goDuration(0.25), goDuration(300), goDuration(0.0001)]).toEqual(['1.5s', '0.25s', '300s', '0.001s']);
     const re = new RegExp(pathRegex('/v1.0/items/{id}/parts'));
@@ -316,6 +354,12 @@ describe('mesh helpers', () => {
     expect(re.test('/v1x0/items/42/parts')).toBe(false);
     expect(re.test('/v1.0/items//parts')).toBe(false);
     expect(re.test('/x/v1.0/items/42/parts')).toBe(false);
+    // Whole segments, as the gateway matches: a literal tail is no string prefix.
+    expect(re.test('/v1.0/items/42/partsx')).toBe(false);
+    expect(re.test('/v1.0/items/42/parts/')).toBe(true);
+    expect(new RegExp(pathRegex('/docs/')).test('/docs')).toBe(true);
+    expect(new RegExp(pathRegex('/docs')).test('/docsx')).toBe(false);
+    expect(new RegExp(pathRegex('/')).test('/anything/at/all')).toBe(true);
   });
 });
 

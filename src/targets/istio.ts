@@ -14,8 +14,11 @@ import {
   literalPrefix,
   methodsOverlap,
   mtlsModeOf,
+  pathPrefixRegex,
   pathRegex,
+  pathsMeet,
   prefixesMeet,
+  routeSegments,
   routeServices,
   standardLabels,
   type Label,
@@ -334,7 +337,8 @@ export function istioView(model: M.GatewayModel): IstioView {
   function commonEntry(route: M.Route, notes: Limitation[]): Omit<HttpEntry, 'name' | 'matches' | 'destinations'> {
     return {
       route: route.name,
-      ...(route.stripPath ? { rewrite: { match: `${pathRegex(route.path).replace(/\.\*$/, '')}/?`, rewrite: '/' } } : {}),
+      // The gateway sends the rest of the path after the route's segments, "/" when none is left.
+      ...(route.stripPath ? { rewrite: { match: routeSegments(route.path).length > 0 ? `${pathPrefixRegex(route.path)}/?` : '^/', rewrite: '/' } } : {}),
       ...(route.timeoutSeconds !== undefined ? { timeout: goDuration(route.timeoutSeconds) } : {}),
       retries: retries(route, notes),
       ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
@@ -354,7 +358,8 @@ export function routeMethods(route: M.Route): string[] {
 }
 
 function matches(route: M.Route, headers: HttpMatch['headers']): HttpMatch[] {
-  const uri: StringMatch = hasParams(route.path) ? { regex: pathRegex(route.path) } : { prefix: route.path };
+  // A regex, as a URI prefix would be a string prefix (/orders would take /ordersx).
+  const uri: StringMatch = { regex: pathRegex(route.path) };
   const methods = routeMethods(route);
   const method: StringMatch | undefined = methods.length === 0 ? undefined : methods.length === 1 ? { exact: methods[0]! } : { regex: methods.join('|') };
   return [{ uri, ...(method ? { method } : {}), headers }];
@@ -579,12 +584,17 @@ function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
 
 /**
  * The paths an AuthorizationPolicy uses for a route. Istio paths are exact or `prefix*`: a plain
- * route path is matched exactly as routed; a path with `{param}` segments is matched by the
- * literal prefix before its first parameter, which covers every request the route serves (so the
- * policy can never be bypassed) and may also cover neighbouring routes (noted in NOTES.md).
+ * route path is matched as routed, the path itself and what lies under it (`/orders`,
+ * `/orders/*`); a path with `{param}` segments is matched by the literal prefix before its first
+ * parameter, which covers every request the route serves (so the policy can never be bypassed)
+ * and may also cover neighbouring routes (noted in NOTES.md).
  */
 export function authzPaths(route: M.Route): string[] {
-  return [`${literalPrefix(route.path)}*`];
+  if (hasParams(route.path)) return [`${literalPrefix(route.path)}*`];
+  const segs = routeSegments(route.path);
+  if (segs.length === 0) return ['/*'];
+  const own = `/${segs.join('/')}`;
+  return [own, `${own}/*`];
 }
 
 /** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
@@ -665,11 +675,12 @@ function prefixIndex(routes: readonly M.Route[]): (prefix: string) => M.Route[] 
 /** A policy keyed on a path prefix also applies to other routes under that prefix: say so where their requirements differ. */
 function noteOverreach(route: M.Route, candidates: readonly M.Route[], notes: Limitation[]): void {
   const prefix = literalPrefix(route.path);
+  const plain = !hasParams(route.path);
   for (const other of candidates) {
-    if (other === route || !methodsOverlap(route, other) || !prefixesMeet(prefix, other)) continue;
+    if (other === route || !methodsOverlap(route, other)) continue;
     // A plain path's policy matches exactly the requests its route matches; of those, only the
     // ones a more specific route (earlier in the VirtualService) takes go elsewhere.
-    if (!hasParams(route.path) && compareRouteSpecificity(other, route) > 0) continue;
+    if (plain ? !pathsMeet(route.path, other.path) || compareRouteSpecificity(other, route) > 0 : !prefixesMeet(prefix, other)) continue;
     if (requirementsMet(route, other)) continue;
     notes.push({ subject: `route ${other.name} (under ${prefix}, policy of route ${route.name})`, feature: 'path-scoped Istio authorization', detail: 'Istio authorization policies match path prefixes and methods, not routes: a request to the route that also falls under the path prefix and methods of a route with other requirements must pass that route\'s authentication and IP rules too' });
   }
@@ -680,8 +691,6 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
-  if (!hasParams(route.path) && route.path !== '/' && !route.path.endsWith('/'))
-    add('agw:routePath (prefix)', 'Istio matches a URI prefix as a string: /orders also takes /ordersx, which the gateway (whose prefixes end at a "/") answers with 404 or gives to another route');
 }
 
 /** Quota tiers are per consumer, and Istio has no consumers. */

@@ -137,11 +137,6 @@ export function canaryParts(route: M.Route): string[] {
     });
 }
 
-/** Path segments ("/a/{id}/b" → ["a", "{id}", "b"]). */
-export function segments(path: string): string[] {
-  return path.split('/').filter((s) => s !== '');
-}
-
 export function hasParams(path: string): boolean {
   return /\{[^}]*\}/.test(path);
 }
@@ -152,16 +147,36 @@ export function escapeRegex(text: string): string {
 }
 
 /**
- * A gwgen path as an RE2 regex matching the whole request path: `{param}` segments match one
- * non-empty segment, and anything may follow, because a route path is a prefix
- * (`/a/{id}/b` → `^/a/[^/]+/b.*`). Kong's regex path for the same route matches the same set.
+ * The segments of a route path as the gateway's router matches them (templates/gateway/src/router.ts.hbs):
+ * a trailing "/" ends the path ("/docs/" is "/docs"), "/" has none; `{name}` is a parameter.
+ */
+export function routeSegments(path: string): string[] {
+  const parts = path.split('/');
+  return parts.filter((s, i) => i > 0 && !(s === '' && i === parts.length - 1));
+}
+
+/** A `{name}` segment, as the gateway's router tells one. */
+export function isParamSegment(segment: string): boolean {
+  return segment.startsWith('{') && segment.endsWith('}');
+}
+
+/**
+ * The gateway's path matching as an RE2 regex over the whole request path (Istio matches
+ * regexes in full): the route's segments, a `{param}` being one non-empty segment, then the end
+ * of the path or a "/" and anything (`/a/{id}/b` → `^/a/[^/]+/b(/.*)?$`), so `/orders` takes
+ * `/orders` and `/orders/x`, never `/ordersx`; the path "/" takes every path.
  */
 export function pathRegex(path: string): string {
-  const body = path
-    .split('/')
-    .map((seg) => (/^\{[^}]*\}$/.test(seg) ? '[^/]+' : escapeRegex(seg)))
-    .join('/');
-  return `^${body}.*`;
+  const segs = routeSegments(path);
+  if (segs.length === 0) return '^/.*';
+  return `${pathPrefixRegex(path)}(/.*)?$`;
+}
+
+/** The route's own segments as an anchored regex without the tail (`/a/{id}` → `^/a/[^/]+`; "/" → `^`). */
+export function pathPrefixRegex(path: string): string {
+  return `^${routeSegments(path)
+    .map((seg) => `/${isParamSegment(seg) ? '[^/]+' : escapeRegex(seg)}`)
+    .join('')}`;
 }
 
 /** The literal start of a path, up to its first `{param}` ("/a/{id}/b" → "/a/"); the whole path without params. */
@@ -171,15 +186,45 @@ export function literalPrefix(path: string): string {
 }
 
 /**
- * Route order for first-match routers (Envoy): more segments first, then more literal segments,
- * then the longer path, so a more specific route is always tried before a route whose prefix
- * would also match; ties by name.
+ * The gateway's order of route paths, most specific first (its router picks, of the routes whose
+ * path matches and that take the method, the one with the most segments; of those, the one with
+ * a literal segment where the others have a parameter, at the first place they differ). Paths
+ * that differ only in parameter names or a trailing "/" are one (0); two paths that no request
+ * matches both may be ordered either way, here by their differing literal.
+ */
+export function compareSpecificity(a: string, b: string): number {
+  const sa = routeSegments(a);
+  const sb = routeSegments(b);
+  if (sa.length !== sb.length) return sb.length - sa.length;
+  for (let i = 0; i < sa.length; i++) {
+    const pa = isParamSegment(sa[i]!);
+    const pb = isParamSegment(sb[i]!);
+    if (pa !== pb) return pa ? 1 : -1;
+    if (!pa && sa[i] !== sb[i]) return compareStrings(sa[i]!, sb[i]!);
+  }
+  return 0;
+}
+
+/**
+ * Route order for first-match routers (Envoy) and for Kong's regex_priority: the gateway's order
+ * of paths (compareSpecificity), a route with methods before one that takes every method (the
+ * model allows no two routes with a common method on one path), then by path and name, so the
+ * order is the same on every run.
  */
 export function compareRouteSpecificity(a: M.Route, b: M.Route): number {
-  const sa = segments(a.path);
-  const sb = segments(b.path);
-  const literal = (s: string[]) => s.filter((x) => !x.startsWith('{')).length;
-  return sb.length - sa.length || literal(sb) - literal(sa) || b.path.length - a.path.length || compareStrings(a.path, b.path) || compareStrings(a.name, b.name);
+  return compareSpecificity(a.path, b.path) || Number(a.methods.length === 0) - Number(b.methods.length === 0) || compareStrings(a.path, b.path) || compareStrings(a.name, b.name);
+}
+
+/** Whether some request path is matched by both route paths (segment by segment, as the gateway matches). */
+export function pathsMeet(a: string, b: string): boolean {
+  const sa = routeSegments(a);
+  const sb = routeSegments(b);
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    const x = sa[i]!;
+    const y = sb[i]!;
+    if (isParamSegment(x) ? y === '' : isParamSegment(y) ? x === '' : x !== y) return false;
+  }
+  return true;
 }
 
 /** Whether two routes can match a common request method. An empty method list is every method. */

@@ -1,0 +1,196 @@
+import { transform } from 'esbuild';
+import { parse, parseAllDocuments } from 'yaml';
+import type { GatewayModel } from '../dist/index.js';
+
+/**
+ * Which route each target picks for a request, computed from the generated files (not from the
+ * views that wrote them), so tests can ask the three targets the same questions:
+ *
+ * - the gateway: its own router (gateway/src/router.ts, compiled here) over gateway/config.json,
+ *   then the route's first header-matched split whose header the request carries;
+ * - Kong: kong.yml under the ordering of Kong 3's default router, traditional_compatible, as read
+ *   in Kong/kong: kong/router/compat.lua `get_priority` packs a route's priority as
+ *   [fields set among snis, methods, hosts, headers, paths (bits 61-63) | plain hosts only (60) |
+ *   header count (52-59) | a regex path (51) | regex_priority, for a regex path (19-50) | the
+ *   length of a prefix path (0-18)], and `split_routes_and_services_by_path` gives each path of a
+ *   route its own priority; kong/router/atc.lua adds each route to the ATC router with that
+ *   priority, which tries the highest first (Kong/atc-router src/router.rs: a BTreeMap of
+ *   (priority, uuid), iterated in reverse: equal priorities fall to the route ids, so a tie
+ *   between matching routes is reported here). A regex path is anchored at the start ("^" ..
+ *   path, compat.lua `get_expression`); with strip_path, kong/router/atc.lua cuts the whole regex
+ *   match (`matched_path`) and kong/router/utils.lua `get_upstream_uri_v0` joins the rest to the
+ *   service's path ("/");
+ * - Istio: the VirtualService's http entries in order, the first whose match holds (Envoy), a
+ *   regex matching the whole path (RE2), then the entry's uriRegexRewrite.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+
+export interface Request {
+  readonly method: string;
+  readonly path: string;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface Choice {
+  /** The model route's name; undefined = no route (404 or 405). */
+  readonly route?: string;
+  /** The target's own name for what took it (Kong route, Istio http entry without the gateway's name). */
+  readonly name?: string;
+  /** The service of the header-matched canary that takes the request. */
+  readonly canary?: string;
+  /** The path the backend is sent (with strip path, what is left of the request's). */
+  readonly upstreamPath?: string;
+}
+
+export type Chooser = (request: Request) => Choice;
+
+export const show = (c: Choice) => (c.route === undefined ? 'no route' : `${c.route}${c.canary ? ` (canary ${c.canary})` : ''} → ${c.upstreamPath}`);
+
+// --- the gateway ---------------------------------------------------------------------------
+
+interface RouterModule {
+  Router: new (routes: readonly Doc[]) => { lookup(method: string, path: string): { kind: 'found'; match: { route: Doc; end: number } } | { kind: 'method' | 'none' } };
+}
+
+/** The gateway's router, compiled from the generated gateway/src/router.ts. */
+export async function gatewayChooser(files: Readonly<Record<string, string>>): Promise<Chooser> {
+  const source = files['gateway/src/router.ts'];
+  if (source === undefined) throw new Error('no gateway/src/router.ts');
+  const { code } = await transform(source, { loader: 'ts', format: 'esm' });
+  const { Router } = (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as RouterModule;
+  const config = JSON.parse(files['gateway/config.json']!) as Doc;
+  const router = new Router(config.routes as Doc[]);
+  return ({ method, path, headers }) => {
+    const found = router.lookup(method, path);
+    if (found.kind !== 'found') return {};
+    const route = found.match.route;
+    const canary = (route.splits as Doc[]).find((s) => s.matchHeader && headers[s.matchHeader.name] === s.matchHeader.value);
+    let upstreamPath = path;
+    if (route.stripPath) {
+      const rest = path.slice(found.match.end);
+      upstreamPath = rest === '' || !rest.startsWith('/') ? `/${rest}` : rest;
+    }
+    return { route: route.name, name: route.name, ...(canary ? { canary: canary.service } : {}), upstreamPath };
+  };
+}
+
+// --- Kong ----------------------------------------------------------------------------------
+
+const empty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
+
+/** compat.lua get_priority, as a tuple compared left to right. */
+function kongPriority(route: Doc, path: string): number[] {
+  const fields = [route.snis, route.methods, route.hosts, route.headers, [path]].filter((f) => !empty(f)).length;
+  const hosts = route.hosts as string[] | undefined;
+  const plainHostsOnly = Array.isArray(hosts) && hosts.every((h) => !h.includes('*')) ? 1 : 0;
+  const headerCount = empty(route.headers) ? 0 : Math.min(255, Object.keys(route.headers).length);
+  const regex = path.startsWith('~');
+  const regexPriority = regex ? (route.regex_priority ?? 0) : 0;
+  if (!Number.isInteger(regexPriority) || regexPriority < 0 || regexPriority >= 2 ** 32) throw new Error(`Kong route ${route.name}: regex_priority ${regexPriority} does not fit bits 19-50 of the priority`);
+  return [fields, plainHostsOnly, headerCount, regex ? 1 : 0, regexPriority, regex ? 0 : Math.min(path.length, 0x7ffff)];
+}
+
+const compareTuples = (a: readonly number[], b: readonly number[]) => {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+};
+
+/** The part of the request path a Kong path matches, or undefined. */
+function kongPathMatch(path: string, request: string): string | undefined {
+  if (!path.startsWith('~')) return request.startsWith(path) ? path : undefined;
+  return new RegExp(`^${path.slice(1)}`).exec(request)?.[0];
+}
+
+function kongHeadersMatch(headers: Record<string, string[]> | undefined, request: Readonly<Record<string, string>>): boolean {
+  if (empty(headers)) return true;
+  return Object.entries(headers!).every(([name, values]) => {
+    const got = request[name.toLowerCase()];
+    if (got === undefined) return false;
+    // Kong lower-cases both sides (compat.lua: value:lower(); atc.lua: v:lower()).
+    return values.some((v) => (v.startsWith('~*') ? new RegExp(v.slice(2)).test(got.toLowerCase()) : v.toLowerCase() === got.toLowerCase()));
+  });
+}
+
+/** Kong's choice over kong.yml. The model route of a Kong route is its name up to the first "."; a canary's service follows. */
+export function kongChooser(kongYml: string): Chooser {
+  const doc = parse(kongYml) as Doc;
+  const routes = (doc.services as Doc[]).flatMap((service) => (service.routes as Doc[]).flatMap((route) => (route.paths as string[]).map((path) => ({ route, path, priority: kongPriority(route, path) }))));
+  return ({ method, path, headers }) => {
+    const matching = routes.filter((r) => (empty(r.route.methods) || (r.route.methods as string[]).includes(method)) && kongHeadersMatch(r.route.headers, headers) && kongPathMatch(r.path, path) !== undefined);
+    if (matching.length === 0) return {};
+    matching.sort((a, b) => compareTuples(b.priority, a.priority));
+    if (matching.length > 1 && compareTuples(matching[0]!.priority, matching[1]!.priority) === 0) {
+      throw new Error(`Kong: routes ${matching[0]!.route.name} and ${matching[1]!.route.name} tie for ${method} ${path}; Kong would pick by route id`);
+    }
+    const { route, path: kongPath } = matching[0]!;
+    const [name, ...part] = (route.name as string).split('.');
+    let upstreamPath = path;
+    if (route.strip_path !== false) {
+      const matched = kongPathMatch(kongPath, path)!;
+      let rest = path.slice(matched.length);
+      // utils.lua sanitize_uri_postfix
+      if (rest === '.' || rest === '..') rest = '';
+      else if (rest.startsWith('./')) rest = rest.slice(2);
+      else if (rest.startsWith('../')) rest = rest.slice(3);
+      // get_upstream_uri_v0 with the service path "/" (gwgen's services have none)
+      upstreamPath = rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+    }
+    return { route: name, name: route.name, ...(part.length > 0 ? { canary: part[0] } : {}), upstreamPath };
+  };
+}
+
+// --- Istio ---------------------------------------------------------------------------------
+
+function stringMatch(m: Doc | undefined, value: string | undefined): boolean {
+  if (m === undefined) return true;
+  if (value === undefined) return false;
+  if (m.exact !== undefined) return value === m.exact;
+  if (m.prefix !== undefined) return value.startsWith(m.prefix);
+  return new RegExp(`^(?:${m.regex})$`).test(value);
+}
+
+/** Envoy's first match over the VirtualService's http entries (named `<gateway>.<route>[.<canary's service>[.n]]`). */
+export function istioChooser(files: Readonly<Record<string, string>>, gateway: string): Chooser {
+  const vs = parseAllDocuments(files['istio/virtualservice.yaml']!).map((d) => d.toJS() as Doc).find((d) => d.kind === 'VirtualService')!;
+  const http = vs.spec.http as Doc[];
+  return ({ method, path, headers }) => {
+    const entry = http.find((h) => (h.match as Doc[]).some((m) => stringMatch(m.uri, path) && stringMatch(m.method, method) && Object.entries((m.headers ?? {}) as Record<string, Doc>).every(([n, hm]) => stringMatch(hm, headers[n]))));
+    if (!entry) return {};
+    const name = (entry.name as string).slice(gateway.length + 1);
+    const [route, ...part] = name.split('.');
+    const rewrite = entry.rewrite?.uriRegexRewrite as Doc | undefined;
+    const upstreamPath = rewrite ? path.replace(new RegExp(rewrite.match), rewrite.rewrite) : path;
+    return { route, name, ...(part.length > 0 ? { canary: part[0] } : {}), upstreamPath };
+  };
+}
+
+// --- requests ------------------------------------------------------------------------------
+
+/**
+ * Requests that tell overlapping routes apart: every route's path with its parameters filled by
+ * a fresh value and by each literal segment of the model, then followed by nothing, "/", "/x" or
+ * "x" (a string prefix that is no segment prefix); each with methods of the model, one it does
+ * not know, and with each canary header and without.
+ */
+export function requestsFor(model: GatewayModel, methods: readonly string[] = ['GET', 'POST', 'DELETE', 'PROPFIND']): Request[] {
+  const literals = [...new Set(model.routes.flatMap((r) => r.path.split('/').filter((s) => s !== '' && !s.startsWith('{'))))].sort();
+  const fills = ['p7', ...literals];
+  const paths = new Set<string>();
+  for (const route of model.routes) {
+    const segs = route.path.split('/').filter((s) => s !== '');
+    let bases = [''];
+    for (const seg of segs) {
+      const options = seg.startsWith('{') ? fills : [seg];
+      bases = bases.flatMap((b) => options.map((o) => `${b}/${o}`)).slice(0, 40);
+    }
+    for (const b of bases) for (const tail of ['', '/', '/x', 'x']) paths.add(b === '' ? (tail === '' || tail === 'x' ? '/' : tail) : `${b}${tail}`);
+  }
+  const headerSets: Record<string, string>[] = [{}];
+  for (const r of model.routes) for (const s of r.splits) if (s.matchHeader) headerSets.push({ [s.matchHeader.name.toLowerCase()]: s.matchHeader.value });
+  const requests: Request[] = [];
+  for (const path of [...paths].sort()) for (const method of methods) for (const headers of headerSets) requests.push({ method, path, headers });
+  return requests;
+}
