@@ -6,14 +6,16 @@ import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ROOT } from './helpers.js';
+import { gatewayChooser, kongChooser, show } from './route-choice.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort();
+const KONG_EVERY_METHOD = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'];
 
 interface KongDoc {
   _format_version: string;
-  services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
+  services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; regex_priority?: number; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
   consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
   plugins: Array<{ name: string; tags: string[]; route?: string; consumer?: string; config?: Record<string, unknown> }>;
@@ -66,11 +68,13 @@ describe.each(examples)('kong target: %s', (example) => {
       const service = k.doc.services.find((s) => s.name === route.name)!;
       expect(service, route.name).toBeDefined();
       const kr = service.routes[0]!;
+      // Every route lists methods (Kong ranks a route without them below all others): every method Kong names where the model gives none.
       const preflight = route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS');
-      expect(kr.methods ?? []).toEqual(preflight ? [...route.methods, 'OPTIONS'] : route.methods);
+      expect(kr.methods).toEqual(route.methods.length === 0 ? KONG_EVERY_METHOD : preflight ? [...route.methods, 'OPTIONS'] : route.methods);
       expect(kr.strip_path).toBe(route.stripPath);
-      const expectedPath = route.path.includes('{') ? `~${route.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}` : route.path;
-      expect(kr.paths).toEqual([expectedPath]);
+      // Every path a regex, anchored at the start by Kong and ending at a segment boundary.
+      const expectedPath = `~${route.path.replace(/\/$/, '').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}(?:/|$)`;
+      expect(kr.paths).toEqual([route.path === '/' ? '~/' : expectedPath]);
       expect(service.retries).toBe(route.retry?.attempts ?? 0);
       const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
       if (seconds !== undefined) expect(service.read_timeout).toBe(Math.round(seconds * 1000));
@@ -175,7 +179,56 @@ describe('kong target: features the examples exercise', () => {
     expect(notes).toMatch(/## agw:hasRateLimiter with a header-matched split\n\n[^\n]*catalog\.catalog-v2[^\n]*2× its limit/);
     expect(notes).toMatch(/## agw:namespace\n[\s\S]*Applies to: [^\n]*service cart \(shop\)/);
     expect(notes).toMatch(/## agw:hasCertificate\n[\s\S]*Applies to: mesh istio/);
-    // Kong's path prefixes are string prefixes (the gateway's end at a "/").
-    expect(notes).toMatch(/## agw:routePath \(prefix\)\n[\s\S]*?Applies to: [^\n]*route orders/);
+    // Kong's paths end at a segment boundary, as the gateway's: no string prefix to note.
+    expect(notes).not.toContain('agw:routePath');
+  });
+});
+
+describe('kong target: overlapping routes', () => {
+  // Kong 3's default router (traditional_compatible) ranks routes by the fields they set before
+  // their paths (kong/router/compat.lua get_priority; test/route-choice.ts reads kong.yml so).
+  it("takes each request to the route the gateway takes it to: every route lists methods, every path is a segment-bounded regex, regex_priority is the gateway's order", async () => {
+    const result = await generate({ models: ['test/fixtures/valid/overlapping-routes.ttl'], targets: ['kong', 'gateway'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const files = Object.fromEntries(result.files.map((f) => [f.path, f.content]));
+    const doc = parse(files['kong/kong.yml']!) as KongDoc;
+    const routes = doc.services.flatMap((s) => s.routes);
+    for (const r of routes) {
+      expect(r.methods, r.name).toBeDefined();
+      expect(r.paths, r.name).toHaveLength(1);
+      expect(r.paths[0], r.name).toMatch(/^~\//);
+    }
+    // No two routes tie: Kong would break a tie by route id.
+    expect(new Set(routes.map((r) => r.regex_priority)).size).toBe(routes.length);
+    const kong = kongChooser(files['kong/kong.yml']!);
+    const ask = (method: string, path: string, headers: Record<string, string> = {}) => show(kong({ method, path, headers }));
+    // Kong ranked any regex route above a plain prefix: /users/me went to /users/{id}.
+    expect(ask('GET', '/users/me')).toBe('me → /users/me');
+    expect(ask('GET', '/users/7')).toBe('user-by-id → /users/7');
+    // Kong ranked a route with methods above one without: GET /api/v2/x went to /api.
+    expect(ask('GET', '/api/v2/x')).toBe('api-v2 → /api/v2/x');
+    expect(ask('GET', '/apix')).toBe('root → /apix');
+    // A literal tail is a whole segment, and strip path leaves what the gateway leaves.
+    expect(ask('POST', '/orders/7/confirmation')).toBe('orders → /orders/7/confirmation');
+    expect(ask('POST', '/orders/7/confirm')).toBe('confirm → /');
+    expect(ask('POST', '/orders/7/confirm/')).toBe('confirm → /');
+    expect(ask('POST', '/orders/7/confirm/x/y')).toBe('confirm → /x/y');
+    expect(ask('GET', '/docs')).toBe('docs → /');
+    expect(ask('GET', '/docs/a')).toBe('docs → /a');
+    expect(ask('GET', '/a/b/c')).toBe('a-b-y → /a/b/c');
+    expect(ask('GET', '/a/x/y')).toBe('a-y-z → /a/x/y');
+    expect(ask('GET', '/x/b/c')).toBe('t-b-c → /x/b/c');
+    expect(ask('GET', '/api/x', { 'x-canary': 'on' })).toBe('api (canary api-canary) → /api/x');
+    const gateway = await gatewayChooser(files);
+    for (const [method, path] of [['GET', '/users/me'], ['GET', '/api/v2/x'], ['POST', '/orders/7/confirmation'], ['POST', '/orders/7/confirm/x/y'], ['GET', '/docs'], ['GET', '/a/b/c']] as const) {
+      expect(ask(method, path), `${method} ${path}`).toBe(show(gateway({ method, path, headers: {} })));
+    }
+    // What stays different is in NOTES.md: with its header, the canary of /api outranks /api/v2
+    // (a route with a header ranks above every route without); methods outside Kong's nine.
+    expect(ask('GET', '/api/v2/x', { 'x-canary': 'on' })).toBe('api (canary api-canary) → /api/v2/x');
+    const notes = files['kong/NOTES.md']!;
+    expect(notes).toMatch(/## agw:matchHeader under a more specific route\n\n[^\n]+\n\nApplies to: route api\.api-canary \(over route api-v2\), route api\.api-canary \(over route t-b-c\)\n/);
+    expect(ask('PROPFIND', '/orders/1')).toBe('no route');
+    expect(notes).toMatch(/## agw:httpMethod \(none\)\n\n[^\n]*PROPFIND[^\n]*\n\nApplies to: [^\n]*route orders/);
   });
 });

@@ -57,9 +57,11 @@ describe('xsd:duration', () => {
 
 describe('kong paths', () => {
   it.each([
-    ['/api/orders', '/api/orders'],
-    ['/api/orders/{id}', '~/api/orders/(?<id>[^/]+)'],
-    ['/v1.2/{a}/x', '~/v1\\.2/(?<a>[^/]+)/x'],
+    ['/api/orders', '~/api/orders(?:/|$)'],
+    ['/api/orders/{id}', '~/api/orders/(?<id>[^/]+)(?:/|$)'],
+    ['/v1.2/{a}/x', '~/v1\\.2/(?<a>[^/]+)/x(?:/|$)'],
+    ['/docs/', '~/docs(?:/|$)'],
+    ['/', '~/'],
   ])('%s → %s', (path, expected) => expect(kongPath(path)).toBe(expected));
 
   it('vault references follow Kong env vault naming', () => expect(vaultRef('ACME_API_KEY')).toBe('{vault://env/acme-api-key}'));

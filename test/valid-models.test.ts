@@ -62,7 +62,7 @@ describe('blank nodes, defaults and instances', () => {
       { target: '10.0.0.1:9000', weight: 7500, tags: expect.any(Array) },
       { target: '10.0.0.2:9001', weight: 2500, tags: expect.any(Array) },
     ]);
-    expect(kong.services[0].routes[0].paths).toEqual(['~/orders/(?<orderId>[^/]+)/items']);
+    expect(kong.services[0].routes[0].paths).toEqual(['~/orders/(?<orderId>[^/]+)/items(?:/|$)']);
   });
 });
 

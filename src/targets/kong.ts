@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf, ownWorkloadNames } from './mesh-common.js';
+import { acceptsMtls, canaryParts, compareRouteSpecificity, compareSpecificity, escapeRegex, hostPort, isParamSegment, methodsOverlap, mtlsModeOf, ownWorkloadNames, pathsMeet, routeSegments } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -148,6 +148,7 @@ export function kongView(model: M.GatewayModel): KongView {
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
+  const priorities = kongPriorities(model.routes);
   for (const route of model.routes) {
     const weighted = route.splits.filter((s) => s.matchHeader === undefined);
     const members = weighted.length > 0 ? weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 })) : [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
@@ -156,12 +157,10 @@ export function kongView(model: M.GatewayModel): KongView {
       const built: KongRoute = {
         name,
         paths: [kongPath(route.path)],
-        // A CORS preflight is an OPTIONS request: a method-restricted route must match it too,
-        // or Kong answers 404 before the cors plugin runs.
-        methods: route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : route.methods,
+        methods: kongMethods(route),
         headers,
         stripPath: route.stripPath,
-        regexPriority: regexPriority(route.path, headers.length > 0),
+        regexPriority: priorities.get(name)!,
         plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, notes),
         tags: tags(`route:${route.name}`),
       };
@@ -201,6 +200,7 @@ export function kongView(model: M.GatewayModel): KongView {
       }
     }
     noteRouteLimits(route, notes);
+    if (parts.length > 0) noteCanaryOrder(route, parts, model.routes, notes);
     if (route.rateLimit && parts.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
@@ -254,9 +254,20 @@ function kongProtocol(service: M.BackendService): string {
   return service.protocol === 'grpc' ? 'grpc' : service.protocol;
 }
 
-/** `/a/{id}/b` → `~/a/(?<id>[^/]+)/b`: a regex path, still a prefix match like gwgen's. */
+/**
+ * A gwgen route path as a Kong regex path that matches what the gateway matches: Kong anchors a
+ * regex path at the start, and `(?:/|$)` ends it at a segment boundary, so `/orders` takes
+ * `/orders`, `/orders/` and `/orders/x`, not `/ordersx` (Kong's default router uses Rust's regex
+ * crate: no lookaround). `{param}` segments are named captures. "/" is `~/`, every path.
+ *
+ * strip_path: Kong cuts the whole regex match from the path (kong/router/atc.lua, `matched_path`),
+ * which ends after the boundary "/", and puts a "/" before the rest (kong/router/utils.lua
+ * get_upstream_uri_v0 with the service's path "/"): `/orders/x` → `/x`, `/orders` → `/`, as the
+ * gateway sends.
+ */
 export function kongPath(path: string): string {
-  if (!path.includes('{')) return path;
+  const segs = routeSegments(path);
+  if (segs.length === 0) return '~/';
   const used = new Set<string>();
   const group = (param: string) => {
     // PCRE group names: letters, digits and "_", at most 32 characters, unique in the pattern.
@@ -266,19 +277,54 @@ export function kongPath(path: string): string {
     used.add(name);
     return name;
   };
-  const regex = path
-    .split('/')
-    .map((seg) => (seg.startsWith('{') ? `(?<${group(seg.slice(1, -1))}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  return `~${regex}`;
+  return `~${segs.map((seg) => `/${isParamSegment(seg) ? `(?<${group(seg.slice(1, -1))}>[^/]+)` : escapeRegex(seg)}`).join('')}(?:/|$)`;
 }
 
-/** Regex routes are tried by priority: more literal segments and more segments first. */
-function regexPriority(path: string, hasHeaders: boolean): number {
-  if (!path.includes('{')) return 0;
-  const segments = path.split('/').filter(Boolean);
-  const literal = segments.filter((s) => !s.startsWith('{')).length;
-  return segments.length * 10 + literal + (hasHeaders ? 5 : 0);
+/**
+ * The methods of every Kong route: Kong ranks a route that lists methods above any route that
+ * does not, whatever their paths (kong/router/compat.lua get_priority), so a route without
+ * agw:httpMethod lists every method Kong's route schema names (the nine of Kong's cors plugin),
+ * and a method-restricted route with CORS also takes the OPTIONS preflight, or Kong answers 404
+ * before the cors plugin runs.
+ */
+export const KONG_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+
+export function kongMethods(route: M.Route): string[] {
+  if (route.methods.length === 0) return [...KONG_METHODS];
+  return route.cors && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : [...route.methods];
+}
+
+/**
+ * regex_priority of every Kong route, by name. Kong's default router (traditional_compatible,
+ * kong/router/compat.lua get_priority) orders routes by the number of fields they set (methods,
+ * hosts, headers, paths, snis), then their header count, then whether a path is a regex, then
+ * regex_priority. Every gwgen route sets methods and one regex path, and a header canary one
+ * header more, so among routes with as many headers regex_priority alone decides: it is the
+ * route's place in the gateway's order (compareRouteSpecificity), most specific highest, a
+ * route's canaries in split order. Ties would fall to Kong's route ids; there are none.
+ */
+export function kongPriorities(routes: readonly M.Route[]): Map<string, number> {
+  const entries = routes.flatMap((route) => [
+    ...canaryParts(route).map((part, i) => ({ route, name: `${route.name}.${part}`, canary: i })),
+    { route, name: route.name, canary: Number.MAX_SAFE_INTEGER },
+  ]);
+  entries.sort((a, b) => compareRouteSpecificity(a.route, b.route) || a.canary - b.canary);
+  return new Map(entries.map((e, i) => [e.name, entries.length - i]));
+}
+
+/**
+ * A header canary is a Kong route with a header, and Kong ranks a route with more fields above
+ * every route with fewer (kong/router/compat.lua get_priority), whatever their paths and
+ * regex_priority: with the canary's header, a request that the gateway gives to a more specific
+ * route (deeper, or literal where this one has a parameter) goes to the canary in Kong.
+ */
+function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: readonly M.Route[], notes: Limitation[]): void {
+  const above = routes.filter((other) => other !== route && compareSpecificity(other.path, route.path) < 0 && pathsMeet(other.path, route.path) && methodsOverlap(other, route));
+  for (const part of parts) {
+    for (const other of above) {
+      notes.push({ subject: `route ${route.name}.${part} (over route ${other.name})`, feature: 'agw:matchHeader under a more specific route', detail: "Kong ranks a route with a header above every route without one, whatever their paths: a request with the canary's header to a path of the more specific route goes to the canary in Kong, where the gateway and Istio give it to the more specific route (a canary applies to its own route's requests only)" });
+    }
+  }
 }
 
 function buildUpstream(name: string, route: M.Route, members: readonly { service: M.BackendService; weight: number }[], upstreamTags: string[], notes: Limitation[]): KongUpstream {
@@ -607,8 +653,8 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
-  if (!route.path.includes('{') && route.path !== '/' && !route.path.endsWith('/'))
-    add('agw:routePath (prefix)', 'Kong matches a path prefix as a string: /orders also takes /ordersx, which the gateway (whose prefixes end at a "/") answers with 404 or gives to another route');
+  if (route.methods.length === 0)
+    add('agw:httpMethod (none)', `Kong ranks a route that lists methods above every route that does not, whatever their paths, so this route lists the methods Kong names (${KONG_METHODS.join(', ')}) to keep the gateway's order; Kong answers other methods (such as WebDAV's PROPFIND) with 404, where the gateway passes them to the route`);
   if (route.timeoutSeconds === undefined && route.retry?.perTryTimeoutSeconds === undefined)
     add('agw:timeoutSeconds (none)', "The route has no timeout, but Kong's services always have one: its defaults of 60 s to connect, to read and to write apply");
 }
