@@ -41,7 +41,7 @@ interface RouteFacts {
   /** Sorted; empty = every method. */
   readonly methods: readonly string[];
   /** Weighted destinations by service, weights in percent. */
-  readonly backends: readonly { service: string; weight: number }[];
+  readonly backends: Fact<readonly { service: string; weight: number }[]>;
   /** Header-matched canaries. */
   readonly canaries: readonly { service: string; header: string; value: string }[];
   /** The shortest window's limit, and the token-bucket burst. */
@@ -134,6 +134,8 @@ function kongReader(out: Output): Reader {
       const upstream = doc.upstreams.find((u: Doc) => u.name === service.host);
       const weights = new Map<string, number>();
       for (const t of upstream.targets) weights.set(addressOf.get(t.target)!, (weights.get(addressOf.get(t.target)!) ?? 0) + t.weight / 100);
+      // A Kong service speaks one protocol to every target of its upstream: each must be a service of that protocol.
+      for (const t of upstream.targets) expect(service.protocol, `kong service ${service.name}: target ${t.target}`).toBe(services.get(addressOf.get(t.target)!)!.protocol);
       const canaries = doc.services
         .filter((s: Doc) => s.name.startsWith(`${route.name}.`) && s.routes[0].headers)
         .map((s: Doc) => {
@@ -150,7 +152,11 @@ function kongReader(out: Output): Reader {
         path: canonicalPath(kr.paths[0].replace(/^~/, '').replace(/\(\?:\/\|\$\)$/, '').replace(/\(\?<[^>]+>\[\^\/\]\+\)/g, '{}').replace(/\\(.)/g, '$1')),
         // Kong's route also matches OPTIONS when CORS needs the preflight; it lists every method it names where the route takes any.
         methods: kr.methods.join() === KONG_EVERY_METHOD.join() ? [] : (kr.methods as string[]).filter((m) => m !== 'OPTIONS' || !route.cors || route.methods.includes('OPTIONS')),
-        backends: [...weights].map(([s, weight]) => ({ service: s, weight })).sort(byService),
+        // Weighted splits share one upstream, which one Kong service reaches over one protocol.
+        backends:
+          route.splits.filter((s) => (s.weight ?? 0) > 0).length > 1 && !upstream.name.endsWith('.split.upstream')
+            ? unsupported('agw:hasTrafficSplit across protocols', `route ${route.name}`)
+            : [...weights].map(([s, weight]) => ({ service: s, weight })).sort(byService),
         canaries: canaries.sort(byService),
         ...(rl && window ? { rate: { window, limit: rl.config[window] }, burst: rl.config[window] === route.rateLimit!.burstSize ? rl.config[window] : unsupported('agw:burstSize', `route ${route.name}`) } : {}),
         // Kong has one (per-try) timeout: the per-try timeout when there is one, else the route's.
@@ -357,8 +363,9 @@ function compare(reader: Reader, route: Route, want: RouteFacts, got: RouteFacts
   for (const [service, mode] of Object.entries(want.mtls)) check(`mTLS of ${service}`, mode, got.mtls[service]);
 }
 
-// Every example, and the model of the gateway's mTLS tests (mTLS over https, which the examples lack).
-const models = [...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort().map((f) => join('examples', f)), 'test/fixtures/gateway/mtls.ttl'];
+// Every example, the model of the gateway's mTLS tests (mTLS over https, which the examples lack),
+// and weighted splits between an http and an https service.
+const models = [...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).sort().map((f) => join('examples', f)), 'test/fixtures/gateway/mtls.ttl', 'test/fixtures/valid/split-across-protocols.ttl'];
 
 describe.each(models)('one meaning in every target: %s', (model) => {
   let out: Output;

@@ -232,3 +232,22 @@ describe('kong target: overlapping routes', () => {
     expect(notes).toMatch(/## agw:httpMethod \(none\)\n\n[^\n]*PROPFIND[^\n]*\n\nApplies to: [^\n]*route orders/);
   });
 });
+
+describe('kong target: a traffic split that one Kong upstream cannot carry', () => {
+  it('splits across protocols send everything to the heaviest split, and services that check or balance differently keep their weights without the active check, noted', async () => {
+    const { doc, notes } = await kongOf('test/fixtures/valid/split-across-protocols.ttl');
+    expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
+    // old (http, 90 %) and new (https, 10 %): one Kong service speaks one protocol, so no TLS to the plain-HTTP backend.
+    const pay = doc.services.find((s) => s.name === 'pay')!;
+    expect(pay.protocol).toBe('http');
+    expect(doc.upstreams.find((u) => u.name === pay.host)!.targets.map((t) => [t.target, t.weight])).toEqual([['old:8080', 10000]]);
+    expect(notes).toMatch(/## agw:hasTrafficSplit across protocols\n\n[^\n]*sends all of the route's traffic to old[^\n]*\n\nApplies to: route pay\n/);
+    // shop-v1 has a health check, shop-v2 none: probing shop-v2 on shop-v1's path could eject it.
+    const shop = doc.services.find((s) => s.name === 'shop')!;
+    const upstream = doc.upstreams.find((u) => u.name === shop.host)!;
+    expect(upstream.targets.map((t) => t.weight)).toEqual([8000, 2000]);
+    expect(upstream.healthchecks?.active).toBeUndefined();
+    expect(notes).toMatch(/## agw:hasHealthCheck in a traffic split\n[\s\S]*?Applies to: route shop\n/);
+    expect(notes).toMatch(/## agw:loadBalancing in a traffic split\n[\s\S]*?Applies to: route shop\n/);
+  });
+});

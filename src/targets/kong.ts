@@ -150,8 +150,7 @@ export function kongView(model: M.GatewayModel): KongView {
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
   const priorities = kongPriorities(model.routes);
   for (const route of model.routes) {
-    const weighted = route.splits.filter((s) => s.matchHeader === undefined);
-    const members = weighted.length > 0 ? weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 })) : [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
+    const members = splitMembers(route, servicesByName, notes);
     const primary = members[0]!.service;
     const kongRoute = (name: string, headers: KongRoute['headers']): KongRoute => {
       const built: KongRoute = {
@@ -213,7 +212,8 @@ export function kongView(model: M.GatewayModel): KongView {
     }
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: certificateNote });
     const mode = mtlsModeOf(s, model);
-    if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name)) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
+    // An https service that wants mTLS is covered wherever a Kong service reaches it (see splitMembers).
+    if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name) && kongProtocol(s) !== 'https') notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
 
   const consumers = buildConsumers(model, tags, notes);
@@ -313,6 +313,25 @@ export function kongPriorities(routes: readonly M.Route[]): Map<string, number> 
 }
 
 /**
+ * The services a route's Kong service reaches with their weights: the backend, or the weighted
+ * splits. A Kong service has one protocol, and weights exist only among the targets of one
+ * upstream, so splits to services of different protocols (http and https, say) cannot share
+ * one: Kong then sends all the route's traffic to the split with the highest weight (the first
+ * of equal ones), rather than speak one protocol to a backend of another, and NOTES.md says so.
+ */
+function splitMembers(route: M.Route, servicesByName: ReadonlyMap<string, M.BackendService>, notes: Limitation[]): { service: M.BackendService; weight: number }[] {
+  const weighted = route.splits.filter((s) => s.matchHeader === undefined);
+  if (weighted.length === 0) return [{ service: servicesByName.get(route.service ?? '')!, weight: 100 }];
+  const members = weighted.map((s) => ({ service: servicesByName.get(s.service)!, weight: s.weight ?? 0 }));
+  const protocols = [...new Set(members.map((m) => kongProtocol(m.service)))];
+  if (protocols.length === 1) return members;
+  const chosen = members.reduce((best, m) => (m.weight > best.weight ? m : best));
+  const shares = members.map((m) => `${m.service.name} (${kongProtocol(m.service)}, ${m.weight} %)`).join(', ');
+  notes.push({ subject: `route ${route.name}`, feature: 'agw:hasTrafficSplit across protocols', detail: `A Kong service speaks one protocol to its upstream, and Kong OSS weights only the targets of one upstream; the splits ${shares} are reached over different protocols, so Kong sends all of the route's traffic to ${chosen.service.name}, the split with the highest weight` });
+  return [{ service: chosen.service, weight: 100 }];
+}
+
+/**
  * A header canary is a Kong route with a header, and Kong ranks a route with more fields above
  * every route with fewer (kong/router/compat.lua get_priority), whatever their paths and
  * regex_priority: with the canary's header, a request that the gateway gives to a more specific
@@ -341,7 +360,18 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   }
   const algorithm = { 'round-robin': 'round-robin', 'least-connections': 'least-connections', random: 'round-robin', 'consistent-hash': 'consistent-hashing' }[primary.loadBalancing];
   if (primary.loadBalancing === 'random') notes.push({ subject: `service ${primary.name}`, feature: 'load balancing "random"', detail: 'Kong has no random balancer; round-robin is used' });
-  const hc = primary.healthCheck;
+  // A split upstream holds the targets of several services, and an upstream has one balancer
+  // and one active health check for all its targets.
+  const others = members.slice(1).map((m) => m.service);
+  if (others.some((s) => s.loadBalancing !== primary.loadBalancing)) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing in a traffic split', detail: `One Kong upstream holds the targets of all the weighted splits and has one balancer: the split services' targets are balanced with ${primary.name}'s (${algorithm})` });
+  }
+  const checkOf = (s: M.BackendService) => (s.healthCheck ? JSON.stringify({ ...s.healthCheck, id: undefined }) : undefined);
+  const sameChecks = others.every((s) => checkOf(s) === checkOf(primary));
+  if (!sameChecks) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasHealthCheck in a traffic split', detail: "One Kong upstream holds the targets of all the weighted splits and probes them all alike; the split services' health checks differ (one would probe the other's targets on a path it may not serve), so the split's upstream has no active health check" });
+  }
+  const hc = sameChecks ? primary.healthCheck : undefined;
   const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
   return {
     name,
