@@ -24,6 +24,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { generate, validate } from '../dist/index.js';
 import { ROOT } from './helpers.js';
+import { requestsFor, routeChoiceDifferences } from './route-choice.js';
 
 /**
  * What every valid model's output must satisfy, for test/random-models.test.ts (random models)
@@ -305,6 +306,11 @@ export async function checkOutput(paths: readonly string[], expect: ExpectStatic
   expect.soft(config.services.map((s: Doc) => s.name).sort(), 'config.json services').toEqual([...serviceNames]);
   const configMap = docs.find((d) => d.kind === 'ConfigMap' && d.data?.['gateway.json'] !== undefined);
   expect.soft(configMap?.data['gateway.json'], 'the ConfigMap holds config.json').toBe(files['gateway/config.json']);
+
+  // Every target takes a request to the route the gateway takes it to (test/route-choice.ts), or Kong's notes say why not.
+  const choice = await routeChoiceDifferences(files, result.model, requestsFor(result.model, ['GET', 'POST', 'PROPFIND'], { literals: 8, perRoute: 12 }));
+  expect.soft(choice.istio.slice(0, 20), 'requests Istio routes elsewhere than the gateway').toEqual([]);
+  expect.soft(choice.kong.slice(0, 20), 'requests Kong routes elsewhere than the gateway, not in its NOTES.md').toEqual([]);
 
   // The same model gives the same files, byte for byte.
   const again = await generate({ models: paths, targets: TARGETS, cwd: ROOT });

@@ -79,6 +79,15 @@ export async function gatewayChooser(files: Readonly<Record<string, string>>): P
 
 // --- Kong ----------------------------------------------------------------------------------
 
+const compiled = new Map<string, RegExp>();
+/** A regex compiled once (the choosers test thousands of requests against the same patterns). */
+const regex = (source: string, flags = '') => {
+  const key = `${flags}/${source}`;
+  let re = compiled.get(key);
+  if (!re) compiled.set(key, (re = new RegExp(source, flags)));
+  return re;
+};
+
 const empty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
 
 /** compat.lua get_priority, as a tuple compared left to right. */
@@ -101,7 +110,7 @@ const compareTuples = (a: readonly number[], b: readonly number[]) => {
 /** The part of the request path a Kong path matches, or undefined. */
 function kongPathMatch(path: string, request: string): string | undefined {
   if (!path.startsWith('~')) return request.startsWith(path) ? path : undefined;
-  return new RegExp(`^${path.slice(1)}`).exec(request)?.[0];
+  return regex(`^${path.slice(1)}`).exec(request)?.[0];
 }
 
 function kongHeadersMatch(headers: Record<string, string[]> | undefined, request: Readonly<Record<string, string>>): boolean {
@@ -110,7 +119,7 @@ function kongHeadersMatch(headers: Record<string, string[]> | undefined, request
     const got = request[name.toLowerCase()];
     if (got === undefined) return false;
     // Kong lower-cases both sides (compat.lua: value:lower(); atc.lua: v:lower()).
-    return values.some((v) => (v.startsWith('~*') ? new RegExp(v.slice(2)).test(got.toLowerCase()) : v.toLowerCase() === got.toLowerCase()));
+    return values.some((v) => (v.startsWith('~*') ? regex(v.slice(2)).test(got.toLowerCase()) : v.toLowerCase() === got.toLowerCase()));
   });
 }
 
@@ -149,7 +158,7 @@ function stringMatch(m: Doc | undefined, value: string | undefined): boolean {
   if (value === undefined) return false;
   if (m.exact !== undefined) return value === m.exact;
   if (m.prefix !== undefined) return value.startsWith(m.prefix);
-  return new RegExp(`^(?:${m.regex})$`).test(value);
+  return regex(`^(?:${m.regex})$`).test(value);
 }
 
 /** Envoy's first match over the VirtualService's http entries (named `<gateway>.<route>[.<canary's service>[.n]]`). */
@@ -162,7 +171,7 @@ export function istioChooser(files: Readonly<Record<string, string>>, gateway: s
     const name = (entry.name as string).slice(gateway.length + 1);
     const [route, ...part] = name.split('.');
     const rewrite = entry.rewrite?.uriRegexRewrite as Doc | undefined;
-    const upstreamPath = rewrite ? path.replace(new RegExp(rewrite.match), rewrite.rewrite) : path;
+    const upstreamPath = rewrite ? path.replace(regex(rewrite.match), rewrite.rewrite) : path;
     return { route, name, ...(part.length > 0 ? { canary: part[0] } : {}), upstreamPath };
   };
 }
@@ -175,8 +184,8 @@ export function istioChooser(files: Readonly<Record<string, string>>, gateway: s
  * "x" (a string prefix that is no segment prefix); each with methods of the model, one it does
  * not know, and with each canary header and without.
  */
-export function requestsFor(model: GatewayModel, methods: readonly string[] = ['GET', 'POST', 'DELETE', 'PROPFIND']): Request[] {
-  const literals = [...new Set(model.routes.flatMap((r) => r.path.split('/').filter((s) => s !== '' && !s.startsWith('{'))))].sort();
+export function requestsFor(model: GatewayModel, methods: readonly string[] = ['GET', 'POST', 'DELETE', 'PROPFIND'], { literals: maxLiterals = Infinity, perRoute = 40 } = {}): Request[] {
+  const literals = [...new Set(model.routes.flatMap((r) => r.path.split('/').filter((s) => s !== '' && !s.startsWith('{'))))].sort().slice(0, maxLiterals);
   const fills = ['p7', ...literals];
   const paths = new Set<string>();
   for (const route of model.routes) {
@@ -184,7 +193,7 @@ export function requestsFor(model: GatewayModel, methods: readonly string[] = ['
     let bases = [''];
     for (const seg of segs) {
       const options = seg.startsWith('{') ? fills : [seg];
-      bases = bases.flatMap((b) => options.map((o) => `${b}/${o}`)).slice(0, 40);
+      bases = bases.flatMap((b) => options.map((o) => `${b}/${o}`)).slice(0, perRoute);
     }
     for (const b of bases) for (const tail of ['', '/', '/x', 'x']) paths.add(b === '' ? (tail === '' || tail === 'x' ? '/' : tail) : `${b}${tail}`);
   }
@@ -193,4 +202,44 @@ export function requestsFor(model: GatewayModel, methods: readonly string[] = ['
   const requests: Request[] = [];
   for (const path of [...paths].sort()) for (const method of methods) for (const headers of headerSets) requests.push({ method, path, headers });
   return requests;
+}
+
+// --- the comparison ------------------------------------------------------------------------
+
+/** The methods Kong lists on a route that takes every method (see kongMethods in src/targets/kong.ts). */
+const KONG_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'];
+
+/** NOTES.md sections whose heading is `feature`. */
+const notesOn = (notes: string, feature: string) => notes.split('\n## ').filter((s) => s.startsWith(`${feature}\n`));
+
+/** `subject` as a whole item of a note (markdown-escaped): not a prefix of a longer name. */
+const mentions = (note: string, subject: string) => new RegExp(`(?<![\\w-])${subject.replace(/_/g, '\\_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`).test(note);
+
+/**
+ * The requests Istio or Kong take elsewhere than the gateway (route, canary or the path sent to
+ * the backend), one line each; for Kong, only those its NOTES.md does not explain: a header canary
+ * Kong ranks above a more specific route ("agw:matchHeader under a more specific route", the
+ * pair named), or a method outside Kong's nine on a route that takes every method
+ * ("agw:httpMethod (none)").
+ */
+export async function routeChoiceDifferences(files: Readonly<Record<string, string>>, model: GatewayModel, requests: readonly Request[]): Promise<{ istio: string[]; kong: string[] }> {
+  const gateway = await gatewayChooser(files);
+  const istio = istioChooser(files, model.gateway.name);
+  const kong = kongChooser(files['kong/kong.yml']!);
+  const notes = files['kong/NOTES.md']!;
+  const noted = (feature: string, subject: string) => notesOn(notes, feature).some((n) => mentions(n, subject));
+  const anyMethod = new Set(model.routes.filter((r) => r.methods.length === 0).map((r) => r.name));
+  const explained = (r: Request, k: Choice, g: Choice) =>
+    (k.canary !== undefined && k.route !== g.route && noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${g.route})`)) ||
+    (g.route !== undefined && anyMethod.has(g.route) && !KONG_METHODS.includes(r.method) && noted('agw:httpMethod (none)', `route ${g.route}`));
+  const line = (r: Request) => `${r.method} ${r.path}${Object.entries(r.headers).map(([n, v]) => ` ${n}: ${v}`).join('')}`;
+  const out = { istio: [] as string[], kong: [] as string[] };
+  for (const r of requests) {
+    const g = gateway(r);
+    const i = istio(r);
+    const k = kong(r);
+    if (show(i) !== show(g)) out.istio.push(`${line(r)}: Istio ${show(i)}, gateway ${show(g)}`);
+    if (show(k) !== show(g) && !explained(r, k, g)) out.kong.push(`${line(r)}: Kong ${show(k)}, gateway ${show(g)}`);
+  }
+  return out;
 }
