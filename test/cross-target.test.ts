@@ -213,7 +213,7 @@ function istioReader(out: Output): Reader {
       // OPTIONS is added to routes with CORS so the preflight reaches Envoy's CORS filter.
       const method = route.cors && !route.methods.includes('OPTIONS') ? listed.filter((m) => m !== 'OPTIONS') : listed;
       const canaries = vs.spec.http
-        .filter((h: Doc) => h.name.startsWith(`${gw}.${route.name}.`))
+        .filter((h: Doc) => h.name.startsWith(`${gw}.${route.name}.`) && !h.directResponse)
         .map((h: Doc) => {
           const [header, m] = Object.entries(h.match[0].headers as Record<string, { exact: string }>)[0]!;
           return { service: serviceOfHost(h.route[0].destination.host), header, value: m.exact };

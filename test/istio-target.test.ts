@@ -98,7 +98,12 @@ describe.each(examples)('istio target: %s', (example) => {
     const names = vs!.spec.http.map((h: Doc) => h.name);
     expect(new Set(names).size).toBe(names.length);
     const canaries = g.model.routes.flatMap((r) => r.splits.filter((s) => s.matchHeader));
-    expect(names).toHaveLength(g.model.routes.length + canaries.length);
+    // And a 405 entry for each path whose routes do not take every method.
+    const paths = new Map<string, string[]>();
+    for (const r of g.model.routes) paths.set(r.path.replace(/\{[^}]*\}/g, '{}').replace(/(.)\/$/, '$1'), [...(paths.get(r.path.replace(/\{[^}]*\}/g, '{}').replace(/(.)\/$/, '$1')) ?? []), ...(r.methods.length === 0 ? ['*'] : r.methods)]);
+    const refusals = [...paths.values()].filter((methods) => !methods.includes('*')).length;
+    expect(names).toHaveLength(g.model.routes.length + canaries.length + refusals);
+    expect(names.filter((n: string) => n.endsWith('.method_not_allowed'))).toHaveLength(refusals);
   });
 
   it('sends every request to the route that owns it: entries are ordered most specific first', () => {
@@ -153,7 +158,7 @@ describe.each(examples)('istio target: %s', (example) => {
     for (const dr of kinds(g, 'DestinationRule')) {
       const pool = dr.spec.trafficPolicy.connectionPool;
       // Read back from the VirtualService, not from the model: the entries that send traffic to this host.
-      const entries = vs!.spec.http.filter((h: Doc) => h.route.some((d: Doc) => d.destination.host === dr.spec.host));
+      const entries = vs!.spec.http.filter((h: Doc) => (h.route ?? []).some((d: Doc) => d.destination.host === dr.spec.host));
       const perTry = entries.map((h: Doc) => h.retries.perTryTimeout as string | undefined);
       const bounded = perTry.filter((t: string | undefined): t is string => t !== undefined);
       if (bounded.length === 0) {
@@ -318,7 +323,10 @@ describe('istio target: overlapping routes', () => {
     expect(ask('GET', '/a/b/c')).toBe('a-b-y → /a/b/c');
     expect(ask('GET', '/a/x/c')).toBe('a-x-c → /a/x/c');
     expect(ask('GET', '/a/b/c/d')).toBe('a-b-y → /a/b/c/d');
-    expect(ask('POST', '/a/x/y')).toBe('root → /a/x/y');
+    // The most specific path decides: a method its routes lack is a 405 with their methods, never a less specific route.
+    expect(ask('POST', '/a/x/y')).toBe('405 (Allow: DELETE, GET)');
+    expect(ask('GET', '/orders/7/confirm')).toBe('405 (Allow: POST)');
+    expect(ask('PROPFIND', '/users/me')).toBe('405 (Allow: GET)');
     expect(ask('GET', '/a/x/y')).toBe('a-y-z → /a/x/y');
     expect(ask('GET', '/x/b/c')).toBe('t-b-c → /x/b/c');
     // A trailing "/" ends the path; strip path leaves the rest.

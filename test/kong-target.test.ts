@@ -219,8 +219,13 @@ describe('kong target: overlapping routes', () => {
     expect(ask('GET', '/a/x/y')).toBe('a-y-z → /a/x/y');
     expect(ask('GET', '/x/b/c')).toBe('t-b-c → /x/b/c');
     expect(ask('GET', '/api/x', { 'x-canary': 'on' })).toBe('api (canary api-canary) → /api/x');
+    // The most specific path decides: a method its routes lack is a 405 with their methods (a
+    // route of that path for Kong's other methods), never a less specific route such as /orders or /.
+    expect(ask('GET', '/orders/7/confirm')).toBe('405 (Allow: POST)');
+    expect(ask('POST', '/a/x/y')).toBe('405 (Allow: DELETE, GET)');
+    expect(ask('HEAD', '/users/me')).toBe('405 (Allow: GET)');
     const gateway = await gatewayChooser(files);
-    for (const [method, path] of [['GET', '/users/me'], ['GET', '/api/v2/x'], ['POST', '/orders/7/confirmation'], ['POST', '/orders/7/confirm/x/y'], ['GET', '/docs'], ['GET', '/a/b/c']] as const) {
+    for (const [method, path] of [['GET', '/users/me'], ['GET', '/api/v2/x'], ['POST', '/orders/7/confirmation'], ['POST', '/orders/7/confirm/x/y'], ['GET', '/docs'], ['GET', '/a/b/c'], ['GET', '/orders/7/confirm'], ['POST', '/a/x/y']] as const) {
       expect(ask(method, path), `${method} ${path}`).toBe(show(gateway({ method, path, headers: {} })));
     }
     // What stays different is in NOTES.md: with its header, the canary of /api outranks /api/v2
@@ -228,7 +233,7 @@ describe('kong target: overlapping routes', () => {
     expect(ask('GET', '/api/v2/x', { 'x-canary': 'on' })).toBe('api (canary api-canary) → /api/v2/x');
     const notes = files['kong/NOTES.md']!;
     expect(notes).toMatch(/## agw:matchHeader under a more specific route\n\n[^\n]+\n\nApplies to: route api\.api-canary \(over route api-v2\), route api\.api-canary \(over route t-b-c\)\n/);
-    expect(ask('PROPFIND', '/orders/1')).toBe('no route');
+    expect(ask('PROPFIND', '/orders/1')).toBe('404');
     expect(notes).toMatch(/## agw:httpMethod \(none\)\n\n[^\n]*PROPFIND[^\n]*\n\nApplies to: [^\n]*route orders/);
   });
 });

@@ -182,12 +182,12 @@ export function manifestInvariants(docs: Doc[], files: Files): string[] {
   // Istio hosts are host names or IP addresses.
   const hostOk = (h: string) => isIP(h) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/.test(h);
   for (const d of docs.filter((x) => x.kind === 'DestinationRule')) if (!hostOk(d.spec.host)) problems.push(`DestinationRule ${d.metadata.name}: host ${d.spec.host} is no host name`);
-  for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...e.route.map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
+  for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...(e.route ?? []).map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
     if (!hostOk(h)) problems.push(`VirtualService destination host ${h} is no host name`);
   }
   // Istio drops traffic to a host outside the cluster's registry that no ServiceEntry names.
   const entered = new Set(docs.filter((d) => d.kind === 'ServiceEntry').flatMap((d) => d.spec.hosts));
-  for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...e.route.map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
+  for (const h of docs.filter((x) => x.kind === 'VirtualService').flatMap((x) => x.spec.http.flatMap((e: Doc) => [...(e.route ?? []).map((r: Doc) => r.destination.host), ...(e.mirror ? [e.mirror.host] : [])]))) {
     if (!/\.svc\.cluster\.local$/.test(h) && isIP(h) !== 6 && !entered.has(h)) problems.push(`VirtualService destination host ${h} is neither a cluster Service nor in a ServiceEntry`);
   }
   // A DestinationRule per host: Istio does not merge two rules for one host.

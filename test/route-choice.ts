@@ -35,8 +35,11 @@ export interface Request {
 }
 
 export interface Choice {
-  /** The model route's name; undefined = no route (404 or 405). */
+  /** The model route's name; undefined when the request is refused. */
   readonly route?: string;
+  /** A refusal: 404 (no path matches) or 405 (the most specific path's routes lack the method), with its Allow header. */
+  readonly status?: number;
+  readonly allow?: string;
   /** The target's own name for what took it (Kong route, Istio http entry without the gateway's name). */
   readonly name?: string;
   /** The service of the header-matched canary that takes the request. */
@@ -47,12 +50,12 @@ export interface Choice {
 
 export type Chooser = (request: Request) => Choice;
 
-export const show = (c: Choice) => (c.route === undefined ? 'no route' : `${c.route}${c.canary ? ` (canary ${c.canary})` : ''} → ${c.upstreamPath}`);
+export const show = (c: Choice) => (c.route === undefined ? `${c.status}${c.allow !== undefined ? ` (Allow: ${c.allow})` : ''}` : `${c.route}${c.canary ? ` (canary ${c.canary})` : ''} → ${c.upstreamPath}`);
 
 // --- the gateway ---------------------------------------------------------------------------
 
 interface RouterModule {
-  Router: new (routes: readonly Doc[]) => { lookup(method: string, path: string): { kind: 'found'; match: { route: Doc; end: number } } | { kind: 'method' | 'none' } };
+  Router: new (routes: readonly Doc[]) => { lookup(method: string, path: string): { kind: 'found'; match: { route: Doc; end: number } } | { kind: 'method'; allow: string } | { kind: 'none' } };
 }
 
 /** The gateway's router, compiled from the generated gateway/src/router.ts. */
@@ -65,7 +68,8 @@ export async function gatewayChooser(files: Readonly<Record<string, string>>): P
   const router = new Router(config.routes as Doc[]);
   return ({ method, path, headers }) => {
     const found = router.lookup(method, path);
-    if (found.kind !== 'found') return {};
+    if (found.kind === 'method') return { status: 405, allow: found.allow };
+    if (found.kind === 'none') return { status: 404 };
     const route = found.match.route;
     const canary = (route.splits as Doc[]).find((s) => s.matchHeader && headers[s.matchHeader.name] === s.matchHeader.value);
     let upstreamPath = path;
@@ -129,12 +133,19 @@ export function kongChooser(kongYml: string): Chooser {
   const routes = (doc.services as Doc[]).flatMap((service) => (service.routes as Doc[]).flatMap((route) => (route.paths as string[]).map((path) => ({ route, path, priority: kongPriority(route, path) }))));
   return ({ method, path, headers }) => {
     const matching = routes.filter((r) => (empty(r.route.methods) || (r.route.methods as string[]).includes(method)) && kongHeadersMatch(r.route.headers, headers) && kongPathMatch(r.path, path) !== undefined);
-    if (matching.length === 0) return {};
+    if (matching.length === 0) return { status: 404 };
     matching.sort((a, b) => compareTuples(b.priority, a.priority));
     if (matching.length > 1 && compareTuples(matching[0]!.priority, matching[1]!.priority) === 0) {
       throw new Error(`Kong: routes ${matching[0]!.route.name} and ${matching[1]!.route.name} tie for ${method} ${path}; Kong would pick by route id`);
     }
     const { route, path: kongPath } = matching[0]!;
+    // A route that request-termination answers (gwgen's 405 routes), with the headers response-transformer adds.
+    const plugins = (route.plugins ?? []) as Doc[];
+    const termination = plugins.find((p) => p.name === 'request-termination');
+    if (termination) {
+      const allow = ((plugins.find((p) => p.name === 'response-transformer')?.config.add?.headers ?? []) as string[]).find((h) => /^allow:/i.test(h));
+      return { status: termination.config.status_code ?? 503, ...(allow !== undefined ? { allow: allow.slice(allow.indexOf(':') + 1) } : {}) };
+    }
     const [name, ...part] = (route.name as string).split('.');
     let upstreamPath = path;
     if (route.strip_path !== false) {
@@ -167,7 +178,8 @@ export function istioChooser(files: Readonly<Record<string, string>>, gateway: s
   const http = vs.spec.http as Doc[];
   return ({ method, path, headers }) => {
     const entry = http.find((h) => (h.match as Doc[]).some((m) => stringMatch(m.uri, path) && stringMatch(m.method, method) && Object.entries((m.headers ?? {}) as Record<string, Doc>).every(([n, hm]) => stringMatch(hm, headers[n]))));
-    if (!entry) return {};
+    if (!entry) return { status: 404 };
+    if (entry.directResponse) return { status: entry.directResponse.status, ...(entry.headers?.response?.set?.allow !== undefined ? { allow: entry.headers.response.set.allow } : {}) };
     const name = (entry.name as string).slice(gateway.length + 1);
     const [route, ...part] = name.split('.');
     const rewrite = entry.rewrite?.uriRegexRewrite as Doc | undefined;
@@ -229,9 +241,16 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
   const notes = files['kong/NOTES.md']!;
   const noted = (feature: string, subject: string) => notesOn(notes, feature).some((n) => mentions(n, subject));
   const anyMethod = new Set(model.routes.filter((r) => r.methods.length === 0).map((r) => r.name));
+  // The routes of the gateway's most specific path for a request, found by asking the gateway for each of their methods.
+  const aboveOf = (_canary: string, r: Request) =>
+    model.routes.filter((o) => o.methods.length > 0 && o.methods.some((m) => gateway({ ...r, method: m }).route === o.name)).map((o) => o.name);
+  // The more specific path the gateway gives a request to (its route, or its 405's Allow).
   const explained = (r: Request, k: Choice, g: Choice) =>
-    (k.canary !== undefined && k.route !== g.route && noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${g.route})`)) ||
-    (g.route !== undefined && anyMethod.has(g.route) && !KONG_METHODS.includes(r.method) && noted('agw:httpMethod (none)', `route ${g.route}`));
+    (k.canary !== undefined && k.route !== g.route && g.route !== undefined && noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${g.route})`)) ||
+    (k.canary !== undefined && g.status === 405 && aboveOf(k.name!, r).some((o) => noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${o})`))) ||
+    (g.route !== undefined && anyMethod.has(g.route) && !KONG_METHODS.includes(r.method) && noted('agw:httpMethod (none)', `route ${g.route}`)) ||
+    // Kong's routes list the methods Kong names: another method to a path the gateway answers 405 is a 404 in Kong.
+    (g.status === 405 && k.status === 404 && !KONG_METHODS.includes(r.method));
   const line = (r: Request) => `${r.method} ${r.path}${Object.entries(r.headers).map(([n, v]) => ` ${n}: ${v}`).join('')}`;
   const out = { istio: [] as string[], kong: [] as string[] };
   for (const r of requests) {

@@ -4,6 +4,7 @@ import { groupNotes, type NoteGroup } from './kong.js';
 import {
   canaryParts,
   clusterHost,
+  allowHeader,
   compareRouteSpecificity,
   compareStrings,
   dnsLabelOf,
@@ -14,6 +15,7 @@ import {
   literalPrefix,
   methodsOverlap,
   mtlsModeOf,
+  pathGroups,
   pathPrefixRegex,
   pathRegex,
   pathsMeet,
@@ -100,6 +102,8 @@ interface HttpEntry {
   readonly timeout?: string;
   readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
   readonly mirror?: { destination: Destination; percent: number };
+  /** A 405 for the methods a path's routes lack (no destinations then), with the Allow header. */
+  readonly directResponse?: { status: number; allow: string };
   readonly cors?: {
     origins: readonly StringMatch[];
     methods: readonly string[];
@@ -229,31 +233,44 @@ export function istioView(model: M.GatewayModel): IstioView {
 
   const http: HttpEntry[] = [];
   const rateLimits: RateLimit[] = [];
-  for (const route of [...model.routes].sort(compareRouteSpecificity)) {
-    const common = commonEntry(route, notes);
-    const names: string[] = [];
-    const parts = canaryParts(route);
-    for (const [i, canary] of route.splits.filter((s) => s.matchHeader !== undefined).entries()) {
-      const name = httpEntryName(gw, route.name, parts[i]);
-      names.push(name);
-      http.push({ ...common, name, matches: matches(route, [{ name: canary.matchHeader!.name.toLowerCase(), match: { exact: canary.matchHeader!.value } }]), destinations: [destination(canary.service)] });
-    }
-    const weighted = route.splits.filter((s) => s.matchHeader === undefined);
-    const byService = new Map<string, number>();
-    for (const s of weighted.filter((x) => (x.weight ?? 0) > 0)) byService.set(s.service, (byService.get(s.service) ?? 0) + (s.weight ?? 0));
-    const destinations = weighted.length > 0 ? [...byService].sort((a, b) => compareStrings(a[0], b[0])).map(([svc, w]) => destination(svc, w)) : [destination(route.service!)];
-    const name = httpEntryName(gw, route.name);
-    names.push(name);
-    http.push({ ...common, name, matches: matches(route, []), destinations });
-    if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
-    for (const svc of routeServices(route)) {
-      const s = services.get(svc)!;
-      if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
-      if (s.protocol === 'https' && mtlsModeOf(s, model) !== undefined && mtlsModeOf(s, model) !== 'DISABLE') {
-        notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
+  // The gateway's order, path by path: a path's routes (each after its header canaries), then,
+  // where they do not take every method, an entry that answers the other methods 405 with the
+  // path's methods as Allow, as the gateway does (the most specific path decides: no less
+  // specific route may take them).
+  const refusal = (group: readonly M.Route[]): HttpEntry[] => {
+    const allow = allowHeader(group);
+    if (allow === undefined) return [];
+    const route = group[0]!;
+    return [{ route: route.name, name: `${httpEntryName(gw, route.name)}.method_not_allowed`, matches: [{ uri: { regex: pathRegex(route.path) }, headers: [] }], destinations: [], retries: { attempts: 0 }, directResponse: { status: 405, allow } }];
+  };
+  for (const group of pathGroups(model.routes)) {
+    for (const route of group) {
+      const common = commonEntry(route, notes);
+      const names: string[] = [];
+      const parts = canaryParts(route);
+      for (const [i, canary] of route.splits.filter((s) => s.matchHeader !== undefined).entries()) {
+        const name = httpEntryName(gw, route.name, parts[i]);
+        names.push(name);
+        http.push({ ...common, name, matches: matches(route, [{ name: canary.matchHeader!.name.toLowerCase(), match: { exact: canary.matchHeader!.value } }]), destinations: [destination(canary.service)] });
       }
+      const weighted = route.splits.filter((s) => s.matchHeader === undefined);
+      const byService = new Map<string, number>();
+      for (const s of weighted.filter((x) => (x.weight ?? 0) > 0)) byService.set(s.service, (byService.get(s.service) ?? 0) + (s.weight ?? 0));
+      const destinations = weighted.length > 0 ? [...byService].sort((a, b) => compareStrings(a[0], b[0])).map(([svc, w]) => destination(svc, w)) : [destination(route.service!)];
+      const name = httpEntryName(gw, route.name);
+      names.push(name);
+      http.push({ ...common, name, matches: matches(route, []), destinations });
+      if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
+      for (const svc of routeServices(route)) {
+        const s = services.get(svc)!;
+        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
+        if (s.protocol === 'https' && mtlsModeOf(s, model) !== undefined && mtlsModeOf(s, model) !== 'DISABLE') {
+          notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
+        }
+      }
+      noteRoute(route, notes);
     }
-    noteRoute(route, notes);
+    http.push(...refusal(group));
   }
 
   const routesByService = new Map<string, M.Route[]>();

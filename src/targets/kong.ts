@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, canaryParts, compareRouteSpecificity, compareSpecificity, escapeRegex, hostPort, isParamSegment, methodsOverlap, mtlsModeOf, ownWorkloadNames, pathsMeet, routeSegments } from './mesh-common.js';
+import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, mtlsModeOf, ownWorkloadNames, pathGroups, pathsMeet, routeSegments } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -148,7 +148,7 @@ export function kongView(model: M.GatewayModel): KongView {
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
-  const priorities = kongPriorities(model.routes);
+  const { priorities, refusals } = kongRouteOrder(model.routes);
   for (const route of model.routes) {
     const members = splitMembers(route, servicesByName, notes);
     const primary = members[0]!.service;
@@ -174,7 +174,7 @@ export function kongView(model: M.GatewayModel): KongView {
       retries: route.retry?.attempts ?? 0,
       ...timeoutField(route, notes),
       ...mtlsFor(kongProtocol(primary), members.map((m) => m.service)),
-      routes: [kongRoute(route.name, [])],
+      routes: [kongRoute(route.name, []), ...(refusals.has(route.name) ? [refusalRoute(route, refusals.get(route.name)!, priorities.get(refusals.get(route.name)!.name)!, tags(`route:${route.name}`))] : [])],
       tags: tags(`route:${route.name}`),
     });
     // A header-matched split is a second, more specific route to the canary's own service.
@@ -295,21 +295,52 @@ export function kongMethods(route: M.Route): string[] {
 }
 
 /**
- * regex_priority of every Kong route, by name. Kong's default router (traditional_compatible,
- * kong/router/compat.lua get_priority) orders routes by the number of fields they set (methods,
- * hosts, headers, paths, snis), then their header count, then whether a path is a regex, then
- * regex_priority. Every gwgen route sets methods and one regex path, and a header canary one
- * header more, so among routes with as many headers regex_priority alone decides: it is the
- * route's place in the gateway's order (compareRouteSpecificity), most specific highest, a
- * route's canaries in split order. Ties would fall to Kong's route ids; there are none.
+ * regex_priority of every Kong route, by name, and the 405 route of each path whose routes do not
+ * take every method (by the name of the route whose Kong service holds it). Kong's default router
+ * (traditional_compatible, kong/router/compat.lua get_priority) orders routes by the number of
+ * fields they set (methods, hosts, headers, paths, snis), then their header count, then whether a
+ * path is a regex, then regex_priority. Every gwgen route sets methods and one regex path, and a
+ * header canary one header more, so among routes with as many headers regex_priority alone
+ * decides: it is the route's place in the gateway's order (compareRouteSpecificity), most specific
+ * highest, a route's canaries in split order. In the gateway the most specific path decides and a
+ * method none of its routes takes is a 405: after the routes of each such path comes a route of
+ * the same path for the other methods Kong names, answering 405 with the path's methods as Allow,
+ * so no less specific route gets them. Ties would fall to Kong's route ids; there are none.
  */
-export function kongPriorities(routes: readonly M.Route[]): Map<string, number> {
-  const entries = routes.flatMap((route) => [
-    ...canaryParts(route).map((part, i) => ({ route, name: `${route.name}.${part}`, canary: i })),
-    { route, name: route.name, canary: Number.MAX_SAFE_INTEGER },
-  ]);
-  entries.sort((a, b) => compareRouteSpecificity(a.route, b.route) || a.canary - b.canary);
-  return new Map(entries.map((e, i) => [e.name, entries.length - i]));
+export function kongRouteOrder(routes: readonly M.Route[]): { priorities: Map<string, number>; refusals: Map<string, { name: string; methods: string[]; allow: string }> } {
+  const names: string[] = [];
+  const refusals = new Map<string, { name: string; methods: string[]; allow: string }>();
+  for (const group of pathGroups(routes)) {
+    for (const route of group) names.push(...canaryParts(route).map((part) => `${route.name}.${part}`), route.name);
+    const allow = allowHeader(group);
+    if (allow === undefined) continue;
+    const taken = new Set(group.flatMap(kongMethods));
+    const methods = KONG_METHODS.filter((m) => !taken.has(m));
+    if (methods.length === 0) continue;
+    // "_" is in no service name, so this name is no canary's (`<route>.<service>`).
+    const name = `${group[0]!.name}.method_not_allowed`;
+    names.push(name);
+    refusals.set(group[0]!.name, { name, methods, allow });
+  }
+  return { priorities: new Map(names.map((n, i) => [n, names.length - i])), refusals };
+}
+
+/** The Kong route that answers 405 for the methods a path's routes lack (see kongRouteOrder). */
+function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]; allow: string }, priority: number, routeTags: readonly string[]): KongRoute {
+  return {
+    name: refusal.name,
+    paths: [kongPath(route.path)],
+    methods: refusal.methods,
+    headers: [],
+    stripPath: false,
+    regexPriority: priority,
+    plugins: [
+      { name: 'request-termination', config: [{ key: 'status_code', value: 405 }, { key: 'message', value: 'Method not allowed' }], tags: routeTags },
+      // Kong runs the header_filter of every plugin of the route on the 405 that request-termination sends.
+      { name: 'response-transformer', config: [{ key: 'add', object: [{ key: 'headers', list: [`Allow:${refusal.allow}`] }] }], tags: routeTags },
+    ],
+    tags: routeTags,
+  };
 }
 
 /**
@@ -335,13 +366,14 @@ function splitMembers(route: M.Route, servicesByName: ReadonlyMap<string, M.Back
  * A header canary is a Kong route with a header, and Kong ranks a route with more fields above
  * every route with fewer (kong/router/compat.lua get_priority), whatever their paths and
  * regex_priority: with the canary's header, a request that the gateway gives to a more specific
- * route (deeper, or literal where this one has a parameter) goes to the canary in Kong.
+ * path (deeper, or literal where this one has a parameter) goes to the canary in Kong.
  */
 function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: readonly M.Route[], notes: Limitation[]): void {
-  const above = routes.filter((other) => other !== route && compareSpecificity(other.path, route.path) < 0 && pathsMeet(other.path, route.path) && methodsOverlap(other, route));
+  // Whatever the methods: in the gateway the more specific path decides, with its routes or a 405.
+  const above = routes.filter((other) => other !== route && compareSpecificity(other.path, route.path) < 0 && pathsMeet(other.path, route.path));
   for (const part of parts) {
     for (const other of above) {
-      notes.push({ subject: `route ${route.name}.${part} (over route ${other.name})`, feature: 'agw:matchHeader under a more specific route', detail: "Kong ranks a route with a header above every route without one, whatever their paths: a request with the canary's header to a path of the more specific route goes to the canary in Kong, where the gateway and Istio give it to the more specific route (a canary applies to its own route's requests only)" });
+      notes.push({ subject: `route ${route.name}.${part} (over route ${other.name})`, feature: 'agw:matchHeader under a more specific route', detail: "Kong ranks a route with a header above every route without one, whatever their paths: a request with the canary's header to a path of the more specific route goes to the canary in Kong, where the gateway and Istio give it to the more specific route, or answer 405 for a method it lacks (a canary applies to its own route's requests only)" });
     }
   }
 }

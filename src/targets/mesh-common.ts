@@ -215,6 +215,31 @@ export function compareRouteSpecificity(a: M.Route, b: M.Route): number {
   return compareSpecificity(a.path, b.path) || Number(a.methods.length === 0) - Number(b.methods.length === 0) || compareStrings(a.path, b.path) || compareStrings(a.name, b.name);
 }
 
+/**
+ * The routes in the gateway's order (compareRouteSpecificity), grouped by path: the routes of one
+ * group have one path as the gateway's router reads it (parameter names and a trailing "/" aside),
+ * and differ in their methods.
+ */
+export function pathGroups(routes: readonly M.Route[]): M.Route[][] {
+  const groups: M.Route[][] = [];
+  for (const route of [...routes].sort(compareRouteSpecificity)) {
+    const last = groups[groups.length - 1];
+    if (last && compareSpecificity(last[0]!.path, route.path) === 0) last.push(route);
+    else groups.push([route]);
+  }
+  return groups;
+}
+
+/**
+ * The gateway's answer to a method that none of the routes of a path takes: the most specific
+ * path decides, so it is a 405 whose Allow lists their methods (sorted, as the gateway's router
+ * writes it), never a less specific route. Undefined when a route of the path takes every method.
+ */
+export function allowHeader(group: readonly M.Route[]): string | undefined {
+  if (group.some((r) => r.methods.length === 0)) return undefined;
+  return [...new Set(group.flatMap((r) => r.methods))].sort().join(', ');
+}
+
 /** Whether some request path is matched by both route paths (segment by segment, as the gateway matches). */
 export function pathsMeet(a: string, b: string): boolean {
   const sa = routeSegments(a);
