@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
+import { otlpTracesUrl } from '../src/targets/mesh-common.js';
 import { Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
@@ -825,6 +826,15 @@ describe('generated gateway end to end, over real sockets', () => {
       await late.stop('SIGKILL');
       await hanging.stop();
     }
+  });
+
+  it("takes the collector's OTLP traces URL by the rule Kong and Kubernetes get it by (one function in gwgen)", async () => {
+    const { tracesUrl } = (await import(join(dir, 'dist/src/tracing.js'))) as { tracesUrl: (endpoint: string, env: NodeJS.ProcessEnv) => string };
+    for (const endpoint of ['http://otel:4318', 'http://otel:4318/', 'http://otel:4318/v1/traces', 'http://otel:4318/v1/traces/', 'https://c.example.com/otlp', 'https://c.example.com/otlp/v1/traces']) {
+      expect(tracesUrl(endpoint, {}), endpoint).toBe(otlpTracesUrl(endpoint));
+    }
+    // The k8s target passes the URL in OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, which is taken as it is.
+    expect(tracesUrl('http://model:4318', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://otel:4318/v1/traces' })).toBe('http://otel:4318/v1/traces');
   });
 
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {

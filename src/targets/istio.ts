@@ -14,6 +14,7 @@ import {
   literalPrefix,
   methodsOverlap,
   mtlsModeOf,
+  otlpTracesUrl,
   pathRegex,
   prefixesMeet,
   routeServices,
@@ -305,7 +306,7 @@ export function istioView(model: M.GatewayModel): IstioView {
 
   const tracing = model.gateway.tracing;
   if (tracing?.collectorEndpoint) {
-    notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider for ${tracing.collectorEndpoint} to meshConfig.extensionProviders and make it the default tracing provider` });
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider that sends OTLP/HTTP to ${otlpTracesUrl(tracing.collectorEndpoint)} (its host and port as service and port, its path as http.path) to meshConfig.extensionProviders and make it the default tracing provider` });
   }
   if (ns !== 'istio-system') {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:namespace of the service mesh', detail: `The gateway's Istio resources and the mesh-wide PeerAuthentication are written to namespace ${ns}, taken as Istio's root namespace and the ingress gateway's namespace; set meshConfig.rootNamespace to it and run the ingress gateway there` });

@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { clusterHost, compareStrings, dnsName, hostPort, labelValue, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -191,7 +191,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...upstreams,
       ...(tracing?.collectorEndpoint
         ? [
-            { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: tracing.collectorEndpoint },
+            { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: otlpTracesUrl(tracing.collectorEndpoint) },
             { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
             { name: 'OTEL_TRACES_SAMPLER_ARG', value: String(tracing.samplingRate) },
           ]

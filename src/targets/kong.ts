@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf, ownWorkloadNames } from './mesh-common.js';
+import { acceptsMtls, canaryParts, escapeRegex, hostPort, mtlsModeOf, otlpTracesUrl, ownWorkloadNames } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -582,7 +582,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
     plugins.push({
       name: 'opentelemetry',
       config: [
-        { key: 'traces_endpoint', value: `${tracing.collectorEndpoint.replace(/\/+$/, '')}/v1/traces` },
+        { key: 'traces_endpoint', value: otlpTracesUrl(tracing.collectorEndpoint) },
         { key: 'sampling_rate', value: tracing.samplingRate },
         { key: 'header_type', value: 'w3c' },
       ],

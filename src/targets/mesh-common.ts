@@ -101,6 +101,15 @@ export function goDuration(seconds: number): string {
   return `${ms / 1000}s`;
 }
 
+/**
+ * The OTLP/HTTP traces URL of agw:collectorEndpoint: the endpoint + "/v1/traces", unless it ends
+ * in /v1/traces already. The generated gateway's tracesUrl (templates/gateway/src/tracing.ts)
+ * follows the same rule; every target that writes the collector's URL takes it from here.
+ */
+export function otlpTracesUrl(endpoint: string): string {
+  return /\/v1\/traces\/?$/.test(endpoint) ? endpoint : `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+}
+
 /** The mTLS mode that applies to a service: its own, else the mesh's. */
 export function mtlsModeOf(service: M.BackendService, model: M.GatewayModel): M.MutualTls['mode'] | undefined {
   return service.mtls?.mode ?? model.gateway.mesh?.mtls?.mode;
