@@ -837,6 +837,55 @@ describe('generated gateway end to end, over real sockets', () => {
     expect(tracesUrl('http://model:4318', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://otel:4318/v1/traces' })).toBe('http://otel:4318/v1/traces');
   });
 
+  it('waits at most 2^31 - 1 ms on a timer: a "P30D" health check probes once, a backoff of two months holds the retry back, from the model or a hand-edited config', async () => {
+    const generated = await gwgen(['generate', 'test/fixtures/gateway/long-timers.ttl', '-o', join(out, 'long-timers'), '-t', 'gateway']);
+    expect(generated.exitCode).toBe(0);
+    const modelConfig = join(out, 'long-timers/gateway/config.json');
+    const config = JSON.parse(readFileSync(modelConfig, 'utf8')) as { services: { healthCheck?: { intervalMs: number } }[]; routes: { retry?: { initialDelayMs: number } }[] };
+    // gwgen writes the longest a timer waits; the project's README says so.
+    expect(config.services.flatMap((x) => (x.healthCheck ? [x.healthCheck.intervalMs] : []))).toEqual([2_147_483_647]);
+    expect(config.routes.flatMap((r) => (r.retry ? [r.retry.initialDelayMs] : []))).toEqual([2_147_483_647]);
+    expect(readFileSync(join(out, 'long-timers/gateway/README.md'), 'utf8')).toContain('agw:healthCheckInterval of service probed-monthly, agw:initialDelayMs of route patient');
+    // A hand-edited config (the ConfigMap) asks for more: the runtime waits the longest it can too.
+    const edited = join(out, 'long-timers-edited.json');
+    config.services.find((x) => x.healthCheck)!.healthCheck!.intervalMs = 2_592_000_000;
+    config.routes.find((r) => r.retry)!.retry!.initialDelayMs = 5_000_000_000;
+    writeFileSync(edited, JSON.stringify(config));
+    for (const file of [modelConfig, edited]) {
+      const monthly = await new Backend('monthly').listen();
+      const flaky = await new Backend('flaky').listen();
+      flaky.behaviour = 'fail';
+      // The shutdown timeout from the environment is past the longest timer too.
+      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_PROBED_MONTHLY: monthly.url, GW_UPSTREAM_FLAKY: flaky.url, GW_SHUTDOWN_TIMEOUT_MS: '5000000000' });
+      try {
+        // The first probe comes within a second, the next one in 24.8 days.
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(monthly.probes, file).toBe(1);
+        expect((await fetch(`${g.url}/monthly`)).status).toBe(200);
+        // The 500 is retried after the backoff, not at once.
+        const first = await fetch(`${g.url}/patient`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status,
+          () => 'still waiting',
+        );
+        expect(first, file).toBe('still waiting');
+        expect(flaky.calls, file).toBe(1);
+        // SIGTERM waits for the request in flight (in its backoff), up to the shutdown timeout.
+        const pending = fetch(`${g.url}/patient`).catch(() => undefined);
+        await until(() => flaky.calls === 2);
+        g.child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(g.child.exitCode, file).toBe(null);
+        expect(flaky.calls, file).toBe(2);
+        expect(g.stderr(), file).not.toContain('TimeoutOverflowWarning');
+        void pending;
+      } finally {
+        await g.stop('SIGKILL');
+        await monthly.stop();
+        await flaky.stop();
+      }
+    }
+  });
+
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     app.behaviour = 'slow';
     const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));
