@@ -1,6 +1,6 @@
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
-import { acceptsMtls, mtlsModeOf } from './mesh-common.js';
+import { acceptsMtls, MAX_AGE_SECONDS, mtlsModeOf } from './mesh-common.js';
 import type { PlannedFile, Target } from './types.js';
 
 /**
@@ -103,6 +103,11 @@ function longDurations(model: M.GatewayModel): string[] {
   return long;
 }
 
+/** Routes whose agw:maxAgeSeconds is written as MAX_AGE_SECONDS. */
+function longMaxAges(model: M.GatewayModel): string[] {
+  return model.routes.filter((r) => r.cors?.maxAgeSeconds !== undefined && r.cors.maxAgeSeconds > MAX_AGE_SECONDS).map((r) => r.name);
+}
+
 export function gatewayConfig(model: M.GatewayModel) {
   const services = model.services.map((s) => {
     const scheme = s.protocol === 'https' ? 'https' : 'http';
@@ -173,7 +178,7 @@ export function gatewayConfig(model: M.GatewayModel) {
             methods: r.cors.methods.length > 0 ? [...r.cors.methods] : [...new Set([...(r.methods.length > 0 ? r.methods : HTTP_METHODS), 'OPTIONS'])],
             headers: [...r.cors.headers],
             credentials: r.cors.credentials,
-            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.cors.maxAgeSeconds } : {}),
+            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: Math.min(MAX_AGE_SECONDS, r.cors.maxAgeSeconds) } : {}),
           },
         }
       : {}),
@@ -248,6 +253,10 @@ function gatewayNotes(model: M.GatewayModel): string[] {
   const long = longDurations(model);
   if (long.length > 0) {
     notes.push(`Node's timers wait at most ${GATEWAY_MAX_MS} ms (about 24.8 days), and the gateway takes each longer duration of the model as that long: ${long.join(', ')}.`);
+  }
+  const maxAges = longMaxAges(model);
+  if (maxAges.length > 0) {
+    notes.push(`Caches read an Access-Control-Max-Age of at most ${MAX_AGE_SECONDS} s (RFC 9111 §1.2.2), and the gateway sends that for the longer agw:maxAgeSeconds of ${maxAges.length === 1 ? 'route' : 'routes'} ${maxAges.join(', ')}.`);
   }
   const grpc = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpc.length > 0) {
