@@ -886,6 +886,42 @@ describe('generated gateway end to end, over real sockets', () => {
     }
   });
 
+  it('matches a dual-stack client (::ffff:127.0.0.1) as the IPv4 address it is, against IPv4 and IPv4-mapped ranges, from the model or a hand-edited config', async () => {
+    const generated = await gwgen(['generate', 'test/fixtures/gateway/ipv4-mapped.ttl', '-o', join(out, 'ipv4-mapped'), '-t', 'gateway']);
+    expect(generated.exitCode).toBe(0);
+    const modelConfig = join(out, 'ipv4-mapped/gateway/config.json');
+    const config = JSON.parse(readFileSync(modelConfig, 'utf8')) as { routes: { path: string; ipRestriction: { allow: string[]; deny: string[] } }[] };
+    const ip = (path: string) => config.routes.find((r) => r.path === path)!.ipRestriction;
+    // gwgen writes an IPv4-mapped range as the IPv4 range it maps, for every target.
+    expect(ip('/mapped')).toEqual({ allow: ['127.0.0.0/8'], deny: [] });
+    expect(ip('/mapped-deny')).toEqual({ allow: [], deny: ['127.0.0.1/32'] });
+    // A hand-edited config (the ConfigMap) may keep the IPv6 spellings: the runtime reads them the same.
+    ip('/mapped').allow = ['::ffff:127.0.0.0/104'];
+    ip('/mapped-deny').deny = ['::ffff:7f00:1/128'];
+    ip('/elsewhere').allow = ['0:0:0:0:0:FFFF:10.0.0.0/104'];
+    const edited = join(out, 'ipv4-mapped-edited.json');
+    writeFileSync(edited, JSON.stringify(config));
+    app.behaviour = 'ok';
+    for (const file of [modelConfig, edited]) {
+      // HOST "::" listens on IPv6 and IPv4: a client of 127.0.0.1 is ::ffff:127.0.0.1 to Node.
+      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_APP: app.url, HOST: '::', GW_TRUSTED_PROXIES: '::ffff:127.0.0.1/128' });
+      try {
+        const status = async (path: string, headers: Record<string, string> = {}) => (await fetch(`${g.url}${path}`, { headers })).status;
+        expect(await status('/v4'), file).toBe(200);
+        expect(await status('/mapped'), file).toBe(200);
+        expect(await status('/mapped-deny'), file).toBe(403);
+        expect(await status('/elsewhere'), file).toBe(403);
+        // An IPv6 range matches IPv6 clients only, as in Kong and Istio.
+        expect(await status('/v6'), file).toBe(403);
+        // The trusted proxy (an IPv4-mapped range) names the client, here in the hex spelling of ::ffff:10.1.2.3.
+        expect(await status('/elsewhere', { 'x-forwarded-for': '::ffff:a01:203' }), file).toBe(200);
+        expect(await status('/v4', { 'x-forwarded-for': '::ffff:a01:203' }), file).toBe(403);
+      } finally {
+        await g.stop('SIGKILL');
+      }
+    }
+  });
+
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     app.behaviour = 'slow';
     const pending = fetch(`${gw.url}/plain/slow`).then(async (r) => ({ status: r.status, text: await r.text() }));

@@ -136,3 +136,28 @@ describe('durations and counts past what a target holds', () => {
     expect(file('kong/NOTES.md')).toContain('## agw:maxAgeSeconds (above the longest max-age)');
   });
 });
+
+describe('IPv6 CIDRs with an embedded IPv4 part', () => {
+  it('are accepted; an IPv4-mapped range is the IPv4 range it maps in every target, another stays as written', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/ipv6-embedded-ipv4-cidrs.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    const mapped = { allow: ['10.0.0.0/8', '192.168.0.0/16'], deny: ['10.1.2.3/32'] };
+    const nat64 = { allow: ['0.0.0.0/0', '64:ff9b::192.0.2.0/120'], deny: ['64:ff9b::192.0.2.33/128', '::ffff:0:0/80'] };
+    const config = JSON.parse(file('gateway/config.json'));
+    const gatewayIp = (name: string) => config.routes.find((r: { name: string }) => r.name === name).ipRestriction;
+    expect(gatewayIp('mapped')).toEqual(mapped);
+    expect(gatewayIp('nat64')).toEqual(nat64);
+    const kong = parse(file('kong/kong.yml'));
+    const kongIp = (name: string) => kong.services.find((s: { name: string }) => s.name === name).routes[0].plugins.find((p: { name: string }) => p.name === 'ip-restriction').config;
+    expect(kongIp('mapped')).toMatchObject(mapped);
+    expect(kongIp('nat64')).toMatchObject(nat64);
+    const blocks = parseAllDocuments(file('istio/security.yaml'))
+      .map((d) => d.toJS())
+      .flatMap((d: { spec?: { rules?: { from?: { source: Record<string, string[]> }[] }[] } }) => (d.spec?.rules ?? []).flatMap((r) => (r.from ?? []).map((f) => f.source)));
+    expect(blocks.flatMap((b) => b.notRemoteIpBlocks ?? []).sort()).toEqual([...mapped.allow, ...nat64.allow].sort());
+    expect(blocks.flatMap((b) => b.remoteIpBlocks ?? []).sort()).toEqual([...mapped.deny, ...nat64.deny].sort());
+    const policy = parseAllDocuments(file('k8s/gateway.yaml')).map((d) => d.toJS()).find((d: { kind: string }) => d.kind === 'NetworkPolicy');
+    expect(policy.spec.ingress[0].from.map((p: { ipBlock: { cidr: string } }) => p.ipBlock.cidr)).toEqual(['0.0.0.0/0', '10.0.0.0/8', '192.168.0.0/16', '64:ff9b::192.0.2.0/120']);
+  });
+});
