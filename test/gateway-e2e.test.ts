@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
+import { otlpTracesUrl } from '../src/targets/mesh-common.js';
 import { Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
@@ -826,6 +827,100 @@ describe('generated gateway end to end, over real sockets', () => {
     } finally {
       await late.stop('SIGKILL');
       await hanging.stop();
+    }
+  });
+
+  it("takes the collector's OTLP traces URL by the rule Kong and Kubernetes get it by (one function in gwgen)", async () => {
+    const { tracesUrl } = (await import(join(dir, 'dist/src/tracing.js'))) as { tracesUrl: (endpoint: string, env: NodeJS.ProcessEnv) => string };
+    for (const endpoint of ['http://otel:4318', 'http://otel:4318/', 'http://otel:4318/v1/traces', 'http://otel:4318/v1/traces/', 'https://c.example.com/otlp', 'https://c.example.com/otlp/v1/traces']) {
+      expect(tracesUrl(endpoint, {}), endpoint).toBe(otlpTracesUrl(endpoint));
+    }
+    // The k8s target passes the URL in OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, which is taken as it is.
+    expect(tracesUrl('http://model:4318', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://otel:4318/v1/traces' })).toBe('http://otel:4318/v1/traces');
+  });
+
+  it('waits at most 2^31 - 1 ms on a timer: a "P30D" health check probes once, a backoff of two months holds the retry back, from the model or a hand-edited config', async () => {
+    const generated = await gwgen(['generate', 'test/fixtures/gateway/long-timers.ttl', '-o', join(out, 'long-timers'), '-t', 'gateway']);
+    expect(generated.exitCode).toBe(0);
+    const modelConfig = join(out, 'long-timers/gateway/config.json');
+    const config = JSON.parse(readFileSync(modelConfig, 'utf8')) as { services: { healthCheck?: { intervalMs: number } }[]; routes: { retry?: { initialDelayMs: number } }[] };
+    // gwgen writes the longest a timer waits; the project's README says so.
+    expect(config.services.flatMap((x) => (x.healthCheck ? [x.healthCheck.intervalMs] : []))).toEqual([2_147_483_647]);
+    expect(config.routes.flatMap((r) => (r.retry ? [r.retry.initialDelayMs] : []))).toEqual([2_147_483_647]);
+    expect(readFileSync(join(out, 'long-timers/gateway/README.md'), 'utf8')).toContain('agw:healthCheckInterval of service probed-monthly, agw:initialDelayMs of route patient');
+    // A hand-edited config (the ConfigMap) asks for more: the runtime waits the longest it can too.
+    const edited = join(out, 'long-timers-edited.json');
+    config.services.find((x) => x.healthCheck)!.healthCheck!.intervalMs = 2_592_000_000;
+    config.routes.find((r) => r.retry)!.retry!.initialDelayMs = 5_000_000_000;
+    writeFileSync(edited, JSON.stringify(config));
+    for (const file of [modelConfig, edited]) {
+      const monthly = await new Backend('monthly').listen();
+      const flaky = await new Backend('flaky').listen();
+      flaky.behaviour = 'fail';
+      // The shutdown timeout from the environment is past the longest timer too.
+      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_PROBED_MONTHLY: monthly.url, GW_UPSTREAM_FLAKY: flaky.url, GW_SHUTDOWN_TIMEOUT_MS: '5000000000' });
+      try {
+        // The first probe comes within a second, the next one in 24.8 days.
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(monthly.probes, file).toBe(1);
+        expect((await fetch(`${g.url}/monthly`)).status).toBe(200);
+        // The 500 is retried after the backoff, not at once.
+        const first = await fetch(`${g.url}/patient`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status,
+          () => 'still waiting',
+        );
+        expect(first, file).toBe('still waiting');
+        expect(flaky.calls, file).toBe(1);
+        // SIGTERM waits for the request in flight (in its backoff), up to the shutdown timeout.
+        const pending = fetch(`${g.url}/patient`).catch(() => undefined);
+        await until(() => flaky.calls === 2);
+        g.child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(g.child.exitCode, file).toBe(null);
+        expect(flaky.calls, file).toBe(2);
+        expect(g.stderr(), file).not.toContain('TimeoutOverflowWarning');
+        void pending;
+      } finally {
+        await g.stop('SIGKILL');
+        await monthly.stop();
+        await flaky.stop();
+      }
+    }
+  });
+
+  it('matches a dual-stack client (::ffff:127.0.0.1) as the IPv4 address it is, against IPv4 and IPv4-mapped ranges, from the model or a hand-edited config', async () => {
+    const generated = await gwgen(['generate', 'test/fixtures/gateway/ipv4-mapped.ttl', '-o', join(out, 'ipv4-mapped'), '-t', 'gateway']);
+    expect(generated.exitCode).toBe(0);
+    const modelConfig = join(out, 'ipv4-mapped/gateway/config.json');
+    const config = JSON.parse(readFileSync(modelConfig, 'utf8')) as { routes: { path: string; ipRestriction: { allow: string[]; deny: string[] } }[] };
+    const ip = (path: string) => config.routes.find((r) => r.path === path)!.ipRestriction;
+    // gwgen writes an IPv4-mapped range as the IPv4 range it maps, for every target.
+    expect(ip('/mapped')).toEqual({ allow: ['127.0.0.0/8'], deny: [] });
+    expect(ip('/mapped-deny')).toEqual({ allow: [], deny: ['127.0.0.1/32'] });
+    // A hand-edited config (the ConfigMap) may keep the IPv6 spellings: the runtime reads them the same.
+    ip('/mapped').allow = ['::ffff:127.0.0.0/104'];
+    ip('/mapped-deny').deny = ['::ffff:7f00:1/128'];
+    ip('/elsewhere').allow = ['0:0:0:0:0:FFFF:10.0.0.0/104'];
+    const edited = join(out, 'ipv4-mapped-edited.json');
+    writeFileSync(edited, JSON.stringify(config));
+    app.behaviour = 'ok';
+    for (const file of [modelConfig, edited]) {
+      // HOST "::" listens on IPv6 and IPv4: a client of 127.0.0.1 is ::ffff:127.0.0.1 to Node.
+      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_APP: app.url, HOST: '::', GW_TRUSTED_PROXIES: '::ffff:127.0.0.1/128' });
+      try {
+        const status = async (path: string, headers: Record<string, string> = {}) => (await fetch(`${g.url}${path}`, { headers })).status;
+        expect(await status('/v4'), file).toBe(200);
+        expect(await status('/mapped'), file).toBe(200);
+        expect(await status('/mapped-deny'), file).toBe(403);
+        expect(await status('/elsewhere'), file).toBe(403);
+        // An IPv6 range matches IPv6 clients only, as in Kong and Istio.
+        expect(await status('/v6'), file).toBe(403);
+        // The trusted proxy (an IPv4-mapped range) names the client, here in the hex spelling of ::ffff:10.1.2.3.
+        expect(await status('/elsewhere', { 'x-forwarded-for': '::ffff:a01:203' }), file).toBe(200);
+        expect(await status('/v4', { 'x-forwarded-for': '::ffff:a01:203' }), file).toBe(403);
+      } finally {
+        await g.stop('SIGKILL');
+      }
     }
   });
 

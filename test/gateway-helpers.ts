@@ -70,6 +70,8 @@ export class Backend {
   behaviour: Behaviour = 'ok';
   /** What GET /healthz answers (the gateway's active health check). */
   healthy = true;
+  /** GET /healthz requests (health-check probes) it answered. */
+  probes = 0;
   calls = 0;
   /** A status to refuse WebSocket upgrades with, instead of switching. */
   refuseUpgrade: number | undefined;
@@ -108,6 +110,7 @@ export class Backend {
     req.on('data', (c: Buffer) => (bytes += c.length));
     req.on('end', () => {
       if (req.url === '/healthz') {
+        this.probes++;
         res.writeHead(this.healthy ? 200 : 503);
         return void res.end(this.healthy ? 'ok' : 'unhealthy');
       }

@@ -223,6 +223,16 @@ describe('k8s target: escaping', () => {
     expect(g.files['k8s/NOTES.md']).toContain('cannot bind port 80: it listens on 8080 (PORT), and its Service exposes port 80');
   });
 
+  it('gives the gateway the OTLP traces URL of the collector: the endpoint + /v1/traces, or the endpoint when it ends so', async () => {
+    for (const [model, gw, url] of [
+      ['test/fixtures/valid/tiny-sampling-rate.ttl', 'tiny', 'http://otel:4318/v1/traces'],
+      ['test/fixtures/valid/collector-traces-url.ttl', 'traced', 'http://otel-collector:4318/v1/traces'],
+    ] as const) {
+      const env: Doc[] = container(find(await k8sOf([model]), 'Deployment', gw)!).env;
+      expect(env.filter((e) => e.name.startsWith('OTEL_EXPORTER_OTLP_'))).toEqual([{ name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: url }]);
+    }
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await k8sOf(['test/fixtures/valid/hostile-strings.ttl']);
     for (const doc of g.docs) {

@@ -112,6 +112,14 @@ describe.each(examples)('kong target: %s', (example) => {
   });
 });
 
+describe('kong target: OpenTelemetry', () => {
+  it('sends spans to the collector endpoint + /v1/traces, or to the endpoint itself when it ends in /v1/traces (as the gateway does)', async () => {
+    const endpoint = async (model: string) => (await kongOf(model)).doc.plugins.find((p) => p.name === 'opentelemetry')!.config!.traces_endpoint;
+    expect(await endpoint('test/fixtures/valid/tiny-sampling-rate.ttl')).toBe('http://otel:4318/v1/traces');
+    expect(await endpoint('test/fixtures/valid/collector-traces-url.ttl')).toBe('http://otel-collector:4318/v1/traces');
+  });
+});
+
 describe('kong target: features the examples exercise', () => {
   it('a weighted 90/10 split becomes weighted targets in one upstream', async () => {
     const { doc } = await kongOf('mesh-shop.ttl');

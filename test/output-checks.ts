@@ -150,6 +150,13 @@ function nullPaths(value: unknown, path = ''): string[] {
   return [];
 }
 
+/** Every leaf of a document with its path. */
+function leaves(value: unknown, path = ''): [string, unknown][] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, `${path}/${i}`));
+  if (value !== null && typeof value === 'object') return Object.entries(value as Doc).flatMap(([k, v]) => leaves(v, `${path}/${k}`));
+  return [[path || '/', value]];
+}
+
 /** Problems of Kubernetes/Istio documents beyond each document's own schema. */
 export function manifestInvariants(docs: Doc[], files: Files): string[] {
   const problems: string[] = [];
@@ -201,6 +208,13 @@ export function manifestInvariants(docs: Doc[], files: Files): string[] {
     for (const p of ef?.spec.configPatches ?? []) {
       const name = p.match?.routeConfiguration?.vhost?.route?.name;
       if (name !== undefined && !names.includes(name)) problems.push(`EnvoyFilter patches route ${name}, which the VirtualService does not have`);
+    }
+  }
+  // Istio's durations are Go durations, at most 2^63 - 1 ns (about 292 years): Istio refuses a longer one.
+  for (const d of docs.filter((x) => String(x.apiVersion).includes('istio.io'))) {
+    for (const [path, value] of leaves(d)) {
+      const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(value) : null;
+      if (m && Number(m[1]) > 9_223_372_036.854_775) problems.push(`${d.kind}/${d.metadata.name}: ${path} ${value} is longer than Go's longest duration`);
     }
   }
   const kustomization = files['k8s/kustomization.yaml'];
@@ -304,6 +318,9 @@ export async function checkOutput(paths: readonly string[], expect: ExpectStatic
   expect.soft(config.format).toBe(1);
   expect.soft(config.routes.map((r: Doc) => r.name).sort(), 'config.json routes').toEqual([...routeNames]);
   expect.soft(config.services.map((s: Doc) => s.name).sort(), 'config.json services').toEqual([...serviceNames]);
+  // Node's timers wait at most 2^31 - 1 ms: every duration of config.json fits one.
+  const longTimers = leaves(config).filter(([path, v]) => /Ms$/.test(path) && !(typeof v === 'number' && v >= 0 && v <= 2_147_483_647));
+  expect.soft(longTimers, 'config.json durations a Node timer cannot wait').toEqual([]);
   const configMap = docs.find((d) => d.kind === 'ConfigMap' && d.data?.['gateway.json'] !== undefined);
   expect.soft(configMap?.data['gateway.json'], 'the ConfigMap holds config.json').toBe(files['gateway/config.json']);
 

@@ -27,7 +27,7 @@ const table: Record<string, { check: (v: string) => string | undefined; cases: C
     check: formats.urlPath,
     cases: [['/', true], ['/api/orders', true], ['/api/orders/{id}', true], ['/a/{id}/b/{x_y}', true], ['/v1.2/~user', true], ['/%20', true], ['api', false], ['/a b', false], ['/a"b', false], ["/a'b", false], ['/a\nb', false], ['/a/../b', false], ['/a/./b', false], ['/a//b', false], ['/a?x=1', false], ['/a#f', false], ['/a/{id', false], ['/a/x{id}', false], ['/a/{id}/{id}', false], ['/a/{1x}', false], ['/%zz', false], ['/a\\b', false]],
   },
-  cidr: { check: formats.cidr, cases: [['10.0.0.0/8', true], ['192.168.1.1', true], ['2001:db8::/32', true], ['::1/128', true], ['10.0.0.0/33', false], ['10.0.0.300/8', false], ['2001:db8::/129', false], ['10.0.0.0/8/8', false], ['ten/8', false], ['10.0.0.0/', false]] },
+  cidr: { check: formats.cidr, cases: [['10.0.0.0/8', true], ['192.168.1.1', true], ['2001:db8::/32', true], ['::1/128', true], ['10.0.0.0/33', false], ['10.0.0.300/8', false], ['2001:db8::/129', false], ['10.0.0.0/8/8', false], ['ten/8', false], ['10.0.0.0/', false], ['::ffff:10.0.0.0/104', true], ['64:ff9b::192.0.2.33/128', true], ['1:2:3:4:5:6:1.2.3.4/128', true], ['::ffff:10.0.0.300/104', false], ['::ffff:10.0.0.0/129', false], ['fe80::1%eth0/64', false], ['10.0.0.0/08', false]] },
   origin: { check: formats.origin, cases: [['*', true], ['https://app.example.com', true], ['http://localhost:3000', true], ['https://app.example.com/', false], ['https://app.example.com/path', false], ['ftp://x.org', false], ['app.example.com', false], ['null', false]] },
   httpUrl: { check: formats.httpUrl, cases: [['https://a.example.com/jwks.json', true], ['http://otel:4318', true], ['javascript:alert(1)', false], ['https://a b', false], ['/relative', false], ['https://"x"', false]] },
   envVarName: { check: formats.envVarName, cases: [['JWT_SECRET', true], ['_X1', true], ['1X', false], ['lower', false], ['A-B', false], ['A B', false], ['', false]] },
@@ -38,6 +38,21 @@ describe.each(Object.entries(table))('format %s', (_name, { check, cases }) => {
   it.each(cases)('%j → valid %s', (value, valid) => {
     expect(check(value) === undefined).toBe(valid);
   });
+});
+
+describe('IPv4-mapped CIDRs', () => {
+  it.each([
+    ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
+    ['::FFFF:192.168.1.0/120', '192.168.1.0/24'],
+    ['0:0:0:0:0:ffff:a01:203/128', '10.1.2.3/32'],
+    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
+    ['::ffff:127.0.0.1', '127.0.0.1'],
+    // A shorter prefix reaches beyond the mapped addresses: an IPv6 range, as written.
+    ['::ffff:0:0/80', '::ffff:0:0/80'],
+    ['64:ff9b::192.0.2.33/128', '64:ff9b::192.0.2.33/128'],
+    ['2001:db8::/32', '2001:db8::/32'],
+    ['10.0.0.0/8', '10.0.0.0/8'],
+  ] as const)('%s → %s', (cidr, expected) => expect(formats.mappedCidrAsIpv4(cidr)).toBe(expected));
 });
 
 describe('xsd:duration', () => {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
 import { ROOT } from './helpers.js';
@@ -90,5 +90,74 @@ describe('a header value Kong would read as a regex', () => {
     expect(canary.headers).toEqual({ 'x-env': ['~*^~\\*beta\\.\\*$'] });
     expect(new RegExp(canary.headers['x-env'][0].slice(2)).test('~*beta.*')).toBe(true);
     expect(new RegExp(canary.headers['x-env'][0].slice(2)).test('beta-1')).toBe(false);
+  });
+});
+
+describe('durations and counts past what a target holds', () => {
+  it('are written as the longest each target takes, and every target says which', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/huge-durations.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    const docs = (path: string) => parseAllDocuments(file(path)).map((d) => d.toJS());
+    // Istio: Go's longest duration, and a uint32 error count.
+    const vs = docs('istio/virtualservice.yaml')[0];
+    const slow = vs.spec.http.find((h: { name: string }) => h.name === 'huge.slow');
+    expect(slow.timeout).toBe('9223372036.854s');
+    expect(slow.retries).toMatchObject({ perTryTimeout: '9223372036.854s', backoff: '9223372036.854s' });
+    expect(slow.corsPolicy.maxAge).toBe('9223372036.854s');
+    const svc = docs('istio/destinationrules.yaml').find((d: { metadata: { name: string } }) => d.metadata.name === 'svc');
+    expect(svc.spec.trafficPolicy.outlierDetection).toMatchObject({ consecutive5xxErrors: 4294967295, baseEjectionTime: '9223372036.854s' });
+    expect(svc.spec.trafficPolicy.connectionPool.tcp.connectTimeout).toBe('9223372036.854s');
+    const istioNotes = file('istio/NOTES.md');
+    for (const feature of ['agw:timeoutSeconds', 'agw:perTryTimeoutSeconds', 'agw:initialDelayMs', 'agw:timeoutSeconds of agw:CircuitBreaker', 'agw:maxAgeSeconds']) {
+      expect(istioNotes).toContain(`## ${feature} (above Istio's maximum)`);
+    }
+    expect(istioNotes).toContain('Applies to: route forever, route slow');
+    expect(istioNotes).toContain("## agw:failureThreshold (above Istio's maximum)");
+    // Kubernetes: int32 probe fields and replica counts.
+    const backend = docs('k8s/backends/svc.yaml');
+    const probe = backend.find((d: { kind: string }) => d.kind === 'Deployment').spec.template.spec.containers[0].readinessProbe;
+    expect(probe).toMatchObject({ periodSeconds: 2147483647, successThreshold: 2147483647, failureThreshold: 2147483647 });
+    expect(backend.find((d: { kind: string }) => d.kind === 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 2147483647, maxReplicas: 2147483647 });
+    const k8sNotes = file('k8s/NOTES.md');
+    for (const feature of ['agw:replicas', 'agw:successThreshold', 'agw:failureThresholdHealth']) expect(k8sNotes).toContain(`## ${feature} (above Kubernetes' maximum)`);
+    // The gateway: Node's longest timer; CORS max-age at most 2^31 - 1 s, in Kong too.
+    const config = JSON.parse(file('gateway/config.json'));
+    const route = (name: string) => config.routes.find((r: { name: string }) => r.name === name);
+    expect(route('forever')).toMatchObject({ timeoutMs: 2147483647, circuitBreaker: { openMs: 2147483647 }, retry: { perTryTimeoutMs: 2147483647 }, cors: { maxAgeSeconds: 2147483647 } });
+    expect(route('slow').retry.initialDelayMs).toBe(2147483647);
+    expect(config.services.map((s: { healthCheck: { intervalMs: number } }) => s.healthCheck.intervalMs)).toEqual([2147483647, 2147483647]);
+    const readme = file('gateway/README.md');
+    expect(readme).toContain('agw:healthCheckInterval of service monthly, agw:healthCheckInterval of service svc, agw:timeoutSeconds of route forever');
+    expect(readme).toContain('the longer agw:maxAgeSeconds of routes forever, slow');
+    const kong = parse(file('kong/kong.yml'));
+    const cors = kong.services.flatMap((s: { routes: { plugins: { name: string; config: { max_age: number } }[] }[] }) => s.routes.flatMap((r) => r.plugins.filter((p) => p.name === 'cors')));
+    expect(cors.map((p: { config: { max_age: number } }) => p.config.max_age)).toEqual([2147483647, 2147483647]);
+    expect(file('kong/NOTES.md')).toContain('## agw:maxAgeSeconds (above the longest max-age)');
+  });
+});
+
+describe('IPv6 CIDRs with an embedded IPv4 part', () => {
+  it('are accepted; an IPv4-mapped range is the IPv4 range it maps in every target, another stays as written', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/ipv6-embedded-ipv4-cidrs.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    const mapped = { allow: ['10.0.0.0/8', '192.168.0.0/16'], deny: ['10.1.2.3/32'] };
+    const nat64 = { allow: ['0.0.0.0/0', '64:ff9b::192.0.2.0/120'], deny: ['64:ff9b::192.0.2.33/128', '::ffff:0:0/80'] };
+    const config = JSON.parse(file('gateway/config.json'));
+    const gatewayIp = (name: string) => config.routes.find((r: { name: string }) => r.name === name).ipRestriction;
+    expect(gatewayIp('mapped')).toEqual(mapped);
+    expect(gatewayIp('nat64')).toEqual(nat64);
+    const kong = parse(file('kong/kong.yml'));
+    const kongIp = (name: string) => kong.services.find((s: { name: string }) => s.name === name).routes[0].plugins.find((p: { name: string }) => p.name === 'ip-restriction').config;
+    expect(kongIp('mapped')).toMatchObject(mapped);
+    expect(kongIp('nat64')).toMatchObject(nat64);
+    const blocks = parseAllDocuments(file('istio/security.yaml'))
+      .map((d) => d.toJS())
+      .flatMap((d: { spec?: { rules?: { from?: { source: Record<string, string[]> }[] }[] } }) => (d.spec?.rules ?? []).flatMap((r) => (r.from ?? []).map((f) => f.source)));
+    expect(blocks.flatMap((b) => b.notRemoteIpBlocks ?? []).sort()).toEqual([...mapped.allow, ...nat64.allow].sort());
+    expect(blocks.flatMap((b) => b.remoteIpBlocks ?? []).sort()).toEqual([...mapped.deny, ...nat64.deny].sort());
+    const policy = parseAllDocuments(file('k8s/gateway.yaml')).map((d) => d.toJS()).find((d: { kind: string }) => d.kind === 'NetworkPolicy');
+    expect(policy.spec.ingress[0].from.map((p: { ipBlock: { cidr: string } }) => p.ipBlock.cidr)).toEqual(['0.0.0.0/0', '10.0.0.0/8', '192.168.0.0/16', '64:ff9b::192.0.2.0/120']);
   });
 });

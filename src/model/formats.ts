@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /**
  * Well-formedness rules for strings that land in generated code, YAML, URLs and file names.
@@ -38,16 +38,43 @@ export const urlPath: FormatCheck = (v) => {
   return undefined;
 };
 
-/** `10.0.0.0/8`, `2001:db8::/32`, or a single address. */
+/**
+ * `10.0.0.0/8`, `2001:db8::/32`, an IPv6 range with an embedded IPv4 part (`::ffff:10.0.0.0/104`,
+ * `64:ff9b::192.0.2.33/128`, RFC 4291 §2.2), or a single address. node:net reads the address; a
+ * zone (`fe80::1%eth0`), which it also takes, names no range.
+ */
 export const cidr: FormatCheck = (v) => {
   const [address = '', prefix, extra] = v.split('/');
-  const family = isIP(address);
+  const family = address.includes('%') ? 0 : isIP(address);
   if (family === 0 || extra !== undefined) return 'must be an IPv4 or IPv6 address or CIDR block, e.g. 10.0.0.0/8';
   if (prefix === undefined) return undefined;
-  const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+  const bits = /^(0|[1-9]\d{0,2})$/.test(prefix) ? Number(prefix) : NaN;
   const max = family === 4 ? 32 : 128;
   return bits >= 0 && bits <= max ? undefined : `has an invalid prefix length "/${prefix}" (0-${max})`;
 };
+
+/** IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
+const IPV4_MAPPED = new BlockList();
+IPV4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+/**
+ * An IPv4-mapped IPv6 range with a prefix of 96 or more (`::ffff:10.0.0.0/104`) as the IPv4
+ * range it maps (`10.0.0.0/8`); any other CIDR as it is. Every target sees IPv4 clients as IPv4
+ * addresses (the gateway reads a dual-stack listener's `::ffff:10.1.2.3` as 10.1.2.3, Kong and
+ * Envoy listen on IPv4), so written as IPv6 the range would match no client.
+ */
+export function mappedCidrAsIpv4(value: string): string {
+  const [address = '', prefix, extra] = value.split('/');
+  if (extra !== undefined || address.includes('%') || isIP(address) !== 6 || !IPV4_MAPPED.check(address, 'ipv6')) return value;
+  const bits = prefix === undefined ? 128 : Number(prefix);
+  if (!(bits >= 96 && bits <= 128)) return value;
+  // The URL parser writes an IPv6 address in its canonical form: "[::ffff:a00:0]" for ::ffff:10.0.0.0.
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${address}]/`).hostname);
+  if (!m) return value;
+  const [hi, lo] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
+  const ipv4 = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  return prefix === undefined ? ipv4 : `${ipv4}/${bits - 96}`;
+}
 
 /** `U+000A`: a character by its code point. */
 function codePoint(c: string): string {

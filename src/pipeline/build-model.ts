@@ -1,5 +1,6 @@
 import type { Term } from 'n3';
 import { durationSeconds } from '../model/duration.js';
+import { mappedCidrAsIpv4 } from '../model/formats.js';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
@@ -198,7 +199,12 @@ function buildAuth(x: Extraction, id: string): M.Authentication {
 
 function buildIpRestriction(x: Extraction, id: string): M.IpRestriction {
   const bag = x['ip-restrictions'].get(id) ?? new Map();
-  return { id, allow: strs(bag, 'allowCidr'), deny: strs(bag, 'denyCidr') };
+  return { id, allow: cidrs(bag, 'allowCidr'), deny: cidrs(bag, 'denyCidr') };
+}
+
+/** CIDRs, an IPv4-mapped range as the IPv4 range it maps (formats.mappedCidrAsIpv4), distinct and sorted. */
+function cidrs(bag: PropertyBag, p: string): string[] {
+  return [...new Set(strs(bag, p).map(mappedCidrAsIpv4))].sort(compareStrings);
 }
 
 function buildCors(x: Extraction, id: string): M.CorsPolicy {

@@ -6,7 +6,7 @@ import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
-import { AGW, ONTOLOGY_DIR, shorten } from '../paths.js';
+import { AGW, ONTOLOGY_DIR, shorten, XSD } from '../paths.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -81,6 +81,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkStringFormats(store, report);
   checkAuthentication(store, report);
   checkDurations(store, report);
+  checkFiniteNumbers(store, report);
   checkWebSocketBackends(store, report);
   return problems;
 }
@@ -323,6 +324,22 @@ function checkWebSocketBackends(store: Store, report: Report): void {
         report(route, 'websocket', 'websocket-grpc', `agw:websocket true on a route to the gRPC service ${service.value}: WebSockets need HTTP/1.1, gRPC is reached over HTTP/2`, 'drop agw:websocket from this route, or send its WebSockets to a service with agw:protocol "http" or "https"');
       }
     }
+  }
+}
+
+const NUMERIC = new Set(['integer', 'decimal', 'double', 'float'].map((t) => XSD + t));
+
+/**
+ * `1e400` is a valid xsd:double, and passes every sh:minInclusive, but it is Infinity: no
+ * target can hold it (nor "INF" or "NaN"), so it is refused here rather than written as null.
+ */
+function checkFiniteNumbers(store: Store, report: Report): void {
+  for (const quad of store.getQuads(null, null, null, null)) {
+    const o = quad.object;
+    if (o.termType !== 'Literal' || !quad.predicate.value.startsWith(AGW) || !NUMERIC.has(o.datatype.value)) continue;
+    if (Number.isFinite(Number(o.value))) continue;
+    const property = quad.predicate.value.slice(AGW.length);
+    report(quad.subject, property, 'format', `agw:${property} ${o.value} is not a finite number`, `give a number within range, e.g. agw:${property} 30`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
-import { acceptsMtls, mtlsModeOf } from './mesh-common.js';
+import { acceptsMtls, MAX_AGE_SECONDS, mtlsModeOf } from './mesh-common.js';
 import type { PlannedFile, Target } from './types.js';
 
 /**
@@ -31,6 +31,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/respond.ts',
   'src/router.ts',
   'src/server.ts',
+  'src/timers.ts',
   'src/tracing.ts',
   'src/types.ts',
   'src/uri.ts',
@@ -77,7 +78,36 @@ function windows(limits: M.RateLimits, burst?: number): WindowLimit[] {
   return present.map((w, i) => ({ window: w, limit: limits[w]!, seconds: WINDOW_SECONDS[w], capacity: i === 0 && burst !== undefined ? Math.max(burst, 1) : limits[w]! }));
 }
 
-const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : Math.max(1, Math.round(seconds * 1000)));
+/**
+ * Node's longest timer, 2^31 - 1 ms (about 24.8 days; MAX_TIMER_MS of the gateway's
+ * src/timers.ts): a longer delay would fire after 1 ms. Every duration in config.json is at most
+ * this, and the project's README names the model's values that are longer (longDurations).
+ */
+export const GATEWAY_MAX_MS = 2_147_483_647;
+
+/** Seconds → whole milliseconds for config.json: at least 1, at most GATEWAY_MAX_MS. */
+const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : Math.min(GATEWAY_MAX_MS, Math.max(1, Math.round(seconds * 1000))));
+
+/** The model's durations that config.json shortens to GATEWAY_MAX_MS, as "property of route/service name". */
+function longDurations(model: M.GatewayModel): string[] {
+  const long: string[] = [];
+  const check = (seconds: number | undefined, what: string) => {
+    if (seconds !== undefined && Math.round(seconds * 1000) > GATEWAY_MAX_MS) long.push(what);
+  };
+  for (const s of model.services) check(s.healthCheck?.intervalSeconds, `agw:healthCheckInterval of service ${s.name}`);
+  for (const r of model.routes) {
+    check(r.timeoutSeconds, `agw:timeoutSeconds of route ${r.name}`);
+    check(r.circuitBreaker?.timeoutSeconds, `agw:timeoutSeconds of the circuit breaker of route ${r.name}`);
+    check(r.retry?.perTryTimeoutSeconds, `agw:perTryTimeoutSeconds of route ${r.name}`);
+    check(r.retry && r.retry.initialDelayMs / 1000, `agw:initialDelayMs of route ${r.name}`);
+  }
+  return long;
+}
+
+/** Routes whose agw:maxAgeSeconds is written as MAX_AGE_SECONDS. */
+function longMaxAges(model: M.GatewayModel): string[] {
+  return model.routes.filter((r) => r.cors?.maxAgeSeconds !== undefined && r.cors.maxAgeSeconds > MAX_AGE_SECONDS).map((r) => r.name);
+}
 
 export function gatewayConfig(model: M.GatewayModel) {
   const services = model.services.map((s) => {
@@ -117,7 +147,7 @@ export function gatewayConfig(model: M.GatewayModel) {
           retry: {
             attempts: r.retry.attempts,
             backoffMultiplier: r.retry.backoffMultiplier,
-            initialDelayMs: r.retry.initialDelayMs,
+            initialDelayMs: Math.min(GATEWAY_MAX_MS, r.retry.initialDelayMs),
             retryOn: [...r.retry.retryOn],
             ...(r.retry.perTryTimeoutSeconds !== undefined ? { perTryTimeoutMs: ms(r.retry.perTryTimeoutSeconds) } : {}),
           },
@@ -149,7 +179,7 @@ export function gatewayConfig(model: M.GatewayModel) {
             methods: r.cors.methods.length > 0 ? [...r.cors.methods] : [...new Set([...(r.methods.length > 0 ? r.methods : HTTP_METHODS), 'OPTIONS'])],
             headers: [...r.cors.headers],
             credentials: r.cors.credentials,
-            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: r.cors.maxAgeSeconds } : {}),
+            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: Math.min(MAX_AGE_SECONDS, r.cors.maxAgeSeconds) } : {}),
           },
         }
       : {}),
@@ -221,6 +251,14 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
 /** What the generated gateway does differently from what the model literally says. */
 function gatewayNotes(model: M.GatewayModel): string[] {
   const notes: string[] = [];
+  const long = longDurations(model);
+  if (long.length > 0) {
+    notes.push(`Node's timers wait at most ${GATEWAY_MAX_MS} ms (about 24.8 days), and the gateway takes each longer duration of the model as that long: ${long.join(', ')}.`);
+  }
+  const maxAges = longMaxAges(model);
+  if (maxAges.length > 0) {
+    notes.push(`Caches read an Access-Control-Max-Age of at most ${MAX_AGE_SECONDS} s (RFC 9111 §1.2.2), and the gateway sends that for the longer agw:maxAgeSeconds of ${maxAges.length === 1 ? 'route' : 'routes'} ${maxAges.join(', ')}.`);
+  }
   const grpc = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpc.length > 0) {
     notes.push(`${grpc.length === 1 ? 'Service' : 'Services'} ${grpc.join(', ')} ${grpc.length === 1 ? 'speaks' : 'speak'} gRPC: the gateway takes gRPC calls over HTTP/2 without TLS (h2c, prior knowledge) on its own port beside HTTP/1.1, and reaches ${grpc.length === 1 ? 'it' : 'them'} over HTTP/2 (h2c to an http:// address, TLS to https://). Answers the gateway makes itself reach gRPC clients as the HTTP status's gRPC code (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429, 502, 503 and 504 UNAVAILABLE). gRPC requests carry no length, so they are streamed and never retried.`);

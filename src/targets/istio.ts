@@ -2,9 +2,10 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import { groupNotes, type NoteGroup } from './kong.js';
 import {
+  allowHeader,
+  beyondGoDuration,
   canaryParts,
   clusterHost,
-  allowHeader,
   compareRouteSpecificity,
   compareStrings,
   dnsLabelOf,
@@ -15,6 +16,7 @@ import {
   literalPrefix,
   methodsOverlap,
   mtlsModeOf,
+  otlpTracesUrl,
   pathGroups,
   pathPrefixRegex,
   pathRegex,
@@ -302,6 +304,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   notes.push(...consumerNotes(model));
+  notes.push(...longDurationNotes(model));
 
   const jwtRoutes = model.routes.filter((r) => r.auth?.kind === 'jwt');
   const requestAuthentication = jwtRoutes.length > 0 ? { meta: meta(dnsName(gw, 'jwt'), ns, gw), rules: jwtRules(jwtRoutes, notes) } : undefined;
@@ -325,7 +328,7 @@ export function istioView(model: M.GatewayModel): IstioView {
 
   const tracing = model.gateway.tracing;
   if (tracing?.collectorEndpoint) {
-    notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider for ${tracing.collectorEndpoint} to meshConfig.extensionProviders and make it the default tracing provider` });
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider that sends OTLP/HTTP to ${otlpTracesUrl(tracing.collectorEndpoint)} (its host and port as service and port, its path as http.path) to meshConfig.extensionProviders and make it the default tracing provider` });
   }
   if (ns !== 'istio-system') {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:namespace of the service mesh', detail: `The gateway's Istio resources and the mesh-wide PeerAuthentication are written to namespace ${ns}, taken as Istio's root namespace and the ingress gateway's namespace; set meshConfig.rootNamespace to it and run the ingress gateway there` });
@@ -488,7 +491,10 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   if (breakers.length > 0) {
     const threshold = Math.min(...breakers.map((b) => b.failureThreshold));
     const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
-    outlierDetection = { consecutive5xxErrors: threshold, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
+    // consecutive5xxErrors is a uint32.
+    const errors = Math.min(threshold, 4_294_967_295);
+    if (errors !== threshold) notes.push({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${errors}; the threshold of ${threshold} is written as ${errors}` });
+    outlierDetection = { consecutive5xxErrors: errors, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
     if (distinct.size > 1) {
       notes.push({ subject: `service ${names}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
@@ -527,6 +533,26 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     ...(policy.tlsMode ? { tlsMode: policy.tlsMode } : {}),
     subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
   };
+}
+
+/**
+ * The model's durations that are longer than Istio takes (Go's longest, about 292 years): Istio
+ * refuses such a resource, so goDuration writes the longest, and NOTES.md names each.
+ */
+function longDurationNotes(model: M.GatewayModel): Limitation[] {
+  const notes: Limitation[] = [];
+  const note = (route: M.Route, feature: string, seconds: number | undefined, field: string) => {
+    if (seconds !== undefined && beyondGoDuration(seconds))
+      notes.push({ subject: `route ${route.name}`, feature: `${feature} (above Istio's maximum)`, detail: `Istio's durations are at most ${goDuration(Infinity)} (Go's longest duration, about 292 years); the model's is longer, so ${field} is that maximum` });
+  };
+  for (const r of model.routes) {
+    note(r, 'agw:timeoutSeconds', r.timeoutSeconds, 'the route timeout');
+    note(r, 'agw:perTryTimeoutSeconds', writtenPerTry(r), "the per-try timeout (and the connect timeout of the service's DestinationRule)");
+    if (r.retry && r.retry.attempts > 0) note(r, 'agw:initialDelayMs', r.retry.initialDelayMs / 1000, 'the retry backoff');
+    note(r, 'agw:timeoutSeconds of agw:CircuitBreaker', r.circuitBreaker?.timeoutSeconds, "the service's baseEjectionTime (outlier detection)");
+    note(r, 'agw:maxAgeSeconds', r.cors?.maxAgeSeconds, "the CORS policy's maxAge");
+  }
+  return notes;
 }
 
 /** The per-try timeout the VirtualService writes for a route (it writes none without retries). */

@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { clusterHost, compareStrings, dnsName, hostPort, labelValue, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -130,6 +130,16 @@ const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '5
 /** Namespaces that exist in every cluster: never written. */
 const BUILT_IN_NAMESPACES = /^(default|kube-.*)$/;
 
+/** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
+const INT32_MAX = 2_147_483_647;
+
+/** A model count for an int32 field: at most INT32_MAX, noted when the model's is larger. */
+function int32(value: number, subject: string, feature: string, field: string, notes: Limitation[]): number {
+  if (value <= INT32_MAX) return value;
+  notes.push({ subject, feature: `${feature} (above Kubernetes' maximum)`, detail: `${field} is an int32 in Kubernetes, at most ${INT32_MAX}; ${value} is written as ${INT32_MAX}` });
+  return INT32_MAX;
+}
+
 export function k8sView(model: M.GatewayModel): K8sView {
   const gw = model.gateway.name;
   const ns = gatewayNamespace(model);
@@ -191,7 +201,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...upstreams,
       ...(tracing?.collectorEndpoint
         ? [
-            { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: tracing.collectorEndpoint },
+            { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: otlpTracesUrl(tracing.collectorEndpoint) },
             { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
             { name: 'OTEL_TRACES_SAMPLER_ARG', value: String(tracing.samplingRate) },
           ]
@@ -243,15 +253,16 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const backends = deployed.map((s): Workload => {
     const hc = s.healthCheck;
     const port = { name: s.protocol, number: s.port };
-    // Kubernetes probes every whole number of seconds, at least 1.
-    const period = hc ? Math.max(1, Math.round(hc.intervalSeconds)) : 0;
-    if (hc && period !== hc.intervalSeconds) notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckInterval', detail: `Kubernetes probes every whole number of seconds, at least 1; the interval of ${hc.intervalSeconds} s is written as periodSeconds ${period}` });
+    // Kubernetes probes every whole number of seconds, at least 1, at most an int32's.
+    const period = hc ? Math.min(INT32_MAX, Math.max(1, Math.round(hc.intervalSeconds))) : 0;
+    if (hc && period !== hc.intervalSeconds) notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckInterval', detail: `Kubernetes probes every whole number of seconds, from 1 to ${INT32_MAX}; the interval of ${hc.intervalSeconds} s is written as periodSeconds ${period}` });
+    const failures = hc ? int32(hc.failureThreshold, `service ${s.name}`, 'agw:failureThresholdHealth', 'failureThreshold', notes) : 0;
     const probe = (success: number): Probe | undefined =>
       !hc
         ? undefined
         : s.protocol === 'grpc'
-          ? { kind: 'grpc', port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: hc.failureThreshold }
-          : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: hc.failureThreshold };
+          ? { kind: 'grpc', port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures }
+          : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures };
     if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway is pointed at it (${upstreamEnvName(s.name)}), but the Kong and Istio targets address agw:host ${s.host}` });
@@ -269,12 +280,12 @@ export function k8sView(model: M.GatewayModel): K8sView {
       args: [],
       port,
       env: [],
-      ...(hc ? { readiness: probe(hc.successThreshold)!, liveness: probe(1)! } : {}),
+      ...(hc ? { readiness: probe(int32(hc.successThreshold, `service ${s.name}`, 'agw:successThreshold', 'successThreshold', notes))!, liveness: probe(1)! } : {}),
       resources: BACKEND_RESOURCES,
       hardened: false,
       mounts: [],
       service: { meta: meta(serviceResourceName(s.name), s.namespace, s.name), loadBalancer: false, port: s.port },
-      ...(scaled ? { hpa: { min: s.replicas, max: s.replicas * 2 } } : {}),
+      ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
     };

@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, mtlsModeOf, ownWorkloadNames, pathGroups, pathsMeet, routeSegments } from './mesh-common.js';
+import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, pathsMeet, routeSegments } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -456,6 +456,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
   const auth = route.auth;
   if (route.cors) {
     const c = route.cors;
+    if (c.maxAgeSeconds !== undefined && c.maxAgeSeconds > MAX_AGE_SECONDS) notes.push({ subject: `route ${route.name}`, feature: 'agw:maxAgeSeconds (above the longest max-age)', detail: `Caches read an Access-Control-Max-Age of at most ${MAX_AGE_SECONDS} s (RFC 9111 §1.2.2); the route's is longer, so Kong sends that` });
     plugins.push({
       name: 'cors',
       config: [
@@ -463,7 +464,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
         { key: 'credentials', value: c.credentials },
-        ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: c.maxAgeSeconds }] : []),
+        ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: Math.min(MAX_AGE_SECONDS, c.maxAgeSeconds) }] : []),
         { key: 'preflight_continue', value: false },
       ],
       tags: pluginTags,
@@ -690,7 +691,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
     plugins.push({
       name: 'opentelemetry',
       config: [
-        { key: 'traces_endpoint', value: `${tracing.collectorEndpoint.replace(/\/+$/, '')}/v1/traces` },
+        { key: 'traces_endpoint', value: otlpTracesUrl(tracing.collectorEndpoint) },
         { key: 'sampling_rate', value: tracing.samplingRate },
         { key: 'header_type', value: 'w3c' },
       ],

@@ -95,11 +95,38 @@ export function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Seconds → a duration Istio/Envoy and Go both read ("1.5s", "0.25s", "300s"), at least 1 ms. */
+/** Go's longest duration (2^63 - 1 ns, about 292 years) in whole milliseconds: the longest Istio takes. */
+export const GO_MAX_DURATION_MS = 9_223_372_036_854;
+
+/**
+ * Seconds → a duration Istio/Envoy and Go both read ("1.5s", "0.25s", "300s"), at least 1 ms and
+ * at most Go's longest (a longer one makes Istio refuse the resource; see beyondGoDuration).
+ */
 export function goDuration(seconds: number): string {
-  const ms = Math.max(1, Math.round(seconds * 1000));
+  const ms = Math.min(GO_MAX_DURATION_MS, Math.max(1, Math.round(seconds * 1000)));
   return `${ms / 1000}s`;
 }
+
+/** Whether goDuration shortens a duration to Go's longest. */
+export function beyondGoDuration(seconds: number): boolean {
+  return Math.round(seconds * 1000) > GO_MAX_DURATION_MS;
+}
+
+/**
+ * The OTLP/HTTP traces URL of agw:collectorEndpoint: the endpoint + "/v1/traces", unless it ends
+ * in /v1/traces already. The generated gateway's tracesUrl (templates/gateway/src/tracing.ts)
+ * follows the same rule; every target that writes the collector's URL takes it from here.
+ */
+export function otlpTracesUrl(endpoint: string): string {
+  return /\/v1\/traces\/?$/.test(endpoint) ? endpoint : `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+}
+
+/**
+ * The longest Access-Control-Max-Age the gateway and Kong send: 2^31 - 1 s (RFC 9111 §1.2.2 has
+ * caches read a longer delta-seconds as 2^31; past 1e21 a number would be written "1e+21", which
+ * is no header value).
+ */
+export const MAX_AGE_SECONDS = 2_147_483_647;
 
 /** The mTLS mode that applies to a service: its own, else the mesh's. */
 export function mtlsModeOf(service: M.BackendService, model: M.GatewayModel): M.MutualTls['mode'] | undefined {

@@ -4,6 +4,7 @@
 import { Pool } from 'undici';
 import { Http2Upstream } from './h2upstream.js';
 import type { Settings } from './env.js';
+import { timerMs } from './timers.js';
 import type { LoadBalancing, ServiceConfig } from './types.js';
 
 export interface UpstreamEvents {
@@ -269,12 +270,15 @@ export class Upstream {
       this.events.health(this.service.name, i.origin, false);
       setTimeout(
         () => this.events.health(this.service.name, i.origin, i.available(Date.now())),
-        this.settings.ejectMs + 1,
+        timerMs(this.settings.ejectMs + 1),
       ).unref();
     }
   }
 
-  /** Probes every instance every healthCheck.intervalMs (the first probe after a random part of it). */
+  /**
+   * Probes every instance every healthCheck.intervalMs (the first probe after a random part of
+   * it), at most every MAX_TIMER_MS: a longer interval would overflow the timer into 1 ms.
+   */
   startHealthChecks(): void {
     const hc = this.service.healthCheck;
     if (!hc || this.timer) return;
@@ -284,7 +288,7 @@ export class Upstream {
     this.timer = setTimeout(
       () => {
         probe();
-        this.timer = setInterval(probe, hc.intervalMs);
+        this.timer = setInterval(probe, timerMs(hc.intervalMs));
         this.timer.unref();
       },
       Math.floor(Math.random() * Math.min(hc.intervalMs, 1000)),

@@ -392,6 +392,19 @@ describe('IP restriction by address family', () => {
     assert.equal(allowV4.allowed('10.9.9.9'), false);
     assert.equal(allowV4.allowed('2001:db8::1'), false);
   });
+
+  it('an IPv4-mapped address or range (prefix 96 or more) is the IPv4 one it maps, however it is spelled', () => {
+    const mapped = new IpFilter({ allow: ['::ffff:10.0.0.0/104'], deny: ['::ffff:a01:203/128'] });
+    assert.equal(mapped.allowed('10.9.9.9'), true);
+    assert.equal(mapped.allowed('::ffff:10.9.9.9'), true);
+    assert.equal(mapped.allowed('10.1.2.3'), false);
+    assert.equal(mapped.allowed('0:0:0:0:0:FFFF:10.1.2.3'), false);
+    assert.equal(mapped.allowed('192.0.2.1'), false);
+    const loopback = new IpFilter({ allow: ['127.0.0.0/8'], deny: [] });
+    assert.equal(loopback.allowed('::ffff:127.0.0.1'), true);
+    assert.equal(loopback.allowed('::ffff:7f00:1'), true);
+    assert.equal(loopback.allowed('::1'), false);
+  });
 });
 
 describe('rate-limit headers', () => {

@@ -5,9 +5,24 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
-/** "::ffff:1.2.3.4" → "1.2.3.4". */
+/** IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
+const IPV4_MAPPED = new BlockList();
+IPV4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+/**
+ * An IPv4-mapped address as the IPv4 address it maps: "::ffff:1.2.3.4" (what a dual-stack
+ * listener reports for an IPv4 client) → "1.2.3.4", also when spelled otherwise
+ * ("::FFFF:102:304", "0:0:0:0:0:ffff:1.2.3.4"). Other addresses as they are.
+ */
 export function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  if (ip.startsWith('::ffff:') && ip.lastIndexOf(':') === 6 && ip.includes('.')) return ip.slice(7);
+  if (!/ffff/i.test(ip) || ip.includes('%') || isIP(ip) !== 6 || !IPV4_MAPPED.check(ip, 'ipv6')) return ip;
+  // The URL parser writes an IPv6 address in its canonical form: "[::ffff:102:304]".
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${ip}]/`).hostname);
+  if (!m) return ip;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 function familyOf(ip: string): 'ipv4' | 'ipv6' {
@@ -17,24 +32,34 @@ function familyOf(ip: string): 'ipv4' | 'ipv6' {
 /**
  * CIDRs as one BlockList per address family: a single BlockList matches IPv4 addresses against
  * IPv6 subnets too (as IPv4-mapped addresses), so "::/0" would take in every IPv4 client, while
- * Kong and Istio read it as IPv6 only.
+ * Kong and Istio read it as IPv6 only. An IPv4-mapped range with a prefix of 96 or more
+ * ("::ffff:10.0.0.0/104") is the IPv4 range it maps ("10.0.0.0/8"), as gwgen writes it for every
+ * target: clients are matched as IPv4 addresses (normalizeIp), so it is the only way it matches.
  */
 export class Cidrs {
   private readonly lists: Record<'ipv4' | 'ipv6', BlockList | undefined> = { ipv4: undefined, ipv6: undefined };
 
   constructor(cidrs: readonly string[]) {
     for (const cidr of cidrs) {
-      const [net, bits] = cidr.split('/');
-      const family = familyOf(net!);
+      const [written, bits] = cidr.split('/');
+      let prefix = bits === undefined ? undefined : Number(bits);
+      let net = written!;
+      const ipv4 = normalizeIp(net);
+      if (ipv4 !== net && (prefix === undefined || prefix >= 96)) {
+        net = ipv4;
+        if (prefix !== undefined) prefix -= 96;
+      }
+      const family = familyOf(net);
       const list = (this.lists[family] ??= new BlockList());
-      list.addSubnet(net!, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+      list.addSubnet(net, prefix ?? (family === 'ipv6' ? 128 : 32), family);
     }
   }
 
-  /** Whether a valid address is in one of the CIDRs of its own family. */
+  /** Whether a valid address is in one of the CIDRs of its own family (an IPv4-mapped one is IPv4). */
   has(ip: string): boolean {
-    const family = familyOf(ip);
-    return this.lists[family]?.check(ip, family) ?? false;
+    const address = normalizeIp(ip);
+    const family = familyOf(address);
+    return this.lists[family]?.check(address, family) ?? false;
   }
 }
 

@@ -20,6 +20,7 @@ import { readSettings, upstreamsOf, type Settings } from './env.js';
 import { afterResponse, beforeProxy, type HookContext } from './hooks.js';
 import { ClientAddress, IpFilter, normalizeIp } from './ip.js';
 import { AccessLog, event, jsonString, nowIso, traceOf, traceparent, type TraceContext } from './log.js';
+import { MAX_TIMER_MS, timerMs } from './timers.js';
 import { startSpanExport, type SpanExport } from './tracing.js';
 import { Metrics, type RouteMetrics } from './metrics.js';
 import {
@@ -445,7 +446,7 @@ export class Gateway {
     if (this.inFlight > 0) {
       await Promise.race([
         new Promise<void>((resolve) => this.idle.push(resolve)),
-        new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+        new Promise((resolve) => setTimeout(resolve, timerMs(timeoutMs)).unref()),
       ]);
     }
     // Past the shutdown timeout: what is still in flight is answered (503) or cut, and logged.
@@ -1105,7 +1106,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         method: this.req.method as 'GET',
         headers,
         body: this.body,
-        signal: AbortSignal.timeout(gw.settings.mirrorTimeoutMs),
+        signal: AbortSignal.timeout(timerMs(gw.settings.mirrorTimeoutMs)),
       })
       .then(
         (res) => {
@@ -1162,10 +1163,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     return this.deadline === 0 || performance.now() + this.backoff < this.deadline;
   }
 
-  /** The wait before the next try: exponential, with "equal jitter" (half fixed, half random). */
+  /**
+   * The wait before the next try: exponential, with "equal jitter" (half fixed, half random). It
+   * stops growing at MAX_TIMER_MS, the longest a timer waits.
+   */
   private nextBackoff(): number {
     const plan = this.runtime.retry!;
-    const base = plan.initialDelayMs * Math.pow(plan.multiplier, this.tries - 1);
+    const base = Math.min(MAX_TIMER_MS, plan.initialDelayMs * Math.pow(plan.multiplier, this.tries - 1));
     return base / 2 + Math.random() * (base / 2);
   }
 
@@ -1245,7 +1249,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (this.deadline === 0 || performance.now() + delay < this.deadline) {
         this.gw.metrics.retries.labels(this.runtime.name).inc();
         if (delay < 1) this.attempt();
-        else setTimeout(() => !this.done && this.attempt(), delay);
+        else setTimeout(() => !this.done && this.attempt(), timerMs(delay));
         return;
       }
     }
