@@ -114,6 +114,13 @@ describe('durations and counts past what a target holds', () => {
     }
     expect(istioNotes).toContain('Applies to: route forever, route slow');
     expect(istioNotes).toContain("## agw:failureThreshold (above Istio's maximum)");
+    // Envoy's token bucket counts in uint32.
+    const bucket = docs('istio/ratelimits.yaml')
+      .flatMap((d: { spec: { configPatches: Array<{ patch: { value: unknown } }> } }) => d.spec.configPatches.map((p) => JSON.stringify(p.patch.value)))
+      .join('\n');
+    expect(bucket).toContain('"max_tokens":4294967295');
+    expect(bucket).toContain('"tokens_per_fill":4294967295');
+    for (const feature of ['agw:burstSize', 'agw:requestsPerSecond']) expect(istioNotes).toContain(`## ${feature} (above Envoy's maximum)`);
     // Kubernetes: int32 probe fields and replica counts.
     const backend = docs('k8s/backends/svc.yaml');
     const probe = backend.find((d: { kind: string }) => d.kind === 'Deployment').spec.template.spec.containers[0].readinessProbe;

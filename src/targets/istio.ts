@@ -436,8 +436,22 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   else notes.push({ subject, feature: 'agw:limitBy "global"', detail: 'The local rate limit counts per ingress gateway replica; the whole gateway admits up to replicas × the limit' });
   if (limiter.policy === 'redis') notes.push({ subject, feature: 'agw:policy "redis"', detail: 'Shared counters need Envoy\'s global rate limit filter and a rate-limit service, which gwgen does not deploy; the limit is enforced locally per ingress gateway replica' });
   if (httpNames.length > 1) notes.push({ subject, feature: 'rate limit with a header-matched canary', detail: 'The header-matched canary entry of the route has its own token bucket of the same size' });
-  return { route: route.name, httpNames, maxTokens: limiter.burstSize, tokensPerFill: limiter.limits[shortest]!, fillInterval: goDuration(WINDOW_SECONDS[shortest]) };
+  // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
+  const bucket = (field: string, value: number) => {
+    const written = Math.min(value, UINT32_MAX);
+    if (written !== value) notes.push({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${written}` });
+    return written;
+  };
+  return {
+    route: route.name,
+    httpNames,
+    maxTokens: bucket('agw:burstSize', limiter.burstSize),
+    tokensPerFill: bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limiter.limits[shortest]!),
+    fillInterval: goDuration(WINDOW_SECONDS[shortest]),
+  };
 }
+
+const UINT32_MAX = 4_294_967_295;
 
 interface TrafficPolicy {
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
@@ -492,7 +506,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     const threshold = Math.min(...breakers.map((b) => b.failureThreshold));
     const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
     // consecutive5xxErrors is a uint32.
-    const errors = Math.min(threshold, 4_294_967_295);
+    const errors = Math.min(threshold, UINT32_MAX);
     if (errors !== threshold) notes.push({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${errors}; the threshold of ${threshold} is written as ${errors}` });
     outlierDetection = { consecutive5xxErrors: errors, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
