@@ -6,7 +6,7 @@ import { agw } from '../pipeline/rdf.js';
 import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
-import { closest, distance } from 'fastest-levenshtein';
+import { nearest } from '../nearest.js';
 import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
 
@@ -88,8 +88,8 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
   for (const quad of store.getQuads(null, agw('auditSuppress'), null, null)) {
     const id = quad.object.value;
     if (ids.includes(id)) continue;
-    const near = closest(id, ids);
-    const hint = distance(id, near) <= Math.max(2, Math.floor(id.length / 4)) ? ` Did you mean "${near}"?` : '';
+    const near = nearest(id, ids);
+    const hint = near !== undefined ? ` Did you mean "${near}"?` : '';
     findings.push(finding(UNKNOWN_SUPPRESSION_RULE, quad.subject as Term, `${fillMessage(UNKNOWN_SUPPRESSION_RULE.message, { focus: quad.subject as Term, rule: quad.object as Term })}${hint}`));
   }
   // Two blank nodes of one rule with the same path (two [] routes of a gateway) are told apart by their content.

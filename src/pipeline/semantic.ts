@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import type { Store, Term } from 'n3';
 import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
+import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR, shorten, XSD } from '../paths.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
@@ -109,9 +109,8 @@ function checkVocabularyTerms(store: Store, report: Report): void {
   const defined = definedTerms();
   const unknown = (term: Term) => term.termType === 'NamedNode' && term.value.startsWith(AGW) && !defined.has(term.value.slice(AGW.length));
   const suggestion = (local: string, isClass: boolean) => {
-    const candidates = [...defined].filter((d) => /^[A-Z]/.test(d) === isClass);
-    const best = closest(local, candidates);
-    return best !== undefined && distance(local, best) <= Math.max(2, Math.floor(local.length / 4)) ? `did you mean agw:${best}? ` : '';
+    const best = nearest(local, [...defined].filter((d) => /^[A-Z]/.test(d) === isClass));
+    return best !== undefined ? `did you mean agw:${best}? ` : '';
   };
   for (const predicate of store.getPredicates(null, null, null)) {
     if (!unknown(predicate)) continue;
