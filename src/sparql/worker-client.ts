@@ -46,6 +46,14 @@ function spawnWorker(): { worker: Worker; exited: () => boolean } {
   return { worker, exited: () => exited };
 }
 
+/** A worker waiting for work: it does not keep the process alive, and its failure only means the next run needs another. */
+function spawnIdleWorker(): ReturnType<typeof spawnWorker> {
+  const spawned = spawnWorker();
+  spawned.worker.unref();
+  spawned.worker.on('error', () => undefined);
+  return spawned;
+}
+
 let prestarted: ReturnType<typeof spawnWorker> | undefined;
 
 /**
@@ -54,10 +62,7 @@ let prestarted: ReturnType<typeof spawnWorker> | undefined;
  * keep the process alive, and a failure of it only means the next run starts a fresh one.
  */
 export function prestartQueryWorker(): void {
-  if (prestarted) return;
-  prestarted = spawnWorker();
-  prestarted.worker.unref();
-  prestarted.worker.on('error', () => undefined);
+  prestarted ??= spawnIdleWorker();
 }
 
 /** The signature of runQueriesInWorker, which a kept worker's `run` shares. */
@@ -91,23 +96,17 @@ export interface KeptQueryWorker {
  */
 export function keepQueryWorker(): KeptQueryWorker {
   let closed = false;
-  const fresh = () => {
-    const spawned = spawnWorker();
-    // Idle between runs, it must not keep the process alive.
-    spawned.worker.unref();
-    spawned.worker.on('error', () => undefined);
-    return spawned;
-  };
-  let current: ReturnType<typeof spawnWorker> | undefined = fresh();
+  // Idle between runs, it must not keep the process alive (dispatch refs it while it works).
+  let current: ReturnType<typeof spawnWorker> | undefined = spawnIdleWorker();
   return {
     run(sources, queries, timings, options = {}) {
       if (closed) throw new Error('the query worker was closed');
-      if (!current || current.exited()) current = fresh();
+      if (!current || current.exited()) current = spawnIdleWorker();
       const spawned = current;
       return dispatch(spawned, sources, queries, timings, options, {
         keep: true,
         onCancel: () => {
-          if (current === spawned) current = closed ? undefined : fresh();
+          if (current === spawned) current = closed ? undefined : spawnIdleWorker();
         },
       });
     },
