@@ -3,6 +3,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import { groupNotes, type NoteGroup } from './kong.js';
 import {
   allowHeader,
+  atMost,
   beyondGoDuration,
   canaryParts,
   clusterHost,
@@ -28,6 +29,9 @@ import {
   type Label,
 } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
+
+/** Envoy's token bucket and outlier-detection counts are uint32s. */
+const UINT32_MAX = 4_294_967_295;
 
 /**
  * Istio: the Istio ingress gateway is the edge. One Gateway and one VirtualService carry every
@@ -437,11 +441,8 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   if (limiter.policy === 'redis') notes.push({ subject, feature: 'agw:policy "redis"', detail: 'Shared counters need Envoy\'s global rate limit filter and a rate-limit service, which gwgen does not deploy; the limit is enforced locally per ingress gateway replica' });
   if (httpNames.length > 1) notes.push({ subject, feature: 'rate limit with a header-matched canary', detail: 'The header-matched canary entry of the route has its own token bucket of the same size' });
   // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
-  const bucket = (field: string, value: number) => {
-    const written = Math.min(value, UINT32_MAX);
-    if (written !== value) notes.push({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${written}` });
-    return written;
-  };
+  const bucket = (field: string, value: number) =>
+    atMost(value, UINT32_MAX, notes, () => ({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${UINT32_MAX}` }));
   return {
     route: route.name,
     httpNames,
@@ -451,7 +452,6 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   };
 }
 
-const UINT32_MAX = 4_294_967_295;
 
 interface TrafficPolicy {
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
@@ -506,8 +506,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     const threshold = Math.min(...breakers.map((b) => b.failureThreshold));
     const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
     // consecutive5xxErrors is a uint32.
-    const errors = Math.min(threshold, UINT32_MAX);
-    if (errors !== threshold) notes.push({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${errors}; the threshold of ${threshold} is written as ${errors}` });
+    const errors = atMost(threshold, UINT32_MAX, notes, () => ({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${UINT32_MAX}; the threshold of ${threshold} is written as ${UINT32_MAX}` }));
     outlierDetection = { consecutive5xxErrors: errors, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
     if (distinct.size > 1) {

@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -135,9 +135,7 @@ const INT32_MAX = 2_147_483_647;
 
 /** A model count for an int32 field: at most INT32_MAX, noted when the model's is larger. */
 function int32(value: number, subject: string, feature: string, field: string, notes: Limitation[]): number {
-  if (value <= INT32_MAX) return value;
-  notes.push({ subject, feature: `${feature} (above Kubernetes' maximum)`, detail: `${field} is an int32 in Kubernetes, at most ${INT32_MAX}; ${value} is written as ${INT32_MAX}` });
-  return INT32_MAX;
+  return atMost(value, INT32_MAX, notes, () => ({ subject, feature: `${feature} (above Kubernetes' maximum)`, detail: `${field} is an int32 in Kubernetes, at most ${INT32_MAX}; ${value} is written as ${INT32_MAX}` }));
 }
 
 export function k8sView(model: M.GatewayModel): K8sView {

@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, pathsMeet, routeSegments } from './mesh-common.js';
+import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, pathsMeet, routeSegments, segmentsRegex } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -266,8 +266,7 @@ function kongProtocol(service: M.BackendService): string {
  * gateway sends.
  */
 export function kongPath(path: string): string {
-  const segs = routeSegments(path);
-  if (segs.length === 0) return '~/';
+  if (routeSegments(path).length === 0) return '~/';
   const used = new Set<string>();
   const group = (param: string) => {
     // PCRE group names: letters, digits and "_", at most 32 characters, unique in the pattern.
@@ -277,7 +276,7 @@ export function kongPath(path: string): string {
     used.add(name);
     return name;
   };
-  return `~${segs.map((seg) => `/${isParamSegment(seg) ? `(?<${group(seg.slice(1, -1))}>[^/]+)` : escapeRegex(seg)}`).join('')}(?:/|$)`;
+  return `~${segmentsRegex(path, (param) => `(?<${group(param)}>[^/]+)`)}(?:/|$)`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as M from '../model/types.js';
 import { compareStrings } from '../order.js';
+import type { Limitation } from './types.js';
 
 /**
  * Helpers shared by the Istio and Kubernetes targets: resource names, labels, cluster host
@@ -212,9 +213,14 @@ export function pathRegex(path: string): string {
 
 /** The route's own segments as an anchored regex without the tail (`/a/{id}` → `^/a/[^/]+`; "/" → `^`). */
 export function pathPrefixRegex(path: string): string {
-  return `^${routeSegments(path)
-    .map((seg) => `/${isParamSegment(seg) ? '[^/]+' : escapeRegex(seg)}`)
-    .join('')}`;
+  return `^${segmentsRegex(path)}`;
+}
+
+/** The route's segments as regex text: literals escaped, each `{param}` as `param` writes it (one segment by default). */
+export function segmentsRegex(path: string, param: (name: string) => string = () => '[^/]+'): string {
+  return routeSegments(path)
+    .map((seg) => `/${isParamSegment(seg) ? param(seg.slice(1, -1)) : escapeRegex(seg)}`)
+    .join('');
 }
 
 /** The literal start of a path, up to its first `{param}` ("/a/{id}/b" → "/a/"); the whole path without params. */
@@ -304,6 +310,13 @@ export function methodsOverlap(a: M.Route, b: M.Route): boolean {
 export function prefixesMeet(prefix: string, other: M.Route): boolean {
   const p = literalPrefix(other.path);
   return prefix.startsWith(p) || p.startsWith(prefix);
+}
+
+/** A model number for a field that holds at most `max`: `max` when the model's is larger, and `note` goes into NOTES.md. */
+export function atMost(value: number, max: number, notes: Limitation[], note: () => Limitation): number {
+  if (value <= max) return value;
+  notes.push(note());
+  return max;
 }
 
 export { compareStrings };
