@@ -141,9 +141,10 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
  * gwgen's helpers (a helper a template calls must be one of these or Handlebars' own). Loaded
  * when a pack is checked, not when the CLI starts: the targets' modules are the generator's.
  */
-async function knownHelpers(): Promise<Readonly<Record<string, true>>> {
-  const { HELPERS } = await import('../pipeline/helpers.js');
-  return Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true]));
+let helperNames: Promise<Readonly<Record<string, true>>> | undefined;
+function knownHelpers(): Promise<Readonly<Record<string, true>>> {
+  helperNames ??= import('../pipeline/helpers.js').then(({ HELPERS }) => Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true])));
+  return helperNames;
 }
 const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log'];
 
