@@ -11,11 +11,12 @@ export function sendError(res: ServerResponse, status: number, message: string, 
     return;
   }
   const body = JSON.stringify({ error: message, status });
-  const out: Record<string, string | number | readonly string[]> = {
+  const json = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   };
+  const out: Record<string, string | number | readonly string[]> = { ...json };
   // HTTP/2 has no Connection header (Node refuses to send one): the stream ends, the connection stays.
   const h2 = res.req?.httpVersionMajor === 2;
   if (headers) for (const key in headers) if (!(h2 && key === 'connection')) out[key] = headers[key]!;
@@ -26,11 +27,7 @@ export function sendError(res: ServerResponse, status: number, message: string, 
     // A header value Node refuses (a character outside Latin-1): the answer goes out without the
     // extra headers rather than never.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-    });
+    res.writeHead(status, json);
   }
   res.end(body);
 }
