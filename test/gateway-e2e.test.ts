@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
 import { otlpTracesUrl } from '../src/targets/mesh-common.js';
-import { Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { accessLog, Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
 /**
@@ -782,11 +782,7 @@ describe('generated gateway end to end, over real sockets', () => {
       statuses.push(await send('POST', '/streamed', { 'x-api-key': 'alice-secret-key', traceparent }));
       expect(statuses).toEqual([200, 400, 200, 400, 404, 200]);
       expect(await logged.stop('SIGTERM')).toBe(0);
-      const entries = logged
-        .stdout()
-        .trimEnd()
-        .split('\n')
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const entries = accessLog(logged);
       // Node's HTTP parser refuses the raw Latin-1 byte: the 400 is logged without method and path.
       expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual([
         ['GET', paths[0], 200, 'plain'],
@@ -1378,11 +1374,7 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     for (const [method, status, count] of [['GET', 400, 5], ['OPTIONS', 200, 1], ['CONNECT', 501, 1], ['GET', 417, 1]] as const)
       expect(metrics).toContain(`gateway_requests_total{route="-",method="${method}",status="${status}"} ${count}`);
     expect(await logged.stop('SIGTERM')).toBe(0);
-    const entries = logged
-      .stdout()
-      .trimEnd()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = accessLog(logged);
     expect(entries.map((e) => [e.method, e.path, e.status, e.route])).toEqual(cases.map(([, status, method, path]) => [method, path, status, '-']));
   });
 

@@ -174,6 +174,15 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The access log a gateway wrote on stdout (GW_ACCESS_LOG=stdout), one entry per JSON line. */
+export function accessLog(gw: GatewayProcess): Array<Record<string, unknown>> {
+  return gw
+    .stdout()
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** The environment every test gateway runs with, under the test's own variables. */
 const gatewayEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', GW_ACCESS_LOG: 'off', ...env });
 
