@@ -11,7 +11,7 @@ import {
   type Http2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { ApiKeys, checkApiKey, JwtVerifier, type AuthOutcome } from './auth.js';
+import { ApiKeys, checkApiKey, JwtVerifier, type AuthOutcome, type RemoteKeys } from './auth.js';
 import { Upstream, type HashSource, type Instance } from './balancer.js';
 import { CircuitBreaker, DENIED, PERMITTED, type Permit } from './breaker.js';
 import { config as modelConfig } from './config.js';
@@ -233,6 +233,8 @@ export class Gateway {
   private readonly timed: Exchange[] = [];
   private sweeper: NodeJS.Timeout | undefined;
   private readonly verifiers = new Map<string, JwtVerifier>();
+  /** One key set per JWKS URL, whichever routes name it. */
+  private readonly keySets = new Map<string, RemoteKeys>();
   private readonly env: NodeJS.ProcessEnv;
   private readonly idle: (() => void)[] = [];
 
@@ -258,13 +260,17 @@ export class Gateway {
       warn(
         `REDIS_URL is not set: with GW_WORKERS=${this.settings.workers}, every worker counts rate limits and quotas on its own, so the gateway admits up to ${this.settings.workers}× each budget`,
       );
-    this.limiter = new RateLimiter(this.settings.redisUrl, {
-      redis: (up, detail) =>
-        event(up ? 'redis reachable: shared rate limits' : 'redis unreachable: counting rate limits locally', {
-          level: up ? 'info' : 'warn',
-          detail,
-        }),
-    });
+    this.limiter = new RateLimiter(
+      this.settings.redisUrl,
+      {
+        redis: (up, detail) =>
+          event(up ? 'redis reachable: shared rate limits' : 'redis unreachable: counting rate limits locally', {
+            level: up ? 'info' : 'warn',
+            detail,
+          }),
+      },
+      `gw:${this.realm}:`,
+    );
     for (const s of this.config.services) {
       this.upstreams.set(
         s.name,
@@ -383,6 +389,9 @@ export class Gateway {
         clockToleranceSeconds: this.settings.jwtClockToleranceSeconds,
         env: this.env,
         warn: (message) => event(message, { level: 'warn' }),
+        info: (message) => event(message),
+        jwksCacheMs: this.settings.jwksCacheMs,
+        keySets: this.keySets,
       });
       this.verifiers.set(key, v);
     }

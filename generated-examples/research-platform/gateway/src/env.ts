@@ -41,6 +41,8 @@ export interface Settings {
   /** Verified-token cache size (entries); 0 disables it. */
   readonly jwtCacheSize: number;
   readonly jwtClockToleranceSeconds: number;
+  /** How long a fetched JWKS is used before it is fetched again (kept while the fetch fails). */
+  readonly jwksCacheMs: number;
   /** Header whose value drives consistent hashing, instead of path parameters / client IP. */
   readonly hashHeader?: string;
   readonly mirrorTimeoutMs: number;
@@ -107,6 +109,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     workers: int('GW_WORKERS', 1, env) || 1,
     jwtCacheSize: int('GW_JWT_CACHE_SIZE', 10_000, env),
     jwtClockToleranceSeconds: int('GW_JWT_CLOCK_TOLERANCE_SECONDS', 0, env),
+    jwksCacheMs: int('GW_JWKS_CACHE_SECONDS', 600, env) * 1000,
     ...(env.GW_HASH_HEADER ? { hashHeader: env.GW_HASH_HEADER.toLowerCase() } : {}),
     mirrorTimeoutMs: ms('GW_MIRROR_TIMEOUT_MS', 5000, env),
     mirrorMaxInFlight: int('GW_MIRROR_MAX_IN_FLIGHT', 64, env),

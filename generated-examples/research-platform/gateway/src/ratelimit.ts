@@ -118,8 +118,25 @@ export class LocalBuckets {
   }
 }
 
+/**
+ * Quotas are counted in millionths of a cost unit, as integers: a fractional agw:costMultiplier
+ * (0.1) adds up exactly, the same in this process and in Redis (ten requests at 0.1 use 1, not
+ * 0.9999999999999999 or 1.0000000000000002). Exact up to quotas of 9 × 10^9.
+ */
+export const QUOTA_UNITS = 1_000_000;
+
+export function quotaUnits(cost: number): number {
+  return Math.round(cost * QUOTA_UNITS);
+}
+
+/** What is left of a quota, in whole cost units. */
+function quotaLeft(quota: number, usedUnits: number): number {
+  return Math.max(0, Math.floor((quota * QUOTA_UNITS - usedUnits) / QUOTA_UNITS));
+}
+
 /** Monthly quotas (calendar month, UTC), counted in cost units. */
 export class LocalQuotas {
+  /** Units used this month, by key. */
   private readonly used = new Map<string, number>();
   private month = '';
 
@@ -130,9 +147,10 @@ export class LocalQuotas {
       this.month = month;
     }
     const used = this.used.get(key) ?? 0;
-    if (cost > 0 && used + cost > quota) return { allowed: false, remaining: Math.max(0, Math.floor(quota - used)) };
-    this.used.set(key, used + cost);
-    return { allowed: true, remaining: Math.max(0, Math.floor(quota - used - cost)) };
+    const units = quotaUnits(cost);
+    if (units > 0 && used + units > quota * QUOTA_UNITS) return { allowed: false, remaining: quotaLeft(quota, used) };
+    this.used.set(key, used + units);
+    return { allowed: true, remaining: quotaLeft(quota, used + units) };
   }
 }
 
@@ -187,12 +205,13 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return out
 `;
 
+/** KEYS[1] = the month's counter; ARGV = quota, cost, TTL (ms), quota and cost in QUOTA_UNITS. */
 const QUOTA_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local quota = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 if cost > 0 and used + cost > quota then return { 0, tostring(used) } end
-local now = redis.call('INCRBYFLOAT', KEYS[1], cost)
+local now = redis.call('INCRBY', KEYS[1], cost)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return { 1, tostring(now) }
 `;
@@ -224,7 +243,12 @@ export class RateLimiter {
    */
   private pausedUntil = 0;
   private paused = false;
+  private closing = false;
 
+  /**
+   * `prefix` starts every key in Redis: gw:<gateway name>: from the server, so gateways of two
+   * models that share a Redis do not share the budgets of their like-named routes.
+   */
   constructor(
     redisUrl: string | undefined,
     private readonly events: LimiterEvents,
@@ -243,12 +267,14 @@ export class RateLimiter {
     redis.defineCommand('gwQuota', { numberOfKeys: 1, lua: QUOTA_SCRIPT });
     redis.on('ready', () => this.setUp(true, 'connected'));
     redis.on('error', (err: Error) => this.setUp(false, err.message));
+    // 'close' at once when a connection is lost, even one that is back before a reconnect fails.
+    redis.on('close', () => this.setUp(false, 'connection closed'));
     redis.on('end', () => this.setUp(false, 'connection closed'));
     this.redis = redis;
   }
 
   private setUp(up: boolean, detail: string): void {
-    if (this.up === up) return;
+    if (this.up === up || this.closing) return;
     this.up = up;
     this.events.redis(up, detail);
   }
@@ -306,10 +332,15 @@ export class RateLimiter {
     if (!shared || !this.redisReady) return this.localQuotas.take(key, quota, cost);
     const now = Date.now();
     const ttl = (secondsToNextMonth(now) + 86400) * 1000;
-    return this.redis!.gwQuota(`${this.prefix}quota:${key}:${monthOf(now)}`, quota, cost, ttl).then(
+    return this.redis!.gwQuota(
+      `${this.prefix}quota:${key}:${monthOf(now)}`,
+      quota * QUOTA_UNITS,
+      quotaUnits(cost),
+      ttl,
+    ).then(
       ([ok, used]) => {
         this.commandAnswered();
-        return { allowed: ok === 1, remaining: Math.max(0, Math.floor(quota - Number(used))) };
+        return { allowed: ok === 1, remaining: quotaLeft(quota, Number(used)) };
       },
       (err: unknown) => {
         this.commandFailed(err);
@@ -319,6 +350,7 @@ export class RateLimiter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.local.close();
     if (this.redis) await this.redis.quit().catch(() => this.redis!.disconnect());
   }
