@@ -192,7 +192,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
 
   it('answers a request without credentials with the bare Bearer challenge (RFC 6750 §3.1), a bad token with invalid_token, a missing scope with 403 insufficient_scope', async () => {
     const gw = await start();
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer ' }]) {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer ' }] as Record<string, string>[]) {
       const a = await get(gw.url, '/hs', headers);
       expect(a.status).toBe(401);
       expect(a.headers.get('www-authenticate')).toBe('Bearer realm="limits-auth"');
