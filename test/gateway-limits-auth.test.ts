@@ -262,6 +262,25 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     jwks.down = false;
   }, 30_000);
 
+  it('takes a rotated-in key: a token with a key id it does not hold fetches the JWKS again, at most every 30 s', async () => {
+    jwks.keys = [jwkOf(rsa.publicKey, 'r1', 'RS256')];
+    const gw = await start();
+    const before = jwks.fetches;
+    const status = async (kid: string, key: KeyObject) => (await get(gw.url, '/rs', { authorization: `Bearer ${jwt('RS256', key, { kid }, { kid })}` })).status;
+    expect(await status('r1', rsa.privateKey)).toBe(200);
+    const rotated = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    jwks.keys = [jwkOf(rsa.publicKey, 'r1', 'RS256'), jwkOf(rotated.publicKey, 'r2', 'RS256')];
+    // Fetched a moment ago: an unknown key id does not fetch again yet (no fetch per forged kid).
+    expect(await status('r2', rotated.privateKey)).toBe(401);
+    expect(await status('zz', rotated.privateKey)).toBe(401);
+    expect(jwks.fetches - before).toBe(1);
+    await new Promise((r) => setTimeout(r, 30_500));
+    expect(await status('r2', rotated.privateKey)).toBe(200);
+    expect(await status('zz', rotated.privateKey)).toBe(401);
+    expect(jwks.fetches - before).toBe(2);
+    jwks.keys = [jwkOf(rsa.publicKey, 'r1', 'RS256'), jwkOf(ec.publicKey, 'e1', 'ES256')];
+  }, 60_000);
+
   describe.skipIf(!redisBin && !process.env.CI)('with Redis', () => {
     it('shares one budget between two gateway processes, exactly, under concurrent requests', async () => {
       const port = freePort();
