@@ -111,6 +111,8 @@ describe.each(examples)('k8s target: %s', (example) => {
       const env = c.env.find((e: Doc) => e.name === name);
       expect(env, name).toEqual({ name, valueFrom: { secretKeyRef: { name: `${gw}-secrets`, key: name } } });
     }
+    // One value per variable: a name listed twice would have the later entry replace the earlier.
+    expect(new Set(c.env.map((e: Doc) => e.name)).size).toBe(c.env.length);
     for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
     expect(dep.spec.replicas).toBeUndefined();
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
