@@ -225,16 +225,18 @@ describe('k8s target: edge network policy', () => {
 
 describe('k8s target: the gateway in a mesh', () => {
   // The gateway's clients are outside the mesh: its sidecar must leave its inbound port alone.
-  const cases: [string, string | undefined][] = [
-    ['istio', 'traffic.sidecar.istio.io/excludeInboundPorts'],
-    ['linkerd', 'config.linkerd.io/skip-inbound-ports'],
-    ['kuma', 'traffic.kuma.io/exclude-inbound-ports'],
-    ['consul', undefined],
+  // [mesh, its mTLS mode, the annotation that keeps the port out of its sidecar (none: no sidecar gwgen injects)]
+  const cases: [string, string, string | undefined][] = [
+    ['istio', 'STRICT', 'traffic.sidecar.istio.io/excludeInboundPorts'],
+    ['linkerd', 'STRICT', 'config.linkerd.io/skip-inbound-ports'],
+    ['linkerd', 'DISABLE', undefined],
+    ['kuma', 'PERMISSIVE', 'traffic.kuma.io/exclude-inbound-ports'],
+    ['consul', 'STRICT', undefined],
   ];
-  it.each(cases)('%s: the gateway pods keep their inbound port out of the sidecar (%s), the backends do not', async (mesh, annotation) => {
-    const extra = ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "${mesh}" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "STRICT" ] ]`;
-    const g = await k8sOf([writeModel([undefined], extra, `mesh-${mesh}`)]);
-    const gatewayPods = find(g, 'Deployment', `mesh-${mesh}`)!.spec.template.metadata;
+  it.each(cases)('%s %s: the gateway pods keep their inbound port out of the sidecar (%s), the backends do not', async (mesh, mode, annotation) => {
+    const extra = ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "${mesh}" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "${mode}" ] ]`;
+    const g = await k8sOf([writeModel([undefined], extra, `mesh-${mesh}-${mode.toLowerCase()}`)]);
+    const gatewayPods = find(g, 'Deployment', `mesh-${mesh}-${mode.toLowerCase()}`)!.spec.template.metadata;
     const expected = annotation ? { [annotation]: '9000' } : {};
     expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => k !== 'gwgen.dev/config-sha256'))).toEqual(expected);
     const backendPods = find(g, 'Deployment', 'svc')!.spec.template.metadata;

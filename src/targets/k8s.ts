@@ -188,7 +188,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `the gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
   }
   const edge = edgePeers(model, notes);
-  if (edgeBypass(mesh?.type, containerPort).length > 0) {
+  const bypass = edgeBypass(mesh, containerPort);
+  if (bypass.length > 0) {
     notes.push({ subject: `gateway ${gw}`, feature: `agw:meshType "${mesh!.type}" at the edge`, detail: `The gateway's clients are outside the mesh, so its sidecar does not take the gateway's inbound port ${containerPort} (a pod annotation): connections to the gateway are not mesh mTLS, whatever the mode, and the gateway sees each client's own address; its calls to the backends go through the sidecar` });
   }
   const gatewayWorkload: Workload = {
@@ -196,7 +197,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     meta: meta(own.gateway, ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...edgeBypass(mesh?.type, containerPort)],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -379,10 +380,12 @@ function meshMtlsNotes(model: M.GatewayModel): Limitation[] {
  * gateway's outbound traffic, so calls to the backends still carry mesh mTLS. Consul's injection
  * is not written by gwgen (see its note).
  */
-function edgeBypass(mesh: M.ServiceMesh['type'] | undefined, port: number): Label[] {
-  if (mesh === 'istio') return [{ key: 'traffic.sidecar.istio.io/excludeInboundPorts', value: String(port) }];
-  if (mesh === 'linkerd') return [{ key: 'config.linkerd.io/skip-inbound-ports', value: String(port) }];
-  if (mesh === 'kuma') return [{ key: 'traffic.kuma.io/exclude-inbound-ports', value: String(port) }];
+function edgeBypass(mesh: M.ServiceMesh | undefined, port: number): Label[] {
+  // Linkerd's DISABLE mode injects no proxy at all (linkerdAnnotations).
+  if (mesh?.type === 'linkerd' && mesh.mtls?.mode === 'DISABLE') return [];
+  if (mesh?.type === 'istio') return [{ key: 'traffic.sidecar.istio.io/excludeInboundPorts', value: String(port) }];
+  if (mesh?.type === 'linkerd') return [{ key: 'config.linkerd.io/skip-inbound-ports', value: String(port) }];
+  if (mesh?.type === 'kuma') return [{ key: 'traffic.kuma.io/exclude-inbound-ports', value: String(port) }];
   return [];
 }
 
