@@ -223,6 +223,45 @@ describe('k8s target: edge network policy', () => {
   });
 });
 
+describe('k8s target: names of the gateway\'s own workloads', () => {
+  const limiter = 'agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ; agw:policy "redis" ]';
+  const backend = (name: string, ns: string) => `ex:${name.replace(/-/g, '_')} a agw:BackendService ; agw:serviceName "${name}" ; agw:namespace "${ns}" ; agw:image "example/${name}:1" .`;
+  // [case, gateway name, backends deployed to its namespace, the gateway's workload name, Redis's]
+  const cases: [string, string, string[], string, string][] = [
+    ['nothing taken', 'g', [], 'g', 'redis'],
+    ['a backend has each name', 'g', ['g', 'redis'], 'g-gateway', 'g-redis'],
+    ['the fallback names are taken too', 'g', ['g', 'g-gateway', 'redis', 'g-redis'], 'g-gateway-2', 'g-redis-2'],
+    ['a gateway named redis', 'redis', [], 'redis', 'redis-redis'],
+  ];
+  it.each(cases)('%s: every resource is one of its kind in its namespace, and Kong\'s Redis host follows', async (_name, gw, backends, gatewayName, redisName) => {
+    const file = join(tempDir(), 'taken.ttl');
+    writeFileSync(
+      file,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/taken#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "${gw}" ; agw:hasRoute ex:r .
+ex:r a agw:Route ; agw:routePath "/" ; agw:hasBackendService ex:main ; ${limiter} .
+ex:main a agw:BackendService ; agw:serviceName "main" ; agw:image "example/main:1" .
+${backends.map((b) => backend(b, gw)).join('\n')}
+`,
+    );
+    const result = await generate({ models: [file], targets: ['k8s', 'kong'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files.filter((f) => f.path.startsWith('k8s/') && f.path.endsWith('.yaml') && f.path !== 'k8s/kustomization.yaml').flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc));
+    const ids = docs.map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+    const inGatewayNs = (kind: string) => docs.filter((d) => d.kind === kind && d.metadata.namespace === gw).map((d) => d.metadata.name).sort();
+    expect(inGatewayNs('Deployment')).toEqual([gatewayName, redisName, ...backends].sort());
+    // Two Deployments never select each other's pods.
+    const selectors = docs.filter((d) => d.kind === 'Deployment' && d.metadata.namespace === gw).map((d) => JSON.stringify(d.spec.selector.matchLabels));
+    expect(new Set(selectors).size).toBe(selectors.length);
+    expect(find({ docs } as Generated, 'Deployment', redisName, gw)!.spec.template.spec.containers[0].name).toBe('redis');
+    expect(find({ docs } as Generated, 'Deployment', gatewayName, gw)!.spec.template.spec.containers[0].name).toBe('gateway');
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content) as Doc;
+    expect(JSON.stringify(kong)).toContain(`"redis":{"host":"${redisName}"`);
+  });
+});
+
 describe('k8s target: the gateway in a mesh', () => {
   // The gateway's clients are outside the mesh: its sidecar must leave its inbound port alone.
   // [mesh, its mTLS mode, the annotation that keeps the port out of its sidecar (none: no sidecar gwgen injects)]

@@ -155,7 +155,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const own = ownWorkloadNames(model);
   const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
   for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
-    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `A backend deployed to namespace ${ns} is named ${wanted}, so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
+    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
   }
   const mesh = model.gateway.mesh;
   const istioIngress: Peer | undefined = mesh?.type === 'istio' ? { namespace: istioNamespace(model), pods: [{ key: 'istio', value: 'ingressgateway' }] } : undefined;
@@ -468,7 +468,7 @@ function routeBlocks(ip: M.IpRestriction): EdgeBlock[] {
     });
 }
 
-/** Whether block o admits every address block b admits (b's cidr less its excepts is never empty). */
+/** Whether block o admits every address block b admits (false when unsure: keeping a block is always safe). */
 function admitsAll(o: EdgeBlock, b: EdgeBlock): boolean {
   if (!holds(o.cidr, b.cidr)) return false;
   // Each range o refuses must be outside b, or refused by b too.
