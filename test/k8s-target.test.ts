@@ -111,6 +111,8 @@ describe.each(examples)('k8s target: %s', (example) => {
       const env = c.env.find((e: Doc) => e.name === name);
       expect(env, name).toEqual({ name, valueFrom: { secretKeyRef: { name: `${gw}-secrets`, key: name } } });
     }
+    // One value per variable: a name listed twice would have the later entry replace the earlier.
+    expect(new Set(c.env.map((e: Doc) => e.name)).size).toBe(c.env.length);
     for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
     expect(dep.spec.replicas).toBeUndefined();
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
@@ -158,30 +160,132 @@ describe.each(examples)('k8s target: %s', (example) => {
   });
 });
 
-describe('k8s target: edge network policy', () => {
-  it('admits anyone unless every route has an IP allow list; then only those ranges', async () => {
-    const open = await k8sOf([join('examples', 'mesh-shop.ttl')]);
-    expect(find(open, 'NetworkPolicy', 'shop-gateway')!.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
-    const dir = tempDir();
-    const model = join(dir, 'restricted.ttl');
-    writeFileSync(
-      model,
-      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
-@prefix ex: <https://example.org/restricted#> .
-ex:gw a agw:ApiGateway ; agw:gatewayName "internal-gateway" ; agw:listenPort 9000 ; agw:hasRoute ex:a , ex:b .
+/** A model of routes "/r0", "/r1" … with the given IP restrictions (undefined = none) and extra gateway Turtle. */
+function writeModel(restrictions: readonly ({ allow?: string[]; deny?: string[] } | undefined)[], gatewayExtra = '', name = 'edge', listenPort = 9000): string {
+  const list = (p: string, values: string[] | undefined) => (values && values.length > 0 ? ` ; agw:${p} ${values.map((v) => JSON.stringify(v)).join(' , ')}` : '');
+  const routes = restrictions.map((ip, i) => `ex:r${i} a agw:Route ; agw:routePath "/r${i}" ; agw:hasBackendService ex:svc${ip ? ` ; agw:hasIpRestriction [ a agw:IpRestriction${list('allowCidr', ip.allow)}${list('denyCidr', ip.deny)} ]` : ''} .`);
+  const file = join(tempDir(), `${name}.ttl`);
+  writeFileSync(
+    file,
+    `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/${name}#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "${name}" ; agw:listenPort ${listenPort} ; agw:hasRoute ${restrictions.map((_, i) => `ex:r${i}`).join(' , ')}${gatewayExtra} .
 ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:image "ghcr.io/example/svc:1.0" ; agw:replicas 1 .
-ex:a a agw:Route ; agw:routePath "/a" ; agw:hasBackendService ex:svc ; agw:hasIpRestriction ex:office .
-ex:b a agw:Route ; agw:routePath "/b" ; agw:hasBackendService ex:svc ; agw:hasIpRestriction ex:vpn .
-ex:office a agw:IpRestriction ; agw:allowCidr "192.0.2.0/24" .
-ex:vpn a agw:IpRestriction ; agw:allowCidr "10.8.0.0/16" , "192.0.2.0/24" ; agw:denyCidr "10.8.1.0/24" .
+${routes.join('\n')}
+`,
+  );
+  return file;
+}
+
+describe('k8s target: edge network policy', () => {
+  const port = [{ port: 9000, protocol: 'TCP' }];
+  const block = (cidr: string, except?: string[]) => ({ ipBlock: { cidr, ...(except ? { except } : {}) } });
+  // [case, the routes' restrictions, the gateway NetworkPolicy's ingress rules, the note NOTES.md has]
+  const cases: [string, ({ allow?: string[]; deny?: string[] } | undefined)[], Doc[], string | undefined][] = [
+    ['no restriction: anyone', [undefined, undefined], [{ ports: port }], undefined],
+    ['some routes only: anyone, the gateway refuses per route', [{ allow: ['10.0.0.0/8'] }, undefined], [{ ports: port }], 'agw:IpRestriction on some routes'],
+    [
+      'allow lists on every route: their union, a denied range inside one as except',
+      [{ allow: ['192.0.2.0/24'] }, { allow: ['10.8.0.0/16', '192.0.2.0/24'], deny: ['10.8.1.0/24'] }],
+      [{ ports: port, from: [block('10.8.0.0/16', ['10.8.1.0/24']), block('192.0.2.0/24')] }],
+      'agw:IpRestriction on every route',
+    ],
+    [
+      'host bits set and upper-case IPv6: the block the gateway matches, in canonical form',
+      [{ allow: ['192.0.2.77/24', '2001:DB8:0:0::1/32'], deny: ['2001:db8:0:0:0:0:0:1/128'] }],
+      [{ ports: port, from: [block('192.0.2.0/24'), block('2001:db8::/32', ['2001:db8::1/128'])] }],
+      'agw:IpRestriction on every route',
+    ],
+    [
+      'deny lists only, on every route: every address less what every route denies',
+      [{ deny: ['198.51.100.0/24'] }, { deny: ['198.51.100.0/24', '2001:db8::/32'] }],
+      [{ ports: port, from: [block('0.0.0.0/0', ['198.51.100.0/24']), block('::/0')] }],
+      'agw:IpRestriction on every route',
+    ],
+    [
+      'nested ranges: the wider one alone; an allowed range inside a denied one serves nobody',
+      [{ allow: ['0.0.0.0/0', '10.0.0.0/8'] }, { allow: ['10.1.0.0/16', '2001:db8::/48'], deny: ['10.0.0.0/8'] }],
+      [{ ports: port, from: [block('0.0.0.0/0'), block('2001:db8::/48')] }],
+      'agw:IpRestriction on every route',
+    ],
+    ['every allowed address denied: nobody (an empty from would admit anyone)', [{ allow: ['10.0.0.0/16'], deny: ['10.0.0.0/8'] }, { deny: ['0.0.0.0/0', '::/0'] }], [], 'agw:denyCidr covers every allowed address'],
+  ];
+
+  it.each(cases)('%s', async (_name, restrictions, ingress, note) => {
+    const g = await k8sOf([writeModel(restrictions)]);
+    const policy = find(g, 'NetworkPolicy', 'edge')!;
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress).toEqual(ingress);
+    for (const feature of ['agw:IpRestriction on some routes', 'agw:IpRestriction on every route', 'agw:denyCidr covers every allowed address']) {
+      expect(g.files['k8s/NOTES.md']!.includes(`## ${feature}\n`), feature).toBe(feature === note || (note === 'agw:denyCidr covers every allowed address' && feature === 'agw:IpRestriction on every route'));
+    }
+    for (const doc of g.docs) expect(() => new K8S_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+  });
+});
+
+describe('k8s target: names of the gateway\'s own workloads', () => {
+  const limiter = 'agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ; agw:policy "redis" ]';
+  const backend = (name: string, ns: string) => `ex:${name.replace(/-/g, '_')} a agw:BackendService ; agw:serviceName "${name}" ; agw:namespace "${ns}" ; agw:image "example/${name}:1" .`;
+  // [case, gateway name, backends deployed to its namespace, the gateway's workload name, Redis's]
+  const cases: [string, string, string[], string, string][] = [
+    ['nothing taken', 'g', [], 'g', 'redis'],
+    ['a backend has each name', 'g', ['g', 'redis'], 'g-gateway', 'g-redis'],
+    ['the fallback names are taken too', 'g', ['g', 'g-gateway', 'redis', 'g-redis'], 'g-gateway-2', 'g-redis-2'],
+    ['a gateway named redis', 'redis', [], 'redis', 'redis-redis'],
+  ];
+  it.each(cases)('%s: every resource is one of its kind in its namespace, and Kong\'s Redis host follows', async (_name, gw, backends, gatewayName, redisName) => {
+    const file = join(tempDir(), 'taken.ttl');
+    writeFileSync(
+      file,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/taken#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "${gw}" ; agw:hasRoute ex:r .
+ex:r a agw:Route ; agw:routePath "/" ; agw:hasBackendService ex:main ; ${limiter} .
+ex:main a agw:BackendService ; agw:serviceName "main" ; agw:image "example/main:1" .
+${backends.map((b) => backend(b, gw)).join('\n')}
 `,
     );
-    const g = await k8sOf([model]);
-    expect(find(g, 'NetworkPolicy', 'internal-gateway')!.spec.ingress).toEqual([
-      { ports: [{ port: 9000, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.8.0.0/16' } }, { ipBlock: { cidr: '192.0.2.0/24' } }] },
-    ]);
-    expect(g.files['k8s/NOTES.md']).toContain('agw:allowCidr on every route');
-    for (const doc of g.docs) expect(() => new K8S_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+    const result = await generate({ models: [file], targets: ['k8s', 'kong'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files.filter((f) => f.path.startsWith('k8s/') && f.path.endsWith('.yaml') && f.path !== 'k8s/kustomization.yaml').flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc));
+    const ids = docs.map((d) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+    const inGatewayNs = (kind: string) => docs.filter((d) => d.kind === kind && d.metadata.namespace === gw).map((d) => d.metadata.name).sort();
+    expect(inGatewayNs('Deployment')).toEqual([gatewayName, redisName, ...backends].sort());
+    // Two Deployments never select each other's pods.
+    const selectors = docs.filter((d) => d.kind === 'Deployment' && d.metadata.namespace === gw).map((d) => JSON.stringify(d.spec.selector.matchLabels));
+    expect(new Set(selectors).size).toBe(selectors.length);
+    expect(find({ docs } as Generated, 'Deployment', redisName, gw)!.spec.template.spec.containers[0].name).toBe('redis');
+    expect(find({ docs } as Generated, 'Deployment', gatewayName, gw)!.spec.template.spec.containers[0].name).toBe('gateway');
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content) as Doc;
+    expect(JSON.stringify(kong)).toContain(`"redis":{"host":"${redisName}"`);
+  });
+});
+
+describe('k8s target: the gateway in a mesh', () => {
+  // The gateway's clients are outside the mesh: its sidecar must leave its inbound port alone.
+  // [mesh, its mTLS mode, the annotation that keeps the port out of its sidecar (none: no sidecar gwgen injects)]
+  const cases: [string, string, string | undefined][] = [
+    ['istio', 'STRICT', 'traffic.sidecar.istio.io/excludeInboundPorts'],
+    ['linkerd', 'STRICT', 'config.linkerd.io/skip-inbound-ports'],
+    ['linkerd', 'DISABLE', undefined],
+    ['kuma', 'PERMISSIVE', 'traffic.kuma.io/exclude-inbound-ports'],
+    ['consul', 'STRICT', undefined],
+  ];
+  it.each(cases)('%s %s: the gateway pods keep their inbound port out of the sidecar (%s), the backends do not', async (mesh, mode, annotation) => {
+    const extra = ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "${mesh}" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "${mode}" ] ]`;
+    const g = await k8sOf([writeModel([undefined], extra, `mesh-${mesh}-${mode.toLowerCase()}`)]);
+    const gatewayPods = find(g, 'Deployment', `mesh-${mesh}-${mode.toLowerCase()}`)!.spec.template.metadata;
+    const expected = annotation ? { [annotation]: '9000' } : {};
+    expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => k !== 'gwgen.dev/config-sha256'))).toEqual(expected);
+    const backendPods = find(g, 'Deployment', 'svc')!.spec.template.metadata;
+    expect(Object.keys(backendPods.annotations ?? {}).filter((k) => /inbound/i.test(k))).toEqual([]);
+    expect(g.files['k8s/NOTES.md']!.includes(`## agw:meshType "${mesh}" at the edge`)).toBe(annotation !== undefined);
+  });
+
+  it('under a privileged listen port the annotation names the port the container listens on', async () => {
+    const g = await k8sOf([writeModel([undefined], ' ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ]', 'mesh-443', 443)]);
+    expect(find(g, 'Deployment', 'mesh-443')!.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
   });
 });
 

@@ -31,6 +31,10 @@ const table: Record<string, { check: (v: string) => string | undefined; cases: C
   origin: { check: formats.origin, cases: [['*', true], ['https://app.example.com', true], ['http://localhost:3000', true], ['https://app.example.com/', false], ['https://app.example.com/path', false], ['ftp://x.org', false], ['app.example.com', false], ['null', false]] },
   httpUrl: { check: formats.httpUrl, cases: [['https://a.example.com/jwks.json', true], ['http://otel:4318', true], ['javascript:alert(1)', false], ['https://a b', false], ['/relative', false], ['https://"x"', false]] },
   envVarName: { check: formats.envVarName, cases: [['JWT_SECRET', true], ['_X1', true], ['1X', false], ['lower', false], ['A-B', false], ['A B', false], ['', false]] },
+  secretEnvName: {
+    check: formats.secretEnvName,
+    cases: [['JWT_SECRET', true], ['PORTAL_KEY', true], ['MY_GW_KEY', true], ['HOSTED_KEY', true], ['lower', false], ['PORT', false], ['HOST', false], ['GWGEN_CONFIG', false], ['REDIS_URL', false], ['GW_UPSTREAM_ORDERS', false], ['GW_TRUSTED_PROXIES', false], ['OTEL_TRACES_SAMPLER', false]],
+  },
   headerName: { check: formats.headerName, cases: [['X-API-Key', true], ['x-canary', true], ['Bad Header', false], ['a:b', false], ["x'", false], ['', false]] },
 };
 

@@ -130,6 +130,23 @@ export const claimValue: FormatCheck = (v) => {
 export const envVarName: FormatCheck = (v) =>
   /^[A-Z_][A-Z0-9_]*$/.test(v) ? undefined : 'must be an environment variable name: upper-case letters, digits and "_", not starting with a digit';
 
+/**
+ * The variables the generated gateway reads for its own settings (interfaces.md, its env.ts and
+ * tracing) and the Kubernetes target sets on its container: PORT, HOST, GWGEN_CONFIG, REDIS_URL,
+ * GW_* and OTEL_*.
+ */
+const GATEWAY_OWN_ENV = /^(?:PORT|HOST|GWGEN_CONFIG|REDIS_URL|GW_.*|OTEL_.*)$/;
+
+/**
+ * The variable holding a secret (agw:secretEnv, agw:apiKeyEnv). One of the gateway's own would
+ * give one variable two meanings: the gateway would read the secret as its setting (PORT as the
+ * listen port), and the Kubernetes Deployment would list the name twice, the Secret's value
+ * replacing the one gwgen sets.
+ */
+export const secretEnvName: FormatCheck = (v) =>
+  envVarName(v) ??
+  (GATEWAY_OWN_ENV.test(v) ? "is one of the gateway's own settings (PORT, HOST, GWGEN_CONFIG, REDIS_URL, GW_*, OTEL_*): a secret there would replace that setting" : undefined);
+
 /** RFC 9110 token: what an HTTP header name may be. */
 export const headerName: FormatCheck = (v) =>
   /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(v) && !/['`]/.test(v) ? undefined : 'must be an HTTP header name (letters, digits and - _ . only)';

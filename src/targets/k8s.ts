@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import type * as M from '../model/types.js';
 import { jsonLiteral } from '../pipeline/helpers.js';
 import { VERSION } from '../version.js';
@@ -60,7 +61,7 @@ interface Probe {
   readonly failureThreshold: number;
 }
 
-type Peer = { readonly cidr: string } | { readonly namespace: string; readonly pods: readonly Label[] };
+type Peer = { readonly cidr: string; readonly except: readonly string[] } | { readonly namespace: string; readonly pods: readonly Label[] };
 
 export interface Workload {
   /** File under k8s/ for a backend. */
@@ -88,7 +89,10 @@ export interface Workload {
   readonly service: { meta: Meta; loadBalancer: boolean; port: number };
   readonly hpa?: { min: number; max: number };
   readonly pdb: boolean;
+  /** Who may connect to the pods' port; empty = anyone, unless closed. */
   readonly ingressFrom: readonly Peer[];
+  /** No ingress rule at all: the NetworkPolicy admits nobody (an empty `from` would admit anyone). */
+  readonly closed: boolean;
 }
 
 export interface K8sView {
@@ -151,7 +155,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const own = ownWorkloadNames(model);
   const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
   for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
-    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `A backend deployed to namespace ${ns} is named ${wanted}, so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
+    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
   }
   const mesh = model.gateway.mesh;
   const istioIngress: Peer | undefined = mesh?.type === 'istio' ? { namespace: istioNamespace(model), pods: [{ key: 'istio', value: 'ingressgateway' }] } : undefined;
@@ -183,12 +187,17 @@ export function k8sView(model: M.GatewayModel): K8sView {
   if (containerPort !== model.gateway.listenPort) {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `the gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
   }
+  const edge = edgePeers(model, notes);
+  const bypass = edgeBypass(mesh, containerPort);
+  if (bypass.length > 0) {
+    notes.push({ subject: `gateway ${gw}`, feature: `agw:meshType "${mesh!.type}" at the edge`, detail: `The gateway's clients are outside the mesh, so its sidecar does not take the gateway's inbound port ${containerPort} (a pod annotation): connections to the gateway are not mesh mTLS, whatever the mode, and the gateway sees each client's own address; its calls to the backends go through the sidecar` });
+  }
   const gatewayWorkload: Workload = {
     file: 'gateway.yaml',
     meta: meta(own.gateway, ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -218,7 +227,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     service: { meta: meta(serviceResourceName(own.gateway), ns, own.gateway), loadBalancer: true, port: model.gateway.listenPort },
     hpa: { min: 2, max: 10 },
     pdb: true,
-    ingressFrom: edgePeers(model, notes),
+    ingressFrom: edge.peers,
+    closed: edge.closed,
   };
 
   const redis: Workload | undefined = usesRedis
@@ -244,6 +254,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
+        closed: false,
       }
     : undefined;
   if (redis) notes.push({ subject: 'redis', feature: 'agw:policy "redis"', detail: `Redis runs as one replica without persistence or password, reachable only from the gateway's pods; the counters restart empty when it restarts, and Kong pods (kong/kong.yml points at host ${own.redis}) need their own NetworkPolicy rule to reach it` });
@@ -286,6 +297,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
+      closed: false,
     };
   });
   for (const w of [gatewayWorkload, ...backends]) {
@@ -358,6 +370,25 @@ function meshMtlsNotes(model: M.GatewayModel): Limitation[] {
   return modes.map(({ subject, mode }) => ({ subject: `${subject} (${mode})`, feature: 'agw:mtlsMode', detail }));
 }
 
+/**
+ * The gateway is the edge: its clients are outside the mesh and present no mesh certificate, so
+ * its injected sidecar must not take its inbound port. Otherwise a STRICT mode (Istio's
+ * PeerAuthentication, Linkerd's all-authenticated inbound policy, Kuma's Mesh) refuses every
+ * client, and even where plaintext passes the sidecar hands the connection on from a loopback
+ * address, so the gateway's IP restrictions, rate limits by IP and the edge NetworkPolicy's
+ * client addresses would meet the proxy's address instead of the client's. The sidecar keeps the
+ * gateway's outbound traffic, so calls to the backends still carry mesh mTLS. Consul's injection
+ * is not written by gwgen (see its note).
+ */
+function edgeBypass(mesh: M.ServiceMesh | undefined, port: number): Label[] {
+  // Linkerd's DISABLE mode injects no proxy at all (linkerdAnnotations).
+  if (mesh?.type === 'linkerd' && mesh.mtls?.mode === 'DISABLE') return [];
+  if (mesh?.type === 'istio') return [{ key: 'traffic.sidecar.istio.io/excludeInboundPorts', value: String(port) }];
+  if (mesh?.type === 'linkerd') return [{ key: 'config.linkerd.io/skip-inbound-ports', value: String(port) }];
+  if (mesh?.type === 'kuma') return [{ key: 'traffic.kuma.io/exclude-inbound-ports', value: String(port) }];
+  return [];
+}
+
 /** The address(es) the gateway uses for a service: its Kubernetes Service when gwgen deploys it, else agw:host or the instances. */
 function upstreamUrls(s: M.BackendService, deployed: boolean): string {
   const scheme = s.protocol === 'https' ? 'https' : 'http';
@@ -366,15 +397,109 @@ function upstreamUrls(s: M.BackendService, deployed: boolean): string {
   return targets.map((t) => `${scheme}://${t}`).join(',');
 }
 
+/** A CIDR block as numbers: its family, its network address (host bits cleared) and its prefix length. */
+interface Block {
+  readonly family: 4 | 6;
+  readonly network: bigint;
+  readonly prefix: number;
+}
+
 /**
- * Who may reach the gateway. Anyone, unless every route has an IP allow list: then no request
- * from outside those ranges can be served, and the NetworkPolicy admits only their union. That
- * needs the client's address at the pod, hence the LoadBalancer Service with
- * externalTrafficPolicy Local.
+ * A model CIDR (formats.cidr; an IPv4-mapped range is IPv4 already, build-model) as a Block. The
+ * host bits are cleared: the gateway, Kong and Istio match "192.0.2.77/24" as 192.0.2.0/24, while
+ * network plugins read such an ipBlock differently (as /24, as the one address, or not at all).
  */
-function edgePeers(model: M.GatewayModel, notes: Limitation[]): Peer[] {
-  const allRestricted = model.routes.length > 0 && model.routes.every((r) => (r.ipRestriction?.allow.length ?? 0) > 0);
-  if (!allRestricted) return [];
-  notes.push({ subject: `gateway ${model.gateway.name}`, feature: 'agw:allowCidr on every route', detail: 'The gateway\'s NetworkPolicy admits only the allowed ranges, so in-cluster clients (Prometheus scraping /metrics, other pods) cannot reach it unless their addresses are in those ranges; the client address must survive to the pod (the Service uses externalTrafficPolicy Local)' });
-  return [...new Set(model.routes.flatMap((r) => r.ipRestriction!.allow))].sort(compareStrings).map((cidr) => ({ cidr }));
+function parseBlock(cidr: string): Block {
+  const [address = '', bits] = cidr.split('/');
+  const family = isIP(address) === 6 ? 6 : 4;
+  const width = family === 4 ? 32 : 128;
+  const prefix = bits === undefined ? width : Number(bits);
+  let value = 0n;
+  if (family === 4) {
+    for (const octet of address.split('.')) value = (value << 8n) | BigInt(Number(octet));
+  } else {
+    // The URL parser writes every IPv6 spelling (embedded IPv4, upper case, "::") as hex groups.
+    const hostname = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+    const [head = '', tail] = hostname.split('::');
+    const groups = (part: string | undefined) => (part ? part.split(':') : []);
+    const missing = 8 - groups(head).length - groups(tail).length;
+    for (const group of [...groups(head), ...(tail !== undefined ? Array<string>(missing).fill('0') : []), ...groups(tail)]) value = (value << 16n) | BigInt(parseInt(group, 16));
+  }
+  const hostBits = BigInt(width - prefix);
+  return { family, network: (value >> hostBits) << hostBits, prefix };
+}
+
+/** A Block in the canonical form Kubernetes writes: dotted IPv4, RFC 5952 IPv6 (as the URL parser writes it). */
+function blockText(b: Block): string {
+  if (b.family === 4) return `${[24n, 16n, 8n, 0n].map((shift) => (b.network >> shift) & 255n).join('.')}/${b.prefix}`;
+  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => ((b.network >> shift) & 0xffffn).toString(16));
+  return `${new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1)}/${b.prefix}`;
+}
+
+/** Whether block a holds every address of block b. */
+function holds(a: Block, b: Block): boolean {
+  if (a.family !== b.family || a.prefix > b.prefix) return false;
+  const hostBits = BigInt((a.family === 4 ? 32 : 128) - a.prefix);
+  return b.network >> hostBits === a.network >> hostBits;
+}
+
+const EVERY_ADDRESS: readonly Block[] = [parseBlock('0.0.0.0/0'), parseBlock('::/0')];
+
+interface EdgeBlock {
+  readonly cidr: Block;
+  /** Ranges inside cidr that are refused; each strictly inside it, as Kubernetes requires. */
+  readonly except: readonly Block[];
+}
+
+/**
+ * The addresses one route serves: its allow list (none = every address) less its deny list, as
+ * the gateway decides (deny wins). An allowed range inside a denied one serves nobody; a denied
+ * range inside an allowed one becomes an `except` of it; CIDR blocks either nest or are disjoint.
+ */
+function routeBlocks(ip: M.IpRestriction): EdgeBlock[] {
+  const deny = ip.deny.map(parseBlock);
+  const allow = ip.allow.length > 0 ? ip.allow.map(parseBlock) : EVERY_ADDRESS;
+  return allow
+    .filter((a) => !deny.some((d) => holds(d, a)))
+    .map((a) => {
+      const inside = deny.filter((d) => holds(a, d));
+      // An except inside another except adds nothing.
+      return { cidr: a, except: inside.filter((d, i) => !inside.some((o, j) => j !== i && holds(o, d) && (!holds(d, o) || j < i))) };
+    });
+}
+
+/** Whether block o admits every address block b admits (false when unsure: keeping a block is always safe). */
+function admitsAll(o: EdgeBlock, b: EdgeBlock): boolean {
+  if (!holds(o.cidr, b.cidr)) return false;
+  // Each range o refuses must be outside b, or refused by b too.
+  return o.except.every((x) => (holds(x, b.cidr) ? false : !holds(b.cidr, x) || b.except.some((y) => holds(y, x))));
+}
+
+/**
+ * Who may reach the gateway. Anyone, unless every route has an IP restriction: then no request
+ * from outside what some route serves can be served, and the NetworkPolicy admits only that union
+ * (each route's allowed ranges, or every address, with its denied ranges as `except`); a union
+ * that is empty admits nobody. That needs the client's address at the pod, hence the
+ * LoadBalancer Service with externalTrafficPolicy Local.
+ */
+function edgePeers(model: M.GatewayModel, notes: Limitation[]): { peers: Peer[]; closed: boolean } {
+  const gw = model.gateway.name;
+  const restricted = model.routes.filter((r) => r.ipRestriction !== undefined && r.ipRestriction.allow.length + r.ipRestriction.deny.length > 0);
+  if (restricted.length === 0) return { peers: [], closed: false };
+  if (restricted.length < model.routes.length) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:IpRestriction on some routes', detail: 'A NetworkPolicy cannot tell one route from another, so the gateway\'s NetworkPolicy admits every address; the gateway itself refuses the restricted routes\' other clients (403)' });
+    return { peers: [], closed: false };
+  }
+  notes.push({ subject: `gateway ${gw}`, feature: 'agw:IpRestriction on every route', detail: 'The gateway\'s NetworkPolicy admits only the addresses some route serves (its allowed ranges, or every address, less its denied ranges as except), so in-cluster clients (Prometheus scraping /metrics, other pods) cannot reach it unless their addresses are among them; the client address must survive to the pod (the Service uses externalTrafficPolicy Local)' });
+  const byKey = new Map<string, EdgeBlock>();
+  for (const block of restricted.flatMap((r) => routeBlocks(r.ipRestriction!))) byKey.set([block.cidr, ...block.except].map(blockText).join(' '), block);
+  const entries = [...byKey.entries()];
+  // A block whose addresses another block admits adds nothing (of two that admit the same, the
+  // first by key stays), so "0.0.0.0/0" alone stands for itself and "10.0.0.0/8".
+  const kept = entries.filter(([key, b]) => !entries.some(([otherKey, o]) => otherKey !== key && admitsAll(o, b) && (!admitsAll(b, o) || otherKey < key))).map(([, b]) => b);
+  const peers = kept
+    .map((b) => ({ cidr: blockText(b.cidr), except: b.except.map(blockText).sort(compareStrings) }))
+    .sort((a, b) => compareStrings(a.cidr, b.cidr) || compareStrings(a.except.join(' '), b.except.join(' ')));
+  if (peers.length === 0) notes.push({ subject: `gateway ${gw}`, feature: 'agw:denyCidr covers every allowed address', detail: 'No route serves any client address, so the gateway\'s NetworkPolicy admits no traffic at all' });
+  return { peers, closed: peers.length === 0 };
 }

@@ -69,15 +69,22 @@ export function serviceResourceName(name: string): string {
 
 /**
  * The names of the gateway's own workloads in its Kubernetes namespace (named after the gateway):
- * the gateway's name and "redis", unless a backend gwgen deploys to that namespace already has
- * one of them; then `<gateway>-gateway` / `<gateway>-redis`, so no two resources (and no two
- * pod selectors) are one. Kong's Redis host follows the Redis Service's name.
+ * the gateway's name and "redis", unless that name is taken already, by a backend gwgen deploys
+ * to that namespace or by the other workload (a gateway named "redis"); then `<gateway>-gateway` /
+ * `<gateway>-redis`, or with "-2", "-3" … when that is taken too, so no two resources (and no
+ * two pod selectors) are one. Kong's Redis host follows the Redis Service's name.
  */
 export function ownWorkloadNames(model: M.GatewayModel): { gateway: string; redis: string } {
   const gw = model.gateway.name;
   const taken = new Set(model.services.filter((s) => s.image !== undefined && s.namespace === gw).flatMap((s) => [s.name, serviceResourceName(s.name)]));
-  const free = (name: string, suffix: string) => (taken.has(name) || taken.has(serviceResourceName(name)) ? dnsName(gw, suffix) : name);
-  return { gateway: free(gw, 'gateway'), redis: free('redis', 'redis') };
+  const free = (name: string, suffix: string): string => {
+    let candidate = name;
+    for (let n = 1; taken.has(candidate) || taken.has(serviceResourceName(candidate)); n++) candidate = n === 1 ? dnsName(gw, suffix) : dnsName(gw, suffix, String(n));
+    taken.add(candidate).add(serviceResourceName(candidate));
+    return candidate;
+  };
+  const gateway = free(gw, 'gateway');
+  return { gateway, redis: free('redis', 'redis') };
 }
 
 /**
