@@ -33,7 +33,7 @@ const table: Record<string, { check: (v: string) => string | undefined; cases: C
   envVarName: { check: formats.envVarName, cases: [['JWT_SECRET', true], ['_X1', true], ['1X', false], ['lower', false], ['A-B', false], ['A B', false], ['', false]] },
   secretEnvName: {
     check: formats.secretEnvName,
-    cases: [['JWT_SECRET', true], ['PORTAL_KEY', true], ['MY_GW_KEY', true], ['HOSTED_KEY', true], ['lower', false], ['PORT', false], ['HOST', false], ['GWGEN_CONFIG', false], ['REDIS_URL', false], ['GW_UPSTREAM_ORDERS', false], ['GW_TRUSTED_PROXIES', false], ['OTEL_TRACES_SAMPLER', false]],
+    cases: [['JWT_SECRET', true], ['PORTAL_KEY', true], ['MY_GW_KEY', true], ['HOSTED_KEY', true], ['lower', false], ['PORT', false], ['HOST', false], ['GWGEN_CONFIG', false], ['REDIS_URL', false], ['GW_UPSTREAM_ORDERS', false], ['GW_TRUSTED_PROXIES', false], ['OTEL_TRACES_SAMPLER', false], ['GW_JWT_SECRET', true], ['GW_UPSTREAM', true]],
   },
   headerName: { check: formats.headerName, cases: [['X-API-Key', true], ['x-canary', true], ['Bad Header', false], ['a:b', false], ["x'", false], ['', false]] },
 };
@@ -41,6 +41,26 @@ const table: Record<string, { check: (v: string) => string | undefined; cases: C
 describe.each(Object.entries(table))('format %s', (_name, { check, cases }) => {
   it.each(cases)('%j → valid %s', (value, valid) => {
     expect(check(value) === undefined).toBe(valid);
+  });
+});
+
+describe("the gateway's own settings, which no secret may name", () => {
+  it('lists every variable the gateway templates read and the Kubernetes target sets', () => {
+    const dir = join(TEMPLATES_DIR, 'gateway', 'src');
+    const read = new Set<string>();
+    const sources = [
+      ...readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')),
+      readFileSync(new URL('../src/targets/k8s.ts', import.meta.url), 'utf8'),
+    ];
+    for (const text of sources) {
+      // env.X, env['X'], the env.ts readers int('X' / ms('X', and the Deployment's { name: 'X' }.
+      for (const m of text.matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]*)|\b(?:int|ms|str|bool)\('([A-Z][A-Z0-9_]*)'|\{ name: '([A-Z][A-Z0-9_]*)'/g))
+        read.add((m[1] ?? m[2] ?? m[3])!);
+      for (const m of text.matchAll(/\b(GW_[A-Z0-9_]*[A-Z0-9])\b/g)) read.add(m[1]!);
+    }
+    expect(read.size).toBeGreaterThan(15);
+    const unlisted = [...read].filter((v) => formats.secretEnvName(v) === undefined);
+    expect(unlisted).toEqual([]);
   });
 });
 

@@ -132,10 +132,37 @@ export const envVarName: FormatCheck = (v) =>
 
 /**
  * The variables the generated gateway reads for its own settings (interfaces.md, its env.ts and
- * tracing) and the Kubernetes target sets on its container: PORT, HOST, GWGEN_CONFIG, REDIS_URL,
- * GW_* and OTEL_*.
+ * main.ts) and the Kubernetes target sets on its container. A test checks this list against the
+ * gateway's templates. Only these names, not every `GW_` one: `GW_JWT_SECRET` is a fine name for
+ * a secret. `GW_UPSTREAM_*` and `OTEL_*` are families (one per service; the OpenTelemetry SDK
+ * reads any `OTEL_`).
  */
-const GATEWAY_OWN_ENV = /^(?:PORT|HOST|GWGEN_CONFIG|REDIS_URL|GW_.*|OTEL_.*)$/;
+export const GATEWAY_OWN_ENV: readonly string[] = [
+  'PORT',
+  'HOST',
+  'GWGEN_CONFIG',
+  'REDIS_URL',
+  'GW_ACCESS_LOG',
+  'GW_EJECT_AFTER_FAILURES',
+  'GW_EJECT_MS',
+  'GW_HASH_HEADER',
+  'GW_JWKS_CACHE_SECONDS',
+  'GW_JWT_CACHE_SIZE',
+  'GW_JWT_CLOCK_TOLERANCE_SECONDS',
+  'GW_KEEPALIVE_TIMEOUT_MS',
+  'GW_MAX_BODY_BYTES',
+  'GW_MIRROR_MAX_IN_FLIGHT',
+  'GW_MIRROR_TIMEOUT_MS',
+  'GW_MTLS_CA',
+  'GW_MTLS_CERT',
+  'GW_MTLS_KEY',
+  'GW_POOL_CONNECTIONS',
+  'GW_REPLAY_BUFFER_BYTES',
+  'GW_SHUTDOWN_TIMEOUT_MS',
+  'GW_TRUSTED_PROXIES',
+  'GW_WORKERS',
+];
+const GATEWAY_OWN_ENV_FAMILIES = /^(?:GW_UPSTREAM_|OTEL_)/;
 
 /**
  * The variable holding a secret (agw:secretEnv, agw:apiKeyEnv). One of the gateway's own would
@@ -145,7 +172,9 @@ const GATEWAY_OWN_ENV = /^(?:PORT|HOST|GWGEN_CONFIG|REDIS_URL|GW_.*|OTEL_.*)$/;
  */
 export const secretEnvName: FormatCheck = (v) =>
   envVarName(v) ??
-  (GATEWAY_OWN_ENV.test(v) ? "is one of the gateway's own settings (PORT, HOST, GWGEN_CONFIG, REDIS_URL, GW_*, OTEL_*): a secret there would replace that setting" : undefined);
+  (GATEWAY_OWN_ENV.includes(v) || GATEWAY_OWN_ENV_FAMILIES.test(v)
+    ? "is one of the gateway's own settings (see the README's gateway settings): a secret there would replace that setting; name another variable"
+    : undefined);
 
 /** RFC 9110 token: what an HTTP header name may be. */
 export const headerName: FormatCheck = (v) =>
