@@ -156,6 +156,8 @@ export interface AuthzRule {
   readonly source?: { key: string; values: readonly string[] };
   readonly paths: readonly string[];
   readonly methods: readonly string[];
+  /** Methods the rule leaves alone (OPTIONS, whose preflights preflightExempt handles). */
+  readonly notMethods?: readonly string[];
   readonly when: readonly { key: string; notValues: readonly string[] }[];
 }
 
@@ -458,10 +460,14 @@ interface TrafficPolicy {
   readonly tlsMode?: string;
 }
 
-/** The load balancer and TLS mode of one service. */
+/**
+ * The load balancer and TLS mode of one service. agw:mtlsMode "DISABLE" turns off the mesh's
+ * mutual TLS, not the application's own TLS: an https backend still gets TLS (SIMPLE), as the
+ * gateway and Kong speak https to it; DISABLE there would send plaintext to a TLS port.
+ */
 function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolicy {
   const mode = mtlsModeOf(s, model);
-  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
+  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : s.protocol === 'https' ? 'SIMPLE' : mode === 'DISABLE' ? 'DISABLE' : undefined;
   return {
     loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
     ...(tlsMode ? { tlsMode } : {}),
@@ -660,7 +666,9 @@ function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
 
 function authzRules(route: M.Route): AuthzRule[] {
   const paths = authzPaths(route);
-  const methods = route.methods;
+  // The VirtualService routes OPTIONS to a route with CORS (routeMethods): a plain OPTIONS must
+  // meet the route's requirements too, its preflights are exempt (preflightExempt).
+  const methods = route.cors ? routeMethods(route) : route.methods;
   const rules: AuthzRule[] = [];
   const auth = route.auth;
   if (auth?.kind === 'jwt') {
@@ -677,7 +685,25 @@ function authzRules(route: M.Route): AuthzRule[] {
   const ip = route.ipRestriction;
   if (ip && ip.allow.length > 0) rules.push({ source: { key: 'notRemoteIpBlocks', values: ip.allow }, paths, methods, when: [] });
   if (ip && ip.deny.length > 0) rules.push({ source: { key: 'remoteIpBlocks', values: ip.deny }, paths, methods, when: [] });
-  return rules;
+  return route.cors ? rules.flatMap(preflightExempt) : rules;
+}
+
+/**
+ * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) carries no
+ * credentials, and the gateway answers it before authentication and IP checks (Kong's plugins
+ * skip OPTIONS with run_on_preflight false). Envoy runs the RBAC filter before the CORS filter,
+ * so a DENY rule that covers OPTIONS would refuse every preflight of the route and break it for
+ * browsers. A rule of a route with CORS therefore covers its methods other than OPTIONS, and
+ * OPTIONS only when it is no preflight (Origin or Access-Control-Request-Method absent), so a
+ * plain OPTIONS request still needs the route's credentials.
+ */
+function preflightExempt(rule: AuthzRule): AuthzRule[] {
+  const others = rule.methods.filter((m) => m !== 'OPTIONS');
+  const main: AuthzRule[] = rule.methods.length === 0 ? [{ ...rule, notMethods: ['OPTIONS'] }] : others.length > 0 ? [{ ...rule, methods: others }] : [];
+  const options = rule.methods.length === 0 || rule.methods.includes('OPTIONS');
+  if (!options) return main;
+  const absent = (header: string) => ({ ...rule, methods: ['OPTIONS'], when: [...rule.when, { key: `request.headers[${header}]`, notValues: ['*'] }] });
+  return [...main, absent('origin'), absent('access-control-request-method')];
 }
 
 /** Requirements of a route's policy that another route's requests would not meet. */
@@ -747,6 +773,10 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
+  // remoteIpBlocks is Envoy's idea of the client: the peer, or an X-Forwarded-For entry when the
+  // gateway trusts that many proxies. Wrong topology settings silently widen an allow list.
+  if (route.ipRestriction)
+    add('agw:hasIpRestriction behind a load balancer', "remoteIpBlocks matches the client address Envoy derives: the connection's peer, or the X-Forwarded-For entry numTrustedProxies hops back (meshConfig.defaultConfig.gatewayTopology, or the proxy.istio.io/config annotation of the ingress gateway). Behind an L7 load balancer set numTrustedProxies to the number of proxies in front; behind an L4 one keep the client's address (externalTrafficPolicy: Local on the ingress gateway's Service, or PROXY protocol). Otherwise the rules see the balancer's or the node's address, and an allow list that contains it admits everyone");
 }
 
 /** Quota tiers are per consumer, and Istio has no consumers. */
