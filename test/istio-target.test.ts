@@ -482,3 +482,33 @@ describe('istio target: CORS preflights pass the DENY policies, as in the gatewa
     expect(g.notes).toMatch(/## agw:hasIpRestriction behind a load balancer\n\n[^\n]*numTrustedProxies[^\n]*externalTrafficPolicy: Local[^\n]*\n\nApplies to: route any, route get, route nocors, route opt\n/);
   });
 });
+
+describe('istio target: the connect timeout follows the per-try timeouts the VirtualService writes', () => {
+  // A route that takes POST keeps only connect-failure of its retryOn; without it Istio writes
+  // attempts 0 and no per-try timeout, so that per-try timeout must not cut the service's connections.
+  const cases: [route: string, methods: string, retryOn: string, perTry: string | undefined, connectTimeout: string | undefined][] = [
+    ['w', '', '"5xx"', undefined, undefined],
+    ['x', '"POST"', '"5xx", "reset"', undefined, undefined],
+    ['y', '"POST"', '"5xx", "connect-failure"', '1s', '1s'],
+    ['z', '"GET"', '"5xx"', '1s', '1s'],
+  ];
+  let g: Generated;
+  beforeAll(async () => {
+    const body = cases
+      .map(([r, m, on]) => `ex:${r} a agw:Route ; agw:routeName "${r}" ; agw:routePath "/${r}" ; agw:hasBackendService ex:s-${r} ; agw:hasRetryPolicy ex:p-${r} ${m ? `; agw:httpMethod ${m} ` : ''}.\nex:p-${r} a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:perTryTimeoutSeconds 1 ; agw:retryOn ${on} .\nex:s-${r} a agw:BackendService ; agw:serviceName "s-${r}" .\n`)
+      .join('');
+    g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map(([r]) => `ex:${r}`).join(', ')} .\n${body}`);
+  });
+  it.each(cases)('route %s (methods %s, retryOn %s): perTryTimeout %s, connectTimeout %s', (route, _methods, _on, perTry, connectTimeout) => {
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (vs!.spec.http as Doc[]).find((h) => h.name === `gw.${route}`)!;
+    expect(entry.retries.perTryTimeout).toBe(perTry);
+    const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s-${route}`)!;
+    expect(dr.spec.trafficPolicy.connectionPool?.tcp.connectTimeout).toBe(connectTimeout);
+  });
+  it('NOTES.md says the per-try timeout of a route that retries nothing is not used', () => {
+    const sections = g.notes.split('\n## ').filter((s) => s.startsWith('agw:perTryTimeoutSeconds\n'));
+    expect(sections.find((s) => s.includes('takes no per-try timeout'))).toContain('Applies to: route w, route x\n');
+    expect(sections.find((s) => s.includes('starts a try'))).toContain('Applies to: route y, route z\n');
+  });
+});

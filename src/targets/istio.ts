@@ -400,15 +400,14 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
     return { attempts: 0 };
   }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
-  if (r.perTryTimeoutSeconds !== undefined) {
+  const retryOn = writtenRetryOn(route);
+  // Without a retryOn condition left, Istio writes attempts 0, and with it no per-try timeout.
+  if (r.perTryTimeoutSeconds !== undefined && retryOn.length === 0) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+  } else if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
-  // Envoy retries whatever the method; the gateway retries a POST or PATCH only after a failed
-  // connection (the backend never saw it). One retry policy serves every method of the entry, so
-  // a route that takes POST or PATCH keeps only that condition.
-  const writes = route.methods.length === 0 || route.methods.some((m) => !IDEMPOTENT_METHODS.has(m));
-  const retryOn = writes ? r.retryOn.filter((c) => c === 'connect-failure') : r.retryOn;
-  if (writes && retryOn.length < r.retryOn.length) {
+  if (retryOn.length < r.retryOn.length) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn on a route that takes POST or PATCH', detail: `Envoy would retry any method; the route takes POST or PATCH, which the gateway retries only after a failed connection, and one Istio retry policy serves all its methods: Istio retries ${retryOn.length > 0 ? 'on connect-failure only' : 'nothing'}, also for its idempotent methods` });
   }
   if (retryOn.length === 0) return { attempts: 0 };
@@ -574,9 +573,25 @@ function longDurationNotes(model: M.GatewayModel): Limitation[] {
   return notes;
 }
 
-/** The per-try timeout the VirtualService writes for a route (it writes none without retries). */
+/**
+ * The per-try timeout the VirtualService writes for a route: none without retries, and none
+ * where retries() keeps no retryOn condition (a route that takes POST or PATCH retries only on
+ * connect-failure), as it then writes attempts 0.
+ */
 function writtenPerTry(route: M.Route): number | undefined {
-  return route.retry && route.retry.attempts > 0 ? route.retry.perTryTimeoutSeconds : undefined;
+  return route.retry && route.retry.attempts > 0 && writtenRetryOn(route).length > 0 ? route.retry.perTryTimeoutSeconds : undefined;
+}
+
+/**
+ * The retryOn conditions Istio keeps for a route. Envoy retries whatever the method; the gateway
+ * retries a POST or PATCH only after a failed connection (the backend never saw it). One retry
+ * policy serves every method of the entry, so a route that takes POST or PATCH keeps only that
+ * condition.
+ */
+function writtenRetryOn(route: M.Route): readonly M.RetryCondition[] {
+  const conditions = route.retry?.retryOn ?? [];
+  const writes = route.methods.length === 0 || route.methods.some((m) => !IDEMPOTENT_METHODS.has(m));
+  return writes ? conditions.filter((c) => c === 'connect-failure') : conditions;
 }
 
 /**
