@@ -386,3 +386,34 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
     for (const feature of ['agw:hasTrafficSplit to one address', 'agw:matchHeader to one address']) expect(noteOn(k.notes, feature).join('\n')).not.toMatch(/route v2\b/);
   });
 });
+
+describe("kong target: CORS origins as Kong's cors plugin reads them", () => {
+  // Kong reads an origin with characters other than [A-Za-z0-9.:/-] as a regex, and compiles
+  // "*" inside a list as one (older versions), which allows nothing.
+  const cases: [origins: string[], written: string[]][] = [
+    [['https://app.example.com', 'http://localhost:3000'], ['http://localhost:3000', 'https://app.example.com']],
+    [['https://my_app.example.com'], ['https://my_app\\.example\\.com']],
+    [['*', 'https://app.example.com'], ['*']],
+    [['*'], ['*']],
+  ];
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    const routes = cases
+      .map(([origins], i) => `ex:r${i} a agw:Route ; agw:routeName "r${i}" ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s ; agw:hasCorsPolicy ex:c${i} .\nex:c${i} a agw:CorsPolicy ; agw:allowCredentials true ; agw:allowOrigin ${origins.map((o) => `"${o}"`).join(', ')} .\n`)
+      .join('');
+    k = await kongOfText(`ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map((_, i) => `ex:r${i}`).join(', ')} .\nex:s a agw:BackendService ; agw:serviceName "s" .\n${routes}`);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+  });
+  it.each(cases.map(([o, w], i) => [i, o, w] as const))('route r%i: %o is written %o', (i, origins, written) => {
+    const cors = k.doc.services.find((s) => s.name === `r${i}`)!.routes[0]!.plugins!.find((p) => p.name === 'cors')!;
+    expect(cors.config.origins).toEqual(written);
+    // Each written origin, read as Kong reads it (a regex when it has other characters, anchored at both ends), admits exactly the model's.
+    for (const origin of origins.filter((o) => o !== '*')) {
+      const admits = (candidate: string) => (written as string[]).some((w) => w === '*' || (/^[A-Za-z0-9.:/-]+$/.test(w) ? w === candidate : new RegExp(`^${w}$`).test(candidate)));
+      expect(admits(origin)).toBe(true);
+      // The same origin with a "." turned into another character is another origin.
+      const other = origin.replace(/\.(?=[^.]*\.[^.]*$)/, 'x');
+      if (other !== origin) expect(admits(other)).toBe(written.includes('*'));
+    }
+  });
+});

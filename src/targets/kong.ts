@@ -496,7 +496,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
     plugins.push({
       name: 'cors',
       config: [
-        { key: 'origins', list: c.origins },
+        { key: 'origins', list: kongOrigins(c.origins) },
         { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
         { key: 'credentials', value: c.credentials },
@@ -547,6 +547,19 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
   }
   if (route.rateLimit) plugins.push(rateLimitPlugin(route, route.rateLimit, pluginTags, redisHost, notes));
   return plugins.sort((a, b) => compareStrings(a.name, b.name));
+}
+
+/**
+ * agw:allowOrigin values as Kong's cors plugin reads them (kong/plugins/cors/handler.lua): an
+ * origin of other characters than [A-Za-z0-9.:/-] counts as a regex there, so
+ * `https://my_app.example.com` would let "." match any character; such an origin is written
+ * escaped, a regex that matches exactly it. "*" allows every origin whatever the others are,
+ * and is written alone: Kong versions before the plugin checked for "*" in a list compile it as a
+ * regex, which fails, and then allow none of the origins it stands for.
+ */
+export function kongOrigins(origins: readonly string[]): string[] {
+  if (origins.includes('*')) return ['*'];
+  return origins.map((o) => (/^[A-Za-z0-9.:/-]+$/.test(o) ? o : escapeRegex(o)));
 }
 
 const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
