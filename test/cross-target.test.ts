@@ -223,8 +223,11 @@ function istioReader(out: Output): Reader {
       const policy = of('AuthorizationPolicy').find((p) => p.metadata.labels['app.kubernetes.io/name'] === route.name && p.metadata.name.startsWith(gw));
       const rules = (policy?.spec.rules ?? []) as Doc[];
       const principal = rules.map((r) => r.from?.[0]?.source?.notRequestPrincipals?.[0]).find(Boolean) as string | undefined;
-      const audiences = rules.flatMap((r) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.audiences').flatMap((w: Doc) => w.notValues));
-      const apiKey = rules.some((r) => (r.when ?? []).some((w: Doc) => String(w.key).startsWith('request.headers[')));
+      // A route with CORS repeats each rule for OPTIONS that is no preflight: the audiences once each.
+      const audiences = [...new Set(rules.flatMap((r) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.audiences').flatMap((w: Doc) => w.notValues)))];
+      // The headers of a CORS preflight (exempt from the rules) are no API key.
+      const preflight = new Set(['request.headers[origin]', 'request.headers[access-control-request-method]']);
+      const apiKey = rules.some((r) => (r.when ?? []).some((w: Doc) => String(w.key).startsWith('request.headers[') && !preflight.has(String(w.key))));
       const thresholds = routeServices(route).map((s) => of('DestinationRule').find((d) => d.metadata.name === s)!.spec.trafficPolicy.outlierDetection?.consecutive5xxErrors);
       const breaker = thresholds.find((t) => t !== undefined);
       const expectedBreaker = route.circuitBreaker?.failureThreshold;

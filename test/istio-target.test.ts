@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { parseAllDocuments } from 'yaml';
@@ -242,7 +243,7 @@ describe('istio target: applies and features', () => {
     expect(sources).toContainEqual({ notRemoteIpBlocks: ['10.0.0.0/8', '192.168.0.0/16'] });
     expect(sources).toContainEqual({ remoteIpBlocks: ['10.66.0.0/16'] });
     expect(sources).toContainEqual({ notRequestPrincipals: ['https://auth.example.org/realms/research/*'] });
-    const scopes = admin.spec.rules.flatMap((r: Doc) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.claims[scope]').flatMap((w: Doc) => w.notValues));
+    const scopes = [...new Set(admin.spec.rules.flatMap((r: Doc) => (r.when ?? []).filter((w: Doc) => w.key === 'request.auth.claims[scope]').flatMap((w: Doc) => w.notValues)))];
     expect(scopes).toEqual(['platform:admin']);
     // A plain path's policy covers what its route takes, by whole segments: the path and what lies under it.
     const adminPath = g.model.routes.find((r) => r.name === 'admin')!.path;
@@ -377,5 +378,137 @@ describe('istio target: a per-try timeout without retries', () => {
     const entry = kinds(g, 'VirtualService').flatMap((d) => d.spec.http as Doc[])[0]!;
     expect(entry.retries).toEqual({ attempts: 0 });
     expect(g.notes).toMatch(/## agw:perTryTimeoutSeconds\n\nWith agw:retryAttempts 0 Istio takes no per-try timeout[^\n]*\n\nApplies to: route r/);
+  });
+});
+
+/** Writes a model to a temporary file and generates the Istio target from it. */
+async function istioOfText(ttl: string): Promise<Generated> {
+  const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+  const file = join(dir, 'model.ttl');
+  writeFileSync(file, ttl);
+  return generateIstio([file], ['istio']);
+}
+
+const PREFIXES = '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\n';
+
+describe('istio target: TLS to an https backend under mTLS mode DISABLE', () => {
+  // DISABLE turns off the mesh's mutual TLS, not the backend's own TLS: plaintext to a TLS port fails.
+  const cases: [protocol: string, mode: string | undefined, tls: string | undefined][] = [
+    ['https', 'DISABLE', 'SIMPLE'],
+    ['http', 'DISABLE', 'DISABLE'],
+    ['https', 'STRICT', 'ISTIO_MUTUAL'],
+    ['https', 'PERMISSIVE', 'ISTIO_MUTUAL'],
+    ['https', undefined, 'SIMPLE'],
+    ['http', undefined, undefined],
+  ];
+  let g: Generated;
+  beforeAll(async () => {
+    const services = cases
+      .map(([protocol, mode], i) => `ex:s${i} a agw:BackendService ; agw:serviceName "s${i}" ; agw:protocol "${protocol}" ; agw:port 8443 ${mode ? `; agw:hasMutualTLS ex:m${i} ` : ''}.\n${mode ? `ex:m${i} a agw:MutualTLS ; agw:mtlsMode "${mode}" .\n` : ''}`)
+      .join('');
+    const routes = cases.map((_, i) => `ex:r${i} a agw:Route ; agw:routeName "r${i}" ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s${i} .\n`).join('');
+    g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map((_, i) => `ex:r${i}`).join(', ')} .\n${routes}${services}`);
+  });
+  it.each(cases.map((c, i) => [i, ...c] as const))('service s%i (%s, mode %s): DestinationRule tls %s', (i, _protocol, _mode, tls) => {
+    const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s${i}`)!;
+    expect(dr.spec.trafficPolicy.tls?.mode).toBe(tls);
+  });
+});
+
+/**
+ * Whether the gateway's DENY policies refuse a request (Istio semantics for the fields gwgen
+ * writes: rules are ORed, the fields of a rule ANDed; `prefix*` paths; a header's notValues "*"
+ * holds when the header is absent; notRequestPrincipals holds when there is no principal).
+ */
+function denied(policies: readonly Doc[], request: { method: string; path: string; headers: Record<string, string> }): boolean {
+  const pathIn = (paths: readonly string[]) => paths.some((p) => (p.endsWith('*') ? request.path.startsWith(p.slice(0, -1)) : request.path === p));
+  return policies.some((policy) =>
+    (policy.spec.rules as Doc[]).some((rule) => {
+      const op = rule.to[0].operation;
+      if (!pathIn(op.paths)) return false;
+      if (op.methods && !op.methods.includes(request.method)) return false;
+      if (op.notMethods && op.notMethods.includes(request.method)) return false;
+      const source = rule.from?.[0]?.source;
+      // Requests here carry no token, so they have no request principal.
+      if (source && !('notRequestPrincipals' in source)) return false;
+      return ((rule.when ?? []) as Doc[]).every((w) => {
+        const header = /^request\.headers\[(.+)\]$/.exec(w.key)?.[1];
+        if (header === undefined) return false; // claims of a token these requests lack: rules on them need a principal first
+        return w.notValues[0] === '*' && request.headers[header] === undefined;
+      });
+    }),
+  );
+}
+
+describe('istio target: CORS preflights pass the DENY policies, as in the gateway', () => {
+  // Envoy runs RBAC before CORS: a DENY rule over OPTIONS would refuse every preflight of a route
+  // with CORS (a preflight carries no token), where the gateway answers it before authentication.
+  const preflight = { 'origin': 'https://app.example.com', 'access-control-request-method': 'GET' };
+  const cases: [route: string, methods: string, cors: boolean, request: { method: string; headers: Record<string, string> }, refused: boolean][] = [
+    ['any', '', true, { method: 'OPTIONS', headers: preflight }, false],
+    ['any', '', true, { method: 'OPTIONS', headers: {} }, true],
+    ['any', '', true, { method: 'OPTIONS', headers: { origin: 'https://app.example.com' } }, true],
+    ['any', '', true, { method: 'GET', headers: preflight }, true],
+    ['any', '', true, { method: 'DELETE', headers: {} }, true],
+    ['get', '"GET"', true, { method: 'OPTIONS', headers: preflight }, false],
+    ['get', '"GET"', true, { method: 'OPTIONS', headers: {} }, true],
+    ['get', '"GET"', true, { method: 'GET', headers: {} }, true],
+    ['opt', '"GET", "OPTIONS"', true, { method: 'OPTIONS', headers: preflight }, false],
+    ['opt', '"GET", "OPTIONS"', true, { method: 'OPTIONS', headers: {} }, true],
+    ['nocors', '', false, { method: 'OPTIONS', headers: preflight }, true],
+    ['nocors', '', false, { method: 'GET', headers: {} }, true],
+  ];
+  let g: Generated;
+  beforeAll(async () => {
+    const routes = [...new Map(cases.map(([r, m, c]) => [r, [m, c] as const])).entries()]
+      .map(([r, [m, c]]) => `ex:${r} a agw:Route ; agw:routeName "${r}" ; agw:routePath "/${r}" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt ; agw:hasIpRestriction ex:ips ${m ? `; agw:httpMethod ${m} ` : ''}${c ? '; agw:hasCorsPolicy ex:cors ' : ''}.\n`)
+      .join('');
+    g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:any, ex:get, ex:opt, ex:nocors .\n${routes}` +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n' +
+        'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example.com" ; agw:jwksUri "https://idp.example.com/jwks" ; agw:algorithm "RS256" ; agw:audience "api" ; agw:requiredScope "read" .\n' +
+        'ex:ips a agw:IpRestriction ; agw:denyCidr "192.0.2.0/24" .\n' +
+        'ex:cors a agw:CorsPolicy ; agw:allowOrigin "https://app.example.com" ; agw:allowMethod "GET" .\n',
+    );
+  });
+  it.each(cases)('route %s (methods %s, CORS %s): %o refused: %s', (route, _methods, _cors, request, refused) => {
+    const policies = kinds(g, 'AuthorizationPolicy').filter((p) => p.metadata.name === `gw-${route}`);
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.spec.action).toBe('DENY');
+    expect(denied(policies, { ...request, path: `/${route}` })).toBe(refused);
+  });
+  it('every document stays valid, and NOTES.md says how remoteIpBlocks sees the client behind a load balancer', () => {
+    for (const doc of g.docs) expect(() => new ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+    expect(g.notes).toMatch(/## agw:hasIpRestriction behind a load balancer\n\n[^\n]*numTrustedProxies[^\n]*externalTrafficPolicy: Local[^\n]*\n\nApplies to: route any, route get, route nocors, route opt\n/);
+  });
+});
+
+describe('istio target: the connect timeout follows the per-try timeouts the VirtualService writes', () => {
+  // A route that takes POST keeps only connect-failure of its retryOn; without it Istio writes
+  // attempts 0 and no per-try timeout, so that per-try timeout must not cut the service's connections.
+  const cases: [route: string, methods: string, retryOn: string, perTry: string | undefined, connectTimeout: string | undefined][] = [
+    ['w', '', '"5xx"', undefined, undefined],
+    ['x', '"POST"', '"5xx", "reset"', undefined, undefined],
+    ['y', '"POST"', '"5xx", "connect-failure"', '1s', '1s'],
+    ['z', '"GET"', '"5xx"', '1s', '1s'],
+  ];
+  let g: Generated;
+  beforeAll(async () => {
+    const body = cases
+      .map(([r, m, on]) => `ex:${r} a agw:Route ; agw:routeName "${r}" ; agw:routePath "/${r}" ; agw:hasBackendService ex:s-${r} ; agw:hasRetryPolicy ex:p-${r} ${m ? `; agw:httpMethod ${m} ` : ''}.\nex:p-${r} a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:perTryTimeoutSeconds 1 ; agw:retryOn ${on} .\nex:s-${r} a agw:BackendService ; agw:serviceName "s-${r}" .\n`)
+      .join('');
+    g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map(([r]) => `ex:${r}`).join(', ')} .\n${body}`);
+  });
+  it.each(cases)('route %s (methods %s, retryOn %s): perTryTimeout %s, connectTimeout %s', (route, _methods, _on, perTry, connectTimeout) => {
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (vs!.spec.http as Doc[]).find((h) => h.name === `gw.${route}`)!;
+    expect(entry.retries.perTryTimeout).toBe(perTry);
+    const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s-${route}`)!;
+    expect(dr.spec.trafficPolicy.connectionPool?.tcp.connectTimeout).toBe(connectTimeout);
+  });
+  it('NOTES.md says the per-try timeout of a route that retries nothing is not used', () => {
+    const sections = g.notes.split('\n## ').filter((s) => s.startsWith('agw:perTryTimeoutSeconds\n'));
+    expect(sections.find((s) => s.includes('takes no per-try timeout'))).toContain('Applies to: route w, route x\n');
+    expect(sections.find((s) => s.includes('starts a try'))).toContain('Applies to: route y, route z\n');
   });
 });

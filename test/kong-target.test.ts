@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { format } from 'prettier';
@@ -15,7 +16,7 @@ const KONG_EVERY_METHOD = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPT
 
 interface KongDoc {
   _format_version: string;
-  services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; regex_priority?: number; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
+  services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; connect_timeout?: number; write_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; regex_priority?: number; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
   consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
   plugins: Array<{ name: string; tags: string[]; route?: string; consumer?: string; config?: Record<string, unknown> }>;
@@ -76,8 +77,10 @@ describe.each(examples)('kong target: %s', (example) => {
       const expectedPath = `~${route.path.replace(/\/$/, '').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}(?:/|$)`;
       expect(kr.paths).toEqual([route.path === '/' ? '~/' : expectedPath]);
       expect(service.retries).toBe(route.retry?.attempts ?? 0);
-      const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
-      if (seconds !== undefined) expect(service.read_timeout).toBe(Math.round(seconds * 1000));
+      // No try outlasts the whole request: the shorter of the per-try and the route timeout.
+      const seconds = Math.min(route.retry?.perTryTimeoutSeconds ?? Infinity, route.timeoutSeconds ?? Infinity);
+      if (seconds === Infinity) expect(service.read_timeout).toBeUndefined();
+      else expect(service.read_timeout).toBe(Math.round(seconds * 1000));
       const plugins = (kr.plugins ?? []).map((p) => p.name);
       expect(plugins.includes('rate-limiting')).toBe(route.rateLimit !== undefined);
       expect(plugins.includes('jwt')).toBe(route.auth?.kind === 'jwt');
@@ -262,5 +265,155 @@ describe('kong target: a traffic split that one Kong upstream cannot carry', () 
     expect(upstream.healthchecks?.active).toBeUndefined();
     expect(notes).toMatch(/## agw:hasHealthCheck in a traffic split\n[\s\S]*?Applies to: route shop\n/);
     expect(notes).toMatch(/## agw:loadBalancing in a traffic split\n[\s\S]*?Applies to: route shop\n/);
+  });
+});
+
+/** Writes a model to a temporary file and generates the Kong target from it. */
+async function kongOfText(ttl: string): Promise<Awaited<ReturnType<typeof kongOf>>> {
+  const file = join(mkdtempSync(join(tmpdir(), 'gwgen-kong-')), 'model.ttl');
+  writeFileSync(file, `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n${ttl}`);
+  return kongOf(file);
+}
+
+/** The note sections of NOTES.md with this heading. */
+const noteOn = (notes: string, feature: string) => notes.split('\n## ').filter((s) => s.startsWith(`${feature}\n`));
+
+describe('kong target: what each resource means to Kong', () => {
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ;
+  agw:hasRoute ex:b1, ex:b2, ex:b3, ex:t1, ex:t2, ex:t3, ex:t4, ex:l1, ex:l2, ex:l3, ex:l4, ex:v1, ex:v2, ex:v3 .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:checked a agw:BackendService ; agw:serviceName "checked" ; agw:hasHealthCheck ex:hc .
+ex:hc a agw:HealthCheck ; agw:healthCheckPath "/ready" ; agw:healthCheckInterval "PT5S"^^xsd:duration ; agw:successThreshold 2 ; agw:failureThresholdHealth 3 .
+ex:cb30 a agw:CircuitBreaker ; agw:failureThreshold 5 ; agw:timeoutSeconds 30 .
+ex:cb-frac a agw:CircuitBreaker ; agw:failureThreshold 3 ; agw:timeoutSeconds 0.4 .
+# Circuit breakers: without a health check, something must bring an ejected target back.
+ex:b1 a agw:Route ; agw:routeName "b1" ; agw:routePath "/b1" ; agw:hasBackendService ex:svc ; agw:hasCircuitBreaker ex:cb30 .
+ex:b2 a agw:Route ; agw:routeName "b2" ; agw:routePath "/b2" ; agw:hasBackendService ex:svc ; agw:hasCircuitBreaker ex:cb-frac .
+ex:b3 a agw:Route ; agw:routeName "b3" ; agw:routePath "/b3" ; agw:hasBackendService ex:checked ; agw:hasCircuitBreaker ex:cb30 .
+# Timeouts: no try outlasts the whole request.
+ex:t1 a agw:Route ; agw:routeName "t1" ; agw:routePath "/t1" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 ; agw:hasRetryPolicy ex:per10 .
+ex:t2 a agw:Route ; agw:routeName "t2" ; agw:routePath "/t2" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 ; agw:hasRetryPolicy ex:per2 .
+ex:t3 a agw:Route ; agw:routeName "t3" ; agw:routePath "/t3" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 .
+ex:t4 a agw:Route ; agw:routeName "t4" ; agw:routePath "/t4" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:per10 .
+ex:per10 a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:perTryTimeoutSeconds 10 .
+ex:per2 a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 2 .
+# Rate limits by consumer: on a JWT route Kong's consumer is the issuer's one consumer.
+ex:l1 a agw:Route ; agw:routeName "l1" ; agw:routePath "/l1" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt ; agw:hasRateLimiter ex:by-consumer .
+ex:l2 a agw:Route ; agw:routeName "l2" ; agw:routePath "/l2" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:key ; agw:hasRateLimiter ex:by-consumer .
+ex:l3 a agw:Route ; agw:routeName "l3" ; agw:routePath "/l3" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:by-consumer .
+ex:l4 a agw:Route ; agw:routeName "l4" ; agw:routePath "/l4" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt ; agw:hasRateLimiter ex:by-ip ; agw:hasIpRestriction ex:ips .
+ex:by-consumer a agw:RateLimiter ; agw:requestsPerMinute 60 ; agw:limitBy "consumer" .
+ex:by-ip a agw:RateLimiter ; agw:requestsPerMinute 60 ; agw:limitBy "ip" .
+ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example.com" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SECRET" .
+ex:key a agw:ApiKey .
+ex:ips a agw:IpRestriction ; agw:allowCidr "10.0.0.0/8" .
+# Versions: on one address Kong cannot tell them apart.
+ex:v1 a agw:Route ; agw:routeName "v1" ; agw:routePath "/v1" ; agw:hasTrafficSplit ex:v1a, ex:v1b, ex:v1c .
+ex:v1a a agw:TrafficSplit ; agw:hasBackendService ex:app-1 ; agw:weight 80 .
+ex:v1b a agw:TrafficSplit ; agw:hasBackendService ex:app-2 ; agw:weight 20 .
+ex:v1c a agw:TrafficSplit ; agw:hasBackendService ex:app-2 ; agw:matchHeader "x-beta" ; agw:matchHeaderValue "1" .
+ex:v2 a agw:Route ; agw:routeName "v2" ; agw:routePath "/v2" ; agw:hasTrafficSplit ex:v2a, ex:v2b, ex:v2c .
+ex:v2a a agw:TrafficSplit ; agw:hasBackendService ex:own-1 ; agw:weight 80 .
+ex:v2b a agw:TrafficSplit ; agw:hasBackendService ex:own-2 ; agw:weight 20 .
+ex:v2c a agw:TrafficSplit ; agw:hasBackendService ex:own-2 ; agw:matchHeader "x-beta" ; agw:matchHeaderValue "1" .
+ex:v3 a agw:Route ; agw:routeName "v3" ; agw:routePath "/v3" ; agw:hasBackendService ex:app-1 ; agw:hasTrafficMirror ex:m .
+ex:m a agw:TrafficMirror ; agw:hasBackendService ex:app-2 ; agw:mirrorPercent 10 .
+ex:app-1 a agw:BackendService ; agw:serviceName "app-1" ; agw:host "app" ; agw:version "1" .
+ex:app-2 a agw:BackendService ; agw:serviceName "app-2" ; agw:host "app" ; agw:version "2" .
+ex:own-1 a agw:BackendService ; agw:serviceName "own-1" ; agw:version "1" .
+ex:own-2 a agw:BackendService ; agw:serviceName "own-2" ; agw:version "2" .
+ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
+`);
+  });
+
+  it('is valid against the Kong declarative schema', () => {
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+  });
+
+  // Passive checks never re-enable a target: a breaker without an active probe would never close.
+  it.each([
+    ['b1', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 30, tcp_failures: 0, timeouts: 0 } }],
+    ['b2', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 1, tcp_failures: 0, timeouts: 0 } }],
+    ['b3', { type: 'http', http_path: '/ready', healthy: { interval: 5, successes: 2 }, unhealthy: { interval: 5, http_failures: 3, tcp_failures: 3, timeouts: 3 } }],
+  ])('a circuit breaker on route %s has an active probe that brings ejected targets back: %o', (route, active) => {
+    const service = k.doc.services.find((s) => s.name === route)!;
+    const upstream = k.doc.upstreams.find((u) => u.name === service.host)!;
+    expect(upstream.healthchecks?.active).toEqual(active);
+    expect(upstream.healthchecks?.passive).toBeDefined();
+  });
+
+  it.each([
+    ['t1', 5000],
+    ['t2', 2000],
+    ['t3', 5000],
+    ['t4', 10000],
+  ])('route %s: each try ends after %i ms at most (the shorter of the per-try and the route timeout)', (route, ms) => {
+    const service = k.doc.services.find((s) => s.name === route)!;
+    expect([service.read_timeout, service.connect_timeout, service.write_timeout]).toEqual([ms, ms, ms]);
+  });
+
+  it.each([
+    ['l1', { limit_by: 'header', header_name: 'Authorization' }],
+    ['l2', { limit_by: 'consumer' }],
+    ['l3', { limit_by: 'consumer' }],
+    ['l4', { limit_by: 'ip' }],
+  ])('route %s counts its rate limit by %o', (route, by) => {
+    const plugin = k.doc.services.find((s) => s.name === route)!.routes[0]!.plugins!.find((p) => p.name === 'rate-limiting')!;
+    expect({ limit_by: plugin.config.limit_by, ...(plugin.config.header_name ? { header_name: plugin.config.header_name } : {}) }).toEqual(by);
+  });
+
+  it.each([
+    ['agw:limitBy "consumer" on a JWT route', 'route l1'],
+    ['client address behind a load balancer', 'route l4'],
+    ['agw:hasTrafficSplit to one address', 'route v1'],
+    ['agw:matchHeader to one address', 'route v1.app-2'],
+    ['agw:timeoutSeconds', 'route t1, route t2'],
+    ['agw:timeoutSeconds of agw:CircuitBreaker', 'route b2'],
+  ])('NOTES.md lists "%s" for exactly: %s', (feature, subjects) => {
+    const sections = noteOn(k.notes, feature);
+    expect(sections, feature).toHaveLength(1);
+    expect(sections[0]).toContain(`\n\nApplies to: ${subjects}\n`);
+  });
+
+  it('versions with addresses of their own are split by Kong, and not noted', () => {
+    const v2 = k.doc.services.find((s) => s.name === 'v2')!;
+    expect(k.doc.upstreams.find((u) => u.name === v2.host)!.targets.map((t) => [t.target, t.weight])).toEqual([['own-1:80', 8000], ['own-2:80', 2000]]);
+    const canary = k.doc.services.find((s) => s.name === 'v2.own-2')!;
+    expect(k.doc.upstreams.find((u) => u.name === canary.host)!.targets.map((t) => t.target)).toEqual(['own-2:80']);
+    for (const feature of ['agw:hasTrafficSplit to one address', 'agw:matchHeader to one address']) expect(noteOn(k.notes, feature).join('\n')).not.toMatch(/route v2\b/);
+  });
+});
+
+describe("kong target: CORS origins as Kong's cors plugin reads them", () => {
+  // Kong reads an origin with characters other than [A-Za-z0-9.:/-] as a regex, and compiles
+  // "*" inside a list as one (older versions), which allows nothing.
+  const cases: [origins: string[], written: string[]][] = [
+    [['https://app.example.com', 'http://localhost:3000'], ['http://localhost:3000', 'https://app.example.com']],
+    [['https://my_app.example.com'], ['https://my_app\\.example\\.com']],
+    [['*', 'https://app.example.com'], ['*']],
+    [['*'], ['*']],
+  ];
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    const routes = cases
+      .map(([origins], i) => `ex:r${i} a agw:Route ; agw:routeName "r${i}" ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s ; agw:hasCorsPolicy ex:c${i} .\nex:c${i} a agw:CorsPolicy ; agw:allowCredentials true ; agw:allowOrigin ${origins.map((o) => `"${o}"`).join(', ')} .\n`)
+      .join('');
+    k = await kongOfText(`ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map((_, i) => `ex:r${i}`).join(', ')} .\nex:s a agw:BackendService ; agw:serviceName "s" .\n${routes}`);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+  });
+  it.each(cases.map(([o, w], i) => [i, o, w] as const))('route r%i: %o is written %o', (i, origins, written) => {
+    const cors = k.doc.services.find((s) => s.name === `r${i}`)!.routes[0]!.plugins!.find((p) => p.name === 'cors')!;
+    expect(cors.config.origins).toEqual(written);
+    // Each written origin, read as Kong reads it (a regex when it has other characters, anchored at both ends), admits exactly the model's.
+    for (const origin of origins.filter((o) => o !== '*')) {
+      const admits = (candidate: string) => (written as string[]).some((w) => w === '*' || (/^[A-Za-z0-9.:/-]+$/.test(w) ? w === candidate : new RegExp(`^${w}$`).test(candidate)));
+      expect(admits(origin)).toBe(true);
+      // The same origin with a "." turned into another character is another origin.
+      const other = origin.replace(/\.(?=[^.]*\.[^.]*$)/, 'x');
+      if (other !== origin) expect(admits(other)).toBe(written.includes('*'));
+    }
   });
 });

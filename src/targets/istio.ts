@@ -156,6 +156,8 @@ export interface AuthzRule {
   readonly source?: { key: string; values: readonly string[] };
   readonly paths: readonly string[];
   readonly methods: readonly string[];
+  /** Methods the rule leaves alone (OPTIONS, whose preflights preflightExempt handles). */
+  readonly notMethods?: readonly string[];
   readonly when: readonly { key: string; notValues: readonly string[] }[];
 }
 
@@ -398,15 +400,14 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
     return { attempts: 0 };
   }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
-  if (r.perTryTimeoutSeconds !== undefined) {
+  const retryOn = writtenRetryOn(route);
+  // Without a retryOn condition left, Istio writes attempts 0, and with it no per-try timeout.
+  if (r.perTryTimeoutSeconds !== undefined && retryOn.length === 0) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+  } else if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
-  // Envoy retries whatever the method; the gateway retries a POST or PATCH only after a failed
-  // connection (the backend never saw it). One retry policy serves every method of the entry, so
-  // a route that takes POST or PATCH keeps only that condition.
-  const writes = route.methods.length === 0 || route.methods.some((m) => !IDEMPOTENT_METHODS.has(m));
-  const retryOn = writes ? r.retryOn.filter((c) => c === 'connect-failure') : r.retryOn;
-  if (writes && retryOn.length < r.retryOn.length) {
+  if (retryOn.length < r.retryOn.length) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn on a route that takes POST or PATCH', detail: `Envoy would retry any method; the route takes POST or PATCH, which the gateway retries only after a failed connection, and one Istio retry policy serves all its methods: Istio retries ${retryOn.length > 0 ? 'on connect-failure only' : 'nothing'}, also for its idempotent methods` });
   }
   if (retryOn.length === 0) return { attempts: 0 };
@@ -458,10 +459,14 @@ interface TrafficPolicy {
   readonly tlsMode?: string;
 }
 
-/** The load balancer and TLS mode of one service. */
+/**
+ * The load balancer and TLS mode of one service. agw:mtlsMode "DISABLE" turns off the mesh's
+ * mutual TLS, not the application's own TLS: an https backend still gets TLS (SIMPLE), as the
+ * gateway and Kong speak https to it; DISABLE there would send plaintext to a TLS port.
+ */
 function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolicy {
   const mode = mtlsModeOf(s, model);
-  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : mode === 'DISABLE' ? 'DISABLE' : s.protocol === 'https' ? 'SIMPLE' : undefined;
+  const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : s.protocol === 'https' ? 'SIMPLE' : mode === 'DISABLE' ? 'DISABLE' : undefined;
   return {
     loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
     ...(tlsMode ? { tlsMode } : {}),
@@ -568,9 +573,25 @@ function longDurationNotes(model: M.GatewayModel): Limitation[] {
   return notes;
 }
 
-/** The per-try timeout the VirtualService writes for a route (it writes none without retries). */
+/**
+ * The per-try timeout the VirtualService writes for a route: none without retries, and none
+ * where retries() keeps no retryOn condition (a route that takes POST or PATCH retries only on
+ * connect-failure), as it then writes attempts 0.
+ */
 function writtenPerTry(route: M.Route): number | undefined {
-  return route.retry && route.retry.attempts > 0 ? route.retry.perTryTimeoutSeconds : undefined;
+  return route.retry && route.retry.attempts > 0 && writtenRetryOn(route).length > 0 ? route.retry.perTryTimeoutSeconds : undefined;
+}
+
+/**
+ * The retryOn conditions Istio keeps for a route. Envoy retries whatever the method; the gateway
+ * retries a POST or PATCH only after a failed connection (the backend never saw it). One retry
+ * policy serves every method of the entry, so a route that takes POST or PATCH keeps only that
+ * condition.
+ */
+function writtenRetryOn(route: M.Route): readonly M.RetryCondition[] {
+  const conditions = route.retry?.retryOn ?? [];
+  const writes = route.methods.length === 0 || route.methods.some((m) => !IDEMPOTENT_METHODS.has(m));
+  return writes ? conditions.filter((c) => c === 'connect-failure') : conditions;
 }
 
 /**
@@ -660,7 +681,9 @@ function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
 
 function authzRules(route: M.Route): AuthzRule[] {
   const paths = authzPaths(route);
-  const methods = route.methods;
+  // The VirtualService routes OPTIONS to a route with CORS (routeMethods): a plain OPTIONS must
+  // meet the route's requirements too, its preflights are exempt (preflightExempt).
+  const methods = route.cors ? routeMethods(route) : route.methods;
   const rules: AuthzRule[] = [];
   const auth = route.auth;
   if (auth?.kind === 'jwt') {
@@ -677,7 +700,25 @@ function authzRules(route: M.Route): AuthzRule[] {
   const ip = route.ipRestriction;
   if (ip && ip.allow.length > 0) rules.push({ source: { key: 'notRemoteIpBlocks', values: ip.allow }, paths, methods, when: [] });
   if (ip && ip.deny.length > 0) rules.push({ source: { key: 'remoteIpBlocks', values: ip.deny }, paths, methods, when: [] });
-  return rules;
+  return route.cors ? rules.flatMap(preflightExempt) : rules;
+}
+
+/**
+ * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) carries no
+ * credentials, and the gateway answers it before authentication and IP checks (Kong's plugins
+ * skip OPTIONS with run_on_preflight false). Envoy runs the RBAC filter before the CORS filter,
+ * so a DENY rule that covers OPTIONS would refuse every preflight of the route and break it for
+ * browsers. A rule of a route with CORS therefore covers its methods other than OPTIONS, and
+ * OPTIONS only when it is no preflight (Origin or Access-Control-Request-Method absent), so a
+ * plain OPTIONS request still needs the route's credentials.
+ */
+function preflightExempt(rule: AuthzRule): AuthzRule[] {
+  const others = rule.methods.filter((m) => m !== 'OPTIONS');
+  const main: AuthzRule[] = rule.methods.length === 0 ? [{ ...rule, notMethods: ['OPTIONS'] }] : others.length > 0 ? [{ ...rule, methods: others }] : [];
+  const options = rule.methods.length === 0 || rule.methods.includes('OPTIONS');
+  if (!options) return main;
+  const absent = (header: string) => ({ ...rule, methods: ['OPTIONS'], when: [...rule.when, { key: `request.headers[${header}]`, notValues: ['*'] }] });
+  return [...main, absent('origin'), absent('access-control-request-method')];
 }
 
 /** Requirements of a route's policy that another route's requests would not meet. */
@@ -747,6 +788,10 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
+  // remoteIpBlocks is Envoy's idea of the client: the peer, or an X-Forwarded-For entry when the
+  // gateway trusts that many proxies. Wrong topology settings silently widen an allow list.
+  if (route.ipRestriction)
+    add('agw:hasIpRestriction behind a load balancer', "remoteIpBlocks matches the client address Envoy derives: the connection's peer, or the X-Forwarded-For entry numTrustedProxies hops back (meshConfig.defaultConfig.gatewayTopology, or the proxy.istio.io/config annotation of the ingress gateway). Behind an L7 load balancer set numTrustedProxies to the number of proxies in front; behind an L4 one keep the client's address (externalTrafficPolicy: Local on the ingress gateway's Service, or PROXY protocol). Otherwise the rules see the balancer's or the node's address, and an allow list that contains it admits everyone");
 }
 
 /** Quota tiers are per consumer, and Istio has no consumers. */

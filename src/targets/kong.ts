@@ -75,7 +75,11 @@ interface KongUpstream {
   readonly algorithm: string;
   readonly hashOn?: string;
   readonly targets: readonly { target: string; weight: number; tags: readonly string[] }[];
-  readonly active?: { path: string; interval: number; successes: number; failures: number; httpsVerify?: boolean; type: string };
+  /**
+   * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
+   * without one, a TCP probe of ejected targets only (no path, healthy targets not probed).
+   */
+  readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string };
   readonly passive?: { failures: number; type: string };
   readonly tags: readonly string[];
 }
@@ -193,6 +197,11 @@ export function kongView(model: M.GatewayModel): KongView {
         routes: [kongRoute(name, [{ name: split.matchHeader!.name, values: [kongHeaderValue(split.matchHeader!.value)] }])],
         tags: tags(`route:${route.name}`, `canary`),
       });
+      // The canary's version is told apart only if no other backend of the route is on its address.
+      const others = new Set(members.filter((m) => m.service.name !== canary.name).flatMap((m) => addressesOf(m.service)));
+      if (addressesOf(canary).some((a) => others.has(a))) {
+        notes.push({ subject: `route ${name}`, feature: 'agw:matchHeader to one address', detail: `Kong reaches a backend by its address, not by its agw:version: the canary service ${canary.name} shares an address with another backend of the route, so requests with the header also reach that backend's targets; give the canary's version an address of its own (a Kubernetes Service per version)` });
+      }
       const value = split.matchHeader!.value;
       if (value.toLowerCase() !== value.toUpperCase()) {
         notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
@@ -241,8 +250,11 @@ export function kongHeaderValue(value: string): string {
 }
 
 function timeoutField(route: M.Route, notes: Limitation[]): { timeoutMs?: number } {
-  // Kong's timeouts apply to each try; the per-try timeout is the closest thing it has.
-  const seconds = route.retry?.perTryTimeoutSeconds ?? route.timeoutSeconds;
+  // Kong's timeouts apply to each try; the per-try timeout is the closest thing it has. No try
+  // may outlast the whole request, so a per-try timeout longer than agw:timeoutSeconds gives
+  // way to it (with per-try 10 s and timeout 5 s, a try that hangs ends after 5 s, not 10).
+  const perTry = route.retry?.perTryTimeoutSeconds;
+  const seconds = perTry !== undefined && route.timeoutSeconds !== undefined ? Math.min(perTry, route.timeoutSeconds) : (perTry ?? route.timeoutSeconds);
   if (seconds === undefined) return {};
   const ms = Math.max(1, Math.round(seconds * 1000));
   if (ms <= KONG_MAX_TIMEOUT_MS) return { timeoutMs: ms };
@@ -380,6 +392,10 @@ function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: reado
 function buildUpstream(name: string, route: M.Route, members: readonly { service: M.BackendService; weight: number }[], upstreamTags: string[], notes: Limitation[]): KongUpstream {
   const primary = members[0]!.service;
   const targets: { target: string; weight: number; tags: readonly string[] }[] = [];
+  const shared = [...new Set(members.flatMap((m) => addressesOf(m.service)))].filter((a) => new Set(members.filter((m) => addressesOf(m.service).includes(a)).map((m) => m.service.name)).size > 1);
+  if (shared.length > 0) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasTrafficSplit to one address', detail: `Kong reaches a backend by its address, not by its agw:version: split services on the same address (${shared.join(', ')}) are one target, so their weights do not divide the traffic between them; give each version an address of its own (a Kubernetes Service per version) for Kong to split it` });
+  }
   for (const { service, weight } of members) {
     const instances = service.instances.length > 0 ? service.instances : [{ host: service.host, port: service.port, weight: 100 }];
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
@@ -404,6 +420,7 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   }
   const hc = sameChecks ? primary.healthCheck : undefined;
   const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
+  const breaker = route.circuitBreaker;
   return {
     name,
     algorithm,
@@ -414,12 +431,20 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
           active: {
             type,
             path: hc.path,
-            interval: probeInterval(primary, notes),
+            healthyInterval: probeInterval(primary, notes),
+            unhealthyInterval: probeInterval(primary, []),
             successes: counter(hc.successThreshold, `service ${primary.name}`, 'agw:successThreshold', notes),
             failures: counter(hc.failureThreshold, `service ${primary.name}`, 'agw:failureThresholdHealth', notes),
           },
         }
-      : {}),
+      : breaker
+        ? // Passive checks never bring a target back (Kong's healthchecks docs): without an active
+          // probe, failureThreshold failures would eject it until Kong restarts, a breaker that
+          // never closes. A TCP connect to the ejected targets every agw:timeoutSeconds brings them
+          // back, the closest Kong has to the half-open timer; healthy targets are not probed
+          // (interval 0) and the probe never ejects one (failure counts 0).
+          { active: { type: 'tcp', healthyInterval: 0, unhealthyInterval: breakerInterval(route, breaker, notes), successes: 1, failures: 0 } }
+        : {}),
     ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes) } } : {}),
     tags: upstreamTags,
   };
@@ -438,6 +463,18 @@ function probeInterval(service: M.BackendService, notes: Limitation[]): number {
   const interval = Math.min(65535, Math.max(1, Math.round(seconds)));
   if (interval !== seconds) notes.push({ subject: `service ${service.name}`, feature: 'agw:healthCheckInterval', detail: `Kong probes every 1 to 65535 whole seconds; the interval of ${seconds} s is written as ${interval} s` });
   return interval;
+}
+
+/** Kong probes every 1 to 65535 whole seconds: the breaker's agw:timeoutSeconds rounded into that range. */
+function breakerInterval(route: M.Route, breaker: M.CircuitBreaker, notes: Limitation[]): number {
+  const interval = Math.min(65535, Math.max(1, Math.round(breaker.timeoutSeconds)));
+  if (interval !== breaker.timeoutSeconds) notes.push({ subject: `route ${route.name}`, feature: 'agw:timeoutSeconds of agw:CircuitBreaker', detail: `Kong probes ejected targets every 1 to 65535 whole seconds; the breaker's timeout of ${breaker.timeoutSeconds} s is written as ${interval} s` });
+  return interval;
+}
+
+/** The host:port addresses Kong sends a service's traffic to. */
+function addressesOf(service: M.BackendService): string[] {
+  return (service.instances.length > 0 ? service.instances : [service]).map((i) => hostPort(i.host, i.port));
 }
 
 /** Two splits to services on the same address add their weights. */
@@ -459,7 +496,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
     plugins.push({
       name: 'cors',
       config: [
-        { key: 'origins', list: c.origins },
+        { key: 'origins', list: kongOrigins(c.origins) },
         { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
         { key: 'credentials', value: c.credentials },
@@ -512,6 +549,19 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
   return plugins.sort((a, b) => compareStrings(a.name, b.name));
 }
 
+/**
+ * agw:allowOrigin values as Kong's cors plugin reads them (kong/plugins/cors/handler.lua): an
+ * origin of other characters than [A-Za-z0-9.:/-] counts as a regex there, so
+ * `https://my_app.example.com` would let "." match any character; such an origin is written
+ * escaped, a regex that matches exactly it. "*" allows every origin whatever the others are,
+ * and is written alone: Kong versions before the plugin checked for "*" in a list compile it as a
+ * regex, which fails, and then allow none of the origins it stands for.
+ */
+export function kongOrigins(origins: readonly string[]): string[] {
+  if (origins.includes('*')) return ['*'];
+  return origins.map((o) => (/^[A-Za-z0-9.:/-]+$/.test(o) ? o : escapeRegex(o)));
+}
+
 const LIMIT_BY: Record<M.RateLimiter['limitBy'], string> = { ip: 'ip', consumer: 'consumer', global: 'service' };
 
 /**
@@ -540,12 +590,30 @@ function windowEntries(limits: M.RateLimits, subject: string, notes: Limitation[
   return entries;
 }
 
+/**
+ * Whom a route's rate-limiting counts. On a JWT route Kong's consumer is the one consumer of the
+ * token's issuer (see buildConsumers), so `limit_by: consumer` would give every client of the
+ * issuer one shared budget: one client could use it up for all. The gateway counts per
+ * client (the token's consumer or `sub`); the closest Kong OSS has is one budget per token
+ * (the Authorization header, verified by the jwt plugin, which runs first). NOTES.md says so.
+ */
+function limitBy(route: M.Route, limiter: M.RateLimiter, notes: Limitation[]): ConfigEntry[] {
+  if (limiter.limitBy === 'consumer' && route.auth?.kind === 'jwt') {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:limitBy "consumer" on a JWT route', detail: "Kong identifies a JWT by its issuer's one consumer, so per-consumer counting would give all clients of the issuer one budget; Kong counts per token instead (limit_by header Authorization): a client with several valid tokens at once has a budget per token, where the gateway counts per client (the token's consumer or sub)" });
+    return [
+      { key: 'limit_by', value: 'header' },
+      { key: 'header_name', value: 'Authorization' },
+    ];
+  }
+  return [{ key: 'limit_by', value: LIMIT_BY[limiter.limitBy] }];
+}
+
 function rateLimitPlugin(route: M.Route, limiter: M.RateLimiter, pluginTags: readonly string[], redisHost: string, notes: Limitation[]): KongPlugin {
   return {
     name: 'rate-limiting',
     config: [
       ...windowEntries(limiter.limits, `route ${route.name}`, notes),
-      { key: 'limit_by', value: LIMIT_BY[limiter.limitBy] },
+      ...limitBy(route, limiter, notes),
       { key: 'policy', value: limiter.policy },
       ...(limiter.policy === 'redis' ? [{ key: 'redis', object: redisConfig(redisHost) }] : []),
       { key: 'fault_tolerant', value: true },
@@ -707,9 +775,13 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.retry) {
     add('agw:retryOn / backoff', 'Kong retries connection failures and timeouts up to agw:retryAttempts times, without backoff; it does not retry on HTTP 5xx answers');
   }
-  if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', 'Kong has per-try timeouts only; the per-try timeout is used and the whole-request timeout is not enforced');
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', 'Passive health checks eject a target after agw:failureThreshold failures; active health checks (when the service has one) bring it back, not a half-open timer');
+  if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
+  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold failures (Kong counts them per target, not per route); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
+  // ip-restriction reads ngx.var.binary_remote_addr, and limit_by ip the same address: nginx's
+  // real-IP module sets it from the header of a trusted proxy only (kong.conf trusted_ips).
+  if (route.ipRestriction || route.rateLimit?.limitBy === 'ip')
+    add('client address behind a load balancer', "Kong's ip-restriction and per-IP rate limits use the address of the connection's peer; behind a load balancer or proxy that is the balancer's, unless kong.conf sets trusted_ips to the balancer's addresses and real_ip_header to X-Forwarded-For (or proxy_protocol). Without that, every client shares the balancer's budget, and an allow list that contains the balancer's address admits everyone");
   if (route.auth?.kind === 'jwt') {
     if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
