@@ -512,3 +512,23 @@ describe('istio target: the connect timeout follows the per-try timeouts the Vir
     expect(sections.find((s) => s.includes('starts a try'))).toContain('Applies to: route y, route z\n');
   });
 });
+
+describe('istio target: the edge port', () => {
+  // The ingress gateway's Service, which gwgen does not write, decides which ports clients reach.
+  it.each([
+    [80, false],
+    [8080, true],
+    [443, true],
+    [9000, true],
+  ] as const)('agw:listenPort %i: Gateway server on it, a note about the Service port: %s', async (port, noted) => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:listenPort ${port} ; agw:hasRoute ex:r .\n` +
+        'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s .\n' +
+        'ex:s a agw:BackendService ; agw:serviceName "s" .\n',
+    );
+    expect(kinds(g, 'Gateway')[0]!.spec.servers[0].port.number).toBe(port);
+    const note = /## agw:listenPort\n\nThe Gateway's server is on port (\d+)[^\n]*/.exec(g.notes);
+    expect(note?.[1]).toBe(noted ? String(port) : undefined);
+    if (port === 443) expect(note?.[0]).toContain('meant for TLS');
+  });
+});

@@ -336,6 +336,11 @@ export function istioView(model: M.GatewayModel): IstioView {
   if (tracing?.collectorEndpoint) {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:collectorEndpoint', detail: `Istio sends spans to the tracing provider of its MeshConfig; add an opentelemetry extensionProvider that sends OTLP/HTTP to ${otlpTracesUrl(tracing.collectorEndpoint)} (its host and port as service and port, its path as http.path) to meshConfig.extensionProviders and make it the default tracing provider` });
   }
+  // The ingress gateway's Service, not the Gateway, decides which ports clients reach.
+  const port = model.gateway.listenPort;
+  if (port !== 80) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort', detail: `The Gateway's server is on port ${port}, as the model says. Clients reach the ingress gateway through its Service, whose ports gwgen does not write: Istio's default istio-ingressgateway Service exposes 80 and 443 (its pods listening on 8080 and 8443). Check that a port of that Service leads to ${port}${port === 443 ? ' (the default 443 is meant for TLS, which this Gateway does not terminate: the model has no edge certificate)' : ''}, or set agw:listenPort 80 for its HTTP port` });
+  }
   if (ns !== 'istio-system') {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:namespace of the service mesh', detail: `The gateway's Istio resources and the mesh-wide PeerAuthentication are written to namespace ${ns}, taken as Istio's root namespace and the ingress gateway's namespace; set meshConfig.rootNamespace to it and run the ingress gateway there` });
   }
