@@ -161,15 +161,42 @@ function inside(dir: string, path: string): string {
  * own, so nothing is overwritten or deleted on the word of a broken manifest.
  */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
-  const text = await readIfExists(join(dir, MANIFEST_PATH));
-  if (text === undefined) return undefined;
+  return (await inspectManifest(dir)).manifest;
+}
+
+/**
+ * The manifest of the previous run, or why there is none to trust: `missing` (no file), or what
+ * is wrong with the file (`untrusted`). A file of another kind there (a folder) is untrusted too.
+ */
+async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string }> {
+  let text: string | undefined;
+  try {
+    text = await readIfExists(join(dir, MANIFEST_PATH));
+  } catch (err) {
+    return { untrusted: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  if (text === undefined) return { missing: true };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return { text, untrusted: 'is not valid JSON' };
   }
-  return isManifest(value) ? value : undefined;
+  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)' };
+}
+
+/**
+ * Line ends are not content: a file checked out with CRLF line ends (git's core.autocrlf on
+ * Windows) is still the file gwgen wrote. Texts are compared and hashed with LF line ends.
+ */
+function lf(text: string): string {
+  return text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text;
+}
+
+/** Whether a file's first line ends in CRLF: gwgen then keeps CRLF when it rewrites the file. */
+function usesCrlf(text: string): boolean {
+  const end = text.indexOf('\n');
+  return end > 0 && text[end - 1] === '\r';
 }
 
 function isManifest(value: unknown): value is Manifest {
@@ -199,7 +226,8 @@ export async function planWrite(
   manifestBase: Omit<Manifest, 'files'>,
   options: { readonly keepOtherTargets?: boolean } = {},
 ): Promise<WritePlan> {
-  const previous = await readManifest(dir);
+  const recorded = await inspectManifest(dir);
+  const previous = recorded.manifest;
   const create: string[] = [];
   const update: string[] = [];
   const unchanged: string[] = [];
@@ -217,6 +245,12 @@ export async function planWrite(
     conflicts.push(obstacle);
     obstacles.push(obstacle);
   }
+  if (recorded.untrusted !== undefined) {
+    // Planning on without it would forget what gwgen generated before (never deleted, never recorded again).
+    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH) }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
+  }
+  // Why a file in DIR is not known as gwgen's: DIR was never generated into, or its record is gone.
+  const noRecord = recorded.untrusted !== undefined ? `${MANIFEST_PATH} ${recorded.untrusted}` : recorded.missing && (await isFolder(join(dir, '.gwgen'))) ? `${MANIFEST_PATH} is missing` : undefined;
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
   const produced = new Set(files.map((f) => f.path));
@@ -261,30 +295,37 @@ export async function planWrite(
       continue;
     }
     const onDisk = found.kind === 'file' ? found.text : undefined;
+    // Compared, carried over and hashed with LF line ends; written back with the file's own.
+    const onDiskLf = onDisk === undefined ? undefined : lf(onDisk);
     const known = previous?.files[file.path];
     let content = file.content;
-    if (onDisk !== undefined) {
-      const carried = carryUserCode(content, onDisk);
+    if (onDiskLf !== undefined) {
+      const carried = carryUserCode(content, onDiskLf);
       content = carried.content;
       // A file exactly as its template last wrote it holds no user code, whatever its regions say.
-      const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDisk);
+      const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDiskLf);
       for (const id of untouched ? [] : carried.dropped) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
       }
-      for (const id of duplicateRegionIds(onDisk)) {
+      for (const id of duplicateRegionIds(onDiskLf)) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path) }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
       }
     }
-    contents.set(file.path, content);
+    const written = onDisk !== undefined && usesCrlf(onDisk) ? content.replace(/\r?\n/g, '\r\n') : content;
+    contents.set(file.path, written);
     entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
-    else if (onDisk === content) unchanged.push(file.path);
+    else if (onDisk === written) unchanged.push(file.path);
     else {
       update.push(file.path);
       if (!known) {
-        conflicts.push(problem('hand-edited', `${file.path} exists but was not generated by gwgen`, { location: { file: join(dir, file.path) }, hint: 'move it away, or pass --force to overwrite it' }));
-      } else if (sha256(withoutUserCode(onDisk)) !== known.sha256) {
-        const unclosed = unclosedRegionIds(onDisk);
+        conflicts.push(
+          noRecord === undefined
+            ? problem('hand-edited', `${file.path} exists but was not generated by gwgen`, { location: { file: join(dir, file.path) }, hint: 'move it away, or pass --force to overwrite it' })
+            : problem('hand-edited', `${file.path} exists, and gwgen has no record of generating it: ${noRecord}`, { location: { file: join(dir, file.path) }, hint: `restore ${MANIFEST_PATH} (from version control or a backup), move the file away, or pass --force to overwrite it` }),
+        );
+      } else if (sha256(withoutUserCode(onDiskLf!)) !== known.sha256) {
+        const unclosed = unclosedRegionIds(onDiskLf!);
         if (unclosed.length > 0) {
           conflicts.push(problem('hand-edited', `${file.path}: the user code region${unclosed.length > 1 ? 's' : ''} ${unclosed.map((id) => `"${id}"`).join(', ')} lost ${unclosed.length > 1 ? 'their' : 'its'} end marker, so gwgen cannot tell where your code ends`, { location: { file: join(dir, file.path) }, hint: `put back the line // gwgen:user-code-end ${unclosed[0]} after your code (--force would drop the region's code)` }));
         } else {
@@ -304,10 +345,18 @@ export async function planWrite(
       continue;
     }
     const full = inside(dir, path);
+    const link = await linkedFolder(dir, full, linkCache);
+    if (link !== undefined) {
+      // Deleting through a link could remove a file outside DIR: gwgen deletes only in folders of DIR.
+      const obstacle = problem('hand-edited', `${path} is no longer generated, but ${link} on its way is a symbolic link: gwgen does not delete through one (the file it leads to may lie outside the output directory)`, { location: { file: join(dir, link) }, hint: 'replace the link with a directory, or remove it, then run gwgen again' });
+      conflicts.push(obstacle);
+      obstacles.push(obstacle);
+      continue;
+    }
     const found = await occupant(dir, full);
     // Gone already, or replaced by something gwgen did not make (a directory): nothing to delete.
     if (found.kind !== 'file') continue;
-    const onDisk = found.text;
+    const onDisk = lf(found.text);
     remove.push(path);
     if (sha256(withoutUserCode(onDisk)) !== entry.sha256) {
       conflicts.push(problem('hand-edited', `${path} is no longer generated, but was edited by hand since gwgen generated it`, { location: { file: join(dir, path) }, hint: 'keep a copy elsewhere, or pass --force to delete it' }));
@@ -319,12 +368,13 @@ export async function planWrite(
   const kept = Object.values(entries).map((e) => e.target);
   const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
   const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
-  const manifestOnDisk = await readIfExists(join(dir, MANIFEST_PATH));
-  const manifestChanged = manifestOnDisk !== manifestText(manifest);
+  const manifestOnDisk = recorded.text;
+  // A manifest with CRLF line ends (a Windows checkout) that says the same is not rewritten.
+  const manifestChanged = manifestOnDisk === undefined || lf(manifestOnDisk) !== manifestText(manifest);
   // The record of the inputs (their paths as given, the gwgen version) is provenance: it changes
   // with the working directory and argument order, while the output stays the same.
-  const recorded = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
-  const manifestFilesChanged = recorded(previous) !== recorded(manifest);
+  const record = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
+  const manifestFilesChanged = record(previous) !== record(manifest);
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
 }
 
