@@ -342,4 +342,37 @@ describe('gwgen watch --pack', () => {
     child.kill('SIGINT');
     await child;
   });
+
+  it('checks the pack against gwgen.lock before every run: a pack modified while watching is refused, a reinstalled one is used with its new pin', async () => {
+    const { execa } = await import('execa');
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    const model = join(project, 'model.ttl');
+    writeFileSync(model, readFileSync(join(ROOT, 'examples/metered-api.ttl'), 'utf8'));
+    const child = execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'watch', model, '-o', 'out', '--pack', 'acme-pack'], { cwd: project, reject: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const notes = () => (existsSync(join(project, 'out/kong/NOTES.md')) ? readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8') : '');
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 60_000; !ok(); await new Promise((r) => setTimeout(r, 100))) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr:\n${stderr}`);
+    };
+    try {
+      await until('the first generation', () => notes().startsWith('ACME NOTES for metered-gateway'));
+      writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'TAMPERED {{md gateway}}\n');
+      writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "metered-gateway"', 'agw:gatewayName "renamed-gateway"'));
+      await until('the refusal', () => stderr.includes('not generated, out left as it was; watching'));
+      expect(stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack: it no longer matches gwgen.lock');
+      expect(notes()).toBe('ACME NOTES for metered-gateway\n');
+      makePack(source, { version: '1.3.0', notes: 'ACME 1.3 NOTES for {{md gateway}}\n' });
+      expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+      writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "renamed-gateway"', 'agw:gatewayName "again-gateway"'));
+      await until('the regeneration with the new version', () => notes() === 'ACME 1.3 NOTES for again-gateway\n');
+      const lock = JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8'));
+      expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack).toEqual({ name: 'acme-pack', version: '1.3.0', integrity: lock.packs['acme-pack'].integrity });
+    } finally {
+      child.kill('SIGINT');
+      await child;
+    }
+  });
 });
