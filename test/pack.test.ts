@@ -173,6 +173,36 @@ describe('gwgen pack install from git: branch, tag and commit refs', () => {
   });
 });
 
+describe('gwgen pack install from a local git repository given by its path', () => {
+  it('a bare repository is cloned (it is no pack directory), also at a ref; a working tree takes a ref too', async () => {
+    const work = makePack(join(tempDir(), 'acme'), { name: 'acme-git', version: '1.0.0' });
+    const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    git('tag', 'v1');
+    makePack(work, { name: 'acme-git', version: '2.0.0' });
+    git('commit', '-q', '-am', 'v2');
+    const parent = tempDir();
+    execFileSync('git', ['clone', '-q', '--bare', work, join(parent, 'acme.git')]);
+    const project = join(parent, 'project');
+    mkdirSync(project);
+    for (const [source, version, recorded] of [['../acme.git', '2.0.0', 'git:../acme.git'], [`${join(parent, 'acme.git')}#v1`, '1.0.0', 'git:../acme.git#v1'], [`${work}#v1`, '1.0.0', undefined]] as const) {
+      const r = await gwgen(['pack', 'install', source], { cwd: project });
+      expect(r.stderr, source).toContain(`installed acme-git ${version} from git:`);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const lock = JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8'));
+      if (recorded) expect(lock.packs['acme-git'].source).toBe(recorded);
+      expect(readFileSync(join(project, '.gwgen/packs/acme-git/pack.toml'), 'utf8')).toContain(`version = "${version}"`);
+    }
+    // What pack list suggests for reinstalling works as given.
+    expect((await gwgen(['pack', 'install', '../acme.git'], { cwd: project })).exitCode).toBe(0);
+    const unknownRef = await gwgen(['pack', 'install', '../acme.git#nope'], { cwd: project });
+    expect(unknownRef.exitCode).toBe(1);
+    expect(unknownRef.stderr).toContain('fatal: Remote branch nope not found');
+  });
+});
+
 describe('gwgen pack install from npm: what was fetched', () => {
   /** A tarball as npm pack makes it, of a package that is no template pack. */
   function notAPack(name: string): string {

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
 import { Parser } from 'n3';
@@ -310,15 +311,42 @@ async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
 }
 
 /** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
-type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
+type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string; shown?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
 
 /** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
 const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
 /** A full or abbreviated commit id, which `git clone --branch` does not take. */
 const COMMIT = /^[0-9a-f]{7,40}$/i;
 
+/** A bare git repository (`git clone --bare`, `git init --bare`): HEAD, objects/ and refs/ at its root, no working tree. */
+async function isBareRepo(dir: string): Promise<boolean> {
+  const is = (path: string, kind: 'file' | 'directory') => stat(join(dir, path)).then((st) => (kind === 'file' ? st.isFile() : st.isDirectory()), () => false);
+  return (await is('HEAD', 'file')) && (await is('objects', 'directory')) && (await is('refs', 'directory')) && !(await is('pack.toml', 'file'));
+}
+
+/**
+ * A local git repository given by its path: a bare one (`../acme.git`), or any repository with a
+ * ref after "#" (`../acme#v1.2.0`, `../acme.git#main`). Cloned like a git URL; recorded by the
+ * path as given relative to the project, like a pack directory.
+ */
+async function localGit(source: string, cwd: string): Promise<Source | undefined> {
+  const hash = source.lastIndexOf('#');
+  const [path, ref] = hash > 0 ? [source.slice(0, hash), source.slice(hash + 1)] : [source, undefined];
+  const dir = resolve(cwd, path);
+  if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) return undefined;
+  const repo = (await isBareRepo(dir)) || (ref !== undefined && (await stat(join(dir, '.git')).then(() => true, () => false)));
+  if (!repo) return undefined;
+  // As a file:// URL: git ignores --depth for a plain local path (and says so).
+  return { kind: 'git', url: pathToFileURL(dir).href, ...(ref ? { ref } : {}), shown: relative(cwd, dir).split(sep).join('/') || '.' };
+}
+
 async function classify(source: string, cwd: string): Promise<Source | Problem> {
   const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
+  if (found !== 'file') {
+    const git = await localGit(source, cwd);
+    if (git?.kind === 'git' && git.ref?.startsWith('-')) return problem('usage', `git ref "${git.ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
+    if (git) return git;
+  }
   if (found === 'directory') return { kind: 'path', dir: resolve(cwd, source) };
   if (found === 'none' && PATH_LIKE.test(source)) {
     return problem('file-not-found', `pack not found: ${source}`, { location: { file: source }, hint: 'give the directory of a pack (with its pack.toml), a git URL or an npm package spec' });
@@ -375,7 +403,7 @@ async function fetchSource(src: Source, work: string): Promise<string> {
 
 function describeSource(src: Source, projectDir: string): string {
   if (src.kind === 'path') return `path:${relative(projectDir, src.dir).split(sep).join('/') || '.'}`;
-  if (src.kind === 'git') return `git:${src.url}${src.ref ? `#${src.ref}` : ''}`;
+  if (src.kind === 'git') return `git:${src.shown ?? src.url}${src.ref ? `#${src.ref}` : ''}`;
   return `npm:${src.spec}`;
 }
 
@@ -423,7 +451,9 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       dir = await fetchSource(src, work);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      const why = (e.stderr || e.message).trim().split('\n')[0];
+      // The line that says why (git's "fatal: …"), not a warning before it.
+      const lines = (e.stderr || e.message).trim().split('\n');
+      const why = lines.find((l) => /^(fatal|error)\b/i.test(l)) ?? lines.find((l) => !/^warning\b/i.test(l)) ?? lines[0];
       if (src.kind === 'npm') {
         return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
       }
