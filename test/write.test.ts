@@ -374,6 +374,15 @@ describe('hand edits around user code', () => {
     expect(byFile['src/hooks.ts']?.hint).toContain('// gwgen:user-code-end h');
     expect(byFile['k8s/a.yaml']?.hint).toBe('move your change into the model, or pass --force to overwrite it');
   });
+
+  it('a region whose begin marker is gone is named as such', async () => {
+    const dir = tempDir();
+    await write(dir, [file('src/hooks.ts', 'export {};\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')]);
+    writeFileSync(join(dir, 'src/hooks.ts'), 'export {};\nmine();\n// gwgen:user-code-end h\n');
+    const plan = await planWrite(dir, [file('src/hooks.ts', '// v2\nexport {};\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')], base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['src/hooks.ts: the user code region "h" lost its begin marker, so gwgen cannot tell where your code starts']);
+    expect(plan.conflicts[0]?.hint).toContain('// gwgen:user-code-begin h');
+  });
 });
 
 describe('CRLF line ends (a Windows checkout with core.autocrlf)', () => {

@@ -50,3 +50,11 @@ export function unclosedRegionIds(content: string): string[] {
   const opened = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
   return [...new Set(opened.filter((id) => !closed.has(id)))];
 }
+
+/** Ids of end markers without their begin marker (a deleted or mistyped begin line): such a region is not carried over. */
+export function unopenedRegionIds(content: string): string[] {
+  if (!content.includes('gwgen:user-code-end')) return [];
+  const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
+  const ended = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-end ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
+  return [...new Set(ended.filter((id) => !closed.has(id)))];
+}
