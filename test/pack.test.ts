@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -212,6 +212,31 @@ describe('gwgen pack install from npm: what was fetched', () => {
     const out = tempDir();
     return join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
   }
+
+  it('a tarball with a path that leaves package/ or a file behind a link is refused as such, and nothing lands outside', async () => {
+    const root = tempDir();
+    const project = join(root, 'project');
+    mkdirSync(project);
+    const src = makePack(join(root, 'src/package'), { name: 'evil-pack' });
+    writeFileSync(join(src, 'package.json'), JSON.stringify({ name: 'evil-pack', version: '1.2.0' }));
+    // tar's own --transform writes the hostile member names: "package/../../escaped.txt", and a link "package/lnk" with a file behind it.
+    writeFileSync(join(root, 'escaped.txt'), 'x\n');
+    execFileSync('tar', ['-czf', join(root, 'dots.tgz'), '-C', join(root, 'src'), 'package', '-C', root, '--transform', 's|^escaped.txt|package/../../escaped.txt|', 'escaped.txt']);
+    mkdirSync(join(root, 'inner'));
+    writeFileSync(join(root, 'inner/behind.txt'), 'x\n');
+    symlinkSync(join(root, 'outside'), join(root, 'lnk'));
+    execFileSync('tar', ['-czf', join(root, 'link.tgz'), '-C', join(root, 'src'), 'package', '-C', root, '--transform', 's|^lnk|package/lnk|;s|^inner|package/lnk|', 'lnk', 'inner/behind.txt']);
+    mkdirSync(join(root, 'outside'));
+    for (const [tarball, why] of [['dots.tgz', "Member name contains '..'"], ['link.tgz', 'Cannot open']] as const) {
+      const r = await gwgen(['pack', 'install', join(root, tarball)], { cwd: project });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`cannot install pack ${join(root, tarball)}: its tarball does not unpack safely: `);
+      expect(r.stderr).toContain(why);
+      expect(r.stderr).not.toContain('npm could not fetch it');
+    }
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    expect(readdirSync(join(root, 'outside'))).toEqual([]);
+  });
 
   it('a tarball that is no pack names the npm package', async () => {
     const tarball = notAPack('not-a-pack');

@@ -397,9 +397,20 @@ async function fetchSource(src: Source, work: string): Promise<string> {
   }
   const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
   const tarball = stdout.trim().split('\n').pop()!;
-  await run('tar', ['-xzf', join(work, tarball), '-C', work]);
-  return join(work, 'package');
+  const unpacked = join(work, 'unpacked');
+  await mkdir(unpacked);
+  try {
+    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the install.
+    await run('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
+  } catch (err) {
+    const lines = ((err as Error & { stderr?: string }).stderr || (err as Error).message).trim().split('\n');
+    throw new UnpackError(lines.find((l) => !/Removing leading|Exiting with failure/.test(l)) ?? lines[0] ?? 'tar failed');
+  }
+  return join(unpacked, 'package');
 }
+
+/** npm fetched the package, but its tarball does not unpack cleanly (a path with "..", a file behind a link). */
+class UnpackError extends Error {}
 
 function describeSource(src: Source, projectDir: string): string {
   if (src.kind === 'path') return `path:${relative(projectDir, src.dir).split(sep).join('/') || '.'}`;
@@ -454,6 +465,9 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       // The line that says why (git's "fatal: …"), not a warning before it.
       const lines = (e.stderr || e.message).trim().split('\n');
       const why = lines.find((l) => /^(fatal|error)\b/i.test(l)) ?? lines.find((l) => !/^warning\b/i.test(l)) ?? lines[0];
+      if (err instanceof UnpackError) {
+        return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
+      }
       if (src.kind === 'npm') {
         return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
       }
