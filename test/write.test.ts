@@ -278,6 +278,26 @@ describe('user code and the manifest', () => {
     expect(readFileSync(join(dir, 'src/hooks.ts'), 'utf8')).toContain('mine();');
   });
 
+  it('a region that still holds the template\'s own body takes the new template\'s body; one with user code keeps it', async () => {
+    const dir = tempDir();
+    const two = (a: string, b: string) => `export {};\n// gwgen:user-code-begin a\n${a}\n// gwgen:user-code-end a\n// gwgen:user-code-begin b\n${b}\n// gwgen:user-code-end b\n`;
+    await write(dir, [file('src/edited.ts', two('// a1', '// b1')), file('src/untouched.ts', two('// a1', '// b1'))]);
+    writeFileSync(join(dir, 'src/edited.ts'), two('mine();', '// b1'));
+    const plan = await write(dir, [file('src/edited.ts', two('// a2', '// b2')), file('src/untouched.ts', two('// a2', '// b2'))]);
+    expect(plan.conflicts).toEqual([]);
+    expect(readFileSync(join(dir, 'src/edited.ts'), 'utf8')).toBe(two('mine();', '// b2'));
+    expect(readFileSync(join(dir, 'src/untouched.ts'), 'utf8')).toBe(two('// a2', '// b2'));
+    // A manifest of an earlier gwgen (no template_regions): a file as its template wrote it still takes the new bodies.
+    const manifestPath = join(dir, '.gwgen/manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    for (const entry of Object.values(manifest.files) as { template_regions?: unknown }[]) delete entry.template_regions;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const older = await planWrite(dir, [file('src/edited.ts', two('// a3', '// b3')), file('src/untouched.ts', two('// a3', '// b3'))], base);
+    expect(older.conflicts).toEqual([]);
+    expect(older.contents.get('src/untouched.ts')).toBe(two('// a3', '// b3'));
+    expect(older.contents.get('src/edited.ts')).toBe(two('mine();', '// b2'));
+  });
+
   it('a region that leaves the template is no conflict while the file holds only the template\'s own body', async () => {
     const dir = tempDir();
     await write(dir, [hooks('v1')]);

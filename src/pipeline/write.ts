@@ -22,6 +22,11 @@ export interface ManifestEntry {
    * template has them. A file on disk that hashes so holds no user code.
    */
   readonly template_sha256?: string;
+  /**
+   * For a file with user-code regions: sha256 of each region's body as the template wrote it. A
+   * region whose body still hashes so holds no user code, and takes the next template's body.
+   */
+  readonly template_regions?: Readonly<Record<string, string>>;
   readonly target: string;
   readonly template: string;
 }
@@ -207,7 +212,7 @@ function isManifest(value: unknown): value is Manifest {
   return Object.entries(files).every(([path, entry]) => {
     if (!isRelativePath(path) || typeof entry !== 'object' || entry === null) return false;
     const e = entry as Record<string, unknown>;
-    return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string');
+    return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string') && (e.template_regions === undefined || (typeof e.template_regions === 'object' && e.template_regions !== null && !Array.isArray(e.template_regions) && Object.values(e.template_regions).every((h) => typeof h === 'string')));
   });
 }
 
@@ -298,11 +303,12 @@ export async function planWrite(
     const known = previous?.files[file.path];
     let content = file.content;
     if (onDiskLf !== undefined) {
-      const carried = carryUserCode(content, onDiskLf);
-      content = carried.content;
-      // A file exactly as its template last wrote it holds no user code, whatever its regions say.
+      // A file exactly as its template last wrote it holds no user code, whatever its regions say;
+      // nor does a region whose body is still the template's: both take the template's new bodies.
       const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDiskLf);
-      for (const id of untouched ? [] : carried.dropped) {
+      const carried = carryUserCode(content, onDiskLf, (id, body) => untouched || templateBody(known, id, body));
+      content = carried.content;
+      for (const id of carried.dropped) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
       }
       for (const id of duplicateRegionIds(onDiskLf)) {
@@ -377,11 +383,18 @@ export async function planWrite(
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
 }
 
+/** Whether a region body is the template's own as the manifest recorded it (no user code in it). */
+function templateBody(entry: ManifestEntry | undefined, id: string, body: string): boolean {
+  const recorded = entry?.template_regions?.[id];
+  return recorded !== undefined && recorded === sha256(body);
+}
+
 function manifestEntry(file: GeneratedFile, content: string): ManifestEntry {
   const bare = withoutUserCode(content);
+  const regions = [...userRegions(file.content)].sort(([a], [b]) => compareStrings(a, b));
   return {
     sha256: sha256(bare),
-    ...(userRegions(file.content).size > 0 ? { template_sha256: sha256(file.content) } : {}),
+    ...(regions.length > 0 ? { template_sha256: sha256(file.content), template_regions: Object.fromEntries(regions.map(([id, body]) => [id, sha256(body)])) } : {}),
     target: file.target,
     template: file.template,
   };
