@@ -69,6 +69,25 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(r.stderr).toMatch(/hint: gwgen's helpers are .*\byaml\b/);
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
   });
+
+  it('reports every unknown helper and unknown partial of a template in one run, each at its line', async () => {
+    const pack = makePack(tempDir(), { notes: '{{shout gateway}}\n{{#each (pick routes)}}{{/each}}\n{{> footer}}\n' });
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    const file = join(pack, 'templates/kong/NOTES.md.hbs');
+    expect(r.stderr).toContain(`${file}:1:1: error: templates/kong/NOTES.md.hbs calls the helper "shout"`);
+    expect(r.stderr).toContain(`${file}:2:9: error: templates/kong/NOTES.md.hbs calls the helper "pick"`);
+    expect(r.stderr).toContain(`${file}:3:1: error: templates/kong/NOTES.md.hbs uses the partial "footer"`);
+    expect(r.stderr).toContain('3 problems');
+  });
+
+  it('a template that does not parse is reported at its line, with what the parser got and expected', async () => {
+    const pack = makePack(tempDir(), { notes: 'ok\n{{#if gateway}}\n' });
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'templates/kong/NOTES.md.hbs')}:3: error: template does not compile: Parse error: got the end of the template, expected`);
+    expect(r.stderr).not.toContain('---^');
+  });
 });
 
 describe('gwgen pack: symbolic links', () => {

@@ -191,30 +191,55 @@ function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): vo
  * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
  * partials gwgen registers for its folder, so that none of these fails first at generate time.
  */
+/** Handlebars' parse error in one line: what it got, and what it expected (its ASCII-art pointer left out). */
+function compileError(message: string): string {
+  const lines = message.split('\n');
+  const expecting = lines.find((l) => l.startsWith('Expecting '));
+  return expecting ? `${lines[0]!.replace(/ on line \d+:?$/, '')}: ${expecting.replace(/^Expecting (.*), got '(\w+)'$/, (_all, wanted: string, got: string) => `got ${got === 'EOF' ? 'the end of the template' : `'${got}'`}, expected ${wanted}`)}` : lines[0]!;
+}
+
+function compileErrorLine(e: Error & { lineNumber?: number; column?: number }): { line?: number; column?: number } {
+  const line = e.lineNumber ?? Number(/on line (\d+)/.exec(e.message)?.[1] ?? NaN);
+  if (!Number.isFinite(line)) return {};
+  return { line, ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) };
+}
+
 async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const source = await readFile(file, 'utf8');
   const KNOWN_HELPERS = await knownHelpers();
-  try {
-    Handlebars.precompile(source, { strict: true, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true });
-  } catch (err) {
-    const e = err as Error & { lineNumber?: number; column?: number };
-    const unknown = /unknown helper (\S+)/.exec(e.message);
-    if (unknown) {
-      return [
+  // Every unknown helper, not only the first: each one found is allowed for the next try.
+  const problems: Problem[] = [];
+  const allowed: Record<string, true> = { ...KNOWN_HELPERS };
+  let parses = true;
+  for (let tries = 0; ; tries++) {
+    try {
+      Handlebars.precompile(source, { strict: true, knownHelpers: allowed, knownHelpersOnly: true });
+      break;
+    } catch (err) {
+      const e = err as Error & { lineNumber?: number; column?: number };
+      const unknown = /unknown helper (\S+)/.exec(e.message);
+      if (!unknown || tries >= 50) {
+        parses = Boolean(unknown);
+        if (!unknown) problems.push(problem('usage', `template does not compile: ${compileError(e.message)}`, { location: { file, ...compileErrorLine(e) }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' }));
+        break;
+      }
+      allowed[unknown[1]!] = true;
+      problems.push(
         problem('usage', `${path} calls the helper "${unknown[1]}", which gwgen does not have`, {
           location: { file, ...(e.lineNumber !== undefined ? { line: e.lineNumber } : {}), ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) },
           hint: `gwgen's helpers are ${Object.keys(KNOWN_HELPERS).sort().join(', ')}, and Handlebars' own ${BUILTIN_HELPERS.join(', ')}`,
         }),
-      ];
+      );
     }
-    return [problem('usage', `template does not compile: ${e.message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' })];
   }
+  // A template that does not parse has no partials to check.
+  if (!parses) return problems;
   const uses: PartialUse[] = [];
   const inline = new Set<string>();
   partialUses(Handlebars.parse(source), uses, inline);
   const folder = path.split('/')[1]!;
   const known = await partialsFor(folder);
-  return uses
+  return [...problems, ...uses
     .filter((use) => !known.includes(use.name) && !inline.has(use.name))
     .map((use) =>
       problem('usage', `${path} uses the partial "${use.name}", which neither the pack nor gwgen provides for templates/${folder}/`, {
@@ -223,7 +248,7 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
           ? `the partials of templates/${folder}/ are ${known.join(', ')} (the files ${known.map((k) => `_${k}.hbs`).join(', ')}); a pack overrides them by path, it cannot add new ones`
           : `gwgen has no partials for templates/${folder}/, and a pack cannot add new ones; define it inline ({{#*inline "${use.name}"}}…{{/inline}}) or write it out`,
       }),
-    );
+    )];
 }
 
 const LOCK_HINT = "fix it, or delete it and install your packs again with gwgen pack install <source> (gwgen does not overwrite a gwgen.lock it cannot read: that would lose the other packs' pins)";
