@@ -355,7 +355,9 @@ async function isBareRepo(dir: string): Promise<boolean> {
  * path as given relative to the project, like a pack directory.
  */
 async function localGit(source: string, cwd: string): Promise<Source | undefined> {
-  const hash = source.lastIndexOf('#');
+  // A folder named with a "#" is that folder; only a path that does not exist as given has a ref.
+  const whole = await stat(resolve(cwd, source)).then(() => true, () => false);
+  const hash = whole ? -1 : source.lastIndexOf('#');
   const [path, ref] = hash > 0 ? [source.slice(0, hash), source.slice(hash + 1)] : [source, undefined];
   const dir = resolve(cwd, path);
   if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) return undefined;
