@@ -219,6 +219,10 @@ describe('gwgen pack install from a local git repository given by its path', () 
     const unknownRef = await gwgen(['pack', 'install', '../acme.git#nope'], { cwd: project });
     expect(unknownRef.exitCode).toBe(1);
     expect(unknownRef.stderr).toContain('fatal: Remote branch nope not found');
+    // A folder whose name holds "#" is that folder, even beside a repository of the name before it.
+    makePack(join(parent, 'acme.git#v1'), { name: 'acme-git', version: '9.0.0' });
+    const folder = await gwgen(['pack', 'install', '../acme.git#v1'], { cwd: project });
+    expect(folder.stderr).toContain('installed acme-git 9.0.0 from path:../acme.git#v1');
   });
 });
 
