@@ -388,6 +388,18 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('installing over a pinned pack says what it replaces (another version or source), or that nothing changed', async () => {
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).stderr).not.toContain('replacing');
+    const again = await gwgen(['pack', 'install', source], { cwd: project });
+    expect(again.stderr).toMatch(/installed acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), unchanged/);
+    makePack(source, { version: '1.1.0' });
+    const older = await gwgen(['pack', 'install', source], { cwd: project });
+    expect(older.exitCode).toBe(0);
+    expect(older.stderr).toMatch(/installed acme-pack 1\.1\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), replacing acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\)/);
+  });
+
   it('an invalid pack is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });

@@ -476,7 +476,7 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
  * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
  * while gwgen.lock is invalid.
  */
-export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; problems: Problem[] }> {
+export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; replaced?: LockEntry; problems: Problem[] }> {
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
   const before = await loadLock(projectDir);
   if (!before.lock) return { problems: before.problems };
@@ -534,7 +534,8 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     const { lock, problems } = await loadLock(projectDir);
     if (!lock) return { problems };
     await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
-    return { manifest, entry, problems: [] };
+    const replaced = lock.packs[manifest.name];
+    return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
