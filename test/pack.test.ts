@@ -400,6 +400,23 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(older.stderr).toMatch(/installed acme-pack 1\.1\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), replacing acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\)/);
   });
 
+  it('installs run one at a time (the project lock), so that installs at once keep every pin', async () => {
+    const { execa } = await import('execa');
+    const { lockOutput } = await import('../dist/pipeline/write.js');
+    const project = tempDir();
+    const packs = ['one', 'two', 'three'].map((n) => makePack(join(tempDir(), n), { name: `pack-${n}` }));
+    const release = await lockOutput(project);
+    const children = packs.map((pack) => execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'pack', 'install', pack], { cwd: project, reject: false }));
+    await new Promise((done) => setTimeout(done, 1500));
+    // Waiting for the lock: nothing pinned yet.
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    await release();
+    const runs = await Promise.all(children);
+    for (const r of runs) expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8')).packs).sort()).toEqual(['pack-one', 'pack-three', 'pack-two']);
+    expect(readdirSync(join(project, '.gwgen')).sort()).toEqual(['packs']);
+  });
+
   it('an invalid pack is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });

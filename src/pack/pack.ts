@@ -11,6 +11,7 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import { lockOutput } from '../pipeline/write.js';
 
 const run = promisify(execFile);
 
@@ -471,6 +472,18 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
   return { ...p, message: shown(p.message), ...(p.location?.file ? { location: { ...p.location, file: shown(p.location.file) } } : {}) };
 }
 
+/** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
+async function lockProject(projectDir: string): Promise<() => Promise<void>> {
+  for (const deadline = Date.now() + 60_000; ; ) {
+    try {
+      return await lockOutput(projectDir);
+    } catch (err) {
+      if (!(err instanceof GwgenError) || !err.problems.some((p) => p.code === 'locked') || Date.now() > deadline) throw err;
+      await new Promise((done) => setTimeout(done, 50 + Math.floor(Math.random() * 100)));
+    }
+  }
+}
+
 /**
  * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
  * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
@@ -519,23 +532,36 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     const validated = await validatePack(dir);
     const manifest = validated.manifest;
     if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
-    const target = join(projectDir, PACKS_DIR, manifest.name);
-    const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
-    await rm(staging, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true });
-    for (const file of await files(dir)) {
-      const dest = join(staging, relative(dir, file));
-      await mkdir(join(dest, '..'), { recursive: true });
-      await cp(file, dest);
+    // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
+    // each write the lock as they read it, and one pin would be lost.
+    let release: () => Promise<void>;
+    try {
+      release = await lockProject(projectDir);
+    } catch (err) {
+      if (err instanceof GwgenError) return { problems: [...err.problems] };
+      throw err;
     }
-    await rm(target, { recursive: true, force: true });
-    await rename(staging, target);
-    const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-    const { lock, problems } = await loadLock(projectDir);
-    if (!lock) return { problems };
-    await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
-    const replaced = lock.packs[manifest.name];
-    return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
+    try {
+      const { lock, problems } = await loadLock(projectDir);
+      if (!lock) return { problems };
+      const target = join(projectDir, PACKS_DIR, manifest.name);
+      const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
+      await rm(staging, { recursive: true, force: true });
+      await mkdir(staging, { recursive: true });
+      for (const file of await files(dir)) {
+        const dest = join(staging, relative(dir, file));
+        await mkdir(join(dest, '..'), { recursive: true });
+        await cp(file, dest);
+      }
+      await rm(target, { recursive: true, force: true });
+      await rename(staging, target);
+      const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
+      await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
+      const replaced = lock.packs[manifest.name];
+      return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
+    } finally {
+      await release();
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
