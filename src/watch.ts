@@ -1,5 +1,6 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { dirname, basename, resolve } from 'node:path';
+import { GwgenError, type Problem } from './errors.js';
 import { keepQueryWorker } from './sparql/worker-client.js';
 import { generate, writeOutput, type GenerateInput, type WriteOptions, type WriteResult, type GenerateResult } from './generate.js';
 
@@ -16,12 +17,15 @@ export interface Watcher {
   readonly done: Promise<void>;
 }
 
+/** What a run of watch generates from, worked out anew before each run (the pack's templates, checked against gwgen.lock). */
+export type PrepareInput = (input: GenerateInput) => Promise<{ readonly input?: GenerateInput; readonly problems: readonly Problem[] }>;
+
 /**
  * Generates once, then again after every change of a model file (debounced), until stopped.
  * A failed run is reported through `onRun` and watching goes on. The directories of the model
  * files are watched, not the files, so editors that replace a file on save are seen too.
  */
-export function watch(input: GenerateInput, options: WriteOptions, onRun: (event: WatchEvent) => void, debounceMs = 150): Watcher {
+export function watch(input: GenerateInput, options: WriteOptions, onRun: (event: WatchEvent) => void, debounceMs = 150, prepare?: PrepareInput): Watcher {
   const files = new Set(input.models.map((m) => resolve(m)));
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -36,7 +40,17 @@ export function watch(input: GenerateInput, options: WriteOptions, onRun: (event
   const run = (changed: string[]) => {
     running = running.then(async () => {
       if (stopped) return;
-      const result = await generate(input, {}, { queries: queryWorker.run });
+      let runInput = input;
+      if (prepare) {
+        // Checked again on every run: a pack may have been modified or reinstalled meanwhile.
+        const prepared = await prepare(input).catch((err: unknown) => (err instanceof GwgenError ? { input: undefined, problems: err.problems } : Promise.reject(err)));
+        if (!prepared.input) {
+          onRun({ generation: { ok: false, problems: prepared.problems, timings: {} }, changed });
+          return;
+        }
+        runInput = prepared.input;
+      }
+      const result = await generate(runInput, {}, { queries: queryWorker.run });
       if (!result.ok) onRun({ generation: result, changed });
       else onRun({ generation: { ok: true, write: await writeOutput(result, options) }, changed });
     });

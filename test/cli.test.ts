@@ -326,6 +326,42 @@ describe('gwgen generate: regeneration rules', () => {
     expect(readdirSync(elsewhere)).toEqual([]);
   });
 
+  it('a Windows checkout (every file CRLF) is up to date, and --force after a model edit keeps the user code and CRLF', async () => {
+    const out = tempDir();
+    const models = tempDir();
+    const shop = readFileSync(join(ROOT, 'examples/mesh-shop.ttl'), 'utf8');
+    writeFileSync(join(models, 'm.ttl'), shop);
+    expect((await gwgen(['generate', join(models, 'm.ttl'), '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    writeFileSync(hooks, readFileSync(hooks, 'utf8').replace(/^( *\/\/ gwgen:user-code-begin before-proxy\n)/m, '$1  ctx.setUpstreamHeader("x-mine", "1");\n'));
+    const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
+    for (const [path, text] of Object.entries(snapshotDir(out))) writeFileSync(join(out, path), crlf(text));
+    const checkedOut = snapshotDir(out);
+    const check = await gwgen(['generate', join(models, 'm.ttl'), '-o', out, '--check']);
+    expect(check.exitCode, check.stderr).toBe(0);
+    writeFileSync(join(models, 'm.ttl'), shop.replace('agw:serviceName "cart"', 'agw:serviceName "basket"'));
+    const forced = await gwgen(['generate', join(models, 'm.ttl'), '-o', out, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(readFileSync(hooks, 'utf8')).toBe(checkedOut['gateway/src/hooks.ts']);
+    expect(readFileSync(join(out, 'kong/kong.yml'), 'utf8')).toContain('host: basket.upstream\r\n');
+    expect(readFileSync(join(out, 'kong/kong.yml'), 'utf8')).not.toMatch(/[^\r]\n/);
+  });
+
+  it('a manifest that is not JSON stops the run (exit 3) naming it, leaving DIR as it was; --force rebuilds it', async () => {
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    writeFileSync(join(out, '.gwgen/manifest.json'), '{"files": {');
+    const before = snapshotDir(out);
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain('.gwgen/manifest.json: error: .gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(snapshotDir(out)).toEqual(before);
+    const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, '.gwgen/manifest.json'), 'utf8')).files['kong/kong.yml'].target).toBe('kong');
+  });
+
   it('repeated -t add up, as a comma list does', async () => {
     const out = tempDir();
     const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '-t', 'kong', '-t', 'istio']);

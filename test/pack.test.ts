@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -68,6 +68,25 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(r.stderr).toContain('calls the helper "shout"');
     expect(r.stderr).toMatch(/hint: gwgen's helpers are .*\byaml\b/);
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+
+  it('reports every unknown helper and unknown partial of a template in one run, each at its line', async () => {
+    const pack = makePack(tempDir(), { notes: '{{shout gateway}}\n{{#each (pick routes)}}{{/each}}\n{{> footer}}\n' });
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    const file = join(pack, 'templates/kong/NOTES.md.hbs');
+    expect(r.stderr).toContain(`${file}:1:1: error: templates/kong/NOTES.md.hbs calls the helper "shout"`);
+    expect(r.stderr).toContain(`${file}:2:9: error: templates/kong/NOTES.md.hbs calls the helper "pick"`);
+    expect(r.stderr).toContain(`${file}:3:1: error: templates/kong/NOTES.md.hbs uses the partial "footer"`);
+    expect(r.stderr).toContain('3 problems');
+  });
+
+  it('a template that does not parse is reported at its line, with what the parser got and expected', async () => {
+    const pack = makePack(tempDir(), { notes: 'ok\n{{#if gateway}}\n' });
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'templates/kong/NOTES.md.hbs')}:3: error: template does not compile: Parse error: got the end of the template, expected`);
+    expect(r.stderr).not.toContain('---^');
   });
 });
 
@@ -173,6 +192,40 @@ describe('gwgen pack install from git: branch, tag and commit refs', () => {
   });
 });
 
+describe('gwgen pack install from a local git repository given by its path', () => {
+  it('a bare repository is cloned (it is no pack directory), also at a ref; a working tree takes a ref too', async () => {
+    const work = makePack(join(tempDir(), 'acme'), { name: 'acme-git', version: '1.0.0' });
+    const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    git('tag', 'v1');
+    makePack(work, { name: 'acme-git', version: '2.0.0' });
+    git('commit', '-q', '-am', 'v2');
+    const parent = tempDir();
+    execFileSync('git', ['clone', '-q', '--bare', work, join(parent, 'acme.git')]);
+    const project = join(parent, 'project');
+    mkdirSync(project);
+    for (const [source, version, recorded] of [['../acme.git', '2.0.0', 'git:../acme.git'], [`${join(parent, 'acme.git')}#v1`, '1.0.0', 'git:../acme.git#v1'], [`${work}#v1`, '1.0.0', undefined]] as const) {
+      const r = await gwgen(['pack', 'install', source], { cwd: project });
+      expect(r.stderr, source).toContain(`installed acme-git ${version} from git:`);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const lock = JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8'));
+      if (recorded) expect(lock.packs['acme-git'].source).toBe(recorded);
+      expect(readFileSync(join(project, '.gwgen/packs/acme-git/pack.toml'), 'utf8')).toContain(`version = "${version}"`);
+    }
+    // What pack list suggests for reinstalling works as given.
+    expect((await gwgen(['pack', 'install', '../acme.git'], { cwd: project })).exitCode).toBe(0);
+    const unknownRef = await gwgen(['pack', 'install', '../acme.git#nope'], { cwd: project });
+    expect(unknownRef.exitCode).toBe(1);
+    expect(unknownRef.stderr).toContain('fatal: Remote branch nope not found');
+    // A folder whose name holds "#" is that folder, even beside a repository of the name before it.
+    makePack(join(parent, 'acme.git#v1'), { name: 'acme-git', version: '9.0.0' });
+    const folder = await gwgen(['pack', 'install', '../acme.git#v1'], { cwd: project });
+    expect(folder.stderr).toContain('installed acme-git 9.0.0 from path:../acme.git#v1');
+  });
+});
+
 describe('gwgen pack install from npm: what was fetched', () => {
   /** A tarball as npm pack makes it, of a package that is no template pack. */
   function notAPack(name: string): string {
@@ -182,6 +235,31 @@ describe('gwgen pack install from npm: what was fetched', () => {
     const out = tempDir();
     return join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
   }
+
+  it('a tarball with a path that leaves package/ or a file behind a link is refused as such, and nothing lands outside', async () => {
+    const root = tempDir();
+    const project = join(root, 'project');
+    mkdirSync(project);
+    const src = makePack(join(root, 'src/package'), { name: 'evil-pack' });
+    writeFileSync(join(src, 'package.json'), JSON.stringify({ name: 'evil-pack', version: '1.2.0' }));
+    // tar's own --transform writes the hostile member names: "package/../../escaped.txt", and a link "package/lnk" with a file behind it.
+    writeFileSync(join(root, 'escaped.txt'), 'x\n');
+    execFileSync('tar', ['-czf', join(root, 'dots.tgz'), '-C', join(root, 'src'), 'package', '-C', root, '--transform', 's|^escaped.txt|package/../../escaped.txt|', 'escaped.txt']);
+    mkdirSync(join(root, 'inner'));
+    writeFileSync(join(root, 'inner/behind.txt'), 'x\n');
+    symlinkSync(join(root, 'outside'), join(root, 'lnk'));
+    execFileSync('tar', ['-czf', join(root, 'link.tgz'), '-C', join(root, 'src'), 'package', '-C', root, '--transform', 's|^lnk|package/lnk|;s|^inner|package/lnk|', 'lnk', 'inner/behind.txt']);
+    mkdirSync(join(root, 'outside'));
+    for (const [tarball, why] of [['dots.tgz', "Member name contains '..'"], ['link.tgz', 'Cannot open']] as const) {
+      const r = await gwgen(['pack', 'install', join(root, tarball)], { cwd: project });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`cannot install pack ${join(root, tarball)}: its tarball does not unpack safely: `);
+      expect(r.stderr).toContain(why);
+      expect(r.stderr).not.toContain('npm could not fetch it');
+    }
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    expect(readdirSync(join(root, 'outside'))).toEqual([]);
+  });
 
   it('a tarball that is no pack names the npm package', async () => {
     const tarball = notAPack('not-a-pack');
@@ -310,6 +388,35 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('installing over a pinned pack says what it replaces (another version or source), or that nothing changed', async () => {
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).stderr).not.toContain('replacing');
+    const again = await gwgen(['pack', 'install', source], { cwd: project });
+    expect(again.stderr).toMatch(/installed acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), unchanged/);
+    makePack(source, { version: '1.1.0' });
+    const older = await gwgen(['pack', 'install', source], { cwd: project });
+    expect(older.exitCode).toBe(0);
+    expect(older.stderr).toMatch(/installed acme-pack 1\.1\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), replacing acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\)/);
+  });
+
+  it('installs run one at a time (the project lock), so that installs at once keep every pin', async () => {
+    const { execa } = await import('execa');
+    const { lockOutput } = await import('../dist/pipeline/write.js');
+    const project = tempDir();
+    const packs = ['one', 'two', 'three'].map((n) => makePack(join(tempDir(), n), { name: `pack-${n}` }));
+    const release = await lockOutput(project);
+    const children = packs.map((pack) => execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'pack', 'install', pack], { cwd: project, reject: false }));
+    await new Promise((done) => setTimeout(done, 1500));
+    // Waiting for the lock: nothing pinned yet.
+    expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+    await release();
+    const runs = await Promise.all(children);
+    for (const r of runs) expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8')).packs).sort()).toEqual(['pack-one', 'pack-three', 'pack-two']);
+    expect(readdirSync(join(project, '.gwgen')).sort()).toEqual(['packs']);
+  });
+
   it('an invalid pack is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });
@@ -341,5 +448,38 @@ describe('gwgen watch --pack', () => {
     expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack.name).toBe('acme-pack');
     child.kill('SIGINT');
     await child;
+  });
+
+  it('checks the pack against gwgen.lock before every run: a pack modified while watching is refused, a reinstalled one is used with its new pin', async () => {
+    const { execa } = await import('execa');
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    const model = join(project, 'model.ttl');
+    writeFileSync(model, readFileSync(join(ROOT, 'examples/metered-api.ttl'), 'utf8'));
+    const child = execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'watch', model, '-o', 'out', '--pack', 'acme-pack'], { cwd: project, reject: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const notes = () => (existsSync(join(project, 'out/kong/NOTES.md')) ? readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8') : '');
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 60_000; !ok(); await new Promise((r) => setTimeout(r, 100))) if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr:\n${stderr}`);
+    };
+    try {
+      await until('the first generation', () => notes().startsWith('ACME NOTES for metered-gateway'));
+      writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'TAMPERED {{md gateway}}\n');
+      writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "metered-gateway"', 'agw:gatewayName "renamed-gateway"'));
+      await until('the refusal', () => stderr.includes('not generated, out left as it was; watching'));
+      expect(stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack: it no longer matches gwgen.lock');
+      expect(notes()).toBe('ACME NOTES for metered-gateway\n');
+      makePack(source, { version: '1.3.0', notes: 'ACME 1.3 NOTES for {{md gateway}}\n' });
+      expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+      writeFileSync(model, readFileSync(model, 'utf8').replace('agw:gatewayName "renamed-gateway"', 'agw:gatewayName "again-gateway"'));
+      await until('the regeneration with the new version', () => notes() === 'ACME 1.3 NOTES for again-gateway\n');
+      const lock = JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8'));
+      expect(JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8')).pack).toEqual({ name: 'acme-pack', version: '1.3.0', integrity: lock.packs['acme-pack'].integrity });
+    } finally {
+      child.kill('SIGINT');
+      await child;
+    }
   });
 });

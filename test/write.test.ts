@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyWrite, lockOutput, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
 import { carryUserCode } from '../dist/pipeline/user-code.js';
-import { ROOT, snapshotDir, tempDir } from './helpers.js';
+import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
 const base = { generator: 'gwgen test', inputs: [], targets: ['t'] };
 const file = (path: string, content: string): GeneratedFile => ({ path, content, target: 't', template: 't.hbs' });
@@ -236,10 +236,27 @@ describe('the output lock', () => {
     writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: hostname(), started: 'an hour ago' }));
     utimesSync(lock, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
     await (await lockOutput(dir))();
-    // A first run (no .gwgen yet) creates nothing to lock.
+    // A first run (no DIR yet) leaves nothing behind once released: its lock's folders are removed.
     const fresh = join(tempDir(), 'fresh');
     await (await lockOutput(fresh))();
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('a first run into a new DIR holds the lock too: a second run into the same new DIR waits its turn (exit 3), not writing over it', async () => {
+    const parent = tempDir('gwgen test ü ');
+    const fresh = join(parent, 'new out');
+    const release = await lockOutput(fresh);
+    expect(readdirSync(join(fresh, '.gwgen'))).toEqual(['lock']);
+    const second = await gwgen(['generate', 'examples/metered-api.ttl', '-o', fresh]);
+    expect(second.exitCode, second.stderr).toBe(3);
+    expect(second.stderr).toContain(`another gwgen run (pid ${process.pid} on ${hostname()}`);
+    expect(readdirSync(join(fresh, '.gwgen'))).toEqual(['lock']);
+    await release();
+    expect(existsSync(fresh)).toBe(false);
+    // Released, DIR is free for the next run, which writes it.
+    const third = await gwgen(['generate', 'examples/metered-api.ttl', '-o', fresh]);
+    expect(third.exitCode, third.stderr).toBe(0);
+    expect(readdirSync(join(fresh, '.gwgen'))).toEqual(['manifest.json']);
   });
 });
 
@@ -259,6 +276,26 @@ describe('user code and the manifest', () => {
     const plan = await write(dir, [file('a.txt', 'A\n')]);
     expect(plan.conflicts.map((c) => c.message)).toEqual(['src/hooks.ts is no longer generated, but holds your code in its gwgen:user-code regions, which would be lost']);
     expect(readFileSync(join(dir, 'src/hooks.ts'), 'utf8')).toContain('mine();');
+  });
+
+  it('a region that still holds the template\'s own body takes the new template\'s body; one with user code keeps it', async () => {
+    const dir = tempDir();
+    const two = (a: string, b: string) => `export {};\n// gwgen:user-code-begin a\n${a}\n// gwgen:user-code-end a\n// gwgen:user-code-begin b\n${b}\n// gwgen:user-code-end b\n`;
+    await write(dir, [file('src/edited.ts', two('// a1', '// b1')), file('src/untouched.ts', two('// a1', '// b1'))]);
+    writeFileSync(join(dir, 'src/edited.ts'), two('mine();', '// b1'));
+    const plan = await write(dir, [file('src/edited.ts', two('// a2', '// b2')), file('src/untouched.ts', two('// a2', '// b2'))]);
+    expect(plan.conflicts).toEqual([]);
+    expect(readFileSync(join(dir, 'src/edited.ts'), 'utf8')).toBe(two('mine();', '// b2'));
+    expect(readFileSync(join(dir, 'src/untouched.ts'), 'utf8')).toBe(two('// a2', '// b2'));
+    // A manifest of an earlier gwgen (no template_regions): a file as its template wrote it still takes the new bodies.
+    const manifestPath = join(dir, '.gwgen/manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    for (const entry of Object.values(manifest.files) as { template_regions?: unknown }[]) delete entry.template_regions;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const older = await planWrite(dir, [file('src/edited.ts', two('// a3', '// b3')), file('src/untouched.ts', two('// a3', '// b3'))], base);
+    expect(older.conflicts).toEqual([]);
+    expect(older.contents.get('src/untouched.ts')).toBe(two('// a3', '// b3'));
+    expect(older.contents.get('src/edited.ts')).toBe(two('mine();', '// b2'));
   });
 
   it('a region that leaves the template is no conflict while the file holds only the template\'s own body', async () => {
@@ -283,8 +320,46 @@ describe('user code and the manifest', () => {
     await write(dir, [file('a.txt', 'A\n')]);
     writeFileSync(join(dir, '.gwgen/manifest.json'), text);
     const plan = await planWrite(dir, [file('a.txt', 'A2\n')], base);
-    expect(plan.conflicts.map((c) => c.message)).toEqual(['a.txt exists but was not generated by gwgen']);
+    const why = text === '{not json' ? 'is not valid JSON' : 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)';
+    expect(plan.conflicts.map((c) => c.message)).toEqual([
+      `.gwgen/manifest.json ${why}, so gwgen cannot tell which files in the output directory it generated`,
+      `a.txt exists but was not generated by gwgen (.gwgen/manifest.json ${why})`,
+    ]);
     expect(plan.delete).toEqual([]);
+  });
+
+  it('a manifest gwgen cannot trust stops the run even when every file is as gwgen would write it (it would forget what it generated before)', async () => {
+    const dir = tempDir();
+    await write(dir, [file('a.txt', 'A\n'), file('old.txt', 'O\n')]);
+    writeFileSync(join(dir, '.gwgen/manifest.json'), '{"files": [');
+    const plan = await planWrite(dir, [file('a.txt', 'A\n')], base);
+    expect(plan.unchanged).toEqual(['a.txt']);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['.gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated']);
+    expect(plan.conflicts[0]?.location?.file).toBe(join(dir, '.gwgen/manifest.json'));
+    expect(plan.obstacles).toEqual([]);
+  });
+
+  it('a deleted manifest is named as the reason a file is not known as gwgen\'s, and the hint says to restore it', async () => {
+    const dir = tempDir();
+    await write(dir, [file('a.txt', 'A\n')]);
+    rmSync(join(dir, '.gwgen/manifest.json'));
+    const plan = await planWrite(dir, [file('a.txt', 'A2\n')], base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['a.txt exists but was not generated by gwgen (no .gwgen/manifest.json records it)']);
+    expect(plan.conflicts[0]?.hint).toContain('restore .gwgen/manifest.json');
+  });
+
+  it('never deletes through a symbolic link: a file no longer generated behind a linked folder stays, even with --force', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    await write(dir, [file('a.txt', 'A\n'), file('linked/secret.txt', 'S\n')]);
+    // The folder replaced by a link to a folder outside DIR that holds the same file.
+    rmSync(join(dir, 'linked'), { recursive: true });
+    writeFileSync(join(outside, 'secret.txt'), 'S\n');
+    symlinkSync(outside, join(dir, 'linked'));
+    const plan = await planWrite(dir, [file('a.txt', 'A\n')], base);
+    expect(plan.delete).toEqual([]);
+    expect(plan.obstacles.map((c) => c.message)).toEqual(['linked/secret.txt is no longer generated, but linked on its way is a symbolic link: gwgen does not delete through one (the file it leads to may lie outside the output directory)']);
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('S\n');
   });
 
   it('.gwgen as a symbolic link is an obstacle even with --force', async () => {
@@ -318,5 +393,47 @@ describe('hand edits around user code', () => {
     expect(byFile['src/hooks.ts']?.message).toBe('src/hooks.ts: the user code region "h" lost its end marker, so gwgen cannot tell where your code ends');
     expect(byFile['src/hooks.ts']?.hint).toContain('// gwgen:user-code-end h');
     expect(byFile['k8s/a.yaml']?.hint).toBe('move your change into the model, or pass --force to overwrite it');
+  });
+
+  it('a region whose begin marker is gone is named as such', async () => {
+    const dir = tempDir();
+    await write(dir, [file('src/hooks.ts', 'export {};\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')]);
+    writeFileSync(join(dir, 'src/hooks.ts'), 'export {};\nmine();\n// gwgen:user-code-end h\n');
+    const plan = await planWrite(dir, [file('src/hooks.ts', '// v2\nexport {};\n// gwgen:user-code-begin h\n// gwgen:user-code-end h\n')], base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['src/hooks.ts: the user code region "h" lost its begin marker, so gwgen cannot tell where your code starts']);
+    expect(plan.conflicts[0]?.hint).toContain('// gwgen:user-code-begin h');
+  });
+});
+
+describe('CRLF line ends (a Windows checkout with core.autocrlf)', () => {
+  const gen = (v: string) => file('src/hooks.ts', `// ${v}\nexport function hook() {\n  // gwgen:user-code-begin hook\n  // gwgen:user-code-end hook\n}\n`);
+  const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
+
+  it('a file converted to CRLF is unchanged, its user code no hand edit, and a rewrite keeps CRLF and the code', async () => {
+    const dir = tempDir();
+    await write(dir, [gen('v1'), file('k8s/a.yaml', 'a: 1\n')]);
+    const hooks = join(dir, 'src/hooks.ts');
+    writeFileSync(hooks, crlf(readFileSync(hooks, 'utf8').replace('  // gwgen:user-code-end hook', '  mine();\n  // gwgen:user-code-end hook')));
+    writeFileSync(join(dir, 'k8s/a.yaml'), 'a: 1\r\n');
+    writeFileSync(join(dir, '.gwgen/manifest.json'), crlf(readFileSync(join(dir, '.gwgen/manifest.json'), 'utf8')));
+    const same = await planWrite(dir, [gen('v1'), file('k8s/a.yaml', 'a: 1\n')], base);
+    expect(same.conflicts).toEqual([]);
+    expect(same.unchanged).toEqual(['k8s/a.yaml', 'src/hooks.ts']);
+    expect(same.manifestChanged).toBe(false);
+    const next = await write(dir, [gen('v2'), file('k8s/a.yaml', 'a: 2\n')]);
+    expect(next.conflicts).toEqual([]);
+    expect(next.update).toEqual(['k8s/a.yaml', 'src/hooks.ts']);
+    expect(readFileSync(hooks, 'utf8')).toBe('// v2\r\nexport function hook() {\r\n  // gwgen:user-code-begin hook\r\n  mine();\r\n  // gwgen:user-code-end hook\r\n}\r\n');
+    expect(readFileSync(join(dir, 'k8s/a.yaml'), 'utf8')).toBe('a: 2\r\n');
+    // Recorded with LF line ends, as gwgen generated it: the next run finds nothing changed.
+    expect((await planWrite(dir, [gen('v2'), file('k8s/a.yaml', 'a: 2\n')], base)).unchanged).toEqual(['k8s/a.yaml', 'src/hooks.ts']);
+  });
+
+  it('a real edit of a CRLF file is still a hand edit', async () => {
+    const dir = tempDir();
+    await write(dir, [file('k8s/a.yaml', 'a: 1\n')]);
+    writeFileSync(join(dir, 'k8s/a.yaml'), 'a: 1\r\nb: 2\r\n');
+    const plan = await planWrite(dir, [file('k8s/a.yaml', 'a: 1\n')], base);
+    expect(plan.conflicts.map((c) => c.message)).toEqual(['k8s/a.yaml was edited by hand since gwgen generated it']);
   });
 });

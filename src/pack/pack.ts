@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
 import { Parser } from 'n3';
@@ -10,6 +11,7 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import { lockOutput } from '../pipeline/write.js';
 
 const run = promisify(execFile);
 
@@ -190,30 +192,55 @@ function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): vo
  * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
  * partials gwgen registers for its folder, so that none of these fails first at generate time.
  */
+/** Handlebars' parse error in one line: what it got, and what it expected (its ASCII-art pointer left out). */
+function compileError(message: string): string {
+  const lines = message.split('\n');
+  const expecting = lines.find((l) => l.startsWith('Expecting '));
+  return expecting ? `${lines[0]!.replace(/ on line \d+:?$/, '')}: ${expecting.replace(/^Expecting (.*), got '(\w+)'$/, (_all, wanted: string, got: string) => `got ${got === 'EOF' ? 'the end of the template' : `'${got}'`}, expected ${wanted}`)}` : lines[0]!;
+}
+
+function compileErrorLine(e: Error & { lineNumber?: number; column?: number }): { line?: number; column?: number } {
+  const line = e.lineNumber ?? Number(/on line (\d+)/.exec(e.message)?.[1] ?? NaN);
+  if (!Number.isFinite(line)) return {};
+  return { line, ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) };
+}
+
 async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const source = await readFile(file, 'utf8');
   const KNOWN_HELPERS = await knownHelpers();
-  try {
-    Handlebars.precompile(source, { strict: true, knownHelpers: KNOWN_HELPERS, knownHelpersOnly: true });
-  } catch (err) {
-    const e = err as Error & { lineNumber?: number; column?: number };
-    const unknown = /unknown helper (\S+)/.exec(e.message);
-    if (unknown) {
-      return [
+  // Every unknown helper, not only the first: each one found is allowed for the next try.
+  const problems: Problem[] = [];
+  const allowed: Record<string, true> = { ...KNOWN_HELPERS };
+  let parses = true;
+  for (let tries = 0; ; tries++) {
+    try {
+      Handlebars.precompile(source, { strict: true, knownHelpers: allowed, knownHelpersOnly: true });
+      break;
+    } catch (err) {
+      const e = err as Error & { lineNumber?: number; column?: number };
+      const unknown = /unknown helper (\S+)/.exec(e.message);
+      if (!unknown || tries >= 50) {
+        parses = Boolean(unknown);
+        if (!unknown) problems.push(problem('usage', `template does not compile: ${compileError(e.message)}`, { location: { file, ...compileErrorLine(e) }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' }));
+        break;
+      }
+      allowed[unknown[1]!] = true;
+      problems.push(
         problem('usage', `${path} calls the helper "${unknown[1]}", which gwgen does not have`, {
           location: { file, ...(e.lineNumber !== undefined ? { line: e.lineNumber } : {}), ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) },
           hint: `gwgen's helpers are ${Object.keys(KNOWN_HELPERS).sort().join(', ')}, and Handlebars' own ${BUILTIN_HELPERS.join(', ')}`,
         }),
-      ];
+      );
     }
-    return [problem('usage', `template does not compile: ${e.message.split('\n')[0]}`, { location: { file }, hint: 'fix the Handlebars syntax of the template (an unclosed {{#each}} or {{#if}} block is the usual cause)' })];
   }
+  // A template that does not parse has no partials to check.
+  if (!parses) return problems;
   const uses: PartialUse[] = [];
   const inline = new Set<string>();
   partialUses(Handlebars.parse(source), uses, inline);
   const folder = path.split('/')[1]!;
   const known = await partialsFor(folder);
-  return uses
+  return [...problems, ...uses
     .filter((use) => !known.includes(use.name) && !inline.has(use.name))
     .map((use) =>
       problem('usage', `${path} uses the partial "${use.name}", which neither the pack nor gwgen provides for templates/${folder}/`, {
@@ -222,7 +249,7 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
           ? `the partials of templates/${folder}/ are ${known.join(', ')} (the files ${known.map((k) => `_${k}.hbs`).join(', ')}); a pack overrides them by path, it cannot add new ones`
           : `gwgen has no partials for templates/${folder}/, and a pack cannot add new ones; define it inline ({{#*inline "${use.name}"}}…{{/inline}}) or write it out`,
       }),
-    );
+    )];
 }
 
 const LOCK_HINT = "fix it, or delete it and install your packs again with gwgen pack install <source> (gwgen does not overwrite a gwgen.lock it cannot read: that would lose the other packs' pins)";
@@ -310,15 +337,44 @@ async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
 }
 
 /** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
-type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
+type Source = { kind: 'path'; dir: string } | { kind: 'git'; url: string; ref?: string; shown?: string } | { kind: 'npm'; spec: string; local: 'file' | 'none' };
 
 /** `./x`, `../x`, `/x`, `~/x` or `C:\x`: meant as a path, never as an npm package name. */
 const PATH_LIKE = /^(\.{1,2}([/\\]|$)|[/\\~]|[a-zA-Z]:[/\\])/;
 /** A full or abbreviated commit id, which `git clone --branch` does not take. */
 const COMMIT = /^[0-9a-f]{7,40}$/i;
 
+/** A bare git repository (`git clone --bare`, `git init --bare`): HEAD, objects/ and refs/ at its root, no working tree. */
+async function isBareRepo(dir: string): Promise<boolean> {
+  const is = (path: string, kind: 'file' | 'directory') => stat(join(dir, path)).then((st) => (kind === 'file' ? st.isFile() : st.isDirectory()), () => false);
+  return (await is('HEAD', 'file')) && (await is('objects', 'directory')) && (await is('refs', 'directory')) && !(await is('pack.toml', 'file'));
+}
+
+/**
+ * A local git repository given by its path: a bare one (`../acme.git`), or any repository with a
+ * ref after "#" (`../acme#v1.2.0`, `../acme.git#main`). Cloned like a git URL; recorded by the
+ * path as given relative to the project, like a pack directory.
+ */
+async function localGit(source: string, cwd: string): Promise<Source | undefined> {
+  // A folder named with a "#" is that folder; only a path that does not exist as given has a ref.
+  const whole = await stat(resolve(cwd, source)).then(() => true, () => false);
+  const hash = whole ? -1 : source.lastIndexOf('#');
+  const [path, ref] = hash > 0 ? [source.slice(0, hash), source.slice(hash + 1)] : [source, undefined];
+  const dir = resolve(cwd, path);
+  if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) return undefined;
+  const repo = (await isBareRepo(dir)) || (ref !== undefined && (await stat(join(dir, '.git')).then(() => true, () => false)));
+  if (!repo) return undefined;
+  // As a file:// URL: git ignores --depth for a plain local path (and says so).
+  return { kind: 'git', url: pathToFileURL(dir).href, ...(ref ? { ref } : {}), shown: relative(cwd, dir).split(sep).join('/') || '.' };
+}
+
 async function classify(source: string, cwd: string): Promise<Source | Problem> {
   const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
+  if (found !== 'file') {
+    const git = await localGit(source, cwd);
+    if (git?.kind === 'git' && git.ref?.startsWith('-')) return problem('usage', `git ref "${git.ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
+    if (git) return git;
+  }
   if (found === 'directory') return { kind: 'path', dir: resolve(cwd, source) };
   if (found === 'none' && PATH_LIKE.test(source)) {
     return problem('file-not-found', `pack not found: ${source}`, { location: { file: source }, hint: 'give the directory of a pack (with its pack.toml), a git URL or an npm package spec' });
@@ -369,13 +425,24 @@ async function fetchSource(src: Source, work: string): Promise<string> {
   }
   const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
   const tarball = stdout.trim().split('\n').pop()!;
-  await run('tar', ['-xzf', join(work, tarball), '-C', work]);
-  return join(work, 'package');
+  const unpacked = join(work, 'unpacked');
+  await mkdir(unpacked);
+  try {
+    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the install.
+    await run('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
+  } catch (err) {
+    const lines = ((err as Error & { stderr?: string }).stderr || (err as Error).message).trim().split('\n');
+    throw new UnpackError(lines.find((l) => !/Removing leading|Exiting with failure/.test(l)) ?? lines[0] ?? 'tar failed');
+  }
+  return join(unpacked, 'package');
 }
+
+/** npm fetched the package, but its tarball does not unpack cleanly (a path with "..", a file behind a link). */
+class UnpackError extends Error {}
 
 function describeSource(src: Source, projectDir: string): string {
   if (src.kind === 'path') return `path:${relative(projectDir, src.dir).split(sep).join('/') || '.'}`;
-  if (src.kind === 'git') return `git:${src.url}${src.ref ? `#${src.ref}` : ''}`;
+  if (src.kind === 'git') return `git:${src.shown ?? src.url}${src.ref ? `#${src.ref}` : ''}`;
   return `npm:${src.spec}`;
 }
 
@@ -405,12 +472,24 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
   return { ...p, message: shown(p.message), ...(p.location?.file ? { location: { ...p.location, file: shown(p.location.file) } } : {}) };
 }
 
+/** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
+async function lockProject(projectDir: string): Promise<() => Promise<void>> {
+  for (const deadline = Date.now() + 60_000; ; ) {
+    try {
+      return await lockOutput(projectDir);
+    } catch (err) {
+      if (!(err instanceof GwgenError) || !err.problems.some((p) => p.code === 'locked') || Date.now() > deadline) throw err;
+      await new Promise((done) => setTimeout(done, 50 + Math.floor(Math.random() * 100)));
+    }
+  }
+}
+
 /**
  * Installs a pack from a directory, a git URL or an npm spec into .gwgen/packs/<name>/ and pins
  * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
  * while gwgen.lock is invalid.
  */
-export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; problems: Problem[] }> {
+export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; replaced?: LockEntry; problems: Problem[] }> {
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
   const before = await loadLock(projectDir);
   if (!before.lock) return { problems: before.problems };
@@ -423,7 +502,12 @@ export async function installPack(source: string, projectDir = process.cwd()): P
       dir = await fetchSource(src, work);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      const why = (e.stderr || e.message).trim().split('\n')[0];
+      // The line that says why (git's "fatal: …"), not a warning before it.
+      const lines = (e.stderr || e.message).trim().split('\n');
+      const why = lines.find((l) => /^(fatal|error)\b/i.test(l)) ?? lines.find((l) => !/^warning\b/i.test(l)) ?? lines[0];
+      if (err instanceof UnpackError) {
+        return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
+      }
       if (src.kind === 'npm') {
         return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
       }
@@ -448,22 +532,36 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     const validated = await validatePack(dir);
     const manifest = validated.manifest;
     if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
-    const target = join(projectDir, PACKS_DIR, manifest.name);
-    const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
-    await rm(staging, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true });
-    for (const file of await files(dir)) {
-      const dest = join(staging, relative(dir, file));
-      await mkdir(join(dest, '..'), { recursive: true });
-      await cp(file, dest);
+    // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
+    // each write the lock as they read it, and one pin would be lost.
+    let release: () => Promise<void>;
+    try {
+      release = await lockProject(projectDir);
+    } catch (err) {
+      if (err instanceof GwgenError) return { problems: [...err.problems] };
+      throw err;
     }
-    await rm(target, { recursive: true, force: true });
-    await rename(staging, target);
-    const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-    const { lock, problems } = await loadLock(projectDir);
-    if (!lock) return { problems };
-    await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
-    return { manifest, entry, problems: [] };
+    try {
+      const { lock, problems } = await loadLock(projectDir);
+      if (!lock) return { problems };
+      const target = join(projectDir, PACKS_DIR, manifest.name);
+      const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
+      await rm(staging, { recursive: true, force: true });
+      await mkdir(staging, { recursive: true });
+      for (const file of await files(dir)) {
+        const dest = join(staging, relative(dir, file));
+        await mkdir(join(dest, '..'), { recursive: true });
+        await cp(file, dest);
+      }
+      await rm(target, { recursive: true, force: true });
+      await rename(staging, target);
+      const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
+      await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
+      const replaced = lock.packs[manifest.name];
+      return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
+    } finally {
+      await release();
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }

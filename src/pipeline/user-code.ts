@@ -27,10 +27,14 @@ export function duplicateRegionIds(content: string): string[] {
   return [...twice];
 }
 
-/** The generated content with every region body replaced by the one found in `previous`. */
-export function carryUserCode(generated: string, previous: string): { content: string; dropped: string[] } {
+/**
+ * The generated content with every region body replaced by the one found in `previous`, except
+ * bodies `templates` says are a template's own (not the user's): those take the new template's
+ * body. `dropped`: regions with the user's code that the generated content no longer has.
+ */
+export function carryUserCode(generated: string, previous: string, templates: (id: string, body: string) => boolean = () => false): { content: string; dropped: string[] } {
   if (!previous.includes(MARKER) && !generated.includes(MARKER)) return { content: generated, dropped: [] };
-  const kept = userRegions(previous);
+  const kept = new Map([...userRegions(previous)].filter(([id, body]) => !templates(id, body)));
   const content = generated.replace(REGION, (_whole, begin: string, id: string, body: string, end: string) => begin + (kept.get(id) ?? body) + end);
   const present = userRegions(generated);
   const dropped = [...kept].filter(([id, body]) => !present.has(id) && body.trim() !== '').map(([id]) => id);
@@ -49,4 +53,12 @@ export function unclosedRegionIds(content: string): string[] {
   const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
   const opened = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
   return [...new Set(opened.filter((id) => !closed.has(id)))];
+}
+
+/** Ids of end markers without their begin marker (a deleted or mistyped begin line): such a region is not carried over. */
+export function unopenedRegionIds(content: string): string[] {
+  if (!content.includes('gwgen:user-code-end')) return [];
+  const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
+  const ended = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-end ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
+  return [...new Set(ended.filter((id) => !closed.has(id)))];
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
-import { carryUserCode, duplicateRegionIds, unclosedRegionIds, userRegions, withoutUserCode } from './user-code.js';
+import { carryUserCode, duplicateRegionIds, unclosedRegionIds, unopenedRegionIds, userRegions, withoutUserCode } from './user-code.js';
 
 export interface GeneratedFile {
   /** Relative to the output directory, "/"-separated. */
@@ -22,6 +22,11 @@ export interface ManifestEntry {
    * template has them. A file on disk that hashes so holds no user code.
    */
   readonly template_sha256?: string;
+  /**
+   * For a file with user-code regions: sha256 of each region's body as the template wrote it. A
+   * region whose body still hashes so holds no user code, and takes the next template's body.
+   */
+  readonly template_regions?: Readonly<Record<string, string>>;
   readonly target: string;
   readonly template: string;
 }
@@ -161,15 +166,42 @@ function inside(dir: string, path: string): string {
  * own, so nothing is overwritten or deleted on the word of a broken manifest.
  */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
-  const text = await readIfExists(join(dir, MANIFEST_PATH));
-  if (text === undefined) return undefined;
+  return (await inspectManifest(dir)).manifest;
+}
+
+/**
+ * The manifest of the previous run, or why there is none to trust: `missing` (no file), or what
+ * is wrong with the file (`untrusted`). A file of another kind there (a folder) is untrusted too.
+ */
+async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string }> {
+  let text: string | undefined;
+  try {
+    text = await readIfExists(join(dir, MANIFEST_PATH));
+  } catch (err) {
+    return { untrusted: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  if (text === undefined) return { missing: true };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return { text, untrusted: 'is not valid JSON' };
   }
-  return isManifest(value) ? value : undefined;
+  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)' };
+}
+
+/**
+ * Line ends are not content: a file checked out with CRLF line ends (git's core.autocrlf on
+ * Windows) is still the file gwgen wrote. Texts are compared and hashed with LF line ends.
+ */
+function lf(text: string): string {
+  return text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text;
+}
+
+/** Whether a file's first line ends in CRLF: gwgen then keeps CRLF when it rewrites the file. */
+function usesCrlf(text: string): boolean {
+  const end = text.indexOf('\n');
+  return end > 0 && text[end - 1] === '\r';
 }
 
 function isManifest(value: unknown): value is Manifest {
@@ -180,7 +212,7 @@ function isManifest(value: unknown): value is Manifest {
   return Object.entries(files).every(([path, entry]) => {
     if (!isRelativePath(path) || typeof entry !== 'object' || entry === null) return false;
     const e = entry as Record<string, unknown>;
-    return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string');
+    return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string') && (e.template_regions === undefined || (typeof e.template_regions === 'object' && e.template_regions !== null && !Array.isArray(e.template_regions) && Object.values(e.template_regions).every((h) => typeof h === 'string')));
   });
 }
 
@@ -199,7 +231,8 @@ export async function planWrite(
   manifestBase: Omit<Manifest, 'files'>,
   options: { readonly keepOtherTargets?: boolean } = {},
 ): Promise<WritePlan> {
-  const previous = await readManifest(dir);
+  const recorded = await inspectManifest(dir);
+  const previous = recorded.manifest;
   const create: string[] = [];
   const update: string[] = [];
   const unchanged: string[] = [];
@@ -216,6 +249,10 @@ export async function planWrite(
     const obstacle = problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
     conflicts.push(obstacle);
     obstacles.push(obstacle);
+  }
+  if (recorded.untrusted !== undefined) {
+    // Planning on without it would forget what gwgen generated before (never deleted, never recorded again).
+    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH) }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
   }
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
@@ -261,31 +298,40 @@ export async function planWrite(
       continue;
     }
     const onDisk = found.kind === 'file' ? found.text : undefined;
+    // Compared, carried over and hashed with LF line ends; written back with the file's own.
+    const onDiskLf = onDisk === undefined ? undefined : lf(onDisk);
     const known = previous?.files[file.path];
     let content = file.content;
-    if (onDisk !== undefined) {
-      const carried = carryUserCode(content, onDisk);
+    if (onDiskLf !== undefined) {
+      // A file exactly as its template last wrote it holds no user code, whatever its regions say;
+      // nor does a region whose body is still the template's: both take the template's new bodies.
+      const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDiskLf);
+      const carried = carryUserCode(content, onDiskLf, (id, body) => untouched || templateBody(known, id, body));
       content = carried.content;
-      // A file exactly as its template last wrote it holds no user code, whatever its regions say.
-      const untouched = known?.template_sha256 !== undefined && known.template_sha256 === sha256(onDisk);
-      for (const id of untouched ? [] : carried.dropped) {
+      for (const id of carried.dropped) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
       }
-      for (const id of duplicateRegionIds(onDisk)) {
+      for (const id of duplicateRegionIds(onDiskLf)) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path) }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
       }
     }
-    contents.set(file.path, content);
+    const written = onDisk !== undefined && usesCrlf(onDisk) ? content.replace(/\r?\n/g, '\r\n') : content;
+    contents.set(file.path, written);
     entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
-    else if (onDisk === content) unchanged.push(file.path);
+    else if (onDisk === written) unchanged.push(file.path);
     else {
       update.push(file.path);
       if (!known) {
-        conflicts.push(problem('hand-edited', `${file.path} exists but was not generated by gwgen`, { location: { file: join(dir, file.path) }, hint: 'move it away, or pass --force to overwrite it' }));
-      } else if (sha256(withoutUserCode(onDisk)) !== known.sha256) {
-        const unclosed = unclosedRegionIds(onDisk);
-        if (unclosed.length > 0) {
+        // No record: DIR was never generated into, or its manifest was deleted (or cannot be trusted).
+        const why = recorded.untrusted !== undefined ? `${MANIFEST_PATH} ${recorded.untrusted}` : `no ${MANIFEST_PATH} records it`;
+        conflicts.push(problem('hand-edited', `${file.path} exists but was not generated by gwgen (${why})`, { location: { file: join(dir, file.path) }, hint: `move it away, or pass --force to overwrite it; if gwgen did generate it, restore ${MANIFEST_PATH} (from version control or a backup) instead` }));
+      } else if (sha256(withoutUserCode(onDiskLf!)) !== known.sha256) {
+        const unclosed = unclosedRegionIds(onDiskLf!);
+        const unopened = unopenedRegionIds(onDiskLf!);
+        if (unclosed.length === 0 && unopened.length > 0) {
+          conflicts.push(problem('hand-edited', `${file.path}: the user code region${unopened.length > 1 ? 's' : ''} ${unopened.map((id) => `"${id}"`).join(', ')} lost ${unopened.length > 1 ? 'their' : 'its'} begin marker, so gwgen cannot tell where your code starts`, { location: { file: join(dir, file.path) }, hint: `put back the line // gwgen:user-code-begin ${unopened[0]} before your code (--force would drop the region's code)` }));
+        } else if (unclosed.length > 0) {
           conflicts.push(problem('hand-edited', `${file.path}: the user code region${unclosed.length > 1 ? 's' : ''} ${unclosed.map((id) => `"${id}"`).join(', ')} lost ${unclosed.length > 1 ? 'their' : 'its'} end marker, so gwgen cannot tell where your code ends`, { location: { file: join(dir, file.path) }, hint: `put back the line // gwgen:user-code-end ${unclosed[0]} after your code (--force would drop the region's code)` }));
         } else {
           const regions = userRegions(file.content).size > 0;
@@ -304,10 +350,18 @@ export async function planWrite(
       continue;
     }
     const full = inside(dir, path);
+    const link = await linkedFolder(dir, full, linkCache);
+    if (link !== undefined) {
+      // Deleting through a link could remove a file outside DIR: gwgen deletes only in folders of DIR.
+      const obstacle = problem('hand-edited', `${path} is no longer generated, but ${link} on its way is a symbolic link: gwgen does not delete through one (the file it leads to may lie outside the output directory)`, { location: { file: join(dir, link) }, hint: 'replace the link with a directory, or remove it, then run gwgen again' });
+      conflicts.push(obstacle);
+      obstacles.push(obstacle);
+      continue;
+    }
     const found = await occupant(dir, full);
     // Gone already, or replaced by something gwgen did not make (a directory): nothing to delete.
     if (found.kind !== 'file') continue;
-    const onDisk = found.text;
+    const onDisk = lf(found.text);
     remove.push(path);
     if (sha256(withoutUserCode(onDisk)) !== entry.sha256) {
       conflicts.push(problem('hand-edited', `${path} is no longer generated, but was edited by hand since gwgen generated it`, { location: { file: join(dir, path) }, hint: 'keep a copy elsewhere, or pass --force to delete it' }));
@@ -319,20 +373,28 @@ export async function planWrite(
   const kept = Object.values(entries).map((e) => e.target);
   const targets = [...new Set([...manifestBase.targets, ...kept])].sort(compareStrings);
   const manifest: Manifest = { ...manifestBase, targets, files: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => compareStrings(a, b))) };
-  const manifestOnDisk = await readIfExists(join(dir, MANIFEST_PATH));
-  const manifestChanged = manifestOnDisk !== manifestText(manifest);
+  const manifestOnDisk = recorded.text;
+  // A manifest with CRLF line ends (a Windows checkout) that says the same is not rewritten.
+  const manifestChanged = manifestOnDisk === undefined || lf(manifestOnDisk) !== manifestText(manifest);
   // The record of the inputs (their paths as given, the gwgen version) is provenance: it changes
   // with the working directory and argument order, while the output stays the same.
-  const recorded = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
-  const manifestFilesChanged = recorded(previous) !== recorded(manifest);
+  const record = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
+  const manifestFilesChanged = record(previous) !== record(manifest);
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
+}
+
+/** Whether a region body is the template's own as the manifest recorded it (no user code in it). */
+function templateBody(entry: ManifestEntry | undefined, id: string, body: string): boolean {
+  const recorded = entry?.template_regions?.[id];
+  return recorded !== undefined && recorded === sha256(body);
 }
 
 function manifestEntry(file: GeneratedFile, content: string): ManifestEntry {
   const bare = withoutUserCode(content);
+  const regions = [...userRegions(file.content)].sort(([a], [b]) => compareStrings(a, b));
   return {
     sha256: sha256(bare),
-    ...(userRegions(file.content).size > 0 ? { template_sha256: sha256(file.content) } : {}),
+    ...(regions.length > 0 ? { template_sha256: sha256(file.content), template_regions: Object.fromEntries(regions.map(([id, body]) => [id, sha256(body)])) } : {}),
     target: file.target,
     template: file.template,
   };
@@ -602,39 +664,76 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Takes DIR's write lock (DIR/.gwgen/lock, created exclusively), so that two runs never plan and
- * write into one DIR at once. A lock whose process is gone (same host) or that is older than ten
- * minutes is stale and taken over. DIR without a .gwgen folder (a first run) needs none: nothing
- * is created before the run has something to write. Returns the release function.
+ * Takes DIR's write lock (DIR/.gwgen/lock), so that two runs never plan and write into one DIR at
+ * once. The lock appears at once with its content (written aside, then hard-linked into place), so
+ * a run never sees it half written. A lock whose process is gone (same host) or that is older than
+ * ten minutes is stale and taken over. A first run into a new DIR makes DIR and DIR/.gwgen for its
+ * lock, and the release removes them again if the run left them empty (a run that fails writes
+ * nothing). Nothing is locked where DIR/.gwgen is not a folder (a link or a file: the plan refuses
+ * it). Returns the release function.
  */
 export async function lockOutput(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
+  let made: string | undefined;
+  if (!(await exists(gwgenDir))) {
+    try {
+      made = await mkdir(gwgenDir, { recursive: true });
+    } catch {
+      // DIR cannot be made (permissions): the write reports it, with nothing changed.
+      return async () => undefined;
+    }
+  }
   if (!(await isFolder(gwgenDir))) return async () => undefined;
   const path = join(gwgenDir, LOCK);
+  const unmake = async () => {
+    // Only what this run made, and only while empty: another run may be writing into it by now.
+    for (let folder = gwgenDir; made !== undefined && folder.length >= made.length; folder = dirname(folder)) {
+      if (!(await rmdir(folder).then(() => true, () => false))) break;
+    }
+  };
   const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, me, { flag: 'wx' });
-      return async () => {
-        await rm(path, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
+  try {
+    await writeFile(mine, me);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await link(mine, path);
+        return async () => {
+          await rm(path, { force: true });
+          await unmake();
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      const holder = ((): { pid?: unknown; host?: unknown; started?: unknown } => {
+        try {
+          return JSON.parse(text ?? '') as { pid?: unknown; host?: unknown; started?: unknown };
+        } catch {
+          return {};
+        }
+      })();
+      const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => Infinity);
+      const gone = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
+      if (!(gone || age > LOCK_STALE_MS || typeof holder.pid !== 'number')) {
+        throw new GwgenError(
+          problem('locked', `another gwgen run (pid ${holder.pid} on ${String(holder.host)}, since ${String(holder.started)}) is writing to ${dir}`, {
+            location: { file: path },
+            hint: `wait for it to finish; if no gwgen is running, delete ${path}`,
+          }),
+        );
+      }
+      // Remove the stale lock only if it is still the one judged stale (another run may have taken it over meanwhile).
+      if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true });
     }
-    const holder = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { pid?: unknown; host?: unknown; started?: unknown }, () => ({}) as { pid?: unknown; host?: unknown; started?: unknown });
-    const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => Infinity);
-    const gone = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
-    if (!(gone || age > LOCK_STALE_MS || typeof holder.pid !== 'number')) {
-      throw new GwgenError(
-        problem('locked', `another gwgen run (pid ${holder.pid} on ${String(holder.host)}, since ${String(holder.started)}) is writing to ${dir}`, {
-          location: { file: path },
-          hint: `wait for it to finish; if no gwgen is running, delete ${path}`,
-        }),
-      );
-    }
-    await rm(path, { force: true });
+    throw new GwgenError(problem('locked', `could not take the lock ${path}: another run keeps taking it`, { location: { file: path }, hint: 'run one gwgen at a time into one output directory' }));
+  } catch (err) {
+    await rm(mine, { force: true });
+    await unmake();
+    throw err;
+  } finally {
+    await rm(mine, { force: true });
   }
-  throw new GwgenError(problem('locked', `could not take the lock ${path}: another run keeps taking it`, { location: { file: path }, hint: 'run one gwgen at a time into one output directory' }));
 }
 
 /**

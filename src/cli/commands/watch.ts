@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { exitCodeFor } from '../../errors.js';
+import type { GenerateInput } from '../../generate.js';
+import { packGenerateInput } from '../../pack/pack.js';
 import { readSources } from '../../pipeline/load.js';
 import { summarizePlan } from '../../pipeline/write.js';
 import { watch } from '../../watch.js';
@@ -35,18 +37,26 @@ An invalid model is reported and watching goes on; the output directory keeps th
           out.problems(missing);
           return exitCodeFor(missing);
         }
+        // The pack is checked against gwgen.lock before every run, not only the first: it may be
+        // modified (refused) or reinstalled (its new templates and pin are used) while watching.
+        const pack = flags.pack;
+        const prepare = pack === undefined ? undefined : async (base: GenerateInput) => {
+          const { input: packed, problems } = await packGenerateInput(pack);
+          return packed ? { input: { ...base, ...packed }, problems } : { problems };
+        };
         const watcher = watch(input, { outDir, force: Boolean(flags.force) }, (event) => {
           const why = event.changed.length ? `${event.changed.join(', ')} changed: ` : '';
           if (!event.generation.ok) {
             out.problems(event.generation.problems);
-            out.info(`${why}model invalid, ${outDir} left as it was; watching`);
+            const packRefused = event.generation.problems.every((p) => p.code === 'usage' || p.code === 'file-not-found');
+            out.info(`${why}${packRefused ? 'not generated' : 'model invalid'}, ${outDir} left as it was; watching`);
           } else if (!event.generation.write.ok) {
             out.problems(event.generation.write.problems);
             out.info(`${why}not written; watching`);
           } else {
             out.info(`${why}generated into ${outDir}: ${summarizePlan(event.generation.write.plan)}; watching`);
           }
-        });
+        }, undefined, prepare);
         const stop = () => void watcher.stop();
         // on, not once: a signal held back during a write (see applyWrite) is raised again, and must find this handler.
         process.on('SIGINT', stop);
