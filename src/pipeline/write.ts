@@ -673,6 +673,18 @@ function alive(pid: number): boolean {
  * it). Returns the release function.
  */
 export async function lockOutput(dir: string): Promise<() => Promise<void>> {
+  // A run that made DIR/.gwgen for its lock removes it again on release, if empty: a run waiting
+  // for the lock may then find the folder gone under its feet (ENOENT), and simply starts over.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await takeLock(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw err;
+    }
+  }
+}
+
+async function takeLock(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
   let made: string | undefined;
   if (!(await exists(gwgenDir))) {
