@@ -169,3 +169,19 @@ describe('IPv6 CIDRs with an embedded IPv4 part', () => {
     expect(policy.spec.ingress[0].from).toEqual([{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '64:ff9b::c000:200/120', except: ['64:ff9b::c000:221/128'] } }]);
   });
 });
+
+describe('CORS origins in any spelling of an origin', () => {
+  it('are written as browsers send them, once each, in every target', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/origin-spellings.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const expected = ['http://[::1]:3000', 'http://localhost', 'https://app.example.com', 'https://xn--bcher-kva.example'];
+    expect(result.model.routes[0]!.cors?.origins).toEqual(expected);
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    expect(JSON.parse(file('gateway/config.json')).routes[0].cors.origins).toEqual(expected);
+    const kong = parse(file('kong/kong.yml'));
+    const cors = kong.services[0].routes[0].plugins.find((p: { name: string }) => p.name === 'cors');
+    // Kong reads an origin with other characters than [A-Za-z0-9.:/-] as a regex: the IPv6 one is escaped.
+    expect(cors.config.origins).toEqual(['http://\\[::1\\]:3000', ...expected.slice(1)]);
+    expect(file('kong/kong.yml')).not.toMatch(/App\.Example|:443|bücher/);
+  });
+});

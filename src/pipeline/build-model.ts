@@ -1,6 +1,6 @@
 import type { Term } from 'n3';
 import { durationSeconds } from '../model/duration.js';
-import { mappedCidrAsIpv4 } from '../model/formats.js';
+import { canonicalOrigin, mappedCidrAsIpv4 } from '../model/formats.js';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
@@ -237,9 +237,10 @@ function buildMtls(x: Extraction, id: string): M.MutualTls {
   };
 }
 
-function buildTier(x: Extraction, id: string): M.QuotaTier {
+/** `unnamed`: the name of a blank-node tier without agw:tierName (its consumer's). */
+function buildTier(x: Extraction, id: string, unnamed: string | undefined): M.QuotaTier {
   const bag = x['quota-tiers'].get(id) ?? new Map();
-  return { id, name: str(bag, 'tierName') ?? kebabLocalName(id), limits: limits(bag), ...field('monthlyQuota', num(bag, 'monthlyQuota')) };
+  return { id, name: str(bag, 'tierName') ?? unnamed ?? kebabLocalName(id), limits: limits(bag), ...field('monthlyQuota', num(bag, 'monthlyQuota')) };
 }
 
 function buildMesh(x: Extraction, id: string): M.ServiceMesh {
