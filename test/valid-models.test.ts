@@ -185,3 +185,17 @@ describe('CORS origins in any spelling of an origin', () => {
     expect(file('kong/kong.yml')).not.toMatch(/App\.Example|:443|bücher/);
   });
 });
+
+describe('policies without the properties vocabulary.md leaves optional', () => {
+  it('an mTLS mode, a mirror percentage and a breaker threshold and open time take their defaults', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/policy-defaults.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const [route] = result.model.routes;
+    expect(route!.mirror).toMatchObject({ service: 'shadow', percent: 100 });
+    expect(route!.circuitBreaker).toMatchObject({ failureThreshold: 5, timeoutSeconds: 30, halfOpenRequests: 1 });
+    expect(result.model.services.find((s) => s.name === 'svc')!.mtls?.mode).toBe('STRICT');
+    expect(result.model.gateway.mesh?.mtls?.mode).toBe('STRICT');
+    const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
+    expect(config.routes[0]).toMatchObject({ mirror: { service: 'shadow', percent: 100 }, circuitBreaker: { failureThreshold: 5, openMs: 30000 } });
+  });
+});
