@@ -199,3 +199,15 @@ describe('policies without the properties vocabulary.md leaves optional', () => 
     expect(config.routes[0]).toMatchObject({ mirror: { service: 'shadow', percent: 100 }, circuitBreaker: { failureThreshold: 5, openMs: 30000 } });
   });
 });
+
+describe('quota tiers written as blank nodes without agw:tierName', () => {
+  it('are named after their consumer, not after a blank-node label', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/blank-quota-tier.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const tiers = Object.fromEntries(result.model.consumers.map((c) => [c.name, c.quotaTier?.name]));
+    expect(tiers).toEqual({ amy: 'amy', bob: 'amy', cy: 'gold', zoe: 'zoe' });
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const tags = kong.consumers.flatMap((c: { plugins?: { tags: string[] }[] }) => (c.plugins ?? []).flatMap((p) => p.tags.filter((t) => t.startsWith('tier:'))));
+    expect(tags.sort()).toEqual(['tier:amy', 'tier:amy', 'tier:gold', 'tier:zoe']);
+  });
+});
