@@ -169,3 +169,45 @@ describe('IPv6 CIDRs with an embedded IPv4 part', () => {
     expect(policy.spec.ingress[0].from).toEqual([{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '64:ff9b::c000:200/120', except: ['64:ff9b::c000:221/128'] } }]);
   });
 });
+
+describe('CORS origins in any spelling of an origin', () => {
+  it('are written as browsers send them, once each, in every target', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/origin-spellings.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const expected = ['http://[::1]:3000', 'http://localhost', 'https://app.example.com', 'https://xn--bcher-kva.example'];
+    expect(result.model.routes[0]!.cors?.origins).toEqual(expected);
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    expect(JSON.parse(file('gateway/config.json')).routes[0].cors.origins).toEqual(expected);
+    const kong = parse(file('kong/kong.yml'));
+    const cors = kong.services[0].routes[0].plugins.find((p: { name: string }) => p.name === 'cors');
+    // Kong reads an origin with other characters than [A-Za-z0-9.:/-] as a regex: the IPv6 one is escaped.
+    expect(cors.config.origins).toEqual(['http://\\[::1\\]:3000', ...expected.slice(1)]);
+    expect(file('kong/kong.yml')).not.toMatch(/App\.Example|:443|bücher/);
+  });
+});
+
+describe('policies without the properties vocabulary.md leaves optional', () => {
+  it('an mTLS mode, a mirror percentage and a breaker threshold and open time take their defaults', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/policy-defaults.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const [route] = result.model.routes;
+    expect(route!.mirror).toMatchObject({ service: 'shadow', percent: 100 });
+    expect(route!.circuitBreaker).toMatchObject({ failureThreshold: 5, timeoutSeconds: 30, halfOpenRequests: 1 });
+    expect(result.model.services.find((s) => s.name === 'svc')!.mtls?.mode).toBe('STRICT');
+    expect(result.model.gateway.mesh?.mtls?.mode).toBe('STRICT');
+    const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
+    expect(config.routes[0]).toMatchObject({ mirror: { service: 'shadow', percent: 100 }, circuitBreaker: { failureThreshold: 5, openMs: 30000 } });
+  });
+});
+
+describe('quota tiers written as blank nodes without agw:tierName', () => {
+  it('are named after their consumer, not after a blank-node label', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/blank-quota-tier.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const tiers = Object.fromEntries(result.model.consumers.map((c) => [c.name, c.quotaTier?.name]));
+    expect(tiers).toEqual({ amy: 'amy', bob: 'amy', cy: 'gold', zoe: 'zoe' });
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const tags = kong.consumers.flatMap((c: { plugins?: { tags: string[] }[] }) => (c.plugins ?? []).flatMap((p) => p.tags.filter((t) => t.startsWith('tier:'))));
+    expect(tags.sort()).toEqual(['tier:amy', 'tier:amy', 'tier:gold', 'tier:zoe']);
+  });
+});

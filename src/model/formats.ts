@@ -96,18 +96,39 @@ function hasHost(url: URL): boolean {
   return url.hostname !== '' && !url.hostname.includes('*');
 }
 
-/** A CORS origin: `*` or `scheme://host[:port]` exactly. */
+/**
+ * A CORS origin: `*` or `scheme://host[:port]`, nothing after the authority. Any spelling of an
+ * origin is taken (`HTTPS://App.Example.com`, `https://app.example.com:443`, `https://bücher.example`):
+ * targets get it as browsers send it in `Origin` (canonicalOrigin).
+ */
 export const origin: FormatCheck = (v) => {
   if (v === '*') return undefined;
-  if (/^https?:\/\/[^/]*\*/.test(v)) return 'must be "*" or one origin: wildcard hosts such as https://*.example.com are not supported (list each origin)';
-  try {
-    const url = new URL(v);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === v && hasHost(url)) return undefined;
-  } catch {
-    // fall through
+  if (/^https?:\/\/[^/]*\*/i.test(v)) return 'must be "*" or one origin: wildcard hosts such as https://*.example.com are not supported (list each origin)';
+  if (/^https?:\/\/[^/?#\s\\"'`<>]+$/i.test(v)) {
+    try {
+      const url = new URL(v);
+      if (hasHost(url) && url.username === '' && url.password === '') return undefined;
+    } catch {
+      // fall through
+    }
   }
   return 'must be "*" or an origin such as https://app.example.com (scheme, host and optional port; no path or trailing "/")';
 };
+
+/**
+ * An origin as browsers serialize it in the `Origin` header (RFC 6454 §6.2, WHATWG URL): scheme
+ * and host in lower case, an internationalized host in punycode, the scheme's default port
+ * dropped. Kong, Envoy and the gateway compare `Origin` with the allowed origins as strings, so
+ * `https://App.example.com:443` is written as `https://app.example.com`.
+ */
+export function canonicalOrigin(v: string): string {
+  if (v === '*') return v;
+  try {
+    return new URL(v).origin;
+  } catch {
+    return v;
+  }
+}
 
 export const httpUrl: FormatCheck = (v) => {
   if (/[\s"'`<>\\]/.test(v)) return 'must be an absolute http(s) URL without spaces or quotes';

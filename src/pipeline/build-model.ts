@@ -1,6 +1,6 @@
 import type { Term } from 'n3';
 import { durationSeconds } from '../model/duration.js';
-import { mappedCidrAsIpv4 } from '../model/formats.js';
+import { canonicalOrigin, mappedCidrAsIpv4 } from '../model/formats.js';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
@@ -74,11 +74,22 @@ export function buildModel(x: Extraction): M.GatewayModel {
     };
   });
 
+  const consumerName = (id: string, bag: PropertyBag) => str(bag, 'consumerName') ?? kebabLocalName(id);
+  // A blank-node tier has no IRI to be named after: it takes the name of its consumer (the first
+  // by name, when several share it), never its blank-node label, which shifts as the model grows.
+  const blankTierNames = new Map<string, string>();
+  for (const [id, bag] of x.consumers) {
+    const tier = first(bag, 'hasQuotaTier');
+    if (tier?.termType !== 'BlankNode') continue;
+    const name = consumerName(id, bag);
+    const taken = blankTierNames.get(tier.value);
+    if (taken === undefined || compareStrings(name, taken) < 0) blankTierNames.set(tier.value, name);
+  }
   const consumers = [...x.consumers].map(([id, bag]): M.Consumer => ({
     id,
-    name: str(bag, 'consumerName') ?? kebabLocalName(id),
+    name: consumerName(id, bag),
     ...field('apiKeyEnv', str(bag, 'apiKeyEnv')),
-    ...field('quotaTier', optional(ref(bag, 'hasQuotaTier'), (tid) => buildTier(x, tid))),
+    ...field('quotaTier', optional(ref(bag, 'hasQuotaTier'), (tid) => buildTier(x, tid, blankTierNames.get(tid)))),
   }));
 
   return {
@@ -211,7 +222,8 @@ function buildCors(x: Extraction, id: string): M.CorsPolicy {
   const bag = x['cors-policies'].get(id) ?? new Map();
   return {
     id,
-    origins: strs(bag, 'allowOrigin'),
+    // As browsers send them (formats.canonicalOrigin): two spellings of one origin are one.
+    origins: [...new Set(strs(bag, 'allowOrigin').map(canonicalOrigin))].sort(compareStrings),
     // "*" stands for the route's own methods (empty), whatever else is listed beside it.
     methods: strs(bag, 'allowMethod').includes('*') ? [] : HTTP_METHODS.filter((m) => strs(bag, 'allowMethod').includes(m)),
     headers: strs(bag, 'allowHeader'),
@@ -237,9 +249,10 @@ function buildMtls(x: Extraction, id: string): M.MutualTls {
   };
 }
 
-function buildTier(x: Extraction, id: string): M.QuotaTier {
+/** `unnamed`: the name of a blank-node tier without agw:tierName (its consumer's). */
+function buildTier(x: Extraction, id: string, unnamed: string | undefined): M.QuotaTier {
   const bag = x['quota-tiers'].get(id) ?? new Map();
-  return { id, name: str(bag, 'tierName') ?? kebabLocalName(id), limits: limits(bag), ...field('monthlyQuota', num(bag, 'monthlyQuota')) };
+  return { id, name: str(bag, 'tierName') ?? unnamed ?? kebabLocalName(id), limits: limits(bag), ...field('monthlyQuota', num(bag, 'monthlyQuota')) };
 }
 
 function buildMesh(x: Extraction, id: string): M.ServiceMesh {

@@ -46,10 +46,13 @@ export async function validateShapes(model: LoadedModel): Promise<Problem[]> {
     const key = `${focus.value}|${property}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    // "Gold plan"@en is a plain literal in RDF 1.0's words, but not an xsd:string.
+    const tagged = value?.termType === 'Literal' && (value as Literal).language !== '' && rule === 'sh:DatatypeConstraintComponent';
     problems.push(
       problem('shacl', message, {
         rule: rule.startsWith('http') ? rule.replace(/^.*#/, 'sh:') : rule,
         location: { ...model.locator.locate(focus), ...(property ? { property } : {}) },
+        ...(tagged ? { hint: `drop the language tag: ${JSON.stringify(value.value)}, not ${describeValue(value)}` } : {}),
       }),
     );
   }
@@ -100,6 +103,7 @@ function termKey(t: Term): string {
 function describeValue(term: Term): string {
   if (term.termType === 'Literal') {
     const lit = term as Term & { datatype?: Term; language?: string };
+    if (lit.language) return `${JSON.stringify(term.value)}@${lit.language}`;
     const dt = lit.datatype && !lit.datatype.value.endsWith('#string') ? `^^${shorten(lit.datatype.value)}` : '';
     return `${JSON.stringify(term.value)}${dt}`;
   }
