@@ -200,7 +200,7 @@ describe('policies without the properties vocabulary.md leaves optional', () => 
   });
 });
 
-describe('quota tiers written as blank nodes without agw:tierName', () => {
+describe('quota tiers and rate limiters written as blank nodes', () => {
   it('are named after their consumer, not after a blank-node label', async () => {
     const result = await generate({ models: ['test/fixtures/valid/blank-quota-tier.ttl'], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
@@ -209,5 +209,8 @@ describe('quota tiers written as blank nodes without agw:tierName', () => {
     const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
     const tags = kong.consumers.flatMap((c: { plugins?: { tags: string[] }[] }) => (c.plugins ?? []).flatMap((p) => p.tags.filter((t) => t.startsWith('tier:'))));
     expect(tags.sort()).toEqual(['tier:amy', 'tier:amy', 'tier:gold', 'tier:zoe']);
+    const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
+    const limiters = Object.fromEntries(config.routes.map((r: { name: string; rateLimit?: { id?: string } }) => [r.name, r.rateLimit?.id ?? null]));
+    expect(limiters).toEqual({ r1: null, r2: 'named-limit' });
   });
 });

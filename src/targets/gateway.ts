@@ -137,7 +137,7 @@ export function gatewayConfig(model: M.GatewayModel) {
     websocket: r.websocket,
     cost: r.costMultiplier,
     ...(r.rateLimit
-      ? { rateLimit: { id: localName(r.rateLimit.id), windows: windows(r.rateLimit.limits, r.rateLimit.burstSize), limitBy: r.rateLimit.limitBy, policy: r.rateLimit.policy } }
+      ? { rateLimit: { ...limiterId(r.rateLimit.id), windows: windows(r.rateLimit.limits, r.rateLimit.burstSize), limitBy: r.rateLimit.limitBy, policy: r.rateLimit.policy } }
       : {}),
     ...(r.circuitBreaker
       ? { circuitBreaker: { failureThreshold: r.circuitBreaker.failureThreshold, openMs: ms(r.circuitBreaker.timeoutSeconds)!, halfOpenRequests: r.circuitBreaker.halfOpenRequests } }
@@ -227,6 +227,15 @@ function routeSummaries(routes: ReturnType<typeof gatewayConfig>['routes']) {
     if (r.service !== undefined) backends.unshift(r.service);
     return { name: r.name, path: r.path, methods: r.methods.join(', '), backends: backends.join(', '), policies: policies.join('; ') };
   });
+}
+
+/**
+ * The limiter's IRI local name, for a reader of config.json to find it in the model. A blank
+ * node has none: its label is the parser's, shifting as the model grows, so it is left out.
+ */
+function limiterId(id: string): { id?: string } {
+  // Model ids are IRIs (always with a scheme's ":") or blank-node labels (never with one).
+  return id.includes(':') ? { id: localName(id) } : {};
 }
 
 function localName(iri: string): string {

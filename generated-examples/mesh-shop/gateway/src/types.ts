@@ -14,7 +14,8 @@ export interface WindowLimit {
 }
 
 export interface RateLimitConfig {
-  readonly id: string;
+  /** The limiter's name in the model (its IRI's local name); none for a blank node. */
+  readonly id?: string;
   readonly windows: readonly WindowLimit[];
   readonly limitBy: 'ip' | 'consumer' | 'global';
   readonly policy: 'local' | 'redis';
