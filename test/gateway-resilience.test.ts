@@ -31,6 +31,8 @@ class Mock {
   maxActive = 0;
   /** What its health-check path answers, and how many probes it answered (good and bad). */
   healthy = true;
+  /** Its health-check path never answers (the probes' own time limit must fail them). */
+  probeHangs = false;
   goodProbes = 0;
   badProbes = 0;
   handler: Handler | undefined;
@@ -49,6 +51,7 @@ class Mock {
       req.on('error', () => undefined);
       req.on('end', () => {
         if (req.url === '/health') {
+          if (this.probeHangs) return void this.badProbes++;
           if (this.healthy) this.goodProbes++;
           else this.badProbes++;
           res.writeHead(this.healthy ? 200 : 503);
@@ -196,8 +199,12 @@ describe('generated gateway resilience, black-box over real sockets', () => {
   const metrics = async () => (await send('/metrics')).text;
   const breakerState = async (route: string) =>
     Number(new RegExp(`gateway_circuit_breaker_state\\{route="${route}",service="[^"]+"\\} (\\d)`).exec(await metrics())?.[1]);
-  const healthOf = async (m: Mock) =>
-    Number(new RegExp(`gateway_upstream_healthy\\{service="hcsvc",instance="${m.url}"\\} (\\d)`).exec(await metrics())?.[1]);
+  const healthOf = async (m: Mock, of: GatewayProcess = gw) =>
+    Number(
+      new RegExp(`gateway_upstream_healthy\\{service="hcsvc",instance="${m.url}"\\} (\\d)`).exec(
+        await (await fetch(`${of.url}/metrics`)).text(),
+      )?.[1],
+    );
 
   describe('load balancing', () => {
     it('round-robin with weights 70/30 sends exactly 700 and 300 of 1,000 requests, 20 at a time', async () => {
@@ -302,6 +309,41 @@ describe('generated gateway resilience, black-box over real sockets', () => {
       h1.healthy = true;
       for (const end = Date.now() + 5000; Date.now() < end && (await healthOf(h1)) !== 1; ) await sleep(50);
       expect(await spread()).toEqual([1, 1]);
+    });
+
+    it('fails the probes of an instance that hangs while its connection pool is full of its hung requests', async () => {
+      // Two connections per instance: two hung requests fill the pool. A probe that queued behind
+      // them would never be sent, so never fail, and the hung instance would keep its traffic.
+      const stuck = await new Mock('stuck').listen();
+      const fine = await new Mock('fine').listen();
+      const small = await startGateway(dir, {
+        GW_UPSTREAM_HCSVC: `${stuck.url},${fine.url}`,
+        GW_POOL_CONNECTIONS: '2',
+        GW_EJECT_AFTER_FAILURES: '0',
+      });
+      const clients = new AbortController();
+      try {
+        stuck.handler = hang;
+        const pending = Array.from({ length: 4 }, () => fetch(`${small.url}/hc`, { signal: clients.signal }).catch(() => undefined));
+        for (const end = Date.now() + 3000; Date.now() < end && stuck.calls < 2; ) await sleep(20);
+        expect([stuck.calls, fine.calls]).toEqual([2, 2]);
+        stuck.probeHangs = true;
+        const bad = stuck.badProbes;
+        for (const end = Date.now() + 5000; Date.now() < end && (await healthOf(stuck, small)) !== 0; ) await sleep(50);
+        expect(await healthOf(stuck, small)).toBe(0);
+        expect(stuck.badProbes - bad).toBeGreaterThanOrEqual(3);
+        for (let i = 0; i < 6; i++) {
+          const r = await fetch(`${small.url}/hc`);
+          expect(((await r.json()) as { backend: string }).backend).toBe('fine');
+        }
+        clients.abort();
+        await Promise.all(pending);
+      } finally {
+        clients.abort();
+        await small.stop('SIGKILL');
+        await stuck.stop();
+        await fine.stop();
+      }
     });
   });
 
