@@ -325,7 +325,7 @@ describe('generated gateway resilience, black-box over real sockets', () => {
       try {
         stuck.handler = hang;
         const pending = Array.from({ length: 4 }, () => fetch(`${small.url}/hc`, { signal: clients.signal }).catch(() => undefined));
-        for (const end = Date.now() + 3000; Date.now() < end && stuck.calls < 2; ) await sleep(20);
+        for (const end = Date.now() + 3000; Date.now() < end && (stuck.calls < 2 || fine.calls < 2); ) await sleep(20);
         expect([stuck.calls, fine.calls]).toEqual([2, 2]);
         stuck.probeHangs = true;
         const bad = stuck.badProbes;
@@ -609,7 +609,7 @@ describe('generated gateway resilience, black-box over real sockets', () => {
           slowest = Math.max(slowest, r.ms);
         }
         // The hanging mirror's own limit is GW_MIRROR_TIMEOUT_MS, 1 s: no answer waited for it.
-        expect(slowest, what).toBeLessThan(500);
+        expect(slowest, what).toBeLessThan(900);
       };
       await check('hanging mirror');
       expect(holeSockets.size).toBeGreaterThan(0);
