@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { CircuitBreaker, CLOSED, DENIED, HALF_OPEN, OPEN, PERMITTED } from '../src/breaker.js';
 import { config } from '../src/config.js';
 import { IpFilter } from '../src/ip.js';
 import { LocalBuckets } from '../src/ratelimit.js';
@@ -404,6 +405,48 @@ describe('IP restriction by address family', () => {
     assert.equal(loopback.allowed('::ffff:127.0.0.1'), true);
     assert.equal(loopback.allowed('::ffff:7f00:1'), true);
     assert.equal(loopback.allowed('::1'), false);
+  });
+});
+
+describe('circuit breaker states', () => {
+  it('opens after failureThreshold failures in a row, half-opens after openMs with halfOpenRequests trials, then closes', () => {
+    const b = new CircuitBreaker({ failureThreshold: 2, openMs: 1000, halfOpenRequests: 2 });
+    b.failure(b.allow(0), 0);
+    b.success(b.allow(1));
+    b.failure(b.allow(2), 2);
+    assert.equal(b.state, CLOSED, 'a success ends a run of failures');
+    b.failure(b.allow(3), 3);
+    assert.equal(b.state, OPEN);
+    assert.equal(b.allow(500), DENIED);
+    assert.equal(b.retryAfterSeconds(500), 1);
+    const t1 = b.allow(1003);
+    const t2 = b.allow(1003);
+    assert.equal(b.state, HALF_OPEN);
+    assert.notEqual(t1, DENIED);
+    assert.notEqual(t1, PERMITTED);
+    assert.equal(b.allow(1003), DENIED, 'no more trials than halfOpenRequests');
+    b.success(t1);
+    assert.equal(b.state, HALF_OPEN);
+    b.success(t2);
+    assert.equal(b.state, CLOSED);
+  });
+
+  it('a trial that outlasts its half-open period neither frees a slot of the next one nor counts in it', () => {
+    const b = new CircuitBreaker({ failureThreshold: 1, openMs: 1000, halfOpenRequests: 2 });
+    b.failure(b.allow(0), 0);
+    const stale = b.allow(1000);
+    b.failure(b.allow(1000), 1000); // open again, `stale` still in flight
+    const c = b.allow(2000);
+    const d = b.allow(2000);
+    b.release(stale);
+    assert.equal(b.allow(2000), DENIED, 'two trials in flight already');
+    b.success(stale);
+    b.success(c);
+    assert.equal(b.state, HALF_OPEN, 'one success of this period, with another trial in flight');
+    b.failure(stale, 2000);
+    assert.equal(b.state, HALF_OPEN);
+    b.success(d);
+    assert.equal(b.state, CLOSED);
   });
 });
 

@@ -10,11 +10,16 @@ export const OPEN = 1;
 export const HALF_OPEN = 2;
 export type BreakerState = typeof CLOSED | typeof OPEN | typeof HALF_OPEN;
 
-/** What allow() grants: a normal try, a half-open trial, or nothing (open). */
+/**
+ * What allow() grants: nothing (open), a normal try, or a half-open trial. A trial's permit is
+ * TRIAL or more, one number per half-open period: a trial that outlasts its period (its breaker
+ * opened again meanwhile, and half-opened anew) neither takes nor frees a slot of the next one,
+ * nor counts as one of its successes or failures.
+ */
 export const DENIED = 0;
 export const PERMITTED = 1;
 export const TRIAL = 2;
-export type Permit = typeof DENIED | typeof PERMITTED | typeof TRIAL;
+export type Permit = number;
 
 export class CircuitBreaker {
   state: BreakerState = CLOSED;
@@ -22,6 +27,8 @@ export class CircuitBreaker {
   private openedAt = 0;
   private trialsInFlight = 0;
   private trialSuccesses = 0;
+  /** The permit of the trials of the current half-open period. */
+  private trial = TRIAL - 1;
 
   constructor(
     readonly config: CircuitBreakerConfig,
@@ -33,7 +40,7 @@ export class CircuitBreaker {
     if (this.state === OPEN && !this.tick(now)) return DENIED;
     if (this.trialsInFlight + this.trialSuccesses >= this.config.halfOpenRequests) return DENIED;
     this.trialsInFlight++;
-    return TRIAL;
+    return this.trial;
   }
 
   /**
@@ -42,9 +49,10 @@ export class CircuitBreaker {
    */
   tick(now = Date.now()): boolean {
     if (this.state === OPEN && now - this.openedAt >= this.config.openMs) {
-      this.set(HALF_OPEN);
+      this.trial++;
       this.trialsInFlight = 0;
       this.trialSuccesses = 0;
+      this.set(HALF_OPEN);
     }
     return this.state === HALF_OPEN;
   }
@@ -56,8 +64,8 @@ export class CircuitBreaker {
   }
 
   success(permit: Permit): void {
-    if (permit === TRIAL) {
-      if (this.state !== HALF_OPEN) return;
+    if (permit >= TRIAL) {
+      if (!this.current(permit)) return;
       this.trialsInFlight--;
       if (++this.trialSuccesses >= this.config.halfOpenRequests) {
         this.failures = 0;
@@ -69,8 +77,8 @@ export class CircuitBreaker {
   }
 
   failure(permit: Permit, now = Date.now()): void {
-    if (permit === TRIAL) {
-      if (this.state !== HALF_OPEN) return;
+    if (permit >= TRIAL) {
+      if (!this.current(permit)) return;
       this.trialsInFlight--;
       this.trip(now);
       return;
@@ -80,7 +88,12 @@ export class CircuitBreaker {
 
   /** A trial that ended without a verdict (client went away): its slot is freed. */
   release(permit: Permit): void {
-    if (permit === TRIAL && this.state === HALF_OPEN) this.trialsInFlight--;
+    if (permit >= TRIAL && this.current(permit)) this.trialsInFlight--;
+  }
+
+  /** A trial of the half-open period under way (not of an earlier one). */
+  private current(permit: Permit): boolean {
+    return this.state === HALF_OPEN && permit === this.trial;
   }
 
   private trip(now: number): void {

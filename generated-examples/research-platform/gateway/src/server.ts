@@ -1214,15 +1214,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   failed(attempt: Try, err: unknown): void {
     const kind = classify(err);
-    // An interim answer undici cannot take says nothing against the backend (see FailureKind).
-    if (kind === 'interim') this.letGo(attempt);
-    else
-      this.settle(
-        attempt,
-        kind !== 'client-gone' && kind !== 'too-large',
-        kind === 'connect-failure' || kind === 'reset' || kind === 'timeout',
-      );
-    if (kind === 'client-gone' && attempt.permit !== PERMITTED) this.target?.breaker?.release(attempt.permit);
+    // An interim answer undici cannot take, a client gone or a request body past the limit say
+    // nothing for or against the backend (see FailureKind): neither a failure nor a success that
+    // would end a run of failures for the breaker or passive ejection.
+    if (kind === 'interim' || kind === 'client-gone' || kind === 'too-large') this.letGo(attempt);
+    else this.settle(attempt, true, kind === 'connect-failure' || kind === 'reset' || kind === 'timeout');
     if (this.done) return;
     if (this.committed) {
       // The answer had started: all the gateway can do is cut the connection.
