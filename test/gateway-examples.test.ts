@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -37,5 +37,36 @@ describe.each(examples)('generated gateway of %s', (example) => {
     const out = runGeneratedTests(dir);
     expect(out).toMatch(/# fail 0/);
     expect(Number(/# pass (\d+)/.exec(out)?.[1])).toBeGreaterThan(20);
+  });
+});
+
+/**
+ * Models kept for their generated tests: each checks policies the generated tests once left
+ * unchecked or got wrong. Drop a model in test/fixtures/gateway-suites/ to have its `npm test` run.
+ */
+const suitesDir = join(ROOT, 'test/fixtures/gateway-suites');
+const suites = existsSync(suitesDir)
+  ? readdirSync(suitesDir)
+      .filter((f) => f.endsWith('.ttl'))
+      .sort()
+  : [];
+
+describe.each(suites)('generated tests of test/fixtures/gateway-suites/%s', (model) => {
+  let dir = '';
+  beforeAll(async () => {
+    ({ dir } = await buildGateway(join(suitesDir, model)));
+  });
+
+  it('pass, and none is skipped that the model makes possible', () => {
+    const out = runGeneratedTests(dir, `${model}: `);
+    expect(out).toMatch(/# fail 0/);
+    // The skips a model cannot avoid are named in comments of the model ("# skip: <test name>");
+    // every other check runs.
+    const allowed = [...readFileSync(join(suitesDir, model), 'utf8').matchAll(/^# skip: (.+)$/gm)].map((m) => m[1]!);
+    const skipped = out
+      .split('\n')
+      .filter((l) => l.includes('# SKIP'))
+      .map((l) => l.replace(/^\s*ok \d+ - /, '').replace(/ # SKIP.*$/, ''));
+    expect(skipped.filter((t) => !allowed.some((a) => t.includes(a)))).toEqual([]);
   });
 });

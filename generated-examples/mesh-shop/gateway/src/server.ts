@@ -1029,7 +1029,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
     const headers = upstreamRequestHeaders(
       req,
-      this.runtime.apiKeyHeader,
+      // Header names are compared with "_" read as "-" there: so is the API key's.
+      this.runtime.apiKeyHeader?.replaceAll('_', '-'),
       this.forwardedFor(peer, trusted),
       typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
       typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,

@@ -288,11 +288,16 @@ export interface World {
   close(): Promise<void>;
 }
 
-/** Mock backends for every service, a JWKS, and a gateway on an ephemeral port in front of them. */
+/**
+ * Mock backends for every service, a JWKS, and a gateway on an ephemeral port in front of them.
+ * `upstreams` gives a service's instances (GW_UPSTREAM_<SERVICE>) from its mock backend's URL;
+ * by default the mock backend is the one instance.
+ */
 export async function startWorld(
   config: GatewayConfig,
   settings: Partial<import('../src/env.js').Settings> = {},
   tiers = false,
+  upstreams: (backend: MockBackend) => string = (b) => b.url,
 ): Promise<World> {
   const keys = await new Keys().start();
   const backends = new Map<string, MockBackend>();
@@ -300,7 +305,7 @@ export async function startWorld(
   for (const s of config.services) {
     const b = await new MockBackend(s.name, s.protocol === 'grpc').start();
     backends.set(s.name, b);
-    env[s.env] = b.url;
+    env[s.env] = upstreams(b);
   }
   let collector: MockBackend | undefined;
   if (config.tracing?.collectorEndpoint) {
@@ -359,6 +364,15 @@ export async function send(
   });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** A URL on 127.0.0.1 where nothing listens (a port just freed): connections to it are refused. */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

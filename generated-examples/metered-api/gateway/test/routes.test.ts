@@ -23,6 +23,7 @@ import {
   refusedFor,
   requestFor,
   Requests,
+  reset,
   routerOf,
   send,
   signableAlgorithms,
@@ -264,6 +265,29 @@ for (const plan of plans) {
           if (other !== undefined) await bad(await world.keys.token(auth, {}, { alg: other }));
         },
       );
+      const algorithms = signableAlgorithms(auth);
+      if (algorithms.length > 1) {
+        const g = grant(plan, algorithms.length);
+        it(
+          `accepts a token signed with each of its algorithms (${algorithms.join(', ')})`,
+          { skip: skipOf(g) },
+          async () => {
+            const lease = leaseOf(g);
+            for (const alg of algorithms) {
+              const { identity, done } = await lease.take();
+              try {
+                const subject = plan.budget.identity(identity).subject;
+                const token = await world.keys.token(auth, {}, { alg, subject });
+                const { answer, id } = await call(plan, identity, { headers: { authorization: `Bearer ${token}` } });
+                assert.equal(answer.status, 200, `${alg}: ${answer.text}`);
+                assert.ok(tries(id).length >= 1, alg);
+              } finally {
+                done();
+              }
+            }
+          },
+        );
+      }
       if (auth.requiredScopes.length > 0) {
         it('refuses a token without the required scope with 403', { skip: plan.blocked ?? false }, async () => {
           const token = await world.keys.token(auth, { scope: 'gwgen-test-other-scope' });
@@ -324,10 +348,12 @@ for (const plan of plans) {
             'the preflight of every method of its CORS policy is answered by another route on its path',
         },
         async () => {
+          // The headers it asks for: the policy's own, or (when it names none) one it must allow as asked.
+          const asked = cors.headers.length > 0 ? cors.headers.join(', ') : 'x-gwgen-test-header';
           const preflight = (o: string, method: string) =>
             send(world.url + path!, {
               method: 'OPTIONS',
-              headers: { origin: o, 'access-control-request-method': method },
+              headers: { origin: o, 'access-control-request-method': method, 'access-control-request-headers': asked },
             });
           const answer = await preflight(origin, wanted!);
           assert.equal(answer.status, 204, answer.text);
@@ -336,6 +362,12 @@ for (const plan of plans) {
               answer.headers['access-control-allow-origin'] === '*',
           );
           assert.ok(String(answer.headers['access-control-allow-methods']).split(', ').includes(wanted!));
+          const allowHeaders = String(answer.headers['access-control-allow-headers']).toLowerCase().split(', ');
+          for (const h of asked.toLowerCase().split(', ')) assert.ok(allowHeaders.includes(h), `allows header ${h}`);
+          assert.equal(
+            answer.headers['access-control-max-age'],
+            cors.maxAgeSeconds === undefined ? undefined : String(cors.maxAgeSeconds),
+          );
           if (cors.credentials) assert.equal(answer.headers['access-control-allow-credentials'], 'true');
           if (!cors.origins.includes('*')) assert.equal((await preflight('https://evil.example', wanted!)).status, 403);
           if (notAllowed !== undefined) assert.equal((await preflight(origin, notAllowed)).status, 403);
@@ -485,6 +517,46 @@ for (const plan of plans) {
           const { answer, id } = await call(plan, lease, idempotent ?? {});
           if (!idempotent || (cb && cb.failureThreshold <= 1)) {
             // Not retried, or the failed try opened the breaker: the retry is refused at once.
+            assert.equal(answer.status, 503, answer.text);
+            assert.equal(tries(id).length, 1);
+          } else {
+            assert.equal(answer.status, 200, answer.text);
+            const got = tries(id).length;
+            assert.ok(got >= 2 && got <= retries + 1, `${got} tries`);
+          }
+          await heal(plan, lease);
+        },
+      );
+    }
+
+    if (r && r.attempts > 0 && r.retryOn.includes('reset')) {
+      // A reset connection is retried for idempotent methods only (a write may have been applied).
+      const idempotent = requestFor(
+        router,
+        route,
+        methodsOf(route).filter((m) => IDEMPOTENT.includes(m)),
+      );
+      const g = grant(plan, 1 + healBound(route));
+      it(
+        idempotent
+          ? 'retries a connection the backend resets and answers with the next try'
+          : `does not retry a reset connection to ${method}`,
+        { skip: skipOf(g) },
+        async () => {
+          const lease = leaseOf(g);
+          const failed = new Set<string>();
+          behave(services, (req, res, c) => {
+            const id = String(c.headers[TEST_ID]);
+            if (isMirror(c) || failed.has(id)) return echo(req, res, c);
+            failed.add(id);
+            reset(req, res, c);
+          });
+          const { answer, id } = await call(plan, lease, idempotent ?? {});
+          if (!idempotent) {
+            assert.equal(answer.status, 502, answer.text);
+            assert.equal(tries(id).length, 1);
+          } else if (cb && cb.failureThreshold <= 1) {
+            // The reset opened the breaker: the retry is refused at once.
             assert.equal(answer.status, 503, answer.text);
             assert.equal(tries(id).length, 1);
           } else {

@@ -13,6 +13,7 @@ import type { RouteConfig } from '../src/types.js';
 import {
   AddressPool,
   apiKeyOf,
+  closedPortUrl,
   grant,
   hang,
   isMirror,
@@ -25,6 +26,7 @@ import {
   reset,
   routerOf,
   send,
+  signableAlgorithms,
   startWorld,
   targetsOf,
   TEST_ID,
@@ -238,6 +240,60 @@ describe('gateway endpoints and errors', () => {
 });
 
 /**
+ * Routes that retry a refused connection (any method may be: nothing reached the backend), whose
+ * breaker does not open on one failure; the first few, to keep the run short.
+ */
+const connectRetried = plans
+  .filter(
+    (p) =>
+      p.route.retry !== undefined &&
+      p.route.retry.attempts > 0 &&
+      p.route.retry.retryOn.includes('connect-failure') &&
+      targetsOf(p.route).length > 0 &&
+      (p.route.circuitBreaker === undefined || p.route.circuitBreaker.failureThreshold > 1),
+  )
+  .slice(0, 3);
+/** Requests the connect-failure check may send: each has an even chance to try the dead instance first. */
+const CONNECT_TRIES = 20;
+const HASH_HEADER = 'x-gwgen-hash';
+
+describe('connect failures', () => {
+  let world: World;
+  before(async () => {
+    // Every service gets a dead instance before its mock backend; consistent hashing reads a
+    // header the check varies, so that it too sends some requests to the dead instance first.
+    const dead = await closedPortUrl();
+    world = await startWorld(config, { hashHeader: HASH_HEADER }, false, (b) => `${dead},${b.url}`);
+  });
+  after(async () => {
+    await world.close();
+  });
+
+  if (connectRetried.length === 0)
+    it('retries a refused connection on another instance', { skip: 'no route retries on connect-failure' }, () => {});
+  for (const plan of connectRetried) {
+    const g = grant(plan, CONNECT_TRIES);
+    it(
+      `route ${plan.route.name} retries a refused connection on another instance`,
+      { skip: typeof g === 'string' ? g : false },
+      async () => {
+        const lease = g as Lease;
+        const requests = new Requests(world);
+        const retried = new RegExp(`gateway_upstream_retries_total\\{route="${plan.route.name}"\\} ([0-9]+)`);
+        let retries = 0;
+        for (let i = 0; i < CONNECT_TRIES && retries === 0; i++) {
+          const { answer, id } = await requests.call(plan, lease, { headers: { [HASH_HEADER]: `key-${i}` } });
+          assert.equal(answer.status, 200, answer.text);
+          assert.equal(tries(world, id).length, 1, 'one try reached the backend');
+          retries = Number(retried.exec((await send(`${world.url}/metrics`)).text)?.[1] ?? 0);
+        }
+        assert.ok(retries > 0, `no request of ${CONNECT_TRIES} tried the dead instance first`);
+      },
+    );
+  }
+});
+
+/**
  * A route with an IP restriction that refuses the tests' own address (127.0.0.1) but lets some
  * other client through, and a request that reaches it.
  */
@@ -278,16 +334,22 @@ describe('client addresses', () => {
 });
 
 /**
- * A consumer with a quota tier and an API key of its own, and an API-key route that charges it,
+ * A consumer with a quota tier, and an authenticated route that charges it (an API key of its own,
+ * or a token whose subject is its name),
  * whose own rate limit does not refuse it first. The tier's budget in requests must be small
  * enough to use up in a test.
  */
 const quota = (() => {
-  for (const consumer of keyOwners(config)) {
+  const owners = new Set(keyOwners(config));
+  for (const consumer of config.consumers) {
     const tier = consumer.tier;
     if (!tier || (tier.windows.length === 0 && tier.monthlyQuota === undefined)) continue;
     for (const route of routes) {
-      if (route.auth?.kind !== 'apiKey' || route.cost <= 0) continue;
+      // An API key identifies its consumer; so does a token whose subject is the consumer's name.
+      const auth = route.auth;
+      if (auth === undefined || route.cost <= 0) continue;
+      if (auth.kind === 'apiKey' && !owners.has(consumer)) continue;
+      if (auth.kind === 'jwt' && signableAlgorithms(auth).length === 0) continue;
       // Not HEAD where the route takes another method: an answer to HEAD has no body to read.
       const request =
         requestFor(
@@ -314,12 +376,16 @@ const quota = (() => {
 describe('quota tiers', () => {
   it(
     'refuses a consumer past its tier with 429',
-    { skip: !quota && 'no API-key route and tiered consumer whose budget a test can use up' },
+    { skip: !quota && 'no authenticated route and tiered consumer whose budget a test can use up' },
     async () => {
       const { consumer, route, request, pool, budget } = quota!;
       const world = await startWorld(config, {}, true);
       try {
-        const header = (route.auth as { header: string }).header;
+        const auth = route.auth!;
+        const credentials: Record<string, string> =
+          auth.kind === 'apiKey'
+            ? { [auth.header]: apiKeyOf(consumer) }
+            : { authorization: `Bearer ${await world.keys.token(auth, {}, { subject: consumer.name })}` };
         let refused: { status: number; error?: string } | undefined;
         let sent = 0;
         // Concurrent batches: each request from a fresh client address, all as the one consumer.
@@ -331,7 +397,7 @@ describe('quota tiers', () => {
               return send(`${world.url}${pathOf(route, request.suffix)}`, {
                 method: request.method,
                 headers: {
-                  [header]: apiKeyOf(consumer),
+                  ...credentials,
                   'x-forwarded-for': client,
                   ...(hasBody ? { 'content-type': 'application/json' } : {}),
                 },
