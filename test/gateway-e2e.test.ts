@@ -1234,6 +1234,24 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     }
   });
 
+  it("serves a route whose own path holds %2F or ';' by that spelling, and still refuses a client's %2F or ';' that selects another route", async () => {
+    for (const [target, url] of [
+      ['/files/a%2Fb', '/'],
+      ['/files/a%2fb/x', '/x'],
+      ['/v1;api/status', '/'],
+      ['/v1;api/status/x', '/x'],
+    ]) {
+      const answer = await send(target!);
+      expect(answer.status, target).toBe(200);
+      expect(JSON.parse(answer.body).url, target).toBe(url);
+    }
+    // The client's own encoded slash or ";" after the route's literal segments is read as before.
+    for (const target of ['/files/a%2Fb/..%2Fadmin', '/files/a%2Fb/%2E%2E/admin']) expect((await send(target)).status, target).toBe(400);
+    const other = await send('/admin%2Fx');
+    expect(other.status).toBe(400);
+    expect(JSON.parse(other.body).error).toBe('path has an encoded slash that would select another route');
+  });
+
   it('answers 405 with the Allow of the most specific path when it lacks the method, instead of the catch-all "/"; HEAD of a GET-only route too', async () => {
     const before = calls();
     for (const [method, target, allow] of [

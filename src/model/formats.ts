@@ -16,6 +16,19 @@ const PARAM_SEGMENT = /^\{[A-Za-z_][A-Za-z0-9_-]*\}$/;
 /** RFC 3986 pchar without the quote: what a literal path segment may hold. */
 const LITERAL_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
 
+/**
+ * RFC 3986 §6.2.2: escapes of unreserved characters decoded ("%61" is "a") and every other escape
+ * upper-cased ("%2f" is "%2F"). The gateway routes a request by this spelling of its path (as
+ * Kong and Envoy normalize it), so a route's path is written in it too, or it would never match.
+ */
+export function normalPath(path: string): string {
+  if (path.indexOf('%') === -1) return path;
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /^[A-Za-z0-9\-._~]$/.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
+}
+
 export const urlPath: FormatCheck = (v) => {
   if (!v.startsWith('/')) return 'must start with "/"';
   const bad = /[\s"'`\\<>^|\u0000-\u001f\u007f]/.exec(v)?.[0];
@@ -25,7 +38,8 @@ export const urlPath: FormatCheck = (v) => {
   const segments = v.slice(1).split('/');
   const params = new Set<string>();
   for (const segment of segments) {
-    if (segment === '.' || segment === '..') return 'must not contain "." or ".." segments';
+    const plain = normalPath(segment);
+    if (plain === '.' || plain === '..') return 'must not contain "." or ".." segments (escaped as %2E either)';
     if (segment.includes('{') || segment.includes('}')) {
       if (!PARAM_SEGMENT.test(segment)) return `has a malformed parameter segment "${segment}": a parameter is a whole segment like {orderId} or {order-id}, its name letters, digits, "_" and "-", starting with a letter or "_"`;
       const name = segment.slice(1, -1);

@@ -1,6 +1,6 @@
 import type { Term } from 'n3';
 import { durationSeconds } from '../model/duration.js';
-import { canonicalOrigin, mappedCidrAsIpv4 } from '../model/formats.js';
+import { canonicalOrigin, mappedCidrAsIpv4, normalPath } from '../model/formats.js';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS } from '../model/types.js';
 import type { Extraction, PropertyBag } from './extract.js';
@@ -56,7 +56,7 @@ export function buildModel(x: Extraction): M.GatewayModel {
     return {
       id,
       name: str(bag, 'routeName') ?? kebabLocalName(id),
-      path: str(bag, 'routePath') ?? '/',
+      path: normalPath(str(bag, 'routePath') ?? '/'),
       methods: HTTP_METHODS.filter((m) => strs(bag, 'httpMethod').includes(m)),
       ...field('service', serviceName(ref(bag, 'hasBackendService'))),
       stripPath: bool(bag, 'stripPath') ?? false,

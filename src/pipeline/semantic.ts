@@ -193,7 +193,7 @@ function checkUniqueNames(store: Store, report: Report): void {
 
 /** `/a/{id}/b` and `/a/{x}/b` match the same requests. */
 function pathKey(path: string): string {
-  return path.replace(/\{[^}]*\}/g, '{}').replace(/\/+$/, '') || '/';
+  return formats.normalPath(path).replace(/\{[^}]*\}/g, '{}').replace(/\/+$/, '') || '/';
 }
 
 function checkRoutes(store: Store, report: Report): void {

@@ -37,7 +37,7 @@ import {
 } from './proxy.js';
 import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
 import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
-import { Router } from './router.js';
+import { Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
 import { checkHead, mergeSlashes, routedPath, withoutParameters } from './uri.js';
 import { handleUpgrade } from './websocket.js';
@@ -84,6 +84,8 @@ export class RuntimeRoute {
   readonly limiter: RateLimitConfig | undefined;
   readonly retry: RetryPlan | undefined;
   readonly metrics: RouteMetrics;
+  /** The path's segments ("" first), when a literal one holds "%2F", "%5C" or ";" (see clientPart). */
+  readonly segments: readonly string[] | undefined;
 
   constructor(
     readonly config: RouteConfig,
@@ -91,6 +93,7 @@ export class RuntimeRoute {
   ) {
     this.name = config.name;
     this.path = config.path;
+    this.segments = OWN_ODDITY.test(config.path) ? config.path.split('/') : undefined;
     this.methods = config.methods;
     this.anyMethod = config.anyMethod === true;
     const target = (service: string): Target => {
@@ -540,7 +543,7 @@ export class Gateway {
         return this.refuse(req, res, path, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
       return this.refuse(req, res, path, 404, MESSAGES.notFound);
     }
-    const rerouted = this.reroutes(method, path, found.match.route);
+    const rerouted = this.reroutes(method, path, found.match);
     if (rerouted !== undefined) return this.refuse(req, res, path, 400, rerouted);
     this.inFlight++;
     if (this.closing && req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
@@ -557,22 +560,29 @@ export class Gateway {
    * select another route, the request would skip that route's policies: the reason to refuse it
    * (400), else undefined.
    */
-  reroutes(method: string, path: string, route: RuntimeRoute): string | undefined {
+  reroutes(method: string, path: string, match: Match<RuntimeRoute>): string | undefined {
     const slash = path.indexOf('%') !== -1 && ENCODED_SLASH.test(path);
     const params = path.indexOf(';') !== -1;
     if (!slash && !params) return undefined;
-    const decoded = slash ? path.replace(ENCODED_SLASHES, '/') : path;
+    const route = match.route;
+    const decode = (p: string) => p.replace(ENCODED_SLASHES, '/');
+    const decoded = slash ? clientPart(path, match, decode) : path;
     if (slash && this.elsewhere(method, mergeSlashes(decoded), route)) return MESSAGES.encodedSlash;
-    if (params && this.elsewhere(method, mergeSlashes(withoutParameters(path)), route)) return MESSAGES.pathParameter;
-    if (slash && params && this.elsewhere(method, mergeSlashes(withoutParameters(decoded)), route))
+    if (params && this.elsewhere(method, mergeSlashes(clientPart(path, match, withoutParameters)), route))
+      return MESSAGES.pathParameter;
+    if (slash && params && this.elsewhere(method, mergeSlashes(clientPart(decoded, match, withoutParameters)), route))
       return MESSAGES.encodedSlash;
     return undefined;
   }
 
-  /** Whether `path` would reach another route than `route` (or none). */
+  /**
+   * Whether `path` would reach another route than `route`, or a path whose routes refuse the
+   * method. A path no route serves skips no route's policies: a route whose own path holds "%2F"
+   * or ";" (a valid model may say "/files/a%2Fb") stays reachable.
+   */
   private elsewhere(method: string, path: string, route: RuntimeRoute): boolean {
     const found = this.router.lookup(method, path);
-    return found.kind !== 'found' || found.match.route !== route;
+    return found.kind === 'found' ? found.match.route !== route : found.kind === 'method';
   }
 
   /** The gateway's own answer to a request it refuses before any exchange, counted and logged. */
@@ -710,6 +720,23 @@ function authorizationOf(req: IncomingMessage): string | undefined {
 
 const ENCODED_SLASH = /%2F|%5C/;
 const ENCODED_SLASHES = /%2F|%5C/g;
+const OWN_ODDITY = /%2F|%5C|;/i;
+
+/**
+ * `path` read as a backend might (`read`: encoded slashes decoded, or ";parameters" dropped),
+ * except in the literal segments of the route's own path: a "%2F" or ";" the model wrote there
+ * ("/files/a%2Fb") is the route's spelling, not a client's attempt to reach another route.
+ */
+function clientPart(path: string, match: Match<RuntimeRoute>, read: (p: string) => string): string {
+  const own = match.route.segments;
+  if (own === undefined) return read(path);
+  const head = path.slice(0, match.end).split('/');
+  for (let i = 1; i < head.length; i++) {
+    const segment = own[i];
+    if (segment === undefined || segment.startsWith('{')) head[i] = read(head[i]!);
+  }
+  return head.join('/') + read(path.slice(match.end));
+}
 
 /**
  * One request through the chain. For WebSocket upgrades `res` is undefined and `socket` is the

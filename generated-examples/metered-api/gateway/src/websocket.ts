@@ -68,7 +68,7 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
     return rawAnswer(gw, req, socket, path, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
   if (!found.match.route.config.websocket)
     return rawAnswer(gw, req, socket, path, 400, 'this route does not accept WebSocket upgrades');
-  const rerouted = gw.reroutes('GET', path, found.match.route);
+  const rerouted = gw.reroutes('GET', path, found.match);
   if (rerouted !== undefined) return rawAnswer(gw, req, socket, path, 400, rerouted);
   gw.inFlight++;
   const ex = new Exchange(
