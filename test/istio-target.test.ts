@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'prettier';
@@ -183,6 +183,11 @@ describe.each(examples)('istio target: %s', (example) => {
     for (const p of kinds(g, 'AuthorizationPolicy')) expect(p.spec.action).toBe('DENY');
     const protectedRoutes = g.model.routes.filter((r) => r.auth || r.ipRestriction);
     expect(kinds(g, 'AuthorizationPolicy')).toHaveLength(protectedRoutes.length);
+  });
+
+  it("writes only path values Istio's admission check takes (path templates: {*}, {**} last, template literals)", () => {
+    const values = kinds(g, 'AuthorizationPolicy').flatMap((p) => (p.spec.rules as Doc[]).flatMap((r) => (r.to as Doc[]).flatMap((t) => [...t.operation.paths, ...(t.operation.notPaths ?? [])] as string[])));
+    for (const v of values) expect(pathValueProblem(v), v).toBeUndefined();
   });
 });
 
@@ -416,18 +421,70 @@ describe('istio target: TLS to an https backend under mTLS mode DISABLE', () => 
 });
 
 /**
+ * Envoy's uri_template (source/extensions/path/uri_template_lib/uri_template_internal.cc, kLiteral):
+ * the characters of a path segment a template operator matches, RFC 3986 pchar without "*".
+ */
+const TEMPLATE_CHARS = "A-Za-z0-9\\-._~%!$&'()+,;:@=";
+
+/**
+ * Whether an Istio AuthorizationPolicy path value matches a request path, as Istio ≥ 1.22 writes it
+ * for Envoy: a value with `{*}` or `{**}` is a path template (`{*}` one or more TEMPLATE_CHARS,
+ * `{**}` any number of them and "/", the rest literal); otherwise `*` alone is any path, a leading
+ * `*` a suffix, a trailing `*` a prefix, anything else the exact path. Both match the path without
+ * its query string.
+ */
+function pathValueMatches(value: string, requestPath: string): boolean {
+  const path = requestPath.replace(/[?#].*$/s, '');
+  if (value.includes('{*}') || value.includes('{**}')) {
+    const re = value
+      .split(/(\{\*\*\}|\{\*\})/)
+      .map((part) => (part === '{**}' ? `[${TEMPLATE_CHARS}/]*` : part === '{*}' ? `[${TEMPLATE_CHARS}]+` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('');
+    return new RegExp(`^${re}$`).test(path);
+  }
+  if (value === '*') return true;
+  if (value.startsWith('*')) return path.endsWith(value.slice(1));
+  if (value.endsWith('*')) return path.startsWith(value.slice(0, -1));
+  return path === value;
+}
+
+/**
+ * Istio's admission check of AuthorizationPolicy paths (pkg/config/security CheckValidPathTemplate,
+ * 1.22+): in a value with a template, each segment is `{*}`, `{**}` (no operator after it) or a
+ * literal of TEMPLATE_CHARS; no value has "{" or "}" outside those operators. Returns the problem.
+ */
+function pathValueProblem(value: string): string | undefined {
+  const template = value.includes('{*}') || value.includes('{**}');
+  let any = false;
+  for (const glob of value.replace(/^\/+|\/+$/g, '').split('/')) {
+    if ((glob === '{*}' || glob === '{**}') && any) return `${value}: an operator after {**}`;
+    if (glob === '{*}') continue;
+    if (glob === '{**}') {
+      any = true;
+      continue;
+    }
+    if (/[{}]/.test(glob)) return `${value}: "{" or "}" outside a template operator`;
+    if (template && !new RegExp(`^[${TEMPLATE_CHARS}]+$`).test(glob)) return `${value}: segment "${glob}" is no template literal`;
+  }
+  return undefined;
+}
+
+/**
  * Whether the gateway's DENY policies refuse a request (Istio semantics for the fields gwgen
- * writes: rules are ORed, the fields of a rule ANDed; `prefix*` paths; a header's notValues "*"
- * holds when the header is absent; notRequestPrincipals holds when there is no principal).
+ * writes: rules are ORed, the fields of a rule ANDed, the operations of its `to` ORed; an
+ * operation holds when a `paths` value matches and no `notPaths` value does (pathValueMatches); a
+ * header's notValues "*" holds when the header is absent; notRequestPrincipals holds when there is
+ * no principal).
  */
 function denied(policies: readonly Doc[], request: { method: string; path: string; headers: Record<string, string> }): boolean {
-  const pathIn = (paths: readonly string[]) => paths.some((p) => (p.endsWith('*') ? request.path.startsWith(p.slice(0, -1)) : request.path === p));
+  const operationHolds = (op: Doc) =>
+    (op.paths as string[]).some((p) => pathValueMatches(p, request.path)) &&
+    !((op.notPaths ?? []) as string[]).some((p) => pathValueMatches(p, request.path)) &&
+    (!op.methods || op.methods.includes(request.method)) &&
+    (!op.notMethods || !op.notMethods.includes(request.method));
   return policies.some((policy) =>
     (policy.spec.rules as Doc[]).some((rule) => {
-      const op = rule.to[0].operation;
-      if (!pathIn(op.paths)) return false;
-      if (op.methods && !op.methods.includes(request.method)) return false;
-      if (op.notMethods && op.notMethods.includes(request.method)) return false;
+      if (!(rule.to as Doc[]).some((t) => operationHolds(t.operation))) return false;
       const source = rule.from?.[0]?.source;
       // Requests here carry no token, so they have no request principal.
       if (source && !('notRequestPrincipals' in source)) return false;
@@ -439,6 +496,174 @@ function denied(policies: readonly Doc[], request: { method: string; path: strin
     }),
   );
 }
+
+describe('istio target: the DENY evaluator reads Istio path values', () => {
+  it.each([
+    ['/orders/{*}/items', '/orders/7/items', true],
+    ['/orders/{*}/items', '/orders/7/items/', false],
+    ['/orders/{*}/items', '/orders//items', false],
+    ['/orders/{*}/items', '/orders/a*b/items', false],
+    ['/orders/{*}/items', '/orders/7;v=1/items?x=1', true],
+    ['/orders/{*}/items/{**}', '/orders/7/items', false],
+    ['/orders/{*}/items/{**}', '/orders/7/items/', true],
+    ['/orders/{*}/items/{**}', '/orders/7/items/a/b', true],
+    ['/orders/{*}/items/{**}', '/orders/7/items/a|b', false],
+    ['/orders/*', '/orders/a*b/items', true],
+    ['/orders/*', '/ordersx', false],
+    ['/orders', '/orders?x=1', true],
+    ['/orders', '/orders/', false],
+  ] as const)('%s matches %s: %s', (value, path, matches) => {
+    expect(pathValueMatches(value, path)).toBe(matches);
+  });
+  it.each([
+    ['/orders/{*}/items/{**}', undefined],
+    ['/orders/{*}/{**}', undefined],
+    ['/{**}', undefined],
+    ['/orders/*', undefined],
+    ['/orders/{*}/items/*', 'no template literal'],
+    ['/orders/{**}/{*}', 'an operator after {**}'],
+    ['/orders/{id}', 'outside a template operator'],
+    ['/a*b/{*}', 'no template literal'],
+  ] as const)('Istio admits %s: problem %s', (value, problem) => {
+    const found = pathValueProblem(value);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toContain(problem);
+  });
+});
+
+describe('istio target: the policy of a {param} route covers exactly its requests (path templates)', () => {
+  // A param route with requirements among neighbours that share its literal prefix /orders/: the
+  // old form, `/orders/*`, also denied every neighbour's requests (the "overreach" of NOTES.md).
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:items, ex:export, ex:order, ex:orders, ex:special, ex:deep, ex:star, ex:sub .\n` +
+    'ex:items a agw:Route ; agw:routeName "items" ; agw:routePath "/orders/{id}/items" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt ; agw:hasIpRestriction ex:ips .\n' +
+    'ex:export a agw:Route ; agw:routeName "export" ; agw:routePath "/orders/export" ; agw:hasBackendService ex:svc .\n' +
+    'ex:order a agw:Route ; agw:routeName "order" ; agw:routePath "/orders/{id}" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc .\n' +
+    'ex:orders a agw:Route ; agw:routeName "orders" ; agw:routePath "/orders" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt2 .\n' +
+    'ex:special a agw:Route ; agw:routeName "special" ; agw:routePath "/orders/{id}/items/special" ; agw:hasBackendService ex:svc .\n' +
+    'ex:deep a agw:Route ; agw:routeName "deep" ; agw:routePath "/orders/{id}/items/{item}/parts" ; agw:hasBackendService ex:svc .\n' +
+    // A literal "*", which no template holds: exempted from no policy, noted.
+    'ex:star a agw:Route ; agw:routeName "star" ; agw:routePath "/orders/{id}/items/x*y" ; agw:hasBackendService ex:svc .\n' +
+    // Requires what items requires: items\' policy need not leave it out.
+    'ex:sub a agw:Route ; agw:routeName "sub" ; agw:routePath "/orders/{id}/items/{item}/sub" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt ; agw:hasIpRestriction ex:ips .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n' +
+    'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example.com" ; agw:jwksUri "https://idp.example.com/jwks" ; agw:algorithm "RS256" .\n' +
+    'ex:jwt2 a agw:JWTAuthentication ; agw:issuer "https://idp2.example.com" ; agw:jwksUri "https://idp2.example.com/jwks" ; agw:algorithm "RS256" .\n' +
+    'ex:ips a agw:IpRestriction ; agw:denyCidr "192.0.2.0/24" .\n';
+  let g: Generated;
+  let gateway: (request: { method: string; path: string; headers: Record<string, string> }) => { route?: string; status?: number };
+  let istio: typeof gateway;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    writeFileSync(join(dir, 'model.ttl'), MODEL);
+    const result = await generate({ models: [join(dir, 'model.ttl')], targets: ['istio', 'gateway'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const files = Object.fromEntries(result.files.map((f) => [f.path, f.content]));
+    gateway = await gatewayChooser(files);
+    istio = istioChooser(files, 'gw');
+    const docs = result.files.filter((f) => f.path.startsWith('istio/') && f.path.endsWith('.yaml')).flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc));
+    g = { model: result.model, files, docs, notes: files['istio/NOTES.md']! };
+  });
+  const policy = (route: string) => kinds(g, 'AuthorizationPolicy').filter((p) => p.metadata.name === `gw-${route}`);
+  /** The old form of a policy's paths: the literal prefix of a param route, the path and what lies under it of a plain one. */
+  const oldForm = (route: string) => {
+    const path = g.model.routes.find((r) => r.name === route)!.path;
+    const values = path.includes('{') ? [`${path.slice(0, path.indexOf('{'))}*`] : [path, `${path}/*`];
+    return (p: string) => values.some((v) => pathValueMatches(v, p));
+  };
+
+  // [policy of, method, path, the route the gateway takes it to, denied without credentials, denied by the old form]
+  const cases: [policyOf: string, method: string, path: string, routedTo: string, refused: boolean, oldRefused: boolean][] = [
+    // Every spelling of the param route: its path, a trailing "/", what lies under it, a query, unusual parameters.
+    ['items', 'GET', '/orders/7/items', 'items', true, true],
+    ['items', 'DELETE', '/orders/7/items/', 'items', true, true],
+    ['items', 'GET', '/orders/7/items/a/b', 'items', true, true],
+    ['items', 'GET', '/orders/7/items?page=2', 'items', true, true],
+    ['items', 'GET', '/orders/7;v=1/items', 'items', true, true],
+    ['items', 'GET', '/orders/%E2%9C%93/items', 'items', true, true],
+    ['items', 'GET', '/orders/export/items', 'items', true, true],
+    ['items', 'GET', '/orders/7/items/3/partsx', 'items', true, true],
+    ['items', 'GET', '/orders/7/items/x*z', 'items', true, true],
+    // Characters no template segment takes ("*", "[", "|"): the prefix operation denies them.
+    ['items', 'GET', '/orders/a*b/items', 'items', true, true],
+    ['items', 'GET', '/orders/[7]/items', 'items', true, true],
+    ['items', 'POST', '/orders/7/items/a|b/c', 'items', true, true],
+    // Neighbours under the same literal prefix are not the route's.
+    ['items', 'GET', '/orders/export', 'export', false, true],
+    ['items', 'POST', '/orders/export/x', 'export', false, true],
+    ['items', 'GET', '/orders/7', 'order', false, true],
+    ['items', 'GET', '/orders/7/itemsx', 'order', false, true],
+    ['items', 'GET', '/orders//items', 'orders', false, true],
+    // A more specific route takes its own requests (the most specific path decides).
+    ['items', 'GET', '/orders/7/items/special', 'special', false, true],
+    ['items', 'GET', '/orders/7/items/special/', 'special', false, true],
+    ['items', 'GET', '/orders/7/items/3/parts/x', 'deep', false, true],
+    // The plain route /orders: its own path, not its more specific neighbours'.
+    ['orders', 'GET', '/orders', 'orders', true, true],
+    ['orders', 'GET', '/orders/', 'orders', true, true],
+    ['orders', 'GET', '/orders//x', 'orders', true, true],
+    ['orders', 'GET', '/orders/7', 'order', false, true],
+    ['orders', 'GET', '/orders/export', 'export', false, true],
+    ['orders', 'GET', '/orders/7/items', 'items', false, true],
+    ['orders', 'POST', '/orders/7', '405', false, true],
+  ];
+  it.each(cases)('policy of %s, %s %s (the gateway: %s): refused %s (old form: %s)', (of, method, path, routedTo, refused, oldRefused) => {
+    const request = { method, path, headers: {} };
+    const routePath = path.replace(/[?#].*$/s, '');
+    const chosen = gateway({ ...request, path: routePath });
+    expect(chosen.route ?? String(chosen.status)).toBe(routedTo);
+    expect(istio({ ...request, path: routePath }).route ?? String(istio({ ...request, path: routePath }).status)).toBe(routedTo);
+    expect(denied(policy(of), request)).toBe(refused);
+    // The case tells the forms apart where they differ: the old prefix form would fail it.
+    expect(oldForm(of)(path), 'old form').toBe(oldRefused);
+  });
+
+  it('without credentials, each policy refuses the requests the gateway takes to its route, and no other route\'s (plain characters)', () => {
+    // sub requires what items requires: items' policy need not leave its paths out.
+    const covers: Record<string, readonly string[]> = { items: ['items', 'sub'], orders: ['orders'], sub: ['sub'] };
+    const plain = new RegExp(`^[${TEMPLATE_CHARS}/]*$`);
+    const mismatches: string[] = [];
+    const requests = requestsFor(g.model, ['GET', 'POST']);
+    for (const request of requests.filter((r) => plain.test(r.path))) {
+      const chosen = gateway(request).route;
+      for (const [route, may] of Object.entries(covers)) {
+        const refused = denied(policy(route), request);
+        if ((chosen === route && !refused) || (refused && !may.includes(chosen ?? ''))) mismatches.push(`${route}: ${request.method} ${request.path} (gateway: ${chosen})`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // Paths with a character no template takes ("*" here): never let through to a route with requirements.
+    const unusual = requests.filter((r) => !plain.test(r.path));
+    expect(unusual.length).toBeGreaterThan(0);
+    const policies = kinds(g, 'AuthorizationPolicy');
+    for (const request of unusual) if (['items', 'orders', 'sub'].includes(gateway(request).route ?? '')) expect(denied(policies, request), `${request.method} ${request.path}`).toBe(true);
+  });
+
+  it('leaves out of a policy only the more specific routes with other requirements; a literal "*" stays in, noted', () => {
+    const [items] = policy('items');
+    const exact = (items!.spec.rules[0].to as Doc[])[0]!.operation;
+    expect(exact.paths).toEqual(['/orders/{*}/items', '/orders/{*}/items/{**}']);
+    expect(exact.notPaths).toEqual(['/orders/{*}/items/{*}/parts', '/orders/{*}/items/{*}/parts/{**}', '/orders/{*}/items/special', '/orders/{*}/items/special/{**}']);
+    expect((items!.spec.rules[0].to as Doc[])[1]!.operation).toEqual({ paths: ['/orders/*'], notPaths: ['/orders/{**}'] });
+    // The policy still covers the star route, whose path no template can hold.
+    expect(denied([items!], { method: 'GET', path: '/orders/7/items/x*y', headers: {} })).toBe(true);
+    const section = (feature: string) => g.notes.split('\n## ').find((s) => s.startsWith(`${feature}\n`)) ?? '';
+    expect(section('path-scoped Istio authorization')).toContain('route star (under /orders/, policy of route items)');
+    expect(section('path-scoped Istio authorization')).not.toMatch(/route (export|order|special|deep|orders) \(under \/orders\/, policy of route items\)/);
+    const characters = section('path-scoped Istio authorization (characters outside path templates)');
+    for (const other of ['deep', 'export', 'order', 'orders', 'special']) expect(characters).toContain(`route ${other} (under /orders/, policy of route items)`);
+    expect(characters).not.toContain('route sub (under /orders/, policy of route items)');
+    expect(characters).toContain('route order (under /orders, policy of route orders)');
+    expect(characters).not.toContain('route export (under /orders, policy of route orders)');
+    for (const doc of g.docs) expect(() => new ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate()).not.toThrow();
+    for (const p of kinds(g, 'AuthorizationPolicy')) for (const r of p.spec.rules as Doc[]) for (const t of r.to as Doc[]) for (const v of [...t.operation.paths, ...(t.operation.notPaths ?? [])]) expect(pathValueProblem(v), v).toBeUndefined();
+  });
+
+  it('NOTES.md and the README name the minimum Istio version of path templates', () => {
+    expect(g.notes).toContain('Istio ≥ 1.22');
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('Istio ≥ 1.22');
+  });
+});
 
 describe('istio target: CORS preflights pass the DENY policies, as in the gateway', () => {
   // Envoy runs RBAC before CORS: a DENY rule over OPTIONS would refuse every preflight of a route

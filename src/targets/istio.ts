@@ -7,12 +7,13 @@ import {
   beyondGoDuration,
   canaryParts,
   clusterHost,
-  compareRouteSpecificity,
+  compareSpecificity,
   compareStrings,
   dnsLabelOf,
   dnsName,
   goDuration,
   hasParams,
+  isParamSegment,
   labelValue,
   literalPrefix,
   methodsOverlap,
@@ -151,10 +152,19 @@ interface JwtRule {
   readonly spaceDelimitedClaims: readonly string[];
 }
 
-/** One DENY rule: it denies a request to the route's paths and methods when its source and conditions hold. */
+/**
+ * The request paths of an Istio `operation`: a path matched by one of `paths` and by none of
+ * `notPaths` (see authzOperations).
+ */
+export interface AuthzOperation {
+  readonly paths: readonly string[];
+  readonly notPaths: readonly string[];
+}
+
+/** One DENY rule: it denies a request to the route's paths (any of its operations) and methods when its source and conditions hold. */
 export interface AuthzRule {
   readonly source?: { key: string; values: readonly string[] };
-  readonly paths: readonly string[];
+  readonly operations: readonly AuthzOperation[];
   readonly methods: readonly string[];
   /** Methods the rule leaves alone (OPTIONS, whose preflights preflightExempt handles). */
   readonly notMethods?: readonly string[];
@@ -193,6 +203,8 @@ export interface IstioView {
   readonly envoyFilterMeta: Meta;
   readonly rateLimits: readonly RateLimit[];
   readonly telemetry?: { meta: Meta; percentage: number };
+  /** Whether an AuthorizationPolicy uses a path template (`{*}`, `{**}`), which needs Istio 1.22 or later. */
+  readonly pathTemplates: boolean;
   readonly notes: readonly NoteGroup[];
 }
 
@@ -321,10 +333,10 @@ export function istioView(model: M.GatewayModel): IstioView {
   const authorizationPolicies: AuthorizationPolicy[] = [];
   const neighbours = prefixIndex(model.routes);
   for (const route of model.routes) {
-    const rules = authzRules(route);
+    if (!route.auth && !route.ipRestriction) continue;
+    const rules = authzRules(route, authzOperations(route, neighbours(literalPrefix(route.path)), notes));
     if (rules.length === 0) continue;
     authorizationPolicies.push({ meta: meta(dnsName(gw, route.name), ns, route.name), route: route.name, rules });
-    noteOverreach(route, neighbours(literalPrefix(route.path)), notes);
     if (route.auth?.kind === 'jwt') {
       for (const value of inexpressibleClaims(route.auth)) {
         notes.push({ subject: `route ${route.name}`, feature: 'agw:audience / agw:requiredScope with "*"', detail: `Istio reads a leading or trailing "*" in an AuthorizationPolicy value as a wildcard (prefix, suffix, or any value) and has no way to match the "*" itself, so "${value}" cannot be required exactly: the route's AuthorizationPolicy denies every request to it instead of admitting tokens the model does not (rename the ${route.auth.requiredScopes.includes(value) ? 'scope' : 'audience'} to open it)` });
@@ -362,6 +374,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     envoyFilterMeta: meta(dnsName(gw, 'local-ratelimit'), ns, gw),
     rateLimits,
     ...(tracing ? { telemetry: { meta: meta(dnsName(gw, 'tracing'), ns, gw), percentage: Math.round(tracing.samplingRate * 100 * 1e6) / 1e6 } } : {}),
+    pathTemplates: authorizationPolicies.some((p) => p.rules.some((r) => r.operations.some((o) => ![...o.paths, ...o.notPaths].every(anyCharacter)))),
     notes: groupNotes(notes),
   };
 
@@ -665,18 +678,136 @@ function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
 }
 
 /**
- * The paths an AuthorizationPolicy uses for a route. Istio paths are exact or `prefix*`: a plain
- * route path is matched as routed, the path itself and what lies under it (`/orders`,
- * `/orders/*`); a path with `{param}` segments is matched by the literal prefix before its first
- * parameter, which covers every request the route serves (so the policy can never be bypassed)
- * and may also cover neighbouring routes (noted in NOTES.md).
+ * The characters of a segment an Istio path template matches: `{*}` is one or more of them, `{**}`
+ * any number of them and "/" (Envoy's uri_template, kLiteral in
+ * source/extensions/path/uri_template_lib/uri_template_internal.cc: RFC 3986 pchar without "*");
+ * Istio (pkg/config/security) refuses a template whose literal segments hold anything else.
  */
-export function authzPaths(route: M.Route): string[] {
-  if (hasParams(route.path)) return [`${literalPrefix(route.path)}*`];
-  const segs = routeSegments(route.path);
+const TEMPLATE_LITERAL = /^[A-Za-z0-9\-._~%!$&'()+,;:@=]+$/;
+
+/**
+ * A `{param}` route path as an Istio path template (Istio ≥ 1.22): each parameter `{*}`, one
+ * non-empty segment, as the gateway matches it (`/orders/{id}/items` → `/orders/{*}/items`).
+ * Undefined when a literal segment holds a character a template cannot ("*").
+ */
+export function pathTemplate(path: string): string | undefined {
+  const segs = routeSegments(path);
+  if (segs.some((s) => !isParamSegment(s) && !TEMPLATE_LITERAL.test(s))) return undefined;
+  return `/${segs.map((s) => (isParamSegment(s) ? '{*}' : s)).join('/')}`;
+}
+
+/**
+ * The Istio paths that match exactly the requests a route path takes: the path itself and what
+ * lies under it, by whole segments ("/docs" takes "/docs", "/docs/" and "/docs/a"). A plain path
+ * is `/docs` and `/docs/*` ("/" is `/*`); a `{param}` path is its template and the template with
+ * `/{**}` (`/orders/{*}/items`, `/orders/{*}/items/{**}`: Istio lets `{**}` only end a template and
+ * no template hold a `/*`, and `{**}` matches no segment at all only after its "/"). Undefined
+ * when no exact form exists: a plain path ending in "*" (Istio reads `/v1*` as a prefix), a
+ * template that cannot be written (pathTemplate).
+ */
+export function exactPaths(path: string): string[] | undefined {
+  const segs = routeSegments(path);
+  if (hasParams(path)) {
+    const template = pathTemplate(path);
+    return template === undefined ? undefined : [template, `${template}/{**}`];
+  }
   if (segs.length === 0) return ['/*'];
   const own = `/${segs.join('/')}`;
-  return [own, `${own}/*`];
+  return own.endsWith('*') ? undefined : [own, `${own}/*`];
+}
+
+/** Whether Istio matches the paths with every character a request may hold, not only a template's. */
+const anyCharacter = (path: string) => !path.includes('{*}') && !path.includes('{**}');
+
+/**
+ * The paths of a route's DENY rules: those its route takes, less those a more specific route
+ * takes, so that the policy applies to exactly the requests the VirtualService sends to the route
+ * (the most specific path decides, as in the gateway: a more specific path's routes take its
+ * requests, or refuse their method with 405).
+ *
+ * - A plain path: `/docs`, `/docs/*` (exactPaths).
+ * - A `{param}` path: its template forms (Istio ≥ 1.22), and, as a second operation, its literal
+ *   prefix less every path a template matches (`/orders/*` but not `/orders/{**}`): a template
+ *   segment takes only TEMPLATE_LITERAL characters, so a request with another one (`/orders/a*b/items`)
+ *   would match no template and pass the route's policy, while the VirtualService's regex routes it
+ *   to the route. This operation denies such requests under the prefix unless they meet the
+ *   route's requirements; on an Istio before 1.22, which reads a template as a plain path, it
+ *   denies the whole prefix (the templates never match), so the policy never fails open.
+ * - notPaths: each more specific path group whose paths meet the route's, unless every request it
+ *   takes with the rule's methods already needs what the route requires (unaffected). A plain
+ *   path is exempted exactly; a `{param}` path by its template forms, which do not match the other
+ *   characters: such requests to it still need the route's credentials (noted).
+ *
+ * Where no exact form exists (exactPaths), the literal prefix is used as before, and NOTES.md lists
+ * the routes under it whose requirements differ.
+ */
+export function authzOperations(route: M.Route, candidates: readonly M.Route[], notes: Limitation[]): AuthzOperation[] {
+  const prefix = literalPrefix(route.path);
+  const own = exactPaths(route.path);
+  const param = hasParams(route.path);
+  const subject = (other: M.Route) => `route ${other.name} (under ${prefix}, policy of route ${route.name})`;
+  const differs = (other: M.Route) => other !== route && methodsOverlap(route, other) && !requirementsMet(route, other);
+  const overreach = (other: M.Route) => {
+    if (differs(other)) notes.push({ subject: subject(other), feature: 'path-scoped Istio authorization', detail: "Istio authorization policies match path prefixes and methods, not routes: a request to the route that also falls under the path prefix and methods of a route with other requirements must pass that route's authentication and IP rules too" });
+  };
+  const otherCharacters = (other: M.Route) => {
+    if (differs(other)) notes.push({ subject: subject(other), feature: 'path-scoped Istio authorization (characters outside path templates)', detail: `Istio matches a {param} segment with a path template, whose segments take only letters, digits and - . _ ~ % ! $ & ' ( ) + , ; : @ =; a request to the route whose path holds another character (such as "*", "[" or "|") is not told apart from a request to the route with the policy, so it must pass that route's authentication and IP rules too` });
+  };
+
+  // The more specific path groups that take some of the route's requests.
+  const groups = new Map<string, M.Route[]>();
+  for (const other of candidates) {
+    if (compareSpecificity(other.path, route.path) >= 0 || !pathsMeet(route.path, other.path)) continue;
+    const key = routeSegments(other.path).map((s) => (isParamSegment(s) ? '{}' : s)).join('/');
+    groups.set(key, [...(groups.get(key) ?? []), other]);
+  }
+  const notPaths: string[] = [];
+  const exemptAnyCharacter: string[] = [];
+  // The routes of those groups: exempted, or noted here.
+  const handled = new Set<M.Route>();
+  for (const group of [...groups.values()].sort((a, b) => compareSpecificity(a[0]!.path, b[0]!.path) || compareStrings(a[0]!.path, b[0]!.path))) {
+    for (const r of group) handled.add(r);
+    if (unaffected(route, group)) continue;
+    const forms = exactPaths(group[0]!.path);
+    if (forms === undefined) group.forEach(overreach);
+    else {
+      notPaths.push(...forms);
+      if (forms.every(anyCharacter)) exemptAnyCharacter.push(...forms);
+      else group.forEach(otherCharacters);
+    }
+  }
+
+  if (own === undefined && !param) {
+    const base = `/${routeSegments(route.path).join('/')}`;
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath ending in "*" (Istio authorization)', detail: `Istio reads a trailing "*" of an AuthorizationPolicy path as a wildcard and cannot match the "*" itself, so the route's policy applies to every request path that starts with ${base.replace(/\*+$/, '')}, also where another route takes it` });
+    return [{ paths: [base, `${base}/*`], notPaths }];
+  }
+  // The other routes under the literal prefix, whose requests the prefix operation may take.
+  const rest = param ? candidates.filter((o) => o !== route && !handled.has(o) && prefixesMeet(prefix, o)) : [];
+  if (own === undefined) {
+    rest.forEach(overreach);
+    return [{ paths: [`${prefix}*`], notPaths }];
+  }
+  if (!param) return [{ paths: own, notPaths }];
+  rest.forEach(otherCharacters);
+  return [
+    { paths: own, notPaths },
+    { paths: [`${prefix}*`], notPaths: [`${prefix}{**}`, ...exemptAnyCharacter] },
+  ];
+}
+
+/**
+ * Whether a more specific path group takes the requests of the route's methods only with
+ * requirements that include the route's: a route of the group takes each such method, needs at
+ * least what the route needs (requirementsMet), and exempts CORS preflights only where the route
+ * does too. Otherwise the route's policy would refuse some of them (a 403 where the gateway gives
+ * the group's route, or its 405), so its rules must leave the group's paths out.
+ */
+function unaffected(route: M.Route, group: readonly M.Route[]): boolean {
+  const meets = (r: M.Route) => requirementsMet(route, r) && (!r.cors || route.cors !== undefined);
+  if (route.methods.length === 0) return group.some((r) => r.methods.length === 0 && meets(r));
+  const methods = route.cors ? routeMethods(route) : route.methods;
+  return methods.every((m) => group.some((r) => (r.methods.length === 0 || routeMethods(r).includes(m)) && meets(r)));
 }
 
 /** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
@@ -684,8 +815,7 @@ function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
   return [...auth.audiences, ...auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'));
 }
 
-function authzRules(route: M.Route): AuthzRule[] {
-  const paths = authzPaths(route);
+function authzRules(route: M.Route, operations: readonly AuthzOperation[]): AuthzRule[] {
   // The VirtualService routes OPTIONS to a route with CORS (routeMethods): a plain OPTIONS must
   // meet the route's requirements too, its preflights are exempt (preflightExempt).
   const methods = route.cors ? routeMethods(route) : route.methods;
@@ -693,18 +823,18 @@ function authzRules(route: M.Route): AuthzRule[] {
   const auth = route.auth;
   if (auth?.kind === 'jwt') {
     // No token, or a token of another issuer: denied.
-    rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, paths, methods, when: [] });
+    rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, operations, methods, when: [] });
     // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
-    if (inexpressibleClaims(auth).length > 0) rules.push({ paths, methods, when: [] });
-    if (auth.audiences.length > 0) rules.push({ paths, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
+    if (inexpressibleClaims(auth).length > 0) rules.push({ operations, methods, when: [] });
+    if (auth.audiences.length > 0) rules.push({ operations, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
     for (const scope of auth.requiredScopes) {
-      rules.push({ paths, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });
+      rules.push({ operations, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });
     }
   }
-  if (auth?.kind === 'apiKey') rules.push({ paths, methods, when: [{ key: `request.headers[${auth.keyHeader.toLowerCase()}]`, notValues: ['*'] }] });
+  if (auth?.kind === 'apiKey') rules.push({ operations, methods, when: [{ key: `request.headers[${auth.keyHeader.toLowerCase()}]`, notValues: ['*'] }] });
   const ip = route.ipRestriction;
-  if (ip && ip.allow.length > 0) rules.push({ source: { key: 'notRemoteIpBlocks', values: ip.allow }, paths, methods, when: [] });
-  if (ip && ip.deny.length > 0) rules.push({ source: { key: 'remoteIpBlocks', values: ip.deny }, paths, methods, when: [] });
+  if (ip && ip.allow.length > 0) rules.push({ source: { key: 'notRemoteIpBlocks', values: ip.allow }, operations, methods, when: [] });
+  if (ip && ip.deny.length > 0) rules.push({ source: { key: 'remoteIpBlocks', values: ip.deny }, operations, methods, when: [] });
   return route.cors ? rules.flatMap(preflightExempt) : rules;
 }
 
@@ -772,20 +902,6 @@ function prefixIndex(routes: readonly M.Route[]): (prefix: string) => M.Route[] 
     for (let i = lo; i < sortedPrefixes.length && sortedPrefixes[i]!.startsWith(prefix); i++) for (const r of byPrefix.get(sortedPrefixes[i]!)!) found.add(r);
     return [...found];
   };
-}
-
-/** A policy keyed on a path prefix also applies to other routes under that prefix: say so where their requirements differ. */
-function noteOverreach(route: M.Route, candidates: readonly M.Route[], notes: Limitation[]): void {
-  const prefix = literalPrefix(route.path);
-  const plain = !hasParams(route.path);
-  for (const other of candidates) {
-    if (other === route || !methodsOverlap(route, other)) continue;
-    // A plain path's policy matches exactly the requests its route matches; of those, only the
-    // ones a more specific route (earlier in the VirtualService) takes go elsewhere.
-    if (plain ? !pathsMeet(route.path, other.path) || compareRouteSpecificity(other, route) > 0 : !prefixesMeet(prefix, other)) continue;
-    if (requirementsMet(route, other)) continue;
-    notes.push({ subject: `route ${other.name} (under ${prefix}, policy of route ${route.name})`, feature: 'path-scoped Istio authorization', detail: 'Istio authorization policies match path prefixes and methods, not routes: a request to the route that also falls under the path prefix and methods of a route with other requirements must pass that route\'s authentication and IP rules too' });
-  }
 }
 
 function noteRoute(route: M.Route, notes: Limitation[]): void {
