@@ -328,7 +328,8 @@ const keysToSpread = (count: number, share: number) =>
   Math.ceil(Math.log(ONE_IN_A_BILLION / count) / Math.log(Math.min(0.97, share)));
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-const probes = (n: number, how: string) => `${n} ${how} probe${n === 1 ? '' : 's'}`;
+const plural = (n: number, what: string, many = `${what}s`) => `${n} ${n === 1 ? what : many}`;
+const probes = (n: number, how: string) => plural(n, `${how} probe`);
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
 
 /** A route that sends requests with `headers` (none, or a canary's) to one service alone. */
@@ -643,7 +644,7 @@ describe('load balancing and health checks', () => {
     const around = L < 2 ? 2 : toReachAll([(0.7 * weights[heaviest]!) / total]) + L;
     const gh =
       (takes > HEALTH_BUDGET_MS &&
-        `its health check (every ${seconds(hc.intervalMs)}, out after ${hc.failureThreshold} failures, back after ${hc.successThreshold} successes) takes about ${seconds(takes)} to take an instance out and back, more than a check may (${seconds(HEALTH_BUDGET_MS)})`) ||
+        `its health check (every ${seconds(hc.intervalMs)}, out after ${plural(hc.failureThreshold, 'failure')}, back after ${plural(hc.successThreshold, 'success', 'successes')}) takes about ${seconds(takes)} to take an instance out and back, more than a check may (${seconds(HEALTH_BUDGET_MS)})`) ||
       (L < 1 && 'no instance has a weight above 0') ||
       viaLease(s.name, 2 * around);
     it(
