@@ -9,16 +9,19 @@ import { config } from '../src/config.js';
 import { IpFilter } from '../src/ip.js';
 import { LocalBuckets } from '../src/ratelimit.js';
 import { AccessLog } from '../src/log.js';
-import type { RouteConfig } from '../src/types.js';
+import type { RouteConfig, ServiceConfig } from '../src/types.js';
 import {
   AddressPool,
   apiKeyOf,
   closedPortUrl,
+  echo,
   grant,
   hang,
+  instanceList,
   isMirror,
   keyOwners,
   methodsOf,
+  nextId,
   pathOf,
   planOf,
   requestFor,
@@ -34,6 +37,7 @@ import {
   until,
   type Behaviour,
   type Lease,
+  type MockBackend,
   type Plan,
   type World,
 } from './harness.js';
@@ -263,7 +267,7 @@ describe('connect failures', () => {
     // Every service gets a dead instance before its mock backend; consistent hashing reads a
     // header the check varies, so that it too sends some requests to the dead instance first.
     const dead = await closedPortUrl();
-    world = await startWorld(config, { hashHeader: HASH_HEADER }, false, (b) => `${dead},${b.url}`);
+    world = await startWorld(config, { hashHeader: HASH_HEADER }, false, (mocks) => `${dead},${mocks[0]!.url}`);
   });
   after(async () => {
     await world.close();
@@ -288,6 +292,414 @@ describe('connect failures', () => {
           retries = Number(retried.exec((await send(`${world.url}/metrics`)).text)?.[1] ?? 0);
         }
         assert.ok(retries > 0, `no request of ${CONNECT_TRIES} tried the dead instance first`);
+      },
+    );
+  }
+});
+
+// --- load balancing and health checks ---------------------------------------------------------
+
+/**
+ * Every service with several instances or a health check gets as many mock backends as the model
+ * gives it instances, each carrying the weight of the model's instance in its place
+ * (GW_UPSTREAM_<SERVICE>=url;weight=N,...). A gateway of their own: the checks count every pick.
+ */
+const balanced = config.services.filter((s) => s.instances.length > 1 || s.healthCheck !== undefined);
+/** Fresh budgets: the checks below run against a gateway of their own. */
+const lbPlans = routes.map((r) => planOf(r, router, owners));
+/** Consistent hashing reads this header in the checks' gateway (GW_HASH_HEADER). */
+const LB_HASH_HEADER = 'x-gwgen-lb-key';
+/** A check of a random spread fails on a correct gateway with at most this chance. */
+const ONE_IN_A_BILLION = 1e-9;
+/** The most requests a balancing check sends. */
+const MAX_LB_REQUESTS = 500;
+/** The most time a health-check check may take: the model's interval decides how long it does. */
+const HEALTH_BUDGET_MS = 5000;
+
+/** Requests after which each of `shares` has had one, but for a one-in-a-billion chance. */
+function toReachAll(shares: readonly number[]): number {
+  const least = Math.min(...shares);
+  if (least >= 1) return 1;
+  return Math.ceil(Math.log(ONE_IN_A_BILLION / shares.length) / Math.log(1 - least));
+}
+
+/** Keys after which not all went to one instance (each takes at most `share`), but for a one-in-a-billion chance. */
+const keysToSpread = (count: number, share: number) =>
+  Math.ceil(Math.log(ONE_IN_A_BILLION / count) / Math.log(Math.min(0.97, share)));
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const plural = (n: number, what: string, many = `${what}s`) => `${n} ${n === 1 ? what : many}`;
+const probes = (n: number, how: string) => plural(n, `${how} probe`);
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+
+/** A route that sends requests with `headers` (none, or a canary's) to one service alone. */
+interface Via {
+  readonly plan: Plan;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * The routes whose requests go to `service` alone (with a canary's header where that is how),
+ * whose answers the checks can see, that do not mirror to it: the one with the longest deadline
+ * first (a slow instance holds requests).
+ */
+function viasOf(service: string): Via[] {
+  const found: Via[] = [];
+  for (const plan of lbPlans) {
+    if (plan.noAnswer !== undefined || plan.route.mirror?.service === service) continue;
+    const canaries = plan.route.splits.flatMap((s) =>
+      s.matchHeader ? [{ [s.matchHeader.name]: s.matchHeader.value }] : [],
+    );
+    const headers = [{}, ...canaries].find((h) => {
+      const t = targetsOf(plan.route, h);
+      return t.length === 1 && t[0] === service;
+    });
+    if (headers) found.push({ plan, headers });
+  }
+  const deadline = (p: Plan) => Math.min(p.route.timeoutMs ?? Infinity, p.route.retry?.perTryTimeoutMs ?? Infinity);
+  return found.sort((a, b) => deadline(b.plan) - deadline(a.plan));
+}
+
+/** `n` requests to `service` alone that pass a route's checks and rate limit without waiting for refills, or why there are none. */
+function viaLease(service: string, n: number): { via: Via; lease: Lease } | string {
+  if (n > MAX_LB_REQUESTS) return `the check needs ${n} requests, more than ${MAX_LB_REQUESTS}`;
+  const vias = viasOf(service);
+  if (vias.length === 0) return 'no route sends requests to this service alone, with answers the tests can see';
+  let why = '';
+  for (const via of vias) {
+    const g = grant(via.plan, n);
+    if (typeof g === 'string') why = g;
+    else if (g.paced)
+      why = `the rate limit of route ${via.plan.route.name} leaves fewer than ${n} requests without waiting`;
+    else return { via, lease: g };
+  }
+  return why;
+}
+
+interface Shape {
+  readonly service: ServiceConfig;
+  /** The model's instance weights, in order. */
+  readonly weights: readonly number[];
+  /** The instances that get traffic (weight above 0). */
+  readonly live: readonly number[];
+  readonly total: number;
+  /** The live instance with the highest weight (the first of them). */
+  readonly heaviest: number;
+}
+
+function shapeOf(service: ServiceConfig): Shape {
+  const weights = service.instances.map((i) => i.weight);
+  const live = weights.flatMap((w, i) => (w > 0 ? [i] : []));
+  const total = live.reduce((sum, i) => sum + weights[i]!, 0);
+  const heaviest = live.reduce((best, i) => (weights[i]! > weights[best]! ? i : best), live[0] ?? 0);
+  return { service, weights, live, total, heaviest };
+}
+
+/** The mock backend (its place) that got request `id`: exactly one of `mocks` did. */
+function receiver(mocks: readonly MockBackend[], id: string): number {
+  const got = mocks.flatMap((m, i) => m.calls.filter((c) => c.headers[TEST_ID] === id && !isMirror(c)).map(() => i));
+  assert.equal(got.length, 1, `request ${id} reached ${got.length} instances`);
+  return got[0]!;
+}
+
+const counts = (order: readonly number[], n: number) => order.reduce((c, i) => (c[i]!++, c), Array<number>(n).fill(0));
+
+/** What a balancing check needs, or why it cannot run. */
+interface BalancePlan {
+  readonly shape: Shape;
+  readonly requests: number | string;
+}
+
+function balancePlan(s: ServiceConfig): BalancePlan {
+  const shape = shapeOf(s);
+  const { weights, live, total } = shape;
+  const L = live.length;
+  if (L < 2) return { shape, requests: `only ${L} of its instances has a weight above 0` };
+  const max = Math.max(...live.map((i) => weights[i]!));
+  switch (s.loadBalancing) {
+    case 'least-connections': {
+      const others = Math.max(...live.filter((i) => i !== shape.heaviest).map((i) => weights[i]!));
+      return { shape, requests: L + L * (Math.ceil(max / others) + 2) };
+    }
+    case 'random':
+      return { shape, requests: toReachAll(live.map((i) => weights[i]! / total)) };
+    case 'consistent-hash':
+      return { shape, requests: 2 * Math.min(100, keysToSpread(L, max / total + 0.15)) };
+    default: {
+      if (live.every((i) => weights[i] === max)) return { shape, requests: 4 * L };
+      const cycle = total / live.reduce((g, i) => gcd(g, weights[i]!), 0);
+      return { shape, requests: cycle <= 200 ? cycle * Math.max(1, Math.floor(60 / cycle)) : 200 };
+    }
+  }
+}
+
+describe('load balancing and health checks', () => {
+  let world: World;
+  let requests: Requests;
+  before(async () => {
+    world = await startWorld(config, { hashHeader: LB_HASH_HEADER }, false, instanceList, (s) =>
+      balanced.includes(s) ? s.instances.length : 1,
+    );
+    requests = new Requests(world);
+  });
+  after(async () => {
+    await world.close();
+  });
+
+  if (balanced.length === 0)
+    it(
+      'spreads requests over the instances of a service',
+      { skip: 'no service has several instances or a health check' },
+      () => {},
+    );
+
+  for (const s of balanced) {
+    const { shape, requests: n } = balancePlan(s);
+    const { weights, live, total, heaviest } = shape;
+    const L = live.length;
+    const mocksOf = () => world.instances.get(s.name)!;
+    const g = typeof n === 'string' ? n : viaLease(s.name, n);
+    const skip = typeof g === 'string' ? g : false;
+    const send1 = async (
+      use: { via: Via; lease: Lease },
+      options: { headers?: Record<string, string>; param?: string; id?: string } = {},
+    ) => {
+      const id = options.id ?? nextId();
+      const sent = await requests.call(use.via.plan, use.lease, {
+        headers: { ...use.via.headers, ...options.headers, [TEST_ID]: id },
+        ...(options.param !== undefined ? { param: options.param } : {}),
+      });
+      assert.equal(sent.answer.status, 200, sent.answer.text);
+      return receiver(mocksOf(), id);
+    };
+    const drained = weights.flatMap((w, i) => (w > 0 ? [] : [i]));
+    const noneDrained = () => {
+      for (const i of drained)
+        assert.equal(mocksOf()[i]!.calls.length, 0, `instance ${i} has weight 0 and got traffic`);
+    };
+
+    if (s.instances.length < 2) {
+      // One instance: nothing to balance; its health check is checked below.
+    } else if (s.loadBalancing === 'round-robin' && live.every((i) => weights[i] === weights[live[0]!]))
+      it(`service ${s.name}: round-robin takes its ${L} instances in turn, evenly`, { skip }, async () => {
+        const use = g as { via: Via; lease: Lease };
+        const order: number[] = [];
+        for (let k = 0; k < (n as number); k++) order.push(await send1(use));
+        for (let k = 0; k + L <= order.length; k++)
+          assert.equal(
+            new Set(order.slice(k, k + L)).size,
+            L,
+            `${L} requests in a row reach ${L} instances: ${order.join(' ')}`,
+          );
+        const c = counts(order, weights.length);
+        for (const i of live) assert.equal(c[i], (n as number) / L, `instance ${i}: ${c.join('/')}`);
+        noneDrained();
+      });
+    else if (s.loadBalancing === 'round-robin')
+      it(
+        `service ${s.name}: weighted round-robin follows the weights ${live.map((i) => weights[i]).join('/')}`,
+        { skip },
+        async () => {
+          const use = g as { via: Via; lease: Lease };
+          const order: number[] = [];
+          for (let k = 0; k < (n as number); k++) order.push(await send1(use));
+          const c = counts(order, weights.length);
+          const cycle = total / live.reduce((x, i) => gcd(x, weights[i]!), 0);
+          // Whole cycles (the weights over their greatest common divisor): each instance exactly its
+          // weight's share; else within one request per instance.
+          const slack = (n as number) % cycle === 0 ? 0 : L;
+          for (const i of live) {
+            const want = ((n as number) * weights[i]!) / total;
+            assert.ok(
+              Math.abs(c[i]! - want) <= slack,
+              `instance ${i} (weight ${weights[i]}) got ${c[i]} of ${n}, not ${want}: ${c.join('/')}`,
+            );
+          }
+          noneDrained();
+        },
+      );
+    else if (s.loadBalancing === 'least-connections')
+      it(
+        `service ${s.name}: least-connections sends requests to idle instances, not to a slow one`,
+        { skip },
+        async () => {
+          const use = g as { via: Via; lease: Lease };
+          const mocks = mocksOf();
+          const slow = mocks[heaviest]!;
+          const others = Math.max(...live.filter((i) => i !== heaviest).map((i) => weights[i]!));
+          // The slow instance may hold as many requests as its weight is times an idle one's.
+          const limit = Math.ceil(weights[heaviest]! / others);
+          const held: (() => void)[] = [];
+          const pending: Promise<unknown>[] = [];
+          let settled = 0;
+          slow.behave = (req, res, c) => void held.push(() => echo(req, res, c));
+          try {
+            // One request at a time; each that reaches the slow instance stays there, the others are answered.
+            const step = async (): Promise<number> => {
+              const id = nextId();
+              const answer = requests.call(use.via.plan, use.lease, { headers: { ...use.via.headers, [TEST_ID]: id } });
+              const arrived = () => mocks.some((m) => m.calls.some((c) => c.headers[TEST_ID] === id && !isMirror(c)));
+              assert.ok(await until(arrived, 5000), `request ${id} reached no instance`);
+              const at = receiver(mocks, id);
+              if (at === heaviest) pending.push(answer.then((a) => (settled++, a)));
+              else assert.equal((await answer).answer.status, 200);
+              return at;
+            };
+            // The heaviest instance takes the first request while all are idle (the heaviest in turn).
+            for (let k = 0; k < L && held.length === 0; k++) await step();
+            assert.equal(held.length, 1, 'the heaviest instance got a request while every instance was idle');
+            const order: number[] = [];
+            for (let k = 0; k < (n as number) - L; k++) order.push(await step());
+            assert.equal(settled, 0, "the route's timeout answered a held request: the check cannot tell");
+            assert.ok(
+              held.length <= limit,
+              `the slow instance holds ${held.length} requests (at most ${limit} for its weight ${weights[heaviest]} against ${others}); picks after it got slow: ${order.join(' ')}`,
+            );
+            noneDrained();
+          } finally {
+            slow.behave = echo;
+            for (const release of held) release();
+            await Promise.allSettled(pending);
+          }
+        },
+      );
+    else if (s.loadBalancing === 'random')
+      it(`service ${s.name}: random uses every one of its ${L} instances`, { skip }, async () => {
+        const use = g as { via: Via; lease: Lease };
+        const order: number[] = [];
+        for (let k = 0; k < (n as number); k++) order.push(await send1(use));
+        const c = counts(order, weights.length);
+        for (const i of live)
+          assert.ok(c[i]! > 0, `instance ${i} (weight ${weights[i]}) got none of ${n}: ${c.join('/')}`);
+        noneDrained();
+      });
+    else {
+      const keys = Math.floor((typeof n === 'number' ? n : 2) / 2);
+      const spreads = keysToSpread(L, Math.max(...live.map((i) => weights[i]!)) / total + 0.15) <= keys;
+      /** Each key twice, in two rounds: a key's second request reaches the instance of its first; the keys reach several. */
+      const sticky = async (
+        options: (k: number) => { headers?: Record<string, string>; param?: string },
+        use: { via: Via; lease: Lease },
+        count: number,
+      ) => {
+        const first: number[] = [];
+        for (let k = 0; k < count; k++) first.push(await send1(use, options(k)));
+        for (let k = 0; k < count; k++) assert.equal(await send1(use, options(k)), first[k], `key ${k} moved`);
+        if (spreads) assert.ok(new Set(first).size > 1, `${count} keys all reached instance ${first[0]}`);
+        noneDrained();
+      };
+      it(
+        `service ${s.name}: consistent-hash keeps each ${LB_HASH_HEADER} key (GW_HASH_HEADER) on one instance`,
+        { skip },
+        async () => {
+          await sticky((k) => ({ headers: { [LB_HASH_HEADER]: `key-${k}` } }), g as { via: Via; lease: Lease }, keys);
+        },
+      );
+      // Without the header: the path parameters, else the client address.
+      const viaRoute = typeof g === 'string' ? undefined : g.via;
+      const params = viaRoute !== undefined && /\{[^}]+\}/.test(viaRoute.plan.route.path);
+      const paramKeys = params
+        ? Array.from({ length: 4 * keys }, (_, k) => `gw-key-${k}`)
+            .filter((p) => {
+              const found = router.lookup(
+                viaRoute!.plan.request!.method,
+                pathOf(viaRoute!.plan.route, viaRoute!.plan.request!.suffix, p) || '/',
+              );
+              return found.kind === 'found' && found.match.route.name === viaRoute!.plan.route.name;
+            })
+            .slice(0, keys)
+        : [];
+      const pool = viaRoute ? new AddressPool(viaRoute.plan.route) : undefined;
+      const byAddress =
+        !params && viaRoute !== undefined && viaRoute.plan.budget.keyedBy !== 'ip' && pool!.count() >= keys;
+      const g2 =
+        skip ||
+        (params && paramKeys.length < keys && 'too few path parameter values reach this route') ||
+        (!params &&
+          !byAddress &&
+          'its route keys its rate limit by client address, so the check cannot send many requests from one') ||
+        (() => {
+          const on = grant(viaRoute!.plan, 2 * keys);
+          if (typeof on === 'string') return on;
+          return on.paced ? 'its rate limit leaves too few requests without waiting' : { via: viaRoute!, lease: on };
+        })();
+      it(
+        `service ${s.name}: consistent-hash without the header keeps each ${params ? 'path parameter' : 'client address'} on one instance`,
+        { skip: typeof g2 === 'string' ? g2 : false },
+        async () => {
+          const use = g2 as { via: Via; lease: Lease };
+          await sticky(
+            (k) => (params ? { param: paramKeys[k]! } : { headers: { 'x-forwarded-for': pool!.at(k)! } }),
+            use,
+            keys,
+          );
+        },
+      );
+    }
+
+    const hc = s.healthCheck;
+    if (!hc) continue;
+    const takes = (hc.failureThreshold + hc.successThreshold + 2) * hc.intervalMs;
+    // Requests while an instance is down and after it is back: enough for the heaviest to get one.
+    const around = L < 2 ? 2 : toReachAll([(0.7 * weights[heaviest]!) / total]) + L;
+    const gh =
+      (takes > HEALTH_BUDGET_MS &&
+        `its health check (every ${seconds(hc.intervalMs)}, out after ${plural(hc.failureThreshold, 'failure')}, back after ${plural(hc.successThreshold, 'success', 'successes')}) takes about ${seconds(takes)} to take an instance out and back, more than a check may (${seconds(HEALTH_BUDGET_MS)})`) ||
+      (L < 1 && 'no instance has a weight above 0') ||
+      viaLease(s.name, 2 * around);
+    it(
+      `service ${s.name}: an instance failing its health check (${hc.path}) gets no traffic after ${probes(hc.failureThreshold, 'failed')}, and traffic again after ${probes(hc.successThreshold, 'passed')}`,
+      { skip: typeof gh === 'string' ? gh : false, timeout: HEALTH_BUDGET_MS * 4 },
+      async () => {
+        const use = gh as { via: Via; lease: Lease };
+        const mocks = mocksOf();
+        const sick = mocks[heaviest]!;
+        const instance = world.gw.upstreams.get(s.name)!.instances.find((i) => i.origin === sick.url)!;
+        const gauge = `gateway_upstream_healthy{service="${s.name}",instance="${sick.url}"}`;
+        const hashed = s.loadBalancing === 'consistent-hash';
+        const sendAll = async (tag: string) => {
+          const reached: number[] = [];
+          for (let k = 0; k < around; k++) {
+            const id = nextId();
+            const sent = await requests.call(use.via.plan, use.lease, {
+              headers: { ...use.via.headers, [TEST_ID]: id, ...(hashed ? { [LB_HASH_HEADER]: `${tag}-${k}` } : {}) },
+            });
+            if (L < 2 && tag === 'down') {
+              assert.equal(sent.answer.status, 503, sent.answer.text);
+              assert.equal(tries(world, id).length, 0);
+              continue;
+            }
+            assert.equal(sent.answer.status, 200, sent.answer.text);
+            reached.push(receiver(mocks, id));
+          }
+          return reached;
+        };
+        const wait = (n: number) => (n + 2) * hc.intervalMs + 2000;
+        assert.ok(instance.healthy, 'healthy at first');
+        let from = sick.probes.length;
+        sick.health = 503;
+        assert.ok(await until(() => !instance.healthy, wait(hc.failureThreshold)), 'never taken out');
+        const failed = sick.probes.slice(from).filter((p) => p.status === 503).length;
+        assert.ok(
+          failed >= hc.failureThreshold && failed <= hc.failureThreshold + 1,
+          `taken out after ${failed} failed probes, failureThresholdHealth is ${hc.failureThreshold}`,
+        );
+        assert.ok((await send(`${world.url}/metrics`)).text.includes(`${gauge} 0`), `${gauge} 0`);
+        const down = await sendAll('down');
+        assert.ok(!down.includes(heaviest), `the failing instance got traffic: ${down.join(' ')}`);
+        from = sick.probes.length;
+        sick.health = 200;
+        assert.ok(await until(() => instance.healthy, wait(hc.successThreshold)), 'never taken back');
+        const passed = sick.probes.slice(from).filter((p) => p.status === 200).length;
+        assert.ok(
+          passed >= hc.successThreshold && passed <= hc.successThreshold + 1,
+          `taken back after ${passed} passed probes, successThreshold is ${hc.successThreshold}`,
+        );
+        assert.ok((await send(`${world.url}/metrics`)).text.includes(`${gauge} 1`), `${gauge} 1`);
+        const up = await sendAll('up');
+        if (L > 1) assert.ok(up.includes(heaviest), `the instance that is back got no traffic: ${up.join(' ')}`);
+        const paths = new Set(sick.probes.map((p) => p.url));
+        assert.deepEqual([...paths], [hc.path], 'probes go to the health-check path');
       },
     );
   }

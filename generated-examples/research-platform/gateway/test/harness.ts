@@ -11,7 +11,7 @@ import { request as undiciRequest } from 'undici';
 import { IpFilter } from '../src/ip.js';
 import { Router } from '../src/router.js';
 import { Gateway } from '../src/server.js';
-import type { ConsumerConfig, GatewayConfig, JwtConfig, RouteConfig } from '../src/types.js';
+import type { ConsumerConfig, GatewayConfig, JwtConfig, RouteConfig, ServiceConfig } from '../src/types.js';
 
 type SigningKey = Parameters<SignJWT['sign']>[0];
 
@@ -52,13 +52,25 @@ export const reset: Behaviour = (req) =>
 
 /** The header every test request carries, so that a test counts its own requests at the backends. */
 export const TEST_ID = 'x-gwgen-test-id';
+/** The User-Agent of the gateway's active health-check probes. */
+export const HEALTH_PROBE = 'gwgen-gateway-health';
 /** The header the gateway adds to mirrored copies. */
 export const MIRROR = 'x-gateway-mirror';
 export const isMirror = (c: Call) => c.headers[MIRROR] === '1';
 
+/** A health-check probe a mock backend answered: its path and the status it got. */
+export interface Probe {
+  readonly url: string;
+  readonly status: number;
+}
+
 export class MockBackend {
   readonly calls: Call[] = [];
   behave: Behaviour = echo;
+  /** What the gateway's health-check probes get (200: healthy, 503: failing). */
+  health = 200;
+  /** The health-check probes it answered, in order (they are not calls). */
+  readonly probes: Probe[] = [];
   url = '';
   private readonly server: Server | import('node:http2').Http2Server;
   private readonly sockets = new Set<import('node:net').Socket>();
@@ -79,7 +91,10 @@ export class MockBackend {
           body: Buffer.concat(chunks).toString(),
           backend: this.name,
         };
-        if (req.headers['user-agent'] === 'gwgen-gateway-health') return echo(req, res, call);
+        if (req.headers['user-agent'] === HEALTH_PROBE) {
+          this.probes.push({ url: call.url, status: this.health });
+          return this.health === 200 ? echo(req, res, call) : status(this.health)(req, res, call);
+        }
         this.calls.push(call);
         this.behave(req, res, call);
       });
@@ -121,6 +136,7 @@ export class MockBackend {
   reset(): void {
     this.calls.length = 0;
     this.behave = echo;
+    this.health = 200;
   }
 
   async close(): Promise<void> {
@@ -277,7 +293,10 @@ export function testEnv(config: GatewayConfig, secret: string): NodeJS.ProcessEn
 export interface World {
   readonly gw: Gateway;
   readonly url: string;
+  /** The (first) mock backend of each service. */
   readonly backends: Map<string, MockBackend>;
+  /** Every mock backend of each service: its instances, in the order of the model's. */
+  readonly instances: Map<string, readonly MockBackend[]>;
   readonly keys: Keys;
   readonly env: NodeJS.ProcessEnv;
   readonly config: GatewayConfig;
@@ -289,24 +308,39 @@ export interface World {
 }
 
 /**
+ * The instances of a service as GW_UPSTREAM_<SERVICE> names them: the mock backends' URLs, each
+ * with the weight of the model's instance in the same place (the gateway reads the list in order).
+ */
+export function instanceList(mocks: readonly MockBackend[], service: ServiceConfig): string {
+  return mocks.map((m, i) => `${m.url};weight=${service.instances[i]?.weight ?? 100}`).join(',');
+}
+
+/**
  * Mock backends for every service, a JWKS, and a gateway on an ephemeral port in front of them.
- * `upstreams` gives a service's instances (GW_UPSTREAM_<SERVICE>) from its mock backend's URL;
- * by default the mock backend is the one instance.
+ * `count` says how many mock backends a service gets (one by default), and `upstreams` gives its
+ * instances (GW_UPSTREAM_<SERVICE>) from them; by default the first mock backend is the one
+ * instance.
  */
 export async function startWorld(
   config: GatewayConfig,
   settings: Partial<import('../src/env.js').Settings> = {},
   tiers = false,
-  upstreams: (backend: MockBackend) => string = (b) => b.url,
+  upstreams: (mocks: readonly MockBackend[], service: ServiceConfig) => string = (mocks) => mocks[0]!.url,
+  count: (service: ServiceConfig) => number = () => 1,
 ): Promise<World> {
   const keys = await new Keys().start();
   const backends = new Map<string, MockBackend>();
+  const instances = new Map<string, MockBackend[]>();
   const env = testEnv(config, keys.secret);
   for (const s of config.services) {
-    const b = await new MockBackend(s.name, s.protocol === 'grpc').start();
-    backends.set(s.name, b);
-    env[s.env] = upstreams(b);
+    const mocks: MockBackend[] = [];
+    for (let i = 0; i < Math.max(1, count(s)); i++)
+      mocks.push(await new MockBackend(s.name, s.protocol === 'grpc').start());
+    backends.set(s.name, mocks[0]!);
+    instances.set(s.name, mocks);
+    env[s.env] = upstreams(mocks, s);
   }
+  const mocks = [...instances.values()].flat();
   let collector: MockBackend | undefined;
   if (config.tracing?.collectorEndpoint) {
     collector = await new MockBackend('otel-collector').start();
@@ -331,14 +365,15 @@ export async function startWorld(
     gw,
     url: `http://127.0.0.1:${address.port}`,
     backends,
+    instances,
     keys,
     env,
     config: cfg,
     ...(collector ? { collector } : {}),
-    calls: () => [...backends.values()].flatMap((b) => b.calls),
+    calls: () => mocks.flatMap((b) => b.calls),
     async close() {
       await gw.close(1000);
-      await Promise.all([...backends.values(), ...(collector ? [collector] : [])].map((b) => b.close()));
+      await Promise.all([...mocks, ...(collector ? [collector] : [])].map((b) => b.close()));
       await keys.close();
     },
   };
@@ -389,9 +424,9 @@ export async function until(done: () => boolean, ms = 5000): Promise<boolean> {
 
 // --- paths ------------------------------------------------------------------------------------
 
-/** A concrete request path for a route: {params} filled in, plus a suffix ("" for "/" itself). */
-export function pathOf(route: RouteConfig, suffix = ''): string {
-  const path = route.path.replace(/\{[^}]+\}/g, () => 'gw-p1');
+/** A concrete request path for a route: {params} filled in (with `param`), plus a suffix ("" for "/" itself). */
+export function pathOf(route: RouteConfig, suffix = '', param = 'gw-p1'): string {
+  const path = route.path.replace(/\{[^}]+\}/g, () => param);
   return (path === '/' ? '' : path.replace(/\/$/, '')) + suffix;
 }
 
@@ -573,6 +608,11 @@ export class Lease {
 
   get left(): number {
     return this.slices.slice(this.slice).reduce((n, s) => n + s.count, 0) - this.used;
+  }
+
+  /** Some of its requests wait for a refill (each until the one before has its answer). */
+  get paced(): boolean {
+    return this.slices.some((s) => s.paced);
   }
 
   /** The identity of the next request, once it may be sent, and what to call when its answer is in. */
@@ -814,7 +854,15 @@ export class Requests {
   async call(
     plan: Plan,
     who: Lease | number = 0,
-    options: { suffix?: string; headers?: Record<string, string>; method?: string; auth?: boolean; body?: string } = {},
+    options: {
+      suffix?: string;
+      headers?: Record<string, string>;
+      method?: string;
+      auth?: boolean;
+      body?: string;
+      /** The value of the path's {params} (pathOf's by default). */
+      param?: string;
+    } = {},
   ): Promise<Sent> {
     const { identity: i, done } = typeof who === 'number' ? { identity: who, done: () => {} } : await who.take();
     try {
@@ -830,7 +878,8 @@ export class Requests {
       const body =
         options.body ?? (method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{"test":true}' : undefined);
       if (body !== undefined) headers['content-type'] ??= 'application/json';
-      const answer = await send(this.world.url + pathOf(plan.route, options.suffix ?? plan.request!.suffix), {
+      const path = pathOf(plan.route, options.suffix ?? plan.request!.suffix, options.param);
+      const answer = await send(this.world.url + path, {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
