@@ -47,18 +47,19 @@ export function withoutUserCode(content: string): string {
   return content.replace(REGION, (_whole, begin: string, _id: string, _body: string, end: string) => begin + end);
 }
 
-/** Ids of begin markers without their end marker (a deleted or mistyped end line): such a region is not carried over. */
-export function unclosedRegionIds(content: string): string[] {
-  if (!content.includes(MARKER)) return [];
-  const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
-  const opened = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
-  return [...new Set(opened.filter((id) => !closed.has(id)))];
-}
+const MARKER_LINES = {
+  begin: /^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm,
+  end: /^[ \t]*\/\/ gwgen:user-code-end ([\w.-]+)[ \t]*$/gm,
+};
 
-/** Ids of end markers without their begin marker (a deleted or mistyped begin line): such a region is not carried over. */
-export function unopenedRegionIds(content: string): string[] {
-  if (!content.includes('gwgen:user-code-end')) return [];
+/**
+ * Ids of markers that pair with none (such a region is not carried over): `unclosed`, begin
+ * markers without their end (a deleted or mistyped end line), and `unopened`, end markers without
+ * their begin.
+ */
+export function unmatchedRegionMarkers(content: string): { unclosed: string[]; unopened: string[] } {
+  if (!content.includes('gwgen:user-code-')) return { unclosed: [], unopened: [] };
   const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
-  const ended = [...content.matchAll(/^[ \t]*\/\/ gwgen:user-code-end ([\w.-]+)[ \t]*$/gm)].map((m) => m[1]!);
-  return [...new Set(ended.filter((id) => !closed.has(id)))];
+  const unmatched = (line: RegExp) => [...new Set([...content.matchAll(line)].map((m) => m[1]!).filter((id) => !closed.has(id)))];
+  return { unclosed: unmatched(MARKER_LINES.begin), unopened: unmatched(MARKER_LINES.end) };
 }
