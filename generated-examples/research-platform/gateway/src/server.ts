@@ -79,6 +79,8 @@ export class RuntimeRoute {
   readonly mirror: { upstream: Upstream; percent: number } | undefined;
   readonly jwt: JwtVerifier | undefined;
   readonly apiKeyHeader: string | undefined;
+  /** The API key header as upstreamRequestHeaders compares names ("_" read as "-"), to keep it from the backend. */
+  readonly hiddenKeyHeader: string | undefined;
   readonly ip: IpFilter | undefined;
   readonly cors: Cors | undefined;
   readonly limiter: RateLimitConfig | undefined;
@@ -137,6 +139,7 @@ export class RuntimeRoute {
     const auth = config.auth;
     this.jwt = auth?.kind === 'jwt' ? gw.jwtVerifier(auth) : undefined;
     this.apiKeyHeader = auth?.kind === 'apiKey' ? auth.header : undefined;
+    this.hiddenKeyHeader = this.apiKeyHeader?.replaceAll('_', '-');
     this.ip = config.ipRestriction ? new IpFilter(config.ipRestriction) : undefined;
     this.cors = config.cors ? new Cors(config.cors) : undefined;
     this.limiter = config.rateLimit;
@@ -1056,8 +1059,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const fwdHost = trusted ? req.headers['x-forwarded-host'] : undefined;
     const headers = upstreamRequestHeaders(
       req,
-      // Header names are compared with "_" read as "-" there: so is the API key's.
-      this.runtime.apiKeyHeader?.replaceAll('_', '-'),
+      this.runtime.hiddenKeyHeader,
       this.forwardedFor(peer, trusted),
       typeof fwdProto === 'string' && fwdProto !== '' ? fwdProto : 'http',
       typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
