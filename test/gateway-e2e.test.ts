@@ -1,7 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
 import { otlpTracesUrl } from '../src/targets/mesh-common.js';
-import { accessLog, Backend, buildGateway, failedStart, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { accessLog, Backend, buildGateway, failedStart, redisServer, startGateway, TestServer, type GatewayProcess } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
 /**
@@ -1079,33 +1079,35 @@ function rawExchange(url: string, text: string, ms = 3000): Promise<RawAnswer> {
 const WS_HEADERS = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 /** A backend of the edges model: answers in JSON what it got, or, on some paths, raw bytes no server library would write. */
-class EdgeBackend {
-  port = 0;
-  private readonly server = createServer((req, res) => {
-    let bytes = 0;
-    req.on('data', (c: Buffer) => (bytes += c.length));
-    req.on('end', () => {
-      const url = req.url ?? '';
-      this.seen.push({ backend: this.name, method: req.method ?? '', url, headers: req.headers });
-      const raw = (text: string) => void req.socket.end(text);
-      if (url.endsWith('/continue')) return raw('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
-      if (url.endsWith('/hints')) return raw('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
-      if (url.endsWith('/no-content-0')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kind: empty\r\nConnection: close\r\n\r\n');
-      if (url.endsWith('/no-content-5')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kind: lying\r\nConnection: close\r\n\r\n');
-      if (url.endsWith('/not-modified')) return raw('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\nConnection: close\r\n\r\n');
-      const body = JSON.stringify({ backend: this.name, method: req.method, url, bytes, headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-
+class EdgeBackend extends TestServer {
   constructor(
     readonly name: string,
     /** Every request and upgrade that reached a backend, shared by the instances of the service. */
     readonly seen: { backend: string; method: string; url: string; headers: Record<string, string | string[] | undefined> }[],
   ) {
+    super();
+  }
+
+  protected createServer(): Server {
+    const server = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        const url = req.url ?? '';
+        this.seen.push({ backend: this.name, method: req.method ?? '', url, headers: req.headers });
+        const raw = (text: string) => void req.socket.end(text);
+        if (url.endsWith('/continue')) return raw('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+        if (url.endsWith('/hints')) return raw('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+        if (url.endsWith('/no-content-0')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Kind: empty\r\nConnection: close\r\n\r\n');
+        if (url.endsWith('/no-content-5')) return raw('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kind: lying\r\nConnection: close\r\n\r\n');
+        if (url.endsWith('/not-modified')) return raw('HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\nConnection: close\r\n\r\n');
+        const body = JSON.stringify({ backend: this.name, method: req.method, url, bytes, headers: req.headers });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
     // An upgrade is switched, and says what it got in headers of its 101.
-    this.server.on('upgrade', (req, socket: Socket) => {
+    server.on('upgrade', (req, socket: Socket) => {
       this.seen.push({ backend: this.name, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
       const h = req.headers;
       socket.end(
@@ -1113,21 +1115,7 @@ class EdgeBackend {
           `X-Seen-For: ${h['x-forwarded-for']}\r\nX-Seen-Proto: ${h['x-forwarded-proto']}\r\nX-Seen-Host: ${h['x-forwarded-host']}\r\n\r\n`,
       );
     });
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+    return server;
   }
 }
 

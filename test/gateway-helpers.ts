@@ -65,8 +65,49 @@ export function runGeneratedTests(dir: string, context = ''): string {
 
 export type Behaviour = 'ok' | 'fail' | 'reset' | 'hang' | 'slow' | 'unavailable' | 'not-modified' | 'malformed' | 'big';
 
+/**
+ * An HTTP server on 127.0.0.1 standing in for a backend: listen() (on its own port again after
+ * stop()), url, and stop(), which stops listening and cuts every connection, upgraded ones too.
+ * A subclass says what it answers in createServer().
+ */
+export abstract class TestServer {
+  port = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  /** A fresh server: a closed one cannot listen again. */
+  protected abstract createServer(): Server;
+
+  async listen(port = this.port): Promise<this> {
+    let server = this.server;
+    if (server === undefined) {
+      this.server = server = this.createServer();
+      server.on('connection', (s: Socket) => {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+      });
+    }
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Stops listening and cuts every connection: the port is closed until listen() again. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 /** A backend whose behaviour a test switches; it can also stop listening ("closed port"). */
-export class Backend {
+export class Backend extends TestServer {
   behaviour: Behaviour = 'ok';
   /** What GET /healthz answers (the gateway's active health check). */
   healthy = true;
@@ -80,14 +121,12 @@ export class Backend {
   port = 0;
   /** Raw headers (flat [name, value, ...]) the 'ok' answer carries besides its content type. */
   answerHeaders: string[] = [];
-  private server: Server;
-  private readonly sockets = new Set<Socket>();
 
   constructor(readonly name: string) {
-    this.server = this.create();
+    super();
   }
 
-  private create(): Server {
+  protected createServer(): Server {
     const server = createServer((req, res) => this.handle(req, res));
     // A WebSocket upgrade is switched, and the tunnel echoes what it gets (no framing needed to test a proxy).
     server.on('upgrade', (_req, socket: Socket, head: Buffer) => {
@@ -97,10 +136,6 @@ export class Backend {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
       if (head.length > 0) socket.write(head);
       socket.pipe(socket);
-    });
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
     });
     return server;
   }
@@ -145,23 +180,6 @@ export class Backend {
           res.end(JSON.stringify({ backend: this.name, port: this.port, url: req.url, bytes, headers: req.headers }));
       }
     });
-  }
-
-  async listen(port = this.port): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** Stops listening and cuts every connection: the port is closed until listen() again. */
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-    this.server = this.create();
   }
 }
 

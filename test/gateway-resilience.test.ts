@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { buildGateway, startGateway, TestServer, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * The generated gateway's resilience, black-box over real sockets (test/fixtures/gateway/
@@ -20,7 +20,7 @@ import { buildGateway, startGateway, type GatewayProcess } from './gateway-helpe
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, mock: Mock) => void;
 
 /** A backend whose answer a test writes as a function; it counts calls, concurrency and bodies. */
-class Mock {
+class Mock extends TestServer {
   calls = 0;
   /** performance.now() of each call, when its request had arrived whole. */
   readonly times: number[] = [];
@@ -36,15 +36,12 @@ class Mock {
   goodProbes = 0;
   badProbes = 0;
   handler: Handler | undefined;
-  port = 0;
-  private server: Server;
-  private readonly sockets = new Set<Socket>();
 
   constructor(readonly name: string) {
-    this.server = this.create();
+    super();
   }
 
-  private create(): Server {
+  protected createServer(): Server {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -71,10 +68,6 @@ class Mock {
         res.end(JSON.stringify({ backend: this.name }));
       });
     });
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
     return server;
   }
 
@@ -82,22 +75,6 @@ class Mock {
     this.calls = this.active = this.maxActive = 0;
     this.times.length = this.bodies.length = this.urls.length = this.headers.length = 0;
     this.handler = undefined;
-  }
-
-  async listen(port = this.port): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-    this.server = this.create();
   }
 }
 
