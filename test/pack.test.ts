@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 
+/** Runs git in `dir` as a throwaway committer; returns its output, trimmed. */
+function gitIn(dir: string): (...args: string[]) => string {
+  return (...args) => execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+}
+
 function makePack(dir: string, { name = 'acme-pack', version = '1.2.0', notes = 'ACME NOTES for {{md gateway}}\n' } = {}) {
   mkdirSync(join(dir, 'templates/kong'), { recursive: true });
   writeFileSync(join(dir, 'pack.toml'), `[pack]\nname = "${name}"\nversion = "${version}"\ndescription = "Kong notes in ACME's words"\n`);
@@ -169,7 +174,7 @@ describe('gwgen pack: an invalid gwgen.lock', () => {
 describe('gwgen pack install from git: branch, tag and commit refs', () => {
   it('installs the commit a full or abbreviated commit id names, and a tag', async () => {
     const repo = makePack(join(tempDir(), 'acme.git'), { name: 'acme-git', version: '1.0.0' });
-    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    const git = gitIn(repo);
     git('init', '-q');
     git('add', '.');
     git('commit', '-q', '-m', 'v1');
@@ -195,7 +200,7 @@ describe('gwgen pack install from git: branch, tag and commit refs', () => {
 describe('gwgen pack install from a local git repository given by its path', () => {
   it('a bare repository is cloned (it is no pack directory), also at a ref; a working tree takes a ref too', async () => {
     const work = makePack(join(tempDir(), 'acme'), { name: 'acme-git', version: '1.0.0' });
-    const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+    const git = gitIn(work);
     git('init', '-q');
     git('add', '.');
     git('commit', '-q', '-m', 'v1');
@@ -367,10 +372,10 @@ describe('gwgen pack install / list / generate --pack', () => {
 
   it('installs from a git URL', async () => {
     const repo = makePack(join(tempDir(), 'acme-git'), { name: 'acme-git', version: '2.0.0' });
-    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { stdio: 'ignore' });
+    const git = gitIn(repo);
     git('init', '-q');
     git('add', '.');
-    git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-q', '-m', 'pack');
+    git('commit', '-q', '-m', 'pack');
     const project = tempDir();
     const r = await gwgen(['pack', 'install', `git+file://${repo}`], { cwd: project });
     expect(r.stderr).toContain('installed acme-git 2.0.0 from git:file://');
