@@ -471,7 +471,6 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   };
 }
 
-
 interface TrafficPolicy {
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
   readonly tlsMode?: string;
@@ -806,7 +805,7 @@ export function authzOperations(route: M.Route, candidates: readonly M.Route[], 
 function unaffected(route: M.Route, group: readonly M.Route[]): boolean {
   const meets = (r: M.Route) => requirementsMet(route, r) && (!r.cors || route.cors !== undefined);
   if (route.methods.length === 0) return group.some((r) => r.methods.length === 0 && meets(r));
-  const methods = route.cors ? routeMethods(route) : route.methods;
+  const methods = routeMethods(route);
   return methods.every((m) => group.some((r) => (r.methods.length === 0 || routeMethods(r).includes(m)) && meets(r)));
 }
 
@@ -818,7 +817,7 @@ function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
 function authzRules(route: M.Route, operations: readonly AuthzOperation[]): AuthzRule[] {
   // The VirtualService routes OPTIONS to a route with CORS (routeMethods): a plain OPTIONS must
   // meet the route's requirements too, its preflights are exempt (preflightExempt).
-  const methods = route.cors ? routeMethods(route) : route.methods;
+  const methods = routeMethods(route);
   const rules: AuthzRule[] = [];
   const auth = route.auth;
   if (auth?.kind === 'jwt') {
