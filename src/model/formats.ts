@@ -1,4 +1,5 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Well-formedness rules for strings that land in generated code, YAML, URLs and file names.
@@ -67,26 +68,20 @@ export const cidr: FormatCheck = (v) => {
   return bits >= 0 && bits <= max ? undefined : `has an invalid prefix length "/${prefix}" (0-${max})`;
 };
 
-/** IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2). */
-const IPV4_MAPPED = new BlockList();
-IPV4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
-
 /**
- * An IPv4-mapped IPv6 range with a prefix of 96 or more (`::ffff:10.0.0.0/104`) as the IPv4
- * range it maps (`10.0.0.0/8`); any other CIDR as it is. Every target sees IPv4 clients as IPv4
- * addresses (the gateway reads a dual-stack listener's `::ffff:10.1.2.3` as 10.1.2.3, Kong and
- * Envoy listen on IPv4), so written as IPv6 the range would match no client.
+ * An IPv4-mapped IPv6 range (::ffff:0:0/96, RFC 4291 §2.5.5.2) with a prefix of 96 or more
+ * (`::ffff:10.0.0.0/104`) as the IPv4 range it maps (`10.0.0.0/8`); any other CIDR as it is.
+ * Every target sees IPv4 clients as IPv4 addresses (the gateway reads a dual-stack listener's
+ * `::ffff:10.1.2.3` as 10.1.2.3, Kong and Envoy listen on IPv4), so written as IPv6 the range
+ * would match no client.
  */
 export function mappedCidrAsIpv4(value: string): string {
   const [address = '', prefix, extra] = value.split('/');
-  if (extra !== undefined || address.includes('%') || isIP(address) !== 6 || !IPV4_MAPPED.check(address, 'ipv6')) return value;
+  if (extra !== undefined || address.includes('%') || isIP(address) !== 6) return value;
+  const ip = ipaddr.IPv6.parse(address);
   const bits = prefix === undefined ? 128 : Number(prefix);
-  if (!(bits >= 96 && bits <= 128)) return value;
-  // The URL parser writes an IPv6 address in its canonical form: "[::ffff:a00:0]" for ::ffff:10.0.0.0.
-  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${address}]/`).hostname);
-  if (!m) return value;
-  const [hi, lo] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
-  const ipv4 = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (!ip.isIPv4MappedAddress() || !(bits >= 96 && bits <= 128)) return value;
+  const ipv4 = ip.toIPv4Address().toString();
   return prefix === undefined ? ipv4 : `${ipv4}/${bits - 96}`;
 }
 

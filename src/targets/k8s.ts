@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type * as M from '../model/types.js';
 import { jsonLiteral } from '../pipeline/helpers.js';
 import { VERSION } from '../version.js';
@@ -397,10 +398,9 @@ function upstreamUrls(s: M.BackendService, deployed: boolean): string {
   return targets.map((t) => `${scheme}://${t}`).join(',');
 }
 
-/** A CIDR block as numbers: its family, its network address (host bits cleared) and its prefix length. */
+/** A CIDR block: its network address (host bits cleared) and its prefix length. */
 interface Block {
-  readonly family: 4 | 6;
-  readonly network: bigint;
+  readonly network: ipaddr.IPv4 | ipaddr.IPv6;
   readonly prefix: number;
 }
 
@@ -410,37 +410,19 @@ interface Block {
  * network plugins read such an ipBlock differently (as /24, as the one address, or not at all).
  */
 function parseBlock(cidr: string): Block {
-  const [address = '', bits] = cidr.split('/');
-  const family = isIP(address) === 6 ? 6 : 4;
-  const width = family === 4 ? 32 : 128;
-  const prefix = bits === undefined ? width : Number(bits);
-  let value = 0n;
-  if (family === 4) {
-    for (const octet of address.split('.')) value = (value << 8n) | BigInt(Number(octet));
-  } else {
-    // The URL parser writes every IPv6 spelling (embedded IPv4, upper case, "::") as hex groups.
-    const hostname = new URL(`http://[${address}]/`).hostname.slice(1, -1);
-    const [head = '', tail] = hostname.split('::');
-    const groups = (part: string | undefined) => (part ? part.split(':') : []);
-    const missing = 8 - groups(head).length - groups(tail).length;
-    for (const group of [...groups(head), ...(tail !== undefined ? Array<string>(missing).fill('0') : []), ...groups(tail)]) value = (value << 16n) | BigInt(parseInt(group, 16));
-  }
-  const hostBits = BigInt(width - prefix);
-  return { family, network: (value >> hostBits) << hostBits, prefix };
+  const [address, prefix] = cidr.includes('/') ? ipaddr.parseCIDR(cidr) : ipaddr.parseCIDR(`${cidr}/${isIP(cidr) === 6 ? 128 : 32}`);
+  const network = address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`) : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`);
+  return { network, prefix };
 }
 
-/** A Block in the canonical form Kubernetes writes: dotted IPv4, RFC 5952 IPv6 (as the URL parser writes it). */
+/** A Block in the canonical form Kubernetes writes: dotted IPv4, RFC 5952 IPv6. */
 function blockText(b: Block): string {
-  if (b.family === 4) return `${[24n, 16n, 8n, 0n].map((shift) => (b.network >> shift) & 255n).join('.')}/${b.prefix}`;
-  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) => ((b.network >> shift) & 0xffffn).toString(16));
-  return `${new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1)}/${b.prefix}`;
+  return `${b.network.toString()}/${b.prefix}`;
 }
 
 /** Whether block a holds every address of block b. */
 function holds(a: Block, b: Block): boolean {
-  if (a.family !== b.family || a.prefix > b.prefix) return false;
-  const hostBits = BigInt((a.family === 4 ? 32 : 128) - a.prefix);
-  return b.network >> hostBits === a.network >> hostBits;
+  return a.network.kind() === b.network.kind() && a.prefix <= b.prefix && b.network.match(a.network, a.prefix);
 }
 
 const EVERY_ADDRESS: readonly Block[] = [parseBlock('0.0.0.0/0'), parseBlock('::/0')];
