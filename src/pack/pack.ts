@@ -188,10 +188,6 @@ function partialUses(node: unknown, uses: PartialUse[], inline: Set<string>): vo
   for (const [key, value] of Object.entries(n)) if (key !== 'loc') partialUses(value, uses, inline);
 }
 
-/**
- * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
- * partials gwgen registers for its folder, so that none of these fails first at generate time.
- */
 /** Handlebars' parse error in one line: what it got, and what it expected (its ASCII-art pointer left out). */
 function compileError(message: string): string {
   const lines = message.split('\n');
@@ -205,6 +201,10 @@ function compileErrorLine(e: Error & { lineNumber?: number; column?: number }): 
   return { line, ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) };
 }
 
+/**
+ * A pack's template: it compiles as generate compiles it, calls only helpers gwgen has, and only
+ * partials gwgen registers for its folder, so that none of these fails first at generate time.
+ */
 async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const source = await readFile(file, 'utf8');
   const KNOWN_HELPERS = await knownHelpers();
@@ -227,7 +227,7 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
       allowed[unknown[1]!] = true;
       problems.push(
         problem('usage', `${path} calls the helper "${unknown[1]}", which gwgen does not have`, {
-          location: { file, ...(e.lineNumber !== undefined ? { line: e.lineNumber } : {}), ...(e.lineNumber !== undefined && e.column !== undefined ? { column: e.column + 1 } : {}) },
+          location: { file, ...compileErrorLine(e) },
           hint: `gwgen's helpers are ${Object.keys(KNOWN_HELPERS).sort().join(', ')}, and Handlebars' own ${BUILTIN_HELPERS.join(', ')}`,
         }),
       );
@@ -355,10 +355,9 @@ async function isBareRepo(dir: string): Promise<boolean> {
  * ref after "#" (`../acme#v1.2.0`, `../acme.git#main`). Cloned like a git URL; recorded by the
  * path as given relative to the project, like a pack directory.
  */
-async function localGit(source: string, cwd: string): Promise<Source | undefined> {
-  // A folder named with a "#" is that folder; only a path that does not exist as given has a ref.
-  const whole = await stat(resolve(cwd, source)).then(() => true, () => false);
-  const hash = whole ? -1 : source.lastIndexOf('#');
+async function localGit(source: string, cwd: string, exists: boolean): Promise<Source | undefined> {
+  // A folder named with a "#" is that folder; only a path that does not exist as given (`exists`) has a ref.
+  const hash = exists ? -1 : source.lastIndexOf('#');
   const [path, ref] = hash > 0 ? [source.slice(0, hash), source.slice(hash + 1)] : [source, undefined];
   const dir = resolve(cwd, path);
   if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) return undefined;
@@ -371,7 +370,7 @@ async function localGit(source: string, cwd: string): Promise<Source | undefined
 async function classify(source: string, cwd: string): Promise<Source | Problem> {
   const found = await stat(resolve(cwd, source)).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
   if (found !== 'file') {
-    const git = await localGit(source, cwd);
+    const git = await localGit(source, cwd, found !== 'none');
     if (git?.kind === 'git' && git.ref?.startsWith('-')) return problem('usage', `git ref "${git.ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     if (git) return git;
   }
