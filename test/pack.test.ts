@@ -7,9 +7,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 
-/** Runs git in `dir` as a throwaway committer; returns its output, trimmed. */
-function gitIn(dir: string): (...args: string[]) => string {
-  return (...args) => execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+/**
+ * Makes `dir` a git repository with everything in it committed (as `message`), and returns a
+ * runner of git there as a throwaway committer, whose output comes back trimmed.
+ */
+function committedRepo(dir: string, message: string): (...args: string[]) => string {
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' }).trim();
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-q', '-m', message);
+  return git;
 }
 
 function makePack(dir: string, { name = 'acme-pack', version = '1.2.0', notes = 'ACME NOTES for {{md gateway}}\n' } = {}) {
@@ -174,10 +181,7 @@ describe('gwgen pack: an invalid gwgen.lock', () => {
 describe('gwgen pack install from git: branch, tag and commit refs', () => {
   it('installs the commit a full or abbreviated commit id names, and a tag', async () => {
     const repo = makePack(join(tempDir(), 'acme.git'), { name: 'acme-git', version: '1.0.0' });
-    const git = gitIn(repo);
-    git('init', '-q');
-    git('add', '.');
-    git('commit', '-q', '-m', 'v1');
+    const git = committedRepo(repo, 'v1');
     const first = git('rev-parse', 'HEAD');
     makePack(repo, { name: 'acme-git', version: '2.0.0' });
     git('commit', '-q', '-am', 'v2');
@@ -200,10 +204,7 @@ describe('gwgen pack install from git: branch, tag and commit refs', () => {
 describe('gwgen pack install from a local git repository given by its path', () => {
   it('a bare repository is cloned (it is no pack directory), also at a ref; a working tree takes a ref too', async () => {
     const work = makePack(join(tempDir(), 'acme'), { name: 'acme-git', version: '1.0.0' });
-    const git = gitIn(work);
-    git('init', '-q');
-    git('add', '.');
-    git('commit', '-q', '-m', 'v1');
+    const git = committedRepo(work, 'v1');
     git('tag', 'v1');
     makePack(work, { name: 'acme-git', version: '2.0.0' });
     git('commit', '-q', '-am', 'v2');
@@ -372,10 +373,7 @@ describe('gwgen pack install / list / generate --pack', () => {
 
   it('installs from a git URL', async () => {
     const repo = makePack(join(tempDir(), 'acme-git'), { name: 'acme-git', version: '2.0.0' });
-    const git = gitIn(repo);
-    git('init', '-q');
-    git('add', '.');
-    git('commit', '-q', '-m', 'pack');
+    committedRepo(repo, 'pack');
     const project = tempDir();
     const r = await gwgen(['pack', 'install', `git+file://${repo}`], { cwd: project });
     expect(r.stderr).toContain('installed acme-git 2.0.0 from git:file://');
