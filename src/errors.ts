@@ -79,9 +79,24 @@ export function formatLocation(loc: SourceLocation | undefined): string {
   return parts.join(' ');
 }
 
-/** One problem as the CLI prints it: `location: message` and an indented hint. */
+/**
+ * Characters a terminal does not show as text: C0 controls but the tab (an ESC starts an escape
+ * sequence, a CR or a line feed rewrites or splits the line), DEL and C1 controls, and the
+ * bidirectional marks, overrides and isolates that reorder what is shown ("Trojan Source").
+ */
+const INVISIBLE = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+
+/** Text for a terminal: each invisible character written as a `\uXXXX` escape, as JSON writes it. */
+export function visible(text: string): string {
+  return text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * One problem as the CLI prints it: `location: message` and an indented hint. A message quotes
+ * the model, file names and parser output, so it is made visible: one problem, one line.
+ */
 export function formatProblem(p: Problem): string {
   const where = formatLocation(p.location);
-  const head = `${where ? `${where}: ` : ''}error: ${p.message}${p.rule ? ` [${p.rule}]` : ''}`;
-  return p.hint ? `${head}\n  hint: ${p.hint}` : head;
+  const head = visible(`${where ? `${where}: ` : ''}error: ${p.message}${p.rule ? ` [${p.rule}]` : ''}`);
+  return p.hint ? `${head}\n  hint: ${visible(p.hint)}` : head;
 }

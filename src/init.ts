@@ -1,10 +1,11 @@
-import { access, mkdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CONFIG_FILE, type GwgenConfig } from './config.js';
 import { problem, type Problem } from './errors.js';
 
 /** A small model that validates and generates out of the box, meant to be edited. */
-export const STARTER_MODEL = `# A starter gwgen model. Edit it, then run: npx gwgen generate model.ttl -o generated
+export const STARTER_MODEL = `# A starter gwgen model. Edit it, then run: gwgen generate (gwgen.json names this model and the
+# output folder), or gwgen watch to regenerate on every save.
 # The vocabulary: https://ggen.ai/ontology/api-gateway (every term has a label and a comment in
 # gwgen's ontology/api-gateway.ttl). Secrets never go here: name the environment variable instead.
 @prefix agw: <https://ggen.ai/ontology/api-gateway#> .
@@ -68,9 +69,13 @@ export async function init(dir: string, force = false): Promise<{ written: strin
     ['model.ttl', STARTER_MODEL],
     [CONFIG_FILE, `${JSON.stringify(STARTER_CONFIG, null, 2)}\n`],
   ];
+  if (dir === '') {
+    return { written: [], problems: [problem('usage', 'the directory name is empty', { hint: 'give gwgen init a directory, or none for the current one' })] };
+  }
   const existing: string[] = [];
   for (const [name] of files) {
-    if (await access(join(dir, name)).then(() => true, () => false)) existing.push(join(dir, name));
+    // lstat, not access: a symbolic link to nowhere is there too, and writing through it would leave dir.
+    if (await lstat(join(dir, name)).then(() => true, () => false)) existing.push(join(dir, name));
   }
   if (existing.length > 0 && !force) {
     return { written: [], problems: existing.map((f) => problem('usage', `${f} already exists`, { location: { file: f }, hint: 'choose another directory, or pass --force to overwrite it' })) };

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, Store } from 'n3';
 import { GwgenError, problem, type Problem } from './errors.js';
-import { parseSources, readSources } from './pipeline/load.js';
+import { parseSources, readFailure, readSources } from './pipeline/load.js';
 import { ONTOLOGY_DIR } from './paths.js';
 import { runQuery, type QueryOutcome } from './sparql/engine.js';
+import { normalizeQueryText, queryShape, sparqlTokens } from './sparql/scan.js';
 import type { ModelInput } from './validate.js';
 
 export interface QueryInput extends ModelInput {
@@ -44,11 +45,22 @@ export async function query(input: QueryInput): Promise<QueryResult> {
   const store = new Store(loaded.model.store.getQuads(null, null, null, null));
   store.addQuads(await ontologyQuads());
   try {
-    return { ok: true, outcome: await runQuery(store, read.text, origin) };
+    return { ok: true, outcome: inWrittenOrder(await runQuery(store, read.text, origin), read.text) };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems };
     return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK); the prefixes rdf rdfs owl xsd agw are predeclared' })] };
   }
+}
+
+/**
+ * `SELECT *` columns in the order the query first names them (`?route` before `?path`), as
+ * Jena and RDF4J show them; Comunica sorts them by name. SPARQL leaves the order open.
+ */
+function inWrittenOrder(outcome: QueryOutcome, text: string): QueryOutcome {
+  if (outcome.kind !== 'bindings' || queryShape(text).projection !== '*') return outcome;
+  const written = [...new Set(sparqlTokens(normalizeQueryText(text)).flatMap((t) => (t.kind === 'var' ? [t.text.slice(1)] : [])))];
+  const rank = (v: string) => (written.includes(v) ? written.indexOf(v) : written.length);
+  return { ...outcome, variables: [...outcome.variables].sort((a, b) => rank(a) - rank(b)) };
 }
 
 /** A query file's text; a missing file or a directory is a usage problem (exit 2). */
@@ -59,7 +71,7 @@ async function readQueryFile(path: string): Promise<{ text: string } | { problem
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EISDIR') return { problem: problem('usage', `${path} is a directory, not a query file`, { location: { file: path }, hint: 'give a .rq file holding a SELECT or ASK query' }) };
     return {
-      problem: problem('file-not-found', code === 'ENOENT' ? `query file not found: ${path}` : `cannot read query file ${path}: ${code ?? String(err)}`, {
+      problem: problem('file-not-found', code === 'ENOENT' ? `query file not found: ${path}` : `cannot read query file ${path}: ${readFailure(err)}`, {
         location: { file: path },
         hint: "check the path, or give the query inline with -e 'SELECT ...'",
       }),

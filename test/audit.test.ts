@@ -42,7 +42,11 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
 
   it('every built-in rule has its fixture, and the issue\'s catalogue is there', async () => {
     const { rules } = await loadRules();
-    const ids = [...rules, UNKNOWN_SUPPRESSION_RULE].map((r) => r.id).sort();
+    // With the checks gwgen makes itself (unknown-suppression, unused-suppression), as a run lists them.
+    const run = await audit({ models: ['test/fixtures/audit/clean.ttl'], cwd: ROOT, now: NOW });
+    if (!run.ok) throw new Error(JSON.stringify(run.problems));
+    const ids = run.rules.map((r) => r.id).sort();
+    expect(ids).toEqual([...rules, UNKNOWN_SUPPRESSION_RULE].map((r) => r.id).concat('unused-suppression').sort());
     const covered = fixtures.map((f) => header(f, 'triggers')).filter((t) => t !== 'nothing').sort();
     expect(covered).toEqual(ids);
     for (const id of ['route-without-rate-limit', 'route-without-authentication', 'route-without-circuit-breaker', 'route-without-timeout', 'mtls-not-strict', 'certificate-expiring', 'cors-wildcard-with-credentials', 'jwt-without-audience', 'retry-on-non-idempotent-method', 'service-without-health-check', 'split-to-unversioned-service']) {
@@ -68,24 +72,106 @@ describe('built-in audit rules: one fixture per rule triggers exactly that rule'
   });
 });
 
+describe('certificate-expiring: the same answer in every time zone', () => {
+  // Comunica read NOW() with the sign of the machine's UTC offset inverted (a day off at UTC-12)
+  // and a date-time without a zone in the machine's zone: the audit depended on where it ran.
+  const certs: Array<[string, string, string | undefined]> = [
+    ['zoneless', '2026-01-30T23:59:59', 'expires in less than 30 days'],
+    ['zonelessLater', '2026-01-31T00:00:01', undefined],
+    ['east', '2026-01-31T13:59:59+14:00', 'expires in less than 30 days'],
+    ['eastLater', '2026-01-31T14:00:01+14:00', undefined],
+    ['west', '2026-01-30T18:59:59-05:00', 'expires in less than 30 days'],
+    ['westLater', '2026-01-30T19:00:01-05:00', undefined],
+    ['cutoff', '2026-01-31T00:00:00Z', undefined],
+    ['expired', '2025-12-31T23:59:59Z', 'has expired'],
+    ['justAhead', '2026-01-01T00:00:01Z', 'expires in less than 30 days'],
+  ];
+  const model = [
+    '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+    '@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .',
+    '@prefix ex: <https://example.org/tz#> .',
+    'ex:gw a agw:ApiGateway ; agw:gatewayName "tz" ; agw:hasRoute ex:r .',
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" .',
+    'ex:r a agw:Route ; agw:routePath "/r" ; agw:hasBackendService ex:svc .',
+    ...certs.map(([name, expiry]) => `ex:${name} a agw:Certificate ; agw:certificateExpiry "${expiry}"^^xsd:dateTime .`),
+  ].join('\n');
+  const expected = certs.filter(([, , when]) => when).map(([name, expiry, when]) => `Certificate ${name} ${when} (${expiry}).`).sort();
+
+  it.each([['UTC'], ['Etc/GMT+12'], ['Pacific/Kiritimati'], ['America/New_York'], ['Asia/Kolkata']])('TZ=%s', async (tz) => {
+    const file = join(tempDir(), 'tz.ttl');
+    writeFileSync(file, model);
+    const r = await gwgen(['audit', file, '--now', '2026-01-01T00:00:00Z', '--format', 'json', '--fail-on', 'never'], { env: { TZ: tz } });
+    expect(r.stderr).toBe('');
+    const messages = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'certificate-expiring').map((f: { message: string }) => f.message);
+    expect(messages.sort()).toEqual(expected);
+  });
+
+  it('inside the hour a daylight-saving change skips (TZ=America/New_York, 2026-03-08 02:30)', async () => {
+    // Comunica builds NOW() from local-time fields; 02:30 does not exist in New York that night,
+    // so a clock read in the machine's zone moved NOW() an hour on. The CLI runs in UTC.
+    const file = join(tempDir(), 'dst.ttl');
+    writeFileSync(file, [...model.split('\n').slice(0, 6), 'ex:soon a agw:Certificate ; agw:certificateExpiry "2026-04-07T02:29:59Z"^^xsd:dateTime .', 'ex:later a agw:Certificate ; agw:certificateExpiry "2026-04-07T02:45:00Z"^^xsd:dateTime .'].join('\n'));
+    const r = await gwgen(['audit', file, '--now', '2026-03-08T02:30:00Z', '--format', 'json', '--fail-on', 'never'], { env: { TZ: 'America/New_York' } });
+    expect(r.stderr).toBe('');
+    const focus = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'certificate-expiring').map((f: { focus: string }) => f.focus);
+    expect(focus).toEqual(['https://example.org/tz#soon']);
+  });
+});
+
+describe('ip-allow-any: every spelling of "every address"', () => {
+  const model = (cidrs: string) => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/audit#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "ip" ; agw:hasRoute ex:r .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:ips a agw:IpRestriction ; agw:allowCidr ${cidrs} .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasIpRestriction ex:ips .
+`;
+  it.each([
+    ['0.0.0.0/0 and ::/0 beside a network', '"0.0.0.0/0", "::/0", "10.0.0.0/8"', /^IP restriction ips allows (0\.0\.0\.0\/0 \(every IPv4 address\) and ::\/0 \(every IPv6 address\)|::\/0 \(every IPv6 address\) and 0\.0\.0\.0\/0 \(every IPv4 address\))\.$/],
+    // Prefix length 0 allows every address whatever the address; every target writes it as is or as 0.0.0.0/0.
+    ['an IPv4 range of prefix length 0', '"10.1.2.3/0"', /^IP restriction ips allows 10\.1\.2\.3\/0 \(every IPv4 address\)\.$/],
+    ['an IPv6 range of prefix length 0', '"2001:db8::/0"', /^IP restriction ips allows 2001:db8::\/0 \(every IPv6 address\)\.$/],
+    // An IPv4-mapped /96 is read as the IPv4 range it maps: 0.0.0.0/0.
+    ['the IPv4-mapped /96, dotted', '"::FFFF:0.0.0.0/96"', /^IP restriction ips allows ::FFFF:0\.0\.0\.0\/96 \(every IPv4 address\)\.$/],
+    ['the IPv4-mapped /96, uncompressed', '"0:0:0:0:0:ffff:0:0/96"', /^IP restriction ips allows 0:0:0:0:0:ffff:0:0\/96 \(every IPv4 address\)\.$/],
+    ['an IPv4-mapped /97 (half of IPv4)', '"::ffff:0.0.0.0/97"', undefined],
+    ['ffff in another group', '"::ffff:0:0:0/96"', undefined],
+    ['networks only', '"10.0.0.0/8", "::/1"', undefined],
+  ])('%s', async (_label, cidrs, message) => {
+    const file = join(tempDir(), 'ip.ttl');
+    writeFileSync(file, model(cidrs));
+    const result = await audit({ models: [file], now: NOW });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const found = result.findings.filter((f) => f.rule === 'ip-allow-any');
+    expect(found).toHaveLength(message ? 1 : 0);
+    if (message) expect(found[0]!.message).toMatch(message);
+  });
+});
+
 describe('retry-on-non-idempotent-method: which routes and methods', () => {
-  // The rule's query is shaped for Comunica's planner; these cases pin what it means.
-  const model = (methods: string, attempts: number) => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+  // The rule's query is shaped for Comunica's planner; these cases pin what it means. Every
+  // target retries a POST or PATCH only after a failed connection: a policy that asks for more
+  // on such a route is a finding, one that asks for connect-failure alone is what happens.
+  const model = (methods: string, attempts: number, retryOn = '') => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
 @prefix ex: <https://example.org/audit#> .
 ex:gw a agw:ApiGateway ; agw:gatewayName "retry" ; agw:hasRoute ex:r .
 ex:svc a agw:BackendService ; agw:serviceName "svc" .
-ex:retry a agw:RetryPolicy ; agw:retryAttempts ${attempts} .
+ex:retry a agw:RetryPolicy ; agw:retryAttempts ${attempts} ${retryOn} .
 ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:retry ${methods} .
 `;
+  const tail = ': a POST or PATCH is retried only after a failed connection \\(the backend may have applied it\\), never on those\\.$';
   it.each([
     // GROUP_CONCAT has no order in SPARQL: either order of the two methods is right.
-    ['POST and PATCH, listed together', '; agw:httpMethod "GET", "PATCH", "POST"', 2, /^Route r \(\/r\) retries (PATCH, POST|POST, PATCH) requests, which may apply them twice\.$/],
-    ['no method restriction = every method', '', 1, /^Route r \(\/r\) retries all \(incl\. POST, PATCH\) requests, which may apply them twice\.$/],
-    ['only GET and PUT', '; agw:httpMethod "GET", "PUT"', 3, undefined],
-    ['retryAttempts 0', '; agw:httpMethod "POST"', 0, undefined],
-  ])('%s', async (_label, methods, attempts, message) => {
+    ['POST and PATCH, listed together', '; agw:httpMethod "GET", "PATCH", "POST"', 2, '', new RegExp(`^Route r \\(/r\\) asks to retry (PATCH, POST|POST, PATCH) requests on 5xx \\(the default\\)${tail}`)],
+    ['no method restriction = every method', '', 1, '', new RegExp(`^Route r \\(/r\\) asks to retry all \\(incl\\. POST, PATCH\\) requests on 5xx \\(the default\\)${tail}`)],
+    ['the conditions it asks for besides connect-failure', '; agw:httpMethod "POST"', 2, '; agw:retryOn "connect-failure", "reset"', new RegExp(`^Route r \\(/r\\) asks to retry POST requests on reset${tail}`)],
+    ['connect-failure alone, what every target does', '; agw:httpMethod "POST", "PATCH"', 3, '; agw:retryOn "connect-failure"', undefined],
+    ['connect-failure alone on every method', '', 3, '; agw:retryOn "connect-failure"', undefined],
+    ['only GET and PUT', '; agw:httpMethod "GET", "PUT"', 3, '', undefined],
+    ['retryAttempts 0', '; agw:httpMethod "POST"', 0, '', undefined],
+  ])('%s', async (_label, methods, attempts, retryOn, message) => {
     const file = join(tempDir(), 'retry.ttl');
-    writeFileSync(file, model(methods, attempts));
+    writeFileSync(file, model(methods, attempts, retryOn));
     const result = await audit({ models: [file], now: NOW });
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     const found = result.findings.filter((f) => f.rule === 'retry-on-non-idempotent-method');
@@ -223,6 +309,62 @@ describe('unknown-suppression: a suppression naming no loaded rule', () => {
     const clash = await gwgen(['audit', file, '--rules', dir]);
     expect(clash.exitCode).toBe(2);
     expect(clash.stderr).toContain('id "unknown-suppression" is already used');
+  });
+});
+
+describe('unused-suppression: a suppression of a rule that finds nothing on its node', () => {
+  const model = [
+    '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+    '@prefix ex: <https://example.org/u#> .',
+    // Meant for the routes: a suppression covers only findings about its own node.
+    'ex:gw a agw:ApiGateway ; agw:gatewayName "u" ; agw:hasRoute ex:r, [ a agw:Route ; agw:routeName "anon" ; agw:routePath "/anon" ; agw:hasBackendService ex:svc ;',
+    '    agw:auditSuppress "route-without-timeout" ; agw:auditReason "streams" ] ;',
+    '  agw:auditSuppress "route-without-timeout", "team-policy" ; agw:auditReason "routes stream" .',
+    'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 ;',
+    // Left after the fix: the route has its timeout now.
+    '  agw:auditSuppress "route-without-timeout", "route-without-circuit-breaker" ; agw:auditReason "legacy" .',
+    // mtls-not-strict is about the service, not its agw:MutualTLS.
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasMutualTLS ex:mtls .',
+    'ex:mtls a agw:MutualTLS ; agw:mtlsMode "PERMISSIVE" ; agw:auditSuppress "mtls-not-strict" ; agw:auditReason "migrating" .',
+  ].join('\n');
+  const teamRules = join(tempDir(), 'rules');
+  mkdirSync(teamRules);
+  writeFileSync(join(teamRules, 'team.rq'), '# id: team-policy\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+
+  it('is listed on the node that states it, and the suppression that is used is not', async () => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, model);
+    const r = await audit({ models: [file], ruleDirs: [teamRules], now: NOW });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    const unused = r.findings.filter((f) => f.rule === 'unused-suppression').map((f) => [f.focus, f.message, f.location.line, f.severity]);
+    const says = (node: string, rule: string) => `${node} suppresses "${rule}", which finds nothing on it: a suppression covers only the findings about the node it is stated on.`;
+    expect(unused).toEqual([
+      ['https://example.org/u#gw', says('gw', 'route-without-timeout'), 3, 'info'],
+      ['https://example.org/u#gw', says('gw', 'team-policy'), 3, 'info'],
+      ['https://example.org/u#mtls', says('mtls', 'mtls-not-strict'), 9, 'info'],
+      ['https://example.org/u#r', says('r', 'route-without-timeout'), 6, 'info'],
+    ]);
+    // What the suppressions were meant for: the anonymous route's is used, the others are not.
+    expect(r.findings.find((f) => f.rule === 'route-without-timeout' && f.focus.startsWith('_:'))?.suppressed).toEqual({ reason: 'streams' });
+    expect(r.findings.find((f) => f.rule === 'mtls-not-strict')).toMatchObject({ focus: 'https://example.org/u#svc' });
+    expect(r.findings.find((f) => f.rule === 'mtls-not-strict')!.suppressed).toBeUndefined();
+    expect(r.findings.find((f) => f.rule === 'route-without-circuit-breaker' && f.focus === 'https://example.org/u#r')?.suppressed).toEqual({ reason: 'legacy' });
+  });
+
+  it('is info: it fails no --fail-on level, is a SARIF note, and a rule file cannot take its id', async () => {
+    const file = join(tempDir(), 'm.ttl');
+    writeFileSync(file, readFileSync(join(DIR, 'unused-suppression.ttl')));
+    const r = await gwgen(['audit', file, '--format', 'sarif', '--fail-on', 'warning', '--now', '2026-11-22']);
+    expect(r.exitCode).toBe(0);
+    const run = JSON.parse(r.stdout).runs[0];
+    expect(run.results.map((x: { ruleId: string; level: string }) => [x.ruleId, x.level])).toEqual([['unused-suppression', 'note']]);
+    expect(run.tool.driver.rules[run.results[0].ruleIndex]).toMatchObject({ id: 'unused-suppression', defaultConfiguration: { level: 'note' } });
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), '# id: unused-suppression\n# severity: info\n# message: {?focus}\nSELECT ?focus WHERE { ?focus a <urn:none> }');
+    const clash = await gwgen(['audit', file, '--rules', dir]);
+    expect(clash.exitCode).toBe(2);
+    expect(clash.stderr).toContain('id "unused-suppression" is already used');
   });
 });
 
@@ -393,6 +535,45 @@ describe('--rules: what a rule file may look like', () => {
     expect(r.stderr).toBe('');
     const found = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule');
     expect(found.length).toBeGreaterThan(0);
+    expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
+  });
+
+  it.each([
+    ['a severity out of the list', `# id: x-rule\n# severity: fatal\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2: error: audit rule', 'needs "# severity: error|warning|info" (found "fatal")'],
+    ['an id that is not kebab-case', `# id: Bad_Id\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1: error: audit rule', 'needs a header line "# id: <kebab-case-id>" (found "Bad_Id"'],
+  ])('%s is reported at the header\'s line, with what was found', async (_name, text, at, message) => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), text);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${join(dir, 'x.rq')}${at}`);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a directory named like a rule file and files of other kinds are not rules', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    mkdirSync(join(dir, 'drafts.rq'));
+    writeFileSync(join(dir, 'README.md'), '# id: not-a-rule\n');
+    writeFileSync(join(dir, 'x.rq'), `${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const rules = new Set(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule));
+    expect(rules.has('x-rule')).toBe(true);
+    expect(rules.has('not-a-rule')).toBe(false);
+  });
+
+  it('the metadata is the comment block before the query: a comment inside the query does not change it', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), `${meta}${agw}\nSELECT ?focus ?name WHERE {\n  # severity: error on prod only\n  # message: not this one\n  ?focus agw:serviceName ?name\n}`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json']);
+    expect(r.stderr).toBe('');
+    const found = JSON.parse(r.stdout).filter((f: { rule: string }) => f.rule === 'x-rule');
+    expect(found.length).toBeGreaterThan(0);
+    expect(found[0]).toMatchObject({ severity: 'warning' });
     expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
   });
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, runGeneratedTests, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, freePort, runGeneratedTests, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * gRPC through the generated gateway, with @grpc/grpc-js on both sides: the client speaks HTTP/2
@@ -26,6 +26,7 @@ const SERVICE = {
   count: method('/test.Echo/Count', true),
   guarded: method('/test.Guarded/Say'),
   down: method('/test.Down/Say'),
+  retried: method('/test.Retried/Say'),
 };
 
 type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
@@ -39,6 +40,7 @@ interface EchoClient extends grpc.Client {
   hang: Unary;
   guarded: Unary;
   down: Unary;
+  retried: Unary;
   count(req: Buffer, md: grpc.Metadata): grpc.ClientReadableStream<Buffer>;
 }
 
@@ -68,6 +70,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
       say,
       guarded: say,
       down: say,
+      retried: say,
       fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
       hang: (call: grpc.ServerUnaryCall<Buffer, Buffer>) => call.on('cancelled', () => cancelled++),
       count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -79,7 +82,8 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     await web.listen();
-    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key', GW_EJECT_AFTER_FAILURES: '0', GW_ACCESS_LOG: 'stdout' });
+    const deadPort = await freePort();
+    gw = await startGateway(dir, { GW_UPSTREAM_ECHO: `http://127.0.0.1:${port}`, GW_UPSTREAM_RETRIED: `http://127.0.0.1:${deadPort},http://127.0.0.1:${port}`, GW_UPSTREAM_WEB: web.url, ALICE_KEY: 'alice-key', GW_EJECT_AFTER_FAILURES: '0', GW_ACCESS_LOG: 'stdout' });
     const Client = grpc.makeGenericClientConstructor(SERVICE, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
     client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
   }, 180_000);
@@ -91,7 +95,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     await web.stop();
   });
 
-  const unary = (call: 'say' | 'fail' | 'hang' | 'guarded' | 'down', body: string, md = new grpc.Metadata()) =>
+  const unary = (call: 'say' | 'fail' | 'hang' | 'guarded' | 'down' | 'retried', body: string, md = new grpc.Metadata()) =>
     new Promise<{ err: grpc.ServiceError | null; res?: Buffer; header?: grpc.Metadata; trailer?: grpc.Metadata }>((resolve) => {
       let header: grpc.Metadata | undefined;
       let trailer: grpc.Metadata | undefined;
@@ -183,6 +187,13 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     expect(r.err?.details).toMatch(/502/);
     expect((await unary('say', 'still')).res?.toString()).toBe('echo:still');
+  });
+
+  it('retries a call whose instance refuses the connection on the other instance (retryOn connect-failure)', async () => {
+    // Round-robin puts every other call on the closed port first: each must still be answered.
+    for (let i = 0; i < 4; i++) expect((await unary('retried', `r${i}`)).res?.toString(), `call ${i}`).toBe(`echo:r${i}`);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(/gateway_upstream_retries_total\{route="retried"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 
   it('multiplexes calls: hanging ones neither hold the others back nor use the connection up', async () => {

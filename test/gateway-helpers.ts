@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gwgen, tempDir } from './helpers.js';
@@ -245,4 +245,67 @@ export function failedStart(dir: string, env: Record<string, string>): { status:
 export function redisServer(): string | undefined {
   for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) if (existsSync(p)) return p;
   return undefined;
+}
+
+/**
+ * A redis-server of the test's own on 127.0.0.1:`port`, without persistence, once it answers
+ * PING; `args` are more of its flags (`--requirepass secret` is used for the PING too).
+ */
+export async function startRedis(port: number, args: readonly string[] = []): Promise<ChildProcess> {
+  const bin = redisServer();
+  if (bin === undefined) throw new Error('redis-server is not installed');
+  const p = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  const auth = args[0] === '--requirepass' ? ['-a', args[1]!, '--no-auth-warning'] : [];
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('redis-cli', ['-p', String(port), ...auth, 'PING'], { stdio: 'pipe', timeout: 2000 });
+      return p;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  p.kill('SIGKILL');
+  throw new Error('redis-server did not start');
+}
+
+/** Ends a redis-server of startRedis, also one a test paused (SIGSTOP); resolves once it has exited. */
+export function stopRedis(p: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGCONT');
+    p.kill('SIGKILL');
+  });
+}
+
+/** A port nobody listens on now (the kernel's pick, released): a closed port, or one for a server to come. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** What a raw answer says: status, lower-cased headers (the last of a repeated name), body (by Content-Length, else the rest). */
+export interface RawAnswer {
+  status: number;
+  head: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Everything the connection carried, several answers included. */
+  all: string;
+}
+
+export function parseAnswer(all: string): RawAnswer {
+  const end = all.indexOf('\r\n\r\n');
+  const head = end === -1 ? all : all.slice(0, end);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const rest = end === -1 ? '' : all.slice(end + 4);
+  const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : rest.length;
+  return { status: Number(all.slice(9, 12)), head, headers, body: rest.slice(0, length), all };
 }

@@ -1,11 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, redisServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, freePort, redisServer, startGateway, startRedis as startRedisServer, stopRedis, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * The generated gateway's rate limits, quota tiers and authentication, black-box over real
@@ -95,25 +95,10 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
   };
   const redisBin = redisServer();
   const startRedis = async (port: number, args: string[] = []) => {
-    const p = spawn(redisBin!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+    const p = await startRedisServer(port, args);
     redisProcs.push(p);
-    for (let i = 0; i < 100; i++) {
-      try {
-        execFileSync('redis-cli', ['-p', String(port), ...(args[0] === '--requirepass' ? ['-a', args[1]!, '--no-auth-warning'] : []), 'PING'], { stdio: 'pipe', timeout: 2000 });
-        return p;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    throw new Error('redis-server did not start');
+    return p;
   };
-  const stopRedis = (p: ChildProcess) =>
-    new Promise<void>((resolve) => {
-      if (p.exitCode !== null || p.signalCode !== null) return resolve();
-      p.once('exit', () => resolve());
-      p.kill('SIGKILL');
-    });
-  const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 
   beforeAll(async () => {
     ({ dir, out } = await buildGateway('test/fixtures/gateway/limits-auth.ttl'));
@@ -283,7 +268,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
 
   describe.skipIf(!redisBin && !process.env.CI)('with Redis', () => {
     it('shares one budget between two gateway processes, exactly, under concurrent requests', async () => {
-      const port = freePort();
+      const port = await freePort();
       await startRedis(port);
       const url = `redis://127.0.0.1:${port}`;
       const a = await start({ REDIS_URL: url });
@@ -300,7 +285,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     });
 
     it('keeps the budgets of two gateways (two models) apart in one Redis, whose URL has a password and a database', async () => {
-      const port = freePort();
+      const port = await freePort();
       await startRedis(port, ['--requirepass', 's3cret']);
       const url = `redis://:s3cret@127.0.0.1:${port}/3`;
       const other = config('other', (c) => {
@@ -318,7 +303,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     });
 
     it('counts locally while Redis is down at start, lost, or lost only for a moment, says so, and shares again once it is back', async () => {
-      const port = freePort();
+      const port = await freePort();
       const url = `redis://127.0.0.1:${port}`;
       const gw = await start({ REDIS_URL: url });
       await until(() => gw.stderr().includes('redis unreachable'));

@@ -417,3 +417,18 @@ describe("kong target: CORS origins as Kong's cors plugin reads them", () => {
     }
   });
 });
+
+describe('kong target: gRPC services', () => {
+  it('a model with a gRPC service is told in NOTES.md that Kong needs an HTTP/2 proxy_listen; one without is not', async () => {
+    const notesOf = async (model: string) => {
+      const result = await generate({ models: [model], cwd: ROOT });
+      if (!result.ok) throw new Error(JSON.stringify(result.problems));
+      // Markdown escapes: proxy\_listen reads as proxy_listen.
+      return (result.files.find((f) => f.path === 'kong/NOTES.md')?.content ?? '').replace(/\\(.)/g, '$1');
+    };
+    const grpc = await notesOf('test/fixtures/gateway/grpc.ttl');
+    expect(grpc).toContain('## agw:protocol "grpc"');
+    expect(grpc).toMatch(/KONG_PROXY_LISTEN="0\.0\.0\.0:8000 http2"[^\n]*\n\nApplies to: services down, echo, retried\n/);
+    expect(await notesOf('examples/metered-api.ttl')).not.toContain('agw:protocol "grpc"');
+  });
+});

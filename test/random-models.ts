@@ -143,8 +143,12 @@ const MULTI_VALUED = new Set(['httpMethod', 'audience', 'algorithm', 'requiredSc
 // --- value pools -----------------------------------------------------------------------------
 
 const WORDS = ['orders', 'users', 'items', 'catalog', 'cart', 'checkout', 'payments', 'search', 'auth', 'admin', 'reports', 'files', 'tiles', 'geo', 'ws', 'events', 'billing', 'inventory', 'shipping', 'status', 'health', 'api', 'v1', 'v2', 'public', 'internal'];
-/** Literal path segments: RFC 3986 pchar, including the sub-delims and percent-encodings urlPath accepts. */
-const ODD_SEGMENTS = ['v1.0', '~user', 'a_b', '%20', '%C3%A9t%C3%A9', '@me', 'x:y', 'a,b', 'a;b=c', 'k=v', '$ref', '!', '*', '(x)', '+plus', 'a&b', '-', '_', '.well-known', 'A-Z'];
+/**
+ * Literal path segments: RFC 3986 pchar, including the sub-delims and percent-encodings urlPath accepts: of reserved
+ * characters, which Kong keeps escaped, of others, which it decodes (UTF-8, a control character), in lower case,
+ * and `%E9`, which decodes to a byte that is not UTF-8 (see kongSegmentRegex in src/targets/kong.ts).
+ */
+const ODD_SEGMENTS = ['v1.0', '~user', 'a_b', '%20', '%C3%A9t%C3%A9', '@me', 'x:y', 'a,b', 'a;b=c', 'k=v', '$ref', '!', '*', '(x)', '+plus', 'a&b', '-', '_', '.well-known', 'A-Z', '%2F%3a', '%c3%bc%5E', '%E9', '%7Bx%7D%01', '%F0%9F%9A%80%25'];
 const PARAMS = ['id', 'orderId', 'userId', 'item_id', '_x', 'X1', 'slug', 'version'];
 /** Two parameter names of 33 characters sharing their first 32 (the limit of a PCRE group name). */
 const LONG_PARAMS = ['customerIdentifierForTheRequestA', 'customerIdentifierForTheRequestB'].map((p) => `${p}x`);

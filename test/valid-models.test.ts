@@ -214,3 +214,16 @@ describe('quota tiers and rate limiters written as blank nodes', () => {
     expect(limiters).toEqual({ r1: null, r2: 'named-limit' });
   });
 });
+
+describe('REDIS_URL in the gateway README', () => {
+  // Quota tiers count in Redis whenever REDIS_URL is set, whatever the rate limiters' policy.
+  it.each([
+    ['test/fixtures/valid/blank-quota-tier.ttl', 'REDIS\\_URL: Redis for the quota tiers, shared by every replica (optional)'],
+    ['examples/metered-api.ttl', 'REDIS\\_URL: Redis for the rate limiters with policy "redis" and the quota tiers'],
+    ['examples/mesh-shop.ttl', 'REDIS\\_URL: Redis for the rate limiters with policy "redis"; without it'],
+  ])('%s', async (model, line) => {
+    const result = await generate({ models: [model], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    expect(result.files.find((f) => f.path === 'gateway/README.md')!.content).toContain(line);
+  });
+});

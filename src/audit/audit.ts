@@ -7,7 +7,7 @@ import { runQueriesInWorker } from '../sparql/worker-client.js';
 import { timed, type Timings } from '../timings.js';
 import { validateSources, type ModelInput } from '../validate.js';
 import { nearest } from '../nearest.js';
-import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
+import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
 
 export interface AuditInput extends ModelInput {
@@ -83,7 +83,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
   }
   if (problems.length > 0) return { ok: false, problems, timings };
   // A suppression names a rule by id: one no loaded rule has (a typo) would silently suppress nothing.
-  const all = [...rules, UNKNOWN_SUPPRESSION_RULE];
+  const all = [...rules, UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE];
   const ids = all.map((r) => r.id);
   for (const quad of store.getQuads(null, agw('auditSuppress'), null, null)) {
     const id = quad.object.value;
@@ -91,6 +91,17 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
     const near = nearest(id, ids);
     const hint = near !== undefined ? ` Did you mean "${near}"?` : '';
     findings.push(finding(UNKNOWN_SUPPRESSION_RULE, quad.subject as Term, `${fillMessage(UNKNOWN_SUPPRESSION_RULE.message, { focus: quad.subject as Term, rule: quad.object as Term })}${hint}`));
+  }
+  // A suppression of a known rule that found nothing on its node: stated on another node than the
+  // finding's (the gateway, an agw:MutualTLS), or left after a fix. (A suppression of
+  // suppression-without-reason never applies, and the finding stays listed, which says so.)
+  const found = new Set(findings.map((f) => `${f.rule}|${f.focus}`));
+  for (const quad of store.getQuads(null, agw('auditSuppress'), null, null)) {
+    const id = quad.object.value;
+    if (!ids.includes(id) || id === 'suppression-without-reason' || id === UNUSED_SUPPRESSION_RULE.id) continue;
+    const node = quad.subject as Term;
+    if (found.has(`${id}|${focusName(node)}`)) continue;
+    findings.push(finding(UNUSED_SUPPRESSION_RULE, node, fillMessage(UNUSED_SUPPRESSION_RULE.message, { focus: node, rule: quad.object as Term })));
   }
   // Two blank nodes of one rule with the same path (two [] routes of a gateway) are told apart by their content.
   const paths = new Map<string, Set<string>>();
@@ -110,8 +121,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
     return {
       rule: rule.id,
       severity: rule.severity,
-      // A blank node has no IRI: "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI.
-      focus: focus.termType === 'BlankNode' ? `_:${focus.value}` : focus.value,
+      focus: focusName(focus),
       message,
       location,
       identity: focus.termType === 'BlankNode' ? (location.node ?? '[]') : focus.value,
@@ -129,6 +139,11 @@ function contentHash(store: Store, node: Term): string {
   return `#${createHash('sha256').update([...new Set(pairs)].sort(compareStrings).join('\n')).digest('hex').slice(0, 16)}`;
 }
 
+/** A finding's focus: the node's IRI; a blank node has none, and "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI. */
+function focusName(node: Term): string {
+  return node.termType === 'BlankNode' ? `_:${node.value}` : node.value;
+}
+
 /** What a message shows for a variable the row leaves unbound (an OPTIONAL that did not match). */
 export const UNBOUND = '(none)';
 
@@ -138,7 +153,7 @@ export function fillMessage(template: string, row: Record<string, Term>): string
     const term = row[name];
     if (!term) return UNBOUND;
     if (term.termType === 'NamedNode') return term.value.replace(/^.*[#/]/, '') || term.value;
-    if (term.termType === 'BlankNode') return `_:${term.value}`;
+    if (term.termType === 'BlankNode') return focusName(term);
     return term.value;
   });
 }

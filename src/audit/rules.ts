@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
+import { readFailure } from '../pipeline/load.js';
 import { QUERIES_DIR } from '../paths.js';
 import { normalizeQueryText, queryShape } from '../sparql/scan.js';
 
@@ -52,6 +53,22 @@ export const UNKNOWN_SUPPRESSION_RULE: AuditRule = {
   file: '',
 };
 
+/**
+ * A suppression of a rule that finds nothing on its node suppresses nothing: one stated on the
+ * gateway for its routes, on an agw:MutualTLS for its service, or left after the fix. Checked by
+ * audit() after the other rules; info, so it fails no --fail-on level.
+ */
+export const UNUSED_SUPPRESSION_RULE: AuditRule = {
+  id: 'unused-suppression',
+  severity: 'info',
+  title: 'Audit suppression that suppresses nothing',
+  message: '{?focus} suppresses "{?rule}", which finds nothing on it: a suppression covers only the findings about the node it is stated on.',
+  description: 'agw:auditSuppress names a rule that has no finding about this node: the finding it was meant for is about another node (a suppression on the gateway does not cover its routes, one on an agw:MutualTLS not its service or mesh), or it is gone.',
+  help: 'Move the suppression to the node the finding is about (the focus of the finding, where the audit locates it), or remove it.',
+  query: '',
+  file: '',
+};
+
 const HEADER = /^#\s*([A-Za-z]+):\s?(.*)$/;
 
 /** Parses one rule file; problems name the file and say what is missing. */
@@ -59,17 +76,28 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
   // No byte order mark, "\n" line ends: what the query runs from (see normalizeQueryText).
   const text = normalizeQueryText(raw);
   const meta = new Map<string, string>();
-  for (const line of text.split('\n')) {
+  // The line of each header, so a wrong value is reported where it is written.
+  const lines = new Map<string, number>();
+  for (const [i, line] of text.split('\n').entries()) {
+    // The header is the comment block before the query: a comment inside it ("# note: ...",
+    // "# severity: only prod routes") is the query's own and must not change the rule.
+    if (line.trim() !== '' && !line.trim().startsWith('#')) break;
     const m = HEADER.exec(line.trim());
-    if (m) meta.set(m[1]!.toLowerCase() === 'message' && m[1] === 'MESSAGE' ? 'gate' : m[1]!.toLowerCase(), m[2]!.trim());
+    if (!m) continue;
+    const key = m[1]!.toLowerCase() === 'message' && m[1] === 'MESSAGE' ? 'gate' : m[1]!.toLowerCase();
+    meta.set(key, m[2]!.trim());
+    lines.set(key, i + 1);
   }
   const problems: Problem[] = [];
-  const fail = (message: string, hint: string) => problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file }, hint }));
+  const fail = (message: string, hint: string, key?: string) => {
+    const line = key === undefined ? undefined : lines.get(key);
+    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...(line !== undefined ? { line } : {}) }, hint }));
+  };
   const id = meta.get('id');
   const severity = meta.get('severity');
   const message = meta.get('message') ?? meta.get('gate');
-  if (!id || !/^[a-z0-9][a-z0-9-]*$/.test(id)) fail('needs a header line "# id: <kebab-case-id>"', 'add e.g. "# id: route-without-owner" at the top of the file');
-  if (!severity || !SEVERITIES.includes(severity as Severity)) fail(`needs "# severity: error|warning|info"${severity ? ` (found "${severity}")` : ''}`, 'add e.g. "# severity: warning"');
+  if (!id || !/^[a-z0-9][a-z0-9-]*$/.test(id)) fail(`needs a header line "# id: <kebab-case-id>"${id ? ` (found "${id}": lower-case letters, digits and "-" only)` : ''}`, 'add e.g. "# id: route-without-owner" at the top of the file', 'id');
+  if (!severity || !SEVERITIES.includes(severity as Severity)) fail(`needs "# severity: error|warning|info"${severity ? ` (found "${severity}")` : ''}`, 'add e.g. "# severity: warning"', 'severity');
   if (!message) fail('needs a "# message: ..." line (with {?var} placeholders)', 'add e.g. "# message: Route {?focus} has no owner"');
   // The form and the projection come from the query's tokens: a "#" in an IRI or a string is no comment.
   const shape = queryShape(text);
@@ -132,10 +160,20 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
     }
     for (const name of names) {
       const file = join(dir, name);
-      const parsed = parseRule(file, await readFile(file, 'utf8'));
+      let raw: string;
+      try {
+        raw = await readFile(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A directory whose name ends in .rq is no rule file: skipped, as every other non-.rq entry.
+        if (code === 'EISDIR') continue;
+        problems.push(problem('usage', `cannot read audit rule ${file}: ${readFailure(err)}`, { location: { file }, hint: 'make the rule file readable, or move it out of the rules directory' }));
+        continue;
+      }
+      const parsed = parseRule(file, raw);
       problems.push(...parsed.problems);
       if (!parsed.rule) continue;
-      const clash = rules.find((r) => r.id === parsed.rule!.id) ?? (parsed.rule.id === UNKNOWN_SUPPRESSION_RULE.id ? UNKNOWN_SUPPRESSION_RULE : undefined);
+      const clash = rules.find((r) => r.id === parsed.rule!.id) ?? [UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE].find((r) => r.id === parsed.rule!.id);
       if (clash) {
         problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file }, hint: 'give the rule its own id' }));
         continue;

@@ -7,7 +7,7 @@ import { registerPack } from './commands/pack.js';
 import { registerQuery } from './commands/query.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
-import { out } from './output.js';
+import { failedOutput, out } from './output.js';
 
 /** Runs a command body and records its exit code; unexpected errors never print a stack unless --debug. */
 export type Run = (body: () => Promise<number>) => Promise<void>;
@@ -80,5 +80,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     program.outputHelp();
     return 2;
   }
-  return code;
+  // Output that could not be written (a full disk) fails a run that would have succeeded.
+  return code === 0 && failedOutput() ? 1 : code;
 }

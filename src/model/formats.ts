@@ -19,8 +19,9 @@ const LITERAL_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
 
 /**
  * RFC 3986 §6.2.2: escapes of unreserved characters decoded ("%61" is "a") and every other escape
- * upper-cased ("%2f" is "%2F"). The gateway routes a request by this spelling of its path (as
- * Kong and Envoy normalize it), so a route's path is written in it too, or it would never match.
+ * upper-cased ("%2f" is "%2F"). The gateway routes a request by this spelling of its path, so a
+ * route's path is written in it too, or it would never match. Kong decodes more (every escape
+ * but those of reserved characters): kong.ts writes its paths in that form (kongSegmentRegex).
  */
 export function normalPath(path: string): string {
   if (path.indexOf('%') === -1) return path;
@@ -173,6 +174,7 @@ export const GATEWAY_OWN_ENV: readonly string[] = [
   'GWGEN_CONFIG',
   'REDIS_URL',
   'GW_ACCESS_LOG',
+  'GW_CLIENT_TIMEOUT_MS',
   'GW_EJECT_AFTER_FAILURES',
   'GW_EJECT_MS',
   'GW_HASH_HEADER',

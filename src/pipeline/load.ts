@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { relative, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DataFactory, Lexer, Parser, Store, type Quad, type Term } from 'n3';
 import { problem, type Problem, type SourceLocation } from '../errors.js';
@@ -26,18 +26,27 @@ export interface LoadedModel {
 
 export type LoadResult = { ok: true; model: LoadedModel } | { ok: false; problems: Problem[] };
 
-/** Reads model files; a missing file is a usage problem (exit 2), not a model problem. */
+/**
+ * Reads model files; a missing file is a usage problem (exit 2), not a model problem. A file
+ * named twice (`gwgen validate model.ttl *.ttl`, `./a.ttl a.ttl`, a link to it) is read once:
+ * read twice, each of its blank nodes would be two nodes (`_:x` is scoped to its file), and a
+ * route with one anonymous rate limiter would have two.
+ */
 export async function readSources(paths: readonly string[], cwd = process.cwd()): Promise<{ sources: SourceFile[]; problems: Problem[] }> {
   const sources: SourceFile[] = [];
   const problems: Problem[] = [];
+  const seen = new Set<string>();
   if (paths.length === 0) problems.push(problem('usage', 'no model file given', { hint: 'pass one or more Turtle files, e.g. gwgen validate model.ttl' }));
   for (const path of paths) {
+    const identity = await realpath(path).catch(() => resolvePath(path));
+    if (seen.has(identity)) continue;
+    seen.add(identity);
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const what = code === 'ENOENT' ? `model file not found: ${path}` : code === 'EISDIR' ? `the model file ${path} is a directory` : `cannot read model file ${path}: ${code ?? String(err)}`;
+      const what = code === 'ENOENT' ? `model file not found: ${path}` : code === 'EISDIR' ? `the model file ${path} is a directory` : `cannot read model file ${path}: ${readFailure(err)}`;
       problems.push(
         problem('file-not-found', what, {
           location: { file: path },
@@ -59,6 +68,11 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
  * byte that is not UTF-8.
  */
 function notUtf8(file: string, bytes: Buffer): Problem {
+  // Windows editors save "Unicode" as UTF-16 with a byte order mark: say so, and how to convert.
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'UTF-16LE' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'UTF-16BE' : undefined;
+  if (utf16) {
+    return problem('syntax', `the file is ${utf16} text: Turtle files are UTF-8`, { location: { file, line: 1, column: 1 }, hint: `convert the file to UTF-8, e.g. iconv -f ${utf16} -t utf-8 (or save it as UTF-8 in the editor)` });
+  }
   let start = 0;
   let line = 1;
   for (;;) {
@@ -73,6 +87,24 @@ function notUtf8(file: string, bytes: Buffer): Problem {
     }
     start = end + 1;
     line++;
+  }
+}
+
+/** Why a file cannot be read, in words: the errno codes a user meets, else Node's message. */
+export function readFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ELOOP':
+      return 'a loop of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    default:
+      return e.code ?? String(err);
   }
 }
 
@@ -169,13 +201,47 @@ function recordAnonymousNodes(sources: readonly SourceFile[]): Map<string, Sourc
   });
   for (const [index, source] of sources.entries()) {
     const parser = new Parser({ baseIRI: pathToFileURL(source.path).href, format: 'text/turtle', factory, blankNodePrefix: blankPrefix(index) });
+    const column = columns(source.text);
     (parser.parse as unknown as ParseWithTokens).call(parser, source.text, {
       onToken: (token) => {
-        at = { file: source.path, line: token.line, column: (token.start ?? 0) + 1 };
+        at = { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) };
       },
     });
   }
   return out;
+}
+
+/** Line ends as N3 counts them: CRLF, LF, and a CR alone. */
+const LINE_END = /\r\n|\r|\n/;
+
+/**
+ * The column (1-based, in characters as editors count them, as a query's columns are) of N3's
+ * position in a text: N3 counts UTF-16 units (an emoji is two) and, after a byte order mark,
+ * counts the mark too on line 1, which no editor shows. Asked once per token: each line's
+ * astral characters are found once, and counted before a position by binary search (a model
+ * written on one long line has one token per few characters).
+ */
+function columns(text: string): (line: number, start: number) => number {
+  let lines: string[] | undefined;
+  const astral = new Map<number, number[]>();
+  return (line, start) => {
+    lines ??= text.split(LINE_END);
+    let pairs = astral.get(line);
+    if (pairs === undefined) {
+      pairs = [...(lines[line - 1] ?? '').matchAll(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)].map((m) => m.index);
+      astral.set(line, pairs);
+    }
+    // How many pairs start before `start`: each is one character in two units.
+    let lo = 0;
+    let hi = pairs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pairs[mid]! < start) lo = mid + 1;
+      else hi = mid;
+    }
+    const bom = line === 1 && start > 0 && text.startsWith('\uFEFF') ? 1 : 0;
+    return start - lo - bom + 1;
+  };
 }
 
 function syntaxProblem(source: SourceFile, err: unknown): Problem {
@@ -185,7 +251,7 @@ function syntaxProblem(source: SourceFile, err: unknown): Problem {
   if (start === undefined && line !== undefined) {
     // A lexer error ("Unexpected ..." such as an unclosed quote) has no token: it starts at the
     // unexpected text, after the previous token when that is on the same line.
-    const text = source.text.split(/\r?\n/)[line - 1] ?? '';
+    const text = source.text.split(LINE_END)[line - 1] ?? '';
     const after = e.context?.previousToken?.line === line ? (e.context.previousToken.end ?? 0) : 0;
     const unexpected = /^Unexpected "([\s\S]*)" on line/.exec(e.message ?? '')?.[1];
     const at = unexpected ? text.indexOf(unexpected.slice(0, 20), after) : -1;
@@ -194,7 +260,7 @@ function syntaxProblem(source: SourceFile, err: unknown): Problem {
   // N3 ends its messages with " on line N." — the location already says that.
   const message = (e.message ?? String(err)).replace(/ on line \d+\.?$/, '');
   return problem('syntax', `Turtle syntax error: ${message}`, {
-    location: { file: source.path, ...(line !== undefined ? { line } : {}), ...(start !== undefined ? { column: start + 1 } : {}) },
+    location: { file: source.path, ...(line !== undefined ? { line } : {}), ...(line !== undefined && start !== undefined ? { column: columns(source.text)(line, start) } : {}) },
     hint: 'fix the Turtle syntax at this position (a missing "." or ";", an unclosed quote or an undeclared prefix are the usual causes)',
   });
 }
@@ -209,6 +275,7 @@ function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, 
   let atStatementStart = true;
   let directive: string | undefined;
   let pendingPrefix: string | undefined;
+  const column = columns(source.text);
   for (const token of new Lexer().tokenize(source.text) as Array<{ type: string; value: string; prefix?: string; line: number; start?: number }>) {
     if (directive) {
       if (token.type === 'prefix') pendingPrefix = token.value;
@@ -241,7 +308,7 @@ function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, 
       // `_:cors a agw:CorsPolicy …`: keyed by the store's label of the node (see blankPrefix).
       else if (token.type === 'blank') iri = blankPrefix(index) + token.value;
       if (iri !== undefined && !out.has(iri)) {
-        out.set(iri, { file: source.path, line: token.line, column: (token.start ?? 0) + 1 });
+        out.set(iri, { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) });
       }
     }
   }

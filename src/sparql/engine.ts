@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { DataFactory, type Store, type Term } from 'n3';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
 import { normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
@@ -89,9 +90,10 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     throw new GwgenError(problem('query', 'the query is empty', { location: { file: origin }, hint: "give a SELECT or ASK query, e.g. -e 'SELECT ?path WHERE { ?r agw:routePath ?path }'" }));
   }
   const qe = await sparqlEngine();
-  // queryTimestamp is what NOW() returns: injectable so audits of expiry dates are testable.
+  // NOW() is injectable so audits of expiry dates are testable, and read in UTC (utcClock).
   // A context each: Comunica notes the explain mode in the one it is given.
-  const context = () => ({ sources: [store], ...(options.now ? { queryTimestamp: options.now } : {}) });
+  const clock = utcClock(options.now ?? new Date());
+  const context = () => ({ sources: [store], ...clock });
   let operation: Operation;
   try {
     operation = (await qe.explain(`${PROLOGUE}\n${text}`, context(), 'parsed')).data as Operation;
@@ -100,6 +102,9 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   }
   if (Object.hasOwn(UPDATES, operation.type)) {
     throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is an update (${UPDATES[operation.type]})`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
+  }
+  if (operation.type === 'construct' || operation.type === 'describe') {
+    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
   }
   let result;
   try {
@@ -112,22 +117,55 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     }
     throw new GwgenError(problem('query', `the query cannot run: ${message.split('\n')[0]}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK)' }));
   }
+  // An expression that fails while the query runs (REGEX with an invalid pattern) is the query's
+  // fault, not gwgen's: a problem value, also from the query worker, never a stack trace.
+  const failed = (err: unknown) =>
+    new GwgenError(problem('query', `the query failed while running: ${String((err as Error)?.message ?? err).split('\n')[0]}`, { location: { file: origin }, hint: 'fix the expression it names (a REGEX pattern is a JavaScript regular expression)' }));
   if (result.resultType === 'bindings') {
     const stream = await result.execute();
+    // Such an expression errors the stream once per row: the loop below stops at the first, and
+    // the rest would be 'error' events with no listener left, an uncaught exception.
+    stream.on('error', () => {});
     // Comunica 5 reports { variable, canBeUndef } objects where RDF/JS types say Variable.
     const declared = (await result.metadata()).variables as unknown as Array<{ variable?: { value: string }; value?: string }>;
     const variables = declared.map((v) => v.variable?.value ?? v.value ?? '');
     const rows: Row[] = [];
-    for await (const bindings of stream) {
-      const row: Row = {};
-      for (const [variable, term] of bindings) row[variable.value] = unscoped(term as Term);
-      rows.push(row);
+    try {
+      for await (const bindings of stream) {
+        const row: Row = {};
+        for (const [variable, term] of bindings) row[variable.value] = unscoped(term as Term);
+        rows.push(row);
+      }
+    } catch (err) {
+      throw failed(err);
     }
     return { kind: 'bindings', variables, rows };
   }
-  if (result.resultType === 'boolean') return { kind: 'boolean', value: await result.execute() };
+  if (result.resultType === 'boolean') {
+    try {
+      return { kind: 'boolean', value: await result.execute() };
+    } catch (err) {
+      throw failed(err);
+    }
+  }
   throw new GwgenError(problem('query', 'only SELECT and ASK queries are supported', { location: { file: origin }, ...ONLY_SELECT_ASK }));
 }
+
+/**
+ * Comunica's clock, so that NOW() and date-time comparisons are the same on every machine.
+ * Comunica writes NOW() as the local-time fields of queryTimestamp with the zone of
+ * defaultTimeZone, which by default is getTimezoneOffset(): minutes *behind* UTC, so the sign
+ * is wrong and NOW() is off by twice the machine's offset (a day at UTC-12), and a date-time
+ * without a zone is read in that zone. A timestamp whose local fields are the instant's UTC
+ * fields, with zone Z, makes NOW() the instant in UTC, and reads a zoneless date-time as UTC.
+ */
+function utcClock(now: Date): Record<string, unknown> {
+  const fields = new Date(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds());
+  return { queryTimestamp: fields, '@comunica/utils-expression-evaluator:defaultTimeZone': { zoneHours: 0, zoneMinutes: 0 } };
+}
+
+/** The words of SPARQL 1.1 a misspelt one is compared with. */
+const SPARQL_KEYWORDS = ['SELECT', 'ASK', 'CONSTRUCT', 'DESCRIBE', 'WHERE', 'PREFIX', 'BASE', 'DISTINCT', 'REDUCED', 'FILTER', 'OPTIONAL', 'UNION', 'MINUS', 'GRAPH', 'SERVICE', 'BIND', 'VALUES', 'ORDER', 'GROUP', 'BY', 'HAVING', 'LIMIT', 'OFFSET', 'ASC', 'DESC', 'NOT', 'EXISTS', 'IN', 'AS', 'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'SAMPLE', 'GROUP_CONCAT', 'SEPARATOR', 'REGEX', 'STR', 'LANG', 'DATATYPE', 'BOUND', 'IF', 'COALESCE', 'CONCAT', 'CONTAINS', 'STRSTARTS', 'STRENDS', 'LCASE', 'UCASE', 'NOW', 'ISIRI', 'ISBLANK', 'ISLITERAL'];
 
 const SYNTAX_HINT = 'check the query syntax; the prefixes rdf rdfs owl xsd agw are predeclared';
 
@@ -145,11 +183,25 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
     const use = sparqlTokens(text).find((t) => t.kind === 'name' && t.text.startsWith(`${prefix}:`));
     return at(use?.offset, `the prefix ${prefix}: is not declared`, `declare it, e.g. PREFIX ${prefix}: <https://example.org/ns#>, before the query; rdf rdfs owl xsd agw are predeclared`);
   }
+  const relative = /^Cannot resolve relative IRI (.*) because no base IRI was set/.exec(raw)?.[1];
+  if (relative !== undefined) {
+    const use = sparqlTokens(text).find((t) => t.kind === 'iri' && t.text === `<${relative}>`);
+    const name = relative.replace(/[^\w-]/g, '') || 'Route';
+    return at(use?.offset, `<${relative}> is a relative IRI, and the query sets no BASE`, `write the full IRI (e.g. agw:${name} or <https://example.org/ns#${name}>), or declare BASE <https://example.org/ns#> before the query`);
+  }
   const lexed = /^unexpected character: ->([\s\S])<- at offset: (\d+)/.exec(raw);
   if (lexed) {
     const ch = lexed[1]!;
+    const offset = Number(lexed[2]) - PROLOGUE.length - 1;
+    // Chevrotain stops at the first letter of a word that is no keyword (SELEC, SELCT …).
+    const word = /^[A-Za-z]+(?![\w:])/.exec(text.slice(offset))?.[0];
+    if (word !== undefined && /[A-Za-z]/.test(ch)) {
+      const meant = nearest(word.toUpperCase(), SPARQL_KEYWORDS);
+      const first = !sparqlTokens(text.slice(0, offset)).some((t) => !/^(PREFIX|BASE)$/i.test(t.text) && t.kind !== 'iri' && !t.text.endsWith(':'));
+      return at(offset, `unknown word "${word}"${meant ? `; did you mean ${meant}?` : ''}`, first ? 'a query is SELECT or ASK (after any PREFIX and BASE lines)' : 'check the spelling of the keyword; the prefixes rdf rdfs owl xsd agw are predeclared');
+    }
     const quote = ch === '"' || ch === "'";
-    return at(Number(lexed[2]) - PROLOGUE.length - 1, `unexpected character ${JSON.stringify(ch)}${quote ? ': a string that does not end on its line' : ''}`, quote ? 'close the string on the same line, or use """...""" for one that spans lines' : SYNTAX_HINT);
+    return at(offset, `unexpected character ${JSON.stringify(ch)}${quote ? ': a string that does not end on its line' : ''}`, quote ? 'close the string on the same line, or use """...""" for one that spans lines' : SYNTAX_HINT);
   }
   const lines = raw.split('\n');
   if (!lines[0]!.startsWith('Parse error')) return at(undefined, lines[0]!);

@@ -1,5 +1,6 @@
 import type { Term } from 'n3';
 import stringWidth from 'string-width';
+import { visible } from '../errors.js';
 import type { QueryOutcome } from './engine.js';
 
 /** W3C SPARQL 1.1 Query Results JSON Format. */
@@ -40,7 +41,9 @@ export function toSparqlCsv(outcome: QueryOutcome): string {
 /** An aligned text table (aligned in terminal columns, see string-width), IRIs shortened with the given prefixes. */
 export function toTable(outcome: QueryOutcome, shorten: (iri: string) => string): string {
   if (outcome.kind === 'boolean') return `${outcome.value}\n`;
-  const show = (t: Term | undefined) => (!t ? '' : t.termType === 'NamedNode' ? shorten(t.value) : t.termType === 'BlankNode' ? `_:${t.value}` : t.value.replace(/[\r\n\t]/g, ' '));
+  // One row per line: line breaks and tabs become spaces; any other control character (an ESC
+  // from the model would drive the terminal) or bidirectional override is shown as \uXXXX.
+  const show = (t: Term | undefined) => visible(!t ? '' : t.termType === 'NamedNode' ? shorten(t.value) : t.termType === 'BlankNode' ? `_:${t.value}` : t.value.replace(/\r\n|[\r\n\t]/g, ' '));
   const header = outcome.variables.map((v) => `?${v}`);
   const body = outcome.rows.map((row) => outcome.variables.map((v) => show(row[v])));
   // Columns as the terminal shows them: a CJK character or an emoji takes two, a combining mark none.

@@ -253,7 +253,11 @@ function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
     vars.set('GW_MTLS_KEY', 'the key of GW_MTLS_CERT (PEM text or file)');
     vars.set('GW_MTLS_CA', "the CA bundle the certificates of STRICT and PERMISSIVE services are checked against, PEM text or file (default: Node's CAs)");
   }
-  if (model.routes.some((r) => r.rateLimit?.policy === 'redis')) vars.set('REDIS_URL', 'Redis for the rate limiters with policy "redis" (and quota tiers); without it they count locally');
+  // Quota tiers count in Redis whenever REDIS_URL is set (server.ts), whatever the limiters' policy.
+  const redisLimiters = model.routes.some((r) => r.rateLimit?.policy === 'redis');
+  const tiers = model.consumers.some((c) => c.quotaTier);
+  if (redisLimiters) vars.set('REDIS_URL', `Redis for the rate limiters with policy "redis"${tiers ? ' and the quota tiers' : ''}; without it they count locally`);
+  else if (tiers) vars.set('REDIS_URL', 'Redis for the quota tiers, shared by every replica (optional); without it each replica counts them on its own');
   return [...vars].map(([name, meaning]) => ({ name, meaning })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -4,7 +4,7 @@ import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, pathsMeet, routeSegments, segmentsRegex } from './mesh-common.js';
+import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, pathsMeet, routeSegments, segmentsRegex } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -208,6 +208,10 @@ export function kongView(model: M.GatewayModel): KongView {
       }
     }
     noteRouteLimits(route, notes);
+    const undecodable = routeSegments(route.path).filter((seg) => !isParamSegment(seg) && kongSegmentRegex(seg) === undefined);
+    if (undecodable.length > 0) {
+      notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
+    }
     if (parts.length > 0) noteCanaryOrder(route, parts, model.routes, notes);
     if (route.rateLimit && parts.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
@@ -215,6 +219,12 @@ export function kongView(model: M.GatewayModel): KongView {
   }
   const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
+  const grpcServices = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
+  if (grpcServices.length > 0) {
+    // Kong passes a request on with grpc_pass when its service's protocol is grpc, whatever the
+    // route's protocols; but its default proxy_listen speaks HTTP/1.1 only, which gRPC clients do not.
+    notes.push({ subject: `services ${grpcServices.join(', ')}`, feature: 'agw:protocol "grpc"', detail: 'gRPC clients speak HTTP/2: Kong needs a proxy_listen with the http2 flag (e.g. KONG_PROXY_LISTEN="0.0.0.0:8000 http2", HTTP/2 without TLS as gRPC clients use it over plaintext), which its default listener does not have; the routes (protocols http, https) then take the calls, and Kong passes them on over HTTP/2 because the services\' protocol is grpc' });
+  }
   for (const s of model.services) {
     if (s.namespace !== 'default' && s.host === s.name && s.instances.length === 0) {
       notes.push({ subject: `service ${s.name} (${s.namespace})`, feature: 'agw:namespace', detail: 'Kong reaches a service at its agw:host, which defaults to the bare serviceName; a Kong inside Kubernetes resolves a bare name in its own namespace, not in the agw:namespace of the service: where Kong runs in the cluster, set agw:host to <serviceName>.<namespace>.svc.cluster.local' });
@@ -288,7 +298,49 @@ export function kongPath(path: string): string {
     used.add(name);
     return name;
   };
-  return `~${segmentsRegex(path, (param) => `(?<${group(param)}>[^/]+)`)}(?:/|$)`;
+  return `~${segmentsRegex(path, (param) => `(?<${group(param)}>[^/]+)`, (seg) => kongSegmentRegex(seg) ?? escapeRegex(seg))}(?:/|$)`;
+}
+
+/** RFC 3986's reserved characters and "%", whose escapes Kong's path normalization keeps (kong/tools/uri.lua RESERVED_CHARS). */
+const KONG_RESERVED = new Set("!*'();:@&=+$,/?%#[]");
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A literal segment of a model path as a regex over the path Kong routes by. The model's path
+ * is in RFC 3986's normal form (escapes of unreserved characters decoded, the others upper-case),
+ * which the gateway and Envoy route by; Kong 3's router matches the request path after
+ * kong/tools/uri.lua `normalize` (kong/router/utils.lua strip_uri_args), which decodes the escape
+ * of every character but the reserved ones: `/caf%C3%A9` is routed as `/café`, `/a%20b` as
+ * `/a b`, while `%2F` and `%3A` stay escaped. So the segment is written decoded the same way,
+ * control characters as `\xHH`. undefined when the decoded bytes are not UTF-8 text: Kong's
+ * router (atc-router `context_add_value`) refuses such a path, so no Kong route can match it.
+ */
+export function kongSegmentRegex(segment: string): string | undefined {
+  let out = '';
+  const bytes: number[] = [];
+  let text = true;
+  const flush = () => {
+    if (bytes.length === 0) return;
+    let decoded = '';
+    try {
+      decoded = UTF8.decode(Uint8Array.from(bytes));
+    } catch {
+      text = false;
+    }
+    for (const c of decoded) out += /[\x00-\x1f\x7f]/.test(c) ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : escapeRegex(c);
+    bytes.length = 0;
+  };
+  for (const [token, hex] of segment.matchAll(/%([0-9A-Fa-f]{2})|[^%]+|%/g)) {
+    const byte = hex === undefined ? -1 : parseInt(hex, 16);
+    if (byte >= 0 && !KONG_RESERVED.has(String.fromCharCode(byte))) {
+      bytes.push(byte);
+      continue;
+    }
+    flush();
+    out += byte >= 0 ? `%${hex!.toUpperCase()}` : escapeRegex(token);
+  }
+  flush();
+  return text ? out : undefined;
 }
 
 /**

@@ -223,10 +223,13 @@ export function pathPrefixRegex(path: string): string {
   return `^${segmentsRegex(path)}`;
 }
 
-/** The route's segments as regex text: literals escaped, each `{param}` as `param` writes it (one segment by default). */
-export function segmentsRegex(path: string, param: (name: string) => string = () => '[^/]+'): string {
+/**
+ * The route's segments as regex text: each `{param}` as `param` writes it (one segment by
+ * default), each literal segment as `literal` writes it (escaped by default).
+ */
+export function segmentsRegex(path: string, param: (name: string) => string = () => '[^/]+', literal: (segment: string) => string = escapeRegex): string {
   return routeSegments(path)
-    .map((seg) => `/${isParamSegment(seg) ? param(seg.slice(1, -1)) : escapeRegex(seg)}`)
+    .map((seg) => `/${isParamSegment(seg) ? param(seg.slice(1, -1)) : literal(seg)}`)
     .join('');
 }
 

@@ -39,8 +39,9 @@ A rule is a SPARQL SELECT whose rows are findings, ?focus naming the node, with 
 Each {?var} must be a variable the query selects; one a row leaves unbound reads "(none)".
 
 A node suppresses a rule with  agw:auditSuppress "<rule-id>" ; agw:auditReason "why" .
-Suppressed findings are listed, not counted; a suppression without a reason, or of a rule id
-no loaded rule has (unknown-suppression), is itself a finding.
+Suppressed findings are listed, not counted; a suppression without a reason, of a rule id
+no loaded rule has (unknown-suppression), or of a rule with no finding about that node
+(unused-suppression, info), is itself a finding.
 
 Exit codes: 0 no finding at or above --fail-on (default error), 1 there is one (or the model is invalid),
 2 usage error (unknown flag, missing file, broken rule file).`,

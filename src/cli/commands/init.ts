@@ -23,7 +23,9 @@ Examples:
           out.problems(result.problems);
           return exitCodeFor(result.problems);
         }
-        out.info(`wrote ${result.written.join(', ')}; next: gwgen generate${dir === '.' ? '' : ` (in ${dir})`}`);
+        // The next command as it can be pasted into a shell: the directory quoted when it needs it.
+        const cd = dir === '.' ? '' : `cd ${/^[\w./-]+$/.test(dir) ? dir : `'${dir.replaceAll("'", `'\\''`)}'`} && `;
+        out.info(`wrote ${result.written.join(', ')}; next: ${cd}gwgen generate (gwgen watch regenerates on every save)`);
         return 0;
       }),
     );

@@ -44,8 +44,20 @@ Exit codes: 0 done, 1 the model or the query is invalid, 2 usage error.`,
           input = { models: files, query: flags.expression };
         } else {
           const last = files[files.length - 1]!;
+          // One query per run, after the models: any other .rq would be read as Turtle and fail
+          // as a "syntax error" of the model, which is not what is wrong.
+          const queryFiles = files.filter(isQueryFile);
+          if (queryFiles.length > 1) {
+            out.problems([problem('usage', `${queryFiles.length} query files were given (${queryFiles.join(', ')}); gwgen query runs one`, { hint: `run gwgen query once per query file, e.g. gwgen query ${files.filter((f) => !isQueryFile(f)).join(' ') || 'model.ttl'} ${queryFiles[0]}` })]);
+            return 2;
+          }
+          if (queryFiles.length === 1 && !isQueryFile(last)) {
+            const models = files.filter((f) => !isQueryFile(f));
+            out.problems([problem('usage', `the query file ${queryFiles[0]} comes before the model files`, { hint: `give the model files first, then the query file: gwgen query ${models.join(' ')} ${queryFiles[0]}` })]);
+            return 2;
+          }
           if (!isQueryFile(last)) {
-            out.problems([problem('usage', 'no query given', { hint: "pass a .rq file after the model files, or -e 'SELECT ...'" })]);
+            out.problems([problem('usage', 'no query given', { hint: "pass a query file (.rq or .sparql) after the model files, or -e 'SELECT ...'" })]);
             return 2;
           }
           if (files.length < 2) {

@@ -52,7 +52,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
             out.info(`${why}${packRefused ? 'not generated' : 'model invalid'}, ${outDir} left as it was; watching`);
           } else if (!event.generation.write.ok) {
             out.problems(event.generation.write.problems);
-            out.info(`${why}not written; watching`);
+            out.info(`${why}not written, ${outDir} left as it was; watching`);
           } else {
             out.info(`${why}generated into ${outDir}: ${summarizePlan(event.generation.write.plan)}; watching`);
           }

@@ -8,7 +8,7 @@
 export interface Routable {
   readonly path: string;
   readonly methods: readonly string[];
-  /** A route without agw:httpMethod: any method, also those outside the model's seven (PROPFIND …). */
+  /** A route without agw:httpMethod: any method, also those outside the model's seven (PROPFIND …), but TRACE. */
   readonly anyMethod?: boolean;
 }
 
@@ -77,7 +77,9 @@ export class Router<R extends Routable> {
   lookup(method: string, path: string): RouteLookup<R> {
     const best = this.mostSpecific(this.root, path, 0, [], undefined);
     if (best === undefined) return { kind: 'none' };
-    const route = best.node.byMethod.get(method) ?? best.node.any;
+    // TRACE echoes the request, cookies and credentials included (cross-site tracing): a route
+    // that takes every method does not take it, as nginx (and so Kong) refuses it everywhere.
+    const route = best.node.byMethod.get(method) ?? (method === 'TRACE' ? undefined : best.node.any);
     if (route === undefined) return { kind: 'method', allow: best.node.allow };
     return { kind: 'found', match: { route, params: best.params, end: best.end } };
   }

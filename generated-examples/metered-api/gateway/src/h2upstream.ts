@@ -134,6 +134,15 @@ export class Http2Upstream {
 
   /** What a failed stream reports: the session's refused connection, else a reset (as undici says them). */
   private streamError(err: Error, stream: ClientHttp2Stream): Error {
+    // A session that fails to connect cancels its pending streams with the failure as the cause,
+    // before it emits its own 'error' (so this.sessionError is not set yet).
+    const cause = (err as { code?: string; cause?: unknown }).cause as { code?: string } | undefined;
+    if (
+      (err as { code?: string }).code === 'ERR_HTTP2_STREAM_CANCEL' &&
+      cause instanceof Error &&
+      cause.code !== undefined
+    )
+      return cause;
     const session = this.sessionError;
     if (
       session !== undefined &&

@@ -10,6 +10,8 @@ import { MESSAGES } from './respond.js';
 export interface Refusal {
   readonly status: number;
   readonly message: string;
+  /** The connection closes after the answer: how the request's body is framed is in doubt. */
+  readonly close?: boolean;
 }
 
 const NO_HOST: Refusal = { status: 400, message: 'request has no Host header' };
@@ -17,6 +19,16 @@ const MANY_HOSTS: Refusal = { status: 400, message: 'request has more than one H
 const BAD_HOST: Refusal = { status: 400, message: 'request has an invalid Host header' };
 const BAD_TARGET: Refusal = { status: 400, message: 'request target is neither a path nor an http(s) URL' };
 const CODING: Refusal = { status: 501, message: 'transfer coding not supported (only chunked is)' };
+const VERSION: Refusal = {
+  status: 505,
+  message: 'HTTP version not supported (only HTTP/1.0 and HTTP/1.1)',
+  close: true,
+};
+const CODING_IN_HTTP10: Refusal = {
+  status: 400,
+  message: 'an HTTP/1.0 request cannot have a Transfer-Encoding',
+  close: true,
+};
 
 /** Character tables (ASCII; anything above is refused): 1 where the character may stand. */
 function table(chars: string): Uint8Array {
@@ -70,16 +82,29 @@ export function validHost(value: string): boolean {
 
 const ABSOLUTE = /^https?:\/\/([^/?#]*)(.*)$/is;
 
+/**
+ * Node's HTTP/1 parser also reads request lines ending "HTTP/2.0" (for the h2c preface) and none
+ * at all (HTTP/0.9, whose request may then still carry headers): neither is an HTTP/1 request,
+ * and code that takes a version 2 request for an HTTP/2 stream would fail on it. 505, as nginx
+ * answers (RFC 9110 §15.6.6); the connection closes, since its framing is not HTTP/1.1's.
+ */
+export function checkVersion(req: IncomingMessage): Refusal | undefined {
+  return req.httpVersionMajor === 1 ? undefined : VERSION;
+}
+
 /** The last Host found valid: most requests repeat one, and comparing is cheaper than checking. */
 let lastValidHost = '';
 
 /**
- * The checks of an HTTP/1 request's head that come before any route: exactly one valid Host
- * (none is fine in HTTP/1.0), a target in origin or absolute form (the absolute form's path and
- * query become req.url, its authority the Host, RFC 9112 §3.2.2), and no transfer coding but
- * chunked (RFC 9112 §6.1: 501). undefined when the request may go on.
+ * The checks of an HTTP/1 request's head that come before any route: its version (checkVersion),
+ * exactly one valid Host (none is fine in HTTP/1.0), a target in origin or absolute form (the
+ * absolute form's path and query become req.url, its authority the Host, RFC 9112 §3.2.2), and
+ * no transfer coding but chunked (RFC 9112 §6.1: 501), none at all in HTTP/1.0. undefined when
+ * the request may go on.
  */
 export function checkHead(req: IncomingMessage): Refusal | undefined {
+  const version = checkVersion(req);
+  if (version !== undefined) return version;
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
@@ -100,7 +125,12 @@ export function checkHead(req: IncomingMessage): Refusal | undefined {
     req.headers.host = m[1]!;
   }
   const te = req.headers['transfer-encoding'];
-  if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') return CODING;
+  if (te === undefined) return undefined;
+  // HTTP/1.0 has no transfer codings: Node reads such a body as chunked, a server or proxy after
+  // the gateway may read it by its Content-Length or as none, and the rest as a next request
+  // (smuggling). RFC 9112 §6.1: the framing is faulty, the connection closes (nginx: 400).
+  if (req.httpVersionMinor === 0) return CODING_IN_HTTP10;
+  if (te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') return CODING;
   return undefined;
 }
 
@@ -152,6 +182,9 @@ export function routedPath(req: IncomingMessage): { path: string; refused?: stri
   if ((flags & HAS_ESCAPE) !== 0) {
     const normal = normalizePercentEncoding(path);
     if (normal === undefined) return { path, refused: MESSAGES.badEscape };
+    // A NUL ends a string in C and in many file APIs: "/files/a.txt%00.png" would be one path to
+    // the gateway and another to the backend. nginx refuses it too (400).
+    if (normal.indexOf('%00') !== -1) return { path, refused: MESSAGES.nulEscape };
     path = normal;
   }
   if ((flags & HAS_DOUBLE_SLASH) !== 0) path = mergeSlashes(path);

@@ -82,6 +82,8 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
     path,
   );
   ex.upgradeReady = () => connect(gw, ex, socket, head, path, q === -1 ? '' : url.slice(q));
+  // In flight until switched or refused: a shutdown that finds it still waiting answers it (503).
+  gw.track(ex);
   ex.run();
 }
 

@@ -3,13 +3,8 @@
 // (traffic split, circuit breaker, load balancer, retries with backoff, timeouts, mirror).
 // The chain runs synchronously wherever it can: only a JWT not seen before, a Redis-counted
 // limit and an async hook wait for a promise.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  createServer as createH2Server,
-  type Http2Server,
-  type Http2ServerRequest,
-  type Http2Session,
-} from 'node:http2';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, Http2ServerRequest, type Http2Server, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { ApiKeys, checkApiKey, JwtVerifier, type AuthOutcome, type RemoteKeys } from './auth.js';
 import { Upstream, type HashSource, type Instance } from './balancer.js';
@@ -39,7 +34,7 @@ import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
 import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
-import { checkHead, mergeSlashes, routedPath, withoutParameters } from './uri.js';
+import { checkHead, checkVersion, mergeSlashes, routedPath, withoutParameters, type Refusal } from './uri.js';
 import { handleUpgrade } from './websocket.js';
 
 const kExchange = Symbol('exchange');
@@ -297,10 +292,26 @@ export class Gateway {
       .sort()
       .join(', ');
     // requireHostHeader: an HTTP/1.1 request without Host gets the gateway's JSON 400 (checkHead), logged.
+    // requestTimeout is off (a long upload is no fault); a head that takes longer than
+    // GW_CLIENT_TIMEOUT_MS is 408 (clientError), a body that pauses as long too (Exchange.watchBody).
+    // Node checks its head timeout every connectionsCheckingInterval (30 s by default, which would
+    // let a 60 s limit run to 90 s): a quarter of the limit, within [250 ms, 5 s].
+    const clientTimeout = this.settings.clientTimeoutMs;
     this.server = createServer(
-      { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, requireHostHeader: false },
+      {
+        keepAliveTimeout: 65_000,
+        requestTimeout: 0,
+        headersTimeout: clientTimeout,
+        connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.ceil(clientTimeout / 4))),
+        requireHostHeader: false,
+      },
       (req, res) => this.handle(req, res),
     );
+    // Node passes on at most ~1,000 header lines (maxHeadersCount) and drops the rest unsaid, yet
+    // frames the body by a Transfer-Encoding or Content-Length among them: the gateway would then
+    // forward the request without its body, and miss a second Host. The head's 16 KiB bound it
+    // already (431), as in nginx, which counts none.
+    this.server.maxHeadersCount = 0;
     this.server.on('upgrade', (req, socket, head) => handleUpgrade(this, req, socket, head));
     // "Expect: 100-continue": the client holds its body back until the 100. The gateway sends it
     // only once the request is about to be proxied (RFC 9110 §10.1.1); a refusal before (404,
@@ -354,11 +365,17 @@ export class Gateway {
       // Node's parser refused the request before there was one: answer like any other error of
       // the gateway (a JSON body), then close, since the connection's framing is lost.
       if (socket.writable && !socket.writableEnded) {
-        const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-        const status = tooLarge ? 431 : 400;
-        const body = JSON.stringify({ error: tooLarge ? 'request headers too large' : MESSAGES.badRequest, status });
+        // 431 for a head past Node's 16 KiB (request line and headers: a long URL too, as Envoy
+        // answers it), 408 for one not complete within GW_CLIENT_TIMEOUT_MS, else 400.
+        const [status, message] =
+          err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'request headers too large']
+            : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? [408, MESSAGES.requestTimeout]
+              : [400, MESSAGES.badRequest];
+        const body = JSON.stringify({ error: message, status });
         socket.end(
-          `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
             `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
             `connection: close\r\n\r\n${body}`,
         );
@@ -444,7 +461,7 @@ export class Gateway {
     socket.on('data', onData);
     socket.on('error', drop);
     // A connection that sends nothing is not kept (the servers time out their own connections).
-    socket.setTimeout(60_000);
+    socket.setTimeout(this.settings.clientTimeoutMs || 60_000);
     socket.on('timeout', drop);
   }
 
@@ -456,11 +473,23 @@ export class Gateway {
     // Not listening itself behind the TCP server, but closing stops its connection tracking.
     if (this.listener !== this.server) this.server.close(() => undefined);
     this.server.closeIdleConnections();
+    // A keep-alive connection closes once the answer in flight on it is sent: that answer says
+    // Connection: close, so the client does not send its next request on a closing connection.
+    for (const ex of this.active)
+      if (ex.res !== undefined && ex.req.httpVersionMajor === 1 && !ex.res.headersSent) ex.res.shouldKeepAlive = false;
     // HTTP/2: GOAWAY, no new streams; the open ones finish.
     for (const session of this.h2Sessions) session.close();
-    if (this.inFlight > 0) {
+    // Requests in flight, then open WebSocket tunnels (those of upgrades in flight too), get until
+    // the timeout to end by themselves.
+    const tunnelsClosed = () =>
+      Promise.all(
+        [...this.tunnels].map((t) => (t.destroyed ? undefined : new Promise((resolve) => t.once('close', resolve)))),
+      );
+    if (this.inFlight > 0 || this.tunnels.size > 0) {
       await Promise.race([
-        new Promise<void>((resolve) => this.idle.push(resolve)),
+        this.inFlight > 0
+          ? new Promise<void>((resolve) => this.idle.push(resolve)).then(tunnelsClosed)
+          : tunnelsClosed(),
         new Promise((resolve) => setTimeout(resolve, timerMs(timeoutMs)).unref()),
       ]);
     }
@@ -521,10 +550,13 @@ export class Gateway {
    * 100 Continue: whether its connection stays open once the 100 is sent.
    */
   handle(req: IncomingMessage, res: ServerResponse, continueKeepAlive?: boolean): void {
-    if (req.httpVersionMajor === 1) {
+    // From the HTTP/1 server, whatever version its request line said (see checkVersion).
+    if (!(req instanceof Http2ServerRequest)) {
+      const version = checkVersion(req);
+      if (version !== undefined) return this.refuseHead(req, res, version);
       if (req.url === '*') return this.asterisk(req, res);
       const refusal = checkHead(req);
-      if (refusal !== undefined) return this.refuse(req, res, req.url ?? '-', refusal.status, refusal.message);
+      if (refusal !== undefined) return this.refuseHead(req, res, refusal);
     }
     const routed = routedPath(req);
     const path = routed.path;
@@ -600,6 +632,11 @@ export class Gateway {
     const start = performance.now();
     sendError(res, status, message, headers);
     this.logBare(req, path, status, start);
+  }
+
+  private refuseHead(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+    const close = refusal.close === true ? { connection: 'close' } : undefined;
+    this.refuse(req, res, req.url ?? '-', refusal.status, refusal.message, close);
   }
 
   /** Every method some route takes, and the gateway's GET and HEAD: the Allow of "OPTIONS *". */
@@ -1006,9 +1043,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (length === 0) return this.send(mirror);
     if (this.continueKeepAlive !== undefined) {
       // Every check has passed: now the client may send the body it holds back.
-      this.res.shouldKeepAlive = this.continueKeepAlive;
+      this.res.shouldKeepAlive = this.continueKeepAlive && !this.gw.closing;
       this.res.writeContinue();
     }
+    this.watchBody();
     const mayReplay = (r.retry !== undefined && r.retry.attempts > 0) || mirror;
     const replayMax = Math.min(this.gw.settings.replayBufferBytes, max);
     if (mayReplay && length <= replayMax) {
@@ -1035,6 +1073,36 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       return;
     }
     this.streamOnce(length >= 0 ? req : limitBody(req, max), mirror);
+  }
+
+  /**
+   * A client that stops sending the body it announced would hold the request, and the backend
+   * connection the body streams to, as long as it likes (Node's requestTimeout is off, so that
+   * long uploads are not cut): a pause longer than GW_CLIENT_TIMEOUT_MS is 408, as nginx's
+   * client_body_timeout. HTTP/1 only: an HTTP/2 stream (gRPC streaming) may pause by design.
+   * Node's socket timeout is used, which its server ends for a request not complete by emitting
+   * 'timeout' on it (else it destroys the socket).
+   */
+  private watchBody(): void {
+    const ms = this.gw.settings.clientTimeoutMs;
+    const req = this.req;
+    if (ms === 0 || req.httpVersionMajor === 2 || req.complete) return;
+    req.setTimeout(ms, () => this.bodyStalled());
+    // Once the body is in, the wait is the backend's (the route's timeout). After the answer
+    // Node's own keep-alive timer runs on the socket, which must stay.
+    req.once('end', () => {
+      if (!this.res.writableFinished) req.socket?.setTimeout(0);
+    });
+  }
+
+  private bodyStalled(): void {
+    if (this.done) return void this.req.socket.destroy();
+    this.error = 'client stopped sending the request body';
+    // The answer first: cancelling the try lets undici destroy the body stream, and the socket with it.
+    const attempt = this.current;
+    if (attempt !== undefined) this.letGo(attempt);
+    this.failOrCut(408, MESSAGES.requestTimeout, { connection: 'close' });
+    attempt?.cancel(new ClientGone('client stopped sending the request body'));
   }
 
   /** A body too large to keep goes through once: no retry, and no mirror (counted as skipped). */

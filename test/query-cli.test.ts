@@ -1,0 +1,283 @@
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import stringWidth from 'string-width';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { BIN, gwgen, tempDir } from './helpers.js';
+
+/** `gwgen query` and `gwgen validate` from outside: real files, the built CLI as a process. */
+
+const STACK = /\n\s+at |comunica\.cjs|node:internal/;
+
+const MODEL = `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/t#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1 .
+ex:r1 a agw:Route ; agw:routePath "/a" ; agw:hasBackendService ex:s .
+ex:s a agw:BackendService ; agw:serviceName "svc" .
+`;
+
+function files(entries: Record<string, string | Buffer>): string {
+  const dir = tempDir('gwgen-query-');
+  for (const [name, text] of Object.entries(entries)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+describe('gwgen query: an expression that fails while the query runs', () => {
+  // An invalid REGEX pattern fails on every row: the first failure used to be reported and the
+  // next ones crashed the process with Comunica's stack trace (the audit worker died the same way).
+  it.each([
+    ['SELECT, a FILTER on every row', 'SELECT ?x WHERE { ?x ?p ?o FILTER(REGEX(STR(?o), "(")) }'],
+    ['ASK', 'ASK { ?x ?p ?o FILTER(REGEX(STR(?o), "(")) }'],
+    ['a projected expression', 'SELECT (REGEX("a", "(") AS ?x) WHERE {}'],
+  ])('%s: exit 1, one clear problem, no stack trace', async (_name, text) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).toBe('-e: error: the query failed while running: Invalid regular expression: /(/u: Unterminated group\n  hint: fix the expression it names (a REGEX pattern is a JavaScript regular expression)');
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('in an audit rule, the rule file is named (broken rule, exit 2), no stack trace', async () => {
+    const rule = '# id: bad-regex\n# severity: error\n# title: t\n# message: m {?focus}\nSELECT ?focus WHERE { ?focus agw:routePath ?p FILTER(REGEX(?p, "(")) }\n';
+    const dir = files({ 'm.ttl': MODEL, 'rules/bad.rq': rule });
+    const r = await gwgen(['audit', 'm.ttl', '--rules', 'rules'], { cwd: dir });
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).toContain('rules/bad.rq: error: audit rule rules/bad.rq: the query failed while running: Invalid regular expression');
+    expect(r.exitCode).toBe(2);
+  });
+
+  it.each([
+    ['CONSTRUCT', 'CONSTRUCT WHERE { ?s ?p ?o }'],
+    ['DESCRIBE', 'DESCRIBE <https://example.org/t#r1>'],
+  ])('%s is refused by name (exit 1)', async (form, text) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(r.stderr).toContain(`-e: error: only SELECT and ASK queries are supported; this is a ${form} query`);
+    expect(r.exitCode).toBe(1);
+  });
+});
+
+describe('text from a model never drives the terminal', () => {
+  // An ESC starts an escape sequence (colours, clearing the screen, a window title), a CR
+  // rewrites the line, U+202E shows text reversed: the table and stderr show them as \uXXXX.
+  const model = `@prefix ex: <https://example.org/t#> .
+ex:a ex:v "red\\u001b[31mX\\u001b[0m", "bell\\u0007", "rtl\\u202Eabc", "two\\r\\nlines", "日本🎉" .
+`;
+
+  it('the table escapes control characters and bidirectional overrides, and stays aligned', async () => {
+    const dir = files({ 'm.ttl': model });
+    const r = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?v ?s WHERE { ?s <https://example.org/t#v> ?v } ORDER BY ?v'], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202E]/);
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(2, 7).map((l) => l.split(/ {2,}/)[0])).toEqual(['bell\\u0007', 'red\\u001b[31mX\\u001b[0m', 'rtl\\u202eabc', 'two lines', '日本🎉']);
+    // ?s starts in the same terminal column on every row (日本🎉 takes 6 columns).
+    const column = (l: string) => stringWidth(l.slice(0, l.indexOf('https://')));
+    expect(column(lines[6]!)).toBe(column(lines[0]!.replace('?s', 'https://')));
+    expect(new Set(lines.slice(2, 7).map(column)).size).toBe(1);
+  });
+
+  it('JSON and CSV keep the values exact (their own escaping)', async () => {
+    const dir = files({ 'm.ttl': model });
+    const json = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?v WHERE { ?s <https://example.org/t#v> ?v } ORDER BY ?v', '--format', 'json'], { cwd: dir });
+    expect(JSON.parse(json.stdout).results.bindings.map((b: { v: { value: string } }) => b.v.value)).toEqual(['bell\u0007', 'red\u001b[31mX\u001b[0m', 'rtl\u202Eabc', 'two\r\nlines', '日本🎉']);
+    const csv = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?v WHERE { ?s <https://example.org/t#v> ?v } ORDER BY ?v', '--format', 'csv'], { cwd: dir });
+    expect(csv.stdout).toContain('\r\n"two\r\nlines"\r\n');
+  });
+
+  it('a Turtle syntax error quoting raw control characters is one escaped line on stderr', async () => {
+    const dir = files({ 'bad.ttl': '@prefix ex: <https://example.org/t#> .\nex:a ex:p "abc\u001b[2J\u202Eevil .\n' });
+    const r = await gwgen(['validate', 'bad.ttl'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).not.toMatch(/[\u001b\u202E]/);
+    expect(r.stderr.split('\n')[0]).toBe('bad.ttl:2:11: error: Turtle syntax error: Unexpected ""abc\\u001b[2J\\u202eevil"');
+  });
+});
+
+describe('gwgen validate: positions in a model file are where an editor shows them', () => {
+  // Columns count characters (as the query's do): N3 counts UTF-16 units and, after a byte
+  // order mark, the mark itself on line 1. A lone CR ends a line for N3, so it does here too.
+  it.each([
+    ['a byte order mark (line 1)', '\uFEFF@prefix ex: <https://example.org/t#> . ex:a ex:b ex:c ex:d .\n', '1:55'],
+    ['emoji before the error', '@prefix ex: <https://example.org/t#> .\nex:a ex:b "🎉🎉" ex:d .\n', '2:16'],
+    ['an unclosed string after emoji (a lexer error)', '@prefix ex: <https://example.org/t#> .\nex:a ex:b "🎉" , "x .\n', '2:17'],
+    ['CR line ends', '@prefix ex: <https://example.org/t#> .\rex:a ex:b ex:c .\rex:a ex:b ex:c ex:d .\r', '3:16'],
+    ['CRLF line ends and a byte order mark', '\uFEFF@prefix ex: <https://example.org/t#> .\r\n\r\nex:a ex:b ex:c ex:d .\r\n', '3:16'],
+  ])('a syntax error after %s', async (_name, text, position) => {
+    const dir = files({ 'm.ttl': text });
+    const r = await gwgen(['validate', 'm.ttl'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^m\\.ttl:${position}: error: Turtle syntax error`));
+  });
+
+  it.each([
+    ['a byte order mark before the subject on line 1', '\uFEFF<https://example.org/t#gw> a <https://ggen.ai/ontology/api-gateway#ApiGateway> .\n', '1:1'],
+    ['emoji before the subject', '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\nex:n ex:p "🎉🎉" . ex:gw a agw:ApiGateway .\n', '3:18'],
+  ])('a model problem located at its subject, after %s', async (_name, text, position) => {
+    const dir = files({ 'm.ttl': text });
+    const r = await gwgen(['validate', 'm.ttl'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`m.ttl:${position} <https://example.org/t#gw> agw:gatewayName: error:`);
+  });
+});
+
+describe('several model files', () => {
+  const gateway = `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/t#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1 .
+ex:r1 a agw:Route ; agw:routePath "/a" ; agw:hasBackendService ex:s ;
+  agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .
+ex:s a agw:BackendService ; agw:serviceName "svc" .
+`;
+
+  it('a file named twice (another spelling, a link) is read once: its anonymous nodes are not doubled', async () => {
+    const dir = files({ 'm.ttl': gateway });
+    symlinkSync('m.ttl', join(dir, 'link.ttl'));
+    const v = await gwgen(['validate', 'm.ttl', './m.ttl', 'link.ttl', join(dir, 'm.ttl')], { cwd: dir });
+    expect(v.stderr).not.toContain('MaxCount');
+    expect(v.exitCode).toBe(0);
+    const q = await gwgen(['query', 'm.ttl', './m.ttl', '-e', 'SELECT (COUNT(?l) AS ?n) WHERE { ?l a agw:RateLimiter }', '--format', 'csv'], { cwd: dir });
+    expect(q.stdout).toBe('n\r\n1'); // execa drops the final line end
+  });
+
+  it('_:b in two files is two nodes; each file has its own prefixes; problems name the right file and line', async () => {
+    const dir = files({
+      'a.ttl': `${gateway}_:b ex:note "from a" .\n`,
+      'b.ttl': '@prefix ex: <https://example.org/other#> .\n\n# the same label, another file\n_:b <https://example.org/t#note> "from b" .\nex:r2 a <https://ggen.ai/ontology/api-gateway#Route> .\n',
+    });
+    const q = await gwgen(['query', 'a.ttl', 'b.ttl', '-e', 'SELECT ?n (COUNT(?o) AS ?c) WHERE { ?n <https://example.org/t#note> ?o } GROUP BY ?n', '--format', 'json'], { cwd: dir });
+    const bindings = JSON.parse(q.stdout).results.bindings as Array<{ n: { type: string }; c: { value: string } }>;
+    expect(bindings.map((b) => [b.n.type, b.c.value])).toEqual([['bnode', '1'], ['bnode', '1']]);
+    const v = await gwgen(['validate', 'a.ttl', 'b.ttl'], { cwd: dir });
+    expect(v.exitCode).toBe(1);
+    expect(v.stderr).toContain('b.ttl:5:1 <https://example.org/other#r2> agw:routePath: error:');
+  });
+});
+
+describe('gwgen query: result formats', () => {
+  it('SELECT * has its columns in the order the query names them, in every format', async () => {
+    const dir = files({ 'm.ttl': MODEL });
+    const text = 'SELECT * WHERE { ?route agw:routePath ?path . OPTIONAL { ?route agw:hasBackendService ?backend } BIND(STRLEN(?path) AS ?length) }';
+    const json = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'json'], { cwd: dir });
+    expect(JSON.parse(json.stdout).head.vars).toEqual(['route', 'path', 'backend', 'length']);
+    const csv = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'csv'], { cwd: dir });
+    expect(csv.stdout.split('\r\n')[0]).toBe('route,path,backend,length');
+    const table = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(table.stdout.split('\n')[0]).toMatch(/^\?route +\?path +\?backend +\?length$/);
+  });
+});
+
+describe('gwgen validate: files that cannot be models', () => {
+  it('a directory, a path through a file and a loop of links: exit 2, every one named in words, nothing on stdout', async () => {
+    const dir = files({ 'm.ttl': MODEL, 'models/.keep': '' });
+    symlinkSync('loop-b.ttl', join(dir, 'loop-a.ttl'));
+    symlinkSync('loop-a.ttl', join(dir, 'loop-b.ttl'));
+    const r = await gwgen(['validate', 'models', 'm.ttl/x.ttl', 'loop-a.ttl'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('models: error: the model file models is a directory\n  hint: name the Turtle files in it, e.g. models/*.ttl');
+    expect(r.stderr).toContain('m.ttl/x.ttl: error: cannot read model file m.ttl/x.ttl: a part of the path is a file, not a directory');
+    expect(r.stderr).toContain('loop-a.ttl: error: cannot read model file loop-a.ttl: a loop of symbolic links');
+    expect(r.stderr).not.toMatch(/ENOTDIR|ELOOP/);
+    const q = await gwgen(['query', 'm.ttl', 'm.ttl/q.rq'], { cwd: dir });
+    expect(q.exitCode).toBe(2);
+    expect(q.stderr).toContain('m.ttl/q.rq: error: cannot read query file m.ttl/q.rq: a part of the path is a file, not a directory');
+  });
+
+  it.each([
+    ['UTF-16LE', (t: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, 'utf16le')])],
+    ['UTF-16BE', (t: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(t, 'utf16le').swap16()])],
+  ])('a %s file (a Windows editor\'s "Unicode") is named as such, with the iconv line that converts it', async (encoding, encode) => {
+    const dir = files({ 'm.ttl': encode(MODEL) });
+    const r = await gwgen(['validate', 'm.ttl'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toBe(`m.ttl:1:1: error: the file is ${encoding} text: Turtle files are UTF-8\n  hint: convert the file to UTF-8, e.g. iconv -f ${encoding} -t utf-8 (or save it as UTF-8 in the editor)`);
+  });
+
+  it('an empty file, or comments only: exit 1, "the model is empty"', async () => {
+    const dir = files({ 'empty.ttl': '', 'comments.ttl': '\uFEFF# nothing yet\r\n@prefix ex: <https://example.org/t#> .\r\n' });
+    for (const file of ['empty.ttl', 'comments.ttl']) {
+      const r = await gwgen(['validate', file], { cwd: dir });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`${file}: error: the model is empty: no triples were found`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a model given through ".." is reported under the path as given, with every problem of the run', async () => {
+    const dir = files({ 'models/bad.ttl': MODEL.replace('agw:routePath "/a"', 'agw:routePath "a"').replace('"svc"', '"Svc"'), 'work/.keep': '' });
+    const r = await gwgen(['validate', '../models/bad.ttl'], { cwd: join(dir, 'work') });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n').filter((l) => !l.startsWith('  hint:'));
+    expect(lines).toEqual([
+      expect.stringMatching(/^\.\.\/models\/bad\.ttl:4:1 <https:\/\/example\.org\/t#r1> agw:routePath: error: /),
+      expect.stringMatching(/^\.\.\/models\/bad\.ttl:5:1 <https:\/\/example\.org\/t#s> agw:serviceName: error: /),
+      '2 problems',
+    ]);
+  });
+});
+
+describe('the CLI contract', () => {
+  it.each([
+    ['the query file before the model', ['q.rq', 'm.ttl'], 'error: the query file q.rq comes before the model files\n  hint: give the model files first, then the query file: gwgen query m.ttl q.rq'],
+    ['two query files', ['m.ttl', 'q.rq', 'other.rq'], 'error: 2 query files were given (q.rq, other.rq); gwgen query runs one\n  hint: run gwgen query once per query file, e.g. gwgen query m.ttl q.rq'],
+    ['a query file named otherwise', ['m.ttl', 'q.txt'], "error: no query given\n  hint: pass a query file (.rq or .sparql) after the model files, or -e 'SELECT ...'"],
+  ])('%s is a usage error (exit 2), not a Turtle syntax error of the query', async (_name, args, message) => {
+    const dir = files({ 'm.ttl': MODEL, 'q.rq': 'SELECT ?r WHERE { ?r a agw:Route }', 'other.rq': 'ASK {}', 'q.txt': 'ASK {}' });
+    const r = await gwgen(['query', ...args], { cwd: dir });
+    expect(r.stderr).toBe(message);
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(2);
+  });
+
+  // Writing the results can fail for other reasons than a reader that stops early (a full disk
+  // behind `> rows.csv`): one clear message and exit 1, never Node's stack trace.
+  it.runIf(existsSync('/dev/full'))('results that cannot be written (a full disk): exit 1, a message, no stack trace', async () => {
+    const dir = files({ 'm.ttl': MODEL });
+    // Redirected by a shell, as a user does it: the device itself is gwgen's stdout.
+    const shell = (redirect: string, ...args: string[]) => execa('sh', ['-c', `exec "$0" "$@" ${redirect}`, process.execPath, BIN, ...args], { cwd: dir, reject: false, timeout: 60_000 });
+    const r = await shell('> /dev/full', 'query', 'm.ttl', '-e', 'SELECT * WHERE { ?s ?p ?o }');
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).toBe('error: cannot write the output: no space left on device (ENOSPC)\n  hint: the output is incomplete; check where stdout goes (a full disk, a closed device)');
+    expect(r.exitCode).toBe(1);
+    // stderr only carries messages: a valid model stays valid when they cannot be written.
+    const v = await shell('2> /dev/full', 'validate', 'm.ttl');
+    expect(v.exitCode).toBe(0);
+  });
+});
+
+describe('gwgen validate: a model on one long line', () => {
+  // Positions are asked once per token; counting each from the start of its line made a model
+  // of 20,000 nested blank nodes on one line take minutes instead of about a second.
+  it('20,000 nested blank nodes on one line are located in seconds', async () => {
+    const n = 20_000;
+    const dir = files({ 'deep.ttl': `@prefix ex: <https://example.org/t#> .\nex:a ex:p ${'[ ex:p '.repeat(n)}"🎉"${' ]'.repeat(n)} .\n` });
+    const started = Date.now();
+    const r = await gwgen(['validate', 'deep.ttl'], { cwd: dir });
+    expect(r.stderr).toContain('error: the model has no agw:ApiGateway [one-gateway]');
+    expect(r.exitCode).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 120_000);
+});
+
+describe('gwgen query: a query that does not parse says where and what was meant', () => {
+  it.each([
+    ['SELEC ?s { ?s ?p ?o }', '-e:1:1: error: the SPARQL query does not parse: unknown word "SELEC"; did you mean SELECT?', 'a query is SELECT or ASK (after any PREFIX and BASE lines)'],
+    ['PREFIX ex: <http://e/> SELCT ?s { ?s ?p ?o }', '-e:1:24: error: the SPARQL query does not parse: unknown word "SELCT"; did you mean SELECT?', 'a query is SELECT or ASK'],
+    ['SELECT ?s { ?s ?p ?o FILTR(?s) }', '-e:1:22: error: the SPARQL query does not parse: unknown word "FILTR"; did you mean FILTER?', 'check the spelling of the keyword'],
+    ['SELECT ?s { ?s ?p ?o } xyzzy', '-e:1:24: error: the SPARQL query does not parse: unknown word "xyzzy"\n', 'check the spelling of the keyword'],
+    ['SELECT ?x {\n  ?x a <Route> }', '-e:2:8: error: the SPARQL query does not parse: <Route> is a relative IRI, and the query sets no BASE', 'write the full IRI (e.g. agw:Route or <https://example.org/ns#Route>), or declare BASE'],
+  ])('%s', async (text, message, hint) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toContain(`hint: ${hint}`);
+    expect(r.stderr).not.toMatch(STACK);
+  });
+});
