@@ -409,7 +409,8 @@ describe('generated gateway end to end, over real sockets', () => {
     for (let i = 0; i < 10; i++) {
       const started = performance.now();
       expect((await get(`/mirrored/m${i}`)).status).toBe(200);
-      expect(performance.now() - started).toBeLessThan(500);
+      // A mirror that delayed the answer would hold it as long as the mirror hangs: for ever.
+      expect(performance.now() - started).toBeLessThan(2000);
     }
     // At most 4 in flight: the other 6 are skipped, not queued with their bodies.
     expect(await skipped()).toBe(before + 6);
@@ -618,9 +619,10 @@ describe('generated gateway end to end, over real sockets', () => {
         expect((await fetch(`${a.url}/shared`)).status).toBe(200);
         timings.push(performance.now() - started);
       }
-      // The first waits for the command timeout (250 ms); the others are counted locally at once.
+      // The first waits for the command timeout (250 ms); none of the others waits for it (each
+      // under 240 ms, leeway for a loaded machine): they are counted locally at once.
       expect(timings[0]).toBeGreaterThan(200);
-      expect(Math.max(...timings.slice(1))).toBeLessThan(150);
+      expect(Math.max(...timings.slice(1)), timings.join()).toBeLessThan(240);
       expect(a.stderr()).toContain('trying again every 5 s');
     } finally {
       server.kill('SIGCONT');

@@ -204,7 +204,7 @@ describe('generated gateway: gRPC over HTTP/2, through the whole chain', () => {
     const hanging = Array.from({ length: 120 }, () => unary('hang', 'x'));
     const quick = await Promise.all(Array.from({ length: 100 }, (_, i) => unary('say', `m${i}`)));
     // Held back behind the hanging calls, they would wait for the 2 s route timeout.
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(1900);
     quick.forEach((r, i) => expect(r.res?.toString()).toBe(`echo:m${i}`));
     for (const r of await Promise.all(hanging)) expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     const after = await Promise.all(Array.from({ length: 10 }, (_, i) => unary('say', `a${i}`)));

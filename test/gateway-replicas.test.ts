@@ -312,9 +312,12 @@ describe('generated gateway as replicas: shared limits, Redis failures, cluster 
       const during = await Promise.all(Array.from({ length: 6 }, () => get(good.url, '/min', {}, 3000)));
       expect(performance.now() - t0).toBeLessThan(1500);
       for (const x of during) expect([200, 429]).toContain(x.status);
-      const t1 = performance.now();
-      for (let i = 0; i < 5; i++) expect([200, 429]).toContain((await get(good.url, '/min')).status);
-      expect(performance.now() - t1).toBeLessThan(500);
+      // None of them waits for the 250 ms command timeout (each under 240 ms, leeway for a loaded machine).
+      for (let i = 0; i < 5; i++) {
+        const t1 = performance.now();
+        expect([200, 429]).toContain((await get(good.url, '/min')).status);
+        expect(performance.now() - t1).toBeLessThan(240);
+      }
       expect(lines(good, 'redis unreachable')).toBe(1);
       expect(good.stderr()).toContain('Command timed out');
       // Answering again: tried again within 5 s, said once, counted in Redis again. (The commands
