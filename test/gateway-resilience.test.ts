@@ -634,7 +634,7 @@ describe('generated gateway resilience, black-box over real sockets', () => {
         ok: status(200, 'fine'),
       };
       // A slow-loris answer is cut at the route timeout, or 504 when the timeout came before its
-      // head (a busy machine may take that long to pass the request on).
+      // head (a busy machine may take that long to pass the request on; so may any other fault's).
       const expected: Record<string, readonly (number | 'cut')[]> = {
         fail: [500],
         reset: [502],
@@ -653,6 +653,7 @@ describe('generated gateway resilience, black-box over real sockets', () => {
         await many(96, 24, async (i) => {
           const fault = names[i % names.length]!;
           let got: number | 'cut';
+          const started = performance.now();
           try {
             const res = await fetch(`${gw.url}/plain/${fault}/${i}`);
             await res.arrayBuffer();
@@ -660,6 +661,9 @@ describe('generated gateway resilience, black-box over real sockets', () => {
           } catch {
             got = 'cut';
           }
+          // A 504 is right for any fault once the route timeout (0.3 s) has passed: on a loaded
+          // machine it can come before the backend's answer or reset does.
+          if (got === 504 && performance.now() - started >= 290) return;
           expect(expected[fault], `${fault}: ${got}`).toContain(got);
         });
         await sleep(300);
