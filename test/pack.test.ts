@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -425,6 +425,68 @@ describe('gwgen pack install / list / generate --pack', () => {
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });
     expect(r.exitCode).toBe(1);
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+});
+
+describe('gwgen pack install: never half installed', () => {
+  it('a project where .gwgen/packs cannot be made is a located error, not an internal one, and nothing is left', async () => {
+    for (const inTheWay of ['.gwgen', '.gwgen/packs']) {
+      const project = tempDir();
+      mkdirSync(join(project, inTheWay, '..'), { recursive: true });
+      writeFileSync(join(project, inTheWay), 'a file\n');
+      const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });
+      expect(r.exitCode, inTheWay).toBe(1);
+      expect(r.stderr).toContain(`${join(project, '.gwgen/packs')}: error: cannot install pack acme-pack into .gwgen/packs/acme-pack: a part of the path is a file, not a directory`);
+      expect(r.stderr).not.toContain('internal error');
+      expect(readdirSync(project)).toEqual(['.gwgen']);
+      expect(readFileSync(join(project, inTheWay), 'utf8')).toBe('a file\n');
+      if (inTheWay !== '.gwgen') expect(readdirSync(join(project, '.gwgen'))).toEqual(['packs']);
+    }
+  });
+
+  it('an install interrupted while it copies leaves the pack it was replacing and gwgen.lock as they were; a copy left by a killed one goes', async () => {
+    const { execa } = await import('execa');
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    const lock = readFileSync(join(project, 'gwgen.lock'), 'utf8');
+    // What an install killed by SIGKILL leaves: its copy in progress.
+    mkdirSync(join(project, '.gwgen/packs/.acme-pack.installing-99999999/templates'), { recursive: true });
+    makePack(source, { version: '2.0.0' });
+    mkdirSync(join(source, 'queries/data'), { recursive: true });
+    for (let i = 0; i < 4000; i++) writeFileSync(join(source, `queries/data/${i}.txt`), `${i}\n`);
+    const child = execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'pack', 'install', source], { cwd: project, reject: false });
+    const packs = () => readdirSync(join(project, '.gwgen/packs'));
+    for (const deadline = Date.now() + 60_000; !packs().some((n) => n.endsWith(`.installing-${child.pid}`)); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > deadline) throw new Error(`the install never started copying: ${packs().join(', ')}`);
+    }
+    expect(packs()).not.toContain('.acme-pack.installing-99999999');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.signal).toBe('SIGINT');
+    expect(packs()).toEqual(['acme-pack']);
+    expect(readdirSync(join(project, '.gwgen'))).toEqual(['packs']);
+    expect(readFileSync(join(project, 'gwgen.lock'), 'utf8')).toBe(lock);
+    expect(readFileSync(join(project, '.gwgen/packs/acme-pack/pack.toml'), 'utf8')).toContain('version = "1.2.0"');
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+ok\s/);
+    expect(list.exitCode).toBe(0);
+  });
+
+  it("the hash sees a file's content moved into the file before it (path and content alone would not)", async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project })).exitCode).toBe(0);
+    const pack = join(project, '.gwgen/packs/acme-pack');
+    const template = join(pack, 'templates/kong/NOTES.md.hbs');
+    // pack.toml sorts before templates/: it takes in the template's path and content, and the template goes.
+    writeFileSync(join(pack, 'pack.toml'), Buffer.concat([readFileSync(join(pack, 'pack.toml')), Buffer.from('\0templates/kong/NOTES.md.hbs\0'), readFileSync(template)]));
+    rmSync(template);
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+modified\s/);
+    expect(list.exitCode).toBe(1);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack');
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,8 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
-import { lockOutput } from '../pipeline/write.js';
+import { readFailure } from '../pipeline/load.js';
+import { holdingSignals, lockOutput } from '../pipeline/write.js';
 
 const run = promisify(execFile);
 
@@ -85,14 +86,17 @@ function treeProblems(tree: PackTree, shown: (file: string) => string, hint: str
   ];
 }
 
-/** Content hash of a pack directory: independent of where it lies and of file times. */
+/**
+ * Content hash of a pack directory: independent of where it lies and of file times. Each file is
+ * its path, its length and its content: without the length, a file holding "\0<path>\0<content>"
+ * of the next file would hash as the two, so a pack could lose a file and keep its hash.
+ */
 export async function packIntegrity(dir: string): Promise<string> {
   const hash = createHash('sha256');
   for (const file of await files(dir)) {
-    hash.update(relative(dir, file).split(sep).join('/'));
-    hash.update('\0');
-    hash.update(await readFile(file));
-    hash.update('\0');
+    const content = await readFile(file);
+    hash.update(`${relative(dir, file).split(sep).join('/')}\0${content.length}\0`);
+    hash.update(content);
   }
   return `sha256-${hash.digest('hex')}`;
 }
@@ -332,8 +336,13 @@ function sortedKeys(value: unknown): unknown {
 
 async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
   const tmp = join(projectDir, `${LOCK_FILE}.tmp-${process.pid}`);
-  await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
-  await rename(tmp, join(projectDir, LOCK_FILE));
+  try {
+    await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
+    await rename(tmp, join(projectDir, LOCK_FILE));
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
@@ -472,14 +481,78 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
 }
 
 /** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
-async function lockProject(projectDir: string): Promise<() => Promise<void>> {
+async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
   for (const deadline = Date.now() + 60_000; ; ) {
     try {
       return await lockOutput(projectDir);
     } catch (err) {
       if (!(err instanceof GwgenError) || !err.problems.some((p) => p.code === 'locked') || Date.now() > deadline) throw err;
+      if (interrupted()) throw new GwgenError(interruptedProblem());
       await new Promise((done) => setTimeout(done, 50 + Math.floor(Math.random() * 100)));
     }
+  }
+}
+
+function interruptedProblem(): Problem {
+  return problem('usage', 'pack install interrupted: nothing was installed, and gwgen.lock is unchanged', { hint: 'run gwgen pack install again' });
+}
+
+/** A Ctrl-C (or SIGTERM, SIGHUP) while a pack is copied: the copy stops, and is removed. */
+class Interrupted extends Error {}
+
+/** What an install killed midway leaves in .gwgen/packs/: its copy in progress, or the pack it was replacing. */
+const LEFTOVER = /^\..+\.(installing|replaced)-\d+$/;
+
+/**
+ * Copies a validated pack into .gwgen/packs/<name>/ and pins it (`pin` writes gwgen.lock). The copy
+ * goes to a staging folder first (a signal stops it there, and it is removed); then the old pack
+ * is moved aside, the copy moved in and the lock written, and the old pack put back if any of that
+ * fails, so a pack is never half there or out of step with gwgen.lock. Runs under the project
+ * lock: a staging folder already there is a leftover of an install that was killed, and goes.
+ */
+async function putInPlace(dir: string, projectDir: string, name: string, pin: (integrity: string) => Promise<LockEntry>, interrupted: () => boolean): Promise<LockEntry | Problem> {
+  const packs = join(projectDir, PACKS_DIR);
+  const target = join(packs, name);
+  const staging = join(packs, `.${name}.installing-${process.pid}`);
+  const aside = join(packs, `.${name}.replaced-${process.pid}`);
+  const failed = (err: unknown) =>
+    problem('write', `cannot install pack ${name} into ${join(PACKS_DIR, name)}: ${readFailure(err)}`, {
+      location: { file: join(projectDir, PACKS_DIR) },
+      hint: `make ${PACKS_DIR} a folder you can write to (with free space) and install again; nothing was installed and gwgen.lock is unchanged`,
+    });
+  let made: string | undefined;
+  let integrity: string;
+  try {
+    for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+    made = await mkdir(staging, { recursive: true });
+    for (const file of await files(dir)) {
+      if (interrupted()) throw new Interrupted();
+      const dest = join(staging, relative(dir, file));
+      await mkdir(join(dest, '..'), { recursive: true });
+      await cp(file, dest);
+    }
+    integrity = await packIntegrity(staging);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    // .gwgen/packs made for this install goes again (.gwgen itself is the project lock's to remove).
+    if (made !== undefined && made !== staging) await rmdir(packs).catch(() => undefined);
+    return err instanceof Interrupted ? interruptedProblem() : failed(err);
+  }
+  // Signals wait from here on (see installPack): the old pack goes aside, the new one in, the pin is written.
+  const had = await lstat(target).then(() => true, () => false);
+  let movedIn = false;
+  try {
+    if (had) await rename(target, aside);
+    await rename(staging, target);
+    movedIn = true;
+    const entry = await pin(integrity);
+    await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    return entry;
+  } catch (err) {
+    if (movedIn) await rm(target, { recursive: true, force: true }).catch(() => undefined);
+    if (had) await rename(aside, target).catch(() => undefined);
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    return failed(err);
   }
 }
 
@@ -488,7 +561,20 @@ async function lockProject(projectDir: string): Promise<() => Promise<void>> {
  * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
  * while gwgen.lock is invalid.
  */
-export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; replaced?: LockEntry; problems: Problem[] }> {
+export function installPack(source: string, projectDir = process.cwd()): Promise<InstallResult> {
+  // SIGINT, SIGTERM and SIGHUP wait until the install has cleaned up after itself (its staging
+  // copy, the project lock, the fetched source), and end the process then.
+  return holdingSignals((interrupted) => install(source, projectDir, interrupted));
+}
+
+interface InstallResult {
+  readonly manifest?: PackManifest;
+  readonly entry?: LockEntry;
+  readonly replaced?: LockEntry;
+  readonly problems: Problem[];
+}
+
+async function install(source: string, projectDir: string, interrupted: () => boolean): Promise<InstallResult> {
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
   const before = await loadLock(projectDir);
   if (!before.lock) return { problems: before.problems };
@@ -533,9 +619,10 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
     // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
     // each write the lock as they read it, and one pin would be lost.
+    if (interrupted()) return { problems: [interruptedProblem()] };
     let release: () => Promise<void>;
     try {
-      release = await lockProject(projectDir);
+      release = await lockProject(projectDir, interrupted);
     } catch (err) {
       if (err instanceof GwgenError) return { problems: [...err.problems] };
       throw err;
@@ -543,21 +630,13 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     try {
       const { lock, problems } = await loadLock(projectDir);
       if (!lock) return { problems };
-      const target = join(projectDir, PACKS_DIR, manifest.name);
-      const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
-      await rm(staging, { recursive: true, force: true });
-      await mkdir(staging, { recursive: true });
-      for (const file of await files(dir)) {
-        const dest = join(staging, relative(dir, file));
-        await mkdir(join(dest, '..'), { recursive: true });
-        await cp(file, dest);
-      }
-      await rm(target, { recursive: true, force: true });
-      await rename(staging, target);
-      const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-      await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
+      const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
+        const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity };
+        return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
+      }, interrupted);
+      if ('code' in placed) return { problems: [placed] };
       const replaced = lock.packs[manifest.name];
-      return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
+      return { manifest, entry: placed, ...(replaced ? { replaced } : {}), problems: [] };
     } finally {
       await release();
     }
