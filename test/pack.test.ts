@@ -54,6 +54,38 @@ describe('gwgen pack validate', () => {
   });
 });
 
+describe('gwgen pack validate: pack.toml', () => {
+  const withToml = (toml: string) => {
+    const dir = makePack(tempDir());
+    writeFileSync(join(dir, 'pack.toml'), toml);
+    return dir;
+  };
+  it.each([
+    ['a missing key, at the [pack] header', '# ACME\n[pack]\nname = "acme"\ndescription = "d"\n', ['pack.toml:2: error: [pack] has no version', 'hint: add e.g. version = "1.2.0"']],
+    ['a wrong value, at its line', '[pack]\nname = "acme"\nversion = "1.2"\ndescription = "d"\n', ['pack.toml:3: error: [pack] version "1.2" must be a SemVer version']],
+    ['a version that is no string', '[pack]\nname = "acme"\nversion = 1.0\ndescription = "d"\n', ['pack.toml:3: error: [pack] version must be a string in quotes, not 1']],
+    ['names that are no safe folder name', '[pack]\nname = "../x"\nversion = "1.0.0"\ndescription = "d"\n', ['pack.toml:2: error: [pack] name "../x" must be a lower-case name']],
+    ['an unknown key of [pack] and an unknown table', '[pack]\nname = "acme"\nversion = "1.0.0"\ndescription = "d"\nauthor = "me"\n\n[dependencies]\nx = "1"\n', ['pack.toml:5: error: [pack] has an unknown key "author"', 'pack.toml:7: error: pack.toml has an unknown table "dependencies"']],
+    ['[[pack]], an array of tables', '[[pack]]\nname = "acme"\n', ['pack.toml:1: error: pack.toml\'s "pack" is an array of tables ([[pack]]), not the table [pack]']],
+    ['the fields without a [pack] header', 'name = "acme"\nversion = "1.0.0"\ndescription = "d"\n', ['pack.toml:1: error: pack.toml has no [pack] table: name, version, description stand outside any table', 'hint: put the line [pack] above them']],
+  ])('locates %s', async (_name, toml, messages) => {
+    const dir = withToml(toml);
+    const r = await gwgen(['pack', 'validate', dir]);
+    expect(r.exitCode).toBe(1);
+    for (const message of messages) expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('undefined');
+  });
+
+  it('a pack.toml that is a directory is named as such', async () => {
+    const dir = makePack(tempDir());
+    rmSync(join(dir, 'pack.toml'));
+    mkdirSync(join(dir, 'pack.toml'));
+    const r = await gwgen(['pack', 'validate', dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${dir} is not a template pack: its pack.toml is a directory`);
+  });
+});
+
 describe('gwgen pack validate: what a template may use', () => {
   it("accepts gwgen's helpers and partials, Handlebars' own helpers and inline partials", async () => {
     const pack = makePack(tempDir(), { notes: '{{#each routes}}{{#if (eq method "GET")}}{{kebabCase name}}{{/if}}{{/each}}{{#*inline "row"}}{{md gateway}}{{/inline}}{{> row}}\n' });
