@@ -136,11 +136,25 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         continue;
       }
       problems.push(...(await checkTemplate(file, path)));
-    } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
-      problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
+    } else if (path.startsWith('queries/') && path.endsWith('.rq')) {
+      problems.push(...(await checkQuery(file, path)));
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
+}
+
+/**
+ * A query of the pack parses as SPARQL (with gwgen's predeclared prefixes, as `gwgen query` and
+ * `gwgen audit --rules` read it); an audit rule also carries its metadata and is a SELECT of
+ * ?focus. A rule that does not parse is reported for that alone: its shape cannot be known.
+ */
+async function checkQuery(file: string, path: string): Promise<Problem[]> {
+  const text = await readFile(file, 'utf8');
+  const rule = path.startsWith('queries/audit/');
+  const { queryParseProblem } = await import('../sparql/engine.js');
+  const unparsed = await queryParseProblem(text, file);
+  if (unparsed) return [rule ? { ...unparsed, code: 'usage', message: `audit rule ${file}: ${unparsed.message}` } : unparsed];
+  return rule ? parseRule(file, text).problems : [];
 }
 
 /**
