@@ -303,6 +303,33 @@ describe('gwgen pack install from npm: what was fetched', () => {
     expect(readdirSync(join(root, 'outside'))).toEqual([]);
   });
 
+  it('a file that is no tarball is named as such (exit 2), and a pack.toml given for its pack points to its folder', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    const project = tempDir();
+    writeFileSync(join(project, 'README.md'), '# notes\n');
+    const toml = await gwgen(['pack', 'install', join(pack, 'pack.toml')], { cwd: project });
+    expect(toml.exitCode).toBe(2);
+    expect(toml.stderr).toContain(`${join(pack, 'pack.toml')} is a file, not a pack directory, a git repository or an npm tarball`);
+    expect(toml.stderr).toContain(`hint: give the folder that holds the pack's pack.toml: ${pack}`);
+    const readme = await gwgen(['pack', 'install', 'README.md'], { cwd: project });
+    expect(readme.exitCode).toBe(2);
+    expect(readme.stderr).toContain('README.md is a file, not a pack directory, a git repository or an npm tarball');
+    for (const r of [toml, readme]) expect(r.stderr).not.toMatch(/npm could not|Command failed|gwgen-pack-/);
+    expect(readdirSync(project)).toEqual(['README.md']);
+  });
+
+  it('a tarball that is not gzipped installs as npm takes it', async () => {
+    const dir = makePack(join(tempDir(), 'acme'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'acme-pack', version: '1.2.0' }));
+    const out = tempDir();
+    const tgz = join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
+    const tar = join(out, 'acme-pack.tar');
+    execFileSync('sh', ['-c', 'gunzip -c "$1" > "$2"', 'sh', tgz, tar]);
+    const r = await gwgen(['pack', 'install', tar], { cwd: tempDir() });
+    expect(r.stderr).toContain(`installed acme-pack 1.2.0 from npm:${tar}`);
+    expect(r.exitCode).toBe(0);
+  });
+
   it('a tarball that is no pack names the npm package', async () => {
     const tarball = notAPack('not-a-pack');
     const r = await gwgen(['pack', 'install', tarball], { cwd: tempDir() });

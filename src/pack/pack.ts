@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
@@ -407,7 +407,24 @@ async function classify(source: string, cwd: string): Promise<Source | Problem> 
     if (ref?.startsWith('-')) return problem('usage', `git ref "${ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
   }
+  if (found === 'file' && !(await isTarball(resolve(cwd, source)))) {
+    // Not for npm to fail on with its own words (it says nothing under --silent): a pack.toml, a README given by mistake.
+    const folder = basename(source) === 'pack.toml' ? `: ${dirname(source)}` : ', or a git URL';
+    return problem('file-not-found', `${source} is a file, not a pack directory, a git repository or an npm tarball`, { location: { file: source }, hint: `give the folder that holds the pack's pack.toml${folder}` });
+  }
   return { kind: 'npm', spec: source, local: found === 'file' ? 'file' : 'none' };
+}
+
+/** A gzip file (npm pack's .tgz) or a plain tar: what npm takes as a tarball on disk. */
+async function isTarball(file: string): Promise<boolean> {
+  const head = Buffer.alloc(262);
+  const handle = await open(file, 'r');
+  try {
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) || (bytesRead >= 262 && head.toString('latin1', 257, 262) === 'ustar');
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -450,8 +467,9 @@ async function fetchSource(src: Source, work: string): Promise<string> {
   const unpacked = join(work, 'unpacked');
   await mkdir(unpacked);
   try {
-    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the install.
-    await run('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
+    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the
+    // install. -x without -z: tar tells a .tgz from a plain tar (npm takes both) by its content.
+    await run('tar', ['-xf', join(work, tarball), '-C', unpacked]);
   } catch (err) {
     const lines = ((err as Error & { stderr?: string }).stderr || (err as Error).message).trim().split('\n');
     throw new UnpackError(lines.find((l) => !/Removing leading|Exiting with failure/.test(l)) ?? lines[0] ?? 'tar failed');
