@@ -109,6 +109,20 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(gen.stderr).not.toContain('please report it');
   });
 
+  it('a template of the pack whose output is not valid TypeScript is named under .gwgen/packs/, as the pack\'s to fix', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates/gateway/src'), { recursive: true });
+    writeFileSync(join(pack, 'templates/gateway/src/log.ts.hbs'), '// {{md gateway}}\nexport const level = ;\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/gateway/src/log.ts.hbs')}: error: gateway/src/log.ts (from template gateway/src/log.ts.hbs) is not valid typescript`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(gen.stderr).not.toContain('please report it');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
   it('a pack whose template calls an unknown helper is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{shout gateway}}\n' })], { cwd: project });
