@@ -332,6 +332,14 @@ describe('gwgen pack install from npm: what was fetched', () => {
     expect(readdirSync(project)).toEqual(['README.md']);
   });
 
+  it("npm's own reason is in the message when it cannot fetch a spec, and a spec with a scheme is no folder name", async () => {
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', 'file:no-such-pack-1.0.0.tgz'], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`"file:no-such-pack-1.0.0.tgz" was taken as an npm package spec, and npm could not fetch it: ENOENT: no such file or directory, open '${join(project, 'no-such-pack-1.0.0.tgz')}'`);
+    expect(r.stderr).not.toMatch(/Command failed|gwgen-pack-|local folder/);
+  });
+
   it('a tarball that is not gzipped installs as npm takes it', async () => {
     const dir = makePack(join(tempDir(), 'acme'));
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'acme-pack', version: '1.2.0' }));
@@ -378,7 +386,8 @@ describe('gwgen pack install from npm: what was fetched', () => {
       expect(r.stderr).toContain('hint: for a local folder, give ./p2');
       const unknown = await gwgen(['pack', 'install', 'p3'], { cwd: project, env });
       expect(unknown.exitCode).toBe(1);
-      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it');
+      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it: Not Found - GET http://127.0.0.1:');
+      expect(unknown.stderr).not.toMatch(/Command failed|gwgen-pack-/);
       expect(unknown.stderr).toContain('hint: for a local folder, give ./p3');
       expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
     } finally {

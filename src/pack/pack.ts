@@ -462,7 +462,8 @@ async function fetchSource(src: Source, work: string): Promise<string> {
     await cloneGit(src, dest);
     return dest;
   }
-  const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
+  // --loglevel=error, not --silent: npm says why it failed only on stderr. After "--" the spec is one, whatever it starts with.
+  const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--loglevel=error', '--ignore-scripts', '--', src.spec], { timeout: 120_000 });
   const tarball = stdout.trim().split('\n').pop()!;
   const unpacked = join(work, 'unpacked');
   await mkdir(unpacked);
@@ -488,11 +489,30 @@ function describeSource(src: Source, projectDir: string): string {
 
 /** How an npm spec was read: a tarball on disk, or (nothing of that name being on disk) a package to fetch. */
 function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'file' ? `the tarball ${src.spec} was taken as an npm package` : `"${src.spec}" was taken as an npm package spec, as there is no local folder ./${src.spec}`;
+  if (src.local === 'file') return `the tarball ${src.spec} was taken as an npm package`;
+  // A spec with a scheme (file:, npm:, https:) could never have been a folder.
+  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local folder ./${src.spec}`}`;
+}
+
+/**
+ * Why npm failed, from its "npm error …" lines: the first that says something (not its code,
+ * errno, syscall or path lines, nor where its log is), without the word npm starts several of
+ * them with ("enoent", "404", "notarget").
+ */
+function npmWhy(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .map((line) => /^npm (?:error|ERR!) (.*)$/.exec(line.trim())?.[1]?.trim())
+    .filter((line): line is string => line !== undefined && line !== '' && !/^(code|errno|syscall|path) |^A complete log/.test(line));
+  const first = (line: string) => line.split(/\s+/)[0]!;
+  const said = lines.find((line) => line.includes(' '));
+  if (said === undefined) return undefined;
+  const word = first(said);
+  return lines.filter((line) => first(line) === word).length > 1 ? said.slice(word.length).trim() : said;
 }
 
 function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'none' ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+  return src.local === 'none' && !src.spec.includes(':') ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
 }
 
 /** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
@@ -626,7 +646,7 @@ async function install(source: string, projectDir: string, interrupted: () => bo
         return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
       }
       if (src.kind === 'npm') {
-        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
+        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${npmWhy(e.stderr ?? '') ?? why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
       }
       return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
     }
