@@ -430,6 +430,22 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(existsSync(join(pack, '.gwgen/packs/acme-pack/gwgen.lock'))).toBe(false);
   });
 
+  it('a folder named dist or generated inside the pack is the pack\'s (only at its root is it a project\'s output)', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'ontology/generated'), { recursive: true });
+    mkdirSync(join(pack, 'dist'));
+    writeFileSync(join(pack, 'dist/build.js'), 'built\n');
+    writeFileSync(join(pack, 'ontology/generated/extra.ttl'), '@prefix : <urn:x#> .\n:a :b :c .\n');
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    expect(readFileSync(join(project, '.gwgen/packs/acme-pack/ontology/generated/extra.ttl'), 'utf8')).toContain(':a :b :c');
+    expect(existsSync(join(project, '.gwgen/packs/acme-pack/dist'))).toBe(false);
+    writeFileSync(join(pack, 'ontology/generated/extra.ttl'), '@prefix : <urn:x#> .\n:a :b\n');
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'ontology/generated/extra.ttl')}:3: error: Turtle syntax error`);
+  });
+
   it('refuses a template gwgen would never render (no template of gwgen has its path)', async () => {
     const pack = makePack(join(tempDir(), 'acme'));
     mkdirSync(join(pack, 'templates/bogus'), { recursive: true });

@@ -33,8 +33,10 @@ export interface LockFile {
 }
 
 // What a project holds besides its pack: installed packs and their lock (a pack installed from
-// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install).
-const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples', 'gwgen.lock']);
+// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install),
+// its build and its generated output. Those at the root only: ontology/generated/x.ttl is the pack's.
+const SKIP = new Set(['.git', 'node_modules', '.gwgen']);
+const SKIP_AT_ROOT = new Set(['dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
 /**
  * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the
@@ -51,7 +53,7 @@ async function packTree(dir: string): Promise<PackTree> {
   const out: PackTree = { files: [], links: [], special: [] };
   const walk = async (d: string) => {
     for (const entry of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (SKIP.has(entry.name)) continue;
+      if (SKIP.has(entry.name) || (d === dir && SKIP_AT_ROOT.has(entry.name))) continue;
       const full = join(d, entry.name);
       // Dirent types are lstat's: a link to a directory is a link here, never a directory.
       if (entry.isSymbolicLink()) out.links.push(full);
