@@ -27,7 +27,7 @@ a pack whose files changed since install is refused until it is reinstalled.`,
 
   pack
     .command('validate')
-    .description('check a pack: pack.toml, Turtle, templates and audit rules')
+    .description('check a pack: pack.toml, Turtle, templates, queries and audit rules')
     .argument('[dir]', 'the pack directory', '.')
     .addHelpText(
       'after',
