@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -39,18 +39,54 @@ describe('gwgen pack validate', () => {
     ['a template that does not compile', (d: string) => makePack(d, { notes: '{{#each x}}unclosed' }), 'template does not compile'],
     ['broken Turtle', (d: string) => { makePack(d); mkdirSync(join(d, 'ontology')); writeFileSync(join(d, 'ontology/x.ttl'), '@prefix : <urn:x#> .\n:a :b'); }, 'Turtle syntax error'],
     ['an audit rule without metadata', (d: string) => { makePack(d); mkdirSync(join(d, 'queries/audit'), { recursive: true }); writeFileSync(join(d, 'queries/audit/x.rq'), 'SELECT ?focus WHERE { ?focus ?p ?o }'); }, 'needs a header line "# id:'],
+    ['a query that is not SPARQL', (d: string) => { makePack(d); mkdirSync(join(d, 'queries')); writeFileSync(join(d, 'queries/routes.rq'), 'PREFIX x: <urn:x#>\nSELEKT ?r WHERE { ?r a agw:Route }\n'); }, 'queries/routes.rq:2:1: error: the SPARQL query does not parse: unknown word "SELEKT"; did you mean SELECT?'],
+    ['a query with a prefix it does not declare', (d: string) => { makePack(d); mkdirSync(join(d, 'queries')); writeFileSync(join(d, 'queries/routes.rq'), 'SELECT ?r WHERE { ?r a acme:Route }\n'); }, 'queries/routes.rq:1:24: error: the SPARQL query does not parse: the prefix acme: is not declared'],
+    ['an audit rule that does not parse, for that alone', (d: string) => { makePack(d); mkdirSync(join(d, 'queries/audit'), { recursive: true }); writeFileSync(join(d, 'queries/audit/x.rq'), '# id: x-rule\n# severity: warning\n# message: {?focus} has {?p}\nSELECT ?focus ?p WHERE { ?focus ?p }\n'); }, /x\.rq:4:36: error: audit rule \S+x\.rq: the SPARQL query does not parse: unexpected '\}'[^\n]*\n[^\n]*$/],
     ['a template that calls a helper gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{shout gateway}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs calls the helper "shout", which gwgen does not have'],
     ['a helper gwgen does not have in a subexpression', (d: string) => makePack(d, { notes: '{{md (shout gateway)}}\n' }), 'calls the helper "shout"'],
     ['a partial gwgen does not have', (d: string) => makePack(d, { notes: 'ACME\n{{> banner}}\n' }), 'NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs uses the partial "banner", which neither the pack nor gwgen provides for templates/kong/'],
     ["a partial of another target's templates", (d: string) => makePack(d, { notes: '{{> k8sMeta meta}}\n' }), 'uses the partial "k8sMeta"'],
     ['a symbolic link to a file', (d: string) => { makePack(d); writeFileSync(join(tempDir(), 'evil.hbs'), 'x'); symlinkSync(join(d, '..', 'evil.hbs'), join(d, 'templates/kong/kong.yml.hbs')); }, 'templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links'],
     ['a symbolic link to a directory', (d: string) => { makePack(d); mkdirSync(join(d, 'elsewhere')); symlinkSync(join(d, 'elsewhere'), join(d, 'templates/istio')); }, 'templates/istio is a symbolic link'],
-  ])('rejects %s', async (_name, build, message) => {
+  ])('rejects %s', async (_name, build, message: string | RegExp) => {
     const dir = tempDir();
     build(dir);
     const r = await gwgen(['pack', 'validate', dir]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(message);
+    if (typeof message === 'string') expect(r.stderr).toContain(message);
+    else expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('gwgen pack validate: pack.toml', () => {
+  const withToml = (toml: string) => {
+    const dir = makePack(tempDir());
+    writeFileSync(join(dir, 'pack.toml'), toml);
+    return dir;
+  };
+  it.each([
+    ['a missing key, at the [pack] header', '# ACME\n[pack]\nname = "acme"\ndescription = "d"\n', ['pack.toml:2: error: [pack] has no version', 'hint: add e.g. version = "1.2.0"']],
+    ['a wrong value, at its line', '[pack]\nname = "acme"\nversion = "1.2"\ndescription = "d"\n', ['pack.toml:3: error: [pack] version "1.2" must be a SemVer version']],
+    ['a version that is no string', '[pack]\nname = "acme"\nversion = 1.0\ndescription = "d"\n', ['pack.toml:3: error: [pack] version must be a string in quotes, not 1']],
+    ['names that are no safe folder name', '[pack]\nname = "../x"\nversion = "1.0.0"\ndescription = "d"\n', ['pack.toml:2: error: [pack] name "../x" must be a lower-case name']],
+    ['an unknown key of [pack] and an unknown table', '[pack]\nname = "acme"\nversion = "1.0.0"\ndescription = "d"\nauthor = "me"\n\n[dependencies]\nx = "1"\n', ['pack.toml:5: error: [pack] has an unknown key "author"', 'pack.toml:7: error: pack.toml has an unknown table "dependencies"']],
+    ['[[pack]], an array of tables', '[[pack]]\nname = "acme"\n', ['pack.toml:1: error: pack.toml\'s "pack" is an array of tables ([[pack]]), not the table [pack]']],
+    ['the fields without a [pack] header', 'name = "acme"\nversion = "1.0.0"\ndescription = "d"\n', ['pack.toml:1: error: pack.toml has no [pack] table: name, version, description stand outside any table', 'hint: put the line [pack] above them']],
+  ])('locates %s', async (_name, toml, messages) => {
+    const dir = withToml(toml);
+    const r = await gwgen(['pack', 'validate', dir]);
+    expect(r.exitCode).toBe(1);
+    for (const message of messages) expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('undefined');
+  });
+
+  it('a pack.toml that is a directory is named as such', async () => {
+    const dir = makePack(tempDir());
+    rmSync(join(dir, 'pack.toml'));
+    mkdirSync(join(dir, 'pack.toml'));
+    const r = await gwgen(['pack', 'validate', dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${dir} is not a template pack: its pack.toml is a directory`);
   });
 });
 
@@ -71,6 +107,20 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}: error: template kong/NOTES.md.hbs failed`);
     expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}`);
     expect(gen.stderr).not.toContain('please report it');
+  });
+
+  it('a template of the pack whose output is not valid TypeScript is named under .gwgen/packs/, as the pack\'s to fix', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates/gateway/src'), { recursive: true });
+    writeFileSync(join(pack, 'templates/gateway/src/log.ts.hbs'), '// {{md gateway}}\nexport const level = ;\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/gateway/src/log.ts.hbs')}: error: gateway/src/log.ts (from template gateway/src/log.ts.hbs) is not valid typescript`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(gen.stderr).not.toContain('please report it');
+    expect(existsSync(join(project, 'out'))).toBe(false);
   });
 
   it('a pack whose template calls an unknown helper is not installed', async () => {
@@ -267,6 +317,41 @@ describe('gwgen pack install from npm: what was fetched', () => {
     expect(readdirSync(join(root, 'outside'))).toEqual([]);
   });
 
+  it('a file that is no tarball is named as such (exit 2), and a pack.toml given for its pack points to its folder', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    const project = tempDir();
+    writeFileSync(join(project, 'README.md'), '# notes\n');
+    const toml = await gwgen(['pack', 'install', join(pack, 'pack.toml')], { cwd: project });
+    expect(toml.exitCode).toBe(2);
+    expect(toml.stderr).toContain(`${join(pack, 'pack.toml')} is a file, not a pack directory, a git repository or an npm tarball`);
+    expect(toml.stderr).toContain(`hint: give the folder that holds the pack's pack.toml: ${pack}`);
+    const readme = await gwgen(['pack', 'install', 'README.md'], { cwd: project });
+    expect(readme.exitCode).toBe(2);
+    expect(readme.stderr).toContain('README.md is a file, not a pack directory, a git repository or an npm tarball');
+    for (const r of [toml, readme]) expect(r.stderr).not.toMatch(/npm could not|Command failed|gwgen-pack-/);
+    expect(readdirSync(project)).toEqual(['README.md']);
+  });
+
+  it("npm's own reason is in the message when it cannot fetch a spec, and a spec with a scheme is no folder name", async () => {
+    const project = tempDir();
+    const r = await gwgen(['pack', 'install', 'file:no-such-pack-1.0.0.tgz'], { cwd: project });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`"file:no-such-pack-1.0.0.tgz" was taken as an npm package spec, and npm could not fetch it: ENOENT: no such file or directory, open '${join(project, 'no-such-pack-1.0.0.tgz')}'`);
+    expect(r.stderr).not.toMatch(/Command failed|gwgen-pack-|local folder/);
+  });
+
+  it('a tarball that is not gzipped installs as npm takes it', async () => {
+    const dir = makePack(join(tempDir(), 'acme'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'acme-pack', version: '1.2.0' }));
+    const out = tempDir();
+    const tgz = join(out, execFileSync('npm', ['pack', dir, '--pack-destination', out, '--silent'], { encoding: 'utf8' }).trim().split('\n').pop()!);
+    const tar = join(out, 'acme-pack.tar');
+    execFileSync('sh', ['-c', 'gunzip -c "$1" > "$2"', 'sh', tgz, tar]);
+    const r = await gwgen(['pack', 'install', tar], { cwd: tempDir() });
+    expect(r.stderr).toContain(`installed acme-pack 1.2.0 from npm:${tar}`);
+    expect(r.exitCode).toBe(0);
+  });
+
   it('a tarball that is no pack names the npm package', async () => {
     const tarball = notAPack('not-a-pack');
     const r = await gwgen(['pack', 'install', tarball], { cwd: tempDir() });
@@ -301,7 +386,8 @@ describe('gwgen pack install from npm: what was fetched', () => {
       expect(r.stderr).toContain('hint: for a local folder, give ./p2');
       const unknown = await gwgen(['pack', 'install', 'p3'], { cwd: project, env });
       expect(unknown.exitCode).toBe(1);
-      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it');
+      expect(unknown.stderr).toContain('"p3" was taken as an npm package spec, as there is no local folder ./p3, and npm could not fetch it: Not Found - GET http://127.0.0.1:');
+      expect(unknown.stderr).not.toMatch(/Command failed|gwgen-pack-/);
       expect(unknown.stderr).toContain('hint: for a local folder, give ./p3');
       expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
     } finally {
@@ -342,6 +428,22 @@ describe('gwgen pack install / list / generate --pack', () => {
     const first = await integrity();
     expect(await integrity()).toBe(first);
     expect(existsSync(join(pack, '.gwgen/packs/acme-pack/gwgen.lock'))).toBe(false);
+  });
+
+  it('a folder named dist or generated inside the pack is the pack\'s (only at its root is it a project\'s output)', async () => {
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'ontology/generated'), { recursive: true });
+    mkdirSync(join(pack, 'dist'));
+    writeFileSync(join(pack, 'dist/build.js'), 'built\n');
+    writeFileSync(join(pack, 'ontology/generated/extra.ttl'), '@prefix : <urn:x#> .\n:a :b :c .\n');
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    expect(readFileSync(join(project, '.gwgen/packs/acme-pack/ontology/generated/extra.ttl'), 'utf8')).toContain(':a :b :c');
+    expect(existsSync(join(project, '.gwgen/packs/acme-pack/dist'))).toBe(false);
+    writeFileSync(join(pack, 'ontology/generated/extra.ttl'), '@prefix : <urn:x#> .\n:a :b\n');
+    const r = await gwgen(['pack', 'validate', pack]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${join(pack, 'ontology/generated/extra.ttl')}:3: error: Turtle syntax error`);
   });
 
   it('refuses a template gwgen would never render (no template of gwgen has its path)', async () => {
@@ -425,6 +527,68 @@ describe('gwgen pack install / list / generate --pack', () => {
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'bad'), { version: 'one' })], { cwd: project });
     expect(r.exitCode).toBe(1);
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
+  });
+});
+
+describe('gwgen pack install: never half installed', () => {
+  it('a project where .gwgen/packs cannot be made is a located error, not an internal one, and nothing is left', async () => {
+    for (const inTheWay of ['.gwgen', '.gwgen/packs']) {
+      const project = tempDir();
+      mkdirSync(join(project, inTheWay, '..'), { recursive: true });
+      writeFileSync(join(project, inTheWay), 'a file\n');
+      const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project });
+      expect(r.exitCode, inTheWay).toBe(1);
+      expect(r.stderr).toContain(`${join(project, '.gwgen/packs')}: error: cannot install pack acme-pack into .gwgen/packs/acme-pack: a part of the path is a file, not a directory`);
+      expect(r.stderr).not.toContain('internal error');
+      expect(readdirSync(project)).toEqual(['.gwgen']);
+      expect(readFileSync(join(project, inTheWay), 'utf8')).toBe('a file\n');
+      if (inTheWay !== '.gwgen') expect(readdirSync(join(project, '.gwgen'))).toEqual(['packs']);
+    }
+  });
+
+  it('an install interrupted while it copies leaves the pack it was replacing and gwgen.lock as they were; a copy left by a killed one goes', async () => {
+    const { execa } = await import('execa');
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'acme'));
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    const lock = readFileSync(join(project, 'gwgen.lock'), 'utf8');
+    // What an install killed by SIGKILL leaves: its copy in progress.
+    mkdirSync(join(project, '.gwgen/packs/.acme-pack.installing-99999999/templates'), { recursive: true });
+    makePack(source, { version: '2.0.0' });
+    mkdirSync(join(source, 'queries/data'), { recursive: true });
+    for (let i = 0; i < 4000; i++) writeFileSync(join(source, `queries/data/${i}.txt`), `${i}\n`);
+    const child = execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), 'pack', 'install', source], { cwd: project, reject: false });
+    const packs = () => readdirSync(join(project, '.gwgen/packs'));
+    for (const deadline = Date.now() + 60_000; !packs().some((n) => n.endsWith(`.installing-${child.pid}`)); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > deadline) throw new Error(`the install never started copying: ${packs().join(', ')}`);
+    }
+    expect(packs()).not.toContain('.acme-pack.installing-99999999');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.signal).toBe('SIGINT');
+    expect(packs()).toEqual(['acme-pack']);
+    expect(readdirSync(join(project, '.gwgen'))).toEqual(['packs']);
+    expect(readFileSync(join(project, 'gwgen.lock'), 'utf8')).toBe(lock);
+    expect(readFileSync(join(project, '.gwgen/packs/acme-pack/pack.toml'), 'utf8')).toContain('version = "1.2.0"');
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+ok\s/);
+    expect(list.exitCode).toBe(0);
+  });
+
+  it("the hash sees a file's content moved into the file before it (path and content alone would not)", async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'))], { cwd: project })).exitCode).toBe(0);
+    const pack = join(project, '.gwgen/packs/acme-pack');
+    const template = join(pack, 'templates/kong/NOTES.md.hbs');
+    // pack.toml sorts before templates/: it takes in the template's path and content, and the template goes.
+    writeFileSync(join(pack, 'pack.toml'), Buffer.concat([readFileSync(join(pack, 'pack.toml')), Buffer.from('\0templates/kong/NOTES.md.hbs\0'), readFileSync(template)]));
+    rmSync(template);
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+modified\s/);
+    expect(list.exitCode).toBe(1);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(2);
+    expect(gen.stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack');
   });
 });
 

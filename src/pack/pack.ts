@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
@@ -11,7 +11,8 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
-import { lockOutput } from '../pipeline/write.js';
+import { readFailure } from '../pipeline/load.js';
+import { holdingSignals, lockOutput } from '../pipeline/write.js';
 
 const run = promisify(execFile);
 
@@ -32,8 +33,10 @@ export interface LockFile {
 }
 
 // What a project holds besides its pack: installed packs and their lock (a pack installed from
-// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install).
-const SKIP = new Set(['.git', 'node_modules', '.gwgen', 'dist', 'generated', 'generated-examples', 'gwgen.lock']);
+// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install),
+// its build and its generated output. Those at the root only: ontology/generated/x.ttl is the pack's.
+const SKIP = new Set(['.git', 'node_modules', '.gwgen']);
+const SKIP_AT_ROOT = new Set(['dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
 /**
  * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the
@@ -50,7 +53,7 @@ async function packTree(dir: string): Promise<PackTree> {
   const out: PackTree = { files: [], links: [], special: [] };
   const walk = async (d: string) => {
     for (const entry of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (SKIP.has(entry.name)) continue;
+      if (SKIP.has(entry.name) || (d === dir && SKIP_AT_ROOT.has(entry.name))) continue;
       const full = join(d, entry.name);
       // Dirent types are lstat's: a link to a directory is a link here, never a directory.
       if (entry.isSymbolicLink()) out.links.push(full);
@@ -85,14 +88,17 @@ function treeProblems(tree: PackTree, shown: (file: string) => string, hint: str
   ];
 }
 
-/** Content hash of a pack directory: independent of where it lies and of file times. */
+/**
+ * Content hash of a pack directory: independent of where it lies and of file times. Each file is
+ * its path, its length and its content: without the length, a file holding "\0<path>\0<content>"
+ * of the next file would hash as the two, so a pack could lose a file and keep its hash.
+ */
 export async function packIntegrity(dir: string): Promise<string> {
   const hash = createHash('sha256');
   for (const file of await files(dir)) {
-    hash.update(relative(dir, file).split(sep).join('/'));
-    hash.update('\0');
-    hash.update(await readFile(file));
-    hash.update('\0');
+    const content = await readFile(file);
+    hash.update(`${relative(dir, file).split(sep).join('/')}\0${content.length}\0`);
+    hash.update(content);
   }
   return `sha256-${hash.digest('hex')}`;
 }
@@ -132,11 +138,25 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         continue;
       }
       problems.push(...(await checkTemplate(file, path)));
-    } else if (path.startsWith('queries/audit/') && path.endsWith('.rq')) {
-      problems.push(...parseRule(file, await readFile(file, 'utf8')).problems);
+    } else if (path.startsWith('queries/') && path.endsWith('.rq')) {
+      problems.push(...(await checkQuery(file, path)));
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
+}
+
+/**
+ * A query of the pack parses as SPARQL (with gwgen's predeclared prefixes, as `gwgen query` and
+ * `gwgen audit --rules` read it); an audit rule also carries its metadata and is a SELECT of
+ * ?focus. A rule that does not parse is reported for that alone: its shape cannot be known.
+ */
+async function checkQuery(file: string, path: string): Promise<Problem[]> {
+  const text = await readFile(file, 'utf8');
+  const rule = path.startsWith('queries/audit/');
+  const { queryParseProblem } = await import('../sparql/engine.js');
+  const unparsed = await queryParseProblem(text, file);
+  if (unparsed) return [rule ? { ...unparsed, code: 'usage', message: `audit rule ${file}: ${unparsed.message}` } : unparsed];
+  return rule ? parseRule(file, text).problems : [];
 }
 
 /**
@@ -332,8 +352,13 @@ function sortedKeys(value: unknown): unknown {
 
 async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
   const tmp = join(projectDir, `${LOCK_FILE}.tmp-${process.pid}`);
-  await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
-  await rename(tmp, join(projectDir, LOCK_FILE));
+  try {
+    await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
+    await rename(tmp, join(projectDir, LOCK_FILE));
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** An npm source: `local` says whether the spec named a file (a tarball) or nothing on disk. */
@@ -384,7 +409,24 @@ async function classify(source: string, cwd: string): Promise<Source | Problem> 
     if (ref?.startsWith('-')) return problem('usage', `git ref "${ref}" of ${source} starts with "-"`, { hint: 'give a branch, a tag or a commit id after "#"' });
     return { kind: 'git', url: url!, ...(ref ? { ref } : {}) };
   }
+  if (found === 'file' && !(await isTarball(resolve(cwd, source)))) {
+    // Not for npm to fail on with its own words (it says nothing under --silent): a pack.toml, a README given by mistake.
+    const folder = basename(source) === 'pack.toml' ? `: ${dirname(source)}` : ', or a git URL';
+    return problem('file-not-found', `${source} is a file, not a pack directory, a git repository or an npm tarball`, { location: { file: source }, hint: `give the folder that holds the pack's pack.toml${folder}` });
+  }
   return { kind: 'npm', spec: source, local: found === 'file' ? 'file' : 'none' };
+}
+
+/** A gzip file (npm pack's .tgz) or a plain tar: what npm takes as a tarball on disk. */
+async function isTarball(file: string): Promise<boolean> {
+  const head = Buffer.alloc(262);
+  const handle = await open(file, 'r');
+  try {
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) || (bytesRead >= 262 && head.toString('latin1', 257, 262) === 'ustar');
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -422,13 +464,15 @@ async function fetchSource(src: Source, work: string): Promise<string> {
     await cloneGit(src, dest);
     return dest;
   }
-  const { stdout } = await run('npm', ['pack', src.spec, '--pack-destination', work, '--silent', '--ignore-scripts'], { timeout: 120_000 });
+  // --loglevel=error, not --silent: npm says why it failed only on stderr. After "--" the spec is one, whatever it starts with.
+  const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--loglevel=error', '--ignore-scripts', '--', src.spec], { timeout: 120_000 });
   const tarball = stdout.trim().split('\n').pop()!;
   const unpacked = join(work, 'unpacked');
   await mkdir(unpacked);
   try {
-    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the install.
-    await run('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
+    // GNU tar refuses members with ".." or a path through a link it made; any such refusal fails the
+    // install. -x without -z: tar tells a .tgz from a plain tar (npm takes both) by its content.
+    await run('tar', ['-xf', join(work, tarball), '-C', unpacked]);
   } catch (err) {
     const lines = ((err as Error & { stderr?: string }).stderr || (err as Error).message).trim().split('\n');
     throw new UnpackError(lines.find((l) => !/Removing leading|Exiting with failure/.test(l)) ?? lines[0] ?? 'tar failed');
@@ -447,11 +491,30 @@ function describeSource(src: Source, projectDir: string): string {
 
 /** How an npm spec was read: a tarball on disk, or (nothing of that name being on disk) a package to fetch. */
 function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'file' ? `the tarball ${src.spec} was taken as an npm package` : `"${src.spec}" was taken as an npm package spec, as there is no local folder ./${src.spec}`;
+  if (src.local === 'file') return `the tarball ${src.spec} was taken as an npm package`;
+  // A spec with a scheme (file:, npm:, https:) could never have been a folder.
+  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local folder ./${src.spec}`}`;
+}
+
+/**
+ * Why npm failed, from its "npm error …" lines: the first that says something (not its code,
+ * errno, syscall or path lines, nor where its log is), without the word npm starts several of
+ * them with ("enoent", "404", "notarget").
+ */
+function npmWhy(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .map((line) => /^npm (?:error|ERR!) (.*)$/.exec(line.trim())?.[1]?.trim())
+    .filter((line): line is string => line !== undefined && line !== '' && !/^(code|errno|syscall|path) |^A complete log/.test(line));
+  const first = (line: string) => line.split(/\s+/)[0]!;
+  const said = lines.find((line) => line.includes(' '));
+  if (said === undefined) return undefined;
+  const word = first(said);
+  return lines.filter((line) => first(line) === word).length > 1 ? said.slice(word.length).trim() : said;
 }
 
 function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'none' ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+  return src.local === 'none' && !src.spec.includes(':') ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
 }
 
 /** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
@@ -472,14 +535,78 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
 }
 
 /** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
-async function lockProject(projectDir: string): Promise<() => Promise<void>> {
+async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
   for (const deadline = Date.now() + 60_000; ; ) {
     try {
       return await lockOutput(projectDir);
     } catch (err) {
       if (!(err instanceof GwgenError) || !err.problems.some((p) => p.code === 'locked') || Date.now() > deadline) throw err;
+      if (interrupted()) throw new GwgenError(interruptedProblem());
       await new Promise((done) => setTimeout(done, 50 + Math.floor(Math.random() * 100)));
     }
+  }
+}
+
+function interruptedProblem(): Problem {
+  return problem('usage', 'pack install interrupted: nothing was installed, and gwgen.lock is unchanged', { hint: 'run gwgen pack install again' });
+}
+
+/** A Ctrl-C (or SIGTERM, SIGHUP) while a pack is copied: the copy stops, and is removed. */
+class Interrupted extends Error {}
+
+/** What an install killed midway leaves in .gwgen/packs/: its copy in progress, or the pack it was replacing. */
+const LEFTOVER = /^\..+\.(installing|replaced)-\d+$/;
+
+/**
+ * Copies a validated pack into .gwgen/packs/<name>/ and pins it (`pin` writes gwgen.lock). The copy
+ * goes to a staging folder first (a signal stops it there, and it is removed); then the old pack
+ * is moved aside, the copy moved in and the lock written, and the old pack put back if any of that
+ * fails, so a pack is never half there or out of step with gwgen.lock. Runs under the project
+ * lock: a staging folder already there is a leftover of an install that was killed, and goes.
+ */
+async function putInPlace(dir: string, projectDir: string, name: string, pin: (integrity: string) => Promise<LockEntry>, interrupted: () => boolean): Promise<LockEntry | Problem> {
+  const packs = join(projectDir, PACKS_DIR);
+  const target = join(packs, name);
+  const staging = join(packs, `.${name}.installing-${process.pid}`);
+  const aside = join(packs, `.${name}.replaced-${process.pid}`);
+  const failed = (err: unknown) =>
+    problem('write', `cannot install pack ${name} into ${join(PACKS_DIR, name)}: ${readFailure(err)}`, {
+      location: { file: join(projectDir, PACKS_DIR) },
+      hint: `make ${PACKS_DIR} a folder you can write to (with free space) and install again; nothing was installed and gwgen.lock is unchanged`,
+    });
+  let made: string | undefined;
+  let integrity: string;
+  try {
+    for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+    made = await mkdir(staging, { recursive: true });
+    for (const file of await files(dir)) {
+      if (interrupted()) throw new Interrupted();
+      const dest = join(staging, relative(dir, file));
+      await mkdir(join(dest, '..'), { recursive: true });
+      await cp(file, dest);
+    }
+    integrity = await packIntegrity(staging);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    // .gwgen/packs made for this install goes again (.gwgen itself is the project lock's to remove).
+    if (made !== undefined && made !== staging) await rmdir(packs).catch(() => undefined);
+    return err instanceof Interrupted ? interruptedProblem() : failed(err);
+  }
+  // Signals wait from here on (see installPack): the old pack goes aside, the new one in, the pin is written.
+  const had = await lstat(target).then(() => true, () => false);
+  let movedIn = false;
+  try {
+    if (had) await rename(target, aside);
+    await rename(staging, target);
+    movedIn = true;
+    const entry = await pin(integrity);
+    await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    return entry;
+  } catch (err) {
+    if (movedIn) await rm(target, { recursive: true, force: true }).catch(() => undefined);
+    if (had) await rename(aside, target).catch(() => undefined);
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    return failed(err);
   }
 }
 
@@ -488,7 +615,20 @@ async function lockProject(projectDir: string): Promise<() => Promise<void>> {
  * it in gwgen.lock by content hash. An invalid pack is not installed, and nothing is installed
  * while gwgen.lock is invalid.
  */
-export async function installPack(source: string, projectDir = process.cwd()): Promise<{ manifest?: PackManifest; entry?: LockEntry; replaced?: LockEntry; problems: Problem[] }> {
+export function installPack(source: string, projectDir = process.cwd()): Promise<InstallResult> {
+  // SIGINT, SIGTERM and SIGHUP wait until the install has cleaned up after itself (its staging
+  // copy, the project lock, the fetched source), and end the process then.
+  return holdingSignals((interrupted) => install(source, projectDir, interrupted));
+}
+
+interface InstallResult {
+  readonly manifest?: PackManifest;
+  readonly entry?: LockEntry;
+  readonly replaced?: LockEntry;
+  readonly problems: Problem[];
+}
+
+async function install(source: string, projectDir: string, interrupted: () => boolean): Promise<InstallResult> {
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
   const before = await loadLock(projectDir);
   if (!before.lock) return { problems: before.problems };
@@ -508,7 +648,7 @@ export async function installPack(source: string, projectDir = process.cwd()): P
         return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
       }
       if (src.kind === 'npm') {
-        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
+        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${npmWhy(e.stderr ?? '') ?? why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
       }
       return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
     }
@@ -533,9 +673,10 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
     // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
     // each write the lock as they read it, and one pin would be lost.
+    if (interrupted()) return { problems: [interruptedProblem()] };
     let release: () => Promise<void>;
     try {
-      release = await lockProject(projectDir);
+      release = await lockProject(projectDir, interrupted);
     } catch (err) {
       if (err instanceof GwgenError) return { problems: [...err.problems] };
       throw err;
@@ -543,21 +684,13 @@ export async function installPack(source: string, projectDir = process.cwd()): P
     try {
       const { lock, problems } = await loadLock(projectDir);
       if (!lock) return { problems };
-      const target = join(projectDir, PACKS_DIR, manifest.name);
-      const staging = join(projectDir, PACKS_DIR, `.${manifest.name}.installing-${process.pid}`);
-      await rm(staging, { recursive: true, force: true });
-      await mkdir(staging, { recursive: true });
-      for (const file of await files(dir)) {
-        const dest = join(staging, relative(dir, file));
-        await mkdir(join(dest, '..'), { recursive: true });
-        await cp(file, dest);
-      }
-      await rm(target, { recursive: true, force: true });
-      await rename(staging, target);
-      const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity: await packIntegrity(target) };
-      await writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } });
+      const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
+        const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity };
+        return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
+      }, interrupted);
+      if ('code' in placed) return { problems: [placed] };
       const replaced = lock.packs[manifest.name];
-      return { manifest, entry, ...(replaced ? { replaced } : {}), problems: [] };
+      return { manifest, entry: placed, ...(replaced ? { replaced } : {}), problems: [] };
     } finally {
       await release();
     }

@@ -1,4 +1,4 @@
-import { extname } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { GwgenError, problem } from '../errors.js';
 import type { RenderedFile } from './render.js';
 
@@ -45,10 +45,15 @@ export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
     const { format } = await import('prettier');
     return { ...file, content: await format(file.content, { ...PRETTIER_OPTIONS, parser }) };
   } catch (err) {
+    // A template pack's template (or one of gwgen's with the pack's partials): the pack's to fix, not gwgen's.
+    const { pack } = file;
     throw new GwgenError(
       problem('render', `${file.path} (from template ${file.template}) is not valid ${parser}: ${(err as Error).message.split('\n')[0]}`, {
-        location: { file: `templates/${file.template}` },
-        hint: 'this is a fault in the template, not in your model; please report it',
+        location: { file: pack?.template ? join(pack.dir, file.template) : `templates/${file.template}` },
+        hint:
+          pack === undefined
+            ? 'this is a fault in the template, not in your model; please report it'
+            : `${pack.template ? 'this template comes from' : 'this file was rendered with the partials of'} the template pack in ${dirname(pack.dir)}: fix it there, or generate without --pack`,
       }),
     );
   }

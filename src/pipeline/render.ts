@@ -16,6 +16,12 @@ export interface RenderedFile {
   readonly format: FileFormat;
   /** Rendered from gwgen's own template, not from a template pack's override. */
   readonly builtin: boolean;
+  /**
+   * Set when the template (`template: true`), or a partial the run uses, is a template pack's:
+   * `dir` is the pack's templates/ folder. A fault found in the output later (it does not
+   * format) is then the pack's to fix.
+   */
+  readonly pack?: { readonly dir: string; readonly template: boolean };
 }
 
 /**
@@ -28,7 +34,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
   hb.registerHelper(HELPERS);
   const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean; dir: string }>();
   // Whether a pack overrides a partial: then no output is exactly what gwgen's templates give.
-  let packPartials = false;
+  let packPartials: string | undefined;
   // A template pack's templates/ come first; a file it does not have comes from gwgen's own.
   const dirs = [...overrideDirs, TEMPLATES_DIR];
   const read = async (path: string): Promise<{ source: string; builtin: boolean; dir: string }> => {
@@ -57,9 +63,9 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     async registerPartials(dir: string, names: readonly string[]): Promise<void> {
       for (const name of names) {
         const path = join(dir, name);
-        const { source, builtin } = await read(path);
+        const { source, builtin, dir: from } = await read(path);
         hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await compileTemplate(hb, path.split(sep).join('/'), source, builtin));
-        packPartials ||= !builtin;
+        if (!builtin) packPartials ??= from;
       }
     },
     /**
@@ -78,8 +84,9 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
     async render(target: string, file: PlannedFile): Promise<RenderedFile> {
       const { template, path } = file;
       try {
-        const { fn, builtin } = await compile(template);
-        return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: builtin && !packPartials };
+        const { fn, builtin, dir } = await compile(template);
+        const pack = builtin ? (packPartials === undefined ? undefined : { dir: packPartials, template: false }) : { dir, template: true };
+        return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: pack === undefined, ...(pack ? { pack } : {}) };
       } catch (err) {
         // A template pack's template: name its file, which names the pack (.gwgen/packs/<name>/).
         const packDir = cache.get(template)?.builtin === false ? cache.get(template)!.dir : undefined;

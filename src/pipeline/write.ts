@@ -751,9 +751,10 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
 /**
  * Runs fn with SIGINT, SIGTERM and SIGHUP held back: a Ctrl-C in the middle of the renames would
  * leave DIR half old, half new. A signal that came meanwhile is raised again afterwards, so the
- * process ends (or its own handlers run) as it would have.
+ * process ends (or its own handlers run) as it would have. fn can ask whether one came, to stop
+ * early at a point where it can clean up.
  */
-async function holdingSignals<T>(fn: () => Promise<T>): Promise<T> {
+export async function holdingSignals<T>(fn: (interrupted: () => boolean) => Promise<T>): Promise<T> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   let received: NodeJS.Signals | undefined;
   const hold = (signal: NodeJS.Signals) => {
@@ -761,7 +762,7 @@ async function holdingSignals<T>(fn: () => Promise<T>): Promise<T> {
   };
   for (const signal of signals) process.on(signal, hold);
   try {
-    return await fn();
+    return await fn(() => received !== undefined);
   } finally {
     for (const signal of signals) process.off(signal, hold);
     if (received !== undefined) process.kill(process.pid, received);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DataFactory, type Store, type Term } from 'n3';
+import { DataFactory, Store, type Term } from 'n3';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
@@ -149,6 +149,22 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     }
   }
   throw new GwgenError(problem('query', 'only SELECT and ASK queries are supported', { location: { file: origin }, ...ONLY_SELECT_ASK }));
+}
+
+/**
+ * Whether a query parses, without running it (a pack's queries, checked before anything uses
+ * them): the problem, located in its own text as runQuery would report it, or none.
+ */
+export async function queryParseProblem(rawText: string, origin: string): Promise<Problem | undefined> {
+  const text = normalizeQueryText(rawText);
+  if (sparqlTokens(text).length === 0) return problem('query', 'the query is empty', { location: { file: origin }, hint: 'write a SPARQL query in the file, or remove it' });
+  const qe = await sparqlEngine();
+  try {
+    await qe.explain(`${PROLOGUE}\n${text}`, { sources: [new Store()] }, 'parsed');
+    return undefined;
+  } catch (err) {
+    return parseProblem(String((err as Error)?.message ?? err), text, origin);
+  }
 }
 
 /**

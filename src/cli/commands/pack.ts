@@ -27,7 +27,7 @@ a pack whose files changed since install is refused until it is reinstalled.`,
 
   pack
     .command('validate')
-    .description('check a pack: pack.toml, Turtle, templates and audit rules')
+    .description('check a pack: pack.toml, Turtle, templates, queries and audit rules')
     .argument('[dir]', 'the pack directory', '.')
     .addHelpText(
       'after',
@@ -68,7 +68,7 @@ A git ref after "#" is a branch, a tag or a (full or abbreviated) commit id. A n
 local folder is an npm package spec: give ./name for a folder named name.
 
 Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched, or gwgen.lock is invalid
-(nothing installed), 2 the path does not exist.`,
+(nothing installed), 2 the path does not exist or is a file that is no tarball.`,
     )
     .action((source: string) =>
       run(async () => {
