@@ -258,7 +258,50 @@ describe('the output lock', () => {
     expect(third.exitCode, third.stderr).toBe(0);
     expect(readdirSync(join(fresh, '.gwgen'))).toEqual(['manifest.json']);
   });
+
+  it('a Ctrl-C while gwgen generate holds the lock leaves no lock behind: planning, DIR as it was (a new DIR not made); writing, the renames done', async () => {
+    const parent = tempDir();
+    const fresh = join(parent, 'new out');
+    const planning = await interruptedCli(['generate', 'examples/metered-api.ttl', '-o', fresh], 'link', 1);
+    expect(planning.signal, planning.stderr).toBe('SIGINT');
+    expect(existsSync(fresh)).toBe(false);
+
+    const dir = join(parent, 'out');
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+    const original = snapshotDir(dir);
+    const again = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'link', 1);
+    expect(again.signal, again.stderr).toBe('SIGINT');
+    expect(snapshotDir(dir)).toEqual(original);
+
+    const writing = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'rename', 3);
+    expect(writing.signal, writing.stderr).toBe('SIGINT');
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+    expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir, '--check'])).exitCode).toBe(0);
+  });
 });
+
+/** Runs the CLI in a child whose `call` (fs/promises) sends the process a SIGINT right after its `at`-th call returns. */
+async function interruptedCli(args: string[], call: 'link' | 'rename', at: number): Promise<{ signal: string | null; stderr: string }> {
+  const preload = join(tempDir(), 'interrupt.mjs');
+  writeFileSync(
+    preload,
+    `import fsp from 'node:fs/promises';
+    import { syncBuiltinESMExports } from 'node:module';
+    const original = fsp.${call};
+    let n = 0;
+    fsp.${call} = async (...args) => {
+      const result = await original(...args);
+      if (++n === ${at}) process.kill(process.pid, 'SIGINT');
+      return result;
+    };
+    syncBuiltinESMExports();`,
+  );
+  const child = spawn(process.execPath, ['--import', preload, join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) => child.on('exit', (_code, signal) => (clearTimeout(timer), resolve({ signal, stderr }))));
+}
 
 describe('user code and the manifest', () => {
   const hooks = (v: string) => file('src/hooks.ts', `// ${v}\n// gwgen:user-code-begin h\n// default body\n// gwgen:user-code-end h\n`);

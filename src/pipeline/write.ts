@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
@@ -685,17 +686,36 @@ export async function lockOutput(dir: string): Promise<() => Promise<void>> {
 
 async function takeLock(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
+  const path = join(gwgenDir, LOCK);
+  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
   let made: string | undefined;
+  let held = false;
+  // A signal that ends the process meanwhile (Ctrl-C while the run plans) must not leave the lock,
+  // its temporary file or the folders made for it behind: DIR is to be as it was.
+  const unguard = onFatalSignal(() => {
+    rmSync(mine, { force: true });
+    if (held) rmSync(path, { force: true });
+    for (let folder = gwgenDir; made !== undefined && folder.length >= made.length; folder = dirname(folder)) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        break;
+      }
+    }
+  });
   if (!(await exists(gwgenDir))) {
     try {
       made = await mkdir(gwgenDir, { recursive: true });
     } catch {
       // DIR cannot be made (permissions): the write reports it, with nothing changed.
+      unguard();
       return async () => undefined;
     }
   }
-  if (!(await isFolder(gwgenDir))) return async () => undefined;
-  const path = join(gwgenDir, LOCK);
+  if (!(await isFolder(gwgenDir))) {
+    unguard();
+    return async () => undefined;
+  }
   const unmake = async () => {
     // Only what this run made, and only while empty: another run may be writing into it by now.
     for (let folder = gwgenDir; made !== undefined && folder.length >= made.length; folder = dirname(folder)) {
@@ -703,15 +723,17 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     }
   };
   const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
-  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
   try {
     await writeFile(mine, me);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await link(mine, path);
+        held = true;
         return async () => {
           await rm(path, { force: true });
+          held = false;
           await unmake();
+          unguard();
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -742,10 +764,36 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     // `mine` first: the folders it made come out only once empty.
     await rm(mine, { force: true });
     await unmake();
+    unguard();
     throw err;
   } finally {
     await rm(mine, { force: true });
   }
+}
+
+/**
+ * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP that would end the process
+ * (nothing else listens for it) first runs `cleanup`, synchronously, and then ends the process by
+ * that signal as it would have. Where something else listens (gwgen watch stops at its own pace,
+ * holdingSignals defers the signal until the renames are done), it is left to them: a signal they
+ * raise again afterwards comes back here.
+ */
+function onFatalSignal(cleanup: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const handler = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    off();
+    try {
+      cleanup();
+    } finally {
+      process.kill(process.pid, signal);
+    }
+  };
+  const off = () => {
+    for (const signal of signals) process.off(signal, handler);
+  };
+  for (const signal of signals) process.on(signal, handler);
+  return off;
 }
 
 /**
