@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyWrite, lockOutput, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
@@ -278,7 +279,36 @@ describe('the output lock', () => {
     expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
     expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir, '--check'])).exitCode).toBe(0);
   });
+
+  it('a .gwgen folder gwgen may not write to is a write error (exit 1) naming it, not an internal error', async () => {
+    // root ignores permissions: the CLI then runs as nobody, on a DIR that nobody owns.
+    const asRoot = process.getuid?.() === 0;
+    const dir = join(tempDir(), 'out');
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    const run = (args: string[]) => execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, reject: false, env: {}, ...user });
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+    if (asRoot) {
+      chownTree(dir, 65534, 65534);
+      chmodSync(join(dir, '..'), 0o755);
+    }
+    const before = snapshotDir(dir);
+    chmodSync(join(dir, '.gwgen'), 0o555);
+    try {
+      const r = await run(['generate', 'examples/mesh-shop.ttl', '-o', dir]);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`${join(dir, '.gwgen')}: error: cannot take the lock ${join(dir, '.gwgen', 'lock')} (EACCES), so nothing was written`);
+      expect(r.stderr).not.toContain('internal error');
+    } finally {
+      chmodSync(join(dir, '.gwgen'), 0o755);
+    }
+    expect(snapshotDir(dir)).toEqual(before);
+  });
 });
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid);
+}
 
 /** Runs the CLI in a child whose `call` (fs/promises) sends the process a SIGINT right after its `at`-th call returns. */
 async function interruptedCli(args: string[], call: 'link' | 'rename', at: number): Promise<{ signal: string | null; stderr: string }> {

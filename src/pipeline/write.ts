@@ -765,7 +765,10 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     await rm(mine, { force: true });
     await unmake();
     unguard();
-    throw err;
+    if (err instanceof GwgenError) throw err;
+    // DIR/.gwgen not writable, a read-only or full disk: the user's to fix, not a fault of gwgen's.
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new GwgenError(problem('write', `cannot take the lock ${path} (${why}), so nothing was written`, { location: { file: gwgenDir }, hint: 'check the permissions and free space of the output directory and its .gwgen folder' }));
   } finally {
     await rm(mine, { force: true });
   }
