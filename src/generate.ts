@@ -4,7 +4,7 @@ import type { GatewayModel } from './model/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { runQueriesInWorker, type QueryRunner } from './sparql/worker-client.js';
-import { applyWrite, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { applyWrite, fileSystemProblem, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
 import { compareStrings } from './order.js';
 import { TARGET_NAMES } from './targets/names.js';
 import { timed, type Timings } from './timings.js';
@@ -140,6 +140,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     return await planAndWrite(dir, result, base, options, timings, usable);
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
+    const denied = fileSystemProblem(err);
+    if (denied) return { ok: false, plan: emptyPlan(dir, base), problems: [denied] };
     throw err;
   } finally {
     await release();

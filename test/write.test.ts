@@ -281,16 +281,7 @@ describe('the output lock', () => {
   });
 
   it('a .gwgen folder gwgen may not write to is a write error (exit 1) naming it, not an internal error', async () => {
-    // root ignores permissions: the CLI then runs as nobody, on a DIR that nobody owns.
-    const asRoot = process.getuid?.() === 0;
-    const dir = join(tempDir(), 'out');
-    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
-    const run = (args: string[]) => execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, reject: false, env: {}, ...user });
-    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
-    if (asRoot) {
-      chownTree(dir, 65534, 65534);
-      chmodSync(join(dir, '..'), 0o755);
-    }
+    const { dir, run } = await unprivilegedOutput();
     const before = snapshotDir(dir);
     chmodSync(join(dir, '.gwgen'), 0o555);
     try {
@@ -303,7 +294,48 @@ describe('the output lock', () => {
     }
     expect(snapshotDir(dir)).toEqual(before);
   });
+
+  it('a generated file or folder gwgen may not read is a problem (exit 1) naming it, also for --check, not an internal error', async () => {
+    const { dir, run } = await unprivilegedOutput();
+    const before = snapshotDir(dir);
+    for (const [path, args] of [
+      ['kong/kong.yml', ['generate', 'examples/metered-api.ttl', '-o', dir]],
+      ['kong/kong.yml', ['generate', 'examples/metered-api.ttl', '-o', dir, '--check']],
+      ['gateway/src', ['generate', 'examples/mesh-shop.ttl', '-o', dir]],
+    ] as const) {
+      chmodSync(join(dir, path), 0);
+      try {
+        const r = await run([...args]);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`: error: gwgen cannot (read|list the folder) ${join(dir, path)}[/\\w.]* \\(EACCES\\)`));
+        expect(r.stderr).not.toContain('internal error');
+      } finally {
+        chmodSync(join(dir, path), statSync(join(dir, path)).isDirectory() ? 0o755 : 0o644);
+      }
+      expect(snapshotDir(dir)).toEqual(before);
+    }
+  });
 });
+
+/**
+ * A generated DIR and a way to run the CLI on it where permissions count: root ignores them, so
+ * as root the CLI runs as nobody, on a DIR that nobody owns.
+ */
+async function unprivilegedOutput(): Promise<{ dir: string; run: (args: string[]) => Promise<{ exitCode?: number; stderr: string }> }> {
+  const asRoot = process.getuid?.() === 0;
+  const dir = join(tempDir(), 'out');
+  expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+  if (asRoot) {
+    chownTree(dir, 65534, 65534);
+    chmodSync(join(dir, '..'), 0o755);
+  }
+  const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const run = async (args: string[]) => {
+    const r = await execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, reject: false, env: {}, timeout: 120_000, ...user });
+    return { exitCode: r.exitCode, stderr: String(r.stderr) };
+  };
+  return { dir, run };
+}
 
 function chownTree(path: string, uid: number, gid: number): void {
   chownSync(path, uid, gid);

@@ -151,6 +151,18 @@ export async function outputDirProblem(dir: string): Promise<Problem | undefined
   return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' });
 }
 
+/**
+ * A file system error met while comparing with DIR (a generated file or folder gwgen may not
+ * read, as after a chmod or a checkout by another user) as a problem located at its path: the
+ * user's to fix, not a fault of gwgen's. Undefined for any other error.
+ */
+export function fileSystemProblem(err: unknown): Problem | undefined {
+  const { code, path, syscall } = err as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof path !== 'string' || !/^E[A-Z]+$/.test(code)) return undefined;
+  const what = syscall === 'scandir' ? 'list the folder' : syscall === 'open' || syscall === 'read' ? 'read' : `${syscall ?? 'access'}`;
+  return problem('write', `gwgen cannot ${what} ${path} (${code}), so nothing was written`, { location: { file: path }, hint: 'give the user running gwgen access to it (check its permissions and owner), or move it away' });
+}
+
 /** Resolves a generated path inside dir, refusing anything that would escape it. */
 function inside(dir: string, path: string): string {
   const full = resolve(dir, path);
@@ -761,8 +773,9 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     }
     throw new GwgenError(problem('locked', `could not take the lock ${path}: another run keeps taking it`, { location: { file: path }, hint: 'run one gwgen at a time into one output directory' }));
   } catch (err) {
-    // `mine` first: the folders it made come out only once empty.
-    await rm(mine, { force: true });
+    // `mine` first: the folders it made come out only once empty. Failing here (a .gwgen gwgen
+    // may not even look into) must not hide why the lock could not be taken.
+    await rm(mine, { force: true }).catch(() => undefined);
     await unmake();
     unguard();
     if (err instanceof GwgenError) throw err;
@@ -770,7 +783,7 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new GwgenError(problem('write', `cannot take the lock ${path} (${why}), so nothing was written`, { location: { file: gwgenDir }, hint: 'check the permissions and free space of the output directory and its .gwgen folder' }));
   } finally {
-    await rm(mine, { force: true });
+    await rm(mine, { force: true }).catch(() => undefined);
   }
 }
 
