@@ -280,6 +280,32 @@ describe('gwgen generate: regeneration rules', () => {
     expect(readFileSync(kong, 'utf8')).not.toContain('# my edit');
   });
 
+  it('user-code markers broken by hand are named with file:line, exit 3, nothing written (also no other file)', async () => {
+    const out = tempDir();
+    await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const generated = readFileSync(hooks, 'utf8');
+    const lineOf = (text: string, needle: string, from = 0) => text.slice(0, text.indexOf(needle, from)).split('\n').length;
+    const begin = '  // gwgen:user-code-begin before-proxy\n';
+    const end = '  // gwgen:user-code-end before-proxy\n';
+    const cases: [string, string, (text: string) => number, RegExp][] = [
+      ['end marker gone', generated.replace(end, ''), (t) => lineOf(t, begin), /region "before-proxy" lost its end marker/],
+      ['begin marker gone', generated.replace(begin, ''), (t) => lineOf(t, end), /region "before-proxy" lost its begin marker/],
+      ['an end marker too many', generated.replace(end, `${end}${end}`), (t) => lineOf(t, end, t.indexOf(end) + 1), /the line \/\/ gwgen:user-code-end before-proxy pairs with no begin marker/],
+      ['a copied region', generated.replace(end, `${end}${begin}  copy();\n${end}`), (t) => lineOf(t, begin, t.indexOf(begin) + 1), /region "before-proxy" appears twice/],
+    ];
+    for (const [what, text, line, message] of cases) {
+      writeFileSync(hooks, text);
+      const before = snapshotDir(out);
+      // Another model: other files would change too, and none may be written.
+      const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
+      expect(r.exitCode, what).toBe(3);
+      expect(r.stderr, what).toContain(`${hooks}:${line(text)}: error: gateway/src/hooks.ts: `);
+      expect(r.stderr, what).toMatch(message);
+      expect(snapshotDir(out), what).toEqual(before);
+    }
+  });
+
   it('never touches files it did not generate, and refuses to overwrite them', async () => {
     const out = tempDir();
     mkdirSync(join(out, 'kong'), { recursive: true });

@@ -511,6 +511,10 @@ describe('interfaces.md: regeneration', () => {
     const r = await gwgen(['generate', model, '-o', 'out', '--pack', 'no-hooks'], { cwd: project });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain(`"${id}" no longer exists`);
+    // Located at the region's begin marker in the file on disk.
+    const edited = readFileSync(hooks, 'utf8');
+    const beginLine = edited.slice(0, edited.search(new RegExp(`^\\s*// gwgen:user-code-begin ${id}$`, 'm'))).split('\n').length;
+    expect(r.stderr).toContain(`${join(project, 'out/gateway/src/hooks.ts')}:${beginLine}: error: gateway/src/hooks.ts: the user code region "${id}" no longer exists`);
     expect(statSnapshot(out)).toEqual(before);
     const forced = await gwgen(['generate', model, '-o', 'out', '--pack', 'no-hooks', '--force'], { cwd: project });
     expect(forced.exitCode, forced.stderr).toBe(0);
