@@ -376,16 +376,35 @@ describe('gwgen generate: regeneration rules', () => {
   it('a manifest that is not JSON stops the run (exit 3) naming it, leaving DIR as it was; --force rebuilds it', async () => {
     const out = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
-    writeFileSync(join(out, '.gwgen/manifest.json'), '{"files": {');
+    writeFileSync(join(out, '.gwgen/manifest.json'), '{\n  "files": {\n    "kong/kong.yml": {},\n  }\n}\n');
     const before = snapshotDir(out);
     const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
     expect(r.exitCode).toBe(3);
-    expect(r.stderr).toContain('.gwgen/manifest.json: error: .gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated');
+    // Located where the JSON goes wrong: the comma before the closing brace.
+    expect(r.stderr).toContain(`${join(out, '.gwgen/manifest.json')}:4:3: error: .gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(snapshotDir(out)).toEqual(before);
     const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
     expect(forced.exitCode, forced.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, '.gwgen/manifest.json'), 'utf8')).files['kong/kong.yml'].target).toBe('kong');
+  });
+
+  it('a manifest that claims a file in .gwgen (its own manifest, the lock) is not trusted: exit 3, and --force rebuilds it', async () => {
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    const manifestPath = join(out, '.gwgen/manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.files['.gwgen/manifest.json'] = { sha256: 'x', target: 'kong', template: 'kong/kong.yml.hbs' };
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const before = snapshotDir(out);
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain('.gwgen/manifest.json is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)');
+    expect(snapshotDir(out)).toEqual(before);
+    const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(manifestPath, 'utf8')).files).filter((p) => p.startsWith('.gwgen'))).toEqual([]);
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check'])).exitCode).toBe(0);
   });
 
   it('repeated -t add up, as a comma list does', async () => {

@@ -175,7 +175,7 @@ function inside(dir: string, path: string): string {
 
 /**
  * The manifest of the previous run, or undefined when there is none or it cannot be trusted (not
- * JSON, another shape, a path that leaves DIR): gwgen then treats every file in DIR as not its
+ * JSON, another shape, a path that leaves DIR or lies in .gwgen): gwgen then treats every file in DIR as not its
  * own, so nothing is overwritten or deleted on the word of a broken manifest.
  */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -186,7 +186,7 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
  * The manifest of the previous run, or why there is none to trust: `missing` (no file), or what
  * is wrong with the file (`untrusted`). A file of another kind there (a folder) is untrusted too.
  */
-async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string }> {
+async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string; readonly at?: { line: number; column: number } }> {
   let text: string | undefined;
   try {
     text = await readIfExists(join(dir, MANIFEST_PATH));
@@ -197,10 +197,13 @@ async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manif
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    return { text, untrusted: 'is not valid JSON' };
+  } catch (err) {
+    // V8 says where ("… in JSON at position 123"), or nothing when the text ends too early.
+    const position = Number(/at position (\d+)/.exec((err as Error).message)?.[1] ?? text.length);
+    const before = text.slice(0, position).split('\n');
+    return { text, untrusted: 'is not valid JSON', at: { line: before.length, column: before.at(-1)!.length + 1 } };
   }
-  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)' };
+  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)' };
 }
 
 /**
@@ -223,7 +226,8 @@ function isManifest(value: unknown): value is Manifest {
   if (typeof files !== 'object' || files === null || Array.isArray(files)) return false;
   if (targets !== undefined && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string'))) return false;
   return Object.entries(files).every(([path, entry]) => {
-    if (!isRelativePath(path) || typeof entry !== 'object' || entry === null) return false;
+    // .gwgen is gwgen's own (the manifest, the lock, staging): never a generated file to overwrite or delete.
+    if (!isRelativePath(path) || path.split('/')[0] === '.gwgen' || typeof entry !== 'object' || entry === null) return false;
     const e = entry as Record<string, unknown>;
     return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string') && (e.template_regions === undefined || (typeof e.template_regions === 'object' && e.template_regions !== null && !Array.isArray(e.template_regions) && Object.values(e.template_regions).every((h) => typeof h === 'string')));
   });
@@ -265,7 +269,7 @@ export async function planWrite(
   }
   if (recorded.untrusted !== undefined) {
     // Planning on without it would forget what gwgen generated before (never deleted, never recorded again).
-    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH) }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
+    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH), ...recorded.at }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
   }
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
