@@ -231,6 +231,13 @@ describe('gwgen generate: regeneration rules', () => {
     writeFileSync(join(staging, '0.deleted'), readFileSync(join(out, 'kong/NOTES.md')));
     rmSync(join(out, 'kong/NOTES.md'));
     writeFileSync(join(staging, 'journal.json'), JSON.stringify({ steps: [{ target: 'kong/NOTES.md', backup: '0.deleted' }], folders: [] }));
+    // While the lock's holder lives, that journal is its write under way, not an interrupted one.
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: 'now' }));
+    const during = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
+    expect(during.exitCode).toBe(3);
+    expect(during.stderr).toContain(`another gwgen run (pid ${process.pid}, since now) is writing to ${out} right now`);
+    expect(during.stderr).not.toContain('interrupted');
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), started: 'then' }));
     const check = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
     expect(check.exitCode).toBe(3);
     expect(check.stderr).toContain('holds a write that was interrupted');

@@ -661,6 +661,21 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
   return undone;
 }
 
+/**
+ * The run that holds DIR's lock, if it is alive on this host: a journal found meanwhile is its
+ * write under way, not an interrupted one.
+ */
+export async function liveLockHolder(dir: string): Promise<{ pid: number; started: string } | undefined> {
+  const text = await readFile(join(dir, '.gwgen', LOCK), 'utf8').catch(() => undefined);
+  try {
+    const holder = JSON.parse(text ?? '') as { pid?: unknown; host?: unknown; started?: unknown };
+    if (typeof holder.pid === 'number' && holder.host === hostname() && alive(holder.pid)) return { pid: holder.pid, started: String(holder.started) };
+  } catch {
+    // No lock, or not one gwgen wrote: nobody is writing.
+  }
+  return undefined;
+}
+
 /** The staging folder of a killed run that still has its journal: what --check and --dry-run must not plan over. */
 export async function pendingWrite(dir: string): Promise<string | undefined> {
   for (const staging of await stagingFolders(dir)) if (await exists(join(staging, JOURNAL))) return staging;
