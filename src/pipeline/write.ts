@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -144,11 +144,26 @@ export async function outputDirProblem(dir: string): Promise<Problem | undefined
   if (dir.trim() === '') return problem('usage', 'the output directory is empty ("")', { hint: 'name a directory with -o, or leave -o out for ./generated' });
   const kind = await stat(dir).then(
     (s) => (s.isDirectory() ? 'directory' : 'file'),
-    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : err.code === 'ENOENT' ? 'none' : (err.code ?? 'none')),
   );
+  const hint = 'choose another output directory with -o';
+  if (kind === 'none') {
+    // DIR, or the first folder on its path that is there, may be a link to nothing: gwgen would
+    // have to make its target, wherever it points.
+    for (let path = resolve(dir); ; path = dirname(path)) {
+      const link = await lstat(path).then((st) => st.isSymbolicLink(), () => undefined);
+      if (link === true) {
+        const target = await readlink(path);
+        const what = path === resolve(dir) ? 'is' : `cannot be created: ${path} on its path is`;
+        return problem('usage', `the output directory ${dir} ${what} a symbolic link to ${target}, which does not exist`, { location: { file: path }, hint: `create ${target}, or ${hint}` });
+      }
+      if (link === false || path === dirname(path)) return undefined;
+    }
+  }
+  if (/^E[A-Z]+$/.test(kind)) return problem('usage', `the output directory ${dir} cannot be used (${kind})`, { location: { file: dir }, hint });
   if (kind !== 'file' && kind !== 'under-a-file') return undefined;
   const what = kind === 'file' ? 'is a file, not a directory' : 'cannot be created: a folder on its path is a file';
-  return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' });
+  return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint });
 }
 
 /**
