@@ -733,7 +733,12 @@ export async function lockOutput(dir: string): Promise<() => Promise<void>> {
     try {
       return await takeLock(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5) continue;
+      if (err instanceof GwgenError) throw err;
+      // DIR/.gwgen not writable, a read-only or full disk: the user's to fix, not a fault of gwgen's.
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const gwgenDir = join(dir, '.gwgen');
+      throw new GwgenError(problem('write', `cannot take the lock ${join(gwgenDir, LOCK)} (${why}), so nothing was written`, { location: { file: gwgenDir }, hint: 'check the permissions and free space of the output directory and its .gwgen folder' }));
     }
   }
 }
@@ -820,10 +825,7 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     await rm(mine, { force: true }).catch(() => undefined);
     await unmake();
     unguard();
-    if (err instanceof GwgenError) throw err;
-    // DIR/.gwgen not writable, a read-only or full disk: the user's to fix, not a fault of gwgen's.
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new GwgenError(problem('write', `cannot take the lock ${path} (${why}), so nothing was written`, { location: { file: gwgenDir }, hint: 'check the permissions and free space of the output directory and its .gwgen folder' }));
+    throw err;
   } finally {
     await rm(mine, { force: true }).catch(() => undefined);
   }
