@@ -281,6 +281,10 @@ describe('gwgen generate: regeneration rules', () => {
     const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain('kong/kong.yml was edited by hand');
+    // Where gwgen would write kong.yml as it did before (the same model), the edit is located: the added last line.
+    const same = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    const lines = readFileSync(kong, 'utf8').split('\n').length - 1;
+    expect(same.stderr).toContain(`${kong}:${lines}: error: kong/kong.yml was edited by hand since gwgen generated it`);
     expect(snapshotDir(out)).toEqual(edited);
     const forced = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--force']);
     expect(forced.exitCode).toBe(0);

@@ -374,7 +374,9 @@ export async function planWrite(
         }
         if (strays.length === 0) {
           const regions = userRegions(file.content).size > 0;
-          conflicts.push(problem('hand-edited', `${file.path} was edited by hand since gwgen generated it`, { location: { file: join(dir, file.path) }, hint: `move your change into the model${regions ? ' (or a gwgen:user-code region of this file)' : ''}, or pass --force to overwrite it` }));
+          // Where gwgen would write now what it wrote then, the first line that differs is the edit.
+          const line = sha256(withoutUserCode(content)) === known.sha256 ? firstDifferentLine(onDiskLf!, content) : undefined;
+          conflicts.push(problem('hand-edited', `${file.path} was edited by hand since gwgen generated it`, { location: { file: join(dir, file.path), line }, hint: `move your change into the model${regions ? ' (or a gwgen:user-code region of this file)' : ''}, or pass --force to overwrite it` }));
         }
       }
     }
@@ -420,6 +422,15 @@ export async function planWrite(
   const record = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
   const manifestFilesChanged = record(previous) !== record(manifest);
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
+}
+
+/** The 1-based number of the first line where two texts differ. */
+function firstDifferentLine(a: string, b: string): number {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return i + 1;
 }
 
 /** Whether a region body is the template's own as the manifest recorded it (no user code in it). */
