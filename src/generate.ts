@@ -1,10 +1,10 @@
-import { resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { runQueriesInWorker, type QueryRunner } from './sparql/worker-client.js';
-import { applyWrite, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
+import { applyWrite, fileSystemProblem, liveLockHolder, lockOutput, outputDirProblem, pendingWrite, planWrite, recoverInterruptedWrites, sha256, type GeneratedFile, type Manifest, type WritePlan } from './pipeline/write.js';
 import { compareStrings } from './order.js';
 import { TARGET_NAMES } from './targets/names.js';
 import { timed, type Timings } from './timings.js';
@@ -140,6 +140,8 @@ export async function writeOutput(result: Extract<GenerateResult, { ok: true }>,
     return await planAndWrite(dir, result, base, options, timings, usable);
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, plan: emptyPlan(dir, base), problems: err.problems };
+    const denied = fileSystemProblem(err);
+    if (denied) return { ok: false, plan: emptyPlan(dir, base), problems: [denied] };
     throw err;
   } finally {
     await release();
@@ -154,6 +156,10 @@ async function planAndWrite(dir: string, result: Extract<GenerateResult, { ok: t
   const plan = await timed(timings, 'plan', () => planWrite(dir, result.files, base, { keepOtherTargets: result.explicitTargets }));
   if (options.dryRun && usable) {
     const pending = await pendingWrite(dir);
+    const writer = pending === undefined ? undefined : await liveLockHolder(dir);
+    if (writer !== undefined) {
+      return { ok: false, plan, problems: [problem('locked', `another gwgen run (pid ${writer.pid}, since ${writer.started}) is writing to ${dir} right now: what is on disk may be half of its write`, { location: { file: join(dir, '.gwgen', 'lock') }, hint: 'run this again once that run is done' })] };
+    }
     if (pending !== undefined) {
       return { ok: false, plan, problems: [problem('hand-edited', `${dir} holds a write that was interrupted (${pending}): what is on disk is half of it`, { location: { file: pending }, hint: 'run gwgen generate (without --check or --dry-run): it undoes the interrupted write first' })] };
     }

@@ -231,6 +231,13 @@ describe('gwgen generate: regeneration rules', () => {
     writeFileSync(join(staging, '0.deleted'), readFileSync(join(out, 'kong/NOTES.md')));
     rmSync(join(out, 'kong/NOTES.md'));
     writeFileSync(join(staging, 'journal.json'), JSON.stringify({ steps: [{ target: 'kong/NOTES.md', backup: '0.deleted' }], folders: [] }));
+    // While the lock's holder lives, that journal is its write under way, not an interrupted one.
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: 'now' }));
+    const during = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
+    expect(during.exitCode).toBe(3);
+    expect(during.stderr).toContain(`another gwgen run (pid ${process.pid}, since now) is writing to ${out} right now`);
+    expect(during.stderr).not.toContain('interrupted');
+    writeFileSync(join(out, '.gwgen/lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), started: 'then' }));
     const check = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
     expect(check.exitCode).toBe(3);
     expect(check.stderr).toContain('holds a write that was interrupted');
@@ -274,10 +281,40 @@ describe('gwgen generate: regeneration rules', () => {
     const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain('kong/kong.yml was edited by hand');
+    // Where gwgen would write kong.yml as it did before (the same model), the edit is located: the added last line.
+    const same = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    const lines = readFileSync(kong, 'utf8').split('\n').length - 1;
+    expect(same.stderr).toContain(`${kong}:${lines}: error: kong/kong.yml was edited by hand since gwgen generated it`);
     expect(snapshotDir(out)).toEqual(edited);
     const forced = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--force']);
     expect(forced.exitCode).toBe(0);
     expect(readFileSync(kong, 'utf8')).not.toContain('# my edit');
+  });
+
+  it('user-code markers broken by hand are named with file:line, exit 3, nothing written (also no other file)', async () => {
+    const out = tempDir();
+    await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const generated = readFileSync(hooks, 'utf8');
+    const lineOf = (text: string, needle: string, from = 0) => text.slice(0, text.indexOf(needle, from)).split('\n').length;
+    const begin = '  // gwgen:user-code-begin before-proxy\n';
+    const end = '  // gwgen:user-code-end before-proxy\n';
+    const cases: [string, string, (text: string) => number, RegExp][] = [
+      ['end marker gone', generated.replace(end, ''), (t) => lineOf(t, begin), /region "before-proxy" lost its end marker/],
+      ['begin marker gone', generated.replace(begin, ''), (t) => lineOf(t, end), /region "before-proxy" lost its begin marker/],
+      ['an end marker too many', generated.replace(end, `${end}${end}`), (t) => lineOf(t, end, t.indexOf(end) + 1), /the line \/\/ gwgen:user-code-end before-proxy pairs with no begin marker/],
+      ['a copied region', generated.replace(end, `${end}${begin}  copy();\n${end}`), (t) => lineOf(t, begin, t.indexOf(begin) + 1), /region "before-proxy" appears twice/],
+    ];
+    for (const [what, text, line, message] of cases) {
+      writeFileSync(hooks, text);
+      const before = snapshotDir(out);
+      // Another model: other files would change too, and none may be written.
+      const r = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
+      expect(r.exitCode, what).toBe(3);
+      expect(r.stderr, what).toContain(`${hooks}:${line(text)}: error: gateway/src/hooks.ts: `);
+      expect(r.stderr, what).toMatch(message);
+      expect(snapshotDir(out), what).toEqual(before);
+    }
   });
 
   it('never touches files it did not generate, and refuses to overwrite them', async () => {
@@ -350,16 +387,35 @@ describe('gwgen generate: regeneration rules', () => {
   it('a manifest that is not JSON stops the run (exit 3) naming it, leaving DIR as it was; --force rebuilds it', async () => {
     const out = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
-    writeFileSync(join(out, '.gwgen/manifest.json'), '{"files": {');
+    writeFileSync(join(out, '.gwgen/manifest.json'), '{\n  "files": {\n    "kong/kong.yml": {},\n  }\n}\n');
     const before = snapshotDir(out);
     const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
     expect(r.exitCode).toBe(3);
-    expect(r.stderr).toContain('.gwgen/manifest.json: error: .gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated');
+    // Located where the JSON goes wrong: the comma before the closing brace.
+    expect(r.stderr).toContain(`${join(out, '.gwgen/manifest.json')}:4:3: error: .gwgen/manifest.json is not valid JSON, so gwgen cannot tell which files in the output directory it generated`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(snapshotDir(out)).toEqual(before);
     const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
     expect(forced.exitCode, forced.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, '.gwgen/manifest.json'), 'utf8')).files['kong/kong.yml'].target).toBe('kong');
+  });
+
+  it('a manifest that claims a file in .gwgen (its own manifest, the lock) is not trusted: exit 3, and --force rebuilds it', async () => {
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    const manifestPath = join(out, '.gwgen/manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.files['.gwgen/manifest.json'] = { sha256: 'x', target: 'kong', template: 'kong/kong.yml.hbs' };
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const before = snapshotDir(out);
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain('.gwgen/manifest.json is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)');
+    expect(snapshotDir(out)).toEqual(before);
+    const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(manifestPath, 'utf8')).files).filter((p) => p.startsWith('.gwgen'))).toEqual([]);
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check'])).exitCode).toBe(0);
   });
 
   it('repeated -t add up, as a comma list does', async () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, visit } from 'yaml';
@@ -224,6 +224,10 @@ describe('interfaces.md: exit codes and error messages', () => {
   writeFileSync(join(badConfig, 'gwgen.json'), '{ "models": [');
   const emptyConfig = tempDir();
   writeFileSync(join(emptyConfig, 'gwgen.json'), '{ "models": [] }');
+  const links = tempDir();
+  symlinkSync(join(links, 'nowhere'), join(links, 'dangling'));
+  symlinkSync(join(links, 'loop-b'), join(links, 'loop-a'));
+  symlinkSync(join(links, 'loop-a'), join(links, 'loop-b'));
 
   // [what, exit code, args]: every failing run prints to stderr only, located, with what to do, no stack trace.
   it.each([
@@ -245,6 +249,9 @@ describe('interfaces.md: exit codes and error messages', () => {
     ['an empty target list', 2, ['generate', METERED, '-t', ',', '-o', join(tempDir(), 'o')]],
     ['an output directory that is a file', 2, ['generate', METERED, '-o', file]],
     ['an output directory under a file', 2, ['generate', METERED, '-o', join(file, 'out')]],
+    ['an output directory that is a link to nothing', 2, ['generate', METERED, '-o', join(links, 'dangling')]],
+    ['an output directory under a link to nothing', 2, ['generate', METERED, '-o', join(links, 'dangling/out')]],
+    ['an output directory that is a loop of links', 2, ['generate', METERED, '-o', join(links, 'loop-a')]],
     ['init into a file', 2, ['init', file]],
     ['a pack path that does not exist (install)', 2, ['pack', 'install', './no/such/pack']],
     ['a pack path that does not exist (validate)', 2, ['pack', 'validate', 'no/such/pack']],
@@ -511,6 +518,10 @@ describe('interfaces.md: regeneration', () => {
     const r = await gwgen(['generate', model, '-o', 'out', '--pack', 'no-hooks'], { cwd: project });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain(`"${id}" no longer exists`);
+    // Located at the region's begin marker in the file on disk.
+    const edited = readFileSync(hooks, 'utf8');
+    const beginLine = edited.slice(0, edited.search(new RegExp(`^\\s*// gwgen:user-code-begin ${id}$`, 'm'))).split('\n').length;
+    expect(r.stderr).toContain(`${join(project, 'out/gateway/src/hooks.ts')}:${beginLine}: error: gateway/src/hooks.ts: the user code region "${id}" no longer exists`);
     expect(statSnapshot(out)).toEqual(before);
     const forced = await gwgen(['generate', model, '-o', 'out', '--pack', 'no-hooks', '--force'], { cwd: project });
     expect(forced.exitCode, forced.stderr).toBe(0);

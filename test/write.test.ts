@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyWrite, lockOutput, planWrite, recoverInterruptedWrites, type GeneratedFile } from '../dist/pipeline/write.js';
@@ -258,7 +259,111 @@ describe('the output lock', () => {
     expect(third.exitCode, third.stderr).toBe(0);
     expect(readdirSync(join(fresh, '.gwgen'))).toEqual(['manifest.json']);
   });
+
+  it('a Ctrl-C while gwgen generate holds the lock leaves no lock behind: planning, DIR as it was (a new DIR not made); writing, the renames done', async () => {
+    const parent = tempDir();
+    const fresh = join(parent, 'new out');
+    const planning = await interruptedCli(['generate', 'examples/metered-api.ttl', '-o', fresh], 'link', 1);
+    expect(planning.signal, planning.stderr).toBe('SIGINT');
+    expect(existsSync(fresh)).toBe(false);
+
+    const dir = join(parent, 'out');
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+    const original = snapshotDir(dir);
+    const again = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'link', 1);
+    expect(again.signal, again.stderr).toBe('SIGINT');
+    expect(snapshotDir(dir)).toEqual(original);
+
+    const writing = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'rename', 3);
+    expect(writing.signal, writing.stderr).toBe('SIGINT');
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+    expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir, '--check'])).exitCode).toBe(0);
+  });
+
+  it('a .gwgen folder gwgen may not write to is a write error (exit 1) naming it, not an internal error', async () => {
+    const { dir, run } = await unprivilegedOutput();
+    const before = snapshotDir(dir);
+    chmodSync(join(dir, '.gwgen'), 0o555);
+    try {
+      const r = await run(['generate', 'examples/mesh-shop.ttl', '-o', dir]);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`${join(dir, '.gwgen')}: error: cannot take the lock ${join(dir, '.gwgen', 'lock')} (EACCES), so nothing was written`);
+      expect(r.stderr).not.toContain('internal error');
+    } finally {
+      chmodSync(join(dir, '.gwgen'), 0o755);
+    }
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('a generated file or folder gwgen may not read is a problem (exit 1) naming it, also for --check, not an internal error', async () => {
+    const { dir, run } = await unprivilegedOutput();
+    const before = snapshotDir(dir);
+    for (const [path, args] of [
+      ['kong/kong.yml', ['generate', 'examples/metered-api.ttl', '-o', dir]],
+      ['kong/kong.yml', ['generate', 'examples/metered-api.ttl', '-o', dir, '--check']],
+      ['gateway/src', ['generate', 'examples/mesh-shop.ttl', '-o', dir]],
+    ] as const) {
+      chmodSync(join(dir, path), 0);
+      try {
+        const r = await run([...args]);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`: error: gwgen cannot (read|list the folder) ${join(dir, path)}[/\\w.]* \\(EACCES\\)`));
+        expect(r.stderr).not.toContain('internal error');
+      } finally {
+        chmodSync(join(dir, path), statSync(join(dir, path)).isDirectory() ? 0o755 : 0o644);
+      }
+      expect(snapshotDir(dir)).toEqual(before);
+    }
+  });
 });
+
+/**
+ * A generated DIR and a way to run the CLI on it where permissions count: root ignores them, so
+ * as root the CLI runs as nobody, on a DIR that nobody owns.
+ */
+async function unprivilegedOutput(): Promise<{ dir: string; run: (args: string[]) => Promise<{ exitCode?: number; stderr: string }> }> {
+  const asRoot = process.getuid?.() === 0;
+  const dir = join(tempDir(), 'out');
+  expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+  if (asRoot) {
+    chownTree(dir, 65534, 65534);
+    chmodSync(join(dir, '..'), 0o755);
+  }
+  const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const run = async (args: string[]) => {
+    const r = await execa(process.execPath, [join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, reject: false, env: {}, timeout: 120_000, ...user });
+    return { exitCode: r.exitCode, stderr: String(r.stderr) };
+  };
+  return { dir, run };
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), uid, gid);
+}
+
+/** Runs the CLI in a child whose `call` (fs/promises) sends the process a SIGINT right after its `at`-th call returns. */
+async function interruptedCli(args: string[], call: 'link' | 'rename', at: number): Promise<{ signal: string | null; stderr: string }> {
+  const preload = join(tempDir(), 'interrupt.mjs');
+  writeFileSync(
+    preload,
+    `import fsp from 'node:fs/promises';
+    import { syncBuiltinESMExports } from 'node:module';
+    const original = fsp.${call};
+    let n = 0;
+    fsp.${call} = async (...args) => {
+      const result = await original(...args);
+      if (++n === ${at}) process.kill(process.pid, 'SIGINT');
+      return result;
+    };
+    syncBuiltinESMExports();`,
+  );
+  const child = spawn(process.execPath, ['--import', preload, join(ROOT, 'dist/cli/bin.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) => child.on('exit', (_code, signal) => (clearTimeout(timer), resolve({ signal, stderr }))));
+}
 
 describe('user code and the manifest', () => {
   const hooks = (v: string) => file('src/hooks.ts', `// ${v}\n// gwgen:user-code-begin h\n// default body\n// gwgen:user-code-end h\n`);
@@ -315,12 +420,12 @@ describe('user code and the manifest', () => {
     await expect(planWrite(dir, [file('src/two.ts', '// gwgen:user-code-begin x\n// gwgen:user-code-end x\n// gwgen:user-code-begin x\n// gwgen:user-code-end x\n')], base)).rejects.toThrow(/has the user-code region "x" twice/);
   });
 
-  it.each([['{}'], ['[]'], ['{"files":null}'], ['{"files":{"../../evil":{"sha256":"x","target":"t","template":"t"}}}'], ['{not json']])('a manifest of the wrong shape (%s) is not trusted: gwgen owns nothing in DIR', async (text) => {
+  it.each([['{}'], ['[]'], ['{"files":null}'], ['{"files":{"../../evil":{"sha256":"x","target":"t","template":"t"}}}'], ['{"files":{".gwgen/lock":{"sha256":"x","target":"t","template":"t"}}}'], ['{not json']])('a manifest of the wrong shape (%s) is not trusted: gwgen owns nothing in DIR', async (text) => {
     const dir = tempDir();
     await write(dir, [file('a.txt', 'A\n')]);
     writeFileSync(join(dir, '.gwgen/manifest.json'), text);
     const plan = await planWrite(dir, [file('a.txt', 'A2\n')], base);
-    const why = text === '{not json' ? 'is not valid JSON' : 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)';
+    const why = text === '{not json' ? 'is not valid JSON' : 'is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)';
     expect(plan.conflicts.map((c) => c.message)).toEqual([
       `.gwgen/manifest.json ${why}, so gwgen cannot tell which files in the output directory it generated`,
       `a.txt exists but was not generated by gwgen (.gwgen/manifest.json ${why})`,

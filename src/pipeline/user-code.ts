@@ -18,13 +18,32 @@ export function userRegions(content: string): Map<string, string> {
   return regions;
 }
 
-/** Region ids that appear more than once (a copied marker pair): whose body is the user's is unclear. */
-export function duplicateRegionIds(content: string): string[] {
+/** The 1-based line of an offset in content. */
+function lineAt(content: string, offset: number): number {
+  let line = 1;
+  for (let i = content.indexOf('\n'); i !== -1 && i < offset; i = content.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/**
+ * Region ids that appear more than once (a copied marker pair): whose body is the user's is
+ * unclear. `line`: where the second one begins.
+ */
+export function duplicateRegionIds(content: string): { id: string; line: number }[] {
   if (!content.includes(MARKER)) return [];
   const seen = new Set<string>();
-  const twice = new Set<string>();
-  for (const m of content.matchAll(REGION)) (seen.has(m[2]!) ? twice : seen).add(m[2]!);
-  return [...twice];
+  const twice = new Map<string, number>();
+  for (const m of content.matchAll(REGION)) {
+    if (!seen.has(m[2]!)) seen.add(m[2]!);
+    else if (!twice.has(m[2]!)) twice.set(m[2]!, lineAt(content, m.index));
+  }
+  return [...twice].map(([id, line]) => ({ id, line }));
+}
+
+/** The line where region `id` begins in content (the first one, if twice). */
+export function regionLine(content: string, id: string): number | undefined {
+  for (const m of content.matchAll(REGION)) if (m[2] === id) return lineAt(content, m.index);
+  return undefined;
 }
 
 /**
@@ -47,19 +66,30 @@ export function withoutUserCode(content: string): string {
   return content.replace(REGION, (_whole, begin: string, _id: string, _body: string, end: string) => begin + end);
 }
 
-const MARKER_LINES = {
-  begin: /^[ \t]*\/\/ gwgen:user-code-begin ([\w.-]+)[ \t]*$/gm,
-  end: /^[ \t]*\/\/ gwgen:user-code-end ([\w.-]+)[ \t]*$/gm,
-};
+const MARKER_LINES = /^[ \t]*\/\/ gwgen:user-code-(begin|end) ([\w.-]+)[ \t]*$/gm;
+
+export interface StrayMarker {
+  readonly id: string;
+  readonly line: number;
+  /** The region `id` is closed elsewhere in the file: this marker is one too many, not a lost partner. */
+  readonly extra: boolean;
+}
 
 /**
- * Ids of markers that pair with none (such a region is not carried over): `unclosed`, begin
+ * Marker lines that pair with none (such a region is not carried over): `unclosed`, begin
  * markers without their end (a deleted or mistyped end line), and `unopened`, end markers without
- * their begin.
+ * their begin. A marker inside a region's body is the user's text, not a marker.
  */
-export function unmatchedRegionMarkers(content: string): { unclosed: string[]; unopened: string[] } {
+export function unmatchedRegionMarkers(content: string): { unclosed: StrayMarker[]; unopened: StrayMarker[] } {
   if (!content.includes('gwgen:user-code-')) return { unclosed: [], unopened: [] };
-  const closed = new Set([...content.matchAll(REGION)].map((m) => m[2]!));
-  const unmatched = (line: RegExp) => [...new Set([...content.matchAll(line)].map((m) => m[1]!).filter((id) => !closed.has(id)))];
-  return { unclosed: unmatched(MARKER_LINES.begin), unopened: unmatched(MARKER_LINES.end) };
+  const regions = [...content.matchAll(REGION)].map((m) => ({ id: m[2]!, begin: m.index, end: m.index + m[1]!.length + m[3]!.length, after: m.index + m[0].length }));
+  const closed = new Set(regions.map((r) => r.id));
+  const unclosed: StrayMarker[] = [];
+  const unopened: StrayMarker[] = [];
+  for (const m of content.matchAll(MARKER_LINES)) {
+    const at = m.index;
+    if (regions.some((r) => at === r.begin || at === r.end || (at > r.begin && at < r.after))) continue;
+    (m[1] === 'begin' ? unclosed : unopened).push({ id: m[2]!, line: lineAt(content, at), extra: closed.has(m[2]!) });
+  }
+  return { unclosed, unopened };
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { compareStrings } from '../order.js';
-import { carryUserCode, duplicateRegionIds, unmatchedRegionMarkers, userRegions, withoutUserCode } from './user-code.js';
+import { carryUserCode, duplicateRegionIds, regionLine, unmatchedRegionMarkers, userRegions, withoutUserCode } from './user-code.js';
 
 export interface GeneratedFile {
   /** Relative to the output directory, "/"-separated. */
@@ -143,11 +144,38 @@ export async function outputDirProblem(dir: string): Promise<Problem | undefined
   if (dir.trim() === '') return problem('usage', 'the output directory is empty ("")', { hint: 'name a directory with -o, or leave -o out for ./generated' });
   const kind = await stat(dir).then(
     (s) => (s.isDirectory() ? 'directory' : 'file'),
-    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : 'none'),
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : err.code === 'ENOENT' ? 'none' : (err.code ?? 'none')),
   );
+  const hint = 'choose another output directory with -o';
+  if (kind === 'none') {
+    // DIR, or the first folder on its path that is there, may be a link to nothing: gwgen would
+    // have to make its target, wherever it points.
+    for (let path = resolve(dir); ; path = dirname(path)) {
+      const link = await lstat(path).then((st) => st.isSymbolicLink(), () => undefined);
+      if (link === true) {
+        const target = await readlink(path);
+        const what = path === resolve(dir) ? 'is' : `cannot be created: ${path} on its path is`;
+        return problem('usage', `the output directory ${dir} ${what} a symbolic link to ${target}, which does not exist`, { location: { file: path }, hint: `create ${target}, or ${hint}` });
+      }
+      if (link === false || path === dirname(path)) return undefined;
+    }
+  }
+  if (/^E[A-Z]+$/.test(kind)) return problem('usage', `the output directory ${dir} cannot be used (${kind})`, { location: { file: dir }, hint });
   if (kind !== 'file' && kind !== 'under-a-file') return undefined;
   const what = kind === 'file' ? 'is a file, not a directory' : 'cannot be created: a folder on its path is a file';
-  return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint: 'choose another output directory with -o' });
+  return problem('usage', `the output directory ${dir} ${what}`, { location: { file: dir }, hint });
+}
+
+/**
+ * A file system error met while comparing with DIR (a generated file or folder gwgen may not
+ * read, as after a chmod or a checkout by another user) as a problem located at its path: the
+ * user's to fix, not a fault of gwgen's. Undefined for any other error.
+ */
+export function fileSystemProblem(err: unknown): Problem | undefined {
+  const { code, path, syscall } = err as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof path !== 'string' || !/^E[A-Z]+$/.test(code)) return undefined;
+  const what = syscall === 'scandir' ? 'list the folder' : syscall === 'open' || syscall === 'read' ? 'read' : `${syscall ?? 'access'}`;
+  return problem('write', `gwgen cannot ${what} ${path} (${code}), so nothing was written`, { location: { file: path }, hint: 'give the user running gwgen access to it (check its permissions and owner), or move it away' });
 }
 
 /** Resolves a generated path inside dir, refusing anything that would escape it. */
@@ -162,7 +190,7 @@ function inside(dir: string, path: string): string {
 
 /**
  * The manifest of the previous run, or undefined when there is none or it cannot be trusted (not
- * JSON, another shape, a path that leaves DIR): gwgen then treats every file in DIR as not its
+ * JSON, another shape, a path that leaves DIR or lies in .gwgen): gwgen then treats every file in DIR as not its
  * own, so nothing is overwritten or deleted on the word of a broken manifest.
  */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -173,7 +201,7 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
  * The manifest of the previous run, or why there is none to trust: `missing` (no file), or what
  * is wrong with the file (`untrusted`). A file of another kind there (a folder) is untrusted too.
  */
-async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string }> {
+async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manifest; readonly text?: string; readonly missing?: true; readonly untrusted?: string; readonly at?: { line: number; column: number } }> {
   let text: string | undefined;
   try {
     text = await readIfExists(join(dir, MANIFEST_PATH));
@@ -184,10 +212,13 @@ async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manif
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    return { text, untrusted: 'is not valid JSON' };
+  } catch (err) {
+    // V8 says where ("… in JSON at position 123"), or nothing when the text ends too early.
+    const position = Number(/at position (\d+)/.exec((err as Error).message)?.[1] ?? text.length);
+    const before = text.slice(0, position).split('\n');
+    return { text, untrusted: 'is not valid JSON', at: { line: before.length, column: before.at(-1)!.length + 1 } };
   }
-  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path that leaves the output directory)' };
+  return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)' };
 }
 
 /**
@@ -210,7 +241,8 @@ function isManifest(value: unknown): value is Manifest {
   if (typeof files !== 'object' || files === null || Array.isArray(files)) return false;
   if (targets !== undefined && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string'))) return false;
   return Object.entries(files).every(([path, entry]) => {
-    if (!isRelativePath(path) || typeof entry !== 'object' || entry === null) return false;
+    // .gwgen is gwgen's own (the manifest, the lock, staging): never a generated file to overwrite or delete.
+    if (!isRelativePath(path) || path.split('/')[0] === '.gwgen' || typeof entry !== 'object' || entry === null) return false;
     const e = entry as Record<string, unknown>;
     return typeof e.sha256 === 'string' && typeof e.target === 'string' && typeof e.template === 'string' && (e.template_sha256 === undefined || typeof e.template_sha256 === 'string') && (e.template_regions === undefined || (typeof e.template_regions === 'object' && e.template_regions !== null && !Array.isArray(e.template_regions) && Object.values(e.template_regions).every((h) => typeof h === 'string')));
   });
@@ -243,7 +275,7 @@ export async function planWrite(
 
   const unusable = await outputDirProblem(dir);
   if (unusable) throw new GwgenError(unusable);
-  const repeated = files.flatMap((f) => duplicateRegionIds(f.content).map((id) => problem('render', `${f.path}: the template ${f.template} has the user-code region "${id}" twice, so regeneration could not tell whose code goes where`, { location: { file: f.template }, hint: 'give every gwgen:user-code region of a template its own id' })));
+  const repeated = files.flatMap((f) => duplicateRegionIds(f.content).map(({ id }) => problem('render', `${f.path}: the template ${f.template} has the user-code region "${id}" twice, so regeneration could not tell whose code goes where`, { location: { file: f.template }, hint: 'give every gwgen:user-code region of a template its own id' })));
   if (repeated.length > 0) throw new GwgenError(repeated);
   if (await lstat(join(dir, '.gwgen')).then((st) => st.isSymbolicLink(), () => false)) {
     const obstacle = problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
@@ -252,7 +284,7 @@ export async function planWrite(
   }
   if (recorded.untrusted !== undefined) {
     // Planning on without it would forget what gwgen generated before (never deleted, never recorded again).
-    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH) }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
+    conflicts.push(problem('hand-edited', `${MANIFEST_PATH} ${recorded.untrusted}, so gwgen cannot tell which files in the output directory it generated`, { location: { file: join(dir, MANIFEST_PATH), ...recorded.at }, hint: `restore it (from version control or a backup), or pass --force to rebuild it: files as gwgen would generate them are then taken as gwgen's, other files at generated paths are overwritten, and files generated before that the model no longer produces are left in place, no longer recorded` }));
   }
   const blockers = new Set<string>();
   const running = new Set(manifestBase.targets);
@@ -309,10 +341,10 @@ export async function planWrite(
       const carried = carryUserCode(content, onDiskLf, (id, body) => untouched || templateBody(known, id, body));
       content = carried.content;
       for (const id of carried.dropped) {
-        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
+        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path), line: regionLine(onDiskLf, id) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
       }
-      for (const id of duplicateRegionIds(onDiskLf)) {
-        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path) }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
+      for (const { id, line } of duplicateRegionIds(onDiskLf)) {
+        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path), line }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
       }
     }
     const written = onDisk !== undefined && usesCrlf(onDisk) ? content.replace(/\r?\n/g, '\r\n') : content;
@@ -328,13 +360,23 @@ export async function planWrite(
         conflicts.push(problem('hand-edited', `${file.path} exists but was not generated by gwgen (${why})`, { location: { file: join(dir, file.path) }, hint: `move it away, or pass --force to overwrite it; if gwgen did generate it, restore ${MANIFEST_PATH} (from version control or a backup) instead` }));
       } else if (sha256(withoutUserCode(onDiskLf!)) !== known.sha256) {
         const { unclosed, unopened } = unmatchedRegionMarkers(onDiskLf!);
-        if (unclosed.length === 0 && unopened.length > 0) {
-          conflicts.push(problem('hand-edited', `${file.path}: the user code region${unopened.length > 1 ? 's' : ''} ${unopened.map((id) => `"${id}"`).join(', ')} lost ${unopened.length > 1 ? 'their' : 'its'} begin marker, so gwgen cannot tell where your code starts`, { location: { file: join(dir, file.path) }, hint: `put back the line // gwgen:user-code-begin ${unopened[0]} before your code (--force would drop the region's code)` }));
-        } else if (unclosed.length > 0) {
-          conflicts.push(problem('hand-edited', `${file.path}: the user code region${unclosed.length > 1 ? 's' : ''} ${unclosed.map((id) => `"${id}"`).join(', ')} lost ${unclosed.length > 1 ? 'their' : 'its'} end marker, so gwgen cannot tell where your code ends`, { location: { file: join(dir, file.path) }, hint: `put back the line // gwgen:user-code-end ${unclosed[0]} after your code (--force would drop the region's code)` }));
-        } else {
+        const strays = [...unclosed.map((m) => ({ ...m, kind: 'begin' as const })), ...unopened.map((m) => ({ ...m, kind: 'end' as const }))].sort((a, b) => a.line - b.line);
+        for (const { id, line, extra, kind } of strays) {
+          const where = { location: { file: join(dir, file.path), line } };
+          const edge = kind === 'begin' ? 'ends' : 'starts';
+          if (extra) {
+            conflicts.push(problem('hand-edited', `${file.path}: the line // gwgen:user-code-${kind} ${id} pairs with no ${kind === 'begin' ? 'end' : 'begin'} marker (the region "${id}" is complete elsewhere), so gwgen cannot tell where your code ${edge}`, { ...where, hint: `remove the line, or give the region its ${kind === 'begin' ? 'end' : 'begin'} marker back (--force would overwrite the file)` }));
+          } else if (kind === 'begin') {
+            conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" lost its end marker, so gwgen cannot tell where your code ends`, { ...where, hint: `put back the line // gwgen:user-code-end ${id} after your code (--force would drop the region's code)` }));
+          } else {
+            conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" lost its begin marker, so gwgen cannot tell where your code starts`, { ...where, hint: `put back the line // gwgen:user-code-begin ${id} before your code (--force would drop the region's code)` }));
+          }
+        }
+        if (strays.length === 0) {
           const regions = userRegions(file.content).size > 0;
-          conflicts.push(problem('hand-edited', `${file.path} was edited by hand since gwgen generated it`, { location: { file: join(dir, file.path) }, hint: `move your change into the model${regions ? ' (or a gwgen:user-code region of this file)' : ''}, or pass --force to overwrite it` }));
+          // Where gwgen would write now what it wrote then, the first line that differs is the edit.
+          const line = sha256(withoutUserCode(content)) === known.sha256 ? firstDifferentLine(onDiskLf!, content) : undefined;
+          conflicts.push(problem('hand-edited', `${file.path} was edited by hand since gwgen generated it`, { location: { file: join(dir, file.path), line }, hint: `move your change into the model${regions ? ' (or a gwgen:user-code region of this file)' : ''}, or pass --force to overwrite it` }));
         }
       }
     }
@@ -380,6 +422,15 @@ export async function planWrite(
   const record = (m: Manifest | undefined) => JSON.stringify(m ? { targets: m.targets, pack: m.pack, files: m.files } : undefined);
   const manifestFilesChanged = record(previous) !== record(manifest);
   return { dir, create, update, unchanged, delete: remove.sort(), conflicts, obstacles, contents, manifest, manifestChanged, manifestCreated: manifestOnDisk === undefined, manifestFilesChanged };
+}
+
+/** The 1-based number of the first line where two texts differ. */
+function firstDifferentLine(a: string, b: string): number {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return i + 1;
 }
 
 /** Whether a region body is the template's own as the manifest recorded it (no user code in it). */
@@ -636,6 +687,21 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
   return undone;
 }
 
+/**
+ * The run that holds DIR's lock, if it is alive on this host: a journal found meanwhile is its
+ * write under way, not an interrupted one.
+ */
+export async function liveLockHolder(dir: string): Promise<{ pid: number; started: string } | undefined> {
+  const text = await readFile(join(dir, '.gwgen', LOCK), 'utf8').catch(() => undefined);
+  try {
+    const holder = JSON.parse(text ?? '') as { pid?: unknown; host?: unknown; started?: unknown };
+    if (typeof holder.pid === 'number' && holder.host === hostname() && alive(holder.pid)) return { pid: holder.pid, started: String(holder.started) };
+  } catch {
+    // No lock, or not one gwgen wrote: nobody is writing.
+  }
+  return undefined;
+}
+
 /** The staging folder of a killed run that still has its journal: what --check and --dry-run must not plan over. */
 export async function pendingWrite(dir: string): Promise<string | undefined> {
   for (const staging of await stagingFolders(dir)) if (await exists(join(staging, JOURNAL))) return staging;
@@ -678,24 +744,48 @@ export async function lockOutput(dir: string): Promise<() => Promise<void>> {
     try {
       return await takeLock(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5) continue;
+      if (err instanceof GwgenError) throw err;
+      // DIR/.gwgen not writable, a read-only or full disk: the user's to fix, not a fault of gwgen's.
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      const gwgenDir = join(dir, '.gwgen');
+      throw new GwgenError(problem('write', `cannot take the lock ${join(gwgenDir, LOCK)} (${why}), so nothing was written`, { location: { file: gwgenDir }, hint: 'check the permissions and free space of the output directory and its .gwgen folder' }));
     }
   }
 }
 
 async function takeLock(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
+  const path = join(gwgenDir, LOCK);
+  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
   let made: string | undefined;
+  let held = false;
+  // A signal that ends the process meanwhile (Ctrl-C while the run plans) must not leave the lock,
+  // its temporary file or the folders made for it behind: DIR is to be as it was.
+  const unguard = onFatalSignal(() => {
+    rmSync(mine, { force: true });
+    if (held) rmSync(path, { force: true });
+    for (let folder = gwgenDir; made !== undefined && folder.length >= made.length; folder = dirname(folder)) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        break;
+      }
+    }
+  });
   if (!(await exists(gwgenDir))) {
     try {
       made = await mkdir(gwgenDir, { recursive: true });
     } catch {
       // DIR cannot be made (permissions): the write reports it, with nothing changed.
+      unguard();
       return async () => undefined;
     }
   }
-  if (!(await isFolder(gwgenDir))) return async () => undefined;
-  const path = join(gwgenDir, LOCK);
+  if (!(await isFolder(gwgenDir))) {
+    unguard();
+    return async () => undefined;
+  }
   const unmake = async () => {
     // Only what this run made, and only while empty: another run may be writing into it by now.
     for (let folder = gwgenDir; made !== undefined && folder.length >= made.length; folder = dirname(folder)) {
@@ -703,15 +793,17 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     }
   };
   const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
-  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
   try {
     await writeFile(mine, me);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await link(mine, path);
+        held = true;
         return async () => {
           await rm(path, { force: true });
+          held = false;
           await unmake();
+          unguard();
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -739,13 +831,40 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
     }
     throw new GwgenError(problem('locked', `could not take the lock ${path}: another run keeps taking it`, { location: { file: path }, hint: 'run one gwgen at a time into one output directory' }));
   } catch (err) {
-    // `mine` first: the folders it made come out only once empty.
-    await rm(mine, { force: true });
+    // `mine` first: the folders it made come out only once empty. Failing here (a .gwgen gwgen
+    // may not even look into) must not hide why the lock could not be taken.
+    await rm(mine, { force: true }).catch(() => undefined);
     await unmake();
+    unguard();
     throw err;
   } finally {
-    await rm(mine, { force: true });
+    await rm(mine, { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP that would end the process
+ * (nothing else listens for it) first runs `cleanup`, synchronously, and then ends the process by
+ * that signal as it would have. Where something else listens (gwgen watch stops at its own pace,
+ * holdingSignals defers the signal until the renames are done), it is left to them: a signal they
+ * raise again afterwards comes back here.
+ */
+function onFatalSignal(cleanup: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const handler = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    off();
+    try {
+      cleanup();
+    } finally {
+      process.kill(process.pid, signal);
+    }
+  };
+  const off = () => {
+    for (const signal of signals) process.off(signal, handler);
+  };
+  for (const signal of signals) process.on(signal, handler);
+  return off;
 }
 
 /**
