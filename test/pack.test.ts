@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gwgen, ROOT, tempDir } from './helpers.js';
+import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
 /**
  * Makes `dir` a git repository with everything in it committed (as `message`), and returns a
@@ -330,6 +330,17 @@ describe('gwgen pack install from npm: what was fetched', () => {
     expect(readme.stderr).toContain('README.md is a file, not a pack directory, a git repository or an npm tarball');
     for (const r of [toml, readme]) expect(r.stderr).not.toMatch(/npm could not|Command failed|gwgen-pack-/);
     expect(readdirSync(project)).toEqual(['README.md']);
+  });
+
+  it('an empty source or directory (an unset shell variable) is a usage error, not the current folder', async () => {
+    const project = makePack(join(tempDir(), 'here'));
+    const before = snapshotDir(project);
+    for (const [args, what] of [[['pack', 'install', ''], 'source'], [['pack', 'install', '  '], 'source'], [['pack', 'validate', ''], 'directory']] as const) {
+      const r = await gwgen([...args], { cwd: project });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`error: the pack ${what} is empty`);
+    }
+    expect(snapshotDir(project)).toEqual(before);
   });
 
   it("npm's own reason is in the message when it cannot fetch a spec, and a spec with a scheme is no folder name", async () => {

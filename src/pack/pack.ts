@@ -107,7 +107,12 @@ export async function packIntegrity(dir: string): Promise<string> {
  * Checks a pack: pack.toml, then that its Turtle parses, its templates compile, its audit
  * rules have their metadata and it holds at least one of ontology/, queries/, templates/.
  */
+/** An empty argument (`gwgen pack install ""`, an unset shell variable) names no pack: it is not the current folder. */
+const emptySource = (what: string): Problem =>
+  problem('file-not-found', `the pack ${what} is empty`, { hint: `give the pack's ${what} (\`.\` for the current folder)` });
+
 export async function validatePack(dir: string): Promise<{ manifest?: PackManifest; problems: Problem[] }> {
+  if (dir.trim() === '') return { problems: [emptySource('directory')] };
   const found = await stat(dir).then((s) => (s.isDirectory() ? 'directory' : 'file'), () => 'none');
   if (found !== 'directory') {
     // Either way there is no pack directory there: a usage error (exit 2), not a fault of a pack.
@@ -629,6 +634,7 @@ interface InstallResult {
 }
 
 async function install(source: string, projectDir: string, interrupted: () => boolean): Promise<InstallResult> {
+  if (source.trim() === '') return { problems: [emptySource('source')] };
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
   const before = await loadLock(projectDir);
   if (!before.lock) return { problems: before.problems };
