@@ -45,6 +45,8 @@ async function generateK8s(models: string[]): Promise<Generated> {
   return { model: result.model, files, docs };
 }
 
+/** Whether the gateway's replicas share counters in Redis: limiters with policy "redis", or quota tiers. */
+const usesRedis = (model: GatewayModel) => model.routes.some((r) => r.rateLimit?.policy === 'redis') || model.consumers.some((c) => c.quotaTier !== undefined);
 const find = (g: Generated, kind: string, name: string, namespace?: string) => g.docs.find((d) => d.kind === kind && d.metadata.name === name && (namespace === undefined || d.metadata.namespace === namespace));
 const container = (d: Doc) => d.spec.template.spec.containers[0];
 
@@ -105,12 +107,15 @@ describe.each(examples)('k8s target: %s', (example) => {
     const secretEnv = [
       ...g.model.routes.flatMap((r) => (r.auth?.kind === 'jwt' && r.auth.secretEnv ? [r.auth.secretEnv] : [])),
       ...g.model.consumers.flatMap((cn) => (cn.apiKeyEnv ? [cn.apiKeyEnv] : [])),
-      ...(g.model.routes.some((r) => r.rateLimit?.policy === 'redis') ? ['REDIS_URL'] : []),
     ];
     for (const name of new Set(secretEnv)) {
       const env = c.env.find((e: Doc) => e.name === name);
       expect(env, name).toEqual({ name, valueFrom: { secretKeyRef: { name: `${gw}-secrets`, key: name } } });
     }
+    // REDIS_URL names the Redis deployed beside the gateway (no password, so no Secret).
+    const redisUrl = c.env.find((e: Doc) => e.name === 'REDIS_URL');
+    if (usesRedis(g.model)) expect(redisUrl).toEqual({ name: 'REDIS_URL', value: `redis://redis.${gw}.svc.cluster.local:6379` });
+    else expect(redisUrl).toBeUndefined();
     // One value per variable: a name listed twice would have the later entry replace the earlier.
     expect(new Set(c.env.map((e: Doc) => e.name)).size).toBe(c.env.length);
     for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
@@ -152,9 +157,9 @@ describe.each(examples)('k8s target: %s', (example) => {
     }
   });
 
-  it('deploys Redis beside the gateway exactly when a limiter keeps its counters there', () => {
+  it('deploys Redis beside the gateway exactly when a limiter or a quota tier keeps its counters there', () => {
     const gw = g.model.gateway.name;
-    const redis = g.model.routes.some((r) => r.rateLimit?.policy === 'redis');
+    const redis = usesRedis(g.model);
     expect(find(g, 'Deployment', 'redis', gw) !== undefined).toBe(redis);
     if (redis) expect(find(g, 'Service', 'redis', gw)!.spec.ports[0].port).toBe(6379);
   });
@@ -279,13 +284,105 @@ describe('k8s target: the gateway in a mesh', () => {
     const expected = annotation ? { [annotation]: '9000' } : {};
     expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => k !== 'gwgen.dev/config-sha256'))).toEqual(expected);
     const backendPods = find(g, 'Deployment', 'svc')!.spec.template.metadata;
-    expect(Object.keys(backendPods.annotations ?? {}).filter((k) => /inbound/i.test(k))).toEqual([]);
+    expect(Object.keys(backendPods.annotations ?? {}).filter((k) => /inbound-?ports/i.test(k))).toEqual([]);
+    // The backend runs in namespace default, which gwgen does not label: its pods carry the mesh's injection marker.
+    const marker = { istio: { labels: { 'sidecar.istio.io/inject': 'true' } }, kuma: { labels: { 'kuma.io/sidecar-injection': 'enabled' } }, linkerd: { annotations: { 'linkerd.io/inject': mode === 'DISABLE' ? 'disabled' : 'enabled' } } }[mesh as 'istio'];
+    if (marker) expect(backendPods).toMatchObject(marker);
+    else expect(JSON.stringify(backendPods)).not.toMatch(/inject/);
     expect(g.files['k8s/NOTES.md']!.includes(`## agw:meshType "${mesh}" at the edge`)).toBe(annotation !== undefined);
   });
 
   it('under a privileged listen port the annotation names the port the container listens on', async () => {
     const g = await k8sOf([writeModel([undefined], ' ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ]', 'mesh-443', 443)]);
     expect(find(g, 'Deployment', 'mesh-443')!.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
+  });
+});
+
+describe('k8s target: edge cases (test/fixtures/valid/k8s-edge-cases.ttl)', () => {
+  let g: Generated;
+  let kong: Doc;
+  const gw = '9edge-abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu';
+  beforeAll(async () => {
+    g = await k8sOf(['test/fixtures/valid/k8s-edge-cases.ttl']);
+    const result = await generate({ models: ['test/fixtures/valid/k8s-edge-cases.ttl'], targets: ['kong'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content) as Doc;
+  });
+  const env = (name: string) => container(find(g, 'Deployment', gw, gw)!).env.find((e: Doc) => e.name === name);
+
+  it('GW_UPSTREAM_* keeps the instances\' weights: a drained instance stays drained, 100 is the default', () => {
+    expect(env('GW_UPSTREAM_LEGACY')).toEqual({
+      name: 'GW_UPSTREAM_LEGACY',
+      value: 'https://10.1.2.3:9443;weight=80,https://legacy2.example.com:443;weight=20,https://legacy3.example.com:443;weight=0,https://legacy4.example.com:443',
+    });
+  });
+
+  it('REDIS_URL names the Redis Service beside the gateway, a valid Service name that selects the Redis pods, which Kong addresses too', () => {
+    const url = new URL(env('REDIS_URL').value);
+    const [name, namespace] = url.hostname.split('.');
+    expect(url.hostname).toBe(`${name}.${gw}.svc.cluster.local`);
+    expect(namespace).toBe(gw);
+    expect(name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    const service = find(g, 'Service', name!, gw)!;
+    expect(service.spec.ports[0]).toMatchObject({ port: Number(url.port), targetPort: 'tcp-redis' });
+    const redis = find(g, 'Deployment', name!, gw)!;
+    expect(container(redis).name).toBe('redis');
+    expect(redis.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    expect(JSON.stringify(kong)).toContain(`"redis":{"host":"${name}"`);
+    expect(g.files['k8s/NOTES.md']).not.toContain('REDIS_URL=');
+  });
+
+  it('a backend in namespace default carries the mesh\'s injection marker; one in a labelled namespace does not need it', () => {
+    expect(g.docs.some((d) => d.kind === 'Namespace' && d.metadata.name === 'default')).toBe(false);
+    expect(find(g, 'Deployment', 'plain', 'default')!.spec.template.metadata.labels['sidecar.istio.io/inject']).toBe('true');
+    expect(find(g, 'Deployment', 'grpc-svc', 'rpc')!.spec.template.metadata.labels['sidecar.istio.io/inject']).toBeUndefined();
+    expect(find(g, 'Namespace', 'rpc')!.metadata.labels['istio-injection']).toBe('enabled');
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:meshType "istio" in a namespace gwgen does not write\n\n[^\n]*\n\nApplies to: namespace default\n/);
+  });
+
+  it('writes a kube-* namespace that is not built in', () => {
+    expect(find(g, 'Namespace', 'kube-apps')!.metadata.labels['istio-injection']).toBe('enabled');
+    expect(find(g, 'Deployment', 'secure', 'kube-apps')).toBeDefined();
+  });
+
+  it('probes a gRPC backend with gRPC and an HTTPS one over HTTPS, at the container port the Service targets', () => {
+    for (const [name, ns, probe] of [
+      ['grpc-svc', 'rpc', { grpc: { port: 50051 } }],
+      ['secure', 'kube-apps', { httpGet: { path: '/health', port: 8443, scheme: 'HTTPS' } }],
+    ] as const) {
+      const c = container(find(g, 'Deployment', name, ns)!);
+      expect(c.readinessProbe).toMatchObject(probe);
+      expect(c.livenessProbe).toMatchObject(probe);
+      expect(find(g, 'Service', name, ns)!.spec.ports[0].targetPort).toBe(c.ports[0].name);
+      expect(find(g, 'NetworkPolicy', name, ns)!.spec.ingress[0].ports).toEqual([{ port: c.ports[0].containerPort, protocol: 'TCP' }]);
+    }
+  });
+
+  it('a backend of one replica has no HPA and no PDB, which would block every eviction', () => {
+    const name = 'svc-abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvw';
+    const ns = 'ns-abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwx';
+    expect(find(g, 'Deployment', name, ns)!.spec.replicas).toBe(1);
+    expect(find(g, 'HorizontalPodAutoscaler', name, ns)).toBeUndefined();
+    expect(find(g, 'PodDisruptionBudget', name, ns)).toBeUndefined();
+    for (const pdb of g.docs.filter((d) => d.kind === 'PodDisruptionBudget')) {
+      const hpa = find(g, 'HorizontalPodAutoscaler', pdb.metadata.name, pdb.metadata.namespace)!;
+      // maxUnavailable 1 leaves an eviction possible whenever at least two replicas run.
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
+describe('k8s target: quota tiers without a Redis limiter', () => {
+  it('deploys Redis so that the gateway\'s replicas share each consumer\'s quota, and says so', async () => {
+    const g = await k8sOf(['test/fixtures/valid/blank-quota-tier.ttl']);
+    expect(g.model.routes.some((r) => r.rateLimit?.policy === 'redis')).toBe(false);
+    const gw = g.model.gateway.name;
+    expect(container(find(g, 'Deployment', gw, gw)!).env).toContainEqual({ name: 'REDIS_URL', value: `redis://redis.${gw}.svc.cluster.local:6379` });
+    expect(container(find(g, 'Deployment', 'redis', gw)!).name).toBe('redis');
+    expect(find(g, 'NetworkPolicy', 'redis', gw)!.spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': gw } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': gw } } }]);
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:QuotaTier\n\nEvery gateway replica counts the quota tiers in one Redis\./);
+    expect(g.files['k8s/kustomization.yaml']).toContain('  - redis.yaml\n');
   });
 });
 

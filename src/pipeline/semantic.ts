@@ -7,6 +7,7 @@ import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
 import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR, shorten, XSD } from '../paths.js';
+import { serviceResourceName } from '../targets/mesh-common.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -77,6 +78,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkGateway(store, report);
   checkReferences(store, report);
   checkUniqueNames(store, report);
+  checkKubernetesServiceNames(store, report);
   checkRoutes(store, report);
   checkStringFormats(store, report);
   checkAuthentication(store, report);
@@ -189,6 +191,26 @@ function checkUniqueNames(store: Store, report: Report): void {
   const derived = (node: Term) => (node.termType === 'NamedNode' ? kebabLocalName(node.value) : '');
   unique('Route', 'routeName', derived);
   unique('Consumer', 'consumerName', derived);
+}
+
+/**
+ * Two services gwgen deploys (agw:image) to one namespace must not get one Kubernetes Service
+ * name: "9lives" is written as Service svc-9lives (a Service name starts with a letter), which
+ * a service named "svc-9lives" also is, and the second Service would replace the first.
+ */
+function checkKubernetesServiceNames(store: Store, report: Report): void {
+  const seen = new Map<string, { node: Term; name: string }>();
+  for (const node of subjectsOfType(store, 'BackendService')) {
+    const name = literalValues(store, node, 'serviceName')[0];
+    if (name === undefined || formats.dnsLabel(name) !== undefined || literalValues(store, node, 'image').length === 0) continue;
+    const namespace = literalValues(store, node, 'namespace')[0] ?? 'default';
+    const key = `${namespace}/${serviceResourceName(name)}`;
+    const first = seen.get(key);
+    if (!first) seen.set(key, { node, name });
+    else if (first.name !== name) {
+      report(node, 'serviceName', 'kubernetes-service-name', `agw:serviceName "${name}" and "${first.name}" (<${first.node.value}>) are both deployed to namespace ${namespace} as Kubernetes Service ${serviceResourceName(name)} (a Service name starts with a letter, so a name starting with a digit gets the prefix "svc-")`, 'rename one of the two services, or deploy them to different agw:namespace values');
+    }
+  }
 }
 
 /** `/a/{id}/b` and `/a/{x}/b` match the same requests. */

@@ -104,6 +104,8 @@ export interface K8sView {
   readonly gatewayWorkload: Workload;
   readonly redis?: Workload;
   readonly backends: readonly Workload[];
+  /** The gateway's REDIS_URL: the Redis Service beside it. */
+  readonly redisUrl?: string;
   readonly secretName: string;
   readonly secretKeys: readonly string[];
   readonly image: { name: string; tag: string };
@@ -133,7 +135,7 @@ const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
 const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
 /** Namespaces that exist in every cluster: never written. */
-const BUILT_IN_NAMESPACES = /^(default|kube-.*)$/;
+const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
 
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
@@ -156,19 +158,24 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const own = ownWorkloadNames(model);
   const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
   for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
-    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (REDIS_URL must name that host; Kong points at it)'}` });
+    if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (the gateway\'s REDIS_URL and Kong point at it)'}` });
   }
   const mesh = model.gateway.mesh;
   const istioIngress: Peer | undefined = mesh?.type === 'istio' ? { namespace: istioNamespace(model), pods: [{ key: 'istio', value: 'ingressgateway' }] } : undefined;
 
-  // Secrets: the variables the model names, and REDIS_URL when a limiter keeps counters in Redis.
-  const usesRedis = model.routes.some((r) => r.rateLimit?.policy === 'redis');
+  // Secrets: the variables the model names. REDIS_URL is not one: it names the Redis deployed
+  // beside the gateway, which has no password.
+  const redisLimiters = model.routes.some((r) => r.rateLimit?.policy === 'redis');
+  // The gateway counts quota tiers in Redis whenever REDIS_URL is set; without it each of its 2
+  // to 10 replicas would count on its own, granting a consumer up to 10 times its quota.
+  const quotaTiers = model.consumers.some((c) => c.quotaTier !== undefined);
+  const usesRedis = redisLimiters || quotaTiers;
+  const redisUrl = usesRedis ? `redis://${clusterHost(own.redis, ns)}:6379` : undefined;
   const secretName = dnsName(gw, 'secrets');
   const secretKeys = [
     ...new Set([
       ...model.routes.flatMap((r) => (r.auth?.kind === 'jwt' && r.auth.secretEnv ? [r.auth.secretEnv] : [])),
       ...model.consumers.flatMap((c) => (c.apiKeyEnv ? [c.apiKeyEnv] : [])),
-      ...(usesRedis ? ['REDIS_URL'] : []),
     ]),
   ].sort(compareStrings);
 
@@ -186,7 +193,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
   // 1024: there it listens on 8080, and the Service still exposes the model's port.
   const containerPort = model.gateway.listenPort >= 1024 ? model.gateway.listenPort : UNPRIVILEGED_PORT;
   if (containerPort !== model.gateway.listenPort) {
-    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `the gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `The gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
   }
   const edge = edgePeers(model, notes);
   const bypass = edgeBypass(mesh, containerPort);
@@ -197,8 +204,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     file: 'gateway.yaml',
     meta: meta(own.gateway, ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
-    podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass],
+    podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...podInjection(mesh, ns).annotations],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -214,6 +221,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
             { name: 'OTEL_TRACES_SAMPLER_ARG', value: String(tracing.samplingRate) },
           ]
         : []),
+      ...(redisUrl ? [{ name: 'REDIS_URL', value: redisUrl }] : []),
       ...secretKeys.map((key) => ({ name: key, secret: secretName })),
     ],
     readiness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
@@ -237,8 +245,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
         file: 'redis.yaml',
         meta: meta(own.redis, ns, own.redis),
         selector: [{ key: 'app.kubernetes.io/name', value: own.redis }],
-        podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }],
-        podAnnotations: [],
+        podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }, ...podInjection(mesh, ns).labels],
+        podAnnotations: podInjection(mesh, ns).annotations,
         replicas: 1,
         image: REDIS_IMAGE,
         containerName: 'redis',
@@ -258,7 +266,14 @@ export function k8sView(model: M.GatewayModel): K8sView {
         closed: false,
       }
     : undefined;
-  if (redis) notes.push({ subject: 'redis', feature: 'agw:policy "redis"', detail: `Redis runs as one replica without persistence or password, reachable only from the gateway's pods; the counters restart empty when it restarts, and Kong pods (kong/kong.yml points at host ${own.redis}) need their own NetworkPolicy rule to reach it` });
+  if (redis) {
+    const counters = [...(redisLimiters ? ['the rate limiters with agw:policy "redis"'] : []), ...(quotaTiers ? ['the quota tiers'] : [])].join(' and ');
+    notes.push({
+      subject: 'redis',
+      feature: redisLimiters ? 'agw:policy "redis"' : 'agw:QuotaTier',
+      detail: `Every gateway replica counts ${counters} in one Redis. Redis runs as one replica without persistence or password, reachable only from the gateway's pods, whose REDIS_URL is ${redisUrl} (not a Secret: it holds no password); the counters restart empty when it restarts${redisLimiters ? `, and Kong pods (kong/kong.yml points at host ${own.redis}) need their own NetworkPolicy rule to reach it` : ''}`,
+    });
+  }
 
   const backends = deployed.map((s): Workload => {
     const hc = s.healthCheck;
@@ -282,8 +297,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
       file: `backends/${s.name}.yaml`,
       meta: meta(s.name, s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
-      podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])],
-      podAnnotations: linkerdPodAnnotations(model, s),
+      podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : []), ...podInjection(mesh, s.namespace).labels],
+      podAnnotations: linkerdPodAnnotations(model, s).length > 0 ? linkerdPodAnnotations(model, s) : podInjection(mesh, s.namespace).annotations,
       ...(scaled ? {} : { replicas: s.replicas }),
       image: s.image!,
       containerName: 'app',
@@ -315,6 +330,10 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
   const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
   const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdAnnotations(mesh.mtls?.mode) : [];
+  if (mesh && mesh.type !== 'consul') {
+    const unmarked = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
+    if (unmarked.length > 0) notes.push({ subject: `namespace ${unmarked.join(', ')}`, feature: `agw:meshType "${mesh.type}" in a namespace gwgen does not write`, detail: `gwgen does not write (or label) a namespace every cluster has, so the pods it deploys there carry the sidecar-injection marker themselves (${mesh.type === 'istio' ? 'label sidecar.istio.io/inject' : mesh.type === 'kuma' ? 'label kuma.io/sidecar-injection' : 'annotation linkerd.io/inject'}); other pods of that namespace stay outside the mesh` });
+  }
   notes.push(...meshMtlsNotes(model));
   const namespaces = namespaceNames.map((n) => ({ ...meta(n, undefined, n, injectionAnnotations), labels: [...standardLabels(gw, n), ...injection] }));
 
@@ -333,6 +352,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     gatewayWorkload,
     ...(redis ? { redis } : {}),
     backends,
+    ...(redisUrl ? { redisUrl } : {}),
     secretName,
     secretKeys,
     image: { name: GATEWAY_IMAGE, tag: VERSION },
@@ -357,6 +377,20 @@ function linkerdAnnotations(mode: M.MutualTls['mode'] | undefined): Label[] {
 /** A service's own mTLS mode under Linkerd, on its pods (the namespaces carry the mesh's). */
 function linkerdPodAnnotations(model: M.GatewayModel, s: M.BackendService): Label[] {
   return model.gateway.mesh?.type === 'linkerd' && s.mtls !== undefined ? linkerdAnnotations(s.mtls.mode) : [];
+}
+
+/**
+ * The mesh's sidecar-injection marker on the pods themselves, for a namespace gwgen does not
+ * write (default, kube-*), which so lacks the namespace's marker: without it the pods would run
+ * without a sidecar, outside the mTLS the model asks for. Istio and Kuma read a pod label,
+ * Linkerd a pod annotation; Consul's injection is not written (see its note).
+ */
+function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { labels: Label[]; annotations: Label[] } {
+  if (!mesh || !BUILT_IN_NAMESPACES.test(namespace)) return { labels: [], annotations: [] };
+  if (mesh.type === 'istio') return { labels: [{ key: 'sidecar.istio.io/inject', value: 'true' }], annotations: [] };
+  if (mesh.type === 'kuma') return { labels: [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }], annotations: [] };
+  if (mesh.type === 'linkerd') return { labels: [], annotations: linkerdAnnotations(mesh.mtls?.mode) };
+  return { labels: [], annotations: [] };
 }
 
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
@@ -394,8 +428,10 @@ function edgeBypass(mesh: M.ServiceMesh | undefined, port: number): Label[] {
 function upstreamUrls(s: M.BackendService, deployed: boolean): string {
   const scheme = s.protocol === 'https' ? 'https' : 'http';
   if (deployed) return `${scheme}://${clusterHost(s.name, s.namespace)}:${s.port}`;
-  const targets = s.instances.length > 0 ? s.instances.map((i) => hostPort(clusterHost(i.host, s.namespace), i.port)) : [hostPort(clusterHost(s.host, s.namespace), s.port)];
-  return targets.map((t) => `${scheme}://${t}`).join(',');
+  if (s.instances.length === 0) return `${scheme}://${hostPort(clusterHost(s.host, s.namespace), s.port)}`;
+  // The variable replaces the model's instances, weights included: an entry without ";weight="
+  // weighs 100, so a 90/10 pair would be balanced evenly and a drained (weight 0) one served.
+  return s.instances.map((i) => `${scheme}://${hostPort(clusterHost(i.host, s.namespace), i.port)}${i.weight === 100 ? '' : `;weight=${i.weight}`}`).join(',');
 }
 
 /** A CIDR block: its network address (host bits cleared) and its prefix length. */

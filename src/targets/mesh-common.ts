@@ -84,7 +84,8 @@ export function ownWorkloadNames(model: M.GatewayModel): { gateway: string; redi
     return candidate;
   };
   const gateway = free(gw, 'gateway');
-  return { gateway, redis: free('redis', 'redis') };
+  // Redis's workload and Service share one name, and a Service name starts with a letter.
+  return { gateway, redis: serviceResourceName(free('redis', 'redis')) };
 }
 
 /**
