@@ -222,7 +222,7 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     }
     expect(jwks.fetches - before).toBe(1);
     // The hung fetch gives up after 5 s, and the next may start 5 s after that.
-    await sleep(10_300);
+    await sleep(11_000);
     expect(jwks.fetches - before).toBe(1);
     // The next fetch answers, with a key id rotated in: the token carrying it waits for that fetch.
     jwks.hang = false;
