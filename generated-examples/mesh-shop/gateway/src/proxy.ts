@@ -106,19 +106,23 @@ export function withoutContentLength(headers: string[]): void {
 
 /**
  * The client-facing response headers from undici's raw ones, plus the gateway's `extra` (CORS,
- * rate limit), which replace the backend's headers of the same names.
+ * rate limit), which replace the backend's headers of the same names. `ownCors`: the route has a
+ * CORS policy, which alone says which origins may read the answer: the backend's
+ * Access-Control-Allow-Origin/-Credentials go, also where the gateway allows no origin (a
+ * backend's "*" would let any page read what the policy keeps from it).
  */
-export function responseHeaders(raw: Buffer[], extra: string[] | undefined): string[] {
+export function responseHeaders(raw: Buffer[], extra: string[] | undefined, ownCors = false): string[] {
   const out: string[] = [];
   let extraHop: Set<string> | undefined;
   // Bit n is set when one of the gateway's own header names has length n (bit 31: 31 or more), so
   // only a backend header of such a length is lower-cased and looked for among them: no Set and
-  // no lower-casing per header for the common answer. Vary lists add up (several Vary headers
-  // are one list); the others are replaced.
-  let ownLengths = 0;
+  // no lower-casing per header for the common answer. List headers add up (Vary, and
+  // Access-Control-Expose-Headers, so that what the backend exposes stays readable); the others
+  // are replaced.
+  let ownLengths = ownCors ? CORS_LENGTHS : 0;
   if (extra !== undefined)
     for (let i = 0; i < extra.length; i += 2)
-      if (extra[i] !== 'vary') ownLengths |= 1 << Math.min(extra[i]!.length, 31);
+      if (!ADDITIVE.has(extra[i]!)) ownLengths |= 1 << Math.min(extra[i]!.length, 31);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const len = name.length;
@@ -126,7 +130,8 @@ export function responseHeaders(raw: Buffer[], extra: string[] | undefined): str
     const maybeHop = len < 64 && RESPONSE_LENGTHS[len] === 1;
     if (maybeOwn || maybeHop) {
       const lower = name.toLowerCase();
-      if (maybeOwn && isOwnHeader(extra!, lower)) continue;
+      if (maybeOwn && ((ownCors && CORS_ALLOW.has(lower)) || (extra !== undefined && isOwnHeader(extra, lower))))
+        continue;
       if (lower === 'connection') {
         const v = raw[i + 1]!.toString('latin1');
         if (v !== 'keep-alive' && v !== 'close') extraHop = connectionTokens(v);
@@ -143,9 +148,14 @@ export function responseHeaders(raw: Buffer[], extra: string[] | undefined): str
   return out;
 }
 
-/** Whether `lower` is one of the names in `extra` (flat [name, value, ...], names lower-case) other than Vary. */
+/** Headers of the gateway's that add to the backend's of the same name instead of replacing them. */
+const ADDITIVE = new Set(['vary', 'access-control-expose-headers']);
+const CORS_ALLOW = new Set(['access-control-allow-origin', 'access-control-allow-credentials']);
+const CORS_LENGTHS = (1 << 'access-control-allow-origin'.length) | (1 << 31);
+
+/** Whether `lower` is one of the names in `extra` (flat [name, value, ...], names lower-case) that replace the backend's. */
 function isOwnHeader(extra: readonly string[], lower: string): boolean {
-  for (let i = 0; i < extra.length; i += 2) if (extra[i] === lower && lower !== 'vary') return true;
+  for (let i = 0; i < extra.length; i += 2) if (extra[i] === lower && !ADDITIVE.has(lower)) return true;
   return false;
 }
 

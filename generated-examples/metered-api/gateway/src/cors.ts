@@ -2,7 +2,10 @@
 // actual requests get the Access-Control-* headers on their response.
 import type { CorsConfig } from './types.js';
 
-const EXPOSE = 'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, traceparent';
+// The headers the gateway itself adds, readable by the page: WWW-Authenticate so that a client can
+// tell an expired token (invalid_token) from a missing scope (insufficient_scope).
+const EXPOSE =
+  'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Quota-Remaining, WWW-Authenticate, traceparent';
 
 export type Preflight =
   { readonly ok: true; readonly headers: Record<string, string> } | { readonly ok: false; readonly message: string };
@@ -13,9 +16,18 @@ export class Cors {
   private readonly methods: ReadonlySet<string>;
   private readonly allowMethods: string;
   private readonly allowHeaders: string;
+  /**
+   * `*` without credentials: the same answer for every origin, and for a request without one, so
+   * a cache in front of the gateway can keep one copy. Any other policy answers each origin its
+   * own way, and every answer says Vary: Origin, also one to a request without an Origin or with
+   * one not allowed: else a cache would serve that answer (without Access-Control-Allow-Origin)
+   * to an allowed origin, whose browser would then refuse it.
+   */
+  private readonly everyone: boolean;
 
   constructor(readonly config: CorsConfig) {
     this.any = config.origins.includes('*');
+    this.everyone = this.any && !config.credentials;
     this.origins = new Set(config.origins);
     this.methods = new Set(config.methods);
     this.allowMethods = config.methods.join(', ');
@@ -30,12 +42,12 @@ export class Cors {
     return this.config.credentials ? origin : '*';
   }
 
-  /** Headers for the response to an actual (non-preflight) cross-origin request, added to `out` ([name, value, ...]). */
-  apply(origin: string, out: string[]): void {
-    const allowed = this.allowOrigin(origin);
+  /** Headers for the answer to an actual (non-preflight) request of the route, added to `out` ([name, value, ...]). */
+  apply(origin: string | undefined, out: string[]): void {
+    if (!this.everyone) out.push('vary', 'Origin');
+    const allowed = this.everyone ? '*' : origin === undefined ? undefined : this.allowOrigin(origin);
     if (allowed === undefined) return;
     out.push('access-control-allow-origin', allowed);
-    if (allowed !== '*') out.push('vary', 'Origin');
     if (this.config.credentials) out.push('access-control-allow-credentials', 'true');
     out.push('access-control-expose-headers', EXPOSE);
   }

@@ -863,8 +863,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   run(): void {
     const r = this.runtime;
-    const origin = this.req.headers.origin;
-    if (r.cors !== undefined && origin !== undefined) r.cors.apply(origin, (this.extra ??= []));
+    if (r.cors !== undefined) r.cors.apply(this.req.headers.origin, (this.extra ??= []));
     if (r.ip !== undefined && !r.ip.allowed(this.clientIp)) return this.reject(403, MESSAGES.forbiddenIp);
     if (r.jwt !== undefined) {
       const out = r.jwt.verify(authorizationOf(this.req));
@@ -1285,7 +1284,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.tryDeadline = 0;
     this.committed = true;
     this.status = status;
-    const headers = responseHeaders(rawHeaders, this.extra);
+    const headers = responseHeaders(rawHeaders, this.extra, this.runtime.cors !== undefined);
     if (status === 204) withoutContentLength(headers);
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status

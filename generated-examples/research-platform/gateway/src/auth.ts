@@ -9,6 +9,8 @@ import {
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  type JWTVerifyResult,
 } from 'jose';
 import type { ApiKeyConfig, ConsumerConfig, JwtConfig } from './types.js';
 
@@ -49,8 +51,9 @@ const JWKS_TIMEOUT_MS = 5_000;
 class KeysUnavailable extends Error {}
 
 /**
- * The keys of one JWKS URL. Fetched on first use and again when older than the cache time; a key
- * id it does not hold fetches it again, at most every 30 s. A fetch that fails keeps the keys of
+ * The keys of one JWKS URL. Fetched on first use and again when older than the cache time, while
+ * the tokens of that moment are verified with the keys at hand (a slow JWKS does not hold them
+ * up); a key id it does not hold fetches it again, at most every 30 s, and waits for that. A fetch that fails keeps the keys of
  * the last one that worked (a JWKS that is down does not lock every client out) and is tried
  * again 5 s later at the earliest; concurrent requests wait for one fetch.
  */
@@ -68,13 +71,16 @@ export class RemoteKeys {
   ) {}
 
   readonly getKey = async (...args: Parameters<JWTVerifyGetKey>): Promise<Awaited<ReturnType<JWTVerifyGetKey>>> => {
-    if (this.keys === undefined || Date.now() - this.fetchedAt >= this.maxAgeMs) await this.refresh();
+    if (this.keys === undefined) await this.refresh();
+    else if (Date.now() - this.fetchedAt >= this.maxAgeMs) void this.refresh();
     const keys = this.keys;
     if (keys === undefined) throw new KeysUnavailable();
     try {
       return await keys(...args);
     } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - this.fetchedAt < JWKS_COOLDOWN_MS) throw err;
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      // A fetch under way (the keys had grown old) may bring the key: it is waited for, cooldown or not.
+      if (this.pending === undefined && Date.now() - this.fetchedAt < JWKS_COOLDOWN_MS) throw err;
       await this.refresh();
       return this.keys!(...args);
     }
@@ -152,6 +158,7 @@ export class JwtVerifier {
   private readonly missing: AuthOutcome;
   /** The 403 challenge: the required scopes a header can carry (RFC 6750 §3: scope tokens only). */
   private readonly scopeChallenge: string;
+  private readonly checks: JWTVerifyOptions;
 
   constructor(
     readonly config: JwtConfig,
@@ -159,12 +166,22 @@ export class JwtVerifier {
     private readonly options: AuthOptions,
   ) {
     this.challenge = `Bearer realm="${options.realm}"`;
+    this.checks = {
+      issuer: config.issuer,
+      // No agw:audience: any audience, or none, is accepted (as Kong's and Istio's JWT checks do).
+      ...(config.audiences.length > 0 ? { audience: [...config.audiences] } : {}),
+      algorithms: [...config.algorithms],
+      requiredClaims: ['exp'],
+      clockTolerance: options.clockToleranceSeconds,
+    };
     this.missing = { ok: false, status: 401, message: 'missing bearer token', challenge: this.challenge };
     const tokens = config.requiredScopes.filter((s) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s));
     this.scopeChallenge = `${this.challenge}, error="insufficient_scope"${tokens.length > 0 ? `, scope="${tokens.join(' ')}"` : ''}`;
     const secretText = config.secretEnv ? options.env[config.secretEnv] : undefined;
     if (config.secretEnv && config.algorithms.includes('HS256') && !secretText)
-      options.warn(`${config.secretEnv} is not set: HS256 tokens of ${config.issuer} are refused`);
+      options.warn(
+        `${config.secretEnv} is ${secretText === undefined ? 'not set' : 'empty'}: HS256 tokens of ${config.issuer} are refused`,
+      );
     const secret = secretText ? new TextEncoder().encode(secretText) : undefined;
     let jwks: JWTVerifyGetKey | undefined;
     if (config.jwksUri) {
@@ -201,36 +218,50 @@ export class JwtVerifier {
       this.cache.delete(token);
     }
     if (!this.key) return this.fail('no key to verify this token');
-    return jwtVerify(token, this.key as JWTVerifyGetKey, {
-      issuer: this.config.issuer,
-      // No agw:audience: any audience, or none, is accepted (as Kong's and Istio's JWT checks do).
-      ...(this.config.audiences.length > 0 ? { audience: [...this.config.audiences] } : {}),
-      algorithms: [...this.config.algorithms],
-      requiredClaims: ['exp'],
-      clockTolerance: this.options.clockToleranceSeconds,
-    }).then(
-      ({ payload }) => {
-        const entry: Cached = {
-          principal: this.principalOf(payload),
-          scopes: scopesOf(payload),
-          expMs: payload.exp! * 1000,
-          nbfMs: typeof payload.nbf === 'number' ? payload.nbf * 1000 : 0,
-        };
-        if (this.options.cacheSize > 0) {
-          if (this.cache.size >= this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-          this.cache.set(token, entry);
-        }
-        return this.scopes(entry);
-      },
-      (err: unknown) =>
-        this.fail(
-          err instanceof joseErrors.JWTExpired
-            ? 'token expired'
-            : err instanceof KeysUnavailable
-              ? 'the signing keys could not be fetched'
-              : 'invalid token',
-        ),
-    );
+    return jwtVerify(token, this.key as JWTVerifyGetKey, this.checks)
+      .catch((err: unknown) =>
+        err instanceof joseErrors.JWKSMultipleMatchingKeys ? this.verifyEach(token, err) : Promise.reject(err),
+      )
+      .then(
+        ({ payload }) => {
+          const entry: Cached = {
+            principal: this.principalOf(payload),
+            scopes: scopesOf(payload),
+            expMs: payload.exp! * 1000,
+            nbfMs: typeof payload.nbf === 'number' ? payload.nbf * 1000 : 0,
+          };
+          if (this.options.cacheSize > 0) {
+            if (this.cache.size >= this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+            this.cache.set(token, entry);
+          }
+          return this.scopes(entry);
+        },
+        (err: unknown) =>
+          this.fail(
+            err instanceof joseErrors.JWTExpired
+              ? 'token expired'
+              : err instanceof KeysUnavailable
+                ? 'the signing keys could not be fetched'
+                : 'invalid token',
+          ),
+      );
+  }
+
+  /**
+   * A token without a key id, and a JWKS with several keys of its algorithm (two during a rotation,
+   * from an issuer that names none): each is tried, as Envoy's JWT filter does, so the Istio
+   * target and this gateway take the same tokens. Only a signature that does not match moves on
+   * to the next key; an expired token signed by one of them is said to be expired.
+   */
+  private async verifyEach(token: string, candidates: joseErrors.JWKSMultipleMatchingKeys): Promise<JWTVerifyResult> {
+    for await (const key of candidates) {
+      try {
+        return await jwtVerify(token, key, this.checks);
+      } catch (err) {
+        if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) throw err;
+      }
+    }
+    throw new joseErrors.JWSSignatureVerificationFailed();
   }
 
   private principalOf(payload: JWTPayload): Principal {
@@ -275,7 +306,8 @@ export class ApiKeys {
     for (const c of consumers) {
       if (!c.apiKeyEnv) continue;
       const key = env[c.apiKeyEnv];
-      if (!key) warn(`${c.apiKeyEnv} is not set: consumer ${c.name} cannot authenticate`);
+      if (!key)
+        warn(`${c.apiKeyEnv} is ${key === undefined ? 'not set' : 'empty'}: consumer ${c.name} cannot authenticate`);
       else this.keys.push({ consumer: c.name, hash: digest(key) });
     }
   }
