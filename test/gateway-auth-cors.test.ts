@@ -175,6 +175,11 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     expect(empty.stderr()).toContain('HS_SECRET is empty: HS256 tokens of https://id.example are refused');
     const unset = await start({ HS_SECRET: undefined as unknown as string });
     expect(unset.stderr()).toContain('HS_SECRET is not set: HS256 tokens of https://id.example are refused');
+    // A short secret is used, with a warning; a long enough one (the other gateways') is not warned about.
+    const short = await start({ HS_SECRET: 'sécret' });
+    expect(short.stderr()).toContain('HS_SECRET holds 7 bytes: an HS256 secret should have at least 32 (RFC 7518 §3.2)');
+    expect((await send(short.url, '/hs', { headers: bearer(await token('HS256', new TextEncoder().encode('sécret'), { sub: 'x' })) })).status).toBe(200);
+    for (const gw of [empty, unset]) expect(gw.stderr()).not.toContain('an HS256 secret should have');
     const a = await send(empty.url, '/hs', { headers: bearer(await hs({ sub: 'x' })) });
     expect(a.status).toBe(401);
     expect(a.headers.get('www-authenticate')).toContain('error="invalid_token"');

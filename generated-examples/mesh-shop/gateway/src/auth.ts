@@ -183,6 +183,12 @@ export class JwtVerifier {
         `${config.secretEnv} is ${secretText === undefined ? 'not set' : 'empty'}: HS256 tokens of ${config.issuer} are refused`,
       );
     const secret = secretText ? new TextEncoder().encode(secretText) : undefined;
+    // Accepted all the same (Kong and jose accept it too), but RFC 7518 §3.2 asks for a key of at
+    // least the hash's size: a shorter shared secret can be found by brute force from one token.
+    if (secret && config.algorithms.includes('HS256') && secret.byteLength < 32)
+      options.warn(
+        `${config.secretEnv} holds ${secret.byteLength} bytes: an HS256 secret should have at least 32 (RFC 7518 §3.2), or tokens can be forged by guessing it`,
+      );
     let jwks: JWTVerifyGetKey | undefined;
     if (config.jwksUri) {
       let keys = options.keySets?.get(config.jwksUri);
