@@ -293,6 +293,16 @@ describe('istio target: applies and features', () => {
     expect(g.notes).toContain('without version subsets');
   });
 
+  it('a service named "default" in the root namespace does not take the name of the mesh-wide PeerAuthentication', async () => {
+    const g = await istioOf(['test/fixtures/valid/istio-peer-authentication-names.ttl'], ['istio']);
+    const policies = kinds(g, 'PeerAuthentication').map((p) => ({ id: `${p.metadata.namespace}/${p.metadata.name}`, selector: p.spec.selector?.matchLabels, mode: p.spec.mtls.mode }));
+    // kubectl apply keeps the last of two documents with one name: each must be unique.
+    expect(new Set(policies.map((p) => p.id)).size).toBe(policies.length);
+    expect(policies).toContainEqual({ id: 'istio-system/default', selector: undefined, mode: 'STRICT' });
+    expect(policies).toContainEqual({ id: 'istio-system/default-mtls-2', selector: { app: 'default' }, mode: 'PERMISSIVE' });
+    expect(policies).toContainEqual({ id: 'istio-system/default-mtls', selector: { app: 'default-mtls' }, mode: 'DISABLE' });
+  });
+
   it('closes a route whose scope or audience has a "*" (an Istio wildcard) rather than admit other tokens, and notes an HS256 route whose issuer has a JWKS from another route', async () => {
     const g = await istioOf(['test/fixtures/valid/istio-wildcards.ttl'], ['istio']);
     expect(g.notes).toContain('so "api\\*" cannot be required exactly');

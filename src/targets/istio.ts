@@ -317,6 +317,16 @@ export function istioView(model: M.GatewayModel): IstioView {
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
+  // The mesh-wide policy is `default` in the root namespace, Istio's convention. A service named
+  // "default" there takes another name for its own policy: with the same name, kubectl would
+  // replace the mesh-wide policy with the service's, and the mesh lose its mode.
+  const ownPolicies = new Set(model.services.filter((s) => s.mtls).map((s) => `${s.namespace}/${s.name}`));
+  const policyName = (s: M.BackendService): string => {
+    if (!model.gateway.mesh?.mtls || s.name !== 'default' || s.namespace !== ns) return s.name;
+    let name = 'default-mtls';
+    for (let i = 2; ownPolicies.has(`${ns}/${name}`); i++) name = `default-mtls-${i}`;
+    return name;
+  };
   for (const s of model.services) {
     if (outsideCluster(s)) {
       // No sidecar of the mesh runs there: a PeerAuthentication would select nothing of the
@@ -324,7 +334,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
       continue;
     }
-    if (s.mtls) peerAuthentications.push({ meta: meta(s.name, s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
+    if (s.mtls) peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
