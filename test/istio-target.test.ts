@@ -269,6 +269,40 @@ describe('istio target: applies and features', () => {
     expect(g.notes).toContain('fd00::7');
   });
 
+  it('a host outside the cluster gets no mesh mTLS, no version subsets and no PeerAuthentication, whatever the mesh mode', async () => {
+    const g = await istioOf(['test/fixtures/valid/external-hosts-mesh-mtls.ttl'], ['istio']);
+    const rules = Object.fromEntries(kinds(g, 'DestinationRule').map((d) => [d.spec.host, d.spec]));
+    // ISTIO_MUTUAL to a host without a sidecar fails every handshake; a subset selects pods by label, and such a host has none.
+    expect(rules['api.partner.example.com']).toMatchObject({ trafficPolicy: { tls: { mode: 'SIMPLE' } } });
+    expect(rules['api.partner.example.com'].subsets).toBeUndefined();
+    expect(rules['legacy.corp.example']).toMatchObject({ trafficPolicy: { tls: { mode: 'DISABLE' } } });
+    // A cluster Service keeps the mesh's mTLS and its version subset.
+    expect(rules['orders.shop.svc.cluster.local']).toMatchObject({ trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } }, subsets: [{ name: 'v3', labels: { version: 'v3' } }] });
+    const vs = kinds(g, 'VirtualService')[0]!;
+    const entry = (name: string) => vs.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('edge.partner-route').route.map((r: Doc) => r.destination)).toEqual([
+      { host: 'api.partner.example.com', port: { number: 443 } },
+      { host: 'api.partner.example.com', port: { number: 8443 } },
+    ]);
+    expect(entry('edge.partner-route').mirror).toEqual({ host: 'api.partner.example.com', port: { number: 8443 } });
+    expect(entry('edge.orders-route').route[0].destination).toEqual({ host: 'orders.shop.svc.cluster.local', subset: 'v3', port: { number: 8080 } });
+    expect(kinds(g, 'PeerAuthentication').map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual(['istio-system/default', 'shop/orders']);
+    expect(g.notes).toMatch(/## agw:hasMutualTLS \(https host outside the cluster\)\n\n[^\n]*SIMPLE[^\n]*\n\nApplies to: service partner, service partner-v2\n/);
+    expect(g.notes).toMatch(/## agw:hasMutualTLS \(http host outside the cluster\)\n\n[^\n]*unencrypted[^\n]*\n\nApplies to: service legacy\n/);
+    expect(g.notes).not.toContain('agw:protocol "https" with mTLS');
+    expect(g.notes).toContain('without version subsets');
+  });
+
+  it('a service named "default" in the root namespace does not take the name of the mesh-wide PeerAuthentication', async () => {
+    const g = await istioOf(['test/fixtures/valid/istio-peer-authentication-names.ttl'], ['istio']);
+    const policies = kinds(g, 'PeerAuthentication').map((p) => ({ id: `${p.metadata.namespace}/${p.metadata.name}`, selector: p.spec.selector?.matchLabels, mode: p.spec.mtls.mode }));
+    // kubectl apply keeps the last of two documents with one name: each must be unique.
+    expect(new Set(policies.map((p) => p.id)).size).toBe(policies.length);
+    expect(policies).toContainEqual({ id: 'istio-system/default', selector: undefined, mode: 'STRICT' });
+    expect(policies).toContainEqual({ id: 'istio-system/default-mtls-2', selector: { app: 'default' }, mode: 'PERMISSIVE' });
+    expect(policies).toContainEqual({ id: 'istio-system/default-mtls', selector: { app: 'default-mtls' }, mode: 'DISABLE' });
+  });
+
   it('closes a route whose scope or audience has a "*" (an Istio wildcard) rather than admit other tokens, and notes an HS256 route whose issuer has a JWKS from another route', async () => {
     const g = await istioOf(['test/fixtures/valid/istio-wildcards.ttl'], ['istio']);
     expect(g.notes).toContain('so "api\\*" cannot be required exactly');

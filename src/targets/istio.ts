@@ -2,6 +2,7 @@ import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import { groupNotes, type NoteGroup } from './kong.js';
 import {
+  acceptsMtls,
   allowHeader,
   atMost,
   beyondGoDuration,
@@ -245,7 +246,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     const s = services.get(serviceName)!;
     return {
       host: clusterHost(s.host, s.namespace),
-      ...(s.version !== undefined ? { subset: dnsLabelOf(s.version) } : {}),
+      ...(s.version !== undefined && !outsideCluster(s) ? { subset: dnsLabelOf(s.version) } : {}),
       port: s.port,
       ...(weight !== undefined ? { weight } : {}),
     };
@@ -284,7 +285,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       for (const svc of routeServices(route)) {
         const s = services.get(svc)!;
         if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
-        if (s.protocol === 'https' && mtlsModeOf(s, model) !== undefined && mtlsModeOf(s, model) !== 'DISABLE') {
+        if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
         }
       }
@@ -316,8 +317,24 @@ export function istioView(model: M.GatewayModel): IstioView {
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
+  // The mesh-wide policy is `default` in the root namespace, Istio's convention. A service named
+  // "default" there takes another name for its own policy: with the same name, kubectl would
+  // replace the mesh-wide policy with the service's, and the mesh lose its mode.
+  const ownPolicies = new Set(model.services.filter((s) => s.mtls).map((s) => `${s.namespace}/${s.name}`));
+  const policyName = (s: M.BackendService): string => {
+    if (!model.gateway.mesh?.mtls || s.name !== 'default' || s.namespace !== ns) return s.name;
+    let name = 'default-mtls';
+    for (let i = 2; ownPolicies.has(`${ns}/${name}`); i++) name = `default-mtls-${i}`;
+    return name;
+  };
   for (const s of model.services) {
-    if (s.mtls) peerAuthentications.push({ meta: meta(s.name, s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
+    if (outsideCluster(s)) {
+      // No sidecar of the mesh runs there: a PeerAuthentication would select nothing of the
+      // service's (or another workload that happens to carry its app label).
+      if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
+      continue;
+    }
+    if (s.mtls) peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
@@ -482,12 +499,33 @@ interface TrafficPolicy {
  * gateway and Kong speak https to it; DISABLE there would send plaintext to a TLS port.
  */
 function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolicy {
-  const mode = mtlsModeOf(s, model);
+  const mode = outsideCluster(s) && acceptsMtls(s, model) ? 'DISABLE' : mtlsModeOf(s, model);
   const tlsMode = mode === 'STRICT' || mode === 'PERMISSIVE' ? 'ISTIO_MUTUAL' : s.protocol === 'https' ? 'SIMPLE' : mode === 'DISABLE' ? 'DISABLE' : undefined;
   return {
     loadBalancer: s.loadBalancing === 'consistent-hash' ? { consistentHash: true } : { simple: LOAD_BALANCER[s.loadBalancing]! },
     ...(tlsMode ? { tlsMode } : {}),
   };
+}
+
+/**
+ * Whether a service's host is outside the cluster (a domain name or an address, see clusterHost):
+ * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
+ */
+function outsideCluster(s: M.BackendService): boolean {
+  return !/\.svc(\.cluster\.local)?$/.test(clusterHost(s.host, s.namespace));
+}
+
+/** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */
+function outsideMtlsNote(https: boolean): { feature: string; detail: string } {
+  const why = "The host is outside the cluster, without a sidecar, so it cannot speak Istio's mutual TLS (ISTIO_MUTUAL presents and expects mesh certificates), and gwgen writes no PeerAuthentication for it";
+  return https
+    ? { feature: 'agw:hasMutualTLS (https host outside the cluster)', detail: `${why}: its DestinationRule originates TLS (SIMPLE). The gwgen gateway presents its client certificate (GW_MTLS_CERT) there; for Istio to do so, set the DestinationRule's tls mode to MUTUAL with a credentialName in the ingress gateway's namespace` }
+    : { feature: 'agw:hasMutualTLS (http host outside the cluster)', detail: `${why}: its DestinationRule sends plain text (DISABLE), so the traffic leaves the cluster unencrypted; give the service an https address (agw:protocol "https") for Istio to originate TLS` };
+}
+
+/** Whether Istio's mutual TLS (ISTIO_MUTUAL) carries the service's traffic. */
+function meshMtls(s: M.BackendService, model: M.GatewayModel): boolean {
+  return !outsideCluster(s) && acceptsMtls(s, model);
 }
 
 const samePolicy = (a: TrafficPolicy, b: TrafficPolicy) => JSON.stringify(a) === JSON.stringify(b);
@@ -501,8 +539,8 @@ const SERVICE_ENTRY_PROTOCOL: Record<M.BackendService['protocol'], string> = { h
  * MESH_EXTERNAL, resolved by DNS, with the ports of the services on it.
  */
 function serviceEntry(host: string, group: readonly M.BackendService[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): ServiceEntry[] {
-  if (/\.svc(\.cluster\.local)?$/.test(host)) return [];
   const first = group[0]!;
+  if (!outsideCluster(first)) return [];
   if (host.includes(':')) {
     notes.push({ subject: `service ${first.name}`, feature: 'agw:host (IPv6 address)', detail: `Istio routes to a host outside the cluster only through a ServiceEntry, whose hosts are names: give ${host} a DNS name, or add a ServiceEntry with the address under a name of your choice` });
     return [];
@@ -544,11 +582,15 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   const policy = servicePolicy(model, s);
   const host = clusterHost(s.host, s.namespace);
   const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
+  const outside = outsideCluster(s);
   for (const x of group) {
     // A subset's policy overrides the host's field by field: no TLS of its own must say DISABLE.
     const plain = servicePolicy(model, x);
     const own = plain.tlsMode === undefined && policy.tlsMode !== undefined ? { ...plain, tlsMode: 'DISABLE' } : plain;
-    const subset = x.version === undefined ? undefined : dnsLabelOf(x.version);
+    // A host outside the cluster has no pods, so no version labels for a subset to select (a
+    // subset there would select no endpoint and answer 503): its services are told apart by
+    // port alone, as the gateway tells them apart.
+    const subset = x.version === undefined || outside ? undefined : dnsLabelOf(x.version);
     const existing = subsets.find((v) => v.name === subset);
     if (subset !== undefined && !existing) {
       subsets.push({ name: subset, labels: [{ key: 'version', value: labelValue(x.version!) }], ...(samePolicy(own, policy) ? {} : { policy: own }), service: x.name });
@@ -557,7 +599,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     }
   }
   if (group.length > 1) {
-    notes.push({ subject: `services ${names}`, feature: 'agw:host (shared)', detail: `The services share host ${host}; Istio has one DestinationRule per host, ${s.name}, with their versions as subsets` });
+    notes.push({ subject: `services ${names}`, feature: 'agw:host (shared)', detail: `The services share host ${host}; Istio has one DestinationRule per host, ${s.name}, ${outside ? 'without version subsets: the host is outside the cluster, with no pods whose version labels a subset could select, so Istio tells the services apart by their ports only' : 'with their versions as subsets'}` });
   }
   return {
     meta: meta(s.name, s.namespace, s.name),
