@@ -420,6 +420,22 @@ describe('istio target: a per-try timeout without retries', () => {
   });
 });
 
+describe('istio target: a health check no pod is deployed for', () => {
+  it('is said in NOTES.md: Istio checks no endpoint actively; a service with agw:image has its probe and no note', async () => {
+    const g = await istioOfText(`${PREFIXES}
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1 , ex:r2 ;
+  agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "istio-system" ] .
+ex:r1 a agw:Route ; agw:routeName "outside" ; agw:routePath "/a" ; agw:hasBackendService ex:outside .
+ex:r2 a agw:Route ; agw:routeName "deployed" ; agw:routePath "/b" ; agw:hasBackendService ex:deployed .
+ex:check a agw:HealthCheck ; agw:healthCheckPath "/ready" ; agw:healthCheckInterval "PT5S"^^<http://www.w3.org/2001/XMLSchema#duration> .
+ex:outside a agw:BackendService ; agw:serviceName "outside" ; agw:host "api.partner.example.com" ; agw:hasHealthCheck ex:check .
+ex:deployed a agw:BackendService ; agw:serviceName "deployed" ; agw:image "registry.example.com/deployed:1.0" ; agw:hasHealthCheck ex:check .
+`);
+    expect(g.notes).toMatch(/## agw:hasHealthCheck\n\nIstio has no active health checks[^\n]*the check of \/ready is not made[^\n]*\n\nApplies to: service outside\n/);
+    expect(g.notes).not.toMatch(/Applies to: [^\n]*service deployed/);
+  });
+});
+
 /** Writes a model to a temporary file and generates the Istio target from it. */
 async function istioOfText(ttl: string): Promise<Generated> {
   const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));

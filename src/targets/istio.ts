@@ -328,6 +328,11 @@ export function istioView(model: M.GatewayModel): IstioView {
     return name;
   };
   for (const s of model.services) {
+    // Envoy in Istio checks no endpoint actively; only a Deployment's probe (the k8s target's, for a
+    // service with agw:image) does. Without one, the model's check would be lost without a word.
+    if (s.healthCheck && s.image === undefined) {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:hasHealthCheck', detail: `Istio has no active health checks and gwgen deploys no pod of this service (no agw:image) to probe: the check of ${s.healthCheck.path} is not made; Istio takes an endpoint out only after failed requests (outlierDetection, from a route's circuit breaker)` });
+    }
     if (outsideCluster(s)) {
       // No sidecar of the mesh runs there: a PeerAuthentication would select nothing of the
       // service's (or another workload that happens to carry its app label).
