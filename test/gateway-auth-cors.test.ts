@@ -1,10 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, freePort, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, freePort, JwksServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * The generated gateway's authentication and CORS as an outside client sees them (model:
@@ -30,26 +28,6 @@ const ISS = 'https://id.example';
 const SECRET = 'auth-cors-hs256-secret-of-32-bytes!!';
 const ALLOWED = 'https://app.example';
 
-/** A JWKS server on 127.0.0.1 that answers at once, or never (`hang`), and counts its fetches. */
-class Jwks {
-  keys: object[] = [];
-  hang = false;
-  fetches = 0;
-  private readonly server: Server = createServer((_req, res) => {
-    this.fetches++;
-    if (this.hang) return;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: this.keys }));
-  });
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
-  }
-  close(): Promise<unknown> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 interface Answer {
   status: number;
@@ -73,7 +51,7 @@ describe('generated gateway: authentication and CORS as browsers and token issue
   let dir = '';
   let jose: Jose;
   const app = new Backend('app');
-  const jwks = new Jwks();
+  const jwks = new JwksServer();
   let env: Record<string, string> = {};
   const started: GatewayProcess[] = [];
   const start = async (extra: Record<string, string> = {}) => {
@@ -211,14 +189,14 @@ describe('generated gateway: authentication and CORS as browsers and token issue
   it('verifies new tokens with the keys at hand while a JWKS that has grown old hangs, and waits for that fetch for a key id it does not hold', async () => {
     const old = await jose.generateKeyPair('ES256', { extractable: true });
     const next = await jose.generateKeyPair('ES256', { extractable: true });
-    jwks.hang = false;
+    jwks.behaviour = 'ok';
     jwks.keys = [{ ...(await jose.exportJWK(old.publicKey)), kid: 'old', alg: 'ES256', use: 'sig' }];
     const gw = await start({ GW_JWKS_CACHE_SECONDS: '1' });
     const get = async (key: unknown, kid: string, n: number) => send(gw.url, '/jwks', { headers: bearer(await token('ES256', key, { n }, { kid })) });
     expect((await get(old.privateKey, 'old', 0)).status).toBe(200);
     await sleep(1100);
     // The JWKS now takes longer than its 5 s time limit: the keys of the last fetch serve meanwhile.
-    jwks.hang = true;
+    jwks.behaviour = 'hang';
     const before = jwks.fetches;
     for (let n = 1; n <= 3; n++) {
       const a = await get(old.privateKey, 'old', n);
@@ -230,7 +208,7 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     await sleep(11_000);
     expect(jwks.fetches - before).toBe(1);
     // The next fetch answers, with a key id rotated in: the token carrying it waits for that fetch.
-    jwks.hang = false;
+    jwks.behaviour = 'ok';
     jwks.keys.push({ ...(await jose.exportJWK(next.publicKey)), kid: 'next', alg: 'ES256', use: 'sig' });
     expect((await get(next.privateKey, 'next', 4)).status).toBe(200);
     expect(gw.stderr()).toContain('could not be fetched');

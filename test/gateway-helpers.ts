@@ -309,3 +309,25 @@ export function parseAnswer(all: string): RawAnswer {
   const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : rest.length;
   return { status: Number(all.slice(9, 12)), head, headers, body: rest.slice(0, length), all };
 }
+
+/** A JWKS server on 127.0.0.1 that answers at once, cuts every connection (`down`) or never answers (`hang`), and counts its fetches. */
+export class JwksServer {
+  keys: object[] = [];
+  behaviour: 'ok' | 'down' | 'hang' = 'ok';
+  fetches = 0;
+  private readonly server: Server = createServer((req, res) => {
+    this.fetches++;
+    if (this.behaviour === 'down') return void req.socket.destroy();
+    if (this.behaviour === 'hang') return;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: this.keys }));
+  });
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
+  }
+  close(): Promise<unknown> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+}

@@ -1,11 +1,9 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, freePort, redisServer, startGateway, startRedis as startRedisServer, stopRedis, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, freePort, JwksServer, redisServer, startGateway, startRedis as startRedisServer, stopRedis, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * The generated gateway's rate limits, quota tiers and authentication, black-box over real
@@ -30,26 +28,6 @@ function jwt(alg: string, key: KeyObject | string | undefined, claims: Record<st
   return `${unsigned}.${sig}`;
 }
 
-/** A JWKS server on 127.0.0.1 that can be switched off (connections cut) and counts its fetches. */
-class Jwks {
-  keys: object[] = [];
-  down = false;
-  fetches = 0;
-  private server: Server = createServer((req, res) => {
-    this.fetches++;
-    if (this.down) return void req.socket.destroy();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: this.keys }));
-  });
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
-  }
-  close(): Promise<unknown> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -75,7 +53,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
   let out = '';
   let configFile = '';
   const app = new Backend('app');
-  const jwks = new Jwks();
+  const jwks = new JwksServer();
   let env: Record<string, string> = {};
   const started: GatewayProcess[] = [];
   const redisProcs: ChildProcess[] = [];
@@ -227,7 +205,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
 
   it('fetches a JWKS that is down once per retry period (not once per token), takes it when it is back, and keeps its keys while it is down again', async () => {
     const before = jwks.fetches;
-    jwks.down = true;
+    jwks.behaviour = 'down';
     const gw = await start({ GW_JWKS_CACHE_SECONDS: '1' });
     const token = jwt('RS256', rsa.privateKey, {}, { kid: 'r1' });
     const refused = await Promise.all(Array.from({ length: 5 }, () => get(gw.url, '/rs', { authorization: `Bearer ${token}` })));
@@ -236,15 +214,15 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     expect(refused[9]!.headers.get('www-authenticate')).toContain('error="invalid_token"');
     expect(jwks.fetches - before).toBe(1);
     await until(() => gw.stderr().includes('could not be fetched'));
-    jwks.down = false;
+    jwks.behaviour = 'ok';
     await new Promise((r) => setTimeout(r, 5100));
     expect((await get(gw.url, '/rs', { authorization: `Bearer ${token}` })).status).toBe(200);
     expect(gw.stderr()).toContain('fetched again');
     // Down again, and the keys are past GW_JWKS_CACHE_SECONDS: new tokens still verify with them.
-    jwks.down = true;
+    jwks.behaviour = 'down';
     await new Promise((r) => setTimeout(r, 1100));
     for (let i = 0; i < 3; i++) expect((await get(gw.url, '/rs', { authorization: `Bearer ${jwt('RS256', rsa.privateKey, { n: i }, { kid: 'r1' })}` })).status).toBe(200);
-    jwks.down = false;
+    jwks.behaviour = 'ok';
   }, 30_000);
 
   it('takes a rotated-in key: a token with a key id it does not hold fetches the JWKS again, at most every 30 s', async () => {
