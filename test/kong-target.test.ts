@@ -118,6 +118,9 @@ describe.each(examples)('kong target: %s', (example) => {
       const plugins = r.plugins ?? [];
       const auth = plugins.filter((p) => p.name === 'jwt' || p.name === 'key-auth');
       for (const p of auth) expect(p.config.run_on_preflight, `${r.name} ${p.name}`).toBe(true);
+      // Kong refuses a token without a claim listed in claims_to_verify; nbf is optional (RFC 7519).
+      for (const p of plugins.filter((x) => x.name === 'jwt')) expect(p.config.claims_to_verify, r.name).toEqual(['exp']);
+      if (plugins.some((x) => x.name === 'jwt')) expect(k.notes).toContain('## JWT nbf');
       if (auth.length > 0 && r.methods?.includes('OPTIONS')) {
         const cors = plugins.find((p) => p.name === 'cors');
         if (cors) expect(cors.config.preflight_continue).toBe(false);

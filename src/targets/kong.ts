@@ -570,7 +570,10 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'header_names', list: ['authorization'] },
         { key: 'uri_param_names', list: [] },
         { key: 'key_claim_name', value: 'iss' },
-        { key: 'claims_to_verify', list: ['exp', 'nbf'] },
+        // Kong fails a token that lacks a claim listed here ("nbf must be a number"), and nbf is
+        // optional (RFC 7519 §4.1.5; the gateway checks it only when present): listing it would
+        // refuse every token without one. exp is required by the gateway too.
+        { key: 'claims_to_verify', list: ['exp'] },
         { key: 'run_on_preflight', value: true },
       ],
       tags: pluginTags,
@@ -846,6 +849,7 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.auth?.kind === 'jwt') {
     if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
+    add('JWT nbf', "Kong's jwt plugin can check nbf only as a required claim, which would refuse every token without one (nbf is optional); it is not checked, so Kong accepts a token whose nbf lies in the future, where the gateway refuses it");
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
   if (route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS'))
