@@ -110,6 +110,24 @@ describe.each(examples)('kong target: %s', (example) => {
     }
   });
 
+  it('authenticates every request Kong routes to an authenticated route, a plain OPTIONS too; preflights are answered by cors first', () => {
+    // Kong's jwt and key-auth handlers return at once for any OPTIONS request when
+    // run_on_preflight is false, so a plain OPTIONS would reach the backend without credentials.
+    // The cors plugin (priority 2000) answers preflights before them (jwt 1450, key-auth 1250).
+    for (const r of k.doc.services.flatMap((s) => s.routes)) {
+      const plugins = r.plugins ?? [];
+      const auth = plugins.filter((p) => p.name === 'jwt' || p.name === 'key-auth');
+      for (const p of auth) expect(p.config.run_on_preflight, `${r.name} ${p.name}`).toBe(true);
+      // Kong refuses a token without a claim listed in claims_to_verify; nbf is optional (RFC 7519).
+      for (const p of plugins.filter((x) => x.name === 'jwt')) expect(p.config.claims_to_verify, r.name).toEqual(['exp']);
+      if (plugins.some((x) => x.name === 'jwt')) expect(k.notes).toContain('## JWT nbf');
+      if (auth.length > 0 && r.methods?.includes('OPTIONS')) {
+        const cors = plugins.find((p) => p.name === 'cors');
+        if (cors) expect(cors.config.preflight_continue).toBe(false);
+      }
+    }
+  });
+
   it('has a global prometheus plugin', () => {
     expect(k.doc.plugins.map((p) => p.name)).toContain('prometheus');
   });
@@ -138,6 +156,23 @@ describe('kong target: features the examples exercise', () => {
     const rl = kc.plugins!.find((p) => p.name === 'rate-limiting')!;
     expect(rl.config.month).toBe(free.quotaTier!.monthlyQuota);
     expect(rl.config.limit_by).toBe('consumer');
+  });
+
+  it('quota tiers are counted in the Redis the k8s target deploys, as the gateway counts them, never per Kong node', async () => {
+    // With policy local every Kong node would grant a consumer its whole monthly quota, and a
+    // restart would forget the month's count.
+    const result = await generate({ models: ['examples/metered-api.ttl'], targets: ['kong', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const doc = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content) as KongDoc;
+    const redisService = parseAllDocuments(result.files.find((f) => f.path === 'k8s/redis.yaml')!.content)
+      .map((d) => d.toJSON() as { kind: string; metadata: { name: string } })
+      .find((d) => d.kind === 'Service')!;
+    const tiered = doc.consumers!.filter((c) => c.plugins?.some((p) => p.name === 'rate-limiting'));
+    expect(tiered.length).toBeGreaterThan(0);
+    for (const c of tiered) {
+      const rl = c.plugins!.find((p) => p.name === 'rate-limiting')!;
+      expect(rl.config, c.username).toMatchObject({ policy: 'redis', redis: { host: redisService.metadata.name, port: 6379 } });
+    }
   });
 
   it("a key-auth route's own rate limit stays in force for consumers whose quota tier is laxer", async () => {
@@ -179,6 +214,8 @@ describe('kong target: features the examples exercise', () => {
     const route = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'one')!;
     expect(route.plugins!.find((p) => p.name === 'cors')!.config.methods).toEqual(['PUT', 'OPTIONS']);
     expect(k.notes).toContain('Kong compares route header values case-insensitively, so x-track: Beta also matches');
+    // The route takes OPTIONS in Kong for its preflights, so a plain OPTIONS reaches the backend there (405 in the gateway).
+    expect(k.notes).toMatch(/## agw:hasCorsPolicy on a route without OPTIONS\n[\s\S]*Applies to: [^\n]*route one\b/);
   });
 
   it('what Kong cannot express is listed in NOTES.md, not dropped silently', async () => {

@@ -886,8 +886,8 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
 
 /**
  * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) carries no
- * credentials, and the gateway answers it before authentication and IP checks (Kong's plugins
- * skip OPTIONS with run_on_preflight false). Envoy runs the RBAC filter before the CORS filter,
+ * credentials, and the gateway answers it before authentication and IP checks (Kong's cors
+ * plugin answers it before jwt and key-auth run). Envoy runs the RBAC filter before the CORS filter,
  * so a DENY rule that covers OPTIONS would refuse every preflight of the route and break it for
  * browsers. A rule of a route with CORS therefore covers its methods other than OPTIONS, and
  * OPTIONS only when it is no preflight (Origin or Access-Control-Request-Method absent), so a

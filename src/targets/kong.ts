@@ -235,7 +235,7 @@ export function kongView(model: M.GatewayModel): KongView {
     if (mode !== undefined && mode !== 'DISABLE' && !mtlsCovered.has(s.name) && kongProtocol(s) !== 'https') notes.push({ subject: `service ${s.name}`, feature: 'agw:hasMutualTLS', detail: `Kong presents its client certificate only to services it reaches over https, and reaches this one over http (mode ${mode}); run Kong with a mesh sidecar, or the service must accept Kong's plaintext` });
   }
 
-  const consumers = buildConsumers(model, tags, notes);
+  const consumers = buildConsumers(model, tags, redisHost, notes);
   return {
     gateway: model.gateway.name,
     services: services.sort((a, b) => compareStrings(a.name, b.name)),
@@ -558,6 +558,11 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
       tags: pluginTags,
     });
   }
+  // Kong's jwt and key-auth skip every OPTIONS request when run_on_preflight is false, not only
+  // preflights: a plain OPTIONS would reach the backend unauthenticated, where the gateway
+  // authenticates it. A preflight never gets to them: the cors plugin (priority 2000, above
+  // jwt's 1450 and key-auth's 1250) answers every OPTIONS with Origin and
+  // Access-Control-Request-Method itself (preflight_continue false).
   if (auth?.kind === 'jwt') {
     plugins.push({
       name: 'jwt',
@@ -565,8 +570,11 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'header_names', list: ['authorization'] },
         { key: 'uri_param_names', list: [] },
         { key: 'key_claim_name', value: 'iss' },
-        { key: 'claims_to_verify', list: ['exp', 'nbf'] },
-        { key: 'run_on_preflight', value: false },
+        // Kong fails a token that lacks a claim listed here ("nbf must be a number"), and nbf is
+        // optional (RFC 7519 §4.1.5; the gateway checks it only when present): listing it would
+        // refuse every token without one. exp is required by the gateway too.
+        { key: 'claims_to_verify', list: ['exp'] },
+        { key: 'run_on_preflight', value: true },
       ],
       tags: pluginTags,
     });
@@ -580,7 +588,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'key_in_query', value: false },
         { key: 'key_in_body', value: false },
         { key: 'hide_credentials', value: true },
-        { key: 'run_on_preflight', value: false },
+        { key: 'run_on_preflight', value: true },
       ],
       tags: pluginTags,
     });
@@ -684,7 +692,7 @@ function redisConfig(host: string): ConfigEntry[] {
   ];
 }
 
-function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], notes: Limitation[]): KongConsumer[] {
+function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], redisHost: string, notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];
   const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
   // A key-auth key is unique in Kong. Consumers that share agw:apiKeyEnv hold one key: it
@@ -701,7 +709,11 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
         config: [
           ...windowEntries(limits, `consumer ${c.name}`, notes, c.quotaTier.monthlyQuota),
           { key: 'limit_by', value: 'consumer' },
-          { key: 'policy', value: 'local' },
+          // Counted in the Redis the k8s target deploys for quota tiers, as the gateway counts
+          // them: locally, every Kong node would grant the whole quota, and a restart would reset
+          // a month's count.
+          { key: 'policy', value: 'redis' },
+          { key: 'redis', object: redisConfig(redisHost) },
           { key: 'fault_tolerant', value: true },
           { key: 'hide_client_headers', value: false },
         ],
@@ -837,8 +849,11 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.auth?.kind === 'jwt') {
     if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
+    add('JWT nbf', "Kong's jwt plugin can check nbf only as a required claim, which would refuse every token without one (nbf is optional); it is not checked, so Kong accepts a token whose nbf lies in the future, where the gateway refuses it");
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
+  if (route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS'))
+    add('agw:hasCorsPolicy on a route without OPTIONS', "Kong's router cannot tell a CORS preflight from another OPTIONS request, so the route takes OPTIONS for its preflights (which the cors plugin answers); an OPTIONS request that is no preflight (without Origin or Access-Control-Request-Method) passes the route's policies and reaches its backend in Kong, where the gateway answers 405");
   if (route.methods.length === 0)
     add('agw:httpMethod (none)', `Kong ranks a route that lists methods above every route that does not, whatever their paths, so this route lists the methods Kong names (${KONG_METHODS.join(', ')}) to keep the gateway's order; Kong answers other methods (such as WebDAV's PROPFIND) with 404, where the gateway passes them to the route`);
   if (route.timeoutSeconds === undefined && route.retry?.perTryTimeoutSeconds === undefined)
