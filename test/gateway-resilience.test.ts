@@ -322,6 +322,38 @@ describe('generated gateway resilience, black-box over real sockets', () => {
         await fine.stop();
       }
     });
+
+    it('takes a killed instance back after successThreshold good probes once it restarts, also when passive ejection had taken it out', async () => {
+      const dying = await new Mock('dying').listen();
+      const steady = await new Mock('steady').listen();
+      // Passive ejection on, for far longer than the test waits.
+      const ejecting = await startGateway(dir, {
+        GW_UPSTREAM_HCSVC: `${dying.url},${steady.url}`,
+        GW_EJECT_AFTER_FAILURES: '2',
+        GW_EJECT_MS: '60000',
+      });
+      try {
+        await dying.stop();
+        // Refused connections (502s, no retry policy on /hc) eject it passively, failed probes take it out.
+        for (let i = 0; i < 6; i++) await fetch(`${ejecting.url}/hc`).then((r) => r.text());
+        for (const end = Date.now() + 5000; Date.now() < end && (await healthOf(dying, ejecting)) !== 0; ) await sleep(50);
+        for (let i = 0; i < 4; i++) expect(await (await fetch(`${ejecting.url}/hc`)).json()).toEqual({ backend: 'steady' });
+        await sleep(1000); // the probes see it down (agw:failureThresholdHealth 3 at 0.2 s)
+
+        await dying.listen(); // restarted, on its port
+        let back = false;
+        for (const end = Date.now() + 5000; Date.now() < end && !back; await sleep(50)) {
+          const r = (await (await fetch(`${ejecting.url}/hc`)).json()) as { backend: string };
+          back = r.backend === 'dying';
+        }
+        expect(back, 'the restarted instance gets traffic again within 5 s, not after GW_EJECT_MS').toBe(true);
+        expect(await healthOf(dying, ejecting)).toBe(1);
+      } finally {
+        await ejecting.stop('SIGKILL');
+        await dying.stop();
+        await steady.stop();
+      }
+    });
   });
 
   describe('circuit breaker', () => {

@@ -346,6 +346,11 @@ export class Upstream {
       if (!i.healthy && ++i.checkSuccesses >= hc.successThreshold) {
         i.healthy = true;
         i.checkSuccesses = 0;
+        // The failures that ejected it were those of the outage the probes saw end (a backend
+        // restarted): holding it out for the rest of GW_EJECT_MS would ignore the model's
+        // successThreshold. As Envoy's successful_active_health_check_uneject_host (on by default).
+        i.ejectedUntil = 0;
+        i.consecutiveFailures = 0;
         this.events.health(this.service.name, i.origin, i.available(Date.now()));
       }
     } else {
