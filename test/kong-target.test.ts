@@ -424,6 +424,36 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
   });
 });
 
+describe('kong target: where its Redis is', () => {
+  // Kong reads no REDIS_URL: its plugins name their Redis in kong.yml, so NOTES.md must say which.
+  it('NOTES.md names every route with a Redis limiter and every tiered consumer, and a model without Redis gets no such note', async () => {
+    const withRedis = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1, ex:r2 .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:r1 a agw:Route ; agw:routeName "r1" ; agw:routePath "/r1" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:shared .
+ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:local .
+ex:shared a agw:RateLimiter ; agw:requestsPerMinute 60 ; agw:policy "redis" .
+ex:local a agw:RateLimiter ; agw:requestsPerMinute 60 ; agw:policy "local" .
+ex:gold a agw:QuotaTier ; agw:tierName "gold" ; agw:requestsPerSecond 5 .
+ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" ; agw:hasQuotaTier ex:gold .
+ex:d a agw:Consumer ; agw:consumerName "d" ; agw:apiKeyEnv "D_KEY" .
+`);
+    const sections = noteOn(withRedis.notes, 'REDIS\\_URL');
+    expect(sections).toHaveLength(1);
+    expect(sections[0]).toContain('\n\nApplies to: consumer c, route r1\n');
+    const redisHosts = withRedis.doc.services.flatMap((s) => s.routes).flatMap((r) => r.plugins ?? []).map((p) => (p.config.redis as { host?: string } | undefined)?.host).filter(Boolean);
+    expect(redisHosts.length).toBeGreaterThan(0);
+    for (const host of redisHosts) expect(sections[0]).toContain(`at ${host}:6379`);
+    const without = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r2 .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:local .
+ex:local a agw:RateLimiter ; agw:requestsPerMinute 60 ; agw:policy "local" .
+`);
+    expect(without.notes).not.toContain('REDIS');
+  });
+});
+
 describe("kong target: CORS origins as Kong's cors plugin reads them", () => {
   // Kong reads an origin with characters other than [A-Za-z0-9.:/-] as a regex, and compiles
   // "*" inside a list as one (older versions), which allows nothing.

@@ -236,6 +236,15 @@ export function kongView(model: M.GatewayModel): KongView {
   }
 
   const consumers = buildConsumers(model, tags, redisHost, notes);
+  const redisUsers = [
+    ...model.routes.filter((r) => r.rateLimit?.policy === 'redis').map((r) => `route ${r.name}`),
+    ...model.consumers.filter((c) => c.quotaTier).map((c) => `consumer ${c.name}`),
+  ];
+  // The gateway reads REDIS_URL at start; Kong's plugins carry their Redis in kong.yml, so a
+  // user whose Redis is not the one gwgen deploys has to know where to change it.
+  for (const subject of redisUsers) {
+    notes.push({ subject, feature: 'REDIS_URL', detail: `Kong's rate-limiting plugins count in Redis at ${redisHost}:6379 without a password: the Redis the k8s target deploys beside the gateway. Kong reads no REDIS_URL; for another Redis, set redis.host, redis.port and redis.password (a {vault://env/...} reference) of these plugins in kong.yml, e.g. with a decK patch` });
+  }
   return {
     gateway: model.gateway.name,
     services: services.sort((a, b) => compareStrings(a.name, b.name)),
