@@ -461,7 +461,7 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toMatch(/^error \(\d+\)\n/);
     expect(r.stdout.indexOf('warning (')).toBeGreaterThan(r.stdout.indexOf('error ('));
-    expect(r.stdout).toMatch(/\d+ errors, \d+ warnings, \d+ info, \d+ suppressed$/);
+    expect(r.stdout).toMatch(/\d+ errors?, \d+ warnings?, \d+ info, \d+ suppressed$/);
   });
 
   it.each([
@@ -649,5 +649,58 @@ describe('--now', () => {
   it('a bare date is midnight UTC', async () => {
     const r = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--now', '2027-06-15', '--format', 'json']);
     expect(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule)).toEqual(['certificate-expiring']);
+  });
+});
+
+describe('audit of IRIs and text a terminal must not take literally', () => {
+  const prefixes = '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n';
+
+  it('a node whose IRI is not ASCII (written as is, with \\u escapes, or under such a prefix) is located in table and SARIF', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'intl.ttl'),
+      prefixes +
+        '@prefix ex: <https://example.org/straße#> .\n' +
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "intl" ; agw:hasRoute <https://example.org/café#ré> , <https://example.org/café#\\u00e9t\\u00e9> .\n' +
+        '<https://example.org/café#ré> a agw:Route ; agw:routePath "/re" ; agw:hasBackendService ex:süd .\n' +
+        '<https://example.org/café#\\u00e9t\\u00e9> a agw:Route ; agw:routePath "/ete" ; agw:hasBackendService ex:süd .\n' +
+        'ex:süd a agw:BackendService ; agw:serviceName "sud" .\n',
+    );
+    const sarif = await gwgen(['audit', 'intl.ttl', '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(sarif.exitCode, sarif.stderr).toBe(0);
+    const lineOf = Object.fromEntries(
+      JSON.parse(sarif.stdout).runs[0].results.map((r: { locations: Array<{ physicalLocation?: { region: { startLine: number } }; logicalLocations: Array<{ fullyQualifiedName: string }> }> }) => [
+        r.locations[0]!.logicalLocations[0]!.fullyQualifiedName,
+        r.locations[0]!.physicalLocation?.region.startLine,
+      ]),
+    );
+    expect(lineOf).toEqual({ 'https://example.org/café#ré': 5, 'https://example.org/café#été': 6, 'https://example.org/straße#süd': 7 });
+    const table = await gwgen(['audit', 'intl.ttl', '--fail-on', 'never'], { cwd: dir });
+    expect(table.stdout).toMatch(/public-route-without-rate-limit +intl\.ttl:5:1 +Route ré \(\/re\)/);
+    expect(table.stdout).not.toContain('https://example.org/café#');
+  });
+
+  it('the table shows control characters and bidirectional overrides as \\uXXXX, one finding a line, in aligned columns', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'm.ttl'),
+      prefixes +
+        '@prefix ex: <https://example.org/t#> .\n' +
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "t" ; agw:hasRoute <https://example.org/t#r\\u202Eevil> .\n' +
+        '<https://example.org/t#r\\u202Eevil> a agw:Route ; agw:routePath "/r" ; agw:hasBackendService ex:s ;\n' +
+        '  rdfs:label "bell\\u0007 esc\\u001b[2J\\nsecond line" .\n' +
+        'ex:s a agw:BackendService ; agw:serviceName "s" .\n',
+    );
+    mkdirSync(join(dir, 'rules'));
+    writeFileSync(join(dir, 'rules', 'labelled.rq'), '# id: labelled-route\n# severity: warning\n# message: Route {?focus} is labelled {?label}\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\nSELECT ?focus ?label WHERE { ?focus rdfs:label ?label }\n');
+    const r = await gwgen(['audit', 'm.ttl', '--rules', 'rules', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000B-\u001F\u007F\u202A-\u202E]/);
+    expect(r.stdout).toContain('labelled-route                   m.ttl:5:1  Route r\\u202eevil is labelled bell\\u0007 esc\\u001b[2J second line\n');
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('  '));
+    expect(rows).toHaveLength(7);
+    // The message starts in one column on every row, across the severity sections.
+    expect(new Set(rows.map((l) => l.indexOf(' Route ') + l.indexOf(' Service ') + 1)).size).toBe(1);
+    expect(r.stdout.trimEnd().split('\n').pop()).toBe('1 error, 5 warnings, 1 info, 0 suppressed');
   });
 });

@@ -281,3 +281,27 @@ describe('gwgen query: a query that does not parse says where and what was meant
     expect(r.stderr).not.toMatch(STACK);
   });
 });
+
+describe('query --format json is the W3C SPARQL 1.1 Query Results JSON Format', () => {
+  it('every term kind, in head.vars order in each binding, an unbound variable left out; ASK is head {} and boolean', async () => {
+    const dir = files({
+      'm.ttl': '@prefix ex: <https://example.org/t#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\nex:r rdfs:label "Route, \\"one\\""@en ; ex:n 5 ; ex:c [ ex:p "x" ] .\nex:s ex:n 7 .\n',
+    });
+    const q = 'SELECT ?z ?label ?n ?c ?a WHERE { ?z <https://example.org/t#n> ?n . OPTIONAL { ?z rdfs:label ?label } OPTIONAL { ?z <https://example.org/t#c> ?c } } ORDER BY ?z';
+    const r = await gwgen(['query', 'm.ttl', '-e', q, '--format', 'json'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.head).toEqual({ vars: ['z', 'label', 'n', 'c', 'a'] });
+    const [first, second] = doc.results.bindings;
+    expect(Object.keys(first)).toEqual(['z', 'label', 'n', 'c']);
+    expect(first).toEqual({
+      z: { type: 'uri', value: 'https://example.org/t#r' },
+      label: { type: 'literal', value: 'Route, "one"', 'xml:lang': 'en' },
+      n: { type: 'literal', value: '5', datatype: 'http://www.w3.org/2001/XMLSchema#integer' },
+      c: { type: 'bnode', value: expect.any(String) },
+    });
+    expect(Object.keys(second)).toEqual(['z', 'n']);
+    const ask = await gwgen(['query', 'm.ttl', '-e', 'ASK { ?s rdfs:label ?l }', '--format', 'json'], { cwd: dir });
+    expect(JSON.parse(ask.stdout)).toEqual({ head: {}, boolean: true });
+  });
+});

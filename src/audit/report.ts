@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatLocation } from '../errors.js';
+import stringWidth from 'string-width';
+import { formatLocation, visible } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Finding } from './audit.js';
 import type { AuditRule, Severity } from './rules.js';
@@ -17,27 +18,40 @@ export function toJson(findings: readonly Finding[]): string {
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
-/** `table`: findings grouped by severity, then the suppressed ones, then a count line. */
+/**
+ * `table`: findings grouped by severity, then the suppressed ones, then a count line. Rule,
+ * location and message are columns aligned across the whole table. Messages carry model text
+ * (IRIs, and any literal a --rules rule selects): control characters and bidirectional
+ * overrides are shown as \uXXXX, as in every other terminal output, so a model cannot drive the
+ * terminal or reorder what the reader sees.
+ */
 export function toTable(findings: readonly Finding[]): string {
   const active = findings.filter((f) => !f.suppressed);
   const suppressed = findings.filter((f) => f.suppressed);
+  const where = (f: Finding) => visible(formatLocation({ ...f.location, node: undefined }) || f.focus);
+  const ruleWidth = Math.max(0, ...findings.map((f) => stringWidth(visible(f.rule))));
+  const whereWidth = Math.max(0, ...findings.map((f) => stringWidth(where(f))));
+  const pad = (text: string, width: number) => text + ' '.repeat(width - stringWidth(text));
   const lines: string[] = [];
   const section = (title: string, list: readonly Finding[]) => {
     if (list.length === 0) return;
     lines.push(`${title} (${list.length})`);
-    const ruleWidth = Math.max(...list.map((f) => f.rule.length));
     for (const f of list) {
-      const where = formatLocation({ ...f.location, node: undefined }) || f.focus;
-      lines.push(`  ${f.rule.padEnd(ruleWidth)}  ${where}  ${f.message}${f.suppressed ? `  [suppressed: ${f.suppressed.reason ?? 'no reason given'}]` : ''}`);
+      const note = f.suppressed ? `  [suppressed: ${f.suppressed.reason ?? 'no reason given'}]` : '';
+      lines.push(`  ${pad(visible(f.rule), ruleWidth)}  ${pad(where(f), whereWidth)}  ${visible(oneLine(f.message + note))}`);
     }
     lines.push('');
   };
   for (const severity of ['error', 'warning', 'info'] as Severity[]) section(severity, active.filter((f) => f.severity === severity));
   section('suppressed', suppressed);
-  const count = (s: Severity) => active.filter((f) => f.severity === s).length;
-  lines.push(`${count('error')} errors, ${count('warning')} warnings, ${count('info')} info, ${suppressed.length} suppressed`);
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const total = (s: Severity) => active.filter((f) => f.severity === s).length;
+  lines.push(`${count(total('error'), 'error', 'errors')}, ${count(total('warning'), 'warning', 'warnings')}, ${total('info')} info, ${suppressed.length} suppressed`);
   return `${lines.join('\n')}\n`;
 }
+
+/** One finding, one line: a line break or tab in a model value becomes a space. */
+const oneLine = (text: string) => text.replace(/\r\n|[\r\n\t]/g, ' ');
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
 

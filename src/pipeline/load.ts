@@ -314,12 +314,19 @@ function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, 
   }
 }
 
+/**
+ * An IRI token resolved as n3 resolves it when it builds the store, so the key is the store's
+ * IRI: `new URL()` would normalize it (`ré` percent-encoded, a host lower-cased, a default port
+ * dropped), and such a node would never be located. n3 does not export its resolver.
+ */
+const iriResolver = new Parser() as unknown as { _setBase(base: string): void; _resolveIRI(iri: string): string | null };
+let resolverBase: string | undefined;
 function resolve(iri: string, base: string): string {
-  try {
-    return new URL(iri, base).href;
-  } catch {
-    return iri;
+  if (base !== resolverBase) {
+    iriResolver._setBase(base);
+    resolverBase = base;
   }
+  return iriResolver._resolveIRI(iri) ?? iri;
 }
 
 function makeLocator(store: Store, definitions: () => Map<string, SourceLocation>, anonymous: () => Map<string, SourceLocation>): Locator {
