@@ -807,3 +807,13 @@ describe('istio target: the edge port', () => {
     if (port === 443) expect(note?.[0]).toContain('meant for TLS');
   });
 });
+
+describe('istio target: routes without agw:websocket (test/fixtures/valid/unhonoured-terms.ttl)', () => {
+  it('lists them, as the ingress gateway upgrades WebSockets on every route', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/unhonoured-terms.ttl'], cwd: ROOT, targets: ['istio'] });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const notes = result.files.find((f) => f.path === 'istio/NOTES.md')!.content;
+    expect(notes).toMatch(/## agw:websocket \(absent or false\)\n\n[^\n]*refuses the upgrade with 400\.\n\nApplies to: route plain\n/);
+    expect(notes).not.toContain('Applies to: route live\n');
+  });
+});

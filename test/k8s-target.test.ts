@@ -445,3 +445,13 @@ describe('k8s target: escaping', () => {
     expect(JSON.stringify(config)).toContain('kind: Secret');
   });
 });
+
+describe('certificates the gateway and its manifests do not manage (test/fixtures/valid/unhonoured-terms.ttl)', () => {
+  it('k8s NOTES.md and the gateway README list the service whose agw:Certificate nothing tracks or rotates', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/unhonoured-terms.ttl'], cwd: ROOT, targets: ['k8s', 'gateway'] });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const file = (path: string) => result.files.find((f) => f.path === path)!.content;
+    expect(file('k8s/NOTES.md')).toMatch(/## agw:hasCertificate\n\n[^\n]*GW\\_MTLS\\_CERT[^\n]*agw:rotationPeriod\.\n\nApplies to: service svc\n/);
+    expect(file('gateway/README.md')).toMatch(/- Service svc has an agw:Certificate: the gateway neither tracks its expiry nor rotates it/);
+  });
+});

@@ -499,3 +499,15 @@ describe('kong target: gRPC services', () => {
     expect(await notesOf('examples/metered-api.ttl')).not.toContain('agw:protocol "grpc"');
   });
 });
+
+describe('kong target: terms Kong cannot honour are listed (test/fixtures/valid/unhonoured-terms.ttl)', () => {
+  it('lists routes without agw:websocket (Kong proxies upgrades anyway) and tracing without a collector', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/unhonoured-terms.ttl'], cwd: ROOT, targets: ['kong'] });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    expect(kong.plugins.map((p: { name: string }) => p.name)).not.toContain('opentelemetry');
+    expect(notes).toMatch(/## agw:hasDistributedTracing without agw:collectorEndpoint\n\n[^\n]*samplingRate 0\.5/);
+    expect(notes).toMatch(/## agw:websocket \(absent or false\)\n\n[^\n]*refuses the upgrade with 400\.\n\nApplies to: route plain\n/);
+  });
+});

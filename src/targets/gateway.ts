@@ -285,6 +285,8 @@ function gatewayNotes(model: M.GatewayModel): string[] {
     const own = r.path.replace(/\/+$/, '');
     notes.push(`Route ${r.name} has the path ${r.path}: GET and HEAD of exactly ${own} are the gateway's own ${own === '/metrics' ? 'metrics (Prometheus text)' : 'health check'}, which the route does not get; other methods and longer paths (${own}/…) reach the route.`);
   }
+  const certified = model.services.filter((s) => (s.mtls ?? model.gateway.mesh?.mtls)?.certificate !== undefined).map((s) => s.name);
+  if (certified.length > 0) notes.push(`${services(certified, 'has', 'have')} an agw:Certificate: the gateway neither tracks its expiry nor rotates it; the client certificate it presents is the one GW_MTLS_CERT holds at start, renewed by whoever sets that variable (and the process restarted); gwgen audit warns of a certificate about to expire.`);
   const permissive = byMode('PERMISSIVE');
   if (permissive.length > 0) notes.push(`${services(permissive, 'accepts', 'accept')} mTLS or plain text (agw:hasMutualTLS PERMISSIVE): the gateway presents the client certificate of GW_MTLS_CERT and GW_MTLS_KEY where the address is https, and connects in plain text to an http address.`);
   return notes;

@@ -343,6 +343,10 @@ export function istioView(model: M.GatewayModel): IstioView {
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
+  // Istio's ingress gateway enables WebSocket upgrades for every HTTP route (VirtualService's
+  // websocketUpgrade is gone); no route field turns them off.
+  const noUpgrade = model.routes.filter((r) => !r.websocket);
+  for (const r of noUpgrade) notes.push({ subject: `route ${r.name}`, feature: 'agw:websocket (absent or false)', detail: 'Istio proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through the ingress gateway, where the gateway refuses the upgrade with 400' });
   notes.push(...consumerNotes(model));
   notes.push(...longDurationNotes(model));
 

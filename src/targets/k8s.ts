@@ -335,6 +335,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     if (unmarked.length > 0) notes.push({ subject: `namespace ${unmarked.join(', ')}`, feature: `agw:meshType "${mesh.type}" in a namespace gwgen does not write`, detail: `gwgen does not write (or label) a namespace every cluster has, so the pods it deploys there carry the sidecar-injection marker themselves (${mesh.type === 'istio' ? 'label sidecar.istio.io/inject' : mesh.type === 'kuma' ? 'label kuma.io/sidecar-injection' : 'annotation linkerd.io/inject'}); other pods of that namespace stay outside the mesh` });
   }
   notes.push(...meshMtlsNotes(model));
+  const certified = [...(mesh?.mtls?.certificate ? [`mesh ${mesh.type}`] : []), ...model.services.filter((s) => s.mtls?.certificate).map((s) => `service ${s.name}`)];
+  for (const subject of certified) notes.push({ subject, feature: 'agw:hasCertificate', detail: `These manifests mount no client certificate and rotate none: the gateway Deployment sets no GW_MTLS_CERT or GW_MTLS_KEY, so mTLS is left to the mesh sidecar${mesh ? `, whose CA (${mesh.type}) issues and rotates the workload certificates with its own lifetime` : ' (there is no mesh here: add the certificate as a Secret and set those variables from it)'}, not the model's agw:rotationPeriod` });
   const namespaces = namespaceNames.map((n) => ({ ...meta(n, undefined, n, injectionAnnotations), labels: [...standardLabels(gw, n), ...injection] }));
 
   const resources = [

@@ -219,6 +219,10 @@ export function kongView(model: M.GatewayModel): KongView {
   }
   const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
+  const tracing = model.gateway.tracing;
+  // Kong's opentelemetry plugin cannot be configured without an endpoint, and without it Kong
+  // neither samples nor starts a trace; the gateway can still be given one (OTEL_* variables).
+  if (tracing && !tracing.collectorEndpoint) notes.push({ subject: `gateway ${model.gateway.name}`, feature: 'agw:hasDistributedTracing without agw:collectorEndpoint', detail: `Kong's opentelemetry plugin needs a collector, so none is written: Kong neither samples requests at agw:samplingRate ${tracing.samplingRate} nor starts a traceparent (a client's is passed on as it came); add agw:collectorEndpoint, or an opentelemetry plugin with the collector's traces endpoint` });
   const grpcServices = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpcServices.length > 0) {
     // Kong passes a request on with grpc_pass when its service's protocol is grpc, whatever the
@@ -851,6 +855,8 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
   if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold failures (Kong counts them per target, not per route); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
+  // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
+  if (!route.websocket) add('agw:websocket (absent or false)', 'Kong proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through Kong, where the gateway refuses the upgrade with 400');
   // ip-restriction reads ngx.var.binary_remote_addr, and limit_by ip the same address: nginx's
   // real-IP module sets it from the header of a trusted proxy only (kong.conf trusted_ips).
   if (route.ipRestriction || route.rateLimit?.limitBy === 'ip')
