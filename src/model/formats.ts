@@ -31,17 +31,29 @@ export function normalPath(path: string): string {
   });
 }
 
+/**
+ * A dot segment as the generated gateway finds one (uri.ts, hasDotSegment): "..", ".", escaped
+ * ("%2E%2E"), with ";parameters" ("..;x", as Tomcat and Jetty read it), or between encoded slashes
+ * ("a%2F..%2Fb", which some backends decode).
+ */
+function hasDotSegment(path: string): boolean {
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c/gi, '/').replace(/%3b/gi, ';');
+  return /(^|\/)\.\.?(;[^/]*)?(\/|$)/.test(decoded);
+}
+
 export const urlPath: FormatCheck = (v) => {
   if (!v.startsWith('/')) return 'must start with "/"';
   const bad = /[\s"'`\\<>^|\u0000-\u001f\u007f]/.exec(v)?.[0];
   if (bad !== undefined) return `must not contain ${describeChar(bad)}: no spaces, quotes, backslashes, < > ^ | or control characters (percent-encode them)`;
   if (v.includes('?') || v.includes('#')) return 'must be a path only: no query string ("?") or fragment ("#")';
   if (v.includes('//')) return 'must not contain an empty segment ("//")';
+  // The gateway answers 400 to every request whose path holds these (uri.ts, routedPath), so a
+  // route or health check written with one could never be reached.
+  if (/%00/.test(v)) return 'must not contain an encoded NUL ("%00"): the gateway refuses every request whose path holds one';
+  if (hasDotSegment(v)) return 'must not contain "." or ".." segments (escaped as %2E, followed by ";parameters" or between encoded slashes %2F or %5C either): the gateway refuses every request whose path holds one';
   const segments = v.slice(1).split('/');
   const params = new Set<string>();
   for (const segment of segments) {
-    const plain = normalPath(segment);
-    if (plain === '.' || plain === '..') return 'must not contain "." or ".." segments (escaped as %2E either)';
     if (segment.includes('{') || segment.includes('}')) {
       if (!PARAM_SEGMENT.test(segment)) return `has a malformed parameter segment "${segment}": a parameter is a whole segment like {orderId} or {order-id}, its name letters, digits, "_" and "-", starting with a letter or "_"`;
       const name = segment.slice(1, -1);
@@ -144,6 +156,9 @@ export const httpUrl: FormatCheck = (v) => {
   if (/[\s"'`<>\\]/.test(v)) return 'must be an absolute http(s) URL without spaces or quotes';
   try {
     const url = new URL(v);
+    // A model names secrets by environment variable only; a password here would land in the
+    // ConfigMap, kong.yml and every other output in clear text.
+    if (url.username !== '' || url.password !== '') return 'must not carry credentials ("user:password@"): secrets never appear in a model; give the endpoint without them';
     if ((url.protocol === 'http:' || url.protocol === 'https:') && hasHost(url)) return undefined;
   } catch {
     // fall through
@@ -206,7 +221,12 @@ export const secretEnvName: FormatCheck = (v) =>
   envVarName(v) ??
   (GATEWAY_OWN_ENV.includes(v) || GATEWAY_OWN_ENV_FAMILIES.test(v)
     ? "is one of the gateway's own settings (see the README's gateway settings): a secret there would replace that setting; name another variable"
-    : undefined);
+    : RUNTIME_ENV.test(v)
+      ? 'is read by Node.js, npm, the shell or the dynamic loader the gateway runs on: the Kubernetes Deployment would set it to the secret (NODE_OPTIONS set to a key stops node from starting, PATH set to one loses every program); name another variable'
+      : undefined);
+
+/** Variables the gateway's process reads before and beside gwgen's code. */
+const RUNTIME_ENV = /^(?:PATH|HOME|HOSTNAME|SHELL|TZ|TMPDIR|UV_THREADPOOL_SIZE|(?:NODE|NPM_CONFIG|LD)_\w*)$/;
 
 /** RFC 9110 token: what an HTTP header name may be. */
 export const headerName: FormatCheck = (v) =>

@@ -157,13 +157,18 @@ function checkReferences(store: Store, report: Report): void {
         report(quad.subject, property, 'reference', `agw:${property} must point to a node (${expected}), not the literal ${JSON.stringify(target.value)}`, 'write the IRI of the node without quotes, e.g. agw:hasBackendService ex:orders');
         continue;
       }
+      // A blank node's label is the parser's ("b0"), in no file: it is named by its place instead.
+      const blank = target.termType === 'BlankNode';
+      const named = blank ? 'a blank node' : `<${target.value}>`;
       if (store.countQuads(target, null, null, null) === 0) {
-        report(quad.subject, property, 'dangling-reference', `agw:${property} refers to <${target.value}>, which is not defined anywhere in the model`, `define it (\`<${target.value}> a ${expected} ; …\`) or fix the IRI (a typo in the local name is the usual cause)`);
+        const hint = blank ? `describe it inside the brackets: \`[ a ${expected} ; … ]\`` : `define it (\`<${target.value}> a ${expected} ; …\`) or fix the IRI (a typo in the local name is the usual cause)`;
+        report(quad.subject, property, 'dangling-reference', `agw:${property} refers to ${named}, which ${blank ? 'is empty' : 'is not defined anywhere in the model'}`, hint);
         continue;
       }
       if (!classes.some((c) => hasType(store, target, c))) {
         const actual = store.getObjects(target, RDF_TYPE, null).map((t) => shorten(t.value));
-        report(quad.subject, property, 'reference-class', `agw:${property} refers to <${target.value}>, which is ${actual.length ? `a ${actual.join(', ')}` : 'a node without rdf:type'}, but must be ${expected}`, `point agw:${property} at a ${expected}, or state the class with \`a ${expected}\``);
+        const where = blank ? `state the class inside the brackets: \`[ a ${expected} ; … ]\`` : `or state the class with \`a ${expected}\``;
+        report(quad.subject, property, 'reference-class', `agw:${property} refers to ${named}, which is ${actual.length ? `a ${actual.join(', ')}` : 'a node without rdf:type'}, but must be ${expected}`, blank ? where : `point agw:${property} at a ${expected}, ${where}`);
       }
     }
   }
