@@ -6,17 +6,21 @@ import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
 /**
  * Drop-in fixtures: every test/fixtures/invalid/*.ttl must be rejected, and the messages must
- * contain each `# expect: <text>` line of the file (location, property, offending value...).
+ * contain each `# expect: <text>` line of the file (location, property, offending value...) and
+ * none of its `# expect-not: <text>` lines.
  */
 const DIR = join(ROOT, 'test/fixtures/invalid');
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.ttl')).sort();
 
-function expectations(file: string): string[] {
+function linesAfter(file: string, marker: string): string[] {
   return readFileSync(join(DIR, file), 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('# expect: '))
-    .map((l) => l.slice('# expect: '.length));
+    .filter((l) => l.startsWith(marker))
+    .map((l) => l.slice(marker.length));
 }
+const expectations = (file: string) => linesAfter(file, '# expect: ');
+/** `# expect-not: <text>` lines: what no message may show (a secret, an internal label). */
+const exclusions = (file: string) => linesAfter(file, '# expect-not: ');
 
 describe('invalid models are rejected with located messages', () => {
   it('has fixtures', () => expect(fixtures.length).toBeGreaterThan(25));
@@ -28,6 +32,7 @@ describe('invalid models are rejected with located messages', () => {
     const expected = expectations(file);
     expect(expected.length, 'a fixture states what its message must say').toBeGreaterThan(0);
     for (const part of expected) expect(text).toContain(part);
+    for (const part of exclusions(file)) expect(text).not.toContain(part);
     for (const p of result.problems) {
       // Every problem says where: a file position or the node.
       expect(p.location?.file ?? p.location?.node, formatProblem(p)).toBeTruthy();

@@ -152,6 +152,14 @@ export function canonicalOrigin(v: string): string {
   }
 }
 
+/**
+ * A value as a message may show it: the password of a URL's "user:password@" replaced by "***",
+ * since messages reach terminals and CI logs.
+ */
+export function redactCredentials(v: string): string {
+  return v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, '$1:***@');
+}
+
 export const httpUrl: FormatCheck = (v) => {
   if (/[\s"'`<>\\]/.test(v)) return 'must be an absolute http(s) URL without spaces or quotes';
   try {

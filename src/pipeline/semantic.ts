@@ -314,7 +314,7 @@ function checkStringFormats(store: Store, report: Report): void {
       for (const value of literalValues(store, node, property)) {
         const reason = check(value);
         const example = FORMAT_EXAMPLES[property];
-        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(value)} ${reason}`, example ? `write it like agw:${property} ${example}` : `fix the value of agw:${property}`);
+        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(formats.redactCredentials(value))} ${reason}`, example ? `write it like agw:${property} ${example}` : `fix the value of agw:${property}`);
       }
     }
   }
