@@ -1208,6 +1208,27 @@ describe('generated gateway: one reading of a request (edges model), over raw so
     }
   });
 
+  it('refuses a path that a backend ignoring letter case (Express, ASP.NET, IIS) would read as another route, and forwards other capitals as they came', async () => {
+    const before = calls();
+    // Routed by "/" before, these reached the backend's "/admin" handler without /admin's IP restriction.
+    for (const [target, method] of [
+      ['/ADMIN', 'GET'],
+      ['/Admin/x', 'GET'],
+      ['/%41dmin', 'GET'],
+      ['/GETONLY', 'POST'],
+    ] as const) {
+      const answer = await send(target, method === 'POST' ? 'Content-Length: 0\r\n' : '', method);
+      expect(answer.status, target).toBe(400);
+      expect(JSON.parse(answer.body), target).toEqual({ error: 'path would select another route if letter case were ignored', status: 400 });
+    }
+    expect(calls()).toBe(before);
+    for (const target of ['/Adminx', '/items/ABC', '/docs/README', '/X']) {
+      const answer = await send(target);
+      expect(answer.status, target).toBe(200);
+      expect(JSON.parse(answer.body).url, target).toBe(target.startsWith('/docs') ? target.slice(5) : target);
+    }
+  });
+
   it("serves a route whose own path holds %2F or ';' by that spelling, and still refuses a client's %2F or ';' that selects another route", async () => {
     for (const [target, url] of [
       ['/files/a%2Fb', '/'],

@@ -73,6 +73,7 @@ export const MESSAGES = {
   nulEscape: 'path has an encoded NUL (%00)',
   encodedSlash: 'path has an encoded slash that would select another route',
   pathParameter: 'path has a ;parameter that would select another route',
+  letterCase: 'path would select another route if letter case were ignored',
   badCharacter: 'request target has a character a URL cannot hold',
   shuttingDown: 'gateway is shutting down',
   interim: 'upstream sent a 100 Continue the gateway cannot relay',

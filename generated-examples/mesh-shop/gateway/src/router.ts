@@ -142,3 +142,41 @@ export class Router<R extends Routable> {
     }
   }
 }
+
+interface Folded<R> extends Routable {
+  readonly route: R;
+}
+
+/**
+ * The routes as a backend that ignores letter case reads paths (Express's and ASP.NET's default
+ * routing, IIS): "/ADMIN" and "/Admin" are its "/admin". Routes whose paths differ in case alone
+ * are one route to such a backend: the first of them stands for all.
+ */
+export class CaseFoldedRoutes<R extends Routable> {
+  private readonly router: Router<Folded<R>>;
+  /** Some route's path has a capital letter: then a lower-case request path is another spelling too. */
+  readonly hasCapitals: boolean;
+
+  constructor(routes: readonly R[]) {
+    const taken = new Set<string>();
+    const folded: Folded<R>[] = [];
+    for (const route of routes) {
+      const path = route.path.toLowerCase();
+      const methods = route.methods.filter((m) => !taken.has(`${m} ${path}`));
+      for (const m of methods) taken.add(`${m} ${path}`);
+      const anyMethod = route.anyMethod === true && !taken.has(`* ${path}`);
+      if (anyMethod) taken.add(`* ${path}`);
+      if (methods.length > 0 || anyMethod) folded.push({ path, methods, anyMethod, route });
+    }
+    this.router = new Router(folded);
+    this.hasCapitals = routes.some((r) => r.path !== r.path.toLowerCase());
+  }
+
+  /** The route a case-insensitive backend serves `path` (the gateway's spelling) with. */
+  lookup(method: string, path: string): RouteLookup<R> {
+    const found = this.router.lookup(method, path.toLowerCase());
+    return found.kind === 'found'
+      ? { kind: 'found', match: { ...found.match, route: found.match.route.route } }
+      : found;
+  }
+}

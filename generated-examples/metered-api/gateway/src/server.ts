@@ -32,7 +32,7 @@ import {
 } from './proxy.js';
 import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
 import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
-import { Router, type Match } from './router.js';
+import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
 import { checkHead, checkVersion, mergeSlashes, routedPath, withoutParameters, type Refusal } from './uri.js';
 import { handleUpgrade } from './websocket.js';
@@ -202,6 +202,8 @@ export class Gateway {
   mirrorsInFlight = 0;
   readonly routes: RuntimeRoute[];
   readonly router: Router<RuntimeRoute>;
+  /** The routes as a backend that ignores letter case matches them (reroutes). */
+  private readonly folded: CaseFoldedRoutes<RuntimeRoute>;
   readonly limiter: RateLimiter;
   readonly clientAddress: ClientAddress;
   readonly apiKeys: ApiKeys;
@@ -288,6 +290,7 @@ export class Gateway {
       );
     this.routes = this.config.routes.map((r) => new RuntimeRoute(r, this));
     this.router = new Router(this.routes);
+    this.folded = new CaseFoldedRoutes(this.routes);
     this.allowAll = [...new Set(['GET', 'HEAD', 'OPTIONS', ...this.routes.flatMap((r) => r.methods)])]
       .sort()
       .join(', ');
@@ -596,10 +599,12 @@ export class Gateway {
    * (400), else undefined.
    */
   reroutes(method: string, path: string, match: Match<RuntimeRoute>): string | undefined {
+    const route = match.route;
+    if ((this.folded.hasCapitals || CAPITAL.test(path)) && this.elsewhereFolded(method, path, route))
+      return MESSAGES.letterCase;
     const slash = path.indexOf('%') !== -1 && ENCODED_SLASH.test(path);
     const params = path.indexOf(';') !== -1;
     if (!slash && !params) return undefined;
-    const route = match.route;
     const decode = (p: string) => p.replace(ENCODED_SLASHES, '/');
     const decoded = slash ? clientPart(path, match, decode) : path;
     if (slash && this.elsewhere(method, mergeSlashes(decoded), route)) return MESSAGES.encodedSlash;
@@ -618,6 +623,17 @@ export class Gateway {
   private elsewhere(method: string, path: string, route: RuntimeRoute): boolean {
     const found = this.router.lookup(method, path);
     return found.kind === 'found' ? found.match.route !== route : found.kind === 'method';
+  }
+
+  /**
+   * Whether a backend that ignores letter case (Express's default router, ASP.NET, IIS) would
+   * serve `path` as another route than `route` ("/ADMIN" as "/admin" when "/" routed it), or as a
+   * path whose routes refuse the method. Routes whose paths differ in case alone are one to it.
+   */
+  private elsewhereFolded(method: string, path: string, route: RuntimeRoute): boolean {
+    const found = this.folded.lookup(method, path);
+    if (found.kind !== 'found') return found.kind === 'method';
+    return found.match.route !== route && found.match.route.path.toLowerCase() !== route.path.toLowerCase();
   }
 
   /** The gateway's own answer to a request it refuses before any exchange, counted and logged. */
@@ -761,6 +777,8 @@ function authorizationOf(req: IncomingMessage): string | undefined {
 const ENCODED_SLASH = /%2F|%5C/;
 const ENCODED_SLASHES = /%2F|%5C/g;
 const OWN_ODDITY = /%2F|%5C|;/i;
+/** A capital letter outside a percent-escape (whose hex digits are capitals: "%2F"). */
+const CAPITAL = /(?<!%[0-9A-F]?)[A-Z]/;
 
 /**
  * `path` read as a backend might (`read`: encoded slashes decoded, or ";parameters" dropped),
