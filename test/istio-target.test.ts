@@ -817,3 +817,43 @@ describe('istio target: routes without agw:websocket (test/fixtures/valid/unhono
     expect(notes).not.toContain('Applies to: route live\n');
   });
 });
+
+describe('istio target: the local rate limit admits the route rate over time, whatever the burst', () => {
+  // [per, limit, burst or undefined]: the gateway's bucket holds the burst and refills at limit/window.
+  const cases: [per: 'Second' | 'Minute' | 'Hour', limit: number, burst: number | undefined][] = [
+    ['Minute', 60, 10],
+    ['Second', 20, 50],
+    ['Hour', 1000, undefined],
+    ['Second', 7, 3],
+    ['Hour', 3600, 1],
+  ];
+  const WINDOW = { Second: 1, Minute: 60, Hour: 3600 };
+  let g: Generated;
+  beforeAll(async () => {
+    const routes = cases
+      .map(([per, limit, burst], i) => `ex:r${i} a agw:Route ; agw:routeName "r${i}" ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPer${per} ${limit}${burst ? ` ; agw:burstSize ${burst}` : ''} ] .\n`)
+      .join('');
+    g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map((_, i) => `ex:r${i}`).join(', ')} .\n${routes}ex:s a agw:BackendService ; agw:serviceName "s" .\n`);
+  });
+  it.each(cases.map((c, i) => [i, ...c] as const))('route r%i (%s %i, burst %s)', (i, per, limit, burst) => {
+    const [ef] = kinds(g, 'EnvoyFilter');
+    const patch = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE' && p.match.routeConfiguration.vhost.route.name === `gw.r${i}`);
+    const bucket = patch.patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket;
+    const interval = Number(/^([\d.]+)s$/.exec(bucket.fill_interval)![1]);
+    expect(interval).toBeGreaterThanOrEqual(0.05);
+    // Envoy adds tokens_per_fill every fill_interval and keeps at most max_tokens: a client that
+    // always waits gets min(tokens_per_fill, max_tokens) per interval. The gateway's bucket holds
+    // the burst and refills continuously at limit per window.
+    expect(bucket.max_tokens).toBe(burst ?? limit);
+    const envoyRate = Math.min(bucket.tokens_per_fill, bucket.max_tokens) / interval;
+    const gatewayRate = limit / WINDOW[per];
+    expect(Math.abs(envoyRate - gatewayRate) / gatewayRate).toBeLessThan(0.01);
+  });
+  it('a burst too small for a fill every 50 ms is noted with the rate Envoy keeps', async () => {
+    const t = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .\nex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 100 ; agw:burstSize 2 ] .\nex:s a agw:BackendService ; agw:serviceName "s" .\n`);
+    const [ef] = kinds(t, 'EnvoyFilter');
+    const bucket = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE').patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket;
+    expect(bucket).toEqual({ max_tokens: 2, tokens_per_fill: 2, fill_interval: '0.05s' });
+    expect(t.notes).toMatch(/## agw:burstSize \(below the rate\)\n\n[^\n]*at most 40 requests per second, not 100 per second\.\n\nApplies to: route r\n/);
+  });
+});

@@ -34,6 +34,8 @@ import type { Limitation, PlannedFile, Target } from './types.js';
 
 /** Envoy's token bucket and outlier-detection counts are uint32s. */
 const UINT32_MAX = 4_294_967_295;
+/** Envoy's shortest token-bucket fill interval (its local rate limit refuses less). */
+const MIN_FILL_SECONDS = 0.05;
 
 /**
  * Istio: the Istio ingress gateway is the edge. One Gateway and one VirtualService carry every
@@ -488,12 +490,23 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
   const bucket = (field: string, value: number) =>
     atMost(value, UINT32_MAX, notes, () => ({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${UINT32_MAX}` }));
+  const limit = limiter.limits[shortest]!;
+  const seconds = WINDOW_SECONDS[shortest];
+  // Envoy adds tokens_per_fill every fill_interval and drops what exceeds max_tokens, so a burst
+  // below the limit filled once per window would cut the rate to the burst per window. The
+  // gateway refills continuously at limit/window: a fill of one burst every burst/limit windows
+  // keeps that rate (Envoy refuses fill intervals under 50 ms).
+  const fullWindow = limiter.burstSize >= limit;
+  const interval = fullWindow ? seconds : (seconds * limiter.burstSize) / limit;
+  if (interval < MIN_FILL_SECONDS)
+    notes.push({ subject, feature: 'agw:burstSize (below the rate)', detail: `Envoy refills its token bucket at most every 50 ms, so with a burst of ${limiter.burstSize} the ingress admits at most ${limiter.burstSize * 20} requests per second, not ${limit} per ${shortest}` });
+  const maxTokens = bucket('agw:burstSize', limiter.burstSize);
   return {
     route: route.name,
     httpNames,
-    maxTokens: bucket('agw:burstSize', limiter.burstSize),
-    tokensPerFill: bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limiter.limits[shortest]!),
-    fillInterval: goDuration(WINDOW_SECONDS[shortest]),
+    maxTokens,
+    tokensPerFill: fullWindow ? bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limit) : maxTokens,
+    fillInterval: goDuration(Math.max(MIN_FILL_SECONDS, interval)),
   };
 }
 
