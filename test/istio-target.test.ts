@@ -857,3 +857,38 @@ describe('istio target: the local rate limit admits the route rate over time, wh
     expect(t.notes).toMatch(/## agw:burstSize \(below the rate\)\n\n[^\n]*at most 40 requests per second, not 100 per second\.\n\nApplies to: route r\n/);
   });
 });
+
+describe('istio target: every subset of a service gwgen deploys has pods behind its host', () => {
+  // Two releases gwgen deploys (agw:image) that name one agw:host: the k8s target gives each its
+  // own Service, selecting only its own pods, so Istio must address each release's own Service.
+  const MODEL = `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r, ex:p .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ;
+  agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:v1 ; agw:weight 70 ], [ a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:weight 30 ],
+    [ a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:matchHeader "x-canary" ; agw:matchHeaderValue "1" ] .
+ex:p a agw:Route ; agw:routeName "p" ; agw:routePath "/p" ; agw:hasBackendService ex:plain .
+ex:v1 a agw:BackendService ; agw:serviceName "orders" ; agw:namespace "shop" ; agw:port 8080 ; agw:version "v1" ; agw:image "orders:1" .
+ex:v2 a agw:BackendService ; agw:serviceName "orders-next" ; agw:host "orders" ; agw:namespace "shop" ; agw:port 8080 ; agw:version "v2" ; agw:image "orders:2" .
+ex:plain a agw:BackendService ; agw:serviceName "7up" ; agw:namespace "drinks" ; agw:version "v1" ; agw:image "7up:1" .
+`;
+  it('each VirtualService destination (host, subset) selects pods of a Deployment behind that host', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    writeFileSync(join(dir, 'model.ttl'), MODEL);
+    const result = await generate({ models: [join(dir, 'model.ttl')], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files.filter((f) => f.path.endsWith('.yaml')).flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc)).filter((d) => d !== null);
+    const of = (kind: string) => docs.filter((d) => d.kind === kind);
+    const matches = (labels: Record<string, string>, selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const [vs] = of('VirtualService');
+    const destinations = vs!.spec.http.flatMap((h: Doc) => (h.route ?? []).map((r: Doc) => r.destination));
+    expect(destinations.length).toBe(4);
+    for (const d of destinations) {
+      const service = of('Service').find((s) => `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local` === d.host);
+      expect(service, d.host).toBeDefined();
+      const rule = of('DestinationRule').find((r) => r.spec.host === d.host)!;
+      const subset = rule.spec.subsets.find((s: Doc) => s.name === d.subset);
+      expect(subset, `${d.host} ${d.subset}`).toBeDefined();
+      const pods = of('Deployment').filter((dep) => dep.metadata.namespace === service!.metadata.namespace && matches(dep.spec.template.metadata.labels, service!.spec.selector) && matches(dep.spec.template.metadata.labels, subset.labels));
+      expect(pods.map((p) => p.metadata.name), `${d.host} ${d.subset}`).toHaveLength(1);
+    }
+  });
+});

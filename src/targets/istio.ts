@@ -247,7 +247,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   const destination = (serviceName: string, weight?: number): Destination => {
     const s = services.get(serviceName)!;
     return {
-      host: clusterHost(s.host, s.namespace),
+      host: meshHost(s),
       ...(s.version !== undefined && !outsideCluster(s) ? { subset: dnsLabelOf(s.version) } : {}),
       port: s.port,
       ...(weight !== undefined ? { weight } : {}),
@@ -286,7 +286,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
       for (const svc of routeServices(route)) {
         const s = services.get(svc)!;
-        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
+        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${meshHost(s)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
         if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
         }
@@ -308,7 +308,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   // share a host (releases of one Kubernetes Service, told apart by agw:version) share one.
   const byHost = new Map<string, M.BackendService[]>();
   for (const s of model.services) {
-    const host = clusterHost(s.host, s.namespace);
+    const host = meshHost(s);
     byHost.set(host, [...(byHost.get(host) ?? []), s]);
   }
   const destinationRules = [...byHost.values()].map((group) => {
@@ -530,11 +530,21 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
 }
 
 /**
+ * The host Istio sends a service's traffic to. A service gwgen deploys (agw:image) is its own
+ * Kubernetes Service, named after agw:serviceName and selecting only its own pods, which is where
+ * the k8s target points the gateway too; its agw:host would be another service's Service (whose
+ * pods lack this version's label: a subset with no endpoint, 503) or a name outside the cluster.
+ */
+function meshHost(s: M.BackendService): string {
+  return clusterHost(s.image !== undefined ? s.name : s.host, s.namespace);
+}
+
+/**
  * Whether a service's host is outside the cluster (a domain name or an address, see clusterHost):
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
 function outsideCluster(s: M.BackendService): boolean {
-  return !/\.svc(\.cluster\.local)?$/.test(clusterHost(s.host, s.namespace));
+  return !/\.svc(\.cluster\.local)?$/.test(meshHost(s));
 }
 
 /** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */
@@ -602,7 +612,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   }
   const connect = connectTimeout(names, routes, notes);
   const policy = servicePolicy(model, s);
-  const host = clusterHost(s.host, s.namespace);
+  const host = meshHost(s);
   const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
   const outside = outsideCluster(s);
   for (const x of group) {
