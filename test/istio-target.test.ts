@@ -892,3 +892,24 @@ ex:plain a agw:BackendService ; agw:serviceName "7up" ; agw:namespace "drinks" ;
     }
   });
 });
+
+describe('istio target: CORS exposes the headers the ingress adds to the route', () => {
+  it('rate-limit headers and the JWT challenge are readable by an allowed page, only where the route has them', async () => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:limited, ex:plain ; agw:hasCorsPolicy [ a agw:CorsPolicy ; agw:allowOrigin "https://app.example.com" ] .
+ex:limited a agw:Route ; agw:routeName "limited" ; agw:routePath "/limited" ; agw:hasBackendService ex:s ;
+  agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] ;
+  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example.com" ; agw:audience "api" ; agw:jwksUri "https://idp.example.com/jwks" ] .
+ex:plain a agw:Route ; agw:routeName "plain" ; agw:routePath "/plain" ; agw:hasBackendService ex:s .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+`);
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('gw.limited').corsPolicy.exposeHeaders).toEqual(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'www-authenticate']);
+    expect(entry('gw.plain').corsPolicy).toBeDefined();
+    expect(entry('gw.plain').corsPolicy.exposeHeaders).toBeUndefined();
+    // The limit's headers are the ones the EnvoyFilter makes Envoy send.
+    const [ef] = kinds(g, 'EnvoyFilter');
+    const limit = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE').patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+    expect(limit.enable_x_ratelimit_headers).toBe('DRAFT_VERSION_03');
+  });
+});

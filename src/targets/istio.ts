@@ -120,6 +120,7 @@ interface HttpEntry {
     headers: readonly string[];
     credentials: boolean;
     maxAge?: string;
+    expose: readonly string[];
   };
 }
 
@@ -475,7 +476,17 @@ function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
     headers: c.headers,
     credentials: c.credentials,
     ...(c.maxAgeSeconds !== undefined ? { maxAge: goDuration(c.maxAgeSeconds) } : {}),
+    expose: exposedHeaders(route),
   };
+}
+
+/**
+ * The response headers the ingress itself adds to the route's answers, which a page may read
+ * only when they are exposed (the gateway exposes its own likewise): the local rate limit's
+ * draft-03 headers, and the JWT challenge that tells an expired token from a missing one.
+ */
+function exposedHeaders(route: M.Route): string[] {
+  return [...(route.rateLimit ? ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'] : []), ...(route.auth?.kind === 'jwt' ? ['www-authenticate'] : [])];
 }
 
 function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly string[], notes: Limitation[]): RateLimit {
