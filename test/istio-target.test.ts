@@ -913,3 +913,26 @@ ex:s a agw:BackendService ; agw:serviceName "s" .
     expect(limit.enable_x_ratelimit_headers).toBe('DRAFT_VERSION_03');
   });
 });
+
+describe('istio target: a host outside the cluster is sent its own name', () => {
+  it('Host (authority) and TLS SNI name the external host, as the gateway sends them; a mixed split is noted', async () => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:a, ex:b, ex:c .
+ex:in a agw:BackendService ; agw:serviceName "in" .
+ex:tls a agw:BackendService ; agw:serviceName "partner" ; agw:host "api.partner.example.com" ; agw:port 443 ; agw:protocol "https" .
+ex:plain a agw:BackendService ; agw:serviceName "legacy" ; agw:host "legacy.example.net" ; agw:port 8080 .
+ex:a a agw:Route ; agw:routeName "a" ; agw:routePath "/a" ; agw:hasBackendService ex:tls ; agw:stripPath true .
+ex:b a agw:Route ; agw:routeName "b" ; agw:routePath "/b" ; agw:hasBackendService ex:plain .
+ex:c a agw:Route ; agw:routeName "c" ; agw:routePath "/c" ;
+  agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:in ; agw:weight 50 ], [ a agw:TrafficSplit ; agw:hasBackendService ex:plain ; agw:weight 50 ] .
+`);
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('gw.a').rewrite).toEqual({ authority: 'api.partner.example.com', uriRegexRewrite: { match: '^/a/?', rewrite: '/' } });
+    expect(entry('gw.b').rewrite).toEqual({ authority: 'legacy.example.net:8080' });
+    expect(entry('gw.c').rewrite).toBeUndefined();
+    const rule = (name: string) => kinds(g, 'DestinationRule').find((d) => d.metadata.name === name)!;
+    expect(rule('partner').spec.trafficPolicy.tls).toEqual({ mode: 'SIMPLE', sni: 'api.partner.example.com' });
+    expect(rule('legacy').spec.trafficPolicy.tls).toBeUndefined();
+    expect(g.notes).toMatch(/## agw:host outside the cluster \(among other destinations\)\n\n[^\n]+\n\nApplies to: route c\n/);
+  });
+});

@@ -8,6 +8,7 @@ import {
   beyondGoDuration,
   canaryParts,
   clusterHost,
+  hostPort,
   compareSpecificity,
   compareStrings,
   dnsLabelOf,
@@ -107,7 +108,7 @@ interface HttpEntry {
   readonly name: string;
   readonly route: string;
   readonly matches: readonly HttpMatch[];
-  readonly rewrite?: { match: string; rewrite: string };
+  readonly rewrite?: { match?: string; rewrite?: string; authority?: string };
   readonly destinations: readonly Destination[];
   readonly timeout?: string;
   readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
@@ -132,6 +133,7 @@ interface DestinationRule {
   readonly connectionPool?: { connectTimeout: string };
   readonly outlierDetection?: { consecutive5xxErrors: number; interval: string; baseEjectionTime: string; maxEjectionPercent: number };
   readonly tlsMode?: string;
+  readonly sni?: string;
   /** Version subsets; `policy` where a subset's service balances or encrypts differently from the host-wide policy. */
   readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
 }
@@ -394,7 +396,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     gatewayMeta: meta(gw, ns, gw),
     virtualServiceMeta: meta(gw, ns, gw),
     gatewayRef: `${ns}/${gw}`,
-    http,
+    http: http.map((entry) => withAuthority(entry, model, notes)),
     destinationRules,
     serviceEntries,
     peerAuthentications,
@@ -541,6 +543,27 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
 }
 
 /**
+ * An entry whose destinations are one host outside the cluster sends that host as Host, as the
+ * gateway and Kong do: Envoy keeps the client's Host, which a server outside the cluster (virtual
+ * hosting, a CDN) would not serve. Istio rewrites the authority per entry, not per destination,
+ * so an entry that mixes such a host with others keeps the client's and NOTES.md says so.
+ */
+function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitation[]): HttpEntry {
+  const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s), s]));
+  const hosts = new Set(entry.destinations.map((d) => `${d.host}\u0000${d.port}`));
+  const first = entry.destinations[0];
+  const service = first && outside.get(first.host);
+  if (!first || !entry.destinations.some((d) => outside.has(d.host))) return entry;
+  if (hosts.size > 1 || !service) {
+    notes.push({ subject: `route ${entry.route}`, feature: 'agw:host outside the cluster (among other destinations)', detail: 'Istio sets one Host per route entry, not per destination, so the requests it sends to the host outside the cluster carry the client\'s Host, where the gateway sends that host\'s name' });
+    return entry;
+  }
+  const defaultPort = service.protocol === 'https' ? 443 : 80;
+  const authority = first.port === defaultPort ? first.host : hostPort(first.host, first.port);
+  return { ...entry, rewrite: { ...entry.rewrite, authority } };
+}
+
+/**
  * The host Istio sends a service's traffic to. A service gwgen deploys (agw:image) is its own
  * Kubernetes Service, named after agw:serviceName and selecting only its own pods, which is where
  * the k8s target points the gateway too; its agw:host would be another service's Service (whose
@@ -651,6 +674,9 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(policy.tlsMode ? { tlsMode: policy.tlsMode } : {}),
+    // TLS to a named host outside the cluster names it (SNI): Envoy's automatic SNI would take the
+    // client's Host, and a virtual-hosted server would then present another certificate.
+    ...(outside && policy.tlsMode === 'SIMPLE' && !/^[\d.]+$/.test(host) ? { sni: host } : {}),
     subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
   };
 }
