@@ -817,3 +817,122 @@ describe('istio target: routes without agw:websocket (test/fixtures/valid/unhono
     expect(notes).not.toContain('Applies to: route live\n');
   });
 });
+
+describe('istio target: the local rate limit admits the route rate over time, whatever the burst', () => {
+  // [per, limit, burst or undefined]: the gateway's bucket holds the burst and refills at limit/window.
+  const cases: [per: 'Second' | 'Minute' | 'Hour', limit: number, burst: number | undefined][] = [
+    ['Minute', 60, 10],
+    ['Second', 20, 50],
+    ['Hour', 1000, undefined],
+    ['Second', 7, 3],
+    ['Hour', 3600, 1],
+  ];
+  const WINDOW = { Second: 1, Minute: 60, Hour: 3600 };
+  let g: Generated;
+  beforeAll(async () => {
+    const routes = cases
+      .map(([per, limit, burst], i) => `ex:r${i} a agw:Route ; agw:routeName "r${i}" ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPer${per} ${limit}${burst ? ` ; agw:burstSize ${burst}` : ''} ] .\n`)
+      .join('');
+    g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ${cases.map((_, i) => `ex:r${i}`).join(', ')} .\n${routes}ex:s a agw:BackendService ; agw:serviceName "s" .\n`);
+  });
+  it.each(cases.map((c, i) => [i, ...c] as const))('route r%i (%s %i, burst %s)', (i, per, limit, burst) => {
+    const [ef] = kinds(g, 'EnvoyFilter');
+    const patch = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE' && p.match.routeConfiguration.vhost.route.name === `gw.r${i}`);
+    const bucket = patch.patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket;
+    const interval = Number(/^([\d.]+)s$/.exec(bucket.fill_interval)![1]);
+    expect(interval).toBeGreaterThanOrEqual(0.05);
+    // Envoy adds tokens_per_fill every fill_interval and keeps at most max_tokens: a client that
+    // always waits gets min(tokens_per_fill, max_tokens) per interval. The gateway's bucket holds
+    // the burst and refills continuously at limit per window.
+    expect(bucket.max_tokens).toBe(burst ?? limit);
+    const envoyRate = Math.min(bucket.tokens_per_fill, bucket.max_tokens) / interval;
+    const gatewayRate = limit / WINDOW[per];
+    expect(Math.abs(envoyRate - gatewayRate) / gatewayRate).toBeLessThan(0.01);
+  });
+  it('a burst too small for a fill every 50 ms is noted with the rate Envoy keeps', async () => {
+    const t = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .\nex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 100 ; agw:burstSize 2 ] .\nex:s a agw:BackendService ; agw:serviceName "s" .\n`);
+    const [ef] = kinds(t, 'EnvoyFilter');
+    const bucket = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE').patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket;
+    expect(bucket).toEqual({ max_tokens: 2, tokens_per_fill: 2, fill_interval: '0.05s' });
+    expect(t.notes).toMatch(/## agw:burstSize \(below the rate\)\n\n[^\n]*at most 40 requests per second, not 100 per second\.\n\nApplies to: route r\n/);
+  });
+});
+
+describe('istio target: every subset of a service gwgen deploys has pods behind its host', () => {
+  // Two releases gwgen deploys (agw:image) that name one agw:host: the k8s target gives each its
+  // own Service, selecting only its own pods, so Istio must address each release's own Service.
+  const MODEL = `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r, ex:p .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ;
+  agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:v1 ; agw:weight 70 ], [ a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:weight 30 ],
+    [ a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:matchHeader "x-canary" ; agw:matchHeaderValue "1" ] .
+ex:p a agw:Route ; agw:routeName "p" ; agw:routePath "/p" ; agw:hasBackendService ex:plain .
+ex:v1 a agw:BackendService ; agw:serviceName "orders" ; agw:namespace "shop" ; agw:port 8080 ; agw:version "v1" ; agw:image "orders:1" .
+ex:v2 a agw:BackendService ; agw:serviceName "orders-next" ; agw:host "orders" ; agw:namespace "shop" ; agw:port 8080 ; agw:version "v2" ; agw:image "orders:2" .
+ex:plain a agw:BackendService ; agw:serviceName "7up" ; agw:namespace "drinks" ; agw:version "v1" ; agw:image "7up:1" .
+`;
+  it('each VirtualService destination (host, subset) selects pods of a Deployment behind that host', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    writeFileSync(join(dir, 'model.ttl'), MODEL);
+    const result = await generate({ models: [join(dir, 'model.ttl')], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files.filter((f) => f.path.endsWith('.yaml')).flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc)).filter((d) => d !== null);
+    const of = (kind: string) => docs.filter((d) => d.kind === kind);
+    const matches = (labels: Record<string, string>, selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const [vs] = of('VirtualService');
+    const destinations = vs!.spec.http.flatMap((h: Doc) => (h.route ?? []).map((r: Doc) => r.destination));
+    expect(destinations.length).toBe(4);
+    for (const d of destinations) {
+      const service = of('Service').find((s) => `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local` === d.host);
+      expect(service, d.host).toBeDefined();
+      const rule = of('DestinationRule').find((r) => r.spec.host === d.host)!;
+      const subset = rule.spec.subsets.find((s: Doc) => s.name === d.subset);
+      expect(subset, `${d.host} ${d.subset}`).toBeDefined();
+      const pods = of('Deployment').filter((dep) => dep.metadata.namespace === service!.metadata.namespace && matches(dep.spec.template.metadata.labels, service!.spec.selector) && matches(dep.spec.template.metadata.labels, subset.labels));
+      expect(pods.map((p) => p.metadata.name), `${d.host} ${d.subset}`).toHaveLength(1);
+    }
+  });
+});
+
+describe('istio target: CORS exposes the headers the ingress adds to the route', () => {
+  it('rate-limit headers and the JWT challenge are readable by an allowed page, only where the route has them', async () => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:limited, ex:plain ; agw:hasCorsPolicy [ a agw:CorsPolicy ; agw:allowOrigin "https://app.example.com" ] .
+ex:limited a agw:Route ; agw:routeName "limited" ; agw:routePath "/limited" ; agw:hasBackendService ex:s ;
+  agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] ;
+  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example.com" ; agw:audience "api" ; agw:jwksUri "https://idp.example.com/jwks" ] .
+ex:plain a agw:Route ; agw:routeName "plain" ; agw:routePath "/plain" ; agw:hasBackendService ex:s .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+`);
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('gw.limited').corsPolicy.exposeHeaders).toEqual(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'www-authenticate']);
+    expect(entry('gw.plain').corsPolicy).toBeDefined();
+    expect(entry('gw.plain').corsPolicy.exposeHeaders).toBeUndefined();
+    // The limit's headers are the ones the EnvoyFilter makes Envoy send.
+    const [ef] = kinds(g, 'EnvoyFilter');
+    const limit = ef!.spec.configPatches.find((p: Doc) => p.applyTo === 'HTTP_ROUTE').patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+    expect(limit.enable_x_ratelimit_headers).toBe('DRAFT_VERSION_03');
+  });
+});
+
+describe('istio target: a host outside the cluster is sent its own name', () => {
+  it('Host (authority) and TLS SNI name the external host, as the gateway sends them; a mixed split is noted', async () => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:a, ex:b, ex:c .
+ex:in a agw:BackendService ; agw:serviceName "in" .
+ex:tls a agw:BackendService ; agw:serviceName "partner" ; agw:host "api.partner.example.com" ; agw:port 443 ; agw:protocol "https" .
+ex:plain a agw:BackendService ; agw:serviceName "legacy" ; agw:host "legacy.example.net" ; agw:port 8080 .
+ex:a a agw:Route ; agw:routeName "a" ; agw:routePath "/a" ; agw:hasBackendService ex:tls ; agw:stripPath true .
+ex:b a agw:Route ; agw:routeName "b" ; agw:routePath "/b" ; agw:hasBackendService ex:plain .
+ex:c a agw:Route ; agw:routeName "c" ; agw:routePath "/c" ;
+  agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:in ; agw:weight 50 ], [ a agw:TrafficSplit ; agw:hasBackendService ex:plain ; agw:weight 50 ] .
+`);
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('gw.a').rewrite).toEqual({ authority: 'api.partner.example.com', uriRegexRewrite: { match: '^/a/?', rewrite: '/' } });
+    expect(entry('gw.b').rewrite).toEqual({ authority: 'legacy.example.net:8080' });
+    expect(entry('gw.c').rewrite).toBeUndefined();
+    const rule = (name: string) => kinds(g, 'DestinationRule').find((d) => d.metadata.name === name)!;
+    expect(rule('partner').spec.trafficPolicy.tls).toEqual({ mode: 'SIMPLE', sni: 'api.partner.example.com' });
+    expect(rule('legacy').spec.trafficPolicy.tls).toBeUndefined();
+    expect(g.notes).toMatch(/## agw:host outside the cluster \(among other destinations\)\n\n[^\n]+\n\nApplies to: route c\n/);
+  });
+});

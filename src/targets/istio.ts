@@ -8,6 +8,7 @@ import {
   beyondGoDuration,
   canaryParts,
   clusterHost,
+  hostPort,
   compareSpecificity,
   compareStrings,
   dnsLabelOf,
@@ -34,6 +35,8 @@ import type { Limitation, PlannedFile, Target } from './types.js';
 
 /** Envoy's token bucket and outlier-detection counts are uint32s. */
 const UINT32_MAX = 4_294_967_295;
+/** Envoy's shortest token-bucket fill interval (its local rate limit refuses less). */
+const MIN_FILL_SECONDS = 0.05;
 
 /**
  * Istio: the Istio ingress gateway is the edge. One Gateway and one VirtualService carry every
@@ -105,7 +108,7 @@ interface HttpEntry {
   readonly name: string;
   readonly route: string;
   readonly matches: readonly HttpMatch[];
-  readonly rewrite?: { match: string; rewrite: string };
+  readonly rewrite?: { match?: string; rewrite?: string; authority?: string };
   readonly destinations: readonly Destination[];
   readonly timeout?: string;
   readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
@@ -118,6 +121,7 @@ interface HttpEntry {
     headers: readonly string[];
     credentials: boolean;
     maxAge?: string;
+    expose: readonly string[];
   };
 }
 
@@ -129,6 +133,7 @@ interface DestinationRule {
   readonly connectionPool?: { connectTimeout: string };
   readonly outlierDetection?: { consecutive5xxErrors: number; interval: string; baseEjectionTime: string; maxEjectionPercent: number };
   readonly tlsMode?: string;
+  readonly sni?: string;
   /** Version subsets; `policy` where a subset's service balances or encrypts differently from the host-wide policy. */
   readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
 }
@@ -245,7 +250,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   const destination = (serviceName: string, weight?: number): Destination => {
     const s = services.get(serviceName)!;
     return {
-      host: clusterHost(s.host, s.namespace),
+      host: meshHost(s),
       ...(s.version !== undefined && !outsideCluster(s) ? { subset: dnsLabelOf(s.version) } : {}),
       port: s.port,
       ...(weight !== undefined ? { weight } : {}),
@@ -284,7 +289,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
       for (const svc of routeServices(route)) {
         const s = services.get(svc)!;
-        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${clusterHost(s.host, s.namespace)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
+        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${meshHost(s)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
         if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
         }
@@ -306,7 +311,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   // share a host (releases of one Kubernetes Service, told apart by agw:version) share one.
   const byHost = new Map<string, M.BackendService[]>();
   for (const s of model.services) {
-    const host = clusterHost(s.host, s.namespace);
+    const host = meshHost(s);
     byHost.set(host, [...(byHost.get(host) ?? []), s]);
   }
   const destinationRules = [...byHost.values()].map((group) => {
@@ -391,7 +396,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     gatewayMeta: meta(gw, ns, gw),
     virtualServiceMeta: meta(gw, ns, gw),
     gatewayRef: `${ns}/${gw}`,
-    http,
+    http: http.map((entry) => withAuthority(entry, model, notes)),
     destinationRules,
     serviceEntries,
     peerAuthentications,
@@ -473,7 +478,17 @@ function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
     headers: c.headers,
     credentials: c.credentials,
     ...(c.maxAgeSeconds !== undefined ? { maxAge: goDuration(c.maxAgeSeconds) } : {}),
+    expose: exposedHeaders(route),
   };
+}
+
+/**
+ * The response headers the ingress itself adds to the route's answers, which a page may read
+ * only when they are exposed (the gateway exposes its own likewise): the local rate limit's
+ * draft-03 headers, and the JWT challenge that tells an expired token from a missing one.
+ */
+function exposedHeaders(route: M.Route): string[] {
+  return [...(route.rateLimit ? ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'] : []), ...(route.auth?.kind === 'jwt' ? ['www-authenticate'] : [])];
 }
 
 function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly string[], notes: Limitation[]): RateLimit {
@@ -488,12 +503,23 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
   const bucket = (field: string, value: number) =>
     atMost(value, UINT32_MAX, notes, () => ({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${UINT32_MAX}` }));
+  const limit = limiter.limits[shortest]!;
+  const seconds = WINDOW_SECONDS[shortest];
+  // Envoy adds tokens_per_fill every fill_interval and drops what exceeds max_tokens, so a burst
+  // below the limit filled once per window would cut the rate to the burst per window. The
+  // gateway refills continuously at limit/window: a fill of one burst every burst/limit windows
+  // keeps that rate (Envoy refuses fill intervals under 50 ms).
+  const fullWindow = limiter.burstSize >= limit;
+  const interval = fullWindow ? seconds : (seconds * limiter.burstSize) / limit;
+  if (interval < MIN_FILL_SECONDS)
+    notes.push({ subject, feature: 'agw:burstSize (below the rate)', detail: `Envoy refills its token bucket at most every 50 ms, so with a burst of ${limiter.burstSize} the ingress admits at most ${limiter.burstSize * 20} requests per second, not ${limit} per ${shortest}` });
+  const maxTokens = bucket('agw:burstSize', limiter.burstSize);
   return {
     route: route.name,
     httpNames,
-    maxTokens: bucket('agw:burstSize', limiter.burstSize),
-    tokensPerFill: bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limiter.limits[shortest]!),
-    fillInterval: goDuration(WINDOW_SECONDS[shortest]),
+    maxTokens,
+    tokensPerFill: fullWindow ? bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limit) : maxTokens,
+    fillInterval: goDuration(Math.max(MIN_FILL_SECONDS, interval)),
   };
 }
 
@@ -517,11 +543,42 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
 }
 
 /**
+ * An entry whose destinations are one host outside the cluster sends that host as Host, as the
+ * gateway and Kong do: Envoy keeps the client's Host, which a server outside the cluster (virtual
+ * hosting, a CDN) would not serve. Istio rewrites the authority per entry, not per destination,
+ * so an entry that mixes such a host with others keeps the client's and NOTES.md says so.
+ */
+function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitation[]): HttpEntry {
+  const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s), s]));
+  const hosts = new Set(entry.destinations.map((d) => `${d.host}\u0000${d.port}`));
+  const first = entry.destinations[0];
+  const service = first && outside.get(first.host);
+  if (!first || !entry.destinations.some((d) => outside.has(d.host))) return entry;
+  if (hosts.size > 1 || !service) {
+    notes.push({ subject: `route ${entry.route}`, feature: 'agw:host outside the cluster (among other destinations)', detail: 'Istio sets one Host per route entry, not per destination, so the requests it sends to the host outside the cluster carry the client\'s Host, where the gateway sends that host\'s name' });
+    return entry;
+  }
+  const defaultPort = service.protocol === 'https' ? 443 : 80;
+  const authority = first.port === defaultPort ? first.host : hostPort(first.host, first.port);
+  return { ...entry, rewrite: { ...entry.rewrite, authority } };
+}
+
+/**
+ * The host Istio sends a service's traffic to. A service gwgen deploys (agw:image) is its own
+ * Kubernetes Service, named after agw:serviceName and selecting only its own pods, which is where
+ * the k8s target points the gateway too; its agw:host would be another service's Service (whose
+ * pods lack this version's label: a subset with no endpoint, 503) or a name outside the cluster.
+ */
+function meshHost(s: M.BackendService): string {
+  return clusterHost(s.image !== undefined ? s.name : s.host, s.namespace);
+}
+
+/**
  * Whether a service's host is outside the cluster (a domain name or an address, see clusterHost):
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
 function outsideCluster(s: M.BackendService): boolean {
-  return !/\.svc(\.cluster\.local)?$/.test(clusterHost(s.host, s.namespace));
+  return !/\.svc(\.cluster\.local)?$/.test(meshHost(s));
 }
 
 /** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */
@@ -589,7 +646,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   }
   const connect = connectTimeout(names, routes, notes);
   const policy = servicePolicy(model, s);
-  const host = clusterHost(s.host, s.namespace);
+  const host = meshHost(s);
   const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
   const outside = outsideCluster(s);
   for (const x of group) {
@@ -617,6 +674,9 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(policy.tlsMode ? { tlsMode: policy.tlsMode } : {}),
+    // TLS to a named host outside the cluster names it (SNI): Envoy's automatic SNI would take the
+    // client's Host, and a virtual-hosted server would then present another certificate.
+    ...(outside && policy.tlsMode === 'SIMPLE' && !/^[\d.]+$/.test(host) ? { sni: host } : {}),
     subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
   };
 }

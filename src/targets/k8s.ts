@@ -290,7 +290,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
           : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures };
     if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
-    if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway is pointed at it (${upstreamEnvName(s.name)}), but the Kong and Istio targets address agw:host ${s.host}` });
+    if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway (${upstreamEnvName(s.name)}) and the Istio target address it, but the Kong target addresses agw:host ${s.host}` });
     if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
     const scaled = s.replicas >= 2;
     return {
