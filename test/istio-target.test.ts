@@ -285,6 +285,8 @@ describe('istio target: applies and features', () => {
       { host: 'api.partner.example.com', port: { number: 8443 } },
     ]);
     expect(entry('edge.partner-route').mirror).toEqual({ host: 'api.partner.example.com', port: { number: 8443 } });
+    // Envoy appends -shadow to the copy's Host: a virtual-hosted API outside the cluster sees another name.
+    expect(g.notes).toMatch(/## agw:hasTrafficMirror \(Host of the copy\)\n\n[^\n]*-shadow[^\n]*\n\nApplies to: [^\n]*route partner-route/);
     expect(entry('edge.orders-route').route[0].destination).toEqual({ host: 'orders.shop.svc.cluster.local', subset: 'v3', port: { number: 8080 } });
     expect(kinds(g, 'PeerAuthentication').map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual(['istio-system/default', 'shop/orders']);
     expect(g.notes).toMatch(/## agw:hasMutualTLS \(https host outside the cluster\)\n\n[^\n]*SIMPLE[^\n]*\n\nApplies to: service partner, service partner-v2\n/);

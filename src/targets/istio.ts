@@ -1019,6 +1019,9 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
+  // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
+  if (route.mirror)
+    add('agw:hasTrafficMirror (Host of the copy)', 'Envoy sends the mirrored copy with "-shadow" appended to its Host (api.example.com becomes api.example.com-shadow; a route to a host outside the cluster has its Host rewritten to that host first), where the gwgen gateway sends the copy with the Host it sends the route\'s backend and an X-Gateway-Mirror: 1 header. A mirror target that routes or checks by Host (a virtual-hosted API, an ingress or a Host allow list in front of it) must accept the -shadow name');
   // remoteIpBlocks is Envoy's idea of the client: the peer, or an X-Forwarded-For entry when the
   // gateway trusts that many proxies. Wrong topology settings silently widen an allow list.
   if (route.ipRestriction)
