@@ -364,9 +364,31 @@ export class Gateway {
         if (ex !== undefined && !ex.done) ex.clientClosed();
       });
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // Node's parser refused the request before there was one: answer like any other error of
-      // the gateway (a JSON body), then close, since the connection's framing is lost.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => this.clientError(err, socket as Socket));
+  }
+
+  /** Connections whose parser failed: Node reports the error again for every chunk that follows. */
+  private readonly unparsable = new WeakSet<Socket>();
+
+  /**
+   * Node's parser refused a request before there was one: answer like any other error of the
+   * gateway (a JSON body), then close, since the connection's framing is lost. Requests pipelined
+   * before it are answered first (Node's own handler would write the error in place of their
+   * answers, or cut them, though the backend may have served them); after one that closes the
+   * connection (HTTP/1.0, `Connection: close`), nothing more is read or answered (RFC 9112 §9.6).
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (this.unparsable.has(socket)) return;
+    this.unparsable.add(socket);
+    socket.pause();
+    const answer = (): void => {
+      // Node's own 'finish' listener, which runs before this one, has handed the socket to the
+      // next pipelined answer, or ended it after a closing one.
+      const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (pending != null && !pending.writableFinished) {
+        pending.once('finish', answer);
+        return;
+      }
       if (socket.writable && !socket.writableEnded) {
         // 431 for a head past Node's 16 KiB (request line and headers: a long URL too, as Envoy
         // answers it), 408 for one not complete within GW_CLIENT_TIMEOUT_MS, else 400.
@@ -392,8 +414,9 @@ export class Gateway {
           '-',
           err.code ?? 'bad request',
         );
-      } else socket.destroy();
-    });
+      } else if (!socket.writableEnded) socket.destroy(); // an ending one still flushes its last answer
+    };
+    answer();
   }
 
   /** Connections handed back to the HTTP server after an upgrade it was not to take (websocket.ts). */
