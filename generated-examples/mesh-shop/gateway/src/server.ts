@@ -980,8 +980,17 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     extra[at + 5] = String(v.reset);
   }
 
+  /** What the route's limiter and the consumer's tier windows took, put back when a later budget refuses. */
+  private taken: Verdict[] | undefined;
+
+  /** A later budget refused the request: the earlier ones it passed get their tokens back. */
+  private giveBack(): void {
+    for (const v of this.taken?.splice(0) ?? []) v.giveBack?.();
+  }
+
   private limited(v: Verdict): void {
     if (this.done) return;
+    if (v.giveBack !== undefined) (this.taken ??= []).push(v);
     this.rateHeaders(v, !v.allowed);
     if (!v.allowed) {
       this.gw.metrics.rateLimited.labels(this.runtime.name, 'route').inc();
@@ -999,11 +1008,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const afterWindows = (v: Verdict | undefined) => {
       if (this.done) return;
       if (v !== undefined && !v.allowed) {
+        this.giveBack();
         this.rateHeaders(v, true);
         this.gw.metrics.rateLimited.labels(this.runtime.name, 'tier').inc();
         return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
       }
-      if (v !== undefined) this.rateHeaders(v);
+      if (v !== undefined) {
+        if (v.giveBack !== undefined) (this.taken ??= []).push(v);
+        this.rateHeaders(v);
+      }
       const monthly = tier.monthlyQuota;
       if (monthly === undefined) return this.hook();
       const q = this.gw.limiter.takeQuota(this.consumer!, monthly, cost, shared);
@@ -1013,6 +1026,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         const reset = secondsToNextMonth();
         this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed);
         if (!r.allowed) {
+          this.giveBack();
           this.gw.metrics.rateLimited.labels(this.runtime.name, 'quota').inc();
           return this.fail(429, MESSAGES.quotaExceeded, { 'retry-after': String(reset) });
         }
