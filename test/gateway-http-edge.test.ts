@@ -254,4 +254,33 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     expect(old.closed).toBe(true);
     expect(old.headers['transfer-encoding']).toBeUndefined();
   });
+
+  it('answers the requests before a malformed pipelined one first, then 400 and closes; after a request that closes the connection (HTTP/1.0, Connection: close), what follows is ignored, not answered 400 in its place', async () => {
+    // The malformed request was answered at once, in place of the slow one before it: the client
+    // read the 400 as that request's answer, though the backend had served it (a POST executed).
+    const g = await start({ GW_ACCESS_LOG: 'stdout' });
+    const before = calls();
+    const bad = await exchange(g.url, [`POST /slow/a HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabcGET /a b c\r\n\r\n`], 5000);
+    const answers = bad.all.split(/(?=HTTP\/1\.1 )/).map((a) => parse(a, true, 0));
+    expect(answers.map((a) => a.status)).toEqual([200, 400]);
+    expect(JSON.parse(answers[0]!.body).url).toBe('/slow/a');
+    expect(JSON.parse(answers[1]!.body)).toEqual({ error: 'bad request', status: 400 });
+    expect(bad.closed).toBe(true);
+    expect(calls()).toBe(before + 1);
+    // RFC 9112 §9.6: no request after one that closes the connection is processed, nor answered.
+    for (const first of [`POST /slow/b HTTP/1.0\r\n${H}Content-Length: 3\r\n\r\nabc`, `GET /slow/c HTTP/1.1\r\n${H}Connection: close\r\n\r\n`]) {
+      const closing = await exchange(g.url, [`${first}GET /next HTTP/1.1\r\n${H}\r\n`], 5000);
+      expect(closing.status, first).toBe(200);
+      expect(closing.all.split(/HTTP\/1\.1 \d/), first).toHaveLength(2);
+      expect(closing.closed, first).toBe(true);
+    }
+    expect(calls()).toBe(before + 3);
+    // A log line is written once its answer is; the last may still be on its way.
+    const served = () => accessLog(g).filter((l) => String(l.path).startsWith('/slow/'));
+    for (let i = 0; i < 40 && served().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    const log = accessLog(g);
+    // Each served request is logged as served, not as one the client gave up (499); the malformed one once.
+    expect(log.filter((l) => String(l.path).startsWith('/slow/')).map((l) => l.status)).toEqual([200, 200, 200]);
+    expect(log.filter((l) => l.status === 400)).toHaveLength(1);
+  });
 });

@@ -139,6 +139,27 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     for (let i = 0; i < 8; i++) expect((await get(gw.url, '/keyed', { 'x-key': 'carol-key' })).status).toBe(200);
   });
 
+  /**
+   * alice's tier admits 6 a minute, bob's monthly quota 3 requests: the requests these refuse must
+   * leave /pooled's global 10 a minute alone, so that carol (no tier) gets the 1 left.
+   */
+  async function pooledBudget(gw: GatewayProcess): Promise<void> {
+    const statuses = async (key: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await get(gw.url, '/pooled', { 'x-key': key })).status);
+      return out;
+    };
+    expect(await statuses('alice-key', 12)).toEqual([...Array(6).fill(200), ...Array(6).fill(429)]);
+    expect(await statuses('bob-key', 6)).toEqual([200, 200, 200, 429, 429, 429]);
+    const carol = [await get(gw.url, '/pooled', { 'x-key': 'carol-key' }), await get(gw.url, '/pooled', { 'x-key': 'carol-key' })];
+    expect(carol.map((a) => a.status)).toEqual([200, 429]);
+    expect(carol.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual(['0', '0']);
+  }
+
+  it("charges a route's shared budget only for requests the consumer's own budgets admit: a consumer over its tier or monthly quota cannot use up a global limit the others share", async () => {
+    await pooledBudget(await start());
+  });
+
   /** Requests at a cost of 0.1 against dave's monthly quota of 2: exactly 20 go through. */
   async function tenths(base: string): Promise<number[]> {
     const statuses: number[] = [];
@@ -245,6 +266,14 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
   }, 60_000);
 
   describe.skipIf(!redisBin && !process.env.CI)('with Redis', () => {
+    it("gives a Redis budget back the tokens of a request a consumer's tier or quota refuses, as the local one", async () => {
+      const port = await freePort();
+      await startRedis(port);
+      const gw = await start({ REDIS_URL: `redis://127.0.0.1:${port}` });
+      await until(() => gw.stderr().includes('redis reachable'));
+      await pooledBudget(gw);
+    });
+
     it('shares one budget between two gateway processes, exactly, under concurrent requests', async () => {
       const port = await freePort();
       await startRedis(port);

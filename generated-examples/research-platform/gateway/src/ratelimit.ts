@@ -20,6 +20,11 @@ export interface Verdict {
   readonly reset: number;
   /** Seconds until the request could go through (Retry-After), when refused. */
   readonly retryAfter: number;
+  /**
+   * Returns the tokens an allowed request took to the store that gave them, for a request a later
+   * budget refuses: a consumer over its tier must not use up a route's budget the others share.
+   */
+  giveBack?: () => void;
 }
 
 function verdict(
@@ -90,7 +95,16 @@ export class LocalBuckets {
     let allowed = true;
     for (let w = 0; w < windows.length; w++) if (b[w + 1]! < Math.min(cost, windows[w]!.capacity)) allowed = false;
     if (allowed && cost > 0) for (let w = 0; w < windows.length; w++) b[w + 1] = b[w + 1]! - cost;
-    return verdict(windows, b, 1, allowed, cost);
+    const v = verdict(windows, b, 1, allowed, cost);
+    if (allowed && cost > 0) v.giveBack = () => this.give(key, windows, cost);
+    return v;
+  }
+
+  /** Puts back what a request took (up to each bucket's capacity). */
+  give(key: string, windows: readonly WindowLimit[], cost: number): void {
+    const b = this.buckets.get(key);
+    if (b === undefined) return;
+    for (let w = 0; w < windows.length; w++) b[w + 1] = Math.min(windows[w]!.capacity, b[w + 1]! + cost);
   }
 
   /** Forgets buckets that have refilled completely: they are the same as new ones. */
@@ -205,6 +219,16 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return out
 `;
 
+/** KEYS[1] = the hash; ARGV = cost, n, then capacity per window. Puts back what a request took. */
+const GIVE_SCRIPT = `
+local cost = tonumber(ARGV[1])
+for w = 1, tonumber(ARGV[2]) do
+  local v = redis.call('HGET', KEYS[1], 'w' .. w)
+  if v then redis.call('HSET', KEYS[1], 'w' .. w, tostring(math.min(tonumber(ARGV[2 + w]), tonumber(v) + cost))) end
+end
+return 1
+`;
+
 /** KEYS[1] = the month's counter; ARGV = quota, cost, TTL (ms), quota and cost in QUOTA_UNITS. */
 const QUOTA_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -219,6 +243,7 @@ return { 1, tostring(now) }
 type RedisWithScripts = Redis & {
   gwTake(key: string, ...args: (string | number)[]): Promise<[number, string, ...string[]]>;
   gwQuota(key: string, quota: number, cost: number, ttlMs: number): Promise<[number, string]>;
+  gwGive(key: string, ...args: (string | number)[]): Promise<number>;
 };
 
 export interface LimiterEvents {
@@ -265,6 +290,7 @@ export class RateLimiter {
     }) as RedisWithScripts;
     redis.defineCommand('gwTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     redis.defineCommand('gwQuota', { numberOfKeys: 1, lua: QUOTA_SCRIPT });
+    redis.defineCommand('gwGive', { numberOfKeys: 1, lua: GIVE_SCRIPT });
     redis.on('ready', () => this.setUp(true, 'connected'));
     redis.on('error', (err: Error) => this.setUp(false, err.message));
     // 'close' at once when a connection is lost, even one that is back before a reconnect fails.
@@ -314,7 +340,14 @@ export class RateLimiter {
       (r) => {
         this.commandAnswered();
         const tokens = r.slice(2).map(Number);
-        return verdict(windows, tokens, 0, r[0] === 1, cost);
+        const v = verdict(windows, tokens, 0, r[0] === 1, cost);
+        if (v.allowed && cost > 0)
+          v.giveBack = () => {
+            // Best effort: a token that cannot be put back is one request counted too many.
+            const caps = windows.map((w) => w.capacity);
+            this.redis!.gwGive(this.prefix + key, cost, windows.length, ...caps).catch(() => undefined);
+          };
+        return v;
       },
       (err: unknown) => {
         this.commandFailed(err);

@@ -364,9 +364,31 @@ export class Gateway {
         if (ex !== undefined && !ex.done) ex.clientClosed();
       });
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // Node's parser refused the request before there was one: answer like any other error of
-      // the gateway (a JSON body), then close, since the connection's framing is lost.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => this.clientError(err, socket as Socket));
+  }
+
+  /** Connections whose parser failed: Node reports the error again for every chunk that follows. */
+  private readonly unparsable = new WeakSet<Socket>();
+
+  /**
+   * Node's parser refused a request before there was one: answer like any other error of the
+   * gateway (a JSON body), then close, since the connection's framing is lost. Requests pipelined
+   * before it are answered first (Node's own handler would write the error in place of their
+   * answers, or cut them, though the backend may have served them); after one that closes the
+   * connection (HTTP/1.0, `Connection: close`), nothing more is read or answered (RFC 9112 §9.6).
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (this.unparsable.has(socket)) return;
+    this.unparsable.add(socket);
+    socket.pause();
+    const answer = (): void => {
+      // Node's own 'finish' listener, which runs before this one, has handed the socket to the
+      // next pipelined answer, or ended it after a closing one.
+      const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (pending != null && !pending.writableFinished) {
+        pending.once('finish', answer);
+        return;
+      }
       if (socket.writable && !socket.writableEnded) {
         // 431 for a head past Node's 16 KiB (request line and headers: a long URL too, as Envoy
         // answers it), 408 for one not complete within GW_CLIENT_TIMEOUT_MS, else 400.
@@ -392,8 +414,9 @@ export class Gateway {
           '-',
           err.code ?? 'bad request',
         );
-      } else socket.destroy();
-    });
+      } else if (!socket.writableEnded) socket.destroy(); // an ending one still flushes its last answer
+    };
+    answer();
   }
 
   /** Connections handed back to the HTTP server after an upgrade it was not to take (websocket.ts). */
@@ -957,8 +980,17 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     extra[at + 5] = String(v.reset);
   }
 
+  /** What the route's limiter and the consumer's tier windows took, put back when a later budget refuses. */
+  private taken: Verdict[] | undefined;
+
+  /** A later budget refused the request: the earlier ones it passed get their tokens back. */
+  private giveBack(): void {
+    for (const v of this.taken?.splice(0) ?? []) v.giveBack?.();
+  }
+
   private limited(v: Verdict): void {
     if (this.done) return;
+    if (v.giveBack !== undefined) (this.taken ??= []).push(v);
     this.rateHeaders(v, !v.allowed);
     if (!v.allowed) {
       this.gw.metrics.rateLimited.labels(this.runtime.name, 'route').inc();
@@ -976,11 +1008,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     const afterWindows = (v: Verdict | undefined) => {
       if (this.done) return;
       if (v !== undefined && !v.allowed) {
+        this.giveBack();
         this.rateHeaders(v, true);
         this.gw.metrics.rateLimited.labels(this.runtime.name, 'tier').inc();
         return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
       }
-      if (v !== undefined) this.rateHeaders(v);
+      if (v !== undefined) {
+        if (v.giveBack !== undefined) (this.taken ??= []).push(v);
+        this.rateHeaders(v);
+      }
       const monthly = tier.monthlyQuota;
       if (monthly === undefined) return this.hook();
       const q = this.gw.limiter.takeQuota(this.consumer!, monthly, cost, shared);
@@ -990,6 +1026,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         const reset = secondsToNextMonth();
         this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed);
         if (!r.allowed) {
+          this.giveBack();
           this.gw.metrics.rateLimited.labels(this.runtime.name, 'quota').inc();
           return this.fail(429, MESSAGES.quotaExceeded, { 'retry-after': String(reset) });
         }
