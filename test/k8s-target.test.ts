@@ -398,6 +398,18 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(annotations('Deployment', 'soft')).toEqual({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-unauthenticated' });
   });
 
+  it('Linkerd: a meshed pod\'s NetworkPolicy also admits the gateway at the proxy\'s inbound port 4143, where meshed calls arrive', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    const ports = (name: string) => find(g, 'NetworkPolicy', name)!.spec.ingress.map((rule: Doc) => rule.ports.map((p: Doc) => p.port));
+    expect(ports('meshed')).toEqual([[8081, 4143]]);
+    // Redis's 6379 is one of Linkerd's default opaque ports: meshed connections always go to 4143.
+    expect(ports('redis')).toEqual([[6379, 4143]]);
+    // Without the proxy (DISABLE) the gateway's proxy connects to the pod's own port.
+    expect(ports('plain')).toEqual([[8082]]);
+    // The gateway's inbound port skips its proxy: its clients reach it at its own port.
+    expect(ports('lk')).toEqual([[8080]]);
+  });
+
   it('Kuma: the modes it keeps in its own resources are in NOTES.md, not dropped silently', async () => {
     const g = await k8sOf(['test/fixtures/valid/mesh-kuma-mtls-modes.ttl']);
     expect(g.files['k8s/NOTES.md']).toMatch(/## agw:mtlsMode\n\nKuma keeps mTLS off[^\n]*\n\nApplies to: mesh kuma \(STRICT\), service legacy \(DISABLE\), service soft \(PERMISSIVE\)/);

@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -92,6 +92,8 @@ export interface Workload {
   readonly pdb: boolean;
   /** Who may connect to the pods' port; empty = anyone, unless closed. */
   readonly ingressFrom: readonly Peer[];
+  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (LINKERD_INBOUND_PORT). */
+  readonly policyPorts: readonly number[];
   /** No ingress rule at all: the NetworkPolicy admits nobody (an empty `from` would admit anyone). */
   readonly closed: boolean;
 }
@@ -136,6 +138,13 @@ const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu
 const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
 /** Namespaces that exist in every cluster: never written. */
 const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
+
+/**
+ * Linkerd's proxy inbound port: a meshed client's proxy connects to it instead of the pod's own
+ * port (always for opaque ports such as Redis's 6379, and for HTTP too), so a NetworkPolicy that
+ * admits only the pod's port drops every meshed connection (linkerd.io common-errors/network-policy).
+ */
+const LINKERD_INBOUND_PORT = 4143;
 
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
@@ -237,6 +246,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     hpa: { min: 2, max: 10 },
     pdb: true,
     ingressFrom: edge.peers,
+    // Its clients are outside the mesh, and the proxy does not take its port (edgeBypass).
+    policyPorts: [containerPort],
     closed: edge.closed,
   };
 
@@ -263,6 +274,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
+        policyPorts: [6379, ...linkerdInbound(mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE', 6379)],
         closed: false,
       }
     : undefined;
@@ -313,6 +325,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
+      policyPorts: [s.port, ...linkerdInbound(mesh?.type === 'linkerd' && mtlsModeOf(s, model) !== 'DISABLE', s.port)],
       closed: false,
     };
   });
@@ -393,6 +406,11 @@ function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { lab
   if (mesh.type === 'kuma') return { labels: [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }], annotations: [] };
   if (mesh.type === 'linkerd') return { labels: [], annotations: linkerdAnnotations(mesh.mtls?.mode) };
   return { labels: [], annotations: [] };
+}
+
+/** Linkerd's inbound port, for a pod that runs its proxy (the gateway's calls arrive there). */
+function linkerdInbound(proxied: boolean, port: number): number[] {
+  return proxied && port !== LINKERD_INBOUND_PORT ? [LINKERD_INBOUND_PORT] : [];
 }
 
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
