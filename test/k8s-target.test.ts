@@ -410,6 +410,14 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(ports('lk')).toEqual([[8080]]);
   });
 
+  it('Linkerd STRICT: NOTES.md says the gRPC and HTTPS probes are refused (only plain HTTP probes are authorized)', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    expect(container(find(g, 'Deployment', 'rpc')!).readinessProbe.grpc).toEqual({ port: 9090 });
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:hasHealthCheck under Linkerd STRICT\n\n[^\n]*the gRPC readiness and liveness probes are refused[^\n]*\n\nApplies to: service rpc\n/);
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:hasHealthCheck under Linkerd STRICT\n\n[^\n]*the HTTPS readiness and liveness probes are refused[^\n]*\n\nApplies to: service tls\n/);
+    expect(g.files['k8s/NOTES.md']).not.toMatch(/Applies to: service web\n/);
+  });
+
   it('Kuma: the modes it keeps in its own resources are in NOTES.md, not dropped silently', async () => {
     const g = await k8sOf(['test/fixtures/valid/mesh-kuma-mtls-modes.ttl']);
     expect(g.files['k8s/NOTES.md']).toMatch(/## agw:mtlsMode\n\nKuma keeps mTLS off[^\n]*\n\nApplies to: mesh kuma \(STRICT\), service legacy \(DISABLE\), service soft \(PERMISSIVE\)/);

@@ -301,6 +301,11 @@ export function k8sView(model: M.GatewayModel): K8sView {
           ? { kind: 'grpc', port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures }
           : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures };
     if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
+    // Linkerd's default policies authorize the kubelet's unauthenticated probes by HTTP path, so
+    // only plain httpGet probes pass an all-authenticated pod (linkerd2 #9595, #12806).
+    if (hc && s.protocol !== 'http' && mesh?.type === 'linkerd' && mtlsModeOf(s, model) === 'STRICT') {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:hasHealthCheck under Linkerd STRICT', detail: `Linkerd's all-authenticated inbound policy admits the kubelet's unauthenticated probes only as plain HTTP requests to a probe path, so the ${s.protocol === 'grpc' ? 'gRPC' : 'HTTPS'} readiness and liveness probes are refused: the pods never become ready and are restarted. Add a Linkerd Server for port ${s.port} and an AuthorizationPolicy admitting the nodes' addresses (a NetworkAuthentication), or remove the probes with a kustomize patch` });
+    }
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway (${upstreamEnvName(s.name)}) and the Istio target address it, but the Kong target addresses agw:host ${s.host}` });
     if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
