@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
@@ -123,6 +123,18 @@ describe.each(examples)('k8s target: %s', (example) => {
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
     expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec.maxUnavailable).toBe(1);
     expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+  });
+
+  it('a stopping gateway pod keeps serving until its endpoint is gone, then drains within the grace period', () => {
+    const gw = g.model.gateway.name;
+    const spec = find(g, 'Deployment', gw, gw)!.spec.template.spec;
+    // The gateway stops accepting at SIGTERM; kube-proxy and the load balancer learn of the
+    // endpoint's removal later, so without a wait before SIGTERM a rollout refuses connections.
+    const wait: number = container(find(g, 'Deployment', gw, gw)!).lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(wait).toBeGreaterThanOrEqual(5);
+    // The wait, GW_SHUTDOWN_TIMEOUT_MS's default (10 s) and the gateway's 2 s of grace (main.ts) fit the grace period.
+    const shutdown = (Number(readFileSync(join(ROOT, 'templates/gateway/src/env.ts.hbs'), 'utf8').match(/'GW_SHUTDOWN_TIMEOUT_MS', ([\d_]+)/)![1]!.replace(/_/g, '')) + 2000) / 1000;
+    expect(wait + shutdown).toBeLessThanOrEqual(spec.terminationGracePeriodSeconds ?? 30);
   });
 
   it('deploys every service with an image: replicas, version label, probes from its health check, fenced to the gateway', () => {

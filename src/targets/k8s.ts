@@ -80,6 +80,8 @@ export interface Workload {
   readonly env: readonly EnvVar[];
   readonly readiness?: Probe;
   readonly liveness?: Probe;
+  /** Seconds a stopping pod keeps serving before it is sent SIGTERM (preStop sleep). */
+  readonly preStopSleepSeconds?: number;
   readonly resources: { requestCpu: string; requestMemory: string; limitCpu: string; limitMemory: string };
   /** Non-root user and group the image runs as; absent = the image's own user (a user's backend image). */
   readonly runAs?: number;
@@ -132,6 +134,11 @@ export function gatewayNamespace(model: M.GatewayModel): string {
 }
 
 const GATEWAY_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '1', limitMemory: '512Mi' };
+/**
+ * How long a stopping gateway pod keeps serving before SIGTERM. The wait, the gateway's shutdown
+ * (GW_SHUTDOWN_TIMEOUT_MS, 10 s, plus 2 s) fit the pod's default 30 s grace period.
+ */
+const GATEWAY_PRESTOP_SECONDS = 5;
 /** Where the gateway container listens when the model's port needs privileges (below 1024). */
 const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
@@ -235,6 +242,10 @@ export function k8sView(model: M.GatewayModel): K8sView {
     ],
     readiness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
     liveness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    // The gateway stops accepting at SIGTERM, while kube-proxy on every node and the load
+    // balancer still send new connections to the pod until its endpoint removal reaches them:
+    // without the wait each rollout (every model change) refuses some connections.
+    preStopSleepSeconds: GATEWAY_PRESTOP_SECONDS,
     resources: GATEWAY_RESOURCES,
     runAs: 10001,
     hardened: true,
