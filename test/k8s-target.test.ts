@@ -135,6 +135,9 @@ describe.each(examples)('k8s target: %s', (example) => {
     // The wait, GW_SHUTDOWN_TIMEOUT_MS's default (10 s) and the gateway's 2 s of grace (main.ts) fit the grace period.
     const shutdown = (Number(readFileSync(join(ROOT, 'templates/gateway/src/env.ts.hbs'), 'utf8').match(/'GW_SHUTDOWN_TIMEOUT_MS', ([\d_]+)/)![1]!.replace(/_/g, '')) + 2000) / 1000;
     expect(wait + shutdown).toBeLessThanOrEqual(spec.terminationGracePeriodSeconds ?? 30);
+    // The sidecar gets SIGTERM at once; the gateway's calls to the backends need it until the gateway has drained.
+    const annotations = find(g, 'Deployment', gw, gw)!.spec.template.metadata.annotations;
+    if (g.model.gateway.mesh?.type === 'istio') expect(Number(/^terminationDrainDuration: (\d+)s$/.exec(annotations['proxy.istio.io/config'])?.[1])).toBeGreaterThanOrEqual(wait + shutdown);
   });
 
   it('deploys every service with an image: replicas, version label, probes from its health check, fenced to the gateway', () => {
@@ -294,7 +297,9 @@ describe('k8s target: the gateway in a mesh', () => {
     const g = await k8sOf([writeModel([undefined], extra, `mesh-${mesh}-${mode.toLowerCase()}`)]);
     const gatewayPods = find(g, 'Deployment', `mesh-${mesh}-${mode.toLowerCase()}`)!.spec.template.metadata;
     const expected = annotation ? { [annotation]: '9000' } : {};
-    expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => k !== 'gwgen.dev/config-sha256'))).toEqual(expected);
+    // (The sidecar's lifetime after SIGTERM is checked with the preStop wait.)
+    const lifetime = ['gwgen.dev/config-sha256', 'proxy.istio.io/config', 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds'];
+    expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => !lifetime.includes(k)))).toEqual(expected);
     const backendPods = find(g, 'Deployment', 'svc')!.spec.template.metadata;
     expect(Object.keys(backendPods.annotations ?? {}).filter((k) => /inbound-?ports/i.test(k))).toEqual([]);
     // The backend runs in namespace default, which gwgen does not label: its pods carry the mesh's injection marker.
@@ -420,6 +425,13 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(ports('plain')).toEqual([[8082]]);
     // The gateway's inbound port skips its proxy: its clients reach it at its own port.
     expect(ports('lk')).toEqual([[8080]]);
+  });
+
+  it('Linkerd: the gateway\'s proxy outlives the gateway\'s preStop wait and drain, which still call the backends through it', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    const c = container(find(g, 'Deployment', 'lk')!);
+    const wait: number = c.lifecycle.preStop.sleep.seconds;
+    expect(Number(find(g, 'Deployment', 'lk')!.spec.template.metadata.annotations['config.alpha.linkerd.io/proxy-wait-before-exit-seconds'])).toBeGreaterThanOrEqual(wait + 12);
   });
 
   it('Linkerd STRICT: NOTES.md says the gRPC and HTTPS probes are refused (only plain HTTP probes are authorized)', async () => {

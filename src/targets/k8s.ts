@@ -139,6 +139,8 @@ const GATEWAY_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu
  * (GW_SHUTDOWN_TIMEOUT_MS, 10 s, plus 2 s) fit the pod's default 30 s grace period.
  */
 const GATEWAY_PRESTOP_SECONDS = 5;
+/** The gateway's longest drain after SIGTERM: GW_SHUTDOWN_TIMEOUT_MS (10 s) and its 2 s of grace (main.ts). */
+const GATEWAY_DRAIN_SECONDS = 12;
 /** Where the gateway container listens when the model's port needs privileges (below 1024). */
 const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
@@ -221,7 +223,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     meta: meta(own.gateway, ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...podInjection(mesh, ns).annotations],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(mesh, ns).annotations],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -457,6 +459,18 @@ function edgeBypass(mesh: M.ServiceMesh | undefined, port: number): Label[] {
   if (mesh?.type === 'istio') return [{ key: 'traffic.sidecar.istio.io/excludeInboundPorts', value: String(port) }];
   if (mesh?.type === 'linkerd') return [{ key: 'config.linkerd.io/skip-inbound-ports', value: String(port) }];
   if (mesh?.type === 'kuma') return [{ key: 'traffic.kuma.io/exclude-inbound-ports', value: String(port) }];
+  return [];
+}
+
+/**
+ * Keeps the gateway's sidecar alive while the gateway still serves after a pod's deletion (the
+ * preStop wait, then its drain): the sidecar gets SIGTERM at once, and once it exits every call
+ * to a backend fails. Istio's proxy stops after terminationDrainDuration (5 s by default) and
+ * Linkerd's at once unless told to wait; Kuma's waits 30 s by default, enough already.
+ */
+function sidecarLifetime(mesh: M.ServiceMesh | undefined, seconds: number): Label[] {
+  if (mesh?.type === 'istio') return [{ key: 'proxy.istio.io/config', value: `terminationDrainDuration: ${seconds}s` }];
+  if (mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE') return [{ key: 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds', value: String(seconds) }];
   return [];
 }
 
