@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
@@ -123,6 +123,21 @@ describe.each(examples)('k8s target: %s', (example) => {
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
     expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec.maxUnavailable).toBe(1);
     expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+  });
+
+  it('a stopping gateway pod keeps serving until its endpoint is gone, then drains within the grace period', () => {
+    const gw = g.model.gateway.name;
+    const spec = find(g, 'Deployment', gw, gw)!.spec.template.spec;
+    // The gateway stops accepting at SIGTERM; kube-proxy and the load balancer learn of the
+    // endpoint's removal later, so without a wait before SIGTERM a rollout refuses connections.
+    const wait: number = container(find(g, 'Deployment', gw, gw)!).lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(wait).toBeGreaterThanOrEqual(5);
+    // The wait, GW_SHUTDOWN_TIMEOUT_MS's default (10 s) and the gateway's 2 s of grace (main.ts) fit the grace period.
+    const shutdown = (Number(readFileSync(join(ROOT, 'templates/gateway/src/env.ts.hbs'), 'utf8').match(/'GW_SHUTDOWN_TIMEOUT_MS', ([\d_]+)/)![1]!.replace(/_/g, '')) + 2000) / 1000;
+    expect(wait + shutdown).toBeLessThanOrEqual(spec.terminationGracePeriodSeconds ?? 30);
+    // The sidecar gets SIGTERM at once; the gateway's calls to the backends need it until the gateway has drained.
+    const annotations = find(g, 'Deployment', gw, gw)!.spec.template.metadata.annotations;
+    if (g.model.gateway.mesh?.type === 'istio') expect(Number(/^terminationDrainDuration: (\d+)s$/.exec(annotations['proxy.istio.io/config'])?.[1])).toBeGreaterThanOrEqual(wait + shutdown);
   });
 
   it('deploys every service with an image: replicas, version label, probes from its health check, fenced to the gateway', () => {
@@ -282,7 +297,9 @@ describe('k8s target: the gateway in a mesh', () => {
     const g = await k8sOf([writeModel([undefined], extra, `mesh-${mesh}-${mode.toLowerCase()}`)]);
     const gatewayPods = find(g, 'Deployment', `mesh-${mesh}-${mode.toLowerCase()}`)!.spec.template.metadata;
     const expected = annotation ? { [annotation]: '9000' } : {};
-    expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => k !== 'gwgen.dev/config-sha256'))).toEqual(expected);
+    // (The sidecar's lifetime after SIGTERM is checked with the preStop wait.)
+    const lifetime = ['gwgen.dev/config-sha256', 'proxy.istio.io/config', 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds'];
+    expect(Object.fromEntries(Object.entries(gatewayPods.annotations as Record<string, string>).filter(([k]) => !lifetime.includes(k)))).toEqual(expected);
     const backendPods = find(g, 'Deployment', 'svc')!.spec.template.metadata;
     expect(Object.keys(backendPods.annotations ?? {}).filter((k) => /inbound-?ports/i.test(k))).toEqual([]);
     // The backend runs in namespace default, which gwgen does not label: its pods carry the mesh's injection marker.
@@ -396,6 +413,33 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(annotations('Namespace', 'apps')).toEqual({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-authenticated' });
     expect(annotations('Deployment', 'legacy')).toEqual({ 'linkerd.io/inject': 'disabled' });
     expect(annotations('Deployment', 'soft')).toEqual({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-unauthenticated' });
+  });
+
+  it('Linkerd: a meshed pod\'s NetworkPolicy also admits the gateway at the proxy\'s inbound port 4143, where meshed calls arrive', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    const ports = (name: string) => find(g, 'NetworkPolicy', name)!.spec.ingress.map((rule: Doc) => rule.ports.map((p: Doc) => p.port));
+    expect(ports('meshed')).toEqual([[8081, 4143]]);
+    // Redis's 6379 is one of Linkerd's default opaque ports: meshed connections always go to 4143.
+    expect(ports('redis')).toEqual([[6379, 4143]]);
+    // Without the proxy (DISABLE) the gateway's proxy connects to the pod's own port.
+    expect(ports('plain')).toEqual([[8082]]);
+    // The gateway's inbound port skips its proxy: its clients reach it at its own port.
+    expect(ports('lk')).toEqual([[8080]]);
+  });
+
+  it('Linkerd: the gateway\'s proxy outlives the gateway\'s preStop wait and drain, which still call the backends through it', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    const c = container(find(g, 'Deployment', 'lk')!);
+    const wait: number = c.lifecycle.preStop.sleep.seconds;
+    expect(Number(find(g, 'Deployment', 'lk')!.spec.template.metadata.annotations['config.alpha.linkerd.io/proxy-wait-before-exit-seconds'])).toBeGreaterThanOrEqual(wait + 12);
+  });
+
+  it('Linkerd STRICT: NOTES.md says the gRPC and HTTPS probes are refused (only plain HTTP probes are authorized)', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
+    expect(container(find(g, 'Deployment', 'rpc')!).readinessProbe.grpc).toEqual({ port: 9090 });
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:hasHealthCheck under Linkerd STRICT\n\n[^\n]*the gRPC readiness and liveness probes are refused[^\n]*\n\nApplies to: service rpc\n/);
+    expect(g.files['k8s/NOTES.md']).toMatch(/## agw:hasHealthCheck under Linkerd STRICT\n\n[^\n]*the HTTPS readiness and liveness probes are refused[^\n]*\n\nApplies to: service tls\n/);
+    expect(g.files['k8s/NOTES.md']).not.toMatch(/Applies to: service web\n/);
   });
 
   it('Kuma: the modes it keeps in its own resources are in NOTES.md, not dropped silently', async () => {

@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -80,6 +80,8 @@ export interface Workload {
   readonly env: readonly EnvVar[];
   readonly readiness?: Probe;
   readonly liveness?: Probe;
+  /** Seconds a stopping pod keeps serving before it is sent SIGTERM (preStop sleep). */
+  readonly preStopSleepSeconds?: number;
   readonly resources: { requestCpu: string; requestMemory: string; limitCpu: string; limitMemory: string };
   /** Non-root user and group the image runs as; absent = the image's own user (a user's backend image). */
   readonly runAs?: number;
@@ -92,6 +94,8 @@ export interface Workload {
   readonly pdb: boolean;
   /** Who may connect to the pods' port; empty = anyone, unless closed. */
   readonly ingressFrom: readonly Peer[];
+  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (LINKERD_INBOUND_PORT). */
+  readonly policyPorts: readonly number[];
   /** No ingress rule at all: the NetworkPolicy admits nobody (an empty `from` would admit anyone). */
   readonly closed: boolean;
 }
@@ -130,12 +134,26 @@ export function gatewayNamespace(model: M.GatewayModel): string {
 }
 
 const GATEWAY_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '1', limitMemory: '512Mi' };
+/**
+ * How long a stopping gateway pod keeps serving before SIGTERM. The wait, the gateway's shutdown
+ * (GW_SHUTDOWN_TIMEOUT_MS, 10 s, plus 2 s) fit the pod's default 30 s grace period.
+ */
+const GATEWAY_PRESTOP_SECONDS = 5;
+/** The gateway's longest drain after SIGTERM: GW_SHUTDOWN_TIMEOUT_MS (10 s) and its 2 s of grace (main.ts). */
+const GATEWAY_DRAIN_SECONDS = 12;
 /** Where the gateway container listens when the model's port needs privileges (below 1024). */
 const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
 const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
 /** Namespaces that exist in every cluster: never written. */
 const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
+
+/**
+ * Linkerd's proxy inbound port: a meshed client's proxy connects to it instead of the pod's own
+ * port (always for opaque ports such as Redis's 6379, and for HTTP too), so a NetworkPolicy that
+ * admits only the pod's port drops every meshed connection (linkerd.io common-errors/network-policy).
+ */
+const LINKERD_INBOUND_PORT = 4143;
 
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
@@ -205,7 +223,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     meta: meta(own.gateway, ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...podInjection(mesh, ns).annotations],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(mesh, ns).annotations],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -226,6 +244,10 @@ export function k8sView(model: M.GatewayModel): K8sView {
     ],
     readiness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
     liveness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
+    // The gateway stops accepting at SIGTERM, while kube-proxy on every node and the load
+    // balancer still send new connections to the pod until its endpoint removal reaches them:
+    // without the wait each rollout (every model change) refuses some connections.
+    preStopSleepSeconds: GATEWAY_PRESTOP_SECONDS,
     resources: GATEWAY_RESOURCES,
     runAs: 10001,
     hardened: true,
@@ -237,6 +259,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     hpa: { min: 2, max: 10 },
     pdb: true,
     ingressFrom: edge.peers,
+    // Its clients are outside the mesh, and the proxy does not take its port (edgeBypass).
+    policyPorts: [containerPort],
     closed: edge.closed,
   };
 
@@ -263,6 +287,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
+        policyPorts: [6379, ...linkerdInbound(mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE', 6379)],
         closed: false,
       }
     : undefined;
@@ -289,6 +314,11 @@ export function k8sView(model: M.GatewayModel): K8sView {
           ? { kind: 'grpc', port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures }
           : { kind: 'http', path: hc.path, ...(s.protocol === 'https' ? { scheme: 'HTTPS' } : {}), port: s.port, periodSeconds: period, successThreshold: success, failureThreshold: failures };
     if (hc && hc.successThreshold > 1) notes.push({ subject: `service ${s.name}`, feature: 'agw:successThreshold', detail: 'Kubernetes requires successThreshold 1 on a liveness probe; the readiness probe uses agw:successThreshold' });
+    // Linkerd's default policies authorize the kubelet's unauthenticated probes by HTTP path, so
+    // only plain httpGet probes pass an all-authenticated pod (linkerd2 #9595, #12806).
+    if (hc && s.protocol !== 'http' && mesh?.type === 'linkerd' && mtlsModeOf(s, model) === 'STRICT') {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:hasHealthCheck under Linkerd STRICT', detail: `Linkerd's all-authenticated inbound policy admits the kubelet's unauthenticated probes only as plain HTTP requests to a probe path, so the ${s.protocol === 'grpc' ? 'gRPC' : 'HTTPS'} readiness and liveness probes are refused: the pods never become ready and are restarted. Add a Linkerd Server for port ${s.port} and an AuthorizationPolicy admitting the nodes' addresses (a NetworkAuthentication), or remove the probes with a kustomize patch` });
+    }
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway (${upstreamEnvName(s.name)}) and the Istio target address it, but the Kong target addresses agw:host ${s.host}` });
     if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
@@ -313,6 +343,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
+      policyPorts: [s.port, ...linkerdInbound(mesh?.type === 'linkerd' && mtlsModeOf(s, model) !== 'DISABLE', s.port)],
       closed: false,
     };
   });
@@ -395,6 +426,11 @@ function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { lab
   return { labels: [], annotations: [] };
 }
 
+/** Linkerd's inbound port, for a pod that runs its proxy (the gateway's calls arrive there). */
+function linkerdInbound(proxied: boolean, port: number): number[] {
+  return proxied && port !== LINKERD_INBOUND_PORT ? [LINKERD_INBOUND_PORT] : [];
+}
+
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
 function meshMtlsNotes(model: M.GatewayModel): Limitation[] {
   const mesh = model.gateway.mesh;
@@ -423,6 +459,18 @@ function edgeBypass(mesh: M.ServiceMesh | undefined, port: number): Label[] {
   if (mesh?.type === 'istio') return [{ key: 'traffic.sidecar.istio.io/excludeInboundPorts', value: String(port) }];
   if (mesh?.type === 'linkerd') return [{ key: 'config.linkerd.io/skip-inbound-ports', value: String(port) }];
   if (mesh?.type === 'kuma') return [{ key: 'traffic.kuma.io/exclude-inbound-ports', value: String(port) }];
+  return [];
+}
+
+/**
+ * Keeps the gateway's sidecar alive while the gateway still serves after a pod's deletion (the
+ * preStop wait, then its drain): the sidecar gets SIGTERM at once, and once it exits every call
+ * to a backend fails. Istio's proxy stops after terminationDrainDuration (5 s by default) and
+ * Linkerd's at once unless told to wait; Kuma's waits 30 s by default, enough already.
+ */
+function sidecarLifetime(mesh: M.ServiceMesh | undefined, seconds: number): Label[] {
+  if (mesh?.type === 'istio') return [{ key: 'proxy.istio.io/config', value: `terminationDrainDuration: ${seconds}s` }];
+  if (mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE') return [{ key: 'config.alpha.linkerd.io/proxy-wait-before-exit-seconds', value: String(seconds) }];
   return [];
 }
 
