@@ -79,8 +79,8 @@ interface KongUpstream {
    * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
    * without one, a TCP probe of ejected targets only (no path, healthy targets not probed).
    */
-  readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string };
-  readonly passive?: { failures: number; type: string };
+  readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string; timeout?: number; healthyStatuses?: readonly number[]; unhealthyStatuses?: readonly number[] };
+  readonly passive?: { failures: number; type: string; healthyStatuses: readonly number[]; unhealthyStatuses: readonly number[] };
   readonly tags: readonly string[];
 }
 
@@ -500,6 +500,11 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
             unhealthyInterval: probeInterval(primary, []),
             successes: counter(hc.successThreshold, `service ${primary.name}`, 'agw:successThreshold', notes),
             failures: counter(hc.failureThreshold, `service ${primary.name}`, 'agw:failureThresholdHealth', notes),
+            // The gateway gives a probe the interval, at most 5 s, to answer (Kong's default is 1 s),
+            // and takes 2xx/3xx as healthy, every other answer as unhealthy.
+            timeout: Math.min(probeInterval(primary, []), 5),
+            healthyStatuses: [...STATUS_2XX, ...STATUS_3XX],
+            unhealthyStatuses: [...STATUS_4XX, ...STATUS_5XX],
           },
         }
       : breaker
@@ -510,10 +515,32 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
           // (interval 0) and the probe never ejects one (failure counts 0).
           { active: { type: 'tcp', healthyInterval: 0, unhealthyInterval: breakerInterval(route, breaker, notes), successes: 1, failures: 0 } }
         : {}),
-    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes) } } : {}),
+    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
 }
+
+/**
+ * The registered HTTP statuses (RFC 9110 and the IANA registry) by class. Kong's health checks
+ * count only the statuses they list and ignore every other answer, so the lists carry every
+ * status a backend may send: an unlisted one (a probe's 204, a proxied 404) would neither count
+ * as a success nor as a failure, where the gateway counts every answer.
+ */
+const STATUS_2XX = [200, 201, 202, 203, 204, 205, 206, 207, 208, 226];
+const STATUS_3XX = [300, 301, 302, 303, 304, 305, 306, 307, 308];
+const STATUS_4XX = [400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451];
+const STATUS_5XX = [500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511];
+
+/**
+ * The passive check of a circuit breaker: the gateway's breaker opens after failureThreshold
+ * consecutive failed tries (a 5xx answer, a connection failure, a timeout), and any other answer
+ * starts the count again. Kong resets a target's failure counters on a success only when it
+ * counts successes (kong/resty/healthcheck.lua incr_counter: healthy.successes 0 turns them off),
+ * so with Kong's default of 0 the failures would add up over any number of successes and eject
+ * the target after failureThreshold failures in all. One success counts, and every non-5xx
+ * answer is one.
+ */
+const BREAKER_STATUSES = { healthyStatuses: [...STATUS_2XX, ...STATUS_3XX, ...STATUS_4XX], unhealthyStatuses: STATUS_5XX };
 
 /** Kong's health-check counters are 1 to 255. */
 function counter(value: number, subject: string, feature: string, notes: Limitation[]): number {
@@ -853,7 +880,7 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
     add('agw:retryOn / backoff', 'Kong retries connection failures and timeouts up to agw:retryAttempts times, without backoff; it does not retry on HTTP 5xx answers');
   }
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold failures (Kong counts them per target, not per route); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
+  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
   if (!route.websocket) add('agw:websocket (absent or false)', 'Kong proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through Kong, where the gateway refuses the upgrade with 400');
