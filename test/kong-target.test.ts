@@ -583,3 +583,28 @@ ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendSer
     expect(active.timeout).toBe(5);
   });
 });
+
+// A page reads a response header only when CORS exposes it: every header Kong's plugins add to a
+// route's answers must be in its cors plugin's exposed_headers, as the gateway exposes its own.
+describe.each(examples)('kong target: CORS exposes the headers Kong adds (%s)', (example) => {
+  it('lists the rate-limit headers of every window that counts on the route, and the auth challenge', async () => {
+    const { doc } = await kongOf(example);
+    const tierWindows = (doc.consumers ?? []).flatMap((c) => (c.plugins ?? []).filter((p) => p.name === 'rate-limiting').flatMap((p) => Object.keys(p.config)));
+    let checked = 0;
+    for (const route of doc.services.flatMap((s) => s.routes)) {
+      const plugins = route.plugins ?? [];
+      const cors = plugins.find((p) => p.name === 'cors');
+      if (!cors) continue;
+      const limit = plugins.find((p) => p.name === 'rate-limiting');
+      const windows = [...Object.keys(limit?.config ?? {}), ...(plugins.some((p) => p.name === 'key-auth') ? tierWindows : [])].filter((w) => ['second', 'minute', 'hour', 'day', 'month', 'year'].includes(w));
+      const added = [
+        ...(windows.length ? ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] : []),
+        ...windows.flatMap((w) => [`X-RateLimit-Limit-${w[0]!.toUpperCase()}${w.slice(1)}`, `X-RateLimit-Remaining-${w[0]!.toUpperCase()}${w.slice(1)}`]),
+        ...(plugins.some((p) => p.name === 'key-auth' || p.name === 'jwt') ? ['WWW-Authenticate'] : []),
+      ];
+      expect(cors.config.exposed_headers ?? [], route.name).toEqual(expect.arrayContaining(added));
+      checked += added.length;
+    }
+    if (example === 'metered-api.ttl') expect(checked).toBeGreaterThan(0);
+  });
+});

@@ -149,6 +149,8 @@ export function kongView(model: M.GatewayModel): KongView {
   };
 
   const redisHost = ownWorkloadNames(model).redis;
+  // The windows of the quota tiers' rate-limiting plugins, which run on every key-auth route.
+  const tierWindows = [...new Set(model.consumers.flatMap((c) => (c.quotaTier ? [...RATE_WINDOWS.filter((w) => c.quotaTier!.limits[w] !== undefined), ...(c.quotaTier.monthlyQuota !== undefined ? ['month'] : [])] : [])))];
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
@@ -164,7 +166,7 @@ export function kongView(model: M.GatewayModel): KongView {
         headers,
         stripPath: route.stripPath,
         regexPriority: priorities.get(name)!,
-        plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, notes),
+        plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, tierWindows, notes),
         tags: tags(`route:${route.name}`),
       };
       if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push({ kong: built, limiter: route.rateLimit });
@@ -579,11 +581,29 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
   return [...byTarget.values()].sort((a, b) => compareStrings(a.target, b.target));
 }
 
-function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, notes: Limitation[]): KongPlugin[] {
+/**
+ * The response headers Kong's plugins add to the route's answers, which a page reads only when
+ * the cors plugin exposes them (the gateway exposes its own likewise): rate-limiting's
+ * RateLimit-* and X-RateLimit-*-<Window> headers and the Retry-After of its 429, for the route's
+ * own limit and, on a key-auth route, the quota tiers' windows; and the WWW-Authenticate
+ * challenge of key-auth and jwt.
+ */
+function exposedHeaders(route: M.Route, tierWindows: readonly string[]): string[] {
+  const windows = new Set([...(route.rateLimit ? RATE_WINDOWS.filter((w) => route.rateLimit!.limits[w] !== undefined) : []), ...(route.auth?.kind === 'apiKey' ? tierWindows : [])]);
+  const ordered = [...RATE_WINDOWS, 'month'].filter((w) => windows.has(w)).map((w) => w[0]!.toUpperCase() + w.slice(1));
+  return [
+    ...(ordered.length > 0 ? ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] : []),
+    ...ordered.flatMap((w) => [`X-RateLimit-Limit-${w}`, `X-RateLimit-Remaining-${w}`]),
+    ...(route.auth ? ['WWW-Authenticate'] : []),
+  ];
+}
+
+function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, tierWindows: readonly string[], notes: Limitation[]): KongPlugin[] {
   const plugins: KongPlugin[] = [];
   const auth = route.auth;
   if (route.cors) {
     const c = route.cors;
+    const exposed = exposedHeaders(route, tierWindows);
     if (c.maxAgeSeconds !== undefined && c.maxAgeSeconds > MAX_AGE_SECONDS) notes.push({ subject: `route ${route.name}`, feature: 'agw:maxAgeSeconds (above the longest max-age)', detail: `Caches read an Access-Control-Max-Age of at most ${MAX_AGE_SECONDS} s (RFC 9111 §1.2.2); the route's is longer, so Kong sends that` });
     plugins.push({
       name: 'cors',
@@ -591,6 +611,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'origins', list: kongOrigins(c.origins) },
         { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
+        ...(exposed.length ? [{ key: 'exposed_headers', list: exposed }] : []),
         { key: 'credentials', value: c.credentials },
         ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: Math.min(MAX_AGE_SECONDS, c.maxAgeSeconds) }] : []),
         { key: 'preflight_continue', value: false },
