@@ -608,3 +608,24 @@ describe.each(examples)('kong target: CORS exposes the headers Kong adds (%s)', 
     if (example === 'metered-api.ttl') expect(checked).toBeGreaterThan(0);
   });
 });
+
+describe('kong target: https backends', () => {
+  it("verify the backend's certificate, as the gateway does, canaries included; NOTES.md says where Kong's CAs go", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:pay, ex:plain .
+ex:stripe a agw:BackendService ; agw:serviceName "stripe" ; agw:host "api.stripe.com" ; agw:port 443 ; agw:protocol "https" .
+ex:stripe-next a agw:BackendService ; agw:serviceName "stripe-next" ; agw:host "next.stripe.example" ; agw:port 8443 ; agw:protocol "https" .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:stripe ; agw:weight 100 .
+ex:canary a agw:TrafficSplit ; agw:hasBackendService ex:stripe-next ; agw:matchHeader "x-next" ; agw:matchHeaderValue "1" .
+ex:pay a agw:Route ; agw:routeName "pay" ; agw:routePath "/pay" ; agw:hasTrafficSplit ex:main, ex:canary .
+ex:plain a agw:Route ; agw:routeName "plain" ; agw:routePath "/plain" ; agw:hasBackendService ex:svc .
+`);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+    const byName = new Map(k.doc.services.map((s) => [s.name, s]));
+    expect(byName.get('pay')).toMatchObject({ protocol: 'https', tls_verify: true });
+    expect(byName.get('pay.stripe-next')).toMatchObject({ protocol: 'https', tls_verify: true });
+    expect(byName.get('plain')!.tls_verify).toBeUndefined();
+    expect(k.notes).toMatch(/## agw:protocol "https"\n\n[^\n]*KONG\\_NGINX\\_PROXY\\_PROXY\\_SSL\\_TRUSTED\\_CERTIFICATE[^\n]*\n\nApplies to: route pay, route pay.stripe-next\n/);
+  });
+});

@@ -225,6 +225,12 @@ export function kongView(model: M.GatewayModel): KongView {
   // Kong's opentelemetry plugin cannot be configured without an endpoint, and without it Kong
   // neither samples nor starts a trace; the gateway can still be given one (OTEL_* variables).
   if (tracing && !tracing.collectorEndpoint) notes.push({ subject: `gateway ${model.gateway.name}`, feature: 'agw:hasDistributedTracing without agw:collectorEndpoint', detail: `Kong's opentelemetry plugin needs a collector, so none is written: Kong neither samples requests at agw:samplingRate ${tracing.samplingRate} nor starts a traceparent (a client's is passed on as it came); add agw:collectorEndpoint, or an opentelemetry plugin with the collector's traces endpoint` });
+  // nginx's proxy_ssl_verify is off by default, and a Kong service without tls_verify inherits
+  // it: Kong would take any certificate from an https backend, where the gateway (Node's TLS)
+  // refuses one no trusted CA signed, or issued for another name. Every https service verifies.
+  for (const s of services.filter((k) => k.protocol === 'https')) {
+    notes.push({ subject: `route ${s.name}`, feature: 'agw:protocol "https"', detail: "Kong verifies the certificate of an https backend (tls_verify: true, as the gateway does) against the CA list nginx is given, which is empty by default: set kong.conf's nginx_proxy_proxy_ssl_trusted_certificate (env KONG_NGINX_PROXY_PROXY_SSL_TRUSTED_CERTIFICATE) to a CA bundle, e.g. /etc/ssl/certs/ca-certificates.crt, plus the CA of backends with certificates of your own; without it, Kong's handshakes with these backends fail (502)" });
+  }
   const grpcServices = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpcServices.length > 0) {
     // Kong passes a request on with grpc_pass when its service's protocol is grpc, whatever the
