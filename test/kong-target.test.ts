@@ -629,3 +629,16 @@ ex:plain a agw:Route ; agw:routeName "plain" ; agw:routePath "/plain" ; agw:hasB
     expect(k.notes).toMatch(/## agw:protocol "https"\n\n[^\n]*KONG\\_NGINX\\_PROXY\\_PROXY\\_SSL\\_TRUSTED\\_CERTIFICATE[^\n]*\n\nApplies to: route pay, route pay.stripe-next\n/);
   });
 });
+
+describe('kong target: route timeouts', () => {
+  it("lists that Kong's timeouts bound each read and write, not the whole request, for routes with agw:timeoutSeconds only", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:timed, ex:untimed .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:timed a agw:Route ; agw:routeName "timed" ; agw:routePath "/timed" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 .
+ex:untimed a agw:Route ; agw:routeName "untimed" ; agw:routePath "/untimed" ; agw:hasBackendService ex:svc .
+`);
+    expect(k.doc.services.find((s) => s.name === 'timed')!.read_timeout).toBe(5000);
+    expect(k.notes).toMatch(/## agw:timeoutSeconds \(whole request\)\n\n[^\n]*never cut off[^\n]*\n\nApplies to: route timed\n/);
+  });
+});
