@@ -6,8 +6,9 @@ import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
-import { ROOT } from './helpers.js';
+import { gwgen, ROOT } from './helpers.js';
 import { gatewayChooser, kongChooser, show } from './route-choice.js';
+import { KongTarget, type KongCheck } from './kong-health.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -374,7 +375,7 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
   it.each([
     ['b1', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 30, tcp_failures: 0, timeouts: 0 } }],
     ['b2', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 1, tcp_failures: 0, timeouts: 0 } }],
-    ['b3', { type: 'http', http_path: '/ready', healthy: { interval: 5, successes: 2 }, unhealthy: { interval: 5, http_failures: 3, tcp_failures: 3, timeouts: 3 } }],
+    ['b3', { type: 'http', http_path: '/ready', timeout: 5, healthy: { interval: 5, successes: 2, http_statuses: expect.arrayContaining([200, 204, 302]) }, unhealthy: { interval: 5, http_failures: 3, tcp_failures: 3, timeouts: 3, http_statuses: expect.arrayContaining([404, 503]) } }],
   ])('a circuit breaker on route %s has an active probe that brings ejected targets back: %o', (route, active) => {
     const service = k.doc.services.find((s) => s.name === route)!;
     const upstream = k.doc.upstreams.find((u) => u.name === service.host)!;
@@ -509,5 +510,135 @@ describe('kong target: terms Kong cannot honour are listed (test/fixtures/valid/
     expect(kong.plugins.map((p: { name: string }) => p.name)).not.toContain('opentelemetry');
     expect(notes).toMatch(/## agw:hasDistributedTracing without agw:collectorEndpoint\n\n[^\n]*samplingRate 0\.5/);
     expect(notes).toMatch(/## agw:websocket \(absent or false\)\n\n[^\n]*refuses the upgrade with 400\.\n\nApplies to: route plain\n/);
+  });
+});
+
+describe("kong target: health checks count answers as the gateway's breaker and probes do", () => {
+  type Checks = { active?: KongCheck & { timeout?: number }; passive?: KongCheck };
+  let upstreams: Map<string, Checks>;
+  let breakerOf: (threshold: number) => { state: number; failure(p: number): void; success(p: number): void };
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-kong-health-'));
+    const model = join(dir, 'model.ttl');
+    writeFileSync(
+      model,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix ex: <https://example.org/h#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1, ex:r2 .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:probed a agw:BackendService ; agw:serviceName "probed" ; agw:hasHealthCheck ex:hc .
+ex:hc a agw:HealthCheck ; agw:healthCheckPath "/healthz" ; agw:healthCheckInterval "PT10S"^^xsd:duration ; agw:successThreshold 2 ; agw:failureThresholdHealth 2 .
+ex:cb a agw:CircuitBreaker ; agw:failureThreshold 3 ; agw:timeoutSeconds 30 .
+ex:r1 a agw:Route ; agw:routeName "r1" ; agw:routePath "/r1" ; agw:hasBackendService ex:svc ; agw:hasCircuitBreaker ex:cb .
+ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendService ex:probed .
+`,
+    );
+    const out = join(dir, 'out');
+    const run = await gwgen(['generate', model, '-o', out, '-t', 'kong,gateway']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const doc = parse(readFileSync(join(out, 'kong/kong.yml'), 'utf8')) as { upstreams: Array<{ name: string; healthchecks?: Checks }> };
+    upstreams = new Map(doc.upstreams.map((u) => [u.name, u.healthchecks ?? {}]));
+    // The generated gateway's own circuit breaker, as it runs.
+    const { CircuitBreaker, PERMITTED } = await import(join(out, 'gateway/src/breaker.ts'));
+    breakerOf = (threshold) => {
+      const b = new CircuitBreaker({ failureThreshold: threshold, openMs: 30_000, halfOpenRequests: 1 });
+      return { get state() { return b.state; }, failure: () => b.failure(PERMITTED), success: () => b.success(PERMITTED) };
+    };
+  });
+
+  // 0 stands for a connection failure. Kong counts each kind of failure against the threshold on
+  // its own (NOTES.md says so), so each sequence fails in one way.
+  it.each([
+    [[500, 200, 500, 200, 500, 200, 500]],
+    [[503, 503, 404, 503, 503, 401, 502, 502]],
+    [[500, 501, 505]],
+    [[0, 0, 204, 0, 0, 302, 0, 0, 0]],
+    [[200, 511, 418, 503, 507, 500]],
+  ])('a breaker of 3 consecutive failures of one kind opens in Kong exactly when the gateway\'s opens: %o', (answers) => {
+    const passive = upstreams.get('r1.svc.upstream')!.passive;
+    const kong = new KongTarget('passive', passive);
+    const gateway = breakerOf(3);
+    for (const [i, a] of answers.entries()) {
+      if (a === 0) kong.connectFailure();
+      else kong.status(a);
+      if (a === 0 || a >= 500) gateway.failure(0);
+      else gateway.success(0);
+      expect({ after: i, kongEjects: !kong.up }).toEqual({ after: i, kongEjects: gateway.state !== 0 });
+    }
+  });
+
+  // The gateway's probe: 2xx and 3xx are healthy, any other answer unhealthy, within min(interval, 5 s).
+  it.each([
+    [204, 'unhealthy', 2, true],
+    [301, 'unhealthy', 2, true],
+    [403, 'healthy', 2, false],
+    [418, 'healthy', 2, false],
+    [501, 'healthy', 2, false],
+  ] as const)('a probe answering %i takes a target from %s to the gateway\'s verdict after %i probes', (code, from, probes, up) => {
+    const active = upstreams.get('probed.upstream')!.active!;
+    const kong = new KongTarget('active', active, from);
+    for (let i = 0; i < probes; i++) kong.status(code);
+    expect(kong.up).toBe(up);
+    expect(active.timeout).toBe(5);
+  });
+});
+
+// A page reads a response header only when CORS exposes it: every header Kong's plugins add to a
+// route's answers must be in its cors plugin's exposed_headers, as the gateway exposes its own.
+describe.each(examples)('kong target: CORS exposes the headers Kong adds (%s)', (example) => {
+  it('lists the rate-limit headers of every window that counts on the route, and the auth challenge', async () => {
+    const { doc } = await kongOf(example);
+    const tierWindows = (doc.consumers ?? []).flatMap((c) => (c.plugins ?? []).filter((p) => p.name === 'rate-limiting').flatMap((p) => Object.keys(p.config)));
+    let checked = 0;
+    for (const route of doc.services.flatMap((s) => s.routes)) {
+      const plugins = route.plugins ?? [];
+      const cors = plugins.find((p) => p.name === 'cors');
+      if (!cors) continue;
+      const limit = plugins.find((p) => p.name === 'rate-limiting');
+      const windows = [...Object.keys(limit?.config ?? {}), ...(plugins.some((p) => p.name === 'key-auth') ? tierWindows : [])].filter((w) => ['second', 'minute', 'hour', 'day', 'month', 'year'].includes(w));
+      const added = [
+        ...(windows.length ? ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] : []),
+        ...windows.flatMap((w) => [`X-RateLimit-Limit-${w[0]!.toUpperCase()}${w.slice(1)}`, `X-RateLimit-Remaining-${w[0]!.toUpperCase()}${w.slice(1)}`]),
+        ...(plugins.some((p) => p.name === 'key-auth' || p.name === 'jwt') ? ['WWW-Authenticate'] : []),
+      ];
+      expect(cors.config.exposed_headers ?? [], route.name).toEqual(expect.arrayContaining(added));
+      checked += added.length;
+    }
+    if (example === 'metered-api.ttl') expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe('kong target: https backends', () => {
+  it("verify the backend's certificate, as the gateway does, canaries included; NOTES.md says where Kong's CAs go", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:pay, ex:plain .
+ex:stripe a agw:BackendService ; agw:serviceName "stripe" ; agw:host "api.stripe.com" ; agw:port 443 ; agw:protocol "https" .
+ex:stripe-next a agw:BackendService ; agw:serviceName "stripe-next" ; agw:host "next.stripe.example" ; agw:port 8443 ; agw:protocol "https" .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:stripe ; agw:weight 100 .
+ex:canary a agw:TrafficSplit ; agw:hasBackendService ex:stripe-next ; agw:matchHeader "x-next" ; agw:matchHeaderValue "1" .
+ex:pay a agw:Route ; agw:routeName "pay" ; agw:routePath "/pay" ; agw:hasTrafficSplit ex:main, ex:canary .
+ex:plain a agw:Route ; agw:routeName "plain" ; agw:routePath "/plain" ; agw:hasBackendService ex:svc .
+`);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+    const byName = new Map(k.doc.services.map((s) => [s.name, s]));
+    expect(byName.get('pay')).toMatchObject({ protocol: 'https', tls_verify: true });
+    expect(byName.get('pay.stripe-next')).toMatchObject({ protocol: 'https', tls_verify: true });
+    expect(byName.get('plain')!.tls_verify).toBeUndefined();
+    expect(k.notes).toMatch(/## agw:protocol "https"\n\n[^\n]*KONG\\_NGINX\\_PROXY\\_PROXY\\_SSL\\_TRUSTED\\_CERTIFICATE[^\n]*\n\nApplies to: route pay, route pay.stripe-next\n/);
+  });
+});
+
+describe('kong target: route timeouts', () => {
+  it("lists that Kong's timeouts bound each read and write, not the whole request, for routes with agw:timeoutSeconds only", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:timed, ex:untimed .
+ex:svc a agw:BackendService ; agw:serviceName "svc" .
+ex:timed a agw:Route ; agw:routeName "timed" ; agw:routePath "/timed" ; agw:hasBackendService ex:svc ; agw:timeoutSeconds 5 .
+ex:untimed a agw:Route ; agw:routeName "untimed" ; agw:routePath "/untimed" ; agw:hasBackendService ex:svc .
+`);
+    expect(k.doc.services.find((s) => s.name === 'timed')!.read_timeout).toBe(5000);
+    expect(k.notes).toMatch(/## agw:timeoutSeconds \(whole request\)\n\n[^\n]*never cut off[^\n]*\n\nApplies to: route timed\n/);
   });
 });

@@ -79,8 +79,8 @@ interface KongUpstream {
    * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
    * without one, a TCP probe of ejected targets only (no path, healthy targets not probed).
    */
-  readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string };
-  readonly passive?: { failures: number; type: string };
+  readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string; timeout?: number; healthyStatuses?: readonly number[]; unhealthyStatuses?: readonly number[] };
+  readonly passive?: { failures: number; type: string; healthyStatuses: readonly number[]; unhealthyStatuses: readonly number[] };
   readonly tags: readonly string[];
 }
 
@@ -149,6 +149,8 @@ export function kongView(model: M.GatewayModel): KongView {
   };
 
   const redisHost = ownWorkloadNames(model).redis;
+  // The windows of the quota tiers' rate-limiting plugins, which run on every key-auth route.
+  const tierWindows = [...new Set(model.consumers.flatMap((c) => (c.quotaTier ? [...RATE_WINDOWS.filter((w) => c.quotaTier!.limits[w] !== undefined), ...(c.quotaTier.monthlyQuota !== undefined ? ['month'] : [])] : [])))];
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
@@ -164,7 +166,7 @@ export function kongView(model: M.GatewayModel): KongView {
         headers,
         stripPath: route.stripPath,
         regexPriority: priorities.get(name)!,
-        plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, notes),
+        plugins: routePlugins(route, tags(`route:${route.name}`), redisHost, tierWindows, notes),
         tags: tags(`route:${route.name}`),
       };
       if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push({ kong: built, limiter: route.rateLimit });
@@ -223,6 +225,12 @@ export function kongView(model: M.GatewayModel): KongView {
   // Kong's opentelemetry plugin cannot be configured without an endpoint, and without it Kong
   // neither samples nor starts a trace; the gateway can still be given one (OTEL_* variables).
   if (tracing && !tracing.collectorEndpoint) notes.push({ subject: `gateway ${model.gateway.name}`, feature: 'agw:hasDistributedTracing without agw:collectorEndpoint', detail: `Kong's opentelemetry plugin needs a collector, so none is written: Kong neither samples requests at agw:samplingRate ${tracing.samplingRate} nor starts a traceparent (a client's is passed on as it came); add agw:collectorEndpoint, or an opentelemetry plugin with the collector's traces endpoint` });
+  // nginx's proxy_ssl_verify is off by default, and a Kong service without tls_verify inherits
+  // it: Kong would take any certificate from an https backend, where the gateway (Node's TLS)
+  // refuses one no trusted CA signed, or issued for another name. Every https service verifies.
+  for (const s of services.filter((k) => k.protocol === 'https')) {
+    notes.push({ subject: `route ${s.name}`, feature: 'agw:protocol "https"', detail: "Kong verifies the certificate of an https backend (tls_verify: true, as the gateway does) against the CA list nginx is given, which is empty by default: set kong.conf's nginx_proxy_proxy_ssl_trusted_certificate (env KONG_NGINX_PROXY_PROXY_SSL_TRUSTED_CERTIFICATE) to a CA bundle, e.g. /etc/ssl/certs/ca-certificates.crt, plus the CA of backends with certificates of your own; without it, Kong's handshakes with these backends fail (502)" });
+  }
   const grpcServices = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpcServices.length > 0) {
     // Kong passes a request on with grpc_pass when its service's protocol is grpc, whatever the
@@ -500,6 +508,11 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
             unhealthyInterval: probeInterval(primary, []),
             successes: counter(hc.successThreshold, `service ${primary.name}`, 'agw:successThreshold', notes),
             failures: counter(hc.failureThreshold, `service ${primary.name}`, 'agw:failureThresholdHealth', notes),
+            // The gateway gives a probe the interval, at most 5 s, to answer (Kong's default is 1 s),
+            // and takes 2xx/3xx as healthy, every other answer as unhealthy.
+            timeout: Math.min(probeInterval(primary, []), 5),
+            healthyStatuses: [...STATUS_2XX, ...STATUS_3XX],
+            unhealthyStatuses: [...STATUS_4XX, ...STATUS_5XX],
           },
         }
       : breaker
@@ -510,10 +523,32 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
           // (interval 0) and the probe never ejects one (failure counts 0).
           { active: { type: 'tcp', healthyInterval: 0, unhealthyInterval: breakerInterval(route, breaker, notes), successes: 1, failures: 0 } }
         : {}),
-    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes) } } : {}),
+    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
 }
+
+/**
+ * The registered HTTP statuses (RFC 9110 and the IANA registry) by class. Kong's health checks
+ * count only the statuses they list and ignore every other answer, so the lists carry every
+ * status a backend may send: an unlisted one (a probe's 204, a proxied 404) would neither count
+ * as a success nor as a failure, where the gateway counts every answer.
+ */
+const STATUS_2XX = [200, 201, 202, 203, 204, 205, 206, 207, 208, 226];
+const STATUS_3XX = [300, 301, 302, 303, 304, 305, 306, 307, 308];
+const STATUS_4XX = [400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451];
+const STATUS_5XX = [500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511];
+
+/**
+ * The passive check of a circuit breaker: the gateway's breaker opens after failureThreshold
+ * consecutive failed tries (a 5xx answer, a connection failure, a timeout), and any other answer
+ * starts the count again. Kong resets a target's failure counters on a success only when it
+ * counts successes (kong/resty/healthcheck.lua incr_counter: healthy.successes 0 turns them off),
+ * so with Kong's default of 0 the failures would add up over any number of successes and eject
+ * the target after failureThreshold failures in all. One success counts, and every non-5xx
+ * answer is one.
+ */
+const BREAKER_STATUSES = { healthyStatuses: [...STATUS_2XX, ...STATUS_3XX, ...STATUS_4XX], unhealthyStatuses: STATUS_5XX };
 
 /** Kong's health-check counters are 1 to 255. */
 function counter(value: number, subject: string, feature: string, notes: Limitation[]): number {
@@ -552,11 +587,29 @@ function mergeTargets(targets: { target: string; weight: number; tags: readonly 
   return [...byTarget.values()].sort((a, b) => compareStrings(a.target, b.target));
 }
 
-function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, notes: Limitation[]): KongPlugin[] {
+/**
+ * The response headers Kong's plugins add to the route's answers, which a page reads only when
+ * the cors plugin exposes them (the gateway exposes its own likewise): rate-limiting's
+ * RateLimit-* and X-RateLimit-*-<Window> headers and the Retry-After of its 429, for the route's
+ * own limit and, on a key-auth route, the quota tiers' windows; and the WWW-Authenticate
+ * challenge of key-auth and jwt.
+ */
+function exposedHeaders(route: M.Route, tierWindows: readonly string[]): string[] {
+  const windows = new Set([...(route.rateLimit ? RATE_WINDOWS.filter((w) => route.rateLimit!.limits[w] !== undefined) : []), ...(route.auth?.kind === 'apiKey' ? tierWindows : [])]);
+  const ordered = [...RATE_WINDOWS, 'month'].filter((w) => windows.has(w)).map((w) => w[0]!.toUpperCase() + w.slice(1));
+  return [
+    ...(ordered.length > 0 ? ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] : []),
+    ...ordered.flatMap((w) => [`X-RateLimit-Limit-${w}`, `X-RateLimit-Remaining-${w}`]),
+    ...(route.auth ? ['WWW-Authenticate'] : []),
+  ];
+}
+
+function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, tierWindows: readonly string[], notes: Limitation[]): KongPlugin[] {
   const plugins: KongPlugin[] = [];
   const auth = route.auth;
   if (route.cors) {
     const c = route.cors;
+    const exposed = exposedHeaders(route, tierWindows);
     if (c.maxAgeSeconds !== undefined && c.maxAgeSeconds > MAX_AGE_SECONDS) notes.push({ subject: `route ${route.name}`, feature: 'agw:maxAgeSeconds (above the longest max-age)', detail: `Caches read an Access-Control-Max-Age of at most ${MAX_AGE_SECONDS} s (RFC 9111 §1.2.2); the route's is longer, so Kong sends that` });
     plugins.push({
       name: 'cors',
@@ -564,6 +617,7 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, n
         { key: 'origins', list: kongOrigins(c.origins) },
         { key: 'methods', list: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])] },
         ...(c.headers.length ? [{ key: 'headers', list: c.headers }] : []),
+        ...(exposed.length ? [{ key: 'exposed_headers', list: exposed }] : []),
         { key: 'credentials', value: c.credentials },
         ...(c.maxAgeSeconds !== undefined ? [{ key: 'max_age', value: Math.min(MAX_AGE_SECONDS, c.maxAgeSeconds) }] : []),
         { key: 'preflight_continue', value: false },
@@ -852,8 +906,10 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.retry) {
     add('agw:retryOn / backoff', 'Kong retries connection failures and timeouts up to agw:retryAttempts times, without backoff; it does not retry on HTTP 5xx answers');
   }
+  // nginx's proxy_read_timeout/proxy_send_timeout bound one read or write, not the exchange.
+  if (route.timeoutSeconds !== undefined) add('agw:timeoutSeconds (whole request)', "Kong's read and write timeouts bound the wait for each read from or write to the backend, not the whole exchange: a backend that answers a little at a time, each part within the timeout, is never cut off, where the gateway ends the request at agw:timeoutSeconds (504 before the answer has begun)");
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold failures (Kong counts them per target, not per route); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
+  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
   if (!route.websocket) add('agw:websocket (absent or false)', 'Kong proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through Kong, where the gateway refuses the upgrade with 400');
