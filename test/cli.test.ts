@@ -462,6 +462,48 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.stderr).not.toMatch(/ENOTDIR|EEXIST|not found/);
   });
 
+  // A misspelt key used to be ignored, so "target" wrote every target; an absolute model path was
+  // taken as relative to the config's folder; "targets": [] blamed a -t nobody gave.
+  it.each([
+    ['a misspelt key', '{ "models": ["m.ttl"], "target": ["kong"] }', 'unknown key "target"', 'did you mean "targets"'],
+    ['an unknown key', '{ "models": ["m.ttl"], "colour": "blue" }', 'unknown key "colour"', '"models"'],
+    ['an empty targets list', '{ "models": ["m.ttl"], "targets": [] }', 'gwgen.json "targets" names no target', 'leave "targets" out'],
+  ])('gwgen.json with %s is exit 2 naming it, nothing written', async (_name, json, message, hint) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
+    writeFileSync(join(dir, 'gwgen.json'), json);
+    for (const command of ['generate', 'watch']) {
+      const r = await gwgen([command], { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`${join(dir, 'gwgen.json')}: error: `);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain(hint);
+      expect(r.stderr).not.toContain('-t names');
+    }
+    expect(readdirSync(dir).sort()).toEqual(['gwgen.json', 'm.ttl']);
+  });
+
+  it('gwgen.json may name a model by an absolute path', async () => {
+    const dir = tempDir();
+    const model = join(tempDir(), 'elsewhere.ttl');
+    writeFileSync(model, readFileSync('examples/metered-api.ttl'));
+    writeFileSync(join(dir, 'gwgen.json'), JSON.stringify({ models: [model], targets: ['kong'] }));
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.stderr).toContain('generated kong into ./generated');
+    expect(r.exitCode).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'generated/.gwgen/manifest.json'), 'utf8'));
+    expect(manifest.inputs.map((i: { path: string }) => i.path)).toEqual([model]);
+  });
+
+  it('a gwgen.json that is a directory is named as such, not as missing', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'gwgen.json'));
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('gwgen.json is a directory');
+    expect(r.stderr).not.toContain('no gwgen.json here');
+  });
+
   it('generate without models and without gwgen.json is a usage error', async () => {
     const r = await gwgen(['generate'], { cwd: tempDir() });
     expect(r.exitCode).toBe(2);
