@@ -572,3 +572,40 @@ describe('output into a pipe the reader closes early (`gwgen … | head -1`)', (
     expect(exit).toBe(code);
   });
 });
+
+describe('a place the kernel will not make a folder in', () => {
+  // Node's mkdir(..., { recursive: true }) spun forever at full CPU when mkdir said ENOENT under a
+  // parent that exists (/proc, a removed working directory): gwgen hung instead of failing.
+  it.skipIf(!existsSync('/proc/self'))('-o under /proc fails at once, naming it, instead of hanging', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const out = `/proc/gwgen-test-${process.pid}`;
+    const r = await execa(process.execPath, [BIN, 'generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong'], { cwd: ROOT, reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain(`${out}: error: writing to ${out} failed, nothing was changed`);
+    expect(String(r.stderr)).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it.skipIf(!existsSync('/proc/self'))('init into /proc fails at once instead of hanging', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const r = await execa(process.execPath, [BIN, 'init', `/proc/gwgen-test-${process.pid}/x`], { cwd: ROOT, reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('cannot write the starter files');
+  }, 60_000);
+
+  it('a working directory removed under the shell is a usage error, not an internal one', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const dir = join(tempDir(), 'gone');
+    mkdirSync(dir);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    const r = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$2" "$3" generate "$4" -o out -t kong', 'sh', dir, process.execPath, BIN, model], { reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('the working directory no longer exists');
+    expect(String(r.stderr)).not.toContain('internal error');
+  }, 60_000);
+});
