@@ -609,3 +609,23 @@ describe('a place the kernel will not make a folder in', () => {
     expect(String(r.stderr)).not.toContain('internal error');
   }, 60_000);
 });
+
+describe('a model file this user may not read', () => {
+  // The hint said "check the path", which sent the user after a typo that is not there.
+  it('is exit 2, says permission denied and how to fix that', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const { chmodSync } = await import('node:fs');
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'secret.ttl'), readFileSync('examples/metered-api.ttl'));
+    chmodSync(join(dir, 'secret.ttl'), 0o000);
+    // root reads anything: run as nobody then.
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = await execa(process.execPath, [BIN, 'validate', 'secret.ttl'], { cwd: dir, reject: false, env: {}, timeout: 60_000, ...user });
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('secret.ttl: error: cannot read model file secret.ttl: permission denied');
+    expect(String(r.stderr)).toContain('hint: let this user read it');
+    expect(String(r.stderr)).not.toContain('check the path');
+  });
+});
