@@ -1,4 +1,5 @@
-import { lstat, mkdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, stat, writeFile } from 'node:fs/promises';
+import { makeDirs } from './mkdirs.js';
 import { dirname, join } from 'node:path';
 import { CONFIG_FILE, type GwgenConfig } from './config.js';
 import { problem, type Problem } from './errors.js';
@@ -92,7 +93,7 @@ export async function init(dir: string, force = false): Promise<{ written: strin
     path = parent;
   }
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     for (const [name, content] of files) await writeFile(join(dir, name), content);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

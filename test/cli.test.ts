@@ -462,6 +462,48 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.stderr).not.toMatch(/ENOTDIR|EEXIST|not found/);
   });
 
+  // A misspelt key used to be ignored, so "target" wrote every target; an absolute model path was
+  // taken as relative to the config's folder; "targets": [] blamed a -t nobody gave.
+  it.each([
+    ['a misspelt key', '{ "models": ["m.ttl"], "target": ["kong"] }', 'unknown key "target"', 'did you mean "targets"'],
+    ['an unknown key', '{ "models": ["m.ttl"], "colour": "blue" }', 'unknown key "colour"', '"models"'],
+    ['an empty targets list', '{ "models": ["m.ttl"], "targets": [] }', 'gwgen.json "targets" names no target', 'leave "targets" out'],
+  ])('gwgen.json with %s is exit 2 naming it, nothing written', async (_name, json, message, hint) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
+    writeFileSync(join(dir, 'gwgen.json'), json);
+    for (const command of ['generate', 'watch']) {
+      const r = await gwgen([command], { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`${join(dir, 'gwgen.json')}: error: `);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain(hint);
+      expect(r.stderr).not.toContain('-t names');
+    }
+    expect(readdirSync(dir).sort()).toEqual(['gwgen.json', 'm.ttl']);
+  });
+
+  it('gwgen.json may name a model by an absolute path', async () => {
+    const dir = tempDir();
+    const model = join(tempDir(), 'elsewhere.ttl');
+    writeFileSync(model, readFileSync('examples/metered-api.ttl'));
+    writeFileSync(join(dir, 'gwgen.json'), JSON.stringify({ models: [model], targets: ['kong'] }));
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.stderr).toContain('generated kong into ./generated');
+    expect(r.exitCode).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'generated/.gwgen/manifest.json'), 'utf8'));
+    expect(manifest.inputs.map((i: { path: string }) => i.path)).toEqual([model]);
+  });
+
+  it('a gwgen.json that is a directory is named as such, not as missing', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'gwgen.json'));
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('gwgen.json is a directory');
+    expect(r.stderr).not.toContain('no gwgen.json here');
+  });
+
   it('generate without models and without gwgen.json is a usage error', async () => {
     const r = await gwgen(['generate'], { cwd: tempDir() });
     expect(r.exitCode).toBe(2);
@@ -528,5 +570,62 @@ describe('output into a pipe the reader closes early (`gwgen … | head -1`)', (
     const exit = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(stderr).not.toMatch(/EPIPE|at .*\(node:/);
     expect(exit).toBe(code);
+  });
+});
+
+describe('a place the kernel will not make a folder in', () => {
+  // Node's mkdir(..., { recursive: true }) spun forever at full CPU when mkdir said ENOENT under a
+  // parent that exists (/proc, a removed working directory): gwgen hung instead of failing.
+  it.skipIf(!existsSync('/proc/self'))('-o under /proc fails at once, naming it, instead of hanging', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const out = `/proc/gwgen-test-${process.pid}`;
+    const r = await execa(process.execPath, [BIN, 'generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong'], { cwd: ROOT, reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain(`${out}: error: writing to ${out} failed, nothing was changed`);
+    expect(String(r.stderr)).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it.skipIf(!existsSync('/proc/self'))('init into /proc fails at once instead of hanging', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const r = await execa(process.execPath, [BIN, 'init', `/proc/gwgen-test-${process.pid}/x`], { cwd: ROOT, reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('cannot write the starter files');
+  }, 60_000);
+
+  it('a working directory removed under the shell is a usage error, not an internal one', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const dir = join(tempDir(), 'gone');
+    mkdirSync(dir);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    const r = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && exec "$2" "$3" generate "$4" -o out -t kong', 'sh', dir, process.execPath, BIN, model], { reject: false, timeout: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('the working directory no longer exists');
+    expect(String(r.stderr)).not.toContain('internal error');
+  }, 60_000);
+});
+
+describe('a model file this user may not read', () => {
+  // The hint said "check the path", which sent the user after a typo that is not there.
+  it('is exit 2, says permission denied and how to fix that', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const { chmodSync } = await import('node:fs');
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'secret.ttl'), readFileSync('examples/metered-api.ttl'));
+    chmodSync(join(dir, 'secret.ttl'), 0o000);
+    // root reads anything: run as nobody then.
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = await execa(process.execPath, [BIN, 'validate', 'secret.ttl'], { cwd: dir, reject: false, env: {}, timeout: 60_000, ...user });
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('secret.ttl: error: cannot read model file secret.ttl: permission denied');
+    expect(String(r.stderr)).toContain('hint: let this user read it');
+    expect(String(r.stderr)).not.toContain('check the path');
   });
 });

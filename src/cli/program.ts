@@ -8,6 +8,7 @@ import { registerQuery } from './commands/query.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
 import { failedOutput, out } from './output.js';
+import { problem, type Problem } from '../errors.js';
 
 /** Runs a command body and records its exit code; unexpected errors never print a stack unless --debug. */
 export type Run = (body: () => Promise<number>) => Promise<void>;
@@ -17,6 +18,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const debug = () => Boolean(program.opts().debug);
   const run: Run = async (body) => {
     try {
+      const gone = missingWorkingDirectory();
+      if (gone) {
+        out.problems([gone]);
+        return setExit(2);
+      }
       setExit(await body());
     } catch (err) {
       out.internal(err, debug());
@@ -82,4 +88,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // Output that could not be written (a full disk) fails a run that would have succeeded.
   return code === 0 && failedOutput() ? 1 : code;
+}
+
+/** The shell's folder was removed under it: every relative path is meaningless, the user's to fix (not a fault of gwgen's). */
+function missingWorkingDirectory(): Problem | undefined {
+  try {
+    process.cwd();
+    return undefined;
+  } catch {
+    return problem('usage', 'the working directory no longer exists (it was removed after the shell entered it)', { hint: 'cd into an existing directory (cd "$PWD" if it was made again), then run gwgen again' });
+  }
 }

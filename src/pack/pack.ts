@@ -9,6 +9,7 @@ import Handlebars from 'handlebars';
 import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { makeDirs } from '../mkdirs.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import { readFailure } from '../pipeline/load.js';
@@ -583,11 +584,11 @@ async function putInPlace(dir: string, projectDir: string, name: string, pin: (i
   let integrity: string;
   try {
     for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
-    made = await mkdir(staging, { recursive: true });
+    made = await makeDirs(staging);
     for (const file of await files(dir)) {
       if (interrupted()) throw new Interrupted();
       const dest = join(staging, relative(dir, file));
-      await mkdir(join(dest, '..'), { recursive: true });
+      await makeDirs(join(dest, '..'));
       await cp(file, dest);
     }
     integrity = await packIntegrity(staging);

@@ -50,7 +50,12 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
       problems.push(
         problem('file-not-found', what, {
           location: { file: path },
-          hint: code === 'EISDIR' ? `name the Turtle files in it, e.g. ${path.replace(/[\\/]+$/, '')}/*.ttl` : 'check the path; model files are Turtle (.ttl)',
+          hint:
+            code === 'EISDIR'
+              ? `name the Turtle files in it, e.g. ${path.replace(/[\\/]+$/, '')}/*.ttl`
+              : code === 'EACCES' || code === 'EPERM'
+                ? `let this user read it (ls -l ${path}; chmod a+r, or run as its owner)`
+                : 'check the path; model files are Turtle (.ttl)',
         }),
       );
       continue;

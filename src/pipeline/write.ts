@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
+import { chmod, link, lstat, open, readdir, readFile, readlink, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { makeDirs } from '../mkdirs.js';
 import { compareStrings } from '../order.js';
 import { carryUserCode, duplicateRegionIds, regionLine, unmatchedRegionMarkers, userRegions, withoutUserCode } from './user-code.js';
 
@@ -519,7 +520,7 @@ async function commit(plan: WritePlan): Promise<void> {
   let madeForStaging: string | undefined;
   let journal: Journal = { steps: [], folders: [] };
   try {
-    madeForStaging = await mkdir(staging, { recursive: true });
+    madeForStaging = await makeDirs(staging);
     await Promise.all(writes.map(({ content }, i) => writeFile(join(staging, `${i}.new`), content)));
     const steps: JournalStep[] = [
       ...plan.delete.map((path, i) => ({ target: path, backup: `${i}.deleted` })),
@@ -543,7 +544,7 @@ async function commit(plan: WritePlan): Promise<void> {
         await rename(target, join(staging, step.backup!));
         continue;
       }
-      await mkdir(dirname(target), { recursive: true });
+      await makeDirs(dirname(target));
       // planWrite allowed a folder here only when every file in it is deleted by this run: it is empty now.
       if (step.wasFolder) await removeEmptyTree(target);
       if (step.backup) await rename(target, join(staging, step.backup));
@@ -616,12 +617,12 @@ async function undo(dir: string, staging: string, journal: Journal): Promise<str
     }
     try {
       if (backup !== undefined && (await exists(backup))) {
-        await mkdir(dirname(target), { recursive: true });
+        await makeDirs(dirname(target));
         // A file that became a folder (p → p/inner): the run's folder, empty again, makes way.
         if (await stat(target).then((st) => st.isDirectory(), () => false)) await rmdir(target);
         await rename(backup, target);
       }
-      if (step.wasFolder) await mkdir(target, { recursive: true });
+      if (step.wasFolder) await makeDirs(target);
     } catch {
       failed.push(step.target);
     }
@@ -775,7 +776,7 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
   });
   if (!(await exists(gwgenDir))) {
     try {
-      made = await mkdir(gwgenDir, { recursive: true });
+      made = await makeDirs(gwgenDir);
     } catch {
       // DIR cannot be made (permissions): the write reports it, with nothing changed.
       unguard();
