@@ -123,6 +123,35 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
 
+  // Written as they render (prettier formats only code), a pack's YAML and JSON must still parse.
+  it.each([
+    ['kong/kong.yml.hbs', '# {{md gateway}}\nservices: [\n', 'kong/kong.yml (from template kong/kong.yml.hbs) is not valid YAML: line 3, column 1: Flow sequence'],
+    ['k8s/gateway.yaml.hbs', 'a: 1\na: 2\n', 'k8s/gateway.yaml (from template k8s/gateway.yaml.hbs) is not valid YAML: line 2, column 1: Map keys must be unique'],
+    ['gateway/config.json.hbs', '{ "routes": [ }\n', 'gateway/config.json (from template gateway/config.json.hbs) is not valid JSON'],
+  ])("a pack's %s whose output does not parse fails generate, naming the pack's template, and writes nothing", async (template, source, message) => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates', template, '..'), { recursive: true });
+    writeFileSync(join(pack, 'templates', template), source);
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/mesh-shop.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates', template)}: error: ${message}`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it("a pack's valid YAML and JSON generate as they render", async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    writeFileSync(join(pack, 'templates/kong/kong.yml.hbs'), '# ACME {{md gateway}}\n_format_version: "3.0"\n---\nservices: []\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '-t', 'kong', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.stderr).toContain('generated kong');
+    expect(gen.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/kong.yml'), 'utf8')).toBe('# ACME metered-gateway\n_format_version: "3.0"\n---\nservices: []\n');
+  });
+
   it('a pack whose template calls an unknown helper is not installed', async () => {
     const project = tempDir();
     const r = await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{shout gateway}}\n' })], { cwd: project });
