@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -104,7 +104,7 @@ describe('gwgen pack validate: what a template may use', () => {
     expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: '{{gatway}}\n' })], { cwd: project })).exitCode).toBe(0);
     const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
-    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}: error: template kong/NOTES.md.hbs failed`);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}:1:3: error: template kong/NOTES.md.hbs failed: "gatway" not defined`);
     expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}`);
     expect(gen.stderr).not.toContain('please report it');
   });
@@ -113,7 +113,7 @@ describe('gwgen pack validate: what a template may use', () => {
     const project = tempDir();
     const pack = makePack(join(tempDir(), 'acme'));
     mkdirSync(join(pack, 'templates/gateway/src'), { recursive: true });
-    writeFileSync(join(pack, 'templates/gateway/src/log.ts.hbs'), '// {{md gateway}}\nexport const level = ;\n');
+    writeFileSync(join(pack, 'templates/gateway/src/log.ts.hbs'), '// ACME\nexport const level = ;\n');
     expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
     const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
@@ -121,6 +121,92 @@ describe('gwgen pack validate: what a template may use', () => {
     expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
     expect(gen.stderr).not.toContain('please report it');
     expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it("a field the pack's template does not find is reported at its line and column, without Handlebars' [object Object]", async () => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes: 'ACME\n\n  {{gatway}}\n' })], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}:3:5: error: template kong/NOTES.md.hbs failed: "gatway" not defined\n`);
+    expect(gen.stderr).not.toContain('[object Object]');
+  });
+
+  it("Handlebars' log helper, which prints into gwgen's stdout, is refused by validate and, in a pack pinned before, by generate", async () => {
+    const notes = 'ACME\n{{log "from the pack"}}\n';
+    const validate = await gwgen(['pack', 'validate', makePack(tempDir(), { notes })]);
+    expect(validate.exitCode).toBe(1);
+    expect(validate.stderr).toContain('NOTES.md.hbs:2:1: error: templates/kong/NOTES.md.hbs calls the helper "log", which gwgen does not have');
+    // A pack installed by a gwgen that allowed log: its files and a pin that matches them.
+    const project = tempDir();
+    const installed = makePack(join(project, '.gwgen/packs/acme-pack'), { notes });
+    const hash = createHash('sha256');
+    for (const file of ['pack.toml', 'templates/kong/NOTES.md.hbs']) {
+      const content = readFileSync(join(installed, file));
+      hash.update(`${file}\0${content.length}\0`).update(content);
+    }
+    writeFileSync(join(project, 'gwgen.lock'), JSON.stringify({ lockfileVersion: 1, packs: { 'acme-pack': { integrity: `sha256-${hash.digest('hex')}`, source: 'path:acme', version: '1.2.0' } } }));
+    expect((await gwgen(['pack', 'list'], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--dry-run', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.stdout).not.toContain('from the pack');
+    expect(gen.stderr).toContain(`${join(installed, 'templates/kong/NOTES.md.hbs')}:2:1: error: template kong/NOTES.md.hbs failed: the "log" helper is not available`);
+    expect(gen.exitCode).toBe(1);
+  });
+
+  // Handlebars' strict mode checks {{field}}, but passes a missing field given to a helper as undefined.
+  it.each([
+    ['md', 'ACME\n\n  {{md gatway}}\n', '3:3'],
+    ['yaml', '{{#each services}}\n- {{yaml nmae}}\n{{/each}}\n', '2:3'],
+    ['kebabCase', '{{kebabCase (lookup gateway "nmae")}}\n', '1:1'],
+  ])('a missing field given to the writing helper %s fails generate at its line, instead of writing "null" or "undefined"', async (helper, notes, at) => {
+    const project = tempDir();
+    expect((await gwgen(['pack', 'install', makePack(join(tempDir(), 'acme'), { notes })], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}:${at}: error: template kong/NOTES.md.hbs failed: "${helper}" was given a field that is not defined`);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it("a pack's partial that fails is named as the pack's, at its line, not as a fault of gwgen's template that uses it", async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    writeFileSync(join(pack, 'templates/kong/_plugin.hbs'), '- name: {{yaml name}}\n  acme: {{acmeSetting}}\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/_plugin.hbs')}:2:11: error: template kong/kong.yml.hbs failed (in the partial kong/_plugin.hbs): "acmeSetting" not defined\n`);
+    expect(gen.stderr).toContain(`hint: this partial comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there`);
+    expect(gen.stderr).not.toContain('please report it');
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  // Written as they render (prettier formats only code), a pack's YAML and JSON must still parse.
+  it.each([
+    ['kong/kong.yml.hbs', '# {{md gateway}}\nservices: [\n', 'kong/kong.yml (from template kong/kong.yml.hbs) is not valid YAML: line 3, column 1: Flow sequence'],
+    ['k8s/gateway.yaml.hbs', 'a: 1\na: 2\n', 'k8s/gateway.yaml (from template k8s/gateway.yaml.hbs) is not valid YAML: line 2, column 1: Map keys must be unique'],
+    ['gateway/config.json.hbs', '{ "routes": [ }\n', 'gateway/config.json (from template gateway/config.json.hbs) is not valid JSON'],
+  ])("a pack's %s whose output does not parse fails generate, naming the pack's template, and writes nothing", async (template, source, message) => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates', template, '..'), { recursive: true });
+    writeFileSync(join(pack, 'templates', template), source);
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/mesh-shop.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates', template)}: error: ${message}`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+  });
+
+  it("a pack's valid YAML and JSON generate as they render", async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    writeFileSync(join(pack, 'templates/kong/kong.yml.hbs'), '# ACME {{md gateway}}\n_format_version: "3.0"\n---\nservices: []\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '-t', 'kong', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.stderr).toContain('generated kong');
+    expect(gen.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/kong.yml'), 'utf8')).toBe('# ACME metered-gateway\n_format_version: "3.0"\n---\nservices: []\n');
   });
 
   it('a pack whose template calls an unknown helper is not installed', async () => {
@@ -514,6 +600,14 @@ describe('gwgen pack install / list / generate --pack', () => {
     const older = await gwgen(['pack', 'install', source], { cwd: project });
     expect(older.exitCode).toBe(0);
     expect(older.stderr).toMatch(/installed acme-pack 1\.1\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), replacing acme-pack 1\.2\.0 from path:\S+ \(sha256-[0-9a-f]{64}\)/);
+    // The same files from another place: gwgen.lock records the new source, so it is no "unchanged".
+    const copy = join(tempDir(), 'acme-copy');
+    cpSync(source, copy, { recursive: true });
+    const moved = await gwgen(['pack', 'install', copy], { cwd: project });
+    expect(moved.exitCode).toBe(0);
+    expect(moved.stderr).not.toContain('unchanged');
+    expect(moved.stderr).toMatch(/installed acme-pack 1\.1\.0 from path:\S+acme-copy \((sha256-[0-9a-f]{64})\), replacing acme-pack 1\.1\.0 from path:\S+\/acme \(\1\)/);
+    expect(JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8')).packs['acme-pack'].source).toMatch(/acme-copy$/);
   });
 
   it('installs run one at a time (the project lock), so that installs at once keep every pin', async () => {

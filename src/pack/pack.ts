@@ -174,7 +174,8 @@ function knownHelpers(): Promise<Readonly<Record<string, true>>> {
   helperNames ??= import('../pipeline/helpers.js').then(({ HELPERS }) => Object.fromEntries(Object.keys(HELPERS).map((name) => [name, true])));
   return helperNames;
 }
-const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log'];
+// Not `log`: it prints to gwgen's stdout, into the listing of --dry-run (see render.ts).
+const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'];
 
 /** The partials gwgen registers for the templates of templates/<dir>/ (a pack can only override them). */
 async function partialsFor(dir: string): Promise<string[]> {
@@ -236,7 +237,7 @@ async function checkTemplate(file: string, path: string): Promise<Problem[]> {
   const KNOWN_HELPERS = await knownHelpers();
   // Every unknown helper, not only the first: each one found is allowed for the next try.
   const problems: Problem[] = [];
-  const allowed: Record<string, true> = { ...KNOWN_HELPERS };
+  const allowed: Record<string, boolean> = { ...KNOWN_HELPERS, log: false };
   let parses = true;
   for (let tries = 0; ; tries++) {
     try {

@@ -38,23 +38,56 @@ export function needsPrettier(file: RenderedFile): boolean {
 
 /** Formats what prettier supports (code) and needs it; other files are already final. */
 export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
-  if (!needsPrettier(file)) return file;
+  if (!needsPrettier(file)) {
+    // gwgen's own YAML and JSON are parsed back by its tests; a pack's are not, so they are here.
+    if (file.pack !== undefined) await checkPackData(file);
+    return file;
+  }
   const parser = prettierParser(file.path)!;
   try {
     // Loaded on first use: prettier costs ~50 ms to import and only code files need it.
     const { format } = await import('prettier');
     return { ...file, content: await format(file.content, { ...PRETTIER_OPTIONS, parser }) };
   } catch (err) {
-    // A template pack's template (or one of gwgen's with the pack's partials): the pack's to fix, not gwgen's.
-    const { pack } = file;
-    throw new GwgenError(
-      problem('render', `${file.path} (from template ${file.template}) is not valid ${parser}: ${(err as Error).message.split('\n')[0]}`, {
-        location: { file: pack?.template ? join(pack.dir, file.template) : `templates/${file.template}` },
-        hint:
-          pack === undefined
-            ? 'this is a fault in the template, not in your model; please report it'
-            : `${pack.template ? 'this template comes from' : 'this file was rendered with the partials of'} the template pack in ${dirname(pack.dir)}: fix it there, or generate without --pack`,
-      }),
-    );
+    throw notValid(file, parser, (err as Error).message.split('\n')[0]!);
+  }
+}
+
+/** A rendered file that does not parse: a template pack's (or gwgen's with the pack's partials) is the pack's to fix, not gwgen's. */
+function notValid(file: RenderedFile, language: string, why: string): GwgenError {
+  const { pack } = file;
+  return new GwgenError(
+    problem('render', `${file.path} (from template ${file.template}) is not valid ${language}: ${why}`, {
+      location: { file: pack?.template ? join(pack.dir, file.template) : `templates/${file.template}` },
+      hint:
+        pack === undefined
+          ? 'this is a fault in the template, not in your model; please report it'
+          : `${pack.template ? 'this template comes from' : 'this file was rendered with the partials of'} the template pack in ${dirname(pack.dir)}: fix it there, or generate without --pack`,
+    }),
+  );
+}
+
+/**
+ * A pack's kong.yml, Istio or Kubernetes YAML and config.json must parse: written as they are
+ * (prettier does not touch them), one that does not would otherwise fail only when kubectl,
+ * Kong or the gateway reads it.
+ */
+async function checkPackData(file: RenderedFile): Promise<void> {
+  const ext = extname(file.path);
+  if (ext === '.yaml' || ext === '.yml') {
+    const { parseAllDocuments } = await import('yaml');
+    for (const doc of parseAllDocuments(file.content)) {
+      const error = doc.errors[0];
+      if (error) {
+        const at = error.linePos?.[0];
+        throw notValid(file, 'YAML', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+      }
+    }
+  } else if (ext === '.json') {
+    try {
+      JSON.parse(file.content);
+    } catch (err) {
+      throw notValid(file, 'JSON', (err as Error).message);
+    }
   }
 }

@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
-import Handlebars from 'handlebars';
+import Handlebars, { type HelperDelegate } from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import type { FileFormat, PlannedFile } from '../targets/types.js';
-import { HELPERS } from './helpers.js';
+import { caseHelpers, HELPERS } from './helpers.js';
 import { sha256 } from './write.js';
 
 /** A rendered output file, relative to the output directory, before formatting. */
@@ -31,10 +31,11 @@ export interface RenderedFile {
  */
 export function createRenderer(overrideDirs: readonly string[] = []) {
   const hb = Handlebars.create();
-  hb.registerHelper(HELPERS);
+  hb.registerHelper(strictWriters(hb));
   const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean; dir: string }>();
   // Whether a pack overrides a partial: then no output is exactly what gwgen's templates give.
   let packPartials: string | undefined;
+  const failedIn = new WeakMap<object, PartialOrigin>();
   // A template pack's templates/ come first; a file it does not have comes from gwgen's own.
   const dirs = [...overrideDirs, TEMPLATES_DIR];
   const read = async (path: string): Promise<{ source: string; builtin: boolean; dir: string }> => {
@@ -64,7 +65,18 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
       for (const name of names) {
         const path = join(dir, name);
         const { source, builtin, dir: from } = await read(path);
-        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), await compileTemplate(hb, path.split(sep).join('/'), source, builtin));
+        const fn = await compileTemplate(hb, path.split(sep).join('/'), source, builtin);
+        const origin: PartialOrigin = { path: path.split(sep).join('/'), builtin, dir: from };
+        // Handlebars' error names a line, but not the partial it is in: the innermost partial tags it.
+        const tagged: HandlebarsTemplateDelegate = (context, options) => {
+          try {
+            return fn(context, options);
+          } catch (err) {
+            if (err !== null && typeof err === 'object' && !failedIn.has(err)) failedIn.set(err, origin);
+            throw err;
+          }
+        };
+        hb.registerPartial(name.replace(/^_|\.hbs$/g, ''), tagged);
         if (!builtin) packPartials ??= from;
       }
     },
@@ -88,22 +100,73 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
         const pack = builtin ? (packPartials === undefined ? undefined : { dir: packPartials, template: false }) : { dir, template: true };
         return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: pack === undefined, ...(pack ? { pack } : {}) };
       } catch (err) {
-        // A template pack's template: name its file, which names the pack (.gwgen/packs/<name>/).
-        const packDir = cache.get(template)?.builtin === false ? cache.get(template)!.dir : undefined;
-        throw new GwgenError(
-          problem('render', `template ${template} failed: ${(err as Error).message}`, {
-            location: { file: packDir ? join(packDir, template) : join('templates', template) },
-            hint: packDir
-              ? `this template comes from the template pack in ${join(packDir, '..')}: fix it there (a field the model does not have is the usual cause), or generate without --pack`
-              : 'this is a fault in the template or the target, not in your model; please report it',
-          }),
-        );
+        throw renderFailure(err, template, cache.get(template), failedIn.get(err as object), packPartials);
       }
     },
   };
 }
 
 export type Renderer = ReturnType<typeof createRenderer>;
+
+/** The helpers that write one value into the output (`{{yaml name}}`, `{{md title}}`, `{{kebabCase name}}`). */
+const WRITERS = ['yaml', 'yamlBlock', 'json', 'jsonPretty', 'ts', 'md', ...Object.keys(caseHelpers)];
+
+/**
+ * gwgen's helpers, the writers among them strict: Handlebars' strict mode fails on a missing
+ * field in `{{name}}` but passes one given to a helper as undefined, so a misspelt `{{yaml nmae}}`
+ * would write `null` (and `{{md nmae}}` "undefined") into a file with exit 0. `defined`, `if`
+ * and the others that test a value still take a missing one.
+ */
+function strictWriters(hb: typeof Handlebars): Record<string, HelperDelegate> {
+  const helpers: Record<string, HelperDelegate> = { ...HELPERS };
+  for (const name of WRITERS) {
+    const helper = HELPERS[name]!;
+    helpers[name] = function (this: unknown, ...list: unknown[]) {
+      const options = list[list.length - 1] as { loc?: unknown } | undefined;
+      if (list.length < 2 || list[0] === undefined) {
+        throw new hb.Exception(`"${name}" was given a field that is not defined (a misspelt name, or one the model does not have)`, { loc: options?.loc } as unknown as hbs.AST.Node);
+      }
+      return (helper as (...args: unknown[]) => unknown).apply(this, list);
+    };
+  }
+  // Handlebars' log prints with console.log: a template's message would land in gwgen's stdout.
+  helpers.log = (...list: unknown[]) => {
+    throw new hb.Exception('the "log" helper is not available: it would print into gwgen\'s own output', { loc: (list[list.length - 1] as { loc?: unknown } | undefined)?.loc } as unknown as hbs.AST.Node);
+  };
+  return helpers;
+}
+
+/** Where a partial comes from: `dir` is gwgen's templates/ or a pack's. */
+interface PartialOrigin {
+  readonly path: string;
+  readonly builtin: boolean;
+  readonly dir: string;
+}
+
+/**
+ * A template that threw while rendering, located in the file it failed in: the innermost
+ * partial if the failure was in one, else the template. A pack's file is the pack's to fix; so
+ * is a pack's template that fails inside a partial of gwgen's (located at the template: the line
+ * is the partial's), and gwgen's own template when it ran with a pack's partials.
+ */
+function renderFailure(err: unknown, template: string, compiled: { builtin: boolean; dir: string } | undefined, partial: PartialOrigin | undefined, packPartials: string | undefined): GwgenError {
+  const e = err as Error & { lineNumber?: unknown; column?: unknown };
+  // Handlebars' runtime errors end in " - line:column" (column from 0) and name the object as "[object Object]".
+  const message = e.message.replace(/ - \d+:\d+$/, '').replace(/ in \[object Object\]$/, '');
+  const at = typeof e.lineNumber === 'number' ? { line: e.lineNumber, ...(typeof e.column === 'number' ? { column: e.column + 1 } : {}) } : {};
+  const packTemplate = compiled !== undefined && !compiled.builtin;
+  const fix = '(a field the model does not have is the usual cause), or generate without --pack';
+  const fail = (file: string, where: object, hint: string, inPartial = partial ? ` (in the partial ${partial.path})` : '') =>
+    new GwgenError(problem('render', `template ${template} failed${inPartial}: ${message}`, { location: { file, ...where }, hint }));
+  if (partial && !partial.builtin) return fail(join(partial.dir, partial.path), at, `this partial comes from the template pack in ${join(partial.dir, '..')}: fix it there ${fix}`);
+  if (packTemplate && partial) {
+    return fail(join(compiled.dir, template), {}, `this template comes from the template pack in ${join(compiled.dir, '..')}: it calls gwgen's partial ${partial.path}, which failed at its line ${String(e.lineNumber ?? '?')}; fix the call there ${fix}`, ` (in gwgen's partial ${partial.path})`);
+  }
+  if (packTemplate) return fail(join(compiled.dir, template), at, `this template comes from the template pack in ${join(compiled.dir, '..')}: fix it there ${fix}`);
+  const file = join('templates', partial?.path ?? template);
+  if (packPartials !== undefined) return fail(file, at, `this template of gwgen's ran with the partials of the template pack in ${join(packPartials, '..')}: fix them there, or generate without --pack`);
+  return fail(file, at, 'this is a fault in the template or the target, not in your model; please report it');
+}
 
 const COMPILE_OPTIONS = { strict: true, noEscape: true, preventIndent: false } as const;
 
