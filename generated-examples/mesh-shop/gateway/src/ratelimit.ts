@@ -63,7 +63,16 @@ function verdict(
   };
 }
 
-/** Token buckets in this process. State per key: [lastRefillMs, tokens per window...]. */
+/**
+ * Milliseconds on a clock that only moves forward. The wall clock can be stepped back (NTP, a VM
+ * resumed, an operator): a bucket whose last refill lay in the future would then not refill
+ * until the wall clock caught up, refusing its clients for as long while Retry-After said 1 s.
+ */
+function monotonicMs(): number {
+  return performance.now();
+}
+
+/** Token buckets in this process. State per key: [lastRefillMs (monotonicMs), tokens per window...]. */
 export class LocalBuckets {
   private readonly buckets = new Map<string, Float64Array>();
   private readonly windowsByKey = new Map<string, readonly WindowLimit[]>();
@@ -74,7 +83,7 @@ export class LocalBuckets {
     this.sweeper.unref();
   }
 
-  take(key: string, windows: readonly WindowLimit[], cost: number, now = Date.now()): Verdict {
+  take(key: string, windows: readonly WindowLimit[], cost: number, now = monotonicMs()): Verdict {
     let b = this.buckets.get(key);
     if (b === undefined) {
       b = new Float64Array(windows.length + 1);
@@ -108,7 +117,7 @@ export class LocalBuckets {
   }
 
   /** Forgets buckets that have refilled completely: they are the same as new ones. */
-  sweep(now = Date.now()): void {
+  sweep(now = monotonicMs()): void {
     for (const [key, b] of this.buckets) {
       const windows = this.windowsByKey.get(key)!;
       let full = true;
@@ -311,12 +320,12 @@ export class RateLimiter {
       this.redis !== undefined &&
       this.up === true &&
       this.redis.status === 'ready' &&
-      (!this.paused || Date.now() >= this.pausedUntil)
+      (!this.paused || monotonicMs() >= this.pausedUntil)
     );
   }
 
   private commandFailed(err: unknown): void {
-    this.pausedUntil = Date.now() + REDIS_PAUSE_MS;
+    this.pausedUntil = monotonicMs() + REDIS_PAUSE_MS;
     if (this.paused) return;
     this.paused = true;
     this.events.redis(
