@@ -160,5 +160,30 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
       expect(lines('answering again')).toBe(1);
       expect(execFileSync('redis-cli', ['-p', String(port), 'EXISTS', 'gw:limits-edges:rl:shared:*'], { encoding: 'utf8', timeout: 5000 }).trim()).toBe('1');
     });
+
+    it("counts a monthly quota in Redis's month: two replicas whose clocks disagree about the month share one quota and one Reset", async () => {
+      const port = await freePort();
+      redisProcs.push(await startRedis(port));
+      const env = { REDIS_URL: `redis://127.0.0.1:${port}`, IVO_KEY: 'ivo-key' };
+      const { gw: a } = await startWithClock(env);
+      const { gw: b, step } = await startWithClock(env);
+      // 40 days behind: another month whatever the day.
+      step(-40 * 86_400_000);
+      // 10 units a month, 3 a request: 3 requests, through either replica.
+      const answers: { status: number; reset: number }[] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await fetch(`${(i % 2 ? b : a).url}/report`, { headers: { 'x-key': 'ivo-key' } });
+        await res.text();
+        answers.push({ status: res.status, reset: Number(res.headers.get('x-ratelimit-reset')) });
+        if (res.status === 429) expect(res.headers.get('retry-after')).toBe(res.headers.get('x-ratelimit-reset'));
+      }
+      expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+      // Seconds to the next month on Redis's clock, as both replicas say (a second apart at most).
+      const now = new Date();
+      const toNextMonth = (Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) - now.getTime()) / 1000;
+      for (const x of answers) expect(Math.abs(x.reset - toNextMonth)).toBeLessThanOrEqual(5);
+      const month = now.toISOString().slice(0, 7);
+      expect(execFileSync('redis-cli', ['-p', String(port), 'GET', `gw:limits-edges:quota:ivo:${month}`], { encoding: 'utf8', timeout: 5000 }).trim()).toBe('9000000');
+    });
   });
 });

@@ -30,7 +30,7 @@ import {
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
-import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
+import { RateLimiter, type QuotaVerdict, type Verdict } from './ratelimit.js';
 import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
@@ -1028,10 +1028,10 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       const monthly = tier.monthlyQuota;
       if (monthly === undefined) return this.hook();
       const q = this.gw.limiter.takeQuota(this.consumer!, monthly, cost, shared);
-      const afterQuota = (r: { allowed: boolean; remaining: number }) => {
+      const afterQuota = (r: QuotaVerdict) => {
         if (this.done) return;
         this.addHeader('x-quota-remaining', String(r.remaining));
-        const reset = secondsToNextMonth();
+        const reset = r.reset;
         this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed, cost);
         if (!r.allowed) {
           this.giveBack();
