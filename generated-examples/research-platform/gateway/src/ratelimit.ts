@@ -63,7 +63,16 @@ function verdict(
   };
 }
 
-/** Token buckets in this process. State per key: [lastRefillMs, tokens per window...]. */
+/**
+ * Milliseconds on a clock that only moves forward. The wall clock can be stepped back (NTP, a VM
+ * resumed, an operator): a bucket whose last refill lay in the future would then not refill
+ * until the wall clock caught up, refusing its clients for as long while Retry-After said 1 s.
+ */
+function monotonicMs(): number {
+  return performance.now();
+}
+
+/** Token buckets in this process. State per key: [lastRefillMs (monotonicMs), tokens per window...]. */
 export class LocalBuckets {
   private readonly buckets = new Map<string, Float64Array>();
   private readonly windowsByKey = new Map<string, readonly WindowLimit[]>();
@@ -74,7 +83,7 @@ export class LocalBuckets {
     this.sweeper.unref();
   }
 
-  take(key: string, windows: readonly WindowLimit[], cost: number, now = Date.now()): Verdict {
+  take(key: string, windows: readonly WindowLimit[], cost: number, now = monotonicMs()): Verdict {
     let b = this.buckets.get(key);
     if (b === undefined) {
       b = new Float64Array(windows.length + 1);
@@ -108,7 +117,7 @@ export class LocalBuckets {
   }
 
   /** Forgets buckets that have refilled completely: they are the same as new ones. */
-  sweep(now = Date.now()): void {
+  sweep(now = monotonicMs()): void {
     for (const [key, b] of this.buckets) {
       const windows = this.windowsByKey.get(key)!;
       let full = true;
@@ -148,13 +157,20 @@ function quotaLeft(quota: number, usedUnits: number): number {
   return Math.max(0, Math.floor((quota * QUOTA_UNITS - usedUnits) / QUOTA_UNITS));
 }
 
+/** What a monthly quota says of a request: whether it fits, what is left, seconds to the next month. */
+export interface QuotaVerdict {
+  readonly allowed: boolean;
+  readonly remaining: number;
+  readonly reset: number;
+}
+
 /** Monthly quotas (calendar month, UTC), counted in cost units. */
 export class LocalQuotas {
   /** Units used this month, by key. */
   private readonly used = new Map<string, number>();
   private month = '';
 
-  take(key: string, quota: number, cost: number, now = Date.now()): { allowed: boolean; remaining: number } {
+  take(key: string, quota: number, cost: number, now = Date.now()): QuotaVerdict {
     const month = monthOf(now);
     if (month !== this.month) {
       this.used.clear();
@@ -162,9 +178,11 @@ export class LocalQuotas {
     }
     const used = this.used.get(key) ?? 0;
     const units = quotaUnits(cost);
-    if (units > 0 && used + units > quota * QUOTA_UNITS) return { allowed: false, remaining: quotaLeft(quota, used) };
+    const reset = secondsToNextMonth(now);
+    if (units > 0 && used + units > quota * QUOTA_UNITS)
+      return { allowed: false, remaining: quotaLeft(quota, used), reset };
     this.used.set(key, used + units);
-    return { allowed: true, remaining: quotaLeft(quota, used + units) };
+    return { allowed: true, remaining: quotaLeft(quota, used + units), reset };
   }
 }
 
@@ -229,20 +247,50 @@ end
 return 1
 `;
 
-/** KEYS[1] = the month's counter; ARGV = quota, cost, TTL (ms), quota and cost in QUOTA_UNITS. */
+/**
+ * The month's counter, on Redis's clock as the buckets are: replicas whose clocks disagree about
+ * the month (a few seconds at its turn) would otherwise count in two keys and grant the quota
+ * twice, or refuse a new month's first requests against the last month's count. KEYS[1] = the
+ * counter's name without its month (YYYY-MM, UTC, appended here: a key not named in KEYS, which
+ * a Redis Cluster would refuse; the gateway does not support one); ARGV = quota, cost, both in
+ * QUOTA_UNITS. Returns { allowed (0/1), used, seconds to the next month }.
+ */
 const QUOTA_SCRIPT = `
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local t = redis.call('TIME')
+local secs = tonumber(t[1])
+local z = math.floor(secs / 86400) + 719468
+local era = math.floor(z / 146097)
+local doe = z - era * 146097
+local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+local mp = math.floor((5 * doy + 2) / 153)
+local m = mp < 10 and mp + 3 or mp - 9
+local y = yoe + era * 400
+if m <= 2 then y = y + 1 end
+-- The first day of the next month, as days since 1970-01-01 (days_from_civil).
+local ny = y
+local nm = m + 1
+if nm > 12 then ny = ny + 1; nm = 1 end
+local cy = nm <= 2 and ny - 1 or ny
+local cera = math.floor(cy / 400)
+local cyoe = cy - cera * 400
+local cmp = nm > 2 and nm - 3 or nm + 9
+local cdoe = cyoe * 365 + math.floor(cyoe / 4) - math.floor(cyoe / 100) + math.floor((153 * cmp + 2) / 5)
+local nextMonth = (cera * 146097 + cdoe - 719468) * 86400
+local reset = math.max(1, math.ceil(nextMonth - secs - tonumber(t[2]) / 1000000))
+local key = KEYS[1] .. string.format('%04d-%02d', y, m)
+local used = tonumber(redis.call('GET', key) or '0')
 local quota = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
-if cost > 0 and used + cost > quota then return { 0, tostring(used) } end
-local now = redis.call('INCRBY', KEYS[1], cost)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-return { 1, tostring(now) }
+if cost > 0 and used + cost > quota then return { 0, tostring(used), reset } end
+local now = redis.call('INCRBY', key, cost)
+redis.call('EXPIRE', key, reset + 86400)
+return { 1, tostring(now), reset }
 `;
 
 type RedisWithScripts = Redis & {
   gwTake(key: string, ...args: (string | number)[]): Promise<[number, string, ...string[]]>;
-  gwQuota(key: string, quota: number, cost: number, ttlMs: number): Promise<[number, string]>;
+  gwQuota(key: string, quota: number, cost: number): Promise<[number, string, number]>;
   gwGive(key: string, ...args: (string | number)[]): Promise<number>;
 };
 
@@ -311,12 +359,12 @@ export class RateLimiter {
       this.redis !== undefined &&
       this.up === true &&
       this.redis.status === 'ready' &&
-      (!this.paused || Date.now() >= this.pausedUntil)
+      (!this.paused || monotonicMs() >= this.pausedUntil)
     );
   }
 
   private commandFailed(err: unknown): void {
-    this.pausedUntil = Date.now() + REDIS_PAUSE_MS;
+    this.pausedUntil = monotonicMs() + REDIS_PAUSE_MS;
     if (this.paused) return;
     this.paused = true;
     this.events.redis(
@@ -356,24 +404,12 @@ export class RateLimiter {
     );
   }
 
-  takeQuota(
-    key: string,
-    quota: number,
-    cost: number,
-    shared: boolean,
-  ): { allowed: boolean; remaining: number } | Promise<{ allowed: boolean; remaining: number }> {
+  takeQuota(key: string, quota: number, cost: number, shared: boolean): QuotaVerdict | Promise<QuotaVerdict> {
     if (!shared || !this.redisReady) return this.localQuotas.take(key, quota, cost);
-    const now = Date.now();
-    const ttl = (secondsToNextMonth(now) + 86400) * 1000;
-    return this.redis!.gwQuota(
-      `${this.prefix}quota:${key}:${monthOf(now)}`,
-      quota * QUOTA_UNITS,
-      quotaUnits(cost),
-      ttl,
-    ).then(
-      ([ok, used]) => {
+    return this.redis!.gwQuota(`${this.prefix}quota:${key}:`, quota * QUOTA_UNITS, quotaUnits(cost)).then(
+      ([ok, used, reset]) => {
         this.commandAnswered();
-        return { allowed: ok === 1, remaining: quotaLeft(quota, Number(used)) };
+        return { allowed: ok === 1, remaining: quotaLeft(quota, Number(used)), reset };
       },
       (err: unknown) => {
         this.commandFailed(err);

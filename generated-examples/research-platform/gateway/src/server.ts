@@ -30,7 +30,7 @@ import {
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
-import { RateLimiter, secondsToNextMonth, type Verdict } from './ratelimit.js';
+import { RateLimiter, type QuotaVerdict, type Verdict } from './ratelimit.js';
 import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
@@ -957,12 +957,18 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.limited(v);
   }
 
+  /** How many more requests like this one the budget in the X-RateLimit-* headers lets through. */
+  private rateLeft = Infinity;
+
   /**
-   * X-RateLimit-* describe one budget of the request: the one that refused it, else the one with
-   * the least left (the route's limit, the consumer's tier, its monthly quota).
+   * X-RateLimit-* describe one budget of the request: the one that refused it, else the one that
+   * lets the fewest more requests like it through (the route's limit, the consumer's tier, its
+   * monthly quota). The route's limit counts requests, a tier and a quota cost units: at a cost
+   * of 3, 7 units left are 2 requests, fewer than a route limit's 4.
    */
-  private rateHeaders(v: { limit: number; remaining: number; reset: number }, refusing = false): void {
+  private rateHeaders(v: { limit: number; remaining: number; reset: number }, refusing = false, cost = 1): void {
     const extra = (this.extra ??= []);
+    const left = v.remaining / cost;
     let at = -1;
     for (let i = 0; i < extra.length; i += 2)
       if (extra[i] === 'x-ratelimit-limit') {
@@ -972,9 +978,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (at === -1) {
       extra.push('x-ratelimit-limit', String(v.limit), 'x-ratelimit-remaining', String(v.remaining));
       extra.push('x-ratelimit-reset', String(v.reset));
+      this.rateLeft = left;
       return;
     }
-    if (!refusing && Number(extra[at + 3]) <= v.remaining) return;
+    if (!refusing && this.rateLeft <= left) return;
+    this.rateLeft = left;
     extra[at + 1] = String(v.limit);
     extra[at + 3] = String(v.remaining);
     extra[at + 5] = String(v.reset);
@@ -1009,22 +1017,22 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (this.done) return;
       if (v !== undefined && !v.allowed) {
         this.giveBack();
-        this.rateHeaders(v, true);
+        this.rateHeaders(v, true, cost);
         this.gw.metrics.rateLimited.labels(this.runtime.name, 'tier').inc();
         return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
       }
       if (v !== undefined) {
         if (v.giveBack !== undefined) (this.taken ??= []).push(v);
-        this.rateHeaders(v);
+        this.rateHeaders(v, false, cost);
       }
       const monthly = tier.monthlyQuota;
       if (monthly === undefined) return this.hook();
       const q = this.gw.limiter.takeQuota(this.consumer!, monthly, cost, shared);
-      const afterQuota = (r: { allowed: boolean; remaining: number }) => {
+      const afterQuota = (r: QuotaVerdict) => {
         if (this.done) return;
         this.addHeader('x-quota-remaining', String(r.remaining));
-        const reset = secondsToNextMonth();
-        this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed);
+        const reset = r.reset;
+        this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed, cost);
         if (!r.allowed) {
           this.giveBack();
           this.gw.metrics.rateLimited.labels(this.runtime.name, 'quota').inc();

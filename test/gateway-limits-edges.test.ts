@@ -1,0 +1,189 @@
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Backend, buildGateway, freePort, redisServer, startGateway, startRedis, stopRedis, type GatewayProcess } from './gateway-helpers.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * Rate limits at their edges, black-box over real sockets and processes: X-RateLimit-* on a route
+ * whose requests cost more than one unit of the consumer's tier (the route's limit counts
+ * requests, the tier's windows and monthly quota cost units, and the headers must name the budget
+ * that will refuse the client first), and a wall clock stepped back an hour under a running
+ * gateway (a preloaded module moves Date.now, as NTP or a resumed VM would).
+ */
+
+const MODEL = `
+@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex:  <https://example.org/limits-edges#> .
+
+ex:gw a agw:ApiGateway ;
+    agw:gatewayName "limits-edges" ;
+    agw:hasRoute ex:report , ex:tick , ex:shared ;
+    agw:hasConsumer ex:hana , ex:ivo .
+
+ex:app a agw:BackendService ; agw:serviceName "app" .
+ex:key a agw:ApiKey ; agw:keyHeader "X-Key" .
+
+ex:report a agw:Route ; agw:routePath "/report" ; agw:hasBackendService ex:app ;
+    agw:hasAuthentication ex:key ; agw:costMultiplier 3 ; agw:hasRateLimiter ex:report-limit .
+ex:report-limit a agw:RateLimiter ; agw:requestsPerMinute 5 ; agw:limitBy "consumer" .
+
+ex:tick a agw:Route ; agw:routePath "/tick" ; agw:hasBackendService ex:app ; agw:hasRateLimiter ex:tick-limit .
+ex:tick-limit a agw:RateLimiter ; agw:requestsPerSecond 1 ; agw:limitBy "global" .
+ex:shared a agw:Route ; agw:routePath "/shared" ; agw:hasBackendService ex:app ; agw:hasRateLimiter ex:shared-limit .
+ex:shared-limit a agw:RateLimiter ; agw:requestsPerMinute 100 ; agw:limitBy "global" ; agw:policy "redis" .
+
+ex:hourly a agw:QuotaTier ; agw:tierName "hourly" ; agw:requestsPerHour 10 .
+ex:monthly a agw:QuotaTier ; agw:tierName "monthly" ; agw:requestsPerHour 1000 ; agw:monthlyQuota 10 .
+ex:hana a agw:Consumer ; agw:consumerName "hana" ; agw:apiKeyEnv "HANA_KEY" ; agw:hasQuotaTier ex:hourly .
+ex:ivo a agw:Consumer ; agw:consumerName "ivo" ; agw:apiKeyEnv "IVO_KEY" ; agw:hasQuotaTier ex:monthly .
+`;
+
+interface Limits {
+  status: number;
+  limit: string | null;
+  remaining: string | null;
+}
+
+describe('generated gateway: X-RateLimit-* across budgets counted in different units', () => {
+  let dir = '';
+  let gw: GatewayProcess | undefined;
+  const app = new Backend('app');
+  const started: GatewayProcess[] = [];
+  const redisProcs: ChildProcess[] = [];
+
+  const call = async (key: string): Promise<Limits> => {
+    const res = await fetch(`${gw!.url}/report`, { headers: { 'x-key': key } });
+    await res.text();
+    return { status: res.status, limit: res.headers.get('x-ratelimit-limit'), remaining: res.headers.get('x-ratelimit-remaining') };
+  };
+
+  beforeAll(async () => {
+    const models = tempDir('gwgen-limits-edges-');
+    writeFileSync(join(models, 'units.ttl'), MODEL);
+    ({ dir } = await buildGateway(join(models, 'units.ttl')));
+    await app.listen();
+    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, HANA_KEY: 'hana-key', IVO_KEY: 'ivo-key' });
+    started.push(gw);
+  });
+  afterAll(async () => {
+    for (const g of started) await g.stop('SIGKILL');
+    for (const p of redisProcs) await stopRedis(p);
+    await app.stop();
+  });
+
+  /**
+   * A gateway whose Date.now is the real one plus the milliseconds written in the returned file
+   * (read on every call), so a test can step its wall clock.
+   */
+  const startWithClock = async (env: Record<string, string> = {}) => {
+    const folder = tempDir('gwgen-limits-clock-');
+    const offset = join(folder, 'offset');
+    writeFileSync(offset, '0');
+    const preload = join(folder, 'clock.mjs');
+    writeFileSync(
+      preload,
+      `import { readFileSync } from 'node:fs';
+const real = Date.now;
+Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8'));
+`,
+    );
+    const g = await startGateway(dir, { GW_UPSTREAM_APP: app.url, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`, ...env });
+    started.push(g);
+    return { gw: g, step: (ms: number) => writeFileSync(offset, String(ms)) };
+  };
+  const status = async (g: GatewayProcess, path: string) => {
+    const res = await fetch(g.url + path);
+    await res.text();
+    return { status: res.status, retryAfter: res.headers.get('retry-after') };
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("names the tier window when, at the route's cost, it lets fewer requests through than the route's limit", async () => {
+    // Route: 5 a minute. Tier: 10 units an hour, 3 a request, so 3 requests.
+    const answers: Limits[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await call('hana-key'));
+    expect(answers).toEqual([
+      // 7 units left are 2 requests, fewer than the route's 4.
+      { status: 200, limit: '10', remaining: '7' },
+      { status: 200, limit: '10', remaining: '4' },
+      { status: 200, limit: '10', remaining: '1' },
+      { status: 429, limit: '10', remaining: '1' },
+    ]);
+  });
+
+  it("names the monthly quota when, at the route's cost, it lets fewer requests through than the route's limit", async () => {
+    // Route: 5 a minute. Quota: 10 units a month, 3 a request, so 3 requests; the tier's window
+    // (1000 an hour) is never the tightest.
+    const answers: Limits[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await call('ivo-key'));
+    expect(answers).toEqual([
+      { status: 200, limit: '10', remaining: '7' },
+      { status: 200, limit: '10', remaining: '4' },
+      { status: 200, limit: '10', remaining: '1' },
+      { status: 429, limit: '10', remaining: '1' },
+    ]);
+  });
+
+  it('refills a local bucket at its rate when the wall clock is stepped back an hour, as its Retry-After says', async () => {
+    const { gw: clocked, step } = await startWithClock();
+    expect((await status(clocked, '/tick')).status).toBe(200);
+    const refused = await status(clocked, '/tick');
+    expect(refused).toEqual({ status: 429, retryAfter: '1' });
+    step(-3_600_000);
+    await sleep(1100);
+    expect((await status(clocked, '/tick')).status).toBe(200);
+  });
+
+  describe.skipIf(!redisServer() && !process.env.CI)('with Redis', () => {
+    it('counts in Redis again 5 s after a command timed out, also when the wall clock was stepped back an hour in between', async () => {
+      const port = await freePort();
+      const redis = await startRedis(port);
+      redisProcs.push(redis);
+      const { gw: clocked, step } = await startWithClock({ REDIS_URL: `redis://127.0.0.1:${port}` });
+      const lines = (text: string) => clocked.stderr().split('\n').filter((l) => l.includes(text)).length;
+      for (let i = 0; i < 100 && lines('redis reachable') === 0; i++) await sleep(50);
+      expect(lines('redis reachable')).toBe(1);
+      // A Redis that does not answer: one request waits for the command's timeout, then the
+      // gateway counts locally for 5 s.
+      redis.kill('SIGSTOP');
+      expect((await status(clocked, '/shared')).status).toBe(200);
+      expect(lines('Command timed out')).toBe(1);
+      step(-3_600_000);
+      redis.kill('SIGCONT');
+      // The timed-out command ran once Redis went on: start from an empty Redis.
+      execFileSync('redis-cli', ['-p', String(port), 'FLUSHALL'], { timeout: 5000 });
+      await sleep(5500);
+      expect((await status(clocked, '/shared')).status).toBe(200);
+      expect(lines('answering again')).toBe(1);
+      expect(execFileSync('redis-cli', ['-p', String(port), 'EXISTS', 'gw:limits-edges:rl:shared:*'], { encoding: 'utf8', timeout: 5000 }).trim()).toBe('1');
+    });
+
+    it("counts a monthly quota in Redis's month: two replicas whose clocks disagree about the month share one quota and one Reset", async () => {
+      const port = await freePort();
+      redisProcs.push(await startRedis(port));
+      const env = { REDIS_URL: `redis://127.0.0.1:${port}`, IVO_KEY: 'ivo-key' };
+      const { gw: a } = await startWithClock(env);
+      const { gw: b, step } = await startWithClock(env);
+      // 40 days behind: another month whatever the day.
+      step(-40 * 86_400_000);
+      // 10 units a month, 3 a request: 3 requests, through either replica.
+      const answers: { status: number; reset: number }[] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await fetch(`${(i % 2 ? b : a).url}/report`, { headers: { 'x-key': 'ivo-key' } });
+        await res.text();
+        answers.push({ status: res.status, reset: Number(res.headers.get('x-ratelimit-reset')) });
+        if (res.status === 429) expect(res.headers.get('retry-after')).toBe(res.headers.get('x-ratelimit-reset'));
+      }
+      expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+      // Seconds to the next month on Redis's clock, as both replicas say (a second apart at most).
+      const now = new Date();
+      const toNextMonth = (Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) - now.getTime()) / 1000;
+      for (const x of answers) expect(Math.abs(x.reset - toNextMonth)).toBeLessThanOrEqual(5);
+      const month = now.toISOString().slice(0, 7);
+      expect(execFileSync('redis-cli', ['-p', String(port), 'GET', `gw:limits-edges:quota:ivo:${month}`], { encoding: 'utf8', timeout: 5000 }).trim()).toBe('9000000');
+    });
+  });
+});
