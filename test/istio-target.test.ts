@@ -1,11 +1,13 @@
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { parseAllDocuments } from 'yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ISTIO_MODELS } from './output-checks.js';
+import { Backend, buildGateway, JwksServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { ROOT } from './helpers.js';
 import { gatewayChooser, istioChooser, requestsFor, show } from './route-choice.js';
 
@@ -937,4 +939,93 @@ ex:c a agw:Route ; agw:routeName "c" ; agw:routePath "/c" ;
     expect(rule('legacy').spec.trafficPolicy.tls).toBeUndefined();
     expect(g.notes).toMatch(/## agw:host outside the cluster \(among other destinations\)\n\n[^\n]+\n\nApplies to: route c\n/);
   });
+});
+
+/**
+ * Whether a route's DENY policies refuse a request that carries a valid token with `claims`, as
+ * the ingress evaluates them: the principal is `iss/sub`, `request.auth.audiences` the `aud`
+ * claim, and a claim of `request.auth.claims[...]` a list of its values, a string split at spaces
+ * where the jwtRule (or Istio itself, for `scope` and `permission`) lists it as space-delimited.
+ * A notValues condition holds when none of the claim's values is among them (absent: none is).
+ */
+function deniedWithToken(policies: readonly Doc[], spaceDelimited: readonly string[], claims: Record<string, unknown>, request: { method: string; path: string }): boolean {
+  const values = (name: string): string[] => {
+    const v = claims[name];
+    if (typeof v === 'string') return [...spaceDelimited, 'scope', 'permission'].includes(name) ? v.split(' ').filter(Boolean) : [v];
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  };
+  const principal = `${String(claims.iss)}/${String(claims.sub)}`;
+  return policies.some((policy) =>
+    (policy.spec.rules as Doc[]).some((rule) => {
+      const to = (rule.to as Doc[]).some(({ operation: op }) => (op.paths as string[]).some((p) => pathValueMatches(p, request.path)) && (!op.methods || op.methods.includes(request.method)));
+      if (!to) return false;
+      const source = rule.from?.[0]?.source;
+      if (source && !(source.notRequestPrincipals as string[]).every((p) => !(p.endsWith('/*') ? principal.startsWith(p.slice(0, -1)) : principal === p))) return false;
+      return ((rule.when ?? []) as Doc[]).every((w) => {
+        const claim = /^request\.auth\.claims\[(.+)\]$/.exec(w.key)?.[1];
+        const have = w.key === 'request.auth.audiences' ? values('aud') : claim !== undefined ? values(claim) : undefined;
+        if (have === undefined) throw new Error(`condition ${w.key} is not evaluated here`);
+        return !have.some((v) => (w.notValues as string[]).includes(v));
+      });
+    }),
+  );
+}
+
+describe('istio target: a required scope is found in every claim the gateway reads it from', () => {
+  // The gateway takes scopes from `scope`, `scp` (Azure AD, Okta) and `permissions` (Auth0), each a
+  // space-delimited string or an array. Istio's rule once looked in scope and permissions only, so
+  // an Azure AD token (scp: "orders:read") passed the gateway and was refused 403 by the ingress.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:orders .\n` +
+    'ex:orders a agw:Route ; agw:routeName "orders" ; agw:routePath "/orders" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "https://idp.example/jwks.json" ; agw:requiredScope "orders:read" .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const TOKENS: Record<string, unknown>[] = [
+    { scp: 'orders:read' },
+    { scp: 'profile orders:read' },
+    { scp: ['orders:read'] },
+    { scope: 'openid orders:read' },
+    { permissions: ['orders:read'] },
+    { permissions: 'orders:read orders:write' },
+    { scope: 'orders:write', scp: 'profile' },
+    { permissions: ['orders:readx'] },
+    {},
+  ];
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  let model = '';
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('the ingress refuses exactly the tokens the generated gateway refuses (403)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    model = join(dir, 'scopes.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const policies = kinds(g, 'AuthorizationPolicy');
+    const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0];
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'scopes.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'scopes.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const extra of TOKENS) {
+      const claims = { iss: 'https://idp.example', sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300, ...extra };
+      const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+      const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+      const answer = await fetch(`${gw.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
+      expect([200, 403], JSON.stringify(extra)).toContain(answer.status);
+      const istio = deniedWithToken(policies, rule.spaceDelimitedClaims ?? [], claims, { method: 'GET', path: '/orders' });
+      expect({ claims: extra, denied: istio }).toEqual({ claims: extra, denied: answer.status === 403 });
+    }
+  }, 240_000);
 });

@@ -782,7 +782,7 @@ function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
         issuer,
         audiences: everyHasAudiences ? [...new Set(auths.flatMap((a) => a.audiences))].sort(compareStrings) : [],
         ...(uris[0] !== undefined ? { jwksUri: uris[0] } : {}),
-        spaceDelimitedClaims: auths.some((a) => a.requiredScopes.length > 0) ? ['permissions', 'scope'] : [],
+        spaceDelimitedClaims: auths.some((a) => a.requiredScopes.length > 0) ? [...SCOPE_CLAIMS].sort(compareStrings) : [],
       };
     });
 }
@@ -921,6 +921,13 @@ function unaffected(route: M.Route, group: readonly M.Route[]): boolean {
 }
 
 /** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
+/**
+ * The claims the gateway reads scopes from, each a space-delimited string or an array: `scope`
+ * (RFC 8693), `scp` (Azure AD, Okta) and `permissions` (Auth0). Istio splits only `scope` and
+ * `permission` by itself; the jwtRule lists these so that a string of several is split too.
+ */
+const SCOPE_CLAIMS = ['scope', 'scp', 'permissions'] as const;
+
 function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
   return [...auth.audiences, ...auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'));
 }
@@ -937,9 +944,9 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
     // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
     if (inexpressibleClaims(auth).length > 0) rules.push({ operations, methods, when: [] });
     if (auth.audiences.length > 0) rules.push({ operations, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
-    for (const scope of auth.requiredScopes) {
-      rules.push({ operations, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });
-    }
+    // The gateway takes a scope from any of the claims that carry them (auth.ts scopesOf):
+    // denied only when none has it.
+    for (const scope of auth.requiredScopes) rules.push({ operations, methods, when: SCOPE_CLAIMS.map((claim) => ({ key: `request.auth.claims[${claim}]`, notValues: [scope] })) });
   }
   if (auth?.kind === 'apiKey') rules.push({ operations, methods, when: [{ key: `request.headers[${auth.keyHeader.toLowerCase()}]`, notValues: ['*'] }] });
   const ip = route.ipRestriction;
