@@ -1029,3 +1029,29 @@ describe('istio target: a required scope is found in every claim the gateway rea
     }
   }, 240_000);
 });
+
+describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
+  // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
+  // older Istio, kubectl's strict field validation refuses the whole resource that has one.
+  const NEWER: { kind: string; field: string; since: number; present: (spec: Doc) => boolean }[] = [
+    { kind: 'VirtualService', field: 'retries.backoff', since: 26, present: (spec) => (spec.http as Doc[]).some((h) => h.retries?.backoff !== undefined) },
+    { kind: 'RequestAuthentication', field: 'spaceDelimitedClaims', since: 28, present: (spec) => (spec.jwtRules as Doc[]).some((r) => r.spaceDelimitedClaims !== undefined) },
+  ];
+  const models = [...examples.map((e) => join('examples', e)), 'test/fixtures/valid/retries-on-writes.ttl', 'test/fixtures/valid/overlapping-routes.ttl'];
+  it.each(models)('%s', async (model) => {
+    const g = await istioOf([model], ['istio']);
+    const used = NEWER.filter((f) => kinds(g, f.kind).some((d) => f.present(d.spec)));
+    const minor = Math.max(22, ...used.map((f) => f.since));
+    expect(g.notes).toContain(`These resources need Istio ≥ 1.${minor}`);
+    for (const f of NEWER) {
+      const sentence = `the ${f.kind}'s \`${f.field}\` came with Istio 1.${f.since}`;
+      if (used.includes(f)) expect(g.notes).toContain(sentence);
+      else expect(g.notes).not.toContain(sentence);
+    }
+  });
+  it('the examples and fixtures above cover an output with neither field and one with both', async () => {
+    const versions = await Promise.all(models.map(async (m) => /These resources need Istio ≥ (1\.\d+)/.exec((await istioOf([m], ['istio'])).notes)?.[1]));
+    expect(versions).toContain('1.22');
+    expect(versions).toContain('1.28');
+  });
+});

@@ -211,7 +211,25 @@ export interface IstioView {
   readonly telemetry?: { meta: Meta; percentage: number };
   /** Whether an AuthorizationPolicy uses a path template (`{*}`, `{**}`), which needs Istio 1.22 or later. */
   readonly pathTemplates: boolean;
+  /** The oldest Istio whose CRDs have every field written, and the fields that need more than 1.22. */
+  readonly minimumIstio: { version: string; newer: readonly { field: string; kind: string; since: string }[] };
   readonly notes: readonly NoteGroup[];
+}
+
+/**
+ * Fields newer than networking.istio.io/v1 (Istio 1.22): an Istio whose CRDs lack one refuses the
+ * whole resource under kubectl's strict field validation (the default since Kubernetes 1.27).
+ * retries.backoff came with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
+ */
+const NEWER_FIELDS = {
+  backoff: { field: 'retries.backoff', kind: 'VirtualService', since: '1.26' },
+  spaceDelimitedClaims: { field: 'spaceDelimitedClaims', kind: 'RequestAuthentication', since: '1.28' },
+} as const;
+
+function minimumIstio(http: readonly HttpEntry[], jwt: readonly JwtRule[]): IstioView['minimumIstio'] {
+  const newer = [...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []), ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : [])];
+  const minor = Math.max(22, ...newer.map((f) => Number(f.since.split('.')[1])));
+  return { version: `1.${minor}`, newer };
 }
 
 const CERT_NOTE = "Istio's CA issues and rotates workload certificates itself; set their lifetime with istiod's DEFAULT_WORKLOAD_CERT_TTL and the proxies' SECRET_TTL, not with a resource";
@@ -405,6 +423,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     envoyFilterMeta: meta(dnsName(gw, 'local-ratelimit'), ns, gw),
     rateLimits,
     ...(tracing ? { telemetry: { meta: meta(dnsName(gw, 'tracing'), ns, gw), percentage: Math.round(tracing.samplingRate * 100 * 1e6) / 1e6 } } : {}),
+    minimumIstio: minimumIstio(http, requestAuthentication?.rules ?? []),
     pathTemplates: authorizationPolicies.some((p) => p.rules.some((r) => r.operations.some((o) => ![...o.paths, ...o.notPaths].every(anyCharacter)))),
     notes: groupNotes(notes),
   };
