@@ -1055,3 +1055,27 @@ describe('istio target: NOTES.md names the oldest Istio whose CRDs take every fi
     expect(versions).toContain('1.28');
   });
 });
+
+describe('istio target: consistent hashing of a {param} route', () => {
+  // The gateway keys a {param} route's requests by the parameters (server.ts hashKey), else by the
+  // client; Istio's one hash policy per host keys by the client's address.
+  it('is listed for the {param} routes to a consistent-hash service only', async () => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:cart, ex:carts, ex:items, ex:other .\n` +
+        'ex:cart a agw:Route ; agw:routeName "cart" ; agw:routePath "/carts/{cartId}" ; agw:hasBackendService ex:svc .\n' +
+        'ex:carts a agw:Route ; agw:routeName "carts" ; agw:routePath "/carts" ; agw:hasBackendService ex:svc .\n' +
+        'ex:items a agw:Route ; agw:routeName "items" ; agw:routePath "/carts/{cartId}/items/{itemId}" ; agw:hasTrafficSplit ex:a, ex:b .\n' +
+        'ex:a a agw:TrafficSplit ; agw:hasBackendService ex:plain ; agw:weight 50 .\n' +
+        'ex:b a agw:TrafficSplit ; agw:hasBackendService ex:svc ; agw:weight 50 .\n' +
+        'ex:other a agw:Route ; agw:routeName "other" ; agw:routePath "/users/{id}" ; agw:hasBackendService ex:plain .\n' +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:loadBalancing "consistent-hash" .\n' +
+        'ex:plain a agw:BackendService ; agw:serviceName "plain" .\n',
+    );
+    const rule = kinds(g, 'DestinationRule').find((d) => d.metadata.name === 'svc')!;
+    expect(rule.spec.trafficPolicy.loadBalancer).toEqual({ consistentHash: { useSourceIp: true } });
+    const section = /## agw:loadBalancing "consistent-hash" on a \{param\} route\n\n([^\n]+)\n\nApplies to: ([^\n]+)/.exec(g.notes);
+    expect(section?.[1]).toContain('by its path parameters');
+    expect(section?.[1]).toContain("by the client's address");
+    expect(section?.[2]).toBe('route cart, route items');
+  });
+});

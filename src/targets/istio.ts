@@ -307,6 +307,12 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
       for (const svc of routeServices(route)) {
         const s = services.get(svc)!;
+        // The gateway keys a request of a {param} route by its parameters (the cart, not the
+        // client); Istio's hash policy is the host's (the DestinationRule), not the route's, and
+        // no consistentHash source reads a path segment.
+        if (s.loadBalancing === 'consistent-hash' && routeSegments(route.path).some(isParamSegment)) {
+          notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing "consistent-hash" on a {param} route', detail: "The gateway hashes a request of such a route by its path parameters, so all requests for one order, cart or tenant reach one instance, whoever sends them; Istio hashes by the client's address (consistentHash.useSourceIp of the service's DestinationRule, which serves every route to it), so requests for one value from different clients reach different pods. Where clients also send the value in a header, set consistentHash.httpHeaderName to it (as GW_HASH_HEADER does in the gateway)" });
+        }
         if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${meshHost(s)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
         if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
