@@ -1079,3 +1079,33 @@ describe('istio target: consistent hashing of a {param} route', () => {
     expect(section?.[2]).toBe('route cart, route items');
   });
 });
+
+describe('istio target: what Envoy retries beyond the retryOn conditions the gateway honours', () => {
+  // Envoy's 5xx, gateway-error and reset retry every reset try, a failed connection included
+  // (RetryStateImpl::wouldRetryFromReset); the gateway retries a failed connection only on
+  // connect-failure and a reset only on reset (server.ts retryLater).
+  it('is listed per route with what Envoy adds', async () => {
+    const route = (name: string, method: string, ...on: string[]) =>
+      `ex:${name} a agw:Route ; agw:routeName "${name}" ; agw:routePath "/${name}" ; agw:httpMethod "${method}" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:${name}-retry .\n` +
+      `ex:${name}-retry a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn ${on.map((c) => `"${c}"`).join(', ')} .\n`;
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:answers, ex:gateway, ex:resets, ex:all, ex:connect, ex:write .\n` +
+        route('answers', 'GET', '5xx') +
+        route('gateway', 'GET', 'gateway-error', 'connect-failure') +
+        route('resets', 'GET', 'reset') +
+        route('all', 'GET', '5xx', 'gateway-error', 'connect-failure', 'reset') +
+        route('connect', 'GET', 'connect-failure') +
+        route('write', 'POST', '5xx', 'connect-failure') +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n',
+    );
+    const sections = [...g.notes.matchAll(/## agw:retryOn \(what Envoy retries besides\)\n\n([^\n]+)\n\nApplies to: ([^\n]+)/g)].map((m) => [m[2], m[1]]);
+    expect(Object.fromEntries(sections)).toEqual({
+      'route answers': "Envoy's retry conditions 5xx also retry a try whose connection failed (connect-failure) and a try the backend reset (reset), which the gateway retries only when agw:retryOn lists that condition.",
+      'route gateway': "Envoy's retry conditions gateway-error also retry a try the backend reset (reset), which the gateway retries only when agw:retryOn lists that condition.",
+      'route resets': "Envoy's retry conditions reset also retry a try whose connection failed (connect-failure), which the gateway retries only when agw:retryOn lists that condition.",
+    });
+    const retryOn = Object.fromEntries((kinds(g, 'VirtualService')[0]!.spec.http as Doc[]).filter((h) => h.retries?.retryOn).map((h) => [h.name, h.retries.retryOn]));
+    expect(retryOn['gw.all']!.split(',').sort()).toEqual(['5xx', 'connect-failure', 'gateway-error', 'reset']);
+    expect(retryOn['gw.write']).toBe('connect-failure');
+  });
+});

@@ -485,6 +485,17 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn on a route that takes POST or PATCH', detail: `Envoy would retry any method; the route takes POST or PATCH, which the gateway retries only after a failed connection, and one Istio retry policy serves all its methods: Istio retries ${retryOn.length > 0 ? 'on connect-failure only' : 'nothing'}, also for its idempotent methods` });
   }
   if (retryOn.length === 0) return { attempts: 0 };
+  // Envoy's 5xx and gateway-error, and its reset, retry any reset try, a failed connection
+  // included (RetryStateImpl::wouldRetryFromReset); the gateway retries a failed connection only
+  // on connect-failure and a reset only on reset. Narrower Envoy conditions (retriable-status-codes)
+  // would no longer retry per-try timeouts, so the difference is noted, not mapped.
+  const answers = retryOn.some((c) => c === '5xx' || c === 'gateway-error');
+  const extra = [
+    ...(retryOn.includes('connect-failure') ? [] : ['a try whose connection failed (connect-failure)']),
+    ...(answers && !retryOn.includes('reset') ? ['a try the backend reset (reset)'] : []),
+  ];
+  if (extra.length > 0)
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn (what Envoy retries besides)', detail: `Envoy's retry conditions ${retryOn.filter((c) => c !== 'connect-failure').join(', ')} also retry ${extra.join(' and ')}, which the gateway retries only when agw:retryOn lists that condition` });
   return {
     attempts: r.attempts,
     ...(r.perTryTimeoutSeconds !== undefined ? { perTryTimeout: goDuration(r.perTryTimeoutSeconds) } : {}),
