@@ -1109,3 +1109,23 @@ describe('istio target: what Envoy retries beyond the retryOn conditions the gat
     expect(retryOn['gw.write']).toBe('connect-failure');
   });
 });
+
+describe('istio target: an ejected endpoint comes back after the breaker timeout', () => {
+  // Envoy ejects at consecutive5xxErrors but un-ejects only at an interval sweep once
+  // baseEjectionTime has passed, so the interval must not exceed the ejection: the gateway
+  // half-opens its breaker after agw:timeoutSeconds.
+  it.each([
+    [0.25, '0.25s', '0.25s'],
+    [1, '1s', '1s'],
+    [30, '1s', '30s'],
+  ])('breaker timeout %s s: interval %s, baseEjectionTime %s', async (timeout, interval, ejection) => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .\n` +
+        'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasCircuitBreaker ex:cb .\n' +
+        `ex:cb a agw:CircuitBreaker ; agw:failureThreshold 2 ; agw:timeoutSeconds ${timeout} .\n` +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n',
+    );
+    const outlier = kinds(g, 'DestinationRule')[0]!.spec.trafficPolicy.outlierDetection;
+    expect(outlier).toEqual({ consecutive5xxErrors: 2, interval, baseEjectionTime: ejection, maxEjectionPercent: 100 });
+  });
+});

@@ -669,7 +669,10 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
     // consecutive5xxErrors is a uint32.
     const errors = atMost(threshold, UINT32_MAX, notes, () => ({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${UINT32_MAX}; the threshold of ${threshold} is written as ${UINT32_MAX}` }));
-    outlierDetection = { consecutive5xxErrors: errors, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
+    // Envoy ejects at the threshold but returns an endpoint only at an interval's sweep, once
+    // baseEjectionTime has passed: an interval longer than the ejection would keep it out up to
+    // the interval (1 s for a 0.25 s breaker), where the gateway half-opens after its timeout.
+    outlierDetection = { consecutive5xxErrors: errors, interval: goDuration(Math.min(1, ejection)), baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
     if (distinct.size > 1) {
       notes.push({ subject: `service ${names}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
