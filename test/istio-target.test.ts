@@ -1,11 +1,13 @@
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'prettier';
 import { parseAllDocuments } from 'yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ISTIO_MODELS } from './output-checks.js';
+import { Backend, buildGateway, JwksServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { ROOT } from './helpers.js';
 import { gatewayChooser, istioChooser, requestsFor, show } from './route-choice.js';
 
@@ -936,5 +938,194 @@ ex:c a agw:Route ; agw:routeName "c" ; agw:routePath "/c" ;
     expect(rule('partner').spec.trafficPolicy.tls).toEqual({ mode: 'SIMPLE', sni: 'api.partner.example.com' });
     expect(rule('legacy').spec.trafficPolicy.tls).toBeUndefined();
     expect(g.notes).toMatch(/## agw:host outside the cluster \(among other destinations\)\n\n[^\n]+\n\nApplies to: route c\n/);
+  });
+});
+
+/**
+ * Whether a route's DENY policies refuse a request that carries a valid token with `claims`, as
+ * the ingress evaluates them: the principal is `iss/sub`, `request.auth.audiences` the `aud`
+ * claim, and a claim of `request.auth.claims[...]` a list of its values, a string split at spaces
+ * where the jwtRule (or Istio itself, for `scope` and `permission`) lists it as space-delimited.
+ * A notValues condition holds when none of the claim's values is among them (absent: none is).
+ */
+function deniedWithToken(policies: readonly Doc[], spaceDelimited: readonly string[], claims: Record<string, unknown>, request: { method: string; path: string }): boolean {
+  const values = (name: string): string[] => {
+    const v = claims[name];
+    if (typeof v === 'string') return [...spaceDelimited, 'scope', 'permission'].includes(name) ? v.split(' ').filter(Boolean) : [v];
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  };
+  const principal = `${String(claims.iss)}/${String(claims.sub)}`;
+  return policies.some((policy) =>
+    (policy.spec.rules as Doc[]).some((rule) => {
+      const to = (rule.to as Doc[]).some(({ operation: op }) => (op.paths as string[]).some((p) => pathValueMatches(p, request.path)) && (!op.methods || op.methods.includes(request.method)));
+      if (!to) return false;
+      const source = rule.from?.[0]?.source;
+      if (source && !(source.notRequestPrincipals as string[]).every((p) => !(p.endsWith('/*') ? principal.startsWith(p.slice(0, -1)) : principal === p))) return false;
+      return ((rule.when ?? []) as Doc[]).every((w) => {
+        const claim = /^request\.auth\.claims\[(.+)\]$/.exec(w.key)?.[1];
+        const have = w.key === 'request.auth.audiences' ? values('aud') : claim !== undefined ? values(claim) : undefined;
+        if (have === undefined) throw new Error(`condition ${w.key} is not evaluated here`);
+        return !have.some((v) => (w.notValues as string[]).includes(v));
+      });
+    }),
+  );
+}
+
+describe('istio target: a required scope is found in every claim the gateway reads it from', () => {
+  // The gateway takes scopes from `scope`, `scp` (Azure AD, Okta) and `permissions` (Auth0), each a
+  // space-delimited string or an array. Istio's rule once looked in scope and permissions only, so
+  // an Azure AD token (scp: "orders:read") passed the gateway and was refused 403 by the ingress.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:orders .\n` +
+    'ex:orders a agw:Route ; agw:routeName "orders" ; agw:routePath "/orders" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "https://idp.example/jwks.json" ; agw:requiredScope "orders:read" .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const TOKENS: Record<string, unknown>[] = [
+    { scp: 'orders:read' },
+    { scp: 'profile orders:read' },
+    { scp: ['orders:read'] },
+    { scope: 'openid orders:read' },
+    { permissions: ['orders:read'] },
+    { permissions: 'orders:read orders:write' },
+    { scope: 'orders:write', scp: 'profile' },
+    { permissions: ['orders:readx'] },
+    {},
+  ];
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  let model = '';
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('the ingress refuses exactly the tokens the generated gateway refuses (403)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    model = join(dir, 'scopes.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const policies = kinds(g, 'AuthorizationPolicy');
+    const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0];
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'scopes.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'scopes.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const extra of TOKENS) {
+      const claims = { iss: 'https://idp.example', sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300, ...extra };
+      const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+      const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+      const answer = await fetch(`${gw.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
+      expect([200, 403], JSON.stringify(extra)).toContain(answer.status);
+      const istio = deniedWithToken(policies, rule.spaceDelimitedClaims ?? [], claims, { method: 'GET', path: '/orders' });
+      expect({ claims: extra, denied: istio }).toEqual({ claims: extra, denied: answer.status === 403 });
+    }
+  }, 240_000);
+});
+
+describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
+  // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
+  // older Istio, kubectl's strict field validation refuses the whole resource that has one.
+  const NEWER: { kind: string; field: string; since: number; present: (spec: Doc) => boolean }[] = [
+    { kind: 'VirtualService', field: 'retries.backoff', since: 26, present: (spec) => (spec.http as Doc[]).some((h) => h.retries?.backoff !== undefined) },
+    { kind: 'RequestAuthentication', field: 'spaceDelimitedClaims', since: 28, present: (spec) => (spec.jwtRules as Doc[]).some((r) => r.spaceDelimitedClaims !== undefined) },
+  ];
+  const models = [...examples.map((e) => join('examples', e)), 'test/fixtures/valid/retries-on-writes.ttl', 'test/fixtures/valid/overlapping-routes.ttl'];
+  it.each(models)('%s', async (model) => {
+    const g = await istioOf([model], ['istio']);
+    const used = NEWER.filter((f) => kinds(g, f.kind).some((d) => f.present(d.spec)));
+    const minor = Math.max(22, ...used.map((f) => f.since));
+    expect(g.notes).toContain(`These resources need Istio ≥ 1.${minor}`);
+    for (const f of NEWER) {
+      const sentence = `the ${f.kind}'s \`${f.field}\` came with Istio 1.${f.since}`;
+      if (used.includes(f)) expect(g.notes).toContain(sentence);
+      else expect(g.notes).not.toContain(sentence);
+    }
+  });
+  it('the examples and fixtures above cover an output with neither field and one with both', async () => {
+    const versions = await Promise.all(models.map(async (m) => /These resources need Istio ≥ (1\.\d+)/.exec((await istioOf([m], ['istio'])).notes)?.[1]));
+    expect(versions).toContain('1.22');
+    expect(versions).toContain('1.28');
+  });
+});
+
+describe('istio target: consistent hashing of a {param} route', () => {
+  // The gateway keys a {param} route's requests by the parameters (server.ts hashKey), else by the
+  // client; Istio's one hash policy per host keys by the client's address.
+  it('is listed for the {param} routes to a consistent-hash service only', async () => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:cart, ex:carts, ex:items, ex:other .\n` +
+        'ex:cart a agw:Route ; agw:routeName "cart" ; agw:routePath "/carts/{cartId}" ; agw:hasBackendService ex:svc .\n' +
+        'ex:carts a agw:Route ; agw:routeName "carts" ; agw:routePath "/carts" ; agw:hasBackendService ex:svc .\n' +
+        'ex:items a agw:Route ; agw:routeName "items" ; agw:routePath "/carts/{cartId}/items/{itemId}" ; agw:hasTrafficSplit ex:a, ex:b .\n' +
+        'ex:a a agw:TrafficSplit ; agw:hasBackendService ex:plain ; agw:weight 50 .\n' +
+        'ex:b a agw:TrafficSplit ; agw:hasBackendService ex:svc ; agw:weight 50 .\n' +
+        'ex:other a agw:Route ; agw:routeName "other" ; agw:routePath "/users/{id}" ; agw:hasBackendService ex:plain .\n' +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:loadBalancing "consistent-hash" .\n' +
+        'ex:plain a agw:BackendService ; agw:serviceName "plain" .\n',
+    );
+    const rule = kinds(g, 'DestinationRule').find((d) => d.metadata.name === 'svc')!;
+    expect(rule.spec.trafficPolicy.loadBalancer).toEqual({ consistentHash: { useSourceIp: true } });
+    const section = /## agw:loadBalancing "consistent-hash" on a \{param\} route\n\n([^\n]+)\n\nApplies to: ([^\n]+)/.exec(g.notes);
+    expect(section?.[1]).toContain('by its path parameters');
+    expect(section?.[1]).toContain("by the client's address");
+    expect(section?.[2]).toBe('route cart, route items');
+  });
+});
+
+describe('istio target: what Envoy retries beyond the retryOn conditions the gateway honours', () => {
+  // Envoy's 5xx, gateway-error and reset retry every reset try, a failed connection included
+  // (RetryStateImpl::wouldRetryFromReset); the gateway retries a failed connection only on
+  // connect-failure and a reset only on reset (server.ts retryLater).
+  it('is listed per route with what Envoy adds', async () => {
+    const route = (name: string, method: string, ...on: string[]) =>
+      `ex:${name} a agw:Route ; agw:routeName "${name}" ; agw:routePath "/${name}" ; agw:httpMethod "${method}" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:${name}-retry .\n` +
+      `ex:${name}-retry a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn ${on.map((c) => `"${c}"`).join(', ')} .\n`;
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:answers, ex:gateway, ex:resets, ex:all, ex:connect, ex:write .\n` +
+        route('answers', 'GET', '5xx') +
+        route('gateway', 'GET', 'gateway-error', 'connect-failure') +
+        route('resets', 'GET', 'reset') +
+        route('all', 'GET', '5xx', 'gateway-error', 'connect-failure', 'reset') +
+        route('connect', 'GET', 'connect-failure') +
+        route('write', 'POST', '5xx', 'connect-failure') +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n',
+    );
+    const sections = [...g.notes.matchAll(/## agw:retryOn \(what Envoy retries besides\)\n\n([^\n]+)\n\nApplies to: ([^\n]+)/g)].map((m) => [m[2], m[1]]);
+    expect(Object.fromEntries(sections)).toEqual({
+      'route answers': "Envoy's retry conditions 5xx also retry a try whose connection failed (connect-failure) and a try the backend reset (reset), which the gateway retries only when agw:retryOn lists that condition.",
+      'route gateway': "Envoy's retry conditions gateway-error also retry a try the backend reset (reset), which the gateway retries only when agw:retryOn lists that condition.",
+      'route resets': "Envoy's retry conditions reset also retry a try whose connection failed (connect-failure), which the gateway retries only when agw:retryOn lists that condition.",
+    });
+    const retryOn = Object.fromEntries((kinds(g, 'VirtualService')[0]!.spec.http as Doc[]).filter((h) => h.retries?.retryOn).map((h) => [h.name, h.retries.retryOn]));
+    expect(retryOn['gw.all']!.split(',').sort()).toEqual(['5xx', 'connect-failure', 'gateway-error', 'reset']);
+    expect(retryOn['gw.write']).toBe('connect-failure');
+  });
+});
+
+describe('istio target: an ejected endpoint comes back after the breaker timeout', () => {
+  // Envoy ejects at consecutive5xxErrors but un-ejects only at an interval sweep once
+  // baseEjectionTime has passed, so the interval must not exceed the ejection: the gateway
+  // half-opens its breaker after agw:timeoutSeconds.
+  it.each([
+    [0.25, '0.25s', '0.25s'],
+    [1, '1s', '1s'],
+    [30, '1s', '30s'],
+  ])('breaker timeout %s s: interval %s, baseEjectionTime %s', async (timeout, interval, ejection) => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .\n` +
+        'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasCircuitBreaker ex:cb .\n' +
+        `ex:cb a agw:CircuitBreaker ; agw:failureThreshold 2 ; agw:timeoutSeconds ${timeout} .\n` +
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" .\n',
+    );
+    const outlier = kinds(g, 'DestinationRule')[0]!.spec.trafficPolicy.outlierDetection;
+    expect(outlier).toEqual({ consecutive5xxErrors: 2, interval, baseEjectionTime: ejection, maxEjectionPercent: 100 });
   });
 });

@@ -211,7 +211,25 @@ export interface IstioView {
   readonly telemetry?: { meta: Meta; percentage: number };
   /** Whether an AuthorizationPolicy uses a path template (`{*}`, `{**}`), which needs Istio 1.22 or later. */
   readonly pathTemplates: boolean;
+  /** The oldest Istio whose CRDs have every field written, and the fields that need more than 1.22. */
+  readonly minimumIstio: { version: string; newer: readonly { field: string; kind: string; since: string }[] };
   readonly notes: readonly NoteGroup[];
+}
+
+/**
+ * Fields newer than networking.istio.io/v1 (Istio 1.22): an Istio whose CRDs lack one refuses the
+ * whole resource under kubectl's strict field validation (the default since Kubernetes 1.27).
+ * retries.backoff came with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
+ */
+const NEWER_FIELDS = {
+  backoff: { field: 'retries.backoff', kind: 'VirtualService', since: '1.26' },
+  spaceDelimitedClaims: { field: 'spaceDelimitedClaims', kind: 'RequestAuthentication', since: '1.28' },
+} as const;
+
+function minimumIstio(http: readonly HttpEntry[], jwt: readonly JwtRule[]): IstioView['minimumIstio'] {
+  const newer = [...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []), ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : [])];
+  const minor = Math.max(22, ...newer.map((f) => Number(f.since.split('.')[1])));
+  return { version: `1.${minor}`, newer };
 }
 
 const CERT_NOTE = "Istio's CA issues and rotates workload certificates itself; set their lifetime with istiod's DEFAULT_WORKLOAD_CERT_TTL and the proxies' SECRET_TTL, not with a resource";
@@ -289,6 +307,12 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (route.rateLimit) rateLimits.push(rateLimit(route, route.rateLimit, names, notes));
       for (const svc of routeServices(route)) {
         const s = services.get(svc)!;
+        // The gateway keys a request of a {param} route by its parameters (the cart, not the
+        // client); Istio's hash policy is the host's (the DestinationRule), not the route's, and
+        // no consistentHash source reads a path segment.
+        if (s.loadBalancing === 'consistent-hash' && routeSegments(route.path).some(isParamSegment)) {
+          notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing "consistent-hash" on a {param} route', detail: "The gateway hashes a request of such a route by its path parameters, so all requests for one order, cart or tenant reach one instance, whoever sends them; Istio hashes by the client's address (consistentHash.useSourceIp of the service's DestinationRule, which serves every route to it), so requests for one value from different clients reach different pods. Where clients also send the value in a header, set consistentHash.httpHeaderName to it (as GW_HASH_HEADER does in the gateway)" });
+        }
         if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${meshHost(s)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
         if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
@@ -405,6 +429,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     envoyFilterMeta: meta(dnsName(gw, 'local-ratelimit'), ns, gw),
     rateLimits,
     ...(tracing ? { telemetry: { meta: meta(dnsName(gw, 'tracing'), ns, gw), percentage: Math.round(tracing.samplingRate * 100 * 1e6) / 1e6 } } : {}),
+    minimumIstio: minimumIstio(http, requestAuthentication?.rules ?? []),
     pathTemplates: authorizationPolicies.some((p) => p.rules.some((r) => r.operations.some((o) => ![...o.paths, ...o.notPaths].every(anyCharacter)))),
     notes: groupNotes(notes),
   };
@@ -460,6 +485,17 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn on a route that takes POST or PATCH', detail: `Envoy would retry any method; the route takes POST or PATCH, which the gateway retries only after a failed connection, and one Istio retry policy serves all its methods: Istio retries ${retryOn.length > 0 ? 'on connect-failure only' : 'nothing'}, also for its idempotent methods` });
   }
   if (retryOn.length === 0) return { attempts: 0 };
+  // Envoy's 5xx and gateway-error, and its reset, retry any reset try, a failed connection
+  // included (RetryStateImpl::wouldRetryFromReset); the gateway retries a failed connection only
+  // on connect-failure and a reset only on reset. Narrower Envoy conditions (retriable-status-codes)
+  // would no longer retry per-try timeouts, so the difference is noted, not mapped.
+  const answers = retryOn.some((c) => c === '5xx' || c === 'gateway-error');
+  const extra = [
+    ...(retryOn.includes('connect-failure') ? [] : ['a try whose connection failed (connect-failure)']),
+    ...(answers && !retryOn.includes('reset') ? ['a try the backend reset (reset)'] : []),
+  ];
+  if (extra.length > 0)
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:retryOn (what Envoy retries besides)', detail: `Envoy's retry conditions ${retryOn.filter((c) => c !== 'connect-failure').join(', ')} also retry ${extra.join(' and ')}, which the gateway retries only when agw:retryOn lists that condition` });
   return {
     attempts: r.attempts,
     ...(r.perTryTimeoutSeconds !== undefined ? { perTryTimeout: goDuration(r.perTryTimeoutSeconds) } : {}),
@@ -633,7 +669,10 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     const ejection = Math.max(...breakers.map((b) => b.timeoutSeconds));
     // consecutive5xxErrors is a uint32.
     const errors = atMost(threshold, UINT32_MAX, notes, () => ({ subject: `service ${names}`, feature: "agw:failureThreshold (above Istio's maximum)", detail: `Istio's consecutive5xxErrors is at most ${UINT32_MAX}; the threshold of ${threshold} is written as ${UINT32_MAX}` }));
-    outlierDetection = { consecutive5xxErrors: errors, interval: '1s', baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
+    // Envoy ejects at the threshold but returns an endpoint only at an interval's sweep, once
+    // baseEjectionTime has passed: an interval longer than the ejection would keep it out up to
+    // the interval (1 s for a 0.25 s breaker), where the gateway half-opens after its timeout.
+    outlierDetection = { consecutive5xxErrors: errors, interval: goDuration(Math.min(1, ejection)), baseEjectionTime: goDuration(ejection), maxEjectionPercent: 100 };
     const distinct = new Set(breakers.map((b) => `${b.failureThreshold}/${b.timeoutSeconds}`));
     if (distinct.size > 1) {
       notes.push({ subject: `service ${names}`, feature: 'agw:hasCircuitBreaker (shared service)', detail: `Routes ${users.map((r) => r.name).join(', ')} reach this service with different circuit breakers; Istio has one per service (its DestinationRule), so the strictest is used: ${threshold} consecutive failures, ${goDuration(ejection)} ejection` });
@@ -782,7 +821,7 @@ function jwtRules(routes: readonly M.Route[], notes: Limitation[]): JwtRule[] {
         issuer,
         audiences: everyHasAudiences ? [...new Set(auths.flatMap((a) => a.audiences))].sort(compareStrings) : [],
         ...(uris[0] !== undefined ? { jwksUri: uris[0] } : {}),
-        spaceDelimitedClaims: auths.some((a) => a.requiredScopes.length > 0) ? ['permissions', 'scope'] : [],
+        spaceDelimitedClaims: auths.some((a) => a.requiredScopes.length > 0) ? [...SCOPE_CLAIMS].sort(compareStrings) : [],
       };
     });
 }
@@ -921,6 +960,13 @@ function unaffected(route: M.Route, group: readonly M.Route[]): boolean {
 }
 
 /** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
+/**
+ * The claims the gateway reads scopes from, each a space-delimited string or an array: `scope`
+ * (RFC 8693), `scp` (Azure AD, Okta) and `permissions` (Auth0). Istio splits only `scope` and
+ * `permission` by itself; the jwtRule lists these so that a string of several is split too.
+ */
+const SCOPE_CLAIMS = ['scope', 'scp', 'permissions'] as const;
+
 function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
   return [...auth.audiences, ...auth.requiredScopes].filter((v) => v.startsWith('*') || v.endsWith('*'));
 }
@@ -937,9 +983,9 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
     // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
     if (inexpressibleClaims(auth).length > 0) rules.push({ operations, methods, when: [] });
     if (auth.audiences.length > 0) rules.push({ operations, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
-    for (const scope of auth.requiredScopes) {
-      rules.push({ operations, methods, when: [{ key: 'request.auth.claims[scope]', notValues: [scope] }, { key: 'request.auth.claims[permissions]', notValues: [scope] }] });
-    }
+    // The gateway takes a scope from any of the claims that carry them (auth.ts scopesOf):
+    // denied only when none has it.
+    for (const scope of auth.requiredScopes) rules.push({ operations, methods, when: SCOPE_CLAIMS.map((claim) => ({ key: `request.auth.claims[${claim}]`, notValues: [scope] })) });
   }
   if (auth?.kind === 'apiKey') rules.push({ operations, methods, when: [{ key: `request.headers[${auth.keyHeader.toLowerCase()}]`, notValues: ['*'] }] });
   const ip = route.ipRestriction;
