@@ -167,6 +167,9 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
       const env = { REDIS_URL: `redis://127.0.0.1:${port}`, IVO_KEY: 'ivo-key' };
       const { gw: a } = await startWithClock(env);
       const { gw: b, step } = await startWithClock(env);
+      // A replica listens only once it has reached Redis: counted locally, its first requests
+      // would use a quota of its own.
+      for (const gw of [a, b]) expect(gw.stderr()).toContain('redis reachable');
       // 40 days behind: another month whatever the day.
       step(-40 * 86_400_000);
       // 10 units a month, 3 a request: 3 requests, through either replica.

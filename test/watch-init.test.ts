@@ -85,6 +85,9 @@ describe('gwgen watch', () => {
       expect(snapshotDir(out)).toEqual(kept);
       writeFileSync(b, backup.replace('agw:port 8082', 'agw:port 8083'));
       await w.until('the file back', () => kongOf(out).includes('port: 8083'));
+      // The files are written before the run's report is printed: wait for it, or the next
+      // report awaited below would be this one.
+      await w.until('the report of the file back', () => w.reports().length >= n + 2);
 
       // An invalid edit: located at file:line:col, DIR exactly as it was; the next valid edit regenerates.
       n = w.reports().length;

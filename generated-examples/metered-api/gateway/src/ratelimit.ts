@@ -317,6 +317,9 @@ export class RateLimiter {
   private pausedUntil = 0;
   private paused = false;
   private closing = false;
+  /** Resolves once Redis first connected or failed (or at once without Redis). */
+  private readonly firstState: Promise<void>;
+  private settle: () => void = () => undefined;
 
   /**
    * `prefix` starts every key in Redis: gw:<gateway name>: from the server, so gateways of two
@@ -327,7 +330,11 @@ export class RateLimiter {
     private readonly events: LimiterEvents,
     private readonly prefix = 'gw:',
   ) {
-    if (!redisUrl) return;
+    this.firstState = new Promise((resolve) => (this.settle = resolve));
+    if (!redisUrl) {
+      this.settle();
+      return;
+    }
     const redis = new Redis(redisUrl, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -348,9 +355,20 @@ export class RateLimiter {
   }
 
   private setUp(up: boolean, detail: string): void {
+    this.settle();
     if (this.up === up || this.closing) return;
     this.up = up;
     this.events.redis(up, detail);
+  }
+
+  /**
+   * Waits until Redis first connected or failed, at most `ms`: a gateway that listened before
+   * would count its first requests locally, each replica a budget of its own.
+   */
+  async started(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.firstState, new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Whether a "redis" limiter is being counted in Redis right now. */

@@ -450,6 +450,8 @@ export class Gateway {
   async listen(port = this.settings.port, host = this.settings.host): Promise<AddressInfo> {
     this.spans ??= await startSpanExport(this.realm, this.config.tracing?.collectorEndpoint, this.env);
     for (const u of this.upstreams.values()) u.startHealthChecks();
+    // Longer than the 2 s connect timeout: a Redis that does not answer is reported first.
+    await this.limiter.started(2500);
     await new Promise<void>((resolve, reject) => {
       this.listener.once('error', reject);
       this.listener.listen(port, host, () => {
