@@ -165,3 +165,24 @@ describe('a model with line-break, control, bidi and Markdown characters in its 
     }
   });
 });
+
+describe('machine-readable output of a model whose text holds terminal escapes', () => {
+  const model = 'test/fixtures/valid/hostile-audit-reason.ttl';
+  const reason = 'ok\u001b[2J\u001b]0;title\u0007\nFAKE: line\r\u202eevil\u009b31m\u2028';
+
+  it.each(['json', 'sarif'])('audit --format %s holds them only as JSON escapes', async (format) => {
+    const run = await gwgen(['audit', model, '--format', format, '--fail-on', 'never']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(RAW_FORBIDDEN.exec(run.stdout)?.[0]).toBeUndefined();
+    // The reason is still there, whole, once the JSON is read.
+    expect(JSON.stringify(JSON.parse(run.stdout))).toContain(JSON.stringify(reason).slice(1, -1));
+  });
+
+  it('query --format json holds them only as JSON escapes, the values unchanged', async () => {
+    const run = await gwgen(['query', model, '-e', 'SELECT ?v WHERE { ?r agw:auditReason ?v }', '--format', 'json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(RAW_FORBIDDEN.exec(run.stdout)?.[0]).toBeUndefined();
+    const doc = JSON.parse(run.stdout) as { results: { bindings: Array<{ v: { value: string } }> } };
+    expect(doc.results.bindings.map((b) => b.v.value)).toEqual([reason]);
+  });
+});
