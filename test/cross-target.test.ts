@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
+import { markdownText } from '../dist/pipeline/helpers.js';
 import { ROOT } from './helpers.js';
 import { requestsFor, routeChoiceDifferences } from './route-choice.js';
 
@@ -332,9 +333,9 @@ const READERS: readonly { target: string; read(out: Output): Reader }[] = [
   { target: 'gateway', read: gatewayReader },
 ];
 
-/** `subject` as a whole item of a note (markdown-escaped): not a prefix of a longer name. */
+/** `subject` as a whole item of a note (as the md helper writes it): not a prefix of a longer name. */
 function mentions(note: string, subject: string): boolean {
-  const escaped = subject.replace(/_/g, '\\_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escaped = markdownText(subject).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`).test(note);
 }
 

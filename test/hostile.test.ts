@@ -1,11 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { parse } from 'yaml';
+import * as prettier from 'prettier';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
-import { yamlFlowScalar, yamlScalar, jsonLiteral } from '../dist/pipeline/helpers.js';
-import { ROOT } from './helpers.js';
+import { yamlFlowScalar, yamlScalar, jsonLiteral, markdownText } from '../dist/pipeline/helpers.js';
+import { ROOT, gwgen, snapshotDir, tempDir } from './helpers.js';
+
+/**
+ * What no generated file may hold raw: what YAML 1.1 parsers (libyaml in Kong, go-yaml in kubectl)
+ * refuse ("control characters are not allowed": C0 but tab/LF/CR, DEL, C1, U+FFFE/FFFF) or read
+ * as a line break (U+0085, U+2028, U+2029: a plain scalar ends there, a quoted one folds it to a
+ * space), and bidi controls and the BOM, which make a file display other than it reads.
+ */
+// eslint-disable-next-line no-control-regex
+const RAW_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]/u;
 
 const HOSTILE = [
   '',
@@ -51,6 +61,13 @@ const HOSTILE = [
   'emoji 🚀',
   '\\backslash\\',
   '{vault://env/x}',
+  'a\u2028b: c',
+  'nel\u0085next: x',
+  'csi\u009b[31m',
+  'del\u007f',
+  'bidi \u202egnp.exe\u202c \u2066x\u2069',
+  'bom\ufeff',
+  'say "hi" \u202e',
 ];
 
 describe('escaping helpers', () => {
@@ -58,6 +75,8 @@ describe('escaping helpers', () => {
     expect(parse(`k: ${yamlScalar(value)}\n`)).toEqual({ k: value });
     expect(parse(`k: [${yamlFlowScalar(value)}, ${yamlFlowScalar(value)}]\n`)).toEqual({ k: [value, value] });
     expect(yamlScalar(value)).not.toContain('\n');
+    expect(yamlScalar(value)).not.toMatch(RAW_FORBIDDEN);
+    expect(yamlFlowScalar(value)).not.toMatch(RAW_FORBIDDEN);
   });
 
   it.each(HOSTILE)('JSON/TypeScript literal round-trips %j', (value) => {
@@ -65,6 +84,12 @@ describe('escaping helpers', () => {
     expect(JSON.parse(literal)).toBe(value);
     // Evaluated as a JavaScript expression it is the same string, and nothing else runs.
     expect(new Function(`return ${literal};`)()).toBe(value);
+    expect(literal).not.toMatch(RAW_FORBIDDEN);
+  });
+
+  it.each(HOSTILE)('Markdown text of %j is one inline text node', async (value) => {
+    const ast = await parseMarkdown(`Applies to: x\n\n- ${markdownText(value)}\n\n${markdownText(value)}\n`);
+    expect(markupOf(ast)).toEqual([]);
   });
 });
 
@@ -88,5 +113,76 @@ describe('a model with hostile strings', () => {
     expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
     const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
     expect(notes).not.toMatch(/^kind: Secret/m);
+  });
+});
+
+/** prettier's Markdown parser (remark, with GFM's autolinks), which its typings leave out. */
+const parseMarkdown = async (text: string): Promise<MdNode> =>
+  ((await (prettier as unknown as { __debug: { parse(t: string, o: { parser: string }): Promise<{ ast: MdNode }> } }).__debug.parse(text, { parser: 'markdown' })).ast);
+
+interface MdNode {
+  type: string;
+  value?: string;
+  children?: MdNode[];
+}
+
+/** Every node of a Markdown tree that is more than text and paragraphs in one list item: what model text must never make. */
+function markupOf(node: MdNode, inList = 0): string[] {
+  // liquidNode: prettier's parser reads "{{x}}" as a Liquid tag, which Markdown renders as text.
+  const own = ['root', 'paragraph', 'text', 'liquidNode'].includes(node.type) || (node.type === 'list' && inList === 0) || (node.type === 'listItem' && inList === 1) ? [] : [`${node.type} ${JSON.stringify(node.value ?? '')}`];
+  const depth = node.type === 'list' ? inList + 1 : inList;
+  return [...own, ...(node.children ?? []).flatMap((c) => markupOf(c, depth))];
+}
+
+describe('a model with line-break, control, bidi and Markdown characters in its free text', () => {
+  it('writes YAML and JSON that hold them only as escapes, and Markdown that makes no link, HTML or heading of them', async () => {
+    const out = tempDir();
+    try {
+      const run = await gwgen(['generate', 'test/fixtures/valid/hostile-text.ttl', '-o', out]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const files = snapshotDir(out);
+      const tier = 'gold\u0085nel\u2028ls\u2029ps\u009bcsi\u007fdel\u202ertl\ufeffbom';
+      for (const [path, content] of Object.entries(files)) expect(RAW_FORBIDDEN.exec(content)?.[0], path).toBeUndefined();
+      for (const [path, content] of Object.entries(files).filter(([p]) => /\.ya?ml$/.test(p))) {
+        for (const doc of parseAllDocuments(content)) expect([...doc.errors, ...doc.warnings], path).toEqual([]);
+      }
+      // The tier reaches the gateway's config, and the Kubernetes ConfigMap that carries it, unchanged.
+      const config = JSON.parse(files['gateway/config.json']!) as { consumers: Array<{ tier: { name: string } }> };
+      expect(JSON.stringify(config)).toContain(JSON.stringify(tier).slice(1, -1));
+      const configMap = parseAllDocuments(files['k8s/gateway.yaml']!).map((d) => d.toJS() as { kind: string; data?: Record<string, string> }).find((d) => d.kind === 'ConfigMap')!;
+      expect(JSON.parse(Object.values(configMap.data!)[0]!)).toEqual(config);
+      // Kong's regex path holds U+2028 decoded: as an escape, so that libyaml does not break the line there.
+      const kong = parse(files['kong/kong.yml']!) as { services: Array<{ routes: Array<{ paths?: string[] }> }> };
+      expect(kong.services.flatMap((s) => s.routes.flatMap((r) => r.paths ?? [])).some((p) => p.includes('a\u2028b'))).toBe(true);
+      for (const path of ['kong/NOTES.md', 'k8s/NOTES.md', 'gateway/README.md']) {
+        const ast = await parseMarkdown(files[path]!);
+        const made = markupOf(ast).filter((m) => !/^(heading|list|listItem|strong|inlineCode|code|emphasis) /.test(m) || /evil|Heading|item|ordered/.test(m));
+        expect(made, path).toEqual([]);
+      }
+      expect(files['kong/NOTES.md']).toContain('\\u202egnp.exe\\u202c');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('machine-readable output of a model whose text holds terminal escapes', () => {
+  const model = 'test/fixtures/valid/hostile-audit-reason.ttl';
+  const reason = 'ok\u001b[2J\u001b]0;title\u0007\nFAKE: line\r\u202eevil\u009b31m\u2028';
+
+  it.each(['json', 'sarif'])('audit --format %s holds them only as JSON escapes', async (format) => {
+    const run = await gwgen(['audit', model, '--format', format, '--fail-on', 'never']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(RAW_FORBIDDEN.exec(run.stdout)?.[0]).toBeUndefined();
+    // The reason is still there, whole, once the JSON is read.
+    expect(JSON.stringify(JSON.parse(run.stdout))).toContain(JSON.stringify(reason).slice(1, -1));
+  });
+
+  it('query --format json holds them only as JSON escapes, the values unchanged', async () => {
+    const run = await gwgen(['query', model, '-e', 'SELECT ?v WHERE { ?r agw:auditReason ?v }', '--format', 'json']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(RAW_FORBIDDEN.exec(run.stdout)?.[0]).toBeUndefined();
+    const doc = JSON.parse(run.stdout) as { results: { bindings: Array<{ v: { value: string } }> } };
+    expect(doc.results.bindings.map((b) => b.v.value)).toEqual([reason]);
   });
 });

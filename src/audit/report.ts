@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import stringWidth from 'string-width';
 import { formatLocation, visible } from '../errors.js';
+import { jsonLiteral } from '../pipeline/helpers.js';
 import { VERSION } from '../version.js';
 import type { Finding } from './audit.js';
 import type { AuditRule, Severity } from './rules.js';
@@ -15,7 +16,7 @@ export function toJson(findings: readonly Finding[]): string {
     message: f.message,
     ...(f.suppressed ? { suppressed: true, ...(f.suppressed.reason !== undefined ? { reason: f.suppressed.reason } : {}) } : {}),
   }));
-  return `${JSON.stringify(out, null, 2)}\n`;
+  return `${jsonLiteral(out, 2)}\n`;
 }
 
 /**
@@ -113,7 +114,7 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
       },
     ],
   };
-  return `${JSON.stringify(log, null, 2)}\n`;
+  return `${jsonLiteral(log, 2)}\n`;
 }
 
 function pascal(id: string): string {

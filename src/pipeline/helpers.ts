@@ -13,6 +13,18 @@ const SAFE_PLAIN = /^[A-Za-z_/][A-Za-z0-9_./-]*$/;
 const YAML_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN|_)$/;
 
 /**
+ * Characters always written as `\uXXXX` escapes, in YAML and in JSON/TypeScript literals. YAML 1.1
+ * parsers (libyaml in Kong, go-yaml in kubectl) read U+0085, U+2028 and U+2029 as line breaks (a
+ * plain `a<U+2028>b: c` ends the scalar and starts a key; in quotes NEL folds to a space) and
+ * refuse DEL, C1 controls and U+FFFE/FFFF outright, none of which JSON.stringify escapes. Bidi
+ * controls and the BOM are valid data but make a file read differently from how it displays.
+ */
+// eslint-disable-next-line no-control-regex
+const ESCAPED = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]/g;
+const hasEscaped = (s: string) => s.search(ESCAPED) !== -1;
+const escapeChars = (s: string) => s.replace(ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
  * What the library decided per string. Models repeat the same values on every route ("5s",
  * "5xx,connect-failure", URLs), and a call into the library costs ~10 µs (a Document and a
  * Schema each time): ~0.2 s of rendering at 1,000 routes.
@@ -37,7 +49,7 @@ export function yamlScalar(value: unknown): string {
   if (scalar === undefined) {
     const plain = stringify(value, { lineWidth: 0, version: '1.1' }).replace(/\n$/, '');
     // Anything multi-line, block-styled or quoted by the library is written quoted.
-    scalar = plain.includes('\n') || /^[|>'"]/.test(plain) ? quoted(value) : plain;
+    scalar = plain.includes('\n') || /^[|>'"]/.test(plain) || hasEscaped(value) ? quoted(value) : plain;
     // A long-running `gwgen watch` renders many models: keep the memo bounded.
     if (decided.size >= 50_000) decided.clear();
     decided.set(value, scalar);
@@ -64,9 +76,8 @@ function positional(value: number): string {
  * (`'say "hi"'`, a `'` doubled), as prettier rewrites it.
  */
 function quoted(value: string): string {
-  const json = JSON.stringify(value);
-  const raw = json.slice(1, -1);
-  return raw.includes('"') && !/\\[^"]/.test(raw) ? `'${value.replace(/'/g, "''")}'` : json;
+  const raw = escapeChars(JSON.stringify(value).slice(1, -1));
+  return raw.includes('"') && !/\\[^"]/.test(raw) ? `'${value.replace(/'/g, "''")}'` : `"${raw}"`;
 }
 
 /** A scalar inside a flow sequence (`[a, b]`), where `,[]{}:` also end a plain scalar. */
@@ -106,7 +117,7 @@ export function yamlBlock(value: unknown, indent: number): string {
   const text = String(value);
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   // eslint-disable-next-line no-control-regex
-  if (body === '' || body.endsWith('\n') || /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/.test(body) || /^[ \t]/.test(body) || /[ \t]$/m.test(body)) {
+  if (body === '' || body.endsWith('\n') || /[\u0000-\u0008\u000b-\u001f]/.test(body) || hasEscaped(body) || /^[ \t]/.test(body) || /[ \t]$/m.test(body)) {
     return yamlScalar(text);
   }
   const pad = ' '.repeat(Math.max(1, Math.floor(indent)));
@@ -116,9 +127,33 @@ export function yamlBlock(value: unknown, indent: number): string {
     .join('\n')}`;
 }
 
-/** A JSON (and TypeScript/JavaScript) literal. U+2028/2029 are escaped for older parsers. */
+/**
+ * A JSON (and TypeScript/JavaScript) literal, with the characters of ESCAPED as escapes: U+2028/2029
+ * for older parsers, the rest so that a generated file shows what it holds. Outside strings JSON
+ * has none of them, so the replacement only ever touches string contents.
+ */
 export function jsonLiteral(value: unknown, indent?: number): string {
-  return (JSON.stringify(value, null, indent) ?? 'undefined').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return escapeChars(JSON.stringify(value, null, indent) ?? 'undefined');
+}
+
+/**
+ * Model text as Markdown inline text: one line (runs of blanks and line breaks as one space, as
+ * Markdown shows them and prettier writes them); Markdown and HTML characters escaped, `&` too (an
+ * entity would show another text); no link either, as GFM makes one of a bare URL, `www.` name or
+ * e-mail address; a block marker at the start (`# `, `- `, `1. `, `===`) escaped,
+ * since a value can start a line or a list item's text (`- # x` is a heading); and the characters
+ * of ESCAPED, which would reorder or hide the text around them, shown as `\uXXXX`.
+ */
+export function markdownText(value: unknown): string {
+  return escapeChars(
+    String(value)
+      .replace(/[\r\n\t \u0085\u2028\u2029]+/g, ' ')
+      .trim()
+      .replace(/([\\`*_[\]|<>&@])/g, '\\$1')
+      // GFM links bare URLs, www. names and e-mail addresses (the "@" above) of its own.
+      .replace(/:\/\//g, '\\://')
+      .replace(/\b(www)\./gi, '$1\\.'),
+  ).replace(/^([#+=~-])|^(\d{1,9})([.)])(?= |$)/, (_m, mark?: string, digits?: string, dot?: string) => (mark !== undefined ? `\\${mark}` : `${digits}\\${dot}`));
 }
 
 const words = (s: string) =>
@@ -162,11 +197,7 @@ export const HELPERS: Record<string, HelperDelegate> = {
    * Text for a Markdown table cell: one line, with Markdown and HTML characters escaped, and
    * runs of blanks as one space (as Markdown shows them, and prettier writes them).
    */
-  md: (value: unknown) =>
-    String(value)
-      .replace(/[\r\n\t ]+/g, ' ')
-      .trim()
-      .replace(/([\\`*_[\]|<>])/g, '\\$1'),
+  md: (value: unknown) => markdownText(value),
   isArray: (a: unknown) => Array.isArray(a),
   eq: (a: unknown, b: unknown) => a === b,
   and: (...list: unknown[]) => args(list).every(Boolean),

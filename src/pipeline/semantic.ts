@@ -308,13 +308,23 @@ const FORMAT_EXAMPLES: Readonly<Record<string, string>> = {
   healthCheckPath: '"/healthz"',
 };
 
+/**
+ * A value as a message quotes it: JSON-quoted, so that quotes and line breaks in it stay visible,
+ * and cut after 120 characters, so that a 60 KB value does not bury the message (the location
+ * says where the whole value is).
+ */
+function shownValue(value: string): string {
+  const chars = [...value];
+  return chars.length <= 120 ? JSON.stringify(value) : `${JSON.stringify(chars.slice(0, 100).join(''))}… (${chars.length} characters)`;
+}
+
 function checkStringFormats(store: Store, report: Report): void {
   for (const [cls, property, check] of STRING_FORMATS) {
     for (const node of subjectsOfType(store, cls)) {
       for (const value of literalValues(store, node, property)) {
         const reason = check(value);
         const example = FORMAT_EXAMPLES[property];
-        if (reason) report(node, property, 'format', `agw:${property} ${JSON.stringify(formats.redactCredentials(value))} ${reason}`, example ? `write it like agw:${property} ${example}` : `fix the value of agw:${property}`);
+        if (reason) report(node, property, 'format', `agw:${property} ${shownValue(formats.redactCredentials(value))} ${reason}`, example ? `write it like agw:${property} ${example}` : `fix the value of agw:${property}`);
       }
     }
   }

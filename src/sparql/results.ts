@@ -1,15 +1,16 @@
 import type { Term } from 'n3';
 import stringWidth from 'string-width';
 import { visible } from '../errors.js';
+import { jsonLiteral } from '../pipeline/helpers.js';
 import type { QueryOutcome } from './engine.js';
 
 /** W3C SPARQL 1.1 Query Results JSON Format. */
 export function toSparqlJson(outcome: QueryOutcome): string {
-  if (outcome.kind === 'boolean') return `${JSON.stringify({ head: {}, boolean: outcome.value }, null, 2)}\n`;
+  if (outcome.kind === 'boolean') return `${jsonLiteral({ head: {}, boolean: outcome.value }, 2)}\n`;
   // Each binding lists its variables in head.vars order (the engine's order is its own), so a
   // reader sees the columns of the SELECT; an unbound variable is left out, as the format says.
   const bindings = outcome.rows.map((row) => Object.fromEntries(outcome.variables.flatMap((v) => (row[v] ? [[v, termJson(row[v])]] : []))));
-  return `${JSON.stringify({ head: { vars: outcome.variables }, results: { bindings } }, null, 2)}\n`;
+  return `${jsonLiteral({ head: { vars: outcome.variables }, results: { bindings } }, 2)}\n`;
 }
 
 function termJson(term: Term): Record<string, string> {
