@@ -363,6 +363,24 @@ describe('gwgen generate: regeneration rules', () => {
     expect(readdirSync(elsewhere)).toEqual([]);
   });
 
+  it('an output directory to be made under a symbolic link to a folder that is there is written (the link is no link to nothing)', async () => {
+    const base = tempDir();
+    mkdirSync(join(base, 'real'));
+    // Relative, as `ln -s real link` makes it: it resolves from the link's folder, not from the cwd.
+    symlinkSync('real', join(base, 'link'));
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(base, 'link/deploy/out'), '-t', 'kong']);
+    expect(r.stderr).not.toContain('does not exist');
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(join(base, 'real/deploy/out/kong/kong.yml'))).toBe(true);
+
+    // A relative link to nothing: the folder to create is named where the link looks for it.
+    symlinkSync('missing', join(base, 'gone'));
+    const dangling = await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(base, 'gone/out'), '-t', 'kong']);
+    expect(dangling.exitCode).toBe(2);
+    expect(dangling.stderr).toContain(`hint: create ${join(base, 'missing')},`);
+    expect(existsSync(join(base, 'missing'))).toBe(false);
+  });
+
   it('a Windows checkout (every file CRLF) is up to date, and --force after a model edit keeps the user code and CRLF', async () => {
     const out = tempDir();
     const models = tempDir();

@@ -154,9 +154,13 @@ export async function outputDirProblem(dir: string): Promise<Problem | undefined
     for (let path = resolve(dir); ; path = dirname(path)) {
       const link = await lstat(path).then((st) => st.isSymbolicLink(), () => undefined);
       if (link === true) {
+        // A link to a folder that is there is a folder like any other: gwgen makes DIR inside it,
+        // as it writes into `-o link` itself.
+        if (await stat(path).then((s) => s.isDirectory(), () => false)) return undefined;
         const target = await readlink(path);
         const what = path === resolve(dir) ? 'is' : `cannot be created: ${path} on its path is`;
-        return problem('usage', `the output directory ${dir} ${what} a symbolic link to ${target}, which does not exist`, { location: { file: path }, hint: `create ${target}, or ${hint}` });
+        // A relative target is relative to the link's folder, not to the working directory.
+        return problem('usage', `the output directory ${dir} ${what} a symbolic link to ${target}, which does not exist`, { location: { file: path }, hint: `create ${resolve(dirname(path), target)}, or ${hint}` });
       }
       if (link === false || path === dirname(path)) return undefined;
     }
