@@ -317,6 +317,37 @@ describe('gwgen generate: regeneration rules', () => {
     }
   });
 
+  it('user code saved in another encoding than UTF-8 is not garbled by a rewrite: exit 3 naming file:line, nothing written; --force is told', async () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'model.ttl'), readFileSync(join(ROOT, 'examples/metered-api.ttl')));
+    // A pack whose hooks.ts differs from gwgen's outside the regions: switching to it rewrites the file.
+    const pack = join(project, 'pack-src');
+    mkdirSync(join(pack, 'templates/gateway/src'), { recursive: true });
+    writeFileSync(join(pack, 'pack.toml'), '[pack]\nname = "hooks-v2"\nversion = "1.0.0"\ndescription = "hooks with one more comment"\n');
+    writeFileSync(join(pack, 'templates/gateway/src/hooks.ts.hbs'), `// hooks v2\n${readFileSync(join(ROOT, 'templates/gateway/src/hooks.ts.hbs'), 'utf8')}`);
+    expect((await gwgen(['pack', 'install', './pack-src'], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['generate', 'model.ttl', '-o', 'out'], { cwd: project })).exitCode).toBe(0);
+    const hooks = join(project, 'out/gateway/src/hooks.ts');
+    const text = readFileSync(hooks, 'utf8');
+    const end = '  // gwgen:user-code-end before-proxy\n';
+    // "café" in Latin-1, as an editor set to Windows-1252 saves it: 0xE9 is no UTF-8.
+    const latin1 = Buffer.concat([Buffer.from(text.slice(0, text.indexOf(end))), Buffer.from('  // caf\xe9\n', 'latin1'), Buffer.from(text.slice(text.indexOf(end)))]);
+    writeFileSync(hooks, latin1);
+    const line = text.slice(0, text.indexOf(end)).split('\n').length;
+
+    const r = await gwgen(['generate', 'model.ttl', '-o', 'out', '--pack', 'hooks-v2'], { cwd: project });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(`${hooks}:${line}: error: gateway/src/hooks.ts is not UTF-8 text`);
+    expect(readFileSync(hooks).equals(latin1)).toBe(true);
+
+    // Saved as UTF-8, the code is carried over into the pack's file as the user wrote it.
+    writeFileSync(hooks, latin1.toString('latin1'));
+    expect((await gwgen(['generate', 'model.ttl', '-o', 'out', '--pack', 'hooks-v2'], { cwd: project })).exitCode).toBe(0);
+    const after = readFileSync(hooks, 'utf8');
+    expect(after.startsWith('// hooks v2\n')).toBe(true);
+    expect(after).toContain('  // café\n');
+  });
+
   it('never touches files it did not generate, and refuses to overwrite them', async () => {
     const out = tempDir();
     mkdirSync(join(out, 'kong'), { recursive: true });
