@@ -433,6 +433,27 @@ describe('gwgen generate: regeneration rules', () => {
     expect(readFileSync(join(out, 'kong/kong.yml'), 'utf8')).not.toMatch(/[^\r]\n/);
   });
 
+  it('a byte order mark an editor put at the start of generated files is no hand edit: up to date, and a rewrite keeps it and the user code', async () => {
+    const out = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const kong = join(out, 'kong/kong.yml');
+    writeFileSync(hooks, `\uFEFF${readFileSync(hooks, 'utf8').replace(/^( *\/\/ gwgen:user-code-begin before-proxy\n)/m, '$1  ctx.setUpstreamHeader("x-mine", "1");\n')}`);
+    writeFileSync(kong, `\uFEFF${readFileSync(kong, 'utf8')}`);
+    const saved = snapshotDir(out);
+    const check = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
+    expect(check.exitCode, check.stderr).toBe(0);
+    // Another model: kong.yml is rewritten.
+    const other = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out]);
+    expect(other.exitCode, other.stderr).toBe(0);
+    expect(readFileSync(hooks, 'utf8')).toBe(saved['gateway/src/hooks.ts']);
+    const rewritten = readFileSync(kong, 'utf8');
+    expect(rewritten).not.toBe(saved['kong/kong.yml']);
+    expect(rewritten.startsWith('\uFEFF')).toBe(true);
+    expect(rewritten.slice(1)).not.toContain('\uFEFF');
+    expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--check'])).exitCode).toBe(0);
+  });
+
   it('a manifest that is not JSON stops the run (exit 3) naming it, leaving DIR as it was; --force rebuilds it', async () => {
     const out = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);

@@ -258,7 +258,16 @@ async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manif
  * Windows) is still the file gwgen wrote. Texts are compared and hashed with LF line ends.
  */
 function lf(text: string): string {
-  return text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text;
+  const bare = hasBom(text) ? text.slice(1) : text;
+  return bare.includes('\r\n') ? bare.replace(/\r\n/g, '\n') : bare;
+}
+
+/**
+ * Nor is a UTF-8 byte order mark, which some Windows editors put at the start of every file
+ * they save: gwgen keeps it when it rewrites the file, as it keeps CRLF.
+ */
+function hasBom(text: string): boolean {
+  return text.charCodeAt(0) === 0xfeff;
 }
 
 /** Whether a file's first line ends in CRLF: gwgen then keeps CRLF when it rewrites the file. */
@@ -379,7 +388,8 @@ export async function planWrite(
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path), line }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
       }
     }
-    const written = onDisk !== undefined && usesCrlf(onDisk) ? content.replace(/\r?\n/g, '\r\n') : content;
+    const ends = onDisk !== undefined && usesCrlf(onDisk) ? content.replace(/\r?\n/g, '\r\n') : content;
+    const written = onDisk !== undefined && hasBom(onDisk) ? `\uFEFF${ends}` : ends;
     contents.set(file.path, written);
     entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
