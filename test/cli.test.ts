@@ -210,6 +210,14 @@ describe('gwgen generate: regeneration rules', () => {
     const stale = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--check']);
     expect(stale.exitCode).toBe(3);
     expect(stale.stdout).toContain('update   kong/kong.yml');
+    expect(stale.stdout).not.toContain('unchanged');
+    expect(snapshotDir(out)).toEqual(before);
+    // A generated file deleted by hand is generated again: --check names it, and only it.
+    rmSync(join(out, 'kong/NOTES.md'));
+    const gone = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check']);
+    expect(gone.exitCode).toBe(3);
+    expect(gone.stdout.trim()).toBe('create   kong/NOTES.md');
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out])).exitCode).toBe(0);
     expect(snapshotDir(out)).toEqual(before);
     const empty = tempDir();
     expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', join(empty, 'x'), '--check'])).exitCode).toBe(3);

@@ -68,7 +68,8 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
           const changed = planDrifts(written.plan) || !written.ok;
           if (changed) {
             out.info(`${outDir} is out of date:`);
-            out.result(describePlan(written.plan));
+            // What differs only: a CI log should not bury the one stale file among every unchanged one.
+            out.result(describePlan(written.plan, { changesOnly: true }));
             if (!written.ok) out.problems(written.problems);
             return 3;
           }
@@ -92,12 +93,12 @@ Exit codes: 0 done, 1 invalid model, 2 usage error, 3 --check found differences 
     );
 }
 
-function describePlan(plan: WritePlan): string {
+function describePlan(plan: WritePlan, { changesOnly = false } = {}): string {
   const lines = [
     ...plan.create.map((p) => `create   ${p}`),
     ...plan.update.map((p) => `update   ${p}`),
     ...plan.delete.map((p) => `delete   ${p}`),
-    ...plan.unchanged.map((p) => `unchanged ${p}`),
+    ...(changesOnly ? [] : plan.unchanged.map((p) => `unchanged ${p}`)),
     // The manifest alone may change: the model files were named differently, or gwgen is newer.
     ...(plan.manifestChanged ? [`${plan.manifestCreated ? 'create' : 'update'}   ${MANIFEST_PATH}`] : []),
   ];
