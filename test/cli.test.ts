@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, lstatSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -400,6 +400,36 @@ describe('gwgen generate: regeneration rules', () => {
       expect(r.stderr).toContain('kong is a symbolic link');
     }
     expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('a generated file the user replaced with a symbolic link is not silently replaced or removed (exit 3); --force does, leaving the file it leads to alone', async () => {
+    const out = tempDir();
+    const elsewhere = tempDir();
+    expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out])).exitCode).toBe(0);
+    // The user keeps kong.yml and an Istio file in a shared folder and links them in.
+    const linked = ['kong/kong.yml', 'istio/gateway.yaml'];
+    for (const path of linked) {
+      const shared = join(elsewhere, path.replace('/', '-'));
+      writeFileSync(shared, readFileSync(join(out, path)));
+      rmSync(join(out, path));
+      symlinkSync(shared, join(out, path));
+    }
+    const shared = snapshotDir(elsewhere);
+    expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', out, '--check'])).exitCode).toBe(0);
+
+    // Another model rewrites kong.yml and no longer has a mesh (istio/ goes).
+    const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(`${join(out, 'kong/kong.yml')}: error: kong/kong.yml is a symbolic link to ${join(elsewhere, 'kong-kong.yml')}`);
+    expect(r.stderr).toContain('istio/gateway.yaml is no longer generated, but is a symbolic link');
+    for (const path of linked) expect(lstatSync(join(out, path)).isSymbolicLink(), path).toBe(true);
+    expect(existsSync(join(out, 'istio/virtualservice.yaml'))).toBe(true);
+
+    const forced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(lstatSync(join(out, 'kong/kong.yml')).isFile()).toBe(true);
+    expect(existsSync(join(out, 'istio'))).toBe(false);
+    expect(snapshotDir(elsewhere)).toEqual(shared);
   });
 
   it('an output directory to be made under a symbolic link to a folder that is there is written (the link is no link to nothing)', async () => {
