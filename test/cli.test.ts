@@ -430,6 +430,25 @@ describe('gwgen generate: regeneration rules', () => {
     expect(lstatSync(join(out, 'kong/kong.yml')).isFile()).toBe(true);
     expect(existsSync(join(out, 'istio'))).toBe(false);
     expect(snapshotDir(elsewhere)).toEqual(shared);
+
+    // A link to an (empty) folder or to nothing is the user's link too; --force replaces it, and
+    // makes nothing where it pointed.
+    const folder = join(elsewhere, 'folder');
+    mkdirSync(folder);
+    rmSync(join(out, 'kong/kong.yml'));
+    symlinkSync(folder, join(out, 'kong/kong.yml'));
+    rmSync(join(out, 'kong/NOTES.md'));
+    symlinkSync(join(elsewhere, 'gone.md'), join(out, 'kong/NOTES.md'));
+    const again = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);
+    expect(again.exitCode).toBe(3);
+    expect(again.stderr).toContain(`kong/kong.yml is a symbolic link to ${folder}`);
+    expect(again.stderr).toContain(`kong/NOTES.md is a symbolic link to ${join(elsewhere, 'gone.md')}`);
+    const replaced = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--force']);
+    expect(replaced.exitCode, replaced.stderr).toBe(0);
+    for (const path of ['kong/kong.yml', 'kong/NOTES.md']) expect(lstatSync(join(out, path)).isFile(), path).toBe(true);
+    expect(readdirSync(folder)).toEqual([]);
+    expect(existsSync(join(elsewhere, 'gone.md'))).toBe(false);
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '--check'])).exitCode).toBe(0);
   });
 
   it('an output directory to be made under a symbolic link to a folder that is there is written (the link is no link to nothing)', async () => {

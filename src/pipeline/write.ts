@@ -119,14 +119,16 @@ function firstNonUtf8Line(bytes: Buffer): number | undefined {
 }
 
 async function occupant(dir: string, full: string): Promise<Occupant> {
+  // A link the user put where gwgen writes a file: read through, it may say what gwgen would write.
+  const linkTo = await readlink(full).catch(() => undefined);
   try {
     const bytes = await readFile(full);
     const notUtf8 = firstNonUtf8Line(bytes);
-    // A link the user put where gwgen wrote a file: read through, it may say what gwgen would write.
-    const linkTo = await readlink(full).catch(() => undefined);
     return { kind: 'file', text: bytes.toString('utf8'), ...(notUtf8 !== undefined ? { notUtf8 } : {}), ...(linkTo !== undefined ? { linkTo } : {}) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // A link to nothing, to a folder or to itself is the user's link all the same: writing would replace it.
+    if (linkTo !== undefined && (code === 'ENOENT' || code === 'EISDIR' || code === 'ELOOP')) return { kind: 'file', text: '', linkTo };
     if (code === 'ENOENT') return { kind: 'none' };
     if (code === 'EISDIR') return { kind: 'directory' };
     if (code !== 'ENOTDIR') throw err;
@@ -578,10 +580,12 @@ async function commit(plan: WritePlan): Promise<void> {
       ...(await Promise.all(
         writes.map(async ({ path }, i) => {
           const target = inside(plan.dir, path);
-          const old = await stat(target).catch(() => undefined);
+          // lstat: a link (which --force replaces) is moved aside as itself, whatever it leads to.
+          const old = await lstat(target).catch(() => undefined);
           const kind = old === undefined ? 'none' : old.isDirectory() ? 'folder' : 'file';
-          // A file that is rewritten keeps its permissions (a script made executable stays so).
-          if (kind === 'file') await chmod(join(staging, `${i}.new`), old!.mode & 0o7777);
+          // A file that is rewritten keeps its permissions (a script made executable stays so); a link, those of the file it led to.
+          const was = old?.isSymbolicLink() ? await stat(target).catch(() => undefined) : old;
+          if (kind === 'file' && was?.isFile()) await chmod(join(staging, `${i}.new`), was.mode & 0o7777);
           const staged = await stat(join(staging, `${i}.new`));
           return { target: path, tmp: `${i}.new`, size: staged.size, mtimeMs: staged.mtimeMs, ...(kind === 'file' ? { backup: `${i}.old` } : {}), ...(kind === 'folder' ? { wasFolder: true } : {}) };
         }),
