@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import stringWidth from 'string-width';
 import { execa } from 'execa';
@@ -303,5 +304,82 @@ describe('query --format json is the W3C SPARQL 1.1 Query Results JSON Format', 
     expect(Object.keys(second)).toEqual(['z', 'n']);
     const ask = await gwgen(['query', 'm.ttl', '-e', 'ASK { ?s rdfs:label ?l }', '--format', 'json'], { cwd: dir });
     expect(JSON.parse(ask.stdout)).toEqual({ head: {}, boolean: true });
+  });
+});
+
+describe('gwgen query: SERVICE never reaches the network', () => {
+  // SERVICE ?endpoint got Comunica's own words ("none of the configured actors were able to
+  // handle the operation type service"), without a location; each form is now refused by gwgen,
+  // at the SERVICE keyword, before the query runs.
+  it.each([
+    ['an IRI', (port: number) => `SELECT * WHERE { SERVICE <http://127.0.0.1:${port}/sparql> { ?s ?p ?o } }`, '1:18'],
+    ['SILENT', (port: number) => `ASK { SERVICE SILENT <http://127.0.0.1:${port}/sparql> { ?s ?p ?o } }`, '1:7'],
+    ['a variable endpoint bound by VALUES', (port: number) => `SELECT * WHERE {\n  VALUES ?ep { <http://127.0.0.1:${port}/sparql> }\n  SERVICE ?ep { ?s ?p ?o } }`, '3:3'],
+    ['inside a subquery in an OPTIONAL', (port: number) => `SELECT * WHERE { ?r agw:routePath ?p .\n OPTIONAL { { SELECT ?r WHERE { service ?ep { ?r ?x ?y } VALUES ?ep { <http://127.0.0.1:${port}/> } } } } }`, '2:33'],
+  ])('%s: exit 1 at the SERVICE keyword, no connection made', async (_name, text, where) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const connections: string[] = [];
+    const server = createServer((socket) => {
+      connections.push(String(socket.remoteAddress));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await gwgen(['query', 'm.ttl', '-e', text(port), '--format', 'json'], { cwd: dir });
+      expect(r.stderr).toBe(`-e:${where}: error: SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology\n  hint: remove the SERVICE block and query the model itself`);
+      expect(r.stdout).toBe('');
+      expect(r.exitCode).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(connections).toEqual([]);
+  });
+});
+
+describe('gwgen query: RDF 1.2 terms are written, not emptied', () => {
+  // A Turtle 1.2 model (N3 reads it) holds triple terms and literals with a base direction.
+  // Every format wrote a triple term as an empty literal, and JSON dropped the direction.
+  const STAR = `@prefix ex: <https://example.org/t#> .
+ex:a ex:label "hi"@en--rtl .
+ex:x ex:says <<( ex:a ex:b "say \\"hi\\", ok" )>> .
+`;
+  const q = 'SELECT ?s ?o WHERE { ?s ?p ?o FILTER(STRSTARTS(STR(?p), "https://example.org/t#")) } ORDER BY ?s';
+
+  it('json: "type": "triple" with subject, predicate and object; "its:dir" beside "xml:lang" (SPARQL 1.2)', async () => {
+    const dir = files({ 'm.ttl': STAR });
+    const r = await gwgen(['query', 'm.ttl', '-e', q, '--format', 'json'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).results.bindings).toEqual([
+      { s: { type: 'uri', value: 'https://example.org/t#a' }, o: { type: 'literal', value: 'hi', 'xml:lang': 'en', 'its:dir': 'rtl' } },
+      {
+        s: { type: 'uri', value: 'https://example.org/t#x' },
+        o: {
+          type: 'triple',
+          value: { subject: { type: 'uri', value: 'https://example.org/t#a' }, predicate: { type: 'uri', value: 'https://example.org/t#b' }, object: { type: 'literal', value: 'say "hi", ok' } },
+        },
+      },
+    ]);
+    const made = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?t WHERE { BIND(TRIPLE(agw:a, rdf:type, TRIPLE(agw:b, agw:c, 5)) AS ?t) }', '--format', 'json'], { cwd: dir });
+    expect(JSON.parse(made.stdout).results.bindings[0].t).toEqual({
+      type: 'triple',
+      value: {
+        subject: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#a' },
+        predicate: { type: 'uri', value: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#type' },
+        object: {
+          type: 'triple',
+          value: { subject: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#b' }, predicate: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#c' }, object: { type: 'literal', value: '5', datatype: 'http://www.w3.org/2001/XMLSchema#integer' } },
+        },
+      },
+    });
+  });
+
+  it('csv and table: <<( s p o )>>, a literal object in quotes', async () => {
+    const dir = files({ 'm.ttl': STAR });
+    const csv = await gwgen(['query', 'm.ttl', '-e', q, '--format', 'csv'], { cwd: dir });
+    expect(csv.exitCode, csv.stderr).toBe(0);
+    expect(csv.stdout.split('\r\n')).toEqual(['s,o', 'https://example.org/t#a,hi', 'https://example.org/t#x,"<<( https://example.org/t#a https://example.org/t#b ""say """"hi"""", ok"" )>>"']);
+    const table = await gwgen(['query', 'm.ttl', '-e', q], { cwd: dir });
+    expect(table.stdout.split('\n')[3]).toBe('https://example.org/t#x  <<( https://example.org/t#a https://example.org/t#b "say ""hi"", ok" )>>');
   });
 });

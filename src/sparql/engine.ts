@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DataFactory, Store, type Term } from 'n3';
+import { DataFactory, Store, type BaseQuad, type Quad_Object, type Quad_Predicate, type Quad_Subject, type Term } from 'n3';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
@@ -43,6 +43,13 @@ export const PROLOGUE = Object.entries(PREFIXES)
 
 const PROLOGUE_LINES = PROLOGUE.split('\n').length;
 
+/** A value in a result row: an RDF term, or a triple term (RDF 1.2: Turtle `<<( s p o )>>`, TRIPLE()). */
+export type ResultTerm = Term | BaseQuad;
+
+/**
+ * A result row. Typed as n3's Term, which has no triple terms: gwgen's own queries never select
+ * one, and only the query formats (results.ts) show one, reading the row as ResultTerm.
+ */
 export type Row = Record<string, Term>;
 
 const SKOLEM_PREFIX = 'urn:comunica_skolem:source_0:';
@@ -52,7 +59,9 @@ const SKOLEM_PREFIX = 'urn:comunica_skolem:source_0:';
  * IRI urn:comunica_skolem:source_0:b1) so that two sources cannot clash. gwgen queries one
  * store, so the store's own label comes back: the one its locator and its triples know.
  */
-function unscoped(term: Term): Term {
+function unscoped(term: ResultTerm): ResultTerm {
+  // Inside a triple term (Turtle 1.2 `<<( _:b ex:p ex:o )>>`) too.
+  if (term.termType === 'Quad') return DataFactory.quad(unscoped(term.subject) as Quad_Subject, term.predicate as Quad_Predicate, unscoped(term.object) as Quad_Object);
   const skolem = (term as { skolemized?: Term }).skolemized;
   return term.termType === 'BlankNode' && skolem?.value.startsWith(SKOLEM_PREFIX) ? DataFactory.blankNode(skolem.value.slice(SKOLEM_PREFIX.length)) : term;
 }
@@ -106,6 +115,12 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   if (operation.type === 'construct' || operation.type === 'describe') {
     throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
   }
+  // SERVICE would reach a remote endpoint, which a query over a model never does; refused here
+  // rather than by the engine, whose words for it differ with the form (`SERVICE ?endpoint`).
+  if (containsService(operation)) {
+    const at = sparqlTokens(text).find((t) => t.kind === 'name' && t.text.toUpperCase() === 'SERVICE');
+    throw new GwgenError(problem('query', 'SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology', { location: { file: origin, ...(at ? positionAt(text, at.offset) : {}) }, hint: 'remove the SERVICE block and query the model itself' }));
+  }
   let result;
   try {
     result = await qe.query(operation, context());
@@ -133,7 +148,7 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     try {
       for await (const bindings of stream) {
         const row: Row = {};
-        for (const [variable, term] of bindings) row[variable.value] = unscoped(term as Term);
+        for (const [variable, term] of bindings) row[variable.value] = unscoped(term as ResultTerm) as Term;
         rows.push(row);
       }
     } catch (err) {
@@ -149,6 +164,16 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     }
   }
   throw new GwgenError(problem('query', 'only SELECT and ASK queries are supported', { location: { file: origin }, ...ONLY_SELECT_ASK }));
+}
+
+/** Whether the algebra holds a SERVICE operation anywhere (in a subquery, an OPTIONAL, ...). */
+function containsService(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(containsService);
+  if (node === null || typeof node !== 'object') return false;
+  if ((node as { type?: unknown }).type === 'service') return true;
+  // RDF terms hold no operations; skipping them keeps the walk to the algebra.
+  if (typeof (node as { termType?: unknown }).termType === 'string') return false;
+  return Object.values(node).some(containsService);
 }
 
 /**
