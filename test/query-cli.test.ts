@@ -383,3 +383,33 @@ ex:x ex:says <<( ex:a ex:b "say \\"hi\\", ok" )>> .
     expect(table.stdout.split('\n')[3]).toBe('https://example.org/t#x  <<( https://example.org/t#a https://example.org/t#b "say ""hi"", ok" )>>');
   });
 });
+
+describe('gwgen query: a grouped SELECT projects only what it groups or aggregates (SPARQL 1.1, 11.4)', () => {
+  // `SELECT ?r (COUNT(*) AS ?n)` without GROUP BY ran: one row, ?r empty and ?n the count of
+  // everything, where the user meant a count per ?r. Jena and RDF4J refuse it, as the spec does.
+  it.each([
+    ['an aggregate without GROUP BY', 'SELECT (COUNT(*) AS ?n) ?r WHERE { ?r ?p ?o }', 'r', '1:25'],
+    ['GROUP BY another variable (the parser says so, naming nothing)', 'SELECT ?x\nWHERE { ?x ?p ?o } GROUP BY ?p', 'x', '1:8'],
+    ['in a subquery (located there, not at the outer SELECT)', 'SELECT ?r ?n WHERE { ?r a agw:Route\n  { SELECT (COUNT(?m) AS ?n) ?r WHERE { ?r agw:httpMethod ?m } } }', 'r', '2:30'],
+  ])('%s: exit 1 at the variable, nothing on stdout', async (_name, text, name, where) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'csv'], { cwd: dir });
+    expect(r.stderr).toBe(
+      `-e:${where}: error: the SPARQL query is invalid: ?${name} is selected, but the rows are grouped (by GROUP BY or an aggregate such as COUNT) and ?${name} is neither grouped nor aggregated\n  hint: add ?${name} to GROUP BY (GROUP BY ?${name}), or select an aggregate of it, e.g. (SAMPLE(?${name}) AS ?any)`,
+    );
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it.each([
+    ['GROUP BY with HAVING and ORDER BY', 'SELECT ?p (COUNT(*) AS ?n) WHERE { ?x ?p ?o FILTER(?p = agw:routePath) } GROUP BY ?p HAVING (COUNT(*) > 0) ORDER BY DESC(?n)', 'p,n', 'https://ggen.ai/ontology/api-gateway#routePath,1'],
+    ['GROUP BY an expression (AS ?k)', 'SELECT ?k (COUNT(*) AS ?n) WHERE { ?x agw:routePath ?o } GROUP BY (STR(?o) AS ?k)', 'k,n', '/a,1'],
+    ['a constant beside an aggregate', 'SELECT (1 AS ?one) (COUNT(?o) AS ?n) WHERE { ?x agw:routePath ?o }', 'one,n', '1,1'],
+    ['a grouped subquery', 'SELECT ?r ?n WHERE { ?r a agw:Route { SELECT ?r (COUNT(?o) AS ?n) WHERE { ?r agw:routePath ?o } GROUP BY ?r } }', 'r,n', 'https://example.org/t#r1,1'],
+  ])('%s still runs', async (_name, text, header, row) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'csv'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\r\n').filter(Boolean)).toEqual([header, row]);
+  });
+});

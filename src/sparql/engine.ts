@@ -4,7 +4,7 @@ import { GwgenError, problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
-import { normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
+import { normalizeQueryText, offsetOf, positionAt, projectedVariableOffset, queryShape, sparqlTokens } from './scan.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
 /** A parsed query: Comunica's algebra (its type names the form, e.g. "project", "ask", "load"). */
@@ -115,6 +115,10 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   if (operation.type === 'construct' || operation.type === 'describe') {
     throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
   }
+  // Comunica answers such a query with the variable unbound (one row: the count of everything);
+  // SPARQL 1.1 (11.4) makes it an error, as Jena and RDF4J report it.
+  const ungrouped = ungroupedProjection(operation);
+  if (ungrouped !== undefined) throw new GwgenError(ungroupedProblem(ungrouped, text, origin));
   // SERVICE would reach a remote endpoint, which a query over a model never does; refused here
   // rather than by the engine, whose words for it differ with the form (`SERVICE ?endpoint`).
   if (containsService(operation)) {
@@ -166,6 +170,43 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   throw new GwgenError(problem('query', 'only SELECT and ASK queries are supported', { location: { file: origin }, ...ONLY_SELECT_ASK }));
 }
 
+type Node = { type?: string; input?: unknown; variable?: { value: string }; variables?: Array<{ value: string }>; aggregates?: Array<{ variable: { value: string } }> };
+
+/**
+ * A variable a grouped SELECT (GROUP BY, or an aggregate without one) projects although it is
+ * neither grouped nor bound from an aggregate (`SELECT ?r (COUNT(*) AS ?n) WHERE { ... }`).
+ * The algebra of a grouped SELECT is project → (orderby, extend, filter for HAVING)* → group.
+ */
+function ungroupedProjection(node: unknown): string | undefined {
+  if (Array.isArray(node)) return node.map(ungroupedProjection).find((v) => v !== undefined);
+  if (node === null || typeof node !== 'object' || typeof (node as { termType?: unknown }).termType === 'string') return undefined;
+  const op = node as Node;
+  if (op.type === 'project' && op.variables) {
+    const bound = new Set<string>();
+    let below = op.input as Node | undefined;
+    while (below && (below.type === 'extend' || below.type === 'filter' || below.type === 'orderby')) {
+      if (below.type === 'extend' && below.variable) bound.add(below.variable.value);
+      below = below.input as Node | undefined;
+    }
+    if (below?.type === 'group') {
+      for (const v of below.variables ?? []) bound.add(v.value);
+      for (const a of below.aggregates ?? []) bound.add(a.variable.value);
+      const missing = op.variables.find((v) => !bound.has(v.value));
+      if (missing) return missing.value;
+    }
+  }
+  return Object.values(node).map(ungroupedProjection).find((v) => v !== undefined);
+}
+
+function ungroupedProblem(name: string, text: string, origin: string): Problem {
+  // Of the SELECT clauses projecting it (a subquery's may), the one that aggregates.
+  const offset = projectedVariableOffset(text, name, (clause) => clause.some((t) => t.kind === 'name' && /^(COUNT|SUM|MIN|MAX|AVG|SAMPLE|GROUP_CONCAT)$/i.test(t.text)));
+  return problem('query', `the SPARQL query is invalid: ?${name} is selected, but the rows are grouped (by GROUP BY or an aggregate such as COUNT) and ?${name} is neither grouped nor aggregated`, {
+    location: { file: origin, ...(offset !== undefined ? positionAt(text, offset) : {}) },
+    hint: `add ?${name} to GROUP BY (GROUP BY ?${name}), or select an aggregate of it, e.g. (SAMPLE(?${name}) AS ?any)`,
+  });
+}
+
 /** Whether the algebra holds a SERVICE operation anywhere (in a subquery, an OPTIONAL, ...). */
 function containsService(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(containsService);
@@ -184,12 +225,15 @@ export async function queryParseProblem(rawText: string, origin: string): Promis
   const text = normalizeQueryText(rawText);
   if (sparqlTokens(text).length === 0) return problem('query', 'the query is empty', { location: { file: origin }, hint: 'write a SPARQL query in the file, or remove it' });
   const qe = await sparqlEngine();
+  let operation: unknown;
   try {
-    await qe.explain(`${PROLOGUE}\n${text}`, { sources: [new Store()] }, 'parsed');
-    return undefined;
+    operation = (await qe.explain(`${PROLOGUE}\n${text}`, { sources: [new Store()] }, 'parsed')).data;
   } catch (err) {
     return parseProblem(String((err as Error)?.message ?? err), text, origin);
   }
+  // What runQuery refuses before running, so that a pack's query that passed here also runs.
+  const ungrouped = ungroupedProjection(operation);
+  return ungrouped !== undefined ? ungroupedProblem(ungrouped, text, origin) : undefined;
 }
 
 /**
@@ -230,6 +274,11 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
     const name = relative.replace(/[^\w-]/g, '') || 'Route';
     return at(use?.offset, `<${relative}> is a relative IRI, and the query sets no BASE`, `write the full IRI (e.g. agw:${name} or <https://example.org/ns#${name}>), or declare BASE <https://example.org/ns#> before the query`);
   }
+  if (raw.startsWith('Variable not allowed in projection')) {
+    // The parser names no variable: the first of the top-level SELECT that GROUP BY does not list.
+    const name = ungroupedByText(text);
+    if (name !== undefined) return ungroupedProblem(name, text, origin);
+  }
   const lexed = /^unexpected character: ->([\s\S])<- at offset: (\d+)/.exec(raw);
   if (lexed) {
     const ch = lexed[1]!;
@@ -262,6 +311,26 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
   const column = caret >= 0 ? lines[caret]!.length : 1;
   const what = found !== undefined ? `unexpected '${found}'${expecting ? `; ${expecting}` : ''}` : detail.split('\n')[0]!;
   return at(line >= 1 ? offsetOf(text, line, column) : undefined, what);
+}
+
+/** A variable the top-level SELECT projects that its GROUP BY does not list, read from the tokens. */
+function ungroupedByText(text: string): string | undefined {
+  const shape = queryShape(text);
+  if (!Array.isArray(shape.projection)) return undefined;
+  const tokens = sparqlTokens(text);
+  const start = tokens.findIndex((t, i) => /^GROUP$/i.test(t.text) && /^BY$/i.test(tokens[i + 1]?.text ?? ''));
+  if (start < 0) return undefined;
+  const grouped = new Set<string>();
+  let depth = 0;
+  for (const t of tokens.slice(start + 2)) {
+    if (depth === 0 && (t.text === '}' || /^(HAVING|ORDER|LIMIT|OFFSET|VALUES)$/i.test(t.text))) break;
+    if (t.text === '(') depth++;
+    else if (t.text === ')') depth--;
+    // (expr AS ?v) groups by ?v; a bare ?v groups by itself.
+    if (t.kind === 'var') grouped.add(t.text.slice(1));
+  }
+  const aliases = new Set(tokens.flatMap((t, i) => (/^AS$/i.test(t.text) && tokens[i + 1]?.kind === 'var' ? [tokens[i + 1]!.text.slice(1)] : [])));
+  return shape.projection.find((v) => !grouped.has(v) && !aliases.has(v));
 }
 
 /** What Chevrotain's messages say was found and what it would have taken. */
