@@ -413,3 +413,26 @@ describe('gwgen query: a grouped SELECT projects only what it groups or aggregat
     expect(r.stdout.split('\r\n').filter(Boolean)).toEqual([header, row]);
   });
 });
+
+describe('gwgen query: errors the parser or the engine find after lexing are located too', () => {
+  // Each used to come without a line and column, some in Comunica's words ("Creation of function
+  // evaluator failed: no configured actor was able to evaluate function urn:fn").
+  it.each([
+    ['a BIND of a variable bound by the BIND before it (found while running)', 'SELECT ?x WHERE {\n  BIND(1 AS ?x)\n  BIND(2 AS ?x) }', '3:13', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['a BIND of a variable the triples before it bind (found by the parser)', 'SELECT ?x WHERE { ?x ?p ?o BIND(1 AS ?x) }', '1:38', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['SELECT (… AS ?x) of a variable the pattern binds', 'SELECT (1 AS ?x) WHERE { ?x ?p ?o }', '1:14', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['a variable selected twice', 'SELECT ?x ?x WHERE { ?x ?p ?o }', '1:11', '?x is selected twice'],
+    ['a VALUES row too short', 'SELECT ?v WHERE {\n  VALUES (?v ?w) { (1) } }', '2:3', 'a row of VALUES has too few values for its variables'],
+    ['a VALUES row too long', 'SELECT ?v WHERE { VALUES (?v) { (1 2) } }', '1:19', 'a row of VALUES has too many values for its variables'],
+    ['a function the engine does not have, as an IRI', 'SELECT ?o WHERE { ?x ?p ?o FILTER(<urn:fn>(?o)) }', '1:35', '<urn:fn> is not a function the engine has'],
+    ['a function the engine does not have, as a prefixed name', 'PREFIX f: <urn:my#>\nSELECT ?o WHERE { ?x ?p ?o\n  FILTER(f:fn(?o)) }', '3:10', '<urn:my#fn> is not a function the engine has'],
+  ])('%s', async (_name, text, where, message) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(r.stderr.split('\n')[0]).toBe(`-e:${where}: error: the SPARQL query is invalid: ${message}`);
+    expect(r.stderr).toMatch(/\n {2}hint: \S/);
+    expect(r.stderr).not.toMatch(/actor|Illegal binding|dataBlockValues/);
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
+  });
+});

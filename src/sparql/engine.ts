@@ -4,6 +4,7 @@ import { GwgenError, problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
+import { semanticProblem } from './semantic-errors.js';
 import { normalizeQueryText, offsetOf, positionAt, projectedVariableOffset, queryShape, sparqlTokens } from './scan.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
@@ -134,6 +135,8 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     if (message.includes('No actors are able to reply')) {
       throw new GwgenError(problem('query', 'the query asks for something the engine does not run over a model, such as SERVICE (a remote endpoint)', { location: { file: origin }, hint: 'query the model only: SELECT or ASK without SERVICE' }));
     }
+    const located = semanticProblem(message, text, origin);
+    if (located) throw new GwgenError(located);
     throw new GwgenError(problem('query', `the query cannot run: ${message.split('\n')[0]}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK)' }));
   }
   // An expression that fails while the query runs (REGEX with an invalid pattern) is the query's
@@ -274,6 +277,8 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
     const name = relative.replace(/[^\w-]/g, '') || 'Route';
     return at(use?.offset, `<${relative}> is a relative IRI, and the query sets no BASE`, `write the full IRI (e.g. agw:${name} or <https://example.org/ns#${name}>), or declare BASE <https://example.org/ns#> before the query`);
   }
+  const semantic = semanticProblem(raw, text, origin);
+  if (semantic) return semantic;
   if (raw.startsWith('Variable not allowed in projection')) {
     // The parser names no variable: the first of the top-level SELECT that GROUP BY does not list.
     const name = ungroupedByText(text);
