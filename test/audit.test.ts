@@ -496,23 +496,24 @@ describe('--rules: user rules', () => {
   });
 
   it.each([
-    ['a query that does not parse', rule('broken', 'SELECT ?focus ?name WHERE { ?focus a agw:Route '), 'does not parse'],
-    ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity'],
-    ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus'],
-    ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus'],
-    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used'],
-    ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name'],
-    ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name'],
-    ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name'],
-    ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK'],
-    ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update'],
-  ])('a broken rule file (%s) is an error naming the file', async (_name, text, message) => {
+    ['a query that does not parse', rule('broken', 'SELECT ?focus ?name WHERE { ?focus a agw:Route '), 'does not parse', ':6:'],
+    ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity', ': error'],
+    ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus', ':6:1: error'],
+    ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus', ':6:1: error'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used', ':1: error'],
+    ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
+    ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
+    ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name', ':3:20: error'],
+    ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK', ':6:1: error'],
+    ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update', ':6:1: error'],
+  ])('a broken rule file (%s) is an error naming the file, at the line it is about', async (_name, text, message, where) => {
+    // The id, message and query-form problems used to name the file alone (contract: file:line:col).
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);
     writeFileSync(join(dir, 'bad.rq'), text);
     const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain(join(dir, 'bad.rq'));
+    expect(r.stderr).toContain(`${join(dir, 'bad.rq')}${where}`);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

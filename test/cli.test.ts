@@ -123,7 +123,7 @@ ORDER BY ?path ?method`;
   it.each([
     ['an empty query', '', 'the query is empty'],
     ['a query of comments only', '# just a comment', 'the query is empty'],
-    ['SERVICE, which the engine does not run over a model', 'SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }', 'such as SERVICE'],
+    ['SERVICE, which the engine does not run over a model', 'SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }', '-e:1:18: error: SERVICE (a query to a remote SPARQL endpoint) is not supported'],
     ['LOAD, an update (not a SERVICE)', 'LOAD <http://127.0.0.1:9/x>', 'only SELECT and ASK queries are supported; this is an update (LOAD)'],
     ['INSERT DATA', 'INSERT DATA { <urn:a> <urn:b> <urn:c> }', 'only SELECT and ASK queries are supported; this is an update (INSERT/DELETE)'],
     ['two updates', 'CLEAR ALL ; DROP ALL', 'only SELECT and ASK queries are supported; this is an update'],

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import stringWidth from 'string-width';
 import { execa } from 'execa';
@@ -303,5 +304,135 @@ describe('query --format json is the W3C SPARQL 1.1 Query Results JSON Format', 
     expect(Object.keys(second)).toEqual(['z', 'n']);
     const ask = await gwgen(['query', 'm.ttl', '-e', 'ASK { ?s rdfs:label ?l }', '--format', 'json'], { cwd: dir });
     expect(JSON.parse(ask.stdout)).toEqual({ head: {}, boolean: true });
+  });
+});
+
+describe('gwgen query: SERVICE never reaches the network', () => {
+  // SERVICE ?endpoint got Comunica's own words ("none of the configured actors were able to
+  // handle the operation type service"), without a location; each form is now refused by gwgen,
+  // at the SERVICE keyword, before the query runs.
+  it.each([
+    ['an IRI', (port: number) => `SELECT * WHERE { SERVICE <http://127.0.0.1:${port}/sparql> { ?s ?p ?o } }`, '1:18'],
+    ['SILENT', (port: number) => `ASK { SERVICE SILENT <http://127.0.0.1:${port}/sparql> { ?s ?p ?o } }`, '1:7'],
+    ['a variable endpoint bound by VALUES', (port: number) => `SELECT * WHERE {\n  VALUES ?ep { <http://127.0.0.1:${port}/sparql> }\n  SERVICE ?ep { ?s ?p ?o } }`, '3:3'],
+    ['inside a subquery in an OPTIONAL', (port: number) => `SELECT * WHERE { ?r agw:routePath ?p .\n OPTIONAL { { SELECT ?r WHERE { service ?ep { ?r ?x ?y } VALUES ?ep { <http://127.0.0.1:${port}/> } } } } }`, '2:33'],
+  ])('%s: exit 1 at the SERVICE keyword, no connection made', async (_name, text, where) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const connections: string[] = [];
+    const server = createServer((socket) => {
+      connections.push(String(socket.remoteAddress));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await gwgen(['query', 'm.ttl', '-e', text(port), '--format', 'json'], { cwd: dir });
+      expect(r.stderr).toBe(`-e:${where}: error: SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology\n  hint: remove the SERVICE block and query the model itself`);
+      expect(r.stdout).toBe('');
+      expect(r.exitCode).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(connections).toEqual([]);
+  });
+});
+
+describe('gwgen query: RDF 1.2 terms are written, not emptied', () => {
+  // A Turtle 1.2 model (N3 reads it) holds triple terms and literals with a base direction.
+  // Every format wrote a triple term as an empty literal, and JSON dropped the direction.
+  const STAR = `@prefix ex: <https://example.org/t#> .
+ex:a ex:label "hi"@en--rtl .
+ex:x ex:says <<( ex:a ex:b "say \\"hi\\", ok" )>> .
+`;
+  const q = 'SELECT ?s ?o WHERE { ?s ?p ?o FILTER(STRSTARTS(STR(?p), "https://example.org/t#")) } ORDER BY ?s';
+
+  it('json: "type": "triple" with subject, predicate and object; "its:dir" beside "xml:lang" (SPARQL 1.2)', async () => {
+    const dir = files({ 'm.ttl': STAR });
+    const r = await gwgen(['query', 'm.ttl', '-e', q, '--format', 'json'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).results.bindings).toEqual([
+      { s: { type: 'uri', value: 'https://example.org/t#a' }, o: { type: 'literal', value: 'hi', 'xml:lang': 'en', 'its:dir': 'rtl' } },
+      {
+        s: { type: 'uri', value: 'https://example.org/t#x' },
+        o: {
+          type: 'triple',
+          value: { subject: { type: 'uri', value: 'https://example.org/t#a' }, predicate: { type: 'uri', value: 'https://example.org/t#b' }, object: { type: 'literal', value: 'say "hi", ok' } },
+        },
+      },
+    ]);
+    const made = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?t WHERE { BIND(TRIPLE(agw:a, rdf:type, TRIPLE(agw:b, agw:c, 5)) AS ?t) }', '--format', 'json'], { cwd: dir });
+    expect(JSON.parse(made.stdout).results.bindings[0].t).toEqual({
+      type: 'triple',
+      value: {
+        subject: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#a' },
+        predicate: { type: 'uri', value: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#type' },
+        object: {
+          type: 'triple',
+          value: { subject: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#b' }, predicate: { type: 'uri', value: 'https://ggen.ai/ontology/api-gateway#c' }, object: { type: 'literal', value: '5', datatype: 'http://www.w3.org/2001/XMLSchema#integer' } },
+        },
+      },
+    });
+  });
+
+  it('csv and table: <<( s p o )>>, a literal object in quotes', async () => {
+    const dir = files({ 'm.ttl': STAR });
+    const csv = await gwgen(['query', 'm.ttl', '-e', q, '--format', 'csv'], { cwd: dir });
+    expect(csv.exitCode, csv.stderr).toBe(0);
+    expect(csv.stdout.split('\r\n')).toEqual(['s,o', 'https://example.org/t#a,hi', 'https://example.org/t#x,"<<( https://example.org/t#a https://example.org/t#b ""say """"hi"""", ok"" )>>"']);
+    const table = await gwgen(['query', 'm.ttl', '-e', q], { cwd: dir });
+    expect(table.stdout.split('\n')[3]).toBe('https://example.org/t#x  <<( https://example.org/t#a https://example.org/t#b "say ""hi"", ok" )>>');
+  });
+});
+
+describe('gwgen query: a grouped SELECT projects only what it groups or aggregates (SPARQL 1.1, 11.4)', () => {
+  // `SELECT ?r (COUNT(*) AS ?n)` without GROUP BY ran: one row, ?r empty and ?n the count of
+  // everything, where the user meant a count per ?r. Jena and RDF4J refuse it, as the spec does.
+  it.each([
+    ['an aggregate without GROUP BY', 'SELECT (COUNT(*) AS ?n) ?r WHERE { ?r ?p ?o }', 'r', '1:25'],
+    ['GROUP BY another variable (the parser says so, naming nothing)', 'SELECT ?x\nWHERE { ?x ?p ?o } GROUP BY ?p', 'x', '1:8'],
+    ['in a subquery (located there, not at the outer SELECT)', 'SELECT ?r ?n WHERE { ?r a agw:Route\n  { SELECT (COUNT(?m) AS ?n) ?r WHERE { ?r agw:httpMethod ?m } } }', 'r', '2:30'],
+  ])('%s: exit 1 at the variable, nothing on stdout', async (_name, text, name, where) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'csv'], { cwd: dir });
+    expect(r.stderr).toBe(
+      `-e:${where}: error: the SPARQL query is invalid: ?${name} is selected, but the rows are grouped (by GROUP BY or an aggregate such as COUNT) and ?${name} is neither grouped nor aggregated\n  hint: add ?${name} to GROUP BY (GROUP BY ?${name}), or select an aggregate of it, e.g. (SAMPLE(?${name}) AS ?any)`,
+    );
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it.each([
+    ['GROUP BY with HAVING and ORDER BY', 'SELECT ?p (COUNT(*) AS ?n) WHERE { ?x ?p ?o FILTER(?p = agw:routePath) } GROUP BY ?p HAVING (COUNT(*) > 0) ORDER BY DESC(?n)', 'p,n', 'https://ggen.ai/ontology/api-gateway#routePath,1'],
+    ['GROUP BY an expression (AS ?k)', 'SELECT ?k (COUNT(*) AS ?n) WHERE { ?x agw:routePath ?o } GROUP BY (STR(?o) AS ?k)', 'k,n', '/a,1'],
+    ['a constant beside an aggregate', 'SELECT (1 AS ?one) (COUNT(?o) AS ?n) WHERE { ?x agw:routePath ?o }', 'one,n', '1,1'],
+    ['a grouped subquery', 'SELECT ?r ?n WHERE { ?r a agw:Route { SELECT ?r (COUNT(?o) AS ?n) WHERE { ?r agw:routePath ?o } GROUP BY ?r } }', 'r,n', 'https://example.org/t#r1,1'],
+  ])('%s still runs', async (_name, text, header, row) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text, '--format', 'csv'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\r\n').filter(Boolean)).toEqual([header, row]);
+  });
+});
+
+describe('gwgen query: errors the parser or the engine find after lexing are located too', () => {
+  // Each used to come without a line and column, some in Comunica's words ("Creation of function
+  // evaluator failed: no configured actor was able to evaluate function urn:fn").
+  it.each([
+    ['a BIND of a variable bound by the BIND before it (found while running)', 'SELECT ?x WHERE {\n  BIND(1 AS ?x)\n  BIND(2 AS ?x) }', '3:13', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['a BIND of a variable the triples before it bind (found by the parser)', 'SELECT ?x WHERE { ?x ?p ?o BIND(1 AS ?x) }', '1:38', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['SELECT (… AS ?x) of a variable the pattern binds', 'SELECT (1 AS ?x) WHERE { ?x ?p ?o }', '1:14', '?x is bound by AS, but it is already bound where that expression is evaluated'],
+    ['a variable selected twice', 'SELECT ?x ?x WHERE { ?x ?p ?o }', '1:11', '?x is selected twice'],
+    ['a VALUES row too short', 'SELECT ?v WHERE {\n  VALUES (?v ?w) { (1) } }', '2:3', 'a row of VALUES has too few values for its variables'],
+    ['a VALUES row too long', 'SELECT ?v WHERE { VALUES (?v) { (1 2) } }', '1:19', 'a row of VALUES has too many values for its variables'],
+    ['a function the engine does not have, as an IRI', 'SELECT ?o WHERE { ?x ?p ?o FILTER(<urn:fn>(?o)) }', '1:35', '<urn:fn> is not a function the engine has'],
+    ['a function the engine does not have, as a prefixed name', 'PREFIX f: <urn:my#>\nSELECT ?o WHERE { ?x ?p ?o\n  FILTER(f:fn(?o)) }', '3:10', '<urn:my#fn> is not a function the engine has'],
+  ])('%s', async (_name, text, where, message) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
+    expect(r.stderr.split('\n')[0]).toBe(`-e:${where}: error: the SPARQL query is invalid: ${message}`);
+    expect(r.stderr).toMatch(/\n {2}hint: \S/);
+    expect(r.stderr).not.toMatch(/actor|Illegal binding|dataBlockValues/);
+    expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
 import { readFailure } from '../pipeline/load.js';
 import { QUERIES_DIR } from '../paths.js';
-import { normalizeQueryText, queryShape } from '../sparql/scan.js';
+import { normalizeQueryText, positionAt, queryShape, sparqlTokens } from '../sparql/scan.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
@@ -33,6 +33,8 @@ export interface AuditRule {
   readonly query: string;
   /** The .rq file; empty for UNKNOWN_SUPPRESSION_RULE. */
   readonly file: string;
+  /** The lines of its `# id:` and `# message:` headers, for problems about them. */
+  readonly lines?: { readonly id?: number; readonly message?: number };
 }
 
 export const BUILTIN_RULES_DIR = join(QUERIES_DIR, 'audit');
@@ -89,28 +91,29 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
     lines.set(key, i + 1);
   }
   const problems: Problem[] = [];
-  const fail = (message: string, hint: string, key?: string) => {
+  const fail = (message: string, hint: string, key?: string, at: Partial<{ line: number; column: number }> = {}) => {
     const line = key === undefined ? undefined : lines.get(key);
-    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...(line !== undefined ? { line } : {}) }, hint }));
+    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...(line !== undefined ? { line } : {}), ...at }, hint }));
   };
   const id = meta.get('id');
   const severity = meta.get('severity');
   const message = meta.get('message') ?? meta.get('gate');
+  const ruleLines = { id: lines.get('id'), message: lines.get(meta.has('message') ? 'message' : 'gate') };
   if (!id || !/^[a-z0-9][a-z0-9-]*$/.test(id)) fail(`needs a header line "# id: <kebab-case-id>"${id ? ` (found "${id}": lower-case letters, digits and "-" only)` : ''}`, 'add e.g. "# id: route-without-owner" at the top of the file', 'id');
   if (!severity || !SEVERITIES.includes(severity as Severity)) fail(`needs "# severity: error|warning|info"${severity ? ` (found "${severity}")` : ''}`, 'add e.g. "# severity: warning"', 'severity');
   if (!message) fail('needs a "# message: ..." line (with {?var} placeholders)', 'add e.g. "# message: Route {?focus} has no owner"');
   // The form and the projection come from the query's tokens: a "#" in an IRI or a string is no comment.
   const shape = queryShape(text);
   if (shape.form !== 'select') {
-    fail(`must be a SPARQL SELECT query (each row is a finding)${shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : ''}`, 'write SELECT ?focus ... WHERE { ... }');
+    fail(`must be a SPARQL SELECT query (each row is a finding)${shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : ''}`, 'write SELECT ?focus ... WHERE { ... }', undefined, formAt(text));
   } else if (shape.projection !== '*') {
     // SELECT * projects what its pattern binds: checked against the variables the query reports once it has run.
-    problems.push(...missingVariables({ file, message: message ?? '' }, shape.projection!));
+    problems.push(...missingVariables({ file, message: message ?? '', query: text, lines: ruleLines }, shape.projection!));
   }
   if (problems.length > 0) return { problems };
   const title = meta.get('title') ?? meta.get('gate') ?? id!;
   return {
-    rule: { id: id!, severity: severity as Severity, title, message: message!, description: meta.get('description') ?? title, help: meta.get('help') ?? '', query: text, file },
+    rule: { id: id!, severity: severity as Severity, title, message: message!, description: meta.get('description') ?? title, help: meta.get('help') ?? '', query: text, file, lines: ruleLines },
     problems,
   };
 }
@@ -123,17 +126,19 @@ export const PLACEHOLDER = /\{\?([\p{L}\p{N}_]+)\}/gu;
  * when the rule is read (an explicit SELECT list) and, for SELECT *, against the variables the
  * query turned out to project.
  */
-export function missingVariables(rule: Pick<AuditRule, 'file' | 'message'>, projected: readonly string[]): Problem[] {
+export function missingVariables(rule: Pick<AuditRule, 'file' | 'message' | 'query' | 'lines'>, projected: readonly string[]): Problem[] {
   const problems: Problem[] = [];
   if (!projected.includes('focus')) {
-    problems.push(problem('usage', `audit rule ${rule.file}: must select ?focus, the node each finding is about`, { location: { file: rule.file }, hint: 'write SELECT ?focus ... (the IRI of the offending node)' }));
+    problems.push(problem('usage', `audit rule ${rule.file}: must select ?focus, the node each finding is about`, { location: { file: rule.file, ...formAt(rule.query) }, hint: 'write SELECT ?focus ... (the IRI of the offending node)' }));
   }
+  const messageLine = rule.lines?.message;
+  const lineText = messageLine !== undefined ? rule.query.split('\n')[messageLine - 1] ?? '' : '';
   const named = new Set([...rule.message.matchAll(PLACEHOLDER)].map((m) => m[1]!));
   for (const name of named) {
     if (name === 'focus' || projected.includes(name)) continue;
     problems.push(
       problem('usage', `audit rule ${rule.file}: the message uses {?${name}}, but the query does not select ?${name}`, {
-        location: { file: rule.file },
+        location: { file: rule.file, ...(messageLine !== undefined ? placeAt(messageLine, lineText, `{?${name}}`) : {}) },
         hint: `add ?${name} to the SELECT clause, or take {?${name}} out of the "# message:" line`,
       }),
     );
@@ -175,11 +180,27 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       if (!parsed.rule) continue;
       const clash = rules.find((r) => r.id === parsed.rule!.id) ?? [UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE].find((r) => r.id === parsed.rule!.id);
       if (clash) {
-        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file }, hint: 'give the rule its own id' }));
+        const line = parsed.rule.lines?.id;
+        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file, ...(line !== undefined ? { line } : {}) }, hint: 'give the rule its own id' }));
         continue;
       }
       rules.push(parsed.rule);
     }
   }
   return { rules, problems };
+}
+
+/** Where the query itself starts (its first keyword after the header comments and PREFIX lines). */
+function formAt(text: string): Partial<{ line: number; column: number }> {
+  const tokens = sparqlTokens(text);
+  let i = 0;
+  while (/^(PREFIX|BASE)$/i.test(tokens[i]?.text ?? '')) i += /^PREFIX$/i.test(tokens[i]!.text) ? 3 : 2;
+  const first = tokens[i] ?? tokens[0];
+  return first ? positionAt(text, first.offset) : {};
+}
+
+/** The line and column of `needle` in a line of the rule file (the line alone when it is not there). */
+function placeAt(line: number, lineText: string, needle: string): { line: number; column?: number } {
+  const at = lineText.indexOf(needle);
+  return at < 0 ? { line } : { line, column: [...lineText.slice(0, at)].length + 1 };
 }

@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { DataFactory, Store, type Term } from 'n3';
+import { DataFactory, Store, type BaseQuad, type Quad_Object, type Quad_Predicate, type Quad_Subject, type Term } from 'n3';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
+import { containsService, semanticProblem, ungroupedByText, ungroupedProblem, ungroupedProjection } from './semantic-errors.js';
 import { normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
@@ -43,6 +44,13 @@ export const PROLOGUE = Object.entries(PREFIXES)
 
 const PROLOGUE_LINES = PROLOGUE.split('\n').length;
 
+/** A value in a result row: an RDF term, or a triple term (RDF 1.2: Turtle `<<( s p o )>>`, TRIPLE()). */
+export type ResultTerm = Term | BaseQuad;
+
+/**
+ * A result row. Typed as n3's Term, which has no triple terms: gwgen's own queries never select
+ * one, and only the query formats (results.ts) show one, reading the row as ResultTerm.
+ */
 export type Row = Record<string, Term>;
 
 const SKOLEM_PREFIX = 'urn:comunica_skolem:source_0:';
@@ -52,7 +60,9 @@ const SKOLEM_PREFIX = 'urn:comunica_skolem:source_0:';
  * IRI urn:comunica_skolem:source_0:b1) so that two sources cannot clash. gwgen queries one
  * store, so the store's own label comes back: the one its locator and its triples know.
  */
-function unscoped(term: Term): Term {
+function unscoped(term: ResultTerm): ResultTerm {
+  // Inside a triple term (Turtle 1.2 `<<( _:b ex:p ex:o )>>`) too.
+  if (term.termType === 'Quad') return DataFactory.quad(unscoped(term.subject) as Quad_Subject, term.predicate as Quad_Predicate, unscoped(term.object) as Quad_Object);
   const skolem = (term as { skolemized?: Term }).skolemized;
   return term.termType === 'BlankNode' && skolem?.value.startsWith(SKOLEM_PREFIX) ? DataFactory.blankNode(skolem.value.slice(SKOLEM_PREFIX.length)) : term;
 }
@@ -106,6 +116,16 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   if (operation.type === 'construct' || operation.type === 'describe') {
     throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
   }
+  // Comunica answers such a query with the variable unbound (one row: the count of everything);
+  // SPARQL 1.1 (11.4) makes it an error, as Jena and RDF4J report it.
+  const ungrouped = ungroupedProjection(operation);
+  if (ungrouped !== undefined) throw new GwgenError(ungroupedProblem(ungrouped, text, origin));
+  // SERVICE would reach a remote endpoint, which a query over a model never does; refused here
+  // rather than by the engine, whose words for it differ with the form (`SERVICE ?endpoint`).
+  if (containsService(operation)) {
+    const at = sparqlTokens(text).find((t) => t.kind === 'name' && t.text.toUpperCase() === 'SERVICE');
+    throw new GwgenError(problem('query', 'SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology', { location: { file: origin, ...(at ? positionAt(text, at.offset) : {}) }, hint: 'remove the SERVICE block and query the model itself' }));
+  }
   let result;
   try {
     result = await qe.query(operation, context());
@@ -115,6 +135,8 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     if (message.includes('No actors are able to reply')) {
       throw new GwgenError(problem('query', 'the query asks for something the engine does not run over a model, such as SERVICE (a remote endpoint)', { location: { file: origin }, hint: 'query the model only: SELECT or ASK without SERVICE' }));
     }
+    const located = semanticProblem(message, text, origin);
+    if (located) throw new GwgenError(located);
     throw new GwgenError(problem('query', `the query cannot run: ${message.split('\n')[0]}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK)' }));
   }
   // An expression that fails while the query runs (REGEX with an invalid pattern) is the query's
@@ -133,7 +155,7 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     try {
       for await (const bindings of stream) {
         const row: Row = {};
-        for (const [variable, term] of bindings) row[variable.value] = unscoped(term as Term);
+        for (const [variable, term] of bindings) row[variable.value] = unscoped(term as ResultTerm) as Term;
         rows.push(row);
       }
     } catch (err) {
@@ -159,12 +181,15 @@ export async function queryParseProblem(rawText: string, origin: string): Promis
   const text = normalizeQueryText(rawText);
   if (sparqlTokens(text).length === 0) return problem('query', 'the query is empty', { location: { file: origin }, hint: 'write a SPARQL query in the file, or remove it' });
   const qe = await sparqlEngine();
+  let operation: unknown;
   try {
-    await qe.explain(`${PROLOGUE}\n${text}`, { sources: [new Store()] }, 'parsed');
-    return undefined;
+    operation = (await qe.explain(`${PROLOGUE}\n${text}`, { sources: [new Store()] }, 'parsed')).data;
   } catch (err) {
     return parseProblem(String((err as Error)?.message ?? err), text, origin);
   }
+  // What runQuery refuses before running, so that a pack's query that passed here also runs.
+  const ungrouped = ungroupedProjection(operation);
+  return ungrouped !== undefined ? ungroupedProblem(ungrouped, text, origin) : undefined;
 }
 
 /**
@@ -204,6 +229,13 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
     const use = sparqlTokens(text).find((t) => t.kind === 'iri' && t.text === `<${relative}>`);
     const name = relative.replace(/[^\w-]/g, '') || 'Route';
     return at(use?.offset, `<${relative}> is a relative IRI, and the query sets no BASE`, `write the full IRI (e.g. agw:${name} or <https://example.org/ns#${name}>), or declare BASE <https://example.org/ns#> before the query`);
+  }
+  const semantic = semanticProblem(raw, text, origin);
+  if (semantic) return semantic;
+  if (raw.startsWith('Variable not allowed in projection')) {
+    // The parser names no variable: the first of the top-level SELECT that GROUP BY does not list.
+    const name = ungroupedByText(text);
+    if (name !== undefined) return ungroupedProblem(name, text, origin);
   }
   const lexed = /^unexpected character: ->([\s\S])<- at offset: (\d+)/.exec(raw);
   if (lexed) {

@@ -128,6 +128,32 @@ export function queryShape(text: string): QueryShape {
   return { form: 'select', projection: projected };
 }
 
+/**
+ * Where a SELECT clause (the query's or a subquery's) projects `?name` as a plain variable, for
+ * messages about a projection; undefined when none does.
+ */
+export function projectedVariableOffset(text: string, name: string, prefer?: (clause: readonly Token[]) => boolean): number | undefined {
+  const tokens = sparqlTokens(text);
+  let first: number | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i]!.kind !== 'name' || tokens[i]!.text.toUpperCase() !== 'SELECT') continue;
+    let depth = 0;
+    let at: number | undefined;
+    let j = i + 1;
+    for (; j < tokens.length; j++) {
+      const t = tokens[j]!;
+      if (depth === 0 && (t.text === '{' || /^(WHERE|FROM)$/i.test(t.text))) break;
+      if (t.text === '(') depth++;
+      else if (t.text === ')') depth--;
+      else if (depth === 0 && t.kind === 'var' && t.text.slice(1) === name) at ??= t.offset;
+    }
+    if (at === undefined) continue;
+    if (!prefer || prefer(tokens.slice(i, j))) return at;
+    first ??= at;
+  }
+  return first;
+}
+
 /** Line and column (1-based, the column in code points as editors count) of an offset. */
 export function positionAt(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
