@@ -1067,7 +1067,7 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
   // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
   if (route.mirror)
-    add('agw:hasTrafficMirror (Host of the copy)', 'Envoy sends the mirrored copy with "-shadow" appended to its Host (api.example.com becomes api.example.com-shadow; a route to a host outside the cluster has its Host rewritten to that host first), where the gwgen gateway sends the copy with the Host it sends the route\'s backend and an X-Gateway-Mirror: 1 header. A mirror target that routes or checks by Host (a virtual-hosted API, an ingress or a Host allow list in front of it) must accept the -shadow name');
+    add('agw:hasTrafficMirror (Host of the copy)', 'Envoy sends the mirrored copy with "-shadow" appended to its Host (api.example.com becomes api.example.com-shadow; a route to a host outside the cluster has its Host rewritten to that host first), where the gwgen gateway sends the copy with the mirror service\'s own address as Host (as it sends every backend), the client\'s Host as X-Forwarded-Host, and an X-Gateway-Mirror: 1 header. A mirror target that routes or checks by Host (a virtual-hosted API, an ingress or a Host allow list in front of it) must accept the -shadow name');
   // remoteIpBlocks is Envoy's idea of the client: the peer, or an X-Forwarded-For entry when the
   // gateway trusts that many proxies. Wrong topology settings silently widen an allow list.
   if (route.ipRestriction)

@@ -492,6 +492,16 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     notes.push({ subject: `route ${route.name}`, feature: 'agw:hasHealthCheck in a traffic split', detail: "One Kong upstream holds the targets of all the weighted splits and probes them all alike; the split services' health checks differ (one would probe the other's targets on a path it may not serve), so the split's upstream has no active health check" });
   }
   const hc = sameChecks ? primary.healthCheck : undefined;
+  // Kong balances over the targets of all the splits at once, where the gateway (and Envoy's
+  // weighted clusters) draw a split first and keep the request on it.
+  if (members.length > 1 && ((route.retry?.attempts ?? 0) > 0 || route.circuitBreaker !== undefined || hc !== undefined)) {
+    notes.push({
+      subject: `route ${route.name}`,
+      feature: 'agw:hasTrafficSplit with retries or ejection',
+      detail:
+        'One Kong upstream holds the targets of all the weighted splits: a retry goes to another target of that upstream, which may belong to another split, and a target that the circuit breaker (passive health checks) or the health check takes out leaves its share to the other splits. The gateway keeps a request and its retries on the split it drew, as Istio does, and answers 503 for the share of a split with no healthy instance or an open breaker',
+    });
+  }
   const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
   const breaker = route.circuitBreaker;
   return {

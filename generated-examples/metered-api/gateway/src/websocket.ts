@@ -138,10 +138,30 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
     if (reached) target.upstream.success(instance);
     else target.upstream.failure(instance);
   };
+  // Neither for nor against the backend: its breaker trial slot is freed.
+  const letGo = () => {
+    if (settled) return;
+    settled = true;
+    instance.active--;
+    target.breaker?.release(permit);
+  };
+  // The route's timeout or a shutdown may end the wait before undici has started the request:
+  // then it is aborted as soon as it starts.
+  let abort: ((err: Error) => void) | undefined;
+  let cancelled: Error | undefined;
+  ex.upgradeCancel = (err, failed) => {
+    if (failed) settle(false, false);
+    else letGo();
+    cancelled = err;
+    abort?.(err);
+  };
   // The backend's answer when it does not switch protocols (its first 64 KiB of body).
   let refusal: { status: number; headers: (Buffer | string)[]; body: Buffer[]; size: number } | undefined;
   instance.pool.dispatch({ path: upstreamPath, method: 'GET', headers, upgrade: 'websocket', body: null }, {
-    onConnect() {},
+    onConnect(abortRequest: (err: Error) => void) {
+      abort = abortRequest;
+      if (cancelled !== undefined) abortRequest(cancelled);
+    },
     onHeaders(statusCode: number, rawHeaders: (Buffer | string)[]) {
       refusal = { status: statusCode, headers: rawHeaders, body: [], size: 0 };
       return true;
@@ -167,13 +187,11 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       );
     },
     onError(err: Error) {
+      // Ended by the gateway (upgradeCancel), which answers the client itself.
+      if (cancelled !== undefined) return;
       // A 100 Continue undici cannot take (see proxy.ts) counts neither for nor against the backend.
       if (classify(err) === 'interim') {
-        if (!settled) {
-          settled = true;
-          instance.active--;
-          target.breaker?.release(permit);
-        }
+        letGo();
         if (!ex.done) ex.fail(502, MESSAGES.interim);
         return;
       }
