@@ -376,6 +376,10 @@ export function istioView(model: M.GatewayModel): IstioView {
   // websocketUpgrade is gone); no route field turns them off.
   const noUpgrade = model.routes.filter((r) => !r.websocket);
   for (const r of noUpgrade) notes.push({ subject: `route ${r.name}`, feature: 'agw:websocket (absent or false)', detail: 'Istio proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through the ingress gateway, where the gateway refuses the upgrade with 400' });
+  // Envoy's route timeout runs on for an upgraded stream (envoyproxy/envoy#20062); the gateway's
+  // bounds only the handshake.
+  for (const r of model.routes.filter((r) => r.websocket && r.timeoutSeconds !== undefined))
+    notes.push({ subject: `route ${r.name}`, feature: 'agw:timeoutSeconds on a WebSocket route', detail: "Envoy's route timeout also applies to an upgraded connection: a WebSocket tunnel is closed agw:timeoutSeconds after it opened, whatever crosses it, where the gateway bounds only the handshake (504 when the backend does not switch protocols in time) and keeps a tunnel open as long as both ends do" });
   notes.push(...consumerNotes(model));
   notes.push(...longDurationNotes(model));
 
