@@ -210,6 +210,7 @@ export function accessLog(gw: GatewayProcess): Array<Record<string, unknown>> {
     .stdout()
     .trimEnd()
     .split('\n')
+    .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 

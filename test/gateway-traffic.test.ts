@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, parseAnswer, startGateway, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
+import { accessLog, Backend, buildGateway, parseAnswer, startGateway, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
 
 /**
  * Traffic features of the generated gateway, black-box over real sockets
@@ -41,6 +41,7 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
       GW_UPSTREAM_SHADOW: shadow.url,
       // Passive ejection would take the failing split's instance out, which is not under test.
       GW_EJECT_AFTER_FAILURES: '0',
+      GW_ACCESS_LOG: 'stdout',
     });
   });
   afterAll(async () => {
@@ -72,6 +73,9 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
       expect(socket.calls).toBe(1);
       // The upgrade request to the backend was aborted, not left to hang on a pool connection.
       await until('the held upgrade connection to close', () => socket.held.size === 0);
+      // Its access-log line names the instance that did not answer, as for any request.
+      await until('the log line', () => accessLog(gw).some((l) => l.route === 'live'));
+      expect(accessLog(gw).filter((l) => l.route === 'live')).toMatchObject([{ status: 504, upstream: socket.url, error: 'route timeout' }]);
     } finally {
       socket.holdUpgrade = false;
     }
@@ -91,6 +95,8 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
       tunnel.write('still here');
       await until('the echo', () => got.endsWith('still here'));
       expect(tunnel.destroyed).toBe(false);
+      await until('the log line of the 101', () => accessLog(gw).some((l) => l.status === 101));
+      expect(accessLog(gw).filter((l) => l.status === 101)).toMatchObject([{ route: 'live', upstream: socket.url }]);
     } finally {
       tunnel.destroy();
     }

@@ -901,6 +901,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     return this.params.length > 0 ? this.params.join('/') : this.clientIp;
   }
 
+  /** websocket.ts: the upgrade goes to `instance` (the access log's and the span's upstream). */
+  upgradeTo(instance: Instance): void {
+    this.tries++;
+    this.lastInstance = instance;
+  }
+
   setUpstreamHeader(name: string, value: string): void {
     (this.upstreamHeaders ??= []).push(name, value);
   }

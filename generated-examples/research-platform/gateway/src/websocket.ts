@@ -119,6 +119,7 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
     target.breaker?.release(permit);
     return ex.fail(503, MESSAGES.noHealthy, { 'retry-after': '1' });
   }
+  ex.upgradeTo(instance);
   const rest = path.slice(ex.prefixEnd);
   const upstreamPath = route.config.stripPath
     ? (rest.startsWith('/') ? rest : '/' + rest) + query
