@@ -81,13 +81,31 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
     }
   });
 
+  it('lets go of the backend connection of a handshake whose client went away before the backend answered (499)', async () => {
+    socket.holdUpgrade = true;
+    try {
+      const client = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write(`GET /chat HTTP/1.1\r\nHost: traffic.example\r\n${WS_HEAD}\r\n`);
+      await until('the backend to hold the upgrade', () => socket.held.size === 1);
+      client.destroy();
+      // The route has no timeout: only the client's leaving can end the upgrade request.
+      await until('the held upgrade connection to close', () => socket.held.size === 0);
+      await until('the log line', () => accessLog(gw).some((l) => l.route === 'chat'));
+      expect(accessLog(gw).filter((l) => l.route === 'chat')).toMatchObject([{ status: 499, upstream: socket.url, error: 'client closed the connection' }]);
+    } finally {
+      socket.holdUpgrade = false;
+    }
+  });
+
   it('bounds only the handshake: a switched tunnel outlives the route timeout', async () => {
     const tunnel = connect(Number(new URL(gw.url).port), '127.0.0.1');
     try {
       let got = '';
       tunnel.setEncoding('latin1').on('data', (d: string) => (got += d));
-      tunnel.write(`GET /live HTTP/1.1\r\nHost: traffic.example\r\n${WS_HEAD}\r\n`);
-      await until('the 101', () => got.includes('\r\n\r\n'));
+      // Bytes sent before the 101 (RFC 6455 has a client wait, but they may come) reach the backend after it.
+      tunnel.write(`GET /live HTTP/1.1\r\nHost: traffic.example\r\n${WS_HEAD}\r\nearly`);
+      await until('the 101 and the early bytes echoed', () => got.endsWith('early'));
       expect(got.startsWith('HTTP/1.1 101 ')).toBe(true);
       const switchedAt = performance.now();
       // Past three route timeouts (0.5 s each), the tunnel still carries bytes both ways (the backend echoes).

@@ -510,6 +510,8 @@ describe('kong target: splits and WebSockets', () => {
     // health checks differ, so its upstream has no active health check that could take one out.
     // Kong's read timeout (the route's 0.5 s) also closes a quiet tunnel of the WebSocket route.
     expect(notes).toMatch(/## agw:websocket and Kong timeouts\n\nKong's read and write timeouts \(the route's\) also bound an open WebSocket[^\n]*\n\nApplies to: route live\n/);
+    // "chat" has no timeout: Kong's default of 60 s cuts its quiet tunnels.
+    expect(notes).toMatch(/## agw:websocket and Kong timeouts \(60 s by default\)\n\nKong's read and write timeouts \(its defaults of 60 s\)[^\n]*\n\nApplies to: route chat\n/);
     expect(notes).toMatch(/## agw:hasTrafficSplit with retries or ejection\n\n[^\n]*keeps a request and its retries on the split it drew[^\n]*\n\nApplies to: route retried\n/);
   });
 });

@@ -923,8 +923,9 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
   // nginx's proxy_read_timeout/proxy_send_timeout keep running on an upgraded connection.
+  const ownTimeout = route.timeoutSeconds !== undefined || route.retry?.perTryTimeoutSeconds !== undefined;
   if (route.websocket)
-    add('agw:websocket and Kong timeouts', `Kong's read and write timeouts (${route.timeoutSeconds !== undefined || route.retry?.perTryTimeoutSeconds !== undefined ? "the route's" : 'its defaults of 60 s'}) also bound an open WebSocket: a tunnel that carries nothing from one side for that long is closed (clients must send pings more often), where the gateway bounds only the handshake by agw:timeoutSeconds and keeps a tunnel open as long as both ends do`);
+    add(`agw:websocket and Kong timeouts${ownTimeout ? '' : ' (60 s by default)'}`, `Kong's read and write timeouts (${ownTimeout ? "the route's" : 'its defaults of 60 s'}) also bound an open WebSocket: a tunnel that carries nothing from one side for that long is closed (clients must send pings more often), where the gateway bounds only the handshake by agw:timeoutSeconds and keeps a tunnel open as long as both ends do`);
   if (!route.websocket) add('agw:websocket (absent or false)', 'Kong proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through Kong, where the gateway refuses the upgrade with 400');
   // ip-restriction reads ngx.var.binary_remote_addr, and limit_by ip the same address: nginx's
   // real-IP module sets it from the header of a trusted proxy only (kong.conf trusted_ips).

@@ -855,7 +855,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   upgradeReady: (() => void) | undefined;
   /**
    * Set by websocket.ts while an upgrade waits for its backend's answer: ends that wait, counted
-   * against the backend when `failed` (the route's timeout), else for nor against it (shutdown).
+   * against the backend when `failed` (the route's timeout), else for nor against it (shutdown, a
+   * client that went away).
    */
   upgradeCancel: ((err: Error, failed: boolean) => void) | undefined;
   /** The request expects 100 Continue before its body: whether the connection stays open once it is sent. */
@@ -1507,6 +1508,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.letGo(attempt);
       attempt.cancel(new ClientGone('client closed the connection'));
     }
+    this.upgradeCancel?.(new ClientGone('client closed the connection'), false);
     this.error = 'client closed the connection';
     this.finish(499);
   }

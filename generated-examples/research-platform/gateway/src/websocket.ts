@@ -81,11 +81,49 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
     found.match.end,
     path,
   );
-  ex.upgradeReady = () => connect(gw, ex, socket, head, path, q === -1 ? '' : url.slice(q));
+  const early = new EarlyBytes(socket, head);
+  ex.upgradeReady = () => connect(gw, ex, socket, early, path, q === -1 ? '' : url.slice(q));
   // In flight until switched or refused: a shutdown that finds it still waiting answers it (503).
   gw.track(ex);
+  // A client that gives up before the switch lets go of the backend's connection, as for a
+  // request: its end of the connection is seen only while the socket is read (EarlyBytes).
+  socket.once('end', () => ex.clientClosed());
+  socket.once('close', () => ex.clientClosed());
   ex.run();
 }
+
+/**
+ * The client's socket is read while the handshake waits for its checks and the backend, so that
+ * a client that goes away is seen (the HTTP server's sockets are half-open, and a socket nobody
+ * reads shows no end). Bytes it sends before the 101 (RFC 6455 has it wait; a few may come) are
+ * kept for the backend, up to 64 KiB, past which the connection is cut.
+ */
+class EarlyBytes {
+  private readonly chunks: Buffer[];
+  private size: number;
+  private readonly onData = (chunk: Buffer) => {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size > EARLY_BYTES) this.socket.destroy();
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    head: Buffer,
+  ) {
+    this.chunks = head.length > 0 ? [head] : [];
+    this.size = head.length;
+    socket.on('data', this.onData);
+  }
+
+  /** Stops reading and hands what came to the backend. */
+  flushTo(upstream: Duplex): void {
+    this.socket.off('data', this.onData);
+    for (const c of this.chunks.splice(0)) upstream.write(c);
+  }
+}
+
+const EARLY_BYTES = 64 * 1024;
 
 const REFUSAL_BODY_BYTES = 64 * 1024;
 
@@ -105,7 +143,7 @@ function answerAsBackend(ex: Exchange, socket: Duplex, status: number, raw: (Buf
   ex.finish(status);
 }
 
-function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: string, query: string): void {
+function connect(gw: Gateway, ex: Exchange, socket: Duplex, early: EarlyBytes, path: string, query: string): void {
   const route = ex.runtime;
   const target = route.pickTarget(ex.req);
   let permit: Permit = PERMITTED;
@@ -212,7 +250,7 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       const own = ex.extra ?? [];
       for (let i = 0; i < own.length; i += 2) lines.push(`${own[i]}: ${own[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
+      early.flushTo(upstream);
       gw.tunnels.add(socket);
       const close = () => {
         gw.tunnels.delete(socket);
