@@ -116,8 +116,13 @@ export class Backend extends TestServer {
   calls = 0;
   /** A status to refuse WebSocket upgrades with, instead of switching. */
   refuseUpgrade: number | undefined;
+  /** WebSocket upgrades are held without an answer, their connections kept in `held` until closed. */
+  holdUpgrade = false;
+  readonly held = new Set<Socket>();
   /** Body sizes of the requests it answered, in order. */
   readonly received: number[] = [];
+  /** The headers of the requests it answered, in order. */
+  readonly receivedHeaders: IncomingMessage['headers'][] = [];
   port = 0;
   /** Raw headers (flat [name, value, ...]) the 'ok' answer carries besides its content type. */
   answerHeaders: string[] = [];
@@ -131,6 +136,12 @@ export class Backend extends TestServer {
     // A WebSocket upgrade is switched, and the tunnel echoes what it gets (no framing needed to test a proxy).
     server.on('upgrade', (_req, socket: Socket, head: Buffer) => {
       this.calls++;
+      if (this.holdUpgrade) {
+        this.held.add(socket);
+        // The HTTP server's sockets are half-open: the gateway's end of the connection shows as 'end'.
+        socket.on('end', () => socket.destroy());
+        return void socket.on('close', () => this.held.delete(socket));
+      }
       if (this.refuseUpgrade !== undefined)
         return void socket.end(`HTTP/1.1 ${this.refuseUpgrade} Refused\r\ncontent-type: text/plain\r\nx-why: policy\r\ncontent-length: 6\r\n\r\nno way`);
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
@@ -151,6 +162,7 @@ export class Backend extends TestServer {
       }
       this.calls++;
       this.received.push(bytes);
+      this.receivedHeaders.push(req.headers);
       switch (this.behaviour) {
         case 'fail':
           res.writeHead(500, { 'content-type': 'text/plain' });
@@ -198,6 +210,7 @@ export function accessLog(gw: GatewayProcess): Array<Record<string, unknown>> {
     .stdout()
     .trimEnd()
     .split('\n')
+    .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 

@@ -424,6 +424,16 @@ describe('istio target: a per-try timeout without retries', () => {
   });
 });
 
+describe('istio target: a WebSocket route with a timeout', () => {
+  it("says in NOTES.md that Envoy's route timeout closes the tunnel, where the gateway bounds only the handshake", async () => {
+    const g = await istioOf(['test/fixtures/gateway/traffic.ttl'], ['istio']);
+    const live = kinds(g, 'VirtualService').flatMap((d) => d.spec.http as Doc[]).find((e) => e.name === 'traffic-gateway.live')!;
+    expect(live.timeout).toBe('0.5s');
+    // Only "live" is a WebSocket route with a timeout.
+    expect(g.notes).toMatch(/## agw:timeoutSeconds on a WebSocket route\n\n[^\n]*tunnel is closed agw:timeoutSeconds after it opened[^\n]*bounds only the handshake[^\n]*\n\nApplies to: route live\n/);
+  });
+});
+
 describe('istio target: a health check no pod is deployed for', () => {
   it('is said in NOTES.md: Istio checks no endpoint actively; a service with agw:image has its probe and no note', async () => {
     const g = await istioOfText(`${PREFIXES}

@@ -501,6 +501,21 @@ describe('kong target: gRPC services', () => {
   });
 });
 
+describe('kong target: splits and WebSockets', () => {
+  it('lists split routes whose retries or ejections move traffic between splits in Kong (one upstream for all), and WebSocket routes its timeouts cut', async () => {
+    const result = await generate({ models: ['test/fixtures/gateway/traffic.ttl'], cwd: ROOT, targets: ['kong'] });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
+    // "retried" has retries; "checked" has neither retries nor a breaker, and its split services'
+    // health checks differ, so its upstream has no active health check that could take one out.
+    // Kong's read timeout (the route's 0.5 s) also closes a quiet tunnel of the WebSocket route.
+    expect(notes).toMatch(/## agw:websocket and Kong timeouts\n\nKong's read and write timeouts \(the route's\) also bound an open WebSocket[^\n]*\n\nApplies to: route live\n/);
+    // "chat" has no timeout: Kong's default of 60 s cuts its quiet tunnels.
+    expect(notes).toMatch(/## agw:websocket and Kong timeouts \(60 s by default\)\n\nKong's read and write timeouts \(its defaults of 60 s\)[^\n]*\n\nApplies to: route chat\n/);
+    expect(notes).toMatch(/## agw:hasTrafficSplit with retries or ejection\n\n[^\n]*keeps a request and its retries on the split it drew[^\n]*\n\nApplies to: route retried\n/);
+  });
+});
+
 describe('kong target: terms Kong cannot honour are listed (test/fixtures/valid/unhonoured-terms.ttl)', () => {
   it('lists routes without agw:websocket (Kong proxies upgrades anyway) and tracing without a collector', async () => {
     const result = await generate({ models: ['test/fixtures/valid/unhonoured-terms.ttl'], cwd: ROOT, targets: ['kong'] });

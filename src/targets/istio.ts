@@ -376,6 +376,10 @@ export function istioView(model: M.GatewayModel): IstioView {
   // websocketUpgrade is gone); no route field turns them off.
   const noUpgrade = model.routes.filter((r) => !r.websocket);
   for (const r of noUpgrade) notes.push({ subject: `route ${r.name}`, feature: 'agw:websocket (absent or false)', detail: 'Istio proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through the ingress gateway, where the gateway refuses the upgrade with 400' });
+  // Envoy's route timeout runs on for an upgraded stream (envoyproxy/envoy#20062); the gateway's
+  // bounds only the handshake.
+  for (const r of model.routes.filter((r) => r.websocket && r.timeoutSeconds !== undefined))
+    notes.push({ subject: `route ${r.name}`, feature: 'agw:timeoutSeconds on a WebSocket route', detail: "Envoy's route timeout also applies to an upgraded connection: a WebSocket tunnel is closed agw:timeoutSeconds after it opened, whatever crosses it, where the gateway bounds only the handshake (504 when the backend does not switch protocols in time) and keeps a tunnel open as long as both ends do" });
   notes.push(...consumerNotes(model));
   notes.push(...longDurationNotes(model));
 
@@ -1067,7 +1071,7 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
   // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
   if (route.mirror)
-    add('agw:hasTrafficMirror (Host of the copy)', 'Envoy sends the mirrored copy with "-shadow" appended to its Host (api.example.com becomes api.example.com-shadow; a route to a host outside the cluster has its Host rewritten to that host first), where the gwgen gateway sends the copy with the Host it sends the route\'s backend and an X-Gateway-Mirror: 1 header. A mirror target that routes or checks by Host (a virtual-hosted API, an ingress or a Host allow list in front of it) must accept the -shadow name');
+    add('agw:hasTrafficMirror (Host of the copy)', 'Envoy sends the mirrored copy with "-shadow" appended to its Host (api.example.com becomes api.example.com-shadow; a route to a host outside the cluster has its Host rewritten to that host first), where the gwgen gateway sends the copy with the mirror service\'s own address as Host (as it sends every backend), the client\'s Host as X-Forwarded-Host, and an X-Gateway-Mirror: 1 header. A mirror target that routes or checks by Host (a virtual-hosted API, an ingress or a Host allow list in front of it) must accept the -shadow name');
   // remoteIpBlocks is Envoy's idea of the client: the peer, or an X-Forwarded-For entry when the
   // gateway trusts that many proxies. Wrong topology settings silently widen an allow list.
   if (route.ipRestriction)

@@ -492,6 +492,16 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     notes.push({ subject: `route ${route.name}`, feature: 'agw:hasHealthCheck in a traffic split', detail: "One Kong upstream holds the targets of all the weighted splits and probes them all alike; the split services' health checks differ (one would probe the other's targets on a path it may not serve), so the split's upstream has no active health check" });
   }
   const hc = sameChecks ? primary.healthCheck : undefined;
+  // Kong balances over the targets of all the splits at once, where the gateway (and Envoy's
+  // weighted clusters) draw a split first and keep the request on it.
+  if (members.length > 1 && ((route.retry?.attempts ?? 0) > 0 || route.circuitBreaker !== undefined || hc !== undefined)) {
+    notes.push({
+      subject: `route ${route.name}`,
+      feature: 'agw:hasTrafficSplit with retries or ejection',
+      detail:
+        'One Kong upstream holds the targets of all the weighted splits: a retry goes to another target of that upstream, which may belong to another split, and a target that the circuit breaker (passive health checks) or the health check takes out leaves its share to the other splits. The gateway keeps a request and its retries on the split it drew, as Istio does, and answers 503 for the share of a split with no healthy instance or an open breaker',
+    });
+  }
   const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
   const breaker = route.circuitBreaker;
   return {
@@ -912,6 +922,10 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
+  // nginx's proxy_read_timeout/proxy_send_timeout keep running on an upgraded connection.
+  const ownTimeout = route.timeoutSeconds !== undefined || route.retry?.perTryTimeoutSeconds !== undefined;
+  if (route.websocket)
+    add(`agw:websocket and Kong timeouts${ownTimeout ? '' : ' (60 s by default)'}`, `Kong's read and write timeouts (${ownTimeout ? "the route's" : 'its defaults of 60 s'}) also bound an open WebSocket: a tunnel that carries nothing from one side for that long is closed (clients must send pings more often), where the gateway bounds only the handshake by agw:timeoutSeconds and keeps a tunnel open as long as both ends do`);
   if (!route.websocket) add('agw:websocket (absent or false)', 'Kong proxies WebSocket upgrades on every route, so a client can open a WebSocket to this route through Kong, where the gateway refuses the upgrade with 400');
   // ip-restriction reads ngx.var.binary_remote_addr, and limit_by ip the same address: nginx's
   // real-IP module sets it from the header of a trusted proxy only (kong.conf trusted_ips).

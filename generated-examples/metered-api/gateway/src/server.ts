@@ -853,6 +853,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   activeIndex = -1;
   /** Set by websocket.ts: called when the checks have passed. */
   upgradeReady: (() => void) | undefined;
+  /**
+   * Set by websocket.ts while an upgrade waits for its backend's answer: ends that wait, counted
+   * against the backend when `failed` (the route's timeout), else for nor against it (shutdown, a
+   * client that went away).
+   */
+  upgradeCancel: ((err: Error, failed: boolean) => void) | undefined;
   /** The request expects 100 Continue before its body: whether the connection stays open once it is sent. */
   continueKeepAlive: boolean | undefined = undefined;
   private status = 0;
@@ -894,6 +900,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (typeof v === 'string') return v;
     }
     return this.params.length > 0 ? this.params.join('/') : this.clientIp;
+  }
+
+  /** websocket.ts: the upgrade goes to `instance` (the access log's and the span's upstream). */
+  upgradeTo(instance: Instance): void {
+    this.tries++;
+    this.lastInstance = instance;
   }
 
   setUpstreamHeader(name: string, value: string): void {
@@ -1073,8 +1085,17 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   // --- upstream -------------------------------------------------------------------------------
 
   private proxy(): void {
-    if (this.socket !== undefined) return this.upgradeReady?.(); // websocket.ts continues from here
     const r = this.runtime;
+    if (this.socket !== undefined) {
+      // The route's timeout bounds the handshake, until the backend switches protocols or
+      // refuses: a backend that takes the connection and never answers must not hold the client
+      // and a pool connection for good. The tunnel after it is as long-lived as its two ends.
+      if (r.config.timeoutMs !== undefined) {
+        this.deadline = this.start + r.config.timeoutMs;
+        this.gw.watch(this);
+      }
+      return this.upgradeReady?.(); // websocket.ts continues from here
+    }
     const req = this.req;
     this.target = r.pickTarget(req);
     const rawUrl = req.url!;
@@ -1452,6 +1473,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       else this.settle(attempt, true, true);
       attempt.cancel(new GatewayTimeout('route timeout'));
     }
+    this.upgradeCancel?.(new GatewayTimeout('route timeout'), true);
     this.failOrCut(504, MESSAGES.timeout);
   }
 
@@ -1466,6 +1488,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.letGo(attempt);
       attempt.cancel(new GatewayTimeout('gateway shutting down'));
     }
+    this.upgradeCancel?.(new GatewayTimeout('gateway shutting down'), false);
     this.error = 'gateway shut down before the answer was complete';
     this.failOrCut(503, MESSAGES.shuttingDown, { connection: 'close', 'retry-after': '1' });
   }
@@ -1485,6 +1508,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.letGo(attempt);
       attempt.cancel(new ClientGone('client closed the connection'));
     }
+    this.upgradeCancel?.(new ClientGone('client closed the connection'), false);
     this.error = 'client closed the connection';
     this.finish(499);
   }

@@ -81,11 +81,49 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
     found.match.end,
     path,
   );
-  ex.upgradeReady = () => connect(gw, ex, socket, head, path, q === -1 ? '' : url.slice(q));
+  const early = new EarlyBytes(socket, head);
+  ex.upgradeReady = () => connect(gw, ex, socket, early, path, q === -1 ? '' : url.slice(q));
   // In flight until switched or refused: a shutdown that finds it still waiting answers it (503).
   gw.track(ex);
+  // A client that gives up before the switch lets go of the backend's connection, as for a
+  // request: its end of the connection is seen only while the socket is read (EarlyBytes).
+  socket.once('end', () => ex.clientClosed());
+  socket.once('close', () => ex.clientClosed());
   ex.run();
 }
+
+/**
+ * The client's socket is read while the handshake waits for its checks and the backend, so that
+ * a client that goes away is seen (the HTTP server's sockets are half-open, and a socket nobody
+ * reads shows no end). Bytes it sends before the 101 (RFC 6455 has it wait; a few may come) are
+ * kept for the backend, up to 64 KiB, past which the connection is cut.
+ */
+class EarlyBytes {
+  private readonly chunks: Buffer[];
+  private size: number;
+  private readonly onData = (chunk: Buffer) => {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size > EARLY_BYTES) this.socket.destroy();
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    head: Buffer,
+  ) {
+    this.chunks = head.length > 0 ? [head] : [];
+    this.size = head.length;
+    socket.on('data', this.onData);
+  }
+
+  /** Stops reading and hands what came to the backend. */
+  flushTo(upstream: Duplex): void {
+    this.socket.off('data', this.onData);
+    for (const c of this.chunks.splice(0)) upstream.write(c);
+  }
+}
+
+const EARLY_BYTES = 64 * 1024;
 
 const REFUSAL_BODY_BYTES = 64 * 1024;
 
@@ -105,7 +143,7 @@ function answerAsBackend(ex: Exchange, socket: Duplex, status: number, raw: (Buf
   ex.finish(status);
 }
 
-function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: string, query: string): void {
+function connect(gw: Gateway, ex: Exchange, socket: Duplex, early: EarlyBytes, path: string, query: string): void {
   const route = ex.runtime;
   const target = route.pickTarget(ex.req);
   let permit: Permit = PERMITTED;
@@ -119,6 +157,7 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
     target.breaker?.release(permit);
     return ex.fail(503, MESSAGES.noHealthy, { 'retry-after': '1' });
   }
+  ex.upgradeTo(instance);
   const rest = path.slice(ex.prefixEnd);
   const upstreamPath = route.config.stripPath
     ? (rest.startsWith('/') ? rest : '/' + rest) + query
@@ -138,10 +177,30 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
     if (reached) target.upstream.success(instance);
     else target.upstream.failure(instance);
   };
+  // Neither for nor against the backend: its breaker trial slot is freed.
+  const letGo = () => {
+    if (settled) return;
+    settled = true;
+    instance.active--;
+    target.breaker?.release(permit);
+  };
+  // The route's timeout or a shutdown may end the wait before undici has started the request:
+  // then it is aborted as soon as it starts.
+  let abort: ((err: Error) => void) | undefined;
+  let cancelled: Error | undefined;
+  ex.upgradeCancel = (err, failed) => {
+    if (failed) settle(false, false);
+    else letGo();
+    cancelled = err;
+    abort?.(err);
+  };
   // The backend's answer when it does not switch protocols (its first 64 KiB of body).
   let refusal: { status: number; headers: (Buffer | string)[]; body: Buffer[]; size: number } | undefined;
   instance.pool.dispatch({ path: upstreamPath, method: 'GET', headers, upgrade: 'websocket', body: null }, {
-    onConnect() {},
+    onConnect(abortRequest: (err: Error) => void) {
+      abort = abortRequest;
+      if (cancelled !== undefined) abortRequest(cancelled);
+    },
     onHeaders(statusCode: number, rawHeaders: (Buffer | string)[]) {
       refusal = { status: statusCode, headers: rawHeaders, body: [], size: 0 };
       return true;
@@ -167,13 +226,11 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       );
     },
     onError(err: Error) {
+      // Ended by the gateway (upgradeCancel), which answers the client itself.
+      if (cancelled !== undefined) return;
       // A 100 Continue undici cannot take (see proxy.ts) counts neither for nor against the backend.
       if (classify(err) === 'interim') {
-        if (!settled) {
-          settled = true;
-          instance.active--;
-          target.breaker?.release(permit);
-        }
+        letGo();
         if (!ex.done) ex.fail(502, MESSAGES.interim);
         return;
       }
@@ -193,7 +250,7 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, head: Buffer, path: 
       const own = ex.extra ?? [];
       for (let i = 0; i < own.length; i += 2) lines.push(`${own[i]}: ${own[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
+      early.flushTo(upstream);
       gw.tunnels.add(socket);
       const close = () => {
         gw.tunnels.delete(socket);
