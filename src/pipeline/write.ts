@@ -96,13 +96,12 @@ type Occupant = { readonly kind: 'file'; readonly text: string; readonly notUtf8
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * The 1-based line of the first byte that is not UTF-8, or undefined for UTF-8 text. Decoding
- * such a file replaces those bytes with U+FFFD: written back, the user's text would be garbled.
+ * A file's text, and for a file that is not UTF-8 the 1-based line of its first such byte:
+ * decoding replaces those bytes with U+FFFD, so written back, the user's text would be garbled.
  */
-function firstNonUtf8Line(bytes: Buffer): number | undefined {
+function decodeText(bytes: Buffer): { readonly text: string; readonly notUtf8?: number } {
   try {
-    strictUtf8.decode(bytes);
-    return undefined;
+    return { text: strictUtf8.decode(bytes) };
   } catch {
     let start = 0;
     for (let line = 1; ; line++) {
@@ -110,9 +109,9 @@ function firstNonUtf8Line(bytes: Buffer): number | undefined {
       try {
         strictUtf8.decode(bytes.subarray(start, end === -1 ? bytes.length : end));
       } catch {
-        return line;
+        return { text: bytes.toString('utf8'), notUtf8: line };
       }
-      if (end === -1) return line;
+      if (end === -1) return { text: bytes.toString('utf8'), notUtf8: line };
       start = end + 1;
     }
   }
@@ -122,9 +121,7 @@ async function occupant(dir: string, full: string): Promise<Occupant> {
   // A link the user put where gwgen writes a file: read through, it may say what gwgen would write.
   const linkTo = await readlink(full).catch(() => undefined);
   try {
-    const bytes = await readFile(full);
-    const notUtf8 = firstNonUtf8Line(bytes);
-    return { kind: 'file', text: bytes.toString('utf8'), ...(notUtf8 !== undefined ? { notUtf8 } : {}), ...(linkTo !== undefined ? { linkTo } : {}) };
+    return { kind: 'file', ...decodeText(await readFile(full)), ...(linkTo !== undefined ? { linkTo } : {}) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A link to nothing, to a folder or to itself is the user's link all the same: writing would replace it.
