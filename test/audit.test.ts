@@ -456,6 +456,44 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(prints.filter((p) => /^service-without-health-check\|\[\] #[0-9a-f]{16}$/.test(p))).toHaveLength(1);
   });
 
+  it('several findings of one rule about one node: one SARIF fingerprint each, repeated rows once, one unreasoned suppression once', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'm.ttl');
+    writeFileSync(
+      model,
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/many#> .',
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "many" ; agw:hasRoute ex:r .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        'ex:r a agw:Route ; agw:routePath "/r" ; agw:hasBackendService ex:svc ;',
+        '  agw:auditSuppress "zz-no-such-rule" , "route-without-timeout" , "aa-no-such-rule" , "public-route-without-rate-limit" .',
+      ].join('\n'),
+    );
+    const rules = join(dir, 'rules');
+    mkdirSync(rules);
+    // A row per suppression: the same message three times, then a message per suppressed id.
+    const head = (id: string, message: string) => `# id: ${id}\n# severity: warning\n# message: ${message}\nPREFIX agw: <https://ggen.ai/ontology/api-gateway#>\n`;
+    writeFileSync(join(rules, 'repeats.rq'), `${head('route-with-suppressions', 'Route {?focus} suppresses rules')}SELECT ?focus WHERE { ?focus a agw:Route ; agw:auditSuppress ?s }`);
+    writeFileSync(join(rules, 'per-value.rq'), `${head('suppressed-rule-listed', 'Route {?focus} suppresses {?s}')}SELECT ?focus ?s WHERE { ?focus a agw:Route ; agw:auditSuppress ?s }`);
+    const r = await gwgen(['audit', model, '--rules', rules, '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout).runs[0].results as Array<{ ruleId: string; message: { text: string }; partialFingerprints: Record<string, string> }>;
+    const prints = results.map((x) => x.partialFingerprints['gwgenFinding/v1']!);
+    expect(new Set(prints).size).toBe(prints.length);
+    const of = (rule: string) => results.filter((x) => x.ruleId === rule);
+    expect(of('route-with-suppressions')).toHaveLength(1);
+    expect(of('suppressed-rule-listed')).toHaveLength(4);
+    expect(of('unknown-suppression')).toHaveLength(2);
+    // A node alone in its rule keeps the plain fingerprint; those that share a node are told apart.
+    expect(of('route-with-suppressions')[0]!.partialFingerprints['gwgenFinding/v1']).toBe('route-with-suppressions|https://example.org/many#r');
+    expect(of('unknown-suppression').map((x) => x.partialFingerprints['gwgenFinding/v1']).every((p) => /^unknown-suppression\|https:\/\/example\.org\/many#r #[0-9a-f]{16}$/.test(p))).toBe(true);
+    expect(of('suppression-without-reason').map((x) => x.message.text)).toEqual(['r suppresses aa-no-such-rule, public-route-without-rate-limit, route-without-timeout, zz-no-such-rule without agw:auditReason.']);
+    // The same run again gives the same fingerprints.
+    const again = await gwgen(['audit', model, '--rules', rules, '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(JSON.parse(again.stdout).runs[0].results.map((x: { partialFingerprints: Record<string, string> }) => x.partialFingerprints['gwgenFinding/v1'])).toEqual(prints);
+  });
+
   it('table groups by severity', async () => {
     const r = await gwgen(['audit', 'examples/mesh-shop.ttl']);
     expect(r.exitCode).toBe(1);
