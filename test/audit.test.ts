@@ -381,6 +381,24 @@ describe('gwgen audit: formats and exit codes', () => {
     }
   });
 
+  it('json locates each finding in the model file that defines its node, merged models and blank nodes too', async () => {
+    const dir = tempDir();
+    const prefixes = '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/split#> .\n';
+    writeFileSync(join(dir, 'gateway.ttl'), `${prefixes}ex:gw a agw:ApiGateway ; agw:gatewayName "split" ; agw:hasRoute ex:open .\n`);
+    writeFileSync(
+      join(dir, 'routes.ttl'),
+      `${prefixes}\nex:svc a agw:BackendService ; agw:serviceName "svc" ;\n  agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .\nex:open a agw:Route ; agw:routePath "/open" ; agw:hasBackendService ex:svc ;\n  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:secretEnv "S" ] .\n`,
+    );
+    const r = await gwgen(['audit', 'gateway.ttl', 'routes.ttl', '--format', 'json', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const findings = JSON.parse(r.stdout) as Array<{ rule: string; focus: string; location?: { file: string; line: number; column?: number } }>;
+    const at = (rule: string) => findings.find((f) => f.rule === rule)?.location;
+    expect(at('route-without-timeout')).toEqual({ file: 'routes.ttl', line: 6, column: 1 });
+    // The blank JWT node is located at the "[" that opens it.
+    expect(at('jwt-without-audience')).toEqual({ file: 'routes.ttl', line: 7, column: 25 });
+    expect(findings.every((f) => f.location !== undefined)).toBe(true);
+  });
+
   it('sarif is a SARIF 2.1.0 log with rules, levels and model locations', async () => {
     const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'sarif', '--fail-on', 'never']);
     const log = JSON.parse(r.stdout);
