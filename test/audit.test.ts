@@ -634,6 +634,37 @@ describe('--rules: what a rule file may look like', () => {
     expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
   });
 
+  it('a ?focus no statement has as its subject (a literal, a class) is located where the model mentions it, in SARIF too', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'm.ttl'),
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/mention#> .',
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "mention" ; agw:hasRoute ex:r .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ;',
+        '  agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        'ex:r a agw:Route ; agw:routePath "/legacy" ; agw:hasBackendService ex:svc .',
+      ].join('\n'),
+    );
+    mkdirSync(join(dir, 'rules'));
+    const head = (id: string) => `# id: ${id}\n# severity: error\n# message: {?focus} is mentioned\nPREFIX agw: <https://ggen.ai/ontology/api-gateway#>\n`;
+    writeFileSync(join(dir, 'rules', 'literal.rq'), `${head('legacy-path')}SELECT ?focus WHERE { ?r agw:routePath ?focus . FILTER(?focus = "/legacy") }`);
+    writeFileSync(join(dir, 'rules', 'class.rq'), `${head('health-check-class')}SELECT DISTINCT ?focus WHERE { ?x a ?focus . FILTER(?focus = agw:HealthCheck) }`);
+    const sarif = await gwgen(['audit', 'm.ttl', '--rules', 'rules', '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(sarif.exitCode, sarif.stderr).toBe(0);
+    const results = JSON.parse(sarif.stdout).runs[0].results as Array<{ ruleId: string; locations: Array<{ physicalLocation?: { artifactLocation: { uri: string }; region: { startLine: number; startColumn?: number } } }> }>;
+    for (const r of results) expect(r.locations[0]!.physicalLocation, r.ruleId).toBeDefined();
+    const where = (rule: string) => {
+      const at = results.find((r) => r.ruleId === rule)!.locations[0]!.physicalLocation!;
+      return [at.artifactLocation.uri, at.region.startLine, at.region.startColumn];
+    };
+    expect(where('legacy-path')).toEqual(['m.ttl', 6, 1]);
+    expect(where('health-check-class')).toEqual(['m.ttl', 5, 22]);
+    const table = await gwgen(['audit', 'm.ttl', '--rules', 'rules', '--fail-on', 'never'], { cwd: dir });
+    expect(table.stdout).toMatch(/legacy-path +m\.ttl:6:1 +\/legacy is mentioned/);
+  });
+
   it('a variable the row leaves unbound (OPTIONAL) is shown as "(none)", not as its placeholder', async () => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);

@@ -9,6 +9,9 @@ import { validateSources, type ModelInput } from '../validate.js';
 import { nearest } from '../nearest.js';
 import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
+import type { PlainTerm } from '../sparql/term-cells.js';
+
+const XSD_STRING = 'http://www.w3.org/2001/XMLSchema#string';
 
 export interface AuditInput extends ModelInput {
   /** Directories of extra .rq rules (`--rules`). */
@@ -117,7 +120,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
   function finding(rule: AuditRule, focus: Term, message: string): Finding {
     const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
     const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
-    const location = locator.locate(focus);
+    const location = locate(focus);
     return {
       rule: rule.id,
       severity: rule.severity,
@@ -127,6 +130,22 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       identity: focus.termType === 'BlankNode' ? (location.node ?? '[]') : focus.value,
       ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
     };
+  }
+
+  /**
+   * Where the focus is defined, or else where it is mentioned: a --rules rule may select a node no
+   * statement has as its subject (a class, an IRI only referred to) or a literal, and a SARIF
+   * result without a physical location has no place in the model (code scanning cannot show it).
+   */
+  function locate(focus: Term): SourceLocation {
+    const own = locator.locate(focus);
+    if (own.file !== undefined) return own;
+    // A row's literal crosses from the query worker as a plain object: the store looks terms up by their n3 id.
+    const plain = focus as unknown as PlainTerm;
+    const term = plain.termType === 'Literal' ? DataFactory.literal(plain.value, plain.language || DataFactory.namedNode(plain.datatype ?? XSD_STRING)) : focus;
+    const [mention] = store.getQuads(null, null, term, null);
+    const at = mention ? locator.locate(mention.subject) : undefined;
+    return at?.file !== undefined ? { ...own, file: at.file, ...(at.line !== undefined ? { line: at.line } : {}), ...(at.column !== undefined ? { column: at.column } : {}) } : own;
   }
 }
 
