@@ -381,6 +381,24 @@ describe('gwgen audit: formats and exit codes', () => {
     }
   });
 
+  it('json locates each finding in the model file that defines its node, merged models and blank nodes too', async () => {
+    const dir = tempDir();
+    const prefixes = '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/split#> .\n';
+    writeFileSync(join(dir, 'gateway.ttl'), `${prefixes}ex:gw a agw:ApiGateway ; agw:gatewayName "split" ; agw:hasRoute ex:open .\n`);
+    writeFileSync(
+      join(dir, 'routes.ttl'),
+      `${prefixes}\nex:svc a agw:BackendService ; agw:serviceName "svc" ;\n  agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .\nex:open a agw:Route ; agw:routePath "/open" ; agw:hasBackendService ex:svc ;\n  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:secretEnv "S" ] .\n`,
+    );
+    const r = await gwgen(['audit', 'gateway.ttl', 'routes.ttl', '--format', 'json', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const findings = JSON.parse(r.stdout) as Array<{ rule: string; focus: string; location?: { file: string; line: number; column?: number } }>;
+    const at = (rule: string) => findings.find((f) => f.rule === rule)?.location;
+    expect(at('route-without-timeout')).toEqual({ file: 'routes.ttl', line: 6, column: 1 });
+    // The blank JWT node is located at the "[" that opens it.
+    expect(at('jwt-without-audience')).toEqual({ file: 'routes.ttl', line: 7, column: 25 });
+    expect(findings.every((f) => f.location !== undefined)).toBe(true);
+  });
+
   it('sarif is a SARIF 2.1.0 log with rules, levels and model locations', async () => {
     const r = await gwgen(['audit', 'examples/mesh-shop.ttl', '--format', 'sarif', '--fail-on', 'never']);
     const log = JSON.parse(r.stdout);
@@ -454,6 +472,44 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(new Set(prints).size).toBe(prints.length);
     expect(prints.filter((p) => p.startsWith('route-without-rate-limit|<https://example.org/blank#gw> agw:hasRoute [] #'))).toHaveLength(2);
     expect(prints.filter((p) => /^service-without-health-check\|\[\] #[0-9a-f]{16}$/.test(p))).toHaveLength(1);
+  });
+
+  it('several findings of one rule about one node: one SARIF fingerprint each, repeated rows once, one unreasoned suppression once', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'm.ttl');
+    writeFileSync(
+      model,
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/many#> .',
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "many" ; agw:hasRoute ex:r .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        'ex:r a agw:Route ; agw:routePath "/r" ; agw:hasBackendService ex:svc ;',
+        '  agw:auditSuppress "zz-no-such-rule" , "route-without-timeout" , "aa-no-such-rule" , "public-route-without-rate-limit" .',
+      ].join('\n'),
+    );
+    const rules = join(dir, 'rules');
+    mkdirSync(rules);
+    // A row per suppression: the same message three times, then a message per suppressed id.
+    const head = (id: string, message: string) => `# id: ${id}\n# severity: warning\n# message: ${message}\nPREFIX agw: <https://ggen.ai/ontology/api-gateway#>\n`;
+    writeFileSync(join(rules, 'repeats.rq'), `${head('route-with-suppressions', 'Route {?focus} suppresses rules')}SELECT ?focus WHERE { ?focus a agw:Route ; agw:auditSuppress ?s }`);
+    writeFileSync(join(rules, 'per-value.rq'), `${head('suppressed-rule-listed', 'Route {?focus} suppresses {?s}')}SELECT ?focus ?s WHERE { ?focus a agw:Route ; agw:auditSuppress ?s }`);
+    const r = await gwgen(['audit', model, '--rules', rules, '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout).runs[0].results as Array<{ ruleId: string; message: { text: string }; partialFingerprints: Record<string, string> }>;
+    const prints = results.map((x) => x.partialFingerprints['gwgenFinding/v1']!);
+    expect(new Set(prints).size).toBe(prints.length);
+    const of = (rule: string) => results.filter((x) => x.ruleId === rule);
+    expect(of('route-with-suppressions')).toHaveLength(1);
+    expect(of('suppressed-rule-listed')).toHaveLength(4);
+    expect(of('unknown-suppression')).toHaveLength(2);
+    // A node alone in its rule keeps the plain fingerprint; those that share a node are told apart.
+    expect(of('route-with-suppressions')[0]!.partialFingerprints['gwgenFinding/v1']).toBe('route-with-suppressions|https://example.org/many#r');
+    expect(of('unknown-suppression').map((x) => x.partialFingerprints['gwgenFinding/v1']!).every((p) => /^unknown-suppression\|https:\/\/example\.org\/many#r #[0-9a-f]{16}$/.test(p))).toBe(true);
+    expect(of('suppression-without-reason').map((x) => x.message.text)).toEqual(['r suppresses aa-no-such-rule, public-route-without-rate-limit, route-without-timeout, zz-no-such-rule without agw:auditReason.']);
+    // The same run again gives the same fingerprints.
+    const again = await gwgen(['audit', model, '--rules', rules, '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(JSON.parse(again.stdout).runs[0].results.map((x: { partialFingerprints: Record<string, string> }) => x.partialFingerprints['gwgenFinding/v1'])).toEqual(prints);
   });
 
   it('table groups by severity', async () => {
@@ -576,6 +632,37 @@ describe('--rules: what a rule file may look like', () => {
     expect(found.length).toBeGreaterThan(0);
     expect(found[0]).toMatchObject({ severity: 'warning' });
     expect(found[0].message).toMatch(/^Service [a-z-]+ has no image$/);
+  });
+
+  it('a ?focus no statement has as its subject (a literal, a class) is located where the model mentions it, in SARIF too', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'm.ttl'),
+      [
+        '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+        '@prefix ex: <https://example.org/mention#> .',
+        'ex:gw a agw:ApiGateway ; agw:gatewayName "mention" ; agw:hasRoute ex:r .',
+        'ex:svc a agw:BackendService ; agw:serviceName "svc" ;',
+        '  agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
+        'ex:r a agw:Route ; agw:routePath "/legacy" ; agw:hasBackendService ex:svc .',
+      ].join('\n'),
+    );
+    mkdirSync(join(dir, 'rules'));
+    const head = (id: string) => `# id: ${id}\n# severity: error\n# message: {?focus} is mentioned\nPREFIX agw: <https://ggen.ai/ontology/api-gateway#>\n`;
+    writeFileSync(join(dir, 'rules', 'literal.rq'), `${head('legacy-path')}SELECT ?focus WHERE { ?r agw:routePath ?focus . FILTER(?focus = "/legacy") }`);
+    writeFileSync(join(dir, 'rules', 'class.rq'), `${head('health-check-class')}SELECT DISTINCT ?focus WHERE { ?x a ?focus . FILTER(?focus = agw:HealthCheck) }`);
+    const sarif = await gwgen(['audit', 'm.ttl', '--rules', 'rules', '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    expect(sarif.exitCode, sarif.stderr).toBe(0);
+    const results = JSON.parse(sarif.stdout).runs[0].results as Array<{ ruleId: string; locations: Array<{ physicalLocation?: { artifactLocation: { uri: string }; region: { startLine: number; startColumn?: number } } }> }>;
+    for (const r of results) expect(r.locations[0]!.physicalLocation, r.ruleId).toBeDefined();
+    const where = (rule: string) => {
+      const at = results.find((r) => r.ruleId === rule)!.locations[0]!.physicalLocation!;
+      return [at.artifactLocation.uri, at.region.startLine, at.region.startColumn];
+    };
+    expect(where('legacy-path')).toEqual(['m.ttl', 6, 1]);
+    expect(where('health-check-class')).toEqual(['m.ttl', 5, 22]);
+    const table = await gwgen(['audit', 'm.ttl', '--rules', 'rules', '--fail-on', 'never'], { cwd: dir });
+    expect(table.stdout).toMatch(/legacy-path +m\.ttl:6:1 +\/legacy is mentioned/);
   });
 
   it('a variable the row leaves unbound (OPTIONAL) is shown as "(none)", not as its placeholder', async () => {

@@ -9,6 +9,9 @@ import { validateSources, type ModelInput } from '../validate.js';
 import { nearest } from '../nearest.js';
 import { loadRules, missingVariables, PLACEHOLDER, UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE, type AuditRule, type Severity } from './rules.js';
 import { compareStrings } from '../order.js';
+import type { PlainTerm } from '../sparql/term-cells.js';
+
+const XSD_STRING = 'http://www.w3.org/2001/XMLSchema#string';
 
 export interface AuditInput extends ModelInput {
   /** Directories of extra .rq rules (`--rules`). */
@@ -112,12 +115,12 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
     if (anonymous || paths.get(`${f.rule}|${f.identity}`)!.size > 1) findings[i] = { ...f, identity: `${f.identity} ${contentHash(store, DataFactory.blankNode(f.focus.slice(2)))}` };
   }
   findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || compareStrings(a.rule, b.rule) || compareStrings(a.focus, b.focus) || compareStrings(a.message, b.message));
-  return { ok: true, rules: all, findings, timings };
+  return { ok: true, rules: all, findings: distinctIdentities(withoutRepeats(findings)), timings };
 
   function finding(rule: AuditRule, focus: Term, message: string): Finding {
     const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
     const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
-    const location = locator.locate(focus);
+    const location = locate(focus);
     return {
       rule: rule.id,
       severity: rule.severity,
@@ -128,6 +131,57 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
       ...(suppressions.includes(rule.id) && rule.id !== 'suppression-without-reason' ? { suppressed: reason === undefined ? {} : { reason } } : {}),
     };
   }
+
+  /**
+   * Where the focus is defined, or else where it is mentioned: a --rules rule may select a node no
+   * statement has as its subject (a class, an IRI only referred to) or a literal, and a SARIF
+   * result without a physical location has no place in the model (code scanning cannot show it).
+   */
+  function locate(focus: Term): SourceLocation {
+    const own = locator.locate(focus);
+    if (own.file !== undefined) return own;
+    // A row's literal crosses from the query worker as a plain object: the store looks terms up by their n3 id.
+    const plain = focus as unknown as PlainTerm;
+    const term = plain.termType === 'Literal' ? DataFactory.literal(plain.value, plain.language || DataFactory.namedNode(plain.datatype ?? XSD_STRING)) : focus;
+    const [mention] = store.getQuads(null, null, term, null);
+    const at = mention ? locator.locate(mention.subject) : undefined;
+    return at?.file !== undefined ? { ...own, file: at.file, ...(at.line !== undefined ? { line: at.line } : {}), ...(at.column !== undefined ? { column: at.column } : {}) } : own;
+  }
+}
+
+/**
+ * Rows a rule returns twice (a --rules query without DISTINCT that joins a repeated property)
+ * are one finding: the same rule, node and message listed again says nothing new, and would give
+ * two SARIF results one fingerprint. Takes the findings sorted, so repeats are neighbours.
+ */
+function withoutRepeats(findings: readonly Finding[]): Finding[] {
+  return findings.filter((f, i) => i === 0 || !(f.rule === findings[i - 1]!.rule && f.focus === findings[i - 1]!.focus && f.message === findings[i - 1]!.message));
+}
+
+/**
+ * Code scanning takes results with one fingerprint for one alert, so two findings of a rule about
+ * one node (two unknown rule ids one node suppresses, a --rules query with a row per property
+ * value) must not share an identity: those that do are told apart by a hash of their message,
+ * and, should that be equal too (two blank nodes alike in path and content), by their place in
+ * the sorted list. A finding alone on its node keeps the plain identity, so it stays stable.
+ */
+function distinctIdentities(findings: readonly Finding[]): Finding[] {
+  const key = (f: Finding) => `${f.rule}|${f.identity}`;
+  const count = (list: readonly Finding[]) => list.reduce((m, f) => m.set(key(f), (m.get(key(f)) ?? 0) + 1), new Map<string, number>());
+  const shared = count(findings);
+  const byMessage = findings.map((f) => (shared.get(key(f))! > 1 ? { ...f, identity: `${f.identity} ${textHash(f.message)}` } : f));
+  const still = count(byMessage);
+  const seen = new Map<string, number>();
+  return byMessage.map((f) => {
+    if (still.get(key(f))! === 1) return f;
+    const n = (seen.get(key(f)) ?? 0) + 1;
+    seen.set(key(f), n);
+    return { ...f, identity: `${f.identity} ~${n}` };
+  });
+}
+
+function textHash(text: string): string {
+  return `#${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -136,7 +190,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
  */
 function contentHash(store: Store, node: Term): string {
   const pairs = store.getQuads(node, null, null, null).map((q) => `${termToId(q.predicate)} ${q.object.termType === 'BlankNode' ? '[]' : termToId(q.object)}`);
-  return `#${createHash('sha256').update([...new Set(pairs)].sort(compareStrings).join('\n')).digest('hex').slice(0, 16)}`;
+  return textHash([...new Set(pairs)].sort(compareStrings).join('\n'));
 }
 
 /** A finding's focus: the node's IRI; a blank node has none, and "_:b0" (as N-Triples writes it) is not mistaken for a relative IRI. */

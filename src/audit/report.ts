@@ -7,13 +7,20 @@ import { VERSION } from '../version.js';
 import type { Finding } from './audit.js';
 import type { AuditRule, Severity } from './rules.js';
 
-/** `json`: an array of { rule, severity, focus, message }; suppressed findings carry `suppressed: true` and the reason. */
+/**
+ * `json`: an array of { rule, severity, focus, message, location }; suppressed findings carry
+ * `suppressed: true` and the reason. location is where the table and SARIF place the finding
+ * (the model file as given, line, column), so a script need not search the model for the focus.
+ */
 export function toJson(findings: readonly Finding[]): string {
   const out = findings.map((f) => ({
     rule: f.rule,
     severity: f.severity,
     focus: f.focus,
     message: f.message,
+    ...(f.location.file !== undefined
+      ? { location: { file: f.location.file, ...(f.location.line !== undefined ? { line: f.location.line } : {}), ...(f.location.column !== undefined ? { column: f.location.column } : {}) } }
+      : {}),
     ...(f.suppressed ? { suppressed: true, ...(f.suppressed.reason !== undefined ? { reason: f.suppressed.reason } : {}) } : {}),
   }));
   return `${jsonLiteral(out, 2)}\n`;
