@@ -484,6 +484,75 @@ describe('istio target: TLS to an https backend under mTLS mode DISABLE', () => 
   });
 });
 
+describe('istio target: TLS origination reaches only the ingress gateway, never a sidecar of a client that speaks TLS itself', () => {
+  /**
+   * The DestinationRule a proxy in `proxyNamespace` uses for `host`, as Istio chooses it
+   * (pilot/pkg/model/push_context.go setDestinationRules): a rule is visible from its own namespace
+   * unless its exportTo leaves it out, and from another namespace when exportTo is empty, holds
+   * "*", or names that namespace.
+   */
+  const ruleSeenFrom = (rules: readonly Doc[], proxyNamespace: string, host: string) =>
+    rules.find((d) => {
+      if (d.spec.host !== host) return false;
+      const exportTo: string[] = d.spec.exportTo ?? [];
+      if (exportTo.length === 0 || exportTo.includes('*') || exportTo.includes(proxyNamespace)) return true;
+      return exportTo.includes('.') && d.metadata.namespace === proxyNamespace;
+    });
+
+  it('an https service outside and inside the cluster: SIMPLE for the ingress, nothing for the gwgen gateway and other clients', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-tls-'));
+    const file = join(dir, 'model.ttl');
+    writeFileSync(
+      file,
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:hasServiceMesh ex:mesh ; agw:hasRoute ex:r1, ex:r2, ex:r3 .
+ex:mesh a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "mesh-root" ; agw:hasMutualTLS ex:off .
+ex:off a agw:MutualTLS ; agw:mtlsMode "DISABLE" .
+ex:on a agw:MutualTLS ; agw:mtlsMode "STRICT" .
+ex:r1 a agw:Route ; agw:routePath "/legacy" ; agw:hasBackendService ex:legacy .
+ex:r2 a agw:Route ; agw:routePath "/vault" ; agw:hasBackendService ex:vault .
+ex:r3 a agw:Route ; agw:routePath "/meshed" ; agw:hasBackendService ex:meshed .
+ex:legacy a agw:BackendService ; agw:serviceName "legacy" ; agw:host "legacy.example.net" ; agw:protocol "https" ; agw:port 443 .
+ex:vault a agw:BackendService ; agw:serviceName "vault" ; agw:namespace "sec" ; agw:protocol "https" ; agw:port 8443 ; agw:image "example/vault:1" .
+ex:meshed a agw:BackendService ; agw:serviceName "meshed" ; agw:namespace "apps" ; agw:image "example/meshed:1" ; agw:hasMutualTLS ex:on .
+`,
+    );
+    const result = await generate({ models: [file], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docsOf = (prefix: string) =>
+      result.files
+        .filter((f) => f.path.startsWith(prefix) && f.path.endsWith('.yaml'))
+        .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc))
+        .filter((d) => d !== null);
+    const rules = docsOf('istio/').filter((d) => d.kind === 'DestinationRule');
+    const k8s = docsOf('k8s/');
+    // The gwgen gateway runs with a sidecar and calls each backend at its GW_UPSTREAM_ address.
+    const deployment = k8s.find((d) => d.kind === 'Deployment' && d.metadata.name === 'edge')!;
+    const gatewayNamespace: string = deployment.metadata.namespace;
+    const injected = k8s.find((d) => d.kind === 'Namespace' && d.metadata.name === gatewayNamespace);
+    expect(injected?.metadata.labels['istio-injection']).toBe('enabled');
+    const env: { name: string; value?: string }[] = deployment.spec.template.spec.containers[0].env;
+    const upstream = (name: string) => new URL(env.find((e) => e.name === `GW_UPSTREAM_${name}`)!.value!);
+
+    for (const [service, host] of [
+      ['LEGACY', 'legacy.example.net'],
+      ['VAULT', 'vault.sec.svc.cluster.local'],
+    ] as const) {
+      // The ingress gets plain HTTP from the edge: it must originate the backend's TLS.
+      expect(ruleSeenFrom(rules, 'mesh-root', host)?.spec.trafficPolicy.tls.mode).toBe('SIMPLE');
+      // The gwgen gateway speaks TLS to the host itself; a SIMPLE rule on its sidecar would wrap it again.
+      expect(upstream(service).protocol).toBe('https:');
+      expect(upstream(service).hostname).toBe(host);
+      expect(ruleSeenFrom(rules, gatewayNamespace, host)?.spec.trafficPolicy.tls?.mode).not.toBe('SIMPLE');
+      // Nor any other client of the host in the mesh.
+      expect(ruleSeenFrom(rules, 'some-app', host)?.spec.trafficPolicy.tls?.mode).not.toBe('SIMPLE');
+    }
+    // Mesh mTLS is for every client of the service: that rule stays exported mesh-wide.
+    const meshed = ruleSeenFrom(rules, gatewayNamespace, 'meshed.apps.svc.cluster.local');
+    expect(meshed?.spec.trafficPolicy.tls.mode).toBe('ISTIO_MUTUAL');
+    expect(meshed?.spec.exportTo).toBeUndefined();
+  });
+});
+
 /**
  * Envoy's uri_template (source/extensions/path/uri_template_lib/uri_template_internal.cc, kLiteral):
  * the characters of a path segment a template operator matches, RFC 3986 pchar without "*".

@@ -128,6 +128,8 @@ interface HttpEntry {
 interface DestinationRule {
   readonly meta: Meta;
   readonly host: string;
+  /** Set on a rule that originates TLS: the namespace of the ingress gateway alone (see `destinationRule`). */
+  readonly exportTo?: readonly string[];
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
   /** Only what the model determines: the TCP connect timeout (see `connectTimeout`). */
   readonly connectionPool?: { connectTimeout: string };
@@ -340,7 +342,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
   const destinationRules = [...byHost.values()].map((group) => {
     const routes = model.routes.filter((r) => group.some((s) => routesByService.get(s.name)?.includes(r)));
-    return destinationRule(model, group, routes, meta, notes);
+    return destinationRule(model, group, routes, ns, meta, notes);
   });
   const serviceEntries = [...byHost].flatMap(([host, group]) => serviceEntry(host, group, meta, notes));
 
@@ -662,7 +664,7 @@ function serviceEntry(host: string, group: readonly M.BackendService[], meta: (n
  * gives the host-wide policy; a service with its own agw:version gets its subset, which carries
  * its own policy where that differs.
  */
-function destinationRule(model: M.GatewayModel, group: readonly M.BackendService[], routes: readonly M.Route[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+function destinationRule(model: M.GatewayModel, group: readonly M.BackendService[], routes: readonly M.Route[], ingressNamespace: string, meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
   const s = group[0]!;
   const names = group.map((x) => x.name).join(', ');
   const users = routes.filter((r) => r.circuitBreaker);
@@ -710,9 +712,14 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   if (group.length > 1) {
     notes.push({ subject: `services ${names}`, feature: 'agw:host (shared)', detail: `The services share host ${host}; Istio has one DestinationRule per host, ${s.name}, ${outside ? 'without version subsets: the host is outside the cluster, with no pods whose version labels a subset could select, so Istio tells the services apart by their ports only' : 'with their versions as subsets'}` });
   }
+  // TLS origination (SIMPLE) is for the ingress gateway, which gets plain HTTP from the edge. A rule
+  // exported mesh-wide would also apply to every sidecar calling the host, and wrap the TLS its
+  // application (the gwgen gateway among them) already speaks in a second TLS (Istio's "double TLS").
+  const originatesTls = policy.tlsMode === 'SIMPLE' || subsets.some((v) => v.policy?.tlsMode === 'SIMPLE');
   return {
     meta: meta(s.name, s.namespace, s.name),
     host,
+    ...(originatesTls ? { exportTo: [ingressNamespace] } : {}),
     loadBalancer: policy.loadBalancer,
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
