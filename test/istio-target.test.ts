@@ -553,6 +553,53 @@ ex:meshed a agw:BackendService ; agw:serviceName "meshed" ; agw:namespace "apps"
   });
 });
 
+describe("istio target: a service's own PeerAuthentication selects that service's pods", () => {
+  it('the pods of its Deployment when gwgen deploys it, else the pods behind its host that its DestinationRule subset selects', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-pa-'));
+    const file = join(dir, 'model.ttl');
+    writeFileSync(
+      file,
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:hasServiceMesh ex:mesh ; agw:hasRoute ex:r1, ex:r2 .
+ex:mesh a agw:ServiceMesh ; agw:meshType "istio" ; agw:hasMutualTLS ex:perm .
+ex:perm a agw:MutualTLS ; agw:mtlsMode "PERMISSIVE" .
+ex:strict a agw:MutualTLS ; agw:mtlsMode "STRICT" .
+ex:off a agw:MutualTLS ; agw:mtlsMode "DISABLE" .
+ex:r1 a agw:Route ; agw:routePath "/orders" ; agw:hasTrafficSplit ex:x, ex:y .
+ex:x a agw:TrafficSplit ; agw:hasBackendService ex:v1 ; agw:weight 50 .
+ex:y a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:weight 50 .
+ex:r2 a agw:Route ; agw:routePath "/cart" ; agw:hasBackendService ex:cart .
+ex:v1 a agw:BackendService ; agw:serviceName "orders-v1" ; agw:host "orders" ; agw:namespace "shop" ; agw:version "v1" ; agw:hasMutualTLS ex:strict .
+ex:v2 a agw:BackendService ; agw:serviceName "orders-v2" ; agw:host "orders" ; agw:namespace "shop" ; agw:version "v2" .
+ex:cart a agw:BackendService ; agw:serviceName "cart" ; agw:namespace "shop" ; agw:image "example/cart:1" ; agw:version "2" ; agw:hasMutualTLS ex:off .
+`,
+    );
+    const result = await generate({ models: [file], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files
+      .filter((f) => f.path.endsWith('.yaml'))
+      .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc))
+      .filter((d) => d !== null);
+    const policy = (name: string) => docs.find((d) => d.kind === 'PeerAuthentication' && d.metadata.name === name)!;
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+    // orders-v1 runs behind Kubernetes Service "orders", as a release its DestinationRule subset selects.
+    const orders = policy('orders-v1');
+    expect(orders.spec.mtls.mode).toBe('STRICT');
+    const rule = docs.find((d) => d.kind === 'DestinationRule' && d.spec.host === 'orders.shop.svc.cluster.local')!;
+    const subset = (name: string) => rule.spec.subsets.find((x: Doc) => x.name === name).labels as Record<string, string>;
+    // A pod of release v1 (the Service's app label plus the subset's labels) is selected; one of v2 is not.
+    expect(selects(orders.spec.selector.matchLabels, { app: 'orders', ...subset('v1') })).toBe(true);
+    expect(selects(orders.spec.selector.matchLabels, { app: 'orders', ...subset('v2') })).toBe(false);
+    expect(result.files.find((f) => f.path === 'istio/NOTES.md')!.content).toContain('selects its pods by Istio\'s app and version labels: app=orders, version=v1');
+
+    // cart is deployed by gwgen: the policy selects its Deployment's pods and no other workload's.
+    const cart = policy('cart');
+    expect(cart.spec.mtls.mode).toBe('DISABLE');
+    const podsOf = docs.filter((d) => d.kind === 'Deployment').map((d) => ({ name: d.metadata.name as string, labels: d.spec.template.metadata.labels as Record<string, string> }));
+    expect(podsOf.filter((p) => selects(cart.spec.selector.matchLabels, p.labels)).map((p) => p.name)).toEqual(['cart']);
+  });
+});
+
 /**
  * Envoy's uri_template (source/extensions/path/uri_template_lib/uri_template_internal.cc, kLiteral):
  * the characters of a path segment a template operator matches, RFC 3986 pchar without "*".

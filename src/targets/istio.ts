@@ -370,7 +370,13 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
       continue;
     }
-    if (s.mtls) peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
+    if (s.mtls) {
+      const selector = peerSelector(s);
+      peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector, mode: s.mtls.mode });
+      if (s.image === undefined) {
+        notes.push({ subject: `service ${s.name}`, feature: 'agw:mtlsMode of a service gwgen does not deploy', detail: `gwgen does not deploy the service (no agw:image), so its PeerAuthentication (mode ${s.mtls.mode}) selects its pods by Istio's app and version labels: ${selector.map((l) => `${l.key}=${l.value}`).join(', ')}. Pods labelled otherwise keep the namespace's or the mesh's mode` });
+      }
+    }
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
@@ -613,6 +619,19 @@ function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitatio
  */
 function meshHost(s: M.BackendService): string {
   return clusterHost(s.image !== undefined ? s.name : s.host, s.namespace);
+}
+
+/**
+ * The pods a service's own PeerAuthentication selects. A service gwgen deploys has its own
+ * Deployment, whose pods carry `app: <serviceName>`. Any other service's pods are those behind its
+ * host's Kubernetes Service, labelled by Istio's convention (`app` = that Service's name,
+ * `version` = the release), the labels the DestinationRule's subsets select too: releases that
+ * share a host (orders-v1, orders-v2 behind `orders`) have no pods labelled `app: orders-v1`.
+ */
+function peerSelector(s: M.BackendService): Label[] {
+  if (s.image !== undefined) return [{ key: 'app', value: labelValue(s.name) }];
+  const app = labelValue(meshHost(s).split('.')[0]!);
+  return [{ key: 'app', value: app }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])];
 }
 
 /**
