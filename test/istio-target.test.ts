@@ -546,6 +546,11 @@ ex:meshed a agw:BackendService ; agw:serviceName "meshed" ; agw:namespace "apps"
       // Nor any other client of the host in the mesh.
       expect(ruleSeenFrom(rules, 'some-app', host)?.spec.trafficPolicy.tls?.mode).not.toBe('SIMPLE');
     }
+    // The ingress must run where the rule is exported: NOTES.md says so.
+    const notes = result.files.find((f) => f.path === 'istio/NOTES.md')!.content;
+    expect(notes).toContain('is exported to namespace mesh-root only, where the ingress gateway must run');
+    expect(notes).toMatch(/Applies to: [^\n]*service legacy/);
+    expect(notes).toMatch(/Applies to: [^\n]*service vault/);
     // Mesh mTLS is for every client of the service: that rule stays exported mesh-wide.
     const meshed = ruleSeenFrom(rules, gatewayNamespace, 'meshed.apps.svc.cluster.local');
     expect(meshed?.spec.trafficPolicy.tls.mode).toBe('ISTIO_MUTUAL');

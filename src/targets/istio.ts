@@ -735,6 +735,9 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   // exported mesh-wide would also apply to every sidecar calling the host, and wrap the TLS its
   // application (the gwgen gateway among them) already speaks in a second TLS (Istio's "double TLS").
   const originatesTls = policy.tlsMode === 'SIMPLE' || subsets.some((v) => v.policy?.tlsMode === 'SIMPLE');
+  if (originatesTls) {
+    notes.push({ subject: `service ${names}`, feature: 'TLS origination (DestinationRule exportTo)', detail: `The service's DestinationRule originates TLS, and is exported to namespace ${ingressNamespace} only, where the ingress gateway must run: other sidecars calling the host carry their application's own TLS, which the rule would wrap in a second TLS. An ingress gateway in another namespace sends plain HTTP to the TLS port unless that namespace is added to exportTo` });
+  }
   return {
     meta: meta(s.name, s.namespace, s.name),
     host,
