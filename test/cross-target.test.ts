@@ -253,7 +253,8 @@ function istioReader(out: Output): Reader {
         mtls: Object.fromEntries(
           routeServices(route).map((s) => {
             const svc = out.model.services.find((x) => x.name === s)!;
-            const own = peer.find((p) => p.metadata.namespace === svc.namespace && p.spec.selector?.matchLabels?.app === s);
+            // A service's own policy is labelled with its name; its selector names its pods' labels.
+            const own = peer.find((p) => p.metadata.namespace === svc.namespace && p.spec.selector && p.metadata.labels['app.kubernetes.io/name'] === s);
             const mesh = peer.find((p) => p.metadata.name === 'default' && !p.spec.selector);
             return [s, (own ?? mesh)?.spec.mtls.mode];
           }),

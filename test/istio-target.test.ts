@@ -484,6 +484,127 @@ describe('istio target: TLS to an https backend under mTLS mode DISABLE', () => 
   });
 });
 
+describe('istio target: TLS origination reaches only the ingress gateway, never a sidecar of a client that speaks TLS itself', () => {
+  /**
+   * The DestinationRule a proxy in `proxyNamespace` uses for `host`, as Istio chooses it
+   * (pilot/pkg/model/push_context.go setDestinationRules): a rule is visible from its own namespace
+   * unless its exportTo leaves it out, and from another namespace when exportTo is empty, holds
+   * "*", or names that namespace.
+   */
+  const ruleSeenFrom = (rules: readonly Doc[], proxyNamespace: string, host: string) =>
+    rules.find((d) => {
+      if (d.spec.host !== host) return false;
+      const exportTo: string[] = d.spec.exportTo ?? [];
+      if (exportTo.length === 0 || exportTo.includes('*') || exportTo.includes(proxyNamespace)) return true;
+      return exportTo.includes('.') && d.metadata.namespace === proxyNamespace;
+    });
+
+  it('an https service outside and inside the cluster: SIMPLE for the ingress, nothing for the gwgen gateway and other clients', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-tls-'));
+    const file = join(dir, 'model.ttl');
+    writeFileSync(
+      file,
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:hasServiceMesh ex:mesh ; agw:hasRoute ex:r1, ex:r2, ex:r3 .
+ex:mesh a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "mesh-root" ; agw:hasMutualTLS ex:off .
+ex:off a agw:MutualTLS ; agw:mtlsMode "DISABLE" .
+ex:on a agw:MutualTLS ; agw:mtlsMode "STRICT" .
+ex:r1 a agw:Route ; agw:routePath "/legacy" ; agw:hasBackendService ex:legacy .
+ex:r2 a agw:Route ; agw:routePath "/vault" ; agw:hasBackendService ex:vault .
+ex:r3 a agw:Route ; agw:routePath "/meshed" ; agw:hasBackendService ex:meshed .
+ex:legacy a agw:BackendService ; agw:serviceName "legacy" ; agw:host "legacy.example.net" ; agw:protocol "https" ; agw:port 443 .
+ex:vault a agw:BackendService ; agw:serviceName "vault" ; agw:namespace "sec" ; agw:protocol "https" ; agw:port 8443 ; agw:image "example/vault:1" .
+ex:meshed a agw:BackendService ; agw:serviceName "meshed" ; agw:namespace "apps" ; agw:image "example/meshed:1" ; agw:hasMutualTLS ex:on .
+`,
+    );
+    const result = await generate({ models: [file], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docsOf = (prefix: string) =>
+      result.files
+        .filter((f) => f.path.startsWith(prefix) && f.path.endsWith('.yaml'))
+        .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc))
+        .filter((d) => d !== null);
+    const rules = docsOf('istio/').filter((d) => d.kind === 'DestinationRule');
+    const k8s = docsOf('k8s/');
+    // The gwgen gateway runs with a sidecar and calls each backend at its GW_UPSTREAM_ address.
+    const deployment = k8s.find((d) => d.kind === 'Deployment' && d.metadata.name === 'edge')!;
+    const gatewayNamespace: string = deployment.metadata.namespace;
+    const injected = k8s.find((d) => d.kind === 'Namespace' && d.metadata.name === gatewayNamespace);
+    expect(injected?.metadata.labels['istio-injection']).toBe('enabled');
+    const env: { name: string; value?: string }[] = deployment.spec.template.spec.containers[0].env;
+    const upstream = (name: string) => new URL(env.find((e) => e.name === `GW_UPSTREAM_${name}`)!.value!);
+
+    for (const [service, host] of [
+      ['LEGACY', 'legacy.example.net'],
+      ['VAULT', 'vault.sec.svc.cluster.local'],
+    ] as const) {
+      // The ingress gets plain HTTP from the edge: it must originate the backend's TLS.
+      expect(ruleSeenFrom(rules, 'mesh-root', host)?.spec.trafficPolicy.tls.mode).toBe('SIMPLE');
+      // The gwgen gateway speaks TLS to the host itself; a SIMPLE rule on its sidecar would wrap it again.
+      expect(upstream(service).protocol).toBe('https:');
+      expect(upstream(service).hostname).toBe(host);
+      expect(ruleSeenFrom(rules, gatewayNamespace, host)?.spec.trafficPolicy.tls?.mode).not.toBe('SIMPLE');
+      // Nor any other client of the host in the mesh.
+      expect(ruleSeenFrom(rules, 'some-app', host)?.spec.trafficPolicy.tls?.mode).not.toBe('SIMPLE');
+    }
+    // The ingress must run where the rule is exported: NOTES.md says so.
+    const notes = result.files.find((f) => f.path === 'istio/NOTES.md')!.content;
+    expect(notes).toContain('is exported to namespace mesh-root only, where the ingress gateway must run');
+    expect(notes).toMatch(/Applies to: [^\n]*service legacy/);
+    expect(notes).toMatch(/Applies to: [^\n]*service vault/);
+    // Mesh mTLS is for every client of the service: that rule stays exported mesh-wide.
+    const meshed = ruleSeenFrom(rules, gatewayNamespace, 'meshed.apps.svc.cluster.local');
+    expect(meshed?.spec.trafficPolicy.tls.mode).toBe('ISTIO_MUTUAL');
+    expect(meshed?.spec.exportTo).toBeUndefined();
+  });
+});
+
+describe("istio target: a service's own PeerAuthentication selects that service's pods", () => {
+  it('the pods of its Deployment when gwgen deploys it, else the pods behind its host that its DestinationRule subset selects', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-pa-'));
+    const file = join(dir, 'model.ttl');
+    writeFileSync(
+      file,
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:hasServiceMesh ex:mesh ; agw:hasRoute ex:r1, ex:r2 .
+ex:mesh a agw:ServiceMesh ; agw:meshType "istio" ; agw:hasMutualTLS ex:perm .
+ex:perm a agw:MutualTLS ; agw:mtlsMode "PERMISSIVE" .
+ex:strict a agw:MutualTLS ; agw:mtlsMode "STRICT" .
+ex:off a agw:MutualTLS ; agw:mtlsMode "DISABLE" .
+ex:r1 a agw:Route ; agw:routePath "/orders" ; agw:hasTrafficSplit ex:x, ex:y .
+ex:x a agw:TrafficSplit ; agw:hasBackendService ex:v1 ; agw:weight 50 .
+ex:y a agw:TrafficSplit ; agw:hasBackendService ex:v2 ; agw:weight 50 .
+ex:r2 a agw:Route ; agw:routePath "/cart" ; agw:hasBackendService ex:cart .
+ex:v1 a agw:BackendService ; agw:serviceName "orders-v1" ; agw:host "orders" ; agw:namespace "shop" ; agw:version "v1" ; agw:hasMutualTLS ex:strict .
+ex:v2 a agw:BackendService ; agw:serviceName "orders-v2" ; agw:host "orders" ; agw:namespace "shop" ; agw:version "v2" .
+ex:cart a agw:BackendService ; agw:serviceName "cart" ; agw:namespace "shop" ; agw:image "example/cart:1" ; agw:version "2" ; agw:hasMutualTLS ex:off .
+`,
+    );
+    const result = await generate({ models: [file], targets: ['istio', 'k8s'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const docs = result.files
+      .filter((f) => f.path.endsWith('.yaml'))
+      .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Doc))
+      .filter((d) => d !== null);
+    const policy = (name: string) => docs.find((d) => d.kind === 'PeerAuthentication' && d.metadata.name === name)!;
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+    // orders-v1 runs behind Kubernetes Service "orders", as a release its DestinationRule subset selects.
+    const orders = policy('orders-v1');
+    expect(orders.spec.mtls.mode).toBe('STRICT');
+    const rule = docs.find((d) => d.kind === 'DestinationRule' && d.spec.host === 'orders.shop.svc.cluster.local')!;
+    const subset = (name: string) => rule.spec.subsets.find((x: Doc) => x.name === name).labels as Record<string, string>;
+    // A pod of release v1 (the Service's app label plus the subset's labels) is selected; one of v2 is not.
+    expect(selects(orders.spec.selector.matchLabels, { app: 'orders', ...subset('v1') })).toBe(true);
+    expect(selects(orders.spec.selector.matchLabels, { app: 'orders', ...subset('v2') })).toBe(false);
+    expect(result.files.find((f) => f.path === 'istio/NOTES.md')!.content).toContain('selects its pods by Istio\'s app and version labels: app=orders, version=v1');
+
+    // cart is deployed by gwgen: the policy selects its Deployment's pods and no other workload's.
+    const cart = policy('cart');
+    expect(cart.spec.mtls.mode).toBe('DISABLE');
+    const podsOf = docs.filter((d) => d.kind === 'Deployment').map((d) => ({ name: d.metadata.name as string, labels: d.spec.template.metadata.labels as Record<string, string> }));
+    expect(podsOf.filter((p) => selects(cart.spec.selector.matchLabels, p.labels)).map((p) => p.name)).toEqual(['cart']);
+  });
+});
+
 /**
  * Envoy's uri_template (source/extensions/path/uri_template_lib/uri_template_internal.cc, kLiteral):
  * the characters of a path segment a template operator matches, RFC 3986 pchar without "*".

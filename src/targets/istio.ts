@@ -128,6 +128,8 @@ interface HttpEntry {
 interface DestinationRule {
   readonly meta: Meta;
   readonly host: string;
+  /** Set on a rule that originates TLS: the namespace of the ingress gateway alone (see `destinationRule`). */
+  readonly exportTo?: readonly string[];
   readonly loadBalancer: { simple?: string; consistentHash?: boolean };
   /** Only what the model determines: the TCP connect timeout (see `connectTimeout`). */
   readonly connectionPool?: { connectTimeout: string };
@@ -340,7 +342,7 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
   const destinationRules = [...byHost.values()].map((group) => {
     const routes = model.routes.filter((r) => group.some((s) => routesByService.get(s.name)?.includes(r)));
-    return destinationRule(model, group, routes, meta, notes);
+    return destinationRule(model, group, routes, ns, meta, notes);
   });
   const serviceEntries = [...byHost].flatMap(([host, group]) => serviceEntry(host, group, meta, notes));
 
@@ -368,7 +370,13 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
       continue;
     }
-    if (s.mtls) peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector: [{ key: 'app', value: labelValue(s.name) }], mode: s.mtls.mode });
+    if (s.mtls) {
+      const selector = peerSelector(s);
+      peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector, mode: s.mtls.mode });
+      if (s.image === undefined) {
+        notes.push({ subject: `service ${s.name}`, feature: 'agw:mtlsMode of a service gwgen does not deploy', detail: `gwgen does not deploy the service (no agw:image), so its PeerAuthentication (mode ${s.mtls.mode}) selects its pods by Istio's app and version labels: ${selector.map((l) => `${l.key}=${l.value}`).join(', ')}. Pods labelled otherwise keep the namespace's or the mesh's mode` });
+      }
+    }
     if (s.mtls?.certificate) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
   }
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: CERT_NOTE });
@@ -614,6 +622,19 @@ function meshHost(s: M.BackendService): string {
 }
 
 /**
+ * The pods a service's own PeerAuthentication selects. A service gwgen deploys has its own
+ * Deployment, whose pods carry `app: <serviceName>`. Any other service's pods are those behind its
+ * host's Kubernetes Service, labelled by Istio's convention (`app` = that Service's name,
+ * `version` = the release), the labels the DestinationRule's subsets select too: releases that
+ * share a host (orders-v1, orders-v2 behind `orders`) have no pods labelled `app: orders-v1`.
+ */
+function peerSelector(s: M.BackendService): Label[] {
+  if (s.image !== undefined) return [{ key: 'app', value: labelValue(s.name) }];
+  const app = labelValue(meshHost(s).split('.')[0]!);
+  return [{ key: 'app', value: app }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])];
+}
+
+/**
  * Whether a service's host is outside the cluster (a domain name or an address, see clusterHost):
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
@@ -662,7 +683,7 @@ function serviceEntry(host: string, group: readonly M.BackendService[], meta: (n
  * gives the host-wide policy; a service with its own agw:version gets its subset, which carries
  * its own policy where that differs.
  */
-function destinationRule(model: M.GatewayModel, group: readonly M.BackendService[], routes: readonly M.Route[], meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
+function destinationRule(model: M.GatewayModel, group: readonly M.BackendService[], routes: readonly M.Route[], ingressNamespace: string, meta: (name: string, namespace: string, component: string) => Meta, notes: Limitation[]): DestinationRule {
   const s = group[0]!;
   const names = group.map((x) => x.name).join(', ');
   const users = routes.filter((r) => r.circuitBreaker);
@@ -710,9 +731,17 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   if (group.length > 1) {
     notes.push({ subject: `services ${names}`, feature: 'agw:host (shared)', detail: `The services share host ${host}; Istio has one DestinationRule per host, ${s.name}, ${outside ? 'without version subsets: the host is outside the cluster, with no pods whose version labels a subset could select, so Istio tells the services apart by their ports only' : 'with their versions as subsets'}` });
   }
+  // TLS origination (SIMPLE) is for the ingress gateway, which gets plain HTTP from the edge. A rule
+  // exported mesh-wide would also apply to every sidecar calling the host, and wrap the TLS its
+  // application (the gwgen gateway among them) already speaks in a second TLS (Istio's "double TLS").
+  const originatesTls = policy.tlsMode === 'SIMPLE' || subsets.some((v) => v.policy?.tlsMode === 'SIMPLE');
+  if (originatesTls) {
+    notes.push({ subject: `service ${names}`, feature: 'TLS origination (DestinationRule exportTo)', detail: `The service's DestinationRule originates TLS, and is exported to namespace ${ingressNamespace} only, where the ingress gateway must run: other sidecars calling the host carry their application's own TLS, which the rule would wrap in a second TLS. An ingress gateway in another namespace sends plain HTTP to the TLS port unless that namespace is added to exportTo` });
+  }
   return {
     meta: meta(s.name, s.namespace, s.name),
     host,
+    ...(originatesTls ? { exportTo: [ingressNamespace] } : {}),
     loadBalancer: policy.loadBalancer,
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
