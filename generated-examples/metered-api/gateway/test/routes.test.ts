@@ -448,18 +448,28 @@ for (const plan of plans) {
         // A mirror that never answers delays nothing (it may be a backend of the route too).
         world.backends.get(mirror.service)!.behave = (req, res, c) => (isMirror(c) ? undefined : echo(req, res, c));
         const sent = new Set<string>();
+        // On a starved machine a request can outlast the test-scale deadline. Such a 504 is the
+        // machine's as long as that request was not mirrored: a mirror that delayed its
+        // response would show as a 504 on exactly the mirrored ones, checked below.
+        const late = new Set<string>();
         for (let done = 0; done < n; done += 20) {
           const batch = await Promise.all(Array.from({ length: Math.min(20, n - done) }, () => call(plan, lease)));
           for (const { answer, id } of batch) {
-            assert.equal(answer.status, 200, answer.text);
-            sent.add(id);
+            if (answer.status === 504) late.add(id);
+            else {
+              assert.equal(answer.status, 200, answer.text);
+              sent.add(id);
+            }
           }
         }
-        const sd = Math.sqrt(n * p * (1 - p));
-        const low = Math.max(1, Math.floor(n * p - 4.5 * sd));
-        const high = Math.ceil(n * p + 4.5 * sd + 1);
-        assert.ok(await until(() => mirroredCopies(sent) >= low), `mirrored ${mirroredCopies(sent)} of ${n}`);
-        assert.ok(mirroredCopies(sent) <= Math.min(n, high), `mirrored ${mirroredCopies(sent)} of ${n}`);
+        assert.ok(late.size <= n / 20, `${late.size} of ${n} requests answered 504`);
+        const m = sent.size;
+        const sd = Math.sqrt(m * p * (1 - p));
+        const low = Math.max(1, Math.floor(m * p - 4.5 * sd));
+        const high = Math.ceil(m * p + 4.5 * sd + 1);
+        assert.ok(await until(() => mirroredCopies(sent) >= low), `mirrored ${mirroredCopies(sent)} of ${m}`);
+        assert.ok(mirroredCopies(sent) <= Math.min(m, high), `mirrored ${mirroredCopies(sent)} of ${m}`);
+        assert.equal(mirroredCopies(late), 0, 'a mirrored request answered 504: the mirror delayed its response');
       });
     }
 
