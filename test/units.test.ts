@@ -4,9 +4,10 @@ import { durationSeconds } from '../dist/model/duration.js';
 import { kongPath, vaultRef } from '../dist/targets/kong.js';
 import { kebabLocalName } from '../dist/pipeline/rdf.js';
 import { compareTerms, EXTRACTION_QUERIES, groupExtraction } from '../dist/pipeline/extract.js';
-import { DataFactory, Parser, type Term } from 'n3';
+import { DataFactory, Parser, Store, type Term } from 'n3';
 import { definedTerms } from '../dist/pipeline/semantic.js';
-import { AGW, ONTOLOGY_DIR } from '../dist/paths.js';
+import { propertyDomains } from '../dist/pipeline/domains.js';
+import { AGW, ONTOLOGY_DIR, RDF, RDFS } from '../dist/paths.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -274,6 +275,26 @@ describe('the vocabulary the unknown-term check knows', () => {
     const parsed = new Set(quads.filter((q) => q.subject.value.startsWith(AGW)).map((q) => q.subject.value.slice(AGW.length)));
     expect([...definedTerms()].sort()).toEqual([...parsed].sort());
     expect(parsed.size).toBeGreaterThan(100);
+  });
+
+  it('knows the domain of every agw: property as a Turtle parse finds it (one class, or a union)', () => {
+    const store = new Store(new Parser().parse(readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8')));
+    const node = (iri: string) => DataFactory.namedNode(iri);
+    const listItems = (head: Term): string[] => {
+      const out: string[] = [];
+      for (let at = head; at.value !== `${RDF}nil`; at = store.getObjects(at, node(`${RDF}rest`), null)[0]!) out.push(store.getObjects(at, node(`${RDF}first`), null)[0]!.value);
+      return out;
+    };
+    const parsed = new Map<string, string[]>();
+    for (const q of store.getQuads(null, node(`${RDFS}domain`), null, null)) {
+      if (!q.subject.value.startsWith(AGW)) continue;
+      const union = store.getObjects(q.object, node('http://www.w3.org/2002/07/owl#unionOf'), null)[0];
+      const classes = union ? listItems(union) : [q.object.value];
+      if (classes.every((c) => c.startsWith(AGW))) parsed.set(q.subject.value.slice(AGW.length), classes.map((c) => c.slice(AGW.length)));
+    }
+    expect(new Map([...propertyDomains()].map(([p, c]) => [p, [...c]]))).toEqual(parsed);
+    expect(parsed.get('timeoutSeconds')).toEqual(['Route', 'CircuitBreaker', 'Timeout']);
+    expect(parsed.size).toBeGreaterThan(60);
   });
 });
 

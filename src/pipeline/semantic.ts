@@ -8,6 +8,7 @@ import type { FormatCheck } from '../model/formats.js';
 import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR, shorten, XSD } from '../paths.js';
 import { serviceResourceName } from '../targets/mesh-common.js';
+import { checkPropertyDomains } from './domains.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -75,6 +76,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
     );
 
   checkVocabularyTerms(store, report);
+  checkPropertyDomains(store, report);
   checkGateway(store, report);
   checkReferences(store, report);
   checkUniqueNames(store, report);
