@@ -79,7 +79,8 @@ Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched, or gwgen.lo
         }
         const { replaced } = result;
         // Installing over a pinned pack replaces it: say what was there, a downgrade or another source included.
-        const was = replaced === undefined ? '' : replaced.integrity === result.entry.integrity && replaced.source === result.entry.source ? ', unchanged' : `, replacing ${result.manifest.name} ${replaced.version} from ${replaced.source} (${replaced.integrity})`;
+        const same = replaced !== undefined && replaced.integrity === result.entry.integrity && replaced.source === result.entry.source;
+        const was = replaced === undefined ? '' : same ? (result.restored ? `, restoring its files in .gwgen/packs/${result.manifest.name}/, which had been changed since install` : ', unchanged') : `, replacing ${result.manifest.name} ${replaced.version} from ${replaced.source} (${replaced.integrity})`;
         out.info(`installed ${result.manifest.name} ${result.manifest.version} from ${result.entry.source} (${result.entry.integrity})${was}`);
         return 0;
       }),
