@@ -570,6 +570,12 @@ describe('gwgen pack install / list / generate --pack', () => {
     const validate = await gwgen(['pack', 'validate', pack]);
     expect(validate.stderr).toContain('valid pack: acme-pack');
     expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    // A folder the pin does not cover (node_modules/, .git/) is no part of the pack: its templates are not rendered.
+    for (const skipped of ['node_modules', '.git']) {
+      mkdirSync(join(project, '.gwgen/packs/acme-pack/templates/k8s', skipped), { recursive: true });
+      writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/k8s', skipped, 'unpinned.yaml.hbs'), 'x: 1\n');
+    }
+    expect((await gwgen(['pack', 'list'], { cwd: project })).exitCode).toBe(0);
     const model = join(ROOT, 'examples/metered-api.ttl');
     const gen = await gwgen(['generate', model, '-o', 'out', '-t', 'kong,k8s', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.stderr).toContain('generated kong, k8s');
@@ -579,6 +585,7 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(readFileSync(join(project, 'out/kong/routes.txt'), 'utf8')).toContain('agw:burstSize\n');
     const manifest = JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8'));
     expect(manifest.files['k8s/extra/hpa.yaml']).toEqual({ sha256: expect.any(String), target: 'k8s', template: 'k8s/extra/hpa.yaml.hbs' });
+    expect(Object.keys(manifest.files).filter((path) => path.includes('unpinned'))).toEqual([]);
     const plain = await gwgen(['generate', model, '-o', 'out', '-t', 'kong,k8s'], { cwd: project });
     expect(plain.exitCode).toBe(0);
     expect(existsSync(join(project, 'out/k8s/extra/hpa.yaml'))).toBe(false);

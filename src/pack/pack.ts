@@ -11,6 +11,7 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { makeDirs } from '../mkdirs.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
+import { SKIP, SKIP_AT_ROOT } from './skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import { TARGET_NAMES } from '../targets/names.js';
 import { readFailure } from '../pipeline/load.js';
@@ -34,11 +35,6 @@ export interface LockFile {
   readonly packs: Readonly<Record<string, LockEntry>>;
 }
 
-// What a project holds besides its pack: installed packs and their lock (a pack installed from
-// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install),
-// its build and its generated output. Those at the root only: ontology/generated/x.ttl is the pack's.
-const SKIP = new Set(['.git', 'node_modules', '.gwgen']);
-const SKIP_AT_ROOT = new Set(['dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
 /**
  * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars, { type HelperDelegate } from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
+import { SKIP } from '../pack/skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import type { FileFormat, PlannedFile } from '../targets/types.js';
 import { caseHelpers, HELPERS } from './helpers.js';
@@ -108,7 +109,8 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
         }
         for (const name of names) {
           const template = join(target, name).split(sep).join('/');
-          if (!name.endsWith('.hbs') || basename(name).startsWith('_')) continue;
+          // Not a file the pack's hash leaves out (node_modules/, .git/): it could be added unseen.
+          if (!name.endsWith('.hbs') || basename(name).startsWith('_') || name.split(sep).some((part) => SKIP.has(part))) continue;
           if (!added.has(template) && !(await readFile(join(TEMPLATES_DIR, template)).then(() => true, () => false))) added.set(template, dir);
         }
       }
