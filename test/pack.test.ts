@@ -78,6 +78,8 @@ describe('gwgen pack validate: pack.toml', () => {
     const r = await gwgen(['pack', 'validate', dir]);
     expect(r.exitCode).toBe(1);
     for (const message of messages) expect(r.stderr).toContain(message);
+    // In the file's order.
+    expect(messages.map((message) => r.stderr.indexOf(message))).toEqual(messages.map((message) => r.stderr.indexOf(message)).sort((a, b) => a - b));
     expect(r.stderr).not.toContain('undefined');
   });
 
