@@ -12,6 +12,8 @@ export function registerPack(program: Command, run: Run): void {
       `
 A pack is a directory with pack.toml ([pack] name, version (SemVer), description) and any of
 ontology/, queries/, queries/audit/ and templates/<target>/. This repository is itself one.
+A template of the pack overrides gwgen's of the same path; one gwgen does not have adds a file
+to its target (templates/k8s/hpa.yaml.hbs is written to k8s/hpa.yaml).
 
 Examples:
   $ gwgen pack validate .                                   # check a pack
