@@ -1,6 +1,8 @@
 import { join, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
+import type { Renderer } from './pipeline/render.js';
+import type { PlannedFile, Target } from './targets/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
 import { runQueriesInWorker, type QueryRunner } from './sparql/worker-client.js';
@@ -95,7 +97,9 @@ export async function generate(input: GenerateInput, timings: Timings = {}, runt
       for (const name of targetNames) {
         const target = TARGETS[name]!;
         if (target.partials) await renderer.registerPartials(target.partials.dir, target.partials.names);
-        for (const file of target.plan(model)) out.push(await renderer.render(name, file));
+        const planned = target.plan(model);
+        for (const file of planned) out.push(await renderer.render(name, file));
+        for (const file of await packAddedFiles(renderer, target, model, planned, input.templateDirs ?? [])) out.push(await renderer.render(name, file));
       }
       return out;
     });
@@ -105,6 +109,36 @@ export async function generate(input: GenerateInput, timings: Timings = {}, runt
     if (err instanceof GwgenError) return { ok: false, problems: err.problems, timings };
     throw err;
   }
+}
+
+/**
+ * The files of a target that a pack's own templates add: `templates/k8s/hpa.yaml.hbs` gives
+ * `k8s/hpa.yaml`, rendered with the view gwgen's templates of k8s see. One that would write a
+ * file gwgen's templates write for this model is refused: it would replace it unseen.
+ */
+async function packAddedFiles(renderer: Renderer, target: Target, model: GatewayModel, planned: readonly PlannedFile[], templateDirs: readonly string[]): Promise<PlannedFile[]> {
+  if (templateDirs.length === 0) return [];
+  const added = await renderer.addedTemplates(target.name);
+  if (added.length === 0) return [];
+  // The same path, or one that is a folder of the other (k8s/a.yaml against k8s/a.yaml/b).
+  const clashOf = (path: string) => planned.find((file) => file.path === path || file.path.startsWith(`${path}/`) || path.startsWith(`${file.path}/`));
+  const clashes = added.flatMap(({ template, dir }) => {
+    const path = template.slice(0, -'.hbs'.length);
+    const other = clashOf(path);
+    return other ? [{ template, dir, path, other }] : [];
+  });
+  if (clashes.length > 0) {
+    throw new GwgenError(
+      clashes.map(({ template, dir, path, other }) =>
+        problem('render', `the pack's template ${template} would write ${path}, where gwgen's template ${other.template} writes ${other.path} for this model`, {
+          location: { file: join(dir, template) },
+          hint: `this template comes from the template pack in ${join(dir, '..')}: rename it, or override ${other.template} instead`,
+        }),
+      ),
+    );
+  }
+  const view = target.view(model);
+  return added.map(({ template }) => ({ path: template.slice(0, -'.hbs'.length), template, context: view }));
 }
 
 export interface WriteOptions {

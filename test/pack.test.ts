@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
 
@@ -78,6 +78,8 @@ describe('gwgen pack validate: pack.toml', () => {
     const r = await gwgen(['pack', 'validate', dir]);
     expect(r.exitCode).toBe(1);
     for (const message of messages) expect(r.stderr).toContain(message);
+    // In the file's order.
+    expect(messages.map((message) => r.stderr.indexOf(message))).toEqual(messages.map((message) => r.stderr.indexOf(message)).sort((a, b) => a - b));
     expect(r.stderr).not.toContain('undefined');
   });
 
@@ -544,15 +546,87 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(r.stderr).toContain(`${join(pack, 'ontology/generated/extra.ttl')}:3: error: Turtle syntax error`);
   });
 
-  it('refuses a template gwgen would never render (no template of gwgen has its path)', async () => {
+  it('refuses a template gwgen would never render: outside a target\'s folder, or a partial gwgen does not have', async () => {
     const pack = makePack(join(tempDir(), 'acme'));
     mkdirSync(join(pack, 'templates/bogus'), { recursive: true });
     writeFileSync(join(pack, 'templates/bogus/x.yaml.hbs'), 'x: 1\n');
+    writeFileSync(join(pack, 'templates/top.yaml.hbs'), 'x: 1\n');
+    writeFileSync(join(pack, 'templates/kong/_banner.hbs'), 'y: 2\n');
     writeFileSync(join(pack, 'templates/kong/extra.yml.hbs'), 'y: 2\n');
     const r = await gwgen(['pack', 'validate', pack]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('templates/bogus/x.yaml.hbs is no template of gwgen');
-    expect(r.stderr).toContain('templates/kong/extra.yml.hbs is no template of gwgen');
+    expect(r.stderr).toContain("templates/bogus/x.yaml.hbs is in no target's folder");
+    expect(r.stderr).toContain("templates/top.yaml.hbs is in no target's folder");
+    expect(r.stderr).toContain('templates/kong/_banner.hbs is a partial gwgen does not have');
+    // A template of its own in a target's folder adds a file to that target.
+    expect(r.stderr).not.toContain('extra.yml.hbs');
+    expect(r.stderr).toContain('3 problems');
+  });
+
+  it("a pack's own template adds a file to its target, rendered with the target's view beside an override; without --pack it goes again", async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates/k8s/extra'), { recursive: true });
+    writeFileSync(join(pack, 'templates/k8s/extra/hpa.yaml.hbs'), 'apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {{gateway}}\n  labels:\n    container: {{gatewayWorkload.containerName}}\n');
+    writeFileSync(join(pack, 'templates/kong/routes.txt.hbs'), '{{#each notes}}{{feature}}\n{{/each}}');
+    const validate = await gwgen(['pack', 'validate', pack]);
+    expect(validate.stderr).toContain('valid pack: acme-pack');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    // A folder the pin does not cover (node_modules/, .git/) is no part of the pack: its templates are not rendered.
+    for (const skipped of ['node_modules', '.git']) {
+      mkdirSync(join(project, '.gwgen/packs/acme-pack/templates/k8s', skipped), { recursive: true });
+      writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/k8s', skipped, 'unpinned.yaml.hbs'), 'x: 1\n');
+    }
+    expect((await gwgen(['pack', 'list'], { cwd: project })).exitCode).toBe(0);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    const gen = await gwgen(['generate', model, '-o', 'out', '-t', 'kong,k8s', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.stderr).toContain('generated kong, k8s');
+    expect(gen.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8')).toBe('ACME NOTES for metered-gateway\n');
+    expect(readFileSync(join(project, 'out/k8s/extra/hpa.yaml'), 'utf8')).toMatch(/^apiVersion: autoscaling\/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: metered-gateway\n  labels:\n    container: \S+\n$/);
+    expect(readFileSync(join(project, 'out/kong/routes.txt'), 'utf8')).toContain('agw:burstSize\n');
+    const manifest = JSON.parse(readFileSync(join(project, 'out/.gwgen/manifest.json'), 'utf8'));
+    expect(manifest.files['k8s/extra/hpa.yaml']).toEqual({ sha256: expect.any(String), target: 'k8s', template: 'k8s/extra/hpa.yaml.hbs' });
+    expect(Object.keys(manifest.files).filter((path) => path.includes('unpinned'))).toEqual([]);
+    const plain = await gwgen(['generate', model, '-o', 'out', '-t', 'kong,k8s'], { cwd: project });
+    expect(plain.exitCode).toBe(0);
+    expect(existsSync(join(project, 'out/k8s/extra/hpa.yaml'))).toBe(false);
+    expect(existsSync(join(project, 'out/kong/routes.txt'))).toBe(false);
+  });
+
+  it.each([
+    ['gateway/.gitignore.hbs', 'gateway/.gitignore', "gwgen's template gateway/gitignore.hbs writes gateway/.gitignore"],
+    ['gateway/src.hbs', 'gateway/src', "gwgen's template gateway/src/auth.ts.hbs writes gateway/src/auth.ts"],
+  ])("a pack's own template %s that would write where gwgen writes is refused, and the output stays as it was", async (template, path, message) => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'));
+    mkdirSync(join(pack, 'templates/gateway'), { recursive: true });
+    writeFileSync(join(pack, 'templates', template), 'x\n');
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', model, '-o', 'out'], { cwd: project })).exitCode).toBe(0);
+    const before = snapshotDir(join(project, 'out'));
+    const gen = await gwgen(['generate', model, '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates', template)}: error: the pack's template ${template} would write ${path}, where ${message} for this model`);
+    expect(snapshotDir(join(project, 'out'))).toEqual(before);
+  });
+
+  it('a misspelt list given to each fails the run at its line (strict mode alone would loop over nothing), and writes nothing', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'), { notes: '# ACME\n{{#each nots}}{{feature}}\n{{else}}none\n{{/each}}' });
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    const gen = await gwgen(['generate', model, '-o', 'out', '-t', 'kong', '--pack', 'acme-pack'], { cwd: project });
+    expect(gen.exitCode).toBe(1);
+    expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs')}:2:1: error: template kong/NOTES.md.hbs failed: "each" was given a field that is not defined`);
+    expect(existsSync(join(project, 'out'))).toBe(false);
+    // A list that is there and empty still takes the {{else}}.
+    makePack(pack, { notes: '# ACME\n{{#each certificates}}{{name}}{{else}}no certificates{{/each}}\n' });
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const again = await gwgen(['generate', model, '-o', 'out', '-t', 'kong', '--pack', 'acme-pack'], { cwd: project });
+    expect(again.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8')).toBe('# ACME\nno certificates\n');
   });
 
   it('refuses a pack modified since install, and an unknown pack', async () => {
@@ -569,6 +643,30 @@ describe('gwgen pack install / list / generate --pack', () => {
     const unknown = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'nope'], { cwd: project });
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain('is not installed');
+  });
+
+  it('the reinstall hint for a modified pack is a command that installs it again: git+ kept on a git URL, a path with a space quoted', async () => {
+    const repo = makePack(join(tempDir(), 'acme-git'), { name: 'acme-git' });
+    committedRepo(repo, 'pack');
+    const spaced = makePack(join(tempDir(), 'my packs', 'acme'), { name: 'acme-spaced' });
+    const project = tempDir();
+    // No ".git" at its end: without "git+" this URL would be taken as an npm spec.
+    expect((await gwgen(['pack', 'install', `git+file://${repo}`], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['pack', 'install', spaced], { cwd: project })).exitCode).toBe(0);
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    for (const [name, hint] of [['acme-git', `gwgen pack install git+file://${repo}`], ['acme-spaced', `gwgen pack install '${relative(project, spaced)}'`]] as const) {
+      writeFileSync(join(project, '.gwgen/packs', name, 'templates/kong/NOTES.md.hbs'), 'tampered\n');
+      const gen = await gwgen(['generate', model, '-o', 'out', '--pack', name], { cwd: project });
+      expect(gen.exitCode).toBe(2);
+      expect(gen.stderr).toContain(`hint: reinstall it (${hint})`);
+      // The hint, run as a shell would run it, puts the pack back.
+      const again = execFileSync('sh', ['-c', `${hint.replace(/^gwgen /, `"${process.execPath}" "${join(ROOT, 'dist/cli/bin.js')}" `)} 2>&1`], { cwd: project, encoding: 'utf8' });
+      // Not "unchanged": the pin is the same, but the files it had drifted from are put back.
+      expect(again).toContain(`installed ${name} 1.2.0`);
+      expect(again).toContain(`restoring its files in .gwgen/packs/${name}/, which had been changed since install`);
+    }
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(0);
   });
 
   it('installs from a git URL', async () => {

@@ -104,7 +104,8 @@ export async function readManifest(dir: string): Promise<{ manifest?: PackManife
   for (const key of Object.keys(pack)) {
     if (!fields.includes(key)) fail(`[pack] has an unknown key "${key}"`, 'only name, version and description are read', lineOf(text, key));
   }
-  if (problems.length > 0) return { problems };
+  // In the order of the file, as an editor goes through them (the checks run table by table).
+  if (problems.length > 0) return { problems: problems.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0)) };
   return { manifest: { name: name as string, version: version as string, description: description as string }, problems };
 }
 

@@ -11,7 +11,9 @@ import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
 import { makeDirs } from '../mkdirs.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
+import { SKIP, SKIP_AT_ROOT } from './skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import { TARGET_NAMES } from '../targets/names.js';
 import { readFailure } from '../pipeline/load.js';
 import { holdingSignals, lockOutput } from '../pipeline/write.js';
 
@@ -33,11 +35,6 @@ export interface LockFile {
   readonly packs: Readonly<Record<string, LockEntry>>;
 }
 
-// What a project holds besides its pack: installed packs and their lock (a pack installed from
-// inside itself would otherwise copy its own gwgen.lock, and hash differently on every install),
-// its build and its generated output. Those at the root only: ontology/generated/x.ttl is the pack's.
-const SKIP = new Set(['.git', 'node_modules', '.gwgen']);
-const SKIP_AT_ROOT = new Set(['dist', 'generated', 'generated-examples', 'gwgen.lock']);
 
 /**
  * What a pack directory holds: its files, and what a pack must not hold: symbolic links (the
@@ -138,9 +135,11 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         problems.push(problem('usage', `Turtle syntax error: ${e.message.replace(/ on line \d+\.?$/, '')}`, { location: { file, ...(e.context?.line ? { line: e.context.line } : {}) }, hint: 'fix the Turtle syntax at this position (a missing "." or ";", an unclosed quote or an undeclared prefix are the usual causes)' }));
       }
     } else if (path.startsWith('templates/') && path.endsWith('.hbs')) {
-      // A pack overrides gwgen's templates by path; one gwgen has no such path for is never rendered.
-      if (!(await stat(join(TEMPLATES_DIR, path.slice('templates/'.length))).then((st) => st.isFile(), () => false))) {
-        problems.push(problem('usage', `${path} is no template of gwgen's, so it would never be rendered`, { location: { file }, hint: `a pack overrides gwgen's own templates by their path under templates/ (e.g. templates/kong/kong.yml.hbs); see ${TEMPLATES_DIR}` }));
+      // A pack overrides gwgen's templates by path, or adds a file to a target's folder; a
+      // template anywhere else, or a partial gwgen does not call, is never rendered.
+      const unused = await unrenderedTemplate(path);
+      if (unused) {
+        problems.push(problem('usage', `${path} ${unused}, so it would never be rendered`, { location: { file }, hint: `a pack overrides gwgen's own templates by their path under templates/ (e.g. templates/kong/kong.yml.hbs; see ${TEMPLATES_DIR}), or adds a file to a target: templates/k8s/hpa.yaml.hbs is rendered to k8s/hpa.yaml` }));
         continue;
       }
       problems.push(...(await checkTemplate(file, path)));
@@ -149,6 +148,20 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
+}
+
+/**
+ * Why a pack's template (`templates/…`) would never be rendered, or nothing when it would be: it
+ * overrides one of gwgen's, or adds a file to a target's folder (generate renders it with that
+ * target's view). Partials are registered by gwgen's names only.
+ */
+async function unrenderedTemplate(path: string): Promise<string | undefined> {
+  const rel = path.slice('templates/'.length);
+  if (await stat(join(TEMPLATES_DIR, rel)).then((st) => st.isFile(), () => false)) return undefined;
+  const [folder, ...rest] = rel.split('/');
+  if (rest.length === 0 || !TARGET_NAMES.includes(folder!)) return `is in no target's folder (templates/${TARGET_NAMES.join('/, templates/')}/)`;
+  if (basename(rel).startsWith('_')) return 'is a partial gwgen does not have (a pack overrides a partial, it cannot add one)';
+  return undefined;
 }
 
 /**
@@ -632,6 +645,8 @@ interface InstallResult {
   readonly manifest?: PackManifest;
   readonly entry?: LockEntry;
   readonly replaced?: LockEntry;
+  /** The pack it replaced no longer matched its pin (its files were changed, or it was gone). */
+  readonly restored?: boolean;
   readonly problems: Problem[];
 }
 
@@ -692,19 +707,41 @@ async function install(source: string, projectDir: string, interrupted: () => bo
     try {
       const { lock, problems } = await loadLock(projectDir);
       if (!lock) return { problems };
+      // Whether the copy in .gwgen/packs/ still matched its pin: reinstalling a pack that was
+      // edited there (what `pack list` and `generate --pack` ask for) restores it, it is no no-op.
+      const pinned = lock.packs[manifest.name];
+      const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
       const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
         const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity };
         return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
       }, interrupted);
       if ('code' in placed) return { problems: [placed] };
-      const replaced = lock.packs[manifest.name];
-      return { manifest, entry: placed, ...(replaced ? { replaced } : {}), problems: [] };
+      return { manifest, entry: placed, ...(pinned ? { replaced: pinned, restored: !wasIntact } : {}), problems: [] };
     } finally {
       await release();
     }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The command that installs a pinned pack again from its source. A git URL is recorded without
+ * "git+", and one that does not end in .git (`git+https://host/acme`) would be taken as an npm spec
+ * without it; a path with a space or a quote is quoted for the shell.
+ */
+function reinstallCommand(source: string): string {
+  const [, kind, rest] = /^([a-z]+):(.*)$/s.exec(source) ?? [source, '', source];
+  const given = kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!) ? `git+${rest}` : rest!;
+  return `gwgen pack install ${/^[\w@%+=:,./#-]+$/.test(given) ? given : `'${given.replace(/'/g, `'\\''`)}'`}`;
+}
+
+/** Whether an installed pack's folder is there, holds no link, and hashes to its pin. */
+async function packIntact(dir: string, integrity: string): Promise<boolean> {
+  const info = await lstat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) return false;
+  const tree = await packTree(dir);
+  return tree.links.length === 0 && tree.special.length === 0 && (await packIntegrity(dir)) === integrity;
 }
 
 export interface InstalledPack extends LockEntry {
@@ -727,7 +764,7 @@ export async function listPacks(projectDir = process.cwd()): Promise<{ packs: In
   const packs: InstalledPack[] = [];
   for (const [name, entry] of Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dir = join(projectDir, PACKS_DIR, name);
-    const reinstall = `reinstall it (gwgen pack install ${entry.source.replace(/^[a-z]+:/, '')})`;
+    const reinstall = `reinstall it (${reinstallCommand(entry.source)})`;
     const info = await lstat(dir).catch(() => undefined);
     if (!info || !(info.isDirectory() || info.isSymbolicLink())) {
       packs.push({ name, ...entry, status: 'missing', problems: [] });
@@ -753,7 +790,7 @@ export async function packTemplatesDir(name: string, projectDir = process.cwd())
   }
   if (pack.status === 'invalid') return { problems: [...pack.problems] };
   if (pack.status !== 'ok') {
-    return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (gwgen pack install ${pack.source.replace(/^[a-z]+:/, '')})` })] };
+    return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (${reinstallCommand(pack.source)})` })] };
   }
   return { dir: join(projectDir, PACKS_DIR, name, 'templates'), problems: [] };
 }

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars, { type HelperDelegate } from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
+import { SKIP } from '../pack/skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import type { FileFormat, PlannedFile } from '../targets/types.js';
 import { caseHelpers, HELPERS } from './helpers.js';
@@ -93,6 +94,28 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
       }
       for (const name of names.sort()) await compile(join(target, name).split(sep).join('/'));
     },
+    /**
+     * The templates a pack adds to a target folder (not partials, none gwgen has): their paths
+     * under templates/, sorted, and the pack's templates/ each is in.
+     */
+    async addedTemplates(target: string): Promise<{ template: string; dir: string }[]> {
+      const added = new Map<string, string>();
+      for (const dir of overrideDirs) {
+        let names: string[];
+        try {
+          names = await readdir(join(dir, target), { recursive: true });
+        } catch {
+          continue;
+        }
+        for (const name of names) {
+          const template = join(target, name).split(sep).join('/');
+          // Not a file the pack's hash leaves out (node_modules/, .git/): it could be added unseen.
+          if (!name.endsWith('.hbs') || basename(name).startsWith('_') || name.split(sep).some((part) => SKIP.has(part))) continue;
+          if (!added.has(template) && !(await readFile(join(TEMPLATES_DIR, template)).then(() => true, () => false))) added.set(template, dir);
+        }
+      }
+      return [...added.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([template, dir]) => ({ template, dir }));
+    },
     async render(target: string, file: PlannedFile): Promise<RenderedFile> {
       const { template, path } = file;
       try {
@@ -129,6 +152,17 @@ function strictWriters(hb: typeof Handlebars): Record<string, HelperDelegate> {
       return (helper as (...args: unknown[]) => unknown).apply(this, list);
     };
   }
+  // Strict mode does not look at a block helper's argument either: `{{#each routs}}` would loop
+  // over nothing and drop every route with exit 0. A list that is there and empty still renders
+  // the {{else}}; `with`, like `if`, tests whether a value is there, so it takes a missing one.
+  const each = hb.helpers.each as HelperDelegate;
+  helpers.each = function (this: unknown, ...list: unknown[]) {
+    const options = list[list.length - 1] as { loc?: unknown } | undefined;
+    if (list.length < 2 || list[0] === undefined) {
+      throw new hb.Exception('"each" was given a field that is not defined (a misspelt name, or one the model does not have)', { loc: options?.loc } as unknown as hbs.AST.Node);
+    }
+    return (each as (...args: unknown[]) => unknown).apply(this, list);
+  };
   // Handlebars' log prints with console.log: a template's message would land in gwgen's stdout.
   helpers.log = (...list: unknown[]) => {
     throw new hb.Exception('the "log" helper is not available: it would print into gwgen\'s own output', { loc: (list[list.length - 1] as { loc?: unknown } | undefined)?.loc } as unknown as hbs.AST.Node);

@@ -46,9 +46,9 @@ export const gatewayTarget: Target = {
   name: 'gateway',
   description: 'A TypeScript reverse proxy (node:http + undici) enforcing every policy of the model: gateway/',
   applies: (model) => model.routes.length > 0,
+  view: (model) => gatewayView(model),
   plan(model): PlannedFile[] {
-    const config = gatewayConfig(model);
-    const view = { name: model.gateway.name, config, notes: gatewayNotes(model), routes: routeSummaries(config.routes), env: envVars(model) };
+    const view = gatewayView(model);
     return [
       { path: 'gateway/package.json', template: 'gateway/package.json.hbs', context: view, format: 'template' as const },
       { path: 'gateway/README.md', template: 'gateway/README.md.hbs', context: view },
@@ -58,6 +58,11 @@ export const gatewayTarget: Target = {
     ];
   },
 };
+
+function gatewayView(model: M.GatewayModel) {
+  const config = gatewayConfig(model);
+  return { name: model.gateway.name, config, notes: gatewayNotes(model), routes: routeSummaries(config.routes), env: envVars(model) };
+}
 
 // --- the config the runtime reads (mirrors templates/gateway/src/types.ts) ---------------------
 

@@ -58,6 +58,7 @@ export const istioTarget: Target = {
   // Without -t, only a model whose service mesh is Istio gets Istio output; `-t istio` always does.
   applies: (model) => model.gateway.mesh?.type === 'istio',
   partials: { dir: 'istio', names: ['_istioMeta.hbs', '_istioMatch.hbs', '_istioRule.hbs'] },
+  view: (model) => istioView(model),
   plan(model): PlannedFile[] {
     const view = istioView(model);
     const files: PlannedFile[] = [

@@ -23,6 +23,7 @@ export const k8sTarget: Target = {
   // Every model has a gateway to deploy.
   applies: () => true,
   partials: { dir: 'k8s', names: ['_k8sMeta.hbs', '_k8sProbe.hbs', '_k8sWorkload.hbs'] },
+  view: (model) => k8sView(model),
   plan(model): PlannedFile[] {
     const view = k8sView(model);
     const files: PlannedFile[] = [];

@@ -18,6 +18,7 @@ export const kongTarget: Target = {
   description: 'Kong declarative config (DB-less, _format_version "3.0"): kong/kong.yml',
   applies: (model) => model.routes.length > 0,
   partials: { dir: 'kong', names: ['_plugin.hbs', '_config.hbs'] },
+  view: (model) => kongView(model),
   plan(model): PlannedFile[] {
     const view = kongView(model);
     return [

@@ -34,4 +34,9 @@ export interface Target {
   /** Partials (files under templates/<dir>/ starting with "_") the templates use. */
   readonly partials?: { readonly dir: string; readonly names: readonly string[] };
   plan(model: GatewayModel): readonly PlannedFile[];
+  /**
+   * What a template pack's own templates of this target (ones gwgen has no template for) are
+   * rendered with: the view gwgen's templates of the target see.
+   */
+  view(model: GatewayModel): unknown;
 }

@@ -12,6 +12,8 @@ export function registerPack(program: Command, run: Run): void {
       `
 A pack is a directory with pack.toml ([pack] name, version (SemVer), description) and any of
 ontology/, queries/, queries/audit/ and templates/<target>/. This repository is itself one.
+A template of the pack overrides gwgen's of the same path; one gwgen does not have adds a file
+to its target (templates/k8s/hpa.yaml.hbs is written to k8s/hpa.yaml).
 
 Examples:
   $ gwgen pack validate .                                   # check a pack
@@ -79,7 +81,8 @@ Exit codes: 0 installed, 1 the pack is invalid or cannot be fetched, or gwgen.lo
         }
         const { replaced } = result;
         // Installing over a pinned pack replaces it: say what was there, a downgrade or another source included.
-        const was = replaced === undefined ? '' : replaced.integrity === result.entry.integrity && replaced.source === result.entry.source ? ', unchanged' : `, replacing ${result.manifest.name} ${replaced.version} from ${replaced.source} (${replaced.integrity})`;
+        const same = replaced !== undefined && replaced.integrity === result.entry.integrity && replaced.source === result.entry.source;
+        const was = replaced === undefined ? '' : same ? (result.restored ? `, restoring its files in .gwgen/packs/${result.manifest.name}/, which had been changed since install` : ', unchanged') : `, replacing ${result.manifest.name} ${replaced.version} from ${replaced.source} (${replaced.integrity})`;
         out.info(`installed ${result.manifest.name} ${result.manifest.version} from ${result.entry.source} (${result.entry.integrity})${was}`);
         return 0;
       }),
