@@ -65,14 +65,16 @@ describe('generated gateway: what a slow client holds up is not the backend fail
   const vault = new Backend('vault');
   const bins = [new Backend('bin-a'), new Backend('bin-b')];
   const ledger = new Backend('ledger');
+  const pool = [new Backend('pool-a'), new Backend('pool-b')];
 
   beforeAll(async () => {
     ({ dir } = await buildGateway('test/fixtures/gateway/policy.ttl'));
-    for (const b of [vault, ...bins, ledger]) await b.listen();
+    for (const b of [vault, ...bins, ledger, ...pool]) await b.listen();
     gw = await startGateway(dir, {
       GW_UPSTREAM_VAULT: vault.url,
       GW_UPSTREAM_BINS: bins.map((b) => b.url).join(','),
       GW_UPSTREAM_LEDGER_V2: ledger.url,
+      GW_UPSTREAM_POOL: pool.map((b) => b.url).join(','),
       // One failure ejects an instance (while the other one serves): any failure counted shows.
       GW_EJECT_AFTER_FAILURES: '1',
       GW_EJECT_MS: '60000',
@@ -81,7 +83,7 @@ describe('generated gateway: what a slow client holds up is not the backend fail
   });
   afterAll(async () => {
     await gw?.stop('SIGKILL');
-    for (const b of [vault, ...bins, ledger]) await b.stop();
+    for (const b of [vault, ...bins, ledger, ...pool]) await b.stop();
   });
 
   const metrics = async (of: GatewayProcess = gw) => (await fetch(`${of.url}/metrics`)).text();
@@ -153,6 +155,34 @@ describe('generated gateway: what a slow client holds up is not the backend fail
       for (const s of held) s.destroy();
       await new Promise((resolve) => sink.close(resolve));
     }
+  });
+
+  it('gives an instance passive ejection took out its traffic back once the health checks take out the last other one, instead of 503', async () => {
+    const health = async (b: Backend) =>
+      gauge(await metrics(), 'gateway_upstream_healthy', `service="pool",instance="${b.url}"`);
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      const deadline = performance.now() + 15_000;
+      while (!(await ok())) {
+        if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const [a, b] = pool as [Backend, Backend];
+    // One reset ejects pool-a for a minute (GW_EJECT_AFTER_FAILURES=1), while pool-b serves.
+    a.behaviour = 'reset';
+    for (let i = 0; i < 4 && (await health(a)) === 1; i++) await (await fetch(`${gw.url}/probed`)).text();
+    expect(await health(a)).toBe(0);
+    a.behaviour = 'ok';
+    expect(((await (await fetch(`${gw.url}/probed`)).json()) as { backend: string }).backend).toBe('pool-b');
+    // pool-b fails its probes; pool-a passes them all along.
+    b.healthy = false;
+    await until('pool-b is out', async () => (await health(b)) === 0);
+    const r = await fetch(`${gw.url}/probed`);
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { backend: string }).backend).toBe('pool-a');
+    expect(await health(a)).toBe(1);
+    b.healthy = true;
+    await until('pool-b is back', async () => (await health(b)) === 1);
   });
 
   it('refuses to start on a GW_UPSTREAM_<SERVICE> it cannot read, naming the variable and the entry', () => {
