@@ -12,10 +12,10 @@ import { accessLog, Backend, buildGateway, failedStart, startGateway, type Gatew
  * stop the start instead of dropping or reweighing instances unsaid.
  */
 
-/** A POST whose body comes 10 bytes at a time, every 300 ms (1.2 s in all); its answer. */
+/** A POST whose body comes 10 bytes at a time, every 400 ms (2.4 s in all); its answer. */
 function trickle(url: string, chunked = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, method: 'POST', headers: chunked ? {} : { 'content-length': '40' } }, (res) => {
+    const req = request(url, { agent: false, method: 'POST', headers: chunked ? {} : { 'content-length': '60' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -29,11 +29,11 @@ function trickle(url: string, chunked = false): Promise<{ status: number; body: 
     const timer = setInterval(() => {
       if (req.destroyed) return clearInterval(timer);
       req.write('0123456789');
-      if (++sent === 4) {
+      if (++sent === 6) {
         clearInterval(timer);
         req.end();
       }
-    }, 300);
+    }, 400);
   });
 }
 
@@ -115,7 +115,7 @@ describe('generated gateway: what a slow client holds up is not the backend fail
     for (const chunked of [false, true]) {
       const r = await trickle(`${gw.url}/paced`, chunked);
       expect(r.status, `chunked ${chunked}: ${r.body}`).toBe(200);
-      expect(JSON.parse(r.body)).toMatchObject({ backend: 'ledger', bytes: 40 });
+      expect(JSON.parse(r.body)).toMatchObject({ backend: 'ledger', bytes: 60 });
     }
     ledger.behaviour = 'hang';
     try {
