@@ -250,7 +250,7 @@ function localName(iri: string): string {
 /** Every environment variable the generated gateway reads for this model, for its README. */
 function envVars(model: M.GatewayModel): { name: string; meaning: string }[] {
   const vars = new Map<string, string>();
-  for (const s of model.services) vars.set(envName(s.name), `addresses of service ${s.name} (comma list of URLs), instead of the model's`);
+  for (const s of model.services) vars.set(envName(s.name), `addresses of service ${s.name}, instead of the model's: a comma list of http(s)://host:port, each with ;weight=N (0..100) where the weights differ`);
   for (const r of model.routes) if (r.auth?.kind === 'jwt' && r.auth.secretEnv) vars.set(r.auth.secretEnv, `HS256 secret of issuer ${r.auth.issuer}`);
   for (const c of model.consumers) if (c.apiKeyEnv) vars.set(c.apiKeyEnv, `API key of consumer ${c.name}`);
   if (model.services.some((s) => acceptsMtls(s, model))) {

@@ -163,24 +163,59 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   };
 }
 
-/** Instances of a service: GW_UPSTREAM_<SERVICE> (comma list of URLs) or the model's. */
+/**
+ * Instances of a service: GW_UPSTREAM_<SERVICE> (comma list of `http(s)://host[:port][;weight=N]`)
+ * or the model's. An entry that cannot be read stops the start, naming the variable: read
+ * leniently, a mistyped weight (`weight=abc`, `w=5`, `weight=-1`) would drop or reweigh an
+ * instance unsaid, and a path (`http://h:9001/api`) would be ignored, so the backend would get
+ * other paths than the operator meant.
+ */
 export function upstreamsOf(
   service: { env: string; instances: readonly { url: string; weight: number }[] },
   env: NodeJS.ProcessEnv = process.env,
 ): { url: string; weight: number }[] {
   const raw = env[service.env];
   if (!raw) return service.instances.map((i) => ({ ...i }));
-  return raw
+  const form = 'a comma list of http(s)://host[:port][;weight=N], N a whole number 0..100';
+  const bad = (what: string) => new Error(`${service.env}: ${what}: write ${form}`);
+  const instances = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry) => {
-      // "http://host:port" or "http://host:port;weight=20"
-      const [url, ...params] = entry.split(';');
-      const weight = params.find((p) => p.startsWith('weight='));
-      const parsed = new URL(url!);
+      const [url, ...params] = entry.split(';').map((s) => s.trim());
+      let parsed: URL;
+      try {
+        parsed = new URL(url!);
+      } catch {
+        throw bad(`${JSON.stringify(url)} is not a URL`);
+      }
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-        throw new Error(`${service.env}: ${url} is not an http(s) URL`);
-      return { url: parsed.origin, weight: weight ? Number(weight.slice(7)) : 100 };
+        throw bad(`${JSON.stringify(url)} is not an http(s) URL`);
+      if (
+        parsed.pathname !== '/' ||
+        parsed.search !== '' ||
+        parsed.hash !== '' ||
+        parsed.username !== '' ||
+        parsed.password !== ''
+      )
+        throw bad(
+          `${JSON.stringify(url)} has more than a scheme, host and port (the route's path is what is forwarded)`,
+        );
+      let weight = 100;
+      for (const param of params) {
+        const m = /^weight=(\d{1,3})$/.exec(param);
+        if (m === null || Number(m[1]) > 100)
+          throw bad(`${JSON.stringify(param)} in ${JSON.stringify(entry)} is not weight=N`);
+        weight = Number(m[1]);
+      }
+      return { url: parsed.origin, weight };
     });
+  if (instances.length === 0) throw bad(`${JSON.stringify(raw)} names no instance`);
+  const seen = new Set<string>();
+  for (const i of instances) {
+    if (seen.has(i.url)) throw bad(`${i.url} is listed twice (give it a weight instead)`);
+    seen.add(i.url);
+  }
+  return instances;
 }

@@ -158,8 +158,29 @@ export class Upstream {
 
   /** An available instance (preferring one other than `exclude`), or undefined when none is. */
   pick(source: HashSource, exclude?: Instance): Instance | undefined {
-    const list = this.instances;
     const now = Date.now();
+    const picked = this.choose(source, now, exclude);
+    // Passive ejection never takes out the last instance that gets traffic: when the health checks
+    // took out the others since, the ejected ones that pass their probes get it again, rather than
+    // a 503 for the rest of GW_EJECT_MS (as Envoy's panic threshold sends to every host then).
+    return picked === undefined && this.readmitEjected(now) ? this.choose(source, now, exclude) : picked;
+  }
+
+  /** Ends the passive ejection of every instance the health checks hold healthy; whether there was one. */
+  private readmitEjected(now: number): boolean {
+    let any = false;
+    for (const i of this.instances) {
+      if (!i.healthy || i.ejectedUntil <= now) continue;
+      i.ejectedUntil = 0;
+      i.consecutiveFailures = 0;
+      this.events.health(this.service.name, i.origin, true);
+      any = true;
+    }
+    return any;
+  }
+
+  private choose(source: HashSource, now: number, exclude?: Instance): Instance | undefined {
+    const list = this.instances;
     if (list.length === 1) {
       const only = list[0]!;
       return only.available(now) ? only : undefined;

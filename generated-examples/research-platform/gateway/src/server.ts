@@ -283,6 +283,12 @@ export class Gateway {
         }),
       );
     }
+    // A misspelt override (GW_UPSTREAM_ORDER for "orders") would leave the service at the
+    // model's address unsaid; a warning, not a refusal, as one environment may serve several models.
+    const overrides = new Set(this.config.services.map((s) => s.env));
+    for (const name of Object.keys(this.env).sort())
+      if (name.startsWith('GW_UPSTREAM_') && !overrides.has(name))
+        warn(`${name} names no service of this gateway (${[...overrides].join(', ')}): it is ignored`);
     const strict = this.config.services.filter((s) => s.mtls === 'STRICT').map((s) => s.name);
     if (strict.length > 0 && this.settings.mtls === undefined)
       warn(
@@ -1256,8 +1262,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.current = attempt;
     const perTry = this.runtime.retry?.perTryTimeoutMs;
     if (perTry !== undefined) {
-      this.tryDeadline = performance.now() + perTry;
-      this.gw.watch(this);
+      // A try's time limit is the backend's time to answer the whole request, as Envoy's
+      // per_try_timeout (so Istio's) counts it: a body still streaming in from the client starts
+      // it once it has all come, else a slow upload would be cut (and counted against the backend)
+      // however promptly the backend answers.
+      if (this.streamingFromClient()) this.req.once('end', () => this.startTryClock(attempt, perTry));
+      else this.startTryClock(attempt, perTry);
     }
     // A buffered body goes out through a one-shot iterable: undici keeps finished requests (and
     // their bodies) for a while, and it must not keep the buffer.
@@ -1271,6 +1281,25 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       },
       attempt as never,
     );
+  }
+
+  private startTryClock(attempt: Try, perTryMs: number): void {
+    if (this.current !== attempt || this.committed || this.done) return;
+    this.tryDeadline = performance.now() + perTryMs;
+    this.gw.watch(this);
+  }
+
+  /** The try's body is the client's, still coming in (not a buffered copy). */
+  private streamingFromClient(): boolean {
+    return this.body !== null && !Buffer.isBuffer(this.body) && !this.req.readableEnded;
+  }
+
+  /**
+   * The request waits for the client: its body is still coming in, and the gateway has passed on
+   * all it got (a backend that stops reading leaves the client's bytes piling up here instead).
+   */
+  private waitingForClient(): boolean {
+    return this.streamingFromClient() && !this.req.complete && this.req.readableLength === 0;
   }
 
   private sendMirror(): void {
@@ -1467,10 +1496,14 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.error = 'route timeout';
     const attempt = this.current;
     if (attempt !== undefined) {
-      // An answer held up by a client that reads slowly (the response waits for 'drain') says
-      // nothing against the backend: neither the breaker nor the balancer hears of it.
+      // An answer held up by a client that reads slowly (the response waits for 'drain'), or a
+      // request whose client is still sending its body, says nothing against the backend: neither
+      // the breaker nor the balancer hears of it (else two slow uploads could open a breaker).
       if (this.committed && this.res.writableNeedDrain) this.letGo(attempt);
-      else this.settle(attempt, true, true);
+      else if (this.waitingForClient()) {
+        this.error = 'route timeout while the client was still sending the request body';
+        this.letGo(attempt);
+      } else this.settle(attempt, true, true);
       attempt.cancel(new GatewayTimeout('route timeout'));
     }
     this.upgradeCancel?.(new GatewayTimeout('route timeout'), true);
