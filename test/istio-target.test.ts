@@ -144,10 +144,13 @@ describe.each(examples)('istio target: %s', (example) => {
     const lb = { 'round-robin': 'ROUND_ROBIN', 'least-connections': 'LEAST_REQUEST', random: 'RANDOM' } as Record<string, string>;
     for (const s of g.model.services) {
       const dr = drs.find((d) => d.metadata.name === s.name)!;
-      expect(dr.metadata.namespace).toBe(s.namespace);
+      // The rule of a service's explicit instances sits beside their ServiceEntry, in the mesh namespace.
+      const instances = s.image === undefined && s.instances.length > 0;
+      const meshNamespace = g.model.gateway.mesh?.type === 'istio' ? g.model.gateway.mesh.namespace : 'istio-system';
+      expect(dr.metadata.namespace).toBe(instances ? meshNamespace : s.namespace);
       if (s.loadBalancing === 'consistent-hash') expect(dr.spec.trafficPolicy.loadBalancer.consistentHash).toEqual({ useSourceIp: true });
       else expect(dr.spec.trafficPolicy.loadBalancer.simple).toBe(lb[s.loadBalancing]);
-      if (s.version) expect(dr.spec.subsets[0].labels.version).toBe(s.version);
+      if (s.version && !instances) expect(dr.spec.subsets[0].labels.version).toBe(s.version);
       const mode = s.mtls?.mode ?? g.model.gateway.mesh?.mtls?.mode;
       if (mode === 'STRICT' || mode === 'PERMISSIVE') expect(dr.spec.trafficPolicy.tls.mode).toBe('ISTIO_MUTUAL');
       if (mode === 'DISABLE') expect(dr.spec.trafficPolicy.tls.mode).toBe('DISABLE');
@@ -481,6 +484,109 @@ describe('istio target: TLS to an https backend under mTLS mode DISABLE', () => 
   it.each(cases.map((c, i) => [i, ...c] as const))('service s%i (%s, mode %s): DestinationRule tls %s', (i, _protocol, _mode, tls) => {
     const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s${i}`)!;
     expect(dr.spec.trafficPolicy.tls?.mode).toBe(tls);
+  });
+});
+
+describe('istio target: a service whose explicit instances are its targets gets a ServiceEntry with an endpoint per instance', () => {
+  // Without one, Istio routes to <serviceName>.<namespace>.svc.cluster.local, which need not exist
+  // (503), and the instances' weights are lost.
+  const MODEL = `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "shopfront" ; agw:hasRoute ex:pay-route , ex:geo-route , ex:cat-route , ex:img-route , ex:vendor-route ;
+    agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "mesh-root" ] .
+ex:payments a agw:BackendService ; agw:serviceName "payments" ; agw:namespace "shop" ; agw:port 8443 ; agw:protocol "https" ;
+    agw:hasInstance [ a agw:ServiceInstance ; agw:host "pay-a.psp.example.com" ; agw:port 8443 ; agw:weight 70 ] ,
+                    [ a agw:ServiceInstance ; agw:host "pay-b.psp.example.com" ; agw:port 9443 ; agw:weight 30 ] .
+ex:geo a agw:BackendService ; agw:serviceName "geo" ; agw:port 8080 ;
+    agw:hasInstance [ a agw:ServiceInstance ; agw:host "203.0.113.10" ; agw:port 8080 ; agw:weight 3 ] ,
+                    [ a agw:ServiceInstance ; agw:host "203.0.113.11" ; agw:port 8081 ; agw:weight 1 ] ,
+                    [ a agw:ServiceInstance ; agw:host "203.0.113.12" ; agw:port 8080 ; agw:weight 0 ] .
+ex:catalog a agw:BackendService ; agw:serviceName "catalog" ; agw:namespace "shop" ; agw:port 8080 ; agw:version "v2" ;
+    agw:hasInstance [ a agw:ServiceInstance ; agw:host "catalog-0.catalog.shop.svc.cluster.local" ; agw:port 8080 ; agw:weight 80 ] ,
+                    [ a agw:ServiceInstance ; agw:host "catalog-1.catalog.shop.svc.cluster.local" ; agw:port 8080 ; agw:weight 20 ] .
+ex:vendor a agw:BackendService ; agw:serviceName "vendor" ; agw:protocol "https" ; agw:port 443 ;
+    agw:hasInstance [ a agw:ServiceInstance ; agw:host "api.vendor.example" ; agw:port 443 ; agw:weight 50 ] .
+ex:images a agw:BackendService ; agw:serviceName "images" ; agw:namespace "shop" ; agw:port 8080 ; agw:image "registry.example.com/images:1.0" ;
+    agw:hasInstance [ a agw:ServiceInstance ; agw:host "10.1.2.3" ; agw:port 8080 ] .
+ex:pay-route a agw:Route ; agw:routePath "/pay" ; agw:hasBackendService ex:payments .
+ex:geo-route a agw:Route ; agw:routePath "/geo" ; agw:hasBackendService ex:geo ; agw:hasTrafficMirror [ a agw:TrafficMirror ; agw:hasBackendService ex:vendor ; agw:mirrorPercent 5 ] .
+ex:cat-route a agw:Route ; agw:routePath "/catalog" ; agw:hasBackendService ex:catalog .
+ex:vendor-route a agw:Route ; agw:routePath "/vendor" ; agw:hasBackendService ex:vendor .
+ex:img-route a agw:Route ; agw:routePath "/images" ; agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:images ; agw:weight 90 ] , [ a agw:TrafficSplit ; agw:hasBackendService ex:vendor ; agw:weight 10 ] .
+`;
+  let g: Generated;
+  beforeAll(async () => {
+    g = await istioOfText(MODEL);
+  });
+  const entry = (name: string) => kinds(g, 'ServiceEntry').find((d) => d.metadata.name === name)!;
+
+  it('every document is valid (@kubernetes-models/istio)', () => {
+    for (const doc of g.docs) expect(() => new ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
+  });
+
+  it('endpoints carry the instances with their ports and weights; STATIC for addresses, DNS for names; MESH_EXTERNAL outside the cluster', () => {
+    const spec = (name: string) => {
+      const { metadata, spec } = entry(name);
+      return { namespace: metadata.namespace, ...spec };
+    };
+    expect(spec('payments-instances')).toEqual({
+      namespace: 'mesh-root',
+      hosts: ['payments.shopfront.gwgen.internal'],
+      exportTo: ['mesh-root'],
+      location: 'MESH_EXTERNAL',
+      resolution: 'DNS',
+      ports: [{ number: 8443, name: 'https-8443', protocol: 'HTTPS' }],
+      endpoints: [
+        { address: 'pay-a.psp.example.com', ports: { 'https-8443': 8443 }, weight: 70 },
+        { address: 'pay-b.psp.example.com', ports: { 'https-8443': 9443 }, weight: 30 },
+      ],
+    });
+    // The drained instance (weight 0) is left out: Istio would read 0 as the default weight.
+    expect(spec('geo-instances')).toMatchObject({
+      hosts: ['geo.shopfront.gwgen.internal'],
+      location: 'MESH_EXTERNAL',
+      resolution: 'STATIC',
+      endpoints: [
+        { address: '203.0.113.10', ports: { 'http-8080': 8080 }, weight: 3 },
+        { address: '203.0.113.11', ports: { 'http-8080': 8081 }, weight: 1 },
+      ],
+    });
+    expect(spec('catalog-instances')).toMatchObject({ location: 'MESH_INTERNAL', resolution: 'DNS', endpoints: [{ address: 'catalog-0.catalog.shop.svc.cluster.local', weight: 80 }, { address: 'catalog-1.catalog.shop.svc.cluster.local', weight: 20 }] });
+    // A service gwgen deploys stays its own Kubernetes Service; its instances are noted as unused.
+    expect(kinds(g, 'ServiceEntry').map((d) => d.metadata.name).sort()).toEqual(['catalog-instances', 'geo-instances', 'payments-instances', 'vendor-instances']);
+    expect(g.notes).toMatch(/## agw:hasInstance of a service gwgen deploys\n\n[^\n]*images\.shop\.svc\.cluster\.local[^\n]*\n\nApplies to: service images\n/);
+  });
+
+  it('the VirtualService and the DestinationRules address exactly the ServiceEntry hosts, and the rules sit beside the entries', () => {
+    const entryHosts = new Set(kinds(g, 'ServiceEntry').flatMap((d) => d.spec.hosts as string[]));
+    const vs = kinds(g, 'VirtualService')[0]!;
+    const http = (name: string) => vs.spec.http.find((h: Doc) => h.name === name);
+    const hosts = (name: string) => http(name).route.map((r: Doc) => r.destination.host);
+    expect(hosts('shopfront.pay-route')).toEqual(['payments.shopfront.gwgen.internal']);
+    expect(hosts('shopfront.geo-route')).toEqual(['geo.shopfront.gwgen.internal']);
+    expect(http('shopfront.geo-route').mirror).toEqual({ host: 'vendor.shopfront.gwgen.internal', port: { number: 443 } });
+    expect(hosts('shopfront.img-route')).toEqual(['images.shop.svc.cluster.local', 'vendor.shopfront.gwgen.internal']);
+    // No version subset: the endpoints carry no labels (a subset would select none, 503).
+    expect(http('shopfront.cat-route').route).toEqual([{ destination: { host: 'catalog.shopfront.gwgen.internal', port: { number: 8080 } } }]);
+    for (const h of vs.spec.http as Doc[]) for (const r of h.route ?? []) if (r.destination.host.endsWith('.gwgen.internal')) expect(entryHosts).toContain(r.destination.host);
+    const rules = Object.fromEntries(kinds(g, 'DestinationRule').map((d) => [d.spec.host, d]));
+    for (const host of entryHosts) {
+      expect(rules[host], host).toBeDefined();
+      expect(rules[host].metadata.namespace).toBe('mesh-root');
+      expect(rules[host].spec.exportTo).toEqual(['mesh-root']);
+      expect(rules[host].spec.subsets).toBeUndefined();
+    }
+    // TLS to instances outside the cluster: SIMPLE, named by the instance when there is one name.
+    expect(rules['payments.shopfront.gwgen.internal'].spec.trafficPolicy.tls).toEqual({ mode: 'SIMPLE' });
+    expect(rules['vendor.shopfront.gwgen.internal'].spec.trafficPolicy.tls).toEqual({ mode: 'SIMPLE', sni: 'api.vendor.example' });
+  });
+
+  it('the Host is the instance the gateway would send, where the instances share one; else NOTES.md says so', () => {
+    const vs = kinds(g, 'VirtualService')[0]!;
+    const http = (name: string) => vs.spec.http.find((h: Doc) => h.name === name);
+    expect(http('shopfront.pay-route').rewrite).toBeUndefined();
+    expect(http('shopfront.geo-route').rewrite).toBeUndefined();
+    expect(http('shopfront.vendor-route').rewrite).toEqual({ authority: 'api.vendor.example' });
+    expect(g.notes).toMatch(/## agw:hasInstance outside the cluster \(Host\)\n\n[^\n]*\n\nApplies to: route geo-route, route pay-route\n/);
+    expect(g.notes).not.toContain('are not used.\n\nApplies to: service payments');
   });
 });
 

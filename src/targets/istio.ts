@@ -31,6 +31,7 @@ import {
   standardLabels,
   type Label,
 } from './mesh-common.js';
+import { instanceEntry, instancesAuthority, instancesHost, instancesOutside, instancesServiceEntry, instancesSni, servicePort, type ServiceEntry } from './istio-instances.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /** Envoy's token bucket and outlier-detection counts are uint32s. */
@@ -141,13 +142,6 @@ interface DestinationRule {
   readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
 }
 
-/** A host outside the cluster's registry, which Istio routes to only through a ServiceEntry. */
-interface ServiceEntry {
-  readonly meta: Meta;
-  readonly hosts: readonly string[];
-  readonly ports: readonly { number: number; name: string; protocol: string }[];
-}
-
 interface PeerAuthentication {
   readonly meta: Meta;
   readonly selector?: readonly Label[];
@@ -206,6 +200,8 @@ export interface IstioView {
   readonly http: readonly HttpEntry[];
   readonly destinationRules: readonly DestinationRule[];
   readonly serviceEntries: readonly ServiceEntry[];
+  /** Whether a service's explicit instances have a ServiceEntry (and their DestinationRule) in the mesh namespace. */
+  readonly instanceEntries: boolean;
   readonly peerAuthentications: readonly PeerAuthentication[];
   readonly requestAuthentication?: { meta: Meta; rules: readonly JwtRule[] };
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
@@ -271,8 +267,8 @@ export function istioView(model: M.GatewayModel): IstioView {
   const destination = (serviceName: string, weight?: number): Destination => {
     const s = services.get(serviceName)!;
     return {
-      host: meshHost(s),
-      ...(s.version !== undefined && !outsideCluster(s) ? { subset: dnsLabelOf(s.version) } : {}),
+      host: meshHost(s, gw),
+      ...(s.version !== undefined && !outsideCluster(s) && !instanceEntry(s) ? { subset: dnsLabelOf(s.version) } : {}),
       port: s.port,
       ...(weight !== undefined ? { weight } : {}),
     };
@@ -316,7 +312,7 @@ export function istioView(model: M.GatewayModel): IstioView {
         if (s.loadBalancing === 'consistent-hash' && routeSegments(route.path).some(isParamSegment)) {
           notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing "consistent-hash" on a {param} route', detail: "The gateway hashes a request of such a route by its path parameters, so all requests for one order, cart or tenant reach one instance, whoever sends them; Istio hashes by the client's address (consistentHash.useSourceIp of the service's DestinationRule, which serves every route to it), so requests for one value from different clients reach different pods. Where clients also send the value in a header, set consistentHash.httpHeaderName to it (as GW_HASH_HEADER does in the gateway)" });
         }
-        if (s.instances.length > 0) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance', detail: `Istio sends traffic to the service host ${meshHost(s)} and balances across its endpoints; the explicit instances and their agw:weight are not used` });
+        if (s.instances.length > 0 && s.image !== undefined) notes.push({ subject: `service ${svc}`, feature: 'agw:hasInstance of a service gwgen deploys', detail: `gwgen deploys the service (agw:image), so Istio sends its traffic to its Kubernetes Service ${meshHost(s, gw)}, balanced across its pods, as the k8s target points the gateway; the explicit instances and their agw:weight are not used` });
         if (s.protocol === 'https' && meshMtls(s, model)) {
           notes.push({ subject: `service ${svc}`, feature: 'agw:protocol "https" with mTLS', detail: 'Istio originates either mesh mTLS or TLS to the application, not both; the DestinationRule uses ISTIO_MUTUAL, so the application port must accept the sidecar\'s plaintext (or be declared as TLS passthrough)' });
         }
@@ -338,14 +334,14 @@ export function istioView(model: M.GatewayModel): IstioView {
   // share a host (releases of one Kubernetes Service, told apart by agw:version) share one.
   const byHost = new Map<string, M.BackendService[]>();
   for (const s of model.services) {
-    const host = meshHost(s);
+    const host = meshHost(s, gw);
     byHost.set(host, [...(byHost.get(host) ?? []), s]);
   }
   const destinationRules = [...byHost.values()].map((group) => {
     const routes = model.routes.filter((r) => group.some((s) => routesByService.get(s.name)?.includes(r)));
     return destinationRule(model, group, routes, ns, meta, notes);
   });
-  const serviceEntries = [...byHost].flatMap(([host, group]) => serviceEntry(host, group, meta, notes));
+  const serviceEntries = [...byHost].flatMap(([host, group]) => (instanceEntry(group[0]!) ? [instancesServiceEntry(group[0]!, gw, ns, notes)] : serviceEntry(host, group, meta, notes)));
 
   const peerAuthentications: PeerAuthentication[] = [];
   if (model.gateway.mesh?.mtls) peerAuthentications.push({ meta: meta('default', ns, gw), mode: model.gateway.mesh.mtls.mode });
@@ -436,6 +432,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     http: http.map((entry) => withAuthority(entry, model, notes)),
     destinationRules,
     serviceEntries,
+    instanceEntries: model.services.some(instanceEntry),
     peerAuthentications,
     ...(requestAuthentication ? { requestAuthentication } : {}),
     authorizationPolicies,
@@ -598,7 +595,8 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
  * so an entry that mixes such a host with others keeps the client's and NOTES.md says so.
  */
 function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitation[]): HttpEntry {
-  const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s), s]));
+  const gw = model.gateway.name;
+  const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s, gw), s]));
   const hosts = new Set(entry.destinations.map((d) => `${d.host}\u0000${d.port}`));
   const first = entry.destinations[0];
   const service = first && outside.get(first.host);
@@ -606,6 +604,14 @@ function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitatio
   if (hosts.size > 1 || !service) {
     notes.push({ subject: `route ${entry.route}`, feature: 'agw:host outside the cluster (among other destinations)', detail: 'Istio sets one Host per route entry, not per destination, so the requests it sends to the host outside the cluster carry the client\'s Host, where the gateway sends that host\'s name' });
     return entry;
+  }
+  if (instanceEntry(service)) {
+    const authority = instancesAuthority(service);
+    if (authority === undefined) {
+      notes.push({ subject: `route ${entry.route}`, feature: 'agw:hasInstance outside the cluster (Host)', detail: "The gateway sends each instance its own address as Host; Istio sets one Host per route entry, and the service's instances differ in host or port, so the requests carry the client's Host, and TLS to them (agw:protocol \"https\") names no server (SNI) of its own" });
+      return entry;
+    }
+    return { ...entry, rewrite: { ...entry.rewrite, authority } };
   }
   const defaultPort = service.protocol === 'https' ? 443 : 80;
   const authority = first.port === defaultPort ? first.host : hostPort(first.host, first.port);
@@ -617,8 +623,11 @@ function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitatio
  * Kubernetes Service, named after agw:serviceName and selecting only its own pods, which is where
  * the k8s target points the gateway too; its agw:host would be another service's Service (whose
  * pods lack this version's label: a subset with no endpoint, 503) or a name outside the cluster.
+ * A service gwgen does not deploy whose explicit instances are its targets has a ServiceEntry host
+ * of its own (instancesHost).
  */
-function meshHost(s: M.BackendService): string {
+function meshHost(s: M.BackendService, gateway: string): string {
+  if (instanceEntry(s)) return instancesHost(s, gateway);
   return clusterHost(s.image !== undefined ? s.name : s.host, s.namespace);
 }
 
@@ -631,7 +640,7 @@ function meshHost(s: M.BackendService): string {
  */
 function peerSelector(s: M.BackendService): Label[] {
   if (s.image !== undefined) return [{ key: 'app', value: labelValue(s.name) }];
-  const app = labelValue(meshHost(s).split('.')[0]!);
+  const app = labelValue(clusterHost(s.host, s.namespace).split('.')[0]!);
   return [{ key: 'app', value: app }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : [])];
 }
 
@@ -640,7 +649,8 @@ function peerSelector(s: M.BackendService): Label[] {
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
 function outsideCluster(s: M.BackendService): boolean {
-  return !/\.svc(\.cluster\.local)?$/.test(meshHost(s));
+  if (instanceEntry(s)) return instancesOutside(s);
+  return !/\.svc(\.cluster\.local)?$/.test(clusterHost(s.image !== undefined ? s.name : s.host, s.namespace));
 }
 
 /** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */
@@ -658,8 +668,6 @@ function meshMtls(s: M.BackendService, model: M.GatewayModel): boolean {
 
 const samePolicy = (a: TrafficPolicy, b: TrafficPolicy) => JSON.stringify(a) === JSON.stringify(b);
 
-const SERVICE_ENTRY_PROTOCOL: Record<M.BackendService['protocol'], string> = { http: 'HTTP', https: 'HTTPS', grpc: 'GRPC' };
-
 /**
  * Istio drops traffic to a host that is neither in the platform's registry (a Kubernetes Service)
  * nor in a ServiceEntry. A host the model names with a domain or an IPv4 address (anything but a
@@ -674,8 +682,8 @@ function serviceEntry(host: string, group: readonly M.BackendService[], meta: (n
     return [];
   }
   const ports = new Map<number, { number: number; name: string; protocol: string }>();
-  for (const s of group) if (!ports.has(s.port)) ports.set(s.port, { number: s.port, name: `${s.protocol}-${s.port}`, protocol: SERVICE_ENTRY_PROTOCOL[s.protocol] });
-  return [{ meta: meta(dnsName(first.name, 'external'), first.namespace, first.name), hosts: [host], ports: [...ports.values()].sort((a, b) => a.number - b.number) }];
+  for (const s of group) if (!ports.has(s.port)) ports.set(s.port, servicePort(s));
+  return [{ meta: meta(dnsName(first.name, 'external'), first.namespace, first.name), hosts: [host], location: 'MESH_EXTERNAL', resolution: 'DNS', endpoints: [], ports: [...ports.values()].sort((a, b) => a.number - b.number) }];
 }
 
 /**
@@ -711,9 +719,11 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   }
   const connect = connectTimeout(names, routes, notes);
   const policy = servicePolicy(model, s);
-  const host = meshHost(s);
+  const host = meshHost(s, model.gateway.name);
   const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
   const outside = outsideCluster(s);
+  // The endpoints of an instances entry carry no labels either.
+  const unlabelled = outside || instanceEntry(s);
   for (const x of group) {
     // A subset's policy overrides the host's field by field: no TLS of its own must say DISABLE.
     const plain = servicePolicy(model, x);
@@ -721,7 +731,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     // A host outside the cluster has no pods, so no version labels for a subset to select (a
     // subset there would select no endpoint and answer 503): its services are told apart by
     // port alone, as the gateway tells them apart.
-    const subset = x.version === undefined || outside ? undefined : dnsLabelOf(x.version);
+    const subset = x.version === undefined || unlabelled ? undefined : dnsLabelOf(x.version);
     const existing = subsets.find((v) => v.name === subset);
     if (subset !== undefined && !existing) {
       subsets.push({ name: subset, labels: [{ key: 'version', value: labelValue(x.version!) }], ...(samePolicy(own, policy) ? {} : { policy: own }), service: x.name });
@@ -740,18 +750,28 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     notes.push({ subject: `service ${names}`, feature: 'TLS origination (DestinationRule exportTo)', detail: `The service's DestinationRule originates TLS, and is exported to namespace ${ingressNamespace} only, where the ingress gateway must run: other sidecars calling the host carry their application's own TLS, which the rule would wrap in a second TLS. An ingress gateway in another namespace sends plain HTTP to the TLS port unless that namespace is added to exportTo` });
   }
   return {
-    meta: meta(s.name, s.namespace, s.name),
+    // An instances entry's rule lives beside its ServiceEntry, where Istio looks for it (the client's
+    // namespace, the service's, the root namespace), and is exported as narrowly.
+    meta: meta(s.name, instanceEntry(s) ? ingressNamespace : s.namespace, s.name),
     host,
-    ...(originatesTls ? { exportTo: [ingressNamespace] } : {}),
+    ...(originatesTls || instanceEntry(s) ? { exportTo: [ingressNamespace] } : {}),
     loadBalancer: policy.loadBalancer,
     ...(connect !== undefined ? { connectionPool: { connectTimeout: goDuration(connect) } } : {}),
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(policy.tlsMode ? { tlsMode: policy.tlsMode } : {}),
     // TLS to a named host outside the cluster names it (SNI): Envoy's automatic SNI would take the
     // client's Host, and a virtual-hosted server would then present another certificate.
-    ...(outside && policy.tlsMode === 'SIMPLE' && !/^[\d.]+$/.test(host) ? { sni: host } : {}),
+    ...(outside && policy.tlsMode === 'SIMPLE' ? sniOf(s, host) : {}),
     subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
   };
+}
+
+function sniOf(s: M.BackendService, host: string): { sni?: string } {
+  if (instanceEntry(s)) {
+    const sni = instancesSni(s);
+    return sni === undefined ? {} : { sni };
+  }
+  return /^[\d.]+$/.test(host) ? {} : { sni: host };
 }
 
 /**
