@@ -15,6 +15,7 @@ import { SKIP, SKIP_AT_ROOT } from './skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import { TARGET_NAMES } from '../targets/names.js';
 import { readFailure } from '../pipeline/load.js';
+import { isBuiltinTemplate } from '../pipeline/render.js';
 import { holdingSignals, lockOutput } from '../pipeline/write.js';
 
 const run = promisify(execFile);
@@ -157,7 +158,7 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
  */
 async function unrenderedTemplate(path: string): Promise<string | undefined> {
   const rel = path.slice('templates/'.length);
-  if (await stat(join(TEMPLATES_DIR, rel)).then((st) => st.isFile(), () => false)) return undefined;
+  if (await isBuiltinTemplate(rel)) return undefined;
   const [folder, ...rest] = rel.split('/');
   if (rest.length === 0 || !TARGET_NAMES.includes(folder!)) return `is in no target's folder (templates/${TARGET_NAMES.join('/, templates/')}/)`;
   if (basename(rel).startsWith('_')) return 'is a partial gwgen does not have (a pack overrides a partial, it cannot add one)';

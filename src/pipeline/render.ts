@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars, { type HelperDelegate } from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
@@ -111,7 +111,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
           const template = join(target, name).split(sep).join('/');
           // Not a file the pack's hash leaves out (node_modules/, .git/): it could be added unseen.
           if (!name.endsWith('.hbs') || basename(name).startsWith('_') || name.split(sep).some((part) => SKIP.has(part))) continue;
-          if (!added.has(template) && !(await readFile(join(TEMPLATES_DIR, template)).then(() => true, () => false))) added.set(template, dir);
+          if (!added.has(template) && !(await isBuiltinTemplate(template))) added.set(template, dir);
         }
       }
       return [...added.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([template, dir]) => ({ template, dir }));
@@ -131,38 +131,38 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
 
 export type Renderer = ReturnType<typeof createRenderer>;
 
+/** Whether gwgen has a template of this path under templates/ (a pack's of the same path overrides it). */
+export async function isBuiltinTemplate(template: string): Promise<boolean> {
+  return stat(join(TEMPLATES_DIR, template)).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
 /** The helpers that write one value into the output (`{{yaml name}}`, `{{md title}}`, `{{kebabCase name}}`). */
 const WRITERS = ['yaml', 'yamlBlock', 'json', 'jsonPretty', 'ts', 'md', ...Object.keys(caseHelpers)];
 
 /**
- * gwgen's helpers, the writers among them strict: Handlebars' strict mode fails on a missing
- * field in `{{name}}` but passes one given to a helper as undefined, so a misspelt `{{yaml nmae}}`
- * would write `null` (and `{{md nmae}}` "undefined") into a file with exit 0. `defined`, `if`
- * and the others that test a value still take a missing one.
+ * gwgen's helpers, the writers and `each` among them strict: Handlebars' strict mode fails on a
+ * missing field in `{{name}}` but passes one given to a helper as undefined, so a misspelt
+ * `{{yaml nmae}}` would write `null` (and `{{md nmae}}` "undefined") into a file with exit 0.
+ * `defined`, `if` and the others that test a value still take a missing one.
  */
 function strictWriters(hb: typeof Handlebars): Record<string, HelperDelegate> {
-  const helpers: Record<string, HelperDelegate> = { ...HELPERS };
-  for (const name of WRITERS) {
-    const helper = HELPERS[name]!;
-    helpers[name] = function (this: unknown, ...list: unknown[]) {
+  const strict = (name: string, helper: HelperDelegate): HelperDelegate =>
+    function (this: unknown, ...list: unknown[]) {
       const options = list[list.length - 1] as { loc?: unknown } | undefined;
       if (list.length < 2 || list[0] === undefined) {
         throw new hb.Exception(`"${name}" was given a field that is not defined (a misspelt name, or one the model does not have)`, { loc: options?.loc } as unknown as hbs.AST.Node);
       }
       return (helper as (...args: unknown[]) => unknown).apply(this, list);
     };
-  }
+  const helpers: Record<string, HelperDelegate> = { ...HELPERS };
+  for (const name of WRITERS) helpers[name] = strict(name, HELPERS[name]!);
   // Strict mode does not look at a block helper's argument either: `{{#each routs}}` would loop
   // over nothing and drop every route with exit 0. A list that is there and empty still renders
   // the {{else}}; `with`, like `if`, tests whether a value is there, so it takes a missing one.
-  const each = hb.helpers.each as HelperDelegate;
-  helpers.each = function (this: unknown, ...list: unknown[]) {
-    const options = list[list.length - 1] as { loc?: unknown } | undefined;
-    if (list.length < 2 || list[0] === undefined) {
-      throw new hb.Exception('"each" was given a field that is not defined (a misspelt name, or one the model does not have)', { loc: options?.loc } as unknown as hbs.AST.Node);
-    }
-    return (each as (...args: unknown[]) => unknown).apply(this, list);
-  };
+  helpers.each = strict('each', hb.helpers.each as HelperDelegate);
   // Handlebars' log prints with console.log: a template's message would land in gwgen's stdout.
   helpers.log = (...list: unknown[]) => {
     throw new hb.Exception('the "log" helper is not available: it would print into gwgen\'s own output', { loc: (list[list.length - 1] as { loc?: unknown } | undefined)?.loc } as unknown as hbs.AST.Node);

@@ -1,14 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Store, Term } from 'n3';
 import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
-import { nearest } from '../nearest.js';
-import { AGW, ONTOLOGY_DIR, shorten, XSD } from '../paths.js';
+import { AGW, shorten, XSD } from '../paths.js';
 import { serviceResourceName } from '../targets/mesh-common.js';
-import { checkPropertyDomains } from './domains.js';
+import { checkPropertyDomains, checkVocabularyTerms } from './vocabulary.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -90,45 +87,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   return problems;
 }
 
-type Report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) => void;
-
-let vocabulary: ReadonlySet<string> | undefined;
-
-/**
- * The local names the ontology defines in the agw: namespace (classes and properties): the
- * subjects its statements start with, one per line (`agw:Route a owl:Class ;`). Read by line
- * rather than parsed, which would cost a cold Turtle parse on every run; test/units.test.ts checks
- * that this is the set a parse gives.
- */
-export function definedTerms(): ReadonlySet<string> {
-  vocabulary ??= new Set([...readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8').matchAll(/^agw:([A-Za-z][\w-]*)/gm)].map((m) => m[1]!));
-  return vocabulary;
-}
-
-/**
- * An agw: term the vocabulary does not define is a typo as a rule (agw:hasRateLimitter): every
- * query ignores it, so the policy it was meant to attach would silently not exist.
- */
-function checkVocabularyTerms(store: Store, report: Report): void {
-  const defined = definedTerms();
-  const unknown = (term: Term) => term.termType === 'NamedNode' && term.value.startsWith(AGW) && !defined.has(term.value.slice(AGW.length));
-  const suggestion = (local: string, isClass: boolean) => {
-    const best = nearest(local, [...defined].filter((d) => /^[A-Z]/.test(d) === isClass));
-    return best !== undefined ? `did you mean agw:${best}? ` : '';
-  };
-  for (const predicate of store.getPredicates(null, null, null)) {
-    if (!unknown(predicate)) continue;
-    const local = predicate.value.slice(AGW.length);
-    const hint = `${suggestion(local, false)}the agw: properties are listed in ontology/api-gateway.ttl`;
-    for (const subject of store.getSubjects(predicate, null, null)) report(subject, local, 'unknown-term', `agw:${local} is not a property of the agw: vocabulary, so gwgen would ignore it`, hint);
-  }
-  for (const cls of store.getObjects(null, RDF_TYPE, null)) {
-    if (!unknown(cls)) continue;
-    const local = cls.value.slice(AGW.length);
-    const hint = `${suggestion(local, true)}the agw: classes are listed in ontology/api-gateway.ttl`;
-    for (const subject of store.getSubjects(RDF_TYPE, cls, null)) report(subject, undefined, 'unknown-term', `agw:${local} is not a class of the agw: vocabulary, so gwgen would ignore this node`, hint);
-  }
-}
+export type Report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) => void;
 
 function checkGateway(store: Store, report: Report): void {
   const gateways = subjectsOfType(store, 'ApiGateway');

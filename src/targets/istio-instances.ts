@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type * as M from '../model/types.js';
-import { clusterHost, dnsName, hostPort, standardLabels, type Label } from './mesh-common.js';
+import { clusterHost, dnsName, hostPort, inCluster, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation } from './types.js';
 
 /**
@@ -27,8 +27,6 @@ export function instancesHost(s: M.BackendService, gateway: string): string {
 function address(i: M.ServiceInstance, s: M.BackendService): string {
   return clusterHost(i.host, s.namespace);
 }
-
-const inCluster = (host: string) => /\.svc(\.cluster\.local)?$/.test(host);
 
 /** Whether some instance is outside the cluster: the entry is MESH_EXTERNAL, without mesh mTLS. */
 export function instancesOutside(s: M.BackendService): boolean {
@@ -97,7 +95,7 @@ export function instancesServiceEntry(s: M.BackendService, gateway: string, name
     notes.push({ subject: `service ${s.name}`, feature: 'agw:weight 0 on every instance', detail: 'Every instance is drained, so the ServiceEntry has no endpoint and Istio answers 503, as the gateway does' });
   }
   const outside = instancesOutside(s);
-  if (outside && !s.instances.every((i) => !inCluster(address(i, s)))) {
+  if (outside && s.instances.some((i) => inCluster(address(i, s)))) {
     notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance (inside and outside the cluster)', detail: 'Some instances are outside the cluster, so the ServiceEntry is MESH_EXTERNAL and Istio reaches every instance, those in the cluster too, without mesh mTLS' });
   }
   return {

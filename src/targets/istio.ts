@@ -15,6 +15,7 @@ import {
   dnsName,
   goDuration,
   hasParams,
+  inCluster,
   isParamSegment,
   labelValue,
   literalPrefix,
@@ -627,7 +628,11 @@ function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitatio
  * of its own (instancesHost).
  */
 function meshHost(s: M.BackendService, gateway: string): string {
-  if (instanceEntry(s)) return instancesHost(s, gateway);
+  return instanceEntry(s) ? instancesHost(s, gateway) : registryHost(s);
+}
+
+/** The host of a service without an instances entry: its own Kubernetes Service, or its agw:host. */
+function registryHost(s: M.BackendService): string {
   return clusterHost(s.image !== undefined ? s.name : s.host, s.namespace);
 }
 
@@ -649,8 +654,7 @@ function peerSelector(s: M.BackendService): Label[] {
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
 function outsideCluster(s: M.BackendService): boolean {
-  if (instanceEntry(s)) return instancesOutside(s);
-  return !/\.svc(\.cluster\.local)?$/.test(clusterHost(s.image !== undefined ? s.name : s.host, s.namespace));
+  return instanceEntry(s) ? instancesOutside(s) : !inCluster(registryHost(s));
 }
 
 /** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */

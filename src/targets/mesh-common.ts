@@ -99,6 +99,11 @@ export function clusterHost(host: string, namespace: string): string {
   return host.includes('.') || host.includes(':') ? host : `${serviceResourceName(host)}.${namespace}.svc.cluster.local`;
 }
 
+/** Whether a host (as clusterHost writes it) is a Service of the cluster, rather than a name or address outside it. */
+export function inCluster(host: string): boolean {
+  return /\.svc(\.cluster\.local)?$/.test(host);
+}
+
 /** `host:port` for a URL: an IPv6 address in brackets. */
 export function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -1,22 +1,41 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store, Term } from 'n3';
+import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR } from '../paths.js';
 import { RDF_TYPE } from './rdf.js';
+import type { Report } from './semantic.js';
+
+/**
+ * The checks that every agw: term of a model is one the vocabulary defines, used where it
+ * defines it. The ontology is read as text, statement by statement, rather than parsed, which
+ * would cost a cold Turtle parse on every run; test/units.test.ts checks that what is read here
+ * is what a parse gives.
+ */
+let text: string | undefined;
+const ontologyText = () => (text ??= readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8'));
+
+let vocabulary: ReadonlySet<string> | undefined;
+
+/**
+ * The local names the ontology defines in the agw: namespace (classes and properties): the
+ * subjects its statements start with, one per line (`agw:Route a owl:Class ;`).
+ */
+export function definedTerms(): ReadonlySet<string> {
+  vocabulary ??= new Set([...ontologyText().matchAll(/^agw:([A-Za-z][\w-]*)/gm)].map((m) => m[1]!));
+  return vocabulary;
+}
 
 /**
  * Per agw: property, the agw: classes of its rdfs:domain (one class, or an owl:unionOf of
  * several); a property on any node (`rdfs:domain owl:Thing`) or without a domain is absent.
- * Read from the ontology's text, statement by statement, as definedTerms() reads its terms:
- * test/units.test.ts checks that this is what a Turtle parse gives.
  */
 let domains: ReadonlyMap<string, readonly string[]> | undefined;
 
 export function propertyDomains(): ReadonlyMap<string, readonly string[]> {
   if (domains) return domains;
   const map = new Map<string, readonly string[]>();
-  const text = readFileSync(join(ONTOLOGY_DIR, 'api-gateway.ttl'), 'utf8');
-  for (const [, local, body] of text.matchAll(/^agw:([A-Za-z][\w-]*)\n([\s\S]*?)\s\.\n/gm)) {
+  for (const [, local, body] of ontologyText().matchAll(/^agw:([A-Za-z][\w-]*)\n([\s\S]*?)\s\.\n/gm)) {
     const domain = /rdfs:domain\s+(agw:[A-Za-z]\w*|\[\s*a owl:Class\s*;\s*owl:unionOf\s*\(([^)]*)\)\s*\])/.exec(body!);
     if (!domain) continue;
     const classes = (domain[2] ?? domain[1]!).trim().split(/\s+/).map((c) => c.replace(/^agw:/, ''));
@@ -26,7 +45,30 @@ export function propertyDomains(): ReadonlyMap<string, readonly string[]> {
   return map;
 }
 
-type Report = (node: Term, property: string | undefined, rule: string, message: string, hint: string) => void;
+/**
+ * An agw: term the vocabulary does not define is a typo as a rule (agw:hasRateLimitter): every
+ * query ignores it, so the policy it was meant to attach would silently not exist.
+ */
+export function checkVocabularyTerms(store: Store, report: Report): void {
+  const defined = definedTerms();
+  const unknown = (term: Term) => term.termType === 'NamedNode' && term.value.startsWith(AGW) && !defined.has(term.value.slice(AGW.length));
+  const suggestion = (local: string, isClass: boolean) => {
+    const best = nearest(local, [...defined].filter((d) => /^[A-Z]/.test(d) === isClass));
+    return best !== undefined ? `did you mean agw:${best}? ` : '';
+  };
+  for (const predicate of store.getPredicates(null, null, null)) {
+    if (!unknown(predicate)) continue;
+    const local = predicate.value.slice(AGW.length);
+    const hint = `${suggestion(local, false)}the agw: properties are listed in ontology/api-gateway.ttl`;
+    for (const subject of store.getSubjects(predicate, null, null)) report(subject, local, 'unknown-term', `agw:${local} is not a property of the agw: vocabulary, so gwgen would ignore it`, hint);
+  }
+  for (const cls of store.getObjects(null, RDF_TYPE, null)) {
+    if (!unknown(cls)) continue;
+    const local = cls.value.slice(AGW.length);
+    const hint = `${suggestion(local, true)}the agw: classes are listed in ontology/api-gateway.ttl`;
+    for (const subject of store.getSubjects(RDF_TYPE, cls, null)) report(subject, undefined, 'unknown-term', `agw:${local} is not a class of the agw: vocabulary, so gwgen would ignore this node`, hint);
+  }
+}
 
 /**
  * An agw: property on a node of another class than its domain's (agw:timeoutSeconds on a
