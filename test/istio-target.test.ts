@@ -1089,6 +1089,9 @@ describe('istio target: the local rate limit admits the route rate over time, wh
     const envoyRate = Math.min(bucket.tokens_per_fill, bucket.max_tokens) / interval;
     const gatewayRate = limit / WINDOW[per];
     expect(Math.abs(envoyRate - gatewayRate) / gatewayRate).toBeLessThan(0.01);
+    // A 429 says when to come back, as the gateway's does: no later than the next fill.
+    const config = patch.patch.value.typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+    expect(config.response_headers_to_add).toEqual([{ append_action: 'OVERWRITE_IF_EXISTS_OR_ADD', header: { key: 'retry-after', value: String(Math.max(1, Math.ceil(interval))) } }]);
   });
   it('a burst too small for a fill every 50 ms is noted with the rate Envoy keeps', async () => {
     const t = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .\nex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 100 ; agw:burstSize 2 ] .\nex:s a agw:BackendService ; agw:serviceName "s" .\n`);
@@ -1145,7 +1148,7 @@ ex:s a agw:BackendService ; agw:serviceName "s" .
 `);
     const [vs] = kinds(g, 'VirtualService');
     const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
-    expect(entry('gw.limited').corsPolicy.exposeHeaders).toEqual(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'www-authenticate']);
+    expect(entry('gw.limited').corsPolicy.exposeHeaders).toEqual(['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'www-authenticate']);
     expect(entry('gw.plain').corsPolicy).toBeDefined();
     expect(entry('gw.plain').corsPolicy.exposeHeaders).toBeUndefined();
     // The limit's headers are the ones the EnvoyFilter makes Envoy send.

@@ -188,6 +188,8 @@ interface RateLimit {
   readonly maxTokens: number;
   readonly tokensPerFill: number;
   readonly fillInterval: string;
+  /** Seconds until the bucket's next fill: the Retry-After of a 429, as the gateway sends one. */
+  readonly retryAfter: string;
 }
 
 export interface IstioView {
@@ -532,10 +534,10 @@ function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
 /**
  * The response headers the ingress itself adds to the route's answers, which a page may read
  * only when they are exposed (the gateway exposes its own likewise): the local rate limit's
- * draft-03 headers, and the JWT challenge that tells an expired token from a missing one.
+ * draft-03 headers and Retry-After, and the JWT challenge that tells an expired token from a missing one.
  */
 function exposedHeaders(route: M.Route): string[] {
-  return [...(route.rateLimit ? ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'] : []), ...(route.auth?.kind === 'jwt' ? ['www-authenticate'] : [])];
+  return [...(route.rateLimit ? ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'] : []), ...(route.auth?.kind === 'jwt' ? ['www-authenticate'] : [])];
 }
 
 function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly string[], notes: Limitation[]): RateLimit {
@@ -561,12 +563,16 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   if (interval < MIN_FILL_SECONDS)
     notes.push({ subject, feature: 'agw:burstSize (below the rate)', detail: `Envoy refills its token bucket at most every 50 ms, so with a burst of ${limiter.burstSize} the ingress admits at most ${limiter.burstSize * 20} requests per second, not ${limit} per ${shortest}` });
   const maxTokens = bucket('agw:burstSize', limiter.burstSize);
+  const fillSeconds = Math.max(MIN_FILL_SECONDS, interval);
   return {
     route: route.name,
     httpNames,
     maxTokens,
     tokensPerFill: fullWindow ? bucket(`agw:requestsPer${shortest[0]!.toUpperCase()}${shortest.slice(1)}`, limit) : maxTokens,
-    fillInterval: goDuration(Math.max(MIN_FILL_SECONDS, interval)),
+    fillInterval: goDuration(fillSeconds),
+    // A rejected client gets tokens at the next fill, at most one interval away; Retry-After is in
+    // whole seconds, so it is rounded up (never 0, which would invite an immediate retry).
+    retryAfter: String(Math.max(1, Math.ceil(fillSeconds))),
   };
 }
 
