@@ -48,7 +48,7 @@ function verdict(
     const fullInMs = ((win.capacity - t) * win.seconds * 1000) / win.limit;
     const need = Math.min(cost, win.capacity);
     // Requests, not units: at a cost of 2, 2 units and 3 are one request each.
-    const requests = need > 0 ? wholeRequests(t, need) : remaining;
+    const requests = need > 0 ? Math.max(0, Math.floor(t / need)) : remaining;
     // The window that lets the fewest more requests through; of two that let as few, the one
     // that takes longer to refill (it is the one that will hold the client back).
     if (
@@ -72,14 +72,6 @@ function verdict(
     requests: tightRequests,
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
   };
-}
-
-/**
- * How many requests of `need` each `left` holds. The slack keeps a quotient a float makes
- * 29.999999999999996 (3 / 0.1) at 30.
- */
-export function wholeRequests(left: number, need: number): number {
-  return Math.max(0, Math.floor(left / need + 1e-9));
 }
 
 /**
