@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { Backend, buildGateway, failedStart, startGateway, type GatewayProcess } from './gateway-helpers.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -24,14 +24,15 @@ ex:ranges a agw:IpRestriction ;
 ex:per-ip a agw:RateLimiter ; agw:requestsPerMinute 1 ; agw:limitBy "ip" .
 `;
 
-describe('generated gateway: X-Forwarded-For hops with a port, from a trusted proxy', () => {
+describe('generated gateway: the client address behind a trusted proxy (GW_TRUSTED_PROXIES)', () => {
   let gw: GatewayProcess | undefined;
+  let dir = '';
   const app = new Backend('app');
 
   beforeAll(async () => {
     const models = tempDir('gwgen-client-address-');
     writeFileSync(join(models, 'model.ttl'), MODEL);
-    const { dir } = await buildGateway(join(models, 'model.ttl'));
+    ({ dir } = await buildGateway(join(models, 'model.ttl')));
     await app.listen();
     gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, GW_TRUSTED_PROXIES: '127.0.0.1/32' });
   });
@@ -60,5 +61,15 @@ describe('generated gateway: X-Forwarded-For hops with a port, from a trusted pr
     expect((await from('10.1.2.4:50000')).status).toBe(200);
     expect((await from('[2001:db8::5]:50000')).status).toBe(200);
     expect((await from('[2001:db8::5]')).status).toBe(429);
+  });
+
+  it('stops the start on a GW_TRUSTED_PROXIES entry that is no address or CIDR, naming the variable and the entry', () => {
+    for (const entry of ['proxy.internal', '10.0.0.0/33', '2001:db8::/129', '10.0.0.0/8/8', '10.0.0.0/']) {
+      const r = failedStart(dir, { GW_UPSTREAM_APP: app.url, GW_TRUSTED_PROXIES: `127.0.0.1/32, ${entry}` });
+      expect(r.status, entry).toBe(1);
+      const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { message: string; detail?: string });
+      const failure = lines.find((l) => l.message === 'failed to start');
+      expect(failure?.detail, entry).toContain(`GW_TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an address or CIDR`);
+    }
   });
 });
