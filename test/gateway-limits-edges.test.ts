@@ -20,8 +20,8 @@ const MODEL = `
 
 ex:gw a agw:ApiGateway ;
     agw:gatewayName "limits-edges" ;
-    agw:hasRoute ex:report , ex:tick , ex:shared ;
-    agw:hasConsumer ex:hana , ex:ivo .
+    agw:hasRoute ex:report , ex:tick , ex:shared , ex:batch ;
+    agw:hasConsumer ex:hana , ex:ivo , ex:kai , ex:lea .
 
 ex:app a agw:BackendService ; agw:serviceName "app" .
 ex:key a agw:ApiKey ; agw:keyHeader "X-Key" .
@@ -39,6 +39,15 @@ ex:hourly a agw:QuotaTier ; agw:tierName "hourly" ; agw:requestsPerHour 10 .
 ex:monthly a agw:QuotaTier ; agw:tierName "monthly" ; agw:requestsPerHour 1000 ; agw:monthlyQuota 10 .
 ex:hana a agw:Consumer ; agw:consumerName "hana" ; agw:apiKeyEnv "HANA_KEY" ; agw:hasQuotaTier ex:hourly .
 ex:ivo a agw:Consumer ; agw:consumerName "ivo" ; agw:apiKeyEnv "IVO_KEY" ; agw:hasQuotaTier ex:monthly .
+
+# Budgets that let as many more requests through, at a cost of 2 (see "of two budgets ... as few").
+ex:batch a agw:Route ; agw:routePath "/batch" ; agw:hasBackendService ex:app ;
+    agw:hasAuthentication ex:key ; agw:costMultiplier 2 ; agw:hasRateLimiter ex:batch-limit .
+ex:batch-limit a agw:RateLimiter ; agw:requestsPerMinute 2 ; agw:limitBy "consumer" .
+ex:odd-hour a agw:QuotaTier ; agw:tierName "odd-hour" ; agw:requestsPerHour 5 .
+ex:two-windows a agw:QuotaTier ; agw:tierName "two-windows" ; agw:requestsPerMinute 4 ; agw:requestsPerHour 5 .
+ex:kai a agw:Consumer ; agw:consumerName "kai" ; agw:apiKeyEnv "KAI_KEY" ; agw:hasQuotaTier ex:odd-hour .
+ex:lea a agw:Consumer ; agw:consumerName "lea" ; agw:apiKeyEnv "LEA_KEY" ; agw:hasQuotaTier ex:two-windows .
 `;
 
 interface Limits {
@@ -54,8 +63,8 @@ describe('generated gateway: X-RateLimit-* across budgets counted in different u
   const started: GatewayProcess[] = [];
   const redisProcs: ChildProcess[] = [];
 
-  const call = async (key: string): Promise<Limits> => {
-    const res = await fetch(`${gw!.url}/report`, { headers: { 'x-key': key } });
+  const call = async (key: string, path = '/report'): Promise<Limits> => {
+    const res = await fetch(`${gw!.url}${path}`, { headers: { 'x-key': key } });
     await res.text();
     return { status: res.status, limit: res.headers.get('x-ratelimit-limit'), remaining: res.headers.get('x-ratelimit-remaining') };
   };
@@ -65,7 +74,7 @@ describe('generated gateway: X-RateLimit-* across budgets counted in different u
     writeFileSync(join(models, 'units.ttl'), MODEL);
     ({ dir } = await buildGateway(join(models, 'units.ttl')));
     await app.listen();
-    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, HANA_KEY: 'hana-key', IVO_KEY: 'ivo-key' });
+    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, HANA_KEY: 'hana-key', IVO_KEY: 'ivo-key', KAI_KEY: 'kai-key', LEA_KEY: 'lea-key' });
     started.push(gw);
   });
   afterAll(async () => {
@@ -124,6 +133,31 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
       { status: 200, limit: '10', remaining: '4' },
       { status: 200, limit: '10', remaining: '1' },
       { status: 429, limit: '10', remaining: '1' },
+    ]);
+  });
+
+  it('of budgets that let as many more requests through, names the one that takes longer to refill, counting whole requests', async () => {
+    // Route: 2 a minute. Tier: 5 units an hour at 2 a request. After the first request the tier's
+    // 3 units are 1 request, as many as the route's 1 left; after the second both let none
+    // through, and the tier refills in 48 minutes, the route in one: the tier holds the client
+    // back, and a client told the route's minute would be refused by the tier after it.
+    const answers: Limits[] = [];
+    for (let i = 0; i < 2; i++) answers.push(await call('kai-key', '/batch'));
+    expect(answers).toEqual([
+      { status: 200, limit: '5', remaining: '3' },
+      { status: 200, limit: '5', remaining: '1' },
+    ]);
+  });
+
+  it('of two windows of one tier that let as many more requests through, names the one that takes longer to refill', async () => {
+    // Tier: 4 units a minute and 5 an hour, 2 a request; the route's limit (2 a minute) lets
+    // through as many. After one request the minute's 2 units and the hour's 3 are 1 request
+    // each; after two, none: the hour refills last.
+    const answers: Limits[] = [];
+    for (let i = 0; i < 2; i++) answers.push(await call('lea-key', '/batch'));
+    expect(answers).toEqual([
+      { status: 200, limit: '5', remaining: '3' },
+      { status: 200, limit: '5', remaining: '1' },
     ]);
   });
 

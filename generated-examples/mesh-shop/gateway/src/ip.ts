@@ -80,6 +80,24 @@ export class IpFilter {
   }
 }
 
+/**
+ * An X-Forwarded-For hop without the port some proxies add (Azure Application Gateway, OpenShift's
+ * router: "203.0.113.7:51234", "[2001:db8::7]:51234"). Unread, such a hop would stop the walk at
+ * the proxy, and every client behind it would have the proxy's address: its allow list would let
+ * a denied client in, and all of them would share one per-IP budget.
+ */
+function withoutPort(hop: string): string {
+  if (hop.startsWith('[')) {
+    const end = hop.indexOf(']');
+    const rest = end === -1 ? '' : hop.slice(end + 1);
+    return end !== -1 && (rest === '' || /^:\d{1,5}$/.test(rest)) ? hop.slice(1, end) : hop;
+  }
+  const colon = hop.indexOf(':');
+  if (colon === -1 || hop.indexOf(':', colon + 1) !== -1 || !/^\d{1,5}$/.test(hop.slice(colon + 1))) return hop;
+  const address = hop.slice(0, colon);
+  return isIP(address) === 4 ? address : hop;
+}
+
 export class ClientAddress {
   private readonly trusted: Cidrs | undefined;
 
@@ -100,7 +118,7 @@ export class ClientAddress {
     const hops = xff.split(',');
     let client = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normalizeIp(hops[i]!.trim());
+      const hop = normalizeIp(withoutPort(hops[i]!.trim()));
       if (isIP(hop) === 0) break;
       client = hop;
       if (!this.isTrusted(hop)) break;

@@ -18,6 +18,8 @@ export interface Verdict {
   readonly remaining: number;
   /** Seconds until that bucket is full again (X-RateLimit-Reset). */
   readonly reset: number;
+  /** How many more requests of this cost that bucket lets through. */
+  readonly requests: number;
   /** Seconds until the request could go through (Retry-After), when refused. */
   readonly retryAfter: number;
   /**
@@ -35,6 +37,7 @@ function verdict(
   cost: number,
 ): Verdict {
   let tight = 0;
+  let tightRequests = Infinity;
   let tightRemaining = Infinity;
   let tightFullInMs = 0;
   let retryAfterMs = 0;
@@ -43,14 +46,21 @@ function verdict(
     const win = windows[w]!;
     const remaining = Math.max(0, Math.floor(t));
     const fullInMs = ((win.capacity - t) * win.seconds * 1000) / win.limit;
-    // The window with the least left; of two with as little, the one that takes longer to refill
-    // (it is the one that will hold the client back).
-    if (remaining < tightRemaining || (remaining === tightRemaining && fullInMs > tightFullInMs)) {
+    const need = Math.min(cost, win.capacity);
+    // Requests, not units: at a cost of 2, 2 units and 3 are one request each.
+    const requests = need > 0 ? Math.max(0, Math.floor(t / need)) : remaining;
+    // The window that lets the fewest more requests through; of two that let as few, the one
+    // that takes longer to refill (it is the one that will hold the client back).
+    if (
+      requests < tightRequests ||
+      (requests === tightRequests &&
+        (fullInMs > tightFullInMs || (fullInMs === tightFullInMs && remaining < tightRemaining)))
+    ) {
       tight = w;
+      tightRequests = requests;
       tightRemaining = remaining;
       tightFullInMs = fullInMs;
     }
-    const need = Math.min(cost, win.capacity);
     if (!allowed && t < need) retryAfterMs = Math.max(retryAfterMs, ((need - t) * win.seconds * 1000) / win.limit);
   }
   const win = windows[tight]!;
@@ -59,6 +69,7 @@ function verdict(
     limit: Math.max(win.limit, win.capacity),
     remaining: tightRemaining,
     reset: Math.max(0, Math.ceil(tightFullInMs / 1000)),
+    requests: tightRequests,
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
   };
 }
@@ -157,10 +168,17 @@ function quotaLeft(quota: number, usedUnits: number): number {
   return Math.max(0, Math.floor((quota * QUOTA_UNITS - usedUnits) / QUOTA_UNITS));
 }
 
+/** How many more requests of `units` each a quota with `usedUnits` used lets through. */
+function quotaRequests(quota: number, usedUnits: number, units: number): number {
+  return units > 0 ? Math.max(0, Math.floor((quota * QUOTA_UNITS - usedUnits) / units)) : Infinity;
+}
+
 /** What a monthly quota says of a request: whether it fits, what is left, seconds to the next month. */
 export interface QuotaVerdict {
   readonly allowed: boolean;
   readonly remaining: number;
+  /** How many more requests of this cost the quota lets through. */
+  readonly requests: number;
   readonly reset: number;
 }
 
@@ -180,9 +198,14 @@ export class LocalQuotas {
     const units = quotaUnits(cost);
     const reset = secondsToNextMonth(now);
     if (units > 0 && used + units > quota * QUOTA_UNITS)
-      return { allowed: false, remaining: quotaLeft(quota, used), reset };
+      return { allowed: false, remaining: quotaLeft(quota, used), requests: quotaRequests(quota, used, units), reset };
     this.used.set(key, used + units);
-    return { allowed: true, remaining: quotaLeft(quota, used + units), reset };
+    return {
+      allowed: true,
+      remaining: quotaLeft(quota, used + units),
+      requests: quotaRequests(quota, used + units, units),
+      reset,
+    };
   }
 }
 
@@ -427,7 +450,12 @@ export class RateLimiter {
     return this.redis!.gwQuota(`${this.prefix}quota:${key}:`, quota * QUOTA_UNITS, quotaUnits(cost)).then(
       ([ok, used, reset]) => {
         this.commandAnswered();
-        return { allowed: ok === 1, remaining: quotaLeft(quota, Number(used)), reset };
+        return {
+          allowed: ok === 1,
+          remaining: quotaLeft(quota, Number(used)),
+          requests: quotaRequests(quota, Number(used), quotaUnits(cost)),
+          reset,
+        };
       },
       (err: unknown) => {
         this.commandFailed(err);

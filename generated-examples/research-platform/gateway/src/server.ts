@@ -979,16 +979,22 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   /** How many more requests like this one the budget in the X-RateLimit-* headers lets through. */
   private rateLeft = Infinity;
+  /** Seconds until that budget is full again. */
+  private rateReset = 0;
 
   /**
    * X-RateLimit-* describe one budget of the request: the one that refused it, else the one that
    * lets the fewest more requests like it through (the route's limit, the consumer's tier, its
-   * monthly quota). The route's limit counts requests, a tier and a quota cost units: at a cost
-   * of 3, 7 units left are 2 requests, fewer than a route limit's 4.
+   * monthly quota), and of two that let as few through, the one that takes longer to refill: it
+   * is the one that will hold the client back. The route's limit counts requests, a tier and a
+   * quota cost units: at a cost of 3, 7 units left are 2 requests, fewer than a route limit's 4.
    */
-  private rateHeaders(v: { limit: number; remaining: number; reset: number }, refusing = false, cost = 1): void {
+  private rateHeaders(
+    v: { limit: number; remaining: number; reset: number; requests: number },
+    refusing = false,
+  ): void {
     const extra = (this.extra ??= []);
-    const left = v.remaining / cost;
+    const left = v.requests;
     let at = -1;
     for (let i = 0; i < extra.length; i += 2)
       if (extra[i] === 'x-ratelimit-limit') {
@@ -999,10 +1005,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       extra.push('x-ratelimit-limit', String(v.limit), 'x-ratelimit-remaining', String(v.remaining));
       extra.push('x-ratelimit-reset', String(v.reset));
       this.rateLeft = left;
+      this.rateReset = v.reset;
       return;
     }
-    if (!refusing && this.rateLeft <= left) return;
+    if (!refusing && (left > this.rateLeft || (left === this.rateLeft && v.reset <= this.rateReset))) return;
     this.rateLeft = left;
+    this.rateReset = v.reset;
     extra[at + 1] = String(v.limit);
     extra[at + 3] = String(v.remaining);
     extra[at + 5] = String(v.reset);
@@ -1037,13 +1045,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (this.done) return;
       if (v !== undefined && !v.allowed) {
         this.giveBack();
-        this.rateHeaders(v, true, cost);
+        this.rateHeaders(v, true);
         this.gw.metrics.rateLimited.labels(this.runtime.name, 'tier').inc();
         return this.fail(429, MESSAGES.rateLimited, { 'retry-after': String(v.retryAfter) });
       }
       if (v !== undefined) {
         if (v.giveBack !== undefined) (this.taken ??= []).push(v);
-        this.rateHeaders(v, false, cost);
+        this.rateHeaders(v, false);
       }
       const monthly = tier.monthlyQuota;
       if (monthly === undefined) return this.hook();
@@ -1052,7 +1060,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         if (this.done) return;
         this.addHeader('x-quota-remaining', String(r.remaining));
         const reset = r.reset;
-        this.rateHeaders({ limit: monthly, remaining: r.remaining, reset }, !r.allowed, cost);
+        this.rateHeaders({ limit: monthly, remaining: r.remaining, reset, requests: r.requests }, !r.allowed);
         if (!r.allowed) {
           this.giveBack();
           this.gw.metrics.rateLimited.labels(this.runtime.name, 'quota').inc();
