@@ -106,6 +106,7 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
   it('takes a burst on the shortest window, then refuses with 429 and headers that agree with each other', async () => {
     const gw = await start();
     // At once, so that no token comes back in between (2 a second).
+    const sent = Date.now();
     const answers = await Promise.all(Array.from({ length: 6 }, () => get(gw.url, '/burst')));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 429]);
     expect(answers.map((a) => a.headers.get('x-ratelimit-limit'))).toEqual(['5', '5', '5', '5', '5', '5']);
@@ -115,10 +116,15 @@ describe('generated gateway: rate limits, quota tiers and authentication, over r
     // 2 a second: one token back in 0.5 s (Retry-After, rounded up), the whole burst in 2.5 s (Reset).
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(refused.headers.get('x-ratelimit-reset')).toBe('3');
+    // Tokens come back at 2 a second, no faster. The refusal left less than one token, at a
+    // moment after `sent`; 1.1 s later at least two are back, and by the end of the next batch
+    // at most 1 + 2 × (time since `sent`): bounds that hold however slow the machine is.
     await new Promise((r) => setTimeout(r, 1100));
-    expect((await get(gw.url, '/burst')).status).toBe(200);
-    expect((await get(gw.url, '/burst')).status).toBe(200);
-    expect((await get(gw.url, '/burst')).status).toBe(429);
+    const again = await Promise.all(Array.from({ length: 6 }, () => get(gw.url, '/burst')));
+    const ok = again.filter((a) => a.status === 200).length;
+    expect(ok).toBeGreaterThanOrEqual(2);
+    expect(ok).toBeLessThanOrEqual(Math.floor(1 + (2 * (Date.now() - sent)) / 1000));
+    for (const a of again) expect([200, 429]).toContain(a.status);
   });
 
   it('charges consumers of different tiers on one route at its cost (2.5), refuses a cost larger than what is left, and lets a consumer without a tier through', async () => {
