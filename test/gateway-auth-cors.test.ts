@@ -148,6 +148,20 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     expect(JSON.parse(missing.body)).toEqual({ error: 'missing API key', status: 401 });
   });
 
+  it("takes an API key from a file's Secret without its final newline, and says when two consumers' keys are the same", async () => {
+    const gw = await start({ BOB_KEY: 'bob-key\n', ALICE_KEY: 'bob-key' });
+    expect(gw.stderr()).toContain("BOB_KEY has whitespace around the key (a newline from a file?), which a header cannot carry: consumer bob's key is used without it");
+    // Consumers are taken in name order: alice's key comes first, bob's copy of it is refused.
+    expect(gw.stderr()).toContain("BOB_KEY holds the same key as consumer alice's: requests with it count as alice, consumer bob cannot authenticate");
+    const answer = await send(gw.url, '/tiered', { headers: { 'x-api-token': 'bob-key' } });
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as { headers: Record<string, string> }).headers['x-consumer-name']).toBe('alice');
+    const secret = await start({ HS_SECRET: `${SECRET}\n` });
+    expect(secret.stderr()).toContain('HS_SECRET has whitespace around the secret (a newline from a file?): it is part of the HS256 key');
+    expect((await send(secret.url, '/hs', { headers: bearer(await token('HS256', new TextEncoder().encode(`${SECRET}\n`), { sub: 'x' })) })).status).toBe(200);
+    expect((await send(secret.url, '/hs', { headers: bearer(await hs({ sub: 'x' })) })).status).toBe(401);
+  });
+
   it('says at start whether the HS256 secret is unset or empty, and refuses HS256 tokens then with 401 invalid_token', async () => {
     const empty = await start({ HS_SECRET: '' });
     expect(empty.stderr()).toContain('HS_SECRET is empty: HS256 tokens of https://id.example are refused');

@@ -182,6 +182,11 @@ export class JwtVerifier {
       options.warn(
         `${config.secretEnv} is ${secretText === undefined ? 'not set' : 'empty'}: HS256 tokens of ${config.issuer} are refused`,
       );
+    // Used as it is, byte for byte: an issuer may sign with the same file, newline and all.
+    if (secretText && config.algorithms.includes('HS256') && secretText !== secretText.trim())
+      options.warn(
+        `${config.secretEnv} has whitespace around the secret (a newline from a file?): it is part of the HS256 key, so tokens signed without it are refused`,
+      );
     const secret = secretText ? new TextEncoder().encode(secretText) : undefined;
     // Accepted all the same (Kong and jose accept it too), but RFC 7518 §3.2 asks for a key of at
     // least the hash's size: a shorter shared secret can be found by brute force from one token.
@@ -309,12 +314,30 @@ export class ApiKeys {
   private readonly keys: { consumer: string; hash: Buffer }[] = [];
 
   constructor(consumers: readonly ConsumerConfig[], env: NodeJS.ProcessEnv, warn: (message: string) => void) {
+    const owners = new Map<string, string>();
     for (const c of consumers) {
       if (!c.apiKeyEnv) continue;
-      const key = env[c.apiKeyEnv];
-      if (!key)
-        warn(`${c.apiKeyEnv} is ${key === undefined ? 'not set' : 'empty'}: consumer ${c.name} cannot authenticate`);
-      else this.keys.push({ consumer: c.name, hash: digest(key) });
+      const raw = env[c.apiKeyEnv];
+      // HTTP drops the whitespace around a header's value (RFC 9110 §5.5), so a key that has some
+      // (a Secret made from a file keeps its final newline) could never be presented as it is.
+      const key = raw?.trim();
+      if (!key) {
+        warn(`${c.apiKeyEnv} is ${raw === undefined ? 'not set' : 'empty'}: consumer ${c.name} cannot authenticate`);
+        continue;
+      }
+      if (key !== raw)
+        warn(
+          `${c.apiKeyEnv} has whitespace around the key (a newline from a file?), which a header cannot carry: consumer ${c.name}'s key is used without it`,
+        );
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        warn(
+          `${c.apiKeyEnv} holds the same key as consumer ${owner}'s: requests with it count as ${owner}, consumer ${c.name} cannot authenticate`,
+        );
+        continue;
+      }
+      owners.set(key, c.name);
+      this.keys.push({ consumer: c.name, hash: digest(key) });
     }
   }
 
