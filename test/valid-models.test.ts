@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
-import { ROOT } from './helpers.js';
+import { gwgen, ROOT, tempDir } from './helpers.js';
 import { checkOutput } from './output-checks.js';
 
 /**
@@ -39,6 +39,19 @@ describe('a node with no property besides its class', () => {
     expect(result.model.routes[0]!.auth).toEqual({ kind: 'apiKey', id: 'https://example.org/bare#key', keyHeader: 'X-API-Key' });
     const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
     expect(kong.services[0].routes[0].plugins.map((p: { name: string }) => p.name)).toContain('key-auth');
+  });
+});
+
+describe('names derived from IRIs', () => {
+  it('read %XX and accented letters as the text they spell; a tier IRI without a local name takes its consumer\'s name', async () => {
+    const out = tempDir();
+    const r = await gwgen(['generate', 'test/fixtures/valid/names-from-encoded-iris.ttl', '-o', out, '-t', 'gateway,kong']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'gateway/config.json'), 'utf8'));
+    expect(config.routes.map((route: { name: string }) => route.name).sort()).toEqual(['apfel-route', 'get-users']);
+    expect(config.consumers).toMatchObject([{ name: 'zoe', tier: { name: 'zoe' } }]);
+    const kong = parse(readFileSync(join(out, 'kong/kong.yml'), 'utf8'));
+    expect(kong.services.map((service: { name: string }) => service.name).sort()).toEqual(['apfel-route', 'get-users']);
   });
 });
 
