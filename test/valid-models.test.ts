@@ -55,6 +55,20 @@ describe('names derived from IRIs', () => {
   });
 });
 
+describe('numbers in every Turtle spelling of their datatype', () => {
+  it('mean the same number: "+7"^^xsd:integer, 007, .25, 5.0e-1, 1E0 and "1.5E1"^^xsd:double', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/number-spellings.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
+    expect(config.gateway.listenPort).toBe(8081);
+    expect(config.tracing.samplingRate).toBe(0.5);
+    const route = (name: string) => config.routes.find((r: { name: string }) => r.name === name);
+    expect(route('r1')).toMatchObject({ timeoutMs: 500, cost: 0, rateLimit: { windows: [{ limit: 7, capacity: 7 }] }, retry: { attempts: 2, backoffMultiplier: 1, initialDelayMs: 0, perTryTimeoutMs: 1000 } });
+    expect(route('r2')).toMatchObject({ timeoutMs: 250, circuitBreaker: { failureThreshold: 3, openMs: 15000 }, mirror: { percent: 50 } });
+    expect(config.services.find((s: { name: string }) => s.name === 's').healthCheck.intervalMs).toBe(500);
+  });
+});
+
 describe('blank nodes, defaults and instances', () => {
   it('extracts policies written as blank nodes and applies the defaults', async () => {
     const result = await generate({ models: ['test/fixtures/valid/blank-nodes.ttl'], cwd: ROOT });
