@@ -121,6 +121,13 @@ describe('default names', () => {
     ['https://x.org/m#orders_route', 'orders-route'],
     ['https://x.org/routes/APIGateway', 'api-gateway'],
     ['urn:x:route1', 'route1'],
+    ['https://x.org/r/Get%20Users', 'get-users'],
+    ['https://x.org/r#ÄpfelRoute', 'apfel-route'],
+    ['https://x.org/r/caf%C3%A9', 'cafe'],
+    ['https://x.org/r/100%', '100'],
+    // No ASCII form: kept, so validation asks for an explicit name instead of one missing letters.
+    ['https://x.org/r#Straße', 'straße'],
+    ['https://x.org/routes/', ''],
   ])('%s → %s', (iri, name) => expect(kebabLocalName(iri)).toBe(name));
 });
 

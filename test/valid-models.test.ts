@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
-import { ROOT } from './helpers.js';
+import { gwgen, ROOT, tempDir } from './helpers.js';
 import { checkOutput } from './output-checks.js';
 
 /**
@@ -39,6 +39,33 @@ describe('a node with no property besides its class', () => {
     expect(result.model.routes[0]!.auth).toEqual({ kind: 'apiKey', id: 'https://example.org/bare#key', keyHeader: 'X-API-Key' });
     const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
     expect(kong.services[0].routes[0].plugins.map((p: { name: string }) => p.name)).toContain('key-auth');
+  });
+});
+
+describe('names derived from IRIs', () => {
+  it('read %XX and accented letters as the text they spell; a tier IRI without a local name takes its consumer\'s name', async () => {
+    const out = tempDir();
+    const r = await gwgen(['generate', 'test/fixtures/valid/names-from-encoded-iris.ttl', '-o', out, '-t', 'gateway,kong']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'gateway/config.json'), 'utf8'));
+    expect(config.routes.map((route: { name: string }) => route.name).sort()).toEqual(['apfel-route', 'get-users']);
+    expect(config.consumers).toMatchObject([{ name: 'zoe', tier: { name: 'zoe' } }]);
+    const kong = parse(readFileSync(join(out, 'kong/kong.yml'), 'utf8'));
+    expect(kong.services.map((service: { name: string }) => service.name).sort()).toEqual(['apfel-route', 'get-users']);
+  });
+});
+
+describe('numbers in every Turtle spelling of their datatype', () => {
+  it('mean the same number: "+7"^^xsd:integer, 007, .25, 5.0e-1, 1E0 and "1.5E1"^^xsd:double', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/number-spellings.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
+    expect(config.gateway.listenPort).toBe(8081);
+    expect(config.tracing.samplingRate).toBe(0.5);
+    const route = (name: string) => config.routes.find((r: { name: string }) => r.name === name);
+    expect(route('r1')).toMatchObject({ timeoutMs: 500, cost: 0, rateLimit: { windows: [{ limit: 7, capacity: 7 }] }, retry: { attempts: 2, backoffMultiplier: 1, initialDelayMs: 0, perTryTimeoutMs: 1000 } });
+    expect(route('r2')).toMatchObject({ timeoutMs: 250, circuitBreaker: { failureThreshold: 3, openMs: 15000 }, mirror: { percent: 50 } });
+    expect(config.services.find((s: { name: string }) => s.name === 's').healthCheck.intervalMs).toBe(500);
   });
 });
 

@@ -75,12 +75,13 @@ export function buildModel(x: Extraction): M.GatewayModel {
   });
 
   const consumerName = (id: string, bag: PropertyBag) => str(bag, 'consumerName') ?? kebabLocalName(id);
-  // A blank-node tier has no IRI to be named after: it takes the name of its consumer (the first
-  // by name, when several share it), never its blank-node label, which shifts as the model grows.
+  // A blank-node tier has no IRI to be named after, nor has one whose IRI ends in "/" or "#": it
+  // takes the name of its consumer (the first by name, when several share it), never its
+  // blank-node label, which shifts as the model grows.
   const blankTierNames = new Map<string, string>();
   for (const [id, bag] of x.consumers) {
     const tier = first(bag, 'hasQuotaTier');
-    if (tier?.termType !== 'BlankNode') continue;
+    if (tier === undefined || (tier.termType !== 'BlankNode' && kebabLocalName(tier.value) !== '')) continue;
     const name = consumerName(id, bag);
     const taken = blankTierNames.get(tier.value);
     if (taken === undefined || compareStrings(name, taken) < 0) blankTierNames.set(tier.value, name);
@@ -249,7 +250,7 @@ function buildMtls(x: Extraction, id: string): M.MutualTls {
   };
 }
 
-/** `unnamed`: the name of a blank-node tier without agw:tierName (its consumer's). */
+/** `unnamed`: the name of a tier without agw:tierName or a local name to derive one from (its consumer's). */
 function buildTier(x: Extraction, id: string, unnamed: string | undefined): M.QuotaTier {
   const bag = x['quota-tiers'].get(id) ?? new Map();
   return { id, name: str(bag, 'tierName') ?? unnamed ?? kebabLocalName(id), limits: limits(bag), ...field('monthlyQuota', num(bag, 'monthlyQuota')) };

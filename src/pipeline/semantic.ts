@@ -143,7 +143,12 @@ function checkUniqueNames(store: Store, report: Report): void {
       const name = names[0] ?? fallback?.(node);
       if (name === undefined) continue;
       if (names.length === 0 && formats.dnsLabel(name)) {
-        const why = name === '' ? 'and as a blank node it has no IRI to derive a name from' : `and the name derived from its IRI ("${name}") is not a DNS label`;
+        const why =
+          node.termType !== 'NamedNode'
+            ? 'and as a blank node it has no IRI to derive a name from'
+            : name === ''
+              ? 'and its IRI has no local name to derive a name from (nothing after its last "/", "#" or ":")'
+              : `and the name derived from its IRI ("${name}") is not a DNS label`;
         report(node, property, 'derived-name', `this agw:${cls} has no agw:${property}, ${why}`, `add agw:${property} "a-dns-label"`);
         continue;
       }
