@@ -645,6 +645,25 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(unknown.stderr).toContain('is not installed');
   });
 
+  it('pack list says on stderr which pack is modified or missing and the command that puts it back, beside its exit 1', async () => {
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'my packs', 'acme'));
+    const other = makePack(join(tempDir(), 'beta'), { name: 'beta-pack' });
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['pack', 'install', other], { cwd: project })).exitCode).toBe(0);
+    writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'tampered\n');
+    rmSync(join(project, '.gwgen/packs/beta-pack'), { recursive: true });
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+modified\s/m);
+    expect(list.stdout).toMatch(/^beta-pack\s+1\.2\.0\s+missing\s/m);
+    expect(list.stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack: it no longer matches gwgen.lock');
+    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install '${relative(project, source)}')`);
+    expect(list.stderr).toContain('pack "beta-pack" is missing from .gwgen/packs/beta-pack: it no longer matches gwgen.lock');
+    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install ${relative(project, other)})`);
+    expect(list.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('the reinstall hint for a modified pack is a command that installs it again: git+ kept on a git URL, a path with a space quoted', async () => {
     const repo = makePack(join(tempDir(), 'acme-git'), { name: 'acme-git' });
     committedRepo(repo, 'pack');
