@@ -647,6 +647,28 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.stderr).not.toContain('no gwgen.json here');
   });
 
+  it('a gwgen.json that is not JSON is located at file:line:col (also where V8 gives no position); one saved with a byte order mark is read', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
+    const config = join(dir, 'gwgen.json');
+    for (const [text, at, why] of [
+      ['{\n  "models": ["m.ttl"],\n  "out": generated\n}\n', '3:10', "unexpected 'g'"],
+      ['{\n  "models": ["m.ttl"],\n}\n', '3:1', 'expected double-quoted property name'],
+      ['{ "models": ["m.ttl"]', '1:22', "expected ',' or '}' after property value"],
+    ]) {
+      writeFileSync(config, text!);
+      const r = await gwgen(['generate'], { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`${config}:${at}: error: gwgen.json is not valid JSON: ${why}\n`);
+      expect(existsSync(join(dir, 'generated'))).toBe(false);
+    }
+    // Windows editors save "UTF-8 with BOM"; the mark is no part of the JSON.
+    writeFileSync(config, `\ufeff${JSON.stringify({ models: ['m.ttl'], targets: ['kong'] })}`);
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.stderr).toContain('generated kong into ./generated');
+    expect(r.exitCode).toBe(0);
+  });
+
   it('generate without models and without gwgen.json is a usage error', async () => {
     const r = await gwgen(['generate'], { cwd: tempDir() });
     expect(r.exitCode).toBe(2);

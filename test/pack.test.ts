@@ -302,6 +302,14 @@ describe('gwgen pack: an invalid gwgen.lock', () => {
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
 
+  it('a gwgen.lock that is not JSON is located at its line and column', async () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'gwgen.lock'), '{\n  "lockfileVersion": 1,\n  "packs": { acme-pack: {} }\n}\n');
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stderr).toContain(`${join(project, 'gwgen.lock')}:3:14: error: gwgen.lock is invalid: it is not JSON (expected property name or '}')`);
+  });
+
   it('a pack name from gwgen.lock is never resolved outside .gwgen/packs/', async () => {
     const project = tempDir();
     // A pack at <project>/x, pinned under the name "../../x" with its real hash: .gwgen/packs/../../x is <project>/x.

@@ -9,6 +9,7 @@ import Handlebars from 'handlebars';
 import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { parseJsonText } from '../json-text.js';
 import { makeDirs } from '../mkdirs.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { SKIP, SKIP_AT_ROOT } from './skip.js';
@@ -318,13 +319,12 @@ export async function loadLock(projectDir: string): Promise<{ lock?: LockFile; p
   }
   const problems: Problem[] = [];
   const fail = (what: string) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file }, hint: LOCK_HINT }));
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    fail(`it is not JSON (${(err as Error).message})`);
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) {
+    problems.push(problem('usage', `gwgen.lock is invalid: it is not JSON (${parsed.why})`, { location: { file, line: parsed.line, column: parsed.column }, hint: LOCK_HINT }));
     return { problems };
   }
+  const data = parsed.value;
   if (!isRecord(data)) {
     fail('it is not a JSON object');
     return { problems };

@@ -4,6 +4,7 @@ import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { parseJsonText } from '../json-text.js';
 import { makeDirs } from '../mkdirs.js';
 import { compareStrings } from '../order.js';
 import { carryUserCode, duplicateRegionIds, regionLine, unmatchedRegionMarkers, userRegions, withoutUserCode } from './user-code.js';
@@ -242,15 +243,9 @@ async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manif
     return { untrusted: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
   if (text === undefined) return { missing: true };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    // V8 says where ("… in JSON at position 123"), or nothing when the text ends too early.
-    const position = Number(/at position (\d+)/.exec((err as Error).message)?.[1] ?? text.length);
-    const before = text.slice(0, position).split('\n');
-    return { text, untrusted: 'is not valid JSON', at: { line: before.length, column: before.at(-1)!.length + 1 } };
-  }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) return { text, untrusted: 'is not valid JSON', at: { line: parsed.line, column: parsed.column } };
+  const value = parsed.value;
   return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)' };
 }
 
