@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, lstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -404,6 +405,51 @@ describe('gwgen generate: regeneration rules', () => {
         expect(snapshotDir(out)).toEqual(before);
       }
     }
+  });
+
+  it('a named pipe where gwgen writes a file (or its manifest) stops the run (exit 3, even with --force) instead of waiting on it forever; a link to /dev/zero is a link', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    // A bounded run: before, gwgen read the pipe and waited for a writer that never came.
+    const run = async (out: string, ...more: string[]) => {
+      const r = await execa(process.execPath, [BIN, 'generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...more], { cwd: ROOT, reject: false, env: {}, timeout: 60_000 });
+      return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: String(r.stdout), stderr: String(r.stderr) };
+    };
+    // Names, kinds and contents, the pipe listed but never read.
+    const listing = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((p) => {
+        const st = lstatSync(join(dir, p));
+        return `${p} ${st.isFIFO() ? 'fifo' : st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : readFileSync(join(dir, p), 'utf8')}`;
+      });
+    const out = tempDir();
+    expect((await run(out)).exitCode).toBe(0);
+    rmSync(join(out, 'kong/kong.yml'));
+    execFileSync('mkfifo', [join(out, 'kong/kong.yml')]);
+    const before = listing(out);
+    for (const force of [[], ['--force'], ['--check']]) {
+      const r = await run(out, ...force);
+      expect(r.timedOut, force.join('')).toBe(false);
+      expect(r.exitCode, force.join('')).toBe(3);
+      expect(r.stderr).toContain(`${join(out, 'kong/kong.yml')}: error: kong/kong.yml is a named pipe (FIFO) that gwgen did not generate, where gwgen writes a file`);
+      expect(listing(out)).toEqual(before);
+    }
+    // A generated file the user linked to a device is a link gwgen did not make: replaced only with --force.
+    rmSync(join(out, 'kong/kong.yml'));
+    symlinkSync('/dev/zero', join(out, 'kong/kong.yml'));
+    const linked = await run(out);
+    expect(linked.timedOut).toBe(false);
+    expect(linked.exitCode).toBe(3);
+    expect(linked.stderr).toContain('kong/kong.yml is a symbolic link to /dev/zero, which gwgen did not make');
+    expect((await run(out, '--force')).exitCode).toBe(0);
+    expect(lstatSync(join(out, 'kong/kong.yml')).isFile()).toBe(true);
+    // The manifest a pipe: it cannot be read, so it cannot be trusted.
+    const manifest = join(out, '.gwgen/manifest.json');
+    rmSync(manifest);
+    execFileSync('mkfifo', [manifest]);
+    const untrusted = await run(out);
+    expect(untrusted.timedOut).toBe(false);
+    expect(untrusted.exitCode).toBe(3);
+    expect(untrusted.stderr).toContain('.gwgen/manifest.json cannot be read (it is a named pipe (FIFO), not a file)');
   });
 
   it('does not write through a symbolic link to a folder outside the output directory (exit 3, even with --force)', async () => {
