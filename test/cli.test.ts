@@ -391,13 +391,15 @@ describe('gwgen generate: regeneration rules', () => {
   it('a file of the user where gwgen writes a folder, or a folder where it writes a file, stops the run (exit 3) even with --force', async () => {
     for (const [what, plant] of [
       ['a file in place of kong/', (out: string) => writeFileSync(join(out, 'kong'), 'mine\n')],
+      // Before, the run failed late (exit 1, a bare ENOTDIR at its staging folder) and --dry-run saw nothing wrong.
+      ['a file in place of .gwgen/', (out: string) => writeFileSync(join(out, '.gwgen'), 'mine\n')],
       ['a folder in place of kong/NOTES.md', (out: string) => mkdirSync(join(out, 'kong/NOTES.md/notes'), { recursive: true })],
     ] as const) {
       const out = tempDir();
       plant(out);
       if (what.includes('folder')) writeFileSync(join(out, 'kong/NOTES.md/notes/mine.txt'), 'mine\n');
       const before = snapshotDir(out);
-      for (const force of [[], ['--force']]) {
+      for (const force of [[], ['--force'], ['--dry-run']]) {
         const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...force]);
         expect(r.exitCode, `${what} ${force.join('')}`).toBe(3);
         expect(r.stderr).toContain('that gwgen did not generate');
