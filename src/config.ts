@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { problem, type Problem } from './errors.js';
+import { parseJsonText } from './json-text.js';
 import { nearest } from './nearest.js';
 
 /** Read by `gwgen generate` and `gwgen watch` when no model file is given (`gwgen init` writes one). */
@@ -31,13 +32,11 @@ export async function loadConfig(dir = process.cwd()): Promise<{ config?: GwgenC
     }
     return { problems: [problem('usage', `no model file given and no ${CONFIG_FILE} here`, { hint: 'pass model files (gwgen generate model.ttl), or run gwgen init' })] };
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    return { problems: [problem('usage', `${CONFIG_FILE} is not valid JSON: ${(err as Error).message}`, { location: { file }, hint: 'fix the JSON, e.g. { "models": ["model.ttl"], "out": "generated" }' })] };
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) {
+    return { problems: [problem('usage', `${CONFIG_FILE} is not valid JSON: ${parsed.why}`, { location: { file, line: parsed.line, column: parsed.column }, hint: 'fix the JSON, e.g. { "models": ["model.ttl"], "out": "generated" }' })] };
   }
-  const c = data as Partial<GwgenConfig>;
+  const c = parsed.value as Partial<GwgenConfig>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (!c || typeof c !== 'object' || Array.isArray(c) || !strings(c.models) || (c.models ?? []).length === 0 || (c.out !== undefined && typeof c.out !== 'string') || (c.targets !== undefined && !strings(c.targets))) {
     return { problems: [problem('usage', SHAPE, { location: { file }, hint: 'name at least one model file; gwgen init writes a working gwgen.json' })] };

@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync, lstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -390,13 +391,15 @@ describe('gwgen generate: regeneration rules', () => {
   it('a file of the user where gwgen writes a folder, or a folder where it writes a file, stops the run (exit 3) even with --force', async () => {
     for (const [what, plant] of [
       ['a file in place of kong/', (out: string) => writeFileSync(join(out, 'kong'), 'mine\n')],
+      // Before, the run failed late (exit 1, a bare ENOTDIR at its staging folder) and --dry-run saw nothing wrong.
+      ['a file in place of .gwgen/', (out: string) => writeFileSync(join(out, '.gwgen'), 'mine\n')],
       ['a folder in place of kong/NOTES.md', (out: string) => mkdirSync(join(out, 'kong/NOTES.md/notes'), { recursive: true })],
     ] as const) {
       const out = tempDir();
       plant(out);
       if (what.includes('folder')) writeFileSync(join(out, 'kong/NOTES.md/notes/mine.txt'), 'mine\n');
       const before = snapshotDir(out);
-      for (const force of [[], ['--force']]) {
+      for (const force of [[], ['--force'], ['--dry-run']]) {
         const r = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...force]);
         expect(r.exitCode, `${what} ${force.join('')}`).toBe(3);
         expect(r.stderr).toContain('that gwgen did not generate');
@@ -404,6 +407,51 @@ describe('gwgen generate: regeneration rules', () => {
         expect(snapshotDir(out)).toEqual(before);
       }
     }
+  });
+
+  it('a named pipe where gwgen writes a file (or its manifest) stops the run (exit 3, even with --force) instead of waiting on it forever; a link to /dev/zero is a link', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    // A bounded run: before, gwgen read the pipe and waited for a writer that never came.
+    const run = async (out: string, ...more: string[]) => {
+      const r = await execa(process.execPath, [BIN, 'generate', 'examples/metered-api.ttl', '-o', out, '-t', 'kong', ...more], { cwd: ROOT, reject: false, env: {}, timeout: 60_000 });
+      return { exitCode: r.exitCode, timedOut: r.timedOut, stdout: String(r.stdout), stderr: String(r.stderr) };
+    };
+    // Names, kinds and contents, the pipe listed but never read.
+    const listing = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((p) => {
+        const st = lstatSync(join(dir, p));
+        return `${p} ${st.isFIFO() ? 'fifo' : st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : readFileSync(join(dir, p), 'utf8')}`;
+      });
+    const out = tempDir();
+    expect((await run(out)).exitCode).toBe(0);
+    rmSync(join(out, 'kong/kong.yml'));
+    execFileSync('mkfifo', [join(out, 'kong/kong.yml')]);
+    const before = listing(out);
+    for (const force of [[], ['--force'], ['--check']]) {
+      const r = await run(out, ...force);
+      expect(r.timedOut, force.join('')).toBe(false);
+      expect(r.exitCode, force.join('')).toBe(3);
+      expect(r.stderr).toContain(`${join(out, 'kong/kong.yml')}: error: kong/kong.yml is a named pipe (FIFO) that gwgen did not generate, where gwgen writes a file`);
+      expect(listing(out)).toEqual(before);
+    }
+    // A generated file the user linked to a device is a link gwgen did not make: replaced only with --force.
+    rmSync(join(out, 'kong/kong.yml'));
+    symlinkSync('/dev/zero', join(out, 'kong/kong.yml'));
+    const linked = await run(out);
+    expect(linked.timedOut).toBe(false);
+    expect(linked.exitCode).toBe(3);
+    expect(linked.stderr).toContain('kong/kong.yml is a symbolic link to /dev/zero, which gwgen did not make');
+    expect((await run(out, '--force')).exitCode).toBe(0);
+    expect(lstatSync(join(out, 'kong/kong.yml')).isFile()).toBe(true);
+    // The manifest a pipe: it cannot be read, so it cannot be trusted.
+    const manifest = join(out, '.gwgen/manifest.json');
+    rmSync(manifest);
+    execFileSync('mkfifo', [manifest]);
+    const untrusted = await run(out);
+    expect(untrusted.timedOut).toBe(false);
+    expect(untrusted.exitCode).toBe(3);
+    expect(untrusted.stderr).toContain('.gwgen/manifest.json cannot be read (it is a named pipe (FIFO), not a file)');
   });
 
   it('does not write through a symbolic link to a folder outside the output directory (exit 3, even with --force)', async () => {
@@ -645,6 +693,28 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('gwgen.json is a directory');
     expect(r.stderr).not.toContain('no gwgen.json here');
+  });
+
+  it('a gwgen.json that is not JSON is located at file:line:col (also where V8 gives no position); one saved with a byte order mark is read', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
+    const config = join(dir, 'gwgen.json');
+    for (const [text, at, why] of [
+      ['{\n  "models": ["m.ttl"],\n  "out": generated\n}\n', '3:10', "unexpected 'g'"],
+      ['{\n  "models": ["m.ttl"],\n}\n', '3:1', 'expected double-quoted property name'],
+      ['{ "models": ["m.ttl"]', '1:22', "expected ',' or '}' after property value"],
+    ]) {
+      writeFileSync(config, text!);
+      const r = await gwgen(['generate'], { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`${config}:${at}: error: gwgen.json is not valid JSON: ${why}\n`);
+      expect(existsSync(join(dir, 'generated'))).toBe(false);
+    }
+    // Windows editors save "UTF-8 with BOM"; the mark is no part of the JSON.
+    writeFileSync(config, `\ufeff${JSON.stringify({ models: ['m.ttl'], targets: ['kong'] })}`);
+    const r = await gwgen(['generate'], { cwd: dir });
+    expect(r.stderr).toContain('generated kong into ./generated');
+    expect(r.exitCode).toBe(0);
   });
 
   it('generate without models and without gwgen.json is a usage error', async () => {

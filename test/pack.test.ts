@@ -302,6 +302,14 @@ describe('gwgen pack: an invalid gwgen.lock', () => {
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
 
+  it('a gwgen.lock that is not JSON is located at its line and column', async () => {
+    const project = tempDir();
+    writeFileSync(join(project, 'gwgen.lock'), '{\n  "lockfileVersion": 1,\n  "packs": { acme-pack: {} }\n}\n');
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stderr).toContain(`${join(project, 'gwgen.lock')}:3:14: error: gwgen.lock is invalid: it is not JSON (expected property name or '}')`);
+  });
+
   it('a pack name from gwgen.lock is never resolved outside .gwgen/packs/', async () => {
     const project = tempDir();
     // A pack at <project>/x, pinned under the name "../../x" with its real hash: .gwgen/packs/../../x is <project>/x.
@@ -643,6 +651,25 @@ describe('gwgen pack install / list / generate --pack', () => {
     const unknown = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'nope'], { cwd: project });
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain('is not installed');
+  });
+
+  it('pack list says on stderr which pack is modified or missing and the command that puts it back, beside its exit 1', async () => {
+    const project = tempDir();
+    const source = makePack(join(tempDir(), 'my packs', 'acme'));
+    const other = makePack(join(tempDir(), 'beta'), { name: 'beta-pack' });
+    expect((await gwgen(['pack', 'install', source], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['pack', 'install', other], { cwd: project })).exitCode).toBe(0);
+    writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'tampered\n');
+    rmSync(join(project, '.gwgen/packs/beta-pack'), { recursive: true });
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.exitCode).toBe(1);
+    expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+modified\s/m);
+    expect(list.stdout).toMatch(/^beta-pack\s+1\.2\.0\s+missing\s/m);
+    expect(list.stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack: it no longer matches gwgen.lock');
+    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install '${relative(project, source)}')`);
+    expect(list.stderr).toContain('pack "beta-pack" is missing from .gwgen/packs/beta-pack: it no longer matches gwgen.lock');
+    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install ${relative(project, other)})`);
+    expect(list.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('the reinstall hint for a modified pack is a command that installs it again: git+ kept on a git URL, a path with a space quoted', async () => {

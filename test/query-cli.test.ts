@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import stringWidth from 'string-width';
@@ -143,6 +143,17 @@ ex:s a agw:BackendService ; agw:serviceName "svc" .
     expect(v.exitCode).toBe(0);
     const q = await gwgen(['query', 'm.ttl', './m.ttl', '-e', 'SELECT (COUNT(?l) AS ?n) WHERE { ?l a agw:RateLimiter }', '--format', 'csv'], { cwd: dir });
     expect(q.stdout).toBe('n\r\n1'); // execa drops the final line end
+  });
+
+  it('a hard link to a model is the same file, read once, also by generate', async () => {
+    const dir = files({ 'm.ttl': gateway });
+    linkSync(join(dir, 'm.ttl'), join(dir, 'hard.ttl'));
+    const v = await gwgen(['validate', 'm.ttl', 'hard.ttl'], { cwd: dir });
+    expect(v.stderr).not.toContain('MaxCount');
+    expect(v.exitCode).toBe(0);
+    const g = await gwgen(['generate', 'hard.ttl', 'm.ttl', '-t', 'kong', '-o', 'out'], { cwd: dir });
+    expect(g.stderr).toContain('generated kong into out');
+    expect(g.exitCode).toBe(0);
   });
 
   it('_:b in two files is two nodes; each file has its own prefixes; problems name the right file and line', async () => {

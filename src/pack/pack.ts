@@ -9,6 +9,7 @@ import Handlebars from 'handlebars';
 import { Parser } from 'n3';
 import { parseRule } from '../audit/rules.js';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { parseJsonText } from '../json-text.js';
 import { makeDirs } from '../mkdirs.js';
 import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { SKIP, SKIP_AT_ROOT } from './skip.js';
@@ -318,13 +319,12 @@ export async function loadLock(projectDir: string): Promise<{ lock?: LockFile; p
   }
   const problems: Problem[] = [];
   const fail = (what: string) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file }, hint: LOCK_HINT }));
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    fail(`it is not JSON (${(err as Error).message})`);
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) {
+    problems.push(problem('usage', `gwgen.lock is invalid: it is not JSON (${parsed.why})`, { location: { file, line: parsed.line, column: parsed.column }, hint: LOCK_HINT }));
     return { problems };
   }
+  const data = parsed.value;
   if (!isRecord(data)) {
     fail('it is not a JSON object');
     return { problems };
@@ -768,16 +768,24 @@ export async function listPacks(projectDir = process.cwd()): Promise<{ packs: In
     const reinstall = `reinstall it (${reinstallCommand(entry.source)})`;
     const info = await lstat(dir).catch(() => undefined);
     if (!info || !(info.isDirectory() || info.isSymbolicLink())) {
-      packs.push({ name, ...entry, status: 'missing', problems: [] });
+      packs.push({ name, ...entry, status: 'missing', problems: [unpinned(name, 'missing', reinstall)] });
       continue;
     }
     const shown = (file: string) => join(PACKS_DIR, name, relative(dir, file));
     const tree: PackTree = info.isSymbolicLink() ? { files: [], links: [dir], special: [] } : await packTree(dir);
     const found = treeProblems(tree, shown, `remove it, and ${reinstall}`);
     const status = found.length > 0 ? 'invalid' : (await packIntegrity(dir)) === entry.integrity ? 'ok' : 'modified';
-    packs.push({ name, ...entry, status, problems: found });
+    packs.push({ name, ...entry, status, problems: status === 'modified' ? [unpinned(name, status, reinstall)] : found });
   }
   return { packs, problems: packs.flatMap((p) => p.problems) };
+}
+
+/**
+ * A pack whose files no longer hash to its pin: `pack list` says so with the command that puts it
+ * back (its exit 1 would otherwise come with a bare status word), and `generate --pack` refuses it.
+ */
+function unpinned(name: string, status: 'missing' | 'modified', reinstall: string): Problem {
+  return problem('usage', `pack "${name}" is ${status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: reinstall });
 }
 
 /** The templates directory of an installed pack, after checking it against gwgen.lock. */
@@ -789,10 +797,7 @@ export async function packTemplatesDir(name: string, projectDir = process.cwd())
     if (packs.length === 0 && problems.length > 0) return { problems };
     return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: 'run gwgen pack install <path|git URL|npm spec> first; gwgen pack list shows what is installed' })] };
   }
-  if (pack.status === 'invalid') return { problems: [...pack.problems] };
-  if (pack.status !== 'ok') {
-    return { problems: [problem('usage', `pack "${name}" is ${pack.status === 'missing' ? 'missing from' : 'modified in'} ${join(PACKS_DIR, name)}: it no longer matches gwgen.lock`, { hint: `reinstall it (${reinstallCommand(pack.source)})` })] };
-  }
+  if (pack.status !== 'ok') return { problems: [...pack.problems] };
   return { dir: join(projectDir, PACKS_DIR, name, 'templates'), problems: [] };
 }
 

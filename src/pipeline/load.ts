@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { relative, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DataFactory, Lexer, Parser, Store, type Quad, type Term } from 'n3';
@@ -28,7 +28,7 @@ export type LoadResult = { ok: true; model: LoadedModel } | { ok: false; problem
 
 /**
  * Reads model files; a missing file is a usage problem (exit 2), not a model problem. A file
- * named twice (`gwgen validate model.ttl *.ttl`, `./a.ttl a.ttl`, a link to it) is read once:
+ * named twice (`gwgen validate model.ttl *.ttl`, `./a.ttl a.ttl`, a symbolic or hard link to it) is read once:
  * read twice, each of its blank nodes would be two nodes (`_:x` is scoped to its file), and a
  * route with one anonymous rate limiter would have two.
  */
@@ -38,7 +38,7 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
   const seen = new Set<string>();
   if (paths.length === 0) problems.push(problem('usage', 'no model file given', { hint: 'pass one or more Turtle files, e.g. gwgen validate model.ttl' }));
   for (const path of paths) {
-    const identity = await realpath(path).catch(() => resolvePath(path));
+    const identity = await fileIdentity(path);
     if (seen.has(identity)) continue;
     seen.add(identity);
     let bytes: Buffer;
@@ -65,6 +65,15 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
     else problems.push(notUtf8(file, bytes));
   }
   return { sources, problems };
+}
+
+/**
+ * What makes two paths one file: its device and inode, which a hard link shares too (its real
+ * path does not); the real path where it cannot be stat-ed (then reading it fails anyway).
+ */
+async function fileIdentity(path: string): Promise<string> {
+  const st = await stat(path, { bigint: true }).catch(() => undefined);
+  return st ? `${st.dev}:${st.ino}` : await realpath(path).catch(() => resolvePath(path));
 }
 
 /**

@@ -4,6 +4,7 @@ import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { parseJsonText } from '../json-text.js';
 import { makeDirs } from '../mkdirs.js';
 import { compareStrings } from '../order.js';
 import { carryUserCode, duplicateRegionIds, regionLine, unmatchedRegionMarkers, userRegions, withoutUserCode } from './user-code.js';
@@ -72,8 +73,20 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/**
+ * What a path (through links) is when it is neither a file nor a folder: reading a FIFO would wait
+ * for a writer that never comes, a device like /dev/zero would never end.
+ */
+const special = (path: string): Promise<string | undefined> =>
+  stat(path).then(
+    (st) => (st.isFile() || st.isDirectory() ? undefined : st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'a device'),
+    () => undefined,
+  );
+
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
+    const other = await special(path);
+    if (other) throw new Error(`it is ${other}, not a file`);
     return await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -91,7 +104,7 @@ const isFolder = (path: string): Promise<boolean> => lstat(path).then((st) => st
  * What sits where gwgen wants a file: the file's text, nothing, a directory, or nothing because
  * an ancestor inside dir is a file (`blocker`, relative to dir).
  */
-type Occupant = { readonly kind: 'file'; readonly text: string; readonly notUtf8?: number; readonly linkTo?: string } | { readonly kind: 'none' } | { readonly kind: 'directory' } | { readonly kind: 'blocked'; readonly blocker: string };
+type Occupant = { readonly kind: 'file'; readonly text: string; readonly notUtf8?: number; readonly linkTo?: string } | { readonly kind: 'none' } | { readonly kind: 'directory' } | { readonly kind: 'special'; readonly what: string } | { readonly kind: 'blocked'; readonly blocker: string };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -120,6 +133,9 @@ function decodeText(bytes: Buffer): { readonly text: string; readonly notUtf8?: 
 async function occupant(dir: string, full: string): Promise<Occupant> {
   // A link the user put where gwgen writes a file: read through, it may say what gwgen would write.
   const linkTo = await readlink(full).catch(() => undefined);
+  // Never read: a user's link there is replaced only with --force, and a FIFO is in the way like a folder.
+  const other = await special(full);
+  if (other) return linkTo !== undefined ? { kind: 'file', text: '', linkTo } : { kind: 'special', what: other };
   try {
     return { kind: 'file', ...decodeText(await readFile(full)), ...(linkTo !== undefined ? { linkTo } : {}) };
   } catch (err) {
@@ -242,15 +258,9 @@ async function inspectManifest(dir: string): Promise<{ readonly manifest?: Manif
     return { untrusted: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
   if (text === undefined) return { missing: true };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    // V8 says where ("… in JSON at position 123"), or nothing when the text ends too early.
-    const position = Number(/at position (\d+)/.exec((err as Error).message)?.[1] ?? text.length);
-    const before = text.slice(0, position).split('\n');
-    return { text, untrusted: 'is not valid JSON', at: { line: before.length, column: before.at(-1)!.length + 1 } };
-  }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) return { text, untrusted: 'is not valid JSON', at: { line: parsed.line, column: parsed.column } };
+  const value = parsed.value;
   return isManifest(value) ? { manifest: value, text } : { text, untrusted: 'is not a manifest gwgen wrote (another shape, or a path outside the output directory or inside .gwgen)' };
 }
 
@@ -319,8 +329,14 @@ export async function planWrite(
   if (unusable) throw new GwgenError(unusable);
   const repeated = files.flatMap((f) => duplicateRegionIds(f.content).map(({ id }) => problem('render', `${f.path}: the template ${f.template} has the user-code region "${id}" twice, so regeneration could not tell whose code goes where`, { location: { file: f.template }, hint: 'give every gwgen:user-code region of a template its own id' })));
   if (repeated.length > 0) throw new GwgenError(repeated);
-  if (await lstat(join(dir, '.gwgen')).then((st) => st.isSymbolicLink(), () => false)) {
+  const gwgenDir = await lstat(join(dir, '.gwgen')).catch(() => undefined);
+  if (gwgenDir?.isSymbolicLink()) {
     const obstacle = problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
+    conflicts.push(obstacle);
+    obstacles.push(obstacle);
+  } else if (gwgenDir && !gwgenDir.isDirectory()) {
+    // Planned as a folder in the way of a file is: before, the run failed late, at its staging folder, with a bare ENOTDIR.
+    const obstacle = problem('hand-edited', '.gwgen is a file that gwgen did not generate, where gwgen keeps its manifest and stages its writes', { location: { file: join(dir, '.gwgen') }, hint: 'move it away, then run gwgen again (--force does not remove what gwgen did not write)' });
     conflicts.push(obstacle);
     obstacles.push(obstacle);
   }
@@ -352,15 +368,16 @@ export async function planWrite(
     let found = await occupant(dir, full);
     if (found.kind === 'blocked' && deletedByThisRun(found.blocker)) found = { kind: 'none' };
     if (found.kind === 'directory' && (await filesUnder(resolve(dir), full)).every(deletedByThisRun)) found = { kind: 'none' };
-    if (found.kind === 'directory' || found.kind === 'blocked') {
+    if (found.kind === 'directory' || found.kind === 'special' || found.kind === 'blocked') {
       // Something gwgen did not generate is in the way: stop as for any foreign file.
       contents.set(file.path, file.content);
       entries[file.path] = manifestEntry(file, file.content);
-      (found.kind === 'directory' ? update : create).push(file.path);
+      (found.kind === 'blocked' ? create : update).push(file.path);
       const hint = 'move it away, then run gwgen again (--force does not remove what gwgen did not write)';
       let obstacle: Problem | undefined;
-      if (found.kind === 'directory') {
-        obstacle = problem('hand-edited', `${file.path} is a directory that gwgen did not generate, where gwgen writes a file`, { location: { file: join(dir, file.path) }, hint });
+      if (found.kind !== 'blocked') {
+        const what = found.kind === 'directory' ? 'a directory' : found.what;
+        obstacle = problem('hand-edited', `${file.path} is ${what} that gwgen did not generate, where gwgen writes a file`, { location: { file: join(dir, file.path) }, hint });
       } else if (!blockers.has(found.blocker)) {
         blockers.add(found.blocker);
         obstacle = problem('hand-edited', `${found.blocker} is a file that gwgen did not generate, where gwgen writes the directory ${found.blocker}/`, { location: { file: join(dir, found.blocker) }, hint });
