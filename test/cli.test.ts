@@ -34,6 +34,16 @@ describe('usage errors exit 2', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('help for an unknown command names it and lists the commands, instead of the general help', async () => {
+    const r = await gwgen(['help', 'frobnicate']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("error: unknown command 'frobnicate'");
+    expect(r.stderr).toContain('commands: generate, validate, audit, query, watch, init, pack');
+    expect(r.stdout).toBe('');
+    const known = await gwgen(['help', 'audit']);
+    expect([known.exitCode, known.stdout.startsWith('Usage: gwgen audit')]).toEqual([0, true]);
+  });
+
   it('a missing file is named', async () => {
     const r = await gwgen(['generate', 'no/such/model.ttl']);
     expect(r.stderr).toContain('no/such/model.ttl');

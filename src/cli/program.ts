@@ -70,6 +70,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   // --debug is global and may follow the command (gwgen generate m.ttl --debug).
   const debug = argv.includes('--debug');
   const args = debug ? ['--debug', ...argv.filter((a) => a !== '--debug')] : [...argv];
+  // Commander answers `gwgen help nosuch` with the general help alone, as if asked for it.
+  const asked = args.filter((a) => a !== '--debug');
+  if (asked[0] === 'help' && asked[1] !== undefined && !program.commands.some((c) => c.name() === asked[1] || c.aliases().includes(asked[1]!))) {
+    out.info(`error: unknown command '${asked[1]}'\n(commands: ${program.commands.map((c) => c.name()).join(', ')}; run gwgen --help for usage)`);
+    return 2;
+  }
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (err) {
