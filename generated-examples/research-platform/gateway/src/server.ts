@@ -26,7 +26,7 @@ import {
   responseHeaders,
   Try,
   upstreamRequestHeaders,
-  withoutContentLength,
+  withoutHeader,
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
@@ -1224,6 +1224,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
       trusted,
     );
+    // A restarted trace (no valid traceparent came) drops the caller's tracestate: W3C Trace
+    // Context §4.2 and §4.3 have it discarded, as it describes a trace the backend will not see.
+    if (this.trace.parentId === undefined && req.headers.tracestate !== undefined) withoutHeader(headers, 'tracestate');
     headers.push('traceparent', traceparent(this.trace));
     if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
     if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
@@ -1400,7 +1403,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra, this.runtime.cors !== undefined);
-    if (status === 204) withoutContentLength(headers);
+    if (status === 204) withoutHeader(headers, 'content-length');
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.

@@ -1,0 +1,134 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
+
+/**
+ * What the generated gateway passes on and what it keeps back, as a backend and a client see it
+ * over real sockets: W3C trace context on the way in, and the hop-by-hop headers a backend names
+ * in its Connection header lines on the way out.
+ */
+
+/** A backend that answers in JSON the request headers it got. */
+class HeaderEcho extends TestServer {
+  readonly seen: IncomingMessage['headers'][] = [];
+  protected createServer(): Server {
+    return createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        this.seen.push(req.headers);
+        const body = JSON.stringify(req.headers);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+  }
+}
+
+/** Sends `text` on a connection of its own and resolves with everything until the gateway closes it. */
+function exchange(url: string, text: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
+    let all = '';
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(all));
+    });
+    socket.on('error', reject);
+  });
+}
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT_ID = '00f067aa0ba902b7';
+
+describe('generated gateway: headers passed on and kept back (forwarding model)', () => {
+  let dir = '';
+  const app = new HeaderEcho();
+  let gw: GatewayProcess;
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/forwarding.ttl'));
+    await app.listen();
+    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url });
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop();
+  });
+
+  /** The request headers the backend got for one request with `headers`. */
+  const upstreamHeaders = async (headers: string): Promise<IncomingMessage['headers']> => {
+    const answer = await exchange(gw.url, `GET /orders HTTP/1.1\r\nHost: shop.example\r\n${headers}Connection: close\r\n\r\n`);
+    expect(answer.status).toBe(200);
+    return JSON.parse(answer.body) as IncomingMessage['headers'];
+  };
+  const traceparentOf = (h: IncomingMessage['headers']) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/.exec(String(h.traceparent));
+
+  it('continues a valid traceparent with its tracestate, and a later version\'s with fields after its first 55 characters (W3C Trace Context §4.3)', async () => {
+    for (const value of [
+      `00-${TRACE_ID}-${PARENT_ID}-01`,
+      // A newer version may add fields: its first 55 characters read as version 00.
+      `01-${TRACE_ID}-${PARENT_ID}-01-0123456789abcdef`,
+      `cc-${TRACE_ID}-${PARENT_ID}-03-future`,
+    ]) {
+      const h = await upstreamHeaders(`traceparent: ${value}\r\ntracestate: vendor=abc,other=1\r\n`);
+      const m = traceparentOf(h);
+      expect(m, value).not.toBeNull();
+      expect(m![1], value).toBe(TRACE_ID);
+      expect(m![2], value).not.toBe(PARENT_ID);
+      // Only the sampled flag is read from a version the gateway does not know.
+      expect(m![3], value).toBe('01');
+      expect(h.tracestate, value).toBe('vendor=abc,other=1');
+    }
+  });
+
+  it('restarts the trace on an invalid traceparent and drops the tracestate, also one that came without a traceparent (W3C Trace Context §4.2, §4.3)', async () => {
+    for (const sent of [
+      '',
+      `traceparent: 00-${TRACE_ID}-${PARENT_ID}-01-extra\r\n`,
+      `traceparent: ff-${TRACE_ID}-${PARENT_ID}-01\r\n`,
+      `traceparent: 01-${TRACE_ID}-${PARENT_ID}-01extra\r\n`,
+      `traceparent: 00-${TRACE_ID.toUpperCase()}-${PARENT_ID}-01\r\n`,
+      `traceparent: 00-00000000000000000000000000000000-${PARENT_ID}-01\r\n`,
+    ]) {
+      const h = await upstreamHeaders(`${sent}tracestate: vendor=abc\r\n`);
+      const m = traceparentOf(h);
+      expect(m, sent).not.toBeNull();
+      expect(m![1], sent).not.toBe(TRACE_ID);
+      expect(m![1], sent).not.toBe(TRACE_ID.toLowerCase());
+      expect(h.tracestate, sent).toBeUndefined();
+    }
+  });
+
+  describe('a backend naming hop-by-hop headers in several Connection lines', () => {
+    let raw: NetServer;
+    let rawGw: GatewayProcess;
+    beforeAll(async () => {
+      // Node's HTTP server would not send two Connection lines: written by hand.
+      raw = createNetServer((s) =>
+        s.once('data', () =>
+          s.end(
+            'HTTP/1.1 200 OK\r\nX-Session-Hop: a\r\nConnection: X-Session-Hop\r\nConnection: X-Other-Hop\r\nX-Other-Hop: b\r\nX-Kept: c\r\nContent-Length: 2\r\n\r\nok',
+          ),
+        ),
+      );
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      rawGw = await startGateway(dir, { GW_UPSTREAM_APP: `http://127.0.0.1:${(raw.address() as AddressInfo).port}` });
+    });
+    afterAll(async () => {
+      await rawGw?.stop('SIGKILL');
+      await new Promise((resolve) => raw.close(resolve));
+    });
+
+    it('drops the headers named in each of its Connection lines, not in the last alone (RFC 9110 §7.6.1)', async () => {
+      const answer = await exchange(rawGw.url, 'GET /orders HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n');
+      expect(answer.status).toBe(200);
+      expect(answer.body).toBe('ok');
+      expect(answer.headers['x-kept']).toBe('c');
+      expect(answer.headers['x-session-hop']).toBeUndefined();
+      expect(answer.headers['x-other-hop']).toBeUndefined();
+    });
+  });
+});
