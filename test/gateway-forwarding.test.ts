@@ -9,12 +9,19 @@ import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProces
  * in its Connection header lines on the way out.
  */
 
-/** A backend that answers in JSON the request headers it got. */
+/** A backend that answers in JSON the request headers it got, and counts the request bodies cut off before their end. */
 class HeaderEcho extends TestServer {
   readonly seen: IncomingMessage['headers'][] = [];
+  /** The targets of the requests it began to get, and of those whose body was cut off. */
+  readonly started: string[] = [];
+  readonly cut: string[] = [];
   protected createServer(): Server {
     return createHttpServer((req, res) => {
+      this.started.push(req.url ?? '');
       req.resume();
+      req.on('close', () => {
+        if (!req.complete) this.cut.push(req.url ?? '');
+      });
       req.on('end', () => {
         this.seen.push(req.headers);
         const body = JSON.stringify(req.headers);
@@ -51,7 +58,7 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
   beforeAll(async () => {
     ({ dir } = await buildGateway('test/fixtures/gateway/forwarding.ttl'));
     await app.listen();
-    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url });
+    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, GW_ACCESS_LOG: 'stdout' });
   });
   afterAll(async () => {
     await gw?.stop('SIGKILL');
@@ -100,6 +107,60 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
       expect(m![1], sent).not.toBe(TRACE_ID.toLowerCase());
       expect(h.tracestate, sent).toBeUndefined();
     }
+  });
+
+  /** Waits, with a generous deadline, for what `ready` looks for. */
+  const until = async (ready: () => boolean, what: string) => {
+    for (const stop = Date.now() + 15_000; !ready(); await new Promise((r) => setTimeout(r, 50)))
+      if (Date.now() > stop) throw new Error(`still waiting for ${what}`);
+  };
+  const logLines = () =>
+    gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { path: string; status: number; error?: string });
+
+  it('ends at once a request whose client ends the connection mid-body (streamed, buffered, or held back after a 100 Continue): 499 in the log, the backend\'s upload cut, nothing held until a timeout', async () => {
+    const cases = [
+      // Streamed through: the backend has begun to get the upload when the client leaves.
+      { path: '/orders', rest: 'Content-Length: 10\r\n\r\nhalf', streamed: true },
+      { path: '/orders', rest: 'Transfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\n', streamed: true },
+      // Buffered for a retry, and a body held back until the 100 Continue: the backend has nothing yet.
+      { path: '/retried', rest: 'Content-Length: 10\r\n\r\nhalf', streamed: false },
+      { path: '/orders', rest: 'Content-Length: 10\r\nExpect: 100-continue\r\n\r\n', streamed: false },
+    ];
+    for (const { path, rest, streamed } of cases) {
+      const target = `${path}/gone-${Math.random().toString(36).slice(2)}`;
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      let got = '';
+      socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.on('error', () => undefined);
+      socket.write(`POST ${target} HTTP/1.1\r\nHost: shop.example\r\n${rest}`, 'latin1');
+      if (streamed) await until(() => app.started.includes(target), `the backend to get the head of ${target}`);
+      socket.end();
+      await until(() => logLines().some((l) => l.path === target), `the log line of ${target}`);
+      expect(logLines().find((l) => l.path === target)!.status, rest).toBe(499);
+      if (streamed) await until(() => app.cut.includes(target), `the backend to see the upload of ${target} cut`);
+      await closed;
+      // Nothing to answer: the client is gone (a 100 Continue may have come first).
+      expect(got.replace('HTTP/1.1 100 Continue\r\n\r\n', ''), rest).toBe('');
+    }
+  });
+
+  it('answers 400 at once to a malformed chunk in a request body (as nginx), and cuts the upload the backend had begun to get', async () => {
+    for (const path of ['/orders/bad-chunk', '/retried/bad-chunk']) {
+      const answer = await exchange(gw.url, `POST ${path} HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\nZZ\r\nmore\r\n0\r\n\r\n`);
+      expect(answer.status, path).toBe(400);
+      expect(answer.headers.connection, path).toBe('close');
+      expect(JSON.parse(answer.body), path).toEqual({ error: 'malformed request body', status: 400 });
+      await until(() => logLines().some((l) => l.path === path), `the log line of ${path}`);
+      expect(logLines().find((l) => l.path === path)!.error).toBe('malformed request body (HPE_INVALID_CHUNK_SIZE)');
+      // A backend that had begun to get it sees it cut off, never a whole request.
+      if (app.started.includes(path)) await until(() => app.cut.includes(path), `the backend to see the upload of ${path} cut`);
+    }
+    expect(app.seen.length).toBe(app.started.length - app.cut.length);
   });
 
   describe('a backend naming hop-by-hop headers in several Connection lines', () => {

@@ -386,6 +386,10 @@ export class Gateway {
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     if (this.unparsable.has(socket)) return;
     this.unparsable.add(socket);
+    // Inside the body of a request in flight the failure is that request's: its answer, which the
+    // code below would wait for, waits for a body that will not come.
+    const ex = (socket as SocketWithExchange)[kExchange];
+    if (ex !== undefined && !ex.done && !ex.req.complete) return ex.bodyBroken(err);
     socket.pause();
     const answer = (): void => {
       // Node's own 'finish' listener, which runs before this one, has handed the socket to the
@@ -1194,6 +1198,27 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (attempt !== undefined) this.letGo(attempt);
     this.failOrCut(408, MESSAGES.requestTimeout, { connection: 'close' });
     attempt?.cancel(new ClientGone('client stopped sending the request body'));
+  }
+
+  /**
+   * The parser failed inside this request's body: the client ended its side of the connection
+   * before the whole body (gone: 499, as when it closes), or sent a malformed chunk (400, as
+   * nginx answers it). Either way the try is cancelled at once, counted neither for nor against
+   * the backend, and the connection closed: waiting would hold the request, the backend's
+   * connection and a shutdown until a timeout.
+   */
+  bodyBroken(err: NodeJS.ErrnoException): void {
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      // Taken first: ending the exchange may detach it from the request.
+      const socket = this.req.socket;
+      this.clientClosed();
+      return void socket?.destroy();
+    }
+    const attempt = this.current;
+    if (attempt !== undefined) this.letGo(attempt);
+    this.error = `malformed request body (${err.code ?? 'parse error'})`;
+    this.failOrCut(400, MESSAGES.badBody, { connection: 'close' });
+    attempt?.cancel(new ClientGone('client sent a malformed request body'));
   }
 
   /** A body too large to keep goes through once: no retry, and no mirror (counted as skipped). */
