@@ -9,7 +9,10 @@ import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProces
  * in its Connection header lines on the way out.
  */
 
-/** A backend that answers in JSON the request headers it got, and counts the request bodies cut off before their end. */
+/**
+ * A backend that answers in JSON the request headers it got (and 403 at once to /orders/early…),
+ * and notes the request bodies cut off before their end.
+ */
 class HeaderEcho extends TestServer {
   readonly seen: IncomingMessage['headers'][] = [];
   /** The targets of the requests it began to get, and of those whose body was cut off. */
@@ -18,6 +21,8 @@ class HeaderEcho extends TestServer {
   protected createServer(): Server {
     return createHttpServer((req, res) => {
       this.started.push(req.url ?? '');
+      // Refused at once, before the body (which Node's server then reads and drops).
+      if (req.url?.startsWith('/orders/early') === true) return void res.writeHead(403, { 'content-length': 4 }).end('nope');
       req.resume();
       req.on('close', () => {
         if (!req.complete) this.cut.push(req.url ?? '');
@@ -161,6 +166,31 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
       if (app.started.includes(path)) await until(() => app.cut.includes(path), `the backend to see the upload of ${path} cut`);
     }
     expect(app.seen.length).toBe(app.started.length - app.cut.length);
+  });
+
+  it('does not leave a connection hanging when the backend answers before the client has sent the whole body: the answer comes, then the connection closes', async () => {
+    for (const framing of ['content-length', 'chunked'] as const) {
+      const piece = Buffer.alloc(64 * 1024, 97);
+      const frame = (b: Buffer) => (framing === 'chunked' ? Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]) : b);
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      let got = '';
+      let closed = false;
+      socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => undefined);
+      const length = framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${32 * piece.length}`;
+      socket.write(`POST /orders/early-${framing} HTTP/1.1\r\nHost: shop.example\r\n${length}\r\n\r\n`);
+      socket.write(frame(piece));
+      await until(() => got.includes('nope'), `the early answer (${framing})`);
+      expect(parseAnswer(got).status).toBe(403);
+      // The client goes on with its body, then asks again on the same connection.
+      for (let i = 1; i < 32 && !closed; i++) socket.write(frame(piece));
+      if (!closed) socket.write(`${framing === 'chunked' ? '0\r\n\r\n' : ''}GET /orders/next HTTP/1.1\r\nHost: shop.example\r\n\r\n`);
+      // Answered, or closed (as the first answer said): never a connection left open and silent.
+      await until(() => closed || got.split('HTTP/1.1 ').length > 2, `the connection to go on or close (${framing})`);
+      if (got.split('HTTP/1.1 ').length <= 2) expect(parseAnswer(got).headers.connection).toBe('close');
+      socket.destroy();
+    }
   });
 
   describe('a backend naming hop-by-hop headers in several Connection lines', () => {

@@ -1429,6 +1429,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra, this.runtime.cors !== undefined);
     if (status === 204) withoutHeader(headers, 'content-length');
+    // The backend answers before it has the whole body the client streams (an early 403, say):
+    // once its answer is complete undici stops passing the body on and drops it, and Node then
+    // reads no more of the connection, so a request after it there would wait for ever. The
+    // connection closes after this answer instead, as the gateway's own refusals of a body do.
+    if (this.req.httpVersionMajor === 1 && !this.req.readableEnded && this.body !== null && !Buffer.isBuffer(this.body))
+      this.res.shouldKeepAlive = false;
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.
