@@ -131,12 +131,20 @@ export interface TraceContext {
 
 /**
  * The gateway's span: continues the caller's trace when its traceparent is valid (keeping its
- * sampled flag), else starts a trace sampled at `samplingRate`.
+ * sampled flag), else starts a trace sampled at `samplingRate`. A version after 00 may append
+ * fields after a `-`; its first 55 characters are read as version 00 (W3C Trace Context §4.3:
+ * a gateway that restarted such traces would cut every trace of a newer client in two).
  */
 export function traceOf(header: string | string[] | undefined, samplingRate: number): TraceContext {
-  if (typeof header === 'string' && header.length === 55) {
-    const m = TRACEPARENT.exec(header);
-    if (m && m[1] !== 'ff' && m[2] !== '00000000000000000000000000000000' && m[3] !== '0000000000000000') {
+  if (typeof header === 'string' && (header.length === 55 || (header.length > 55 && header.charCodeAt(55) === 45))) {
+    const m = TRACEPARENT.exec(header.length === 55 ? header : header.slice(0, 55));
+    if (
+      m &&
+      m[1] !== 'ff' &&
+      (header.length === 55 || m[1] !== '00') &&
+      m[2] !== '00000000000000000000000000000000' &&
+      m[3] !== '0000000000000000'
+    ) {
       return {
         traceId: m[2]!,
         spanId: randomHex(8),

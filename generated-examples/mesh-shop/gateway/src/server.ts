@@ -26,7 +26,7 @@ import {
   responseHeaders,
   Try,
   upstreamRequestHeaders,
-  withoutContentLength,
+  withoutHeader,
   type FailureKind,
   type TryOwner,
 } from './proxy.js';
@@ -386,6 +386,10 @@ export class Gateway {
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     if (this.unparsable.has(socket)) return;
     this.unparsable.add(socket);
+    // Inside the body of a request in flight the failure is that request's: its answer, which the
+    // code below would wait for, waits for a body that will not come.
+    const ex = (socket as SocketWithExchange)[kExchange];
+    if (ex !== undefined && !ex.done && !ex.req.complete) return ex.bodyBroken(err);
     socket.pause();
     const answer = (): void => {
       // Node's own 'finish' listener, which runs before this one, has handed the socket to the
@@ -1204,6 +1208,27 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     attempt?.cancel(new ClientGone('client stopped sending the request body'));
   }
 
+  /**
+   * The parser failed inside this request's body: the client ended its side of the connection
+   * before the whole body (gone: 499, as when it closes), or sent a malformed chunk (400, as
+   * nginx answers it). Either way the try is cancelled at once, counted neither for nor against
+   * the backend, and the connection closed: waiting would hold the request, the backend's
+   * connection and a shutdown until a timeout.
+   */
+  bodyBroken(err: NodeJS.ErrnoException): void {
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      // Taken first: ending the exchange may detach it from the request.
+      const socket = this.req.socket;
+      this.clientClosed();
+      return void socket?.destroy();
+    }
+    const attempt = this.current;
+    if (attempt !== undefined) this.letGo(attempt);
+    this.error = `malformed request body (${err.code ?? 'parse error'})`;
+    this.failOrCut(400, MESSAGES.badBody, { connection: 'close' });
+    attempt?.cancel(new ClientGone('client sent a malformed request body'));
+  }
+
   /** A body too large to keep goes through once: no retry, and no mirror (counted as skipped). */
   private streamOnce(body: IncomingMessage | AsyncGenerator<Buffer>, mirror: boolean): void {
     this.replayable = false;
@@ -1232,6 +1257,9 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       typeof fwdHost === 'string' && fwdHost !== '' ? fwdHost : host,
       trusted,
     );
+    // A restarted trace (no valid traceparent came) drops the caller's tracestate: W3C Trace
+    // Context §4.2 and §4.3 have it discarded, as it describes a trace the backend will not see.
+    if (this.trace.parentId === undefined && req.headers.tracestate !== undefined) withoutHeader(headers, 'tracestate');
     headers.push('traceparent', traceparent(this.trace));
     if (this.consumer !== undefined) headers.push('x-consumer-name', this.consumer);
     if (this.upstreamHeaders !== undefined) for (const h of this.upstreamHeaders) headers.push(h);
@@ -1408,7 +1436,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.committed = true;
     this.status = status;
     const headers = responseHeaders(rawHeaders, this.extra, this.runtime.cors !== undefined);
-    if (status === 204) withoutContentLength(headers);
+    if (status === 204) withoutHeader(headers, 'content-length');
+    // The backend answers before it has the whole body the client streams (an early 403, say):
+    // once its answer is complete undici stops passing the body on and drops it, and Node then
+    // reads no more of the connection, so a request after it there would wait for ever. The
+    // connection closes after this answer instead, as the gateway's own refusals of a body do.
+    if (this.req.httpVersionMajor === 1 && !this.req.readableEnded && this.body !== null && !Buffer.isBuffer(this.body))
+      this.res.shouldKeepAlive = false;
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.

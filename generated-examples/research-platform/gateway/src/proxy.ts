@@ -98,10 +98,10 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** Removes Content-Length from flat [name, value, ...] headers: a 204 must not have one (RFC 9110 §8.6). */
-export function withoutContentLength(headers: string[]): void {
+/** Removes every header named `lower` (lower-case) from flat [name, value, ...] headers. */
+export function withoutHeader(headers: string[], lower: string): void {
   for (let i = headers.length - 2; i >= 0; i -= 2)
-    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+    if (headers[i]!.length === lower.length && headers[i]!.toLowerCase() === lower) headers.splice(i, 2);
 }
 
 /**
@@ -133,8 +133,9 @@ export function responseHeaders(raw: Buffer[], extra: string[] | undefined, ownC
       if (maybeOwn && ((ownCors && CORS_ALLOW.has(lower)) || (extra !== undefined && isOwnHeader(extra, lower))))
         continue;
       if (lower === 'connection') {
+        // Every Connection line adds to the one list (RFC 9110 §5.3), so the names of each are hop-by-hop.
         const v = raw[i + 1]!.toString('latin1');
-        if (v !== 'keep-alive' && v !== 'close') extraHop = connectionTokens(v);
+        if (v !== 'keep-alive' && v !== 'close') for (const t of connectionTokens(v)) (extraHop ??= new Set()).add(t);
         continue;
       }
       if (maybeHop && HOP_BY_HOP.has(lower)) continue;

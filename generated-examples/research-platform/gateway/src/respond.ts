@@ -68,6 +68,7 @@ export const MESSAGES = {
   noHealthy: 'no healthy upstream instance',
   timeout: 'upstream timed out',
   badRequest: 'bad request',
+  badBody: 'malformed request body',
   dotSegment: 'path has a dot segment',
   badEscape: 'path has a malformed percent-encoding',
   nulEscape: 'path has an encoded NUL (%00)',

@@ -1,0 +1,225 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
+
+/**
+ * What the generated gateway passes on and what it keeps back, as a backend and a client see it
+ * over real sockets: W3C trace context on the way in, and the hop-by-hop headers a backend names
+ * in its Connection header lines on the way out.
+ */
+
+/**
+ * A backend that answers in JSON the request headers it got (and 403 at once to /orders/early…),
+ * and notes the request bodies cut off before their end.
+ */
+class HeaderEcho extends TestServer {
+  readonly seen: IncomingMessage['headers'][] = [];
+  /** The targets of the requests it began to get, and of those whose body was cut off. */
+  readonly started: string[] = [];
+  readonly cut: string[] = [];
+  protected createServer(): Server {
+    return createHttpServer((req, res) => {
+      this.started.push(req.url ?? '');
+      // Refused at once, before the body (which Node's server then reads and drops).
+      if (req.url?.startsWith('/orders/early') === true) return void res.writeHead(403, { 'content-length': 4 }).end('nope');
+      req.resume();
+      req.on('close', () => {
+        if (!req.complete) this.cut.push(req.url ?? '');
+      });
+      req.on('end', () => {
+        this.seen.push(req.headers);
+        const body = JSON.stringify(req.headers);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+  }
+}
+
+/** Sends `text` on a connection of its own and resolves with everything until the gateway closes it. */
+function exchange(url: string, text: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
+    let all = '';
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(all));
+    });
+    socket.on('error', reject);
+  });
+}
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT_ID = '00f067aa0ba902b7';
+
+describe('generated gateway: headers passed on and kept back (forwarding model)', () => {
+  let dir = '';
+  const app = new HeaderEcho();
+  let gw: GatewayProcess;
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/forwarding.ttl'));
+    await app.listen();
+    gw = await startGateway(dir, { GW_UPSTREAM_APP: app.url, GW_ACCESS_LOG: 'stdout' });
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop();
+  });
+
+  /** The request headers the backend got for one request with `headers`. */
+  const upstreamHeaders = async (headers: string): Promise<IncomingMessage['headers']> => {
+    const answer = await exchange(gw.url, `GET /orders HTTP/1.1\r\nHost: shop.example\r\n${headers}Connection: close\r\n\r\n`);
+    expect(answer.status).toBe(200);
+    return JSON.parse(answer.body) as IncomingMessage['headers'];
+  };
+  const traceparentOf = (h: IncomingMessage['headers']) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/.exec(String(h.traceparent));
+
+  it('continues a valid traceparent with its tracestate, and a later version\'s with fields after its first 55 characters (W3C Trace Context §4.3)', async () => {
+    for (const value of [
+      `00-${TRACE_ID}-${PARENT_ID}-01`,
+      // A newer version may add fields: its first 55 characters read as version 00.
+      `01-${TRACE_ID}-${PARENT_ID}-01-0123456789abcdef`,
+      `cc-${TRACE_ID}-${PARENT_ID}-03-future`,
+    ]) {
+      const h = await upstreamHeaders(`traceparent: ${value}\r\ntracestate: vendor=abc,other=1\r\n`);
+      const m = traceparentOf(h);
+      expect(m, value).not.toBeNull();
+      expect(m![1], value).toBe(TRACE_ID);
+      expect(m![2], value).not.toBe(PARENT_ID);
+      // Only the sampled flag is read from a version the gateway does not know.
+      expect(m![3], value).toBe('01');
+      expect(h.tracestate, value).toBe('vendor=abc,other=1');
+    }
+  });
+
+  it('restarts the trace on an invalid traceparent and drops the tracestate, also one that came without a traceparent (W3C Trace Context §4.2, §4.3)', async () => {
+    for (const sent of [
+      '',
+      `traceparent: 00-${TRACE_ID}-${PARENT_ID}-01-extra\r\n`,
+      `traceparent: ff-${TRACE_ID}-${PARENT_ID}-01\r\n`,
+      `traceparent: 01-${TRACE_ID}-${PARENT_ID}-01extra\r\n`,
+      `traceparent: 00-${TRACE_ID.toUpperCase()}-${PARENT_ID}-01\r\n`,
+      `traceparent: 00-00000000000000000000000000000000-${PARENT_ID}-01\r\n`,
+    ]) {
+      const h = await upstreamHeaders(`${sent}tracestate: vendor=abc\r\n`);
+      const m = traceparentOf(h);
+      expect(m, sent).not.toBeNull();
+      expect(m![1], sent).not.toBe(TRACE_ID);
+      expect(m![1], sent).not.toBe(TRACE_ID.toLowerCase());
+      expect(h.tracestate, sent).toBeUndefined();
+    }
+  });
+
+  /** Waits, with a generous deadline, for what `ready` looks for. */
+  const until = async (ready: () => boolean, what: string) => {
+    for (const stop = Date.now() + 15_000; !ready(); await new Promise((r) => setTimeout(r, 50)))
+      if (Date.now() > stop) throw new Error(`still waiting for ${what}`);
+  };
+  const logLines = () =>
+    gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { path: string; status: number; error?: string });
+
+  it('ends at once a request whose client ends the connection mid-body (streamed, buffered, or held back after a 100 Continue): 499 in the log, the backend\'s upload cut, nothing held until a timeout', async () => {
+    const cases = [
+      // Streamed through: the backend has begun to get the upload when the client leaves.
+      { path: '/orders', rest: 'Content-Length: 10\r\n\r\nhalf', streamed: true },
+      { path: '/orders', rest: 'Transfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\n', streamed: true },
+      // Buffered for a retry, and a body held back until the 100 Continue: the backend has nothing yet.
+      { path: '/retried', rest: 'Content-Length: 10\r\n\r\nhalf', streamed: false },
+      { path: '/orders', rest: 'Content-Length: 10\r\nExpect: 100-continue\r\n\r\n', streamed: false },
+    ];
+    for (const { path, rest, streamed } of cases) {
+      const target = `${path}/gone-${Math.random().toString(36).slice(2)}`;
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      let got = '';
+      socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.on('error', () => undefined);
+      socket.write(`POST ${target} HTTP/1.1\r\nHost: shop.example\r\n${rest}`, 'latin1');
+      if (streamed) await until(() => app.started.includes(target), `the backend to get the head of ${target}`);
+      socket.end();
+      await until(() => logLines().some((l) => l.path === target), `the log line of ${target}`);
+      expect(logLines().find((l) => l.path === target)!.status, rest).toBe(499);
+      if (streamed) await until(() => app.cut.includes(target), `the backend to see the upload of ${target} cut`);
+      await closed;
+      // Nothing to answer: the client is gone (a 100 Continue may have come first).
+      expect(got.replace('HTTP/1.1 100 Continue\r\n\r\n', ''), rest).toBe('');
+    }
+  });
+
+  it('answers 400 at once to a malformed chunk in a request body (as nginx), and cuts the upload the backend had begun to get', async () => {
+    for (const path of ['/orders/bad-chunk', '/retried/bad-chunk']) {
+      const answer = await exchange(gw.url, `POST ${path} HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\nZZ\r\nmore\r\n0\r\n\r\n`);
+      expect(answer.status, path).toBe(400);
+      expect(answer.headers.connection, path).toBe('close');
+      expect(JSON.parse(answer.body), path).toEqual({ error: 'malformed request body', status: 400 });
+      await until(() => logLines().some((l) => l.path === path), `the log line of ${path}`);
+      expect(logLines().find((l) => l.path === path)!.error).toBe('malformed request body (HPE_INVALID_CHUNK_SIZE)');
+      // A backend that had begun to get it sees it cut off, never a whole request.
+      if (app.started.includes(path)) await until(() => app.cut.includes(path), `the backend to see the upload of ${path} cut`);
+    }
+    expect(app.seen.length).toBe(app.started.length - app.cut.length);
+  });
+
+  it('does not leave a connection hanging when the backend answers before the client has sent the whole body: the answer comes, then the connection closes', async () => {
+    for (const framing of ['content-length', 'chunked'] as const) {
+      const piece = Buffer.alloc(64 * 1024, 97);
+      const frame = (b: Buffer) => (framing === 'chunked' ? Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]) : b);
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+      let got = '';
+      let closed = false;
+      socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => undefined);
+      const length = framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${32 * piece.length}`;
+      socket.write(`POST /orders/early-${framing} HTTP/1.1\r\nHost: shop.example\r\n${length}\r\n\r\n`);
+      socket.write(frame(piece));
+      await until(() => got.includes('nope'), `the early answer (${framing})`);
+      expect(parseAnswer(got).status).toBe(403);
+      // The client goes on with its body, then asks again on the same connection.
+      for (let i = 1; i < 32 && !closed; i++) socket.write(frame(piece));
+      if (!closed) socket.write(`${framing === 'chunked' ? '0\r\n\r\n' : ''}GET /orders/next HTTP/1.1\r\nHost: shop.example\r\n\r\n`);
+      // Answered, or closed (as the first answer said): never a connection left open and silent.
+      await until(() => closed || got.split('HTTP/1.1 ').length > 2, `the connection to go on or close (${framing})`);
+      if (got.split('HTTP/1.1 ').length <= 2) expect(parseAnswer(got).headers.connection).toBe('close');
+      socket.destroy();
+    }
+  });
+
+  describe('a backend naming hop-by-hop headers in several Connection lines', () => {
+    let raw: NetServer;
+    let rawGw: GatewayProcess;
+    beforeAll(async () => {
+      // Node's HTTP server would not send two Connection lines: written by hand.
+      raw = createNetServer((s) =>
+        s.once('data', () =>
+          s.end(
+            'HTTP/1.1 200 OK\r\nX-Session-Hop: a\r\nConnection: X-Session-Hop\r\nConnection: X-Other-Hop\r\nX-Other-Hop: b\r\nX-Kept: c\r\nContent-Length: 2\r\n\r\nok',
+          ),
+        ),
+      );
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      rawGw = await startGateway(dir, { GW_UPSTREAM_APP: `http://127.0.0.1:${(raw.address() as AddressInfo).port}` });
+    });
+    afterAll(async () => {
+      await rawGw?.stop('SIGKILL');
+      await new Promise((resolve) => raw.close(resolve));
+    });
+
+    it('drops the headers named in each of its Connection lines, not in the last alone (RFC 9110 §7.6.1)', async () => {
+      const answer = await exchange(rawGw.url, 'GET /orders HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n');
+      expect(answer.status).toBe(200);
+      expect(answer.body).toBe('ok');
+      expect(answer.headers['x-kept']).toBe('c');
+      expect(answer.headers['x-session-hop']).toBeUndefined();
+      expect(answer.headers['x-other-hop']).toBeUndefined();
+    });
+  });
+});
