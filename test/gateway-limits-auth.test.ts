@@ -33,7 +33,7 @@ const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwkOf = (k: KeyObject, kid: string, alg: string) => ({ ...k.export({ format: 'jwk' }), kid, alg, use: 'sig' });
 
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
+async function until(condition: () => boolean, ms = 20_000): Promise<void> {
   for (let i = 0; i < ms / 50 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
   expect(condition()).toBe(true);
 }

@@ -178,7 +178,7 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
       redisProcs.push(redis);
       const { gw: clocked, step } = await startWithClock({ REDIS_URL: `redis://127.0.0.1:${port}` });
       const lines = (text: string) => clocked.stderr().split('\n').filter((l) => l.includes(text)).length;
-      for (let i = 0; i < 100 && lines('redis reachable') === 0; i++) await sleep(50);
+      for (let i = 0; i < 400 && lines('redis reachable') === 0; i++) await sleep(50);
       expect(lines('redis reachable')).toBe(1);
       // A Redis that does not answer: one request waits for the command's timeout, then the
       // gateway counts locally for 5 s.

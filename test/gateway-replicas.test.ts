@@ -125,7 +125,7 @@ function rawConnection(port: number): { socket: Socket; text: () => string; clos
 const UPGRADE = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
 
-async function until(condition: () => boolean, ms = 8000): Promise<void> {
+async function until(condition: () => boolean, ms = 20_000): Promise<void> {
   for (let i = 0; i < ms / 25 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
   expect(condition()).toBe(true);
 }
