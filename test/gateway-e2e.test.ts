@@ -544,7 +544,8 @@ describe('generated gateway end to end, over real sockets', () => {
           res.on('data', (c) => (body += c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         });
-        req.on('error', (err) => (err.message.includes('EPIPE') || err.message.includes('ECONNRESET') ? resolve({ status: 413, body: '' }) : reject(err)));
+        // No EPIPE or reset stands for the 413: the gateway reads the rest before it closes.
+        req.on('error', reject);
         const chunk = Buffer.alloc(64 * 1024, 97);
         let sent = 0;
         const pump = () => {

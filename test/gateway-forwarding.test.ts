@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
@@ -190,6 +190,47 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
       await until(() => closed || got.split('HTTP/1.1 ').length > 2, `the connection to go on or close (${framing})`);
       if (got.split('HTTP/1.1 ').length <= 2) expect(parseAnswer(got).headers.connection).toBe('close');
       socket.destroy();
+    }
+  });
+
+  it('gives a client still sending its body the answer that refuses it (413, an early 403), not a reset: the gateway reads and drops the rest before it closes (lingering close, as nginx)', async () => {
+    const small = await startGateway(dir, { GW_UPSTREAM_APP: app.url, GW_MAX_BODY_BYTES: String(1024 * 1024) });
+    try {
+      const big = Buffer.alloc(16 * 1024 * 1024, 97);
+      // Within the default limit (10 MiB), for the backend's early answer.
+      const below = big.subarray(0, 8 * 1024 * 1024);
+      /** A chunked upload of `big` with node:http, which stops writing once the answer is in. */
+      const chunked = (path: string) =>
+        new Promise<string>((resolve) => {
+          const u = new URL(small.url);
+          const req = request({ host: u.hostname, port: u.port, path, method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(String(res.statusCode)));
+          });
+          req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+          let sent = 0;
+          const pump = () => {
+            while (sent < big.length) {
+              const piece = big.subarray(sent, sent + 64 * 1024);
+              sent += piece.length;
+              if (!req.write(piece)) return void req.once('drain', pump);
+            }
+            req.end();
+          };
+          pump();
+        });
+      /** The same body with a Content-Length, sent by fetch (undici), as most clients send one. */
+      const sized = (path: string, base = small.url, body = big) =>
+        fetch(base + path, { method: 'POST', body }).then(
+          async (r) => (await r.arrayBuffer(), String(r.status)),
+          (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message,
+        );
+      const outcomes: string[] = [];
+      // Without the lingering close most of these ended in EPIPE or ECONNRESET on this machine.
+      for (let i = 0; i < 6; i++) outcomes.push(`sized ${await sized('/orders')}`, `chunked ${await chunked('/orders')}`, `early ${await sized('/orders/early-big', gw.url, below)}`);
+      expect(outcomes).toEqual(Array.from({ length: 6 }, () => ['sized 413', 'chunked 413', 'early 403']).flat());
+    } finally {
+      await small.stop('SIGKILL');
     }
   });
 

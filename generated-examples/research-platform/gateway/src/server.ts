@@ -31,7 +31,7 @@ import {
   type TryOwner,
 } from './proxy.js';
 import { RateLimiter, type QuotaVerdict, type Verdict } from './ratelimit.js';
-import { MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
+import { lingerOnClose, MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
 import { checkHead, checkVersion, mergeSlashes, routedPath, withoutParameters, type Refusal } from './uri.js';
@@ -1441,8 +1441,15 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     // once its answer is complete undici stops passing the body on and drops it, and Node then
     // reads no more of the connection, so a request after it there would wait for ever. The
     // connection closes after this answer instead, as the gateway's own refusals of a body do.
-    if (this.req.httpVersionMajor === 1 && !this.req.readableEnded && this.body !== null && !Buffer.isBuffer(this.body))
+    if (
+      this.req.httpVersionMajor === 1 &&
+      !this.req.readableEnded &&
+      this.body !== null &&
+      !Buffer.isBuffer(this.body)
+    ) {
       this.res.shouldKeepAlive = false;
+      lingerOnClose(this.req.socket);
+    }
     // gRPC answers an error "trailers-only": grpc-status among headers that end the stream. Node's
     // HTTP/2 compatibility API sends the headers first and ends the stream apart, so the status
     // goes in the trailers, where a gRPC client then reads it.
