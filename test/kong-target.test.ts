@@ -9,6 +9,7 @@ import { generate, type GatewayModel } from '../dist/index.js';
 import { gwgen, ROOT } from './helpers.js';
 import { gatewayChooser, kongChooser, show } from './route-choice.js';
 import { KongTarget, type KongCheck } from './kong-health.js';
+import { deckEnvOf, renderDeck } from './deck-render.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -19,17 +20,21 @@ interface KongDoc {
   _format_version: string;
   services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; connect_timeout?: number; write_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; regex_priority?: number; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
-  consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
+  consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; secret: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
   plugins: Array<{ name: string; tags: string[]; route?: string; consumer?: string; config?: Record<string, unknown> }>;
   certificates?: Array<{ id: string; cert: string; key: string; tags: string[] }>;
 }
 
-async function kongOf(model: string): Promise<{ text: string; doc: KongDoc; model: GatewayModel; notes: string }> {
+/**
+ * kong.yml as generated (`text`, `raw`) and as decK renders it (`doc`, what Kong loads), with
+ * every DECK_ variable it reads set to "value of DECK_<name>".
+ */
+async function kongOf(model: string): Promise<{ text: string; raw: KongDoc; doc: KongDoc; model: GatewayModel; notes: string }> {
   const result = await generate({ models: [model.includes('/') ? model : join('examples', model)], targets: ['kong'], cwd: ROOT });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   const text = result.files.find((f) => f.path === 'kong/kong.yml')!.content;
   const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
-  return { text, doc: parse(text) as KongDoc, model: result.model, notes };
+  return { text, raw: parse(text) as KongDoc, doc: parse(renderDeck(text)) as KongDoc, model: result.model, notes };
 }
 
 describe.each(examples)('kong target: %s', (example) => {
@@ -100,15 +105,14 @@ describe.each(examples)('kong target: %s', (example) => {
     }
   });
 
-  it('keeps secrets out: credentials are {vault://env/...} references', () => {
-    for (const c of k.doc.consumers ?? []) {
-      for (const cred of c.keyauth_credentials ?? []) expect(cred.key).toMatch(/^\{vault:\/\/env\/[a-z0-9-]+\}$/);
-    }
+  it("keeps secrets out: Kong takes a credential's key from the DECK_ variable decK renders it from, never from kong.yml's text", () => {
     for (const consumer of k.model.consumers.filter((c) => c.apiKeyEnv)) {
       if (!k.model.routes.some((r) => r.auth?.kind === 'apiKey')) continue;
       const kc = k.doc.consumers!.find((c) => c.username === consumer.name)!;
-      expect(kc.keyauth_credentials![0]!.key).toBe(`{vault://env/${consumer.apiKeyEnv!.toLowerCase().replace(/_/g, '-')}}`);
+      expect(kc.keyauth_credentials![0]!.key).toBe(`value of DECK_${consumer.apiKeyEnv}`);
     }
+    const credentials = (k.raw.consumers ?? []).flatMap((c) => [...(c.keyauth_credentials ?? []).map((x) => x.key), ...(c.jwt_secrets ?? []).map((x) => x.secret)]);
+    for (const secret of credentials) expect(secret).toMatch(/^\$\{\{ env "DECK_[A-Z0-9_]+" \| printf "%q" \}\}$/);
   });
 
   it('authenticates every request Kong routes to an authenticated route, a plain OPTIONS too; preflights are answered by cors first', () => {
@@ -422,6 +426,59 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
     const canary = k.doc.services.find((s) => s.name === 'v2.own-2')!;
     expect(k.doc.upstreams.find((u) => u.name === canary.host)!.targets.map((t) => t.target)).toEqual(['own-2:80']);
     for (const feature of ['agw:hasTrafficSplit to one address', 'agw:matchHeader to one address']) expect(noteOn(k.notes, feature).join('\n')).not.toMatch(/route v2\b/);
+  });
+});
+
+describe("kong target: consumer secrets (Kong resolves no {vault://} reference in a credential)", () => {
+  // Kong dereferences only fields its schema marks referenceable; keyauth_credentials.key and
+  // jwt_secrets.secret are not, so a reference there was the key itself, readable in kong.yml.
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:keyed, ex:signed ; agw:hasConsumer ex:acme, ex:deck .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:key a agw:ApiKey ; agw:keyHeader "X-Api-Key" .
+ex:jwt a agw:JWTAuthentication ; agw:issuer "https://issuer.example" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SIGNING_SECRET" .
+ex:keyed a agw:Route ; agw:routeName "keyed" ; agw:routePath "/keyed" ; agw:hasBackendService ex:s ; agw:hasAuthentication ex:key .
+ex:signed a agw:Route ; agw:routeName "signed" ; agw:routePath "/signed" ; agw:hasBackendService ex:s ; agw:hasAuthentication ex:jwt .
+ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_API_KEY" .
+ex:deck a agw:Consumer ; agw:consumerName "deckish" ; agw:apiKeyEnv "DECK_OWN_KEY" .
+`);
+  });
+
+  it('writes no {vault://} reference where Kong would take it as the key or secret itself', () => {
+    expect(k.text).not.toMatch(/key: "?\{vault:/);
+    expect(k.text).not.toMatch(/secret: "?\{vault:/);
+  });
+
+  it('decK renders each key and secret from DECK_<the variable the gateway reads>, any value reading back as itself', () => {
+    const env = { DECK_ACME_API_KEY: `k'e"y \\ with\ttab and é`, DECK_OWN_KEY: 'own', DECK_JWT_SIGNING_SECRET: 'hs256 secret' };
+    expect(Object.keys(deckEnvOf(k.text)).sort()).toEqual(Object.keys(env).sort());
+    const doc = parse(renderDeck(k.text, env)) as KongDoc;
+    const consumer = (name: string) => doc.consumers!.find((c) => c.username === name)!;
+    expect(consumer('acme').keyauth_credentials!.map((c) => c.key)).toEqual([env.DECK_ACME_API_KEY]);
+    expect(consumer('deckish').keyauth_credentials!.map((c) => c.key)).toEqual(['own']);
+    const jwt = doc.consumers!.flatMap((c) => c.jwt_secrets ?? []);
+    expect(jwt.map((j) => [j.key, j.secret])).toEqual([['https://issuer.example', 'hs256 secret']]);
+    expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
+    // decK stops when a variable is not set, rather than load an empty key.
+    expect(() => renderDeck(k.text, { ...env, DECK_OWN_KEY: undefined })).toThrow("'DECK_OWN_KEY' present in state file but not set");
+  });
+
+  it('Kong refuses kong.yml as generated, at the tag of each templated credential, so the template text is never a key', () => {
+    expect(validateKong(k.raw)).toBe(false);
+    const refused = (validateKong.errors ?? []).filter((e) => e.keyword === 'pattern').map((e) => e.instancePath);
+    expect(refused.sort()).toEqual([
+      '/consumers/0/keyauth_credentials/0/tags/3',
+      '/consumers/1/keyauth_credentials/0/tags/3',
+      '/consumers/2/jwt_secrets/0/tags/3',
+    ]);
+  });
+
+  it('NOTES.md says how to load the file and which DECK_ variable holds which secret', () => {
+    const [section] = noteOn(k.notes, 'agw:apiKeyEnv and agw:secretEnv (consumer secrets from decK)');
+    expect(section).toContain('deck file render kong.yml -o kong.rendered.yml');
+    expect(section).toContain('Applies to: consumer acme: DECK\\_ACME\\_API\\_KEY (ACME\\_API\\_KEY), consumer deckish: DECK\\_OWN\\_KEY (DECK\\_OWN\\_KEY), issuer https\\://issuer.example: DECK\\_JWT\\_SIGNING\\_SECRET (JWT\\_SIGNING\\_SECRET)');
   });
 });
 

@@ -87,8 +87,9 @@ interface KongUpstream {
 
 interface KongConsumer {
   readonly username: string;
-  readonly keyauth: readonly { key: string; tags: readonly string[] }[];
-  readonly jwt: readonly { key: string; algorithm: string; secret: string; tags: readonly string[] }[];
+  /** `env`: the DECK_ variable whose value decK writes in as the key (see deckEnvName). */
+  readonly keyauth: readonly { env: string; tags: readonly string[] }[];
+  readonly jwt: readonly { key: string; algorithm: string; secretEnv: string; tags: readonly string[] }[];
   readonly plugins: readonly KongPlugin[];
   readonly tags: readonly string[];
 }
@@ -114,6 +115,24 @@ function tagValue(text: string): string {
 export function vaultRef(envVar: string): string {
   return `{vault://env/${envVar.toLowerCase().replace(/_/g, '-')}}`;
 }
+
+/**
+ * Kong resolves `{vault://...}` references only in fields its schema marks referenceable (a
+ * certificate's cert and key are), not in consumer credentials: a keyauth_credentials key or a
+ * jwt_secrets secret written as a reference would be that literal text, a key anyone who reads
+ * kong.yml could send. Those secrets are decK env templates instead, which decK fills in from
+ * DECK_* variables (it reads no others) when it syncs the file or renders it for `kong start`.
+ */
+export function deckEnvName(envVar: string): string {
+  return envVar.startsWith('DECK_') ? envVar : `DECK_${envVar}`;
+}
+
+/**
+ * A tag on every credential whose secret is a decK template. decK renders it as
+ * "secret-from-env"; as generated it holds "/", which Kong's tags may not, so `kong start` on the
+ * unrendered file fails naming this text, rather than take the template text as the secret.
+ */
+export const DECK_RENDER_GUARD = 'secret-from-env${{/* render kong.yml with decK */}}';
 
 /** Kong requires ids on certificates: derived from the gateway's name, so regeneration keeps them. */
 const GWGEN_UUID_NAMESPACE = uuidv5('https://ggen.ai/gwgen', uuidv5.URL);
@@ -770,6 +789,10 @@ function redisConfig(host: string): ConfigEntry[] {
   ];
 }
 
+const DECK_SECRETS_FEATURE = 'agw:apiKeyEnv and agw:secretEnv (consumer secrets from decK)';
+const DECK_SECRETS_DETAIL =
+  "Kong reads {vault://...} references only in the fields its schema marks referenceable, and consumer credentials are not among them: the key-auth keys and JWT secrets in kong.yml are decK env templates. Load kong.yml with `deck gateway sync`, or render it with `deck file render kong.yml -o kong.rendered.yml` and start Kong on that, with each DECK_ variable listed here set to the value of the variable the gateway reads (in brackets). Kong refuses kong.yml as generated (a credential's tag holds the template's comment), so the template's text never becomes a key or secret";
+
 function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], redisHost: string, notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];
   const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
@@ -800,11 +823,12 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     }
     consumers.push({
       username: c.name,
-      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ key: vaultRef(c.apiKeyEnv), tags: consumerTags }] : [],
+      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ env: deckEnvName(c.apiKeyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
       jwt: [],
       plugins,
       tags: consumerTags,
     });
+    if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name) notes.push({ subject: `consumer ${c.name}: ${deckEnvName(c.apiKeyEnv)} (${c.apiKeyEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
     if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) !== c.name) {
       notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv (shared)', detail: `The consumer shares ${c.apiKeyEnv} with consumer ${keyHolder.get(c.apiKeyEnv)}; Kong holds a key once, so that key identifies ${keyHolder.get(c.apiKeyEnv)}` });
     }
@@ -828,7 +852,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
       notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${others.join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
       continue;
     }
-    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secret: vaultRef(chosen.secretEnv!), tags: credTags };
+    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secretEnv: deckEnvName(chosen.secretEnv!), tags: [...credTags, DECK_RENDER_GUARD] };
     for (const other of others) {
       notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: 'Kong holds one credential per issuer; only HS256 tokens are accepted' });
     }
@@ -836,6 +860,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     if (secrets.length > 1) {
       notes.push({ subject: `issuer ${issuer}`, feature: 'agw:secretEnv', detail: `Routes of this issuer name different HS256 secrets (${secrets.join(', ')}); Kong holds one credential per issuer and verifies with ${chosen.secretEnv}` });
     }
+    notes.push({ subject: `issuer ${issuer}: ${deckEnvName(chosen.secretEnv!)} (${chosen.secretEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
     consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
   return consumers.sort((a, b) => compareStrings(a.username, b.username));
