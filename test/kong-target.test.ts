@@ -482,6 +482,53 @@ ex:deck a agw:Consumer ; agw:consumerName "deckish" ; agw:apiKeyEnv "DECK_OWN_KE
   });
 });
 
+describe('kong target: consistent hashing hashes what the gateway hashes', () => {
+  // The gateway's key is the path parameters, else the client address (GW_HASH_HEADER aside).
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:list, ex:one, ex:item .
+ex:s a agw:BackendService ; agw:serviceName "carts" ; agw:loadBalancing "consistent-hash" ; agw:hasInstance ex:a, ex:b .
+ex:a a agw:ServiceInstance ; agw:host "carts-a" ; agw:port 8080 .
+ex:b a agw:ServiceInstance ; agw:host "carts-b" ; agw:port 8080 .
+ex:list a agw:Route ; agw:routeName "list" ; agw:routePath "/carts" ; agw:hasBackendService ex:s .
+ex:one a agw:Route ; agw:routeName "one" ; agw:routePath "/carts/{cart-id}" ; agw:hasBackendService ex:s .
+ex:item a agw:Route ; agw:routeName "item" ; agw:routePath "/carts/{cartId}/items/{itemId}" ; agw:hasBackendService ex:s .
+`);
+  });
+  const upstreamOf = (route: string) => {
+    const service = k.doc.services.find((s) => s.name === route)!;
+    return { path: service.routes[0]!.paths[0]!, upstream: k.doc.upstreams.find((u) => u.name === service.host)! as KongDoc['upstreams'][number] & { hash_on?: string; hash_on_uri_capture?: string } };
+  };
+
+  it.each([
+    ['one', '/carts/c-42', 'c-42'],
+    ['one', '/carts/c-42/', 'c-42'],
+  ])('route %s: Kong hashes a request for %s by the path parameter %s, the capture its own route matched', (route, requestPath, key) => {
+    const { path, upstream } = upstreamOf(route);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+    expect(upstream.algorithm).toBe('consistent-hashing');
+    expect(upstream.hash_on).toBe('uri_capture');
+    // Kong anchors a regex path at the start; the named capture is what get_value_to_hash reads.
+    const captures = new RegExp(`^${path.slice(1)}`).exec(requestPath)?.groups ?? {};
+    expect(captures[upstream.hash_on_uri_capture!]).toBe(key);
+  });
+
+  it('a route with several parameters hashes the whole path, which they decide, not one of them', () => {
+    expect(upstreamOf('item').upstream).toMatchObject({ name: 'item.carts.upstream', hash_on: 'path' });
+    expect(upstreamOf('item').upstream.hash_on_uri_capture).toBeUndefined();
+  });
+
+  it('a route without parameters hashes on the client address, in the upstream it shares with the service', () => {
+    expect(upstreamOf('list').upstream).toMatchObject({ name: 'carts.upstream', hash_on: 'ip' });
+  });
+
+  it('lists that Kong hashes one parameter of several, and reads no GW_HASH_HEADER', () => {
+    expect(noteOn(k.notes, 'agw:loadBalancing "consistent-hash" on a route with several parameters')[0]).toContain('Applies to: route item');
+    expect(noteOn(k.notes, 'agw:loadBalancing "consistent-hash" and GW\\_HASH\\_HEADER')[0]).toContain('Applies to: service carts');
+  });
+});
+
 describe('kong target: where its Redis is', () => {
   // Kong reads no REDIS_URL: its plugins name their Redis in kong.yml, so NOTES.md must say which.
   it('NOTES.md names every route with a Redis limiter and every tiered consumer, and a model without Redis gets no such note', async () => {

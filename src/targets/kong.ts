@@ -75,6 +75,8 @@ interface KongUpstream {
   readonly name: string;
   readonly algorithm: string;
   readonly hashOn?: string;
+  /** The named capture of the route's path whose value is hashed (hashOn "uri_capture"). */
+  readonly hashOnUriCapture?: string;
   readonly targets: readonly { target: string; weight: number; tags: readonly string[] }[];
   /**
    * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
@@ -161,8 +163,9 @@ export function kongView(model: M.GatewayModel): KongView {
   const upstreams = new Map<string, KongUpstream>();
 
   const upstreamFor = (route: M.Route, members: readonly { service: M.BackendService; weight: number }[]): string => {
-    // A breaker belongs to a route, so a route with one gets its own upstream; others share the service's.
-    const own = members.length > 1 || route.circuitBreaker !== undefined;
+    // A breaker belongs to a route, so a route with one gets its own upstream; so does a route
+    // with path parameters to a consistent-hash service, whose hash key they are. Others share the service's.
+    const own = members.length > 1 || route.circuitBreaker !== undefined || hashesParams(route, members[0]!.service);
     const name = own ? `${route.name}.${members.length > 1 ? 'split' : members[0]!.service.name}.upstream` : `${members[0]!.service.name}.upstream`;
     if (!upstreams.has(name)) upstreams.set(name, buildUpstream(name, route, members, own ? tags(`route:${route.name}`) : tags(`service:${members[0]!.service.name}`), notes));
     return name;
@@ -332,14 +335,18 @@ export function kongPath(path: string): string {
   if (routeSegments(path).length === 0) return '~/';
   const used = new Set<string>();
   const group = (param: string) => {
-    // PCRE group names: letters, digits and "_", at most 32 characters, unique in the pattern.
-    const base = param.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32);
+    const base = kongCaptureName(param);
     let name = base;
     for (let i = 2; used.has(name); i++) name = `${base.slice(0, 31 - String(i).length)}_${i}`;
     used.add(name);
     return name;
   };
   return `~${segmentsRegex(path, (param) => `(?<${group(param)}>[^/]+)`, (seg) => kongSegmentRegex(seg) ?? escapeRegex(seg))}(?:/|$)`;
+}
+
+/** A path parameter's capture group name: PCRE's letters, digits and "_", at most 32 characters (made unique in a path by kongPath). */
+export function kongCaptureName(param: string): string {
+  return param.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32);
 }
 
 /** RFC 3986's reserved characters and "%", whose escapes Kong's path normalization keeps (kong/tools/uri.lua RESERVED_CHARS). */
@@ -527,7 +534,7 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   return {
     name,
     algorithm,
-    ...(algorithm === 'consistent-hashing' ? { hashOn: 'ip' } : {}),
+    ...(algorithm === 'consistent-hashing' ? hashKey(route, primary, notes) : {}),
     targets: mergeTargets(targets),
     ...(hc
       ? {
@@ -556,6 +563,28 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
+}
+
+function hashesParams(route: M.Route, service: M.BackendService): boolean {
+  return service.loadBalancing === 'consistent-hash' && routeSegments(route.path).some(isParamSegment);
+}
+
+/**
+ * What a consistent-hash upstream hashes, as the gateway does: the route's path parameters, else
+ * the client's address. Kong hashes one named capture of the matched route's path (hash_on
+ * uri_capture, kong/runloop/balancer get_value_to_hash), so the upstream of a {param} route is its
+ * own. With several parameters no one capture is the key (the first alone, a zoom level of
+ * /tiles/{z}/{x}/{y}, would put every request that shares it on one instance): Kong hashes the
+ * whole path, which is the parameters plus the route's literals, except for a longer path under
+ * the route (listed).
+ */
+function hashKey(route: M.Route, service: M.BackendService, notes: Limitation[]): Pick<KongUpstream, 'hashOn' | 'hashOnUriCapture'> {
+  notes.push({ subject: `service ${service.name}`, feature: 'agw:loadBalancing "consistent-hash" and GW_HASH_HEADER', detail: "The gateway hashes on the header GW_HASH_HEADER names when it is set; Kong reads no such variable: to hash on that header in Kong too, set hash_on: header and hash_on_header on the service's upstreams in kong.yml (e.g. with a decK patch)" });
+  const params = routeSegments(route.path).filter(isParamSegment);
+  if (!hashesParams(route, service)) return { hashOn: 'ip' };
+  if (params.length === 1) return { hashOn: 'uri_capture', hashOnUriCapture: kongCaptureName(params[0]!.slice(1, -1)) };
+  notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing "consistent-hash" on a route with several parameters', detail: 'The gateway hashes a request by its path parameters; Kong hashes one capture or the whole path, and hashes the path here: requests with the same parameters reach one instance, except those to a longer path under the route (a request for /a/1/b/2/x may reach another instance than one for /a/1/b/2)' });
+  return { hashOn: 'path' };
 }
 
 /**
