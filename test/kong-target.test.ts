@@ -529,6 +529,25 @@ ex:item a agw:Route ; agw:routeName "item" ; agw:routePath "/carts/{cartId}/item
   });
 });
 
+describe('kong target: target weights', () => {
+  it('an instance with a share too small for Kong\'s scale keeps weight 1, never 0 (which Kong reads as "no traffic"); weight 0 stays 0', async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasTrafficSplit ex:main, ex:edge .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:stable ; agw:weight 99 .
+ex:edge a agw:TrafficSplit ; agw:hasBackendService ex:next ; agw:weight 1 .
+ex:stable a agw:BackendService ; agw:serviceName "stable" .
+ex:next a agw:BackendService ; agw:serviceName "next" ; agw:hasInstance ex:n1, ex:n2, ex:n3, ex:n4 .
+ex:n1 a agw:ServiceInstance ; agw:host "next-1" ; agw:port 80 ; agw:weight 1 .
+ex:n2 a agw:ServiceInstance ; agw:host "next-2" ; agw:port 80 ; agw:weight 100 .
+ex:n3 a agw:ServiceInstance ; agw:host "next-3" ; agw:port 80 ; agw:weight 100 .
+ex:n4 a agw:ServiceInstance ; agw:host "next-4" ; agw:port 80 ; agw:weight 0 .
+`);
+    const weights = Object.fromEntries(k.doc.upstreams.find((u) => u.name === 'r.split.upstream')!.targets.map((t) => [t.target, t.weight]));
+    expect(weights).toEqual({ 'next-1:80': 1, 'next-2:80': 50, 'next-3:80': 50, 'next-4:80': 0, 'stable:80': 9900 });
+  });
+});
+
 describe('kong target: where its Redis is', () => {
   // Kong reads no REDIS_URL: its plugins name their Redis in kong.yml, so NOTES.md must say which.
   it('NOTES.md names every route with a Redis limiter and every tiered consumer, and a model without Redis gets no such note', async () => {

@@ -500,9 +500,12 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     const instances = service.instances.length > 0 ? service.instances : [{ host: service.host, port: service.port, weight: 100 }];
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
     for (const instance of instances) {
-      // Split weight × the instance's share of its service, on Kong's 0..65535 scale.
-      // An IPv6 address is bracketed, as Kong's target syntax (host:port) needs.
-      targets.push({ target: hostPort(instance.host, instance.port), weight: Math.round((weight * 100 * instance.weight) / total), tags: upstreamTags });
+      // Split weight × the instance's share of its service, on Kong's 0..65535 scale; a share
+      // that rounds to 0 is 1, since weight 0 takes an instance out of Kong's balancing, where
+      // the gateway still sends it its share. An IPv6 address is bracketed, as Kong's target
+      // syntax (host:port) needs.
+      const share = (weight * 100 * instance.weight) / total;
+      targets.push({ target: hostPort(instance.host, instance.port), weight: share > 0 ? Math.max(1, Math.round(share)) : 0, tags: upstreamTags });
     }
   }
   const algorithm = { 'round-robin': 'round-robin', 'least-connections': 'least-connections', random: 'round-robin', 'consistent-hash': 'consistent-hashing' }[primary.loadBalancing];
