@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { gwgen, ROOT } from './helpers.js';
 import { gatewayChooser, kongChooser, show } from './route-choice.js';
 import { KongTarget, type KongCheck } from './kong-health.js';
 import { deckEnvOf, renderDeck } from './deck-render.js';
+import { buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -545,6 +546,38 @@ ex:n4 a agw:ServiceInstance ; agw:host "next-4" ; agw:port 80 ; agw:weight 0 .
 `);
     const weights = Object.fromEntries(k.doc.upstreams.find((u) => u.name === 'r.split.upstream')!.targets.map((t) => [t.target, t.weight]));
     expect(weights).toEqual({ 'next-1:80': 1, 'next-2:80': 50, 'next-3:80': 50, 'next-4:80': 0, 'stable:80': 9900 });
+  });
+});
+
+describe("kong target: a method none of a path's routes takes gets the gateway's own 405", () => {
+  const model = `
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:read .
+ex:s a agw:BackendService ; agw:serviceName "orders" ; agw:host "127.0.0.1" ; agw:port 9 .
+ex:read a agw:Route ; agw:routeName "read" ; agw:routePath "/orders" ; agw:httpMethod "GET" ; agw:hasBackendService ex:s .
+`;
+  let gw: GatewayProcess | undefined;
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  let answer: { status: number; body: string; headers: Headers };
+  beforeAll(async () => {
+    k = await kongOfText(model);
+    const file = join(mkdtempSync(join(tmpdir(), 'gwgen-kong-405-')), 'model.ttl');
+    writeFileSync(file, `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\n${model}`);
+    gw = await startGateway((await buildGateway(file)).dir, {});
+    const res = await fetch(`${gw.url}/orders`, { method: 'PUT' });
+    answer = { status: res.status, body: await res.text(), headers: res.headers };
+  }, 300_000);
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('answers with the body, content type, Allow and Cache-Control the gateway sends', () => {
+    expect(answer.status).toBe(405);
+    const refusal = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'read.method_not_allowed')!;
+    expect(refusal.methods).toContain('PUT');
+    const termination = refusal.plugins!.find((p) => p.name === 'request-termination')!.config;
+    expect(termination).toEqual({ status_code: 405, body: answer.body, content_type: answer.headers.get('content-type') });
+    const added = (refusal.plugins!.find((p) => p.name === 'response-transformer')!.config as { add: { headers: string[] } }).add.headers;
+    expect(added).toEqual([`Allow:${answer.headers.get('allow')}`, `Cache-Control:${answer.headers.get('cache-control')}`]);
   });
 });
 

@@ -436,6 +436,9 @@ export function kongRouteOrder(routes: readonly M.Route[]): { priorities: Map<st
   return { priorities: new Map(names.map((n, i) => [n, names.length - i])), refusals };
 }
 
+/** The message of the gateway's 405 (MESSAGES.methodNotAllowed in templates/gateway/src/respond.ts.hbs). */
+export const METHOD_NOT_ALLOWED = 'method not allowed on this route';
+
 /** The Kong route that answers 405 for the methods a path's routes lack (see kongRouteOrder). */
 function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]; allow: string }, priority: number, routeTags: readonly string[]): KongRoute {
   return {
@@ -446,9 +449,19 @@ function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]
     stripPath: false,
     regexPriority: priority,
     plugins: [
-      { name: 'request-termination', config: [{ key: 'status_code', value: 405 }, { key: 'message', value: 'Method not allowed' }], tags: routeTags },
+      // The gateway's own answer (templates/gateway/src/respond.ts.hbs): Kong's `message` would be
+      // {"message": ...}, a body without the `error` and `status` clients of the gateway read.
+      {
+        name: 'request-termination',
+        config: [
+          { key: 'status_code', value: 405 },
+          { key: 'body', value: JSON.stringify({ error: METHOD_NOT_ALLOWED, status: 405 }) },
+          { key: 'content_type', value: 'application/json; charset=utf-8' },
+        ],
+        tags: routeTags,
+      },
       // Kong runs the header_filter of every plugin of the route on the 405 that request-termination sends.
-      { name: 'response-transformer', config: [{ key: 'add', object: [{ key: 'headers', list: [`Allow:${refusal.allow}`] }] }], tags: routeTags },
+      { name: 'response-transformer', config: [{ key: 'add', object: [{ key: 'headers', list: [`Allow:${refusal.allow}`, 'Cache-Control:no-store'] }] }], tags: routeTags },
     ],
     tags: routeTags,
   };
