@@ -570,6 +570,11 @@ ex:read a agw:Route ; agw:routeName "read" ; agw:routePath "/orders" ; agw:httpM
     await gw?.stop();
   });
 
+  it("lists that Kong's own answers have another body than the gateway's", () => {
+    expect(noteOn(k.notes, "Error bodies of Kong's own answers")[0]).toContain('Applies to: gateway gw');
+    expect(noteOn(k.notes, "Error bodies of Kong's own answers")[0]).toContain('502, 503 and 504');
+  });
+
   it('answers with the body, content type, Allow and Cache-Control the gateway sends', () => {
     expect(answer.status).toBe(405);
     const refusal = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'read.method_not_allowed')!;

@@ -242,6 +242,10 @@ export function kongView(model: M.GatewayModel): KongView {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
   }
+  // Kong's plugins and proxy answer through kong.response.error, whose JSON body is
+  // error_template_json with the message alone: no shape of kong.yml gives the gateway's body.
+  const ownAnswers = [model.routes.some((r) => r.auth) && '401 (key-auth, jwt)', model.routes.some((r) => r.ipRestriction) && '403 (ip-restriction)', model.routes.some((r) => r.rateLimit) || model.consumers.some((c) => c.quotaTier) ? '429 (rate-limiting)' : false, '502, 503 and 504 (backend unreachable, no healthy target, timeout)'].filter(Boolean);
+  notes.push({ subject: `gateway ${model.gateway.name}`, feature: "Error bodies of Kong's own answers", detail: `Kong's own answers, ${ownAnswers.join(', ')}, have the body {"message": "..."} where the gateway sends {"error": "...", "status": N} (kong.yml's 405 routes send the gateway's); kong.conf's error_template_json can name the field error ({"error":"%s"}), not add the status` });
   const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
   const tracing = model.gateway.tracing;
