@@ -2,12 +2,15 @@
  * What decK does to a state file before it reads the YAML (go-database-reconciler
  * pkg/file/readfile.go, renderTemplate): the whole text is a Go text/template with `${{` `}}`
  * delimiters, and `env` returns a `DECK_*` variable, failing when it is not set. This renders the
- * two forms gwgen writes, `${{ env "DECK_X" | printf "%q" }}` and `${{/* comment *\/}}`, and
+ * three forms gwgen writes, `${{ env "DECK_X" | printf "%q" }}`, `${{/* comment *\/}}` and a raw
+ * string `${{`text`}}`, and
  * refuses any other action, so a template that decK would read differently cannot pass here.
  */
 export function renderDeck(text: string, env: Record<string, string | undefined> = deckEnvOf(text)): string {
   return text.replace(/\$\{\{(.*?)\}\}/gs, (whole, inner: string) => {
     if (/^\/\*.*\*\/$/s.test(inner)) return '';
+    const raw = /^`([^`]*)`$/.exec(inner);
+    if (raw) return raw[1]!;
     const call = /^ env "(DECK_[A-Z0-9_]+)" \| printf "%q" $/.exec(inner);
     if (!call) throw new Error(`not a template gwgen writes: ${whole}`);
     const value = env[call[1]!];

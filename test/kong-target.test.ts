@@ -483,6 +483,25 @@ ex:deck a agw:Consumer ; agw:consumerName "deckish" ; agw:apiKeyEnv "DECK_OWN_KE
   });
 });
 
+describe('kong target: model text that reads as a decK template', () => {
+  it("is written so that decK renders it as itself: a header value or issuer with ${{ env ... }} never reads a DECK_ variable", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r, ex:me .
+ex:a a agw:BackendService ; agw:serviceName "a" .
+ex:b a agw:BackendService ; agw:serviceName "b" .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:a ; agw:weight 100 .
+ex:canary a agw:TrafficSplit ; agw:hasBackendService ex:b ; agw:matchHeader "x-canary" ; agw:matchHeaderValue "\${{ env \\"DECK_LEAK\\" }}" .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasTrafficSplit ex:main, ex:canary .
+ex:jwt a agw:JWTAuthentication ; agw:issuer "https://i.example/\${{x}}" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SECRET" .
+ex:me a agw:Route ; agw:routeName "me" ; agw:routePath "/me" ; agw:hasBackendService ex:a ; agw:hasAuthentication ex:jwt .
+`);
+    // Only DECK_JWT_SECRET is set: decK stops at any other variable the file reads.
+    const doc = parse(renderDeck(k.text, { DECK_JWT_SECRET: 's' })) as KongDoc;
+    expect(doc.services.find((s) => s.name === 'r.b')!.routes[0]!.headers).toEqual({ 'x-canary': ['${{ env "DECK_LEAK" }}'] });
+    expect(doc.consumers!.flatMap((c) => c.jwt_secrets ?? []).map((j) => [j.key, j.secret])).toEqual([['https://i.example/${{x}}', 's']]);
+  });
+});
+
 describe('kong target: consistent hashing hashes what the gateway hashes', () => {
   // The gateway's key is the path parameters, else the client address (GW_HASH_HEADER aside).
   let k: Awaited<ReturnType<typeof kongOf>>;

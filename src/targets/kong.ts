@@ -286,13 +286,26 @@ export function kongView(model: M.GatewayModel): KongView {
   }
   return {
     gateway: model.gateway.name,
-    services: services.sort((a, b) => compareStrings(a.name, b.name)),
-    upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
-    consumers,
-    plugins: [...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, model, consumers, notes)],
+    services: deckLiteral(services.sort((a, b) => compareStrings(a.name, b.name))),
+    upstreams: deckLiteral([...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name))),
+    consumers: deckLiteral(consumers),
+    plugins: deckLiteral([...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, model, consumers, notes)]),
     certificates: mtlsCovered.size > 0 ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
+}
+
+/**
+ * decK reads all of kong.yml as a Go template, so `${{` in a value from the model (a canary's
+ * header value, an issuer) would be an action: `${{ env "DECK_X" }}` would put another secret
+ * there. Each is written as an action that prints it, a Go raw string (`${{` contains no
+ * backquote); the credentials' own templates are gwgen's and stay.
+ */
+function deckLiteral<T>(value: T): T {
+  if (typeof value === 'string') return (value === DECK_RENDER_GUARD ? value : value.replaceAll('${{', '${{`${{`}}')) as T;
+  if (Array.isArray(value)) return value.map(deckLiteral) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deckLiteral(v)])) as T;
+  return value;
 }
 
 /** Kong's longest timeout, in ms (2^31 - 2). */
