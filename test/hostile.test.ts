@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
 import { yamlFlowScalar, yamlScalar, jsonLiteral, markdownText } from '../dist/pipeline/helpers.js';
 import { ROOT, gwgen, snapshotDir, tempDir } from './helpers.js';
+import { renderDeck } from './deck-render.js';
 
 /**
  * What no generated file may hold raw: what YAML 1.1 parsers (libyaml in Kong, go-yaml in kubectl)
@@ -98,7 +99,7 @@ describe('a model with hostile strings', () => {
     const result = await generate({ models: [join('test/fixtures/valid/hostile-strings.ttl')], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
     const kong = result.files.find((f) => f.path === 'kong/kong.yml')!.content;
-    const doc = parse(kong) as { consumers: Array<{ username: string; jwt_secrets?: Array<{ key: string }>; plugins?: Array<{ tags: string[] }> }>; services: Array<{ name: string; routes: Array<{ headers?: Record<string, string[]> }> }> };
+    const doc = parse(renderDeck(kong)) as { consumers: Array<{ username: string; jwt_secrets?: Array<{ key: string }>; plugins?: Array<{ tags: string[] }> }>; services: Array<{ name: string; routes: Array<{ headers?: Record<string, string[]> }> }> };
     const issuer = 'https://issuer.example.com/"quoted": kind: Secret --- ${process.exit(1)} # c';
     const jwtConsumer = doc.consumers.find((c) => c.jwt_secrets)!;
     expect(jwtConsumer.jwt_secrets![0]!.key).toBe(issuer);

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { format } from 'prettier';
 import { parse, parseAllDocuments } from 'yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { gwgen, ROOT } from './helpers.js';
 import { gatewayChooser, kongChooser, show } from './route-choice.js';
 import { KongTarget, type KongCheck } from './kong-health.js';
+import { deckEnvOf, renderDeck } from './deck-render.js';
+import { buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/kong-declarative.schema.json'), 'utf8'));
 const validateKong = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -19,17 +21,21 @@ interface KongDoc {
   _format_version: string;
   services: Array<{ name: string; host: string; port: number; protocol: string; retries: number; read_timeout?: number; connect_timeout?: number; write_timeout?: number; client_certificate?: string; tls_verify?: boolean; tags: string[]; routes: Array<{ name: string; paths: string[]; methods?: string[]; headers?: Record<string, string[]>; strip_path: boolean; regex_priority?: number; tags: string[]; plugins?: Array<{ name: string; config: Record<string, unknown>; tags: string[] }> }> }>;
   upstreams: Array<{ name: string; algorithm: string; tags: string[]; targets: Array<{ target: string; weight: number; tags: string[] }>; healthchecks?: { active?: { http_path: string }; passive?: { unhealthy: { http_failures: number } } } }>;
-  consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
+  consumers?: Array<{ username: string; tags: string[]; keyauth_credentials?: Array<{ key: string; tags: string[] }>; jwt_secrets?: Array<{ key: string; algorithm: string; secret: string; tags: string[] }>; plugins?: Array<{ name: string; config: Record<string, unknown> }> }>;
   plugins: Array<{ name: string; tags: string[]; route?: string; consumer?: string; config?: Record<string, unknown> }>;
   certificates?: Array<{ id: string; cert: string; key: string; tags: string[] }>;
 }
 
-async function kongOf(model: string): Promise<{ text: string; doc: KongDoc; model: GatewayModel; notes: string }> {
+/**
+ * kong.yml as generated (`text`, `raw`) and as decK renders it (`doc`, what Kong loads), with
+ * every DECK_ variable it reads set to "value of DECK_<name>".
+ */
+async function kongOf(model: string): Promise<{ text: string; raw: KongDoc; doc: KongDoc; model: GatewayModel; notes: string }> {
   const result = await generate({ models: [model.includes('/') ? model : join('examples', model)], targets: ['kong'], cwd: ROOT });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   const text = result.files.find((f) => f.path === 'kong/kong.yml')!.content;
   const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
-  return { text, doc: parse(text) as KongDoc, model: result.model, notes };
+  return { text, raw: parse(text) as KongDoc, doc: parse(renderDeck(text)) as KongDoc, model: result.model, notes };
 }
 
 describe.each(examples)('kong target: %s', (example) => {
@@ -100,15 +106,14 @@ describe.each(examples)('kong target: %s', (example) => {
     }
   });
 
-  it('keeps secrets out: credentials are {vault://env/...} references', () => {
-    for (const c of k.doc.consumers ?? []) {
-      for (const cred of c.keyauth_credentials ?? []) expect(cred.key).toMatch(/^\{vault:\/\/env\/[a-z0-9-]+\}$/);
-    }
+  it("keeps secrets out: Kong takes a credential's key from the DECK_ variable decK renders it from, never from kong.yml's text", () => {
     for (const consumer of k.model.consumers.filter((c) => c.apiKeyEnv)) {
       if (!k.model.routes.some((r) => r.auth?.kind === 'apiKey')) continue;
       const kc = k.doc.consumers!.find((c) => c.username === consumer.name)!;
-      expect(kc.keyauth_credentials![0]!.key).toBe(`{vault://env/${consumer.apiKeyEnv!.toLowerCase().replace(/_/g, '-')}}`);
+      expect(kc.keyauth_credentials![0]!.key).toBe(`value of DECK_${consumer.apiKeyEnv}`);
     }
+    const credentials = (k.raw.consumers ?? []).flatMap((c) => [...(c.keyauth_credentials ?? []).map((x) => x.key), ...(c.jwt_secrets ?? []).map((x) => x.secret)]);
+    for (const secret of credentials) expect(secret).toMatch(/^\$\{\{ env "DECK_[A-Z0-9_]+" \| printf "%q" \}\}$/);
   });
 
   it('authenticates every request Kong routes to an authenticated route, a plain OPTIONS too; preflights are answered by cors first', () => {
@@ -422,6 +427,181 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
     const canary = k.doc.services.find((s) => s.name === 'v2.own-2')!;
     expect(k.doc.upstreams.find((u) => u.name === canary.host)!.targets.map((t) => t.target)).toEqual(['own-2:80']);
     for (const feature of ['agw:hasTrafficSplit to one address', 'agw:matchHeader to one address']) expect(noteOn(k.notes, feature).join('\n')).not.toMatch(/route v2\b/);
+  });
+});
+
+describe("kong target: consumer secrets (Kong resolves no {vault://} reference in a credential)", () => {
+  // Kong dereferences only fields its schema marks referenceable; keyauth_credentials.key and
+  // jwt_secrets.secret are not, so a reference there was the key itself, readable in kong.yml.
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:keyed, ex:signed ; agw:hasConsumer ex:acme, ex:deck .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:key a agw:ApiKey ; agw:keyHeader "X-Api-Key" .
+ex:jwt a agw:JWTAuthentication ; agw:issuer "https://issuer.example" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SIGNING_SECRET" .
+ex:keyed a agw:Route ; agw:routeName "keyed" ; agw:routePath "/keyed" ; agw:hasBackendService ex:s ; agw:hasAuthentication ex:key .
+ex:signed a agw:Route ; agw:routeName "signed" ; agw:routePath "/signed" ; agw:hasBackendService ex:s ; agw:hasAuthentication ex:jwt .
+ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_API_KEY" .
+ex:deck a agw:Consumer ; agw:consumerName "deckish" ; agw:apiKeyEnv "DECK_OWN_KEY" .
+`);
+  });
+
+  it('writes no {vault://} reference where Kong would take it as the key or secret itself', () => {
+    expect(k.text).not.toMatch(/key: "?\{vault:/);
+    expect(k.text).not.toMatch(/secret: "?\{vault:/);
+  });
+
+  it('decK renders each key and secret from DECK_<the variable the gateway reads>, any value reading back as itself', () => {
+    const env = { DECK_ACME_API_KEY: `k'e"y \\ with\ttab and é`, DECK_OWN_KEY: 'own', DECK_JWT_SIGNING_SECRET: 'hs256 secret' };
+    expect(Object.keys(deckEnvOf(k.text)).sort()).toEqual(Object.keys(env).sort());
+    const doc = parse(renderDeck(k.text, env)) as KongDoc;
+    const consumer = (name: string) => doc.consumers!.find((c) => c.username === name)!;
+    expect(consumer('acme').keyauth_credentials!.map((c) => c.key)).toEqual([env.DECK_ACME_API_KEY]);
+    expect(consumer('deckish').keyauth_credentials!.map((c) => c.key)).toEqual(['own']);
+    const jwt = doc.consumers!.flatMap((c) => c.jwt_secrets ?? []);
+    expect(jwt.map((j) => [j.key, j.secret])).toEqual([['https://issuer.example', 'hs256 secret']]);
+    expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
+    // decK stops when a variable is not set, rather than load an empty key.
+    expect(() => renderDeck(k.text, { ...env, DECK_OWN_KEY: undefined })).toThrow("'DECK_OWN_KEY' present in state file but not set");
+  });
+
+  it('Kong refuses kong.yml as generated, at the tag of each templated credential, so the template text is never a key', () => {
+    expect(validateKong(k.raw)).toBe(false);
+    const refused = (validateKong.errors ?? []).filter((e) => e.keyword === 'pattern').map((e) => e.instancePath);
+    expect(refused.sort()).toEqual([
+      '/consumers/0/keyauth_credentials/0/tags/3',
+      '/consumers/1/keyauth_credentials/0/tags/3',
+      '/consumers/2/jwt_secrets/0/tags/3',
+    ]);
+  });
+
+  it('NOTES.md says how to load the file and which DECK_ variable holds which secret', () => {
+    const [section] = noteOn(k.notes, 'agw:apiKeyEnv and agw:secretEnv (consumer secrets from decK)');
+    expect(section).toContain('deck file render kong.yml -o kong.rendered.yml');
+    expect(section).toContain('Applies to: consumer acme: DECK\\_ACME\\_API\\_KEY (ACME\\_API\\_KEY), consumer deckish: DECK\\_OWN\\_KEY (DECK\\_OWN\\_KEY), issuer https\\://issuer.example: DECK\\_JWT\\_SIGNING\\_SECRET (JWT\\_SIGNING\\_SECRET)');
+  });
+});
+
+describe('kong target: model text that reads as a decK template', () => {
+  it("is written so that decK renders it as itself: a header value or issuer with ${{ env ... }} never reads a DECK_ variable", async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r, ex:me .
+ex:a a agw:BackendService ; agw:serviceName "a" .
+ex:b a agw:BackendService ; agw:serviceName "b" .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:a ; agw:weight 100 .
+ex:canary a agw:TrafficSplit ; agw:hasBackendService ex:b ; agw:matchHeader "x-canary" ; agw:matchHeaderValue "\${{ env \\"DECK_LEAK\\" }}" .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasTrafficSplit ex:main, ex:canary .
+ex:jwt a agw:JWTAuthentication ; agw:issuer "https://i.example/\${{x}}" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SECRET" .
+ex:me a agw:Route ; agw:routeName "me" ; agw:routePath "/me" ; agw:hasBackendService ex:a ; agw:hasAuthentication ex:jwt .
+`);
+    // Only DECK_JWT_SECRET is set: decK stops at any other variable the file reads.
+    const doc = parse(renderDeck(k.text, { DECK_JWT_SECRET: 's' })) as KongDoc;
+    expect(doc.services.find((s) => s.name === 'r.b')!.routes[0]!.headers).toEqual({ 'x-canary': ['${{ env "DECK_LEAK" }}'] });
+    expect(doc.consumers!.flatMap((c) => c.jwt_secrets ?? []).map((j) => [j.key, j.secret])).toEqual([['https://i.example/${{x}}', 's']]);
+  });
+});
+
+describe('kong target: consistent hashing hashes what the gateway hashes', () => {
+  // The gateway's key is the path parameters, else the client address (GW_HASH_HEADER aside).
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:list, ex:one, ex:item .
+ex:s a agw:BackendService ; agw:serviceName "carts" ; agw:loadBalancing "consistent-hash" ; agw:hasInstance ex:a, ex:b .
+ex:a a agw:ServiceInstance ; agw:host "carts-a" ; agw:port 8080 .
+ex:b a agw:ServiceInstance ; agw:host "carts-b" ; agw:port 8080 .
+ex:list a agw:Route ; agw:routeName "list" ; agw:routePath "/carts" ; agw:hasBackendService ex:s .
+ex:one a agw:Route ; agw:routeName "one" ; agw:routePath "/carts/{cart-id}" ; agw:hasBackendService ex:s .
+ex:item a agw:Route ; agw:routeName "item" ; agw:routePath "/carts/{cartId}/items/{itemId}" ; agw:hasBackendService ex:s .
+`);
+  });
+  const upstreamOf = (route: string) => {
+    const service = k.doc.services.find((s) => s.name === route)!;
+    return { path: service.routes[0]!.paths[0]!, upstream: k.doc.upstreams.find((u) => u.name === service.host)! as KongDoc['upstreams'][number] & { hash_on?: string; hash_on_uri_capture?: string } };
+  };
+
+  it.each([
+    ['one', '/carts/c-42', 'c-42'],
+    ['one', '/carts/c-42/', 'c-42'],
+  ])('route %s: Kong hashes a request for %s by the path parameter %s, the capture its own route matched', (route, requestPath, key) => {
+    const { path, upstream } = upstreamOf(route);
+    expect(validateKong(k.doc), JSON.stringify(validateKong.errors)).toBe(true);
+    expect(upstream.algorithm).toBe('consistent-hashing');
+    expect(upstream.hash_on).toBe('uri_capture');
+    // Kong anchors a regex path at the start; the named capture is what get_value_to_hash reads.
+    const captures = new RegExp(`^${path.slice(1)}`).exec(requestPath)?.groups ?? {};
+    expect(captures[upstream.hash_on_uri_capture!]).toBe(key);
+  });
+
+  it('a route with several parameters hashes the whole path, which they decide, not one of them', () => {
+    expect(upstreamOf('item').upstream).toMatchObject({ name: 'item.carts.upstream', hash_on: 'path' });
+    expect(upstreamOf('item').upstream.hash_on_uri_capture).toBeUndefined();
+  });
+
+  it('a route without parameters hashes on the client address, in the upstream it shares with the service', () => {
+    expect(upstreamOf('list').upstream).toMatchObject({ name: 'carts.upstream', hash_on: 'ip' });
+  });
+
+  it('lists that Kong hashes one parameter of several, and reads no GW_HASH_HEADER', () => {
+    expect(noteOn(k.notes, 'agw:loadBalancing "consistent-hash" on a route with several parameters')[0]).toContain('Applies to: route item');
+    expect(noteOn(k.notes, 'agw:loadBalancing "consistent-hash" and GW\\_HASH\\_HEADER')[0]).toContain('Applies to: service carts');
+  });
+});
+
+describe('kong target: target weights', () => {
+  it('an instance with a share too small for Kong\'s scale keeps weight 1, never 0 (which Kong reads as "no traffic"); weight 0 stays 0', async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasTrafficSplit ex:main, ex:edge .
+ex:main a agw:TrafficSplit ; agw:hasBackendService ex:stable ; agw:weight 99 .
+ex:edge a agw:TrafficSplit ; agw:hasBackendService ex:next ; agw:weight 1 .
+ex:stable a agw:BackendService ; agw:serviceName "stable" .
+ex:next a agw:BackendService ; agw:serviceName "next" ; agw:hasInstance ex:n1, ex:n2, ex:n3, ex:n4 .
+ex:n1 a agw:ServiceInstance ; agw:host "next-1" ; agw:port 80 ; agw:weight 1 .
+ex:n2 a agw:ServiceInstance ; agw:host "next-2" ; agw:port 80 ; agw:weight 100 .
+ex:n3 a agw:ServiceInstance ; agw:host "next-3" ; agw:port 80 ; agw:weight 100 .
+ex:n4 a agw:ServiceInstance ; agw:host "next-4" ; agw:port 80 ; agw:weight 0 .
+`);
+    const weights = Object.fromEntries(k.doc.upstreams.find((u) => u.name === 'r.split.upstream')!.targets.map((t) => [t.target, t.weight]));
+    expect(weights).toEqual({ 'next-1:80': 1, 'next-2:80': 50, 'next-3:80': 50, 'next-4:80': 0, 'stable:80': 9900 });
+  });
+});
+
+describe("kong target: a method none of a path's routes takes gets the gateway's own 405", () => {
+  const model = `
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:read .
+ex:s a agw:BackendService ; agw:serviceName "orders" ; agw:host "127.0.0.1" ; agw:port 9 .
+ex:read a agw:Route ; agw:routeName "read" ; agw:routePath "/orders" ; agw:httpMethod "GET" ; agw:hasBackendService ex:s .
+`;
+  let gw: GatewayProcess | undefined;
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  let answer: { status: number; body: string; headers: Headers };
+  beforeAll(async () => {
+    k = await kongOfText(model);
+    const file = join(mkdtempSync(join(tmpdir(), 'gwgen-kong-405-')), 'model.ttl');
+    writeFileSync(file, `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\n${model}`);
+    gw = await startGateway((await buildGateway(file)).dir, {});
+    const res = await fetch(`${gw.url}/orders`, { method: 'PUT' });
+    answer = { status: res.status, body: await res.text(), headers: res.headers };
+  }, 300_000);
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it("lists that Kong's own answers have another body than the gateway's", () => {
+    expect(noteOn(k.notes, "Error bodies of Kong's own answers")[0]).toContain('Applies to: gateway gw');
+    expect(noteOn(k.notes, "Error bodies of Kong's own answers")[0]).toContain('502, 503 and 504');
+  });
+
+  it('answers with the body, content type, Allow and Cache-Control the gateway sends', () => {
+    expect(answer.status).toBe(405);
+    const refusal = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'read.method_not_allowed')!;
+    expect(refusal.methods).toContain('PUT');
+    const termination = refusal.plugins!.find((p) => p.name === 'request-termination')!.config;
+    expect(termination).toEqual({ status_code: 405, body: answer.body, content_type: answer.headers.get('content-type') });
+    const added = (refusal.plugins!.find((p) => p.name === 'response-transformer')!.config as { add: { headers: string[] } }).add.headers;
+    expect(added).toEqual([`Allow:${answer.headers.get('allow')}`, `Cache-Control:${answer.headers.get('cache-control')}`]);
   });
 });
 

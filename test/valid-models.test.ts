@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { generate } from '../dist/index.js';
 import { gwgen, ROOT, tempDir } from './helpers.js';
 import { checkOutput } from './output-checks.js';
+import { renderDeck } from './deck-render.js';
 
 /**
  * Drop-in: every test/fixtures/valid/*.ttl and examples/*.ttl validates and generates every
@@ -27,7 +28,7 @@ describe.each(models)('valid model %s', (model) => {
   it('generates Kong config that passes the schema', async () => {
     const result = await generate({ models: [model], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems, null, 2));
-    const doc = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const doc = parse(renderDeck(result.files.find((f) => f.path === 'kong/kong.yml')!.content));
     expect(validateKong(doc), JSON.stringify(validateKong.errors)).toBe(true);
   });
 });
@@ -97,12 +98,12 @@ describe('keys that several nodes share', () => {
   it('Kong holds a shared API key once (for the first consumer) and the HS256 credential of an issuer whose first route has none', async () => {
     const result = await generate({ models: ['test/fixtures/valid/shared-keys.ttl'], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
-    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    const kong = parse(renderDeck(result.files.find((f) => f.path === 'kong/kong.yml')!.content));
     const byName = (name: string) => kong.consumers.find((c: { username: string }) => c.username === name);
-    expect(byName('app').keyauth_credentials).toEqual([{ key: '{vault://env/shared-key}', tags: expect.any(Array) }]);
+    expect(byName('app').keyauth_credentials).toEqual([{ key: 'value of DECK_SHARED_KEY', tags: expect.any(Array) }]);
     expect(byName('legacy').keyauth_credentials).toBeUndefined();
     const jwt = kong.consumers.flatMap((c: { jwt_secrets?: unknown[] }) => c.jwt_secrets ?? []);
-    expect(jwt).toEqual([{ key: 'https://auth.example.com/', algorithm: 'HS256', secret: '{vault://env/jwt-secret}', tags: expect.any(Array) }]);
+    expect(jwt).toEqual([{ key: 'https://auth.example.com/', algorithm: 'HS256', secret: 'value of DECK_JWT_SECRET', tags: expect.any(Array) }]);
     const notes = result.files.find((f) => f.path === 'kong/NOTES.md')!.content;
     expect(notes).toContain('shares SHARED\\_KEY with consumer app');
   });

@@ -173,6 +173,15 @@ export const caseHelpers = {
 /** Handlebars passes its options hash as the last argument; strip it. */
 const args = (list: unknown[]) => list.slice(0, -1);
 
+/**
+ * decK renders a whole state file as a Go text/template with `${{`/`}}` delimiters, and its `env`
+ * function reads only variables named `DECK_*` (go-database-reconciler pkg/file/readfile.go).
+ */
+export function deckEnvTemplate(name: unknown): string {
+  if (typeof name !== 'string' || !/^DECK_[A-Z0-9_]+$/.test(name)) throw new Error(`deckEnv needs a DECK_ variable name, got ${JSON.stringify(name)}`);
+  return `\${{ env "${name}" | printf "%q" }}`;
+}
+
 export const HELPERS: Record<string, HelperDelegate> = {
   yaml: (value: unknown) => yamlScalar(value),
   /** `{{yamlBlock text 4}}`: multi-line text as a literal block scalar indented by 4. */
@@ -192,6 +201,12 @@ export const HELPERS: Record<string, HelperDelegate> = {
   /** A JSON document indented by two spaces (data files such as the gateway's config.json). */
   jsonPretty: (value: unknown) => jsonLiteral(value, 2),
   ts: (value: unknown) => jsonLiteral(value),
+  /**
+   * `{{deckEnv "DECK_ACME_KEY"}}`: decK's env-var template for a secret in kong.yml, written as
+   * a YAML scalar that decK renders (before it reads the YAML) into the variable's value as a
+   * double-quoted string: Go's %q escapes are YAML's, so any value reads back as itself.
+   */
+  deckEnv: (name: unknown) => deckEnvTemplate(name),
   ...Object.fromEntries(Object.entries(caseHelpers).map(([name, fn]) => [name, (s: string) => fn(s)])),
   /**
    * Text for a Markdown table cell: one line, with Markdown and HTML characters escaped, and

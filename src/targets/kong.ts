@@ -75,6 +75,8 @@ interface KongUpstream {
   readonly name: string;
   readonly algorithm: string;
   readonly hashOn?: string;
+  /** The named capture of the route's path whose value is hashed (hashOn "uri_capture"). */
+  readonly hashOnUriCapture?: string;
   readonly targets: readonly { target: string; weight: number; tags: readonly string[] }[];
   /**
    * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
@@ -87,8 +89,9 @@ interface KongUpstream {
 
 interface KongConsumer {
   readonly username: string;
-  readonly keyauth: readonly { key: string; tags: readonly string[] }[];
-  readonly jwt: readonly { key: string; algorithm: string; secret: string; tags: readonly string[] }[];
+  /** `env`: the DECK_ variable whose value decK writes in as the key (see deckEnvName). */
+  readonly keyauth: readonly { env: string; tags: readonly string[] }[];
+  readonly jwt: readonly { key: string; algorithm: string; secretEnv: string; tags: readonly string[] }[];
   readonly plugins: readonly KongPlugin[];
   readonly tags: readonly string[];
 }
@@ -114,6 +117,24 @@ function tagValue(text: string): string {
 export function vaultRef(envVar: string): string {
   return `{vault://env/${envVar.toLowerCase().replace(/_/g, '-')}}`;
 }
+
+/**
+ * Kong resolves `{vault://...}` references only in fields its schema marks referenceable (a
+ * certificate's cert and key are), not in consumer credentials: a keyauth_credentials key or a
+ * jwt_secrets secret written as a reference would be that literal text, a key anyone who reads
+ * kong.yml could send. Those secrets are decK env templates instead, which decK fills in from
+ * DECK_* variables (it reads no others) when it syncs the file or renders it for `kong start`.
+ */
+export function deckEnvName(envVar: string): string {
+  return envVar.startsWith('DECK_') ? envVar : `DECK_${envVar}`;
+}
+
+/**
+ * A tag on every credential whose secret is a decK template. decK renders it as
+ * "secret-from-env"; as generated it holds "/", which Kong's tags may not, so `kong start` on the
+ * unrendered file fails naming this text, rather than take the template text as the secret.
+ */
+export const DECK_RENDER_GUARD = 'secret-from-env${{/* render kong.yml with decK */}}';
 
 /** Kong requires ids on certificates: derived from the gateway's name, so regeneration keeps them. */
 const GWGEN_UUID_NAMESPACE = uuidv5('https://ggen.ai/gwgen', uuidv5.URL);
@@ -142,8 +163,9 @@ export function kongView(model: M.GatewayModel): KongView {
   const upstreams = new Map<string, KongUpstream>();
 
   const upstreamFor = (route: M.Route, members: readonly { service: M.BackendService; weight: number }[]): string => {
-    // A breaker belongs to a route, so a route with one gets its own upstream; others share the service's.
-    const own = members.length > 1 || route.circuitBreaker !== undefined;
+    // A breaker belongs to a route, so a route with one gets its own upstream; so does a route
+    // with path parameters to a consistent-hash service, whose hash key they are. Others share the service's.
+    const own = members.length > 1 || route.circuitBreaker !== undefined || hashesParams(route, members[0]!.service);
     const name = own ? `${route.name}.${members.length > 1 ? 'split' : members[0]!.service.name}.upstream` : `${members[0]!.service.name}.upstream`;
     if (!upstreams.has(name)) upstreams.set(name, buildUpstream(name, route, members, own ? tags(`route:${route.name}`) : tags(`service:${members[0]!.service.name}`), notes));
     return name;
@@ -220,6 +242,10 @@ export function kongView(model: M.GatewayModel): KongView {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
   }
+  // Kong's plugins and proxy answer through kong.response.error, whose JSON body is
+  // error_template_json with the message alone: no shape of kong.yml gives the gateway's body.
+  const ownAnswers = [model.routes.some((r) => r.auth) && '401 (key-auth, jwt)', model.routes.some((r) => r.ipRestriction) && '403 (ip-restriction)', model.routes.some((r) => r.rateLimit) || model.consumers.some((c) => c.quotaTier) ? '429 (rate-limiting)' : false, '502, 503 and 504 (backend unreachable, no healthy target, timeout)'].filter(Boolean);
+  notes.push({ subject: `gateway ${model.gateway.name}`, feature: "Error bodies of Kong's own answers", detail: `Kong's own answers, ${ownAnswers.join(', ')}, have the body {"message": "..."} where the gateway sends {"error": "...", "status": N} (kong.yml's 405 routes send the gateway's); kong.conf's error_template_json can name the field error ({"error":"%s"}), not add the status` });
   const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
   const tracing = model.gateway.tracing;
@@ -260,13 +286,26 @@ export function kongView(model: M.GatewayModel): KongView {
   }
   return {
     gateway: model.gateway.name,
-    services: services.sort((a, b) => compareStrings(a.name, b.name)),
-    upstreams: [...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name)),
-    consumers,
-    plugins: [...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, model, consumers, notes)],
+    services: deckLiteral(services.sort((a, b) => compareStrings(a.name, b.name))),
+    upstreams: deckLiteral([...upstreams.values()].sort((a, b) => compareStrings(a.name, b.name))),
+    consumers: deckLiteral(consumers),
+    plugins: deckLiteral([...globalPlugins(model, tags()), ...tierScopedLimits(keyAuthLimited, model, consumers, notes)]),
     certificates: mtlsCovered.size > 0 ? [{ id: certificateId, cert: vaultRef('GW_MTLS_CERT'), key: vaultRef('GW_MTLS_KEY'), tags: tags('mtls') }] : [],
     notes: groupNotes(notes),
   };
+}
+
+/**
+ * decK reads all of kong.yml as a Go template, so `${{` in a value from the model (a canary's
+ * header value, an issuer) would be an action: `${{ env "DECK_X" }}` would put another secret
+ * there. Each is written as an action that prints it, a Go raw string (`${{` contains no
+ * backquote); the credentials' own templates are gwgen's and stay.
+ */
+function deckLiteral<T>(value: T): T {
+  if (typeof value === 'string') return (value === DECK_RENDER_GUARD ? value : value.replaceAll('${{', '${{`${{`}}')) as T;
+  if (Array.isArray(value)) return value.map(deckLiteral) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deckLiteral(v)])) as T;
+  return value;
 }
 
 /** Kong's longest timeout, in ms (2^31 - 2). */
@@ -313,14 +352,18 @@ export function kongPath(path: string): string {
   if (routeSegments(path).length === 0) return '~/';
   const used = new Set<string>();
   const group = (param: string) => {
-    // PCRE group names: letters, digits and "_", at most 32 characters, unique in the pattern.
-    const base = param.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32);
+    const base = kongCaptureName(param);
     let name = base;
     for (let i = 2; used.has(name); i++) name = `${base.slice(0, 31 - String(i).length)}_${i}`;
     used.add(name);
     return name;
   };
   return `~${segmentsRegex(path, (param) => `(?<${group(param)}>[^/]+)`, (seg) => kongSegmentRegex(seg) ?? escapeRegex(seg))}(?:/|$)`;
+}
+
+/** A path parameter's capture group name: PCRE's letters, digits and "_", at most 32 characters (made unique in a path by kongPath). */
+export function kongCaptureName(param: string): string {
+  return param.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32);
 }
 
 /** RFC 3986's reserved characters and "%", whose escapes Kong's path normalization keeps (kong/tools/uri.lua RESERVED_CHARS). */
@@ -410,6 +453,9 @@ export function kongRouteOrder(routes: readonly M.Route[]): { priorities: Map<st
   return { priorities: new Map(names.map((n, i) => [n, names.length - i])), refusals };
 }
 
+/** The message of the gateway's 405 (MESSAGES.methodNotAllowed in templates/gateway/src/respond.ts.hbs). */
+export const METHOD_NOT_ALLOWED = 'method not allowed on this route';
+
 /** The Kong route that answers 405 for the methods a path's routes lack (see kongRouteOrder). */
 function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]; allow: string }, priority: number, routeTags: readonly string[]): KongRoute {
   return {
@@ -420,9 +466,19 @@ function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]
     stripPath: false,
     regexPriority: priority,
     plugins: [
-      { name: 'request-termination', config: [{ key: 'status_code', value: 405 }, { key: 'message', value: 'Method not allowed' }], tags: routeTags },
+      // The gateway's own answer (templates/gateway/src/respond.ts.hbs): Kong's `message` would be
+      // {"message": ...}, a body without the `error` and `status` clients of the gateway read.
+      {
+        name: 'request-termination',
+        config: [
+          { key: 'status_code', value: 405 },
+          { key: 'body', value: JSON.stringify({ error: METHOD_NOT_ALLOWED, status: 405 }) },
+          { key: 'content_type', value: 'application/json; charset=utf-8' },
+        ],
+        tags: routeTags,
+      },
       // Kong runs the header_filter of every plugin of the route on the 405 that request-termination sends.
-      { name: 'response-transformer', config: [{ key: 'add', object: [{ key: 'headers', list: [`Allow:${refusal.allow}`] }] }], tags: routeTags },
+      { name: 'response-transformer', config: [{ key: 'add', object: [{ key: 'headers', list: [`Allow:${refusal.allow}`, 'Cache-Control:no-store'] }] }], tags: routeTags },
     ],
     tags: routeTags,
   };
@@ -474,9 +530,12 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     const instances = service.instances.length > 0 ? service.instances : [{ host: service.host, port: service.port, weight: 100 }];
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
     for (const instance of instances) {
-      // Split weight × the instance's share of its service, on Kong's 0..65535 scale.
-      // An IPv6 address is bracketed, as Kong's target syntax (host:port) needs.
-      targets.push({ target: hostPort(instance.host, instance.port), weight: Math.round((weight * 100 * instance.weight) / total), tags: upstreamTags });
+      // Split weight × the instance's share of its service, on Kong's 0..65535 scale; a share
+      // that rounds to 0 is 1, since weight 0 takes an instance out of Kong's balancing, where
+      // the gateway still sends it its share. An IPv6 address is bracketed, as Kong's target
+      // syntax (host:port) needs.
+      const share = (weight * 100 * instance.weight) / total;
+      targets.push({ target: hostPort(instance.host, instance.port), weight: share > 0 ? Math.max(1, Math.round(share)) : 0, tags: upstreamTags });
     }
   }
   const algorithm = { 'round-robin': 'round-robin', 'least-connections': 'least-connections', random: 'round-robin', 'consistent-hash': 'consistent-hashing' }[primary.loadBalancing];
@@ -508,7 +567,7 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   return {
     name,
     algorithm,
-    ...(algorithm === 'consistent-hashing' ? { hashOn: 'ip' } : {}),
+    ...(algorithm === 'consistent-hashing' ? hashKey(route, primary, notes) : {}),
     targets: mergeTargets(targets),
     ...(hc
       ? {
@@ -537,6 +596,28 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
+}
+
+function hashesParams(route: M.Route, service: M.BackendService): boolean {
+  return service.loadBalancing === 'consistent-hash' && routeSegments(route.path).some(isParamSegment);
+}
+
+/**
+ * What a consistent-hash upstream hashes, as the gateway does: the route's path parameters, else
+ * the client's address. Kong hashes one named capture of the matched route's path (hash_on
+ * uri_capture, kong/runloop/balancer get_value_to_hash), so the upstream of a {param} route is its
+ * own. With several parameters no one capture is the key (the first alone, a zoom level of
+ * /tiles/{z}/{x}/{y}, would put every request that shares it on one instance): Kong hashes the
+ * whole path, which is the parameters plus the route's literals, except for a longer path under
+ * the route (listed).
+ */
+function hashKey(route: M.Route, service: M.BackendService, notes: Limitation[]): Pick<KongUpstream, 'hashOn' | 'hashOnUriCapture'> {
+  notes.push({ subject: `service ${service.name}`, feature: 'agw:loadBalancing "consistent-hash" and GW_HASH_HEADER', detail: "The gateway hashes on the header GW_HASH_HEADER names when it is set; Kong reads no such variable: to hash on that header in Kong too, set hash_on: header and hash_on_header on the service's upstreams in kong.yml (e.g. with a decK patch)" });
+  const params = routeSegments(route.path).filter(isParamSegment);
+  if (!hashesParams(route, service)) return { hashOn: 'ip' };
+  if (params.length === 1) return { hashOn: 'uri_capture', hashOnUriCapture: kongCaptureName(params[0]!.slice(1, -1)) };
+  notes.push({ subject: `route ${route.name}`, feature: 'agw:loadBalancing "consistent-hash" on a route with several parameters', detail: 'The gateway hashes a request by its path parameters; Kong hashes one capture or the whole path, and hashes the path here: requests with the same parameters reach one instance, except those to a longer path under the route (a request for /a/1/b/2/x may reach another instance than one for /a/1/b/2)' });
+  return { hashOn: 'path' };
 }
 
 /**
@@ -770,6 +851,10 @@ function redisConfig(host: string): ConfigEntry[] {
   ];
 }
 
+const DECK_SECRETS_FEATURE = 'agw:apiKeyEnv and agw:secretEnv (consumer secrets from decK)';
+const DECK_SECRETS_DETAIL =
+  "Kong reads {vault://...} references only in the fields its schema marks referenceable, and consumer credentials are not among them: the key-auth keys and JWT secrets in kong.yml are decK env templates. Load kong.yml with `deck gateway sync`, or render it with `deck file render kong.yml -o kong.rendered.yml` and start Kong on that, with each DECK_ variable listed here set to the value of the variable the gateway reads (in brackets). Kong refuses kong.yml as generated (a credential's tag holds the template's comment), so the template's text never becomes a key or secret";
+
 function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], redisHost: string, notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];
   const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
@@ -800,11 +885,12 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     }
     consumers.push({
       username: c.name,
-      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ key: vaultRef(c.apiKeyEnv), tags: consumerTags }] : [],
+      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ env: deckEnvName(c.apiKeyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
       jwt: [],
       plugins,
       tags: consumerTags,
     });
+    if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name) notes.push({ subject: `consumer ${c.name}: ${deckEnvName(c.apiKeyEnv)} (${c.apiKeyEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
     if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) !== c.name) {
       notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv (shared)', detail: `The consumer shares ${c.apiKeyEnv} with consumer ${keyHolder.get(c.apiKeyEnv)}; Kong holds a key once, so that key identifies ${keyHolder.get(c.apiKeyEnv)}` });
     }
@@ -828,7 +914,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
       notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${others.join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
       continue;
     }
-    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secret: vaultRef(chosen.secretEnv!), tags: credTags };
+    const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secretEnv: deckEnvName(chosen.secretEnv!), tags: [...credTags, DECK_RENDER_GUARD] };
     for (const other of others) {
       notes.push({ subject: `issuer ${issuer}`, feature: `agw:algorithm ${other}`, detail: 'Kong holds one credential per issuer; only HS256 tokens are accepted' });
     }
@@ -836,6 +922,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     if (secrets.length > 1) {
       notes.push({ subject: `issuer ${issuer}`, feature: 'agw:secretEnv', detail: `Routes of this issuer name different HS256 secrets (${secrets.join(', ')}); Kong holds one credential per issuer and verifies with ${chosen.secretEnv}` });
     }
+    notes.push({ subject: `issuer ${issuer}: ${deckEnvName(chosen.secretEnv!)} (${chosen.secretEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
     consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
   }
   return consumers.sort((a, b) => compareStrings(a.username, b.username));
