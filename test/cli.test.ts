@@ -44,6 +44,12 @@ describe('usage errors exit 2', () => {
     expect([known.exitCode, known.stdout.startsWith('Usage: gwgen audit')]).toEqual([0, true]);
   });
 
+  it.each([['generate', '--dry-run'], ['watch']])('%s refuses a second --pack (packs do not stack; the last would silently win)', async (cmd, ...rest) => {
+    const r = await gwgen([cmd, 'examples/metered-api.ttl', '--pack', 'a', '--pack', 'b', ...rest]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('a run renders with one template pack, and --pack a was given already: keep one --pack');
+  });
+
   it('a missing file is named', async () => {
     const r = await gwgen(['generate', 'no/such/model.ttl']);
     expect(r.stderr).toContain('no/such/model.ttl');

@@ -5,7 +5,7 @@ import { MANIFEST_PATH, planDrifts, summarizePlan, type WritePlan } from '../../
 import { TARGET_NAMES } from '../../targets/names.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
-import { addTargets, runInput } from './run-input.js';
+import { addTargets, onePack, runInput } from './run-input.js';
 
 interface GenerateFlags {
   out?: string;
@@ -28,7 +28,7 @@ export function registerGenerate(program: Command, run: Run): void {
     .option('--dry-run', 'print what would be created, updated and deleted; write nothing')
     .option('--force', 'overwrite files edited by hand and drop user code regions that no longer exist')
     .option('--timings', 'print the time each pipeline stage took')
-    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install)')
+    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install)', onePack)
     .addHelpText(
       'after',
       `

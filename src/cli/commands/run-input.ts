@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config.js';
 import { exitCodeFor, problem } from '../../errors.js';
 import type { GenerateInput } from '../../generate.js';
@@ -8,6 +9,13 @@ import { out } from '../output.js';
 
 /** Commander's argument parser for -t: repeated -t add up (-t kong -t istio), as a comma list does. */
 export const addTargets = (value: string, previous?: string): string => (previous === undefined ? value : `${previous},${value}`);
+
+/** One template pack per run: a second --pack would silently win over the first (packs do not stack). */
+export const onePack = (value: string, previous?: string): string => {
+  if (previous !== undefined && previous !== value)
+    throw new InvalidArgumentError(`a run renders with one template pack, and --pack ${previous} was given already: keep one --pack`);
+  return value;
+};
 
 export interface RunFlags {
   readonly out?: string;

@@ -7,7 +7,7 @@ import { summarizePlan } from '../../pipeline/write.js';
 import { watch } from '../../watch.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
-import { addTargets, runInput } from './run-input.js';
+import { addTargets, onePack, runInput } from './run-input.js';
 
 export function registerWatch(program: Command, run: Run): void {
   program
@@ -17,7 +17,7 @@ export function registerWatch(program: Command, run: Run): void {
     .option('-o, --out <dir>', 'output directory (default: "./generated", or "out" of gwgen.json)')
     .option('-t, --targets <list>', 'comma-separated targets, repeatable; default: every target the model has data for', addTargets)
     .option('--force', 'overwrite files edited by hand')
-    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install), as generate --pack does')
+    .option('--pack <name>', 'render with the templates of an installed pack (gwgen pack install), as generate --pack does', onePack)
     .addHelpText(
       'after',
       `
