@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { gatewayConfig, envName } from '../src/targets/gateway.js';
 import { otlpTracesUrl } from '../src/targets/mesh-common.js';
-import { accessLog, Backend, buildGateway, failedStart, redisServer, startGateway, TestServer, type GatewayProcess, parseAnswer, type RawAnswer } from './gateway-helpers.js';
+import { accessLog, Backend, buildGateway, failedStart, redisServer, startGateway, TestServer, type GatewayProcess, parseAnswer, rawExchange } from './gateway-helpers.js';
 import { gwgen, tempDir } from './helpers.js';
 
 /**
@@ -1049,24 +1049,6 @@ describe.skipIf(spawnSync('openssl', ['version']).status !== 0)('generated gatew
     }
   });
 });
-
-/**
- * Sends `text` on a connection of its own, as written (no client library normalises it), and
- * collects what comes back until the gateway closes the connection or `ms` pass.
- */
-function rawExchange(url: string, text: string, ms = 3000): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
-    let all = '';
-    const timer = setTimeout(() => socket.destroy(), ms);
-    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(parseAnswer(all));
-    });
-    socket.on('error', reject);
-  });
-}
 
 const WS_HEADERS = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway, parseAnswer, startGateway, TestServer, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
+import { buildGateway, parseAnswer, rawExchange, startGateway, TestServer, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * What the generated gateway passes on and what it keeps back, as a backend and a client see it
@@ -37,21 +37,6 @@ class HeaderEcho extends TestServer {
   }
 }
 
-/** Sends `text` on a connection of its own and resolves with everything until the gateway closes it. */
-function exchange(url: string, text: string): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
-    let all = '';
-    const timer = setTimeout(() => socket.destroy(), 10_000);
-    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(parseAnswer(all));
-    });
-    socket.on('error', reject);
-  });
-}
-
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
 
@@ -72,7 +57,7 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
 
   /** The request headers the backend got for one request with `headers`. */
   const upstreamHeaders = async (headers: string): Promise<IncomingMessage['headers']> => {
-    const answer = await exchange(gw.url, `GET /orders HTTP/1.1\r\nHost: shop.example\r\n${headers}Connection: close\r\n\r\n`);
+    const answer = await rawExchange(gw.url, `GET /orders HTTP/1.1\r\nHost: shop.example\r\n${headers}Connection: close\r\n\r\n`, 10_000);
     expect(answer.status).toBe(200);
     return JSON.parse(answer.body) as IncomingMessage['headers'];
   };
@@ -156,7 +141,7 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
 
   it('answers 400 at once to a malformed chunk in a request body (as nginx), and cuts the upload the backend had begun to get', async () => {
     for (const path of ['/orders/bad-chunk', '/retried/bad-chunk']) {
-      const answer = await exchange(gw.url, `POST ${path} HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\nZZ\r\nmore\r\n0\r\n\r\n`);
+      const answer = await rawExchange(gw.url, `POST ${path} HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhalf\r\nZZ\r\nmore\r\n0\r\n\r\n`, 10_000);
       expect(answer.status, path).toBe(400);
       expect(answer.headers.connection, path).toBe('close');
       expect(JSON.parse(answer.body), path).toEqual({ error: 'malformed request body', status: 400 });
@@ -255,7 +240,7 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
     });
 
     it('drops the headers named in each of its Connection lines, not in the last alone (RFC 9110 §7.6.1)', async () => {
-      const answer = await exchange(rawGw.url, 'GET /orders HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n');
+      const answer = await rawExchange(rawGw.url, 'GET /orders HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n', 10_000);
       expect(answer.status).toBe(200);
       expect(answer.body).toBe('ok');
       expect(answer.headers['x-kept']).toBe('c');

@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gwgen, tempDir } from './helpers.js';
@@ -321,6 +321,24 @@ export function parseAnswer(all: string): RawAnswer {
   const rest = end === -1 ? '' : all.slice(end + 4);
   const length = headers['content-length'] !== undefined ? Number(headers['content-length']) : rest.length;
   return { status: Number(all.slice(9, 12)), head, headers, body: rest.slice(0, length), all };
+}
+
+/**
+ * Sends `text` on a connection of its own, as written (no client library normalises it), and
+ * collects what comes back until the gateway closes the connection or `ms` pass.
+ */
+export function rawExchange(url: string, text: string, ms = 3000): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(text, 'latin1'));
+    let all = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.setEncoding('latin1').on('data', (d: string) => (all += d));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(all));
+    });
+    socket.on('error', reject);
+  });
 }
 
 /** A JWKS server on 127.0.0.1 that answers at once, cuts every connection (`down`) or never answers (`hang`), and counts its fetches. */

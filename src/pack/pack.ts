@@ -318,10 +318,10 @@ export async function loadLock(projectDir: string): Promise<{ lock?: LockFile; p
     return { problems: [problem('usage', `gwgen.lock cannot be read (${code ?? (err as Error).message})`, { location: { file }, hint: `make it a readable file; ${LOCK_HINT}` })] };
   }
   const problems: Problem[] = [];
-  const fail = (what: string) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file }, hint: LOCK_HINT }));
+  const fail = (what: string, at: { line?: number; column?: number } = {}) => problems.push(problem('usage', `gwgen.lock is invalid: ${what}`, { location: { file, ...at }, hint: LOCK_HINT }));
   const parsed = parseJsonText(text);
   if (!parsed.ok) {
-    problems.push(problem('usage', `gwgen.lock is invalid: it is not JSON (${parsed.why})`, { location: { file, line: parsed.line, column: parsed.column }, hint: LOCK_HINT }));
+    fail(`it is not JSON (${parsed.why})`, { line: parsed.line, column: parsed.column });
     return { problems };
   }
   const data = parsed.value;

@@ -330,15 +330,15 @@ export async function planWrite(
   const repeated = files.flatMap((f) => duplicateRegionIds(f.content).map(({ id }) => problem('render', `${f.path}: the template ${f.template} has the user-code region "${id}" twice, so regeneration could not tell whose code goes where`, { location: { file: f.template }, hint: 'give every gwgen:user-code region of a template its own id' })));
   if (repeated.length > 0) throw new GwgenError(repeated);
   const gwgenDir = await lstat(join(dir, '.gwgen')).catch(() => undefined);
-  if (gwgenDir?.isSymbolicLink()) {
-    const obstacle = problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' });
-    conflicts.push(obstacle);
-    obstacles.push(obstacle);
-  } else if (gwgenDir && !gwgenDir.isDirectory()) {
-    // Planned as a folder in the way of a file is: before, the run failed late, at its staging folder, with a bare ENOTDIR.
-    const obstacle = problem('hand-edited', '.gwgen is a file that gwgen did not generate, where gwgen keeps its manifest and stages its writes', { location: { file: join(dir, '.gwgen') }, hint: 'move it away, then run gwgen again (--force does not remove what gwgen did not write)' });
-    conflicts.push(obstacle);
-    obstacles.push(obstacle);
+  const gwgenObstacle = gwgenDir?.isSymbolicLink()
+    ? problem('hand-edited', '.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory', { location: { file: join(dir, '.gwgen') }, hint: 'replace the link with a directory (or remove it), then run gwgen again' })
+    : gwgenDir && !gwgenDir.isDirectory()
+      ? // Planned as a folder in the way of a file is: before, the run failed late, at its staging folder, with a bare ENOTDIR.
+        problem('hand-edited', '.gwgen is a file that gwgen did not generate, where gwgen keeps its manifest and stages its writes', { location: { file: join(dir, '.gwgen') }, hint: 'move it away, then run gwgen again (--force does not remove what gwgen did not write)' })
+      : undefined;
+  if (gwgenObstacle) {
+    conflicts.push(gwgenObstacle);
+    obstacles.push(gwgenObstacle);
   }
   if (recorded.untrusted !== undefined) {
     // Planning on without it would forget what gwgen generated before (never deleted, never recorded again).

@@ -883,16 +883,19 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
         tags: tags(`consumer:${c.name}`, `tier:${tagValue(c.quotaTier.name)}`),
       });
     }
+    // Kong holds a key once: the first consumer by name that names the variable holds it.
+    const keyEnv = c.apiKeyEnv && usesApiKeys ? c.apiKeyEnv : undefined;
+    const holder = keyEnv !== undefined ? keyHolder.get(keyEnv) : undefined;
     consumers.push({
       username: c.name,
-      keyauth: c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name ? [{ env: deckEnvName(c.apiKeyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
+      keyauth: keyEnv !== undefined && holder === c.name ? [{ env: deckEnvName(keyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
       jwt: [],
       plugins,
       tags: consumerTags,
     });
-    if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) === c.name) notes.push({ subject: `consumer ${c.name}: ${deckEnvName(c.apiKeyEnv)} (${c.apiKeyEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
-    if (c.apiKeyEnv && usesApiKeys && keyHolder.get(c.apiKeyEnv) !== c.name) {
-      notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv (shared)', detail: `The consumer shares ${c.apiKeyEnv} with consumer ${keyHolder.get(c.apiKeyEnv)}; Kong holds a key once, so that key identifies ${keyHolder.get(c.apiKeyEnv)}` });
+    if (keyEnv !== undefined && holder === c.name) notes.push({ subject: `consumer ${c.name}: ${deckEnvName(keyEnv)} (${keyEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
+    if (keyEnv !== undefined && holder !== c.name) {
+      notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv (shared)', detail: `The consumer shares ${keyEnv} with consumer ${holder}; Kong holds a key once, so that key identifies ${holder}` });
     }
     if (c.apiKeyEnv && !usesApiKeys) notes.push({ subject: `consumer ${c.name}`, feature: 'agw:apiKeyEnv', detail: 'no route uses agw:ApiKey, so no key-auth credential is written' });
   }

@@ -1441,12 +1441,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     // once its answer is complete undici stops passing the body on and drops it, and Node then
     // reads no more of the connection, so a request after it there would wait for ever. The
     // connection closes after this answer instead, as the gateway's own refusals of a body do.
-    if (
-      this.req.httpVersionMajor === 1 &&
-      !this.req.readableEnded &&
-      this.body !== null &&
-      !Buffer.isBuffer(this.body)
-    ) {
+    if (this.req.httpVersionMajor === 1 && this.streamingFromClient()) {
       this.res.shouldKeepAlive = false;
       lingerOnClose(this.req.socket);
     }
