@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessLog, Backend, buildGateway, parseAnswer, startGateway, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
+import { accessLog, Backend, buildGateway, rawExchange, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * Traffic features of the generated gateway, black-box over real sockets
@@ -50,18 +50,7 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
   });
 
   /** A WebSocket handshake on a connection of its own: what came back until the gateway closed it, or `ms` passed. */
-  const handshake = (path: string, ms: number) =>
-    new Promise<RawAnswer>((resolve, reject) => {
-      const s = connect(Number(new URL(gw.url).port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: traffic.example\r\n${WS_HEAD}\r\n`));
-      let got = '';
-      const timer = setTimeout(() => s.destroy(), ms);
-      s.setEncoding('latin1').on('data', (d: string) => (got += d));
-      s.on('close', () => {
-        clearTimeout(timer);
-        resolve(parseAnswer(got));
-      });
-      s.on('error', reject);
-    });
+  const handshake = (path: string, ms: number) => rawExchange(gw.url, `GET ${path} HTTP/1.1\r\nHost: traffic.example\r\n${WS_HEAD}\r\n`, ms);
 
   it('answers 504 when the backend never answers a WebSocket upgrade within the route timeout, and lets go of its connection', async () => {
     socket.holdUpgrade = true;
