@@ -39,7 +39,7 @@ export function yamlScalar(value: unknown): string {
     // Exponent notation ("1e-7") is a float in YAML 1.2 but a string in YAML 1.1, which needs a
     // dot: write every number in positional notation ("0.0000001").
     const text = String(value);
-    return /e/i.test(text) ? positional(value) : text;
+    return text.includes('e') ? positional(value) : text;
   }
   if (typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') return JSON.stringify(value);
@@ -82,9 +82,14 @@ function quoted(value: string): string {
 
 /** A scalar inside a flow sequence (`[a, b]`), where `,[]{}:` also end a plain scalar. */
 export function yamlFlowScalar(value: unknown): string {
+  if (typeof value !== 'string') return yamlScalar(value);
+  // A plain scalar reads back as the string itself, so a string that is not plain-safe in flow
+  // context is quoted whatever yamlScalar would decide: no call into the library for it.
+  if (!FLOW_PLAIN.test(value)) return quoted(value);
   const scalar = yamlScalar(value);
-  return typeof value === 'string' && !/^[A-Za-z0-9][A-Za-z0-9_./-]*$/.test(scalar) ? quoted(value) : scalar;
+  return FLOW_PLAIN.test(scalar) ? scalar : quoted(value);
 }
+const FLOW_PLAIN = /^[A-Za-z0-9][A-Za-z0-9_./-]*$/;
 
 /** The print width prettier formats generated files with (format.ts PRETTIER_OPTIONS). */
 const PRINT_WIDTH = 120;
