@@ -10,15 +10,23 @@ import { MESSAGES } from './respond.js';
 export interface Refusal {
   readonly status: number;
   readonly message: string;
-  /** The connection closes after the answer: how the request's body is framed is in doubt. */
+  /** The connection closes after the answer: the request's framing, or the client, is in doubt. */
   readonly close?: boolean;
 }
 
-const NO_HOST: Refusal = { status: 400, message: 'request has no Host header' };
-const MANY_HOSTS: Refusal = { status: 400, message: 'request has more than one Host header' };
-const BAD_HOST: Refusal = { status: 400, message: 'request has an invalid Host header' };
-const BAD_TARGET: Refusal = { status: 400, message: 'request target is neither a path nor an http(s) URL' };
-const CODING: Refusal = { status: 501, message: 'transfer coding not supported (only chunked is)' };
+// A request head that breaks RFC 9112 (its Host, its target, its framing) comes from a client
+// that does not speak HTTP as the gateway does, or probes where the two part: the connection
+// closes after the answer, as nginx closes it after any 400 or 501. A body in an unknown coding
+// cannot even be skipped: read on, it would be taken for the next request (and answered again).
+const NO_HOST: Refusal = { status: 400, message: 'request has no Host header', close: true };
+const MANY_HOSTS: Refusal = { status: 400, message: 'request has more than one Host header', close: true };
+const BAD_HOST: Refusal = { status: 400, message: 'request has an invalid Host header', close: true };
+const BAD_TARGET: Refusal = {
+  status: 400,
+  message: 'request target is neither a path nor an http(s) URL',
+  close: true,
+};
+const CODING: Refusal = { status: 501, message: 'transfer coding not supported (only chunked is)', close: true };
 const VERSION: Refusal = {
   status: 505,
   message: 'HTTP version not supported (only HTTP/1.0 and HTTP/1.1)',
