@@ -271,6 +271,16 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     expect(calls()).toBe(before);
   });
 
+  it('ignores the Upgrade of an HTTP/1.0 request (RFC 9110 §7.8; no WebSocket over HTTP/1.0) and answers it as a plain request, never switching', async () => {
+    const answer = await exchange(gw.url, `GET /ws HTTP/1.0\r\n${H}${WS}\r\n`, 10_000);
+    expect(answer.status).toBe(200);
+    expect(answer.closed).toBe(true);
+    const got = JSON.parse(answer.body) as { url: string; headers: IncomingMessage['headers'] };
+    expect(got.url).toBe('/ws');
+    expect(got.headers.upgrade).toBeUndefined();
+    expect(got.headers['sec-websocket-key']).toBe('dGhlIHNhbXBsZSBub25jZQ==');
+  });
+
   it('answers pipelined requests in order, a slow first one included, and an HTTP/1.0 client without chunked framing or keep-alive', async () => {
     const pipelined = await exchange(gw.url, `GET /slow/1 HTTP/1.1\r\n${H}\r\nGET /2 HTTP/1.1\r\n${H}\r\nGET /3 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 5000);
     const urls = pipelined.all.split(/(?=HTTP\/1\.1 )/).map((a) => JSON.parse(parse(a, true, 0).body).url);

@@ -27,7 +27,9 @@ function rawAnswer(
 
 /**
  * RFC 9110 §7.8 lets a server ignore an upgrade it does not take: another protocol than WebSocket
- * (curl --http2 asks for "h2c") is answered over HTTP/1.1 like any request. Node's HTTP server
+ * (curl --http2 asks for "h2c") is answered over HTTP/1.1 like any request, and so is an upgrade
+ * asked in HTTP/1.0, whose Upgrade a server must ignore (there is no WebSocket over HTTP/1.0,
+ * RFC 6455 §4.1; a backend would switch it all the same). Node's HTTP server
  * has let go of the connection for the upgrade, so the request goes back to it without its
  * Upgrade header, followed by the bytes that came after it: parsed again, it is an ordinary
  * request, its body (of either framing) and the requests after it on the connection too.
@@ -48,7 +50,11 @@ function serveAsHttp(gw: Gateway, req: IncomingMessage, socket: Socket, head: Bu
 }
 
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return serveAsHttp(gw, req, socket as Socket, head);
+  if (
+    String(req.headers.upgrade).toLowerCase() !== 'websocket' ||
+    (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)
+  )
+    return serveAsHttp(gw, req, socket as Socket, head);
   socket.on('error', () => socket.destroy());
   // The same checks of Host and request target as any request (an absolute-form target is routed by its path).
   const refusal = checkHead(req);
