@@ -245,13 +245,17 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     expect(calls()).toBe(before);
   });
 
-  it('closes the connection after refusing a request head whose Host, target or transfer coding breaks RFC 9112 (as nginx does), saying so, and answers nothing after it', async () => {
+  it('closes the connection after refusing a request head whose Host, target or transfer coding breaks RFC 9112 (as nginx does), OPTIONS * too, saying so, and answers nothing after it', async () => {
     const before = calls();
     for (const [text, status] of [
       ['GET /x HTTP/1.1\r\n\r\n', 400],
       [`GET /x HTTP/1.1\r\n${H}Host: other.example\r\n\r\n`, 400],
       ['GET /x HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
       [`GET ftp://edge.example/x HTTP/1.1\r\n${H}\r\n`, 400],
+      // The server-wide OPTIONS is a request like any other: it was answered 200 without these checks.
+      ['OPTIONS * HTTP/1.1\r\n\r\n', 400],
+      [`OPTIONS * HTTP/1.1\r\n${H}Host: other.example\r\n\r\n`, 400],
+      [`OPTIONS * HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, 501],
       // Its body cannot be framed: read on, it was taken for a next request and answered 400 too.
       [`POST /x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, 501],
     ] as const) {
@@ -263,6 +267,8 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     }
     // One of the gateway's own answers that closes the connection is its last, also when a
     // malformed request follows in the same packet (Node's parser reports it before the answer's 'finish').
+    const asterisk = await exchange(gw.url, `OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 10_000);
+    expect(asterisk.status).toBe(200);
     for (const text of [`DELETE /getonly HTTP/1.1\r\n${H}Connection: close\r\n\r\nNOT HTTP AT ALL\r\n\r\n`, `GET /x HTTP/1.1\r\n\r\nNOT HTTP AT ALL\r\n\r\n`]) {
       const answer = await exchange(gw.url, text, 10_000);
       expect(answer.closed, text).toBe(true);

@@ -601,9 +601,9 @@ export class Gateway {
     if (!(req instanceof Http2ServerRequest)) {
       const version = checkVersion(req);
       if (version !== undefined) return this.refuseHead(req, res, version);
-      if (req.url === '*') return this.asterisk(req, res);
-      const refusal = checkHead(req);
+      const refusal = checkHead(req, true);
       if (refusal !== undefined) return this.refuseHead(req, res, refusal);
+      if (req.url === '*') return this.asterisk(req, res);
     }
     const routed = routedPath(req);
     const path = routed.path;

@@ -106,11 +106,12 @@ let lastValidHost = '';
 /**
  * The checks of an HTTP/1 request's head that come before any route: its version (checkVersion),
  * exactly one valid Host (none is fine in HTTP/1.0), a target in origin or absolute form (the
- * absolute form's path and query become req.url, its authority the Host, RFC 9112 §3.2.2), and
+ * absolute form's path and query become req.url, its authority the Host, RFC 9112 §3.2.2; "*"
+ * where `asterisk`, for the server-wide OPTIONS, which must pass the same checks), and
  * no transfer coding but chunked (RFC 9112 §6.1: 501), none at all in HTTP/1.0. undefined when
  * the request may go on.
  */
-export function checkHead(req: IncomingMessage): Refusal | undefined {
+export function checkHead(req: IncomingMessage, asterisk = false): Refusal | undefined {
   const version = checkVersion(req);
   if (version !== undefined) return version;
   const raw = req.rawHeaders;
@@ -125,7 +126,7 @@ export function checkHead(req: IncomingMessage): Refusal | undefined {
     lastValidHost = host;
   }
   const url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 47 /* / */) {
+  if (url.charCodeAt(0) !== 47 /* / */ && !(asterisk && url === '*')) {
     const m = ABSOLUTE.exec(url);
     if (m === null || !validHost(m[1]!)) return BAD_TARGET;
     const rest = m[2]!;
