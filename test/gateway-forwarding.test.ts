@@ -219,18 +219,48 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
     }
   });
 
+  /** What the hand-written backend answers to an upgrade of each path (else a 200 with hop-by-hop headers). */
+  const UPGRADE_ANSWERS: Record<string, string> = {
+    // Hop-by-hop headers of the backend's own connection, and headers the gateway sets itself on this route.
+    '/live/hop':
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade, X-Private\r\nX-Private: secret\r\n' +
+      'Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: x\r\nContent-Length: 0\r\n' +
+      'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n' +
+      'Access-Control-Allow-Origin: *\r\nX-RateLimit-Limit: 5\r\n\r\n',
+    '/live/refuse':
+      'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n' +
+      'Access-Control-Allow-Origin: *\r\nContent-Length: 4\r\n\r\nnope',
+    // A 101 without Upgrade, which undici refuses (an assertion of its own).
+    '/live/bare': 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n',
+    '/live/cut': 'cut',
+  };
+
   describe('a backend naming hop-by-hop headers in several Connection lines', () => {
     let raw: NetServer;
     let rawGw: GatewayProcess;
     beforeAll(async () => {
-      // Node's HTTP server would not send two Connection lines: written by hand.
-      raw = createNetServer((s) =>
-        s.once('data', () =>
-          s.end(
-            'HTTP/1.1 200 OK\r\nX-Session-Hop: a\r\nConnection: X-Session-Hop\r\nConnection: X-Other-Hop\r\nX-Other-Hop: b\r\nX-Kept: c\r\nContent-Length: 2\r\n\r\nok',
-          ),
-        ),
-      );
+      // Node's HTTP server would not send two Connection lines, nor these answers to an upgrade: written by hand.
+      raw = createNetServer((s) => {
+        s.on('error', () => undefined);
+        let head = '';
+        const onData = (d: Buffer) => {
+          head += d.toString('latin1');
+          const end = head.indexOf('\r\n\r\n');
+          if (end === -1) return;
+          s.off('data', onData);
+          const answer = UPGRADE_ANSWERS[head.split(' ')[1]!];
+          if (answer === undefined)
+            return void s.end(
+              'HTTP/1.1 200 OK\r\nX-Session-Hop: a\r\nConnection: X-Session-Hop\r\nConnection: X-Other-Hop\r\nX-Other-Hop: b\r\nX-Kept: c\r\nContent-Length: 2\r\n\r\nok',
+            );
+          if (answer === 'cut') return void s.destroy();
+          if (!answer.startsWith('HTTP/1.1 101')) return void s.end(answer);
+          // Switched: the tunnel echoes what comes, the bytes sent with the handshake first.
+          s.write(answer + head.slice(end + 4));
+          s.on('data', (more: Buffer) => s.write(more));
+        };
+        s.on('data', onData);
+      });
       await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
       rawGw = await startGateway(dir, { GW_UPSTREAM_APP: `http://127.0.0.1:${(raw.address() as AddressInfo).port}` });
     });
@@ -246,6 +276,54 @@ describe('generated gateway: headers passed on and kept back (forwarding model)'
       expect(answer.headers['x-kept']).toBe('c');
       expect(answer.headers['x-session-hop']).toBeUndefined();
       expect(answer.headers['x-other-hop']).toBeUndefined();
+    });
+
+    const HANDSHAKE = 'Host: shop.example\r\nOrigin: https://app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    /** The header lines of an answer's head, lower-cased names, in order. */
+    const lines = (head: string) => head.split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const);
+
+    it("passes on a backend's 101 without its connection's hop-by-hop headers or a Content-Length, with one Upgrade and one Connection, and the route's own CORS and rate-limit headers in place of the backend's", async () => {
+      const socket = connect(Number(new URL(rawGw.url).port), '127.0.0.1');
+      let got = '';
+      socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+      socket.on('error', () => undefined);
+      socket.write(`GET /live/hop HTTP/1.1\r\n${HANDSHAKE}ping`);
+      // The bytes sent with the handshake come back through the tunnel.
+      await until(() => got.includes('\r\n\r\nping'), 'the 101 and the echo through the tunnel');
+      socket.destroy();
+      const head = got.slice(0, got.indexOf('\r\n\r\n'));
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+      const h = lines(head);
+      const named = (n: string) => h.filter(([k]) => k === n).map(([, v]) => v);
+      expect(named('upgrade')).toEqual(['websocket']);
+      expect(named('connection')).toEqual(['Upgrade']);
+      for (const hop of ['x-private', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'content-length', 'transfer-encoding']) expect(named(hop), hop).toEqual([]);
+      expect(named('sec-websocket-accept')).toEqual(['s3pPLMBiTxaQ9kYGzzhZRbK+xOo=']);
+      expect(named('set-cookie')).toEqual(['a=1', 'b=2']);
+      // The route's CORS policy says who may read, not the backend's "*"; the limit is the gateway's.
+      expect(named('access-control-allow-origin')).toEqual(['https://app.example']);
+      expect(named('x-ratelimit-limit')).toEqual(['1000']);
+    });
+
+    it("passes on a backend's refusal of an upgrade without its hop-by-hop headers, and answers 502 to a 101 that names no protocol or a backend that hangs up mid-handshake, without undici's words", async () => {
+      const refused = await rawExchange(rawGw.url, `GET /live/refuse HTTP/1.1\r\n${HANDSHAKE}`, 10_000);
+      expect(refused.status).toBe(403);
+      expect(refused.body).toBe('nope');
+      const h = lines(refused.head);
+      const named = (n: string) => h.filter(([k]) => k === n).map(([, v]) => v);
+      expect(named('x-private')).toEqual([]);
+      expect(named('keep-alive')).toEqual([]);
+      expect(named('connection')).toEqual(['close']);
+      expect(named('content-length')).toEqual(['4']);
+      expect(named('access-control-allow-origin')).toEqual(['https://app.example']);
+      const bare = await rawExchange(rawGw.url, `GET /live/bare HTTP/1.1\r\n${HANDSHAKE}`, 10_000);
+      expect(bare.status).toBe(502);
+      expect(JSON.parse(bare.body)).toEqual({ error: 'upstream sent an invalid response', status: 502 });
+      const cut = await rawExchange(rawGw.url, `GET /live/cut HTTP/1.1\r\n${HANDSHAKE}`, 10_000);
+      expect(cut.status).toBe(502);
+      expect(JSON.parse(cut.body)).toEqual({ error: 'upstream unreachable', status: 502 });
+      // And the gateway goes on.
+      expect((await rawExchange(rawGw.url, 'GET /orders HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n', 10_000)).status).toBe(200);
     });
   });
 });

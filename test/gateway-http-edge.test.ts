@@ -245,6 +245,48 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     expect(calls()).toBe(before);
   });
 
+  it('closes the connection after refusing a request head whose Host, target or transfer coding breaks RFC 9112 (as nginx does), OPTIONS * too, saying so, and answers nothing after it', async () => {
+    const before = calls();
+    for (const [text, status] of [
+      ['GET /x HTTP/1.1\r\n\r\n', 400],
+      [`GET /x HTTP/1.1\r\n${H}Host: other.example\r\n\r\n`, 400],
+      ['GET /x HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
+      [`GET ftp://edge.example/x HTTP/1.1\r\n${H}\r\n`, 400],
+      // The server-wide OPTIONS is a request like any other: it was answered 200 without these checks.
+      ['OPTIONS * HTTP/1.1\r\n\r\n', 400],
+      [`OPTIONS * HTTP/1.1\r\n${H}Host: other.example\r\n\r\n`, 400],
+      [`OPTIONS * HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, 501],
+      // Its body cannot be framed: read on, it was taken for a next request and answered 400 too.
+      [`POST /x HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, 501],
+    ] as const) {
+      const answer = await exchange(gw.url, text, 10_000);
+      expect(answer.status, text).toBe(status);
+      expect(answer.headers.connection, text).toBe('close');
+      expect(answer.closed, text).toBe(true);
+      expect(answer.all.split('HTTP/1.1 '), text).toHaveLength(2);
+    }
+    // One of the gateway's own answers that closes the connection is its last, also when a
+    // malformed request follows in the same packet (Node's parser reports it before the answer's 'finish').
+    const asterisk = await exchange(gw.url, `OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 10_000);
+    expect(asterisk.status).toBe(200);
+    for (const text of [`DELETE /getonly HTTP/1.1\r\n${H}Connection: close\r\n\r\nNOT HTTP AT ALL\r\n\r\n`, `GET /x HTTP/1.1\r\n\r\nNOT HTTP AT ALL\r\n\r\n`]) {
+      const answer = await exchange(gw.url, text, 10_000);
+      expect(answer.closed, text).toBe(true);
+      expect(answer.all.split('HTTP/1.1 '), text).toHaveLength(2);
+    }
+    expect(calls()).toBe(before);
+  });
+
+  it('ignores the Upgrade of an HTTP/1.0 request (RFC 9110 §7.8; no WebSocket over HTTP/1.0) and answers it as a plain request, never switching', async () => {
+    const answer = await exchange(gw.url, `GET /ws HTTP/1.0\r\n${H}${WS}\r\n`, 10_000);
+    expect(answer.status).toBe(200);
+    expect(answer.closed).toBe(true);
+    const got = JSON.parse(answer.body) as { url: string; headers: IncomingMessage['headers'] };
+    expect(got.url).toBe('/ws');
+    expect(got.headers.upgrade).toBeUndefined();
+    expect(got.headers['sec-websocket-key']).toBe('dGhlIHNhbXBsZSBub25jZQ==');
+  });
+
   it('answers pipelined requests in order, a slow first one included, and an HTTP/1.0 client without chunked framing or keep-alive', async () => {
     const pipelined = await exchange(gw.url, `GET /slow/1 HTTP/1.1\r\n${H}\r\nGET /2 HTTP/1.1\r\n${H}\r\nGET /3 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 5000);
     const urls = pipelined.all.split(/(?=HTTP\/1\.1 )/).map((a) => JSON.parse(parse(a, true, 0).body).url);

@@ -209,6 +209,22 @@ describe('generated gateway: what a slow client holds up is not the backend fail
     }
   });
 
+  it('takes an empty or blank GW_UPSTREAM_<SERVICE> as unset, like every other variable, and says at start which addresses the service keeps', async () => {
+    for (const value of ['', '  ']) {
+      const other = await startGateway(dir, { GW_UPSTREAM_BINS: bins.map((b) => b.url).join(','), GW_UPSTREAM_LEDGER_V2: ledger.url, GW_UPSTREAM_VAULT: value });
+      try {
+        const line = other
+          .stderr()
+          .split('\n')
+          .find((l) => l.includes('GW_UPSTREAM_VAULT'));
+        expect(line, JSON.stringify(value)).toBeDefined();
+        expect(JSON.parse(line!)).toMatchObject({ level: 'warn', message: expect.stringMatching(/^GW_UPSTREAM_VAULT is empty: vault keeps the model's address(es)? \(http:\/\//) });
+      } finally {
+        await other.stop('SIGKILL');
+      }
+    }
+  });
+
   it('reads spaces, a trailing "/" and weights 0..100 in GW_UPSTREAM_<SERVICE>, and warns about one that names no service', async () => {
     const other = await startGateway(dir, {
       GW_UPSTREAM_VAULT: ` ${bins[0]!.url}/ ; weight=0 , ${bins[1]!.url};weight=100 `,

@@ -5,7 +5,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DENIED, PERMITTED, type Permit } from './breaker.js';
-import { classify, HOP_BY_HOP } from './proxy.js';
+import { classify, responseHeaders } from './proxy.js';
 import { MESSAGES, rawError, type ExtraHeaders } from './respond.js';
 import { Exchange, type Gateway } from './server.js';
 import { checkHead, routedPath } from './uri.js';
@@ -27,7 +27,9 @@ function rawAnswer(
 
 /**
  * RFC 9110 §7.8 lets a server ignore an upgrade it does not take: another protocol than WebSocket
- * (curl --http2 asks for "h2c") is answered over HTTP/1.1 like any request. Node's HTTP server
+ * (curl --http2 asks for "h2c") is answered over HTTP/1.1 like any request, and so is an upgrade
+ * asked in HTTP/1.0, whose Upgrade a server must ignore (there is no WebSocket over HTTP/1.0,
+ * RFC 6455 §4.1; a backend would switch it all the same). Node's HTTP server
  * has let go of the connection for the upgrade, so the request goes back to it without its
  * Upgrade header, followed by the bytes that came after it: parsed again, it is an ordinary
  * request, its body (of either framing) and the requests after it on the connection too.
@@ -48,7 +50,11 @@ function serveAsHttp(gw: Gateway, req: IncomingMessage, socket: Socket, head: Bu
 }
 
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return serveAsHttp(gw, req, socket as Socket, head);
+  if (
+    String(req.headers.upgrade).toLowerCase() !== 'websocket' ||
+    (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)
+  )
+    return serveAsHttp(gw, req, socket as Socket, head);
   socket.on('error', () => socket.destroy());
   // The same checks of Host and request target as any request (an absolute-form target is routed by its path).
   const refusal = checkHead(req);
@@ -127,20 +133,41 @@ const EARLY_BYTES = 64 * 1024;
 
 const REFUSAL_BODY_BYTES = 64 * 1024;
 
-/** The backend's refusal of an upgrade (401, 403, 426 …) as it came, hop-by-hop headers aside. */
-function answerAsBackend(ex: Exchange, socket: Duplex, status: number, raw: (Buffer | string)[], body: Buffer): void {
+/**
+ * The backend's answer to an upgrade, as the client gets it: its headers as on any proxied answer
+ * (responseHeaders: hop-by-hop ones out, those its Connection lines name too, its CORS headers
+ * where the route has a policy of its own, the gateway's X-RateLimit-* and CORS headers in), and
+ * no Content-Length (a 101 has none, RFC 9110 §8.6; a refusal gets its own).
+ */
+function answerHead(ex: Exchange, status: number, raw: (Buffer | string)[]): string[] {
+  const headers = responseHeaders(raw as Buffer[], ex.extra, ex.runtime.cors !== undefined);
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString();
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'content-length') continue;
-    lines.push(`${name}: ${raw[i + 1]!.toString()}`);
-  }
-  const own = ex.extra ?? [];
-  for (let i = 0; i < own.length; i += 2) lines.push(`${own[i]}: ${own[i + 1]}`);
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i]!.length !== 14 || headers[i]!.toLowerCase() !== 'content-length')
+      lines.push(`${headers[i]}: ${headers[i + 1]}`);
+  return lines;
+}
+
+/** The backend's refusal of an upgrade (401, 403, 426 …) as it came, its first 64 KiB of body. */
+function answerAsBackend(ex: Exchange, socket: Duplex, status: number, raw: (Buffer | string)[], body: Buffer): void {
+  const lines = answerHead(ex, status, raw);
   lines.push(`content-length: ${body.length}`, 'connection: close');
   socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]));
   ex.finish(status);
+}
+
+/**
+ * The header of a backend's 101, whose Upgrade and Connection are hop-by-hop and so written anew
+ * (as nginx and Envoy do): a Keep-Alive, Transfer-Encoding or a header the backend's Connection
+ * names is its own connection's business, not the client's.
+ */
+function switchHead(ex: Exchange, raw: (Buffer | string)[]): string {
+  let upgrade = 'websocket';
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 7 && raw[i]!.toString().toLowerCase() === 'upgrade') upgrade = raw[i + 1]!.toString();
+  const lines = answerHead(ex, 101, raw);
+  lines.push(`upgrade: ${upgrade}`, 'connection: Upgrade');
+  return lines.join('\r\n') + '\r\n\r\n';
 }
 
 function connect(gw: Gateway, ex: Exchange, socket: Duplex, early: EarlyBytes, path: string, query: string): void {
@@ -235,21 +262,17 @@ function connect(gw: Gateway, ex: Exchange, socket: Duplex, early: EarlyBytes, p
         return;
       }
       settle(false, false);
-      if (!ex.done) ex.fail(502, `${MESSAGES.badGateway}: ${err.message}`);
+      // An answer that does not parse (a 101 without Upgrade, a length with a chunked coding) is
+      // the backend's fault as for any request, and undici's words for it are no client's business.
+      if (!ex.done) ex.fail(502, classify(err) === 'error' ? MESSAGES.invalidAnswer : MESSAGES.badGateway);
     },
-    onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[], upstream: Duplex) {
+    onUpgrade(_statusCode: number, rawHeaders: Buffer[] | string[], upstream: Duplex) {
       settle(true, true);
       if (ex.done || socket.destroyed) {
         upstream.destroy();
         return;
       }
-      const lines = [`HTTP/1.1 ${statusCode} Switching Protocols`];
-      for (let i = 0; i < rawHeaders.length; i += 2)
-        lines.push(`${rawHeaders[i]!.toString()}: ${rawHeaders[i + 1]!.toString()}`);
-      // The gateway's own headers of the exchange (X-RateLimit-*, CORS), as on any proxied answer.
-      const own = ex.extra ?? [];
-      for (let i = 0; i < own.length; i += 2) lines.push(`${own[i]}: ${own[i + 1]}`);
-      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      socket.write(switchHead(ex, rawHeaders), 'latin1');
       early.flushTo(upstream);
       gw.tunnels.add(socket);
       const close = () => {

@@ -289,6 +289,13 @@ export class Gateway {
     for (const name of Object.keys(this.env).sort())
       if (name.startsWith('GW_UPSTREAM_') && !overrides.has(name))
         warn(`${name} names no service of this gateway (${[...overrides].join(', ')}): it is ignored`);
+    // Empty is unset, as for every variable of the gateway (a template's `value: ""` where nothing
+    // was filled in), but an operator who meant an address should hear where traffic goes instead.
+    for (const s of this.config.services)
+      if (this.env[s.env]?.trim() === '')
+        warn(
+          `${s.env} is empty: ${s.name} keeps the model's address${s.instances.length === 1 ? '' : 'es'} (${s.instances.map((i) => i.url).join(', ')})`,
+        );
     const strict = this.config.services.filter((s) => s.mtls === 'STRICT').map((s) => s.name);
     if (strict.length > 0 && this.settings.mtls === undefined)
       warn(
@@ -393,9 +400,11 @@ export class Gateway {
     socket.pause();
     const answer = (): void => {
       // Node's own 'finish' listener, which runs before this one, has handed the socket to the
-      // next pipelined answer, or ended it after a closing one.
+      // next pipelined answer, or ended it after a closing one. Until then the socket is an
+      // answer's, also one written whole (writableFinished) whose 'finish' is still to come: the
+      // gateway's own answers are written at once, and one that closes the connection must be the last.
       const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (pending != null && !pending.writableFinished) {
+      if (pending != null) {
         pending.once('finish', answer);
         return;
       }
@@ -592,9 +601,9 @@ export class Gateway {
     if (!(req instanceof Http2ServerRequest)) {
       const version = checkVersion(req);
       if (version !== undefined) return this.refuseHead(req, res, version);
-      if (req.url === '*') return this.asterisk(req, res);
-      const refusal = checkHead(req);
+      const refusal = checkHead(req, true);
       if (refusal !== undefined) return this.refuseHead(req, res, refusal);
+      if (req.url === '*') return this.asterisk(req, res);
     }
     const routed = routedPath(req);
     const path = routed.path;

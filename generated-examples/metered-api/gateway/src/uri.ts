@@ -10,15 +10,23 @@ import { MESSAGES } from './respond.js';
 export interface Refusal {
   readonly status: number;
   readonly message: string;
-  /** The connection closes after the answer: how the request's body is framed is in doubt. */
+  /** The connection closes after the answer: the request's framing, or the client, is in doubt. */
   readonly close?: boolean;
 }
 
-const NO_HOST: Refusal = { status: 400, message: 'request has no Host header' };
-const MANY_HOSTS: Refusal = { status: 400, message: 'request has more than one Host header' };
-const BAD_HOST: Refusal = { status: 400, message: 'request has an invalid Host header' };
-const BAD_TARGET: Refusal = { status: 400, message: 'request target is neither a path nor an http(s) URL' };
-const CODING: Refusal = { status: 501, message: 'transfer coding not supported (only chunked is)' };
+// A request head that breaks RFC 9112 (its Host, its target, its framing) comes from a client
+// that does not speak HTTP as the gateway does, or probes where the two part: the connection
+// closes after the answer, as nginx closes it after any 400 or 501. A body in an unknown coding
+// cannot even be skipped: read on, it would be taken for the next request (and answered again).
+const NO_HOST: Refusal = { status: 400, message: 'request has no Host header', close: true };
+const MANY_HOSTS: Refusal = { status: 400, message: 'request has more than one Host header', close: true };
+const BAD_HOST: Refusal = { status: 400, message: 'request has an invalid Host header', close: true };
+const BAD_TARGET: Refusal = {
+  status: 400,
+  message: 'request target is neither a path nor an http(s) URL',
+  close: true,
+};
+const CODING: Refusal = { status: 501, message: 'transfer coding not supported (only chunked is)', close: true };
 const VERSION: Refusal = {
   status: 505,
   message: 'HTTP version not supported (only HTTP/1.0 and HTTP/1.1)',
@@ -98,11 +106,12 @@ let lastValidHost = '';
 /**
  * The checks of an HTTP/1 request's head that come before any route: its version (checkVersion),
  * exactly one valid Host (none is fine in HTTP/1.0), a target in origin or absolute form (the
- * absolute form's path and query become req.url, its authority the Host, RFC 9112 §3.2.2), and
+ * absolute form's path and query become req.url, its authority the Host, RFC 9112 §3.2.2; "*"
+ * where `asterisk`, for the server-wide OPTIONS, which must pass the same checks), and
  * no transfer coding but chunked (RFC 9112 §6.1: 501), none at all in HTTP/1.0. undefined when
  * the request may go on.
  */
-export function checkHead(req: IncomingMessage): Refusal | undefined {
+export function checkHead(req: IncomingMessage, asterisk = false): Refusal | undefined {
   const version = checkVersion(req);
   if (version !== undefined) return version;
   const raw = req.rawHeaders;
@@ -117,7 +126,7 @@ export function checkHead(req: IncomingMessage): Refusal | undefined {
     lastValidHost = host;
   }
   const url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 47 /* / */) {
+  if (url.charCodeAt(0) !== 47 /* / */ && !(asterisk && url === '*')) {
     const m = ABSOLUTE.exec(url);
     if (m === null || !validHost(m[1]!)) return BAD_TARGET;
     const rest = m[2]!;

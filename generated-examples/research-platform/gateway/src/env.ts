@@ -194,7 +194,8 @@ export function upstreamsOf(
   env: NodeJS.ProcessEnv = process.env,
 ): { url: string; weight: number }[] {
   const raw = env[service.env];
-  if (!raw) return service.instances.map((i) => ({ ...i }));
+  // Empty (or blank) is unset, as for every variable here; the gateway says so at start.
+  if (raw === undefined || raw.trim() === '') return service.instances.map((i) => ({ ...i }));
   const form = 'a comma list of http(s)://host[:port][;weight=N], N a whole number 0..100';
   const bad = (what: string) => new Error(`${service.env}: ${what}: write ${form}`);
   const instances = raw
