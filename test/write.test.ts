@@ -534,6 +534,23 @@ describe('CRLF line ends (a Windows checkout with core.autocrlf)', () => {
     expect((await planWrite(dir, [gen('v2'), file('k8s/a.yaml', 'a: 2\n')], base)).unchanged).toEqual(['k8s/a.yaml', 'src/hooks.ts']);
   });
 
+  it('a file with mixed line ends (CRLF lines pasted into a region) is unchanged: --check passes and generate leaves its bytes alone', async () => {
+    const out = tempDir();
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', model, '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const mixed = readFileSync(hooks, 'utf8').replace('  // gwgen:user-code-end before-proxy', '  // pasted from a Windows clipboard\r\n  void 0;\r\n  // gwgen:user-code-end before-proxy');
+    expect(mixed).toContain('\r\n');
+    writeFileSync(hooks, mixed);
+    const check = await gwgen(['generate', model, '-o', out, '--check']);
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    const run = await gwgen(['generate', model, '-o', out]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain(' 0 updated');
+    // Before, the user's CRLF lines were rewritten to LF on a run with nothing to change.
+    expect(readFileSync(hooks, 'utf8')).toBe(mixed);
+  });
+
   it('a real edit of a CRLF file is still a hand edit', async () => {
     const dir = tempDir();
     await write(dir, [file('k8s/a.yaml', 'a: 1\n')]);

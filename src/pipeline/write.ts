@@ -411,7 +411,9 @@ export async function planWrite(
     contents.set(file.path, written);
     entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
-    else if (onDisk === written) unchanged.push(file.path);
+    // Compared without line ends and BOM: a file whose lines end in a mix of LF and CRLF (CRLF lines
+    // pasted into a region) says what gwgen would write, and is left as it is.
+    else if (onDiskLf === content) unchanged.push(file.path);
     else {
       update.push(file.path);
       if (found.kind === 'file' && found.linkTo !== undefined) {
