@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { execa } from 'execa';
 import { join } from 'node:path';
@@ -473,6 +473,38 @@ describe('user code and the manifest', () => {
     symlinkSync(elsewhere, join(dir, '.gwgen'));
     const plan = await planWrite(dir, [file('a.txt', 'A\n')], base);
     expect(plan.obstacles.map((c) => c.message)).toEqual(['.gwgen is a symbolic link, where gwgen keeps its manifest and stages its writes: writing through it could leave the output directory']);
+  });
+});
+
+/** Whether this process may mount a tmpfs (root on Linux, outside most containers' limits). */
+function canMount(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const probe = tempDir();
+  if (spawnSync('mount', ['-t', 'tmpfs', 'none', probe]).status !== 0) return false;
+  return spawnSync('umount', [probe]).status === 0;
+}
+
+describe.skipIf(!canMount())('a folder of DIR on another file system (a mount point)', () => {
+  it('is named as such, with a hint that fits (EXDEV), and DIR is left as it was', async () => {
+    const out = tempDir();
+    const metered = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', metered, '-o', out])).exitCode).toBe(0);
+    const kong = join(out, 'kong');
+    const saved = tempDir();
+    cpSync(kong, saved, { recursive: true });
+    expect(spawnSync('mount', ['-t', 'tmpfs', 'none', kong]).status).toBe(0);
+    try {
+      cpSync(saved, kong, { recursive: true });
+      const before = snapshotDir(out);
+      const r = await gwgen(['generate', join(ROOT, 'examples/mesh-shop.ttl'), '-o', out]);
+      expect(r.exitCode).toBe(1);
+      // Before: "writing failed ... EXDEV: cross-device link not permitted", hint "check permissions and free space".
+      expect(r.stderr).toContain(`${kong}: error: kong is on another file system than ${join(out, '.gwgen')}`);
+      expect(r.stderr).toContain('mount the whole output directory');
+      expect(snapshotDir(out)).toEqual(before);
+    } finally {
+      spawnSync('umount', [kong]);
+    }
   });
 });
 

@@ -634,6 +634,8 @@ async function commit(plan: WritePlan): Promise<void> {
       if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
     }
     const why = (err as Error).message;
+    const crossDevice = kept ? undefined : crossDeviceProblem(plan.dir, staging, err);
+    if (crossDevice) throw new GwgenError(crossDevice);
     throw new GwgenError(
       kept
         ? problem('write', `writing to ${plan.dir} failed (${why}), and ${failed.length} file${failed.length > 1 ? 's' : ''} could not be put back (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ' …' : ''})`, { location: { file: plan.dir }, hint: `fix the permissions of the output directory and run gwgen again: it finishes the undo from ${staging}` })
@@ -644,6 +646,23 @@ async function commit(plan: WritePlan): Promise<void> {
   await rm(join(staging, JOURNAL));
   await rm(staging, { recursive: true, force: true });
   for (const path of plan.delete) await removeEmptyParents(plan.dir, inside(plan.dir, path));
+}
+
+/**
+ * A rename that failed because a folder of DIR is a mount point of another file system (EXDEV):
+ * every file is staged in DIR/.gwgen and renamed into place, which no file system does across
+ * devices. Said as such, since "check permissions and free space" would send the user elsewhere.
+ */
+function crossDeviceProblem(dir: string, staging: string, err: unknown): Problem | undefined {
+  const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
+  if (code !== 'EXDEV') return undefined;
+  const target = [path, dest].find((p): p is string => typeof p === 'string' && !p.startsWith(staging)) ?? dir;
+  const folder = dirname(target);
+  const shown = relative(resolve(dir), folder).split(sep).join('/') || '.';
+  return problem('write', `${shown} is on another file system than ${join(dir, '.gwgen')} (a mount point inside the output directory): gwgen stages every file in .gwgen and renames it into place, which cannot cross file systems, so nothing was changed`, {
+    location: { file: folder },
+    hint: 'mount the whole output directory rather than a folder inside it (or generate elsewhere and copy the files over)',
+  });
 }
 
 /** Writes a file and syncs it to the disk before anything depends on it (the journal). */
