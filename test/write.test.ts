@@ -410,6 +410,21 @@ describe('user code and the manifest', () => {
     expect(plan.conflicts).toEqual([]);
   });
 
+  it('a region of the user\'s own (copied markers, a new id) is named as no region gwgen generates, not as one that "no longer exists"', async () => {
+    const out = tempDir();
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', model, '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const text = readFileSync(hooks, 'utf8');
+    writeFileSync(hooks, `${text}// gwgen:user-code-begin helpers\nexport const mine = 1;\n// gwgen:user-code-end helpers\n`);
+    const r = await gwgen(['generate', model, '-o', out]);
+    expect(r.exitCode).toBe(3);
+    const line = text.split('\n').length;
+    expect(r.stderr).toContain(`${hooks}:${line}: error: gateway/src/hooks.ts: "helpers" is not one of the user code regions gwgen generates in this file (imports, before-proxy, after-response), so its code would be lost`);
+    expect(r.stderr).not.toContain('no longer exists');
+    expect(readFileSync(hooks, 'utf8')).toContain('export const mine = 1;');
+  });
+
   it('a region id twice on disk is a conflict; twice in a template is an error', async () => {
     const dir = tempDir();
     await write(dir, [hooks('v1')]);

@@ -400,7 +400,15 @@ export async function planWrite(
       const carried = carryUserCode(content, onDiskLf, (id, body) => untouched || templateBody(known, id, body));
       content = carried.content;
       for (const id of carried.dropped) {
-        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path), line: regionLine(onDiskLf, id) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
+        const where = { location: { file: join(dir, file.path), line: regionLine(onDiskLf, id) } };
+        // Markers copied to make a region of one's own are no region gwgen generated: "no longer" would mislead.
+        if (known?.template_regions !== undefined && !(id in known.template_regions)) {
+          const ids = [...userRegions(file.content).keys()];
+          const theirs = ids.length > 0 ? `one of the user code regions gwgen generates in this file (${ids.join(', ')})` : 'a user code region gwgen generates (this file has none)';
+          conflicts.push(problem('hand-edited', `${file.path}: "${id}" is not ${theirs}, so its code would be lost`, { ...where, hint: ids.length > 0 ? 'move the code into one of those regions, or pass --force to drop it' : 'move the code elsewhere, or pass --force to drop it' }));
+        } else {
+          conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { ...where, hint: 'move the code elsewhere, or pass --force to drop it' }));
+        }
       }
       for (const { id, line } of duplicateRegionIds(onDiskLf)) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path), line }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
