@@ -280,6 +280,18 @@ describe('the output lock', () => {
     expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir, '--check'])).exitCode).toBe(0);
   });
 
+  it('a run killed outright (kill -9) just as it took the lock leaves its lock and the copy it linked from; the next run removes both', async () => {
+    const dir = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+    const killed = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'link', 1, 'SIGKILL');
+    expect(killed.signal).toBe('SIGKILL');
+    expect(readdirSync(join(dir, '.gwgen')).filter((n) => n.startsWith('lock-'))).toHaveLength(1);
+    const next = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir]);
+    expect(next.exitCode, next.stderr).toBe(0);
+    // Before, lock-<pid>-<time> stayed in .gwgen for good.
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+  });
+
   it('a .gwgen folder gwgen may not write to is a write error (exit 1) naming it, not an internal error', async () => {
     const { dir, run } = await unprivilegedOutput();
     const before = snapshotDir(dir);
@@ -343,7 +355,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** Runs the CLI in a child whose `call` (fs/promises) sends the process a SIGINT right after its `at`-th call returns. */
-async function interruptedCli(args: string[], call: 'link' | 'rename', at: number): Promise<{ signal: string | null; stderr: string }> {
+async function interruptedCli(args: string[], call: 'link' | 'rename', at: number, signal: 'SIGINT' | 'SIGKILL' = 'SIGINT'): Promise<{ signal: string | null; stderr: string }> {
   const preload = join(tempDir(), 'interrupt.mjs');
   writeFileSync(
     preload,
@@ -353,7 +365,7 @@ async function interruptedCli(args: string[], call: 'link' | 'rename', at: numbe
     let n = 0;
     fsp.${call} = async (...args) => {
       const result = await original(...args);
-      if (++n === ${at}) process.kill(process.pid, 'SIGINT');
+      if (++n === ${at}) process.kill(process.pid, '${signal}');
       return result;
     };
     syncBuiltinESMExports();`,

@@ -576,6 +576,8 @@ const STAGING = /^staging-(\d+)-(\d+)$/;
 /** The names commit() gives staged and backed-up files: a journal naming anything else is not gwgen's. */
 const STAGED_NAME = /^\d+\.(new|old|deleted)$/;
 const LOCK = 'lock';
+/** The name a lock is written under before it is linked into place (takeLock). */
+const LOCK_ASIDE = /^lock-(\d+)-\d+$/;
 /** A lock older than this is stale whatever its pid (a run writes in seconds; pids are reused). */
 const LOCK_STALE_MS = 10 * 60_000;
 
@@ -756,6 +758,7 @@ function isJournal(value: unknown): value is Journal {
  * gwgen's (a path outside the staging folder) is not acted on. Returns how many runs were undone.
  */
 export async function recoverInterruptedWrites(dir: string): Promise<number> {
+  await removeOrphanedLockFiles(dir);
   let undone = 0;
   for (const staging of await stagingFolders(dir)) {
     try {
@@ -788,6 +791,21 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
     }
   }
   return undone;
+}
+
+/**
+ * The files `lock-<pid>-<time>` that takeLock writes aside and removes within milliseconds: one
+ * killed outright (kill -9) in that moment leaves its file for good. Called holding the lock; a
+ * file whose process is gone is removed (one of a run on another host that is taking the lock
+ * right now only makes that run try again: the lock itself is a separate link).
+ */
+async function removeOrphanedLockFiles(dir: string): Promise<void> {
+  const gwgenDir = join(dir, '.gwgen');
+  const names = await readdir(gwgenDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = LOCK_ASIDE.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) await rm(join(gwgenDir, name), { force: true });
+  }
 }
 
 /**
