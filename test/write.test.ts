@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { execa } from 'execa';
 import { join } from 'node:path';
@@ -280,6 +280,18 @@ describe('the output lock', () => {
     expect((await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir, '--check'])).exitCode).toBe(0);
   });
 
+  it('a run killed outright (kill -9) just as it took the lock leaves its lock and the copy it linked from; the next run removes both', async () => {
+    const dir = tempDir();
+    expect((await gwgen(['generate', 'examples/metered-api.ttl', '-o', dir])).exitCode).toBe(0);
+    const killed = await interruptedCli(['generate', 'examples/mesh-shop.ttl', '-o', dir], 'link', 1, 'SIGKILL');
+    expect(killed.signal).toBe('SIGKILL');
+    expect(readdirSync(join(dir, '.gwgen')).filter((n) => n.startsWith('lock-'))).toHaveLength(1);
+    const next = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir]);
+    expect(next.exitCode, next.stderr).toBe(0);
+    // Before, lock-<pid>-<time> stayed in .gwgen for good.
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
+  });
+
   it('a .gwgen folder gwgen may not write to is a write error (exit 1) naming it, not an internal error', async () => {
     const { dir, run } = await unprivilegedOutput();
     const before = snapshotDir(dir);
@@ -343,7 +355,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** Runs the CLI in a child whose `call` (fs/promises) sends the process a SIGINT right after its `at`-th call returns. */
-async function interruptedCli(args: string[], call: 'link' | 'rename', at: number): Promise<{ signal: string | null; stderr: string }> {
+async function interruptedCli(args: string[], call: 'link' | 'rename', at: number, signal: 'SIGINT' | 'SIGKILL' = 'SIGINT'): Promise<{ signal: string | null; stderr: string }> {
   const preload = join(tempDir(), 'interrupt.mjs');
   writeFileSync(
     preload,
@@ -353,7 +365,7 @@ async function interruptedCli(args: string[], call: 'link' | 'rename', at: numbe
     let n = 0;
     fsp.${call} = async (...args) => {
       const result = await original(...args);
-      if (++n === ${at}) process.kill(process.pid, 'SIGINT');
+      if (++n === ${at}) process.kill(process.pid, '${signal}');
       return result;
     };
     syncBuiltinESMExports();`,
@@ -408,6 +420,21 @@ describe('user code and the manifest', () => {
     await write(dir, [hooks('v1')]);
     const plan = await planWrite(dir, [file('src/hooks.ts', '// v2, no region\n')], base);
     expect(plan.conflicts).toEqual([]);
+  });
+
+  it('a region of the user\'s own (copied markers, a new id) is named as no region gwgen generates, not as one that "no longer exists"', async () => {
+    const out = tempDir();
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', model, '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const text = readFileSync(hooks, 'utf8');
+    writeFileSync(hooks, `${text}// gwgen:user-code-begin helpers\nexport const mine = 1;\n// gwgen:user-code-end helpers\n`);
+    const r = await gwgen(['generate', model, '-o', out]);
+    expect(r.exitCode).toBe(3);
+    const line = text.split('\n').length;
+    expect(r.stderr).toContain(`${hooks}:${line}: error: gateway/src/hooks.ts: "helpers" is not one of the user code regions gwgen generates in this file (imports, before-proxy, after-response), so its code would be lost`);
+    expect(r.stderr).not.toContain('no longer exists');
+    expect(readFileSync(hooks, 'utf8')).toContain('export const mine = 1;');
   });
 
   it('a region id twice on disk is a conflict; twice in a template is an error', async () => {
@@ -476,6 +503,38 @@ describe('user code and the manifest', () => {
   });
 });
 
+/** Whether this process may mount a tmpfs (root on Linux, outside most containers' limits). */
+function canMount(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const probe = tempDir();
+  if (spawnSync('mount', ['-t', 'tmpfs', 'none', probe]).status !== 0) return false;
+  return spawnSync('umount', [probe]).status === 0;
+}
+
+describe.skipIf(!canMount())('a folder of DIR on another file system (a mount point)', () => {
+  it('is named as such, with a hint that fits (EXDEV), and DIR is left as it was', async () => {
+    const out = tempDir();
+    const metered = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', metered, '-o', out])).exitCode).toBe(0);
+    const kong = join(out, 'kong');
+    const saved = tempDir();
+    cpSync(kong, saved, { recursive: true });
+    expect(spawnSync('mount', ['-t', 'tmpfs', 'none', kong]).status).toBe(0);
+    try {
+      cpSync(saved, kong, { recursive: true });
+      const before = snapshotDir(out);
+      const r = await gwgen(['generate', join(ROOT, 'examples/mesh-shop.ttl'), '-o', out]);
+      expect(r.exitCode).toBe(1);
+      // Before: "writing failed ... EXDEV: cross-device link not permitted", hint "check permissions and free space".
+      expect(r.stderr).toContain(`${kong}: error: kong is on another file system than ${join(out, '.gwgen')}`);
+      expect(r.stderr).toContain('mount the whole output directory');
+      expect(snapshotDir(out)).toEqual(before);
+    } finally {
+      spawnSync('umount', [kong]);
+    }
+  });
+});
+
 describe('file permissions', () => {
   it('a rewritten file keeps its mode', async () => {
     const dir = tempDir();
@@ -532,6 +591,23 @@ describe('CRLF line ends (a Windows checkout with core.autocrlf)', () => {
     expect(readFileSync(join(dir, 'k8s/a.yaml'), 'utf8')).toBe('a: 2\r\n');
     // Recorded with LF line ends, as gwgen generated it: the next run finds nothing changed.
     expect((await planWrite(dir, [gen('v2'), file('k8s/a.yaml', 'a: 2\n')], base)).unchanged).toEqual(['k8s/a.yaml', 'src/hooks.ts']);
+  });
+
+  it('a file with mixed line ends (CRLF lines pasted into a region) is unchanged: --check passes and generate leaves its bytes alone', async () => {
+    const out = tempDir();
+    const model = join(ROOT, 'examples/metered-api.ttl');
+    expect((await gwgen(['generate', model, '-o', out])).exitCode).toBe(0);
+    const hooks = join(out, 'gateway/src/hooks.ts');
+    const mixed = readFileSync(hooks, 'utf8').replace('  // gwgen:user-code-end before-proxy', '  // pasted from a Windows clipboard\r\n  void 0;\r\n  // gwgen:user-code-end before-proxy');
+    expect(mixed).toContain('\r\n');
+    writeFileSync(hooks, mixed);
+    const check = await gwgen(['generate', model, '-o', out, '--check']);
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    const run = await gwgen(['generate', model, '-o', out]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain(' 0 updated');
+    // Before, the user's CRLF lines were rewritten to LF on a run with nothing to change.
+    expect(readFileSync(hooks, 'utf8')).toBe(mixed);
   });
 
   it('a real edit of a CRLF file is still a hand edit', async () => {

@@ -400,7 +400,15 @@ export async function planWrite(
       const carried = carryUserCode(content, onDiskLf, (id, body) => untouched || templateBody(known, id, body));
       content = carried.content;
       for (const id of carried.dropped) {
-        conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { location: { file: join(dir, file.path), line: regionLine(onDiskLf, id) }, hint: 'move the code elsewhere, or pass --force to drop it' }));
+        const where = { location: { file: join(dir, file.path), line: regionLine(onDiskLf, id) } };
+        // Markers copied to make a region of one's own are no region gwgen generated: "no longer" would mislead.
+        if (known?.template_regions !== undefined && !(id in known.template_regions)) {
+          const ids = [...userRegions(file.content).keys()];
+          const theirs = ids.length > 0 ? `one of the user code regions gwgen generates in this file (${ids.join(', ')})` : 'a user code region gwgen generates (this file has none)';
+          conflicts.push(problem('hand-edited', `${file.path}: "${id}" is not ${theirs}, so its code would be lost`, { ...where, hint: ids.length > 0 ? 'move the code into one of those regions, or pass --force to drop it' : 'move the code elsewhere, or pass --force to drop it' }));
+        } else {
+          conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" no longer exists in the generated file and would be lost`, { ...where, hint: 'move the code elsewhere, or pass --force to drop it' }));
+        }
       }
       for (const { id, line } of duplicateRegionIds(onDiskLf)) {
         conflicts.push(problem('hand-edited', `${file.path}: the user code region "${id}" appears twice, so gwgen cannot tell which body is yours (the first would be kept)`, { location: { file: join(dir, file.path), line }, hint: `remove the copied gwgen:user-code-begin/-end ${id} markers, or pass --force to keep the first region's code` }));
@@ -411,7 +419,9 @@ export async function planWrite(
     contents.set(file.path, written);
     entries[file.path] = manifestEntry(file, content);
     if (onDisk === undefined) create.push(file.path);
-    else if (onDisk === written) unchanged.push(file.path);
+    // Compared without line ends and BOM: a file whose lines end in a mix of LF and CRLF (CRLF lines
+    // pasted into a region) says what gwgen would write, and is left as it is.
+    else if (onDiskLf === content) unchanged.push(file.path);
     else {
       update.push(file.path);
       if (found.kind === 'file' && found.linkTo !== undefined) {
@@ -566,6 +576,8 @@ const STAGING = /^staging-(\d+)-(\d+)$/;
 /** The names commit() gives staged and backed-up files: a journal naming anything else is not gwgen's. */
 const STAGED_NAME = /^\d+\.(new|old|deleted)$/;
 const LOCK = 'lock';
+/** The name a lock is written under before it is linked into place (takeLock). */
+const LOCK_ASIDE = /^lock-(\d+)-\d+$/;
 /** A lock older than this is stale whatever its pid (a run writes in seconds; pids are reused). */
 const LOCK_STALE_MS = 10 * 60_000;
 
@@ -632,6 +644,8 @@ async function commit(plan: WritePlan): Promise<void> {
       if (madeForStaging) await rm(madeForStaging, { recursive: true, force: true }).catch(() => undefined);
     }
     const why = (err as Error).message;
+    const crossDevice = kept ? undefined : crossDeviceProblem(plan.dir, staging, err);
+    if (crossDevice) throw new GwgenError(crossDevice);
     throw new GwgenError(
       kept
         ? problem('write', `writing to ${plan.dir} failed (${why}), and ${failed.length} file${failed.length > 1 ? 's' : ''} could not be put back (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ' …' : ''})`, { location: { file: plan.dir }, hint: `fix the permissions of the output directory and run gwgen again: it finishes the undo from ${staging}` })
@@ -642,6 +656,23 @@ async function commit(plan: WritePlan): Promise<void> {
   await rm(join(staging, JOURNAL));
   await rm(staging, { recursive: true, force: true });
   for (const path of plan.delete) await removeEmptyParents(plan.dir, inside(plan.dir, path));
+}
+
+/**
+ * A rename that failed because a folder of DIR is a mount point of another file system (EXDEV):
+ * every file is staged in DIR/.gwgen and renamed into place, which no file system does across
+ * devices. Said as such, since "check permissions and free space" would send the user elsewhere.
+ */
+function crossDeviceProblem(dir: string, staging: string, err: unknown): Problem | undefined {
+  const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
+  if (code !== 'EXDEV') return undefined;
+  const target = [path, dest].find((p): p is string => typeof p === 'string' && !p.startsWith(staging)) ?? dir;
+  const folder = dirname(target);
+  const shown = relative(resolve(dir), folder).split(sep).join('/') || '.';
+  return problem('write', `${shown} is on another file system than ${join(dir, '.gwgen')} (a mount point inside the output directory): gwgen stages every file in .gwgen and renames it into place, which cannot cross file systems, so nothing was changed`, {
+    location: { file: folder },
+    hint: 'mount the whole output directory rather than a folder inside it (or generate elsewhere and copy the files over)',
+  });
 }
 
 /** Writes a file and syncs it to the disk before anything depends on it (the journal). */
@@ -727,6 +758,7 @@ function isJournal(value: unknown): value is Journal {
  * gwgen's (a path outside the staging folder) is not acted on. Returns how many runs were undone.
  */
 export async function recoverInterruptedWrites(dir: string): Promise<number> {
+  await removeOrphanedLockFiles(dir);
   let undone = 0;
   for (const staging of await stagingFolders(dir)) {
     try {
@@ -759,6 +791,21 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
     }
   }
   return undone;
+}
+
+/**
+ * The files `lock-<pid>-<time>` that takeLock writes aside and removes within milliseconds: one
+ * killed outright (kill -9) in that moment leaves its file for good. Called holding the lock; a
+ * file whose process is gone is removed (one of a run on another host that is taking the lock
+ * right now only makes that run try again: the lock itself is a separate link).
+ */
+async function removeOrphanedLockFiles(dir: string): Promise<void> {
+  const gwgenDir = join(dir, '.gwgen');
+  const names = await readdir(gwgenDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = LOCK_ASIDE.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) await rm(join(gwgenDir, name), { force: true });
+  }
 }
 
 /**
