@@ -427,6 +427,17 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(ports('lk')).toEqual([[8080]]);
   });
 
+  it('Consul: a meshed pod\'s NetworkPolicy also admits the gateway at port 20000, where Consul\'s sidecar takes meshed calls', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-consul-network-policy.ttl']);
+    const ports = (name: string) => find(g, 'NetworkPolicy', name)!.spec.ingress.map((rule: Doc) => rule.ports.map((p: Doc) => p.port));
+    expect(ports('meshed')).toEqual([[8081, 20000]]);
+    expect(ports('redis')).toEqual([[6379, 20000]]);
+    // A DISABLE service is one without connect-inject: no sidecar takes its calls.
+    expect(ports('plain')).toEqual([[8082]]);
+    // gwgen injects no sidecar into the gateway: its clients reach it at its own port.
+    expect(ports('cs')).toEqual([[8080]]);
+  });
+
   it('Linkerd: the gateway\'s proxy outlives the gateway\'s preStop wait and drain, which still call the backends through it', async () => {
     const g = await k8sOf(['test/fixtures/valid/mesh-linkerd-network-policy.ttl']);
     const c = container(find(g, 'Deployment', 'lk')!);

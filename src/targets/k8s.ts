@@ -95,7 +95,7 @@ export interface Workload {
   readonly pdb: boolean;
   /** Who may connect to the pods' port; empty = anyone, unless closed. */
   readonly ingressFrom: readonly Peer[];
-  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (LINKERD_INBOUND_PORT). */
+  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (PROXY_INBOUND_PORT). */
   readonly policyPorts: readonly number[];
   /** No ingress rule at all: the NetworkPolicy admits nobody (an empty `from` would admit anyone). */
   readonly closed: boolean;
@@ -150,11 +150,14 @@ const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '5
 const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
 
 /**
- * Linkerd's proxy inbound port: a meshed client's proxy connects to it instead of the pod's own
- * port (always for opaque ports such as Redis's 6379, and for HTTP too), so a NetworkPolicy that
- * admits only the pod's port drops every meshed connection (linkerd.io common-errors/network-policy).
+ * The port a mesh's proxy takes meshed connections on, where a meshed client's proxy connects
+ * instead of the pod's own port, so a NetworkPolicy that admits only the pod's port drops every
+ * meshed connection. Linkerd's proxy inbound port (always for opaque ports such as Redis's 6379,
+ * and for HTTP too; linkerd.io common-errors/network-policy); Consul's sidecar public listener,
+ * which its catalog registers as the pod's mesh port (consul-k8s ProxyDefaultInboundPort). Istio
+ * and Kuma keep the connection's own port and redirect it inside the pod.
  */
-const LINKERD_INBOUND_PORT = 4143;
+const PROXY_INBOUND_PORT: Partial<Record<M.ServiceMesh['type'], number>> = { linkerd: 4143, consul: 20000 };
 
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
@@ -288,7 +291,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
-        policyPorts: [6379, ...linkerdInbound(mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE', 6379)],
+        policyPorts: [6379, ...proxyInbound(mesh, mesh?.mtls?.mode, 6379)],
         closed: false,
       }
     : undefined;
@@ -344,7 +347,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
-      policyPorts: [s.port, ...linkerdInbound(mesh?.type === 'linkerd' && mtlsModeOf(s, model) !== 'DISABLE', s.port)],
+      policyPorts: [s.port, ...proxyInbound(mesh, mtlsModeOf(s, model), s.port)],
       closed: false,
     };
   });
@@ -427,9 +430,13 @@ function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { lab
   return { labels: [], annotations: [] };
 }
 
-/** Linkerd's inbound port, for a pod that runs its proxy (the gateway's calls arrive there). */
-function linkerdInbound(proxied: boolean, port: number): number[] {
-  return proxied && port !== LINKERD_INBOUND_PORT ? [LINKERD_INBOUND_PORT] : [];
+/**
+ * The mesh proxy's inbound port (PROXY_INBOUND_PORT) for a pod that runs the proxy: under DISABLE
+ * it runs none (Linkerd: linkerd.io/inject disabled; Consul: no connect-inject, see its note).
+ */
+function proxyInbound(mesh: M.ServiceMesh | undefined, mode: M.MutualTls['mode'] | undefined, port: number): number[] {
+  const inbound = mesh ? PROXY_INBOUND_PORT[mesh.type] : undefined;
+  return inbound !== undefined && mode !== 'DISABLE' && port !== inbound ? [inbound] : [];
 }
 
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
