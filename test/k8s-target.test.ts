@@ -315,6 +315,33 @@ describe('k8s target: the gateway in a mesh', () => {
   });
 });
 
+describe('k8s target: ports a mesh sidecar listens on (test/fixtures/valid/mesh-sidecar-ports.ttl)', () => {
+  it('the gateway on one listens on 8080 behind the model\'s Service port; NOTES.md names the backends on one', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-sidecar-ports.ttl']);
+    const dep = find(g, 'Deployment', 'sp', 'sp')!;
+    const c = container(dep);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect([c.readinessProbe.httpGet.port, c.livenessProbe.httpGet.port]).toEqual([8080, 8080]);
+    expect(dep.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
+    expect(find(g, 'Service', 'sp', 'sp')!.spec.ports).toEqual([{ name: 'http', port: 15021, targetPort: 'http', protocol: 'TCP' }]);
+    expect(find(g, 'NetworkPolicy', 'sp', 'sp')!.spec.ingress[0].ports).toEqual([{ port: 8080, protocol: 'TCP' }]);
+    const notes = g.files['k8s/NOTES.md']!;
+    expect(notes).toMatch(/## agw:listenPort taken by the istio sidecar\n\n[^\n]*listens on port 15021 itself: the gateway container listens on 8080 \(PORT\), and its Service exposes port 15021\.\n\nApplies to: gateway sp\n/);
+    // Istio's DISABLE turns off mutual TLS, not the sidecar: 15090 stays taken.
+    expect(notes).toMatch(/## agw:port taken by the istio sidecar\n\n[^\n]*\n\nApplies to: service inbound \(port 15006\), service stats \(port 15090\)\n/);
+  });
+
+  it('a port is taken only where the sidecar runs: Linkerd under DISABLE runs none', async () => {
+    const lk = (mode: string) => writeModel([undefined], ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "linkerd" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "${mode}" ] ]`, `lk-${mode.toLowerCase()}`, 4191);
+    const strict = await k8sOf([lk('STRICT')]);
+    expect(container(find(strict, 'Deployment', 'lk-strict')!).ports[0].containerPort).toBe(8080);
+    const off = await k8sOf([lk('DISABLE')]);
+    expect(container(find(off, 'Deployment', 'lk-disable')!).ports[0].containerPort).toBe(4191);
+    expect(off.files['k8s/NOTES.md']).not.toContain('taken by the linkerd sidecar');
+  });
+});
+
 describe('k8s target: edge cases (test/fixtures/valid/k8s-edge-cases.ttl)', () => {
   let g: Generated;
   let kong: Doc;

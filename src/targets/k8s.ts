@@ -159,6 +159,24 @@ const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$
  */
 const PROXY_INBOUND_PORT: Partial<Record<M.ServiceMesh['type'], number>> = { linkerd: 4143, consul: 20000 };
 
+/**
+ * The ports a mesh's sidecar listens on in every pod it joins (Istio's "Ports used by Istio",
+ * Linkerd's proxy ports, Kuma's and consul-k8s's redirect, admin and health ports): a container
+ * of the pod cannot bind one of them, or takes it from the sidecar.
+ */
+const SIDECAR_PORTS: Record<M.ServiceMesh['type'], readonly number[]> = {
+  istio: [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090],
+  linkerd: [4140, 4143, 4190, 4191],
+  kuma: [9901, 15001, 15006],
+  consul: [15001, 19000, 20000, 21000],
+};
+
+/** Whether a pod's own port is one its mesh sidecar takes; under DISABLE Linkerd and Consul run no sidecar (proxyInbound). */
+function sidecarPort(mesh: M.ServiceMesh | undefined, mode: M.MutualTls['mode'] | undefined, port: number): boolean {
+  if (!mesh || (mode === 'DISABLE' && (mesh.type === 'linkerd' || mesh.type === 'consul'))) return false;
+  return SIDECAR_PORTS[mesh.type].includes(port);
+}
+
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
 
@@ -213,9 +231,14 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const configName = dnsName(gw, 'config');
   // The container runs as a non-root user without capabilities, which cannot bind a port below
   // 1024: there it listens on 8080, and the Service still exposes the model's port.
-  const containerPort = model.gateway.listenPort >= 1024 ? model.gateway.listenPort : UNPRIVILEGED_PORT;
-  if (containerPort !== model.gateway.listenPort) {
-    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `The gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
+  // Nor can it bind a port its mesh sidecar listens on: it listens on 8080 there too.
+  const listenPort = model.gateway.listenPort;
+  const taken = sidecarPort(mesh, mesh?.mtls?.mode, listenPort);
+  const containerPort = listenPort >= 1024 && !taken ? listenPort : UNPRIVILEGED_PORT;
+  if (listenPort < 1024) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `The gateway container runs as a non-root user without capabilities and cannot bind port ${listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${listenPort}` });
+  } else if (taken) {
+    notes.push({ subject: `gateway ${gw}`, feature: `agw:listenPort taken by the ${mesh!.type} sidecar`, detail: `The ${mesh!.type} sidecar in the gateway's pods listens on port ${listenPort} itself: the gateway container listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${listenPort}` });
   }
   const edge = edgePeers(model, notes);
   const bypass = edgeBypass(mesh, containerPort);
@@ -326,6 +349,9 @@ export function k8sView(model: M.GatewayModel): K8sView {
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway (${upstreamEnvName(s.name)}) and the Istio target address it, but the Kong target addresses agw:host ${s.host}` });
     if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
+    if (sidecarPort(mesh, mtlsModeOf(s, model), s.port)) {
+      notes.push({ subject: `service ${s.name} (port ${s.port})`, feature: `agw:port taken by the ${mesh!.type} sidecar`, detail: `The ${mesh!.type} sidecar in the service's pods listens on the service's port itself, so the service's container cannot (it fails to bind the port, or the sidecar does) and no call reaches it: give the service another agw:port, its image listening there` });
+    }
     const scaled = s.replicas >= 2;
     return {
       file: `backends/${s.name}.yaml`,
