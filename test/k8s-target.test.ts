@@ -121,7 +121,7 @@ describe.each(examples)('k8s target: %s', (example) => {
     for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
     expect(dep.spec.replicas).toBeUndefined();
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
-    expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec.maxUnavailable).toBe(1);
+    expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec).toMatchObject({ maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
     expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
   });
 
@@ -413,6 +413,10 @@ describe('k8s target: edge cases (test/fixtures/valid/k8s-edge-cases.ttl)', () =
       // maxUnavailable 1 leaves an eviction possible whenever at least two replicas run.
       expect(pdb.spec.maxUnavailable).toBe(1);
       expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+      // A PDB counts ready pods only: with every replica failing its readiness probe (a bad image,
+      // a crash loop) the default policy (IfHealthyBudget) refuses to evict even the failing pods,
+      // and a node drain waits forever for pods that will never serve.
+      expect(pdb.spec.unhealthyPodEvictionPolicy, `${pdb.metadata.namespace}/${pdb.metadata.name}`).toBe('AlwaysAllow');
     }
   });
 });
