@@ -125,6 +125,14 @@ describe.each(examples)('k8s target: %s', (example) => {
     expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
   });
 
+  it('NOTES.md lists every route whose rate limit each of the HPA\'s gateway replicas counts on its own (policy local)', () => {
+    const local = g.model.routes.filter((r) => r.rateLimit?.policy === 'local').map((r) => `route ${r.name}`).sort();
+    const section = /## agw:policy "local" on 2 to 10 gateway replicas\n\n[^\n]*up to that many times the limit[^\n]*\n\nApplies to: ([^\n]*)\n/.exec(g.files['k8s/NOTES.md']!);
+    expect(section?.[1]?.split(', ') ?? []).toEqual(local);
+    const hpa = find(g, 'HorizontalPodAutoscaler', g.model.gateway.name, g.model.gateway.name)!;
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 10]);
+  });
+
   it('a stopping gateway pod keeps serving until its endpoint is gone, then drains within the grace period', () => {
     const gw = g.model.gateway.name;
     const spec = find(g, 'Deployment', gw, gw)!.spec.template.spec;

@@ -318,6 +318,11 @@ export function k8sView(model: M.GatewayModel): K8sView {
         closed: false,
       }
     : undefined;
+  // The HPA runs 2 to 10 gateway replicas behind one Service, and a local limiter counts in each.
+  const localLimited = model.routes.filter((r) => r.rateLimit?.policy === 'local').map((r) => `route ${r.name}`).sort(compareStrings);
+  for (const subject of localLimited) {
+    notes.push({ subject, feature: 'agw:policy "local" on 2 to 10 gateway replicas', detail: `Each gateway replica counts the route's rate limit on its own, and the Service spreads clients over ${gatewayWorkload.hpa!.min} to ${gatewayWorkload.hpa!.max} of them (the HPA decides how many), so the gateway as a whole admits up to that many times the limit; agw:policy "redis" makes them share one budget` });
+  }
   if (redis) {
     const counters = [...(redisLimiters ? ['the rate limiters with agw:policy "redis"'] : []), ...(quotaTiers ? ['the quota tiers'] : [])].join(' and ');
     notes.push({
