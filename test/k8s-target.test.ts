@@ -317,6 +317,15 @@ describe('k8s target: the gateway in a mesh', () => {
     expect(g.files['k8s/NOTES.md']!.includes(`## agw:meshType "${mesh}" at the edge`)).toBe(annotation !== undefined);
   });
 
+  it('Istio: a backend admits the ingress gateway\'s pods in the mesh\'s agw:namespace only, and NOTES.md names that namespace', async () => {
+    for (const [extra, ns] of [[' ; agw:namespace "mesh-edge"', 'mesh-edge'], ['', 'default']] as const) {
+      const name = `ingress-${ns}`;
+      const g = await k8sOf([writeModel([undefined], ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio"${extra} ]`, name)]);
+      expect(find(g, 'NetworkPolicy', 'svc')!.spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } });
+      expect(g.files['k8s/NOTES.md']).toContain(`pods labelled istio: ingressgateway in namespace ${ns}, the mesh's agw:namespace`);
+    }
+  });
+
   it('under a privileged listen port the annotation names the port the container listens on', async () => {
     const g = await k8sOf([writeModel([undefined], ' ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ]', 'mesh-443', 443)]);
     expect(find(g, 'Deployment', 'mesh-443')!.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
