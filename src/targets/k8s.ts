@@ -161,14 +161,14 @@ const PROXY_INBOUND_PORT: Partial<Record<M.ServiceMesh['type'], number>> = { lin
 
 /**
  * The ports a mesh's sidecar listens on in every pod it joins (Istio's "Ports used by Istio",
- * Linkerd's proxy ports, Kuma's and consul-k8s's redirect, admin and health ports): a container
+ * Linkerd's proxy ports, Kuma's and consul-k8s's redirect and admin ports): a container
  * of the pod cannot bind one of them, or takes it from the sidecar.
  */
 const SIDECAR_PORTS: Record<M.ServiceMesh['type'], readonly number[]> = {
   istio: [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090],
   linkerd: [4140, 4143, 4190, 4191],
   kuma: [9901, 15001, 15006],
-  consul: [15001, 19000, 20000, 21000],
+  consul: [15001, 19000, 20000],
 };
 
 /** Whether a pod's own port is one its mesh sidecar takes; under DISABLE Linkerd and Consul run no sidecar (proxyInbound). */
