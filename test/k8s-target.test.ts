@@ -438,6 +438,18 @@ describe('k8s target: edge cases (test/fixtures/valid/k8s-edge-cases.ttl)', () =
   });
 });
 
+describe('k8s target: workloads named "default" (test/fixtures/valid/default-named-workloads.ttl)', () => {
+  it('run as a ServiceAccount of their own, never the namespace\'s "default" that its other pods use', async () => {
+    const g = await k8sOf(['test/fixtures/valid/default-named-workloads.ttl']);
+    const accounts = g.docs.filter((d) => d.kind === 'ServiceAccount').map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+    expect(accounts.sort()).toEqual(['default/default-workload', 'shop/default-workload', 'shop/default-workload-2']);
+    const runsAs = (name: string, ns: string) => find(g, 'Deployment', name, ns)!.spec.template.spec.serviceAccountName;
+    expect(runsAs('default', 'default')).toBe('default-workload');
+    expect(runsAs('default', 'shop')).toBe('default-workload-2');
+    expect(runsAs('default-workload', 'shop')).toBe('default-workload');
+  });
+});
+
 describe('k8s target: quota tiers without a Redis limiter', () => {
   it('deploys Redis so that the gateway\'s replicas share each consumer\'s quota, and says so', async () => {
     const g = await k8sOf(['test/fixtures/valid/blank-quota-tier.ttl']);

@@ -69,6 +69,8 @@ export interface Workload {
   /** File under k8s/ for a backend. */
   readonly file: string;
   readonly meta: Meta;
+  /** The pods' ServiceAccount: named after the workload, never "default" (see serviceAccountName). */
+  readonly serviceAccount: Meta;
   readonly selector: readonly Label[];
   readonly podLabels: readonly Label[];
   readonly podAnnotations: readonly Label[];
@@ -196,6 +198,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
     annotations,
   });
   const own = ownWorkloadNames(model);
+  // Every namespace has a ServiceAccount "default", which its other pods run as: a workload named
+  // "default" gets another one, or applying would relabel that one and turn off its token for them.
+  const workloadNames = new Set([...[own.gateway, own.redis].map((n) => `${ns}/${n}`), ...model.services.filter((s) => s.image !== undefined).map((s) => `${s.namespace}/${s.name}`)]);
+  const serviceAccountName = (name: string, namespace: string): string => {
+    if (name !== 'default') return name;
+    let candidate = dnsName(name, 'workload');
+    for (let n = 2; workloadNames.has(`${namespace}/${candidate}`); n++) candidate = dnsName(name, 'workload', String(n));
+    return candidate;
+  };
   const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
   for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
     if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (the gateway\'s REDIS_URL and Kong point at it)'}` });
@@ -248,6 +259,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const gatewayWorkload: Workload = {
     file: 'gateway.yaml',
     meta: meta(own.gateway, ns, own.gateway),
+    serviceAccount: meta(serviceAccountName(own.gateway, ns), ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
     podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(mesh, ns).annotations],
@@ -295,6 +307,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     ? {
         file: 'redis.yaml',
         meta: meta(own.redis, ns, own.redis),
+        serviceAccount: meta(serviceAccountName(own.redis, ns), ns, own.redis),
         selector: [{ key: 'app.kubernetes.io/name', value: own.redis }],
         podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }, ...podInjection(mesh, ns).labels],
         podAnnotations: podInjection(mesh, ns).annotations,
@@ -361,6 +374,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     return {
       file: `backends/${s.name}.yaml`,
       meta: meta(s.name, s.namespace, s.name),
+      serviceAccount: meta(serviceAccountName(s.name, s.namespace), s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
       podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : []), ...podInjection(mesh, s.namespace).labels],
       podAnnotations: linkerdPodAnnotations(model, s).length > 0 ? linkerdPodAnnotations(model, s) : podInjection(mesh, s.namespace).annotations,
