@@ -121,8 +121,16 @@ describe.each(examples)('k8s target: %s', (example) => {
     for (const s of g.model.services) expect(c.env.map((e: Doc) => e.name)).toContain(`GW_UPSTREAM_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
     expect(dep.spec.replicas).toBeUndefined();
     expect(find(g, 'HorizontalPodAutoscaler', gw, gw)!.spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { kind: 'Deployment', name: gw } });
-    expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec.maxUnavailable).toBe(1);
+    expect(find(g, 'PodDisruptionBudget', gw, gw)!.spec).toMatchObject({ maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow' });
     expect(find(g, 'Service', gw, gw)!.spec).toMatchObject({ type: 'LoadBalancer', externalTrafficPolicy: 'Local' });
+  });
+
+  it('NOTES.md lists every route whose rate limit each of the HPA\'s gateway replicas counts on its own (policy local)', () => {
+    const local = g.model.routes.filter((r) => r.rateLimit?.policy === 'local').map((r) => `route ${r.name}`).sort();
+    const section = /## agw:policy "local" on 2 to 10 gateway replicas\n\n[^\n]*up to that many times the limit[^\n]*\n\nApplies to: ([^\n]*)\n/.exec(g.files['k8s/NOTES.md']!);
+    expect(section?.[1]?.split(', ') ?? []).toEqual(local);
+    const hpa = find(g, 'HorizontalPodAutoscaler', g.model.gateway.name, g.model.gateway.name)!;
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 10]);
   });
 
   it('a stopping gateway pod keeps serving until its endpoint is gone, then drains within the grace period', () => {
@@ -309,9 +317,45 @@ describe('k8s target: the gateway in a mesh', () => {
     expect(g.files['k8s/NOTES.md']!.includes(`## agw:meshType "${mesh}" at the edge`)).toBe(annotation !== undefined);
   });
 
+  it('Istio: a backend admits the ingress gateway\'s pods in the mesh\'s agw:namespace only, and NOTES.md names that namespace', async () => {
+    for (const [extra, ns] of [[' ; agw:namespace "mesh-edge"', 'mesh-edge'], ['', 'default']] as const) {
+      const name = `ingress-${ns}`;
+      const g = await k8sOf([writeModel([undefined], ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio"${extra} ]`, name)]);
+      expect(find(g, 'NetworkPolicy', 'svc')!.spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } });
+      expect(g.files['k8s/NOTES.md']).toContain(`pods labelled istio: ingressgateway in namespace ${ns}, the mesh's agw:namespace`);
+    }
+  });
+
   it('under a privileged listen port the annotation names the port the container listens on', async () => {
     const g = await k8sOf([writeModel([undefined], ' ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ]', 'mesh-443', 443)]);
     expect(find(g, 'Deployment', 'mesh-443')!.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
+  });
+});
+
+describe('k8s target: ports a mesh sidecar listens on (test/fixtures/valid/mesh-sidecar-ports.ttl)', () => {
+  it('the gateway on one listens on 8080 behind the model\'s Service port; NOTES.md names the backends on one', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-sidecar-ports.ttl']);
+    const dep = find(g, 'Deployment', 'sp', 'sp')!;
+    const c = container(dep);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect([c.readinessProbe.httpGet.port, c.livenessProbe.httpGet.port]).toEqual([8080, 8080]);
+    expect(dep.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');
+    expect(find(g, 'Service', 'sp', 'sp')!.spec.ports).toEqual([{ name: 'http', port: 15021, targetPort: 'http', protocol: 'TCP' }]);
+    expect(find(g, 'NetworkPolicy', 'sp', 'sp')!.spec.ingress[0].ports).toEqual([{ port: 8080, protocol: 'TCP' }]);
+    const notes = g.files['k8s/NOTES.md']!;
+    expect(notes).toMatch(/## agw:listenPort taken by the istio sidecar\n\n[^\n]*listens on port 15021 itself: the gateway container listens on 8080 \(PORT\), and its Service exposes port 15021\.\n\nApplies to: gateway sp\n/);
+    // Istio's DISABLE turns off mutual TLS, not the sidecar: 15090 stays taken.
+    expect(notes).toMatch(/## agw:port taken by the istio sidecar\n\n[^\n]*\n\nApplies to: service inbound \(port 15006\), service stats \(port 15090\)\n/);
+  });
+
+  it('a port is taken only where the sidecar runs: Linkerd under DISABLE runs none', async () => {
+    const lk = (mode: string) => writeModel([undefined], ` ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "linkerd" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "${mode}" ] ]`, `lk-${mode.toLowerCase()}`, 4191);
+    const strict = await k8sOf([lk('STRICT')]);
+    expect(container(find(strict, 'Deployment', 'lk-strict')!).ports[0].containerPort).toBe(8080);
+    const off = await k8sOf([lk('DISABLE')]);
+    expect(container(find(off, 'Deployment', 'lk-disable')!).ports[0].containerPort).toBe(4191);
+    expect(off.files['k8s/NOTES.md']).not.toContain('taken by the linkerd sidecar');
   });
 });
 
@@ -386,7 +430,23 @@ describe('k8s target: edge cases (test/fixtures/valid/k8s-edge-cases.ttl)', () =
       // maxUnavailable 1 leaves an eviction possible whenever at least two replicas run.
       expect(pdb.spec.maxUnavailable).toBe(1);
       expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+      // A PDB counts ready pods only: with every replica failing its readiness probe (a bad image,
+      // a crash loop) the default policy (IfHealthyBudget) refuses to evict even the failing pods,
+      // and a node drain waits forever for pods that will never serve.
+      expect(pdb.spec.unhealthyPodEvictionPolicy, `${pdb.metadata.namespace}/${pdb.metadata.name}`).toBe('AlwaysAllow');
     }
+  });
+});
+
+describe('k8s target: workloads named "default" (test/fixtures/valid/default-named-workloads.ttl)', () => {
+  it('run as a ServiceAccount of their own, never the namespace\'s "default" that its other pods use', async () => {
+    const g = await k8sOf(['test/fixtures/valid/default-named-workloads.ttl']);
+    const accounts = g.docs.filter((d) => d.kind === 'ServiceAccount').map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+    expect(accounts.sort()).toEqual(['default/default-workload', 'shop/default-workload', 'shop/default-workload-2']);
+    const runsAs = (name: string, ns: string) => find(g, 'Deployment', name, ns)!.spec.template.spec.serviceAccountName;
+    expect(runsAs('default', 'default')).toBe('default-workload');
+    expect(runsAs('default', 'shop')).toBe('default-workload-2');
+    expect(runsAs('default-workload', 'shop')).toBe('default-workload');
   });
 });
 
@@ -425,6 +485,17 @@ describe('k8s target: mTLS modes of other meshes', () => {
     expect(ports('plain')).toEqual([[8082]]);
     // The gateway's inbound port skips its proxy: its clients reach it at its own port.
     expect(ports('lk')).toEqual([[8080]]);
+  });
+
+  it('Consul: a meshed pod\'s NetworkPolicy also admits the gateway at port 20000, where Consul\'s sidecar takes meshed calls', async () => {
+    const g = await k8sOf(['test/fixtures/valid/mesh-consul-network-policy.ttl']);
+    const ports = (name: string) => find(g, 'NetworkPolicy', name)!.spec.ingress.map((rule: Doc) => rule.ports.map((p: Doc) => p.port));
+    expect(ports('meshed')).toEqual([[8081, 20000]]);
+    expect(ports('redis')).toEqual([[6379, 20000]]);
+    // A DISABLE service is one without connect-inject: no sidecar takes its calls.
+    expect(ports('plain')).toEqual([[8082]]);
+    // gwgen injects no sidecar into the gateway: its clients reach it at its own port.
+    expect(ports('cs')).toEqual([[8080]]);
   });
 
   it('Linkerd: the gateway\'s proxy outlives the gateway\'s preStop wait and drain, which still call the backends through it', async () => {

@@ -171,6 +171,8 @@ export function manifestInvariants(docs: Doc[], files: Files): string[] {
     // The API server's rule for Service names: a DNS-1035 label, starting with a letter.
     if (d.kind === 'Service' && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(d.metadata.name)) problems.push(`${id}: a Service name must start with a letter`);
     for (const path of nullPaths(d)) problems.push(`${id}: null at ${path}`);
+    // Every namespace's own "default" account, which its other pods run as, is not gwgen's to write.
+    if (d.kind === 'ServiceAccount' && d.metadata.name === 'default') problems.push(`${id}: the namespace's default ServiceAccount`);
     if (d.kind === 'Deployment') {
       const labels = d.spec.template.metadata.labels ?? {};
       for (const [k, v] of Object.entries(d.spec.selector.matchLabels ?? {})) if (labels[k] !== v) problems.push(`${id}: selector ${k}=${v} does not select its pods`);

@@ -69,6 +69,8 @@ export interface Workload {
   /** File under k8s/ for a backend. */
   readonly file: string;
   readonly meta: Meta;
+  /** The pods' ServiceAccount: named after the workload, never "default" (see serviceAccountName). */
+  readonly serviceAccount: Meta;
   readonly selector: readonly Label[];
   readonly podLabels: readonly Label[];
   readonly podAnnotations: readonly Label[];
@@ -95,7 +97,7 @@ export interface Workload {
   readonly pdb: boolean;
   /** Who may connect to the pods' port; empty = anyone, unless closed. */
   readonly ingressFrom: readonly Peer[];
-  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (LINKERD_INBOUND_PORT). */
+  /** The ports those peers may connect to: the pods' port, and a mesh proxy's inbound port (PROXY_INBOUND_PORT). */
   readonly policyPorts: readonly number[];
   /** No ingress rule at all: the NetworkPolicy admits nobody (an empty `from` would admit anyone). */
   readonly closed: boolean;
@@ -150,11 +152,32 @@ const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '5
 const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
 
 /**
- * Linkerd's proxy inbound port: a meshed client's proxy connects to it instead of the pod's own
- * port (always for opaque ports such as Redis's 6379, and for HTTP too), so a NetworkPolicy that
- * admits only the pod's port drops every meshed connection (linkerd.io common-errors/network-policy).
+ * The port a mesh's proxy takes meshed connections on, where a meshed client's proxy connects
+ * instead of the pod's own port, so a NetworkPolicy that admits only the pod's port drops every
+ * meshed connection. Linkerd's proxy inbound port (always for opaque ports such as Redis's 6379,
+ * and for HTTP too; linkerd.io common-errors/network-policy); Consul's sidecar public listener,
+ * which its catalog registers as the pod's mesh port (consul-k8s ProxyDefaultInboundPort). Istio
+ * and Kuma keep the connection's own port and redirect it inside the pod.
  */
-const LINKERD_INBOUND_PORT = 4143;
+const PROXY_INBOUND_PORT: Partial<Record<M.ServiceMesh['type'], number>> = { linkerd: 4143, consul: 20000 };
+
+/**
+ * The ports a mesh's sidecar listens on in every pod it joins (Istio's "Ports used by Istio",
+ * Linkerd's proxy ports, Kuma's and consul-k8s's redirect and admin ports): a container
+ * of the pod cannot bind one of them, or takes it from the sidecar.
+ */
+const SIDECAR_PORTS: Record<M.ServiceMesh['type'], readonly number[]> = {
+  istio: [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090],
+  linkerd: [4140, 4143, 4190, 4191],
+  kuma: [9901, 15001, 15006],
+  consul: [15001, 19000, 20000],
+};
+
+/** Whether a pod's own port is one its mesh sidecar takes; under DISABLE Linkerd and Consul run no sidecar (proxyInbound). */
+function sidecarPort(mesh: M.ServiceMesh | undefined, mode: M.MutualTls['mode'] | undefined, port: number): boolean {
+  if (!mesh || (mode === 'DISABLE' && (mesh.type === 'linkerd' || mesh.type === 'consul'))) return false;
+  return SIDECAR_PORTS[mesh.type].includes(port);
+}
 
 /** The largest int32: Kubernetes' probe thresholds and periods and an HPA's replica counts are int32s. */
 const INT32_MAX = 2_147_483_647;
@@ -175,6 +198,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
     annotations,
   });
   const own = ownWorkloadNames(model);
+  // Every namespace has a ServiceAccount "default", which its other pods run as: a workload named
+  // "default" gets another one, or applying would relabel that one and turn off its token for them.
+  const workloadNames = new Set([...[own.gateway, own.redis].map((n) => `${ns}/${n}`), ...model.services.filter((s) => s.image !== undefined).map((s) => `${s.namespace}/${s.name}`)]);
+  const serviceAccountName = (name: string, namespace: string): string => {
+    if (name !== 'default') return name;
+    let candidate = dnsName(name, 'workload');
+    for (let n = 2; workloadNames.has(`${namespace}/${candidate}`); n++) candidate = dnsName(name, 'workload', String(n));
+    return candidate;
+  };
   const gatewayPods: Peer = { namespace: ns, pods: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }] };
   for (const [name, wanted] of [[own.gateway, gw], [own.redis, 'redis']] as const) {
     if (name !== wanted) notes.push({ subject: `${wanted === gw ? 'gateway' : 'redis'} ${name}`, feature: 'Kubernetes resource names', detail: `The name ${wanted} is taken in namespace ${ns} (by a backend deployed there, or by the gateway), so the gateway's own ${wanted === gw ? 'workload' : 'Redis'} there is named ${name}${wanted === gw ? '' : ' (the gateway\'s REDIS_URL and Kong point at it)'}` });
@@ -210,9 +242,14 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const configName = dnsName(gw, 'config');
   // The container runs as a non-root user without capabilities, which cannot bind a port below
   // 1024: there it listens on 8080, and the Service still exposes the model's port.
-  const containerPort = model.gateway.listenPort >= 1024 ? model.gateway.listenPort : UNPRIVILEGED_PORT;
-  if (containerPort !== model.gateway.listenPort) {
-    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `The gateway container runs as a non-root user without capabilities and cannot bind port ${model.gateway.listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${model.gateway.listenPort}` });
+  // Nor can it bind a port its mesh sidecar listens on: it listens on 8080 there too.
+  const listenPort = model.gateway.listenPort;
+  const taken = sidecarPort(mesh, mesh?.mtls?.mode, listenPort);
+  const containerPort = listenPort >= 1024 && !taken ? listenPort : UNPRIVILEGED_PORT;
+  if (listenPort < 1024) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort below 1024', detail: `The gateway container runs as a non-root user without capabilities and cannot bind port ${listenPort}: it listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${listenPort}` });
+  } else if (taken) {
+    notes.push({ subject: `gateway ${gw}`, feature: `agw:listenPort taken by the ${mesh!.type} sidecar`, detail: `The ${mesh!.type} sidecar in the gateway's pods listens on port ${listenPort} itself: the gateway container listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${listenPort}` });
   }
   const edge = edgePeers(model, notes);
   const bypass = edgeBypass(mesh, containerPort);
@@ -222,6 +259,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
   const gatewayWorkload: Workload = {
     file: 'gateway.yaml',
     meta: meta(own.gateway, ns, own.gateway),
+    serviceAccount: meta(serviceAccountName(own.gateway, ns), ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
     podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(mesh, ns).annotations],
@@ -269,6 +307,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     ? {
         file: 'redis.yaml',
         meta: meta(own.redis, ns, own.redis),
+        serviceAccount: meta(serviceAccountName(own.redis, ns), ns, own.redis),
         selector: [{ key: 'app.kubernetes.io/name', value: own.redis }],
         podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }, ...podInjection(mesh, ns).labels],
         podAnnotations: podInjection(mesh, ns).annotations,
@@ -288,10 +327,15 @@ export function k8sView(model: M.GatewayModel): K8sView {
         service: { meta: meta(own.redis, ns, own.redis), loadBalancer: false, port: 6379 },
         pdb: false,
         ingressFrom: [gatewayPods],
-        policyPorts: [6379, ...linkerdInbound(mesh?.type === 'linkerd' && mesh.mtls?.mode !== 'DISABLE', 6379)],
+        policyPorts: [6379, ...proxyInbound(mesh, mesh?.mtls?.mode, 6379)],
         closed: false,
       }
     : undefined;
+  // The HPA runs 2 to 10 gateway replicas behind one Service, and a local limiter counts in each.
+  const localLimited = model.routes.filter((r) => r.rateLimit?.policy === 'local').map((r) => `route ${r.name}`).sort(compareStrings);
+  for (const subject of localLimited) {
+    notes.push({ subject, feature: 'agw:policy "local" on 2 to 10 gateway replicas', detail: `Each gateway replica counts the route's rate limit on its own, and the Service spreads clients over ${gatewayWorkload.hpa!.min} to ${gatewayWorkload.hpa!.max} of them (the HPA decides how many), so the gateway as a whole admits up to that many times the limit; agw:policy "redis" makes them share one budget` });
+  }
   if (redis) {
     const counters = [...(redisLimiters ? ['the rate limiters with agw:policy "redis"'] : []), ...(quotaTiers ? ['the quota tiers'] : [])].join(' and ');
     notes.push({
@@ -323,10 +367,14 @@ export function k8sView(model: M.GatewayModel): K8sView {
     if (hc && s.protocol === 'grpc') notes.push({ subject: `service ${s.name}`, feature: 'agw:healthCheckPath', detail: 'A gRPC service is probed with the gRPC health protocol; the path is not used' });
     if (s.host !== s.name) notes.push({ subject: `service ${s.name}`, feature: 'agw:host', detail: `The Kubernetes Service is named after agw:serviceName; the gateway (${upstreamEnvName(s.name)}) and the Istio target address it, but the Kong target addresses agw:host ${s.host}` });
     if (s.instances.length > 0) notes.push({ subject: `service ${s.name}`, feature: 'agw:hasInstance', detail: 'The service is deployed from agw:image, so the gateway is pointed at its Kubernetes Service; the explicit instances are not used' });
+    if (sidecarPort(mesh, mtlsModeOf(s, model), s.port)) {
+      notes.push({ subject: `service ${s.name} (port ${s.port})`, feature: `agw:port taken by the ${mesh!.type} sidecar`, detail: `The ${mesh!.type} sidecar in the service's pods listens on the service's port itself, so the service's container cannot (it fails to bind the port, or the sidecar does) and no call reaches it: give the service another agw:port, its image listening there` });
+    }
     const scaled = s.replicas >= 2;
     return {
       file: `backends/${s.name}.yaml`,
       meta: meta(s.name, s.namespace, s.name),
+      serviceAccount: meta(serviceAccountName(s.name, s.namespace), s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
       podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : []), ...podInjection(mesh, s.namespace).labels],
       podAnnotations: linkerdPodAnnotations(model, s).length > 0 ? linkerdPodAnnotations(model, s) : podInjection(mesh, s.namespace).annotations,
@@ -344,7 +392,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
       ...(scaled ? { hpa: { min: int32(s.replicas, `service ${s.name}`, 'agw:replicas', 'minReplicas', notes), max: int32(s.replicas * 2, `service ${s.name}`, 'agw:replicas', 'maxReplicas (twice agw:replicas)', notes) } } : {}),
       pdb: scaled,
       ingressFrom: [gatewayPods, ...(istioIngress ? [istioIngress] : [])],
-      policyPorts: [s.port, ...linkerdInbound(mesh?.type === 'linkerd' && mtlsModeOf(s, model) !== 'DISABLE', s.port)],
+      policyPorts: [s.port, ...proxyInbound(mesh, mtlsModeOf(s, model), s.port)],
       closed: false,
     };
   });
@@ -352,7 +400,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     if (w.service.meta.name !== w.meta.name) notes.push({ subject: `${w === gatewayWorkload ? 'gateway' : 'service'} ${w.meta.name}`, feature: 'Kubernetes Service name', detail: `A Service name starts with a letter; the Service is named ${w.service.meta.name}, and the gateway and Istio address it by that name` });
   }
   for (const b of backends) {
-    notes.push({ subject: `service ${b.meta.name}`, feature: 'NetworkPolicy of a backend', detail: `Only the gwgen gateway's pods${istioIngress ? ' and the Istio ingress gateway' : ''} may connect to the service; other clients (a Kong deployment, Prometheus, other services) need a NetworkPolicy of their own` });
+    notes.push({ subject: `service ${b.meta.name}`, feature: 'NetworkPolicy of a backend', detail: `Only the gwgen gateway's pods${istioIngress && 'namespace' in istioIngress ? ` and the Istio ingress gateway's (pods labelled istio: ingressgateway in namespace ${istioIngress.namespace}, the mesh's agw:namespace; an ingress gateway run elsewhere is refused)` : ''} may connect to the service; other clients (a Kong deployment, Prometheus, other services) need a NetworkPolicy of their own` });
   }
   for (const s of model.services.filter((x) => x.image === undefined)) {
     notes.push({ subject: `service ${s.name}`, feature: 'agw:image (absent)', detail: 'Services without an image are not deployed, and no NetworkPolicy fences them; the gateway reaches them at the address its GW_UPSTREAM_<SERVICE> variable names' });
@@ -427,9 +475,13 @@ function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { lab
   return { labels: [], annotations: [] };
 }
 
-/** Linkerd's inbound port, for a pod that runs its proxy (the gateway's calls arrive there). */
-function linkerdInbound(proxied: boolean, port: number): number[] {
-  return proxied && port !== LINKERD_INBOUND_PORT ? [LINKERD_INBOUND_PORT] : [];
+/**
+ * The mesh proxy's inbound port (PROXY_INBOUND_PORT) for a pod that runs the proxy: under DISABLE
+ * it runs none (Linkerd: linkerd.io/inject disabled; Consul: no connect-inject, see its note).
+ */
+function proxyInbound(mesh: M.ServiceMesh | undefined, mode: M.MutualTls['mode'] | undefined, port: number): number[] {
+  const inbound = mesh ? PROXY_INBOUND_PORT[mesh.type] : undefined;
+  return inbound !== undefined && mode !== 'DISABLE' && port !== inbound ? [inbound] : [];
 }
 
 /** Kuma and Consul keep mTLS modes in their own resources, which gwgen does not write. */
