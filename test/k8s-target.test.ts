@@ -570,3 +570,19 @@ describe('certificates the gateway and its manifests do not manage (test/fixture
     expect(file('gateway/README.md')).toMatch(/- Service svc has an agw:Certificate: the gateway neither tracks its expiry nor rotates it/);
   });
 });
+
+describe('k8s target: a deployed service whose name starts with a digit (test/fixtures/valid/names-starting-with-a-digit.ttl)', () => {
+  it('is one Service name in every target: svc-9lives in Kubernetes, in the gateway\'s upstream and among Kong\'s targets', async () => {
+    const result = await generate({ models: ['test/fixtures/valid/names-starting-with-a-digit.ttl'], cwd: ROOT });
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const text = (path: string) => result.files.find((f) => f.path === path)!.content;
+    const services = parseAllDocuments(text('k8s/backends/9lives.yaml')).map((d) => d.toJS() as Doc).filter((d) => d.kind === 'Service');
+    expect(services.map((d) => d.metadata.name)).toEqual(['svc-9lives']);
+    const port = services[0]!.spec.ports[0].port as number;
+    const kong = parse(text('kong/kong.yml')) as Doc;
+    const targets = (kong.upstreams as Doc[]).flatMap((u) => (u.targets as Doc[]).map((t) => t.target as string));
+    expect(targets).toEqual([`svc-9lives:${port}`]);
+    const gatewayEnv = parseAllDocuments(text('k8s/gateway.yaml')).map((d) => d.toJS() as Doc).find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].env as Doc[];
+    expect(gatewayEnv.find((e) => e.name === 'GW_UPSTREAM_9LIVES')?.value).toContain(`svc-9lives.default.svc.cluster.local:${port}`);
+  });
+});

@@ -397,7 +397,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     };
   });
   for (const w of [gatewayWorkload, ...backends]) {
-    if (w.service.meta.name !== w.meta.name) notes.push({ subject: `${w === gatewayWorkload ? 'gateway' : 'service'} ${w.meta.name}`, feature: 'Kubernetes Service name', detail: `A Service name starts with a letter; the Service is named ${w.service.meta.name}, and the gateway and Istio address it by that name` });
+    if (w.service.meta.name !== w.meta.name) notes.push({ subject: `${w === gatewayWorkload ? 'gateway' : 'service'} ${w.meta.name}`, feature: 'Kubernetes Service name', detail: `A Service name starts with a letter; the Service is named ${w.service.meta.name}, and the gateway, Istio and Kong address it by that name` });
   }
   for (const b of backends) {
     notes.push({ subject: `service ${b.meta.name}`, feature: 'NetworkPolicy of a backend', detail: `Only the gwgen gateway's pods${istioIngress && 'namespace' in istioIngress ? ` and the Istio ingress gateway's (pods labelled istio: ingressgateway in namespace ${istioIngress.namespace}, the mesh's agw:namespace; an ingress gateway run elsewhere is refused)` : ''} may connect to the service; other clients (a Kong deployment, Prometheus, other services) need a NetworkPolicy of their own` });
