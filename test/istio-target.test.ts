@@ -1047,6 +1047,15 @@ describe('istio target: the edge port', () => {
     expect(note?.[1]).toBe(noted ? String(port) : undefined);
     if (port === 443) expect(note?.[0]).toContain('meant for TLS');
   });
+
+  it.each([15021, 15090])('agw:listenPort %i, a port the ingress gateway\'s own Envoy listens on: the note says to choose another', async (port) => {
+    const g = await istioOfText(
+      `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:listenPort ${port} ; agw:hasRoute ex:r .\n` +
+        'ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s .\n' +
+        'ex:s a agw:BackendService ; agw:serviceName "s" .\n',
+    );
+    expect(g.notes).toMatch(new RegExp(`## agw:listenPort\\n\\nPort ${port} is one Istio's Envoy listens on itself[^\\n]*choose another agw:listenPort`));
+  });
 });
 
 describe('istio target: routes without agw:websocket (test/fixtures/valid/unhonoured-terms.ttl)', () => {

@@ -16,6 +16,7 @@ import {
   goDuration,
   hasParams,
   inCluster,
+  ISTIO_PROXY_PORTS,
   isParamSegment,
   labelValue,
   literalPrefix,
@@ -417,7 +418,9 @@ export function istioView(model: M.GatewayModel): IstioView {
   }
   // The ingress gateway's Service, not the Gateway, decides which ports clients reach.
   const port = model.gateway.listenPort;
-  if (port !== 80) {
+  if (ISTIO_PROXY_PORTS.includes(port)) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort', detail: `Port ${port} is one Istio's Envoy listens on itself in the ingress gateway's pods (15021 health, 15090 metrics, 15000 admin, …): a Gateway server there clashes with it; choose another agw:listenPort (80, or 8080)` });
+  } else if (port !== 80) {
     notes.push({ subject: `gateway ${gw}`, feature: 'agw:listenPort', detail: `The Gateway's server is on port ${port}, as the model says. Clients reach the ingress gateway through its Service, whose ports gwgen does not write: Istio's default istio-ingressgateway Service exposes 80 and 443 (its pods listening on 8080 and 8443). Check that a port of that Service leads to ${port}${port === 443 ? ' (the default 443 is meant for TLS, which this Gateway does not terminate: the model has no edge certificate)' : ''}, or set agw:listenPort 80 for its HTTP port` });
   }
   if (ns !== 'istio-system') {

@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { gatewayConfig } from './gateway.js';
 import { istioNamespace } from './istio.js';
 import { groupNotes, type NoteGroup } from './kong.js';
-import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
+import { atMost, clusterHost, compareStrings, dnsName, hostPort, labelValue, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, ISTIO_PROXY_PORTS, serviceResourceName, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation, PlannedFile, Target } from './types.js';
 
 /**
@@ -167,7 +167,7 @@ const PROXY_INBOUND_PORT: Partial<Record<M.ServiceMesh['type'], number>> = { lin
  * of the pod cannot bind one of them, or takes it from the sidecar.
  */
 const SIDECAR_PORTS: Record<M.ServiceMesh['type'], readonly number[]> = {
-  istio: [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090],
+  istio: ISTIO_PROXY_PORTS,
   linkerd: [4140, 4143, 4190, 4191],
   kuma: [9901, 15001, 15006],
   consul: [15001, 19000, 20000],

@@ -48,6 +48,9 @@ export interface Label {
   readonly value: string;
 }
 
+/** The ports Istio's Envoy itself listens on in every pod it runs in, the ingress gateway's included ("Ports used by Istio"). */
+export const ISTIO_PROXY_PORTS: readonly number[] = [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090];
+
 /** The labels every generated resource carries, in a fixed order. */
 export function standardLabels(gateway: string, name: string, extra: readonly Label[] = []): Label[] {
   return [
