@@ -685,6 +685,22 @@ describe('--rules: what a rule file may look like', () => {
     expect(r.stderr).toContain(`${file}:8:34: error: audit rule ${file}: the SPARQL query does not parse: the prefix ex: is not declared`);
   });
 
+  it('a rule with FROM or GRAPH, which would match nothing and so never find anything, is a broken rule file (exit 2) at that keyword', async () => {
+    for (const [body, where, words] of [
+      ['SELECT ?focus ?name\nFROM <urn:model>\nWHERE { ?focus agw:serviceName ?name }', '7:1', 'FROM (a dataset clause) is not supported'],
+      ['SELECT ?focus ?name WHERE {\n  GRAPH ?g { ?focus agw:serviceName ?name } }', '7:3', 'GRAPH matches nothing here'],
+    ] as const) {
+      const dir = join(tempDir(), 'rules');
+      mkdirSync(dir);
+      const file = join(dir, 'x.rq');
+      writeFileSync(file, `${meta}${agw}\n${body}\n`);
+      const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--fail-on', 'never']);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`${file}:${where}: error: audit rule ${file}: ${words}`);
+      expect(r.exitCode).toBe(2);
+    }
+  });
+
   it('--rules takes one directory and may be repeated; the model may follow it', async () => {
     const a = join(tempDir(), 'a');
     const b = join(tempDir(), 'b');
