@@ -419,6 +419,26 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
   });
 
+  it('sarif writes each brace of a message twice (SARIF 2.1.0, 3.11.5: {0} would be a placeholder), so a path parameter survives', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), '# id: braces-rule\n# severity: info\n# title: Route {path} check\n# message: Route {?focus} at {?path} {0}\n# description: Looks at {path} and {{x}}\n# help: Rename {0}\nSELECT ?focus ?path WHERE { ?focus agw:routePath ?path FILTER(CONTAINS(?path, "{")) }\n');
+    const json = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    const sarif = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'sarif', '--fail-on', 'never']);
+    expect(sarif.exitCode, sarif.stderr).toBe(0);
+    const log = JSON.parse(sarif.stdout);
+    const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/sarif-2.1.0-subset.schema.json'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: true, validateFormats: false }).compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const texts = log.runs[0].results.map((x: { message: { text: string } }) => x.message.text);
+    expect(texts).toContain('Route tiles (/v1/tiles/{{z}}/{{x}}/{{y}}) has no circuit breaker: a failing backend keeps receiving traffic.');
+    expect(texts).toContain('Route tiles at /v1/tiles/{{z}}/{{x}}/{{y}} {{0}}');
+    // Read back as a viewer does ({{ is {), each message is the one json and table print.
+    expect(texts.map((t: string) => t.replace(/\{\{|\}\}/g, (b) => b[0]!))).toEqual(JSON.parse(json.stdout).map((f: { message: string }) => f.message));
+    const rule = log.runs[0].tool.driver.rules.find((x: { id: string }) => x.id === 'braces-rule');
+    expect([rule.shortDescription.text, rule.fullDescription.text, rule.help.text]).toEqual(['Route {{path}} check', 'Looks at {{path}} and {{{{x}}}}', 'Rename {{0}}']);
+  });
+
   // Each: the working directory, the model argument, the artifactLocation (a model under the working directory is relative to %SRCROOT%).
   it.each([
     ['relative, under the working directory', (d: string) => [d, 'my model#1.ttl'], () => ({ uri: 'my%20model%231.ttl', uriBaseId: '%SRCROOT%' })],
