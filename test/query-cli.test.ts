@@ -376,9 +376,9 @@ describe('gwgen query: FROM and GRAPH, which would match nothing, are refused', 
     expect(connections).toEqual([]);
   });
 
-  it('the words FROM and GRAPH elsewhere (a variable, a string, a prefixed name, a comment) are no such clause', async () => {
+  it('the words FROM and GRAPH elsewhere (a variable, a string, a prefixed name, a comment, a language tag) are no such clause', async () => {
     const dir = files({ 'm.ttl': MODEL });
-    const r = await gwgen(['query', 'm.ttl', '-e', 'PREFIX graph: <https://example.org/t#>\nSELECT ?from # FROM <x>\nWHERE { graph:r1 agw:routePath ?from FILTER(?from != "GRAPH FROM") }', '--format', 'csv'], { cwd: dir });
+    const r = await gwgen(['query', 'm.ttl', '-e', 'PREFIX graph: <https://example.org/t#>\nSELECT ?from # FROM <x>\nWHERE { graph:r1 agw:routePath ?from FILTER(?from != "GRAPH FROM" && ?from != "x"@graph) }', '--format', 'csv'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.split('\r\n').filter(Boolean)).toEqual(['from', '/a']);
   });

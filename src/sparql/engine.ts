@@ -203,7 +203,9 @@ export async function queryParseProblem(rawText: string, origin: string): Promis
  * tokens of a query that parsed, where FROM and GRAPH are keywords in no other place.
  */
 function datasetProblem(text: string, origin: string): Problem | undefined {
-  const at = sparqlTokens(text).find((t) => t.kind === 'name' && /^(FROM|GRAPH)$/i.test(t.text));
+  const tokens = sparqlTokens(text);
+  // Not a language tag that spells one of them ("x"@graph).
+  const at = tokens.find((t, i) => t.kind === 'name' && /^(FROM|GRAPH)$/i.test(t.text) && tokens[i - 1]?.text !== '@');
   if (!at) return undefined;
   const location = { file: origin, ...positionAt(text, at.offset) };
   return at.text.toUpperCase() === 'FROM'
