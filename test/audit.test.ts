@@ -263,6 +263,53 @@ describe('where a blank-node finding is located', () => {
   });
 });
 
+describe('where findings are located when a model is split into files', () => {
+  // A suppressions file given first (`gwgen audit *.ttl` lists "audit-suppressions.ttl" before
+  // "routes.ttl") had the first statement about each route, so every finding about the route
+  // pointed at its suppression, and code scanning annotated that line instead of the route.
+  it('a finding about a node is at the statement that types it; one about a suppression at its agw:auditSuppress', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'audit-suppressions.ttl'), [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/split#> .',
+      'ex:orders agw:auditSuppress "route-without-circuit-breaker" ; agw:auditReason "idempotent reads only" .',
+      'ex:orders',
+      '  agw:auditSuppress "route-without-timeout" .',
+      'ex:svc agw:auditSuppress "service-without-healthcheck" .',
+    ].join('\n'));
+    writeFileSync(join(dir, 'gateway.ttl'), [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/split#> .',
+      'ex:gw a agw:ApiGateway ; agw:gatewayName "split" ; agw:hasRoute ex:orders .',
+      'ex:svc agw:serviceName "svc" ;',
+      '  a agw:BackendService .',
+    ].join('\n'));
+    writeFileSync(join(dir, 'routes.ttl'), [
+      '@prefix agw: <https://ggen.ai/ontology/api-gateway#> .',
+      '@prefix ex: <https://example.org/split#> .',
+      '',
+      'ex:orders agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .',
+      'ex:orders a agw:Route ; agw:routePath "/orders" ; agw:hasBackendService ex:svc .',
+    ].join('\n'));
+    const models = ['audit-suppressions.ttl', 'gateway.ttl', 'routes.ttl'];
+    const r = await gwgen(['audit', ...models, '--format', 'json', '--fail-on', 'never'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const at = (rule: string) => (JSON.parse(r.stdout) as Array<{ rule: string; location: unknown }>).filter((f) => f.rule === rule).map((f) => f.location);
+    // The route's own statements in routes.ttl: the one with `a agw:Route`, not the limiter's before it.
+    expect(at('route-without-authentication')).toEqual([{ file: 'routes.ttl', line: 5, column: 1 }]);
+    expect(at('route-without-timeout')).toEqual([{ file: 'routes.ttl', line: 5, column: 1 }]);
+    expect(at('service-without-health-check')).toEqual([{ file: 'gateway.ttl', line: 4, column: 1 }]);
+    expect(at('suppression-without-reason')).toEqual([{ file: 'audit-suppressions.ttl', line: 6, column: 8 }]);
+    expect(at('unknown-suppression')).toEqual([{ file: 'audit-suppressions.ttl', line: 6, column: 8 }]);
+    // The same places in SARIF, and whatever order the files are given in.
+    const sarif = await gwgen(['audit', ...models.reverse(), '--format', 'sarif', '--fail-on', 'never'], { cwd: dir });
+    const regions = Object.fromEntries(
+      JSON.parse(sarif.stdout).runs[0].results.map((x: { ruleId: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }> }) => [x.ruleId, `${x.locations[0]!.physicalLocation.artifactLocation.uri}:${x.locations[0]!.physicalLocation.region.startLine}`]),
+    );
+    expect(regions).toMatchObject({ 'route-without-authentication': 'routes.ttl:5', 'service-without-health-check': 'gateway.ttl:4', 'suppression-without-reason': 'audit-suppressions.ttl:6', 'unknown-suppression': 'audit-suppressions.ttl:6' });
+  });
+});
+
 describe('unknown-suppression: a suppression naming no loaded rule', () => {
   const model = (id: string) =>
     [
@@ -339,10 +386,11 @@ describe('unused-suppression: a suppression of a rule that finds nothing on its 
     const unused = r.findings.filter((f) => f.rule === 'unused-suppression').map((f) => [f.focus, f.message, f.location.line, f.severity]);
     const says = (node: string, rule: string) => `${node} suppresses "${rule}", which finds nothing on it: a suppression covers only the findings about the node it is stated on.`;
     expect(unused).toEqual([
-      ['https://example.org/u#gw', says('gw', 'route-without-timeout'), 3, 'info'],
-      ['https://example.org/u#gw', says('gw', 'team-policy'), 3, 'info'],
+      // At the agw:auditSuppress line (the gateway's statement starts on line 3).
+      ['https://example.org/u#gw', says('gw', 'route-without-timeout'), 5, 'info'],
+      ['https://example.org/u#gw', says('gw', 'team-policy'), 5, 'info'],
       ['https://example.org/u#mtls', says('mtls', 'mtls-not-strict'), 9, 'info'],
-      ['https://example.org/u#r', says('r', 'route-without-timeout'), 6, 'info'],
+      ['https://example.org/u#r', says('r', 'route-without-timeout'), 7, 'info'],
     ]);
     // What the suppressions were meant for: the anonymous route's is used, the others are not.
     expect(r.findings.find((f) => f.rule === 'route-without-timeout' && f.focus.startsWith('_:'))?.suppressed).toEqual({ reason: 'streams' });
@@ -417,6 +465,26 @@ describe('gwgen audit: formats and exit codes', () => {
       expect(line.startsWith(`:${res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, '')}`) || line.includes(res.locations[0].logicalLocations[0].fullyQualifiedName.replace(/.*#/, ''))).toBe(true);
     }
     expect(run.results.map((x: { level: string }) => x.level)).toContain('error');
+  });
+
+  it('sarif writes each brace of a message twice (SARIF 2.1.0, 3.11.5: {0} would be a placeholder), so a path parameter survives', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), '# id: braces-rule\n# severity: info\n# title: Route {path} check\n# message: Route {?focus} at {?path} {0}\n# description: Looks at {path} and {{x}}\n# help: Rename {0}\nSELECT ?focus ?path WHERE { ?focus agw:routePath ?path FILTER(CONTAINS(?path, "{")) }\n');
+    const json = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'json', '--fail-on', 'never']);
+    const sarif = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--format', 'sarif', '--fail-on', 'never']);
+    expect(sarif.exitCode, sarif.stderr).toBe(0);
+    const log = JSON.parse(sarif.stdout);
+    const schema = JSON.parse(readFileSync(join(ROOT, 'test/schemas/sarif-2.1.0-subset.schema.json'), 'utf8'));
+    const validate = new Ajv({ allErrors: true, strict: true, validateFormats: false }).compile(schema);
+    expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
+    const texts = log.runs[0].results.map((x: { message: { text: string } }) => x.message.text);
+    expect(texts).toContain('Route tiles (/v1/tiles/{{z}}/{{x}}/{{y}}) has no circuit breaker: a failing backend keeps receiving traffic.');
+    expect(texts).toContain('Route tiles at /v1/tiles/{{z}}/{{x}}/{{y}} {{0}}');
+    // Read back as a viewer does ({{ is {), each message is the one json and table print.
+    expect(texts.map((t: string) => t.replace(/\{\{|\}\}/g, (b) => b[0]!))).toEqual(JSON.parse(json.stdout).map((f: { message: string }) => f.message));
+    const rule = log.runs[0].tool.driver.rules.find((x: { id: string }) => x.id === 'braces-rule');
+    expect([rule.shortDescription.text, rule.fullDescription.text, rule.help.text]).toEqual(['Route {{path}} check', 'Looks at {{path}} and {{{{x}}}}', 'Rename {{0}}']);
   });
 
   // Each: the working directory, the model argument, the artifactLocation (a model under the working directory is relative to %SRCROOT%).
@@ -683,6 +751,22 @@ describe('--rules: what a rule file may look like', () => {
     const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${file}:8:34: error: audit rule ${file}: the SPARQL query does not parse: the prefix ex: is not declared`);
+  });
+
+  it('a rule with FROM or GRAPH, which would match nothing and so never find anything, is a broken rule file (exit 2) at that keyword', async () => {
+    for (const [body, where, words] of [
+      ['SELECT ?focus ?name\nFROM <urn:model>\nWHERE { ?focus agw:serviceName ?name }', '7:1', 'FROM (a dataset clause) is not supported'],
+      ['SELECT ?focus ?name WHERE {\n  GRAPH ?g { ?focus agw:serviceName ?name } }', '7:3', 'GRAPH matches nothing here'],
+    ] as const) {
+      const dir = join(tempDir(), 'rules');
+      mkdirSync(dir);
+      const file = join(dir, 'x.rq');
+      writeFileSync(file, `${meta}${agw}\n${body}\n`);
+      const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--fail-on', 'never']);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`${file}:${where}: error: audit rule ${file}: ${words}`);
+      expect(r.exitCode).toBe(2);
+    }
   });
 
   it('--rules takes one directory and may be repeated; the model may follow it', async () => {

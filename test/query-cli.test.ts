@@ -348,6 +348,42 @@ describe('gwgen query: SERVICE never reaches the network', () => {
   });
 });
 
+describe('gwgen query: FROM and GRAPH, which would match nothing, are refused', () => {
+  // The model is the default graph and there are no named graphs: FROM <g> made the default graph
+  // one that does not exist and GRAPH read none, so such a query said "0 rows" (and an audit rule
+  // using it could never find anything) instead of saying why.
+  it.each([
+    ['FROM', (port: number) => `SELECT ?s\nFROM <http://127.0.0.1:${port}/model.ttl>\nWHERE { ?s agw:routePath ?p }`, '2:1', 'FROM (a dataset clause) is not supported'],
+    ['FROM NAMED with GRAPH', (port: number) => `SELECT ?s FROM NAMED <http://127.0.0.1:${port}/g> WHERE { GRAPH ?g { ?s ?p ?o } }`, '1:11', 'FROM (a dataset clause) is not supported'],
+    ['GRAPH in an ASK, lower case', () => 'ASK {\n  ?r a agw:Route .\n  graph <urn:x-arq:DefaultGraph> { ?r agw:routePath ?p } }', '3:3', 'GRAPH matches nothing here'],
+  ])('%s: exit 1 at its keyword, no connection made', async (_name, text, where, message) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const connections: string[] = [];
+    const server = createServer((socket) => {
+      connections.push(String(socket.remoteAddress));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await gwgen(['query', 'm.ttl', '-e', text(port), '--format', 'json'], { cwd: dir });
+      expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^-e:${where}: error: ${message.replace(/[()]/g, '\\$&')}`));
+      expect(r.stdout).toBe('');
+      expect(r.exitCode).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(connections).toEqual([]);
+  });
+
+  it('the words FROM and GRAPH elsewhere (a variable, a string, a prefixed name, a comment, a language tag) are no such clause', async () => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', 'PREFIX graph: <https://example.org/t#>\nSELECT ?from # FROM <x>\nWHERE { graph:r1 agw:routePath ?from FILTER(?from != "GRAPH FROM" && ?from != "x"@graph) }', '--format', 'csv'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\r\n').filter(Boolean)).toEqual(['from', '/a']);
+  });
+});
+
 describe('gwgen query: RDF 1.2 terms are written, not emptied', () => {
   // A Turtle 1.2 model (N3 reads it) holds triple terms and literals with a base direction.
   // Every format wrote a triple term as an empty literal, and JSON dropped the direction.

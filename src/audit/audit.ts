@@ -46,6 +46,9 @@ export type AuditResult =
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
+/** Rules whose findings are about a node's agw:auditSuppress: located where it is written, which may be another file than the node's definition. */
+const ABOUT_SUPPRESSIONS = new Set(['suppression-without-reason', UNKNOWN_SUPPRESSION_RULE.id, UNUSED_SUPPRESSION_RULE.id]);
+
 /**
  * Runs every audit rule over a valid model. The rule queries run in a worker while the model
  * is validated; findings on nodes that suppress the rule are marked, not dropped.
@@ -120,7 +123,7 @@ export async function audit(input: AuditInput, timings: Timings = {}): Promise<A
   function finding(rule: AuditRule, focus: Term, message: string): Finding {
     const suppressions = store.getObjects(focus, agw('auditSuppress'), null).map((t) => t.value);
     const reason = store.getObjects(focus, agw('auditReason'), null)[0]?.value;
-    const location = locate(focus);
+    const location = (ABOUT_SUPPRESSIONS.has(rule.id) ? locator.locateProperty(focus, agw('auditSuppress').value) : undefined) ?? locate(focus);
     return {
       rule: rule.id,
       severity: rule.severity,

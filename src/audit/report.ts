@@ -91,9 +91,9 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
             rules: rules.map((r) => ({
               id: r.id,
               name: pascal(r.id),
-              shortDescription: { text: r.title },
-              fullDescription: { text: r.description },
-              ...(r.help ? { help: { text: r.help } } : {}),
+              shortDescription: { text: sarifText(r.title) },
+              fullDescription: { text: sarifText(r.description) },
+              ...(r.help ? { help: { text: sarifText(r.help) } } : {}),
               defaultConfiguration: { level: LEVEL[r.severity] },
               properties: { tags: ['gwgen', 'api-gateway', 'compliance'] },
             })),
@@ -103,7 +103,7 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
           ruleId: f.rule,
           ruleIndex: index.get(f.rule) ?? 0,
           level: LEVEL[f.severity],
-          message: { text: f.message },
+          message: { text: sarifText(f.message) },
           locations: [
             {
               ...(f.location.file
@@ -122,6 +122,16 @@ export function toSarif(findings: readonly Finding[], rules: readonly AuditRule[
     ],
   };
   return `${jsonLiteral(log, 2)}\n`;
+}
+
+/**
+ * SARIF message strings may hold placeholders ({0} is the result's first argument), so a brace
+ * of the text itself is written twice (SARIF 2.1.0, 3.11.5): a route path "/users/{id}" is
+ * "/users/{{id}}", which a SARIF viewer shows as "/users/{id}"; a lone brace is no text SARIF
+ * defines. The suppression's justification is a plain string, not a message: written as it is.
+ */
+function sarifText(text: string): string {
+  return text.replace(/[{}]/g, '$&$&');
 }
 
 function pascal(id: string): string {

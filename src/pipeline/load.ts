@@ -15,6 +15,12 @@ export interface SourceFile {
 /** Finds where a node is defined, for messages that say file:line. */
 export interface Locator {
   locate(term: Term): SourceLocation;
+  /**
+   * Where a statement of the node first gives the property (the predicate's position), when a
+   * statement with the node as its subject does: `ex:r1 agw:auditSuppress "…"`, perhaps in
+   * another file than the node's definition. Undefined otherwise (inside `[ … ]`, say).
+   */
+  locateProperty(term: Term, predicate: string): SourceLocation | undefined;
 }
 
 export interface LoadedModel {
@@ -160,13 +166,13 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
       ],
     };
   }
-  let definitions: Map<string, SourceLocation> | undefined;
-  const lines = (): Map<string, SourceLocation> => {
-    if (definitions === undefined) {
-      definitions = new Map();
-      if (locate) for (const [index, source] of sources.entries()) recordSubjectLines(source, index, pathToFileURL(source.path).href, definitions);
+  let statements: Statements | undefined;
+  const lines = (): Statements => {
+    if (statements === undefined) {
+      statements = { definitions: new Map(), properties: new Map(), typed: new Set() };
+      if (locate) for (const [index, source] of sources.entries()) recordSubjectLines(source, index, pathToFileURL(source.path).href, statements);
     }
-    return definitions;
+    return statements;
   };
   let anonymous: Map<string, SourceLocation> | undefined;
   const anonymousLines = (): Map<string, SourceLocation> => {
@@ -279,16 +285,35 @@ function syntaxProblem(source: SourceFile, err: unknown): Problem {
   });
 }
 
+const RDF_TYPE = 'http://www.w3.org/1999/02/22-rdf-syntax-ns#type';
+
+/** What the statements of the model files say about where things are written. */
+interface Statements {
+  /** Each named (or `_:x`) node: where it is defined. */
+  readonly definitions: Map<string, SourceLocation>;
+  /** `<node> <predicate>` → the first predicate token of that node's statements that names it. */
+  readonly properties: Map<string, SourceLocation>;
+  /** The nodes whose definition is a statement that types them, across the files. */
+  readonly typed: Set<string>;
+}
+
 /**
  * The parser does not tell where a triple came from, so the lexer's tokens are walked once:
- * the first token of each statement is its subject. Good enough for "defined at file:line".
+ * the first token of each statement is its subject. A node is defined where a statement gives
+ * its class (`ex:r1 a agw:Route`), in whichever file: one that only adds to it elsewhere, such as
+ * `ex:r1 agw:auditSuppress "…"` in a suppressions file given first, is not where a finding or a
+ * problem about the route belongs. A node no statement types is at its first subject statement.
  */
-function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, out: Map<string, SourceLocation>): void {
+function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, { definitions: out, properties, typed }: Statements): void {
   const prefixes = new Map<string, string>();
   let base = baseIRI;
   let atStatementStart = true;
   let directive: string | undefined;
   let pendingPrefix: string | undefined;
+  // The statement's subject, and whether the next token at its own level is a predicate of it.
+  let subject: { iri: string; at: SourceLocation } | undefined;
+  let depth = 0;
+  let atPredicate = false;
   const column = columns(source.text);
   for (const token of new Lexer().tokenize(source.text) as Array<{ type: string; value: string; prefix?: string; line: number; start?: number }>) {
     if (directive) {
@@ -305,26 +330,46 @@ function recordSubjectLines(source: SourceFile, index: number, baseIRI: string, 
     }
     if (token.type === '.') {
       atStatementStart = true;
+      subject = undefined;
+      depth = 0;
+      atPredicate = false;
       continue;
     }
-    if (atStatementStart) {
-      atStatementStart = false;
-      if (['@prefix', '@base', 'PREFIX', 'BASE'].includes(token.type)) {
-        directive = token.type;
-        continue;
+    if (!atStatementStart) {
+      if (['[', '(', '{|', '<<', '<<('].includes(token.type)) depth++;
+      else if ([']', ')', '|}', '>>', ')>>'].includes(token.type)) depth = Math.max(0, depth - 1);
+      else if (depth === 0 && token.type === ';') atPredicate = true;
+      else if (depth === 0 && atPredicate) {
+        atPredicate = false;
+        const predicate = token.type === 'abbreviation' && token.value === 'a' ? RDF_TYPE : token.type === 'IRI' ? resolve(token.value, base) : token.type === 'prefixed' ? (prefixes.get(token.prefix ?? '') ?? '') + token.value : undefined;
+        if (predicate === undefined || !subject) continue;
+        const key = `${subject.iri} ${predicate}`;
+        if (!properties.has(key)) properties.set(key, { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) });
+        if (predicate === RDF_TYPE && !typed.has(subject.iri)) {
+          typed.add(subject.iri);
+          out.set(subject.iri, subject.at);
+        }
       }
-      let iri: string | undefined;
-      if (token.type === 'IRI') iri = resolve(token.value, base);
-      else if (token.type === 'prefixed') {
-        const ns = prefixes.get(token.prefix ?? '');
-        if (ns !== undefined) iri = ns + token.value;
-      }
-      // `_:cors a agw:CorsPolicy …`: keyed by the store's label of the node (see blankPrefix).
-      else if (token.type === 'blank') iri = blankPrefix(index) + token.value;
-      if (iri !== undefined && !out.has(iri)) {
-        out.set(iri, { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) });
-      }
+      continue;
     }
+    atStatementStart = false;
+    if (['@prefix', '@base', 'PREFIX', 'BASE'].includes(token.type)) {
+      directive = token.type;
+      continue;
+    }
+    let iri: string | undefined;
+    if (token.type === 'IRI') iri = resolve(token.value, base);
+    else if (token.type === 'prefixed') {
+      const ns = prefixes.get(token.prefix ?? '');
+      if (ns !== undefined) iri = ns + token.value;
+    }
+    // `_:cors a agw:CorsPolicy …`: keyed by the store's label of the node (see blankPrefix).
+    else if (token.type === 'blank') iri = blankPrefix(index) + token.value;
+    if (iri !== undefined) {
+      subject = { iri, at: { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) } };
+      if (!out.has(iri)) out.set(iri, subject.at);
+      atPredicate = true;
+    } else if (['[', '(', '<<', '<<('].includes(token.type)) depth++;
   }
 }
 
@@ -343,7 +388,8 @@ function resolve(iri: string, base: string): string {
   return iriResolver._resolveIRI(iri) ?? iri;
 }
 
-function makeLocator(store: Store, definitions: () => Map<string, SourceLocation>, anonymous: () => Map<string, SourceLocation>): Locator {
+function makeLocator(store: Store, statements: () => Statements, anonymous: () => Map<string, SourceLocation>): Locator {
+  const definitions = () => statements().definitions;
   const locate = (term: Term, depth = 0): SourceLocation => {
     if (term.termType === 'NamedNode') return { ...definitions().get(term.value), node: term.value };
     if (term.termType !== 'BlankNode') return { node: term.value };
@@ -359,7 +405,14 @@ function makeLocator(store: Store, definitions: () => Map<string, SourceLocation
     }
     return { ...own, node: '[]' };
   };
-  return { locate: (term) => locate(term) };
+  return {
+    locate: (term) => locate(term),
+    locateProperty: (term, predicate) => {
+      if (term.termType !== 'NamedNode' && term.termType !== 'BlankNode') return undefined;
+      const at = statements().properties.get(`${term.value} ${predicate}`);
+      return at && { ...locate(term), ...at };
+    },
+  };
 }
 
 function describe(node: string): string {

@@ -126,6 +126,8 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
     const at = sparqlTokens(text).find((t) => t.kind === 'name' && t.text.toUpperCase() === 'SERVICE');
     throw new GwgenError(problem('query', 'SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology', { location: { file: origin, ...(at ? positionAt(text, at.offset) : {}) }, hint: 'remove the SERVICE block and query the model itself' }));
   }
+  const dataset = datasetProblem(text, origin);
+  if (dataset) throw new GwgenError(dataset);
   let result;
   try {
     result = await qe.query(operation, context());
@@ -189,7 +191,26 @@ export async function queryParseProblem(rawText: string, origin: string): Promis
   }
   // What runQuery refuses before running, so that a pack's query that passed here also runs.
   const ungrouped = ungroupedProjection(operation);
-  return ungrouped !== undefined ? ungroupedProblem(ungrouped, text, origin) : undefined;
+  return ungrouped !== undefined ? ungroupedProblem(ungrouped, text, origin) : datasetProblem(text, origin);
+}
+
+/**
+ * gwgen queries one graph: the model files merged into the default graph. `FROM <g>` makes the
+ * default graph the graph g, which does not exist here, and `GRAPH` reads named graphs, of which
+ * a Turtle model has none: either one matched nothing, silently, so an audit rule using it
+ * could never find anything and a query answered "0 rows". (An engine that loads what FROM
+ * names would also reach the network, which a query over a model never does.) Read from the
+ * tokens of a query that parsed, where FROM and GRAPH are keywords in no other place.
+ */
+function datasetProblem(text: string, origin: string): Problem | undefined {
+  const tokens = sparqlTokens(text);
+  // Not a language tag that spells one of them ("x"@graph).
+  const at = tokens.find((t, i) => t.kind === 'name' && /^(FROM|GRAPH)$/i.test(t.text) && tokens[i - 1]?.text !== '@');
+  if (!at) return undefined;
+  const location = { file: origin, ...positionAt(text, at.offset) };
+  return at.text.toUpperCase() === 'FROM'
+    ? problem('query', 'FROM (a dataset clause) is not supported: gwgen queries one graph, the model files merged into the default graph, and FROM <...> or FROM NAMED <...> would make every pattern match a graph that does not exist here', { location, hint: 'remove the FROM clause: the patterns match the model as it is' })
+    : problem('query', 'GRAPH matches nothing here: the model files are merged into one default graph, with no named graphs', { location, hint: 'remove GRAPH <...> { } and keep the patterns inside it' });
 }
 
 /**
