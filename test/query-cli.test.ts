@@ -227,8 +227,8 @@ describe('gwgen validate: files that cannot be models', () => {
     expect(r.stdout).toBe('');
     const lines = r.stderr.split('\n').filter((l) => !l.startsWith('  hint:'));
     expect(lines).toEqual([
-      expect.stringMatching(/^\.\.\/models\/bad\.ttl:4:1 <https:\/\/example\.org\/t#r1> agw:routePath: error: /),
-      expect.stringMatching(/^\.\.\/models\/bad\.ttl:5:1 <https:\/\/example\.org\/t#s> agw:serviceName: error: /),
+      expect.stringMatching(/^\.\.\/models\/bad\.ttl:4:21 <https:\/\/example\.org\/t#r1> agw:routePath: error: /),
+      expect.stringMatching(/^\.\.\/models\/bad\.ttl:5:29 <https:\/\/example\.org\/t#s> agw:serviceName: error: /),
       '2 problems',
     ]);
   });

@@ -68,7 +68,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
       problem('semantic', message, {
         rule,
         hint,
-        location: { ...locator.locate(node), ...(property ? { property: `agw:${property}` } : {}) },
+        location: { ...((property !== undefined ? locator.locateProperty(node, AGW + property) : undefined) ?? locator.locate(node)), ...(property ? { property: `agw:${property}` } : {}) },
       }),
     );
 

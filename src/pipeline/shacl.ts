@@ -51,7 +51,7 @@ export async function validateShapes(model: LoadedModel): Promise<Problem[]> {
     problems.push(
       problem('shacl', message, {
         rule: rule.startsWith('http') ? rule.replace(/^.*#/, 'sh:') : rule,
-        location: { ...model.locator.locate(focus), ...(property ? { property } : {}) },
+        location: { ...((predicate ? model.locator.locateProperty(focus, predicate.value) : undefined) ?? model.locator.locate(focus)), ...(property ? { property } : {}) },
         ...(tagged ? { hint: `drop the language tag: ${JSON.stringify(value.value)}, not ${describeValue(value)}` } : {}),
       }),
     );
