@@ -1279,10 +1279,146 @@ describe('istio target: a required scope is found in every claim the gateway rea
   }, 240_000);
 });
 
+describe('istio target: a route takes tokens of its own issuer only, not of an issuer under its URL', () => {
+  // Okta's org authorization server issues as https://<org>, its custom ones as
+  // https://<org>/oauth2/<id>. The principal of a custom server's token, `<iss>/<sub>`, starts with
+  // `https://<org>/`, so a rule on `notRequestPrincipals: [https://<org>/*]` alone let it reach the
+  // org issuer's route, which the gateway refuses (401: another issuer).
+  const ORG = 'https://idp.example';
+  const CUSTOM = 'https://idp.example/oauth2/partners';
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:staff, ex:partners .\n` +
+    'ex:staff a agw:Route ; agw:routeName "staff" ; agw:routePath "/staff" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:org .\n' +
+    'ex:partners a agw:Route ; agw:routeName "partners" ; agw:routePath "/partners" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:custom .\n' +
+    `ex:org a agw:JWTAuthentication ; agw:issuer "${ORG}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${ORG}/jwks.json" .\n` +
+    `ex:custom a agw:JWTAuthentication ; agw:issuer "${CUSTOM}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${CUSTOM}/jwks.json" .\n` +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('the ingress refuses exactly the tokens the generated gateway refuses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'issuers.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const policies = kinds(g, 'AuthorizationPolicy');
+    // Both issuers have a jwtRule: the ingress validates a token of either.
+    expect(kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules.map((r: Doc) => r.issuer)).toEqual([ORG, CUSTOM]);
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'issuers.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'issuers.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const iss of [ORG, CUSTOM]) {
+      for (const path of ['/staff', '/partners']) {
+        const claims = { iss, sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300 };
+        const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+        const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+        const answer = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        expect([200, 401], `${iss} ${path}`).toContain(answer.status);
+        const istio = deniedWithToken(policies, [], claims, { method: 'GET', path });
+        expect({ iss, path, denied: istio }).toEqual({ iss, path, denied: answer.status === 401 });
+      }
+    }
+  }, 240_000);
+});
+
+/**
+ * What Envoy's CORS filter (source/extensions/filters/http/cors/cors_filter.cc) does with a
+ * preflight on a route whose Istio corsPolicy is `cors`: forwards it to the backend (an origin it
+ * does not allow, unless unmatchedPreflights is IGNORE), or answers it itself with these headers.
+ * Istio joins allowMethods and allowHeaders with ","; a lone "*" reflects what the request asks.
+ */
+function envoyPreflight(cors: Doc, request: { origin: string; method: string; headers?: string }): 'forwarded' | Record<string, string> {
+  const allowed = (cors.allowOrigins as Doc[]).some((o) => o.exact === request.origin || (o.prefix !== undefined && request.origin.startsWith(o.prefix)) || (o.regex !== undefined && new RegExp(`^(?:${o.regex})$`).test(request.origin)));
+  if (!allowed && cors.unmatchedPreflights !== 'IGNORE') return 'forwarded';
+  const answer: Record<string, string> = {};
+  if (allowed) answer['access-control-allow-origin'] = request.origin;
+  if (cors.allowCredentials) answer['access-control-allow-credentials'] = 'true';
+  const methods = ((cors.allowMethods ?? []) as string[]).join(',');
+  if (methods !== '') answer['access-control-allow-methods'] = methods === '*' ? request.method : methods;
+  const headers = ((cors.allowHeaders ?? []) as string[]).join(',');
+  if (headers !== '' && (headers !== '*' || request.headers !== undefined)) answer['access-control-allow-headers'] = headers === '*' ? request.headers! : headers;
+  return answer;
+}
+
+/** Whether a browser goes on to send the request after this preflight answer (Fetch's CORS-preflight check, without credentials). */
+function browserProceeds(answer: Record<string, string>, request: { origin: string; method: string; headers?: string }): boolean {
+  if (answer['access-control-allow-origin'] !== request.origin && answer['access-control-allow-origin'] !== '*') return false;
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const methods = list(answer['access-control-allow-methods']);
+  if (!['get', 'head', 'post'].includes(request.method.toLowerCase()) && !methods.includes(request.method.toLowerCase()) && !methods.includes('*')) return false;
+  const allowedHeaders = list(answer['access-control-allow-headers']);
+  return list(request.headers).every((h) => allowedHeaders.includes(h) || allowedHeaders.includes('*'));
+}
+
+describe('istio target: a CORS preflight gets the answer the gateway gives, and never reaches the backend', () => {
+  // The gateway answers every preflight of a CORS route itself (403 for an origin or method it does
+  // not allow) and reflects the requested headers when the policy names none. Envoy forwarded a
+  // preflight from another origin to the backend (Istio's default, unmatchedPreflights FORWARD),
+  // past the route's JWT, which DENY rules exempt preflights from; and without allowHeaders it
+  // allowed no header, so a browser refused to send `Authorization` where the gateway allowed it.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:orders ; agw:hasCorsPolicy ex:cors .\n` +
+    'ex:cors a agw:CorsPolicy ; agw:allowOrigin "https://app.example" ; agw:allowMethod "GET", "POST" .\n' +
+    'ex:orders a agw:Route ; agw:routeName "orders" ; agw:routePath "/orders" ; agw:httpMethod "GET", "POST" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:algorithm "RS256" ; agw:jwksUri "https://idp.example/jwks.json" .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const PREFLIGHTS = [
+    { origin: 'https://app.example', method: 'POST', headers: 'authorization,content-type' },
+    { origin: 'https://app.example', method: 'GET' },
+    { origin: 'https://evil.example', method: 'POST', headers: 'authorization' },
+    { origin: 'https://evil.example', method: 'GET' },
+    { origin: 'https://app.example', method: 'DELETE' },
+  ];
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('for allowed and refused origins, methods and headers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'cors.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.orders');
+    const policies = kinds(g, 'AuthorizationPolicy');
+    const built = await buildGateway(model);
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
+    for (const p of PREFLIGHTS) {
+      const headers: Record<string, string> = { origin: p.origin, 'access-control-request-method': p.method, ...(p.headers ? { 'access-control-request-headers': p.headers } : {}) };
+      const before = app.calls;
+      const answer = await fetch(`${gw.url}/orders`, { method: 'OPTIONS', headers });
+      expect(app.calls, JSON.stringify(p)).toBe(before);
+      const gatewayProceeds = answer.ok && browserProceeds(Object.fromEntries(answer.headers), p);
+      // The route's DENY rules leave preflights to the CORS filter.
+      expect(denied(policies, { method: 'OPTIONS', path: '/orders', headers }), JSON.stringify(p)).toBe(false);
+      const istio = envoyPreflight(entry.corsPolicy, p);
+      expect({ ...p, forwarded: istio === 'forwarded' }).toEqual({ ...p, forwarded: false });
+      expect({ ...p, proceeds: istio !== 'forwarded' && browserProceeds(istio, p) }).toEqual({ ...p, proceeds: gatewayProceeds });
+    }
+  }, 240_000);
+});
+
 describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
   // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
   // older Istio, kubectl's strict field validation refuses the whole resource that has one.
   const NEWER: { kind: string; field: string; since: number; present: (spec: Doc) => boolean }[] = [
+    { kind: 'VirtualService', field: 'corsPolicy.unmatchedPreflights', since: 23, present: (spec) => (spec.http as Doc[]).some((h) => h.corsPolicy?.unmatchedPreflights !== undefined) },
     { kind: 'VirtualService', field: 'retries.backoff', since: 26, present: (spec) => (spec.http as Doc[]).some((h) => h.retries?.backoff !== undefined) },
     { kind: 'RequestAuthentication', field: 'spaceDelimitedClaims', since: 28, present: (spec) => (spec.jwtRules as Doc[]).some((r) => r.spaceDelimitedClaims !== undefined) },
   ];

@@ -222,15 +222,21 @@ export interface IstioView {
 /**
  * Fields newer than networking.istio.io/v1 (Istio 1.22): an Istio whose CRDs lack one refuses the
  * whole resource under kubectl's strict field validation (the default since Kubernetes 1.27).
- * retries.backoff came with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
+ * corsPolicy.unmatchedPreflights came with istio/api#3171 (merged after the 1.22 branch),
+ * retries.backoff with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
  */
 const NEWER_FIELDS = {
+  unmatchedPreflights: { field: 'corsPolicy.unmatchedPreflights', kind: 'VirtualService', since: '1.23' },
   backoff: { field: 'retries.backoff', kind: 'VirtualService', since: '1.26' },
   spaceDelimitedClaims: { field: 'spaceDelimitedClaims', kind: 'RequestAuthentication', since: '1.28' },
 } as const;
 
 function minimumIstio(http: readonly HttpEntry[], jwt: readonly JwtRule[]): IstioView['minimumIstio'] {
-  const newer = [...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []), ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : [])];
+  const newer = [
+    ...(http.some((e) => e.cors !== undefined) ? [NEWER_FIELDS.unmatchedPreflights] : []),
+    ...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []),
+    ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : []),
+  ];
   const minor = Math.max(22, ...newer.map((f) => Number(f.since.split('.')[1])));
   return { version: `1.${minor}`, newer };
 }
@@ -527,7 +533,10 @@ function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
   return {
     origins: c.origins.map((o) => (o === '*' ? { regex: '.*' } : { exact: o })),
     methods: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])],
-    headers: c.headers,
+    // No agw:allowHeader: the gateway allows the headers a preflight asks for. Envoy sends no
+    // Access-Control-Allow-Headers for an empty list (a browser then sends none but the simple
+    // ones) and reflects the requested ones for "*".
+    headers: c.headers.length > 0 ? c.headers : ['*'],
     credentials: c.credentials,
     ...(c.maxAgeSeconds !== undefined ? { maxAge: goDuration(c.maxAgeSeconds) } : {}),
     expose: exposedHeaders(route),
@@ -1047,6 +1056,10 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
   if (auth?.kind === 'jwt') {
     // No token, or a token of another issuer: denied.
     rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, operations, methods, when: [] });
+    // A principal is `<iss>/<sub>`, so `<issuer>/*` also takes the tokens of any issuer under the
+    // issuer's URL (Okta's https://org and https://org/oauth2/default) that some jwtRule of the
+    // ingress accepts: the issuer itself is matched exactly, as the gateway does.
+    rules.push({ operations, methods, when: [{ key: 'request.auth.claims[iss]', notValues: [auth.issuer] }] });
     // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
     if (inexpressibleClaims(auth).length > 0) rules.push({ operations, methods, when: [] });
     if (auth.audiences.length > 0) rules.push({ operations, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
@@ -1131,6 +1144,9 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
+  // Envoy answers a preflight it refuses with 200 and no CORS headers, or, for a method the policy
+  // lacks, with the allowed methods; the gateway answers 403. Browsers refuse the request either way.
+  if (route.cors) add('agw:CorsPolicy (refused preflights)', "The ingress answers a preflight from an origin the policy does not allow with 200 and no Access-Control-Allow-Origin (unmatchedPreflights IGNORE), and one that asks for a method the policy lacks with 200 and the allowed methods, where the gateway answers 403; a browser refuses the request after either answer, and no such preflight reaches the backend");
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
   // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
   if (route.mirror)
