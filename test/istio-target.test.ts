@@ -1414,6 +1414,71 @@ describe('istio target: a CORS preflight gets the answer the gateway gives, and 
   }, 240_000);
 });
 
+/**
+ * Where Envoy's JWT filter looks for a token of an Istio jwtRule: the locations it names, or, when
+ * it names none, Envoy's defaults (JwtProvider.from_headers): `Authorization: Bearer` and the
+ * `access_token` query parameter.
+ */
+function tokenLocations(rule: Doc): { headers: string[]; params: string[] } {
+  const headers = ((rule.fromHeaders ?? []) as Doc[]).map((h) => String(h.name).toLowerCase());
+  const params = (rule.fromParams ?? []) as string[];
+  if (headers.length === 0 && params.length === 0 && (rule.fromCookies ?? []).length === 0) return { headers: ['authorization'], params: ['access_token'] };
+  return { headers, params };
+}
+
+describe('istio target: the ingress reads a JWT from the Authorization header only, as the gateway', () => {
+  // A jwtRule that names no location takes Envoy's defaults, which add the access_token query
+  // parameter: a token there opened the JWT route the gateway keeps closed (401), and a public
+  // route's request whose access_token parameter is no JWT of the ingress (an OAuth callback's)
+  // was refused 401.
+  const ISS = 'https://idp.example';
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:private, ex:public .\n` +
+    'ex:private a agw:Route ; agw:routeName "private" ; agw:routePath "/private" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:public a agw:Route ; agw:routeName "public" ; agw:routePath "/public" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc .\n' +
+    `ex:jwt a agw:JWTAuthentication ; agw:issuer "${ISS}" ; agw:algorithm "RS256" ; agw:jwksUri "${ISS}/jwks.json" .\n` +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('a token in the access_token query parameter opens no route, and a non-token there closes none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'params.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0] as Doc;
+    const readsQuery = tokenLocations(rule).params.includes('access_token');
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'params.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'params.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({ iss: ISS, sub: 'user-1', exp: Math.floor(Date.now() / 1000) + 300 })}`;
+    const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+    // The ingress takes a valid token from the query (a principal: no DENY rule fires), where the gateway answers 401.
+    const valid = await fetch(`${gw.url}/private?access_token=${token}`);
+    expect(valid.status).toBe(401);
+    expect({ refusedByIngress: !readsQuery }).toEqual({ refusedByIngress: true });
+    // Envoy refuses a request whose token location holds no valid JWT (401), whatever the route.
+    const opaque = await fetch(`${gw.url}/public?access_token=ya29.opaque-oauth-token`);
+    expect(opaque.status).toBe(200);
+    expect({ refusedByIngress: readsQuery }).toEqual({ refusedByIngress: false });
+    // And the header the gateway reads is still read.
+    expect(rule.fromHeaders).toEqual([{ name: 'Authorization', prefix: 'Bearer ' }]);
+  }, 240_000);
+});
+
 describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
   // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
   // older Istio, kubectl's strict field validation refuses the whole resource that has one.
