@@ -1479,6 +1479,41 @@ describe('istio target: the ingress reads a JWT from the Authorization header on
   }, 240_000);
 });
 
+describe("istio target: an API-key route's key does not reach the backend", () => {
+  // The gateway (and Kong, hide_credentials) keep the client's key from the backend, in either
+  // spelling of the header's name; the ingress passed it on to every backend of such a route.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:reports ; agw:hasConsumer ex:acme .\n` +
+    'ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_KEY" .\n' +
+    'ex:key a agw:ApiKey ; agw:keyHeader "X-Api-Key" .\n' +
+    'ex:reports a agw:Route ; agw:routeName "reports" ; agw:routePath "/reports" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:key .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('the backend gets the request without the key header, from the gateway and from the ingress', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'keys.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.reports');
+    const built = await buildGateway(model);
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, ACME_KEY: 'k-123' });
+    const sent = { 'x-api-key': 'k-123', x_api_key: 'k-123', 'x-other': 'kept' };
+    const answer = await fetch(`${gw.url}/reports`, { headers: sent });
+    expect(answer.status).toBe(200);
+    const atBackend = app.receivedHeaders.at(-1)!;
+    // Envoy's router drops the entry's headers.request.remove (names compared case-insensitively).
+    const removed = ((entry.headers?.request?.remove ?? []) as string[]).map((h) => h.toLowerCase());
+    for (const name of Object.keys(sent)) expect({ name, ingressPasses: !removed.includes(name) }).toEqual({ name, ingressPasses: name in atBackend });
+  }, 240_000);
+});
+
 describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
   // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
   // older Istio, kubectl's strict field validation refuses the whole resource that has one.

@@ -117,6 +117,8 @@ interface HttpEntry {
   readonly timeout?: string;
   readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
   readonly mirror?: { destination: Destination; percent: number };
+  /** Request headers the backend must not see (an API-key route's key). */
+  readonly removeHeaders?: readonly string[];
   /** A 405 for the methods a path's routes lack (no destinations then), with the Allow header. */
   readonly directResponse?: { status: number; allow: string };
   readonly cors?: {
@@ -465,6 +467,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       retries: retries(route, notes),
       ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
       ...(route.cors ? { cors: cors(route, route.cors) } : {}),
+      ...(route.auth?.kind === 'apiKey' ? { removeHeaders: keyHeaders(route.auth.keyHeader) } : {}),
     };
   }
 }
@@ -524,6 +527,17 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
     retryOn: retryOn.join(','),
     backoff: goDuration(r.initialDelayMs / 1000),
   };
+}
+
+/**
+ * The spellings of an API-key header the backend must not get: the gateway (and Kong's
+ * hide_credentials) keep the client's key from the backend, and the gateway drops the header
+ * whether its name is written with "-" or "_" (Envoy passes a name with "_" on, and many servers
+ * read it as the "-" one).
+ */
+function keyHeaders(header: string): string[] {
+  const lower = header.toLowerCase();
+  return [...new Set([lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
 }
 
 /** The methods the gateway retries on every retryOn condition (RFC 9110 §9.2.2). */
