@@ -419,11 +419,11 @@ describe('mesh helpers', () => {
 });
 
 describe('istio target: a per-try timeout without retries', () => {
-  it('is not silently dropped: NOTES.md says the one try is bounded only by the route timeout', async () => {
+  it('is not silently dropped: it bounds the one try as the route timeout', async () => {
     const g = await istioOf(['test/fixtures/valid/retry-zero-per-try.ttl'], ['istio']);
     const entry = kinds(g, 'VirtualService').flatMap((d) => d.spec.http as Doc[])[0]!;
     expect(entry.retries).toEqual({ attempts: 0 });
-    expect(g.notes).toMatch(/## agw:perTryTimeoutSeconds\n\nWith agw:retryAttempts 0 Istio takes no per-try timeout[^\n]*\n\nApplies to: route r/);
+    expect(entry.timeout).toBe('2s');
   });
 });
 
@@ -1022,10 +1022,14 @@ describe('istio target: the connect timeout follows the per-try timeouts the Vir
     const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s-${route}`)!;
     expect(dr.spec.trafficPolicy.connectionPool?.tcp.connectTimeout).toBe(connectTimeout);
   });
-  it('NOTES.md says the per-try timeout of a route that retries nothing is not used', () => {
+  it('the per-try timeout of a route that retries nothing bounds its one try as the route timeout', () => {
+    const [vs] = kinds(g, 'VirtualService');
+    const timeouts = Object.fromEntries((vs!.spec.http as Doc[]).map((h) => [h.name, h.timeout]));
+    expect(timeouts).toEqual({ 'gw.w': '1s', 'gw.x': '1s', 'gw.y': undefined, 'gw.z': undefined });
     const sections = g.notes.split('\n## ').filter((s) => s.startsWith('agw:perTryTimeoutSeconds\n'));
-    expect(sections.find((s) => s.includes('takes no per-try timeout'))).toContain('Applies to: route w, route x\n');
-    expect(sections.find((s) => s.includes('starts a try'))).toContain('Applies to: route y, route z\n');
+    expect(sections).toHaveLength(1);
+    expect(sections[0]).toContain('starts a try');
+    expect(sections[0]).toContain('Applies to: route y, route z\n');
   });
 });
 
@@ -1511,6 +1515,48 @@ describe("istio target: an API-key route's key does not reach the backend", () =
     // Envoy's router drops the entry's headers.request.remove (names compared case-insensitively).
     const removed = ((entry.headers?.request?.remove ?? []) as string[]).map((h) => h.toLowerCase());
     for (const name of Object.keys(sent)) expect({ name, ingressPasses: !removed.includes(name) }).toEqual({ name, ingressPasses: name in atBackend });
+  }, 240_000);
+});
+
+describe('istio target: the per-try timeout of a route that makes one try', () => {
+  // With no retries written (agw:retryAttempts 0, or a POST route whose retryOn keeps no
+  // connect-failure) Istio takes no perTryTimeout, and the one try ran on up to agw:timeoutSeconds
+  // (or without limit), where the gateway answers 504 once the per-try timeout has passed.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:one, ex:write, ex:roomy .\n` +
+    'ex:one a agw:Route ; agw:routeName "one" ; agw:routePath "/one" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:none ; agw:timeoutSeconds 30 .\n' +
+    'ex:write a agw:Route ; agw:routeName "write" ; agw:routePath "/write" ; agw:httpMethod "POST" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:on5xx .\n' +
+    'ex:roomy a agw:Route ; agw:routeName "roomy" ; agw:routePath "/roomy" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:long .\n' +
+    'ex:none a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 0.1 .\n' +
+    'ex:on5xx a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn "5xx" ; agw:perTryTimeoutSeconds 0.1 .\n' +
+    'ex:long a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 30 .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('limits the request as the gateway limits the try (504 from a backend slower than it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'one-try.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entries = kinds(g, 'VirtualService')[0]!.spec.http as Doc[];
+    const built = await buildGateway(model);
+    app.behaviour = 'slow'; // answers after 300 ms
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
+    for (const [path, method] of [['/one', 'GET'], ['/write', 'POST'], ['/roomy', 'GET']] as const) {
+      const answer = await fetch(`${gw.url}${path}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
+      const entry = entries.find((e) => e.name === `gw${path.replace('/', '.')}`)!;
+      // No try is retried here: Envoy answers 504 when the route timeout (or the try's) is shorter than the backend's 300 ms.
+      expect(entry.retries).toEqual({ attempts: 0 });
+      const limit = entry.timeout === undefined ? Infinity : Number(String(entry.timeout).replace(/s$/, ''));
+      expect({ path, status: limit < 0.3 ? 504 : 200 }).toEqual({ path, status: answer.status });
+    }
+    expect(g.notes).not.toMatch(/## agw:perTryTimeoutSeconds\n/);
   }, 240_000);
 });
 

@@ -463,7 +463,7 @@ export function istioView(model: M.GatewayModel): IstioView {
       route: route.name,
       // The gateway sends the rest of the path after the route's segments, "/" when none is left.
       ...(route.stripPath ? { rewrite: { match: routeSegments(route.path).length > 0 ? `${pathPrefixRegex(route.path)}/?` : '^/', rewrite: '/' } } : {}),
-      ...(route.timeoutSeconds !== undefined ? { timeout: goDuration(route.timeoutSeconds) } : {}),
+      ...(routeTimeout(route) !== undefined ? { timeout: goDuration(routeTimeout(route)!) } : {}),
       retries: retries(route, notes),
       ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
       ...(route.cors ? { cors: cors(route, route.cors) } : {}),
@@ -494,15 +494,14 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   const r = route.retry;
   // Istio retries twice by default: a route without a retry policy must say 0.
   if (!r || r.attempts === 0) {
-    if (r?.perTryTimeoutSeconds !== undefined)
-      notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+    if (r?.perTryTimeoutSeconds !== undefined && singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
     return { attempts: 0 };
   }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
   const retryOn = writtenRetryOn(route);
   // Without a retryOn condition left, Istio writes attempts 0, and with it no per-try timeout.
   if (r.perTryTimeoutSeconds !== undefined && retryOn.length === 0) {
-    notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+    if (singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
   } else if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
@@ -539,6 +538,31 @@ function keyHeaders(header: string): string[] {
   const lower = header.toLowerCase();
   return [...new Set([lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
 }
+
+/**
+ * The per-try timeout of a route whose entry makes a single try (no retry policy is written:
+ * agw:retryAttempts 0, or a route that takes POST or PATCH with no connect-failure to retry on),
+ * where Envoy takes no perTryTimeout. The gateway limits that one try all the same (504), so the
+ * entry's route timeout does: both clocks start once the request has come in whole and count the
+ * connection's setup. Not on a WebSocket route, whose route timeout Envoy also applies to the
+ * upgraded tunnel, where the gateway's try limit ends with the handshake.
+ */
+function singleTryTimeout(route: M.Route): number | undefined {
+  const perTry = route.retry?.perTryTimeoutSeconds;
+  return perTry === undefined || route.websocket || writtenPerTry(route) !== undefined ? undefined : perTry;
+}
+
+/** The entry's route timeout: agw:timeoutSeconds, or the single try's timeout when that is shorter. */
+function routeTimeout(route: M.Route): number | undefined {
+  const single = singleTryTimeout(route);
+  return single === undefined ? route.timeoutSeconds : Math.min(single, route.timeoutSeconds ?? Infinity);
+}
+
+const WEBSOCKET_PER_TRY_NOTE = (route: M.Route): Limitation => ({
+  subject: `route ${route.name}`,
+  feature: 'agw:perTryTimeoutSeconds',
+  detail: "Istio makes the route's one try without a per-try timeout, and its route timeout would also close the upgraded WebSocket tunnel, so the one try is bounded only by agw:timeoutSeconds, where the route has one",
+});
 
 /** The methods the gateway retries on every retryOn condition (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -823,6 +847,7 @@ function longDurationNotes(model: M.GatewayModel): Limitation[] {
   for (const r of model.routes) {
     note(r, 'agw:timeoutSeconds', r.timeoutSeconds, 'the route timeout');
     note(r, 'agw:perTryTimeoutSeconds', writtenPerTry(r), "the per-try timeout (and the connect timeout of the service's DestinationRule)");
+    if (routeTimeout(r) !== r.timeoutSeconds) note(r, 'agw:perTryTimeoutSeconds', singleTryTimeout(r), 'the route timeout (the one try has no per-try timeout)');
     if (r.retry && r.retry.attempts > 0) note(r, 'agw:initialDelayMs', r.retry.initialDelayMs / 1000, 'the retry backoff');
     note(r, 'agw:timeoutSeconds of agw:CircuitBreaker', r.circuitBreaker?.timeoutSeconds, "the service's baseEjectionTime (outlier detection)");
     note(r, 'agw:maxAgeSeconds', r.cors?.maxAgeSeconds, "the CORS policy's maxAge");
