@@ -419,11 +419,11 @@ describe('mesh helpers', () => {
 });
 
 describe('istio target: a per-try timeout without retries', () => {
-  it('is not silently dropped: NOTES.md says the one try is bounded only by the route timeout', async () => {
+  it('is not silently dropped: it bounds the one try as the route timeout', async () => {
     const g = await istioOf(['test/fixtures/valid/retry-zero-per-try.ttl'], ['istio']);
     const entry = kinds(g, 'VirtualService').flatMap((d) => d.spec.http as Doc[])[0]!;
     expect(entry.retries).toEqual({ attempts: 0 });
-    expect(g.notes).toMatch(/## agw:perTryTimeoutSeconds\n\nWith agw:retryAttempts 0 Istio takes no per-try timeout[^\n]*\n\nApplies to: route r/);
+    expect(entry.timeout).toBe('2s');
   });
 });
 
@@ -1022,10 +1022,14 @@ describe('istio target: the connect timeout follows the per-try timeouts the Vir
     const dr = kinds(g, 'DestinationRule').find((d) => d.metadata.name === `s-${route}`)!;
     expect(dr.spec.trafficPolicy.connectionPool?.tcp.connectTimeout).toBe(connectTimeout);
   });
-  it('NOTES.md says the per-try timeout of a route that retries nothing is not used', () => {
+  it('the per-try timeout of a route that retries nothing bounds its one try as the route timeout', () => {
+    const [vs] = kinds(g, 'VirtualService');
+    const timeouts = Object.fromEntries((vs!.spec.http as Doc[]).map((h) => [h.name, h.timeout]));
+    expect(timeouts).toEqual({ 'gw.w': '1s', 'gw.x': '1s', 'gw.y': undefined, 'gw.z': undefined });
     const sections = g.notes.split('\n## ').filter((s) => s.startsWith('agw:perTryTimeoutSeconds\n'));
-    expect(sections.find((s) => s.includes('takes no per-try timeout'))).toContain('Applies to: route w, route x\n');
-    expect(sections.find((s) => s.includes('starts a try'))).toContain('Applies to: route y, route z\n');
+    expect(sections).toHaveLength(1);
+    expect(sections[0]).toContain('starts a try');
+    expect(sections[0]).toContain('Applies to: route y, route z\n');
   });
 });
 
@@ -1279,10 +1283,288 @@ describe('istio target: a required scope is found in every claim the gateway rea
   }, 240_000);
 });
 
+describe('istio target: a route takes tokens of its own issuer only, not of an issuer under its URL', () => {
+  // Okta's org authorization server issues as https://<org>, its custom ones as
+  // https://<org>/oauth2/<id>. The principal of a custom server's token, `<iss>/<sub>`, starts with
+  // `https://<org>/`, so a rule on `notRequestPrincipals: [https://<org>/*]` alone let it reach the
+  // org issuer's route, which the gateway refuses (401: another issuer).
+  const ORG = 'https://idp.example';
+  const CUSTOM = 'https://idp.example/oauth2/partners';
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:staff, ex:partners .\n` +
+    'ex:staff a agw:Route ; agw:routeName "staff" ; agw:routePath "/staff" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:org .\n' +
+    'ex:partners a agw:Route ; agw:routeName "partners" ; agw:routePath "/partners" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:custom .\n' +
+    `ex:org a agw:JWTAuthentication ; agw:issuer "${ORG}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${ORG}/jwks.json" .\n` +
+    `ex:custom a agw:JWTAuthentication ; agw:issuer "${CUSTOM}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${CUSTOM}/jwks.json" .\n` +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('the ingress refuses exactly the tokens the generated gateway refuses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'issuers.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const policies = kinds(g, 'AuthorizationPolicy');
+    // Both issuers have a jwtRule: the ingress validates a token of either.
+    expect(kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules.map((r: Doc) => r.issuer)).toEqual([ORG, CUSTOM]);
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'issuers.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'issuers.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const iss of [ORG, CUSTOM]) {
+      for (const path of ['/staff', '/partners']) {
+        const claims = { iss, sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300 };
+        const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+        const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+        const answer = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        expect([200, 401], `${iss} ${path}`).toContain(answer.status);
+        const istio = deniedWithToken(policies, [], claims, { method: 'GET', path });
+        expect({ iss, path, denied: istio }).toEqual({ iss, path, denied: answer.status === 401 });
+      }
+    }
+  }, 240_000);
+});
+
+/**
+ * What Envoy's CORS filter (source/extensions/filters/http/cors/cors_filter.cc) does with a
+ * preflight on a route whose Istio corsPolicy is `cors`: forwards it to the backend (an origin it
+ * does not allow, unless unmatchedPreflights is IGNORE), or answers it itself with these headers.
+ * Istio joins allowMethods and allowHeaders with ","; a lone "*" reflects what the request asks.
+ */
+function envoyPreflight(cors: Doc, request: { origin: string; method: string; headers?: string }): 'forwarded' | Record<string, string> {
+  const allowed = (cors.allowOrigins as Doc[]).some((o) => o.exact === request.origin || (o.prefix !== undefined && request.origin.startsWith(o.prefix)) || (o.regex !== undefined && new RegExp(`^(?:${o.regex})$`).test(request.origin)));
+  if (!allowed && cors.unmatchedPreflights !== 'IGNORE') return 'forwarded';
+  const answer: Record<string, string> = {};
+  if (allowed) answer['access-control-allow-origin'] = request.origin;
+  if (cors.allowCredentials) answer['access-control-allow-credentials'] = 'true';
+  const methods = ((cors.allowMethods ?? []) as string[]).join(',');
+  if (methods !== '') answer['access-control-allow-methods'] = methods === '*' ? request.method : methods;
+  const headers = ((cors.allowHeaders ?? []) as string[]).join(',');
+  if (headers !== '' && (headers !== '*' || request.headers !== undefined)) answer['access-control-allow-headers'] = headers === '*' ? request.headers! : headers;
+  return answer;
+}
+
+/** Whether a browser goes on to send the request after this preflight answer (Fetch's CORS-preflight check, without credentials). */
+function browserProceeds(answer: Record<string, string>, request: { origin: string; method: string; headers?: string }): boolean {
+  if (answer['access-control-allow-origin'] !== request.origin && answer['access-control-allow-origin'] !== '*') return false;
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const methods = list(answer['access-control-allow-methods']);
+  if (!['get', 'head', 'post'].includes(request.method.toLowerCase()) && !methods.includes(request.method.toLowerCase()) && !methods.includes('*')) return false;
+  const allowedHeaders = list(answer['access-control-allow-headers']);
+  return list(request.headers).every((h) => allowedHeaders.includes(h) || allowedHeaders.includes('*'));
+}
+
+describe('istio target: a CORS preflight gets the answer the gateway gives, and never reaches the backend', () => {
+  // The gateway answers every preflight of a CORS route itself (403 for an origin or method it does
+  // not allow) and reflects the requested headers when the policy names none. Envoy forwarded a
+  // preflight from another origin to the backend (Istio's default, unmatchedPreflights FORWARD),
+  // past the route's JWT, which DENY rules exempt preflights from; and without allowHeaders it
+  // allowed no header, so a browser refused to send `Authorization` where the gateway allowed it.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:orders ; agw:hasCorsPolicy ex:cors .\n` +
+    'ex:cors a agw:CorsPolicy ; agw:allowOrigin "https://app.example" ; agw:allowMethod "GET", "POST" .\n' +
+    'ex:orders a agw:Route ; agw:routeName "orders" ; agw:routePath "/orders" ; agw:httpMethod "GET", "POST" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:jwt a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:algorithm "RS256" ; agw:jwksUri "https://idp.example/jwks.json" .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const PREFLIGHTS = [
+    { origin: 'https://app.example', method: 'POST', headers: 'authorization,content-type' },
+    { origin: 'https://app.example', method: 'GET' },
+    { origin: 'https://evil.example', method: 'POST', headers: 'authorization' },
+    { origin: 'https://evil.example', method: 'GET' },
+    { origin: 'https://app.example', method: 'DELETE' },
+  ];
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('for allowed and refused origins, methods and headers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'cors.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.orders');
+    const policies = kinds(g, 'AuthorizationPolicy');
+    const built = await buildGateway(model);
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
+    for (const p of PREFLIGHTS) {
+      const headers: Record<string, string> = { origin: p.origin, 'access-control-request-method': p.method, ...(p.headers ? { 'access-control-request-headers': p.headers } : {}) };
+      const before = app.calls;
+      const answer = await fetch(`${gw.url}/orders`, { method: 'OPTIONS', headers });
+      expect(app.calls, JSON.stringify(p)).toBe(before);
+      const gatewayProceeds = answer.ok && browserProceeds(Object.fromEntries(answer.headers), p);
+      // The route's DENY rules leave preflights to the CORS filter.
+      expect(denied(policies, { method: 'OPTIONS', path: '/orders', headers }), JSON.stringify(p)).toBe(false);
+      const istio = envoyPreflight(entry.corsPolicy, p);
+      expect({ ...p, forwarded: istio === 'forwarded' }).toEqual({ ...p, forwarded: false });
+      expect({ ...p, proceeds: istio !== 'forwarded' && browserProceeds(istio, p) }).toEqual({ ...p, proceeds: gatewayProceeds });
+    }
+  }, 240_000);
+});
+
+/**
+ * Where Envoy's JWT filter looks for a token of an Istio jwtRule: the locations it names, or, when
+ * it names none, Envoy's defaults (JwtProvider.from_headers): `Authorization: Bearer` and the
+ * `access_token` query parameter.
+ */
+function tokenLocations(rule: Doc): { headers: string[]; params: string[] } {
+  const headers = ((rule.fromHeaders ?? []) as Doc[]).map((h) => String(h.name).toLowerCase());
+  const params = (rule.fromParams ?? []) as string[];
+  if (headers.length === 0 && params.length === 0 && (rule.fromCookies ?? []).length === 0) return { headers: ['authorization'], params: ['access_token'] };
+  return { headers, params };
+}
+
+describe('istio target: the ingress reads a JWT from the Authorization header only, as the gateway', () => {
+  // A jwtRule that names no location takes Envoy's defaults, which add the access_token query
+  // parameter: a token there opened the JWT route the gateway keeps closed (401), and a public
+  // route's request whose access_token parameter is no JWT of the ingress (an OAuth callback's)
+  // was refused 401.
+  const ISS = 'https://idp.example';
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:private, ex:public .\n` +
+    'ex:private a agw:Route ; agw:routeName "private" ; agw:routePath "/private" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:jwt .\n' +
+    'ex:public a agw:Route ; agw:routeName "public" ; agw:routePath "/public" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc .\n' +
+    `ex:jwt a agw:JWTAuthentication ; agw:issuer "${ISS}" ; agw:algorithm "RS256" ; agw:jwksUri "${ISS}/jwks.json" .\n` +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+
+  it('a token in the access_token query parameter opens no route, and a non-token there closes none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'params.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0] as Doc;
+    const readsQuery = tokenLocations(rule).params.includes('access_token');
+    const built = await buildGateway(model);
+    await app.listen();
+    const jwksUrl = await jwks.listen();
+    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
+    writeFileSync(join(built.out, 'params.json'), JSON.stringify(config));
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'params.json') });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({ iss: ISS, sub: 'user-1', exp: Math.floor(Date.now() / 1000) + 300 })}`;
+    const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+    // The ingress takes a valid token from the query (a principal: no DENY rule fires), where the gateway answers 401.
+    const valid = await fetch(`${gw.url}/private?access_token=${token}`);
+    expect(valid.status).toBe(401);
+    expect({ refusedByIngress: !readsQuery }).toEqual({ refusedByIngress: true });
+    // Envoy refuses a request whose token location holds no valid JWT (401), whatever the route.
+    const opaque = await fetch(`${gw.url}/public?access_token=ya29.opaque-oauth-token`);
+    expect(opaque.status).toBe(200);
+    expect({ refusedByIngress: readsQuery }).toEqual({ refusedByIngress: false });
+    // And the header the gateway reads is still read.
+    expect(rule.fromHeaders).toEqual([{ name: 'Authorization', prefix: 'Bearer ' }]);
+  }, 240_000);
+});
+
+describe("istio target: an API-key route's key does not reach the backend", () => {
+  // The gateway (and Kong, hide_credentials) keep the client's key from the backend, in either
+  // spelling of the header's name; the ingress passed it on to every backend of such a route.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:reports ; agw:hasConsumer ex:acme .\n` +
+    'ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_KEY" .\n' +
+    'ex:key a agw:ApiKey ; agw:keyHeader "X-Api-Key" .\n' +
+    'ex:reports a agw:Route ; agw:routeName "reports" ; agw:routePath "/reports" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:key .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('the backend gets the request without the key header, from the gateway and from the ingress', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'keys.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.reports');
+    const built = await buildGateway(model);
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, ACME_KEY: 'k-123' });
+    const sent = { 'x-api-key': 'k-123', x_api_key: 'k-123', 'x-other': 'kept' };
+    const answer = await fetch(`${gw.url}/reports`, { headers: sent });
+    expect(answer.status).toBe(200);
+    const atBackend = app.receivedHeaders.at(-1)!;
+    // Envoy's router drops the entry's headers.request.remove (names compared case-insensitively).
+    const removed = ((entry.headers?.request?.remove ?? []) as string[]).map((h) => h.toLowerCase());
+    for (const name of Object.keys(sent)) expect({ name, ingressPasses: !removed.includes(name) }).toEqual({ name, ingressPasses: name in atBackend });
+  }, 240_000);
+});
+
+describe('istio target: the per-try timeout of a route that makes one try', () => {
+  // With no retries written (agw:retryAttempts 0, or a POST route whose retryOn keeps no
+  // connect-failure) Istio takes no perTryTimeout, and the one try ran on up to agw:timeoutSeconds
+  // (or without limit), where the gateway answers 504 once the per-try timeout has passed.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:one, ex:write, ex:roomy .\n` +
+    'ex:one a agw:Route ; agw:routeName "one" ; agw:routePath "/one" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:none ; agw:timeoutSeconds 30 .\n' +
+    'ex:write a agw:Route ; agw:routeName "write" ; agw:routePath "/write" ; agw:httpMethod "POST" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:on5xx .\n' +
+    'ex:roomy a agw:Route ; agw:routeName "roomy" ; agw:routePath "/roomy" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:long .\n' +
+    'ex:none a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 0.1 .\n' +
+    'ex:on5xx a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn "5xx" ; agw:perTryTimeoutSeconds 0.1 .\n' +
+    'ex:long a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 30 .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const app = new Backend('svc');
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+  });
+
+  it('limits the request as the gateway limits the try (504 from a backend slower than it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
+    const model = join(dir, 'one-try.ttl');
+    writeFileSync(model, MODEL);
+    const g = await generateIstio([model], ['istio']);
+    const entries = kinds(g, 'VirtualService')[0]!.spec.http as Doc[];
+    const built = await buildGateway(model);
+    app.behaviour = 'slow'; // answers after 300 ms
+    await app.listen();
+    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
+    for (const [path, method] of [['/one', 'GET'], ['/write', 'POST'], ['/roomy', 'GET']] as const) {
+      const answer = await fetch(`${gw.url}${path}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
+      const entry = entries.find((e) => e.name === `gw${path.replace('/', '.')}`)!;
+      // No try is retried here: Envoy answers 504 when the route timeout (or the try's) is shorter than the backend's 300 ms.
+      expect(entry.retries).toEqual({ attempts: 0 });
+      const limit = entry.timeout === undefined ? Infinity : Number(String(entry.timeout).replace(/s$/, ''));
+      expect({ path, status: limit < 0.3 ? 504 : 200 }).toEqual({ path, status: answer.status });
+    }
+    expect(g.notes).not.toMatch(/## agw:perTryTimeoutSeconds\n/);
+  }, 240_000);
+});
+
 describe('istio target: NOTES.md names the oldest Istio whose CRDs take every field written', () => {
   // Fields newer than the v1 APIs (Istio 1.22), with the release that added them to the CRDs. On an
   // older Istio, kubectl's strict field validation refuses the whole resource that has one.
   const NEWER: { kind: string; field: string; since: number; present: (spec: Doc) => boolean }[] = [
+    { kind: 'VirtualService', field: 'corsPolicy.unmatchedPreflights', since: 23, present: (spec) => (spec.http as Doc[]).some((h) => h.corsPolicy?.unmatchedPreflights !== undefined) },
     { kind: 'VirtualService', field: 'retries.backoff', since: 26, present: (spec) => (spec.http as Doc[]).some((h) => h.retries?.backoff !== undefined) },
     { kind: 'RequestAuthentication', field: 'spaceDelimitedClaims', since: 28, present: (spec) => (spec.jwtRules as Doc[]).some((r) => r.spaceDelimitedClaims !== undefined) },
   ];

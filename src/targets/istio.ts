@@ -117,6 +117,8 @@ interface HttpEntry {
   readonly timeout?: string;
   readonly retries: { attempts: number; perTryTimeout?: string; retryOn?: string; backoff?: string };
   readonly mirror?: { destination: Destination; percent: number };
+  /** Request headers the backend must not see (an API-key route's key). */
+  readonly removeHeaders?: readonly string[];
   /** A 405 for the methods a path's routes lack (no destinations then), with the Allow header. */
   readonly directResponse?: { status: number; allow: string };
   readonly cors?: {
@@ -222,15 +224,21 @@ export interface IstioView {
 /**
  * Fields newer than networking.istio.io/v1 (Istio 1.22): an Istio whose CRDs lack one refuses the
  * whole resource under kubectl's strict field validation (the default since Kubernetes 1.27).
- * retries.backoff came with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
+ * corsPolicy.unmatchedPreflights came with istio/api#3171 (merged after the 1.22 branch),
+ * retries.backoff with istio/api#3461, spaceDelimitedClaims with istio/istio#57781.
  */
 const NEWER_FIELDS = {
+  unmatchedPreflights: { field: 'corsPolicy.unmatchedPreflights', kind: 'VirtualService', since: '1.23' },
   backoff: { field: 'retries.backoff', kind: 'VirtualService', since: '1.26' },
   spaceDelimitedClaims: { field: 'spaceDelimitedClaims', kind: 'RequestAuthentication', since: '1.28' },
 } as const;
 
 function minimumIstio(http: readonly HttpEntry[], jwt: readonly JwtRule[]): IstioView['minimumIstio'] {
-  const newer = [...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []), ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : [])];
+  const newer = [
+    ...(http.some((e) => e.cors !== undefined) ? [NEWER_FIELDS.unmatchedPreflights] : []),
+    ...(http.some((e) => e.retries.backoff !== undefined) ? [NEWER_FIELDS.backoff] : []),
+    ...(jwt.some((r) => r.spaceDelimitedClaims.length > 0) ? [NEWER_FIELDS.spaceDelimitedClaims] : []),
+  ];
   const minor = Math.max(22, ...newer.map((f) => Number(f.since.split('.')[1])));
   return { version: `1.${minor}`, newer };
 }
@@ -455,10 +463,11 @@ export function istioView(model: M.GatewayModel): IstioView {
       route: route.name,
       // The gateway sends the rest of the path after the route's segments, "/" when none is left.
       ...(route.stripPath ? { rewrite: { match: routeSegments(route.path).length > 0 ? `${pathPrefixRegex(route.path)}/?` : '^/', rewrite: '/' } } : {}),
-      ...(route.timeoutSeconds !== undefined ? { timeout: goDuration(route.timeoutSeconds) } : {}),
+      ...(routeTimeout(route) !== undefined ? { timeout: goDuration(routeTimeout(route)!) } : {}),
       retries: retries(route, notes),
       ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
       ...(route.cors ? { cors: cors(route, route.cors) } : {}),
+      ...(route.auth?.kind === 'apiKey' ? { removeHeaders: keyHeaders(route.auth.keyHeader) } : {}),
     };
   }
 }
@@ -485,15 +494,14 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   const r = route.retry;
   // Istio retries twice by default: a route without a retry policy must say 0.
   if (!r || r.attempts === 0) {
-    if (r?.perTryTimeoutSeconds !== undefined)
-      notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+    if (r?.perTryTimeoutSeconds !== undefined && singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
     return { attempts: 0 };
   }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
   const retryOn = writtenRetryOn(route);
   // Without a retryOn condition left, Istio writes attempts 0, and with it no per-try timeout.
   if (r.perTryTimeoutSeconds !== undefined && retryOn.length === 0) {
-    notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: 'With agw:retryAttempts 0 Istio takes no per-try timeout; the one try is bounded only by agw:timeoutSeconds, where the route has one' });
+    if (singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
   } else if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
@@ -520,6 +528,42 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   };
 }
 
+/**
+ * The spellings of an API-key header the backend must not get: the gateway (and Kong's
+ * hide_credentials) keep the client's key from the backend, and the gateway drops the header
+ * whether its name is written with "-" or "_" (Envoy passes a name with "_" on, and many servers
+ * read it as the "-" one).
+ */
+function keyHeaders(header: string): string[] {
+  const lower = header.toLowerCase();
+  return [...new Set([lower.replaceAll('_', '-'), lower.replaceAll('-', '_')])];
+}
+
+/**
+ * The per-try timeout of a route whose entry makes a single try (no retry policy is written:
+ * agw:retryAttempts 0, or a route that takes POST or PATCH with no connect-failure to retry on),
+ * where Envoy takes no perTryTimeout. The gateway limits that one try all the same (504), so the
+ * entry's route timeout does: both clocks start once the request has come in whole and count the
+ * connection's setup. Not on a WebSocket route, whose route timeout Envoy also applies to the
+ * upgraded tunnel, where the gateway's try limit ends with the handshake.
+ */
+function singleTryTimeout(route: M.Route): number | undefined {
+  const perTry = route.retry?.perTryTimeoutSeconds;
+  return perTry === undefined || route.websocket || writtenPerTry(route) !== undefined ? undefined : perTry;
+}
+
+/** The entry's route timeout: agw:timeoutSeconds, or the single try's timeout when that is shorter. */
+function routeTimeout(route: M.Route): number | undefined {
+  const single = singleTryTimeout(route);
+  return single === undefined ? route.timeoutSeconds : Math.min(single, route.timeoutSeconds ?? Infinity);
+}
+
+const WEBSOCKET_PER_TRY_NOTE = (route: M.Route): Limitation => ({
+  subject: `route ${route.name}`,
+  feature: 'agw:perTryTimeoutSeconds',
+  detail: "Istio makes the route's one try without a per-try timeout, and its route timeout would also close the upgraded WebSocket tunnel, so the one try is bounded only by agw:timeoutSeconds, where the route has one",
+});
+
 /** The methods the gateway retries on every retryOn condition (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -527,7 +571,10 @@ function cors(route: M.Route, c: M.CorsPolicy): NonNullable<HttpEntry['cors']> {
   return {
     origins: c.origins.map((o) => (o === '*' ? { regex: '.*' } : { exact: o })),
     methods: c.methods.length > 0 ? c.methods : [...new Set([...(route.methods.length ? route.methods : HTTP_METHODS), 'OPTIONS'])],
-    headers: c.headers,
+    // No agw:allowHeader: the gateway allows the headers a preflight asks for. Envoy sends no
+    // Access-Control-Allow-Headers for an empty list (a browser then sends none but the simple
+    // ones) and reflects the requested ones for "*".
+    headers: c.headers.length > 0 ? c.headers : ['*'],
     credentials: c.credentials,
     ...(c.maxAgeSeconds !== undefined ? { maxAge: goDuration(c.maxAgeSeconds) } : {}),
     expose: exposedHeaders(route),
@@ -800,6 +847,7 @@ function longDurationNotes(model: M.GatewayModel): Limitation[] {
   for (const r of model.routes) {
     note(r, 'agw:timeoutSeconds', r.timeoutSeconds, 'the route timeout');
     note(r, 'agw:perTryTimeoutSeconds', writtenPerTry(r), "the per-try timeout (and the connect timeout of the service's DestinationRule)");
+    if (routeTimeout(r) !== r.timeoutSeconds) note(r, 'agw:perTryTimeoutSeconds', singleTryTimeout(r), 'the route timeout (the one try has no per-try timeout)');
     if (r.retry && r.retry.attempts > 0) note(r, 'agw:initialDelayMs', r.retry.initialDelayMs / 1000, 'the retry backoff');
     note(r, 'agw:timeoutSeconds of agw:CircuitBreaker', r.circuitBreaker?.timeoutSeconds, "the service's baseEjectionTime (outlier detection)");
     note(r, 'agw:maxAgeSeconds', r.cors?.maxAgeSeconds, "the CORS policy's maxAge");
@@ -1047,6 +1095,10 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
   if (auth?.kind === 'jwt') {
     // No token, or a token of another issuer: denied.
     rules.push({ source: { key: 'notRequestPrincipals', values: [`${auth.issuer}/*`] }, operations, methods, when: [] });
+    // A principal is `<iss>/<sub>`, so `<issuer>/*` also takes the tokens of any issuer under the
+    // issuer's URL (Okta's https://org and https://org/oauth2/default) that some jwtRule of the
+    // ingress accepts: the issuer itself is matched exactly, as the gateway does.
+    rules.push({ operations, methods, when: [{ key: 'request.auth.claims[iss]', notValues: [auth.issuer] }] });
     // A value Istio would read as a wildcard closes the route rather than open it to other tokens.
     if (inexpressibleClaims(auth).length > 0) rules.push({ operations, methods, when: [] });
     if (auth.audiences.length > 0) rules.push({ operations, methods, when: [{ key: 'request.auth.audiences', notValues: auth.audiences }] });
@@ -1131,6 +1183,9 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
+  // Envoy answers a preflight it refuses with 200 and no CORS headers, or, for a method the policy
+  // lacks, with the allowed methods; the gateway answers 403. Browsers refuse the request either way.
+  if (route.cors) add('agw:CorsPolicy (refused preflights)', "The ingress answers a preflight from an origin the policy does not allow with 200 and no Access-Control-Allow-Origin (unmatchedPreflights IGNORE), and one that asks for a method the policy lacks with 200 and the allowed methods, where the gateway answers 403; a browser refuses the request after either answer, and no such preflight reaches the backend");
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
   // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
   if (route.mirror)
