@@ -129,6 +129,12 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   }
   for (const file of all) {
     const path = rel(file);
+    // A template's name becomes an output path: a line break in it would write k8s/a<LF>b.yaml,
+    // and split every listing (dry-run, the manifest's readers, pack list) that names it.
+    if (/[\u0000-\u001f\u007f]/.test(path)) {
+      problems.push(problem('usage', `${JSON.stringify(path)} has a control character (a line break, a tab) in its name`, { location: { file: JSON.stringify(file).slice(1, -1) }, hint: 'rename the file: a pack\'s file names are printed and some become output paths' }));
+      continue;
+    }
     if (path.startsWith('ontology/') && path.endsWith('.ttl')) {
       try {
         new Parser({ format: 'text/turtle' }).parse(await readFile(file, 'utf8'));
