@@ -133,6 +133,11 @@ describe('gwgen pack install without a source: what gwgen.lock pins (CI)', () =>
     expect(other.exitCode).toBe(1);
     expect(other.stderr).toContain('pack "acme-pack" is pinned from path:../acme, which now holds the pack "other-pack" 1.2.0');
     expect(existsSync(join(project, '.gwgen/packs'))).toBe(false);
+    rmSync(join(work, 'acme'), { recursive: true });
+    const gone = await gwgen(['pack', 'install'], { cwd: project });
+    expect(gone.exitCode).toBe(1);
+    expect(gone.stderr).toContain('error: pack "acme-pack" cannot be installed from path:../acme, where gwgen.lock says it comes from: pack not found: ../acme');
+    expect(gone.stderr).toContain('hint: make ../acme available as it was when the pack was pinned');
 
     const none = await gwgen(['pack', 'install'], { cwd: tempDir() });
     expect(none.exitCode).toBe(2);

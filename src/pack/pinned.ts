@@ -69,7 +69,7 @@ async function installOne(name: string, entry: LockEntry, projectDir: string, in
   try {
     const fetched = await fetchPack(source, projectDir, work);
     if (!('manifest' in fetched)) {
-      const why = fetched.problems.map((p) => `${p.location?.file ? `${p.location.file}${p.location.line ? `:${p.location.line}` : ''}: ` : ''}${p.message}`).join('; ');
+      const why = fetched.problems.map((p) => `${p.location?.file && !p.message.includes(p.location.file) ? `${p.location.file}${p.location.line ? `:${p.location.line}` : ''}: ` : ''}${p.message}`).join('; ');
       return problem('usage', `pack "${name}" cannot be installed from ${entry.source}, where gwgen.lock says it comes from: ${why}`, {
         hint: `make ${sourceArgument(entry.source)} available as it was when the pack was pinned, or install the pack from another source (gwgen pack install <path|git URL|npm spec>) and commit gwgen.lock`,
       });
