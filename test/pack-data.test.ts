@@ -58,3 +58,12 @@ describe("a pack's file names", () => {
     expect(existsSync(join(project, 'gwgen.lock'))).toBe(false);
   });
 });
+
+describe('gwgen pack install: a tarball that is not there', () => {
+  it('is named as a tarball, not a folder, in the message and its hint', async () => {
+    const r = await gwgen(['pack', 'install', 'acme-pack-1.0.0.tgz'], { cwd: tempDir() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('"acme-pack-1.0.0.tgz" was taken as an npm package spec, as there is no local tarball ./acme-pack-1.0.0.tgz');
+    expect(r.stderr).toContain('hint: for a local tarball, give ./acme-pack-1.0.0.tgz (or its full path)');
+  });
+});

@@ -520,7 +520,7 @@ function describeSource(src: Source, projectDir: string): string {
 function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
   if (src.local === 'file') return `the tarball ${src.spec} was taken as an npm package`;
   // A spec with a scheme (file:, npm:, https:) could never have been a folder.
-  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local folder ./${src.spec}`}`;
+  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local ${localKind(src.spec)} ./${src.spec}`}`;
 }
 
 /**
@@ -541,7 +541,12 @@ function npmWhy(stderr: string): string | undefined {
 }
 
 function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'none' && !src.spec.includes(':') ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+  return src.local === 'none' && !src.spec.includes(':') ? `for a local ${localKind(src.spec)}, give ./${src.spec} (or its full path); ` : '';
+}
+
+/** What a spec that is nothing on disk was likely meant as: `gwgen-0.1.0.tgz` is a tarball `npm pack` wrote, not a folder. */
+function localKind(spec: string): string {
+  return /\.(tgz|tar|tar\.gz)$/i.test(spec) ? 'tarball' : 'folder';
 }
 
 /** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
