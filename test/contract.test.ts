@@ -70,7 +70,7 @@ beforeAll(async () => {
 });
 
 describe('interfaces.md: the commands', () => {
-  it.each(['generate', 'validate', 'audit', 'query', 'watch', 'init', 'pack', 'pack validate', 'pack install', 'pack list'])(
+  it.each(['generate', 'validate', 'audit', 'query', 'watch', 'init', 'pack', 'pack validate', 'pack install', 'pack list', 'pack remove'])(
     'gwgen %s --help exits 0 with the usage and examples',
     async (command) => {
       const args = command.split(' ');

@@ -266,7 +266,7 @@ describe('gwgen pack: symbolic links', () => {
     const list = await gwgen(['pack', 'list'], { cwd: project });
     expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+invalid\s+path:/);
     expect(list.stderr).toContain('.gwgen/packs/acme-pack/templates/kong/kong.yml.hbs is a symbolic link: a pack must not contain symbolic links');
-    expect(list.stderr).toContain('hint: remove it, and reinstall it (gwgen pack install');
+    expect(list.stderr).toContain('hint: remove it, and reinstall it as gwgen.lock pins it (gwgen pack install, with no source), or take its source as it is now (gwgen pack install');
     expect(list.exitCode).toBe(1);
     const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(2);
@@ -667,9 +667,9 @@ describe('gwgen pack install / list / generate --pack', () => {
     expect(list.stdout).toMatch(/^acme-pack\s+1\.2\.0\s+modified\s/m);
     expect(list.stdout).toMatch(/^beta-pack\s+1\.2\.0\s+missing\s/m);
     expect(list.stderr).toContain('pack "acme-pack" is modified in .gwgen/packs/acme-pack: it no longer matches gwgen.lock');
-    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install '${relative(project, source)}')`);
+    expect(list.stderr).toContain(`or take its source as it is now (gwgen pack install '${relative(project, source)}')`);
     expect(list.stderr).toContain('pack "beta-pack" is missing from .gwgen/packs/beta-pack: it no longer matches gwgen.lock');
-    expect(list.stderr).toContain(`hint: reinstall it (gwgen pack install ${relative(project, other)})`);
+    expect(list.stderr).toContain(`hint: reinstall it as gwgen.lock pins it (gwgen pack install, with no source), or take its source as it is now (gwgen pack install ${relative(project, other)})`);
     expect(list.stderr).not.toMatch(/^\s+at /m);
   });
 
@@ -686,7 +686,7 @@ describe('gwgen pack install / list / generate --pack', () => {
       writeFileSync(join(project, '.gwgen/packs', name, 'templates/kong/NOTES.md.hbs'), 'tampered\n');
       const gen = await gwgen(['generate', model, '-o', 'out', '--pack', name], { cwd: project });
       expect(gen.exitCode).toBe(2);
-      expect(gen.stderr).toContain(`hint: reinstall it (${hint})`);
+      expect(gen.stderr).toContain(`or take its source as it is now (${hint})`);
       // The hint, run as a shell would run it, puts the pack back.
       const again = execFileSync('sh', ['-c', `${hint.replace(/^gwgen /, `"${process.execPath}" "${join(ROOT, 'dist/cli/bin.js')}" `)} 2>&1`], { cwd: project, encoding: 'utf8' });
       // Not "unchanged": the pin is the same, but the files it had drifted from are put back.

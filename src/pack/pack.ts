@@ -129,6 +129,12 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
   }
   for (const file of all) {
     const path = rel(file);
+    // A template's name becomes an output path: a line break in it would write k8s/a<LF>b.yaml,
+    // and split every listing (dry-run, the manifest's readers, pack list) that names it.
+    if (/[\u0000-\u001f\u007f]/.test(path)) {
+      problems.push(problem('usage', `${JSON.stringify(path)} has a control character (a line break, a tab) in its name`, { location: { file: JSON.stringify(file).slice(1, -1) }, hint: 'rename the file: a pack\'s file names are printed and some become output paths' }));
+      continue;
+    }
     if (path.startsWith('ontology/') && path.endsWith('.ttl')) {
       try {
         new Parser({ format: 'text/turtle' }).parse(await readFile(file, 'utf8'));
@@ -371,7 +377,7 @@ function sortedKeys(value: unknown): unknown {
   );
 }
 
-async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
+export async function writeLock(projectDir: string, lock: LockFile): Promise<void> {
   const tmp = join(projectDir, `${LOCK_FILE}.tmp-${process.pid}`);
   try {
     await writeFile(tmp, `${JSON.stringify(sortedKeys({ lockfileVersion: 1, packs: lock.packs }), null, 2)}\n`);
@@ -514,7 +520,7 @@ function describeSource(src: Source, projectDir: string): string {
 function npmReading(src: { spec: string; local: 'file' | 'none' }): string {
   if (src.local === 'file') return `the tarball ${src.spec} was taken as an npm package`;
   // A spec with a scheme (file:, npm:, https:) could never have been a folder.
-  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local folder ./${src.spec}`}`;
+  return `"${src.spec}" was taken as an npm package spec${src.spec.includes(':') ? '' : `, as there is no local ${localKind(src.spec)} ./${src.spec}`}`;
 }
 
 /**
@@ -535,7 +541,12 @@ function npmWhy(stderr: string): string | undefined {
 }
 
 function npmHint(src: { spec: string; local: 'file' | 'none' }): string {
-  return src.local === 'none' && !src.spec.includes(':') ? `for a local folder, give ./${src.spec} (or its full path); ` : '';
+  return src.local === 'none' && !src.spec.includes(':') ? `for a local ${localKind(src.spec)}, give ./${src.spec} (or its full path); ` : '';
+}
+
+/** What a spec that is nothing on disk was likely meant as: `gwgen-0.1.0.tgz` is a tarball `npm pack` wrote, not a folder. */
+function localKind(spec: string): string {
+  return /\.(tgz|tar|tar\.gz)$/i.test(spec) ? 'tarball' : 'folder';
 }
 
 /** `name@version` of an unpacked npm package, or its spec when its package.json says nothing. */
@@ -556,7 +567,7 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
 }
 
 /** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
-async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
+export async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
   for (const deadline = Date.now() + 60_000; ; ) {
     try {
       return await lockOutput(projectDir);
@@ -568,7 +579,7 @@ async function lockProject(projectDir: string, interrupted: () => boolean): Prom
   }
 }
 
-function interruptedProblem(): Problem {
+export function interruptedProblem(): Problem {
   return problem('usage', 'pack install interrupted: nothing was installed, and gwgen.lock is unchanged', { hint: 'run gwgen pack install again' });
 }
 
@@ -585,7 +596,7 @@ const LEFTOVER = /^\..+\.(installing|replaced)-\d+$/;
  * fails, so a pack is never half there or out of step with gwgen.lock. Runs under the project
  * lock: a staging folder already there is a leftover of an install that was killed, and goes.
  */
-async function putInPlace(dir: string, projectDir: string, name: string, pin: (integrity: string) => Promise<LockEntry>, interrupted: () => boolean): Promise<LockEntry | Problem> {
+export async function putInPlace(dir: string, projectDir: string, name: string, pin: (integrity: string) => Promise<LockEntry>, interrupted: () => boolean): Promise<LockEntry | Problem> {
   const packs = join(projectDir, PACKS_DIR);
   const target = join(packs, name);
   const staging = join(packs, `.${name}.installing-${process.pid}`);
@@ -651,6 +662,57 @@ interface InstallResult {
   readonly problems: Problem[];
 }
 
+/** A pack fetched into a temporary folder and validated: its folder there, its manifest and how gwgen.lock records its source. */
+export interface FetchedPack {
+  readonly dir: string;
+  readonly manifest: PackManifest;
+  readonly source: string;
+}
+
+/**
+ * Brings a pack from a directory, a git URL or an npm spec into `work` (a path is used where it
+ * is) and validates it. Problems name where it came from, never the temporary folder.
+ */
+export async function fetchPack(source: string, projectDir: string, work: string): Promise<FetchedPack | { problems: Problem[] }> {
+  const src = await classify(source, projectDir);
+  if ('code' in src) return { problems: [src] };
+  let dir: string;
+  try {
+    dir = await fetchSource(src, work);
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    // The line that says why (git's "fatal: …"), not a warning before it.
+    const lines = (e.stderr || e.message).trim().split('\n');
+    const why = lines.find((l) => /^(fatal|error)\b/i.test(l)) ?? lines.find((l) => !/^warning\b/i.test(l)) ?? lines[0];
+    if (err instanceof UnpackError) {
+      return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
+    }
+    if (src.kind === 'npm') {
+      return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${npmWhy(e.stderr ?? '') ?? why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
+    }
+    return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
+  }
+  let label = dir;
+  if (src.kind === 'npm') {
+    const name = await npmPackageName(dir, src.spec);
+    label = `npm:${name}`;
+    if (!(await stat(join(dir, 'pack.toml')).then((st) => st.isFile(), () => false))) {
+      return {
+        problems: [
+          problem('usage', `${npmReading(src)}: npm fetched the package ${name}, which is not a template pack: it has no pack.toml`, {
+            hint: `${npmHint(src)}a pack has pack.toml with [pack] name, version and description`,
+          }),
+        ],
+      };
+    }
+  } else if (src.kind === 'git') {
+    label = describeSource(src, projectDir);
+  }
+  const validated = await validatePack(dir);
+  if (!validated.manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
+  return { dir, manifest: validated.manifest, source: describeSource(src, projectDir) };
+}
+
 async function install(source: string, projectDir: string, interrupted: () => boolean): Promise<InstallResult> {
   if (source.trim() === '') return { problems: [emptySource('source')] };
   // Before anything is fetched: a gwgen.lock that cannot be read is never overwritten.
@@ -658,43 +720,9 @@ async function install(source: string, projectDir: string, interrupted: () => bo
   if (!before.lock) return { problems: before.problems };
   const work = await mkdtemp(join(tmpdir(), 'gwgen-pack-'));
   try {
-    const src = await classify(source, projectDir);
-    if ('code' in src) return { problems: [src] };
-    let dir: string;
-    try {
-      dir = await fetchSource(src, work);
-    } catch (err) {
-      const e = err as Error & { stderr?: string };
-      // The line that says why (git's "fatal: …"), not a warning before it.
-      const lines = (e.stderr || e.message).trim().split('\n');
-      const why = lines.find((l) => /^(fatal|error)\b/i.test(l)) ?? lines.find((l) => !/^warning\b/i.test(l)) ?? lines[0];
-      if (err instanceof UnpackError) {
-        return { problems: [problem('usage', `cannot install pack ${source}: its tarball does not unpack safely: ${err.message}`, { hint: "a pack's tarball holds only files and folders under package/, with no \"..\" in a path and no file behind a link; ask the pack's author for a clean one (gwgen installs nothing from this one)" })] };
-      }
-      if (src.kind === 'npm') {
-        return { problems: [problem('usage', `cannot fetch pack ${source}: ${npmReading(src)}, and npm could not fetch it: ${npmWhy(e.stderr ?? '') ?? why}`, { hint: `${npmHint(src)}a pack is a directory, a git URL (git+https://…, …/repo.git) or an npm package spec` })] };
-      }
-      return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
-    }
-    let label = dir;
-    if (src.kind === 'npm') {
-      const name = await npmPackageName(dir, src.spec);
-      label = `npm:${name}`;
-      if (!(await stat(join(dir, 'pack.toml')).then((st) => st.isFile(), () => false))) {
-        return {
-          problems: [
-            problem('usage', `${npmReading(src)}: npm fetched the package ${name}, which is not a template pack: it has no pack.toml`, {
-              hint: `${npmHint(src)}a pack has pack.toml with [pack] name, version and description`,
-            }),
-          ],
-        };
-      }
-    } else if (src.kind === 'git') {
-      label = describeSource(src, projectDir);
-    }
-    const validated = await validatePack(dir);
-    const manifest = validated.manifest;
-    if (!manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
+    const fetched = await fetchPack(source, projectDir, work);
+    if (!('manifest' in fetched)) return { problems: fetched.problems };
+    const { dir, manifest } = fetched;
     // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
     // each write the lock as they read it, and one pin would be lost.
     if (interrupted()) return { problems: [interruptedProblem()] };
@@ -713,7 +741,7 @@ async function install(source: string, projectDir: string, interrupted: () => bo
       const pinned = lock.packs[manifest.name];
       const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
       const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
-        const entry: LockEntry = { version: manifest.version, source: describeSource(src, projectDir), integrity };
+        const entry: LockEntry = { version: manifest.version, source: fetched.source, integrity };
         return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
       }, interrupted);
       if ('code' in placed) return { problems: [placed] };
@@ -731,14 +759,19 @@ async function install(source: string, projectDir: string, interrupted: () => bo
  * "git+", and one that does not end in .git (`git+https://host/acme`) would be taken as an npm spec
  * without it; a path with a space or a quote is quoted for the shell.
  */
-function reinstallCommand(source: string): string {
-  const [, kind, rest] = /^([a-z]+):(.*)$/s.exec(source) ?? [source, '', source];
-  const given = kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!) ? `git+${rest}` : rest!;
+export function reinstallCommand(source: string): string {
+  const given = sourceArgument(source);
   return `gwgen pack install ${/^[\w@%+=:,./#-]+$/.test(given) ? given : `'${given.replace(/'/g, `'\\''`)}'`}`;
 }
 
+/** The source of a pin (`path:…`, `git:…`, `npm:…`) as `pack install` takes it. */
+export function sourceArgument(source: string): string {
+  const [, kind, rest] = /^([a-z]+):(.*)$/s.exec(source) ?? [source, '', source];
+  return kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!) ? `git+${rest}` : rest!;
+}
+
 /** Whether an installed pack's folder is there, holds no link, and hashes to its pin. */
-async function packIntact(dir: string, integrity: string): Promise<boolean> {
+export async function packIntact(dir: string, integrity: string): Promise<boolean> {
   const info = await lstat(dir).catch(() => undefined);
   if (!info?.isDirectory()) return false;
   const tree = await packTree(dir);
@@ -765,7 +798,8 @@ export async function listPacks(projectDir = process.cwd()): Promise<{ packs: In
   const packs: InstalledPack[] = [];
   for (const [name, entry] of Object.entries(lock.packs).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dir = join(projectDir, PACKS_DIR, name);
-    const reinstall = `reinstall it (${reinstallCommand(entry.source)})`;
+    // In CI (a fresh clone with gwgen.lock, no .gwgen/packs/), the first is what keeps the pin: the second re-pins.
+    const reinstall = `reinstall it as gwgen.lock pins it (gwgen pack install, with no source), or take its source as it is now (${reinstallCommand(entry.source)})`;
     const info = await lstat(dir).catch(() => undefined);
     if (!info || !(info.isDirectory() || info.isSymbolicLink())) {
       packs.push({ name, ...entry, status: 'missing', problems: [unpinned(name, 'missing', reinstall)] });

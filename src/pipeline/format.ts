@@ -1,5 +1,6 @@
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { GwgenError, problem } from '../errors.js';
+import { parseJsonText } from '../json-text.js';
 import type { RenderedFile } from './render.js';
 
 /**
@@ -38,11 +39,10 @@ export function needsPrettier(file: RenderedFile): boolean {
 
 /** Formats what prettier supports (code) and needs it; other files are already final. */
 export async function formatFile(file: RenderedFile): Promise<RenderedFile> {
-  if (!needsPrettier(file)) {
-    // gwgen's own YAML and JSON are parsed back by its tests; a pack's are not, so they are here.
-    if (file.pack !== undefined) await checkPackData(file);
-    return file;
-  }
+  // gwgen's own YAML and JSON are parsed back by its tests; a pack's are not, so they are here,
+  // before prettier: its json parser takes what no JSON reader does ([1, , 2], NaN, comments).
+  if (file.pack !== undefined) await checkPackData(file);
+  if (!needsPrettier(file)) return file;
   const parser = prettierParser(file.path)!;
   try {
     // Loaded on first use: prettier costs ~50 ms to import and only code files need it.
@@ -68,10 +68,13 @@ function notValid(file: RenderedFile, language: string, why: string): GwgenError
 }
 
 /**
- * A pack's kong.yml, Istio or Kubernetes YAML and config.json must parse: written as they are
+ * A pack's kong.yml, Istio or Kubernetes YAML and any JSON (config.json, a file it adds) must parse: written as they are
  * (prettier does not touch them), one that does not would otherwise fail only when kubectl,
  * Kong or the gateway reads it.
  */
+/** JSON with comments, as TypeScript reads tsconfig.json: prettier's json parser checks those. */
+const JSONC = /^[tj]sconfig(\..*)?\.json$/;
+
 async function checkPackData(file: RenderedFile): Promise<void> {
   const ext = extname(file.path);
   if (ext === '.yaml' || ext === '.yml') {
@@ -83,11 +86,8 @@ async function checkPackData(file: RenderedFile): Promise<void> {
         throw notValid(file, 'YAML', `${at ? `line ${at.line}, column ${at.col}: ` : ''}${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
       }
     }
-  } else if (ext === '.json') {
-    try {
-      JSON.parse(file.content);
-    } catch (err) {
-      throw notValid(file, 'JSON', (err as Error).message);
-    }
+  } else if (ext === '.json' && !JSONC.test(basename(file.path))) {
+    const parsed = parseJsonText(file.content);
+    if (!parsed.ok) throw notValid(file, 'JSON', `line ${parsed.line}, column ${parsed.column}: ${parsed.why}`);
   }
 }
