@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign, type KeyPairKeyObjectResult } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1224,6 +1224,52 @@ function deniedWithToken(policies: readonly Doc[], spaceDelimited: readonly stri
   );
 }
 
+/**
+ * A model's Istio output beside its generated gateway, both from one model file: the gateway runs
+ * against a Backend named svc, and JWT routes fetch their keys from a local JWKS server holding
+ * the public half of `token`'s RSA key (kid k1). Everything stops after the calling describe block.
+ */
+function besideGateway(file: string, model: string) {
+  const app = new Backend('svc');
+  const jwks = new JwksServer();
+  let rsa: KeyPairKeyObjectResult | undefined;
+  const key = () => (rsa ??= generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  let gw: GatewayProcess | undefined;
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    await app.stop().catch(() => undefined);
+    await jwks.close();
+  });
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return {
+    app,
+    /** Writes the model, generates its Istio output and starts its gateway, `env` added to the gateway's environment. */
+    async start(env: Record<string, string> = {}): Promise<{ g: Generated; gw: GatewayProcess }> {
+      const path = join(mkdtempSync(join(tmpdir(), 'gwgen-istio-')), file);
+      writeFileSync(path, model);
+      const g = await generateIstio([path], ['istio']);
+      const built = await buildGateway(path);
+      await app.listen();
+      const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
+      const local: Record<string, string> = {};
+      if (config.routes.some((r) => r.auth?.jwksUri !== undefined)) {
+        const jwksUrl = await jwks.listen();
+        jwks.keys = [{ ...key().publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
+        for (const r of config.routes) if (r.auth?.jwksUri !== undefined) r.auth.jwksUri = jwksUrl;
+        local.GWGEN_CONFIG = join(built.out, 'local-jwks.json');
+        writeFileSync(local.GWGEN_CONFIG, JSON.stringify(config));
+      }
+      gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, ...local, ...env });
+      return { g, gw };
+    },
+    /** An RS256 token of exactly these claims, signed with the key the JWKS server serves. */
+    token(claims: Record<string, unknown>): string {
+      const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+      return `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), key().privateKey).toString('base64url')}`;
+    },
+  };
+}
+
 describe('istio target: a required scope is found in every claim the gateway reads it from', () => {
   // The gateway takes scopes from `scope`, `scp` (Azure AD, Okta) and `permissions` (Auth0), each a
   // space-delimited string or an array. Istio's rule once looked in scope and permissions only, so
@@ -1244,38 +1290,15 @@ describe('istio target: a required scope is found in every claim the gateway rea
     { permissions: ['orders:readx'] },
     {},
   ];
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const app = new Backend('svc');
-  const jwks = new JwksServer();
-  let gw: GatewayProcess | undefined;
-  let model = '';
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-    await jwks.close();
-  });
+  const beside = besideGateway('scopes.ttl', MODEL);
 
   it('the ingress refuses exactly the tokens the generated gateway refuses (403)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    model = join(dir, 'scopes.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    const { g, gw } = await beside.start();
     const policies = kinds(g, 'AuthorizationPolicy');
     const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0];
-    const built = await buildGateway(model);
-    await app.listen();
-    const jwksUrl = await jwks.listen();
-    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
-    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
-    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
-    writeFileSync(join(built.out, 'scopes.json'), JSON.stringify(config));
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'scopes.json') });
-    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     for (const extra of TOKENS) {
       const claims = { iss: 'https://idp.example', sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300, ...extra };
-      const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
-      const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
-      const answer = await fetch(`${gw.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
+      const answer = await fetch(`${gw.url}/orders`, { headers: { authorization: `Bearer ${beside.token(claims)}` } });
       expect([200, 403], JSON.stringify(extra)).toContain(answer.status);
       const istio = deniedWithToken(policies, rule.spaceDelimitedClaims ?? [], claims, { method: 'GET', path: '/orders' });
       expect({ claims: extra, denied: istio }).toEqual({ claims: extra, denied: answer.status === 403 });
@@ -1297,39 +1320,17 @@ describe('istio target: a route takes tokens of its own issuer only, not of an i
     `ex:org a agw:JWTAuthentication ; agw:issuer "${ORG}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${ORG}/jwks.json" .\n` +
     `ex:custom a agw:JWTAuthentication ; agw:issuer "${CUSTOM}" ; agw:audience "api" ; agw:algorithm "RS256" ; agw:jwksUri "${CUSTOM}/jwks.json" .\n` +
     'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const app = new Backend('svc');
-  const jwks = new JwksServer();
-  let gw: GatewayProcess | undefined;
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-    await jwks.close();
-  });
+  const beside = besideGateway('issuers.ttl', MODEL);
 
   it('the ingress refuses exactly the tokens the generated gateway refuses', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    const model = join(dir, 'issuers.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    const { g, gw } = await beside.start();
     const policies = kinds(g, 'AuthorizationPolicy');
     // Both issuers have a jwtRule: the ingress validates a token of either.
     expect(kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules.map((r: Doc) => r.issuer)).toEqual([ORG, CUSTOM]);
-    const built = await buildGateway(model);
-    await app.listen();
-    const jwksUrl = await jwks.listen();
-    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
-    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
-    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
-    writeFileSync(join(built.out, 'issuers.json'), JSON.stringify(config));
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'issuers.json') });
-    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     for (const iss of [ORG, CUSTOM]) {
       for (const path of ['/staff', '/partners']) {
         const claims = { iss, sub: 'user-1', aud: 'api', exp: Math.floor(Date.now() / 1000) + 300 };
-        const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
-        const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
-        const answer = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        const answer = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${beside.token(claims)}` } });
         expect([200, 401], `${iss} ${path}`).toContain(answer.status);
         const istio = deniedWithToken(policies, [], claims, { method: 'GET', path });
         expect({ iss, path, denied: istio }).toEqual({ iss, path, denied: answer.status === 401 });
@@ -1386,23 +1387,13 @@ describe('istio target: a CORS preflight gets the answer the gateway gives, and 
     { origin: 'https://evil.example', method: 'GET' },
     { origin: 'https://app.example', method: 'DELETE' },
   ];
-  const app = new Backend('svc');
-  let gw: GatewayProcess | undefined;
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-  });
+  const beside = besideGateway('cors.ttl', MODEL);
+  const { app } = beside;
 
   it('for allowed and refused origins, methods and headers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    const model = join(dir, 'cors.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    const { g, gw } = await beside.start();
     const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.orders');
     const policies = kinds(g, 'AuthorizationPolicy');
-    const built = await buildGateway(model);
-    await app.listen();
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
     for (const p of PREFLIGHTS) {
       const headers: Record<string, string> = { origin: p.origin, 'access-control-request-method': p.method, ...(p.headers ? { 'access-control-request-headers': p.headers } : {}) };
       const before = app.calls;
@@ -1442,34 +1433,13 @@ describe('istio target: the ingress reads a JWT from the Authorization header on
     'ex:public a agw:Route ; agw:routeName "public" ; agw:routePath "/public" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc .\n' +
     `ex:jwt a agw:JWTAuthentication ; agw:issuer "${ISS}" ; agw:algorithm "RS256" ; agw:jwksUri "${ISS}/jwks.json" .\n` +
     'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const app = new Backend('svc');
-  const jwks = new JwksServer();
-  let gw: GatewayProcess | undefined;
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-    await jwks.close();
-  });
+  const beside = besideGateway('params.ttl', MODEL);
 
   it('a token in the access_token query parameter opens no route, and a non-token there closes none', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    const model = join(dir, 'params.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    const { g, gw } = await beside.start();
     const rule = kinds(g, 'RequestAuthentication')[0]!.spec.jwtRules[0] as Doc;
     const readsQuery = tokenLocations(rule).params.includes('access_token');
-    const built = await buildGateway(model);
-    await app.listen();
-    const jwksUrl = await jwks.listen();
-    jwks.keys = [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }];
-    const config = JSON.parse(readFileSync(join(built.dir, 'config.json'), 'utf8')) as { routes: { auth?: { jwksUri?: string } }[] };
-    for (const r of config.routes) if (r.auth) r.auth.jwksUri = jwksUrl;
-    writeFileSync(join(built.out, 'params.json'), JSON.stringify(config));
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, GWGEN_CONFIG: join(built.out, 'params.json') });
-    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({ iss: ISS, sub: 'user-1', exp: Math.floor(Date.now() / 1000) + 300 })}`;
-    const token = `${unsigned}.${cryptoSign('sha256', Buffer.from(unsigned), rsa.privateKey).toString('base64url')}`;
+    const token = beside.token({ iss: ISS, sub: 'user-1', exp: Math.floor(Date.now() / 1000) + 300 });
     // The ingress takes a valid token from the query (a principal: no DENY rule fires), where the gateway answers 401.
     const valid = await fetch(`${gw.url}/private?access_token=${token}`);
     expect(valid.status).toBe(401);
@@ -1492,22 +1462,12 @@ describe("istio target: an API-key route's key does not reach the backend", () =
     'ex:key a agw:ApiKey ; agw:keyHeader "X-Api-Key" .\n' +
     'ex:reports a agw:Route ; agw:routeName "reports" ; agw:routePath "/reports" ; agw:hasBackendService ex:svc ; agw:hasAuthentication ex:key .\n' +
     'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
-  const app = new Backend('svc');
-  let gw: GatewayProcess | undefined;
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-  });
+  const beside = besideGateway('keys.ttl', MODEL);
+  const { app } = beside;
 
   it('the backend gets the request without the key header, from the gateway and from the ingress', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    const model = join(dir, 'keys.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    const { g, gw } = await beside.start({ ACME_KEY: 'k-123' });
     const entry = kinds(g, 'VirtualService')[0]!.spec.http.find((h: Doc) => h.name === 'gw.reports');
-    const built = await buildGateway(model);
-    await app.listen();
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url, ACME_KEY: 'k-123' });
     const sent = { 'x-api-key': 'k-123', x_api_key: 'k-123', 'x-other': 'kept' };
     const answer = await fetch(`${gw.url}/reports`, { headers: sent });
     expect(answer.status).toBe(200);
@@ -1531,23 +1491,12 @@ describe('istio target: the per-try timeout of a route that makes one try', () =
     'ex:on5xx a agw:RetryPolicy ; agw:retryAttempts 2 ; agw:retryOn "5xx" ; agw:perTryTimeoutSeconds 0.1 .\n' +
     'ex:long a agw:RetryPolicy ; agw:retryAttempts 0 ; agw:perTryTimeoutSeconds 30 .\n' +
     'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
-  const app = new Backend('svc');
-  let gw: GatewayProcess | undefined;
-  afterAll(async () => {
-    await gw?.stop('SIGKILL');
-    await app.stop().catch(() => undefined);
-  });
+  const beside = besideGateway('one-try.ttl', MODEL);
 
   it('limits the request as the gateway limits the try (504 from a backend slower than it)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwgen-istio-'));
-    const model = join(dir, 'one-try.ttl');
-    writeFileSync(model, MODEL);
-    const g = await generateIstio([model], ['istio']);
+    beside.app.behaviour = 'slow'; // answers after 300 ms
+    const { g, gw } = await beside.start();
     const entries = kinds(g, 'VirtualService')[0]!.spec.http as Doc[];
-    const built = await buildGateway(model);
-    app.behaviour = 'slow'; // answers after 300 ms
-    await app.listen();
-    gw = await startGateway(built.dir, { GW_UPSTREAM_SVC: app.url });
     for (const [path, method] of [['/one', 'GET'], ['/write', 'POST'], ['/roomy', 'GET']] as const) {
       const answer = await fetch(`${gw.url}${path}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
       const entry = entries.find((e) => e.name === `gw${path.replace('/', '.')}`)!;
