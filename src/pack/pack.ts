@@ -579,6 +579,26 @@ export async function lockProject(projectDir: string, interrupted: () => boolean
   }
 }
 
+/**
+ * Runs `body` holding the project lock (lockProject), released however `body` ends; when the lock
+ * cannot be taken (another run holds it past the wait, or the run was interrupted) `refused` turns
+ * its problems into the caller's result instead.
+ */
+export async function withProjectLock<T>(projectDir: string, interrupted: () => boolean, body: () => Promise<T>, refused: (problems: readonly Problem[]) => T): Promise<T> {
+  let release: () => Promise<void>;
+  try {
+    release = await lockProject(projectDir, interrupted);
+  } catch (err) {
+    if (err instanceof GwgenError) return refused(err.problems);
+    throw err;
+  }
+  try {
+    return await body();
+  } finally {
+    await release();
+  }
+}
+
 export function interruptedProblem(): Problem {
   return problem('usage', 'pack install interrupted: nothing was installed, and gwgen.lock is unchanged', { hint: 'run gwgen pack install again' });
 }
@@ -726,29 +746,25 @@ async function install(source: string, projectDir: string, interrupted: () => bo
     // One install at a time puts its pack into place and rewrites gwgen.lock: two at once would
     // each write the lock as they read it, and one pin would be lost.
     if (interrupted()) return { problems: [interruptedProblem()] };
-    let release: () => Promise<void>;
-    try {
-      release = await lockProject(projectDir, interrupted);
-    } catch (err) {
-      if (err instanceof GwgenError) return { problems: [...err.problems] };
-      throw err;
-    }
-    try {
-      const { lock, problems } = await loadLock(projectDir);
-      if (!lock) return { problems };
-      // Whether the copy in .gwgen/packs/ still matched its pin: reinstalling a pack that was
-      // edited there (what `pack list` and `generate --pack` ask for) restores it, it is no no-op.
-      const pinned = lock.packs[manifest.name];
-      const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
-      const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
-        const entry: LockEntry = { version: manifest.version, source: fetched.source, integrity };
-        return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
-      }, interrupted);
-      if ('code' in placed) return { problems: [placed] };
-      return { manifest, entry: placed, ...(pinned ? { replaced: pinned, restored: !wasIntact } : {}), problems: [] };
-    } finally {
-      await release();
-    }
+    return await withProjectLock(
+      projectDir,
+      interrupted,
+      async (): Promise<InstallResult> => {
+        const { lock, problems } = await loadLock(projectDir);
+        if (!lock) return { problems };
+        // Whether the copy in .gwgen/packs/ still matched its pin: reinstalling a pack that was
+        // edited there (what `pack list` and `generate --pack` ask for) restores it, it is no no-op.
+        const pinned = lock.packs[manifest.name];
+        const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
+        const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
+          const entry: LockEntry = { version: manifest.version, source: fetched.source, integrity };
+          return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
+        }, interrupted);
+        if ('code' in placed) return { problems: [placed] };
+        return { manifest, entry: placed, ...(pinned ? { replaced: pinned, restored: !wasIntact } : {}), problems: [] };
+      },
+      (problems) => ({ problems: [...problems] }),
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { lstat, mkdtemp, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GwgenError, problem, type Problem } from '../errors.js';
+import { problem, type Problem } from '../errors.js';
 import { holdingSignals } from '../pipeline/write.js';
 import { isPackName } from './manifest.js';
 import {
@@ -9,7 +9,6 @@ import {
   interruptedProblem,
   LOCK_FILE,
   loadLock,
-  lockProject,
   packIntact,
   packIntegrity,
   PACKS_DIR,
@@ -17,6 +16,7 @@ import {
   putInPlace,
   reinstallCommand,
   sourceArgument,
+  withProjectLock,
   writeLock,
   type LockEntry,
 } from './pack.js';
@@ -85,29 +85,29 @@ async function installOne(name: string, entry: LockEntry, projectDir: string, in
         hint: `nothing was installed for "${name}" and gwgen.lock is unchanged; to take the new content, install it from its source (${reinstallCommand(entry.source)}), review and commit gwgen.lock (pin a git source by tag or commit, #v1.2.0, so that it does not move)`,
       });
     }
-    let release: () => Promise<void>;
-    try {
-      release = await lockProject(projectDir, interrupted);
-    } catch (err) {
-      if (err instanceof GwgenError) return err.problems[0]!;
-      throw err;
-    }
-    try {
-      // The pin as it is now, under the project lock: another install may have changed it meanwhile.
-      const now = (await loadLock(projectDir)).lock?.packs[name];
-      if (now?.integrity !== entry.integrity) return problem('usage', `pack "${name}" was pinned again by another install while this one ran`, { hint: 'run gwgen pack install again' });
-      const placed = await putInPlace(fetched.dir, projectDir, name, async (copied) => {
-        // The copy, not only the fetched folder, must hash to the pin (a path source may change under us).
-        if (copied !== entry.integrity) throw new Error(`its source changed while it was copied (${copied}, pinned ${entry.integrity})`);
-        return entry;
-      }, interrupted);
-      return placed;
-    } finally {
-      await release();
-    }
+    return await withProjectLock(
+      projectDir,
+      interrupted,
+      async () => {
+        // The pin as it is now, under the project lock: another install may have changed it meanwhile.
+        const now = (await loadLock(projectDir)).lock?.packs[name];
+        if (now?.integrity !== entry.integrity) return problem('usage', `pack "${name}" was pinned again by another install while this one ran`, { hint: 'run gwgen pack install again' });
+        return putInPlace(fetched.dir, projectDir, name, async (copied) => {
+          // The copy, not only the fetched folder, must hash to the pin (a path source may change under us).
+          if (copied !== entry.integrity) throw new Error(`its source changed while it was copied (${copied}, pinned ${entry.integrity})`);
+          return entry;
+        }, interrupted);
+      },
+      (problems) => problems[0]!,
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+export interface RemoveResult {
+  readonly removed?: { entry?: LockEntry; folder: boolean };
+  readonly problems: Problem[];
 }
 
 /**
@@ -116,48 +116,44 @@ async function installOne(name: string, entry: LockEntry, projectDir: string, in
  * the two never disagree; a folder moved aside by a run that was killed is removed by the next
  * install or remove (see putInPlace).
  */
-export function removePack(name: string, projectDir = process.cwd()): Promise<{ removed?: { entry?: LockEntry; folder: boolean }; problems: Problem[] }> {
+export function removePack(name: string, projectDir = process.cwd()): Promise<RemoveResult> {
   return holdingSignals(async (interrupted) => {
     if (!isPackName(name)) {
       return { problems: [problem('usage', `${JSON.stringify(name)} is no pack name (a lower-case name: a-z, 0-9, "-")`, { hint: 'give the name gwgen pack list shows' })] };
     }
     const before = await loadLock(projectDir);
     if (!before.lock) return { problems: before.problems };
-    let release: () => Promise<void>;
-    try {
-      release = await lockProject(projectDir, interrupted);
-    } catch (err) {
-      if (err instanceof GwgenError) return { problems: [...err.problems] };
-      throw err;
-    }
-    try {
-      const { lock, problems } = await loadLock(projectDir);
-      if (!lock) return { problems };
-      const entry = lock.packs[name];
-      const packs = join(projectDir, PACKS_DIR);
-      const target = join(packs, name);
-      const folder = await lstat(target).then(() => true, () => false);
-      if (!entry && !folder) {
-        const names = Object.keys(lock.packs).sort();
-        return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: names.length > 0 ? `the installed packs are ${names.join(', ')}` : 'no pack is installed' })] };
-      }
-      const aside = join(packs, `.${name}.replaced-${process.pid}`);
-      if (folder) await rename(target, aside);
-      try {
-        if (entry) {
-          const { [name]: _gone, ...rest } = lock.packs;
-          await writeLock(projectDir, { lockfileVersion: 1, packs: rest });
+    return withProjectLock(
+      projectDir,
+      interrupted,
+      async (): Promise<RemoveResult> => {
+        const { lock, problems } = await loadLock(projectDir);
+        if (!lock) return { problems };
+        const entry = lock.packs[name];
+        const packs = join(projectDir, PACKS_DIR);
+        const target = join(packs, name);
+        const folder = await lstat(target).then(() => true, () => false);
+        if (!entry && !folder) {
+          const names = Object.keys(lock.packs).sort();
+          return { problems: [problem('usage', `pack "${name}" is not installed`, { hint: names.length > 0 ? `the installed packs are ${names.join(', ')}` : 'no pack is installed' })] };
         }
-      } catch (err) {
-        if (folder) await rename(aside, target).catch(() => undefined);
-        return { problems: [problem('write', `cannot remove pack ${name}: gwgen.lock cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { location: { file: join(projectDir, LOCK_FILE) }, hint: 'make gwgen.lock and its folder writable; nothing was removed' })] };
-      }
-      await rm(aside, { recursive: true, force: true }).catch(() => undefined);
-      await rmdir(packs).catch(() => undefined);
-      return { removed: { ...(entry ? { entry } : {}), folder }, problems: [] };
-    } finally {
-      await release();
-    }
+        const aside = join(packs, `.${name}.replaced-${process.pid}`);
+        if (folder) await rename(target, aside);
+        try {
+          if (entry) {
+            const { [name]: _gone, ...rest } = lock.packs;
+            await writeLock(projectDir, { lockfileVersion: 1, packs: rest });
+          }
+        } catch (err) {
+          if (folder) await rename(aside, target).catch(() => undefined);
+          return { problems: [problem('write', `cannot remove pack ${name}: gwgen.lock cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { location: { file: join(projectDir, LOCK_FILE) }, hint: 'make gwgen.lock and its folder writable; nothing was removed' })] };
+        }
+        await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+        await rmdir(packs).catch(() => undefined);
+        return { removed: { ...(entry ? { entry } : {}), folder }, problems: [] };
+      },
+      (problems) => ({ problems: [...problems] }),
+    );
   });
 }
 
