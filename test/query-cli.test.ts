@@ -318,6 +318,22 @@ describe('query --format json is the W3C SPARQL 1.1 Query Results JSON Format', 
   });
 });
 
+/** Runs `body` with a TCP listener on 127.0.0.1 at the port it is given; returns the addresses that connected to it. */
+async function connectionsDuring(body: (port: number) => Promise<void>): Promise<string[]> {
+  const connections: string[] = [];
+  const server = createServer((socket) => {
+    connections.push(String(socket.remoteAddress));
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await body((server.address() as AddressInfo).port);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  return connections;
+}
+
 describe('gwgen query: SERVICE never reaches the network', () => {
   // SERVICE ?endpoint got Comunica's own words ("none of the configured actors were able to
   // handle the operation type service"), without a location; each form is now refused by gwgen,
@@ -329,21 +345,12 @@ describe('gwgen query: SERVICE never reaches the network', () => {
     ['inside a subquery in an OPTIONAL', (port: number) => `SELECT * WHERE { ?r agw:routePath ?p .\n OPTIONAL { { SELECT ?r WHERE { service ?ep { ?r ?x ?y } VALUES ?ep { <http://127.0.0.1:${port}/> } } } } }`, '2:33'],
   ])('%s: exit 1 at the SERVICE keyword, no connection made', async (_name, text, where) => {
     const dir = files({ 'm.ttl': MODEL });
-    const connections: string[] = [];
-    const server = createServer((socket) => {
-      connections.push(String(socket.remoteAddress));
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as AddressInfo).port;
+    const connections = await connectionsDuring(async (port) => {
       const r = await gwgen(['query', 'm.ttl', '-e', text(port), '--format', 'json'], { cwd: dir });
       expect(r.stderr).toBe(`-e:${where}: error: SERVICE (a query to a remote SPARQL endpoint) is not supported: gwgen queries only the model and the ontology\n  hint: remove the SERVICE block and query the model itself`);
       expect(r.stdout).toBe('');
       expect(r.exitCode).toBe(1);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
     expect(connections).toEqual([]);
   });
 });
@@ -358,21 +365,12 @@ describe('gwgen query: FROM and GRAPH, which would match nothing, are refused', 
     ['GRAPH in an ASK, lower case', () => 'ASK {\n  ?r a agw:Route .\n  graph <urn:x-arq:DefaultGraph> { ?r agw:routePath ?p } }', '3:3', 'GRAPH matches nothing here'],
   ])('%s: exit 1 at its keyword, no connection made', async (_name, text, where, message) => {
     const dir = files({ 'm.ttl': MODEL });
-    const connections: string[] = [];
-    const server = createServer((socket) => {
-      connections.push(String(socket.remoteAddress));
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as AddressInfo).port;
+    const connections = await connectionsDuring(async (port) => {
       const r = await gwgen(['query', 'm.ttl', '-e', text(port), '--format', 'json'], { cwd: dir });
       expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^-e:${where}: error: ${message.replace(/[()]/g, '\\$&')}`));
       expect(r.stdout).toBe('');
       expect(r.exitCode).toBe(1);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
     expect(connections).toEqual([]);
   });
 
