@@ -459,11 +459,12 @@ export function istioView(model: M.GatewayModel): IstioView {
   };
 
   function commonEntry(route: M.Route, notes: Limitation[]): Omit<HttpEntry, 'name' | 'matches' | 'destinations'> {
+    const timeout = routeTimeout(route);
     return {
       route: route.name,
       // The gateway sends the rest of the path after the route's segments, "/" when none is left.
       ...(route.stripPath ? { rewrite: { match: routeSegments(route.path).length > 0 ? `${pathPrefixRegex(route.path)}/?` : '^/', rewrite: '/' } } : {}),
-      ...(routeTimeout(route) !== undefined ? { timeout: goDuration(routeTimeout(route)!) } : {}),
+      ...(timeout !== undefined ? { timeout: goDuration(timeout) } : {}),
       retries: retries(route, notes),
       ...(route.mirror ? { mirror: { destination: destination(route.mirror.service), percent: route.mirror.percent } } : {}),
       ...(route.cors ? { cors: cors(route, route.cors) } : {}),
@@ -494,14 +495,14 @@ function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
   const r = route.retry;
   // Istio retries twice by default: a route without a retry policy must say 0.
   if (!r || r.attempts === 0) {
-    if (r?.perTryTimeoutSeconds !== undefined && singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
+    if (r?.perTryTimeoutSeconds !== undefined && singleTryTimeout(route) === undefined) notes.push(singleTryNote(route));
     return { attempts: 0 };
   }
   if (r.backoffMultiplier !== 2) notes.push({ subject: `route ${route.name}`, feature: 'agw:backoffMultiplier', detail: 'Envoy backs off exponentially from agw:initialDelayMs with a fixed factor of 2 and full jitter (capped at 10 × the base)' });
   const retryOn = writtenRetryOn(route);
   // Without a retryOn condition left, Istio writes attempts 0, and with it no per-try timeout.
   if (r.perTryTimeoutSeconds !== undefined && retryOn.length === 0) {
-    if (singleTryTimeout(route) === undefined) notes.push(WEBSOCKET_PER_TRY_NOTE(route));
+    if (singleTryTimeout(route) === undefined) notes.push(singleTryNote(route));
   } else if (r.perTryTimeoutSeconds !== undefined) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:perTryTimeoutSeconds', detail: "Envoy starts a try's per-try timeout once the try has a connection; waiting for a new connection is bounded by the connect timeout of the service's DestinationRule (the shortest per-try timeout of the routes to the service), so a try that opens a connection can take up to its per-try timeout plus that connect timeout. agw:timeoutSeconds, where the route has one, still bounds the whole request" });
   }
@@ -558,7 +559,8 @@ function routeTimeout(route: M.Route): number | undefined {
   return single === undefined ? route.timeoutSeconds : Math.min(single, route.timeoutSeconds ?? Infinity);
 }
 
-const WEBSOCKET_PER_TRY_NOTE = (route: M.Route): Limitation => ({
+/** The note for a route whose one try Istio cannot bound (see singleTryTimeout). */
+const singleTryNote = (route: M.Route): Limitation => ({
   subject: `route ${route.name}`,
   feature: 'agw:perTryTimeoutSeconds',
   detail: "Istio makes the route's one try without a per-try timeout, and its route timeout would also close the upgraded WebSocket tunnel, so the one try is bounded only by agw:timeoutSeconds, where the route has one",
