@@ -527,7 +527,7 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
     notes.push({ subject: `route ${route.name}`, feature: 'agw:hasTrafficSplit to one address', detail: `Kong reaches a backend by its address, not by its agw:version: split services on the same address (${shared.join(', ')}) are one target, so their weights do not divide the traffic between them; give each version an address of its own (a Kubernetes Service per version) for Kong to split it` });
   }
   for (const { service, weight } of members) {
-    const instances = service.instances.length > 0 ? service.instances : [{ host: kongHost(service), port: service.port, weight: 100 }];
+    const instances = kongInstances(service);
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
     for (const instance of instances) {
       // Split weight × the instance's share of its service, on Kong's 0..65535 scale; a share
@@ -666,17 +666,19 @@ function breakerInterval(route: M.Route, breaker: M.CircuitBreaker, notes: Limit
 
 /** The host:port addresses Kong sends a service's traffic to. */
 function addressesOf(service: M.BackendService): string[] {
-  return (service.instances.length > 0 ? service.instances : [{ host: kongHost(service), port: service.port }]).map((i) => hostPort(i.host, i.port));
+  return kongInstances(service).map((i) => hostPort(i.host, i.port));
 }
 
 /**
- * The host Kong reaches a service without instances at: its agw:host, except that a service the
- * k8s target deploys under its bare name (agw:host defaults to agw:serviceName) is reached by its
- * Service's name, which is prefixed when the name starts with a digit ("9lives" → svc-9lives),
- * as the gateway and Istio reach it.
+ * What Kong balances a service over: its agw:instances, else its one address, agw:host, except
+ * that a service the k8s target deploys under its bare name (agw:host defaults to
+ * agw:serviceName) is reached by its Service's name, which is prefixed when the name starts with
+ * a digit ("9lives" → svc-9lives), as the gateway and Istio reach it.
  */
-function kongHost(service: M.BackendService): string {
-  return service.image !== undefined && service.host === service.name ? serviceResourceName(service.host) : service.host;
+function kongInstances(service: M.BackendService): readonly Pick<M.ServiceInstance, 'host' | 'port' | 'weight'>[] {
+  if (service.instances.length > 0) return service.instances;
+  const host = service.image !== undefined && service.host === service.name ? serviceResourceName(service.host) : service.host;
+  return [{ host, port: service.port, weight: 100 }];
 }
 
 /** Two splits to services on the same address add their weights. */
