@@ -67,14 +67,14 @@ function notValid(file: RenderedFile, language: string, why: string): GwgenError
   );
 }
 
-/**
- * A pack's kong.yml, Istio or Kubernetes YAML and any JSON (config.json, a file it adds) must parse: written as they are
- * (prettier does not touch them), one that does not would otherwise fail only when kubectl,
- * Kong or the gateway reads it.
- */
 /** JSON with comments, as TypeScript reads tsconfig.json: prettier's json parser checks those. */
 const JSONC = /^[tj]sconfig(\..*)?\.json$/;
 
+/**
+ * A pack's kong.yml, Istio or Kubernetes YAML and any JSON (config.json, a file it adds) must
+ * parse: written as they are (prettier does not touch them), one that does not would otherwise
+ * fail only when kubectl, Kong or the gateway reads it.
+ */
 async function checkPackData(file: RenderedFile): Promise<void> {
   const ext = extname(file.path);
   if (ext === '.yaml' || ext === '.yml') {
