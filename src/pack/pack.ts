@@ -567,7 +567,7 @@ function fromSource(p: Problem, dir: string, label: string): Problem {
 }
 
 /** The project's lock (.gwgen/lock, as for an output directory), waited for up to a minute while another install holds it. */
-export async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
+async function lockProject(projectDir: string, interrupted: () => boolean): Promise<() => Promise<void>> {
   for (const deadline = Date.now() + 60_000; ; ) {
     try {
       return await lockOutput(projectDir);
@@ -712,6 +712,7 @@ export async function fetchPack(source: string, projectDir: string, work: string
     }
     return { problems: [problem('usage', `cannot fetch pack ${source}: ${why}`, { hint: 'give a pack directory, a git URL (git+https://…, …/repo.git[#branch, tag or commit]) or an npm package spec' })] };
   }
+  const recorded = describeSource(src, projectDir);
   let label = dir;
   if (src.kind === 'npm') {
     const name = await npmPackageName(dir, src.spec);
@@ -726,11 +727,11 @@ export async function fetchPack(source: string, projectDir: string, work: string
       };
     }
   } else if (src.kind === 'git') {
-    label = describeSource(src, projectDir);
+    label = recorded;
   }
   const validated = await validatePack(dir);
   if (!validated.manifest) return { problems: src.kind === 'path' ? validated.problems : validated.problems.map((p) => fromSource(p, dir, label)) };
-  return { dir, manifest: validated.manifest, source: describeSource(src, projectDir) };
+  return { dir, manifest: validated.manifest, source: recorded };
 }
 
 async function install(source: string, projectDir: string, interrupted: () => boolean): Promise<InstallResult> {
