@@ -80,6 +80,9 @@ function quoted(value: string): string {
   return raw.includes('"') && !/\\[^"]/.test(raw) ? `'${value.replace(/'/g, "''")}'` : `"${raw}"`;
 }
 
+/** Strings that are plain scalars in a flow sequence too, where `,[]{}:` also end one. */
+const FLOW_PLAIN = /^[A-Za-z0-9][A-Za-z0-9_./-]*$/;
+
 /** A scalar inside a flow sequence (`[a, b]`), where `,[]{}:` also end a plain scalar. */
 export function yamlFlowScalar(value: unknown): string {
   if (typeof value !== 'string') return yamlScalar(value);
@@ -89,7 +92,6 @@ export function yamlFlowScalar(value: unknown): string {
   const scalar = yamlScalar(value);
   return FLOW_PLAIN.test(scalar) ? scalar : quoted(value);
 }
-const FLOW_PLAIN = /^[A-Za-z0-9][A-Za-z0-9_./-]*$/;
 
 /** The print width prettier formats generated files with (format.ts PRETTIER_OPTIONS). */
 const PRINT_WIDTH = 120;
