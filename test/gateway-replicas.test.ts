@@ -23,7 +23,7 @@ const MODEL = `
 
 ex:gw a agw:ApiGateway ;
     agw:gatewayName "replicas" ;
-    agw:hasRoute ex:sec , ex:min , ex:hour , ex:day , ex:metered , ex:double , ex:plain , ex:ws ;
+    agw:hasRoute ex:sec , ex:min , ex:hour , ex:day , ex:metered , ex:double , ex:plain , ex:ws , ex:local ;
     agw:hasConsumer ex:ann , ex:ben .
 
 ex:app a agw:BackendService ; agw:serviceName "app" .
@@ -46,6 +46,8 @@ ex:ben a agw:Consumer ; agw:consumerName "ben" ; agw:apiKeyEnv "BEN_KEY" ; agw:h
 
 ex:plain a agw:Route ; agw:routePath "/plain" ; agw:hasBackendService ex:app .
 ex:ws a agw:Route ; agw:routePath "/ws" ; agw:hasBackendService ex:app ; agw:websocket true .
+ex:local a agw:Route ; agw:routePath "/local" ; agw:hasBackendService ex:app ;
+    agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerMinute 2 ; agw:limitBy "global" ] .
 `;
 
 /**
@@ -386,6 +388,25 @@ describe('generated gateway as replicas: shared limits, Redis failures, cluster 
       expect(answer.headers.connection).toBe('close');
       expect(await exitOf(gw.child, 5000)).toBe(0);
       expect(gw.stderr()).not.toMatch(/uncaught|unhandled|did not send/i);
+    }, 60_000);
+
+    it('says at start, naming their routes, that workers sharing Redis still count limiters of policy "local" each on its own', async () => {
+      // (The log is JSON lines: the quotes come escaped.)
+      const warning = 'every worker counts the rate limiters with policy \\"local\\" on its own (route local)';
+      const gw = await start({ REDIS_URL: url, GW_WORKERS: '2' });
+      await until(() => lines(gw, '"listening"') === 2 && lines(gw, 'redis reachable') === 2);
+      expect(lines(gw, warning)).toBe(2);
+      // What it says: each worker admits the route's 2 a minute (node:cluster hands the
+      // connections round-robin, so both get some of them).
+      const local: number[] = [];
+      for (let i = 0; i < 8; i++) local.push((await get(gw.url, '/local')).status);
+      expect(local.filter((s) => s === 200).length).toBeGreaterThan(2);
+      // One process counts the model's budget itself: nothing to say.
+      const single = await start({ REDIS_URL: url });
+      await until(() => lines(single, 'redis reachable') === 1);
+      expect(single.stderr()).not.toContain('on its own');
+      await gw.stop();
+      await single.stop();
     }, 60_000);
   });
 

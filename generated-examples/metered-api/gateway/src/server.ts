@@ -263,6 +263,12 @@ export class Gateway {
       warn(
         `REDIS_URL is not set: with GW_WORKERS=${this.settings.workers}, every worker counts rate limits and quotas on its own, so the gateway admits up to ${this.settings.workers}× each budget`,
       );
+    // REDIS_URL shares "redis" limiters and tiers, never a "local" limiter: its budget is per worker.
+    const perWorker = this.config.routes.filter((r) => r.rateLimit?.policy === 'local').map((r) => r.name);
+    if (perWorker.length > 0 && this.settings.workers > 1 && this.settings.redisUrl)
+      warn(
+        `with GW_WORKERS=${this.settings.workers}, every worker counts the rate limiters with policy "local" on its own (route${perWorker.length > 1 ? 's' : ''} ${perWorker.join(', ')}), so the gateway admits up to ${this.settings.workers}× their budgets; agw:policy "redis" shares them through REDIS_URL`,
+      );
     this.limiter = new RateLimiter(
       this.settings.redisUrl,
       {
