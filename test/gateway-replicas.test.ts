@@ -390,6 +390,23 @@ describe('generated gateway as replicas: shared limits, Redis failures, cluster 
       expect(gw.stderr()).not.toMatch(/uncaught|unhandled|did not send/i);
     }, 60_000);
 
+    it("counts locally, and says so, when REDIS_URL names a database Redis does not have, not in database 0", async () => {
+      // Redis has 16 databases unless told otherwise; ioredis would report 'ready' on database 0.
+      const gw = await start({ REDIS_URL: `${url}/99` });
+      await until(() => lines(gw, 'redis unreachable') === 1 && lines(gw, 'DB index is out of range') === 1);
+      // Requests spread over a while, so that a connection that went on to database 0 would have
+      // been used by the later ones.
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        statuses.push((await get(gw.url, '/min')).status);
+        await sleep(100);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 429, 429, 429]);
+      expect(cli(port, 'DBSIZE')).toBe('0');
+      expect(lines(gw, 'redis reachable')).toBe(0);
+      await gw.stop();
+    }, 60_000);
+
     it('says at start, naming their routes, that workers sharing Redis still count limiters of policy "local" each on its own', async () => {
       // (The log is JSON lines: the quotes come escaped.)
       const warning = 'every worker counts the rate limiters with policy \\"local\\" on its own (route local)';

@@ -369,7 +369,17 @@ export class RateLimiter {
     redis.defineCommand('gwTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     redis.defineCommand('gwQuota', { numberOfKeys: 1, lua: QUOTA_SCRIPT });
     redis.defineCommand('gwGive', { numberOfKeys: 1, lua: GIVE_SCRIPT });
-    redis.on('ready', () => this.setUp(true, 'connected'));
+    // ioredis reports 'ready' even when the SELECT of REDIS_URL's database failed (a number past
+    // the server's `databases`), and then counts in database 0: selected again here, Redis is
+    // used only once it is on the database the operator named.
+    const db = redis.options.db ?? 0;
+    redis.on('ready', () => {
+      if (db === 0) return this.setUp(true, 'connected');
+      redis.select(db).then(
+        () => this.setUp(true, 'connected'),
+        (err: Error) => this.setUp(false, `database ${db} cannot be selected: ${err.message}`),
+      );
+    });
     redis.on('error', (err: Error) => this.setUp(false, err.message));
     // 'close' at once when a connection is lost, even one that is back before a reconnect fails.
     redis.on('close', () => this.setUp(false, 'connection closed'));
