@@ -371,14 +371,26 @@ export class RateLimiter {
     redis.defineCommand('gwGive', { numberOfKeys: 1, lua: GIVE_SCRIPT });
     // ioredis reports 'ready' even when the SELECT of REDIS_URL's database failed (a number past
     // the server's `databases`), and then counts in database 0: selected again here, Redis is
-    // used only once it is on the database the operator named.
+    // used only once it is on the database the operator named. A SELECT that failed (or timed
+    // out on a busy Redis) is tried again every REDIS_PAUSE_MS on the same connection.
     const db = redis.options.db ?? 0;
-    redis.on('ready', () => {
-      if (db === 0) return this.setUp(true, 'connected');
+    let connection = 0;
+    const select = (id: number) => {
+      if (id !== connection || redis.status !== 'ready' || this.closing) return;
       redis.select(db).then(
-        () => this.setUp(true, 'connected'),
-        (err: Error) => this.setUp(false, `database ${db} cannot be selected: ${err.message}`),
+        () => {
+          if (id === connection && redis.status === 'ready') this.setUp(true, 'connected');
+        },
+        (err: Error) => {
+          this.setUp(false, `database ${db} cannot be selected: ${err.message}`);
+          setTimeout(() => select(id), REDIS_PAUSE_MS).unref();
+        },
       );
+    };
+    redis.on('ready', () => {
+      connection++;
+      if (db === 0) this.setUp(true, 'connected');
+      else select(connection);
     });
     redis.on('error', (err: Error) => this.setUp(false, err.message));
     // 'close' at once when a connection is lost, even one that is back before a reconnect fails.
