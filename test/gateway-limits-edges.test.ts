@@ -20,7 +20,7 @@ const MODEL = `
 
 ex:gw a agw:ApiGateway ;
     agw:gatewayName "limits-edges" ;
-    agw:hasRoute ex:report , ex:tick , ex:shared , ex:batch ;
+    agw:hasRoute ex:report , ex:tick , ex:shared , ex:batch , ex:per-client ;
     agw:hasConsumer ex:hana , ex:ivo , ex:kai , ex:lea .
 
 ex:app a agw:BackendService ; agw:serviceName "app" .
@@ -34,6 +34,8 @@ ex:tick a agw:Route ; agw:routePath "/tick" ; agw:hasBackendService ex:app ; agw
 ex:tick-limit a agw:RateLimiter ; agw:requestsPerSecond 1 ; agw:limitBy "global" .
 ex:shared a agw:Route ; agw:routePath "/shared" ; agw:hasBackendService ex:app ; agw:hasRateLimiter ex:shared-limit .
 ex:shared-limit a agw:RateLimiter ; agw:requestsPerMinute 100 ; agw:limitBy "global" ; agw:policy "redis" .
+ex:per-client a agw:Route ; agw:routePath "/per-client" ; agw:hasBackendService ex:app ; agw:hasRateLimiter ex:client-limit .
+ex:client-limit a agw:RateLimiter ; agw:requestsPerHour 1 ; agw:limitBy "ip" .
 
 ex:hourly a agw:QuotaTier ; agw:tierName "hourly" ; agw:requestsPerHour 10 .
 ex:monthly a agw:QuotaTier ; agw:tierName "monthly" ; agw:requestsPerHour 1000 ; agw:monthlyQuota 10 .
@@ -109,6 +111,25 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
     return { status: res.status, retryAfter: res.headers.get('retry-after') };
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('keeps at most GW_RATE_LIMIT_MAX_KEYS buckets, forgetting the oldest client first and saying so once', async () => {
+    // Clients that rotate addresses must not grow the heap without end: with room for two
+    // buckets, a third client's bucket pushes out the first's, which then starts afresh.
+    const g = await startGateway(dir, { GW_UPSTREAM_APP: app.url, GW_TRUSTED_PROXIES: '127.0.0.1/32,::1/128', GW_RATE_LIMIT_MAX_KEYS: '2' });
+    started.push(g);
+    const from = async (client: string) => {
+      const res = await fetch(`${g.url}/per-client`, { headers: { 'x-forwarded-for': client } });
+      await res.text();
+      return res.status;
+    };
+    expect([await from('203.0.113.1'), await from('203.0.113.1'), await from('203.0.113.2'), await from('203.0.113.2')]).toEqual([200, 429, 200, 429]);
+    expect(g.stderr()).not.toContain('GW_RATE_LIMIT_MAX_KEYS');
+    expect(await from('203.0.113.3')).toBe(200);
+    // 203.0.113.1's bucket was the oldest; 203.0.113.3's and .2's are kept.
+    expect([await from('203.0.113.1'), await from('203.0.113.3')]).toEqual([200, 429]);
+    expect(g.stderr().match(/GW_RATE_LIMIT_MAX_KEYS/g)).toHaveLength(1);
+    expect(g.stderr()).toMatch(/"level":"warn".*2 clients hold rate-limit buckets/);
+  });
 
   it("names the tier window when, at the route's cost, it lets fewer requests through than the route's limit", async () => {
     // Route: 5 a minute. Tier: 10 units an hour, 3 a request, so 3 requests.

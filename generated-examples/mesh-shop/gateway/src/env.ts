@@ -63,6 +63,8 @@ export interface Settings {
   readonly clientTimeoutMs: number;
   /** Workers (node:cluster); 1 = a single process. */
   readonly workers: number;
+  /** Rate-limit buckets kept in this process at most (LocalBuckets): one per client, route and tier. */
+  readonly rateLimitMaxKeys: number;
   /** Verified-token cache size (entries); 0 disables it. */
   readonly jwtCacheSize: number;
   readonly jwtClockToleranceSeconds: number;
@@ -172,6 +174,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     shutdownTimeoutMs: ms('GW_SHUTDOWN_TIMEOUT_MS', 10_000, env),
     clientTimeoutMs: ms('GW_CLIENT_TIMEOUT_MS', 60_000, env),
     workers: workers(env),
+    rateLimitMaxKeys: Math.max(1, int('GW_RATE_LIMIT_MAX_KEYS', 200_000, env)),
     jwtCacheSize: int('GW_JWT_CACHE_SIZE', 10_000, env),
     jwtClockToleranceSeconds: int('GW_JWT_CLOCK_TOLERANCE_SECONDS', 0, env),
     jwksCacheMs: int('GW_JWKS_CACHE_SECONDS', 600, env) * 1000,

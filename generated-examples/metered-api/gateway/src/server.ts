@@ -277,8 +277,13 @@ export class Gateway {
             level: up ? 'info' : 'warn',
             detail,
           }),
+        full: (maxKeys) =>
+          warn(
+            `${maxKeys} clients hold rate-limit buckets (GW_RATE_LIMIT_MAX_KEYS): the oldest are forgotten from now on, so their clients start afresh; raise it, or count in Redis (agw:policy "redis")`,
+          ),
       },
       `gw:${this.realm}:`,
+      this.settings.rateLimitMaxKeys,
     );
     for (const s of this.config.services) {
       this.upstreams.set(

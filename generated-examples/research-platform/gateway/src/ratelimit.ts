@@ -83,20 +83,34 @@ function monotonicMs(): number {
   return performance.now();
 }
 
-/** Token buckets in this process. State per key: [lastRefillMs (monotonicMs), tokens per window...]. */
+/**
+ * Token buckets in this process. State per key: [lastRefillMs (monotonicMs), tokens per window...].
+ * At most `maxKeys` of them (~350 bytes each): a bucket lives until it has refilled, up to a day,
+ * and clients that rotate their addresses (an IPv6 /64 holds 2^64) would otherwise grow the heap
+ * without end. Past the bound the oldest bucket is forgotten, as Kong's LRU shared dictionary
+ * forgets counters: its client starts afresh, a budget given twice rather than a gateway gone.
+ */
 export class LocalBuckets {
   private readonly buckets = new Map<string, Float64Array>();
   private readonly windowsByKey = new Map<string, readonly WindowLimit[]>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(sweepMs = 60_000) {
+  constructor(
+    sweepMs = 60_000,
+    private readonly maxKeys = Infinity,
+    /** Called the first time a bucket is forgotten to stay within maxKeys. */
+    private readonly onFull: () => void = () => undefined,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
   }
 
+  private full = false;
+
   take(key: string, windows: readonly WindowLimit[], cost: number, now = monotonicMs()): Verdict {
     let b = this.buckets.get(key);
     if (b === undefined) {
+      if (this.buckets.size >= this.maxKeys) this.forgetOldest();
       b = new Float64Array(windows.length + 1);
       b[0] = now;
       for (let w = 0; w < windows.length; w++) b[w + 1] = windows[w]!.capacity;
@@ -125,6 +139,17 @@ export class LocalBuckets {
     const b = this.buckets.get(key);
     if (b === undefined) return;
     for (let w = 0; w < windows.length; w++) b[w + 1] = Math.min(windows[w]!.capacity, b[w + 1]! + cost);
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.buckets.keys().next().value;
+    if (oldest === undefined) return;
+    this.buckets.delete(oldest);
+    this.windowsByKey.delete(oldest);
+    if (!this.full) {
+      this.full = true;
+      this.onFull();
+    }
   }
 
   /** Forgets buckets that have refilled completely: they are the same as new ones. */
@@ -320,6 +345,8 @@ type RedisWithScripts = Redis & {
 export interface LimiterEvents {
   /** Redis became unreachable (false) or reachable again (true). */
   redis(up: boolean, detail: string): void;
+  /** The local buckets reached their bound for the first time (LocalBuckets). */
+  full(maxKeys: number): void;
 }
 
 /** How long a Redis command that failed keeps the limiter counting locally. */
@@ -327,7 +354,7 @@ const REDIS_PAUSE_MS = 5000;
 
 /** Both stores, with the local one standing in while Redis is down. */
 export class RateLimiter {
-  readonly local = new LocalBuckets();
+  readonly local: LocalBuckets;
   readonly localQuotas = new LocalQuotas();
   private readonly redis: RedisWithScripts | undefined;
   /** Undefined until Redis first connects or fails: an unreachable Redis at start is reported too. */
@@ -352,7 +379,9 @@ export class RateLimiter {
     redisUrl: string | undefined,
     private readonly events: LimiterEvents,
     private readonly prefix = 'gw:',
+    maxKeys = Infinity,
   ) {
+    this.local = new LocalBuckets(60_000, maxKeys, () => events.full(maxKeys));
     this.firstState = new Promise((resolve) => (this.settle = resolve));
     if (!redisUrl) {
       this.settle();
