@@ -200,6 +200,29 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     expect(a.headers.get('www-authenticate')).toContain('error_description="token expired"');
   });
 
+  it('verifies a token that names a key id with the JWKS keys that name none, as Envoy does; a key id the JWKS names still picks that key alone', async () => {
+    const one = await jose.generateKeyPair('RS256', { extractable: true });
+    const two = await jose.generateKeyPair('RS256', { extractable: true });
+    const ec = await jose.generateKeyPair('ES256', { extractable: true });
+    jwks.keys = [
+      { ...(await jose.exportJWK(one.publicKey)), alg: 'RS256', use: 'sig' },
+      { ...(await jose.exportJWK(two.publicKey)), alg: 'RS256', use: 'sig' },
+      { ...(await jose.exportJWK(ec.publicKey)), kid: 'e1', alg: 'ES256', use: 'sig' },
+    ];
+    const gw = await start();
+    const status = async (t: string) => (await send(gw.url, '/jwks', { headers: bearer(t) })).status;
+    // The issuer names its keys in its tokens (a thumbprint, say), its JWKS does not.
+    expect(await status(await token('RS256', one.privateKey, {}, { kid: 'thumb-1' }))).toBe(200);
+    expect(await status(await token('RS256', two.privateKey, {}, { kid: 'thumb-2' }))).toBe(200);
+    // Only the keys without a kid stand in: a kid the JWKS names is that key, and nothing else verifies for it.
+    const stranger = await jose.generateKeyPair('ES256', { extractable: true });
+    expect(await status(await token('ES256', stranger.privateKey, {}, { kid: 'e1' }))).toBe(401);
+    expect(await status(await token('ES256', stranger.privateKey, {}, { kid: 'e2' }))).toBe(401);
+    expect(await status(await token('ES256', ec.privateKey, {}, { kid: 'e1' }))).toBe(200);
+    const rsaStranger = await jose.generateKeyPair('RS256', { extractable: true });
+    expect(await status(await token('RS256', rsaStranger.privateKey, {}, { kid: 'thumb-3' }))).toBe(401);
+  });
+
   it('verifies new tokens with the keys at hand while a JWKS that has grown old hangs, and waits for that fetch for a key id it does not hold', async () => {
     const old = await jose.generateKeyPair('ES256', { extractable: true });
     const next = await jose.generateKeyPair('ES256', { extractable: true });

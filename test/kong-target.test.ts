@@ -224,6 +224,14 @@ describe('kong target: features the examples exercise', () => {
     expect(k.notes).toMatch(/## agw:hasCorsPolicy on a route without OPTIONS\n[\s\S]*Applies to: [^\n]*route one\b/);
   });
 
+  it('allowHeader "*" gives the cors plugin no headers list, so Kong answers a preflight with the headers it asks for, never a literal "*"', async () => {
+    // A literal `Access-Control-Allow-Headers: *` covers neither Authorization nor, with credentials, any header.
+    const k = await kongOf('test/fixtures/gateway/cors-wildcard.ttl');
+    const plugins = k.doc.services.flatMap((s) => s.routes).flatMap((r) => r.plugins!.filter((p) => p.name === 'cors'));
+    expect(plugins.length).toBeGreaterThanOrEqual(2);
+    for (const cors of plugins) expect(cors.config).not.toHaveProperty('headers');
+  });
+
   it('what Kong cannot express is listed in NOTES.md, not dropped silently', async () => {
     const { notes } = await kongOf('mesh-shop.ttl');
     expect(notes).toContain('agw:hasTrafficMirror');

@@ -142,6 +142,7 @@ export interface CorsPolicy {
   readonly origins: readonly string[];
   /** Empty = the methods of the route. */
   readonly methods: readonly HttpMethod[];
+  /** Empty = the headers a preflight asks for (no agw:allowHeader, or "*"). */
   readonly headers: readonly string[];
   /** @default false */
   readonly credentials: boolean;

@@ -227,7 +227,10 @@ function buildCors(x: Extraction, id: string): M.CorsPolicy {
     origins: [...new Set(strs(bag, 'allowOrigin').map(canonicalOrigin))].sort(compareStrings),
     // "*" stands for the route's own methods (empty), whatever else is listed beside it.
     methods: strs(bag, 'allowMethod').includes('*') ? [] : HTTP_METHODS.filter((m) => strs(bag, 'allowMethod').includes(m)),
-    headers: strs(bag, 'allowHeader'),
+    // "*" stands for the headers a preflight asks for (empty), as no list does: sent as a literal
+    // `Access-Control-Allow-Headers: *` (as Kong's plugin and the gateway would send it) it covers
+    // neither Authorization nor, with credentials, any header at all (Fetch, CORS-preflight fetch).
+    headers: strs(bag, 'allowHeader').includes('*') ? [] : strs(bag, 'allowHeader'),
     credentials: bool(bag, 'allowCredentials') ?? false,
     ...field('maxAgeSeconds', num(bag, 'maxAgeSeconds')),
   };

@@ -59,6 +59,8 @@ class KeysUnavailable extends Error {}
  */
 export class RemoteKeys {
   private keys: JWTVerifyGetKey | undefined;
+  /** The keys of the set without a `kid`, if any. */
+  private unnamed: JWTVerifyGetKey | undefined;
   private fetchedAt = 0;
   private failedAt = 0;
   private pending: Promise<void> | undefined;
@@ -73,18 +75,32 @@ export class RemoteKeys {
   readonly getKey = async (...args: Parameters<JWTVerifyGetKey>): Promise<Awaited<ReturnType<JWTVerifyGetKey>>> => {
     if (this.keys === undefined) await this.refresh();
     else if (Date.now() - this.fetchedAt >= this.maxAgeMs) void this.refresh();
-    const keys = this.keys;
-    if (keys === undefined) throw new KeysUnavailable();
+    if (this.keys === undefined) throw new KeysUnavailable();
     try {
-      return await keys(...args);
+      return await this.match(...args);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
       // A fetch under way (the keys had grown old) may bring the key: it is waited for, cooldown or not.
       if (this.pending === undefined && Date.now() - this.fetchedAt < JWKS_COOLDOWN_MS) throw err;
       await this.refresh();
-      return this.keys!(...args);
+      return this.match(...args);
     }
   };
+
+  /**
+   * The key for a token. A key of the set without a `kid` may verify a token that names one, as
+   * Envoy's JWT filter lets it (and so the Istio target): a `kid` only picks among keys that
+   * have one, and jose alone would refuse every such token of an issuer whose JWKS names none.
+   */
+  private async match(...[header, token]: Parameters<JWTVerifyGetKey>): Promise<Awaited<ReturnType<JWTVerifyGetKey>>> {
+    try {
+      return await this.keys!(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || header.kid === undefined || this.unnamed === undefined)
+        throw err;
+      return this.unnamed({ ...header, kid: undefined }, token);
+    }
+  }
 
   private refresh(): Promise<void> {
     if (this.pending !== undefined) return this.pending;
@@ -92,6 +108,8 @@ export class RemoteKeys {
     this.pending = this.fetch().then(
       (jwks) => {
         this.keys = createLocalJWKSet(jwks);
+        const unnamed = jwks.keys.filter((k) => typeof k.kid !== 'string');
+        this.unnamed = unnamed.length > 0 ? createLocalJWKSet({ keys: unnamed }) : undefined;
         this.fetchedAt = Date.now();
         if (this.failedAt !== 0) this.info(`JWKS ${this.url} fetched again`);
         this.failedAt = 0;
