@@ -911,14 +911,23 @@ describe('kong target: issuers and probes as Kong runs them (test/fixtures/valid
     expect(upstreams.find((u) => u.name === 'billing.plain.upstream')!.client_certificate).toBeUndefined();
   });
 
-  it("no probe is a tcp probe, and no counter reaches 255 (Kong's health checker asserts each is below it)", () => {
+  it("no probe is a tcp probe, no check is of type grpc (Kong's health checker refuses it), and no counter reaches 255 (it asserts each is below)", () => {
     for (const u of k.doc.upstreams as Upstream[]) {
       const checks = u.healthchecks ?? {};
       expect(checks.active?.type, u.name).not.toBe('tcp');
+      for (const c of Object.values(checks)) expect(['http', 'https'], u.name).toContain(c.type);
       for (const side of Object.values(checks).flatMap((c) => [c.healthy, c.unhealthy])) {
         for (const key of ['successes', 'http_failures', 'tcp_failures', 'timeouts']) expect(side?.[key] ?? 0, `${u.name} ${key}`).toBeLessThan(255);
       }
     }
     expect((k.doc.upstreams as Upstream[]).find((u) => u.name === 'ledger.upstream')!.healthchecks!.active!.healthy!.successes).toBe(254);
+  });
+
+  it('a gRPC service gets no health check and a gRPC route no circuit breaker in Kong (its probes speak HTTP/1.x only), and NOTES.md says so', () => {
+    const upstreams = k.doc.upstreams as Upstream[];
+    expect(upstreams.find((u) => u.name === k.doc.services.find((s) => s.name === 'rpc')!.host)!.healthchecks).toBeUndefined();
+    expect(noteOn(k.notes, 'agw:hasHealthCheck on a gRPC service')[0]).toContain('\n\nApplies to: service grpc\n');
+    expect(noteOn(k.notes, 'agw:hasCircuitBreaker on a gRPC route')[0]).toContain('\n\nApplies to: route rpc\n');
+    expect(noteOn(k.notes, 'agw:hasCircuitBreaker').join('\n')).not.toMatch(/route rpc\b/);
   });
 });

@@ -244,7 +244,7 @@ export function kongView(model: M.GatewayModel): KongView {
         notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
       }
     }
-    noteRouteLimits(route, notes);
+    noteRouteLimits(route, primary.protocol === 'grpc', notes);
     const undecodable = routeSegments(route.path).filter((seg) => !isParamSegment(seg) && kongSegmentRegex(seg) === undefined);
     if (undecodable.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
@@ -570,7 +570,20 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   if (!sameChecks) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:hasHealthCheck in a traffic split', detail: "One Kong upstream holds the targets of all the weighted splits and probes them all alike; the split services' health checks differ (one would probe the other's targets on a path it may not serve), so the split's upstream has no active health check" });
   }
-  const hc = sameChecks ? primary.healthCheck : undefined;
+  // Kong's health checker (lua-resty-healthcheck) probes over HTTP/1.x only and refuses the
+  // "grpc" type Kong's schema takes: the whole declarative config then fails to load
+  // (Kong/kong#13336). A gRPC backend (h2c) answers no HTTP/1.x probe, so Kong can neither probe
+  // it nor bring back a target its passive checks took out: for a gRPC upstream, neither the
+  // health check nor the circuit breaker is written (a breaker that never closes again would
+  // take the route down for good), and NOTES.md says so.
+  const grpc = primary.protocol === 'grpc';
+  if (grpc && sameChecks && primary.healthCheck) {
+    notes.push({ subject: `service ${primary.name}`, feature: 'agw:hasHealthCheck on a gRPC service', detail: "Kong's health checker probes over HTTP/1.x only (it refuses the grpc probe type Kong's schema takes, and then the whole kong.yml fails to load), which a gRPC backend does not answer: no active health check is written, so Kong keeps sending to an instance the gateway's probes would take out" });
+  }
+  if (grpc && route.circuitBreaker) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasCircuitBreaker on a gRPC route', detail: "Kong could eject a gRPC target on failures (passive checks) but never bring it back: only an active probe does, and Kong's probes speak HTTP/1.x, which a gRPC backend does not answer; so no circuit breaker is written, and Kong keeps sending to a failing instance" });
+  }
+  const hc = sameChecks && !grpc ? primary.healthCheck : undefined;
   // Kong balances over the targets of all the splits at once, where the gateway (and Envoy's
   // weighted clusters) draw a split first and keep the request on it.
   if (members.length > 1 && ((route.retry?.attempts ?? 0) > 0 || route.circuitBreaker !== undefined || hc !== undefined)) {
@@ -581,8 +594,8 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
         'One Kong upstream holds the targets of all the weighted splits: a retry goes to another target of that upstream, which may belong to another split, and a target that the circuit breaker (passive health checks) or the health check takes out leaves its share to the other splits. The gateway keeps a request and its retries on the split it drew, as Istio does, and answers 503 for the share of a split with no healthy instance or an open breaker',
     });
   }
-  const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
-  const breaker = route.circuitBreaker;
+  const type = primary.protocol === 'https' ? 'https' : 'http';
+  const breaker = grpc ? undefined : route.circuitBreaker;
   return {
     name,
     algorithm,
@@ -618,7 +631,7 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
             return { active: { type, path: '/', healthyInterval: 0, unhealthyInterval: interval, successes: 1, failures: 0, timeout: Math.min(interval, 5), ...BREAKER_STATUSES } };
           })()
         : {}),
-    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
+    ...(breaker ? { passive: { type, failures: counter(breaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
 }
@@ -1069,7 +1082,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
   return plugins;
 }
 
-function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
+function noteRouteLimits(route: M.Route, grpcBackend: boolean, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
@@ -1079,7 +1092,7 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   // nginx's proxy_read_timeout/proxy_send_timeout bound one read or write, not the exchange.
   if (route.timeoutSeconds !== undefined) add('agw:timeoutSeconds (whole request)', "Kong's read and write timeouts bound the wait for each read from or write to the backend, not the whole exchange: a backend that answers a little at a time, each part within the timeout, is never cut off, where the gateway ends the request at agw:timeoutSeconds (504 before the answer has begun)");
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a GET / every agw:timeoutSeconds, which any answer but a 5xx passes. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
+  if (route.circuitBreaker && !grpcBackend) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a GET / every agw:timeoutSeconds, which any answer but a 5xx passes. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
   // nginx's proxy_read_timeout/proxy_send_timeout keep running on an upgraded connection.
