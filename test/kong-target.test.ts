@@ -931,3 +931,49 @@ describe('kong target: issuers and probes as Kong runs them (test/fixtures/valid
     expect(noteOn(k.notes, 'agw:hasCircuitBreaker').join('\n')).not.toMatch(/route rpc\b/);
   });
 });
+
+describe('kong target: X-Consumer-Name, which the gateway sets and drops from clients', () => {
+  type Transformer = { name: string; config: { remove?: { headers?: string[] }; add?: { headers?: string[] } } };
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:keyed, ex:open, ex:signed ; agw:hasConsumer ex:acme, ex:beta .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:keyed a agw:Route ; agw:routeName "keyed" ; agw:routePath "/keyed" ; agw:hasBackendService ex:s ; agw:hasAuthentication [ a agw:ApiKey ] .
+ex:open a agw:Route ; agw:routeName "open" ; agw:routePath "/open" ; agw:hasBackendService ex:s .
+ex:signed a agw:Route ; agw:routeName "signed" ; agw:routePath "/signed" ; agw:hasBackendService ex:s ;
+  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SECRET" ] .
+ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_KEY" .
+ex:beta a agw:Consumer ; agw:consumerName "beta" ; agw:apiKeyEnv "BETA_KEY" .
+`);
+  });
+
+  /**
+   * The X-Consumer-Name a backend gets behind Kong: Kong runs one request-transformer per request,
+   * the consumer's over the global one (kong/runloop/plugins_iterator.lua), removing, then adding.
+   */
+  const upstreamValue = (consumer: string | undefined, sent: string | undefined): string | undefined => {
+    const scoped = consumer === undefined ? undefined : (k.doc.consumers!.find((c) => c.username === consumer)!.plugins ?? []).find((p) => p.name === 'request-transformer');
+    const plugin = (scoped ?? k.doc.plugins.find((p) => p.name === 'request-transformer' && !p.route && !p.consumer)) as Transformer | undefined;
+    let value = sent;
+    if (plugin?.config.remove?.headers?.some((h) => h.toLowerCase() === 'x-consumer-name')) value = undefined;
+    const added = plugin?.config.add?.headers?.find((h) => h.toLowerCase().startsWith('x-consumer-name:'));
+    if (added !== undefined && value === undefined) value = added.slice(added.indexOf(':') + 1);
+    return value;
+  };
+
+  it.each([
+    ['acme', undefined, 'acme'],
+    ['acme', 'beta', 'acme'],
+    ['beta', undefined, 'beta'],
+    [undefined, 'acme', undefined],
+    ['the issuer', 'acme', undefined],
+  ] as const)('a request Kong identifies as %s, sent with X-Consumer-Name %s, reaches the backend with %s (as through the gateway)', (consumer, sent, expected) => {
+    const who = consumer === 'the issuer' ? k.doc.consumers!.find((c) => c.username.startsWith('jwt-'))!.username : consumer;
+    expect(upstreamValue(who, sent)).toBe(expected);
+  });
+
+  it('NOTES.md says that Kong neither names nor limits a consumer a JWT names', () => {
+    expect(noteOn(k.notes, 'JWT and agw:Consumer')[0]).toContain('\n\nApplies to: route signed\n');
+  });
+});

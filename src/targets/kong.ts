@@ -244,7 +244,7 @@ export function kongView(model: M.GatewayModel): KongView {
         notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
       }
     }
-    noteRouteLimits(route, primary.protocol === 'grpc', notes);
+    noteRouteLimits(route, primary.protocol === 'grpc', model.consumers.length > 0, notes);
     const undecodable = routeSegments(route.path).filter((seg) => !isParamSegment(seg) && kongSegmentRegex(seg) === undefined);
     if (undecodable.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
@@ -967,6 +967,10 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     // Kong holds a key once: the first consumer by name that names the variable holds it.
     const keyEnv = c.apiKeyEnv && usesApiKeys ? c.apiKeyEnv : undefined;
     const holder = keyEnv !== undefined ? keyHolder.get(keyEnv) : undefined;
+    // The gateway names the consumer of a request upstream in X-Consumer-Name, which Kong does
+    // not set (it sends X-Consumer-Username): a plugin scoped to the consumer, which beats the
+    // global one that drops a client's own, sets it wherever the consumer's key is accepted.
+    if (keyEnv !== undefined && holder === c.name) plugins.push(consumerNamePlugin(c.name, consumerTags));
     consumers.push({
       username: c.name,
       keyauth: keyEnv !== undefined && holder === c.name ? [{ env: deckEnvName(keyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
@@ -1054,8 +1058,25 @@ function tierWithin(tier: M.QuotaTier, limits: M.RateLimits): boolean {
   });
 }
 
+/** The header the gateway names a request's consumer in; it drops a client's own (templates/gateway/src/proxy.ts.hbs). */
+export const CONSUMER_NAME_HEADER = 'X-Consumer-Name';
+
+function consumerNamePlugin(consumer: string, pluginTags: readonly string[]): KongPlugin {
+  return {
+    name: 'request-transformer',
+    config: [
+      { key: 'remove', object: [{ key: 'headers', list: [CONSUMER_NAME_HEADER] }] },
+      { key: 'add', object: [{ key: 'headers', list: [`${CONSUMER_NAME_HEADER}:${consumer}`] }] },
+    ],
+    tags: pluginTags,
+  };
+}
+
 function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
   const plugins: KongPlugin[] = [
+    // A client's own X-Consumer-Name never reaches a backend, which may take it for the gateway's
+    // word on who called (consumerNamePlugin sets it for a consumer Kong identified by its key).
+    { name: 'request-transformer', config: [{ key: 'remove', object: [{ key: 'headers', list: [CONSUMER_NAME_HEADER] }] }], tags: pluginTags },
     {
       name: 'prometheus',
       config: [
@@ -1082,7 +1103,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
   return plugins;
 }
 
-function noteRouteLimits(route: M.Route, grpcBackend: boolean, notes: Limitation[]): void {
+function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boolean, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
@@ -1107,6 +1128,7 @@ function noteRouteLimits(route: M.Route, grpcBackend: boolean, notes: Limitation
   if (route.auth?.kind === 'jwt') {
     if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
+    if (hasConsumers) add('JWT and agw:Consumer', `Kong identifies a JWT by its issuer's one consumer, not by its client_id, azp or sub: for a token that names an agw:consumerName, Kong applies none of that consumer's quota tier and sends no ${CONSUMER_NAME_HEADER} upstream, where the gateway does both`);
     add('JWT nbf', "Kong's jwt plugin can check nbf only as a required claim, which would refuse every token without one (nbf is optional); it is not checked, so Kong accepts a token whose nbf lies in the future, where the gateway refuses it");
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
