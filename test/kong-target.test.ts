@@ -385,9 +385,10 @@ ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" .
   });
 
   // Passive checks never re-enable a target: a breaker without an active probe would never close.
+  // The probe is HTTP: Kong turns "tcp" probes off for upstreams of its http subsystem.
   it.each([
-    ['b1', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 30, tcp_failures: 0, timeouts: 0 } }],
-    ['b2', { type: 'tcp', healthy: { interval: 0, successes: 1 }, unhealthy: { interval: 1, tcp_failures: 0, timeouts: 0 } }],
+    ['b1', { type: 'http', http_path: '/', timeout: 5, healthy: { interval: 0, successes: 1, http_statuses: expect.arrayContaining([200, 204, 302, 404]) }, unhealthy: { interval: 30, http_failures: 0, tcp_failures: 0, timeouts: 0, http_statuses: expect.arrayContaining([500, 503]) } }],
+    ['b2', { type: 'http', http_path: '/', timeout: 1, healthy: { interval: 0, successes: 1, http_statuses: expect.arrayContaining([200, 204, 302, 404]) }, unhealthy: { interval: 1, http_failures: 0, tcp_failures: 0, timeouts: 0, http_statuses: expect.arrayContaining([500, 503]) } }],
     ['b3', { type: 'http', http_path: '/ready', timeout: 5, healthy: { interval: 5, successes: 2, http_statuses: expect.arrayContaining([200, 204, 302]) }, unhealthy: { interval: 5, http_failures: 3, tcp_failures: 3, timeouts: 3, http_statuses: expect.arrayContaining([404, 503]) } }],
   ])('a circuit breaker on route %s has an active probe that brings ejected targets back: %o', (route, active) => {
     const service = k.doc.services.find((s) => s.name === route)!;
@@ -771,6 +772,24 @@ ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendSer
     }
   });
 
+  // Kong runs "tcp" probes only in its stream subsystem (kong/runloop/balancer/healthcheckers.lua
+  // create_healthchecker sets their intervals to 0 for http upstreams): the breaker's recovery
+  // probe was one, so an ejected target stayed out until Kong restarted.
+  it.each([
+    [404, true],
+    [200, true],
+    [302, true],
+    [503, false],
+    [0, false],
+  ] as const)('the probe of a breaker without health check, answering %i, brings an ejected target back: %s', (code, up) => {
+    const active = upstreams.get('r1.svc.upstream')!.active! as KongCheck & { type?: string; http_path?: string };
+    expect([active.type, active.http_path]).toEqual(['http', '/']);
+    const kong = new KongTarget('active', active, 'unhealthy');
+    if (code === 0) kong.connectFailure();
+    else kong.status(code);
+    expect(kong.up).toBe(up);
+  });
+
   // The gateway's probe: 2xx and 3xx are healthy, any other answer unhealthy, within min(interval, 5 s).
   it.each([
     [204, 'unhealthy', 2, true],
@@ -843,5 +862,126 @@ ex:untimed a agw:Route ; agw:routeName "untimed" ; agw:routePath "/untimed" ; ag
 `);
     expect(k.doc.services.find((s) => s.name === 'timed')!.read_timeout).toBe(5000);
     expect(k.notes).toMatch(/## agw:timeoutSeconds \(whole request\)\n\n[^\n]*never cut off[^\n]*\n\nApplies to: route timed\n/);
+  });
+});
+
+describe('kong target: issuers and probes as Kong runs them (test/fixtures/valid/kong-issuers-and-mtls-probes.ttl)', () => {
+  type Plugin = { name: string; config: Record<string, unknown> };
+  type Side = Record<string, number | undefined>;
+  type Upstream = Omit<KongDoc['upstreams'][number], 'healthchecks'> & { client_certificate?: { id: string }; healthchecks?: Record<string, { type?: string; healthy?: Side; unhealthy?: Side }> };
+  type Consumer = NonNullable<KongDoc['consumers']>[number] & { acls?: Array<{ group: string }> };
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOf(join(ROOT, 'test/fixtures/valid/kong-issuers-and-mtls-probes.ttl'));
+  });
+
+  /**
+   * What Kong answers a route for a valid token of an issuer (kong/plugins/jwt/handler.lua, then
+   * kong/plugins/acl): the jwt plugin finds the credential by iss among every consumer's; the acl
+   * plugin, where there is one, lets only a consumer in an allowed group through.
+   */
+  const kongAnswers = (route: string, iss: string): number => {
+    const plugins = (k.doc.services.flatMap((s) => s.routes).find((r) => r.name === route)!.plugins ?? []) as Plugin[];
+    const consumer = (k.doc.consumers as Consumer[]).find((c) => (c.jwt_secrets ?? []).some((j) => j.key === iss));
+    if (!consumer) return 401;
+    const acl = plugins.find((p) => p.name === 'acl');
+    if (acl && !(consumer.acls ?? []).some((a) => (acl.config.allow as string[]).includes(a.group))) return 403;
+    return 200;
+  };
+
+  it.each([
+    ['orders', 'https://shop.example.com', 200],
+    ['orders', 'https://staff.example.com', 403],
+    ['admin', 'https://staff.example.com', 200],
+    ['admin', 'https://shop.example.com', 403],
+    ['reports', 'https://shop.example.com', 403],
+    ['reports', 'https://staff.example.com', 403],
+  ] as const)('route %s, a valid token of %s: Kong answers %i (the gateway accepts only the route\'s issuer)', (route, iss, status) => {
+    expect(kongAnswers(route, iss)).toBe(status);
+  });
+
+  it('a consumer added for the JWKS issuer, as NOTES.md says, is let through its routes', () => {
+    const group = /the acl group (\S+) /.exec(k.notes)![1]!;
+    const plugins = k.doc.services.find((s) => s.name === 'reports')!.routes[0]!.plugins as Plugin[];
+    expect(plugins.find((p) => p.name === 'acl')!.config).toEqual({ allow: [group], hide_groups_header: true });
+  });
+
+  it('each upstream of an mTLS backend gives its probes the client certificate its services present', () => {
+    const certificate = k.doc.certificates![0]!.id;
+    const upstreams = k.doc.upstreams as Upstream[];
+    const probed = upstreams.filter((u) => u.healthchecks?.active);
+    expect(probed.map((u) => u.name).sort()).toEqual(['admin.vault.upstream', 'billing.plain.upstream', 'ledger.upstream']);
+    for (const service of k.doc.services) {
+      const upstream = upstreams.find((u) => u.name === service.host)!;
+      expect(upstream.client_certificate?.id, service.name).toBe(service.client_certificate);
+    }
+    expect(upstreams.find((u) => u.name === 'ledger.upstream')!.client_certificate).toEqual({ id: certificate });
+    expect(upstreams.find((u) => u.name === 'billing.plain.upstream')!.client_certificate).toBeUndefined();
+  });
+
+  it("no probe is a tcp probe, no check is of type grpc (Kong's health checker refuses it), and no counter reaches 255 (it asserts each is below)", () => {
+    for (const u of k.doc.upstreams as Upstream[]) {
+      const checks = u.healthchecks ?? {};
+      expect(checks.active?.type, u.name).not.toBe('tcp');
+      for (const c of Object.values(checks)) expect(['http', 'https'], u.name).toContain(c.type);
+      for (const side of Object.values(checks).flatMap((c) => [c.healthy, c.unhealthy])) {
+        for (const key of ['successes', 'http_failures', 'tcp_failures', 'timeouts']) expect(side?.[key] ?? 0, `${u.name} ${key}`).toBeLessThan(255);
+      }
+    }
+    expect((k.doc.upstreams as Upstream[]).find((u) => u.name === 'ledger.upstream')!.healthchecks!.active!.healthy!.successes).toBe(254);
+  });
+
+  it('a gRPC service gets no health check and a gRPC route no circuit breaker in Kong (its probes speak HTTP/1.x only), and NOTES.md says so', () => {
+    const upstreams = k.doc.upstreams as Upstream[];
+    expect(upstreams.find((u) => u.name === k.doc.services.find((s) => s.name === 'rpc')!.host)!.healthchecks).toBeUndefined();
+    expect(noteOn(k.notes, 'agw:hasHealthCheck on a gRPC service')[0]).toContain('\n\nApplies to: service grpc\n');
+    expect(noteOn(k.notes, 'agw:hasCircuitBreaker on a gRPC route')[0]).toContain('\n\nApplies to: route rpc\n');
+    expect(noteOn(k.notes, 'agw:hasCircuitBreaker').join('\n')).not.toMatch(/route rpc\b/);
+  });
+});
+
+describe('kong target: X-Consumer-Name, which the gateway sets and drops from clients', () => {
+  type Transformer = { name: string; config: { remove?: { headers?: string[] }; add?: { headers?: string[] } } };
+  let k: Awaited<ReturnType<typeof kongOf>>;
+  beforeAll(async () => {
+    k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:keyed, ex:open, ex:signed ; agw:hasConsumer ex:acme, ex:beta .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:keyed a agw:Route ; agw:routeName "keyed" ; agw:routePath "/keyed" ; agw:hasBackendService ex:s ; agw:hasAuthentication [ a agw:ApiKey ] .
+ex:open a agw:Route ; agw:routeName "open" ; agw:routePath "/open" ; agw:hasBackendService ex:s .
+ex:signed a agw:Route ; agw:routeName "signed" ; agw:routePath "/signed" ; agw:hasBackendService ex:s ;
+  agw:hasAuthentication [ a agw:JWTAuthentication ; agw:issuer "https://idp.example" ; agw:algorithm "HS256" ; agw:secretEnv "JWT_SECRET" ] .
+ex:acme a agw:Consumer ; agw:consumerName "acme" ; agw:apiKeyEnv "ACME_KEY" .
+ex:beta a agw:Consumer ; agw:consumerName "beta" ; agw:apiKeyEnv "BETA_KEY" .
+`);
+  });
+
+  /**
+   * The X-Consumer-Name a backend gets behind Kong: Kong runs one request-transformer per request,
+   * the consumer's over the global one (kong/runloop/plugins_iterator.lua), removing, then adding.
+   */
+  const upstreamValue = (consumer: string | undefined, sent: string | undefined): string | undefined => {
+    const scoped = consumer === undefined ? undefined : (k.doc.consumers!.find((c) => c.username === consumer)!.plugins ?? []).find((p) => p.name === 'request-transformer');
+    const plugin = (scoped ?? k.doc.plugins.find((p) => p.name === 'request-transformer' && !p.route && !p.consumer)) as Transformer | undefined;
+    let value = sent;
+    if (plugin?.config.remove?.headers?.some((h) => h.toLowerCase() === 'x-consumer-name')) value = undefined;
+    const added = plugin?.config.add?.headers?.find((h) => h.toLowerCase().startsWith('x-consumer-name:'));
+    if (added !== undefined && value === undefined) value = added.slice(added.indexOf(':') + 1);
+    return value;
+  };
+
+  it.each([
+    ['acme', undefined, 'acme'],
+    ['acme', 'beta', 'acme'],
+    ['beta', undefined, 'beta'],
+    [undefined, 'acme', undefined],
+    ['the issuer', 'acme', undefined],
+  ] as const)('a request Kong identifies as %s, sent with X-Consumer-Name %s, reaches the backend with %s (as through the gateway)', (consumer, sent, expected) => {
+    const who = consumer === 'the issuer' ? k.doc.consumers!.find((c) => c.username.startsWith('jwt-'))!.username : consumer;
+    expect(upstreamValue(who, sent)).toBe(expected);
+  });
+
+  it('NOTES.md says that Kong neither names nor limits a consumer a JWT names', () => {
+    expect(noteOn(k.notes, 'JWT and agw:Consumer')[0]).toContain('\n\nApplies to: route signed\n');
   });
 });

@@ -79,11 +79,17 @@ interface KongUpstream {
   readonly hashOnUriCapture?: string;
   readonly targets: readonly { target: string; weight: number; tags: readonly string[] }[];
   /**
-   * Active probes: agw:HealthCheck (an http probe of every target), or, for a circuit breaker
-   * without one, a TCP probe of ejected targets only (no path, healthy targets not probed).
+   * Active probes: agw:HealthCheck (a probe of every target on its path), or, for a circuit
+   * breaker without one, a probe of ejected targets only (GET /, healthy targets not probed).
    */
   readonly active?: { path?: string; healthyInterval: number; unhealthyInterval: number; successes: number; failures: number; type: string; timeout?: number; healthyStatuses?: readonly number[]; unhealthyStatuses?: readonly number[] };
   readonly passive?: { failures: number; type: string; healthyStatuses: readonly number[]; unhealthyStatuses: readonly number[] };
+  /**
+   * The id of the client certificate Kong's active probes present: they open their own TLS
+   * connections (lua-resty-healthcheck), with the upstream's certificate and never the service's,
+   * so a probe of a backend that requires mTLS would fail its handshake and eject every target.
+   */
+  readonly clientCertificate?: string;
   readonly tags: readonly string[];
 }
 
@@ -92,6 +98,8 @@ interface KongConsumer {
   /** `env`: the DECK_ variable whose value decK writes in as the key (see deckEnvName). */
   readonly keyauth: readonly { env: string; tags: readonly string[] }[];
   readonly jwt: readonly { key: string; algorithm: string; secretEnv: string; tags: readonly string[] }[];
+  /** The acl groups the consumer is in: an issuer's consumer is in its own (see issuerConsumer). */
+  readonly acls: readonly string[];
   readonly plugins: readonly KongPlugin[];
   readonly tags: readonly string[];
 }
@@ -167,7 +175,11 @@ export function kongView(model: M.GatewayModel): KongView {
     // with path parameters to a consistent-hash service, whose hash key they are. Others share the service's.
     const own = members.length > 1 || route.circuitBreaker !== undefined || hashesParams(route, members[0]!.service);
     const name = own ? `${route.name}.${members.length > 1 ? 'split' : members[0]!.service.name}.upstream` : `${members[0]!.service.name}.upstream`;
-    if (!upstreams.has(name)) upstreams.set(name, buildUpstream(name, route, members, own ? tags(`route:${route.name}`) : tags(`service:${members[0]!.service.name}`), notes));
+    if (!upstreams.has(name)) {
+      const upstream = buildUpstream(name, route, members, own ? tags(`route:${route.name}`) : tags(`service:${members[0]!.service.name}`), notes);
+      const mtls = members.some((m) => originatesMtls(m.service, model));
+      upstreams.set(name, mtls ? { ...upstream, clientCertificate: certificateId } : upstream);
+    }
     return name;
   };
 
@@ -232,7 +244,7 @@ export function kongView(model: M.GatewayModel): KongView {
         notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
       }
     }
-    noteRouteLimits(route, notes);
+    noteRouteLimits(route, primary.protocol === 'grpc', model.consumers.length > 0, notes);
     const undecodable = routeSegments(route.path).filter((seg) => !isParamSegment(seg) && kongSegmentRegex(seg) === undefined);
     if (undecodable.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
@@ -242,9 +254,16 @@ export function kongView(model: M.GatewayModel): KongView {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
   }
+  // The acl check that keeps a route to its issuer answers for the jwt plugin once it has taken a
+  // token of another issuer in kong.yml, with acl's own 403.
+  const jwtRoutes = model.routes.filter((r) => r.auth?.kind === 'jwt');
+  if (new Set(jwtRoutes.map((r) => (r.auth as M.JwtAuthentication).issuer)).size > 1) {
+    for (const r of jwtRoutes) notes.push({ subject: `route ${r.name}`, feature: 'agw:issuer (several issuers)', detail: "Kong's jwt plugin takes a valid token of any issuer that has a credential in kong.yml; an acl check keeps each route to its own issuer, and answers a token of another issuer with 403 (\"You cannot consume this service\") where the gateway answers 401" });
+  }
   // Kong's plugins and proxy answer through kong.response.error, whose JSON body is
   // error_template_json with the message alone: no shape of kong.yml gives the gateway's body.
-  const ownAnswers = [model.routes.some((r) => r.auth) && '401 (key-auth, jwt)', model.routes.some((r) => r.ipRestriction) && '403 (ip-restriction)', model.routes.some((r) => r.rateLimit) || model.consumers.some((c) => c.quotaTier) ? '429 (rate-limiting)' : false, '502, 503 and 504 (backend unreachable, no healthy target, timeout)'].filter(Boolean);
+  const forbidders = [model.routes.some((r) => r.ipRestriction) && 'ip-restriction', jwtRoutes.length > 0 && 'acl'].filter((x): x is string => typeof x === 'string');
+  const ownAnswers = [model.routes.some((r) => r.auth) && '401 (key-auth, jwt)', forbidders.length > 0 && `403 (${forbidders.join(', ')})`, model.routes.some((r) => r.rateLimit) || model.consumers.some((c) => c.quotaTier) ? '429 (rate-limiting)' : false, '502, 503 and 504 (backend unreachable, no healthy target, timeout)'].filter(Boolean);
   notes.push({ subject: `gateway ${model.gateway.name}`, feature: "Error bodies of Kong's own answers", detail: `Kong's own answers, ${ownAnswers.join(', ')}, have the body {"message": "..."} where the gateway sends {"error": "...", "status": N} (kong.yml's 405 routes send the gateway's); kong.conf's error_template_json can name the field error ({"error":"%s"}), not add the status` });
   const certificateNote = "Kong does not track certificate expiry or rotation; the client certificate it presents (GW_MTLS_CERT/GW_MTLS_KEY) is renewed by whoever sets those variables";
   if (model.gateway.mesh?.mtls?.certificate) notes.push({ subject: `mesh ${model.gateway.mesh.type}`, feature: 'agw:hasCertificate', detail: certificateNote });
@@ -256,7 +275,7 @@ export function kongView(model: M.GatewayModel): KongView {
   // it: Kong would take any certificate from an https backend, where the gateway (Node's TLS)
   // refuses one no trusted CA signed, or issued for another name. Every https service verifies.
   for (const s of services.filter((k) => k.protocol === 'https')) {
-    notes.push({ subject: `route ${s.name}`, feature: 'agw:protocol "https"', detail: "Kong verifies the certificate of an https backend (tls_verify: true, as the gateway does) against the CA list nginx is given, which is empty by default: set kong.conf's nginx_proxy_proxy_ssl_trusted_certificate (env KONG_NGINX_PROXY_PROXY_SSL_TRUSTED_CERTIFICATE) to a CA bundle, e.g. /etc/ssl/certs/ca-certificates.crt, plus the CA of backends with certificates of your own; without it, Kong's handshakes with these backends fail (502)" });
+    notes.push({ subject: `route ${s.name}`, feature: 'agw:protocol "https"', detail: "Kong verifies the certificate of an https backend (tls_verify: true, as the gateway does) against the CA list nginx is given, which is empty by default: set kong.conf's nginx_proxy_proxy_ssl_trusted_certificate (env KONG_NGINX_PROXY_PROXY_SSL_TRUSTED_CERTIFICATE) to a CA bundle, e.g. /etc/ssl/certs/ca-certificates.crt, plus the CA of backends with certificates of your own; without it, Kong's handshakes with these backends fail (502). Kong's health probes (the health check's, and the probe that brings back a target the circuit breaker took out) open their own connections and verify against kong.conf's lua_ssl_trusted_certificate instead (KONG_LUA_SSL_TRUSTED_CERTIFICATE, by default the system's CAs): add the CA of backends with certificates of your own there too, or every probe fails and the targets are taken out or never brought back" });
   }
   const grpcServices = model.services.filter((s) => s.protocol === 'grpc').map((s) => s.name);
   if (grpcServices.length > 0) {
@@ -551,7 +570,20 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   if (!sameChecks) {
     notes.push({ subject: `route ${route.name}`, feature: 'agw:hasHealthCheck in a traffic split', detail: "One Kong upstream holds the targets of all the weighted splits and probes them all alike; the split services' health checks differ (one would probe the other's targets on a path it may not serve), so the split's upstream has no active health check" });
   }
-  const hc = sameChecks ? primary.healthCheck : undefined;
+  // Kong's health checker (lua-resty-healthcheck) probes over HTTP/1.x only and refuses the
+  // "grpc" type Kong's schema takes: the whole declarative config then fails to load
+  // (Kong/kong#13336). A gRPC backend (h2c) answers no HTTP/1.x probe, so Kong can neither probe
+  // it nor bring back a target its passive checks took out: for a gRPC upstream, neither the
+  // health check nor the circuit breaker is written (a breaker that never closes again would
+  // take the route down for good), and NOTES.md says so.
+  const grpc = primary.protocol === 'grpc';
+  if (grpc && sameChecks && primary.healthCheck) {
+    notes.push({ subject: `service ${primary.name}`, feature: 'agw:hasHealthCheck on a gRPC service', detail: "Kong's health checker probes over HTTP/1.x only (it refuses the grpc probe type Kong's schema takes, and then the whole kong.yml fails to load), which a gRPC backend does not answer: no active health check is written, so Kong keeps sending to an instance the gateway's probes would take out" });
+  }
+  if (grpc && route.circuitBreaker) {
+    notes.push({ subject: `route ${route.name}`, feature: 'agw:hasCircuitBreaker on a gRPC route', detail: "Kong could eject a gRPC target on failures (passive checks) but never bring it back: only an active probe does, and Kong's probes speak HTTP/1.x, which a gRPC backend does not answer; so no circuit breaker is written, and Kong keeps sending to a failing instance" });
+  }
+  const hc = sameChecks && !grpc ? primary.healthCheck : undefined;
   // Kong balances over the targets of all the splits at once, where the gateway (and Envoy's
   // weighted clusters) draw a split first and keep the request on it.
   if (members.length > 1 && ((route.retry?.attempts ?? 0) > 0 || route.circuitBreaker !== undefined || hc !== undefined)) {
@@ -562,8 +594,8 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
         'One Kong upstream holds the targets of all the weighted splits: a retry goes to another target of that upstream, which may belong to another split, and a target that the circuit breaker (passive health checks) or the health check takes out leaves its share to the other splits. The gateway keeps a request and its retries on the split it drew, as Istio does, and answers 503 for the share of a split with no healthy instance or an open breaker',
     });
   }
-  const type = primary.protocol === 'https' ? 'https' : primary.protocol === 'grpc' ? 'grpc' : 'http';
-  const breaker = route.circuitBreaker;
+  const type = primary.protocol === 'https' ? 'https' : 'http';
+  const breaker = grpc ? undefined : route.circuitBreaker;
   return {
     name,
     algorithm,
@@ -588,12 +620,18 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
       : breaker
         ? // Passive checks never bring a target back (Kong's healthchecks docs): without an active
           // probe, failureThreshold failures would eject it until Kong restarts, a breaker that
-          // never closes. A TCP connect to the ejected targets every agw:timeoutSeconds brings them
-          // back, the closest Kong has to the half-open timer; healthy targets are not probed
-          // (interval 0) and the probe never ejects one (failure counts 0).
-          { active: { type: 'tcp', healthyInterval: 0, unhealthyInterval: breakerInterval(route, breaker, notes), successes: 1, failures: 0 } }
+          // never closes. A probe of the ejected targets every agw:timeoutSeconds brings them back,
+          // the closest Kong has to the half-open timer: a GET / that any answer but a 5xx passes,
+          // as a trial request closes the gateway's breaker. It is an HTTP probe, not a TCP connect:
+          // Kong runs "tcp" probes only in its stream subsystem and turns them off for http
+          // upstreams (kong/runloop/balancer/healthcheckers.lua create_healthchecker). Healthy
+          // targets are not probed (interval 0) and the probe never ejects one (failure counts 0).
+          (() => {
+            const interval = breakerInterval(route, breaker, notes);
+            return { active: { type, path: '/', healthyInterval: 0, unhealthyInterval: interval, successes: 1, failures: 0, timeout: Math.min(interval, 5), ...BREAKER_STATUSES } };
+          })()
         : {}),
-    ...(route.circuitBreaker ? { passive: { type, failures: counter(route.circuitBreaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
+    ...(breaker ? { passive: { type, failures: counter(breaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
 }
@@ -642,11 +680,17 @@ const STATUS_5XX = [500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511];
  */
 const BREAKER_STATUSES = { healthyStatuses: [...STATUS_2XX, ...STATUS_3XX, ...STATUS_4XX], unhealthyStatuses: STATUS_5XX };
 
-/** Kong's health-check counters are 1 to 255. */
+/**
+ * The largest health-check counter Kong runs with: its upstream schema takes up to 255, but the
+ * health checker it builds from it (lua-resty-healthcheck `new`) asserts that each counter is
+ * below 255: with 255, building the upstream's health checker fails with an assertion error.
+ */
+export const KONG_MAX_HEALTH_COUNTER = 254;
+
 function counter(value: number, subject: string, feature: string, notes: Limitation[]): number {
-  if (value <= 255) return value;
-  notes.push({ subject, feature, detail: `Kong's health-check counters go up to 255; ${value} is written as 255` });
-  return 255;
+  if (value <= KONG_MAX_HEALTH_COUNTER) return value;
+  notes.push({ subject, feature, detail: `Kong's health checker counts up to ${KONG_MAX_HEALTH_COUNTER}; ${value} is written as ${KONG_MAX_HEALTH_COUNTER}` });
+  return KONG_MAX_HEALTH_COUNTER;
 }
 
 /** Kong probes every 1 to 65535 whole seconds: agw:healthCheckInterval rounded into that range. */
@@ -746,6 +790,16 @@ function routePlugins(route: M.Route, pluginTags: string[], redisHost: string, t
         // refuse every token without one. exp is required by the gateway too.
         { key: 'claims_to_verify', list: ['exp'] },
         { key: 'run_on_preflight', value: true },
+      ],
+      tags: pluginTags,
+    });
+    // Only the route's issuer: the jwt plugin takes a token of any issuer that has a credential
+    // (see issuerConsumer). The acl plugin (priority 950) runs after jwt (1450).
+    plugins.push({
+      name: 'acl',
+      config: [
+        { key: 'allow', list: [issuerConsumer(auth.issuer)] },
+        { key: 'hide_groups_header', value: true },
       ],
       tags: pluginTags,
     });
@@ -867,6 +921,21 @@ const DECK_SECRETS_FEATURE = 'agw:apiKeyEnv and agw:secretEnv (consumer secrets 
 const DECK_SECRETS_DETAIL =
   "Kong reads {vault://...} references only in the fields its schema marks referenceable, and consumer credentials are not among them: the key-auth keys and JWT secrets in kong.yml are decK env templates. Load kong.yml with `deck gateway sync`, or render it with `deck file render kong.yml -o kong.rendered.yml` and start Kong on that, with each DECK_ variable listed here set to the value of the variable the gateway reads (in brackets). Kong refuses kong.yml as generated (a credential's tag holds the template's comment), so the template's text never becomes a key or secret";
 
+/** An issuer as a tag value and name part: its host and path, lower-case, in letters, digits and "-". */
+function issuerSlug(issuer: string): string {
+  return issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
+}
+
+/**
+ * The consumer that holds an issuer's jwt credential, whose name is also the acl group its
+ * routes allow. Kong's jwt plugin finds the credential by the token's `iss` among every
+ * consumer's (kong/plugins/jwt/handler.lua, jwt_secrets:select_by_key), not among the route's
+ * issuer's: without the acl check, a route would take a valid token of any issuer in kong.yml.
+ */
+export function issuerConsumer(issuer: string): string {
+  return `jwt-${issuerSlug(issuer)}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
+}
+
 function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => string[], redisHost: string, notes: Limitation[]): KongConsumer[] {
   const consumers: KongConsumer[] = [];
   const usesApiKeys = model.routes.some((r) => r.auth?.kind === 'apiKey');
@@ -898,10 +967,15 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     // Kong holds a key once: the first consumer by name that names the variable holds it.
     const keyEnv = c.apiKeyEnv && usesApiKeys ? c.apiKeyEnv : undefined;
     const holder = keyEnv !== undefined ? keyHolder.get(keyEnv) : undefined;
+    // The gateway names the consumer of a request upstream in X-Consumer-Name, which Kong does
+    // not set (it sends X-Consumer-Username): a plugin scoped to the consumer, which beats the
+    // global one that drops a client's own, sets it wherever the consumer's key is accepted.
+    if (keyEnv !== undefined && holder === c.name) plugins.push(consumerNamePlugin(c.name, consumerTags));
     consumers.push({
       username: c.name,
       keyauth: keyEnv !== undefined && holder === c.name ? [{ env: deckEnvName(keyEnv), tags: [...consumerTags, DECK_RENDER_GUARD] }] : [],
       jwt: [],
+      acls: [],
       plugins,
       tags: consumerTags,
     });
@@ -917,8 +991,8 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
   const byIssuer = new Map<string, M.JwtAuthentication[]>();
   for (const r of model.routes) if (r.auth?.kind === 'jwt') byIssuer.set(r.auth.issuer, [...(byIssuer.get(r.auth.issuer) ?? []), r.auth]);
   for (const [issuer, auths] of [...byIssuer].sort((a, b) => compareStrings(a[0], b[0]))) {
-    const slug = issuer.replace(/^[a-z]+:\/\//i, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40).replace(/-$/, '');
-    const username = `jwt-${slug}-${createHash('sha256').update(issuer).digest('hex').slice(0, 6)}`;
+    const slug = issuerSlug(issuer);
+    const username = issuerConsumer(issuer);
     const credTags = tags(`issuer:${slug}`);
     const others = [...new Set(auths.flatMap((a) => a.algorithms.filter((x) => x !== 'HS256')))].sort(compareStrings);
     const hs256 = auths.filter((a) => a.algorithms.includes('HS256') && a.secretEnv);
@@ -926,7 +1000,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
     if (!chosen) {
       // Kong OSS verifies RS256/ES256 only against a PEM key stored in a credential (checked
       // when the config loads), and cannot fetch a JWKS: such tokens are refused until one is added.
-      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${others.join(' or ')}, rsa_public_key: the issuer's PEM key } is added (e.g. with decK), Kong refuses these tokens` });
+      notes.push({ subject: `issuer ${issuer}`, feature: 'agw:jwksUri', detail: `Kong OSS cannot fetch a JWKS; until a consumer with a jwt_secrets entry { key: the issuer, algorithm: ${others.join(' or ')}, rsa_public_key: the issuer's PEM key } and the acl group ${username} (acls: [{ group: ${username} }], which the issuer's routes allow) is added (e.g. with decK), Kong refuses these tokens` });
       continue;
     }
     const credential: KongConsumer['jwt'][number] = { key: issuer, algorithm: 'HS256', secretEnv: deckEnvName(chosen.secretEnv!), tags: [...credTags, DECK_RENDER_GUARD] };
@@ -938,7 +1012,7 @@ function buildConsumers(model: M.GatewayModel, tags: (...extra: string[]) => str
       notes.push({ subject: `issuer ${issuer}`, feature: 'agw:secretEnv', detail: `Routes of this issuer name different HS256 secrets (${secrets.join(', ')}); Kong holds one credential per issuer and verifies with ${chosen.secretEnv}` });
     }
     notes.push({ subject: `issuer ${issuer}: ${deckEnvName(chosen.secretEnv!)} (${chosen.secretEnv})`, feature: DECK_SECRETS_FEATURE, detail: DECK_SECRETS_DETAIL });
-    consumers.push({ username, keyauth: [], jwt: [credential], plugins: [], tags: credTags });
+    consumers.push({ username, keyauth: [], jwt: [credential], acls: [username], plugins: [], tags: credTags });
   }
   return consumers.sort((a, b) => compareStrings(a.username, b.username));
 }
@@ -984,8 +1058,25 @@ function tierWithin(tier: M.QuotaTier, limits: M.RateLimits): boolean {
   });
 }
 
+/** The header the gateway names a request's consumer in; it drops a client's own (templates/gateway/src/proxy.ts.hbs). */
+export const CONSUMER_NAME_HEADER = 'X-Consumer-Name';
+
+function consumerNamePlugin(consumer: string, pluginTags: readonly string[]): KongPlugin {
+  return {
+    name: 'request-transformer',
+    config: [
+      { key: 'remove', object: [{ key: 'headers', list: [CONSUMER_NAME_HEADER] }] },
+      { key: 'add', object: [{ key: 'headers', list: [`${CONSUMER_NAME_HEADER}:${consumer}`] }] },
+    ],
+    tags: pluginTags,
+  };
+}
+
 function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[] {
   const plugins: KongPlugin[] = [
+    // A client's own X-Consumer-Name never reaches a backend, which may take it for the gateway's
+    // word on who called (consumerNamePlugin sets it for a consumer Kong identified by its key).
+    { name: 'request-transformer', config: [{ key: 'remove', object: [{ key: 'headers', list: [CONSUMER_NAME_HEADER] }] }], tags: pluginTags },
     {
       name: 'prometheus',
       config: [
@@ -1012,7 +1103,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
   return plugins;
 }
 
-function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
+function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boolean, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
@@ -1022,7 +1113,7 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   // nginx's proxy_read_timeout/proxy_send_timeout bound one read or write, not the exchange.
   if (route.timeoutSeconds !== undefined) add('agw:timeoutSeconds (whole request)', "Kong's read and write timeouts bound the wait for each read from or write to the backend, not the whole exchange: a backend that answers a little at a time, each part within the timeout, is never cut off, where the gateway ends the request at agw:timeoutSeconds (504 before the answer has begun)");
   if (route.timeoutSeconds !== undefined && route.retry?.perTryTimeoutSeconds !== undefined) add('agw:timeoutSeconds', "Kong has per-try timeouts only; each try is bounded by the shorter of the per-try and the whole-request timeout, and the whole request, retries included, may take up to agw:retryAttempts + 1 times that");
-  if (route.circuitBreaker) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a TCP connect every agw:timeoutSeconds. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
+  if (route.circuitBreaker && !grpcBackend) add('agw:hasCircuitBreaker', "Passive health checks eject a target after agw:failureThreshold consecutive failures (Kong counts them per target, not per route, and counts 5xx answers, connection failures and timeouts each on their own: a run of mixed failures, such as a refused connection and then two 503s with a threshold of 3, does not eject it); active probes bring it back: the service's health check where its upstream has one, else a GET / every agw:timeoutSeconds, which any answer but a 5xx passes. There is no half-open state: a target that answers the probe takes full traffic again at once, so agw:halfOpenRequests is not expressible");
   if (route.mirror) add('agw:hasTrafficMirror', 'Kong OSS has no traffic mirroring; the mirror is not configured');
   // Kong's nginx forwards Upgrade/Connection on every http route; no route setting turns it off.
   // nginx's proxy_read_timeout/proxy_send_timeout keep running on an upgraded connection.
@@ -1037,6 +1128,7 @@ function noteRouteLimits(route: M.Route, notes: Limitation[]): void {
   if (route.auth?.kind === 'jwt') {
     if (route.auth.audiences.length) add('agw:audience', 'Kong OSS jwt does not check the aud claim');
     if (route.auth.requiredScopes.length) add('agw:requiredScope', 'Kong OSS jwt does not check scopes');
+    if (hasConsumers) add('JWT and agw:Consumer', `Kong identifies a JWT by its issuer's one consumer, not by its client_id, azp or sub: for a token that names an agw:consumerName, Kong applies none of that consumer's quota tier and sends no ${CONSUMER_NAME_HEADER} upstream, where the gateway does both`);
     add('JWT nbf', "Kong's jwt plugin can check nbf only as a required claim, which would refuse every token without one (nbf is optional); it is not checked, so Kong accepts a token whose nbf lies in the future, where the gateway refuses it");
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
