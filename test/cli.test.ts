@@ -778,6 +778,61 @@ describe('gwgen watch', () => {
   });
 });
 
+describe('paths and arguments that hold control characters, in messages', () => {
+  // A folder or file name from a checked-out repository may hold an ESC (which would drive the
+  // terminal) or a line break (which would forge a second message): shown as \uXXXX, as in problems.
+  const NAME = 'x\u001b[2Jy\nz';
+  const SHOWN = 'x\\u001b[2Jy\\u000az';
+  const noRawControls = (text: string) => expect(text.replace(/\n/g, '')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+
+  it('generate names such an output directory escaped, on one line', async () => {
+    const dir = tempDir();
+    const r = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', NAME, '-t', 'kong'], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(join(dir, NAME, 'kong/kong.yml'))).toBe(true);
+    expect(r.stderr).toBe(`generated kong into ${SHOWN}: 2 created, 0 updated, 0 deleted, 0 unchanged`);
+    const check = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', NAME, '-t', 'kong', '--check'], { cwd: dir });
+    expect([check.exitCode, check.stderr]).toEqual([0, `${SHOWN} is up to date (2 files)`]);
+  });
+
+  it('a refused option, value or command is quoted escaped', async () => {
+    // Commander's messages are escaped line by line (its help keeps its layout), so a line break
+    // there splits the line; what matters is that the ESC cannot drive the terminal.
+    const ESC = 'x\u001b[2Jy';
+    for (const [args, said] of [
+      [['generate', 'm.ttl', `--${ESC}`], `error: unknown option '--x\\u001b[2Jy'`],
+      [['query', 'm.ttl', '-e', 'ASK {}', '--format', ESC], `argument 'x\\u001b[2Jy' is invalid`],
+      [[ESC], `error: unknown command 'x\\u001b[2Jy'`],
+      [['help', NAME], `error: unknown command '${SHOWN}'\n`],
+    ] as const) {
+      const r = await gwgen([...args]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(said);
+      noRawControls(r.stderr);
+    }
+  });
+
+  it('watch reports into such an output directory escaped, each report on one line', async () => {
+    const { execa } = await import('execa');
+    const { BIN } = await import('./helpers.js');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'model.ttl'), readFileSync('examples/metered-api.ttl', 'utf8'));
+    const child = execa(process.execPath, [BIN, 'watch', 'model.ttl', '-o', NAME, '-t', 'kong'], { cwd: dir, reject: false, timeout: 110_000 });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      for (const deadline = Date.now() + 60_000; !stderr.endsWith('; watching\n'); await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for the first run; stderr:\n${stderr}`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect((await child).exitCode, stderr).toBe(0);
+    expect(stderr.split('\n')[0]).toBe(`generated into ${SHOWN}: 2 created, 0 updated, 0 deleted, 0 unchanged; watching`);
+    noRawControls(stderr);
+  });
+});
+
 describe('output into a pipe the reader closes early (`gwgen … | head -1`)', () => {
   // Output well beyond a pipe's 64 KB buffer, so that writing goes on after the reader is gone.
   const big = () => {

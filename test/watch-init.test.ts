@@ -1,6 +1,8 @@
 // gwgen watch and gwgen init, run as a user runs them: the real CLI in a real process, real files
 // changed the ways editors change them, real signals.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -234,6 +236,25 @@ describe('gwgen watch', () => {
     const broken = watch({ models: [a, b] }, { outDir: join(dir, 'out2') }, () => undefined, 50, () => Promise.reject(new Error('boom')));
     await expect(broken.done).rejects.toThrow('boom');
     await broken.stop();
+  });
+});
+
+describe('gwgen watch stopped while it starts', () => {
+  it('ends with exit 0, having written nothing, on a SIGTERM that comes while the models are read', async () => {
+    const dir = tempDir();
+    // A named pipe as the model: gwgen has started, and is reading the models, once it opens the pipe.
+    const model = join(dir, 'model.ttl');
+    execFileSync('mkfifo', [model]);
+    const child = execa(process.execPath, [BIN, 'watch', 'model.ttl', '-o', 'out'], { cwd: dir, reject: false, timeout: 110_000 });
+    const pipe = await open(model, 'w');
+    child.kill('SIGTERM');
+    // The model arrives after the signal: gwgen stops before its first run, or (had the model been
+    // read first) drops that run unwritten; either way it ends as a stopped watch does.
+    await pipe.writeFile(STARTER_MODEL).catch(() => undefined);
+    await pipe.close().catch(() => undefined);
+    const result = await child;
+    expect([result.exitCode, result.signal, result.stderr]).toEqual([0, undefined, '']);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 });
 

@@ -10,6 +10,9 @@ process.env.TZ = 'UTC';
 // the rest of the CLI loads (~0.2 s) and the model is read and parsed.
 if (['generate', 'audit'].includes(process.argv[2] ?? '')) prestartQueryWorker();
 
+// gwgen watch ends with exit 0 on Ctrl-C or SIGTERM, also one that comes while it loads.
+if (process.argv.slice(2).find((a) => a !== '--debug') === 'watch') (await import('./interrupt.js')).noteEarlyInterrupt();
+
 const [{ main }, { tolerateClosedPipes }] = await Promise.all([import('./program.js'), import('./output.js')]);
 tolerateClosedPipes();
 // Exit once stdout has drained, so piped output is never cut short.

@@ -36,9 +36,13 @@ export const out = {
   result(text: string): void {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   },
-  /** Progress and summaries: stderr, so stdout stays clean for results. */
+  /**
+   * Progress and summaries: stderr, so stdout stays clean for results. They name paths the user
+   * gave (an output directory, a model file), which may hold an ESC or a line break: one message,
+   * one line, that cannot drive the terminal, as for problems.
+   */
   info(text: string): void {
-    process.stderr.write(`${text}\n`);
+    process.stderr.write(`${visible(text)}\n`);
   },
   problems(problems: readonly Problem[]): void {
     for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);

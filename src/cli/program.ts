@@ -8,7 +8,7 @@ import { registerQuery } from './commands/query.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
 import { failedOutput, out } from './output.js';
-import { problem, type Problem } from '../errors.js';
+import { problem, visible, type Problem } from '../errors.js';
 
 /** Runs a command body and records its exit code; unexpected errors never print a stack unless --debug. */
 export type Run = (body: () => Promise<number>) => Promise<void>;
@@ -34,6 +34,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Ontology-driven generator for API gateways and service meshes: one RDF/Turtle model in, a TypeScript gateway, Kong, Istio and Kubernetes out.')
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run with --help for usage)')
+    // Commander quotes what it refuses (an unknown option, a bad value) into its messages: escaped
+    // as gwgen's own messages are, line by line so that its help keeps its layout.
+    .configureOutput({ outputError: (text, write) => write(text.split('\n').map(visible).join('\n')) })
     .exitOverride()
     .addHelpText(
       'after',
@@ -73,7 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Commander answers `gwgen help nosuch` with the general help alone, as if asked for it.
   const asked = args.filter((a) => a !== '--debug');
   if (asked[0] === 'help' && asked[1] !== undefined && !program.commands.some((c) => c.name() === asked[1] || c.aliases().includes(asked[1]!))) {
-    out.info(`error: unknown command '${asked[1]}'\n(commands: ${program.commands.map((c) => c.name()).join(', ')}; run gwgen --help for usage)`);
+    out.info(`error: unknown command '${asked[1]}'`);
+    out.info(`(commands: ${program.commands.map((c) => c.name()).join(', ')}; run gwgen --help for usage)`);
     return 2;
   }
   try {

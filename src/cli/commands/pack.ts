@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { installPack, listPacks, validatePack } from '../../pack/pack.js';
 import { installPinned, removePack } from '../../pack/pinned.js';
+import { visible } from '../../errors.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
 
@@ -120,7 +121,7 @@ link), or gwgen.lock is invalid.`,
         }
         if (packs.length > 0) {
           const width = Math.max(...packs.map((p) => p.name.length));
-          out.result(packs.map((p) => `${p.name.padEnd(width)}  ${p.version}  ${p.status}  ${p.source}  ${p.integrity}`).join('\n'));
+          out.result(packs.map((p) => visible(`${p.name.padEnd(width)}  ${p.version}  ${p.status}  ${p.source}  ${p.integrity}`)).join('\n'));
         }
         out.problems(problems);
         return problems.length === 0 && packs.every((p) => p.status === 'ok') ? 0 : 1;

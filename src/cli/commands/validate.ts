@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { exitCodeFor, visible } from '../../errors.js';
+import { exitCodeFor } from '../../errors.js';
 import { validate } from '../../validate.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
@@ -25,7 +25,7 @@ Exit codes: 0 valid, 1 the model has problems (each printed as file:line:col or 
           out.problems(result.problems);
           return exitCodeFor(result.problems);
         }
-        out.info(`valid: ${visible(models.join(', '))} (${result.model.store.size} triples)`);
+        out.info(`valid: ${models.join(', ')} (${result.model.store.size} triples)`);
         return 0;
       }),
     );

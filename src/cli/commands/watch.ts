@@ -5,6 +5,7 @@ import { packGenerateInput } from '../../pack/pack.js';
 import { readSources } from '../../pipeline/load.js';
 import { summarizePlan } from '../../pipeline/write.js';
 import { watch } from '../../watch.js';
+import { interruptedEarly, noteEarlyInterrupt, whenInterrupted } from '../interrupt.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
 import { addTargets, onePack, runInput } from './run-input.js';
@@ -28,6 +29,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
     )
     .action((modelArgs: string[], flags: { out?: string; targets?: string; force?: boolean; pack?: string }) =>
       run(async () => {
+        noteEarlyInterrupt();
         const resolved = await runInput(modelArgs, flags);
         if ('exit' in resolved) return resolved.exit;
         const { input, outDir } = resolved;
@@ -37,6 +39,8 @@ An invalid model is reported and watching goes on; the output directory keeps th
           out.problems(missing);
           return exitCodeFor(missing);
         }
+        // Stopped before the first run: nothing was written, and nothing is.
+        if (interruptedEarly()) return 0;
         // The pack is checked against gwgen.lock before every run, not only the first: it may be
         // modified (refused) or reinstalled (its new templates and pin are used) while watching.
         const pack = flags.pack;
@@ -57,10 +61,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
             out.info(`${why}generated into ${outDir}: ${summarizePlan(event.generation.write.plan)}; watching`);
           }
         }, undefined, prepare);
-        const stop = () => void watcher.stop();
-        // on, not once: a signal held back during a write (see applyWrite) is raised again, and must find this handler.
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
+        whenInterrupted(() => void watcher.stop());
         await watcher.done;
         return 0;
       }),
