@@ -293,8 +293,13 @@ export class Try {
   }
 
   cancel(err: Error): void {
-    if (this.abort) this.abort(err);
-    else this.cancelled = err;
+    if (this.abort) return this.abort(err);
+    this.cancelled = err;
+    // undici hands a request its abort only once a connection takes it: a try still waiting for
+    // one (an instance that drops SYNs, a pool with every connection busy) would hear of this
+    // only at undici's 5 s connect timeout, so a per-try timeout would not move on to another
+    // instance. Its owner hears of it now; undici's own verdict, when it comes, is ignored.
+    this.onError(err);
   }
 
   onConnect(abort: (err: Error) => void): void {

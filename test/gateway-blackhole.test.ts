@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessLog, Backend, blackHole, buildGateway, startGateway, type GatewayProcess } from './gateway-helpers.js';
+
+/**
+ * The generated gateway against an instance whose TCP handshake never completes, as a host that
+ * drops SYNs (test/fixtures/gateway/blackhole.ttl): undici's 5 s connect timeout is the only
+ * time limit it applies to a connection under way, and a request learns of its abort only once a
+ * connection takes it. The per-try timeout and the health checks' time limit must strike there
+ * too, else a try waits out the connect timeout (the route's timeout, 504, when that is shorter)
+ * instead of moving on to the instance that answers, and a dead host stays in rotation for
+ * failureThresholdHealth × 5 s.
+ */
+describe('generated gateway: an instance that drops SYNs (black-hole model)', () => {
+  let dir = '';
+  let gw: GatewayProcess;
+  let hole: Awaited<ReturnType<typeof blackHole>>;
+  /** performance.now() when the gateway listened: its health checks start then. */
+  let started = 0;
+  const depot = new Backend('depot');
+  const rack = new Backend('rack');
+
+  beforeAll(async () => {
+    ({ dir } = await buildGateway('test/fixtures/gateway/blackhole.ttl'));
+    hole = await blackHole();
+    for (const b of [depot, rack]) await b.listen();
+    gw = await startGateway(dir, {
+      GW_UPSTREAM_DEPOT: `${hole.url},${depot.url}`,
+      GW_UPSTREAM_RACKS: `${hole.url},${rack.url}`,
+      // No passive ejection: every other request starts on the black hole.
+      GW_EJECT_AFTER_FAILURES: '0',
+      GW_ACCESS_LOG: 'stdout',
+    });
+    started = performance.now();
+  });
+  afterAll(async () => {
+    await gw?.stop('SIGKILL');
+    for (const b of [depot, rack]) await b.stop();
+    await hole?.close();
+  });
+
+  it('a try still connecting when its per-try timeout strikes is retried on the other instance', async () => {
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${gw.url}/stock`);
+      const body = await r.text();
+      expect(r.status, body).toBe(200);
+      expect(JSON.parse(body)).toMatchObject({ backend: 'depot' });
+    }
+    expect(depot.calls).toBe(6);
+    // Round robin started every other request on the black hole: three of them took two tries.
+    // The access log is written in batches: its lines may come after the answers.
+    const lines = () => accessLog(gw).filter((l) => l.route === 'stock');
+    const deadline = performance.now() + 10_000;
+    while (lines().length < 6 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(lines().map((l) => l.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(lines().filter((l) => l.tries === 2)).toHaveLength(3);
+  });
+
+  it('a probe that cannot connect fails at its time limit: the instance is out long before 3 connect timeouts', async () => {
+    const gauge = async () => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      return Number(new RegExp(`gateway_upstream_healthy\\{service="racks",instance="${hole.url}"\\} (\\d+)`).exec(text)?.[1]);
+    };
+    // Three probes at 0.25 s; at undici's connect timeout alone the third would fail 15 s after the start.
+    const deadline = started + 7_000;
+    while ((await gauge()) !== 0) {
+      if (performance.now() > deadline) throw new Error('the black-holed instance is still in rotation');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${gw.url}/shelf`);
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { backend: string }).backend).toBe('rack');
+    }
+  });
+});
