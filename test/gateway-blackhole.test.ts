@@ -55,6 +55,19 @@ describe('generated gateway: an instance that drops SYNs (black-hole model)', ()
     expect(lines().filter((l) => l.tries === 2)).toHaveLength(3);
   });
 
+  it('a POST whose try never got a connection is retried as after a refused connection: the backend never saw it', async () => {
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${gw.url}/orders`, { method: 'POST', body: `order ${i}` });
+      const body = await r.text();
+      expect(r.status, body).toBe(200);
+      expect(JSON.parse(body)).toMatchObject({ backend: 'depot', bytes: 7 });
+    }
+    const lines = () => accessLog(gw).filter((l) => l.route === 'orders');
+    const deadline = performance.now() + 10_000;
+    while (lines().length < 4 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(lines().filter((l) => l.tries === 2)).toHaveLength(2);
+  });
+
   it('a probe that cannot connect fails at its time limit: the instance is out long before 3 connect timeouts', async () => {
     const gauge = async () => {
       const text = await (await fetch(`${gw.url}/metrics`)).text();
