@@ -386,13 +386,14 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
       child.once('exit', (code) => reject(new Error(`the black hole's process exited (${code})`)));
     });
     child.kill('SIGSTOP');
-    // Fillers until one stays unconnected for a second: the queue is full.
+    // Fillers until one stays unconnected for 2 s (on loopback the kernel completes a handshake
+    // at once while the queue has room): the queue is full.
     for (let n = 0; n < 64; n++) {
       const s = connect(port, '127.0.0.1');
       s.on('error', () => undefined);
       fillers.push(s);
       const connected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1000);
+        const timer = setTimeout(() => resolve(false), 2000);
         s.once('connect', () => (clearTimeout(timer), resolve(true)));
       });
       if (!connected) return { url: `http://127.0.0.1:${port}`, close };
