@@ -362,3 +362,45 @@ export class JwksServer {
     return new Promise((resolve) => this.server.close(resolve));
   }
 }
+
+/**
+ * An address whose TCP handshake never completes, as a host that drops SYNs (a firewall, a dead
+ * machine's IP): a process of its own listens on 127.0.0.1 with a backlog of one and is stopped
+ * (SIGSTOP), so it accepts nothing, and connections are opened until the kernel's accept queue is
+ * full: from then on it drops every SYN, and a connect waits until its client gives up.
+ */
+export async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
+  const script = "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const fillers: Socket[] = [];
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of fillers) s.destroy();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+      child.once('exit', (code) => reject(new Error(`the black hole's process exited (${code})`)));
+    });
+    child.kill('SIGSTOP');
+    // Fillers until one stays unconnected for 2 s (on loopback the kernel completes a handshake
+    // at once while the queue has room): the queue is full.
+    for (let n = 0; n < 64; n++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      fillers.push(s);
+      const connected = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 2000);
+        s.once('connect', () => (clearTimeout(timer), resolve(true)));
+      });
+      if (!connected) return { url: `http://127.0.0.1:${port}`, close };
+    }
+    throw new Error('the black hole kept accepting connections');
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -346,9 +346,24 @@ export class Upstream {
     if (i.probing) return;
     i.probing = true;
     const limit = Math.min(hc.intervalMs, 5000);
+    const prober = i.prober();
+    // undici starts a request's timeouts, and heeds its signal, only once it has a connection: a
+    // probe of an instance that never completes the TCP handshake (a host that drops SYNs) would
+    // fail at the 5 s connect timeout alone. At the time limit the probe's connection is closed
+    // instead, as Envoy closes a health check's at its timeout, which fails the probe now; the
+    // next probe makes a new one. (HTTP/2 probes share the traffic's session, and their streams
+    // are cancelled by the signal.)
+    const cut =
+      prober instanceof Client
+        ? setTimeout(() => {
+            if (i.probe === prober) i.probe = undefined;
+            prober.destroy().catch(() => undefined);
+          }, limit)
+        : undefined;
+    cut?.unref();
     let ok = false;
     try {
-      const res = await i.prober().request({
+      const res = await prober.request({
         path: hc.path,
         method: 'GET',
         headers: { 'user-agent': 'gwgen-gateway-health', accept: '*/*' },
@@ -361,6 +376,7 @@ export class Upstream {
     } catch {
       ok = false;
     }
+    clearTimeout(cut);
     i.probing = false;
     if (ok) {
       i.checkFailures = 0;

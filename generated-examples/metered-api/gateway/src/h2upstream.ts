@@ -43,6 +43,18 @@ const CONNECTION_SPECIFIC = new Set([
   'host',
 ]);
 
+/**
+ * Node's HTTP/2 client has no connect timeout: a session to a host that drops SYNs waits until the
+ * kernel gives up (about two minutes). It gets undici's 5 s, as the HTTP/1.1 instances have (see
+ * balancer.ts), TLS included, so its calls fail as after a refused connection.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** A failure the balancer, the breaker and the retries read as a connection that could not be made. */
+function connectTimeout(message: string): Error {
+  return Object.assign(new Error(message), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+}
+
 export class Http2Upstream {
   private session: ClientHttp2Session | undefined;
   /** Why the current session failed (a refused connection), for the streams it takes down. */
@@ -70,6 +82,10 @@ export class Http2Upstream {
     // After GOAWAY the open streams finish on the old session; new ones go to a new session.
     session.once('goaway', forget);
     session.once('close', forget);
+    const timer = setTimeout(() => session.destroy(connectTimeout('connect timeout')), CONNECT_TIMEOUT_MS);
+    timer.unref();
+    session.once('connect', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
     this.session = session;
     return session;
   }
@@ -90,8 +106,10 @@ export class Http2Upstream {
       return true;
     }
     let stream: ClientHttp2Stream;
+    let session: ClientHttp2Session;
     try {
-      stream = this.open().request(requestHeaders(options), { endStream: options.body == null });
+      session = this.open();
+      stream = session.request(requestHeaders(options), { endStream: options.body == null });
     } catch (err) {
       fail(err as Error);
       return true;
@@ -101,8 +119,11 @@ export class Http2Upstream {
     };
     handler.onConnect((err) => {
       if (finished) return;
+      // A per-try timeout while the session still connects: the service never saw the call, so
+      // it is a connect failure, as for HTTP/1.1 (see Try.cancel in proxy.ts).
+      const unsent = session.connecting && (err as { kind?: string }).kind === 'timeout';
       stream.close(constants.NGHTTP2_CANCEL);
-      fail(err);
+      fail(unsent ? connectTimeout(`no connection within the ${err.message}`) : err);
     });
     let trailers: Record<string, string | string[] | undefined> = {};
     stream.on('response', (headers: IncomingHttpHeaders) => {

@@ -228,6 +228,13 @@ export class BodyTooLarge extends Error {
 export class ClientGone extends Error {
   readonly kind = 'client-gone';
 }
+/**
+ * A per-try timeout that struck before undici had a connection for the try: the backend never saw
+ * it, as after undici's own connect timeout, so it is a connect failure (retried for any method).
+ */
+class NotConnected extends Error {
+  readonly code = 'UND_ERR_CONNECT_TIMEOUT';
+}
 
 export function classify(err: unknown): FailureKind {
   if (err instanceof GatewayTimeout || err instanceof BodyTooLarge || err instanceof ClientGone) return err.kind;
@@ -293,8 +300,13 @@ export class Try {
   }
 
   cancel(err: Error): void {
-    if (this.abort) this.abort(err);
-    else this.cancelled = err;
+    if (this.abort) return this.abort(err);
+    this.cancelled = err;
+    // undici hands a request its abort only once a connection takes it: a try still waiting for
+    // one (an instance that drops SYNs, a pool with every connection busy) would hear of this
+    // only at undici's 5 s connect timeout, so a per-try timeout would not move on to another
+    // instance. Its owner hears of it now; undici's own verdict, when it comes, is ignored.
+    this.onError(err instanceof GatewayTimeout ? new NotConnected(`no connection within the ${err.message}`) : err);
   }
 
   onConnect(abort: (err: Error) => void): void {
