@@ -136,7 +136,14 @@ describe('interfaces.md: the commands', () => {
     expect(pkg.scripts).toMatchObject({ start: expect.any(String), test: expect.any(String) });
     expect(pkg.devDependencies.typescript).toBeDefined();
     // Every top-level entry is one of the documented ones.
-    for (const f of files) expect(f).toMatch(/^(gateway\/|kong\/|istio\/[^/]+$|k8s\/|\.gwgen\/manifest\.json$)/);
+    // istio/*.yaml and k8s/*.yaml: flat, so `kubectl apply -f k8s/` (not recursive) misses no backend's Deployment.
+    for (const f of files) expect(f).toMatch(/^(gateway\/|kong\/|istio\/[^/]+$|k8s\/[^/]+$|\.gwgen\/manifest\.json$)/);
+    const kinds = new Set(
+      files
+        .filter((f) => f.startsWith('k8s/') && f.endsWith('.yaml'))
+        .flatMap((f) => parseAllDocuments(readFileSync(join(pristineMesh, f), 'utf8')).map((d) => (d.toJS() as { kind?: string } | null)?.kind)),
+    );
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy']) expect(kinds).toContain(kind);
   });
 
   it('the manifest records what was generated from what, with hashes', () => {

@@ -576,7 +576,7 @@ describe('k8s target: a deployed service whose name starts with a digit (test/fi
     const result = await generate({ models: ['test/fixtures/valid/names-starting-with-a-digit.ttl'], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     const text = (path: string) => result.files.find((f) => f.path === path)!.content;
-    const services = parseAllDocuments(text('k8s/backends/9lives.yaml')).map((d) => d.toJS() as Doc).filter((d) => d.kind === 'Service');
+    const services = parseAllDocuments(text('k8s/backend-9lives.yaml')).map((d) => d.toJS() as Doc).filter((d) => d.kind === 'Service');
     expect(services.map((d) => d.metadata.name)).toEqual(['svc-9lives']);
     const port = services[0]!.spec.ports[0].port as number;
     const kong = parse(text('kong/kong.yml')) as Doc;

@@ -372,7 +372,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     }
     const scaled = s.replicas >= 2;
     return {
-      file: `backends/${s.name}.yaml`,
+      file: `backend-${s.name}.yaml`,
       meta: meta(s.name, s.namespace, s.name),
       serviceAccount: meta(serviceAccountName(s.name, s.namespace), s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
