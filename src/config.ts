@@ -18,7 +18,8 @@ export interface GwgenConfig {
 const KEYS = ['models', 'out', 'targets'];
 const SHAPE = `${CONFIG_FILE} must be { "models": ["model.ttl", ...], "out"?: "dir", "targets"?: ["kong", ...] }`;
 
-export async function loadConfig(dir = process.cwd()): Promise<{ config?: GwgenConfig; problems: Problem[] }> {
+/** `command`: the command the hints show (`generate` or `watch`). */
+export async function loadConfig(dir = process.cwd(), command = 'generate'): Promise<{ config?: GwgenConfig; problems: Problem[] }> {
   const file = join(dir, CONFIG_FILE);
   let text: string;
   try {
@@ -28,9 +29,9 @@ export async function loadConfig(dir = process.cwd()): Promise<{ config?: GwgenC
     if (code !== 'ENOENT') {
       // There is one, but gwgen cannot read it: "no gwgen.json here" would send the user looking for the wrong problem.
       const why = code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? (err as Error).message})`;
-      return { problems: [problem('usage', `${CONFIG_FILE} ${why}`, { location: { file }, hint: 'make it a readable JSON file, or pass model files (gwgen generate model.ttl)' })] };
+      return { problems: [problem('usage', `${CONFIG_FILE} ${why}`, { location: { file }, hint: `make it a readable JSON file, or pass model files (gwgen ${command} model.ttl)` })] };
     }
-    return { problems: [problem('usage', `no model file given and no ${CONFIG_FILE} here`, { hint: 'pass model files (gwgen generate model.ttl), or run gwgen init' })] };
+    return { problems: [problem('usage', `no model file given and no ${CONFIG_FILE} here`, { hint: `pass model files (gwgen ${command} model.ttl), or run gwgen init` })] };
   }
   const parsed = parseJsonText(text);
   if (!parsed.ok) {

@@ -733,10 +733,10 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.exitCode).toBe(0);
   });
 
-  it('generate without models and without gwgen.json is a usage error', async () => {
-    const r = await gwgen(['generate'], { cwd: tempDir() });
+  it.each(['generate', 'watch'])('%s without models and without gwgen.json is a usage error whose hint names that command', async (command) => {
+    const r = await gwgen([command], { cwd: tempDir() });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('gwgen init');
+    expect(r.stderr).toContain(`pass model files (gwgen ${command} model.ttl), or run gwgen init`);
   });
 });
 

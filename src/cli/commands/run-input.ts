@@ -28,12 +28,12 @@ export interface RunFlags {
  * the targets and the template pack, each checked before any model is read. A usage problem is
  * printed, and its exit code returned instead.
  */
-export async function runInput(modelArgs: readonly string[], flags: RunFlags): Promise<{ input: GenerateInput; outDir: string } | { exit: number }> {
+export async function runInput(modelArgs: readonly string[], flags: RunFlags, command: 'generate' | 'watch' = 'generate'): Promise<{ input: GenerateInput; outDir: string } | { exit: number }> {
   let models = modelArgs;
   let configOut: string | undefined;
   let configTargets: readonly string[] | undefined;
   if (models.length === 0) {
-    const { config, problems } = await loadConfig();
+    const { config, problems } = await loadConfig(process.cwd(), command);
     if (!config) {
       out.problems(problems);
       return { exit: exitCodeFor(problems) };

@@ -30,7 +30,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
     .action((modelArgs: string[], flags: { out?: string; targets?: string; force?: boolean; pack?: string }) =>
       run(async () => {
         noteEarlyInterrupt();
-        const resolved = await runInput(modelArgs, flags);
+        const resolved = await runInput(modelArgs, flags, 'watch');
         if ('exit' in resolved) return resolved.exit;
         const { input, outDir } = resolved;
         // A model file that is not there at the start is a usage error (exit 2), not something to wait for.
