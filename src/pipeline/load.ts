@@ -21,6 +21,8 @@ export interface Locator {
    * another file than the node's definition. Undefined otherwise (inside `[ … ]`, say).
    */
   locateProperty(term: Term, predicate: string): SourceLocation | undefined;
+  /** Where an IRI starting with `start` is first written out in full (`<…>`, a @prefix line as a rule). */
+  locateIri(start: string): SourceLocation | undefined;
 }
 
 export interface LoadedModel {
@@ -179,7 +181,8 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
     anonymous ??= locate ? recordAnonymousNodes(sources) : new Map();
     return anonymous;
   };
-  return { ok: true, model: { store, sources, locator: makeLocator(store, lines, anonymousLines) } };
+  const locateIri = (start: string) => (locate ? firstIri(sources, start) : undefined);
+  return { ok: true, model: { store, sources, locator: { ...makeLocator(store, lines, anonymousLines), locateIri } } };
 }
 
 /** The blank-node prefix of the index-th source: `_:x` is scoped to its file. */
@@ -388,7 +391,18 @@ function resolve(iri: string, base: string): string {
   return iriResolver._resolveIRI(iri) ?? iri;
 }
 
-function makeLocator(store: Store, statements: () => Statements, anonymous: () => Map<string, SourceLocation>): Locator {
+/** The first IRI token, across the sources, whose text starts with `start`: comments and strings are not IRIs. */
+function firstIri(sources: readonly SourceFile[], start: string): SourceLocation | undefined {
+  for (const source of sources) {
+    const column = columns(source.text);
+    for (const token of new Lexer().tokenize(source.text) as Array<{ type: string; value: string; line: number; start?: number }>) {
+      if (token.type === 'IRI' && token.value.startsWith(start)) return { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) };
+    }
+  }
+  return undefined;
+}
+
+function makeLocator(store: Store, statements: () => Statements, anonymous: () => Map<string, SourceLocation>): Omit<Locator, 'locateIri'> {
   const definitions = () => statements().definitions;
   const locate = (term: Term, depth = 0): SourceLocation => {
     if (term.termType === 'NamedNode') return { ...definitions().get(term.value), node: term.value };

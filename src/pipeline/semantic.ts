@@ -5,7 +5,7 @@ import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
 import { AGW, shorten, XSD } from '../paths.js';
 import { serviceResourceName } from '../targets/mesh-common.js';
-import { checkPropertyDomains, checkVocabularyTerms } from './vocabulary.js';
+import { checkNamespaces, checkPropertyDomains, checkVocabularyTerms } from './vocabulary.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -84,6 +84,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkDurations(store, report);
   checkFiniteNumbers(store, report);
   checkWebSocketBackends(store, report);
+  problems.push(...checkNamespaces(model));
   return problems;
 }
 

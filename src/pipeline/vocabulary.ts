@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store, Term } from 'n3';
+import { problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR } from '../paths.js';
 import { RDF_TYPE } from './rdf.js';
+import type { LoadedModel } from './load.js';
 import type { Report } from './semantic.js';
 
 /**
@@ -105,4 +107,42 @@ export function checkPropertyDomains(store: Store, report: Report): void {
       );
     }
   }
+}
+
+/** What every spelling of the agw: namespace shares: its host and path, in any case. */
+const AGW_STEM = /ggen\.ai\/ontology\/api-gateway/i;
+
+/**
+ * A term in a namespace that is nearly agw:'s (`http://` for `https://`, `/` for `#`, no `#`,
+ * another case) is in no namespace gwgen reads: every query ignores it, so the route it was
+ * meant to protect or limit would silently be public or unlimited, and validation, which
+ * checks agw: terms only, would pass. Each such namespace is one problem, at the place it is
+ * first written (the @prefix line, as a rule), which is what to fix.
+ */
+export function checkNamespaces(model: LoadedModel): Problem[] {
+  const { store, locator } = model;
+  const terms = new Map<string, { locals: Set<string>; first: Term }>();
+  const consider = (iri: Term, subject: Term) => {
+    if (iri.termType !== 'NamedNode' || iri.value.startsWith(AGW)) return;
+    const stem = AGW_STEM.exec(iri.value);
+    if (!stem) return;
+    const rest = iri.value.slice(stem.index + stem[0].length);
+    const namespace = iri.value.slice(0, stem.index + stem[0].length + Math.max(rest.lastIndexOf('#'), rest.lastIndexOf('/')) + 1);
+    const entry = terms.get(namespace) ?? { locals: new Set<string>(), first: subject };
+    entry.locals.add(iri.value.slice(namespace.length));
+    terms.set(namespace, entry);
+  };
+  for (const quad of store.getQuads(null, null, null, null)) {
+    consider(quad.predicate, quad.subject);
+    if (quad.predicate.equals(RDF_TYPE)) consider(quad.object, quad.subject);
+  }
+  return [...terms].map(([namespace, { locals, first }]) => {
+    const names = [...locals].sort();
+    const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} …` : names.join(', ');
+    return problem('semantic', `<${namespace}> is not the agw: namespace <${AGW}>, so gwgen would ignore the ${names.length === 1 ? 'term' : `${names.length} terms`} written in it (${listed})`, {
+      rule: 'namespace',
+      hint: `declare the vocabulary's namespace exactly: @prefix agw: <${AGW}> .`,
+      location: locator.locateIri(namespace) ?? locator.locate(first),
+    });
+  });
 }
