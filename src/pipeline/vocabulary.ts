@@ -75,8 +75,12 @@ export function checkVocabularyTerms(store: Store, report: Report): void {
 /**
  * An agw: property on a node of another class than its domain's (agw:timeoutSeconds on a
  * BackendService, agw:mtlsMode on a Route) is read by no query: the setting it was meant to
- * make would silently not exist, as with a misspelt term. A node without an agw: class is left
- * to the class checks; a node of several classes may carry the properties of each.
+ * make would silently not exist, as with a misspelt term. A node of several classes may carry
+ * the properties of each. A node without an agw: class is read by no query either: one that
+ * another node points to is the reference checks' to report (they name the class it needs);
+ * one that nothing points to is, as a rule, a node split across files whose IRI is misspelt in
+ * one of them (`ex:R1 agw:hasAuthentication ex:key` for ex:r1), which would leave the route
+ * public: it is reported here, with the typed node it most likely meant.
  */
 export function checkPropertyDomains(store: Store, report: Report): void {
   const domainOf = propertyDomains();
@@ -89,6 +93,7 @@ export function checkPropertyDomains(store: Store, report: Report): void {
     }
     return classes;
   };
+  const untyped = new Map<string, { node: Term; local: string; domain: readonly string[] }>();
   for (const predicate of store.getPredicates(null, null, null)) {
     if (!predicate.value.startsWith(AGW)) continue;
     const local = predicate.value.slice(AGW.length);
@@ -96,6 +101,7 @@ export function checkPropertyDomains(store: Store, report: Report): void {
     if (!domain) continue;
     for (const subject of store.getSubjects(predicate, null, null)) {
       const classes = agwClasses(subject);
+      if (classes.length === 0 && !untyped.has(subject.id)) untyped.set(subject.id, { node: subject, local, domain });
       if (classes.length === 0 || classes.some((c) => domain.includes(c))) continue;
       const on = domain.map((c) => `agw:${c}`).join(' or ');
       report(
@@ -106,6 +112,19 @@ export function checkPropertyDomains(store: Store, report: Report): void {
         `move it to the ${on} node it is meant for, or remove it (vocabulary: ontology/api-gateway.ttl)`,
       );
     }
+  }
+  for (const { node, local, domain } of untyped.values()) {
+    if (store.getQuads(null, null, node, null).some((q) => q.predicate.value.startsWith(AGW))) continue;
+    const on = domain.map((c) => `agw:${c}`).join(' or ');
+    const meant = node.termType === 'NamedNode' ? nearest(node.value, domain.flatMap((c) => store.getSubjects(RDF_TYPE, AGW + c, null)).filter((n) => n.termType === 'NamedNode').map((n) => n.value)) : undefined;
+    const name = node.termType === 'NamedNode' ? `<${node.value}>` : 'this node';
+    report(
+      node,
+      local,
+      'untyped-node',
+      `${name} has agw:${local} but no agw: class, and nothing points to it, so gwgen would ignore it`,
+      meant !== undefined ? `did you mean <${meant}>? Otherwise state its class (\`a ${on}\`) and attach it` : `state its class (\`a ${on}\`) and attach it to the node it belongs to`,
+    );
   }
 }
 
