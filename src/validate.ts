@@ -51,7 +51,10 @@ function merge(shapes: Problem[], semantic: Problem[]): Problem[] {
   const key = (p: Problem) => `${p.location?.node}|${p.location?.property}`;
   const STRUCTURAL = /reference|route-backend|split-/;
   const structural = new Set(semantic.filter((p) => STRUCTURAL.test(p.rule ?? '')).flatMap((p) => [key(p), `${p.location?.node}|`]));
+  // A Turtle list where values belong: its own message says what SHACL's about a blank node would not.
+  const lists = new Set(semantic.filter((p) => p.rule === 'rdf-list').map(key));
   const shaclKept = shapes.filter((p) => {
+    if (lists.has(key(p))) return false;
     if (!/Class|NodeKind|Or|Xone/.test(p.rule ?? '')) return true;
     return !structural.has(key(p)) && !structural.has(`${p.location?.node}|`);
   });

@@ -55,6 +55,18 @@ describe('the CLI on invalid models', () => {
     },
   );
 
+  it('a second file whose agw: prefix is http:// is refused at that prefix, not generated without its policies', async () => {
+    const parent = tempDir();
+    const out = join(parent, 'out');
+    const r = await gwgen(['generate', 'test/fixtures/split/gateway.ttl', 'test/fixtures/split/policies-http-namespace.ttl', '-o', out]);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toContain('test/fixtures/split/policies-http-namespace.ttl:2:14');
+    expect(r.stderr).toContain('<http://ggen.ai/ontology/api-gateway#> is not the agw: namespace');
+    expect(r.stderr).toContain('(ApiKey, hasAuthentication)');
+    expect(r.stderr).not.toMatch(/\n\s+at .+\(.*:\d+:\d+\)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('a failed run leaves an existing output directory exactly as it was', async () => {
     const out = tempDir();
     const ok = await gwgen(['generate', 'examples/metered-api.ttl', '-o', out]);

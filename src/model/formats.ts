@@ -61,10 +61,23 @@ export const urlPath: FormatCheck = (v) => {
       params.add(name);
       continue;
     }
-    if (!LITERAL_SEGMENT.test(segment)) return `has an invalid segment "${segment}" (percent-encode other characters)`;
+    if (!LITERAL_SEGMENT.test(segment)) {
+      const encoded = percentEncoded(v);
+      return `has an invalid segment "${segment}": a URL path is ASCII, other characters are percent-encoded${urlPath(encoded) === undefined ? `, as in "${encoded}"` : ''}`;
+    }
   }
   return undefined;
 };
+
+/**
+ * A path with each character a literal segment may not hold written as the %XX escapes of its
+ * UTF-8 bytes ("/café" → "/caf%C3%A9"), as a browser sends it: the spelling to suggest. An
+ * escape already there is kept, and "{", "}" and "/" are left to the other checks.
+ */
+function percentEncoded(path: string): string {
+  // A lone surrogate (a "\uD800" escape) has no UTF-8 form: it is kept, and nothing is suggested.
+  return path.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&()*+,;=:@%/{}]/gu, (char) => (/^[\uD800-\uDFFF]$/.test(char) ? char : encodeURIComponent(char)));
+}
 
 /**
  * `10.0.0.0/8`, `2001:db8::/32`, an IPv6 range with an embedded IPv4 part (`::ffff:10.0.0.0/104`,

@@ -18,9 +18,11 @@ export interface Locator {
   /**
    * Where a statement of the node first gives the property (the predicate's position), when a
    * statement with the node as its subject does: `ex:r1 agw:auditSuppress "…"`, perhaps in
-   * another file than the node's definition. Undefined otherwise (inside `[ … ]`, say).
+   * another file than the node's definition, or inside the node's `[ … ]`. Undefined otherwise.
    */
   locateProperty(term: Term, predicate: string): SourceLocation | undefined;
+  /** Where an IRI starting with `start` is first written out in full (`<…>`, a @prefix line as a rule). */
+  locateIri(start: string): SourceLocation | undefined;
 }
 
 export interface LoadedModel {
@@ -174,12 +176,13 @@ export function parseSources(sources: readonly SourceFile[], options: { locate?:
     }
     return statements;
   };
-  let anonymous: Map<string, SourceLocation> | undefined;
-  const anonymousLines = (): Map<string, SourceLocation> => {
-    anonymous ??= locate ? recordAnonymousNodes(sources) : new Map();
+  let anonymous: AnonymousStatements | undefined;
+  const anonymousLines = (): AnonymousStatements => {
+    anonymous ??= locate ? recordAnonymousNodes(sources) : { nodes: new Map(), properties: new Map() };
     return anonymous;
   };
-  return { ok: true, model: { store, sources, locator: makeLocator(store, lines, anonymousLines) } };
+  const locateIri = (start: string) => (locate ? firstIri(sources, start) : undefined);
+  return { ok: true, model: { store, sources, locator: { ...makeLocator(store, lines, anonymousLines), locateIri } } };
 }
 
 /** The blank-node prefix of the index-th source: `_:x` is scoped to its file. */
@@ -204,31 +207,52 @@ function blankNodesPerParse(onAnonymous?: (label: string) => void): typeof DataF
   };
 }
 
-/**
- * Where each anonymous node (`[ … ]`, a list cell) starts: the sources are parsed again exactly
- * as parseSources did, so the nodes get the same labels, and each label is mapped to the token
- * the parser was reading when it made the node (the `[` or the list item). Done on the first
- * locate() of a blank node only: it costs a second parse.
- */
-/** n3 2.13's parse() with its documented `onToken` callback, which @types/n3 does not know yet. */
-type ParseWithTokens = (input: string, callbacks: { onToken: (token: { line: number; start?: number }) => void }) => Quad[];
+/** n3 2.13's parse() with its documented `onToken`/`onTokenEnd` callbacks, which @types/n3 does not know yet. */
+type Token = { line: number; start?: number };
+type ParseWithTokens = (input: string, callbacks: { onToken: (token: Token) => void; onTokenEnd: (token: Token) => void }) => Quad[];
 
-function recordAnonymousNodes(sources: readonly SourceFile[]): Map<string, SourceLocation> {
-  const out = new Map<string, SourceLocation>();
+/** Where anonymous nodes start, and where each of their properties is first given. */
+interface AnonymousStatements {
+  readonly nodes: Map<string, SourceLocation>;
+  /** `<label> <predicate>` → the predicate's token inside the node's `[ … ]`. */
+  readonly properties: Map<string, SourceLocation>;
+}
+
+/**
+ * Where each anonymous node (`[ … ]`, a list cell) starts, and where each of its properties is
+ * written: the sources are parsed again exactly as parseSources did, so the nodes get the same
+ * labels, and each label is mapped to the token the parser was reading when it made the node
+ * (the `[` or the list item). Done on the first locate() of a blank node only: it costs a
+ * second parse.
+ */
+function recordAnonymousNodes(sources: readonly SourceFile[]): AnonymousStatements {
+  const nodes = new Map<string, SourceLocation>();
+  const properties = new Map<string, SourceLocation>();
   let at: SourceLocation | undefined;
   const factory = blankNodesPerParse((label) => {
-    if (at) out.set(label, at);
+    if (at) nodes.set(label, at);
   });
   for (const [index, source] of sources.entries()) {
     const parser = new Parser({ baseIRI: pathToFileURL(source.path).href, format: 'text/turtle', factory, blankNodePrefix: blankPrefix(index) });
+    // The parser's current subject and predicate (n3 is pinned: these are its fields). A
+    // subject-predicate pair is current from its predicate token on, so the token after which
+    // a pair is first current is where that property is written.
+    const state = parser as unknown as { _subject?: Term | null; _predicate?: Term | null };
     const column = columns(source.text);
     (parser.parse as unknown as ParseWithTokens).call(parser, source.text, {
       onToken: (token) => {
         at = { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) };
       },
+      onTokenEnd: () => {
+        const subject = state._subject;
+        const predicate = state._predicate;
+        if (subject?.termType !== 'BlankNode' || !predicate || !at) return;
+        const key = `${subject.value} ${predicate.value}`;
+        if (!properties.has(key)) properties.set(key, at);
+      },
     });
   }
-  return out;
+  return { nodes, properties };
 }
 
 /** Line ends as N3 counts them: CRLF, LF, and a CR alone. */
@@ -388,13 +412,24 @@ function resolve(iri: string, base: string): string {
   return iriResolver._resolveIRI(iri) ?? iri;
 }
 
-function makeLocator(store: Store, statements: () => Statements, anonymous: () => Map<string, SourceLocation>): Locator {
+/** The first IRI token, across the sources, whose text starts with `start`: comments and strings are not IRIs. */
+function firstIri(sources: readonly SourceFile[], start: string): SourceLocation | undefined {
+  for (const source of sources) {
+    const column = columns(source.text);
+    for (const token of new Lexer().tokenize(source.text) as Array<{ type: string; value: string; line: number; start?: number }>) {
+      if (token.type === 'IRI' && token.value.startsWith(start)) return { file: source.path, line: token.line, column: column(token.line, token.start ?? 0) };
+    }
+  }
+  return undefined;
+}
+
+function makeLocator(store: Store, statements: () => Statements, anonymous: () => AnonymousStatements): Omit<Locator, 'locateIri'> {
   const definitions = () => statements().definitions;
   const locate = (term: Term, depth = 0): SourceLocation => {
     if (term.termType === 'NamedNode') return { ...definitions().get(term.value), node: term.value };
     if (term.termType !== 'BlankNode') return { node: term.value };
     // Where the node itself is written: `_:x` as a subject, or the `[` that opens it.
-    const own = definitions().get(term.value) ?? anonymous().get(term.value);
+    const own = definitions().get(term.value) ?? anonymous().nodes.get(term.value);
     if (depth < 8) {
       // A blank node has no name users know: describe it by the path that reaches it.
       const [parent] = store.getQuads(null, null, term, null);
@@ -409,7 +444,8 @@ function makeLocator(store: Store, statements: () => Statements, anonymous: () =
     locate: (term) => locate(term),
     locateProperty: (term, predicate) => {
       if (term.termType !== 'NamedNode' && term.termType !== 'BlankNode') return undefined;
-      const at = statements().properties.get(`${term.value} ${predicate}`);
+      const key = `${term.value} ${predicate}`;
+      const at = statements().properties.get(key) ?? (term.termType === 'BlankNode' ? anonymous().properties.get(key) : undefined);
       return at && { ...locate(term), ...at };
     },
   };

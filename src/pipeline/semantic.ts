@@ -3,9 +3,9 @@ import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
 import type { FormatCheck } from '../model/formats.js';
-import { AGW, shorten, XSD } from '../paths.js';
+import { AGW, RDF, shorten, XSD } from '../paths.js';
 import { serviceResourceName } from '../targets/mesh-common.js';
-import { checkPropertyDomains, checkVocabularyTerms } from './vocabulary.js';
+import { checkNamespaces, checkPropertyDomains, checkVocabularyTerms } from './vocabulary.js';
 import type { LoadedModel } from './load.js';
 import { agw, hasType, kebabLocalName, literalValues, objects, RDF_TYPE, subjectsOfType } from './rdf.js';
 
@@ -74,6 +74,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
 
   checkVocabularyTerms(store, report);
   checkPropertyDomains(store, report);
+  checkLists(store, report);
   checkGateway(store, report);
   checkReferences(store, report);
   checkUniqueNames(store, report);
@@ -84,6 +85,7 @@ export function checkSemantics(model: LoadedModel): Problem[] {
   checkDurations(store, report);
   checkFiniteNumbers(store, report);
   checkWebSocketBackends(store, report);
+  problems.push(...checkNamespaces(model));
   return problems;
 }
 
@@ -109,10 +111,55 @@ function checkGateway(store: Store, report: Report): void {
   }
 }
 
+const RDF_FIRST = `${RDF}first`;
+const RDF_REST = `${RDF}rest`;
+const RDF_NIL = `${RDF}nil`;
+
+/** `( … )` in Turtle: the empty list rdf:nil, or a blank node that starts a list. */
+function isList(store: Store, term: Term): boolean {
+  return (term.termType === 'NamedNode' && term.value === RDF_NIL) || (term.termType === 'BlankNode' && store.countQuads(term, RDF_FIRST, null, null) > 0);
+}
+
+/**
+ * A Turtle list, `agw:httpMethod ("GET" "POST")`, is one value: an rdf:List node, which no
+ * query reads as the values in it. Its own message says so and how to write several values;
+ * SHACL's (a blank node where a string belongs) and the reference checks' (rdf:nil is "not
+ * defined anywhere") would describe the list's encoding instead.
+ */
+function checkLists(store: Store, report: Report): void {
+  for (const quad of store.getQuads(null, null, null, null)) {
+    if (!quad.predicate.value.startsWith(AGW) || !isList(store, quad.object)) continue;
+    const local = quad.predicate.value.slice(AGW.length);
+    const items: string[] = [];
+    for (let cell: Term | undefined = quad.object; cell && cell.value !== RDF_NIL && items.length <= 3; cell = store.getObjects(cell, RDF_REST, null)[0]) {
+      const item = store.getObjects(cell, RDF_FIRST, null)[0];
+      items.push(item === undefined ? '…' : item.termType === 'Literal' ? JSON.stringify(item.value) : item.termType === 'NamedNode' ? describeIri(item.value) : '[ … ]');
+    }
+    const shown = items.length > 3 ? [...items.slice(0, 3), '…'] : items;
+    const values = shown.length > 0 ? shown.join(', ') : 'value1, value2';
+    report(
+      quad.subject,
+      local,
+      'rdf-list',
+      shown.length > 0
+        ? `agw:${local} is given the Turtle list ( ${shown.join(' ')} ): a list is one value (an rdf:List node), not the values in it, so gwgen would not read them`
+        : `agw:${local} is given the empty Turtle list (): that is one value (rdf:nil), not the absence of one`,
+      shown.length > 0 ? `separate the values with commas, without parentheses: agw:${local} ${values} .` : `remove agw:${local}, or give it values separated by commas: agw:${local} ${values} .`,
+    );
+  }
+}
+
+/** `agw:Route` for a term of a known namespace, `<https://example.org/m#a>` otherwise. */
+function describeIri(iri: string): string {
+  const short = shorten(iri);
+  return short === iri ? `<${iri}>` : short;
+}
+
 function checkReferences(store: Store, report: Report): void {
   for (const [property, classes] of Object.entries(REFERENCES)) {
     for (const quad of store.getQuads(null, agw(property), null, null)) {
       const target = quad.object;
+      if (isList(store, target)) continue;
       const expected = classes.map((c) => `agw:${c}`).join(' or ');
       if (target.termType === 'Literal') {
         report(quad.subject, property, 'reference', `agw:${property} must point to a node (${expected}), not the literal ${JSON.stringify(target.value)}`, 'write the IRI of the node without quotes, e.g. agw:hasBackendService ex:orders');
@@ -211,6 +258,9 @@ function checkRoutes(store: Store, report: Report): void {
 
     const backends = objects(store, route, 'hasBackendService');
     const splits = objects(store, route, 'hasTrafficSplit');
+    // A Turtle list of splits or backends is reported as such (checkLists); read as a split or a
+    // backend it would only add messages about a node the user never wrote.
+    if ([...backends, ...splits].some((t) => isList(store, t))) continue;
     const weighted = splits.filter((s) => objects(store, s, 'matchHeader').length === 0);
     if (backends.length === 0 && splits.length === 0) {
       report(route, 'hasBackendService', 'route-backend', 'this route has neither agw:hasBackendService nor agw:hasTrafficSplit, so requests have nowhere to go', 'add agw:hasBackendService ex:someService, or weighted agw:hasTrafficSplit nodes');

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store, Term } from 'n3';
+import { problem, type Problem } from '../errors.js';
 import { nearest } from '../nearest.js';
 import { AGW, ONTOLOGY_DIR } from '../paths.js';
 import { RDF_TYPE } from './rdf.js';
+import type { LoadedModel } from './load.js';
 import type { Report } from './semantic.js';
 
 /**
@@ -73,8 +75,12 @@ export function checkVocabularyTerms(store: Store, report: Report): void {
 /**
  * An agw: property on a node of another class than its domain's (agw:timeoutSeconds on a
  * BackendService, agw:mtlsMode on a Route) is read by no query: the setting it was meant to
- * make would silently not exist, as with a misspelt term. A node without an agw: class is left
- * to the class checks; a node of several classes may carry the properties of each.
+ * make would silently not exist, as with a misspelt term. A node of several classes may carry
+ * the properties of each. A node without an agw: class is read by no query either: one that
+ * another node points to is the reference checks' to report (they name the class it needs);
+ * one that nothing points to is, as a rule, a node split across files whose IRI is misspelt in
+ * one of them (`ex:R1 agw:hasAuthentication ex:key` for ex:r1), which would leave the route
+ * public: it is reported here, with the typed node it most likely meant.
  */
 export function checkPropertyDomains(store: Store, report: Report): void {
   const domainOf = propertyDomains();
@@ -87,6 +93,7 @@ export function checkPropertyDomains(store: Store, report: Report): void {
     }
     return classes;
   };
+  const untyped = new Map<string, { node: Term; local: string; domain: readonly string[] }>();
   for (const predicate of store.getPredicates(null, null, null)) {
     if (!predicate.value.startsWith(AGW)) continue;
     const local = predicate.value.slice(AGW.length);
@@ -94,6 +101,7 @@ export function checkPropertyDomains(store: Store, report: Report): void {
     if (!domain) continue;
     for (const subject of store.getSubjects(predicate, null, null)) {
       const classes = agwClasses(subject);
+      if (classes.length === 0 && !untyped.has(subject.id)) untyped.set(subject.id, { node: subject, local, domain });
       if (classes.length === 0 || classes.some((c) => domain.includes(c))) continue;
       const on = domain.map((c) => `agw:${c}`).join(' or ');
       report(
@@ -105,4 +113,55 @@ export function checkPropertyDomains(store: Store, report: Report): void {
       );
     }
   }
+  for (const { node, local, domain } of untyped.values()) {
+    if (store.getQuads(null, null, node, null).some((q) => q.predicate.value.startsWith(AGW))) continue;
+    const on = domain.map((c) => `agw:${c}`).join(' or ');
+    const meant = node.termType === 'NamedNode' ? nearest(node.value, domain.flatMap((c) => store.getSubjects(RDF_TYPE, AGW + c, null)).filter((n) => n.termType === 'NamedNode').map((n) => n.value)) : undefined;
+    const name = node.termType === 'NamedNode' ? `<${node.value}>` : 'this node';
+    report(
+      node,
+      local,
+      'untyped-node',
+      `${name} has agw:${local} but no agw: class, and nothing points to it, so gwgen would ignore it`,
+      meant !== undefined ? `did you mean <${meant}>? Otherwise state its class (\`a ${on}\`) and attach it` : `state its class (\`a ${on}\`) and attach it to the node it belongs to`,
+    );
+  }
+}
+
+/** What every spelling of the agw: namespace shares: its host and path, in any case. */
+const AGW_STEM = /ggen\.ai\/ontology\/api-gateway/i;
+
+/**
+ * A term in a namespace that is nearly agw:'s (`http://` for `https://`, `/` for `#`, no `#`,
+ * another case) is in no namespace gwgen reads: every query ignores it, so the route it was
+ * meant to protect or limit would silently be public or unlimited, and validation, which
+ * checks agw: terms only, would pass. Each such namespace is one problem, at the place it is
+ * first written (the @prefix line, as a rule), which is what to fix.
+ */
+export function checkNamespaces(model: LoadedModel): Problem[] {
+  const { store, locator } = model;
+  const terms = new Map<string, { locals: Set<string>; first: Term }>();
+  const consider = (iri: Term, subject: Term) => {
+    if (iri.termType !== 'NamedNode' || iri.value.startsWith(AGW)) return;
+    const stem = AGW_STEM.exec(iri.value);
+    if (!stem) return;
+    const rest = iri.value.slice(stem.index + stem[0].length);
+    const namespace = iri.value.slice(0, stem.index + stem[0].length + Math.max(rest.lastIndexOf('#'), rest.lastIndexOf('/')) + 1);
+    const entry = terms.get(namespace) ?? { locals: new Set<string>(), first: subject };
+    entry.locals.add(iri.value.slice(namespace.length));
+    terms.set(namespace, entry);
+  };
+  for (const quad of store.getQuads(null, null, null, null)) {
+    consider(quad.predicate, quad.subject);
+    if (quad.predicate.equals(RDF_TYPE)) consider(quad.object, quad.subject);
+  }
+  return [...terms].map(([namespace, { locals, first }]) => {
+    const names = [...locals].sort();
+    const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} …` : names.join(', ');
+    return problem('semantic', `<${namespace}> is not the agw: namespace <${AGW}>, so gwgen would ignore the ${names.length === 1 ? 'term' : `${names.length} terms`} written in it (${listed})`, {
+      rule: 'namespace',
+      hint: `declare the vocabulary's namespace exactly: @prefix agw: <${AGW}> .`,
+      location: locator.locateIri(namespace) ?? locator.locate(first),
+    });
+  });
 }
