@@ -1,4 +1,4 @@
-import type { Store, Term } from 'n3';
+import { DataFactory, type Store, type Term } from 'n3';
 import { problem, type Problem } from '../errors.js';
 import { durationSeconds } from '../model/duration.js';
 import * as formats from '../model/formats.js';
@@ -127,7 +127,10 @@ function isList(store: Store, term: Term): boolean {
  * defined anywhere") would describe the list's encoding instead.
  */
 function checkLists(store: Store, report: Report): void {
-  for (const quad of store.getQuads(null, null, null, null)) {
+  // From the lists to what points at them: models rarely hold any, and a pass over every quad costs.
+  const heads = [...store.getSubjects(RDF_FIRST, null, null), DataFactory.namedNode(RDF_NIL)];
+  const uses = heads.flatMap((head) => store.getQuads(null, null, head, null));
+  for (const quad of uses) {
     if (!quad.predicate.value.startsWith(AGW) || !isList(store, quad.object)) continue;
     const local = quad.predicate.value.slice(AGW.length);
     const items: string[] = [];

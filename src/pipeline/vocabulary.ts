@@ -142,19 +142,18 @@ export function checkNamespaces(model: LoadedModel): Problem[] {
   const { store, locator } = model;
   const terms = new Map<string, { locals: Set<string>; first: Term }>();
   const consider = (iri: Term, subject: Term) => {
-    if (iri.termType !== 'NamedNode' || iri.value.startsWith(AGW)) return;
-    const stem = AGW_STEM.exec(iri.value);
-    if (!stem) return;
+    const stem = AGW_STEM.exec(iri.value)!;
     const rest = iri.value.slice(stem.index + stem[0].length);
     const namespace = iri.value.slice(0, stem.index + stem[0].length + Math.max(rest.lastIndexOf('#'), rest.lastIndexOf('/')) + 1);
     const entry = terms.get(namespace) ?? { locals: new Set<string>(), first: subject };
     entry.locals.add(iri.value.slice(namespace.length));
     terms.set(namespace, entry);
   };
-  for (const quad of store.getQuads(null, null, null, null)) {
-    consider(quad.predicate, quad.subject);
-    if (quad.predicate.equals(RDF_TYPE)) consider(quad.object, quad.subject);
-  }
+  // Distinct predicates and classes only: a pass over every quad costs ~10× as much at 1,000 routes.
+  const firstSubject = (predicate: Term, object: Term | null) => store.getSubjects(predicate, object, null)[0]!;
+  const nearMiss = (iri: Term) => iri.termType === 'NamedNode' && !iri.value.startsWith(AGW) && AGW_STEM.test(iri.value);
+  for (const predicate of store.getPredicates(null, null, null)) if (nearMiss(predicate)) consider(predicate, firstSubject(predicate, null));
+  for (const type of store.getObjects(null, RDF_TYPE, null)) if (nearMiss(type)) consider(type, firstSubject(RDF_TYPE, type));
   return [...terms].map(([namespace, { locals, first }]) => {
     const names = [...locals].sort();
     const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} …` : names.join(', ');
