@@ -42,7 +42,9 @@ export async function validateShapes(model: LoadedModel): Promise<Problem[]> {
     const value = result.value?.term && original(result.value.term);
     const rule = shorten(result.constraintComponent.value).replace('http://www.w3.org/ns/shacl#', 'sh:');
     const text = result.message[0]?.value ?? `violates ${rule}`;
-    const message = value && !value.equals(focus) ? `${text} (found ${describeValue(value)})` : text;
+    // Too many values: which ones, since the second is often in another file than the first.
+    const found = rule === 'sh:MaxCountConstraintComponent' && predicate ? model.store.getObjects(focus, predicate, null).map(describeValue) : [];
+    const message = value && !value.equals(focus) ? `${text} (found ${describeValue(value)})` : found.length > 1 ? `${text} (found ${found.length}: ${found.join(', ')})` : text;
     const key = `${focus.value}|${property}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
