@@ -216,6 +216,36 @@ Date.now = () => real() + Number(readFileSync(${JSON.stringify(offset)}, 'utf8')
       expect(execFileSync('redis-cli', ['-p', String(port), 'EXISTS', 'gw:limits-edges:rl:shared:*'], { encoding: 'utf8', timeout: 5000 }).trim()).toBe('1');
     });
 
+    it('after the pause, tries a Redis that still hangs with one request, the others counted locally meanwhile', async () => {
+      const port = await freePort();
+      const redis = await startRedis(port);
+      redisProcs.push(redis);
+      const g = await startGateway(dir, { GW_UPSTREAM_APP: app.url, REDIS_URL: `redis://127.0.0.1:${port}` });
+      started.push(g);
+      // Scripts Redis has run (EVALSHA, or EVAL after NOSCRIPT): a stopped Redis runs the commands
+      // sent to it meanwhile once it goes on, so the count tells how many requests tried it.
+      const scripts = () =>
+        [...execFileSync('redis-cli', ['-p', String(port), 'INFO', 'commandstats'], { encoding: 'utf8', timeout: 5000 }).matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      expect((await status(g, '/shared')).status).toBe(200);
+      const before = scripts();
+      redis.kill('SIGSTOP');
+      // One request waits out the command's timeout; the gateway then counts locally for 5 s.
+      expect((await status(g, '/shared')).status).toBe(200);
+      await sleep(5500);
+      // Redis still hangs: of ten requests at once, one tries it, the others do not wait for it.
+      const answers = await Promise.all(Array.from({ length: 10 }, () => status(g, '/shared')));
+      expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+      redis.kill('SIGCONT');
+      let ran = 0;
+      for (let i = 0; i < 100; i++) {
+        await sleep(100);
+        const now = scripts() - before;
+        if (now === ran && now > 0 && i > 10) break;
+        ran = now;
+      }
+      expect(ran).toBe(2);
+    });
+
     it("counts a monthly quota in Redis's month: two replicas whose clocks disagree about the month share one quota and one Reset", async () => {
       const port = await freePort();
       redisProcs.push(await startRedis(port));

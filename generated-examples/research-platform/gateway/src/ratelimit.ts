@@ -362,10 +362,13 @@ export class RateLimiter {
   /**
    * A Redis that is connected but does not answer (stopped, overloaded) fails each command only
    * after its 250 ms timeout: after a failed command the limiter counts locally for a while and
-   * then tries Redis again, instead of adding the timeout to every request.
+   * then tries Redis again, instead of adding the timeout to every request. It tries with one
+   * request (`probing`), the others counted locally until that one is answered: else every
+   * request of the next 250 ms would wait out the timeout again while Redis still hangs.
    */
   private pausedUntil = 0;
   private paused = false;
+  private probing = false;
   private closing = false;
   /** Resolves once Redis first connected or failed (or at once without Redis). */
   private readonly firstState: Promise<void>;
@@ -445,17 +448,20 @@ export class RateLimiter {
     clearTimeout(timer);
   }
 
-  /** Whether a "redis" limiter is being counted in Redis right now. */
-  get redisReady(): boolean {
-    return (
-      this.redis !== undefined &&
-      this.up === true &&
-      this.redis.status === 'ready' &&
-      (!this.paused || monotonicMs() >= this.pausedUntil)
-    );
+  /**
+   * Whether this request of a "redis" limiter is counted in Redis. After a failed command, once
+   * the pause is over, one request is (the probe), the others not until it has been answered.
+   */
+  private useRedis(): boolean {
+    if (this.redis === undefined || this.up !== true || this.redis.status !== 'ready') return false;
+    if (!this.paused) return true;
+    if (this.probing || monotonicMs() < this.pausedUntil) return false;
+    this.probing = true;
+    return true;
   }
 
   private commandFailed(err: unknown): void {
+    this.probing = false;
     this.pausedUntil = monotonicMs() + REDIS_PAUSE_MS;
     if (this.paused) return;
     this.paused = true;
@@ -466,6 +472,7 @@ export class RateLimiter {
   }
 
   private commandAnswered(): void {
+    this.probing = false;
     if (!this.paused) return;
     this.paused = false;
     this.events.redis(true, 'answering again');
@@ -473,7 +480,7 @@ export class RateLimiter {
 
   /** Synchronous when counted locally; a promise when counted in Redis. */
   take(key: string, windows: readonly WindowLimit[], cost: number, shared: boolean): Verdict | Promise<Verdict> {
-    if (!shared || !this.redisReady) return this.local.take(key, windows, cost);
+    if (!shared || !this.useRedis()) return this.local.take(key, windows, cost);
     const args: (string | number)[] = [cost, windows.length];
     for (const w of windows) args.push(w.limit / (w.seconds * 1000), w.capacity);
     return this.redis!.gwTake(this.prefix + key, ...args).then(
@@ -497,7 +504,7 @@ export class RateLimiter {
   }
 
   takeQuota(key: string, quota: number, cost: number, shared: boolean): QuotaVerdict | Promise<QuotaVerdict> {
-    if (!shared || !this.redisReady) return this.localQuotas.take(key, quota, cost);
+    if (!shared || !this.useRedis()) return this.localQuotas.take(key, quota, cost);
     return this.redis!.gwQuota(`${this.prefix}quota:${key}:`, quota * QUOTA_UNITS, quotaUnits(cost)).then(
       ([ok, used, reset]) => {
         this.commandAnswered();
