@@ -223,6 +223,20 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     expect(await status(await token('RS256', rsaStranger.privateKey, {}, { kid: 'thumb-3' }))).toBe(401);
   });
 
+  it('follows no redirect of a JWKS URL, and says where it leads', async () => {
+    const key = await jose.generateKeyPair('ES256', { extractable: true });
+    jwks.keys = [{ ...(await jose.exportJWK(key.publicKey)), kid: 'r1', alg: 'ES256', use: 'sig' }];
+    jwks.behaviour = 'redirect';
+    try {
+      const gw = await start();
+      const a = await send(gw.url, '/jwks', { headers: bearer(await token('ES256', key.privateKey, {}, { kid: 'r1' })) });
+      expect(a.status).toBe(401);
+      expect(gw.stderr()).toContain('HTTP 302, a redirect to https://keys.example/jwks.json, which the gateway does not follow: name that URL in agw:jwksUri');
+    } finally {
+      jwks.behaviour = 'ok';
+    }
+  });
+
   it('verifies new tokens with the keys at hand while a JWKS that has grown old hangs, and waits for that fetch for a key id it does not hold', async () => {
     const old = await jose.generateKeyPair('ES256', { extractable: true });
     const next = await jose.generateKeyPair('ES256', { extractable: true });

@@ -344,12 +344,13 @@ export function rawExchange(url: string, text: string, ms = 3000): Promise<RawAn
 /** A JWKS server on 127.0.0.1 that answers at once, cuts every connection (`down`) or never answers (`hang`), and counts its fetches. */
 export class JwksServer {
   keys: object[] = [];
-  behaviour: 'ok' | 'down' | 'hang' = 'ok';
+  behaviour: 'ok' | 'down' | 'hang' | 'redirect' = 'ok';
   fetches = 0;
   private readonly server: Server = createServer((req, res) => {
     this.fetches++;
     if (this.behaviour === 'down') return void req.socket.destroy();
     if (this.behaviour === 'hang') return;
+    if (this.behaviour === 'redirect') return void res.writeHead(302, { location: 'https://keys.example/jwks.json' }).end();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ keys: this.keys }));
   });

@@ -137,7 +137,13 @@ export class RemoteKeys {
     });
     if (res.status !== 200) {
       await res.body?.cancel();
-      throw new Error(`HTTP ${res.status}`);
+      // Not followed, as Envoy's JWKS fetch follows none: the keys are trusted for the URL the model names.
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+      throw new Error(
+        location !== null
+          ? `HTTP ${res.status}, a redirect to ${location}, which the gateway does not follow: name that URL in agw:jwksUri`
+          : `HTTP ${res.status}`,
+      );
     }
     const jwks = (await res.json()) as JSONWebKeySet;
     if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) throw new Error('not a JWK set');
