@@ -137,6 +137,40 @@ describe('gwgen watch', () => {
     expect(readdirSync(join(out, '.gwgen'))).toEqual(['manifest.json']);
   });
 
+  it('started without models, follows edits of gwgen.json: other models and targets, a broken gwgen.json reported until fixed', async () => {
+    const dir = tempDir();
+    splitStarter(dir);
+    const config = join(dir, 'gwgen.json');
+    writeFileSync(config, JSON.stringify({ models: ['a.ttl', 'b.ttl'], out: 'out', targets: ['kong'] }));
+    const out = join(dir, 'out');
+    const w = startWatch([], dir);
+    try {
+      expect(await w.report(1, 'the first run')).toMatch(/^generated into out: \d+ created/);
+      expect(existsSync(join(out, 'k8s'))).toBe(false);
+      // Another target: generated without a restart.
+      replaceByRename(config, JSON.stringify({ models: ['a.ttl', 'b.ttl'], out: 'out', targets: ['kong', 'k8s'] }));
+      await w.until('the k8s target', () => existsSync(join(out, 'k8s/kustomization.yaml')));
+      expect(w.stderr()).toContain('gwgen.json changed: reading it again');
+      // Broken: said, with its location, and nothing written; fixed: watched again.
+      let n = await w.settled();
+      const kept = snapshotDir(out);
+      writeFileSync(config, '{ "models": [');
+      await w.until('the refusal', () => w.stderr().includes(`not watching until gwgen.json changes again`));
+      expect(w.stderr()).toMatch(/gwgen\.json:1:\d+: error: gwgen\.json is not valid JSON/);
+      expect(snapshotDir(out)).toEqual(kept);
+      writeFileSync(config, JSON.stringify({ models: ['a.ttl', 'b.ttl'], out: 'out', targets: ['kong', 'k8s'] }));
+      await w.until('watching again', () => w.reports().length > n);
+      // The models of the new gwgen.json are the ones watched.
+      n = await w.settled();
+      writeFileSync(join(dir, 'b.ttl'), readFileSync(join(dir, 'b.ttl'), 'utf8').replace('agw:port 8080', 'agw:port 8091'));
+      await w.until('the model edit', () => kongOf(out).includes('port: 8091'));
+    } finally {
+      w.child.kill('SIGTERM');
+    }
+    const result = await w.child;
+    expect(result.exitCode, w.stderr()).toBe(0);
+  });
+
   it('runs rapid saves one after another, never at once, and the last save wins', async () => {
     const dir = tempDir();
     const { b } = splitStarter(dir);
