@@ -150,7 +150,7 @@ describe('durations and counts past what a target holds', () => {
     expect(bucket).toContain('"tokens_per_fill":4294967295');
     for (const feature of ['agw:burstSize', 'agw:requestsPerSecond']) expect(istioNotes).toContain(`## ${feature} (above Envoy's maximum)`);
     // Kubernetes: int32 probe fields and replica counts.
-    const backend = docs('k8s/backends/svc.yaml');
+    const backend = docs('k8s/backend-svc.yaml');
     const probe = backend.find((d: { kind: string }) => d.kind === 'Deployment').spec.template.spec.containers[0].readinessProbe;
     expect(probe).toMatchObject({ periodSeconds: 2147483647, successThreshold: 2147483647, failureThreshold: 2147483647 });
     expect(backend.find((d: { kind: string }) => d.kind === 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 2147483647, maxReplicas: 2147483647 });
