@@ -12,6 +12,7 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2';
+import { cancelledUnconnected, NotConnected } from './proxy.js';
 
 /** The callbacks of undici's dispatch API that the gateway's tries implement. */
 export interface DispatchHandler {
@@ -50,11 +51,6 @@ const CONNECTION_SPECIFIC = new Set([
  */
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** A failure the balancer, the breaker and the retries read as a connection that could not be made. */
-function connectTimeout(message: string): Error {
-  return Object.assign(new Error(message), { code: 'UND_ERR_CONNECT_TIMEOUT' });
-}
-
 export class Http2Upstream {
   private session: ClientHttp2Session | undefined;
   /** Why the current session failed (a refused connection), for the streams it takes down. */
@@ -82,7 +78,7 @@ export class Http2Upstream {
     // After GOAWAY the open streams finish on the old session; new ones go to a new session.
     session.once('goaway', forget);
     session.once('close', forget);
-    const timer = setTimeout(() => session.destroy(connectTimeout('connect timeout')), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(() => session.destroy(new NotConnected('connect timeout')), CONNECT_TIMEOUT_MS);
     timer.unref();
     session.once('connect', () => clearTimeout(timer));
     session.once('close', () => clearTimeout(timer));
@@ -121,9 +117,8 @@ export class Http2Upstream {
       if (finished) return;
       // A per-try timeout while the session still connects: the service never saw the call, so
       // it is a connect failure, as for HTTP/1.1 (see Try.cancel in proxy.ts).
-      const unsent = session.connecting && (err as { kind?: string }).kind === 'timeout';
       stream.close(constants.NGHTTP2_CANCEL);
-      fail(unsent ? connectTimeout(`no connection within the ${err.message}`) : err);
+      fail(session.connecting ? cancelledUnconnected(err) : err);
     });
     let trailers: Record<string, string | string[] | undefined> = {};
     stream.on('response', (headers: IncomingHttpHeaders) => {

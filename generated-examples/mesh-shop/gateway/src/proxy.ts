@@ -229,11 +229,17 @@ export class ClientGone extends Error {
   readonly kind = 'client-gone';
 }
 /**
- * A per-try timeout that struck before undici had a connection for the try: the backend never saw
- * it, as after undici's own connect timeout, so it is a connect failure (retried for any method).
+ * A try that never had a connection (a per-try timeout that struck before undici or the HTTP/2
+ * session had one, or the HTTP/2 session's own connect timeout): the backend never saw it, as
+ * after undici's connect timeout, so it is a connect failure (retried for any method).
  */
-class NotConnected extends Error {
+export class NotConnected extends Error {
   readonly code = 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** Why a try cancelled before it had a connection failed: a timeout then is a NotConnected. */
+export function cancelledUnconnected(err: Error): Error {
+  return err instanceof GatewayTimeout ? new NotConnected(`no connection within the ${err.message}`) : err;
 }
 
 export function classify(err: unknown): FailureKind {
@@ -306,7 +312,7 @@ export class Try {
     // one (an instance that drops SYNs, a pool with every connection busy) would hear of this
     // only at undici's 5 s connect timeout, so a per-try timeout would not move on to another
     // instance. Its owner hears of it now; undici's own verdict, when it comes, is ignored.
-    this.onError(err instanceof GatewayTimeout ? new NotConnected(`no connection within the ${err.message}`) : err);
+    this.onError(cancelledUnconnected(err));
   }
 
   onConnect(abort: (err: Error) => void): void {
