@@ -618,22 +618,26 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
           },
         }
       : breaker
-        ? // Passive checks never bring a target back (Kong's healthchecks docs): without an active
-          // probe, failureThreshold failures would eject it until Kong restarts, a breaker that
-          // never closes. A probe of the ejected targets every agw:timeoutSeconds brings them back,
-          // the closest Kong has to the half-open timer: a GET / that any answer but a 5xx passes,
-          // as a trial request closes the gateway's breaker. It is an HTTP probe, not a TCP connect:
-          // Kong runs "tcp" probes only in its stream subsystem and turns them off for http
-          // upstreams (kong/runloop/balancer/healthcheckers.lua create_healthchecker). Healthy
-          // targets are not probed (interval 0) and the probe never ejects one (failure counts 0).
-          (() => {
-            const interval = breakerInterval(route, breaker, notes);
-            return { active: { type, path: '/', healthyInterval: 0, unhealthyInterval: interval, successes: 1, failures: 0, timeout: Math.min(interval, 5), ...BREAKER_STATUSES } };
-          })()
+        ? { active: breakerProbe(route, breaker, type, notes) }
         : {}),
     ...(breaker ? { passive: { type, failures: counter(breaker.failureThreshold, `route ${route.name}`, 'agw:failureThreshold', notes), ...BREAKER_STATUSES } } : {}),
     tags: upstreamTags,
   };
+}
+
+/**
+ * The active probe of a circuit breaker's upstream. Passive checks never bring a target back
+ * (Kong's healthchecks docs): without an active probe, failureThreshold failures would eject it
+ * until Kong restarts, a breaker that never closes. A probe of the ejected targets every
+ * agw:timeoutSeconds brings them back, the closest Kong has to the half-open timer: a GET / that
+ * any answer but a 5xx passes, as a trial request closes the gateway's breaker. It is an HTTP
+ * probe, not a TCP connect: Kong runs "tcp" probes only in its stream subsystem and turns them
+ * off for http upstreams (kong/runloop/balancer/healthcheckers.lua create_healthchecker). Healthy
+ * targets are not probed (interval 0) and the probe never ejects one (failure counts 0).
+ */
+function breakerProbe(route: M.Route, breaker: M.CircuitBreaker, type: string, notes: Limitation[]): NonNullable<KongUpstream['active']> {
+  const interval = breakerInterval(route, breaker, notes);
+  return { type, path: '/', healthyInterval: 0, unhealthyInterval: interval, successes: 1, failures: 0, timeout: Math.min(interval, 5), ...BREAKER_STATUSES };
 }
 
 function hashesParams(route: M.Route, service: M.BackendService): boolean {
