@@ -11,7 +11,9 @@ import { POLL_INTERVAL_MS, watch, type Watcher } from '../../watch.js';
 import { interruptedEarly, noteEarlyInterrupt, whenInterrupted } from '../interrupt.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
-import { addTargets, onePack, runInput } from './run-input.js';
+import { addTargets, onePack, runInput, type RunFlags } from './run-input.js';
+
+type WatchFlags = RunFlags & { readonly force?: boolean };
 
 export function registerWatch(program: Command, run: Run): void {
   program
@@ -30,7 +32,7 @@ Examples:
 
 An invalid model is reported and watching goes on; the output directory keeps the last good output.`,
     )
-    .action((modelArgs: string[], flags: { out?: string; targets?: string; force?: boolean; pack?: string }) =>
+    .action((modelArgs: string[], flags: WatchFlags) =>
       run(async () => {
         noteEarlyInterrupt();
         // Without model arguments the models, output folder and targets are gwgen.json's: an edit
@@ -40,8 +42,11 @@ An invalid model is reported and watching goes on; the output directory keeps th
         let current: Watcher | undefined;
         let wake = () => {};
         for (let first = true; ; first = false) {
-          const started = await startWatching(modelArgs, flags, first);
-          if ('exit' in started && (first || config === undefined)) return started.exit;
+          const started = await startWatching(modelArgs, flags);
+          if ('exit' in started) {
+            if (first || config === undefined) return started.exit;
+            out.info(`not watching until ${CONFIG_FILE} changes again`);
+          }
           if (first) whenInterrupted(() => ((stopping = true), void current?.stop(), wake()));
           current = 'watcher' in started ? started.watcher : undefined;
           if (stopping) {
@@ -69,26 +74,21 @@ An invalid model is reported and watching goes on; the output directory keeps th
 }
 
 /**
- * Resolves the run's input and starts the watcher on it. `first`: the start of watch, where a
- * missing model file is a usage error; later (gwgen.json edited) it is reported and watch waits
- * for the next edit of gwgen.json.
+ * Resolves the run's input and starts the watcher on it, or prints why it cannot (a usage
+ * problem, a missing model file) and returns the exit code: at the start of watch that ends it;
+ * after an edit of gwgen.json, watch waits for the next one.
  */
 async function startWatching(
   modelArgs: readonly string[],
-  flags: { out?: string; targets?: string; force?: boolean; pack?: string },
-  first: boolean,
+  flags: WatchFlags,
 ): Promise<{ watcher: Watcher } | { exit: number }> {
   const resolved = await runInput(modelArgs, flags, 'watch');
-  if ('exit' in resolved) {
-    if (!first) out.info(`not watching until ${CONFIG_FILE} changes again`);
-    return resolved;
-  }
+  if ('exit' in resolved) return resolved;
   const { input, outDir } = resolved;
   // A model file that is not there at the start is a usage error (exit 2), not something to wait for.
   const missing = (await readSources(input.models)).problems.filter((p) => p.code === 'file-not-found');
   if (missing.length > 0) {
     out.problems(missing);
-    if (!first) out.info(`not watching until ${CONFIG_FILE} changes again`);
     return { exit: exitCodeFor(missing) };
   }
   // Stopped before the first run: nothing was written, and nothing is.
