@@ -177,7 +177,11 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     expect(a.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
-  it('verifies a token without a key id against each key of its algorithm in the JWKS (two during a rotation), as Envoy does', async () => {
+  /**
+   * A JWKS with two RS256 keys without `kid` (a rotation, or an issuer that names no key) and an
+   * ES256 key named e1, and a gateway verifying against it; `status` sends a token to /jwks.
+   */
+  const twoUnnamedKeys = async () => {
     const one = await jose.generateKeyPair('RS256', { extractable: true });
     const two = await jose.generateKeyPair('RS256', { extractable: true });
     const ec = await jose.generateKeyPair('ES256', { extractable: true });
@@ -188,6 +192,11 @@ describe('generated gateway: authentication and CORS as browsers and token issue
     ];
     const gw = await start();
     const status = async (t: string) => (await send(gw.url, '/jwks', { headers: bearer(t) })).status;
+    return { one, two, ec, gw, status };
+  };
+
+  it('verifies a token without a key id against each key of its algorithm in the JWKS (two during a rotation), as Envoy does', async () => {
+    const { one, two, ec, gw, status } = await twoUnnamedKeys();
     expect(await status(await token('RS256', one.privateKey))).toBe(200);
     expect(await status(await token('RS256', two.privateKey))).toBe(200);
     expect(await status(await token('ES256', ec.privateKey, {}, { kid: 'e1' }))).toBe(200);
@@ -201,16 +210,7 @@ describe('generated gateway: authentication and CORS as browsers and token issue
   });
 
   it('verifies a token that names a key id with the JWKS keys that name none, as Envoy does; a key id the JWKS names still picks that key alone', async () => {
-    const one = await jose.generateKeyPair('RS256', { extractable: true });
-    const two = await jose.generateKeyPair('RS256', { extractable: true });
-    const ec = await jose.generateKeyPair('ES256', { extractable: true });
-    jwks.keys = [
-      { ...(await jose.exportJWK(one.publicKey)), alg: 'RS256', use: 'sig' },
-      { ...(await jose.exportJWK(two.publicKey)), alg: 'RS256', use: 'sig' },
-      { ...(await jose.exportJWK(ec.publicKey)), kid: 'e1', alg: 'ES256', use: 'sig' },
-    ];
-    const gw = await start();
-    const status = async (t: string) => (await send(gw.url, '/jwks', { headers: bearer(t) })).status;
+    const { one, two, ec, status } = await twoUnnamedKeys();
     // The issuer names its keys in its tokens (a thumbprint, say), its JWKS does not.
     expect(await status(await token('RS256', one.privateKey, {}, { kid: 'thumb-1' }))).toBe(200);
     expect(await status(await token('RS256', two.privateKey, {}, { kid: 'thumb-2' }))).toBe(200);
