@@ -10,7 +10,7 @@ function walk(dir: string): string[] {
 const files = walk(TEMPLATES).filter((f) => f.endsWith('.hbs'));
 
 /** Helpers that escape (or produce no model text); anything else printed bare would be unescaped. */
-const SAFE = /^(yaml|yamlBlock|yamlList|deckEnv|json|jsonPretty|ts|md|kebabCase|snakeCase|constantCase|camelCase|pascalCase)\s/;
+const SAFE = /^(yaml|yamlBlock|yamlList|yamlEntries|deckEnv|json|jsonPretty|ts|md|kebabCase|snakeCase|constantCase|camelCase|pascalCase)\s/;
 
 describe('templates escape every value', () => {
   it.each(files.map((f) => relative(TEMPLATES, f)))('%s has no bare {{value}}', (name) => {

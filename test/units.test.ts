@@ -18,6 +18,8 @@ import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 import { keepQueryWorker } from '../dist/sparql/worker-client.js';
 import { toTable } from '../dist/sparql/results.js';
 import { queryShape } from '../dist/sparql/scan.js';
+import { yamlEntries } from '../dist/pipeline/helpers.js';
+import { parse as parseYaml } from 'yaml';
 
 type Case = [string, boolean];
 
@@ -335,5 +337,31 @@ describe('the SPARQL scanner: a query\'s form and SELECT list', () => {
     ['# only a comment', undefined, undefined],
   ])('%j', (text, form, projection) => {
     expect(queryShape(text)).toEqual({ ...(form ? { form } : {}), ...(projection ? { projection } : {}) });
+  });
+});
+
+describe('yamlEntries: a block mapping of config entries', () => {
+  const hostile = 'a: b\n- c # d ${{ x }} "\'\u2028';
+  const entries = [
+    { key: 'origins', list: ['https://app.example.com', hostile] },
+    { key: hostile, value: hostile },
+    { key: 'n', value: 3 },
+    { key: 'on', value: true },
+    { key: 'add', object: [{ key: 'headers', list: [`Allow:${'GET, '.repeat(40)}POST`, 'x'] }, { key: 'deep', object: [{ key: 'k', value: 'yes' }] }] },
+    { key: 'empty', list: [] },
+  ];
+  const expected = { origins: ['https://app.example.com', hostile], [hostile]: hostile, n: 3, on: true, add: { headers: [`Allow:${'GET, '.repeat(40)}POST`, 'x'], deep: { k: 'yes' } }, empty: [] };
+
+  it.each([
+    [0, 0],
+    [10, 6],
+  ])('reads back as the same data at column %i inside a partial at column %i', (at, base) => {
+    // As a partial at column `base` writes it: Handlebars indents every line but the first by `base`.
+    const text = yamlEntries(entries, at, base).split('\n').map((line, i) => (i === 0 ? ' '.repeat(at) : ' '.repeat(base)) + line).join('\n');
+    for (const version of ['1.1', '1.2'] as const) expect(parseYaml(`${text}\n`, { version })).toEqual(expected);
+  });
+
+  it('refuses an entry without a value', () => {
+    expect(() => yamlEntries([{ key: 'k' }], 0)).toThrow(/"k" has no value/);
   });
 });

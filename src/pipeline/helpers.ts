@@ -114,6 +114,41 @@ export function yamlFlowEntry(key: unknown, list: unknown, at: number, base = 0)
   return `${k}:\n${pad(at + 2)}[\n${items.map((i) => `${pad(at + 4)}${i},`).join('\n')}\n${pad(at + 2)}]`;
 }
 
+/** A YAML mapping entry as yamlEntries writes it: a scalar, a flow list, or a nested mapping. */
+export interface YamlEntry {
+  readonly key: string;
+  readonly value?: string | number | boolean;
+  readonly list?: readonly (string | number)[];
+  readonly object?: readonly YamlEntry[];
+}
+
+/**
+ * A block mapping from a list of entries, one `key: value` per line, nested mappings indented
+ * by 2 and lists laid out by yamlFlowEntry: `at` is the column of the first key, `base` the
+ * column the enclosing partial starts at (see yamlFlowEntry). Plugin configs are data of any
+ * shape, and walking them in a recursive partial cost ~0.15 s of Kong's render at 1,000 routes.
+ */
+export function yamlEntries(entries: unknown, at: number, base = 0): string {
+  const lines: string[] = [];
+  const pad = (column: number) => ' '.repeat(Math.max(0, column - base));
+  const walk = (list: readonly YamlEntry[], column: number) => {
+    for (const entry of list) {
+      const indent = lines.length === 0 ? '' : pad(column);
+      if (entry.object !== undefined && entry.object.length > 0) {
+        lines.push(`${indent}${yamlScalar(entry.key)}:`);
+        walk(entry.object, column + 2);
+      } else if (Array.isArray(entry.list)) {
+        lines.push(`${indent}${yamlFlowEntry(entry.key, entry.list, column, base)}`);
+      } else {
+        if (entry.value === undefined) throw new Error(`the entry ${JSON.stringify(entry.key)} has no value, list or object`);
+        lines.push(`${indent}${yamlScalar(entry.key)}: ${yamlScalar(entry.value)}`);
+      }
+    }
+  };
+  walk(Array.isArray(entries) ? (entries as YamlEntry[]) : [], at);
+  return lines.join('\n');
+}
+
 /**
  * Multi-line text as a YAML literal block scalar (`|-`, or `|` when the text ends in one
  * newline), each line indented by `indent` spaces: a block scalar has no escapes, so any text
@@ -202,6 +237,8 @@ export const HELPERS: Record<string, HelperDelegate> = {
     if (hash.key !== undefined) return yamlFlowEntry(hash.key, list, Number(hash.at ?? 0), Number(hash.base ?? 0));
     return `[${(Array.isArray(list) ? list : []).map(yamlFlowScalar).join(', ')}]`;
   },
+  /** `{{yamlEntries config at=4 base=2}}`: a block mapping of entries (see yamlEntries). */
+  yamlEntries: (entries: unknown, options?: { hash?: { at?: unknown; base?: unknown } }) => yamlEntries(entries, Number(options?.hash?.at ?? 0), Number(options?.hash?.base ?? 0)),
   /** Sum of numbers: `(add at 2)`, columns of nested partials. */
   add: (...list: unknown[]) => args(list).reduce<number>((sum, n) => sum + Number(n), 0),
   json: (value: unknown) => jsonLiteral(value),

@@ -140,7 +140,7 @@ export async function isBuiltinTemplate(template: string): Promise<boolean> {
 }
 
 /** The helpers that write one value into the output (`{{yaml name}}`, `{{md title}}`, `{{kebabCase name}}`). */
-const WRITERS = ['yaml', 'yamlBlock', 'deckEnv', 'json', 'jsonPretty', 'ts', 'md', ...Object.keys(caseHelpers)];
+const WRITERS = ['yaml', 'yamlBlock', 'yamlEntries', 'deckEnv', 'json', 'jsonPretty', 'ts', 'md', ...Object.keys(caseHelpers)];
 
 /**
  * gwgen's helpers, the writers and `each` among them strict: Handlebars' strict mode fails on a
