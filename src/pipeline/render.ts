@@ -42,7 +42,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
   const read = async (path: string): Promise<{ source: string; builtin: boolean; dir: string }> => {
     for (const dir of dirs) {
       try {
-        return { source: await readFile(join(dir, path), 'utf8'), builtin: dir === TEMPLATES_DIR, dir };
+        return { source: templateText(await readFile(join(dir, path), 'utf8')), builtin: dir === TEMPLATES_DIR, dir };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -203,6 +203,17 @@ function renderFailure(err: unknown, template: string, compiled: { builtin: bool
 }
 
 const COMPILE_OPTIONS = { strict: true, noEscape: true, preventIndent: false } as const;
+
+/**
+ * A template's text as it is rendered: LF line ends and no byte order mark. A template saved on
+ * Windows (or checked out with git's core.autocrlf) would otherwise put CRLF and a BOM into its
+ * YAML and Markdown (prettier only normalizes code), so the output would depend on the checkout,
+ * and the next run, which compares files with LF line ends, took gwgen's own file for a hand edit.
+ */
+export function templateText(source: string): string {
+  const bare = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  return bare.includes('\r\n') ? bare.replace(/\r\n/g, '\n') : bare;
+}
 
 /** Handlebars' precompiled form of a template: the source of a JavaScript object. */
 export function precompileTemplate(source: string): string {

@@ -1,0 +1,59 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
+
+const MODEL = join(ROOT, 'examples/metered-api.ttl');
+
+function makePack(dir: string, templates: Record<string, string>, name = 'acme-pack') {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'pack.toml'), `[pack]\nname = "${name}"\nversion = "1.0.0"\ndescription = "ACME extras"\n`);
+  for (const [path, text] of Object.entries(templates)) {
+    mkdirSync(join(dir, 'templates', path, '..'), { recursive: true });
+    writeFileSync(join(dir, 'templates', path), text);
+  }
+  return dir;
+}
+
+/** A template as a Windows editor saves it (or git's core.autocrlf checks it out): CRLF line ends and a byte order mark. */
+const windows = (text: string) => `\uFEFF${text.replace(/\n/g, '\r\n')}`;
+
+const TEMPLATES: Record<string, string> = {
+  'k8s/extra/hpa.yaml.hbs': 'apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {{gateway}}\n',
+  'kong/NOTES.md.hbs': '# ACME notes for {{md gateway}}\n\nSee the runbook.\n',
+  'gateway/src/ext/audit.ts.hbs': "// ACME audit for {{name}}\nexport function audit(): string {\n  // gwgen:user-code-begin body\n  return 'default';\n  // gwgen:user-code-end body\n}\n",
+};
+
+describe('generate --pack with templates saved with CRLF line ends and a byte order mark', () => {
+  it('writes what the same templates with LF give, and a second run finds its own files unchanged (it took them for hand edits)', async () => {
+    const project = tempDir();
+    const lfPack = makePack(join(tempDir(), 'lf'), TEMPLATES, 'lf-pack');
+    const crlfPack = makePack(join(tempDir(), 'crlf'), Object.fromEntries(Object.entries(TEMPLATES).map(([path, text]) => [path, windows(text)])), 'crlf-pack');
+    expect((await gwgen(['pack', 'install', lfPack], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['pack', 'install', crlfPack], { cwd: project })).exitCode).toBe(0);
+    const args = ['generate', MODEL, '-t', 'kong,k8s,gateway'];
+    expect((await gwgen([...args, '-o', 'lf', '--pack', 'lf-pack'], { cwd: project })).exitCode).toBe(0);
+    const first = await gwgen([...args, '-o', 'crlf', '--pack', 'crlf-pack'], { cwd: project });
+    expect(first.exitCode).toBe(0);
+    const lf = snapshotDir(join(project, 'lf'));
+    const crlf = snapshotDir(join(project, 'crlf'));
+    delete lf['.gwgen/manifest.json'];
+    const manifest = JSON.parse(crlf['.gwgen/manifest.json']!) as { pack: { name: string } };
+    delete crlf['.gwgen/manifest.json'];
+    expect(manifest.pack.name).toBe('crlf-pack');
+    expect(crlf['k8s/extra/hpa.yaml']).toBe('apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: metered-gateway\n');
+    expect(crlf).toEqual(lf);
+
+    const again = await gwgen([...args, '-o', 'crlf', '--pack', 'crlf-pack'], { cwd: project });
+    expect(again.stderr).not.toContain('edited by hand');
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toMatch(/0 created, 0 updated, 0 deleted/);
+    expect((await gwgen([...args, '-o', 'crlf', '--pack', 'crlf-pack', '--check'], { cwd: project })).exitCode).toBe(0);
+
+    // The user's code in the pack's region is carried over, as with any template.
+    const audit = join(project, 'crlf/gateway/src/ext/audit.ts');
+    writeFileSync(audit, readFileSync(audit, 'utf8').replace("return 'default';", "return 'mine';"));
+    expect((await gwgen([...args, '-o', 'crlf', '--pack', 'crlf-pack'], { cwd: project })).exitCode).toBe(0);
+    expect(readFileSync(audit, 'utf8')).toContain("return 'mine';");
+  });
+});
