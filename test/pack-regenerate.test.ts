@@ -57,3 +57,32 @@ describe('generate --pack with templates saved with CRLF line ends and a byte or
     expect(readFileSync(audit, 'utf8')).toContain("return 'mine';");
   });
 });
+
+describe("the hint on a fault in a pack's template", () => {
+  it('leads to a fix that generate takes: the pack\'s source, installed again by the command it names (an edit of the installed copy is refused)', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'), { 'kong/NOTES.md.hbs': '# ACME notes for {{gatway}}\n' });
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const args = ['generate', MODEL, '-o', 'out', '-t', 'kong', '--pack', 'acme-pack'];
+    const failed = await gwgen(args, { cwd: project });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain('"gatway" not defined');
+    expect(failed.stderr).not.toContain('fix it there');
+
+    // Fixing the installed copy, which the error locates, only gets the pack refused as modified.
+    const installed = join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs');
+    writeFileSync(installed, '# ACME notes for {{gateway}}\n');
+    const refused = await gwgen(args, { cwd: project });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('is modified in');
+
+    // What the hint says: fix the source, then run the command it names.
+    writeFileSync(join(pack, 'templates/kong/NOTES.md.hbs'), '# ACME notes for {{gateway}}\n');
+    const command = /\(gwgen pack install ([^;]+);/.exec(failed.stderr)?.[1];
+    expect(command).toBeDefined();
+    expect((await gwgen(['pack', 'install', command!], { cwd: project })).exitCode).toBe(0);
+    const fixed = await gwgen(args, { cwd: project });
+    expect(fixed.exitCode).toBe(0);
+    expect(readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8')).toBe('# ACME notes for metered-gateway\n');
+  });
+});

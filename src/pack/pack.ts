@@ -853,9 +853,9 @@ export async function packTemplatesDir(name: string, projectDir = process.cwd())
 }
 
 /** What `generate --pack <name>` and `watch --pack <name>` add to a generation: the pack's templates and its pin. */
-export async function packGenerateInput(name: string, projectDir = process.cwd()): Promise<{ input?: { templateDirs: string[]; pack: { name: string; version: string; integrity: string } }; problems: Problem[] }> {
+export async function packGenerateInput(name: string, projectDir = process.cwd()): Promise<{ input?: { templateDirs: string[]; pack: { name: string; version: string; integrity: string }; packReinstall: string }; problems: Problem[] }> {
   const { dir, problems } = await packTemplatesDir(name, projectDir);
   if (!dir) return { problems };
   const entry = (await readLock(projectDir)).packs[name]!;
-  return { input: { templateDirs: [dir], pack: { name, version: entry.version, integrity: entry.integrity } }, problems: [] };
+  return { input: { templateDirs: [dir], pack: { name, version: entry.version, integrity: entry.integrity }, packReinstall: reinstallCommand(entry.source) }, problems: [] };
 }
