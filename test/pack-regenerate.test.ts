@@ -86,3 +86,20 @@ describe("the hint on a fault in a pack's template", () => {
     expect(readFileSync(join(project, 'out/kong/NOTES.md'), 'utf8')).toBe('# ACME notes for metered-gateway\n');
   });
 });
+
+describe('a file under templates/ that is no template', () => {
+  it('is refused by validate and install (generate would leave gwgen\'s own file in its place, unseen); folder litter is not', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'), { 'kong/kong.yml': "_format_version: '3.0'\n", 'kong/.DS_Store': '', '.gitkeep': '' });
+    const validate = await gwgen(['pack', 'validate', pack]);
+    expect(validate.exitCode).toBe(1);
+    expect(validate.stderr).toContain(`${join(pack, 'templates/kong/kong.yml')}: error: templates/kong/kong.yml is not a template (a template's name ends in .hbs), so it would never be rendered`);
+    expect(validate.stderr).toContain('hint: name it templates/kong/kong.yml.hbs');
+    expect(validate.stderr).not.toContain('.DS_Store');
+    expect(validate.stderr).not.toContain('.gitkeep');
+    const install = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(install.exitCode).toBe(1);
+    expect(install.stderr).toContain('templates/kong/kong.yml is not a template');
+    expect(snapshotDir(project)).toEqual({});
+  });
+});

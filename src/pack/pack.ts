@@ -151,12 +151,18 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         continue;
       }
       problems.push(...(await checkTemplate(file, path)));
+    } else if (path.startsWith('templates/') && !FOLDER_LITTER.has(basename(path))) {
+      // Rendered are only *.hbs: a kong.yml dropped in as is would leave gwgen's own in place, unseen.
+      problems.push(problem('usage', `${path} is not a template (a template's name ends in .hbs), so it would never be rendered`, { location: { file }, hint: `name it ${path}.hbs (its output is then ${path.slice('templates/'.length)}; a template is Handlebars, and plain text renders as it is), or move it out of templates/` }));
     } else if (path.startsWith('queries/') && path.endsWith('.rq')) {
       problems.push(...(await checkQuery(file, path)));
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
 }
+
+/** Files that file managers and git habits leave in folders, never meant as templates. */
+const FOLDER_LITTER = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini', '.gitkeep', '.keep']);
 
 /**
  * Why a pack's template (`templates/…`) would never be rendered, or nothing when it would be: it
