@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -101,5 +101,32 @@ describe('a file under templates/ that is no template', () => {
     expect(install.exitCode).toBe(1);
     expect(install.stderr).toContain('templates/kong/kong.yml is not a template');
     expect(snapshotDir(project)).toEqual({});
+  });
+});
+
+describe('a pack pinned from a folder inside the project', () => {
+  it('whose folder is gone is reported missing, never handed to npm (which reads packs/acme as a GitHub repository)', async () => {
+    const project = tempDir();
+    makePack(join(project, 'packs/acme'), { 'kong/NOTES.md.hbs': '# ACME\n' });
+    const install = await gwgen(['pack', 'install', 'packs/acme'], { cwd: project });
+    expect(install.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(project, 'gwgen.lock'), 'utf8')).packs['acme-pack'].source).toBe('path:packs/acme');
+    const pinned = readFileSync(join(project, 'gwgen.lock'), 'utf8');
+
+    // A fresh clone where the folder was renamed: the pinned install must not fetch anything.
+    renameSync(join(project, 'packs/acme'), join(project, 'packs/acme-renamed'));
+    rmSync(join(project, '.gwgen'), { recursive: true });
+    const ci = await gwgen(['pack', 'install'], { cwd: project });
+    expect(ci.exitCode).toBe(1);
+    expect(ci.stderr).toContain('pack "acme-pack" cannot be installed from path:packs/acme, where gwgen.lock says it comes from: pack not found: ./packs/acme');
+    expect(ci.stderr).not.toContain('taken as an npm package');
+    expect(readFileSync(join(project, 'gwgen.lock'), 'utf8')).toBe(pinned);
+
+    // The command the hint names installs from the folder, and only from a folder.
+    const list = await gwgen(['pack', 'list'], { cwd: project });
+    expect(list.stderr).toContain('(gwgen pack install ./packs/acme)');
+    renameSync(join(project, 'packs/acme-renamed'), join(project, 'packs/acme'));
+    expect((await gwgen(['pack', 'install'], { cwd: project })).exitCode).toBe(0);
+    expect((await gwgen(['pack', 'list'], { cwd: project })).exitCode).toBe(0);
   });
 });

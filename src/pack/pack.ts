@@ -787,10 +787,20 @@ export function reinstallCommand(source: string): string {
   return `gwgen pack install ${/^[\w@%+=:,./#-]+$/.test(given) ? given : `'${given.replace(/'/g, `'\\''`)}'`}`;
 }
 
-/** The source of a pin (`path:…`, `git:…`, `npm:…`) as `pack install` takes it. */
+/** A git URL (`https://…`, `ssh://…`, scp-like `git@host:repo`) rather than a local repository's path. */
+const REMOTE_GIT = /^[a-z][a-z0-9+.-]*:\/\/|^[^/\\]+@[^/\\]+:/i;
+
+/**
+ * The source of a pin (`path:…`, `git:…`, `npm:…`) as `pack install` takes it. A path inside the
+ * project (`path:packs/acme`, or a local repository `git:packs/acme#v1`) is given as `./packs/acme`:
+ * written bare, a missing folder would be taken as an npm spec, which npm reads as the GitHub
+ * repository packs/acme, and fetches.
+ */
 export function sourceArgument(source: string): string {
   const [, kind, rest] = /^([a-z]+):(.*)$/s.exec(source) ?? [source, '', source];
-  return kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!) ? `git+${rest}` : rest!;
+  if (kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!)) return `git+${rest}`;
+  if (kind === 'path' || (kind === 'git' && !REMOTE_GIT.test(rest!))) return PATH_LIKE.test(rest!) ? rest! : `./${rest}`;
+  return rest!;
 }
 
 /** Whether an installed pack's folder is there, holds no link, and hashes to its pin. */
