@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -128,5 +128,28 @@ describe('a pack pinned from a folder inside the project', () => {
     renameSync(join(project, 'packs/acme-renamed'), join(project, 'packs/acme'));
     expect((await gwgen(['pack', 'install'], { cwd: project })).exitCode).toBe(0);
     expect((await gwgen(['pack', 'list'], { cwd: project })).exitCode).toBe(0);
+  });
+});
+
+describe('installing a pack again that is in place as pinned', () => {
+  it('touches nothing: neither its folder (which a running generate --pack reads) nor gwgen.lock', async () => {
+    const project = tempDir();
+    const pack = makePack(join(tempDir(), 'acme'), { 'kong/NOTES.md.hbs': '# ACME\n' });
+    expect((await gwgen(['pack', 'install', pack], { cwd: project })).exitCode).toBe(0);
+    const identity = (path: string) => {
+      const st = statSync(join(project, path));
+      return { ino: st.ino, mtimeMs: st.mtimeMs };
+    };
+    const before = { folder: identity('.gwgen/packs/acme-pack'), lock: identity('gwgen.lock') };
+    const again = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toMatch(/installed acme-pack 1\.0\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), unchanged$/m);
+    expect({ folder: identity('.gwgen/packs/acme-pack'), lock: identity('gwgen.lock') }).toEqual(before);
+
+    // A copy edited since install is put back, as before.
+    writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), '# edited\n');
+    const restore = await gwgen(['pack', 'install', pack], { cwd: project });
+    expect(restore.stderr).toContain('restoring its files in .gwgen/packs/acme-pack/');
+    expect(readFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), 'utf8')).toBe('# ACME\n');
   });
 });

@@ -763,6 +763,11 @@ async function install(source: string, projectDir: string, interrupted: () => bo
         // edited there (what `pack list` and `generate --pack` ask for) restores it, it is no no-op.
         const pinned = lock.packs[manifest.name];
         const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
+        // The same pack from the same source, in place as pinned: nothing to change, and nothing is
+        // touched (neither the folder a running generate --pack reads its templates from, nor gwgen.lock).
+        if (pinned && wasIntact && pinned.source === fetched.source && pinned.version === manifest.version && pinned.integrity === (await packIntegrity(dir))) {
+          return { manifest, entry: pinned, replaced: pinned, restored: false, problems: [] };
+        }
         const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
           const entry: LockEntry = { version: manifest.version, source: fetched.source, integrity };
           return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
