@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwgen, ROOT, snapshotDir, tempDir } from './helpers.js';
@@ -140,11 +140,14 @@ describe('installing a pack again that is in place as pinned', () => {
       const st = statSync(join(project, path));
       return { ino: st.ino, mtimeMs: st.mtimeMs };
     };
+    // What an install killed by SIGKILL leaves goes on the next install, also one that changes nothing.
+    mkdirSync(join(project, '.gwgen/packs/.acme-pack.installing-99999999/templates'), { recursive: true });
     const before = { folder: identity('.gwgen/packs/acme-pack'), lock: identity('gwgen.lock') };
     const again = await gwgen(['pack', 'install', pack], { cwd: project });
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toMatch(/installed acme-pack 1\.0\.0 from path:\S+ \(sha256-[0-9a-f]{64}\), unchanged$/m);
     expect({ folder: identity('.gwgen/packs/acme-pack'), lock: identity('gwgen.lock') }).toEqual(before);
+    expect(readdirSync(join(project, '.gwgen/packs'))).toEqual(['acme-pack']);
 
     // A copy edited since install is put back, as before.
     writeFileSync(join(project, '.gwgen/packs/acme-pack/templates/kong/NOTES.md.hbs'), '# edited\n');

@@ -615,6 +615,12 @@ class Interrupted extends Error {}
 /** What an install killed midway leaves in .gwgen/packs/: its copy in progress, or the pack it was replacing. */
 const LEFTOVER = /^\..+\.(installing|replaced)-\d+$/;
 
+/** Removes what installs killed midway left in .gwgen/packs/ (see LEFTOVER); run under the project lock. */
+async function removeLeftovers(projectDir: string): Promise<void> {
+  const packs = join(projectDir, PACKS_DIR);
+  for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+}
+
 /**
  * Copies a validated pack into .gwgen/packs/<name>/ and pins it (`pin` writes gwgen.lock). The copy
  * goes to a staging folder first (a signal stops it there, and it is removed); then the old pack
@@ -635,7 +641,7 @@ export async function putInPlace(dir: string, projectDir: string, name: string, 
   let made: string | undefined;
   let integrity: string;
   try {
-    for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+    await removeLeftovers(projectDir);
     made = await makeDirs(staging);
     for (const file of await files(dir)) {
       if (interrupted()) throw new Interrupted();
@@ -766,6 +772,7 @@ async function install(source: string, projectDir: string, interrupted: () => bo
         // The same pack from the same source, in place as pinned: nothing to change, and nothing is
         // touched (neither the folder a running generate --pack reads its templates from, nor gwgen.lock).
         if (pinned && wasIntact && pinned.source === fetched.source && pinned.version === manifest.version && pinned.integrity === (await packIntegrity(dir))) {
+          await removeLeftovers(projectDir).catch(() => undefined);
           return { manifest, entry: pinned, replaced: pinned, restored: false, problems: [] };
         }
         const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
