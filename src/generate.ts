@@ -2,6 +2,7 @@ import { join, resolve, sep } from 'node:path';
 import { GwgenError, problem, type Problem } from './errors.js';
 import type { GatewayModel } from './model/types.js';
 import type { Renderer } from './pipeline/render.js';
+import { packFix } from './pack/fix-hint.js';
 import type { PlannedFile, Target } from './targets/types.js';
 import { extractionQueries, groupExtraction } from './pipeline/extract.js';
 import { readSources, type SourceFile } from './pipeline/load.js';
@@ -20,6 +21,8 @@ export interface GenerateInput extends ModelInput {
   readonly templateDirs?: readonly string[];
   /** The pack those templates come from, recorded in the manifest. */
   readonly pack?: PackRef;
+  /** The command that installs that pack again from its source, for the hint on a fault in its templates. */
+  readonly packReinstall?: string;
 }
 
 export interface PackRef {
@@ -82,7 +85,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}, runt
   try {
     // This thread usually waits for the worker here: the schema and the templates compile meanwhile.
     void prepareModelSchema();
-    const renderer = createRenderer(input.templateDirs);
+    const renderer = createRenderer(input.templateDirs, input.packReinstall);
     await timed(timings, 'compile', async () => {
       for (const name of input.targets ?? Object.keys(TARGETS)) await renderer.warm(name);
     });
@@ -99,7 +102,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}, runt
         if (target.partials) await renderer.registerPartials(target.partials.dir, target.partials.names);
         const planned = target.plan(model);
         for (const file of planned) out.push(await renderer.render(name, file));
-        for (const file of await packAddedFiles(renderer, target, model, planned, input.templateDirs ?? [])) out.push(await renderer.render(name, file));
+        for (const file of await packAddedFiles(renderer, target, model, planned, input.templateDirs ?? [], input.packReinstall)) out.push(await renderer.render(name, file));
       }
       return out;
     });
@@ -116,7 +119,7 @@ export async function generate(input: GenerateInput, timings: Timings = {}, runt
  * `k8s/hpa.yaml`, rendered with the view gwgen's templates of k8s see. One that would write a
  * file gwgen's templates write for this model is refused: it would replace it unseen.
  */
-async function packAddedFiles(renderer: Renderer, target: Target, model: GatewayModel, planned: readonly PlannedFile[], templateDirs: readonly string[]): Promise<PlannedFile[]> {
+async function packAddedFiles(renderer: Renderer, target: Target, model: GatewayModel, planned: readonly PlannedFile[], templateDirs: readonly string[], reinstall: string | undefined): Promise<PlannedFile[]> {
   if (templateDirs.length === 0) return [];
   const added = await renderer.addedTemplates(target.name);
   if (added.length === 0) return [];
@@ -132,7 +135,7 @@ async function packAddedFiles(renderer: Renderer, target: Target, model: Gateway
       clashes.map(({ template, dir, path, other }) =>
         problem('render', `the pack's template ${template} would write ${path}, where gwgen's template ${other.template} writes ${other.path} for this model`, {
           location: { file: join(dir, template) },
-          hint: `this template comes from the template pack in ${join(dir, '..')}: rename it, or override ${other.template} instead`,
+          hint: `this template comes from the template pack in ${join(dir, '..')}: ${packFix(reinstall, 'rename it')}, or override ${other.template} instead`,
         }),
       ),
     );

@@ -27,7 +27,7 @@ describe("a pack's JSON is JSON", () => {
     const gen = await gwgen(['generate', MODEL, '-o', 'out', '-t', 'k8s', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
     expect(gen.stderr).toContain(`.gwgen/packs/acme-pack/templates/k8s/extra.json.hbs: error: k8s/extra.json (from template k8s/extra.json.hbs) is not valid JSON: ${at}`);
-    expect(gen.stderr).toContain('fix it there, or generate without --pack');
+    expect(gen.stderr).toContain("fix it in the pack's source, then install it again (gwgen pack install ");
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
 

@@ -122,7 +122,7 @@ describe('gwgen pack validate: what a template may use', () => {
     const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
     expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/gateway/src/log.ts.hbs')}: error: gateway/src/log.ts (from template gateway/src/log.ts.hbs) is not valid typescript`);
-    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it in the pack's source, then install it again (gwgen pack install ${relative(project, pack)}; an edit of the installed copy is refused as modified), or generate without --pack`);
     expect(gen.stderr).not.toContain('please report it');
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
@@ -179,7 +179,7 @@ describe('gwgen pack validate: what a template may use', () => {
     const gen = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
     expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates/kong/_plugin.hbs')}:2:11: error: template kong/kong.yml.hbs failed (in the partial kong/_plugin.hbs): "acmeSetting" not defined\n`);
-    expect(gen.stderr).toContain(`hint: this partial comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there`);
+    expect(gen.stderr).toContain(`hint: this partial comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it in the pack's source, then install it again (gwgen pack install ${relative(project, pack)};`);
     expect(gen.stderr).not.toContain('please report it');
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
@@ -198,7 +198,7 @@ describe('gwgen pack validate: what a template may use', () => {
     const gen = await gwgen(['generate', join(ROOT, 'examples/mesh-shop.ttl'), '-o', 'out', '--pack', 'acme-pack'], { cwd: project });
     expect(gen.exitCode).toBe(1);
     expect(gen.stderr).toContain(`${join(project, '.gwgen/packs/acme-pack/templates', template)}: error: ${message}`);
-    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it there, or generate without --pack`);
+    expect(gen.stderr).toContain(`hint: this template comes from the template pack in ${join(project, '.gwgen/packs/acme-pack')}: fix it in the pack's source, then install it again (gwgen pack install ${relative(project, pack)}; an edit of the installed copy is refused as modified), or generate without --pack`);
     expect(existsSync(join(project, 'out'))).toBe(false);
   });
 

@@ -151,12 +151,18 @@ export async function validatePack(dir: string): Promise<{ manifest?: PackManife
         continue;
       }
       problems.push(...(await checkTemplate(file, path)));
+    } else if (path.startsWith('templates/') && !FOLDER_LITTER.has(basename(path))) {
+      // Rendered are only *.hbs: a kong.yml dropped in as is would leave gwgen's own in place, unseen.
+      problems.push(problem('usage', `${path} is not a template (a template's name ends in .hbs), so it would never be rendered`, { location: { file }, hint: `name it ${path}.hbs (its output is then ${path.slice('templates/'.length)}; a template is Handlebars, and plain text renders as it is), or move it out of templates/` }));
     } else if (path.startsWith('queries/') && path.endsWith('.rq')) {
       problems.push(...(await checkQuery(file, path)));
     }
   }
   return { ...(manifest && problems.length === 0 ? { manifest } : {}), problems };
 }
+
+/** Files that file managers and git habits leave in folders, never meant as templates. */
+const FOLDER_LITTER = new Set(['.DS_Store', 'Thumbs.db', 'desktop.ini', '.gitkeep', '.keep']);
 
 /**
  * Why a pack's template (`templates/…`) would never be rendered, or nothing when it would be: it
@@ -609,6 +615,12 @@ class Interrupted extends Error {}
 /** What an install killed midway leaves in .gwgen/packs/: its copy in progress, or the pack it was replacing. */
 const LEFTOVER = /^\..+\.(installing|replaced)-\d+$/;
 
+/** Removes what installs killed midway left in .gwgen/packs/ (see LEFTOVER); run under the project lock. */
+async function removeLeftovers(projectDir: string): Promise<void> {
+  const packs = join(projectDir, PACKS_DIR);
+  for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+}
+
 /**
  * Copies a validated pack into .gwgen/packs/<name>/ and pins it (`pin` writes gwgen.lock). The copy
  * goes to a staging folder first (a signal stops it there, and it is removed); then the old pack
@@ -629,7 +641,7 @@ export async function putInPlace(dir: string, projectDir: string, name: string, 
   let made: string | undefined;
   let integrity: string;
   try {
-    for (const entry of await readdir(packs).catch(() => [])) if (LEFTOVER.test(entry)) await rm(join(packs, entry), { recursive: true, force: true });
+    await removeLeftovers(projectDir);
     made = await makeDirs(staging);
     for (const file of await files(dir)) {
       if (interrupted()) throw new Interrupted();
@@ -757,6 +769,12 @@ async function install(source: string, projectDir: string, interrupted: () => bo
         // edited there (what `pack list` and `generate --pack` ask for) restores it, it is no no-op.
         const pinned = lock.packs[manifest.name];
         const wasIntact = pinned === undefined || (await packIntact(join(projectDir, PACKS_DIR, manifest.name), pinned.integrity));
+        // The same pack from the same source, in place as pinned: nothing to change, and nothing is
+        // touched (neither the folder a running generate --pack reads its templates from, nor gwgen.lock).
+        if (pinned && wasIntact && pinned.source === fetched.source && pinned.version === manifest.version && pinned.integrity === (await packIntegrity(dir))) {
+          await removeLeftovers(projectDir).catch(() => undefined);
+          return { manifest, entry: pinned, replaced: pinned, restored: false, problems: [] };
+        }
         const placed = await putInPlace(dir, projectDir, manifest.name, (integrity) => {
           const entry: LockEntry = { version: manifest.version, source: fetched.source, integrity };
           return writeLock(projectDir, { lockfileVersion: 1, packs: { ...lock.packs, [manifest.name]: entry } }).then(() => entry);
@@ -781,10 +799,20 @@ export function reinstallCommand(source: string): string {
   return `gwgen pack install ${/^[\w@%+=:,./#-]+$/.test(given) ? given : `'${given.replace(/'/g, `'\\''`)}'`}`;
 }
 
-/** The source of a pin (`path:…`, `git:…`, `npm:…`) as `pack install` takes it. */
+/** A git URL (`https://…`, `ssh://…`, scp-like `git@host:repo`) rather than a local repository's path. */
+const REMOTE_GIT = /^[a-z][a-z0-9+.-]*:\/\/|^[^/\\]+@[^/\\]+:/i;
+
+/**
+ * The source of a pin (`path:…`, `git:…`, `npm:…`) as `pack install` takes it. A path inside the
+ * project (`path:packs/acme`, or a local repository `git:packs/acme#v1`) is given as `./packs/acme`:
+ * written bare, a missing folder would be taken as an npm spec, which npm reads as the GitHub
+ * repository packs/acme, and fetches.
+ */
 export function sourceArgument(source: string): string {
   const [, kind, rest] = /^([a-z]+):(.*)$/s.exec(source) ?? [source, '', source];
-  return kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!) ? `git+${rest}` : rest!;
+  if (kind === 'git' && /^[a-z][a-z0-9+.-]*:\/\//i.test(rest!) && !/^git\+/.test(rest!)) return `git+${rest}`;
+  if (kind === 'path' || (kind === 'git' && !REMOTE_GIT.test(rest!))) return PATH_LIKE.test(rest!) ? rest! : `./${rest}`;
+  return rest!;
 }
 
 /** Whether an installed pack's folder is there, holds no link, and hashes to its pin. */
@@ -853,9 +881,9 @@ export async function packTemplatesDir(name: string, projectDir = process.cwd())
 }
 
 /** What `generate --pack <name>` and `watch --pack <name>` add to a generation: the pack's templates and its pin. */
-export async function packGenerateInput(name: string, projectDir = process.cwd()): Promise<{ input?: { templateDirs: string[]; pack: { name: string; version: string; integrity: string } }; problems: Problem[] }> {
+export async function packGenerateInput(name: string, projectDir = process.cwd()): Promise<{ input?: { templateDirs: string[]; pack: { name: string; version: string; integrity: string }; packReinstall: string }; problems: Problem[] }> {
   const { dir, problems } = await packTemplatesDir(name, projectDir);
   if (!dir) return { problems };
   const entry = (await readLock(projectDir)).packs[name]!;
-  return { input: { templateDirs: [dir], pack: { name, version: entry.version, integrity: entry.integrity } }, problems: [] };
+  return { input: { templateDirs: [dir], pack: { name, version: entry.version, integrity: entry.integrity }, packReinstall: reinstallCommand(entry.source) }, problems: [] };
 }

@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { GwgenError, problem } from '../errors.js';
 import { parseJsonText } from '../json-text.js';
+import { packFix } from '../pack/fix-hint.js';
 import type { RenderedFile } from './render.js';
 
 /**
@@ -62,7 +63,7 @@ function notValid(file: RenderedFile, language: string, why: string): GwgenError
       hint:
         pack === undefined
           ? 'this is a fault in the template, not in your model; please report it'
-          : `${pack.template ? 'this template comes from' : 'this file was rendered with the partials of'} the template pack in ${dirname(pack.dir)}: fix it there, or generate without --pack`,
+          : `${pack.template ? 'this template comes from' : 'this file was rendered with the partials of'} the template pack in ${dirname(pack.dir)}: ${packFix(pack.reinstall)}, or generate without --pack`,
     }),
   );
 }

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import Handlebars, { type HelperDelegate } from 'handlebars';
 import { GwgenError, problem } from '../errors.js';
+import { packFix } from '../pack/fix-hint.js';
 import { SKIP } from '../pack/skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import type { FileFormat, PlannedFile } from '../targets/types.js';
@@ -22,7 +23,7 @@ export interface RenderedFile {
    * `dir` is the pack's templates/ folder. A fault found in the output later (it does not
    * format) is then the pack's to fix.
    */
-  readonly pack?: { readonly dir: string; readonly template: boolean };
+  readonly pack?: { readonly dir: string; readonly template: boolean; readonly reinstall?: string };
 }
 
 /**
@@ -30,7 +31,7 @@ export interface RenderedFile {
  * into other runs or into a user's own Handlebars. Templates are compiled in strict mode, so a
  * misspelt field is an error instead of an empty string.
  */
-export function createRenderer(overrideDirs: readonly string[] = []) {
+export function createRenderer(overrideDirs: readonly string[] = [], packReinstall?: string) {
   const hb = Handlebars.create();
   hb.registerHelper(strictWriters(hb));
   const cache = new Map<string, { fn: HandlebarsTemplateDelegate; builtin: boolean; dir: string }>();
@@ -42,7 +43,7 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
   const read = async (path: string): Promise<{ source: string; builtin: boolean; dir: string }> => {
     for (const dir of dirs) {
       try {
-        return { source: await readFile(join(dir, path), 'utf8'), builtin: dir === TEMPLATES_DIR, dir };
+        return { source: templateText(await readFile(join(dir, path), 'utf8')), builtin: dir === TEMPLATES_DIR, dir };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -120,10 +121,11 @@ export function createRenderer(overrideDirs: readonly string[] = []) {
       const { template, path } = file;
       try {
         const { fn, builtin, dir } = await compile(template);
-        const pack = builtin ? (packPartials === undefined ? undefined : { dir: packPartials, template: false }) : { dir, template: true };
+        const reinstall = packReinstall === undefined ? {} : { reinstall: packReinstall };
+        const pack = builtin ? (packPartials === undefined ? undefined : { dir: packPartials, template: false, ...reinstall }) : { dir, template: true, ...reinstall };
         return { path, content: fn(file.context), target, template, format: file.format ?? 'prettier', builtin: pack === undefined, ...(pack ? { pack } : {}) };
       } catch (err) {
-        throw renderFailure(err, template, cache.get(template), failedIn.get(err as object), packPartials);
+        throw renderFailure(err, template, cache.get(template), failedIn.get(err as object), packPartials, packReinstall);
       }
     },
   };
@@ -183,26 +185,37 @@ interface PartialOrigin {
  * is a pack's template that fails inside a partial of gwgen's (located at the template: the line
  * is the partial's), and gwgen's own template when it ran with a pack's partials.
  */
-function renderFailure(err: unknown, template: string, compiled: { builtin: boolean; dir: string } | undefined, partial: PartialOrigin | undefined, packPartials: string | undefined): GwgenError {
+function renderFailure(err: unknown, template: string, compiled: { builtin: boolean; dir: string } | undefined, partial: PartialOrigin | undefined, packPartials: string | undefined, reinstall: string | undefined): GwgenError {
   const e = err as Error & { lineNumber?: unknown; column?: unknown };
   // Handlebars' runtime errors end in " - line:column" (column from 0) and name the object as "[object Object]".
   const message = e.message.replace(/ - \d+:\d+$/, '').replace(/ in \[object Object\]$/, '');
   const at = typeof e.lineNumber === 'number' ? { line: e.lineNumber, ...(typeof e.column === 'number' ? { column: e.column + 1 } : {}) } : {};
   const packTemplate = compiled !== undefined && !compiled.builtin;
-  const fix = '(a field the model does not have is the usual cause), or generate without --pack';
+  const fix = (what?: string) => `${packFix(reinstall, what)}, or generate without --pack (a field the model does not have is the usual cause)`;
   const fail = (file: string, where: object, hint: string, inPartial = partial ? ` (in the partial ${partial.path})` : '') =>
     new GwgenError(problem('render', `template ${template} failed${inPartial}: ${message}`, { location: { file, ...where }, hint }));
-  if (partial && !partial.builtin) return fail(join(partial.dir, partial.path), at, `this partial comes from the template pack in ${join(partial.dir, '..')}: fix it there ${fix}`);
+  if (partial && !partial.builtin) return fail(join(partial.dir, partial.path), at, `this partial comes from the template pack in ${join(partial.dir, '..')}: ${fix()}`);
   if (packTemplate && partial) {
-    return fail(join(compiled.dir, template), {}, `this template comes from the template pack in ${join(compiled.dir, '..')}: it calls gwgen's partial ${partial.path}, which failed at its line ${String(e.lineNumber ?? '?')}; fix the call there ${fix}`, ` (in gwgen's partial ${partial.path})`);
+    return fail(join(compiled.dir, template), {}, `this template comes from the template pack in ${join(compiled.dir, '..')}: it calls gwgen's partial ${partial.path}, which failed at its line ${String(e.lineNumber ?? '?')}; ${fix('fix the call')}`, ` (in gwgen's partial ${partial.path})`);
   }
-  if (packTemplate) return fail(join(compiled.dir, template), at, `this template comes from the template pack in ${join(compiled.dir, '..')}: fix it there ${fix}`);
+  if (packTemplate) return fail(join(compiled.dir, template), at, `this template comes from the template pack in ${join(compiled.dir, '..')}: ${fix()}`);
   const file = join('templates', partial?.path ?? template);
-  if (packPartials !== undefined) return fail(file, at, `this template of gwgen's ran with the partials of the template pack in ${join(packPartials, '..')}: fix them there, or generate without --pack`);
+  if (packPartials !== undefined) return fail(file, at, `this template of gwgen's ran with the partials of the template pack in ${join(packPartials, '..')}: ${packFix(reinstall, 'fix them')}, or generate without --pack`);
   return fail(file, at, 'this is a fault in the template or the target, not in your model; please report it');
 }
 
 const COMPILE_OPTIONS = { strict: true, noEscape: true, preventIndent: false } as const;
+
+/**
+ * A template's text as it is rendered: LF line ends and no byte order mark. A template saved on
+ * Windows (or checked out with git's core.autocrlf) would otherwise put CRLF and a BOM into its
+ * YAML and Markdown (prettier only normalizes code), so the output would depend on the checkout,
+ * and the next run, which compares files with LF line ends, took gwgen's own file for a hand edit.
+ */
+export function templateText(source: string): string {
+  const bare = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  return bare.includes('\r\n') ? bare.replace(/\r\n/g, '\n') : bare;
+}
 
 /** Handlebars' precompiled form of a template: the source of a JavaScript object. */
 export function precompileTemplate(source: string): string {
