@@ -624,7 +624,7 @@ describe('--rules: user rules', () => {
     ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity', ': error'],
     ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus', ':6:1: error'],
     ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus', ':6:1: error'],
-    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used', ':1: error'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used', ':1:7: error'],
     ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
     ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
     ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name', ':3:20: error'],
@@ -664,9 +664,11 @@ describe('--rules: what a rule file may look like', () => {
   });
 
   it.each([
-    ['a severity out of the list', `# id: x-rule\n# severity: fatal\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2: error: audit rule', 'needs "# severity: error|warning|info" (found "fatal")'],
-    ['an id that is not kebab-case', `# id: Bad_Id\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1: error: audit rule', 'needs a header line "# id: <kebab-case-id>" (found "Bad_Id"'],
-  ])('%s is reported at the header\'s line, with what was found', async (_name, text, at, message) => {
+    ['a severity out of the list', `# id: x-rule\n# severity: fatal\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2:13: error: audit rule', 'needs "# severity: error|warning|info" (found "fatal")'],
+    ['an id that is not kebab-case', `# id: Bad_Id\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1:7: error: audit rule', 'needs a header line "# id: <kebab-case-id>" (found "Bad_Id"'],
+    ['an empty severity (at the line\'s end)', `# id: x-rule\n#  severity:\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2:13: error: audit rule', 'needs "# severity: error|warning|info"\n'],
+    ['the id of a built-in rule (at the id)', `#   id: route-without-timeout\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1:9: error: audit rule', 'id "route-without-timeout" is already used by'],
+  ])('%s is reported at the header\'s value (file:line:col), with what was found', async (_name, text, at, message) => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);
     writeFileSync(join(dir, 'x.rq'), text);
@@ -674,6 +676,18 @@ describe('--rules: what a rule file may look like', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${join(dir, 'x.rq')}${at}`);
     expect(r.stderr).toContain(message);
+  });
+
+  it('a rule file that is not UTF-8 is a broken rule file (exit 2) at its first such byte, not a rule that silently matches nothing', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    const file = join(dir, 'x.rq');
+    // "café" in Latin-1: read as U+FFFD, the string would never equal a name, and the rule would find nothing.
+    writeFileSync(file, Buffer.concat([Buffer.from(`${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name FILTER(?name != "caf`), Buffer.from([0xe9]), Buffer.from('") }\n')]));
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--fail-on', 'never']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file}:6:78: error: audit rule ${file}: the file is not UTF-8 text: audit rule files are UTF-8\n  hint: convert the file to UTF-8`);
   });
 
   it('a directory named like a rule file and files of other kinds are not rules', async () => {

@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
-import { readFailure } from '../pipeline/load.js';
+import { decodeUtf8, readFailure } from '../pipeline/load.js';
 import { QUERIES_DIR } from '../paths.js';
-import { normalizeQueryText, positionAt, queryShape, sparqlTokens } from '../sparql/scan.js';
+import { formOffset, normalizeQueryText, positionAt, queryShape } from '../sparql/scan.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
@@ -93,7 +93,11 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
   const problems: Problem[] = [];
   const fail = (message: string, hint: string, key?: string, at: Partial<{ line: number; column: number }> = {}) => {
     const line = key === undefined ? undefined : lines.get(key);
-    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...(line !== undefined ? { line } : {}), ...at }, hint }));
+    // At the value on its header line (file:line:col), where the fix goes; at the line's end when it is empty.
+    const lineText = line !== undefined ? text.split('\n')[line - 1]! : '';
+    const value = key === undefined ? undefined : meta.get(key);
+    const place = line === undefined ? {} : value ? placeAt(line, lineText, value) : { line, column: [...lineText.trimEnd()].length + 1 };
+    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...place, ...at }, hint }));
   };
   const id = meta.get('id');
   const severity = meta.get('severity');
@@ -167,7 +171,13 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       const file = join(dir, name);
       let raw: string;
       try {
-        raw = await readFile(file, 'utf8');
+        const decoded = decodeUtf8(file, await readFile(file), 'audit rule files');
+        if ('problem' in decoded) {
+          // A broken rule file (exit 2), as one that does not parse: read as U+FFFD, its strings would silently match nothing.
+          problems.push({ ...decoded.problem, code: 'usage', message: `audit rule ${file}: ${decoded.problem.message}` });
+          continue;
+        }
+        raw = decoded.text;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // A directory whose name ends in .rq is no rule file: skipped, as every other non-.rq entry.
@@ -181,7 +191,8 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       const clash = rules.find((r) => r.id === parsed.rule!.id) ?? [UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE].find((r) => r.id === parsed.rule!.id);
       if (clash) {
         const line = parsed.rule.lines?.id;
-        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file, ...(line !== undefined ? { line } : {}) }, hint: 'give the rule its own id' }));
+        const place = line !== undefined ? placeAt(line, parsed.rule.query.split('\n')[line - 1]!, parsed.rule.id) : {};
+        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file, ...place }, hint: 'give the rule its own id' }));
         continue;
       }
       rules.push(parsed.rule);
@@ -192,11 +203,8 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
 
 /** Where the query itself starts (its first keyword after the header comments and PREFIX lines). */
 function formAt(text: string): Partial<{ line: number; column: number }> {
-  const tokens = sparqlTokens(text);
-  let i = 0;
-  while (/^(PREFIX|BASE)$/i.test(tokens[i]?.text ?? '')) i += /^PREFIX$/i.test(tokens[i]!.text) ? 3 : 2;
-  const first = tokens[i] ?? tokens[0];
-  return first ? positionAt(text, first.offset) : {};
+  const offset = formOffset(text);
+  return offset === undefined ? {} : positionAt(text, offset);
 }
 
 /** The line and column of `needle` in a line of the rule file (the line alone when it is not there). */
