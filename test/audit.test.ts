@@ -704,6 +704,31 @@ describe('--rules: what a rule file may look like', () => {
     expect(rules.has('not-a-rule')).toBe(false);
   });
 
+  it('a --rules directory that adds no rule, or holds a query named .sparql or .RQ, is exit 2 naming it, not an audit that silently passes', async () => {
+    // Before, both ran the built-in rules alone and exited 0, as if the directory's rules had found nothing.
+    const empty = join(tempDir(), 'rules');
+    mkdirSync(empty);
+    mkdirSync(join(empty, 'drafts.rq'));
+    writeFileSync(join(empty, 'README.md'), '# team rules\n');
+    const none = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--rules', empty, '--now', '2026-11-24']);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain(`${empty}: error: rules directory ${empty} holds no .rq rule file: it adds no rule to the audit\n  hint: put the .rq rule files in it, or leave out this --rules`);
+    expect(none.exitCode).toBe(2);
+
+    const named = join(tempDir(), 'rules');
+    mkdirSync(named);
+    const rule = `${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`;
+    writeFileSync(join(named, 'x.rq'), rule);
+    writeFileSync(join(named, 'owner.sparql'), rule.replace('x-rule', 'owner-rule'));
+    writeFileSync(join(named, 'IMAGE.RQ'), rule.replace('x-rule', 'image-rule'));
+    const r = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--rules', named, '--now', '2026-11-24']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${join(named, 'IMAGE.RQ')}: error: ${join(named, 'IMAGE.RQ')} is not read as an audit rule: a rule file's name ends in ".rq" (lower case)\n  hint: rename it, e.g. mv ${join(named, 'IMAGE.RQ')} ${join(named, 'IMAGE.rq')}`);
+    expect(r.stderr).toContain(`${join(named, 'owner.sparql')} is not read as an audit rule`);
+    expect(r.stderr).not.toContain('holds no .rq rule file');
+    expect(r.exitCode).toBe(2);
+  });
+
   it('the metadata is the comment block before the query: a comment inside the query does not change it', async () => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);

@@ -150,14 +150,26 @@ export function missingVariables(rule: Pick<AuditRule, 'file' | 'message' | 'que
   return problems;
 }
 
-/** The built-in rules, then the `.rq` files of each extra directory; ids must be unique. */
-export async function loadRules(extraDirs: readonly string[] = []): Promise<{ rules: AuditRule[]; problems: Problem[] }> {
+/**
+ * The built-in rules, then the `.rq` files of each extra directory; ids must be unique. An extra
+ * directory (`--rules`) that gives no rule file, or holds a query file named otherwise (`.sparql`,
+ * `.RQ`), is a problem: its rules would silently not run, and the audit pass. Those of
+ * `options.mayBeEmpty` (an installed pack's queries/audit/) may hold none.
+ */
+export async function loadRules(extraDirs: readonly string[] = [], options: { mayBeEmpty?: readonly string[] } = {}): Promise<{ rules: AuditRule[]; problems: Problem[] }> {
   const rules: AuditRule[] = [];
   const problems: Problem[] = [];
   for (const dir of [BUILTIN_RULES_DIR, ...extraDirs]) {
     let names: string[];
+    const checked = dir !== BUILTIN_RULES_DIR && !options.mayBeEmpty?.includes(dir);
+    let read = 0;
     try {
-      names = (await readdir(dir)).filter((n) => n.endsWith('.rq')).sort();
+      const entries = await readdir(dir);
+      names = entries.filter((n) => n.endsWith('.rq')).sort();
+      for (const other of checked ? entries.filter((n) => !n.endsWith('.rq') && /\.(rq|sparql)$/i.test(n)).sort() : []) {
+        const file = join(dir, other);
+        problems.push(problem('usage', `${file} is not read as an audit rule: a rule file's name ends in ".rq" (lower case)`, { location: { file }, hint: `rename it, e.g. mv ${file} ${file.replace(/\.(rq|sparql)$/i, '.rq')}` }));
+      }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       problems.push(
@@ -169,6 +181,7 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
     }
     for (const name of names) {
       const file = join(dir, name);
+      read++;
       let raw: string;
       try {
         const decoded = decodeUtf8(file, await readFile(file), 'audit rule files');
@@ -181,7 +194,10 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // A directory whose name ends in .rq is no rule file: skipped, as every other non-.rq entry.
-        if (code === 'EISDIR') continue;
+        if (code === 'EISDIR') {
+          read--;
+          continue;
+        }
         problems.push(problem('usage', `cannot read audit rule ${file}: ${readFailure(err)}`, { location: { file }, hint: 'make the rule file readable, or move it out of the rules directory' }));
         continue;
       }
@@ -196,6 +212,9 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
         continue;
       }
       rules.push(parsed.rule);
+    }
+    if (checked && read === 0 && !problems.some((p) => p.location?.file?.startsWith(join(dir, '/')))) {
+      problems.push(problem('usage', `rules directory ${dir} holds no .rq rule file: it adds no rule to the audit`, { location: { file: dir }, hint: 'put the .rq rule files in it, or leave out this --rules' }));
     }
   }
   return { rules, problems };
