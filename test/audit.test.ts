@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
@@ -727,6 +727,21 @@ describe('--rules: what a rule file may look like', () => {
     expect(r.stderr).toContain(`${join(named, 'owner.sparql')} is not read as an audit rule`);
     expect(r.stderr).not.toContain('holds no .rq rule file');
     expect(r.exitCode).toBe(2);
+  });
+
+  it('a rules directory named twice (another spelling, a link, gwgen\'s own queries/audit) is read once, not a clash of each rule with itself', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), `${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    symlinkSync(dir, `${dir}-link`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--rules', `${dir}/`, '--rules', `${dir}-link`, '--rules', join(ROOT, 'queries/audit'), '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const findings = JSON.parse(r.stdout) as Array<{ rule: string; focus: string }>;
+    const own = findings.filter((f) => f.rule === 'x-rule');
+    expect(own.length).toBeGreaterThan(0);
+    expect(new Set(own.map((f) => f.focus)).size).toBe(own.length);
+    expect(findings.filter((f) => f.rule === 'route-without-circuit-breaker')).toHaveLength(6);
   });
 
   it('the metadata is the comment block before the query: a comment inside the query does not change it', async () => {

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
-import { decodeUtf8, readFailure } from '../pipeline/load.js';
+import { decodeUtf8, fileIdentity, readFailure } from '../pipeline/load.js';
 import { QUERIES_DIR } from '../paths.js';
 import { formOffset, normalizeQueryText, positionAt, queryShape } from '../sparql/scan.js';
 
@@ -159,7 +159,13 @@ export function missingVariables(rule: Pick<AuditRule, 'file' | 'message' | 'que
 export async function loadRules(extraDirs: readonly string[] = [], options: { mayBeEmpty?: readonly string[] } = {}): Promise<{ rules: AuditRule[]; problems: Problem[] }> {
   const rules: AuditRule[] = [];
   const problems: Problem[] = [];
+  // A directory named twice (`--rules a --rules ./a`, a link to it, gwgen's own queries/audit) is
+  // read once: read again, each of its rules would clash with itself ("id x is already used by a/x.rq").
+  const seen = new Set<string>();
   for (const dir of [BUILTIN_RULES_DIR, ...extraDirs]) {
+    const identity = await fileIdentity(dir);
+    if (seen.has(identity)) continue;
+    seen.add(identity);
     let names: string[];
     const checked = dir !== BUILTIN_RULES_DIR && !options.mayBeEmpty?.includes(dir);
     let read = 0;

@@ -80,7 +80,7 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
  * What makes two paths one file: its device and inode, which a hard link shares too (its real
  * path does not); the real path where it cannot be stat-ed (then reading it fails anyway).
  */
-async function fileIdentity(path: string): Promise<string> {
+export async function fileIdentity(path: string): Promise<string> {
   const st = await stat(path, { bigint: true }).catch(() => undefined);
   return st ? `${st.dev}:${st.ino}` : await realpath(path).catch(() => resolvePath(path));
 }
