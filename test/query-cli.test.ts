@@ -319,6 +319,8 @@ describe('gwgen query: a query that does not parse says where and what was meant
     ['PREFIX ex: <http://e/> SELCT ?s { ?s ?p ?o }', '-e:1:24: error: the SPARQL query does not parse: unknown word "SELCT"; did you mean SELECT?', 'a query is SELECT or ASK'],
     ['SELECT ?s { ?s ?p ?o FILTR(?s) }', '-e:1:22: error: the SPARQL query does not parse: unknown word "FILTR"; did you mean FILTER?', 'check the spelling of the keyword'],
     ['SELECT ?s { ?s ?p ?o } xyzzy', '-e:1:24: error: the SPARQL query does not parse: unknown word "xyzzy"\n', 'check the spelling of the keyword'],
+    // The parser's own names for a signed number (IntegerPositive, ...) used to be listed as they are.
+    ['SELECT ?s {\n  ?s ?p }', "-e:2:9: error: the SPARQL query does not parse: unexpected '}'; expected a variable, an IRI, a prefixed name, a string, a number, 'true', 'false', a blank node or …\n", 'check the query syntax'],
     ['SELECT ?x {\n  ?x a <Route> }', '-e:2:8: error: the SPARQL query does not parse: <Route> is a relative IRI, and the query sets no BASE', 'write the full IRI (e.g. agw:Route or <https://example.org/ns#Route>), or declare BASE'],
   ])('%s', async (text, message, hint) => {
     const dir = files({ 'm.ttl': MODEL });

@@ -349,6 +349,14 @@ const TOKEN_NAMES: Record<string, string> = {
   Integer: 'a number',
   Decimal: 'a number',
   Double: 'a number',
+  // A signed number is a token of its own: "+1", "-1.5", "-1e3".
+  IntegerPositive: 'a number',
+  DecimalPositive: 'a number',
+  DoublePositive: 'a number',
+  IntegerNegative: 'a number',
+  DecimalNegative: 'a number',
+  DoubleNegative: 'a number',
+  LangTag: 'a language tag',
   Nil: "'()'",
 };
 
