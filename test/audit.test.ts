@@ -630,6 +630,7 @@ describe('--rules: user rules', () => {
     ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name', ':3:20: error'],
     ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK', ':6:1: error'],
     ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update', ':6:1: error'],
+    ['a header and no query, located where the query should start', '# id: no-query\n# severity: error\n# message: m {?focus}\n\n', 'must be a SPARQL SELECT query (each row is a finding), and the file has no query after its header', ':4:1: error'],
   ])('a broken rule file (%s) is an error naming the file, at the line it is about', async (_name, text, message, where) => {
     // The id, message and query-form problems used to name the file alone (contract: file:line:col).
     const dir = join(tempDir(), 'rules');

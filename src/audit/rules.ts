@@ -109,7 +109,10 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
   // The form and the projection come from the query's tokens: a "#" in an IRI or a string is no comment.
   const shape = queryShape(text);
   if (shape.form !== 'select') {
-    fail(`must be a SPARQL SELECT query (each row is a finding)${shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : ''}`, 'write SELECT ?focus ... WHERE { ... }', undefined, formAt(text));
+    // A file of header comments alone has no keyword to point at: it is located where its query should start.
+    const empty = formOffset(text) === undefined;
+    const not = shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : empty ? ', and the file has no query after its header' : '';
+    fail(`must be a SPARQL SELECT query (each row is a finding)${not}`, 'write SELECT ?focus ... WHERE { ... }', undefined, empty ? positionAt(text, text.trimEnd().length + 1) : formAt(text));
   } else if (shape.projection !== '*') {
     // SELECT * projects what its pattern binds: checked against the variables the query reports once it has run.
     problems.push(...missingVariables({ file, message: message ?? '', query: text, lines: ruleLines }, shape.projection!));
