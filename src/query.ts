@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, Store } from 'n3';
 import { GwgenError, problem, type Problem } from './errors.js';
-import { parseSources, readFailure, readSources } from './pipeline/load.js';
+import { decodeUtf8, parseSources, readFailure, readSources } from './pipeline/load.js';
 import { ONTOLOGY_DIR } from './paths.js';
 import { runQuery, type QueryOutcome } from './sparql/engine.js';
 import { normalizeQueryText, queryShape, sparqlTokens } from './sparql/scan.js';
@@ -63,10 +63,10 @@ function inWrittenOrder(outcome: QueryOutcome, text: string): QueryOutcome {
   return { ...outcome, variables: [...outcome.variables].sort((a, b) => rank(a) - rank(b)) };
 }
 
-/** A query file's text; a missing file or a directory is a usage problem (exit 2). */
+/** A query file's text; a missing file or a directory is a usage problem (exit 2), one that is not UTF-8 an invalid query (exit 1). */
 async function readQueryFile(path: string): Promise<{ text: string } | { problem: Problem }> {
   try {
-    return { text: await readFile(path, 'utf8') };
+    return decodeUtf8(path, await readFile(path), 'SPARQL query files');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EISDIR') return { problem: problem('usage', `${path} is a directory, not a query file`, { location: { file: path }, hint: 'give a .rq file holding a SELECT or ASK query' }) };

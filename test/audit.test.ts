@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
@@ -624,12 +624,13 @@ describe('--rules: user rules', () => {
     ['a missing severity', '# id: x\n# message: m\nSELECT ?focus WHERE { ?focus a <urn:x> }', 'severity', ': error'],
     ['no ?focus', rule('no-focus', 'SELECT ?name WHERE { ?s <urn:p> ?name }'), '?focus', ':6:1: error'],
     ['no ?focus in SELECT * (known once the query ran)', rule('no-focus', 'SELECT * WHERE { ?s agw:serviceName ?name }'), 'must select ?focus', ':6:1: error'],
-    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used', ':1: error'],
+    ['a duplicate id', rule('route-without-timeout', 'SELECT ?focus ?name WHERE { ?focus a agw:Route ; agw:routeName ?name }'), 'already used', ':1:7: error'],
     ['a placeholder the SELECT does not project', rule('unprojected', 'SELECT ?focus WHERE { ?focus a agw:BackendService ; agw:serviceName ?name }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
     ['a placeholder SELECT * does not bind', rule('unprojected', 'SELECT * WHERE { ?focus a agw:BackendService }'), 'the message uses {?name}, but the query does not select ?name', ':3:20: error'],
     ['a placeholder bound only inside an expression', rule('unprojected', 'SELECT ?focus (STR(?name) AS ?label) WHERE { ?focus agw:serviceName ?name }'), 'does not select ?name', ':3:20: error'],
     ['an ASK query', rule('ask', 'ASK { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not ASK', ':6:1: error'],
     ['an update', rule('update', 'DELETE WHERE { ?focus a agw:BackendService }'), 'must be a SPARQL SELECT query (each row is a finding), not an update', ':6:1: error'],
+    ['a header and no query, located where the query should start', '# id: no-query\n# severity: error\n# message: m {?focus}\n\n', 'must be a SPARQL SELECT query (each row is a finding), and the file has no query after its header', ':4:1: error'],
   ])('a broken rule file (%s) is an error naming the file, at the line it is about', async (_name, text, message, where) => {
     // The id, message and query-form problems used to name the file alone (contract: file:line:col).
     const dir = join(tempDir(), 'rules');
@@ -664,9 +665,11 @@ describe('--rules: what a rule file may look like', () => {
   });
 
   it.each([
-    ['a severity out of the list', `# id: x-rule\n# severity: fatal\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2: error: audit rule', 'needs "# severity: error|warning|info" (found "fatal")'],
-    ['an id that is not kebab-case', `# id: Bad_Id\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1: error: audit rule', 'needs a header line "# id: <kebab-case-id>" (found "Bad_Id"'],
-  ])('%s is reported at the header\'s line, with what was found', async (_name, text, at, message) => {
+    ['a severity out of the list', `# id: x-rule\n# severity: fatal\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2:13: error: audit rule', 'needs "# severity: error|warning|info" (found "fatal")'],
+    ['an id that is not kebab-case', `# id: Bad_Id\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1:7: error: audit rule', 'needs a header line "# id: <kebab-case-id>" (found "Bad_Id"'],
+    ['an empty severity (at the line\'s end)', `# id: x-rule\n#  severity:\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':2:13: error: audit rule', 'needs "# severity: error|warning|info"\n'],
+    ['the id of a built-in rule (at the id)', `#   id: route-without-timeout\n# severity: info\n# message: m\n${agw}\nSELECT ?focus WHERE { ?focus a agw:Route }`, ':1:9: error: audit rule', 'id "route-without-timeout" is already used by'],
+  ])('%s is reported at the header\'s value (file:line:col), with what was found', async (_name, text, at, message) => {
     const dir = join(tempDir(), 'rules');
     mkdirSync(dir);
     writeFileSync(join(dir, 'x.rq'), text);
@@ -674,6 +677,18 @@ describe('--rules: what a rule file may look like', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${join(dir, 'x.rq')}${at}`);
     expect(r.stderr).toContain(message);
+  });
+
+  it('a rule file that is not UTF-8 is a broken rule file (exit 2) at its first such byte, not a rule that silently matches nothing', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    const file = join(dir, 'x.rq');
+    // "café" in Latin-1: read as U+FFFD, the string would never equal a name, and the rule would find nothing.
+    writeFileSync(file, Buffer.concat([Buffer.from(`${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name FILTER(?name != "caf`), Buffer.from([0xe9]), Buffer.from('") }\n')]));
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--fail-on', 'never']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file}:6:78: error: audit rule ${file}: the file is not UTF-8 text: audit rule files are UTF-8\n  hint: convert the file to UTF-8`);
   });
 
   it('a directory named like a rule file and files of other kinds are not rules', async () => {
@@ -688,6 +703,46 @@ describe('--rules: what a rule file may look like', () => {
     const rules = new Set(JSON.parse(r.stdout).map((f: { rule: string }) => f.rule));
     expect(rules.has('x-rule')).toBe(true);
     expect(rules.has('not-a-rule')).toBe(false);
+  });
+
+  it('a --rules directory that adds no rule, or holds a query named .sparql or .RQ, is exit 2 naming it, not an audit that silently passes', async () => {
+    // Before, both ran the built-in rules alone and exited 0, as if the directory's rules had found nothing.
+    const empty = join(tempDir(), 'rules');
+    mkdirSync(empty);
+    mkdirSync(join(empty, 'drafts.rq'));
+    writeFileSync(join(empty, 'README.md'), '# team rules\n');
+    const none = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--rules', empty, '--now', '2026-11-24']);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain(`${empty}: error: rules directory ${empty} holds no .rq rule file: it adds no rule to the audit\n  hint: put the .rq rule files in it, or leave out this --rules`);
+    expect(none.exitCode).toBe(2);
+
+    const named = join(tempDir(), 'rules');
+    mkdirSync(named);
+    const rule = `${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`;
+    writeFileSync(join(named, 'x.rq'), rule);
+    writeFileSync(join(named, 'owner.sparql'), rule.replace('x-rule', 'owner-rule'));
+    writeFileSync(join(named, 'IMAGE.RQ'), rule.replace('x-rule', 'image-rule'));
+    const r = await gwgen(['audit', 'test/fixtures/audit/clean.ttl', '--rules', named, '--now', '2026-11-24']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${join(named, 'IMAGE.RQ')}: error: ${join(named, 'IMAGE.RQ')} is not read as an audit rule: a rule file's name ends in ".rq" (lower case)\n  hint: rename it, e.g. mv ${join(named, 'IMAGE.RQ')} ${join(named, 'IMAGE.rq')}`);
+    expect(r.stderr).toContain(`${join(named, 'owner.sparql')} is not read as an audit rule`);
+    expect(r.stderr).not.toContain('holds no .rq rule file');
+    expect(r.exitCode).toBe(2);
+  });
+
+  it('a rules directory named twice (another spelling, a link, gwgen\'s own queries/audit) is read once, not a clash of each rule with itself', async () => {
+    const dir = join(tempDir(), 'rules');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'x.rq'), `${meta}${agw}\nSELECT ?focus ?name WHERE { ?focus agw:serviceName ?name }`);
+    symlinkSync(dir, `${dir}-link`);
+    const r = await gwgen(['audit', 'examples/metered-api.ttl', '--rules', dir, '--rules', `${dir}/`, '--rules', `${dir}-link`, '--rules', join(ROOT, 'queries/audit'), '--format', 'json', '--fail-on', 'never']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const findings = JSON.parse(r.stdout) as Array<{ rule: string; focus: string }>;
+    const own = findings.filter((f) => f.rule === 'x-rule');
+    expect(own.length).toBeGreaterThan(0);
+    expect(new Set(own.map((f) => f.focus)).size).toBe(own.length);
+    expect(findings.filter((f) => f.rule === 'route-without-circuit-breaker')).toHaveLength(6);
   });
 
   it('the metadata is the comment block before the query: a comment inside the query does not change it', async () => {

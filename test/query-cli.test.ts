@@ -57,8 +57,44 @@ describe('gwgen query: an expression that fails while the query runs', () => {
   ])('%s is refused by name (exit 1)', async (form, text) => {
     const dir = files({ 'm.ttl': MODEL });
     const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
-    expect(r.stderr).toContain(`-e: error: only SELECT and ASK queries are supported; this is a ${form} query`);
+    expect(r.stderr).toContain(`-e:1:1: error: only SELECT and ASK queries are supported; this is a ${form} query`);
     expect(r.exitCode).toBe(1);
+  });
+});
+
+describe('gwgen query: a query file of another form, of declarations only, or not UTF-8 is located in the file', () => {
+  // Before, the refusal of another form named the file without a line ("q.rq: error: ..."), the
+  // declarations alone were "an update (an empty update)", and a Latin-1 file ran with its "é"
+  // read as U+FFFD: a query that silently matched nothing.
+  it.each([
+    ['CONSTRUCT after PREFIX lines', 'PREFIX ex: <https://example.org/t#>\n\n  CONSTRUCT { ?r a ex:X } WHERE { ?r a agw:Route }\n', '3:3', 'only SELECT and ASK queries are supported; this is a CONSTRUCT query', 'rewrite the query as SELECT'],
+    ['an update', '# add a route\nINSERT DATA { <urn:a> <urn:b> <urn:c> }\n', '2:1', 'only SELECT and ASK queries are supported; this is an update (INSERT/DELETE)', 'rewrite the query as SELECT'],
+    ['DESCRIBE', 'BASE <https://example.org/t>\nDESCRIBE <#r1>\n', '2:1', 'only SELECT and ASK queries are supported; this is a DESCRIBE query', 'rewrite the query as SELECT'],
+    ['PREFIX lines without a query', 'PREFIX ex: <https://example.org/t#>\nPREFIX x: <urn:x#>\n', '2:19', 'the query has PREFIX or BASE declarations but no query after them', 'write the SELECT or ASK query after the declarations'],
+  ])('%s', async (_name, text, where, message, hint) => {
+    const dir = files({ 'm.ttl': MODEL, 'q.rq': text });
+    const r = await gwgen(['query', 'm.ttl', 'q.rq'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`q.rq:${where}: error: ${message}\n  hint: ${hint}`);
+    expect(r.stderr).not.toContain('empty update');
+  });
+
+  it('a query file that is not UTF-8 is refused at its first such byte (exit 1), as a model file is', async () => {
+    const latin1 = Buffer.concat([Buffer.from('SELECT ?r\nWHERE { ?r agw:routePath ?p . FILTER(?p != "/caf'), Buffer.from([0xe9]), Buffer.from('") }\n')]);
+    const dir = files({ 'm.ttl': MODEL, 'q.rq': latin1 });
+    const r = await gwgen(['query', 'm.ttl', 'q.rq'], { cwd: dir });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('q.rq:2:49: error: the file is not UTF-8 text: SPARQL query files are UTF-8\n  hint: convert the file to UTF-8');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('PREFIX with a name that lacks its colon says so, rather than suggesting an unrelated keyword', async () => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', 'PREFIX ex <https://example.org/t#>\nSELECT ?r WHERE { ?r a ex:Route }'], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('-e:1:8: error: the SPARQL query does not parse: "ex" after PREFIX is not a prefix name: a prefix name ends with ":"\n  hint: write PREFIX ex: <https://example.org/ns#>');
+    expect(r.stderr).not.toContain('did you mean');
   });
 });
 
@@ -283,6 +319,8 @@ describe('gwgen query: a query that does not parse says where and what was meant
     ['PREFIX ex: <http://e/> SELCT ?s { ?s ?p ?o }', '-e:1:24: error: the SPARQL query does not parse: unknown word "SELCT"; did you mean SELECT?', 'a query is SELECT or ASK'],
     ['SELECT ?s { ?s ?p ?o FILTR(?s) }', '-e:1:22: error: the SPARQL query does not parse: unknown word "FILTR"; did you mean FILTER?', 'check the spelling of the keyword'],
     ['SELECT ?s { ?s ?p ?o } xyzzy', '-e:1:24: error: the SPARQL query does not parse: unknown word "xyzzy"\n', 'check the spelling of the keyword'],
+    // The parser's own names for a signed number (IntegerPositive, ...) used to be listed as they are.
+    ['SELECT ?s {\n  ?s ?p }', "-e:2:9: error: the SPARQL query does not parse: unexpected '}'; expected a variable, an IRI, a prefixed name, a string, a number, 'true', 'false', a blank node or …\n", 'check the query syntax'],
     ['SELECT ?x {\n  ?x a <Route> }', '-e:2:8: error: the SPARQL query does not parse: <Route> is a relative IRI, and the query sets no BASE', 'write the full IRI (e.g. agw:Route or <https://example.org/ns#Route>), or declare BASE'],
   ])('%s', async (text, message, hint) => {
     const dir = files({ 'm.ttl': MODEL });

@@ -14,8 +14,10 @@ import type { PlainTerm } from '../sparql/term-cells.js';
 const XSD_STRING = 'http://www.w3.org/2001/XMLSchema#string';
 
 export interface AuditInput extends ModelInput {
-  /** Directories of extra .rq rules (`--rules`). */
+  /** Directories of extra .rq rules (`--rules`); each must hold at least one. */
   readonly ruleDirs?: readonly string[];
+  /** Rule directories that may hold none (an installed pack's queries/audit/, `--pack`). */
+  readonly packRuleDirs?: readonly string[];
   /** What NOW() is, for expiry rules. @default the current time */
   readonly now?: Date;
 }
@@ -54,7 +56,7 @@ const ABOUT_SUPPRESSIONS = new Set(['suppression-without-reason', UNKNOWN_SUPPRE
  * is validated; findings on nodes that suppress the rule are marked, not dropped.
  */
 export async function audit(input: AuditInput, timings: Timings = {}): Promise<AuditResult> {
-  const { rules, problems: ruleProblems } = await loadRules(input.ruleDirs);
+  const { rules, problems: ruleProblems } = await loadRules([...(input.ruleDirs ?? []), ...(input.packRuleDirs ?? [])], { mayBeEmpty: input.packRuleDirs ?? [] });
   const { sources, problems: readProblems } = await readSources(input.models, input.cwd);
   if (ruleProblems.length + readProblems.length > 0) return { ok: false, problems: [...readProblems, ...ruleProblems], timings };
   const pending = runQueriesInWorker(sources, rules.map((r) => ({ id: r.id, text: r.query, origin: r.file })), timings, { now: input.now ?? new Date() });

@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { problem, type Problem } from '../errors.js';
-import { readFailure } from '../pipeline/load.js';
+import { decodeUtf8, fileIdentity, readFailure } from '../pipeline/load.js';
 import { QUERIES_DIR } from '../paths.js';
-import { normalizeQueryText, positionAt, queryShape, sparqlTokens } from '../sparql/scan.js';
+import { formOffset, normalizeQueryText, positionAt, queryShape } from '../sparql/scan.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
@@ -93,7 +93,11 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
   const problems: Problem[] = [];
   const fail = (message: string, hint: string, key?: string, at: Partial<{ line: number; column: number }> = {}) => {
     const line = key === undefined ? undefined : lines.get(key);
-    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...(line !== undefined ? { line } : {}), ...at }, hint }));
+    // At the value on its header line (file:line:col), where the fix goes; at the line's end when it is empty.
+    const lineText = line !== undefined ? text.split('\n')[line - 1]! : '';
+    const value = key === undefined ? undefined : meta.get(key);
+    const place = line === undefined ? {} : value ? placeAt(line, lineText, value) : { line, column: [...lineText.trimEnd()].length + 1 };
+    problems.push(problem('usage', `audit rule ${file}: ${message}`, { location: { file, ...place, ...at }, hint }));
   };
   const id = meta.get('id');
   const severity = meta.get('severity');
@@ -105,7 +109,10 @@ export function parseRule(file: string, raw: string): { rule?: AuditRule; proble
   // The form and the projection come from the query's tokens: a "#" in an IRI or a string is no comment.
   const shape = queryShape(text);
   if (shape.form !== 'select') {
-    fail(`must be a SPARQL SELECT query (each row is a finding)${shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : ''}`, 'write SELECT ?focus ... WHERE { ... }', undefined, formAt(text));
+    // A file of header comments alone has no keyword to point at: it is located where its query should start.
+    const empty = formOffset(text) === undefined;
+    const not = shape.form ? `, not ${shape.form === 'update' ? 'an update' : `${shape.form.toUpperCase()}`}` : empty ? ', and the file has no query after its header' : '';
+    fail(`must be a SPARQL SELECT query (each row is a finding)${not}`, 'write SELECT ?focus ... WHERE { ... }', undefined, empty ? positionAt(text, text.trimEnd().length + 1) : formAt(text));
   } else if (shape.projection !== '*') {
     // SELECT * projects what its pattern binds: checked against the variables the query reports once it has run.
     problems.push(...missingVariables({ file, message: message ?? '', query: text, lines: ruleLines }, shape.projection!));
@@ -146,14 +153,32 @@ export function missingVariables(rule: Pick<AuditRule, 'file' | 'message' | 'que
   return problems;
 }
 
-/** The built-in rules, then the `.rq` files of each extra directory; ids must be unique. */
-export async function loadRules(extraDirs: readonly string[] = []): Promise<{ rules: AuditRule[]; problems: Problem[] }> {
+/**
+ * The built-in rules, then the `.rq` files of each extra directory; ids must be unique. An extra
+ * directory (`--rules`) that gives no rule file, or holds a query file named otherwise (`.sparql`,
+ * `.RQ`), is a problem: its rules would silently not run, and the audit pass. Those of
+ * `options.mayBeEmpty` (an installed pack's queries/audit/) may hold none.
+ */
+export async function loadRules(extraDirs: readonly string[] = [], options: { mayBeEmpty?: readonly string[] } = {}): Promise<{ rules: AuditRule[]; problems: Problem[] }> {
   const rules: AuditRule[] = [];
   const problems: Problem[] = [];
+  // A directory named twice (`--rules a --rules ./a`, a link to it, gwgen's own queries/audit) is
+  // read once: read again, each of its rules would clash with itself ("id x is already used by a/x.rq").
+  const seen = new Set<string>();
   for (const dir of [BUILTIN_RULES_DIR, ...extraDirs]) {
+    const identity = await fileIdentity(dir);
+    if (seen.has(identity)) continue;
+    seen.add(identity);
     let names: string[];
+    const checked = dir !== BUILTIN_RULES_DIR && !options.mayBeEmpty?.includes(dir);
+    let read = 0;
     try {
-      names = (await readdir(dir)).filter((n) => n.endsWith('.rq')).sort();
+      const entries = await readdir(dir);
+      names = entries.filter((n) => n.endsWith('.rq')).sort();
+      for (const other of checked ? entries.filter((n) => !n.endsWith('.rq') && /\.(rq|sparql)$/i.test(n)).sort() : []) {
+        const file = join(dir, other);
+        problems.push(problem('usage', `${file} is not read as an audit rule: a rule file's name ends in ".rq" (lower case)`, { location: { file }, hint: `rename it, e.g. mv ${file} ${file.replace(/\.(rq|sparql)$/i, '.rq')}` }));
+      }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       problems.push(
@@ -165,13 +190,23 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
     }
     for (const name of names) {
       const file = join(dir, name);
+      read++;
       let raw: string;
       try {
-        raw = await readFile(file, 'utf8');
+        const decoded = decodeUtf8(file, await readFile(file), 'audit rule files');
+        if ('problem' in decoded) {
+          // A broken rule file (exit 2), as one that does not parse: read as U+FFFD, its strings would silently match nothing.
+          problems.push({ ...decoded.problem, code: 'usage', message: `audit rule ${file}: ${decoded.problem.message}` });
+          continue;
+        }
+        raw = decoded.text;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // A directory whose name ends in .rq is no rule file: skipped, as every other non-.rq entry.
-        if (code === 'EISDIR') continue;
+        if (code === 'EISDIR') {
+          read--;
+          continue;
+        }
         problems.push(problem('usage', `cannot read audit rule ${file}: ${readFailure(err)}`, { location: { file }, hint: 'make the rule file readable, or move it out of the rules directory' }));
         continue;
       }
@@ -181,10 +216,14 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
       const clash = rules.find((r) => r.id === parsed.rule!.id) ?? [UNKNOWN_SUPPRESSION_RULE, UNUSED_SUPPRESSION_RULE].find((r) => r.id === parsed.rule!.id);
       if (clash) {
         const line = parsed.rule.lines?.id;
-        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file, ...(line !== undefined ? { line } : {}) }, hint: 'give the rule its own id' }));
+        const place = line !== undefined ? placeAt(line, parsed.rule.query.split('\n')[line - 1]!, parsed.rule.id) : {};
+        problems.push(problem('usage', `audit rule ${file}: id "${parsed.rule.id}" is already used by ${clash.file || "gwgen's own check of suppressions"}`, { location: { file, ...place }, hint: 'give the rule its own id' }));
         continue;
       }
       rules.push(parsed.rule);
+    }
+    if (checked && read === 0 && !problems.some((p) => p.location?.file?.startsWith(join(dir, '/')))) {
+      problems.push(problem('usage', `rules directory ${dir} holds no .rq rule file: it adds no rule to the audit`, { location: { file: dir }, hint: 'put the .rq rule files in it, or leave out this --rules' }));
     }
   }
   return { rules, problems };
@@ -192,11 +231,8 @@ export async function loadRules(extraDirs: readonly string[] = []): Promise<{ ru
 
 /** Where the query itself starts (its first keyword after the header comments and PREFIX lines). */
 function formAt(text: string): Partial<{ line: number; column: number }> {
-  const tokens = sparqlTokens(text);
-  let i = 0;
-  while (/^(PREFIX|BASE)$/i.test(tokens[i]?.text ?? '')) i += /^PREFIX$/i.test(tokens[i]!.text) ? 3 : 2;
-  const first = tokens[i] ?? tokens[0];
-  return first ? positionAt(text, first.offset) : {};
+  const offset = formOffset(text);
+  return offset === undefined ? {} : positionAt(text, offset);
 }
 
 /** The line and column of `needle` in a line of the rule file (the line alone when it is not there). */

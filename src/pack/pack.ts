@@ -15,7 +15,7 @@ import { isPackName, readManifest, type PackManifest } from './manifest.js';
 import { SKIP, SKIP_AT_ROOT } from './skip.js';
 import { TEMPLATES_DIR } from '../paths.js';
 import { TARGET_NAMES } from '../targets/names.js';
-import { readFailure } from '../pipeline/load.js';
+import { decodeUtf8, readFailure } from '../pipeline/load.js';
 import { isBuiltinTemplate } from '../pipeline/render.js';
 import { holdingSignals, lockOutput } from '../pipeline/write.js';
 
@@ -184,8 +184,10 @@ async function unrenderedTemplate(path: string): Promise<string | undefined> {
  * ?focus. A rule that does not parse is reported for that alone: its shape cannot be known.
  */
 async function checkQuery(file: string, path: string): Promise<Problem[]> {
-  const text = await readFile(file, 'utf8');
   const rule = path.startsWith('queries/audit/');
+  const decoded = decodeUtf8(file, await readFile(file), rule ? 'audit rule files' : 'SPARQL query files');
+  if ('problem' in decoded) return [rule ? { ...decoded.problem, code: 'usage', message: `audit rule ${file}: ${decoded.problem.message}` } : decoded.problem];
+  const text = decoded.text;
   const { queryParseProblem } = await import('../sparql/engine.js');
   const unparsed = await queryParseProblem(text, file);
   if (unparsed) return [rule ? { ...unparsed, code: 'usage', message: `audit rule ${file}: ${unparsed.message}` } : unparsed];

@@ -69,8 +69,9 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
       continue;
     }
     const file = displayPath(path, cwd);
-    if (isUtf8(bytes)) sources.push({ path: file, text: bytes.toString('utf8') });
-    else problems.push(notUtf8(file, bytes));
+    const decoded = decodeUtf8(file, bytes, 'Turtle files');
+    if ('text' in decoded) sources.push({ path: file, text: decoded.text });
+    else problems.push(decoded.problem);
   }
   return { sources, problems };
 }
@@ -79,21 +80,29 @@ export async function readSources(paths: readonly string[], cwd = process.cwd())
  * What makes two paths one file: its device and inode, which a hard link shares too (its real
  * path does not); the real path where it cannot be stat-ed (then reading it fails anyway).
  */
-async function fileIdentity(path: string): Promise<string> {
+export async function fileIdentity(path: string): Promise<string> {
   const st = await stat(path, { bigint: true }).catch(() => undefined);
   return st ? `${st.dev}:${st.ino}` : await realpath(path).catch(() => resolvePath(path));
 }
 
+/** What a kind of file is, in the messages about its encoding. */
+export type TextKind = 'Turtle files' | 'SPARQL query files' | 'audit rule files';
+
 /**
- * Turtle is UTF-8. Decoding another encoding would turn its bytes into U+FFFD and, say, an
- * issuer "café" in Latin-1 into one no token ever matches: the file is refused at its first
- * byte that is not UTF-8.
+ * A file's bytes as text, or why they are not UTF-8 text. Turtle and SPARQL are UTF-8: decoding
+ * another encoding would turn its bytes into U+FFFD and, say, an issuer "café" in Latin-1 into
+ * one no token ever matches (a model's policy that silently does not apply, a query or an audit
+ * rule that silently finds nothing): the file is refused at its first byte that is not UTF-8.
  */
-function notUtf8(file: string, bytes: Buffer): Problem {
+export function decodeUtf8(file: string, bytes: Buffer, kind: TextKind): { text: string } | { problem: Problem } {
+  return isUtf8(bytes) ? { text: bytes.toString('utf8') } : { problem: notUtf8(file, bytes, kind) };
+}
+
+function notUtf8(file: string, bytes: Buffer, kind: TextKind): Problem {
   // Windows editors save "Unicode" as UTF-16 with a byte order mark: say so, and how to convert.
   const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'UTF-16LE' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'UTF-16BE' : undefined;
   if (utf16) {
-    return problem('syntax', `the file is ${utf16} text: Turtle files are UTF-8`, { location: { file, line: 1, column: 1 }, hint: `convert the file to UTF-8, e.g. iconv -f ${utf16} -t utf-8 (or save it as UTF-8 in the editor)` });
+    return problem('syntax', `the file is ${utf16} text: ${kind} are UTF-8`, { location: { file, line: 1, column: 1 }, hint: `convert the file to UTF-8, e.g. iconv -f ${utf16} -t utf-8 (or save it as UTF-8 in the editor)` });
   }
   let start = 0;
   let line = 1;
@@ -102,7 +111,7 @@ function notUtf8(file: string, bytes: Buffer): Problem {
     const row = bytes.subarray(start, end === -1 ? bytes.length : end);
     if (!isUtf8(row) || end === -1) {
       const column = row.toString('utf8').indexOf('\uFFFD') + 1;
-      return problem('syntax', 'the file is not UTF-8 text: Turtle files are UTF-8', {
+      return problem('syntax', `the file is not UTF-8 text: ${kind} are UTF-8`, {
         location: { file, line, ...(column > 0 ? { column } : {}) },
         hint: 'convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8',
       });

@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { DataFactory, Store, type BaseQuad, type Quad_Object, type Quad_Predicate, type Quad_Subject, type Term } from 'n3';
 import { GwgenError, problem, type Problem } from '../errors.js';
+import { distance } from 'fastest-levenshtein';
 import { nearest } from '../nearest.js';
 import { PREFIXES } from '../paths.js';
 import { requireWithCodeCache } from './code-cache.js';
 import { containsService, semanticProblem, ungroupedByText, ungroupedProblem, ungroupedProjection } from './semantic-errors.js';
-import { normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
+import { formOffset, normalizeQueryText, offsetOf, positionAt, sparqlTokens } from './scan.js';
 
 type QueryEngine = import('@comunica/query-sparql-rdfjs').QueryEngine;
 /** A parsed query: Comunica's algebra (its type names the form, e.g. "project", "ask", "load"). */
@@ -110,11 +111,28 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   } catch (err) {
     throw new GwgenError(parseProblem(String((err as Error)?.message ?? err), text, origin));
   }
+  // Located at the keyword that makes it another form (CONSTRUCT, INSERT, ...), as an audit rule
+  // of that form is: in a file of many lines, after PREFIX lines, that is what to rewrite.
+  const atForm = () => {
+    const offset = formOffset(text);
+    return { file: origin, ...(offset !== undefined ? positionAt(text, offset) : {}) };
+  };
+  if (operation.type === 'nop') {
+    // PREFIX and BASE lines alone parse as an empty update: the query itself is what is missing.
+    const tokens = sparqlTokens(text);
+    const last = tokens[tokens.length - 1]!;
+    throw new GwgenError(
+      problem('query', 'the query has PREFIX or BASE declarations but no query after them', {
+        location: { file: origin, ...positionAt(text, last.offset + last.text.length) },
+        hint: 'write the SELECT or ASK query after the declarations, e.g. SELECT ?path WHERE { ?r agw:routePath ?path }',
+      }),
+    );
+  }
   if (Object.hasOwn(UPDATES, operation.type)) {
-    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is an update (${UPDATES[operation.type]})`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
+    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is an update (${UPDATES[operation.type]})`, { location: atForm(), ...ONLY_SELECT_ASK }));
   }
   if (operation.type === 'construct' || operation.type === 'describe') {
-    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: { file: origin }, ...ONLY_SELECT_ASK }));
+    throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is a ${operation.type.toUpperCase()} query`, { location: atForm(), ...ONLY_SELECT_ASK }));
   }
   // Comunica answers such a query with the variable unbound (one row: the count of everything);
   // SPARQL 1.1 (11.4) makes it an error, as Jena and RDF4J report it.
@@ -265,7 +283,14 @@ export function parseProblem(raw: string, text: string, origin: string): Problem
     // Chevrotain stops at the first letter of a word that is no keyword (SELEC, SELCT …).
     const word = /^[A-Za-z]+(?![\w:])/.exec(text.slice(offset))?.[0];
     if (word !== undefined && /[A-Za-z]/.test(ch)) {
-      const meant = nearest(word.toUpperCase(), SPARQL_KEYWORDS);
+      const before = sparqlTokens(text.slice(0, offset));
+      if (/^PREFIX$/i.test(before[before.length - 1]?.text ?? '')) {
+        // `PREFIX ex <...>`: the name lacks its colon, which no keyword's spelling explains.
+        return at(offset, `"${word}" after PREFIX is not a prefix name: a prefix name ends with ":"`, `write PREFIX ${word}: <https://example.org/ns#> and use it as ${word}:Name`);
+      }
+      // A suggestion as long as the word itself ("ex" → BY) replaces it rather than corrects it.
+      const near = nearest(word.toUpperCase(), SPARQL_KEYWORDS);
+      const meant = near !== undefined && distance(word.toUpperCase(), near) < word.length ? near : undefined;
       const first = !sparqlTokens(text.slice(0, offset)).some((t) => !/^(PREFIX|BASE)$/i.test(t.text) && t.kind !== 'iri' && !t.text.endsWith(':'));
       return at(offset, `unknown word "${word}"${meant ? `; did you mean ${meant}?` : ''}`, first ? 'a query is SELECT or ASK (after any PREFIX and BASE lines)' : 'check the spelling of the keyword; the prefixes rdf rdfs owl xsd agw are predeclared');
     }
@@ -324,6 +349,14 @@ const TOKEN_NAMES: Record<string, string> = {
   Integer: 'a number',
   Decimal: 'a number',
   Double: 'a number',
+  // A signed number is a token of its own: "+1", "-1.5", "-1e3".
+  IntegerPositive: 'a number',
+  DecimalPositive: 'a number',
+  DoublePositive: 'a number',
+  IntegerNegative: 'a number',
+  DecimalNegative: 'a number',
+  DoubleNegative: 'a number',
+  LangTag: 'a language tag',
   Nil: "'()'",
 };
 

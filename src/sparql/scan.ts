@@ -154,6 +154,17 @@ export function projectedVariableOffset(text: string, name: string, prefer?: (cl
   return first;
 }
 
+/**
+ * Where the query itself starts: the offset of its first keyword after the PREFIX and BASE
+ * lines (SELECT, CONSTRUCT, INSERT ...), or of its first token when there is none after them.
+ */
+export function formOffset(text: string): number | undefined {
+  const tokens = sparqlTokens(text);
+  let i = 0;
+  while (/^(PREFIX|BASE)$/i.test(tokens[i]?.text ?? '')) i += /^PREFIX$/i.test(tokens[i]!.text) ? 3 : 2;
+  return (tokens[i] ?? tokens[0])?.offset;
+}
+
 /** Line and column (1-based, the column in code points as editors count) of an offset. */
 export function positionAt(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));

@@ -63,8 +63,7 @@ Exit codes: 0 no finding at or above --fail-on (default error), 1 there is one (
           out.problems(pack.problems);
           return 2;
         }
-        const ruleDirs = [...(flags.rules ?? []), ...(pack?.dir ? [pack.dir] : [])];
-        const result = await audit({ models, ...(ruleDirs.length > 0 ? { ruleDirs } : {}), ...(now ? { now } : {}) });
+        const result = await audit({ models, ...(flags.rules ? { ruleDirs: flags.rules } : {}), ...(pack?.dir ? { packRuleDirs: [pack.dir] } : {}), ...(now ? { now } : {}) });
         if (!result.ok) {
           out.problems(result.problems);
           return exitCodeFor(result.problems);
