@@ -32,6 +32,8 @@ export interface DispatchOptions {
   readonly upgrade?: string | null;
   /** request() only: the answer's headers must come within this many ms. */
   readonly headersTimeout?: number;
+  /** request() only: ends the call (the stream is cancelled), before or after its headers came. */
+  readonly signal?: AbortSignal;
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2); the gateway drops them already, this is a backstop. */
@@ -168,24 +170,47 @@ export class Http2Upstream {
     return Object.assign(new Error(err.message), { code: 'ECONNRESET', cause: err });
   }
 
-  /** undici's request(), as far as health checks and mirrors use it: the status, the body dropped. */
+  /**
+   * undici's request(), as far as health checks and mirrors use it: the status, the body dropped.
+   * As with undici, `signal` ends the call whenever it fires, also while the body still streams
+   * (a mirrored server-streaming call), and dump() settles when the call is over: a mirror counts
+   * as in flight, and holds its stream, until then.
+   */
   request(options: DispatchOptions): Promise<{ statusCode: number; body: { dump(): Promise<void> } }> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let abort: ((err: Error) => void) | undefined;
+      // How the call ended (undefined: not yet), and dump()'s wait for it.
+      let outcome: { error?: Error } | undefined;
+      let waiting: ((o: { error?: Error }) => void) | undefined;
+      const signal = options.signal;
+      const onAbort = () => abort?.(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const over = (o: { error?: Error }) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome = o;
+        waiting?.(o);
+      };
+      const dump = async () => {
+        const o = outcome ?? (await new Promise<{ error?: Error }>((r) => (waiting = r)));
+        if (o.error !== undefined) throw o.error;
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.dispatch(options, {
-        onConnect: (abort) => {
-          if (options.headersTimeout)
-            timer = setTimeout(() => abort(new Error('headers timeout')), options.headersTimeout);
+        onConnect: (a) => {
+          abort = a;
+          if (options.headersTimeout) timer = setTimeout(() => a(new Error('headers timeout')), options.headersTimeout);
         },
         onHeaders: (statusCode) => {
           clearTimeout(timer);
-          resolve({ statusCode, body: { dump: () => Promise.resolve() } });
+          resolve({ statusCode, body: { dump } });
           return true;
         },
         onData: () => true,
-        onComplete: () => clearTimeout(timer),
+        onComplete: () => over({}),
         onError: (err) => {
-          clearTimeout(timer);
+          over({ error: err });
           reject(err);
         },
       });

@@ -1,0 +1,172 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGateway, freePort, startGateway, type GatewayProcess } from './gateway-helpers.js';
+
+/**
+ * gRPC streams through the generated gateway on routes that keep a copy of the request body
+ * (test/fixtures/gateway/grpc-streams.ttl), with @grpc/grpc-js on both sides: a bidirectional
+ * call whose client waits for each answer before it sends the next message must flow on a route
+ * with retries or a mirror, and a mirror to a service that never answers is held to
+ * GW_MIRROR_TIMEOUT_MS, as over HTTP/1.1.
+ */
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const method = (path: string, stream: boolean) => ({
+  path,
+  requestStream: stream,
+  responseStream: stream,
+  requestSerialize: raw.serialize,
+  requestDeserialize: raw.deserialize,
+  responseSerialize: raw.serialize,
+  responseDeserialize: raw.deserialize,
+});
+const serviceOf = (pkg: string) => ({ chat: method(`/${pkg}/Chat`, true), hold: method(`/${pkg}/Hold`, false) });
+
+type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
+interface StreamsClient extends grpc.Client {
+  chat(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer>;
+  hold(req: Buffer, md: grpc.Metadata, cb: Callback): grpc.ClientUnaryCall;
+}
+
+/** Waits until `condition` holds, polling, for at most 15 s. */
+async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A gRPC server of both packages: Chat answers each message at once; Hold answers, or never (`holds`). */
+class ChatServer {
+  readonly server = new grpc.Server();
+  /** Chat messages in the order they came. */
+  readonly messages: string[] = [];
+  holdCalls = 0;
+  holdsCancelled = 0;
+  port = 0;
+
+  constructor(
+    readonly name: string,
+    holds: boolean,
+  ) {
+    const impl = {
+      chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.on('data', (m: Buffer) => {
+          this.messages.push(m.toString());
+          call.write(Buffer.from(`${name}:${m.toString()}`));
+        });
+        call.on('end', () => call.end());
+      },
+      hold: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        this.holdCalls++;
+        if (!holds) return cb(null, Buffer.from(`${name}:${call.request.toString()}`));
+        call.on('cancelled', () => this.holdsCancelled++);
+      },
+    };
+    for (const pkg of ['test.Retried', 'test.Mirrored']) this.server.addService(serviceOf(pkg), impl);
+  }
+
+  async listen(): Promise<this> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    return this;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}
+
+describe('generated gateway: gRPC streams on routes that keep a copy of the body (retries, mirrors)', () => {
+  let gw: GatewayProcess;
+  const chat = new ChatServer('chat', false);
+  const primary = new ChatServer('primary', false);
+  const shadow = new ChatServer('shadow', true);
+  const clients: StreamsClient[] = [];
+
+  beforeAll(async () => {
+    const { dir } = await buildGateway('test/fixtures/gateway/grpc-streams.ttl');
+    for (const s of [chat, primary, shadow]) await s.listen();
+    const closed = await freePort();
+    gw = await startGateway(dir, {
+      GW_UPSTREAM_CHAT: `http://127.0.0.1:${closed},http://127.0.0.1:${chat.port}`,
+      GW_UPSTREAM_PRIMARY: `http://127.0.0.1:${primary.port}`,
+      GW_UPSTREAM_SHADOW: `http://127.0.0.1:${shadow.port}`,
+      GW_MIRROR_TIMEOUT_MS: '300',
+      GW_MIRROR_MAX_IN_FLIGHT: '2',
+      // Passive ejection would take the closed port out, which is not under test.
+      GW_EJECT_AFTER_FAILURES: '0',
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await gw?.stop('SIGKILL');
+    for (const s of [chat, primary, shadow]) await s.stop();
+  });
+
+  const clientOf = (pkg: string): StreamsClient => {
+    const Client = grpc.makeGenericClientConstructor(serviceOf(pkg), 'Streams') as unknown as new (
+      target: string,
+      creds: grpc.ChannelCredentials,
+    ) => StreamsClient;
+    const c = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
+    clients.push(c);
+    return c;
+  };
+
+  /** A conversation: each message is sent once the answer to the one before has come. */
+  const converse = (client: StreamsClient, count: number) =>
+    new Promise<{ answers: string[]; code: grpc.status }>((resolve) => {
+      const answers: string[] = [];
+      const call = client.chat(new grpc.Metadata());
+      call.on('data', (m: Buffer) => {
+        answers.push(m.toString());
+        if (answers.length < count) call.write(Buffer.from(`m${answers.length}`));
+        else call.end();
+      });
+      call.on('error', () => undefined);
+      call.on('status', (s: grpc.StatusObject) => resolve({ answers, code: s.code }));
+      call.write(Buffer.from('m0'));
+    });
+
+  it('carries a conversation on a route with retries, also when its first instance refuses the connection', async () => {
+    const client = clientOf('test.Retried');
+    // Round-robin over a closed port and the service: one of the two calls tries the closed port first.
+    for (let i = 0; i < 2; i++) {
+      const r = await converse(client, 3);
+      expect(r, `call ${i}`).toEqual({ answers: ['chat:m0', 'chat:m1', 'chat:m2'], code: grpc.status.OK });
+    }
+    expect(chat.messages).toEqual(['m0', 'm1', 'm2', 'm0', 'm1', 'm2']);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(/^gateway_upstream_retries_total\{route="retried"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('carries a conversation on a mirrored route, and mirrors the whole of it once its request side ends', async () => {
+    const r = await converse(clientOf('test.Mirrored'), 3);
+    expect(r).toEqual({ answers: ['primary:m0', 'primary:m1', 'primary:m2'], code: grpc.status.OK });
+    expect(primary.messages).toEqual(['m0', 'm1', 'm2']);
+    await until('the mirrored copy', () => shadow.messages.length === 3);
+    expect(shadow.messages).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('cancels a mirrored call the shadow never answers at GW_MIRROR_TIMEOUT_MS, so later calls are mirrored too', async () => {
+    const client = clientOf('test.Mirrored');
+    // Twice GW_MIRROR_MAX_IN_FLIGHT: mirrors that were never let go of would use up every slot.
+    for (let i = 1; i <= 4; i++) {
+      const answer = await new Promise<string>((resolve, reject) =>
+        client.hold(Buffer.from(`h${i}`), new grpc.Metadata(), (err, res) => (err ? reject(err) : resolve(String(res)))),
+      );
+      expect(answer).toBe(`primary:h${i}`);
+      await until(`mirror ${i} to reach the shadow`, () => shadow.holdCalls === i);
+      await until(`mirror ${i} to be cancelled`, () => shadow.holdsCancelled === i);
+    }
+    await until('the mirror metrics', async () => {
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      return /^gateway_mirror_requests_total\{route="mirrored",outcome="error"\} 4$/m.test(metrics);
+    });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/gateway_mirror_requests_total\{route="mirrored",outcome="skipped"\}/);
+  });
+});
