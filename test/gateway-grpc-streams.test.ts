@@ -1,13 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
+import { constants, createServer as createH2Server, type Http2Server, type Http2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway, freePort, startGateway, type GatewayProcess } from './gateway-helpers.js';
+import { accessLog, buildGateway, freePort, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
 /**
  * gRPC streams through the generated gateway on routes that keep a copy of the request body
  * (test/fixtures/gateway/grpc-streams.ttl), with @grpc/grpc-js on both sides: a bidirectional
  * call whose client waits for each answer before it sends the next message must flow on a route
- * with retries or a mirror, and a mirror to a service that never answers is held to
- * GW_MIRROR_TIMEOUT_MS, as over HTTP/1.1.
+ * with retries or a mirror, a mirror to a service that never answers is held to
+ * GW_MIRROR_TIMEOUT_MS, as over HTTP/1.1, and a server-streaming answer the gateway cannot
+ * complete ends with the gRPC status of the gateway's 502/504, UNAVAILABLE.
  */
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 const method = (path: string, stream: boolean) => ({
@@ -20,11 +23,41 @@ const method = (path: string, stream: boolean) => ({
   responseDeserialize: raw.deserialize,
 });
 const serviceOf = (pkg: string) => ({ chat: method(`/${pkg}/Chat`, true), hold: method(`/${pkg}/Hold`, false) });
+const serverStreaming = (path: string) => ({ ...method(path, false), responseStream: true });
+const CUT = {
+  reset: serverStreaming('/test.Cut/Reset'),
+  drop: serverStreaming('/test.Cut/Drop'),
+  hang: serverStreaming('/test.Cut/Hang'),
+};
 
 type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
 interface StreamsClient extends grpc.Client {
   chat(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer>;
   hold(req: Buffer, md: grpc.Metadata, cb: Callback): grpc.ClientUnaryCall;
+}
+type CutClient = grpc.Client & Record<keyof typeof CUT, (req: Buffer, md: grpc.Metadata) => grpc.ClientReadableStream<Buffer>>;
+
+/**
+ * A gRPC service on node:http2 that answers each call with its headers and one message, then, by
+ * method: resets the stream (INTERNAL_ERROR), drops its whole connection, or sends nothing more.
+ */
+function cuttingService(): Http2Server {
+  const server = createH2Server();
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    stream.resume();
+    stream.on('end', () => {
+      // Trailers held back: Node would otherwise close the stream with END_STREAM before its reset.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.write(Buffer.from([0, 0, 0, 0, 2, 104, 105])); // one message: "hi"
+      const path = String(headers[':path']);
+      // Once the message is on its way: the gateway has committed to the answer.
+      const after = (fn: () => void) => setTimeout(fn, 100);
+      if (path.endsWith('/Reset')) after(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+      else if (path.endsWith('/Drop')) after(() => (stream.session as Http2Session).destroy());
+    });
+  });
+  return server;
 }
 
 /** Waits until `condition` holds, polling, for at most 15 s. */
@@ -83,20 +116,24 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
   const chat = new ChatServer('chat', false);
   const primary = new ChatServer('primary', false);
   const shadow = new ChatServer('shadow', true);
-  const clients: StreamsClient[] = [];
+  const clients: grpc.Client[] = [];
+  const cutting = cuttingService();
 
   beforeAll(async () => {
     const { dir } = await buildGateway('test/fixtures/gateway/grpc-streams.ttl');
     for (const s of [chat, primary, shadow]) await s.listen();
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
     const closed = await freePort();
     gw = await startGateway(dir, {
       GW_UPSTREAM_CHAT: `http://127.0.0.1:${closed},http://127.0.0.1:${chat.port}`,
       GW_UPSTREAM_PRIMARY: `http://127.0.0.1:${primary.port}`,
       GW_UPSTREAM_SHADOW: `http://127.0.0.1:${shadow.port}`,
+      GW_UPSTREAM_RAW: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`,
       GW_MIRROR_TIMEOUT_MS: '300',
       GW_MIRROR_MAX_IN_FLIGHT: '2',
       // Passive ejection would take the closed port out, which is not under test.
       GW_EJECT_AFTER_FAILURES: '0',
+      GW_ACCESS_LOG: 'stdout',
     });
   }, 180_000);
 
@@ -104,6 +141,7 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     for (const c of clients) c.close();
     await gw?.stop('SIGKILL');
     for (const s of [chat, primary, shadow]) await s.stop();
+    await new Promise((resolve) => cutting.close(resolve));
   });
 
   const clientOf = (pkg: string): StreamsClient => {
@@ -168,5 +206,27 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     });
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).not.toMatch(/gateway_mirror_requests_total\{route="mirrored",outcome="skipped"\}/);
+  });
+
+  it.each([
+    ['reset', 'the service resets the stream', 'upstream reset mid-response'],
+    ['drop', "the service's connection is lost", 'upstream reset mid-response'],
+    ['hang', 'the route timeout strikes', 'upstream timed out'],
+  ] as const)('ends a server stream cut short when %s (%s) with UNAVAILABLE in its trailers', async (name, _why, message) => {
+    const Client = grpc.makeGenericClientConstructor(CUT, 'Cut') as unknown as new (target: string, creds: grpc.ChannelCredentials) => CutClient;
+    const client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
+    clients.push(client);
+    const r = await new Promise<{ messages: string[]; code: grpc.status; details: string }>((resolve) => {
+      const messages: string[] = [];
+      const call = client[name](Buffer.from('x'), new grpc.Metadata());
+      call.on('data', (m: Buffer) => messages.push(m.toString()));
+      call.on('error', () => undefined);
+      call.on('status', (st: grpc.StatusObject) => resolve({ messages, code: st.code, details: st.details }));
+    });
+    // A reset without an error code would reach the client as INTERNAL ("call ended without gRPC status").
+    expect(r).toEqual({ messages: ['hi'], code: grpc.status.UNAVAILABLE, details: message });
+    const path = `/test.Cut/${name[0]!.toUpperCase()}${name.slice(1)}`;
+    await until('the log line', () => accessLog(gw).some((l) => l.path === path));
+    expect(accessLog(gw).find((l) => l.path === path)).toMatchObject({ status: 200, grpc_status: 14, error: name === 'hang' ? 'route timeout' : message });
   });
 });

@@ -131,9 +131,22 @@ export class Http2Upstream {
     stream.on('data', (chunk: Buffer) => {
       if (!finished && handler.onData(chunk) === false) stream.pause();
     });
-    stream.on('trailers', (t: IncomingHttpHeaders) => (trailers = t));
+    let gotTrailers = false;
+    stream.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = t;
+      gotTrailers = true;
+    });
     stream.on('end', () => {
       if (finished) return;
+      // A stream its session took down (the service's connection lost) ends too, but reset and
+      // without the trailers that end an answer: it is cut short, not complete.
+      if (
+        stream.rstCode !== undefined &&
+        stream.rstCode !== constants.NGHTTP2_NO_ERROR &&
+        !gotTrailers &&
+        !stream.endAfterHeaders
+      )
+        return streamFailed(new Error(`HTTP/2 stream closed (code ${stream.rstCode})`));
       finished = true;
       handler.onComplete(trailers);
     });

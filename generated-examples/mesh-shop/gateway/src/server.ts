@@ -1531,7 +1531,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     if (this.committed) {
       // The answer had started: all the gateway can do is cut the connection.
       this.error = `upstream ${kind} mid-response`;
-      this.res.destroy();
+      this.cut(kind === 'timeout' ? MESSAGES.timeout : `upstream ${kind} mid-response`);
       this.finish(this.status);
       return;
     }
@@ -1625,9 +1625,29 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   /** The gateway's own answer, or, when the backend's had begun, a cut connection (all that is left to do). */
   private failOrCut(status: number, message: string, headers?: ExtraHeaders): void {
     if (this.committed) {
-      this.res.destroy();
+      this.cut(message);
       this.finish(this.status);
     } else this.fail(status, message, headers);
+  }
+
+  /**
+   * Ends an answer under way that cannot be completed. A gRPC call's stream ends with the trailers
+   * of UNAVAILABLE, the code the gateway's 502, 503 and 504 have for gRPC (a reset with no
+   * error code would reach the client as INTERNAL, "call ended without gRPC status", which gRPC
+   * clients do not retry); any other answer, or one a slow client holds up, is cut.
+   */
+  private cut(message: string): void {
+    const res = this.res;
+    if (
+      this.req.httpVersionMajor !== 2 ||
+      res.writableNeedDrain ||
+      res.writableEnded ||
+      !String(this.req.headers['content-type']).startsWith('application/grpc')
+    )
+      return void res.destroy();
+    this.grpcStatus = '14';
+    res.addTrailers({ 'grpc-status': '14', 'grpc-message': encodeURIComponent(message) });
+    res.end();
   }
 
   clientClosed(): void {
