@@ -134,6 +134,8 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
       // Passive ejection would take the closed port out, which is not under test.
       GW_EJECT_AFTER_FAILURES: '0',
       GW_ACCESS_LOG: 'stdout',
+      // 64 KiB for all of a call's messages: a conversation of 10 KiB messages outgrows it.
+      GW_MAX_BODY_BYTES: '65536',
     });
   }, 180_000);
 
@@ -154,18 +156,18 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     return c;
   };
 
-  /** A conversation: each message is sent once the answer to the one before has come. */
-  const converse = (client: StreamsClient, count: number) =>
-    new Promise<{ answers: string[]; code: grpc.status }>((resolve) => {
+  /** A conversation: each message (`size` bytes after the first) is sent once the answer to the one before has come. */
+  const converse = (client: StreamsClient, count: number, size = 0) =>
+    new Promise<{ answers: string[]; code: grpc.status; details: string }>((resolve) => {
       const answers: string[] = [];
       const call = client.chat(new grpc.Metadata());
       call.on('data', (m: Buffer) => {
         answers.push(m.toString());
-        if (answers.length < count) call.write(Buffer.from(`m${answers.length}`));
+        if (answers.length < count) call.write(Buffer.from(`m${answers.length}`.padEnd(size, '.')));
         else call.end();
       });
       call.on('error', () => undefined);
-      call.on('status', (s: grpc.StatusObject) => resolve({ answers, code: s.code }));
+      call.on('status', (s: grpc.StatusObject) => resolve({ answers, code: s.code, details: s.details }));
       call.write(Buffer.from('m0'));
     });
 
@@ -174,7 +176,7 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     // Round-robin over a closed port and the service: one of the two calls tries the closed port first.
     for (let i = 0; i < 2; i++) {
       const r = await converse(client, 3);
-      expect(r, `call ${i}`).toEqual({ answers: ['chat:m0', 'chat:m1', 'chat:m2'], code: grpc.status.OK });
+      expect(r, `call ${i}`).toMatchObject({ answers: ['chat:m0', 'chat:m1', 'chat:m2'], code: grpc.status.OK });
     }
     expect(chat.messages).toEqual(['m0', 'm1', 'm2', 'm0', 'm1', 'm2']);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
@@ -183,7 +185,7 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
 
   it('carries a conversation on a mirrored route, and mirrors the whole of it once its request side ends', async () => {
     const r = await converse(clientOf('test.Mirrored'), 3);
-    expect(r).toEqual({ answers: ['primary:m0', 'primary:m1', 'primary:m2'], code: grpc.status.OK });
+    expect(r).toMatchObject({ answers: ['primary:m0', 'primary:m1', 'primary:m2'], code: grpc.status.OK });
     expect(primary.messages).toEqual(['m0', 'm1', 'm2']);
     await until('the mirrored copy', () => shadow.messages.length === 3);
     expect(shadow.messages).toEqual(['m0', 'm1', 'm2']);
@@ -228,5 +230,18 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     const path = `/test.Cut/${name[0]!.toUpperCase()}${name.slice(1)}`;
     await until('the log line', () => accessLog(gw).some((l) => l.path === path));
     expect(accessLog(gw).find((l) => l.path === path)).toMatchObject({ status: 200, grpc_status: 14, error: name === 'hang' ? 'route timeout' : message });
+  });
+
+  it('ends a conversation whose messages outgrow GW_MAX_BODY_BYTES after the answer began with RESOURCE_EXHAUSTED, as the client\'s doing', async () => {
+    const before = primary.messages.length;
+    const r = await converse(clientOf('test.Mirrored'), 20, 10_000);
+    expect(r.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(r.details).toBe('request body too large');
+    // The answers came until the limit: about six 10 KB messages fit in 64 KiB.
+    expect(r.answers.length).toBeGreaterThan(3);
+    expect(r.answers.length).toBeLessThan(20);
+    expect(primary.messages.length - before).toBe(r.answers.length);
+    await until('the log line', () => accessLog(gw).some((l) => l.path === '/test.Mirrored/Chat' && l.grpc_status !== 0));
+    expect(accessLog(gw).find((l) => l.path === '/test.Mirrored/Chat' && l.grpc_status !== 0)).toMatchObject({ status: 200, grpc_status: 8, error: 'request body too large' });
   });
 });

@@ -1529,9 +1529,16 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     else this.settle(attempt, true, kind === 'connect-failure' || kind === 'reset' || kind === 'timeout');
     if (this.done) return;
     if (this.committed) {
-      // The answer had started: all the gateway can do is cut the connection.
-      this.error = `upstream ${kind} mid-response`;
-      this.cut(kind === 'timeout' ? MESSAGES.timeout : `upstream ${kind} mid-response`);
+      // The answer had started: all the gateway can do is cut it short. A body past the limit is
+      // the client's (a gRPC client streaming on after the answer began), RESOURCE_EXHAUSTED as
+      // gRPC calls a message too large.
+      if (kind === 'too-large') {
+        this.error = 'request body too large';
+        this.cut(MESSAGES.tooLarge, '8');
+      } else {
+        this.error = `upstream ${kind} mid-response`;
+        this.cut(kind === 'timeout' ? MESSAGES.timeout : this.error);
+      }
       this.finish(this.status);
       return;
     }
@@ -1636,7 +1643,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
    * error code would reach the client as INTERNAL, "call ended without gRPC status", which gRPC
    * clients do not retry); any other answer, or one a slow client holds up, is cut.
    */
-  private cut(message: string): void {
+  private cut(message: string, grpcStatus = '14'): void {
     const res = this.res;
     if (
       this.req.httpVersionMajor !== 2 ||
@@ -1645,8 +1652,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       !String(this.req.headers['content-type']).startsWith('application/grpc')
     )
       return void res.destroy();
-    this.grpcStatus = '14';
-    res.addTrailers({ 'grpc-status': '14', 'grpc-message': encodeURIComponent(message) });
+    this.grpcStatus = grpcStatus;
+    res.addTrailers({ 'grpc-status': grpcStatus, 'grpc-message': encodeURIComponent(message) });
     res.end();
   }
 
