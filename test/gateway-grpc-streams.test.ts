@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { constants, createServer as createH2Server, type Http2Server, type Http2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessLog, buildGateway, freePort, startGateway, type GatewayProcess } from './gateway-helpers.js';
 
@@ -25,6 +25,7 @@ const method = (path: string, stream: boolean) => ({
 const serviceOf = (pkg: string) => ({ chat: method(`/${pkg}/Chat`, true), hold: method(`/${pkg}/Hold`, false) });
 const serverStreaming = (path: string) => ({ ...method(path, false), responseStream: true });
 const CUT = {
+  upload: { ...method('/test.Cut/Upload', false), requestStream: true },
   reset: serverStreaming('/test.Cut/Reset'),
   drop: serverStreaming('/test.Cut/Drop'),
   hang: serverStreaming('/test.Cut/Hang'),
@@ -35,7 +36,10 @@ interface StreamsClient extends grpc.Client {
   chat(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer>;
   hold(req: Buffer, md: grpc.Metadata, cb: Callback): grpc.ClientUnaryCall;
 }
-type CutClient = grpc.Client & Record<keyof typeof CUT, (req: Buffer, md: grpc.Metadata) => grpc.ClientReadableStream<Buffer>>;
+type CutClient = grpc.Client &
+  Record<'reset' | 'drop' | 'hang', (req: Buffer, md: grpc.Metadata) => grpc.ClientReadableStream<Buffer>> & {
+    upload(md: grpc.Metadata, cb: Callback): grpc.ClientWritableStream<Buffer>;
+  };
 
 /**
  * A gRPC service on node:http2 that answers each call with its headers and one message, then, by
@@ -46,6 +50,8 @@ function cuttingService(): Http2Server {
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
     stream.resume();
+    // A client stream that is answered once it ends: a cut short one is never answered.
+    if (String(headers[':path']).endsWith('/Upload')) return;
     stream.on('end', () => {
       // Trailers held back: Node would otherwise close the stream with END_STREAM before its reset.
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
@@ -111,6 +117,77 @@ class ChatServer {
   }
 }
 
+const FRAME_TYPES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE'];
+
+/**
+ * A TCP proxy in front of an HTTP/2 server that reads the frames its clients send: those of each
+ * stream, by name, with END_STREAM and RST_STREAM's error code (`frames`). With `rstOnly`, an
+ * empty DATA frame that only ends a stream is not passed on: Node's client sends one before the
+ * RST_STREAM of a cancel, and without it the server sees a cancel as gRPC clients in other
+ * languages send it, a reset alone.
+ */
+class FrameProxy {
+  /** By connection and stream id. */
+  readonly frames = new Map<string, string[]>();
+  private connections = 0;
+  private readonly server: NetServer;
+
+  constructor(
+    target: () => number,
+    rstOnly: boolean,
+  ) {
+    this.server = createNetServer((client) => {
+      const upstream = connect(target(), '127.0.0.1');
+      const connection = ++this.connections;
+      let buffered = Buffer.alloc(0);
+      let preface = false;
+      client.on('data', (d: Buffer) => {
+        buffered = Buffer.concat([buffered, d]);
+        if (!preface) {
+          if (buffered.length < 24) return;
+          upstream.write(buffered.subarray(0, 24));
+          buffered = buffered.subarray(24);
+          preface = true;
+        }
+        while (buffered.length >= 9) {
+          const length = buffered.readUIntBE(0, 3);
+          if (buffered.length < 9 + length) break;
+          const frame = buffered.subarray(0, 9 + length);
+          buffered = buffered.subarray(9 + length);
+          const [type, flags, id] = [frame[3]!, frame[4]!, frame.readUInt32BE(5) & 0x7fffffff];
+          const ends = type <= 1 && (flags & 1) === 1;
+          if (id !== 0) {
+            const name = `${FRAME_TYPES[type]}${ends ? '+END_STREAM' : ''}${type === 3 ? `(${frame.readUInt32BE(9)})` : ''}`;
+            const key = `${connection}:${id}`;
+            this.frames.set(key, [...(this.frames.get(key) ?? []), name]);
+          }
+          if (rstOnly && type === 0 && length === 0 && ends) continue;
+          upstream.write(frame);
+        }
+      });
+      upstream.on('data', (d: Buffer) => client.write(d));
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.on('error', () => undefined);
+        a.on('close', () => b.destroy());
+      }
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The frames of the last stream whose frames include `name`. */
+  streamWith(name: string): string[] | undefined {
+    return [...this.frames.values()].reverse().find((f) => f.includes(name));
+  }
+
+  close(): Promise<unknown> {
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
 describe('generated gateway: gRPC streams on routes that keep a copy of the body (retries, mirrors)', () => {
   let gw: GatewayProcess;
   const chat = new ChatServer('chat', false);
@@ -118,6 +195,9 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
   const shadow = new ChatServer('shadow', true);
   const clients: grpc.Client[] = [];
   const cutting = cuttingService();
+  // Between the gateway and the cutting service, and between an RST-only client and the gateway.
+  const toCutting = new FrameProxy(() => (cutting.address() as AddressInfo).port, false);
+  const rstOnly = new FrameProxy(() => Number(new URL(gw.url).port), true);
 
   beforeAll(async () => {
     const { dir } = await buildGateway('test/fixtures/gateway/grpc-streams.ttl');
@@ -128,7 +208,7 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
       GW_UPSTREAM_CHAT: `http://127.0.0.1:${closed},http://127.0.0.1:${chat.port}`,
       GW_UPSTREAM_PRIMARY: `http://127.0.0.1:${primary.port}`,
       GW_UPSTREAM_SHADOW: `http://127.0.0.1:${shadow.port}`,
-      GW_UPSTREAM_RAW: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`,
+      GW_UPSTREAM_RAW: `http://127.0.0.1:${await toCutting.listen()}`,
       GW_MIRROR_TIMEOUT_MS: '300',
       GW_MIRROR_MAX_IN_FLIGHT: '2',
       // Passive ejection would take the closed port out, which is not under test.
@@ -144,6 +224,8 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     await gw?.stop('SIGKILL');
     for (const s of [chat, primary, shadow]) await s.stop();
     await new Promise((resolve) => cutting.close(resolve));
+    await toCutting.close();
+    await rstOnly.close();
   });
 
   const clientOf = (pkg: string): StreamsClient => {
@@ -243,5 +325,41 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     expect(primary.messages.length - before).toBe(r.answers.length);
     await until('the log line', () => accessLog(gw).some((l) => l.path === '/test.Mirrored/Chat' && l.grpc_status !== 0));
     expect(accessLog(gw).find((l) => l.path === '/test.Mirrored/Chat' && l.grpc_status !== 0)).toMatchObject({ status: 200, grpc_status: 8, error: 'request body too large' });
+  });
+
+  it('cancels the service\'s stream of a call it ends early with a reset alone, never an END_STREAM that would make a cut-short upload look whole', async () => {
+    const Client = grpc.makeGenericClientConstructor(CUT, 'Cut') as unknown as new (target: string, creds: grpc.ChannelCredentials) => CutClient;
+    const client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
+    clients.push(client);
+    // A client stream the service never answers: the route timeout (1 s) ends it while the client still sends.
+    const r = await new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = client.upload(new grpc.Metadata(), (err) => resolve(err));
+      call.write(Buffer.from('part 1'));
+    });
+    expect(r?.code).toBe(grpc.status.UNAVAILABLE);
+    await until('the reset to reach the service', () => toCutting.streamWith('RST_STREAM(8)') !== undefined);
+    // Node's stream.close() would send DATA+END_STREAM before the RST_STREAM: the service's read would end cleanly.
+    expect(toCutting.streamWith('RST_STREAM(8)')).toEqual(['HEADERS', 'DATA', 'RST_STREAM(8)']);
+  });
+
+  it('does not mirror a call its client cancelled with a reset alone', async () => {
+    const client = grpc.makeGenericClientConstructor(serviceOf('test.Mirrored'), 'Streams') as unknown as new (target: string, creds: grpc.ChannelCredentials) => StreamsClient;
+    const viaProxy = new client(`127.0.0.1:${await rstOnly.listen()}`, grpc.credentials.createInsecure());
+    clients.push(viaProxy);
+    const before = shadow.messages.length;
+    const call = viaProxy.chat(new grpc.Metadata());
+    call.on('error', () => undefined);
+    await new Promise((resolve) => {
+      call.once('data', resolve);
+      call.write(Buffer.from('cancelled'));
+    });
+    call.cancel();
+    await until('the reset', () => rstOnly.streamWith('RST_STREAM(8)') !== undefined);
+    await until('the 499', () => accessLog(gw).some((l) => l.path === '/test.Mirrored/Chat' && l.status === 499));
+    // A whole call after it is mirrored; the shadow's session takes its calls in order, so a
+    // mirror of the cancelled one would have come first.
+    expect((await converse(clientOf('test.Mirrored'), 1)).code).toBe(grpc.status.OK);
+    await until('the mirror of the whole call', () => shadow.messages.length > before);
+    expect(shadow.messages.slice(before)).toEqual(['m0']);
   });
 });

@@ -105,9 +105,13 @@ export class Http2Upstream {
     }
     let stream: ClientHttp2Stream;
     let session: ClientHttp2Session;
+    // A try is cancelled through its signal, which resets the stream (CANCEL) and no more:
+    // stream.close() would end the request first (an empty DATA frame with END_STREAM), and a
+    // service would read a call cut short as complete (gRPC's Recv returns EOF) before the reset.
+    const cancel = new AbortController();
     try {
       session = this.open();
-      stream = session.request(requestHeaders(options), { endStream: options.body == null });
+      stream = session.request(requestHeaders(options), { endStream: options.body == null, signal: cancel.signal });
     } catch (err) {
       fail(err as Error);
       return true;
@@ -119,8 +123,8 @@ export class Http2Upstream {
       if (finished) return;
       // A per-try timeout while the session still connects: the service never saw the call, so
       // it is a connect failure, as for HTTP/1.1 (see Try.cancel in proxy.ts).
-      stream.close(constants.NGHTTP2_CANCEL);
       fail(session.connecting ? cancelledUnconnected(err) : err);
+      cancel.abort();
     });
     let trailers: Record<string, string | string[] | undefined> = {};
     stream.on('response', (headers: IncomingHttpHeaders) => {
@@ -157,8 +161,8 @@ export class Http2Upstream {
     });
     if (options.body != null)
       sendBody(stream, options.body, (err) => {
-        stream.close(constants.NGHTTP2_CANCEL);
         fail(err);
+        cancel.abort();
       });
     return true;
   }
