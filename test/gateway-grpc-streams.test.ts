@@ -22,7 +22,11 @@ const method = (path: string, stream: boolean) => ({
   responseSerialize: raw.serialize,
   responseDeserialize: raw.deserialize,
 });
-const serviceOf = (pkg: string) => ({ chat: method(`/${pkg}/Chat`, true), hold: method(`/${pkg}/Hold`, false) });
+const serviceOf = (pkg: string) => ({
+  chat: method(`/${pkg}/Chat`, true),
+  hold: method(`/${pkg}/Hold`, false),
+  upload: { ...method(`/${pkg}/Upload`, false), requestStream: true },
+});
 const serverStreaming = (path: string) => ({ ...method(path, false), responseStream: true });
 const CUT = {
   upload: { ...method('/test.Cut/Upload', false), requestStream: true },
@@ -35,6 +39,7 @@ type Callback = (err: grpc.ServiceError | null, res?: Buffer) => void;
 interface StreamsClient extends grpc.Client {
   chat(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer>;
   hold(req: Buffer, md: grpc.Metadata, cb: Callback): grpc.ClientUnaryCall;
+  upload(md: grpc.Metadata, cb: Callback): grpc.ClientWritableStream<Buffer>;
 }
 type CutClient = grpc.Client &
   Record<'reset' | 'drop' | 'hang', (req: Buffer, md: grpc.Metadata) => grpc.ClientReadableStream<Buffer>> & {
@@ -80,6 +85,8 @@ class ChatServer {
   readonly server = new grpc.Server();
   /** Chat messages in the order they came. */
   readonly messages: string[] = [];
+  /** The messages of each client stream (Upload) that ended, in order. */
+  readonly uploads: string[][] = [];
   holdCalls = 0;
   holdsCancelled = 0;
   port = 0;
@@ -96,13 +103,21 @@ class ChatServer {
         });
         call.on('end', () => call.end());
       },
+      upload: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const parts: string[] = [];
+        call.on('data', (m: Buffer) => parts.push(m.toString().replace(/\.+$/, '')));
+        call.on('end', () => {
+          this.uploads.push(parts);
+          cb(null, Buffer.from(String(parts.length)));
+        });
+      },
       hold: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         this.holdCalls++;
         if (!holds) return cb(null, Buffer.from(`${name}:${call.request.toString()}`));
         call.on('cancelled', () => this.holdsCancelled++);
       },
     };
-    for (const pkg of ['test.Retried', 'test.Mirrored']) this.server.addService(serviceOf(pkg), impl);
+    for (const pkg of ['test.Retried', 'test.Mirrored', 'test.Replayed']) this.server.addService(serviceOf(pkg), impl);
   }
 
   async listen(): Promise<this> {
@@ -207,6 +222,9 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     gw = await startGateway(dir, {
       GW_UPSTREAM_CHAT: `http://127.0.0.1:${closed},http://127.0.0.1:${chat.port}`,
       GW_UPSTREAM_PRIMARY: `http://127.0.0.1:${primary.port}`,
+      GW_UPSTREAM_UPLOADS: `http://127.0.0.1:${closed},http://127.0.0.1:${chat.port}`,
+      // 20 KB kept for retries and mirrors: two 15 KB messages outgrow it.
+      GW_REPLAY_BUFFER_BYTES: '20000',
       GW_UPSTREAM_SHADOW: `http://127.0.0.1:${shadow.port}`,
       GW_UPSTREAM_RAW: `http://127.0.0.1:${await toCutting.listen()}`,
       GW_MIRROR_TIMEOUT_MS: '300',
@@ -361,5 +379,32 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     expect((await converse(clientOf('test.Mirrored'), 1)).code).toBe(grpc.status.OK);
     await until('the mirror of the whole call', () => shadow.messages.length > before);
     expect(shadow.messages.slice(before)).toEqual(['m0']);
+  });
+
+  it('never replays part of a client stream: one that outgrew its copy while its retry waited fails instead', async () => {
+    const client = clientOf('test.Replayed');
+    // Round-robin over a closed port and the service: one of the two calls tries the closed port
+    // first, and waits 1 to 2 s for its retry, while its second message outgrows the 20 KB copy.
+    const outcomes: (grpc.status | undefined)[] = [];
+    for (let i = 0; i < 2; i++) {
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+        const call = client.upload(new grpc.Metadata(), (e) => resolve(e));
+        call.write(Buffer.from(`part1-${i}`.padEnd(15_000, '.')));
+        setTimeout(() => {
+          call.write(Buffer.from(`part2-${i}`.padEnd(15_000, '.')));
+          call.end();
+        }, 100);
+      });
+      outcomes.push(err?.code);
+    }
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(/^gateway_upstream_retries_total\{route="replayed"\} (\d+)$/m.exec(metrics)?.[1])).toBe(1);
+    // The call that went straight to the service is whole; the retried one is not replayed from
+    // its second message: it fails as its first try did.
+    const uploads = chat.uploads.filter((u) => u.some((p) => /^part[12]-/.test(p)));
+    for (const u of uploads) expect(u).toHaveLength(2);
+    expect(uploads).toHaveLength(1);
+    expect(outcomes.filter((c) => c === undefined)).toHaveLength(1);
+    expect(outcomes.filter((c) => c === grpc.status.UNAVAILABLE)).toHaveLength(1);
   });
 });

@@ -1569,7 +1569,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (this.deadline === 0 || performance.now() + delay < this.deadline) {
         this.gw.metrics.retries.labels(this.runtime.name).inc();
         if (delay < 1) this.attempt();
-        else setTimeout(() => !this.done && this.attempt(), timerMs(delay));
+        // An HTTP/2 body still coming in may outgrow its copy during the backoff (replay.ts): then
+        // the retry cannot be made, and the failure is the answer.
+        else
+          setTimeout(
+            () => !this.done && (this.replayable ? this.attempt() : this.retryLater(status, kind)),
+            timerMs(delay),
+          );
         return;
       }
     }
