@@ -350,14 +350,16 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
     const client = new Client(gw.url.replace('http://', ''), grpc.credentials.createInsecure());
     clients.push(client);
     // A client stream the service never answers: the route timeout (1 s) ends it while the client still sends.
+    const earlier = toCutting.frames.size;
+    const streams = () => [...toCutting.frames.values()].slice(earlier);
     const r = await new Promise<grpc.ServiceError | null>((resolve) => {
       const call = client.upload(new grpc.Metadata(), (err) => resolve(err));
       call.write(Buffer.from('part 1'));
     });
     expect(r?.code).toBe(grpc.status.UNAVAILABLE);
-    await until('the reset to reach the service', () => toCutting.streamWith('RST_STREAM(8)') !== undefined);
+    await until('the reset to reach the service', () => streams().some((f) => f.at(-1)!.startsWith('RST_STREAM')));
     // Node's stream.close() would send DATA+END_STREAM before the RST_STREAM: the service's read would end cleanly.
-    expect(toCutting.streamWith('RST_STREAM(8)')).toEqual(['HEADERS', 'DATA', 'RST_STREAM(8)']);
+    expect(streams()).toEqual([['HEADERS', 'DATA', 'RST_STREAM(8)']]);
   });
 
   it('does not mirror a call its client cancelled with a reset alone', async () => {
@@ -399,7 +401,7 @@ describe('generated gateway: gRPC streams on routes that keep a copy of the body
       outcomes.push(err?.code);
     }
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(Number(/^gateway_upstream_retries_total\{route="replayed"\} (\d+)$/m.exec(metrics)?.[1])).toBe(1);
+    expect(Number(/^gateway_upstream_retries_total\{route="replayed"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     // Every upload the service got is whole, and each call that succeeded is one of them: the
     // retried call fails as its first try did (or, on a machine slow enough that its retry began
     // before the second message came, goes through whole), never replayed from its second message.
