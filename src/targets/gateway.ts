@@ -28,6 +28,7 @@ export const GATEWAY_STATIC_FILES: readonly string[] = [
   'src/metrics.ts',
   'src/proxy.ts',
   'src/ratelimit.ts',
+  'src/replay.ts',
   'src/respond.ts',
   'src/router.ts',
   'src/server.ts',

@@ -32,6 +32,8 @@ export interface DispatchOptions {
   readonly upgrade?: string | null;
   /** request() only: the answer's headers must come within this many ms. */
   readonly headersTimeout?: number;
+  /** request() only: ends the call (the stream is cancelled), before or after its headers came. */
+  readonly signal?: AbortSignal;
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2); the gateway drops them already, this is a backstop. */
@@ -103,9 +105,13 @@ export class Http2Upstream {
     }
     let stream: ClientHttp2Stream;
     let session: ClientHttp2Session;
+    // A try is cancelled through its signal, which resets the stream (CANCEL) and no more:
+    // stream.close() would end the request first (an empty DATA frame with END_STREAM), and a
+    // service would read a call cut short as complete (gRPC's Recv returns EOF) before the reset.
+    const cancel = new AbortController();
     try {
       session = this.open();
-      stream = session.request(requestHeaders(options), { endStream: options.body == null });
+      stream = session.request(requestHeaders(options), { endStream: options.body == null, signal: cancel.signal });
     } catch (err) {
       fail(err as Error);
       return true;
@@ -117,8 +123,8 @@ export class Http2Upstream {
       if (finished) return;
       // A per-try timeout while the session still connects: the service never saw the call, so
       // it is a connect failure, as for HTTP/1.1 (see Try.cancel in proxy.ts).
-      stream.close(constants.NGHTTP2_CANCEL);
       fail(session.connecting ? cancelledUnconnected(err) : err);
+      cancel.abort();
     });
     let trailers: Record<string, string | string[] | undefined> = {};
     stream.on('response', (headers: IncomingHttpHeaders) => {
@@ -129,9 +135,22 @@ export class Http2Upstream {
     stream.on('data', (chunk: Buffer) => {
       if (!finished && handler.onData(chunk) === false) stream.pause();
     });
-    stream.on('trailers', (t: IncomingHttpHeaders) => (trailers = t));
+    let gotTrailers = false;
+    stream.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = t;
+      gotTrailers = true;
+    });
     stream.on('end', () => {
       if (finished) return;
+      // A stream its session took down (the service's connection lost) ends too, but reset and
+      // without the trailers that end an answer: it is cut short, not complete.
+      if (
+        stream.rstCode !== undefined &&
+        stream.rstCode !== constants.NGHTTP2_NO_ERROR &&
+        !gotTrailers &&
+        !stream.endAfterHeaders
+      )
+        return streamFailed(new Error(`HTTP/2 stream closed (code ${stream.rstCode})`));
       finished = true;
       handler.onComplete(trailers);
     });
@@ -142,8 +161,8 @@ export class Http2Upstream {
     });
     if (options.body != null)
       sendBody(stream, options.body, (err) => {
-        stream.close(constants.NGHTTP2_CANCEL);
         fail(err);
+        cancel.abort();
       });
     return true;
   }
@@ -168,24 +187,47 @@ export class Http2Upstream {
     return Object.assign(new Error(err.message), { code: 'ECONNRESET', cause: err });
   }
 
-  /** undici's request(), as far as health checks and mirrors use it: the status, the body dropped. */
+  /**
+   * undici's request(), as far as health checks and mirrors use it: the status, the body dropped.
+   * As with undici, `signal` ends the call whenever it fires, also while the body still streams
+   * (a mirrored server-streaming call), and dump() settles when the call is over: a mirror counts
+   * as in flight, and holds its stream, until then.
+   */
   request(options: DispatchOptions): Promise<{ statusCode: number; body: { dump(): Promise<void> } }> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let abort: ((err: Error) => void) | undefined;
+      // How the call ended (undefined: not yet), and dump()'s wait for it.
+      let outcome: { error?: Error } | undefined;
+      let waiting: ((o: { error?: Error }) => void) | undefined;
+      const signal = options.signal;
+      const onAbort = () => abort?.(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const over = (o: { error?: Error }) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome = o;
+        waiting?.(o);
+      };
+      const dump = async () => {
+        const o = outcome ?? (await new Promise<{ error?: Error }>((r) => (waiting = r)));
+        if (o.error !== undefined) throw o.error;
+      };
+      if (signal?.aborted) return reject(signal.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.dispatch(options, {
-        onConnect: (abort) => {
-          if (options.headersTimeout)
-            timer = setTimeout(() => abort(new Error('headers timeout')), options.headersTimeout);
+        onConnect: (a) => {
+          abort = a;
+          if (options.headersTimeout) timer = setTimeout(() => a(new Error('headers timeout')), options.headersTimeout);
         },
         onHeaders: (statusCode) => {
           clearTimeout(timer);
-          resolve({ statusCode, body: { dump: () => Promise.resolve() } });
+          resolve({ statusCode, body: { dump } });
           return true;
         },
         onData: () => true,
-        onComplete: () => clearTimeout(timer),
+        onComplete: () => over({}),
         onError: (err) => {
-          clearTimeout(timer);
+          over({ error: err });
           reject(err);
         },
       });

@@ -31,6 +31,7 @@ import {
   type TryOwner,
 } from './proxy.js';
 import { RateLimiter, type QuotaVerdict, type Verdict } from './ratelimit.js';
+import { StreamedCopy } from './replay.js';
 import { lingerOnClose, MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
@@ -864,7 +865,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   /** Response headers the gateway adds (CORS, rate limit), flat [name, value, ...]. */
   extra: string[] | undefined;
   upstreamHeaders: string[] | undefined;
-  private body: Buffer | NodeJS.ReadableStream | AsyncIterable<Buffer> | null = null;
+  private body: Buffer | NodeJS.ReadableStream | AsyncIterable<Buffer> | StreamedCopy | null = null;
   private replayable = true;
   private target: Target | undefined;
   private current: Try | undefined;
@@ -1172,6 +1173,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.watchBody();
     const mayReplay = (r.retry !== undefined && r.retry.attempts > 0) || mirror;
     const replayMax = Math.min(this.gw.settings.replayBufferBytes, max);
+    if (mayReplay && h2 && length <= replayMax) return this.streamWithCopy(max, replayMax, mirror);
     if (mayReplay && length <= replayMax) {
       // A known length that fits is buffered whole; a chunked body while it fits, and past that
       // it is streamed on from where it got to.
@@ -1247,6 +1249,27 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     this.error = `malformed request body (${err.code ?? 'parse error'})`;
     this.failOrCut(400, MESSAGES.badBody, { connection: 'close' });
     attempt?.cancel(new ClientGone('client sent a malformed request body'));
+  }
+
+  /**
+   * An HTTP/2 call's body goes on as it comes (a streaming call's client may wait for answers
+   * before it sends more), a copy kept for retries and the mirror (replay.ts). The mirror gets
+   * the whole body once the call's request side has ended, or is skipped when it did not fit.
+   */
+  private streamWithCopy(max: number, replayMax: number, mirror: boolean): void {
+    const copy = new StreamedCopy(this.req, max, replayMax, {
+      end: (whole) => {
+        if (whole === undefined) return;
+        this.body = whole;
+        if (mirror) this.sendMirror();
+      },
+      overflow: () => {
+        this.replayable = false;
+        if (mirror) this.gw.metrics.mirrored.labels(this.runtime.name, 'skipped').inc();
+      },
+    });
+    this.body = copy;
+    this.send(false);
   }
 
   /** A body too large to keep goes through once: no retry, and no mirror (counted as skipped). */
@@ -1327,7 +1350,11 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     }
     // A buffered body goes out through a one-shot iterable: undici keeps finished requests (and
     // their bodies) for a while, and it must not keep the buffer.
-    const body = Buffer.isBuffer(this.body) ? new OneShot(this.body) : this.body;
+    const body = Buffer.isBuffer(this.body)
+      ? new OneShot(this.body)
+      : this.body instanceof StreamedCopy
+        ? this.body.reader()
+        : this.body;
     instance.pool.dispatch(
       {
         path: this.upstreamPath,
@@ -1355,7 +1382,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
    * all it got (a backend that stops reading leaves the client's bytes piling up here instead).
    */
   private waitingForClient(): boolean {
-    return this.streamingFromClient() && !this.req.complete && this.req.readableLength === 0;
+    return (
+      this.streamingFromClient() &&
+      !this.req.complete &&
+      this.req.readableLength === 0 &&
+      !(this.body instanceof StreamedCopy && !this.body.caughtUp)
+    );
   }
 
   private sendMirror(): void {
@@ -1497,9 +1529,16 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     else this.settle(attempt, true, kind === 'connect-failure' || kind === 'reset' || kind === 'timeout');
     if (this.done) return;
     if (this.committed) {
-      // The answer had started: all the gateway can do is cut the connection.
-      this.error = `upstream ${kind} mid-response`;
-      this.res.destroy();
+      // The answer had started: all the gateway can do is cut it short. A body past the limit is
+      // the client's (a gRPC client streaming on after the answer began), RESOURCE_EXHAUSTED as
+      // gRPC calls a message too large.
+      if (kind === 'too-large') {
+        this.error = 'request body too large';
+        this.cut(MESSAGES.tooLarge, '8');
+      } else {
+        this.error = `upstream ${kind} mid-response`;
+        this.cut(kind === 'timeout' ? MESSAGES.timeout : this.error);
+      }
       this.finish(this.status);
       return;
     }
@@ -1530,7 +1569,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       if (this.deadline === 0 || performance.now() + delay < this.deadline) {
         this.gw.metrics.retries.labels(this.runtime.name).inc();
         if (delay < 1) this.attempt();
-        else setTimeout(() => !this.done && this.attempt(), timerMs(delay));
+        // An HTTP/2 body still coming in may outgrow its copy during the backoff (replay.ts): then
+        // the retry cannot be made, and the failure is the answer.
+        else
+          setTimeout(
+            () => !this.done && (this.replayable ? this.attempt() : this.retryLater(status, kind)),
+            timerMs(delay),
+          );
         return;
       }
     }
@@ -1593,9 +1638,29 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   /** The gateway's own answer, or, when the backend's had begun, a cut connection (all that is left to do). */
   private failOrCut(status: number, message: string, headers?: ExtraHeaders): void {
     if (this.committed) {
-      this.res.destroy();
+      this.cut(message);
       this.finish(this.status);
     } else this.fail(status, message, headers);
+  }
+
+  /**
+   * Ends an answer under way that cannot be completed. A gRPC call's stream ends with the trailers
+   * of UNAVAILABLE, the code the gateway's 502, 503 and 504 have for gRPC (a reset with no
+   * error code would reach the client as INTERNAL, "call ended without gRPC status", which gRPC
+   * clients do not retry); any other answer, or one a slow client holds up, is cut.
+   */
+  private cut(message: string, grpcStatus = '14'): void {
+    const res = this.res;
+    if (
+      this.req.httpVersionMajor !== 2 ||
+      res.writableNeedDrain ||
+      res.writableEnded ||
+      !String(this.req.headers['content-type']).startsWith('application/grpc')
+    )
+      return void res.destroy();
+    this.grpcStatus = grpcStatus;
+    res.addTrailers({ 'grpc-status': grpcStatus, 'grpc-message': encodeURIComponent(message) });
+    res.end();
   }
 
   clientClosed(): void {
