@@ -1488,6 +1488,12 @@ describe('istio target: the preflight of a method and a plain OPTIONS reach the 
       expect({ ...r, istio: istioSays, gateway: gatewaySays, same }).toEqual({ ...r, istio: istioSays, gateway: gatewaySays, same: true });
     }
   }, 240_000);
+
+  it('NOTES.md says that a rate-limited CORS route that takes OPTIONS counts its plain OPTIONS in a bucket of their own', async () => {
+    const limited = `${MODEL}ex:opts agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .\nex:list agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .\n`;
+    const g = await istioOfText(limited);
+    expect(g.notes).toMatch(/## rate limit on OPTIONS of a route with CORS\n\n[^\n]*token bucket[^\n]*\n\nApplies to: route opts\n/);
+  });
 });
 
 /**

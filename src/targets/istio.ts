@@ -617,6 +617,8 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   else notes.push({ subject, feature: 'agw:limitBy "global"', detail: 'The local rate limit counts per ingress gateway replica; the whole gateway admits up to replicas × the limit' });
   if (limiter.policy === 'redis') notes.push({ subject, feature: 'agw:policy "redis"', detail: 'Shared counters need Envoy\'s global rate limit filter and a rate-limit service, which gwgen does not deploy; the limit is enforced locally per ingress gateway replica' });
   if (httpNames.length > 1) notes.push({ subject, feature: 'rate limit with a header-matched canary', detail: 'The header-matched canary entry of the route has its own token bucket of the same size' });
+  // Istio makes an Envoy route of each match of an entry, and the EnvoyFilter gives each its own bucket (see matches).
+  if (route.cors && route.methods.includes('OPTIONS')) notes.push({ subject, feature: 'rate limit on OPTIONS of a route with CORS', detail: "The route's OPTIONS requests that are no CORS preflight match an Envoy route of their own (Istio makes one of each match of the route's entry), whose token bucket of the same size counts them apart from the route's other methods" });
   // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
   const bucket = (field: string, value: number) =>
     atMost(value, UINT32_MAX, notes, () => ({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${UINT32_MAX}` }));
