@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ISTIO_MODELS } from './output-checks.js';
 import { Backend, buildGateway, JwksServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
-import { ROOT } from './helpers.js';
+import { gwgen, ROOT, tempDir } from './helpers.js';
 import { gatewayChooser, istioChooser, requestsFor, show } from './route-choice.js';
 
 /**
@@ -435,6 +435,40 @@ describe('istio target: a WebSocket route with a timeout', () => {
     expect(live.timeout).toBe('0.5s');
     // Only "live" is a WebSocket route with a timeout.
     expect(g.notes).toMatch(/## agw:timeoutSeconds on a WebSocket route\n\n[^\n]*tunnel is closed agw:timeoutSeconds after it opened[^\n]*bounds only the handshake[^\n]*\n\nApplies to: route live\n/);
+  });
+});
+
+describe('istio target: a gRPC service gwgen does not deploy', () => {
+  // gRPC needs HTTP/2 to the server. Istio picks a Kubernetes Service port's protocol from its name
+  // or appProtocol, which gwgen writes (grpc) only for a service it deploys; a ServiceEntry gwgen
+  // writes says GRPC itself. For any other in-cluster service a port named http is HTTP/1.1 at the
+  // ingress and at the pod's sidecar, and every call fails; NOTES.md said nothing of it.
+  it('is listed in NOTES.md with the port its Kubernetes Service must declare; deployed and external ones are not', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'grpc.ttl');
+    writeFileSync(
+      model,
+      `${PREFIXES}
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1 , ex:r2 , ex:r3 , ex:r4 ;
+  agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "istio-system" ] .
+ex:r1 a agw:Route ; agw:routeName "theirs" ; agw:routePath "/a.Theirs" ; agw:hasBackendService ex:theirs .
+ex:r2 a agw:Route ; agw:routeName "ours" ; agw:routePath "/b.Ours" ; agw:hasBackendService ex:ours .
+ex:r3 a agw:Route ; agw:routeName "outside" ; agw:routePath "/c.Outside" ; agw:hasBackendService ex:outside .
+ex:r4 a agw:Route ; agw:routeName "plain" ; agw:routePath "/d" ; agw:hasBackendService ex:plain .
+ex:theirs a agw:BackendService ; agw:serviceName "theirs" ; agw:host "rpc" ; agw:namespace "rpc" ; agw:protocol "grpc" ; agw:port 9090 .
+ex:ours a agw:BackendService ; agw:serviceName "ours" ; agw:protocol "grpc" ; agw:port 9091 ; agw:image "registry.example.com/ours:1" .
+ex:outside a agw:BackendService ; agw:serviceName "outside" ; agw:host "rpc.partner.example.com" ; agw:protocol "grpc" ; agw:port 443 .
+ex:plain a agw:BackendService ; agw:serviceName "plain" .
+`,
+    );
+    const out = join(dir, 'out');
+    const run = await gwgen(['generate', model, '-o', out, '-t', 'istio']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const notes = readFileSync(join(out, 'istio/NOTES.md'), 'utf8');
+    expect(notes).toMatch(/## agw:protocol "grpc" of a service gwgen does not deploy\n\n[^\n]*port 9090 of rpc\.rpc\.svc\.cluster\.local grpc[^\n]*appProtocol grpc[^\n]*HTTP\/1\.1[^\n]*\n\nApplies to: service theirs\n/);
+    // The ServiceEntry of the host outside says GRPC; the deployed service's own Service names its port grpc.
+    const entries = parseAllDocuments(readFileSync(join(out, 'istio/serviceentries.yaml'), 'utf8')).map((d) => d.toJS() as Doc).filter(Boolean);
+    expect(entries.find((e) => e.spec.hosts.includes('rpc.partner.example.com'))!.spec.ports[0].protocol).toBe('GRPC');
   });
 });
 

@@ -381,6 +381,11 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
       continue;
     }
+    // Istio reads a Kubernetes Service port's protocol from its name or appProtocol; gwgen writes
+    // that port (grpc) only for a service it deploys, and a ServiceEntry of its own says GRPC.
+    if (s.protocol === 'grpc' && s.image === undefined && !instanceEntry(s)) {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:protocol "grpc" of a service gwgen does not deploy', detail: `gRPC needs HTTP/2, and Istio (the ingress gateway, and the sidecars of the gwgen gateway and of the service's pods) speaks HTTP/2 to a Kubernetes Service port only when the port says so; gwgen does not write the Service (no agw:image). Name port ${s.port} of ${registryHost(s)} grpc (or grpc-…), or give it appProtocol grpc: a port named http (or http-…) is HTTP/1.1, on which every gRPC call fails` });
+    }
     if (s.mtls) {
       const selector = peerSelector(s);
       peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector, mode: s.mtls.mode });
