@@ -209,10 +209,10 @@ function istioReader(out: Output): Reader {
     notesOn: sectionsOn(out.files['istio/NOTES.md']!),
     facts(_, route) {
       const entry = vs.spec.http.find((h: Doc) => h.name === `${gw}.${route.name}`);
-      const match = entry.match[0];
-      const listed: string[] = match.method ? (match.method.exact !== undefined ? [match.method.exact] : match.method.regex.split('|')) : [];
-      // OPTIONS is added to routes with CORS so the preflight reaches Envoy's CORS filter.
-      const method = route.cors && !route.methods.includes('OPTIONS') ? listed.filter((m) => m !== 'OPTIONS') : listed;
+      // The methods of the entry's matches; a route with CORS also matches the preflights of its
+      // methods (OPTIONS with Access-Control-Request-Method), which are no method of its own.
+      const own = (entry.match as Doc[]).filter((m) => m.headers?.['access-control-request-method'] === undefined);
+      const method = own.some((m) => !m.method) ? [] : [...new Set(own.flatMap((m) => (m.method.exact !== undefined ? [m.method.exact] : m.method.regex.split('|'))))];
       const canaries = vs.spec.http
         .filter((h: Doc) => h.name.startsWith(`${gw}.${route.name}.`) && !h.directResponse)
         .map((h: Doc) => {
@@ -233,7 +233,7 @@ function istioReader(out: Output): Reader {
       const breaker = thresholds.find((t) => t !== undefined);
       const expectedBreaker = route.circuitBreaker?.failureThreshold;
       return {
-        path: canonicalPath(unescape(match.uri.regex)),
+        path: canonicalPath(unescape(entry.match[0].uri.regex)),
         methods: method,
         backends: entry.route.map((d: Doc) => ({ service: serviceOfHost(d.destination.host), weight: d.weight ?? 100 })).sort(byService),
         canaries: canaries.sort(byService),

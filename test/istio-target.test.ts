@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, type GatewayModel } from '../dist/index.js';
 import { ISTIO_MODELS } from './output-checks.js';
 import { Backend, buildGateway, JwksServer, startGateway, type GatewayProcess } from './gateway-helpers.js';
-import { ROOT } from './helpers.js';
+import { gwgen, ROOT, tempDir } from './helpers.js';
 import { gatewayChooser, istioChooser, requestsFor, show } from './route-choice.js';
 
 /**
@@ -120,7 +120,8 @@ describe.each(examples)('istio target: %s', (example) => {
       for (const method of r.methods.length ? r.methods : ['GET']) {
         expect(route(path, method, {})?.name, `${method} ${path}`).toBe(`${g.model.gateway.name}.${r.name}`);
         expect(route(`${path}/more`, method, {})?.name, `${method} ${path}/more`).toBeDefined();
-        if (r.cors) expect(route(path, 'OPTIONS', {})?.corsPolicy, `preflight ${path}`).toBeDefined();
+        const preflight = { origin: 'https://app.example', 'access-control-request-method': method };
+        if (r.cors) expect(route(path, 'OPTIONS', preflight)?.name, `preflight ${path}`).toBe(`${g.model.gateway.name}.${r.name}`);
         for (const c of r.splits.filter((s) => s.matchHeader)) {
           expect(route(path, method, { [c.matchHeader!.name.toLowerCase()]: c.matchHeader!.value })?.name).toBe(`${g.model.gateway.name}.${r.name}.${c.service}`);
         }
@@ -434,6 +435,40 @@ describe('istio target: a WebSocket route with a timeout', () => {
     expect(live.timeout).toBe('0.5s');
     // Only "live" is a WebSocket route with a timeout.
     expect(g.notes).toMatch(/## agw:timeoutSeconds on a WebSocket route\n\n[^\n]*tunnel is closed agw:timeoutSeconds after it opened[^\n]*bounds only the handshake[^\n]*\n\nApplies to: route live\n/);
+  });
+});
+
+describe('istio target: a gRPC service gwgen does not deploy', () => {
+  // gRPC needs HTTP/2 to the server. Istio picks a Kubernetes Service port's protocol from its name
+  // or appProtocol, which gwgen writes (grpc) only for a service it deploys; a ServiceEntry gwgen
+  // writes says GRPC itself. For any other in-cluster service a port named http is HTTP/1.1 at the
+  // ingress and at the pod's sidecar, and every call fails; NOTES.md said nothing of it.
+  it('is listed in NOTES.md with the port its Kubernetes Service must declare; deployed and external ones are not', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'grpc.ttl');
+    writeFileSync(
+      model,
+      `${PREFIXES}
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1 , ex:r2 , ex:r3 , ex:r4 ;
+  agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ; agw:namespace "istio-system" ] .
+ex:r1 a agw:Route ; agw:routeName "theirs" ; agw:routePath "/a.Theirs" ; agw:hasBackendService ex:theirs .
+ex:r2 a agw:Route ; agw:routeName "ours" ; agw:routePath "/b.Ours" ; agw:hasBackendService ex:ours .
+ex:r3 a agw:Route ; agw:routeName "outside" ; agw:routePath "/c.Outside" ; agw:hasBackendService ex:outside .
+ex:r4 a agw:Route ; agw:routeName "plain" ; agw:routePath "/d" ; agw:hasBackendService ex:plain .
+ex:theirs a agw:BackendService ; agw:serviceName "theirs" ; agw:host "rpc" ; agw:namespace "rpc" ; agw:protocol "grpc" ; agw:port 9090 .
+ex:ours a agw:BackendService ; agw:serviceName "ours" ; agw:protocol "grpc" ; agw:port 9091 ; agw:image "registry.example.com/ours:1" .
+ex:outside a agw:BackendService ; agw:serviceName "outside" ; agw:host "rpc.partner.example.com" ; agw:protocol "grpc" ; agw:port 443 .
+ex:plain a agw:BackendService ; agw:serviceName "plain" .
+`,
+    );
+    const out = join(dir, 'out');
+    const run = await gwgen(['generate', model, '-o', out, '-t', 'istio']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const notes = readFileSync(join(out, 'istio/NOTES.md'), 'utf8');
+    expect(notes).toMatch(/## agw:protocol "grpc" of a service gwgen does not deploy\n\n[^\n]*port 9090 of rpc\.rpc\.svc\.cluster\.local grpc[^\n]*appProtocol grpc[^\n]*HTTP\/1\.1[^\n]*\n\nApplies to: service theirs\n/);
+    // The ServiceEntry of the host outside says GRPC; the deployed service's own Service names its port grpc.
+    const entries = parseAllDocuments(readFileSync(join(out, 'istio/serviceentries.yaml'), 'utf8')).map((d) => d.toJS() as Doc).filter(Boolean);
+    expect(entries.find((e) => e.spec.hosts.includes('rpc.partner.example.com'))!.spec.ports[0].protocol).toBe('GRPC');
   });
 });
 
@@ -967,7 +1002,8 @@ describe('istio target: CORS preflights pass the DENY policies, as in the gatewa
     ['any', '', true, { method: 'GET', headers: preflight }, true],
     ['any', '', true, { method: 'DELETE', headers: {} }, true],
     ['get', '"GET"', true, { method: 'OPTIONS', headers: preflight }, false],
-    ['get', '"GET"', true, { method: 'OPTIONS', headers: {} }, true],
+    // A plain OPTIONS never reaches a route that lacks OPTIONS (the VirtualService answers 405, as the gateway does).
+    ['get', '"GET"', true, { method: 'OPTIONS', headers: {} }, false],
     ['get', '"GET"', true, { method: 'GET', headers: {} }, true],
     ['opt', '"GET", "OPTIONS"', true, { method: 'OPTIONS', headers: preflight }, false],
     ['opt', '"GET", "OPTIONS"', true, { method: 'OPTIONS', headers: {} }, true],
@@ -1407,6 +1443,91 @@ describe('istio target: a CORS preflight gets the answer the gateway gives, and 
       expect({ ...p, proceeds: istio !== 'forwarded' && browserProceeds(istio, p) }).toEqual({ ...p, proceeds: gatewayProceeds });
     }
   }, 240_000);
+});
+
+/**
+ * Envoy's answer to a request at the ingress: the RBAC filter's 403 (DENY policies), then the first
+ * VirtualService entry whose match holds (a 404 without one): its direct response, its CORS
+ * filter's answer to a preflight (OPTIONS with a non-empty Origin and requested method), or the
+ * request forwarded to its backend. A `withoutHeaders` match holds when the header, read as empty
+ * when missing, does not match.
+ */
+function envoyAnswer(http: readonly Doc[], policies: readonly Doc[], request: { method: string; path: string; headers: Record<string, string> }): { status: number; entry?: string; cors?: Record<string, string> } | 'forwarded' {
+  if (denied(policies, request)) return { status: 403 };
+  const holds = (m: Doc | undefined, value: string | undefined) => !m || (value !== undefined && (m.exact !== undefined ? m.exact === value : m.prefix !== undefined ? value.startsWith(m.prefix) : new RegExp(`^(?:${m.regex})$`).test(value)));
+  const entry = http.find((h) =>
+    (h.match as Doc[]).some(
+      (m) =>
+        holds(m.uri, request.path) &&
+        holds(m.method, request.method) &&
+        Object.entries((m.headers ?? {}) as Record<string, Doc>).every(([n, v]) => holds(v, request.headers[n])) &&
+        Object.entries((m.withoutHeaders ?? {}) as Record<string, Doc>).every(([n, v]) => !holds(v, request.headers[n] ?? '')),
+    ),
+  );
+  if (!entry) return { status: 404 };
+  if (entry.directResponse) return { status: entry.directResponse.status, entry: entry.name };
+  const origin = request.headers.origin ?? '';
+  const wanted = request.headers['access-control-request-method'] ?? '';
+  if (request.method === 'OPTIONS' && origin !== '' && wanted !== '' && entry.corsPolicy) {
+    const answer = envoyPreflight(entry.corsPolicy, { origin, method: wanted, headers: request.headers['access-control-request-headers'] });
+    return answer === 'forwarded' ? answer : { status: 200, entry: entry.name, cors: answer };
+  }
+  return 'forwarded';
+}
+
+describe('istio target: the preflight of a method and a plain OPTIONS reach the route the gateway gives them', () => {
+  // Two routes share /orders: GET with the gateway's CORS policy, PUT and DELETE with their own
+  // (another origin) and an API key. The gateway answers a preflight with the policy of the route
+  // that serves the method it asks for, and a plain OPTIONS with 405. Each entry of a CORS route
+  // matched every OPTIONS, so Envoy answered the preflight of a PUT with the GET route's policy
+  // (the admin page's browser refused the PUT), and a plain OPTIONS went to the GET route's
+  // backend, or was refused 403 by the API-key route's rules.
+  const MODEL =
+    `${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:list, ex:edit, ex:opts ; agw:hasCorsPolicy ex:shop .\n` +
+    'ex:shop a agw:CorsPolicy ; agw:allowOrigin "https://shop.example" .\n' +
+    'ex:admin a agw:CorsPolicy ; agw:allowOrigin "https://admin.example" ; agw:allowHeader "X-API-Key" .\n' +
+    'ex:list a agw:Route ; agw:routeName "list" ; agw:routePath "/orders" ; agw:httpMethod "GET" ; agw:hasBackendService ex:svc .\n' +
+    'ex:edit a agw:Route ; agw:routeName "edit" ; agw:routePath "/orders" ; agw:httpMethod "PUT", "DELETE" ; agw:hasBackendService ex:svc ; agw:hasAuthentication [ a agw:ApiKey ] ; agw:hasCorsPolicy ex:admin .\n' +
+    'ex:opts a agw:Route ; agw:routeName "opts" ; agw:routePath "/meta" ; agw:httpMethod "GET", "OPTIONS" ; agw:hasBackendService ex:svc .\n' +
+    'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:port 8080 .\n';
+  const REQUESTS: { path: string; headers: Record<string, string> }[] = [
+    { path: '/orders', headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' } },
+    { path: '/orders', headers: { origin: 'https://admin.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-api-key' } },
+    { path: '/orders', headers: { origin: 'https://admin.example', 'access-control-request-method': 'DELETE' } },
+    { path: '/orders', headers: { origin: 'https://shop.example', 'access-control-request-method': 'PUT' } },
+    { path: '/orders', headers: {} },
+    { path: '/orders', headers: { origin: 'https://shop.example' } },
+    { path: '/orders', headers: { 'access-control-request-method': 'GET' } },
+    { path: '/meta', headers: {} },
+    { path: '/meta', headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' } },
+  ];
+  const beside = besideGateway('preflight-routes.ttl', MODEL);
+  const { app } = beside;
+
+  it('same answer, same browser decision, and the backend reached exactly when the gateway reaches it', async () => {
+    const { g, gw } = await beside.start();
+    const http = kinds(g, 'VirtualService')[0]!.spec.http as Doc[];
+    const policies = kinds(g, 'AuthorizationPolicy');
+    for (const r of REQUESTS) {
+      const before = app.calls;
+      const answer = await fetch(`${gw.url}${r.path}`, { method: 'OPTIONS', headers: r.headers });
+      await answer.arrayBuffer();
+      const gatewayForwarded = app.calls > before;
+      const istio = envoyAnswer(http, policies, { method: 'OPTIONS', ...r });
+      const asked = { origin: r.headers.origin ?? '', method: r.headers['access-control-request-method'] ?? '', headers: r.headers['access-control-request-headers'] };
+      const gatewaySays = gatewayForwarded ? 'forwarded' : answer.status === 204 ? (browserProceeds(Object.fromEntries(answer.headers), asked) ? 'proceed' : 'refuse') : `${answer.status}`;
+      const istioSays = istio === 'forwarded' ? 'forwarded' : istio.cors !== undefined ? (browserProceeds(istio.cors, asked) ? 'proceed' : 'refuse') : `${istio.status}`;
+      // A preflight the gateway refuses (403) is refused by the browser after Envoy's 200 too (NOTES.md).
+      const same = istioSays === gatewaySays || (gatewaySays === '403' && istioSays === 'refuse');
+      expect({ ...r, istio: istioSays, gateway: gatewaySays, same }).toEqual({ ...r, istio: istioSays, gateway: gatewaySays, same: true });
+    }
+  }, 240_000);
+
+  it('NOTES.md says that a rate-limited CORS route that takes OPTIONS counts its plain OPTIONS in a bucket of their own', async () => {
+    const limited = `${MODEL}ex:opts agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .\nex:list agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerSecond 5 ] .\n`;
+    const g = await istioOfText(limited);
+    expect(g.notes).toMatch(/## rate limit on OPTIONS of a route with CORS\n\n[^\n]*token bucket[^\n]*\n\nApplies to: route opts\n/);
+  });
 });
 
 /**

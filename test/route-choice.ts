@@ -21,7 +21,8 @@ import type { GatewayModel } from '../dist/index.js';
  *   match (`matched_path`) and kong/router/utils.lua `get_upstream_uri_v0` joins the rest to the
  *   service's path ("/");
  * - Istio: the VirtualService's http entries in order, the first whose match holds (Envoy), a
- *   regex matching the whole path (RE2), then the entry's uriRegexRewrite.
+ *   regex matching the whole path (RE2), headers that match and withoutHeaders that do not, then
+ *   the entry's uriRegexRewrite.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -221,7 +222,16 @@ export function istioChooser(files: Readonly<Record<string, string>>, gateway: s
   const vs = parseAllDocuments(files['istio/virtualservice.yaml']!).map((d) => d.toJS() as Doc).find((d) => d.kind === 'VirtualService')!;
   const http = vs.spec.http as Doc[];
   return ({ method, path, headers }) => {
-    const entry = http.find((h) => (h.match as Doc[]).some((m) => stringMatch(m.uri, path) && stringMatch(m.method, method) && Object.entries((m.headers ?? {}) as Record<string, Doc>).every(([n, hm]) => stringMatch(hm, headers[n]))));
+    const entry = http.find((h) =>
+      (h.match as Doc[]).some(
+        (m) =>
+          stringMatch(m.uri, path) &&
+          stringMatch(m.method, method) &&
+          Object.entries((m.headers ?? {}) as Record<string, Doc>).every(([n, hm]) => stringMatch(hm, headers[n])) &&
+          // Istio reads a missing header of withoutHeaders as empty (treat_missing_header_as_empty).
+          Object.entries((m.withoutHeaders ?? {}) as Record<string, Doc>).every(([n, hm]) => !stringMatch(hm, headers[n] ?? '')),
+      ),
+    );
     if (!entry) return { status: 404 };
     if (entry.directResponse) return { status: entry.directResponse.status, ...(entry.headers?.response?.set?.allow !== undefined ? { allow: entry.headers.response.set.allow } : {}) };
     const name = (entry.name as string).slice(gateway.length + 1);

@@ -98,6 +98,8 @@ interface HttpMatch {
   readonly uri: StringMatch;
   readonly method?: StringMatch;
   readonly headers: readonly { name: string; match: StringMatch }[];
+  /** Headers that must not match (Istio reads a missing one as empty). */
+  readonly withoutHeaders?: readonly { name: string; match: StringMatch }[];
 }
 
 interface Destination {
@@ -379,6 +381,11 @@ export function istioView(model: M.GatewayModel): IstioView {
       if (acceptsMtls(s, model)) notes.push({ subject: `service ${s.name}`, ...outsideMtlsNote(s.protocol === 'https') });
       continue;
     }
+    // Istio reads a Kubernetes Service port's protocol from its name or appProtocol; gwgen writes
+    // that port (grpc) only for a service it deploys, and a ServiceEntry of its own says GRPC.
+    if (s.protocol === 'grpc' && s.image === undefined && !instanceEntry(s)) {
+      notes.push({ subject: `service ${s.name}`, feature: 'agw:protocol "grpc" of a service gwgen does not deploy', detail: `gRPC needs HTTP/2, and Istio (the ingress gateway, and the sidecars of the gwgen gateway and of the service's pods) speaks HTTP/2 to a Kubernetes Service port only when the port says so; gwgen does not write the Service (no agw:image). Name port ${s.port} of ${registryHost(s)} grpc (or grpc-…), or give it appProtocol grpc: a port named http (or http-…) is HTTP/1.1, on which every gRPC call fails` });
+    }
     if (s.mtls) {
       const selector = peerSelector(s);
       peerAuthentications.push({ meta: meta(policyName(s), s.namespace, s.name), selector, mode: s.mtls.mode });
@@ -474,21 +481,35 @@ export function istioView(model: M.GatewayModel): IstioView {
 }
 
 /**
- * One match entry: the path, the methods (one exact method, or a regex of several), and headers.
- * A route with CORS also matches OPTIONS, so that Envoy's CORS filter sees the preflight (a
- * request no route matches gets 404 before any CORS policy applies).
+ * The match entries of a route: its path, its methods (one exact method, or a regex of several)
+ * and the canary's header. A route with CORS and methods of its own also takes the preflights
+ * that ask for one of its methods (OPTIONS with a non-empty Origin and an
+ * Access-Control-Request-Method among them), so that Envoy's CORS filter answers them with this
+ * route's policy: the gateway answers a preflight with the policy of the route that serves the
+ * method it asks for, and a plain OPTIONS only where a route takes OPTIONS (else 405). A route
+ * that takes OPTIONS itself takes the OPTIONS requests that are no preflight for Envoy (Origin or
+ * the requested method absent or empty); one without methods takes every request of its path.
  */
-export function routeMethods(route: M.Route): string[] {
-  if (route.methods.length === 0) return [];
-  return route.cors && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : [...route.methods];
-}
-
 function matches(route: M.Route, headers: HttpMatch['headers']): HttpMatch[] {
   // A regex, as a URI prefix would be a string prefix (/orders would take /ordersx).
   const uri: StringMatch = { regex: pathRegex(route.path) };
-  const methods = routeMethods(route);
-  const method: StringMatch | undefined = methods.length === 0 ? undefined : methods.length === 1 ? { exact: methods[0]! } : { regex: methods.join('|') };
-  return [{ uri, ...(method ? { method } : {}), headers }];
+  if (route.methods.length === 0) return [{ uri, headers }];
+  if (!route.cors) return [{ uri, method: methodMatch(route.methods), headers }];
+  const others = route.methods.filter((m) => m !== 'OPTIONS');
+  const nonEmpty: StringMatch = { regex: '.+' };
+  const preflight: HttpMatch = {
+    uri,
+    method: { exact: 'OPTIONS' },
+    headers: [...headers, { name: 'origin', match: nonEmpty }, { name: 'access-control-request-method', match: methodMatch(route.methods) }],
+  };
+  const plainOptions: HttpMatch[] = route.methods.includes('OPTIONS')
+    ? ['origin', 'access-control-request-method'].map((name) => ({ uri, method: { exact: 'OPTIONS' }, headers, withoutHeaders: [{ name, match: nonEmpty }] }))
+    : [];
+  return [...(others.length > 0 ? [{ uri, method: methodMatch(others), headers }] : []), ...plainOptions, preflight];
+}
+
+function methodMatch(methods: readonly string[]): StringMatch {
+  return methods.length === 1 ? { exact: methods[0]! } : { regex: methods.join('|') };
 }
 
 function retries(route: M.Route, notes: Limitation[]): HttpEntry['retries'] {
@@ -601,6 +622,8 @@ function rateLimit(route: M.Route, limiter: M.RateLimiter, httpNames: readonly s
   else notes.push({ subject, feature: 'agw:limitBy "global"', detail: 'The local rate limit counts per ingress gateway replica; the whole gateway admits up to replicas × the limit' });
   if (limiter.policy === 'redis') notes.push({ subject, feature: 'agw:policy "redis"', detail: 'Shared counters need Envoy\'s global rate limit filter and a rate-limit service, which gwgen does not deploy; the limit is enforced locally per ingress gateway replica' });
   if (httpNames.length > 1) notes.push({ subject, feature: 'rate limit with a header-matched canary', detail: 'The header-matched canary entry of the route has its own token bucket of the same size' });
+  // Istio makes an Envoy route of each match of an entry, and the EnvoyFilter gives each its own bucket (see matches).
+  if (route.cors && route.methods.includes('OPTIONS')) notes.push({ subject, feature: 'rate limit on OPTIONS of a route with CORS', detail: "The route's OPTIONS requests that are no CORS preflight match an Envoy route of their own (Istio makes one of each match of the route's entry), whose token bucket of the same size counts them apart from the route's other methods" });
   // Envoy's token bucket counts in uint32: a larger model value would make Envoy refuse the filter.
   const bucket = (field: string, value: number) =>
     atMost(value, UINT32_MAX, notes, () => ({ subject, feature: `${field} (above Envoy's maximum)`, detail: `Envoy's token bucket holds at most ${UINT32_MAX} tokens; ${value} is written as ${UINT32_MAX}` }));
@@ -1072,8 +1095,7 @@ export function authzOperations(route: M.Route, candidates: readonly M.Route[], 
 function unaffected(route: M.Route, group: readonly M.Route[]): boolean {
   const meets = (r: M.Route) => requirementsMet(route, r) && (!r.cors || route.cors !== undefined);
   if (route.methods.length === 0) return group.some((r) => r.methods.length === 0 && meets(r));
-  const methods = routeMethods(route);
-  return methods.every((m) => group.some((r) => (r.methods.length === 0 || routeMethods(r).includes(m)) && meets(r)));
+  return route.methods.every((m) => group.some((r) => (r.methods.length === 0 || r.methods.includes(m)) && meets(r)));
 }
 
 /** Audiences and scopes with a leading or trailing "*": an Istio match would read it as a wildcard. */
@@ -1089,9 +1111,10 @@ function inexpressibleClaims(auth: M.JwtAuthentication): string[] {
 }
 
 function authzRules(route: M.Route, operations: readonly AuthzOperation[]): AuthzRule[] {
-  // The VirtualService routes OPTIONS to a route with CORS (routeMethods): a plain OPTIONS must
-  // meet the route's requirements too, its preflights are exempt (preflightExempt).
-  const methods = routeMethods(route);
+  // A route with CORS takes OPTIONS beyond its methods only as preflights (matches), which
+  // Envoy's CORS filter answers; where it takes plain OPTIONS, those need its requirements
+  // (preflightExempt).
+  const methods = route.methods;
   const rules: AuthzRule[] = [];
   const auth = route.auth;
   if (auth?.kind === 'jwt') {
@@ -1120,9 +1143,10 @@ function authzRules(route: M.Route, operations: readonly AuthzOperation[]): Auth
  * credentials, and the gateway answers it before authentication and IP checks (Kong's cors
  * plugin answers it before jwt and key-auth run). Envoy runs the RBAC filter before the CORS filter,
  * so a DENY rule that covers OPTIONS would refuse every preflight of the route and break it for
- * browsers. A rule of a route with CORS therefore covers its methods other than OPTIONS, and
- * OPTIONS only when it is no preflight (Origin or Access-Control-Request-Method absent), so a
- * plain OPTIONS request still needs the route's credentials.
+ * browsers. A rule of a route with CORS therefore covers its methods other than OPTIONS, and, where
+ * the route takes OPTIONS (it lists it, or has no methods), OPTIONS only when it is no preflight
+ * (Origin or Access-Control-Request-Method absent), so a plain OPTIONS request still needs the
+ * route's credentials. Elsewhere a plain OPTIONS never reaches the route (matches).
  */
 function preflightExempt(rule: AuthzRule): AuthzRule[] {
   const others = rule.methods.filter((m) => m !== 'OPTIONS');
@@ -1187,7 +1211,7 @@ function noteRoute(route: M.Route, notes: Limitation[]): void {
   if (route.auth?.kind === 'apiKey') add('agw:ApiKey', 'Istio cannot check an API key against the consumers\' keys; the ingress only requires the key header to be present (use the gwgen gateway, or an ext_authz provider, to verify keys)');
   // Envoy answers a preflight it refuses with 200 and no CORS headers, or, for a method the policy
   // lacks, with the allowed methods; the gateway answers 403. Browsers refuse the request either way.
-  if (route.cors) add('agw:CorsPolicy (refused preflights)', "The ingress answers a preflight from an origin the policy does not allow with 200 and no Access-Control-Allow-Origin (unmatchedPreflights IGNORE), and one that asks for a method the policy lacks with 200 and the allowed methods, where the gateway answers 403; a browser refuses the request after either answer, except one whose method is GET, HEAD or POST, which browsers send whatever Access-Control-Allow-Methods says (the ingress lets such a preflighted request through, the gateway does not); no such preflight reaches the backend");
+  if (route.cors) add('agw:CorsPolicy (refused preflights)', "The ingress answers a preflight from an origin the policy does not allow with 200 and no Access-Control-Allow-Origin (unmatchedPreflights IGNORE), and one that asks for a method the policy lacks with 200 and the allowed methods, where the gateway answers 403 (a preflight for a method no route of the path takes gets the path's 405); a browser refuses the request after either answer, except one whose method is GET, HEAD or POST, which browsers send whatever Access-Control-Allow-Methods says (the ingress lets such a preflighted request through, the gateway does not); no such preflight reaches the backend");
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Istio rate limits count requests; a per-route cost is not expressible');
   // Envoy marks shadow traffic in the Host itself; the gateway marks it with X-Gateway-Mirror.
   if (route.mirror)
