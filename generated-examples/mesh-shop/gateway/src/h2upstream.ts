@@ -142,13 +142,13 @@ export class Http2Upstream {
     });
     stream.on('end', () => {
       if (finished) return;
-      // A stream its session took down (the service's connection lost) ends too, but reset and
-      // without the trailers that end an answer: it is cut short, not complete.
+      // A stream its session took down (the service's connection lost) ends too, but without the
+      // trailers that end an answer: it is cut short, not complete. Node closes it with CANCEL
+      // or, when the connection ended cleanly, with NO_ERROR, so the session's state tells.
       if (
-        stream.rstCode !== undefined &&
-        stream.rstCode !== constants.NGHTTP2_NO_ERROR &&
         !gotTrailers &&
-        !stream.endAfterHeaders
+        !stream.endAfterHeaders &&
+        (session.destroyed || (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR))
       )
         return streamFailed(new Error(`HTTP/2 stream closed (code ${stream.rstCode})`));
       finished = true;
