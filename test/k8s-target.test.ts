@@ -326,6 +326,33 @@ describe('k8s target: the gateway in a mesh', () => {
     }
   });
 
+  // [mesh, its agw:namespace, a namespace gwgen writes, namespaces it must not write]
+  const controlPlanes: [string, string, string[]][] = [
+    ['istio', 'mesh-root', ['istio-system', 'mesh-root', 'linkerd', 'kuma-system', 'consul', 'kube-system']],
+    ['linkerd', 'default', ['linkerd', 'linkerd-viz', 'istio-system']],
+    ['kuma', 'default', ['kuma-system']],
+  ];
+  it.each(controlPlanes)('%s: a backend in a mesh control plane\'s namespace gets no Namespace of gwgen\'s (kubectl delete -k would delete it) and carries the injection marker itself', async (mesh, meshNs, notOwned) => {
+    const name = `cp-${mesh}`;
+    const file = join(tempDir(), `${name}.ttl`);
+    const all = [...notOwned, 'apps'];
+    writeFileSync(
+      file,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/${name}#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "${name}" ; agw:listenPort 9000 ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "${mesh}" ; agw:namespace "${meshNs}" ] ; agw:hasRoute ${all.map((_, i) => `ex:r${i}`).join(' , ')} .
+${all.map((ns, i) => `ex:s${i} a agw:BackendService ; agw:serviceName "s${i}" ; agw:namespace "${ns}" ; agw:image "ghcr.io/example/s:1" ; agw:replicas 1 .\nex:r${i} a agw:Route ; agw:routePath "/r${i}" ; agw:hasBackendService ex:s${i} .`).join('\n')}
+`,
+    );
+    const g = await k8sOf([file]);
+    const written = g.docs.filter((d) => d.kind === 'Namespace').map((d) => d.metadata.name).sort();
+    expect(written).toEqual(['apps', name].sort());
+    const markerOf = (i: number) => JSON.stringify(find(g, 'Deployment', `s${i}`)!.spec.template.metadata);
+    notOwned.forEach((ns, i) => expect(markerOf(i), ns).toMatch(/sidecar\.istio\.io\/inject|kuma\.io\/sidecar-injection|linkerd\.io\/inject/));
+    expect(markerOf(notOwned.length)).not.toMatch(/inject/);
+    expect(g.files['k8s/NOTES.md']).toContain(`Applies to: namespace ${[...notOwned].sort().join(', ')}`);
+  });
+
   it('under a privileged listen port the annotation names the port the container listens on', async () => {
     const g = await k8sOf([writeModel([undefined], ' ; agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "istio" ]', 'mesh-443', 443)]);
     expect(find(g, 'Deployment', 'mesh-443')!.spec.template.metadata.annotations['traffic.sidecar.istio.io/excludeInboundPorts']).toBe('8080');

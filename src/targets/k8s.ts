@@ -148,8 +148,14 @@ const GATEWAY_DRAIN_SECONDS = 12;
 const UNPRIVILEGED_PORT = 8080;
 const BACKEND_RESOURCES = { requestCpu: '100m', requestMemory: '128Mi', limitCpu: '500m', limitMemory: '512Mi' };
 const REDIS_RESOURCES = { requestCpu: '50m', requestMemory: '64Mi', limitCpu: '500m', limitMemory: '256Mi' };
-/** Namespaces that exist in every cluster: never written. */
-const BUILT_IN_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease)$/;
+/**
+ * Namespaces gwgen never writes: those every cluster has, and the control planes' of the meshes
+ * (Istio's root namespace among them). A Namespace in kustomization.yaml is deleted with
+ * `kubectl delete -k`, and labelling a control plane's namespace for injection would put
+ * sidecars into the mesh's own pods.
+ */
+const NOT_OWNED_NAMESPACES = /^(default|kube-system|kube-public|kube-node-lease|istio-system|linkerd|linkerd-viz|kuma-system|consul)$/;
+const ownsNamespace = (model: M.GatewayModel, namespace: string): boolean => !NOT_OWNED_NAMESPACES.test(namespace) && !(model.gateway.mesh?.type === 'istio' && namespace === istioNamespace(model));
 
 /**
  * The port a mesh's proxy takes meshed connections on, where a meshed client's proxy connects
@@ -261,8 +267,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
     meta: meta(own.gateway, ns, own.gateway),
     serviceAccount: meta(serviceAccountName(own.gateway, ns), ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
-    podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(mesh, ns).labels],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(mesh, ns).annotations],
+    podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(model, ns).labels],
+    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(model, ns).annotations],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
@@ -309,8 +315,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
         meta: meta(own.redis, ns, own.redis),
         serviceAccount: meta(serviceAccountName(own.redis, ns), ns, own.redis),
         selector: [{ key: 'app.kubernetes.io/name', value: own.redis }],
-        podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }, ...podInjection(mesh, ns).labels],
-        podAnnotations: podInjection(mesh, ns).annotations,
+        podLabels: [...standardLabels(gw, own.redis), { key: 'app', value: own.redis }, ...podInjection(model, ns).labels],
+        podAnnotations: podInjection(model, ns).annotations,
         replicas: 1,
         image: REDIS_IMAGE,
         containerName: 'redis',
@@ -376,8 +382,8 @@ export function k8sView(model: M.GatewayModel): K8sView {
       meta: meta(s.name, s.namespace, s.name),
       serviceAccount: meta(serviceAccountName(s.name, s.namespace), s.namespace, s.name),
       selector: [{ key: 'app.kubernetes.io/name', value: labelValue(s.name) }],
-      podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : []), ...podInjection(mesh, s.namespace).labels],
-      podAnnotations: linkerdPodAnnotations(model, s).length > 0 ? linkerdPodAnnotations(model, s) : podInjection(mesh, s.namespace).annotations,
+      podLabels: [...standardLabels(gw, s.name), { key: 'app', value: labelValue(s.name) }, ...(s.version !== undefined ? [{ key: 'version', value: labelValue(s.version) }] : []), ...podInjection(model, s.namespace).labels],
+      podAnnotations: linkerdPodAnnotations(model, s).length > 0 ? linkerdPodAnnotations(model, s) : podInjection(model, s.namespace).annotations,
       ...(scaled ? {} : { replicas: s.replicas }),
       image: s.image!,
       containerName: 'app',
@@ -407,12 +413,12 @@ export function k8sView(model: M.GatewayModel): K8sView {
   }
   if (mesh && mesh.type === 'consul') notes.push({ subject: `mesh ${mesh.type}`, feature: 'agw:meshType "consul"', detail: 'Consul injects sidecars by pod annotation (consul.hashicorp.com/connect-inject) or by its injector\'s namespace settings; gwgen writes neither' });
 
-  const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
+  const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => ownsNamespace(model, n)).sort(compareStrings);
   const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
   const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdAnnotations(mesh.mtls?.mode) : [];
   if (mesh && mesh.type !== 'consul') {
-    const unmarked = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => BUILT_IN_NAMESPACES.test(n)).sort(compareStrings);
-    if (unmarked.length > 0) notes.push({ subject: `namespace ${unmarked.join(', ')}`, feature: `agw:meshType "${mesh.type}" in a namespace gwgen does not write`, detail: `gwgen does not write (or label) a namespace every cluster has, so the pods it deploys there carry the sidecar-injection marker themselves (${mesh.type === 'istio' ? 'label sidecar.istio.io/inject' : mesh.type === 'kuma' ? 'label kuma.io/sidecar-injection' : 'annotation linkerd.io/inject'}); other pods of that namespace stay outside the mesh` });
+    const unmarked = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !ownsNamespace(model, n)).sort(compareStrings);
+    if (unmarked.length > 0) notes.push({ subject: `namespace ${unmarked.join(', ')}`, feature: `agw:meshType "${mesh.type}" in a namespace gwgen does not write`, detail: `gwgen does not write (or label) a namespace every cluster has or a mesh's control plane runs in, so the pods it deploys there carry the sidecar-injection marker themselves (${mesh.type === 'istio' ? 'label sidecar.istio.io/inject' : mesh.type === 'kuma' ? 'label kuma.io/sidecar-injection' : 'annotation linkerd.io/inject'}); other pods of that namespace stay outside the mesh` });
   }
   notes.push(...meshMtlsNotes(model));
   const certified = [...(mesh?.mtls?.certificate ? [`mesh ${mesh.type}`] : []), ...model.services.filter((s) => s.mtls?.certificate).map((s) => `service ${s.name}`)];
@@ -463,12 +469,13 @@ function linkerdPodAnnotations(model: M.GatewayModel, s: M.BackendService): Labe
 
 /**
  * The mesh's sidecar-injection marker on the pods themselves, for a namespace gwgen does not
- * write (default, kube-*), which so lacks the namespace's marker: without it the pods would run
+ * write (default, kube-*, a mesh's control plane), which so lacks the namespace's marker: without it the pods would run
  * without a sidecar, outside the mTLS the model asks for. Istio and Kuma read a pod label,
  * Linkerd a pod annotation; Consul's injection is not written (see its note).
  */
-function podInjection(mesh: M.ServiceMesh | undefined, namespace: string): { labels: Label[]; annotations: Label[] } {
-  if (!mesh || !BUILT_IN_NAMESPACES.test(namespace)) return { labels: [], annotations: [] };
+function podInjection(model: M.GatewayModel, namespace: string): { labels: Label[]; annotations: Label[] } {
+  const mesh = model.gateway.mesh;
+  if (!mesh || ownsNamespace(model, namespace)) return { labels: [], annotations: [] };
   if (mesh.type === 'istio') return { labels: [{ key: 'sidecar.istio.io/inject', value: 'true' }], annotations: [] };
   if (mesh.type === 'kuma') return { labels: [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }], annotations: [] };
   if (mesh.type === 'linkerd') return { labels: [], annotations: linkerdAnnotations(mesh.mtls?.mode) };
