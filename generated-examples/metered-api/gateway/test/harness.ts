@@ -401,13 +401,20 @@ export async function send(
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
-/** A URL on 127.0.0.1 where nothing listens (a port just freed): connections to it are refused. */
-export async function closedPortUrl(): Promise<string> {
+/**
+ * A URL on 127.0.0.1 where nothing will listen: its port is held (every connection dropped)
+ * until `release()`, so mock backends started meanwhile cannot be given it; after that,
+ * connections to it are refused.
+ */
+export async function reserveClosedPort(): Promise<{ url: string; release: () => Promise<void> }> {
   const server = createServer();
+  server.on('connection', (socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

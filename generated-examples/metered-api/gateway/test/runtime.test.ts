@@ -13,7 +13,7 @@ import type { RouteConfig, ServiceConfig } from '../src/types.js';
 import {
   AddressPool,
   apiKeyOf,
-  closedPortUrl,
+  reserveClosedPort,
   echo,
   grant,
   hang,
@@ -266,8 +266,9 @@ describe('connect failures', () => {
   before(async () => {
     // Every service gets a dead instance before its mock backend; consistent hashing reads a
     // header the check varies, so that it too sends some requests to the dead instance first.
-    const dead = await closedPortUrl();
-    world = await startWorld(config, { hashHeader: HASH_HEADER }, false, (mocks) => `${dead},${mocks[0]!.url}`);
+    const dead = await reserveClosedPort();
+    world = await startWorld(config, { hashHeader: HASH_HEADER }, false, (mocks) => `${dead.url},${mocks[0]!.url}`);
+    await dead.release();
   });
   after(async () => {
     await world.close();
