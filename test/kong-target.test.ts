@@ -77,8 +77,13 @@ describe.each(examples)('kong target: %s', (example) => {
       expect(service, route.name).toBeDefined();
       const kr = service.routes[0]!;
       // Every route lists methods (Kong ranks a route without them below all others): every method Kong names where the model gives none.
-      const preflight = route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS');
-      expect(kr.methods).toEqual(route.methods.length === 0 ? KONG_EVERY_METHOD : preflight ? [...route.methods, 'OPTIONS'] : route.methods);
+      expect(kr.methods).toEqual(route.methods.length === 0 ? KONG_EVERY_METHOD : route.methods);
+      // A route with CORS and methods without OPTIONS: its preflights have a route of their own, with its cors plugin alone.
+      const preflight = service.routes.find((r) => r.name === `${route.name}.cors_preflight`);
+      if (route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS')) {
+        expect(preflight, route.name).toMatchObject({ paths: kr.paths, methods: ['OPTIONS'], headers: { origin: ['~*^'], 'access-control-request-method': route.methods } });
+        expect(preflight!.plugins).toEqual(kr.plugins!.filter((p) => p.name === 'cors'));
+      } else expect(preflight, route.name).toBeUndefined();
       expect(kr.strip_path).toBe(route.stripPath);
       // Every path a regex, anchored at the start by Kong and ending at a segment boundary.
       const expectedPath = `~${route.path.replace(/\/$/, '').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}(?:/|$)`;
@@ -220,8 +225,10 @@ describe('kong target: features the examples exercise', () => {
     const route = k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'one')!;
     expect(route.plugins!.find((p) => p.name === 'cors')!.config.methods).toEqual(['PUT', 'OPTIONS']);
     expect(k.notes).toContain('Kong compares route header values case-insensitively, so x-track: Beta also matches');
-    // The route takes OPTIONS in Kong for its preflights, so a plain OPTIONS reaches the backend there (405 in the gateway).
-    expect(k.notes).toMatch(/## agw:hasCorsPolicy on a route without OPTIONS\n[\s\S]*Applies to: [^\n]*route one\b/);
+    // The route's preflights have a route of their own; a plain OPTIONS gets the path's 405, as in the gateway.
+    expect(route.methods).toEqual(['PUT']);
+    expect(k.doc.services.flatMap((s) => s.routes).find((r) => r.name === 'one.method_not_allowed')!.methods).toContain('OPTIONS');
+    expect(k.notes).not.toContain('agw:hasCorsPolicy on a route without OPTIONS');
   });
 
   it('allowHeader "*" gives the cors plugin no headers list, so Kong answers a preflight with the headers it asks for, never a literal "*"', async () => {
@@ -249,6 +256,47 @@ describe('kong target: features the examples exercise', () => {
 describe('kong target: overlapping routes', () => {
   // Kong 3's default router (traditional_compatible) ranks routes by the fields they set before
   // their paths (kong/router/compat.lua get_priority; test/route-choice.ts reads kong.yml so).
+  it('answers each CORS preflight with the policy of the route that serves the asked method, on a route of its own; a plain OPTIONS gets the 405', async () => {
+    const k = await kongOfText(`
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:list, ex:add, ex:one .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:list a agw:Route ; agw:routeName "list" ; agw:routePath "/items" ; agw:httpMethod "GET" ; agw:hasBackendService ex:s ;
+  agw:hasCorsPolicy [ a agw:CorsPolicy ; agw:allowOrigin "*" ] .
+ex:add a agw:Route ; agw:routeName "add" ; agw:routePath "/items" ; agw:httpMethod "POST", "PUT" ; agw:hasBackendService ex:s ;
+  agw:hasCorsPolicy [ a agw:CorsPolicy ; agw:allowOrigin "https://admin.example" ; agw:allowCredentials true ] ;
+  agw:hasAuthentication [ a agw:ApiKey ] ; agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerMinute 60 ] ;
+  agw:hasIpRestriction [ a agw:IpRestriction ; agw:allowCidr "10.0.0.0/8" ] .
+ex:one a agw:Route ; agw:routeName "one" ; agw:routePath "/items/{id}" ; agw:httpMethod "GET" ; agw:hasBackendService ex:s .
+`);
+    const routes = k.doc.services.flatMap((s) => s.routes);
+    const byName = new Map(routes.map((r) => [r.name, r]));
+    expect(byName.get('list')!.methods).toEqual(['GET']);
+    expect(byName.get('add')!.methods).toEqual(['POST', 'PUT']);
+    // The preflight route runs the cors plugin alone: the gateway answers a preflight before auth, IP restriction and rate limits.
+    expect(byName.get('add.cors_preflight')!.plugins!.map((p) => p.name)).toEqual(['cors']);
+    expect(byName.get('add.cors_preflight')!.plugins![0]!.config.origins).toEqual(['https://admin.example']);
+    expect(byName.get('add.cors_preflight')!.headers).toEqual({ origin: ['~*^'], 'access-control-request-method': ['POST', 'PUT'] });
+    expect(byName.get('list.cors_preflight')!.plugins![0]!.config.origins).toEqual(['*']);
+    expect(routes.find((r) => r.name.endsWith('.method_not_allowed') && r.paths[0] === byName.get('list')!.paths[0])!.methods).toContain('OPTIONS');
+    const gateway = await gatewayChooser(await gatewayFilesOf(k.model));
+    const kong = kongChooser(k.text);
+    const preflight = (path: string, method: string, extra: Record<string, string> = {}) => ({ method: 'OPTIONS', path, headers: { origin: 'https://admin.example', 'access-control-request-method': method, ...extra } });
+    const both = (r: Parameters<typeof kong>[0]) => [show(kong(r)), show(gateway(r))];
+    // Each preflight gets the policy of the route that serves the asked method, in either case.
+    expect(both(preflight('/items', 'POST'))).toEqual(['add (CORS preflight)', 'add (CORS preflight)']);
+    expect(both(preflight('/items', 'put'))).toEqual(['add (CORS preflight)', 'add (CORS preflight)']);
+    expect(both(preflight('/items', 'GET'))).toEqual(['list (CORS preflight)', 'list (CORS preflight)']);
+    // A plain OPTIONS, and one without an Origin, get the path's 405, as in the gateway (not the backend).
+    expect(both({ method: 'OPTIONS', path: '/items', headers: {} })).toEqual(['405 (Allow: GET, POST, PUT)', '405 (Allow: GET, POST, PUT)']);
+    expect(both({ method: 'OPTIONS', path: '/items', headers: { 'access-control-request-method': 'POST' } })).toEqual(['405 (Allow: GET, POST, PUT)', '405 (Allow: GET, POST, PUT)']);
+    // A method no route of the path takes: the gateway answers with the first policy (403), Kong with the 405, listed.
+    expect(both(preflight('/items', 'DELETE'))).toEqual(['405 (Allow: GET, POST, PUT)', 'add (CORS preflight)']);
+    expect(noteOn(k.notes, 'agw:hasCorsPolicy (preflight for a method the path lacks)')[0]).toMatch(/Applies to: route add, route list\n/);
+    // A preflight route outranks the more specific path's routes in Kong, listed by pair.
+    expect(both(preflight('/items/7', 'GET'))).toEqual(['list (CORS preflight)', '405 (Allow: GET)']);
+    expect(noteOn(k.notes, 'agw:hasCorsPolicy under a more specific route')[0]).toMatch(/Applies to: [^\n]*route list\.cors\\_preflight \(over route one\)/);
+  });
+
   it("takes each request to the route the gateway takes it to: every route lists methods, every path is a segment-bounded regex, regex_priority is the gateway's order", async () => {
     const result = await generate({ models: ['test/fixtures/valid/overlapping-routes.ttl'], targets: ['kong', 'gateway'], cwd: ROOT });
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
@@ -323,7 +371,16 @@ describe('kong target: a traffic split that one Kong upstream cannot carry', () 
 async function kongOfText(ttl: string): Promise<Awaited<ReturnType<typeof kongOf>>> {
   const file = join(mkdtempSync(join(tmpdir(), 'gwgen-kong-')), 'model.ttl');
   writeFileSync(file, `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .\n@prefix ex: <https://example.org/t#> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n${ttl}`);
+  lastModelFile = file;
   return kongOf(file);
+}
+
+/** The gateway target's files for the model kongOfText last wrote (the same model file). */
+let lastModelFile = '';
+async function gatewayFilesOf(model: GatewayModel): Promise<Record<string, string>> {
+  const result = await generate({ models: [lastModelFile], targets: ['gateway'], cwd: ROOT });
+  if (!result.ok || result.model.gateway.name !== model.gateway.name) throw new Error(JSON.stringify(result.ok ? 'another model' : result.problems));
+  return Object.fromEntries(result.files.map((f) => [f.path, f.content]));
 }
 
 /** The note sections of NOTES.md with this heading. */

@@ -24,7 +24,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { generate, validate } from '../dist/index.js';
 import { ROOT } from './helpers.js';
-import { requestsFor, routeChoiceDifferences } from './route-choice.js';
+import { preflightsOf, requestsFor, routeChoiceDifferences } from './route-choice.js';
 import { renderDeck } from './deck-render.js';
 
 /**
@@ -335,6 +335,10 @@ export async function checkOutput(paths: readonly string[], expect: ExpectStatic
   // A plain OPTIONS (no CORS preflight) goes where the gateway's router sends it, also on routes with CORS (Kong's differences are in its NOTES.md).
   const options = await routeChoiceDifferences(files, result.model, requestsFor(result.model, ['OPTIONS'], { literals: 8, perRoute: 12 }));
   expect.soft(options.istio.slice(0, 20), 'plain OPTIONS requests Istio routes elsewhere than the gateway').toEqual([]);
+  expect.soft(options.kong.slice(0, 20), 'plain OPTIONS requests Kong routes elsewhere than the gateway, not in its NOTES.md').toEqual([]);
+  // A CORS preflight for each method is answered with the policy of the route the gateway answers it with (or routed as OPTIONS where the gateway does).
+  const preflights = await routeChoiceDifferences(files, result.model, preflightsOf(requestsFor(result.model, ['OPTIONS'], { literals: 8, perRoute: 12 })));
+  expect.soft(preflights.kong.slice(0, 20), 'CORS preflights Kong answers otherwise than the gateway, not in its NOTES.md').toEqual([]);
 
   // The same model gives the same files, byte for byte.
   const again = await generate({ models: paths, targets: TARGETS, cwd: ROOT });

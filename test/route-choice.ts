@@ -47,16 +47,25 @@ export interface Choice {
   readonly canary?: string;
   /** The path the backend is sent (with strip path, what is left of the request's). */
   readonly upstreamPath?: string;
+  /** A CORS preflight answered with the policy of `route`, which no backend sees. */
+  readonly preflight?: boolean;
 }
 
 export type Chooser = (request: Request) => Choice;
 
-export const show = (c: Choice) => (c.route === undefined ? `${c.status}${c.allow !== undefined ? ` (Allow: ${c.allow})` : ''}` : `${c.route}${c.canary ? ` (canary ${c.canary})` : ''} → ${c.upstreamPath}`);
+export const show = (c: Choice) =>
+  c.route === undefined ? `${c.status}${c.allow !== undefined ? ` (Allow: ${c.allow})` : ''}` : c.preflight ? `${c.route} (CORS preflight)` : `${c.route}${c.canary ? ` (canary ${c.canary})` : ''} → ${c.upstreamPath}`;
+
+/** A CORS preflight as the gateway and Kong's cors plugin tell one: OPTIONS with Origin and Access-Control-Request-Method. */
+export const isPreflight = (r: Request) => r.method === 'OPTIONS' && r.headers.origin !== undefined && r.headers['access-control-request-method'] !== undefined;
 
 // --- the gateway ---------------------------------------------------------------------------
 
 interface RouterModule {
-  Router: new (routes: readonly Doc[]) => { lookup(method: string, path: string): { kind: 'found'; match: { route: Doc; end: number } } | { kind: 'method'; allow: string } | { kind: 'none' } };
+  Router: new (routes: readonly Doc[]) => {
+    lookup(method: string, path: string): { kind: 'found'; match: { route: Doc; end: number } } | { kind: 'method'; allow: string } | { kind: 'none' };
+    candidates(path: string): { route: Doc }[];
+  };
 }
 
 /** The gateway's router, compiled from the generated gateway/src/router.ts. */
@@ -68,6 +77,14 @@ export async function gatewayChooser(files: Readonly<Record<string, string>>): P
   const config = JSON.parse(files['gateway/config.json']!) as Doc;
   const router = new Router(config.routes as Doc[]);
   return ({ method, path, headers }) => {
+    // server.ts handle → preflight: the policy of the route that takes the asked method, else of
+    // the first route with CORS of the path's candidates; without one, routed as any OPTIONS.
+    if (isPreflight({ method, path, headers })) {
+      const wanted = router.lookup(headers['access-control-request-method']!.toUpperCase(), path);
+      const candidates = wanted.kind === 'found' ? [wanted.match] : router.candidates(path);
+      const policy = candidates.find((m) => m.route.cors !== undefined)?.route;
+      if (policy) return { route: policy.name, name: policy.name, preflight: true };
+    }
     const found = router.lookup(method, path);
     if (found.kind === 'method') return { status: 405, allow: found.allow };
     if (found.kind === 'none') return { status: 404 };
@@ -192,6 +209,8 @@ export function kongChooser(kongYml: string): Chooser {
       return { status: termination.config.status_code ?? 503, ...(allow !== undefined ? { allow: allow.slice(allow.indexOf(':') + 1) } : {}) };
     }
     const [name, ...part] = (route.name as string).split('.');
+    // The cors plugin (preflight_continue false) answers a preflight itself, on whichever route has it.
+    if (isPreflight({ method, path, headers }) && plugins.some((p) => p.name === 'cors')) return { route: name, name: route.name, ...(part.length > 0 && part[0] !== 'cors_preflight' ? { canary: part[0] } : {}), preflight: true };
     let upstreamPath = kongEscape(path);
     if (route.strip_path !== false) {
       const matched = kongPathMatch(kongPath, path)!;
@@ -270,6 +289,11 @@ export function requestsFor(model: GatewayModel, methods: readonly string[] = ['
   return requests;
 }
 
+/** Each request as a CORS preflight asking each of `methods` (from an allowed origin or not: which policy answers does not depend on it). */
+export function preflightsOf(requests: readonly Request[], methods: readonly string[] = ['GET', 'POST', 'DELETE', 'OPTIONS']): Request[] {
+  return requests.flatMap((r) => methods.map((m) => ({ method: 'OPTIONS', path: r.path, headers: { ...r.headers, origin: 'https://app.example', 'access-control-request-method': m } })));
+}
+
 // --- the comparison ------------------------------------------------------------------------
 
 /** The methods Kong lists on a route that takes every method (see kongMethods in src/targets/kong.ts). */
@@ -298,6 +322,8 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
   // The routes of the gateway's most specific path for a request, found by asking the gateway for each of their methods.
   const aboveOf = (_canary: string, r: Request) =>
     model.routes.filter((o) => o.methods.length > 0 && o.methods.some((m) => gateway({ ...r, method: m }).route === o.name)).map((o) => o.name);
+  // The routes of the gateway's most specific path for a request's path, whatever their methods.
+  const groupAt = (r: Request) => model.routes.filter((o) => (o.methods.length > 0 ? o.methods : ['GET']).some((m) => gateway({ method: m, path: r.path, headers: {} }).route === o.name)).map((o) => o.name);
   // The more specific path the gateway gives a request to (its route, or its 405's Allow).
   const explained = (r: Request, k: Choice, g: Choice) =>
     (k.canary !== undefined && k.route !== g.route && g.route !== undefined && noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${g.route})`)) ||
@@ -305,6 +331,10 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
     (g.route !== undefined && anyMethod.has(g.route) && !KONG_METHODS.includes(r.method) && noted('agw:httpMethod (none)', `route ${g.route}`)) ||
     // Kong's routes list the methods Kong names: another method to a path the gateway answers 405 is a 404 in Kong.
     (g.status === 405 && k.status === 404 && !KONG_METHODS.includes(r.method)) ||
+    // A preflight route of a less specific path, which Kong ranks above the routes of a more specific one.
+    (k.preflight === true && k.name!.endsWith('.cors_preflight') && groupAt(r).some((o) => noted('agw:hasCorsPolicy under a more specific route', `route ${k.name} (over route ${o})`))) ||
+    // A preflight for a method the gateway's most specific path lacks, answered by a policy Kong cannot route it to.
+    (g.preflight === true && gateway({ method: r.headers['access-control-request-method']!.toUpperCase(), path: r.path, headers: {} }).route === undefined && noted('agw:hasCorsPolicy (preflight for a method the path lacks)', `route ${g.route}`)) ||
     // A path whose escapes decode to bytes that are not UTF-8, which Kong's router cannot read,
     // whatever the model (the README's Kong target says so; NOTES.md lists the routes whose own path has such escapes).
     (k.status === 404 && kongNormalize(r.path) === undefined);

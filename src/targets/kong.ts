@@ -203,6 +203,7 @@ export function kongView(model: M.GatewayModel): KongView {
       if (route.rateLimit && route.auth?.kind === 'apiKey') keyAuthLimited.push({ kong: built, limiter: route.rateLimit });
       return built;
     };
+    const own = kongRoute(route.name, []);
     services.push({
       name: route.name,
       host: upstreamFor(route, members),
@@ -211,7 +212,11 @@ export function kongView(model: M.GatewayModel): KongView {
       retries: route.retry?.attempts ?? 0,
       ...timeoutField(route, notes),
       ...mtlsFor(kongProtocol(primary), members.map((m) => m.service)),
-      routes: [kongRoute(route.name, []), ...(refusals.has(route.name) ? [refusalRoute(route, refusals.get(route.name)!, priorities.get(refusals.get(route.name)!.name)!, tags(`route:${route.name}`))] : [])],
+      routes: [
+        own,
+        ...(hasPreflightRoute(route) ? [preflightRoute(route, own, priorities.get(preflightRouteName(route))!)] : []),
+        ...(refusals.has(route.name) ? [refusalRoute(route, refusals.get(route.name)!, priorities.get(refusals.get(route.name)!.name)!, tags(`route:${route.name}`))] : []),
+      ],
       tags: tags(`route:${route.name}`),
     });
     // A header-matched split is a second, more specific route to the canary's own service.
@@ -246,6 +251,7 @@ export function kongView(model: M.GatewayModel): KongView {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
     }
     if (parts.length > 0) noteCanaryOrder(route, parts, model.routes, notes);
+    if (hasPreflightRoute(route)) notePreflightOrder(route, model.routes, notes);
     if (route.rateLimit && parts.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
@@ -440,16 +446,27 @@ export function kongSegmentRegex(segment: string): string | undefined {
 /**
  * The methods of every Kong route: Kong ranks a route that lists methods above any route that
  * does not, whatever their paths (kong/router/compat.lua get_priority), so a route without
- * agw:httpMethod lists every method Kong's route schema names (the nine of Kong's cors plugin),
- * and a method-restricted route with CORS also takes the OPTIONS preflight, or Kong answers 404
- * before the cors plugin runs.
+ * agw:httpMethod lists every method Kong's route schema names (the nine of Kong's cors plugin).
+ * A route with methods lists those alone, as the gateway routes them: its CORS preflights go to
+ * its own preflight route (see preflightRoute), and a plain OPTIONS to the path's 405.
  */
 export const KONG_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 export function kongMethods(route: M.Route): string[] {
-  if (route.methods.length === 0) return [...KONG_METHODS];
-  return route.cors && !route.methods.includes('OPTIONS') ? [...route.methods, 'OPTIONS'] : [...route.methods];
+  return route.methods.length === 0 ? [...KONG_METHODS] : [...route.methods];
 }
+
+/**
+ * Whether a route gets a preflight route: it has CORS and methods without OPTIONS. A route
+ * without methods, or one that lists OPTIONS, takes OPTIONS itself, and its cors plugin
+ * (priority 2000, before auth, ip-restriction and rate-limiting) answers the preflights there.
+ */
+export function hasPreflightRoute(route: M.Route): boolean {
+  return route.cors !== undefined && route.methods.length > 0 && !route.methods.includes('OPTIONS');
+}
+
+/** The name of a route's preflight route: "_" is in no service name, so it is no canary's (`<route>.<service>`). */
+export const preflightRouteName = (route: M.Route) => `${route.name}.cors_preflight`;
 
 /**
  * regex_priority of every Kong route, by name, and the 405 route of each path whose routes do not
@@ -468,7 +485,9 @@ export function kongRouteOrder(routes: readonly M.Route[]): { priorities: Map<st
   const names: string[] = [];
   const refusals = new Map<string, { name: string; methods: string[]; allow: string }>();
   for (const group of pathGroups(routes)) {
-    for (const route of group) names.push(...canaryParts(route).map((part) => `${route.name}.${part}`), route.name);
+    // A preflight route has two headers, so it ranks above every route without (and every canary,
+    // with one): only the order among preflight routes counts, the gateway's order of their routes.
+    for (const route of group) names.push(...(hasPreflightRoute(route) ? [preflightRouteName(route)] : []), ...canaryParts(route).map((part) => `${route.name}.${part}`), route.name);
     const allow = allowHeader(group);
     if (allow === undefined) continue;
     const taken = new Set(group.flatMap(kongMethods));
@@ -514,6 +533,37 @@ function refusalRoute(route: M.Route, refusal: { name: string; methods: string[]
 }
 
 /**
+ * The Kong route of a route's CORS preflights: OPTIONS with an Origin (any value) and an
+ * Access-Control-Request-Method naming one of the route's methods. Kong's router compares header
+ * values lower-cased on both sides (kong/router/compat.lua get_expression, kong/router/atc.lua),
+ * so "get" asks for GET, as the gateway upper-cases the asked method; `~*^` is a regex that any
+ * value matches, and the route does not match a request without the header. It ranks above the
+ * routes without headers (compat.lua get_priority counts headers before regex_priority), so the
+ * preflights of a path that asks a method of this route get this route's policy, where several
+ * routes of one path have different policies, as the gateway answers them. It carries only the
+ * route's cors plugin, which answers every such request itself (preflight_continue false): the
+ * gateway answers a preflight before authentication, IP restriction and rate limits, and so does
+ * Kong (cors runs at priority 2000, before them all); no request it takes reaches the backend.
+ * A plain OPTIONS (no Origin or no Access-Control-Request-Method) is not matched here and falls to
+ * the path's 405 route, as the gateway answers it.
+ */
+function preflightRoute(route: M.Route, own: KongRoute, priority: number): KongRoute {
+  return {
+    name: preflightRouteName(route),
+    paths: own.paths,
+    methods: ['OPTIONS'],
+    headers: [
+      { name: 'origin', values: ['~*^'] },
+      { name: 'access-control-request-method', values: route.methods },
+    ],
+    stripPath: own.stripPath,
+    regexPriority: priority,
+    plugins: own.plugins.filter((p) => p.name === 'cors'),
+    tags: own.tags,
+  };
+}
+
+/**
  * The services a route's Kong service reaches with their weights: the backend, or the weighted
  * splits. A Kong service has one protocol, and weights exist only among the targets of one
  * upstream, so splits to services of different protocols (http and https, say) cannot share
@@ -545,6 +595,20 @@ function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: reado
     for (const other of above) {
       notes.push({ subject: `route ${route.name}.${part} (over route ${other.name})`, feature: 'agw:matchHeader under a more specific route', detail: "Kong ranks a route with a header above every route without one, whatever their paths: a request with the canary's header to a path of the more specific route goes to the canary in Kong, where the gateway and Istio give it to the more specific route, or answer 405 for a method it lacks (a canary applies to its own route's requests only)" });
     }
+  }
+}
+
+/**
+ * A preflight route has two headers, and Kong ranks it above every route with fewer, whatever
+ * their paths and regex_priority: a preflight to a path of a more specific route that asks for one
+ * of this route's methods gets this route's policy in Kong, where the gateway decides at the more
+ * specific path (the policy of its route that takes the method, or, without CORS there, the
+ * OPTIONS routing: a 405 or the route that takes OPTIONS).
+ */
+function notePreflightOrder(route: M.Route, routes: readonly M.Route[], notes: Limitation[]): void {
+  for (const other of routes) {
+    if (other === route || compareSpecificity(other.path, route.path) >= 0 || !pathsMeet(other.path, route.path)) continue;
+    notes.push({ subject: `route ${preflightRouteName(route)} (over route ${other.name})`, feature: 'agw:hasCorsPolicy under a more specific route', detail: "Kong ranks a route with headers, as a route's CORS preflight route is, above every route without, whatever their paths: a preflight to a path of the more specific route that asks for one of this route's methods gets this route's CORS policy in Kong, where the gateway answers it at the more specific path (with the policy of its route for that method, else as an OPTIONS request there)" });
   }
 }
 
@@ -1146,8 +1210,11 @@ function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boo
     add('JWT nbf', "Kong's jwt plugin can check nbf only as a required claim, which would refuse every token without one (nbf is optional); it is not checked, so Kong accepts a token whose nbf lies in the future, where the gateway refuses it");
   }
   if (route.costMultiplier !== 1) add('agw:costMultiplier', 'Kong rate limits count requests; a per-route cost is not expressible');
-  if (route.cors && route.methods.length > 0 && !route.methods.includes('OPTIONS'))
-    add('agw:hasCorsPolicy on a route without OPTIONS', "Kong's router cannot tell a CORS preflight from another OPTIONS request, so the route takes OPTIONS for its preflights (which the cors plugin answers); an OPTIONS request that is no preflight (without Origin or Access-Control-Request-Method) passes the route's policies and reaches its backend in Kong, where the gateway answers 405");
+  // The gateway answers such a preflight with the policy of the path's first route with CORS, or
+  // of a less specific path's; Kong's router cannot match "any method but these" in a header value
+  // (its regexes have no lookaround), so nothing sends it to that policy.
+  if (route.cors && route.methods.length > 0)
+    add('agw:hasCorsPolicy (preflight for a method the path lacks)', "The gateway answers a CORS preflight whose Access-Control-Request-Method none of the path's routes takes with the policy of the path's first route with CORS (or of a less specific path's): 403, unless that policy's agw:allowMethod names the method. Kong's router cannot match every method but the path's, so Kong gives such a preflight to the path's 405 route (405, with Allow), to a route of the path that takes OPTIONS, or to the preflight route of a less specific path that takes the method");
   if (route.methods.length === 0)
     add('agw:httpMethod (none)', `Kong ranks a route that lists methods above every route that does not, whatever their paths, so this route lists the methods Kong names (${KONG_METHODS.join(', ')}) to keep the gateway's order; Kong answers other methods (such as WebDAV's PROPFIND) with 404, where the gateway passes them to the route`);
   if (route.timeoutSeconds === undefined && route.retry?.perTryTimeoutSeconds === undefined)
