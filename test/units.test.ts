@@ -19,6 +19,7 @@ import { keepQueryWorker } from '../dist/sparql/worker-client.js';
 import { toTable } from '../dist/sparql/results.js';
 import { queryShape } from '../dist/sparql/scan.js';
 import { yamlEntries } from '../dist/pipeline/helpers.js';
+import { compareSpecificity, moreSpecificMeeting, pathsMeet } from '../dist/targets/mesh-common.js';
 import { parse as parseYaml } from 'yaml';
 
 type Case = [string, boolean];
@@ -363,5 +364,29 @@ describe('yamlEntries: a block mapping of config entries', () => {
 
   it('refuses an entry without a value', () => {
     expect(() => yamlEntries([{ key: 'k' }], 0)).toThrow(/"k" has no value/);
+  });
+});
+
+describe('moreSpecificMeeting: the routes a header-ranked Kong route takes requests from', () => {
+  // Paths from a small alphabet, so that many of them meet: literals, parameters, empty segments, "/".
+  const SEGMENTS = ['a', 'b', '{id}', '{x}', ''];
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const paths = Array.from({ length: 300 }, () => `/${Array.from({ length: random(5) }, () => SEGMENTS[random(SEGMENTS.length)]).join('/')}`);
+  const routes = paths.map((path, i) => ({ name: `r${i}`, path })) as unknown as Parameters<typeof moreSpecificMeeting>[0];
+
+  it('answers what comparing every pair answers, in the order of the routes', () => {
+    const overreached = moreSpecificMeeting(routes);
+    let pairs = 0;
+    for (const route of routes) {
+      const expected = routes.filter((o) => compareSpecificity(o.path, route.path) < 0 && pathsMeet(o.path, route.path));
+      pairs += expected.length;
+      expect(overreached(route.path).map((r) => r.name), route.path).toEqual(expected.map((r) => r.name));
+    }
+    // The check is not vacuous: many paths meet more specific ones.
+    expect(pairs).toBeGreaterThan(1000);
   });
 });

@@ -5,7 +5,7 @@ import type { Limitation, PlannedFile, Target } from './types.js';
 import type { YamlEntry } from '../pipeline/helpers.js';
 import { compareStrings } from '../order.js';
 import { v5 as uuidv5 } from 'uuid';
-import { acceptsMtls, allowHeader, canaryParts, compareSpecificity, escapeRegex, hostPort, isParamSegment, MAX_AGE_SECONDS, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, serviceResourceName, pathsMeet, routeSegments, segmentsRegex } from './mesh-common.js';
+import { acceptsMtls, allowHeader, canaryParts, escapeRegex, hostPort, isParamSegment, MAX_AGE_SECONDS, moreSpecificMeeting, mtlsModeOf, otlpTracesUrl, ownWorkloadNames, pathGroups, serviceResourceName, routeSegments, segmentsRegex } from './mesh-common.js';
 
 /**
  * Kong DB-less declarative config. Kong timeouts and retries live on services, so every gwgen
@@ -186,6 +186,7 @@ export function kongView(model: M.GatewayModel): KongView {
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
   const { priorities, refusals } = kongRouteOrder(model.routes);
+  const overreached = moreSpecificMeeting(model.routes);
   for (const route of model.routes) {
     const members = splitMembers(route, servicesByName, notes);
     const primary = members[0]!.service;
@@ -250,8 +251,8 @@ export function kongView(model: M.GatewayModel): KongView {
     if (undecodable.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
     }
-    if (parts.length > 0) noteCanaryOrder(route, parts, model.routes, notes);
-    if (hasPreflightRoute(route)) notePreflightOrder(route, model.routes, notes);
+    if (parts.length > 0) noteCanaryOrder(route, parts, overreached(route.path), notes);
+    if (hasPreflightRoute(route)) notePreflightOrder(route, overreached(route.path), notes);
     if (route.rateLimit && parts.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
@@ -588,9 +589,8 @@ function splitMembers(route: M.Route, servicesByName: ReadonlyMap<string, M.Back
  * regex_priority: with the canary's header, a request that the gateway gives to a more specific
  * path (deeper, or literal where this one has a parameter) goes to the canary in Kong.
  */
-function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: readonly M.Route[], notes: Limitation[]): void {
+function noteCanaryOrder(route: M.Route, parts: readonly string[], above: readonly M.Route[], notes: Limitation[]): void {
   // Whatever the methods: in the gateway the more specific path decides, with its routes or a 405.
-  const above = routes.filter((other) => other !== route && compareSpecificity(other.path, route.path) < 0 && pathsMeet(other.path, route.path));
   for (const part of parts) {
     for (const other of above) {
       notes.push({ subject: `route ${route.name}.${part} (over route ${other.name})`, feature: 'agw:matchHeader under a more specific route', detail: "Kong ranks a route with a header above every route without one, whatever their paths: a request with the canary's header to a path of the more specific route goes to the canary in Kong, where the gateway and Istio give it to the more specific route, or answer 405 for a method it lacks (a canary applies to its own route's requests only)" });
@@ -605,9 +605,8 @@ function noteCanaryOrder(route: M.Route, parts: readonly string[], routes: reado
  * specific path (the policy of its route that takes the method, or, without CORS there, the
  * OPTIONS routing: a 405 or the route that takes OPTIONS).
  */
-function notePreflightOrder(route: M.Route, routes: readonly M.Route[], notes: Limitation[]): void {
-  for (const other of routes) {
-    if (other === route || compareSpecificity(other.path, route.path) >= 0 || !pathsMeet(other.path, route.path)) continue;
+function notePreflightOrder(route: M.Route, above: readonly M.Route[], notes: Limitation[]): void {
+  for (const other of above) {
     notes.push({ subject: `route ${preflightRouteName(route)} (over route ${other.name})`, feature: 'agw:hasCorsPolicy under a more specific route', detail: "Kong ranks a route with headers, as a route's CORS preflight route is, above every route without, whatever their paths: a preflight to a path of the more specific route that asks for one of this route's methods gets this route's CORS policy in Kong, where the gateway answers it at the more specific path (with the policy of its route for that method, else as an OPTIONS request there)" });
   }
 }

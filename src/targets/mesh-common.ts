@@ -315,6 +315,68 @@ export function pathsMeet(a: string, b: string): boolean {
   return true;
 }
 
+interface PathNode {
+  readonly literal: Map<string, PathNode>;
+  param?: PathNode;
+  readonly routes: number[];
+}
+
+/**
+ * For a route path, the routes whose paths are more specific (compareSpecificity) and match some
+ * request path that it matches too (pathsMeet), in the order of `routes`: the routes that a Kong
+ * route ranked by its headers (a canary, a preflight route) takes requests from. The paths are
+ * kept in a trie of segments, so a question walks only the paths that can meet it: comparing
+ * every pair cost ~0.12 s at 1,000 routes with CORS.
+ */
+export function moreSpecificMeeting(routes: readonly M.Route[]): (path: string) => readonly M.Route[] {
+  const node = (): PathNode => ({ literal: new Map(), routes: [] });
+  const root = node();
+  routes.forEach((route, index) => {
+    let n = root;
+    for (const seg of routeSegments(route.path)) {
+      if (isParamSegment(seg)) n = n.param ??= node();
+      else {
+        let child = n.literal.get(seg);
+        if (!child) n.literal.set(seg, (child = node()));
+        n = child;
+      }
+    }
+    n.routes.push(index);
+  });
+  const answers = new Map<string, readonly M.Route[]>();
+  return (path) => {
+    const known = answers.get(path);
+    if (known) return known;
+    const q = routeSegments(path);
+    const found: number[] = [];
+    // Below the path's own depth every path meets it; a shorter path is never more specific.
+    const collect = (n: PathNode): void => {
+      found.push(...n.routes);
+      for (const child of n.literal.values()) collect(child);
+      if (n.param) collect(n.param);
+    };
+    // A parameter meets every segment but an empty one, as pathsMeet reads them.
+    const walk = (n: PathNode, i: number): void => {
+      if (i === q.length) return collect(n);
+      const seg = q[i]!;
+      if (isParamSegment(seg)) {
+        for (const [literal, child] of n.literal) if (literal !== '') walk(child, i + 1);
+      } else {
+        const child = n.literal.get(seg);
+        if (child) walk(child, i + 1);
+      }
+      if (n.param && seg !== '') walk(n.param, i + 1);
+    };
+    walk(root, 0);
+    const answer = found
+      .sort((a, b) => a - b)
+      .map((i) => routes[i]!)
+      .filter((other) => compareSpecificity(other.path, path) < 0);
+    answers.set(path, answer);
+    return answer;
+  };
+}
+
 /** Whether two routes can match a common request method. An empty method list is every method. */
 export function methodsOverlap(a: M.Route, b: M.Route): boolean {
   if (a.methods.length === 0 || b.methods.length === 0) return true;
