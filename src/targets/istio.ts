@@ -450,7 +450,7 @@ export function istioView(model: M.GatewayModel): IstioView {
     gatewayMeta: meta(gw, ns, gw),
     virtualServiceMeta: meta(gw, ns, gw),
     gatewayRef: `${ns}/${gw}`,
-    http: http.map((entry) => withAuthority(entry, model, notes)),
+    http: withAuthorities(http, model, notes),
     destinationRules,
     serviceEntries,
     instanceEntries: model.services.some(instanceEntry),
@@ -676,9 +676,14 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
  * hosting, a CDN) would not serve. Istio rewrites the authority per entry, not per destination,
  * so an entry that mixes such a host with others keeps the client's and NOTES.md says so.
  */
-function withAuthority(entry: HttpEntry, model: M.GatewayModel, notes: Limitation[]): HttpEntry {
+function withAuthorities(entries: readonly HttpEntry[], model: M.GatewayModel, notes: Limitation[]): HttpEntry[] {
   const gw = model.gateway.name;
   const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s, gw), s]));
+  return entries.map((entry) => withAuthority(entry, outside, notes));
+}
+
+/** One entry of withAuthorities; `outside`: the services outside the cluster, by their mesh host. */
+function withAuthority(entry: HttpEntry, outside: ReadonlyMap<string, M.BackendService>, notes: Limitation[]): HttpEntry {
   const hosts = new Set(entry.destinations.map((d) => `${d.host}\u0000${d.port}`));
   const first = entry.destinations[0];
   const service = first && outside.get(first.host);
@@ -735,8 +740,16 @@ function peerSelector(s: M.BackendService): Label[] {
  * reached through a ServiceEntry, with no sidecar, no pod labels and no mesh certificate there.
  */
 function outsideCluster(s: M.BackendService): boolean {
-  return instanceEntry(s) ? instancesOutside(s) : !inCluster(registryHost(s));
+  let outside = OUTSIDE.get(s);
+  if (outside === undefined) {
+    outside = instanceEntry(s) ? instancesOutside(s) : !inCluster(registryHost(s));
+    OUTSIDE.set(s, outside);
+  }
+  return outside;
 }
+
+// Asked for every destination of every route entry: a service's answer is worked out once.
+const OUTSIDE = new WeakMap<M.BackendService, boolean>();
 
 /** What becomes of a STRICT or PERMISSIVE mode of a service outside the cluster (outsideCluster). */
 function outsideMtlsNote(https: boolean): { feature: string; detail: string } {
