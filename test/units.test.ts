@@ -18,7 +18,7 @@ import { decodeCells, encodeCells } from '../dist/sparql/term-cells.js';
 import { keepQueryWorker } from '../dist/sparql/worker-client.js';
 import { toTable } from '../dist/sparql/results.js';
 import { queryShape } from '../dist/sparql/scan.js';
-import { yamlEntries } from '../dist/pipeline/helpers.js';
+import { markdownText, yamlEntries } from '../dist/pipeline/helpers.js';
 import { compareSpecificity, moreSpecificMeeting, pathsMeet } from '../dist/targets/mesh-common.js';
 import { parse as parseYaml } from 'yaml';
 
@@ -388,5 +388,26 @@ describe('moreSpecificMeeting: the routes a header-ranked Kong route takes reque
     }
     // The check is not vacuous: many paths meet more specific ones.
     expect(pairs).toBeGreaterThan(1000);
+  });
+});
+
+describe('markdownText: plain text is left as it is', () => {
+  it('the shortcut for plain text answers what the full escaping does', () => {
+    // An object reaches markdownText's full path (String(value) and every replace).
+    const full = (text: string) => markdownText({ toString: () => text });
+    const ALPHABET = 'aZ09 ,.;:\'"()/{}!?%=+$#~-_*`[]|<>&@\\\nwW:/';
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let plain = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const text = Array.from({ length: 1 + random(12) }, () => ALPHABET[random(ALPHABET.length)]).join('');
+      if (markdownText(text) === text) plain++;
+      expect(markdownText(text), JSON.stringify(text)).toBe(full(text));
+    }
+    for (const text of ['route a (over route b)', 'see https://x.org', 'www.example.com', 'a  b', 'a ', '1. x', '# x', 'a # b', 'x_y', 'a@b']) expect(markdownText(text), text).toBe(full(text));
+    expect(plain).toBeGreaterThan(100);
   });
 });
