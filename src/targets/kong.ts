@@ -246,7 +246,9 @@ export function kongView(model: M.GatewayModel): KongView {
         notes.push({ subject: `route ${name}`, feature: 'agw:matchHeaderValue with letters', detail: `Kong compares route header values case-insensitively, so ${split.matchHeader!.name}: ${value} also matches other spellings of "${value}" (the gateway and Istio compare exactly)` });
       }
     }
-    noteRouteLimits(route, primary.protocol === 'grpc', model.consumers.length > 0, notes);
+    // A more specific path with methods of its own: preflights there for the methods it lacks get this route's policy in the gateway.
+    const underMethods = overreached(route.path).some((other) => other.methods.length > 0);
+    noteRouteLimits(route, primary.protocol === 'grpc', model.consumers.length > 0, underMethods, notes);
     const undecodable = routeSegments(route.path).filter((seg) => !isParamSegment(seg) && kongSegmentRegex(seg) === undefined);
     if (undecodable.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:routePath with escapes that are not UTF-8', detail: `Kong routes a request by its path with every escape but those of reserved characters decoded, and its router takes only paths that are UTF-8 text; the escapes of ${undecodable.map((s) => `"${s}"`).join(', ')} decode to bytes that are not, so no request reaches this route in Kong (the gateway and Istio route them)` });
@@ -1180,7 +1182,7 @@ function globalPlugins(model: M.GatewayModel, pluginTags: string[]): KongPlugin[
   return plugins;
 }
 
-function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boolean, notes: Limitation[]): void {
+function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boolean, underMethods: boolean, notes: Limitation[]): void {
   const subject = `route ${route.name}`;
   const add = (feature: string, detail: string) => notes.push({ subject, feature, detail });
   if (route.rateLimit && route.rateLimit.burstSize !== (route.rateLimit.limits.second ?? route.rateLimit.burstSize)) add('agw:burstSize', 'Kong rate-limiting counts fixed windows; it has no token-bucket burst');
@@ -1212,8 +1214,8 @@ function noteRouteLimits(route: M.Route, grpcBackend: boolean, hasConsumers: boo
   // The gateway answers such a preflight with the policy of the path's first route with CORS, or
   // of a less specific path's; Kong's router cannot match "any method but these" in a header value
   // (its regexes have no lookaround), so nothing sends it to that policy.
-  if (route.cors && route.methods.length > 0)
-    add('agw:hasCorsPolicy (preflight for a method the path lacks)', "The gateway answers a CORS preflight whose Access-Control-Request-Method none of the path's routes takes with the policy of the path's first route with CORS (or of a less specific path's): 403, unless that policy's agw:allowMethod names the method. Kong's router cannot match every method but the path's, so Kong gives such a preflight to the path's 405 route (405, with Allow), to a route of the path that takes OPTIONS, or to the preflight route of a less specific path that takes the method");
+  if (route.cors && (route.methods.length > 0 || underMethods))
+    add('agw:hasCorsPolicy (preflight for a method the path lacks)', "The gateway answers a CORS preflight whose Access-Control-Request-Method none of the path's routes takes with the policy of the path's first route with CORS (or of a less specific path's, such as this route's for a more specific path without CORS): 403, unless that policy's agw:allowMethod names the method. Kong's router cannot match every method but the path's, so Kong gives such a preflight to the path's 405 route (405, with Allow), to a route of the path that takes OPTIONS (its backend gets it), or to the preflight route of a less specific path that takes the method");
   if (route.methods.length === 0)
     add('agw:httpMethod (none)', `Kong ranks a route that lists methods above every route that does not, whatever their paths, so this route lists the methods Kong names (${KONG_METHODS.join(', ')}) to keep the gateway's order; Kong answers other methods (such as WebDAV's PROPFIND) with 404, where the gateway passes them to the route`);
   if (route.timeoutSeconds === undefined && route.retry?.perTryTimeoutSeconds === undefined)
