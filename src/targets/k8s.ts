@@ -413,11 +413,12 @@ export function k8sView(model: M.GatewayModel): K8sView {
   }
   if (mesh && mesh.type === 'consul') notes.push({ subject: `mesh ${mesh.type}`, feature: 'agw:meshType "consul"', detail: 'Consul injects sidecars by pod annotation (consul.hashicorp.com/connect-inject) or by its injector\'s namespace settings; gwgen writes neither' });
 
-  const namespaceNames = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => ownsNamespace(model, n)).sort(compareStrings);
+  const deployedTo = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].sort(compareStrings);
+  const namespaceNames = deployedTo.filter((n) => ownsNamespace(model, n));
   const injection: Label[] = mesh?.type === 'istio' ? [{ key: 'istio-injection', value: 'enabled' }] : mesh?.type === 'kuma' ? [{ key: 'kuma.io/sidecar-injection', value: 'enabled' }] : [];
   const injectionAnnotations: Label[] = mesh?.type === 'linkerd' ? linkerdAnnotations(mesh.mtls?.mode) : [];
   if (mesh && mesh.type !== 'consul') {
-    const unmarked = [...new Set([ns, ...backends.map((b) => b.meta.namespace!)])].filter((n) => !ownsNamespace(model, n)).sort(compareStrings);
+    const unmarked = deployedTo.filter((n) => !ownsNamespace(model, n));
     if (unmarked.length > 0) notes.push({ subject: `namespace ${unmarked.join(', ')}`, feature: `agw:meshType "${mesh.type}" in a namespace gwgen does not write`, detail: `gwgen does not write (or label) a namespace every cluster has or a mesh's control plane runs in, so the pods it deploys there carry the sidecar-injection marker themselves (${mesh.type === 'istio' ? 'label sidecar.istio.io/inject' : mesh.type === 'kuma' ? 'label kuma.io/sidecar-injection' : 'annotation linkerd.io/inject'}); other pods of that namespace stay outside the mesh` });
   }
   notes.push(...meshMtlsNotes(model));
