@@ -187,6 +187,7 @@ export function kongView(model: M.GatewayModel): KongView {
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
   const { priorities, refusals } = kongRouteOrder(model.routes);
   const overreached = moreSpecificMeeting(model.routes);
+  const pathGroupOf = new Map(pathGroups(model.routes).flatMap((group) => group.map((route) => [route, group] as const)));
   for (const route of model.routes) {
     const members = splitMembers(route, servicesByName, notes);
     const primary = members[0]!.service;
@@ -255,6 +256,7 @@ export function kongView(model: M.GatewayModel): KongView {
     }
     if (parts.length > 0) noteCanaryOrder(route, parts, overreached(route.path), notes);
     if (hasPreflightRoute(route)) notePreflightOrder(route, overreached(route.path), notes);
+    noteOptionsBesideNoCors(route, pathGroupOf.get(route)!, notes);
     if (route.rateLimit && parts.length > 0) {
       notes.push({ subject: `route ${route.name}`, feature: 'agw:hasRateLimiter with a header-matched split', detail: `Each header-matched canary is a Kong route of its own, and Kong counts a route's rate-limiting per route: the canary (${parts.map((p) => `${route.name}.${p}`).join(', ')}) has a budget of its own beside the route's, so the route admits up to ${parts.length + 1}× its limit in all` });
     }
@@ -610,6 +612,21 @@ function noteCanaryOrder(route: M.Route, parts: readonly string[], above: readon
 function notePreflightOrder(route: M.Route, above: readonly M.Route[], notes: Limitation[]): void {
   for (const other of above) {
     notes.push({ subject: `route ${preflightRouteName(route)} (over route ${other.name})`, feature: 'agw:hasCorsPolicy under a more specific route', detail: "Kong ranks a route with headers, as a route's CORS preflight route is, above every route without, whatever their paths: a preflight to a path of the more specific route that asks for one of this route's methods gets this route's CORS policy in Kong, where the gateway answers it at the more specific path (with the policy of its route for that method, else as an OPTIONS request there)" });
+  }
+}
+
+/**
+ * A route with CORS that takes OPTIONS keeps its cors plugin on its own Kong route, which answers
+ * every preflight that reaches it (preflight_continue false), also one asking a method of another
+ * route of the path without CORS. The gateway answers a preflight with the policy of the route
+ * that takes the asked method; a route without one does not open itself to other origins, so the
+ * request is routed as the OPTIONS it is, to this route's backend.
+ */
+function noteOptionsBesideNoCors(route: M.Route, group: readonly M.Route[], notes: Limitation[]): void {
+  if (!route.cors || !route.methods.includes('OPTIONS')) return;
+  for (const other of group) {
+    if (other === route || other.cors) continue;
+    notes.push({ subject: `route ${route.name} (beside route ${other.name})`, feature: 'agw:hasCorsPolicy beside a route without CORS', detail: "Kong's cors plugin on a route that takes OPTIONS answers every CORS preflight to its path, also one that asks for a method of the other route of the path, which has no CORS policy: Kong answers it with this route's policy, where the gateway routes it as the OPTIONS request it is, to this route's backend (a route without CORS is not opened to other origins by a preflight)" });
   }
 }
 
