@@ -6,7 +6,7 @@ import { accessLog, Backend, buildGateway, rawExchange, startGateway, type Gatew
  * Traffic features of the generated gateway, black-box over real sockets
  * (test/fixtures/gateway/traffic.ttl): the route's timeout on a WebSocket handshake, and where a
  * weighted split's share goes when its service fails (retries, health checks), and the headers
- * of a mirrored copy.
+ * of a mirrored copy, and the round-robin of a route mirrored to its own service.
  */
 
 const WS_HEAD = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
@@ -28,7 +28,9 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
   const canary = new Backend('canary');
   const probed = new Backend('probed');
   const shadow = new Backend('shadow');
-  const all = [socket, stable, canary, probed, shadow];
+  const pairA = new Backend('pair-a');
+  const pairB = new Backend('pair-b');
+  const all = [socket, stable, canary, probed, shadow, pairA, pairB];
 
   beforeAll(async () => {
     ({ dir } = await buildGateway('test/fixtures/gateway/traffic.ttl'));
@@ -39,6 +41,7 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
       GW_UPSTREAM_CANARY: canary.url,
       GW_UPSTREAM_PROBED: probed.url,
       GW_UPSTREAM_SHADOW: shadow.url,
+      GW_UPSTREAM_PAIR: `${pairA.url},${pairB.url}`,
       // Passive ejection would take the failing split's instance out, which is not under test.
       GW_EJECT_AFTER_FAILURES: '0',
       GW_ACCESS_LOG: 'stdout',
@@ -184,5 +187,19 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
     // The mark is the gateway's alone: a client's own goes nowhere.
     expect(original.headers['x-gateway-mirror']).toBeUndefined();
     expect(copy['x-gateway-mirror']).toBe('1');
+  });
+
+  it('keeps the round-robin of a route mirrored to its own service: requests alternate over its instances, and so do the copies', async () => {
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${gw.url}/echoed`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    const count = (b: Backend, copies: boolean) => b.receivedHeaders.filter((h) => (h['x-gateway-mirror'] === '1') === copies).length;
+    await until('the 40 copies', () => count(pairA, true) + count(pairB, true) === 40);
+    // One rotation moved by requests and copies alike would send every request to one instance
+    // and every copy to the other.
+    expect([count(pairA, false), count(pairB, false)]).toEqual([20, 20]);
+    expect([count(pairA, true), count(pairB, true)]).toEqual([20, 20]);
   });
 });

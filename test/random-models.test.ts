@@ -17,7 +17,7 @@ import { randomModel, Rng, VOCABULARY_ENUMS, VOCABULARY_TERMS, type RandomModel 
  * project and run its own tests.
  *
  * The fixed seeds run in the suite. More by hand: `GWGEN_FUZZ_SEEDS=200` (seeds 1..200) or
- * `GWGEN_FUZZ_SEEDS=17,301` (those seeds). A failure names the seed and the file the model was
+ * `GWGEN_FUZZ_SEEDS=17,301` (those seeds) or `=301-450` (a range). A failure names the seed and the file the model was
  * written to, and `gwgen generate <that file>` reproduces it.
  */
 
@@ -30,7 +30,7 @@ const SEEDS = seedsFromEnv(process.env.GWGEN_FUZZ_SEEDS) ?? FIXED_SEEDS;
  * model files, JWT, canaries, weights, mirrors, WebSocket, breakers, CORS, tracing; 17: API keys
  * and a quota tier, 50 ms per-try timeouts; 21: 1 ms deadlines, a POST route with retries), in
  * about a minute on two busy cores.
- * More by hand: GWGEN_FUZZ_GATEWAY_SEEDS=60 (seeds 1..60) or GWGEN_FUZZ_GATEWAY_SEEDS=26,35.
+ * More by hand: GWGEN_FUZZ_GATEWAY_SEEDS=60 (seeds 1..60), GWGEN_FUZZ_GATEWAY_SEEDS=26,35 or =101-200.
  */
 const FIXED_GATEWAY_SEEDS = [1, 17, 21];
 const GATEWAY_SEEDS = seedsFromEnv(process.env.GWGEN_FUZZ_GATEWAY_SEEDS) ?? FIXED_GATEWAY_SEEDS;
@@ -38,7 +38,11 @@ const GATEWAY_SEEDS = seedsFromEnv(process.env.GWGEN_FUZZ_GATEWAY_SEEDS) ?? FIXE
 function seedsFromEnv(value: string | undefined): number[] | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Array.from({ length: Number(value) }, (_, i) => i + 1);
-  return value.split(',').map((s) => Number(s.trim()));
+  // A comma list of seeds and ranges: "26,35", "301-450", "128-128" (that seed alone).
+  return value.split(',').flatMap((part) => {
+    const [from, to = from] = part.trim().split('-').map(Number);
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+  });
 }
 
 /** Writes the model's files to a fresh folder; returns their paths. */

@@ -28,8 +28,6 @@ export class Instance {
   consecutiveFailures = 0;
   checkSuccesses = 0;
   checkFailures = 0;
-  /** Smooth weighted round-robin state. */
-  current = 0;
   /**
    * Active health checks go over a connection of their own (HTTP/1.1), made on the first probe:
    * in the pool, a probe would queue behind requests an instance that hangs never answers, so
@@ -87,6 +85,21 @@ export class Instance {
 }
 
 /**
+ * Where a rotation stands (round-robin, its smooth weighted form, least-connections' ties). The
+ * requests and the mirrored copies of a service each keep their own: a route mirrored to its own
+ * service would otherwise move one rotation twice per request, and with two instances send every
+ * request to one of them and every copy to the other.
+ */
+export class Rotation {
+  next = 0;
+  /** Smooth weighted round-robin state, one per instance. */
+  readonly current: number[];
+  constructor(instances: number) {
+    this.current = new Array<number>(instances).fill(0);
+  }
+}
+
+/**
  * The gateway's client certificate for an https instance of a service whose mTLS mode is STRICT
  * or PERMISSIVE. With a certificate configured, a STRICT service at a plain-HTTP address is
  * refused at start: its traffic would go out unencrypted to a service that demands mTLS. (Without
@@ -122,7 +135,8 @@ export class Upstream {
   readonly instances: Instance[];
   private readonly algorithm: LoadBalancing;
   private readonly weighted: boolean;
-  private rr = 0;
+  private readonly requests: Rotation;
+  private readonly copies: Rotation;
   private ring: { hash: number; instance: Instance }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly settings: Settings;
@@ -143,6 +157,8 @@ export class Upstream {
           new Instance(o.url, o.weight, settings, clientTls(service, o.url, settings), service.protocol === 'grpc'),
       );
     this.weighted = new Set(this.instances.map((i) => i.weight)).size > 1;
+    this.requests = new Rotation(this.instances.length);
+    this.copies = new Rotation(this.instances.length);
     if (this.algorithm === 'consistent-hash') {
       // Points in proportion to the weights, 160 for an average instance: weights are relative
       // (1/1/1 spreads as evenly as 50/50/50), and enough points per instance even out the ring.
@@ -157,13 +173,18 @@ export class Upstream {
   }
 
   /** An available instance (preferring one other than `exclude`), or undefined when none is. */
-  pick(source: HashSource, exclude?: Instance): Instance | undefined {
+  pick(source: HashSource, exclude?: Instance, rotation = this.requests): Instance | undefined {
     const now = Date.now();
-    const picked = this.choose(source, now, exclude);
+    const picked = this.choose(source, now, rotation, exclude);
     // Passive ejection never takes out the last instance that gets traffic: when the health checks
     // took out the others since, the ejected ones that pass their probes get it again, rather than
     // a 503 for the rest of GW_EJECT_MS (as Envoy's panic threshold sends to every host then).
-    return picked === undefined && this.readmitEjected(now) ? this.choose(source, now, exclude) : picked;
+    return picked === undefined && this.readmitEjected(now) ? this.choose(source, now, rotation, exclude) : picked;
+  }
+
+  /** An instance for a mirrored copy: the same choice, on a rotation of its own (see Rotation). */
+  pickForCopy(source: HashSource): Instance | undefined {
+    return this.pick(source, undefined, this.copies);
   }
 
   /** Ends the passive ejection of every instance the health checks hold healthy; whether there was one. */
@@ -179,7 +200,7 @@ export class Upstream {
     return any;
   }
 
-  private choose(source: HashSource, now: number, exclude?: Instance): Instance | undefined {
+  private choose(source: HashSource, now: number, rotation: Rotation, exclude?: Instance): Instance | undefined {
     const list = this.instances;
     if (list.length === 1) {
       const only = list[0]!;
@@ -187,25 +208,25 @@ export class Upstream {
     }
     switch (this.algorithm) {
       case 'least-connections':
-        return this.leastConnections(now, exclude);
+        return this.leastConnections(now, rotation, exclude);
       case 'random':
         return this.random(now, exclude);
       case 'consistent-hash':
         return this.consistent(source.hashKey(), now, exclude);
       default:
-        return this.weighted ? this.smoothWeighted(now, exclude) : this.roundRobin(now, exclude);
+        return this.weighted ? this.smoothWeighted(now, rotation, exclude) : this.roundRobin(now, rotation, exclude);
     }
   }
 
-  private roundRobin(now: number, exclude?: Instance): Instance | undefined {
+  private roundRobin(now: number, rotation: Rotation, exclude?: Instance): Instance | undefined {
     const list = this.instances;
     let fallback: Instance | undefined;
     // A retry (exclude set) looks on from the rotation without moving it: each request moves it
     // once, so requests do not all start on the same instance when every one of them retries.
-    const start = this.rr;
+    const start = rotation.next;
     for (let n = 0; n < list.length; n++) {
       const i = list[(start + n) % list.length]!;
-      if (exclude === undefined) this.rr++;
+      if (exclude === undefined) rotation.next++;
       if (!i.available(now)) continue;
       if (i === exclude) {
         fallback = i;
@@ -217,24 +238,27 @@ export class Upstream {
   }
 
   /** nginx's smooth weighted round-robin: weights are honoured without bursts. */
-  private smoothWeighted(now: number, exclude?: Instance): Instance | undefined {
-    let best: Instance | undefined;
+  private smoothWeighted(now: number, rotation: Rotation, exclude?: Instance): Instance | undefined {
+    const list = this.instances;
+    const current = rotation.current;
+    let best = -1;
     let total = 0;
-    for (const i of this.instances) {
-      if (!i.available(now) || (i === exclude && this.instances.length > 1)) continue;
-      i.current += i.weight;
+    for (let n = 0; n < list.length; n++) {
+      const i = list[n]!;
+      if (!i.available(now) || (i === exclude && list.length > 1)) continue;
+      current[n]! += i.weight;
       total += i.weight;
-      if (!best || i.current > best.current) best = i;
+      if (best < 0 || current[n]! > current[best]!) best = n;
     }
-    if (best) best.current -= total;
-    return best ?? (exclude?.available(now) ? exclude : undefined);
+    if (best >= 0) current[best]! -= total;
+    return best >= 0 ? list[best] : exclude?.available(now) ? exclude : undefined;
   }
 
-  private leastConnections(now: number, exclude?: Instance): Instance | undefined {
+  private leastConnections(now: number, rotation: Rotation, exclude?: Instance): Instance | undefined {
     const list = this.instances;
     let best: Instance | undefined;
     let bestScore = Infinity;
-    const start = this.rr++;
+    const start = rotation.next++;
     for (let n = 0; n < list.length; n++) {
       const i = list[(start + n) % list.length]!;
       if (!i.available(now) || i === exclude) continue;

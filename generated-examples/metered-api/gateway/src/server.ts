@@ -1392,7 +1392,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
 
   private sendMirror(): void {
     const m = this.runtime.mirror!;
-    const instance = m.upstream.pick(this);
+    const instance = m.upstream.pickForCopy(this);
     const metrics = this.gw.metrics.mirrored;
     const route = this.runtime.name;
     const gw = this.gw;
