@@ -324,6 +324,8 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
     model.routes.filter((o) => o.methods.length > 0 && o.methods.some((m) => gateway({ ...r, method: m }).route === o.name)).map((o) => o.name);
   // The routes of the gateway's most specific path for a request's path, whatever their methods.
   const groupAt = (r: Request) => model.routes.filter((o) => (o.methods.length > 0 ? o.methods : ['GET']).some((m) => gateway({ method: m, path: r.path, headers: {} }).route === o.name)).map((o) => o.name);
+  // Where the gateway takes the method a preflight asks for, on the preflight's path.
+  const asked = (r: Request) => gateway({ method: r.headers['access-control-request-method']!.toUpperCase(), path: r.path, headers: {} });
   // The more specific path the gateway gives a request to (its route, or its 405's Allow).
   const explained = (r: Request, k: Choice, g: Choice) =>
     (k.canary !== undefined && k.route !== g.route && g.route !== undefined && noted('agw:matchHeader under a more specific route', `route ${k.name} (over route ${g.route})`)) ||
@@ -334,9 +336,9 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
     // A preflight route of a less specific path, which Kong ranks above the routes of a more specific one.
     (k.preflight === true && k.name!.endsWith('.cors_preflight') && groupAt(r).some((o) => noted('agw:hasCorsPolicy under a more specific route', `route ${k.name} (over route ${o})`))) ||
     // A preflight for a method the gateway's most specific path lacks, answered by a policy Kong cannot route it to.
-    (g.preflight === true && gateway({ method: r.headers['access-control-request-method']!.toUpperCase(), path: r.path, headers: {} }).route === undefined && noted('agw:hasCorsPolicy (preflight for a method the path lacks)', `route ${g.route}`)) ||
+    (g.preflight === true && asked(r).route === undefined && noted('agw:hasCorsPolicy (preflight for a method the path lacks)', `route ${g.route}`)) ||
     // A preflight asking for a method of a route without CORS, which Kong's cors plugin answers on the path's OPTIONS route.
-    (k.preflight === true && g.route === k.name && g.preflight !== true && noted('agw:hasCorsPolicy beside a route without CORS', `route ${k.name} (beside route ${gateway({ method: r.headers['access-control-request-method']!.toUpperCase(), path: r.path, headers: {} }).route ?? '-'})`)) ||
+    (k.preflight === true && g.route === k.name && g.preflight !== true && noted('agw:hasCorsPolicy beside a route without CORS', `route ${k.name} (beside route ${asked(r).route ?? '-'})`)) ||
     // A path whose escapes decode to bytes that are not UTF-8, which Kong's router cannot read,
     // whatever the model (the README's Kong target says so; NOTES.md lists the routes whose own path has such escapes).
     (k.status === 404 && kongNormalize(r.path) === undefined);

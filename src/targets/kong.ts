@@ -185,9 +185,10 @@ export function kongView(model: M.GatewayModel): KongView {
   const services: KongService[] = [];
   // Kong routes whose own rate limit a consumer's quota tier would replace (see tierScopedLimits).
   const keyAuthLimited: { kong: KongRoute; limiter: M.RateLimiter }[] = [];
-  const { priorities, refusals } = kongRouteOrder(model.routes);
+  const groups = pathGroups(model.routes);
+  const { priorities, refusals } = kongRouteOrder(groups);
   const overreached = moreSpecificMeeting(model.routes);
-  const pathGroupOf = new Map(pathGroups(model.routes).flatMap((group) => group.map((route) => [route, group] as const)));
+  const pathGroupOf = new Map(groups.flatMap((group) => group.map((route) => [route, group] as const)));
   for (const route of model.routes) {
     const members = splitMembers(route, servicesByName, notes);
     const primary = members[0]!.service;
@@ -485,11 +486,12 @@ export const preflightRouteName = (route: M.Route) => `${route.name}.cors_prefli
  * method none of its routes takes is a 405: after the routes of each such path comes a route of
  * the same path for the other methods Kong names, answering 405 with the path's methods as Allow,
  * so no less specific route gets them. Ties would fall to Kong's route ids; there are none.
+ * `groups`: the model's routes by path, in the gateway's order (pathGroups).
  */
-export function kongRouteOrder(routes: readonly M.Route[]): { priorities: Map<string, number>; refusals: Map<string, { name: string; methods: string[]; allow: string }> } {
+export function kongRouteOrder(groups: readonly (readonly M.Route[])[]): { priorities: Map<string, number>; refusals: Map<string, { name: string; methods: string[]; allow: string }> } {
   const names: string[] = [];
   const refusals = new Map<string, { name: string; methods: string[]; allow: string }>();
-  for (const group of pathGroups(routes)) {
+  for (const group of groups) {
     // A preflight route has two headers, so it ranks above every route without (and every canary,
     // with one): only the order among preflight routes counts, the gateway's order of their routes.
     for (const route of group) names.push(...(hasPreflightRoute(route) ? [preflightRouteName(route)] : []), ...canaryParts(route).map((part) => `${route.name}.${part}`), route.name);
