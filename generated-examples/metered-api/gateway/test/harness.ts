@@ -828,6 +828,8 @@ export interface Sent {
   readonly id: string;
   readonly headers: Record<string, string>;
   readonly client: string;
+  /** How long the answer took from the moment the request was sent (not counting a wait for the rate limit). */
+  readonly ms: number;
 }
 
 let ids = 0;
@@ -886,12 +888,13 @@ export class Requests {
         options.body ?? (method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{"test":true}' : undefined);
       if (body !== undefined) headers['content-type'] ??= 'application/json';
       const path = pathOf(plan.route, options.suffix ?? plan.request!.suffix, options.param);
+      const sentAt = Date.now();
       const answer = await send(this.world.url + path, {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
       });
-      return { answer, id, headers, client };
+      return { answer, id, headers, client, ms: Date.now() - sentAt };
     } finally {
       done();
     }
