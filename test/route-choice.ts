@@ -337,8 +337,9 @@ export async function routeChoiceDifferences(files: Readonly<Record<string, stri
     (k.preflight === true && k.name!.endsWith('.cors_preflight') && groupAt(r).some((o) => noted('agw:hasCorsPolicy under a more specific route', `route ${k.name} (over route ${o})`))) ||
     // A preflight for a method the gateway's most specific path lacks, answered by a policy Kong cannot route it to.
     (g.preflight === true && asked(r).route === undefined && noted('agw:hasCorsPolicy (preflight for a method the path lacks)', `route ${g.route}`)) ||
-    // A preflight asking for a method of a route without CORS, which Kong's cors plugin answers on the path's OPTIONS route.
-    (k.preflight === true && g.route === k.name && g.preflight !== true && noted('agw:hasCorsPolicy beside a route without CORS', `route ${k.name} (beside route ${asked(r).route ?? '-'})`)) ||
+    // A preflight asking for a method of a route without CORS, which Kong's cors plugin answers on
+    // the path's OPTIONS route (or on its canary's route: k.route is the model's route either way).
+    (k.preflight === true && g.route === k.route && g.preflight !== true && noted('agw:hasCorsPolicy beside a route without CORS', `route ${k.route} (beside route ${asked(r).route ?? '-'})`)) ||
     // A path whose escapes decode to bytes that are not UTF-8, which Kong's router cannot read,
     // whatever the model (the README's Kong target says so; NOTES.md lists the routes whose own path has such escapes).
     (k.status === 404 && kongNormalize(r.path) === undefined);
