@@ -628,7 +628,7 @@ function noteOptionsBesideNoCors(route: M.Route, group: readonly M.Route[], note
   if (!route.cors || !route.methods.includes('OPTIONS')) return;
   for (const other of group) {
     if (other === route || other.cors) continue;
-    notes.push({ subject: `route ${route.name} (beside route ${other.name})`, feature: 'agw:hasCorsPolicy beside a route without CORS', detail: "Kong's cors plugin on a route that takes OPTIONS answers every CORS preflight to its path, also one that asks for a method of the other route of the path, which has no CORS policy: Kong answers it with this route's policy, where the gateway routes it as the OPTIONS request it is, to this route's backend (a route without CORS is not opened to other origins by a preflight)" });
+    notes.push({ subject: `route ${route.name} (beside route ${other.name})`, feature: 'agw:hasCorsPolicy beside a route without CORS', detail: "Kong's cors plugin on a route that takes OPTIONS (and on the Kong routes of its header canaries) answers every CORS preflight to its path, also one that asks for a method of the other route of the path, which has no CORS policy: Kong answers it with this route's policy, where the gateway routes it as the OPTIONS request it is, to this route's backend or its canary's (a route without CORS is not opened to other origins by a preflight)" });
   }
 }
 

@@ -639,6 +639,11 @@ export class Lease {
 
 /** At most this long a check waits for a rate limit to refill, all its requests together. */
 const PACE_LIMIT_MS = 15_000;
+/**
+ * How long a request sent on a lease may take to reach its backend: the lease may first wait for
+ * the rate limit to refill (a global 5 a minute refills every 12 s).
+ */
+export const ARRIVAL_MS = PACE_LIMIT_MS + 5000;
 /** At most this long the checks of one route wait for its rate limit, all together. */
 const ROUTE_PACE_LIMIT_MS = 30_000;
 

@@ -12,6 +12,7 @@ import { AccessLog } from '../src/log.js';
 import type { RouteConfig, ServiceConfig } from '../src/types.js';
 import {
   AddressPool,
+  ARRIVAL_MS,
   apiKeyOf,
   reserveClosedPort,
   echo,
@@ -541,7 +542,7 @@ describe('load balancing and health checks', () => {
               const id = nextId();
               const answer = requests.call(use.via.plan, use.lease, { headers: { ...use.via.headers, [TEST_ID]: id } });
               const arrived = () => mocks.some((m) => m.calls.some((c) => c.headers[TEST_ID] === id && !isMirror(c)));
-              assert.ok(await until(arrived, 5000), `request ${id} reached no instance`);
+              assert.ok(await until(arrived, ARRIVAL_MS), `request ${id} reached no instance`);
               const at = receiver(mocks, id);
               if (at === heaviest) pending.push(answer.then((a) => (settled++, a)));
               else assert.equal((await answer).answer.status, 200);
@@ -850,7 +851,7 @@ describe('graceful shutdown', () => {
     });
     const pending = new Requests(world).call(plan, lease);
     // Close while the backend holds the request, then let the backend answer.
-    assert.ok(await until(() => held !== undefined), 'the backend got the request');
+    assert.ok(await until(() => held !== undefined, ARRIVAL_MS), 'the backend got the request');
     const closing = world.close();
     held!();
     const { answer } = await pending;
