@@ -243,6 +243,39 @@ describe('the output lock', () => {
     expect(existsSync(fresh)).toBe(false);
   });
 
+  it('is held by one run at a time while many take and release it at once (a lock released while another run reads it is not judged stale)', async () => {
+    // Concurrent pack installs once both held it: one found the lock gone as it read it, judged
+    // that stale and removed the lock a third had just taken (CI: ENOTEMPTY from two installs at once).
+    const dir = tempDir();
+    mkdirSync(join(dir, '.gwgen'));
+    writeFileSync(join(dir, '.gwgen/keep'), '');
+    let inside = 0;
+    let overlaps = 0;
+    let taken = 0;
+    const contender = async () => {
+      for (let i = 0; i < 300; i++) {
+        let release: () => Promise<void>;
+        for (;;) {
+          try {
+            release = await lockOutput(dir);
+            break;
+          } catch (err) {
+            if (!(err as { problems?: { code: string }[] }).problems?.some((p) => p.code === 'locked')) throw err;
+            await new Promise((done) => setTimeout(done, Math.random() * 3));
+          }
+        }
+        taken++;
+        if (++inside > 1) overlaps++;
+        await new Promise((done) => setImmediate(done));
+        inside--;
+        await release();
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, contender));
+    expect({ taken, overlaps }).toEqual({ taken: 1800, overlaps: 0 });
+    expect(readdirSync(join(dir, '.gwgen'))).toEqual(['keep']);
+  });
+
   it('a first run into a new DIR holds the lock too: a second run into the same new DIR waits its turn (exit 3), not writing over it', async () => {
     const parent = tempDir('gwgen test ü ');
     const fresh = join(parent, 'new out');
@@ -288,7 +321,7 @@ describe('the output lock', () => {
     expect(readdirSync(join(dir, '.gwgen')).filter((n) => n.startsWith('lock-'))).toHaveLength(1);
     const next = await gwgen(['generate', 'examples/mesh-shop.ttl', '-o', dir]);
     expect(next.exitCode, next.stderr).toBe(0);
-    // Before, lock-<pid>-<time> stayed in .gwgen for good.
+    // Before, lock-<pid>-<id> stayed in .gwgen for good.
     expect(readdirSync(join(dir, '.gwgen'))).toEqual(['manifest.json']);
   });
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, link, lstat, open, readdir, readFile, readlink, rename, rm, stat, writeFile, rmdir } from 'node:fs/promises';
 import { rmdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -577,9 +577,11 @@ const STAGING = /^staging-(\d+)-(\d+)$/;
 const STAGED_NAME = /^\d+\.(new|old|deleted)$/;
 const LOCK = 'lock';
 /** The name a lock is written under before it is linked into place (takeLock). */
-const LOCK_ASIDE = /^lock-(\d+)-\d+$/;
+const LOCK_ASIDE = /^lock-(\d+)-[0-9a-f-]+$/;
 /** A lock older than this is stale whatever its pid (a run writes in seconds; pids are reused). */
 const LOCK_STALE_MS = 10 * 60_000;
+/** Links tried before a run gives up: a stale lock removed, and locks released while being read. */
+const LOCK_ATTEMPTS = 5;
 
 /**
  * Applies a plan all or nothing: new contents are staged in DIR/.gwgen/staging-* first, a journal
@@ -878,7 +880,10 @@ export async function lockOutput(dir: string): Promise<() => Promise<void>> {
 async function takeLock(dir: string): Promise<() => Promise<void>> {
   const gwgenDir = join(dir, '.gwgen');
   const path = join(gwgenDir, LOCK);
-  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${Date.now()}`);
+  // Unique per attempt, not only per process: two runs of one process (a library user's, watch)
+  // may try at once, and one's clean-up must not remove the other's file.
+  const token = randomUUID();
+  const mine = join(gwgenDir, `${LOCK}-${process.pid}-${token}`);
   let made: string | undefined;
   let held = false;
   // A signal that ends the process meanwhile (Ctrl-C while the run plans) must not leave the lock,
@@ -913,10 +918,11 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
       if (!(await rmdir(folder).then(() => true, () => false))) break;
     }
   };
-  const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+  // `token` makes every lock's text its own, so that the lock judged stale is told from a new one.
+  const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), token });
   try {
     await writeFile(mine, me);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       try {
         await link(mine, path);
         held = true;
@@ -930,14 +936,18 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const text = await readFile(path, 'utf8').catch(() => undefined);
+      // Released since the link failed: try again. (Judged stale, a lock that is not there would be
+      // "removed" after another run took it in the meantime: two runs would hold it.)
+      if (text === undefined) continue;
       const holder = ((): { pid?: unknown; host?: unknown; started?: unknown } => {
         try {
-          return JSON.parse(text ?? '') as { pid?: unknown; host?: unknown; started?: unknown };
+          return JSON.parse(text) as { pid?: unknown; host?: unknown; started?: unknown };
         } catch {
           return {};
         }
       })();
-      const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => Infinity);
+      const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => undefined);
+      if (age === undefined) continue;
       const gone = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
       if (!(gone || age > LOCK_STALE_MS || typeof holder.pid !== 'number')) {
         throw new GwgenError(
