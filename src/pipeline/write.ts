@@ -816,13 +816,19 @@ async function removeOrphanedLockFiles(dir: string): Promise<void> {
  */
 export async function liveLockHolder(dir: string): Promise<{ pid: number; started: string } | undefined> {
   const text = await readFile(join(dir, '.gwgen', LOCK), 'utf8').catch(() => undefined);
+  // No lock, or not one gwgen wrote: nobody is writing.
+  const holder = text === undefined ? {} : lockHolder(text);
+  return typeof holder.pid === 'number' && holder.host === hostname() && alive(holder.pid) ? { pid: holder.pid, started: String(holder.started) } : undefined;
+}
+
+/** What a lock's text says of its holder: nothing for text gwgen did not write (not JSON, not an object). */
+function lockHolder(text: string): { pid?: unknown; host?: unknown; started?: unknown } {
   try {
-    const holder = JSON.parse(text ?? '') as { pid?: unknown; host?: unknown; started?: unknown };
-    if (typeof holder.pid === 'number' && holder.host === hostname() && alive(holder.pid)) return { pid: holder.pid, started: String(holder.started) };
+    const holder: unknown = JSON.parse(text);
+    return holder !== null && typeof holder === 'object' ? holder : {};
   } catch {
-    // No lock, or not one gwgen wrote: nobody is writing.
+    return {};
   }
-  return undefined;
 }
 
 /** The staging folder of a killed run that still has its journal: what --check and --dry-run must not plan over. */
@@ -939,13 +945,7 @@ async function takeLock(dir: string): Promise<() => Promise<void>> {
       // Released since the link failed: try again. (Judged stale, a lock that is not there would be
       // "removed" after another run took it in the meantime: two runs would hold it.)
       if (text === undefined) continue;
-      const holder = ((): { pid?: unknown; host?: unknown; started?: unknown } => {
-        try {
-          return JSON.parse(text) as { pid?: unknown; host?: unknown; started?: unknown };
-        } catch {
-          return {};
-        }
-      })();
+      const holder = lockHolder(text);
       const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => undefined);
       if (age === undefined) continue;
       const gone = holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid);
