@@ -915,11 +915,13 @@ describe('generated gateway end to end, over real sockets', () => {
     const edited = join(out, 'ipv4-mapped-edited.json');
     writeFileSync(edited, JSON.stringify(config));
     app.behaviour = 'ok';
-    for (const file of [modelConfig, edited]) {
-      // HOST "::" listens on IPv6 and IPv4: a client of 127.0.0.1 is ::ffff:127.0.0.1 to Node.
-      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_APP: app.url, HOST: '::', GW_TRUSTED_PROXIES: '::ffff:127.0.0.1/128' });
+    for (const [file, host] of [[modelConfig, ''], [edited, '::']] as const) {
+      // HOST "::", and no HOST at all (the default, all interfaces), listen on IPv6 and IPv4: a
+      // client of 127.0.0.1 is ::ffff:127.0.0.1 to Node.
+      const g = await startGateway(dir, { GWGEN_CONFIG: file, GW_UPSTREAM_APP: app.url, HOST: host, GW_TRUSTED_PROXIES: '::ffff:127.0.0.1/128' });
       try {
         const status = async (path: string, headers: Record<string, string> = {}) => (await fetch(`${g.url}${path}`, { headers })).status;
+        expect((await fetch(`http://[::1]:${new URL(g.url).port}/healthz`)).status, `IPv6 client, HOST ${JSON.stringify(host)}`).toBe(200);
         expect(await status('/v4'), file).toBe(200);
         expect(await status('/mapped'), file).toBe(200);
         expect(await status('/mapped-deny'), file).toBe(403);

@@ -115,6 +115,20 @@ function longMaxAges(model: M.GatewayModel): string[] {
   return model.routes.filter((r) => r.cors?.maxAgeSeconds !== undefined && r.cors.maxAgeSeconds > MAX_AGE_SECONDS).map((r) => r.name);
 }
 
+/**
+ * A CORS policy as the runtime reads it. A policy without agw:allowMethod allows what the route
+ * takes (every method for a route without agw:method, or for the gateway's own answers) and OPTIONS.
+ */
+function corsConfig(cors: M.CorsPolicy, methods: readonly string[]) {
+  return {
+    origins: [...cors.origins],
+    methods: cors.methods.length > 0 ? [...cors.methods] : [...new Set([...(methods.length > 0 ? methods : HTTP_METHODS), 'OPTIONS'])],
+    headers: [...cors.headers],
+    credentials: cors.credentials,
+    ...(cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: Math.min(MAX_AGE_SECONDS, cors.maxAgeSeconds) } : {}),
+  };
+}
+
 export function gatewayConfig(model: M.GatewayModel) {
   const services = model.services.map((s) => {
     const scheme = s.protocol === 'https' ? 'https' : 'http';
@@ -178,17 +192,7 @@ export function gatewayConfig(model: M.GatewayModel) {
         }
       : {}),
     ...(r.ipRestriction ? { ipRestriction: { allow: [...r.ipRestriction.allow], deny: [...r.ipRestriction.deny] } } : {}),
-    ...(r.cors
-      ? {
-          cors: {
-            origins: [...r.cors.origins],
-            methods: r.cors.methods.length > 0 ? [...r.cors.methods] : [...new Set([...(r.methods.length > 0 ? r.methods : HTTP_METHODS), 'OPTIONS'])],
-            headers: [...r.cors.headers],
-            credentials: r.cors.credentials,
-            ...(r.cors.maxAgeSeconds !== undefined ? { maxAgeSeconds: Math.min(MAX_AGE_SECONDS, r.cors.maxAgeSeconds) } : {}),
-          },
-        }
-      : {}),
+    ...(r.cors ? { cors: corsConfig(r.cors, r.methods) } : {}),
   }));
   const consumers = model.consumers.map((c) => ({
     name: c.name,
@@ -198,7 +202,13 @@ export function gatewayConfig(model: M.GatewayModel) {
   return {
     // CONFIG_FORMAT of templates/gateway/src/config.ts: the runtime refuses a config of another format.
     format: 1,
-    gateway: { name: model.gateway.name, listenPort: model.gateway.listenPort },
+    gateway: {
+      name: model.gateway.name,
+      listenPort: model.gateway.listenPort,
+      // The gateway's own 404s (no route, so no route's policy) are readable by the origins of
+      // the gateway-wide policy; a policy without methods lists them all.
+      ...(model.gateway.cors ? { cors: corsConfig(model.gateway.cors, []) } : {}),
+    },
     ...(model.gateway.tracing
       ? {
           tracing: {

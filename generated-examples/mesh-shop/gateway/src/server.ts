@@ -219,6 +219,8 @@ export class Gateway {
   /** What listens: the HTTP/1.1 server, or with h2 a TCP server that hands each connection on. */
   private readonly listener: Server | NetServer;
   readonly consumers: Map<string, ConsumerConfig>;
+  /** The gateway-wide CORS policy: its 404s, which no route answers, are readable by its origins. */
+  private readonly cors: Cors | undefined;
   readonly samplingRate: number;
   /** Span export to the model's collector (started by listen), if it names one. */
   spans: SpanExport | undefined;
@@ -250,6 +252,7 @@ export class Gateway {
     this.realm = this.config.gateway.name;
     this.samplingRate = this.config.tracing?.samplingRate ?? 0;
     this.consumers = new Map(this.config.consumers.map((c) => [c.name, c]));
+    this.cors = this.config.gateway.cors ? new Cors(this.config.gateway.cors) : undefined;
     this.accessLog = new AccessLog(this.settings.accessLog === 'stdout', options.accessLogWrite);
     this.clientAddress = new ClientAddress(this.settings.trustedProxies);
     const warn = (message: string) => event(message, { level: 'warn' });
@@ -633,9 +636,16 @@ export class Gateway {
       return;
     const found = this.router.lookup(method, path);
     if (found.kind !== 'found') {
-      if (found.kind === 'method')
-        return this.refuse(req, res, path, 405, MESSAGES.methodNotAllowed, { allow: found.allow });
-      return this.refuse(req, res, path, 404, MESSAGES.notFound);
+      // A page may read why its request failed: the CORS headers of the path's routes on a 405
+      // (as for a preflight, the first with a policy), the gateway-wide policy's on a 404.
+      if (found.kind === 'method') {
+        const cors = this.router.candidates(path).find((m) => m.route.cors !== undefined)?.route.cors;
+        return this.refuse(req, res, path, 405, MESSAGES.methodNotAllowed, {
+          allow: found.allow,
+          ...cors?.headers(req.headers.origin),
+        });
+      }
+      return this.refuse(req, res, path, 404, MESSAGES.notFound, this.cors?.headers(req.headers.origin));
     }
     const rerouted = this.reroutes(method, path, found.match);
     if (rerouted !== undefined) return this.refuse(req, res, path, 400, rerouted);

@@ -142,9 +142,15 @@ describe('gateway endpoints and errors', () => {
     'answers 404 with a JSON body when no route matches',
     { skip: missingLookup.kind !== 'none' && 'a route takes every path ("/")' },
     async () => {
-      const answer = await send(world.url + missing);
+      const cors = config.gateway.cors;
+      const origin = cors?.origins.find((o) => o !== '*') ?? 'https://any.example';
+      const answer = await send(world.url + missing, { headers: { origin } });
       assert.equal(answer.status, 404);
       assert.deepEqual(answer.json(), { error: 'no route matches this path', status: 404 });
+      // The gateway-wide CORS policy lets its origins read the answer no route gives.
+      const allowed = answer.headers['access-control-allow-origin'];
+      if (cors) assert.ok(allowed === origin || allowed === '*', `Access-Control-Allow-Origin: ${allowed}`);
+      else assert.equal(allowed, undefined);
     },
   );
 

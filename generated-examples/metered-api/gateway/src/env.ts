@@ -42,7 +42,11 @@ function ms(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
 
 export interface Settings {
   readonly port: number;
-  readonly host: string;
+  /**
+   * Address to listen on; undefined = every interface, IPv6 and IPv4 alike (Node listens on "::"
+   * dual-stack where the machine has IPv6 and on "0.0.0.0" where it has not).
+   */
+  readonly host: string | undefined;
   /** Largest request body in bytes (413 beyond). */
   readonly maxBodyBytes: number;
   /** Bodies up to this size are buffered so that a failed try can be replayed (retries, mirrors). */
@@ -161,7 +165,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const redis = redisUrl(env);
   return {
     port: int('PORT', config.gateway.listenPort, env),
-    host: env.HOST || '0.0.0.0',
+    host: env.HOST || undefined,
     maxBodyBytes: int('GW_MAX_BODY_BYTES', 10 * 1024 * 1024, env),
     replayBufferBytes: int('GW_REPLAY_BUFFER_BYTES', 1024 * 1024, env),
     trustedProxies: trustedProxies(env),

@@ -116,7 +116,8 @@ export interface ConsumerConfig {
 export interface GatewayConfig {
   /** CONFIG_FORMAT of config.ts. */
   readonly format: number;
-  readonly gateway: { readonly name: string; readonly listenPort: number };
+  /** `cors`: the gateway-wide policy (agw:hasCorsPolicy of the gateway), for its answers no route gives. */
+  readonly gateway: { readonly name: string; readonly listenPort: number; readonly cors?: CorsConfig };
   readonly tracing?: { readonly samplingRate: number; readonly collectorEndpoint?: string };
   readonly routes: readonly RouteConfig[];
   readonly services: readonly ServiceConfig[];

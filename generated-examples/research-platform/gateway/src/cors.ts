@@ -52,6 +52,15 @@ export class Cors {
     out.push('access-control-expose-headers', EXPOSE);
   }
 
+  /** apply()'s headers as a record, for an answer the gateway gives before any exchange (404, 405). */
+  headers(origin: string | undefined): Record<string, string> {
+    const flat: string[] = [];
+    this.apply(origin, flat);
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+    return out;
+  }
+
   preflight(origin: string, method: string, requestHeaders: string | undefined): Preflight {
     const allowed = this.allowOrigin(origin);
     if (allowed === undefined) return { ok: false, message: 'CORS origin not allowed' };

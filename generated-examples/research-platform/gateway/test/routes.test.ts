@@ -223,10 +223,16 @@ for (const plan of plans) {
       async () => {
         const path = pathOf(route, plan.request!.suffix) || '/';
         const lookup = router.lookup(other!, path);
-        const { answer } = await call(plan, 0, { method: other!, auth: false });
+        // A page may read the 405: the CORS policy of the path's routes (as for a preflight) answers.
+        const cors = router.candidates(path).find((c) => c.route.cors)?.route.cors;
+        const origin = cors?.origins.find((o) => o !== '*') ?? 'https://any.example';
+        const { answer } = await call(plan, 0, { method: other!, auth: false, headers: { origin } });
         assert.equal(answer.status, 405);
         assert.equal(answer.json().status, 405);
         assert.equal(answer.headers.allow, lookup.kind === 'method' ? lookup.allow : '');
+        const allowed = answer.headers['access-control-allow-origin'];
+        if (cors) assert.ok(allowed === origin || allowed === '*', `Access-Control-Allow-Origin: ${allowed}`);
+        else assert.equal(allowed, undefined);
       },
     );
 
