@@ -30,6 +30,16 @@ const HOSTILE = [
   '123',
   '0x1f',
   '1e5',
+  // Numbers to some YAML parser (YAML 1.2's octal, Go's base-0 forms in go-yaml v3), not to YAML 1.1.
+  '0o17',
+  '0o0',
+  '-0o7',
+  '+0O17',
+  '0x1p-2',
+  '1_000',
+  '-1_0.5',
+  '0b1_0',
+  '7.',
   '.inf',
   '1:20',
   'a: b',
@@ -73,8 +83,11 @@ const HOSTILE = [
 
 describe('escaping helpers', () => {
   it.each(HOSTILE)('yaml scalar round-trips %j', (value) => {
-    expect(parse(`k: ${yamlScalar(value)}\n`)).toEqual({ k: value });
-    expect(parse(`k: [${yamlFlowScalar(value)}, ${yamlFlowScalar(value)}]\n`)).toEqual({ k: [value, value] });
+    for (const version of ['1.1', '1.2'] as const) {
+      expect(parse(`k: ${yamlScalar(value)}\n`, { version })).toEqual({ k: value });
+      expect(parse(`k: [${yamlFlowScalar(value)}, ${yamlFlowScalar(value)}]\n`, { version })).toEqual({ k: [value, value] });
+      expect(parse(`${yamlScalar(value)}: k\n`, { version })).toEqual({ [value]: 'k' });
+    }
     expect(yamlScalar(value)).not.toContain('\n');
     expect(yamlScalar(value)).not.toMatch(RAW_FORBIDDEN);
     expect(yamlFlowScalar(value)).not.toMatch(RAW_FORBIDDEN);

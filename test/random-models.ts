@@ -323,7 +323,12 @@ class ModelBuilder {
       const head = `${prefix}-`;
       return `${head}${'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(3)}`.slice(0, 62).replace(/-$/, 'x') + 'z';
     }
-    if (roll === 1) return `${this.r.int(0, 9)}${prefix}`;
+    if (roll === 1) {
+      const digit = this.r.int(0, 9);
+      // Labels some YAML parser reads as numbers (YAML 1.2's octal, exponent, hex): must stay strings.
+      if (digit < 3) return [`0o1${prefix.length % 8}`, `1e${prefix.length}`, `0x${prefix.length}f`][digit]!;
+      return `${digit}${prefix}`;
+    }
     if (roll === 2) return `${prefix}--${this.r.int(1, 99)}`;
     return `${prefix}${this.r.chance(0.5) ? `-${this.r.pick(WORDS)}` : ''}`;
   }

@@ -13,6 +13,14 @@ const SAFE_PLAIN = /^[A-Za-z_/][A-Za-z0-9_./-]*$/;
 const YAML_SPECIAL = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN|_)$/;
 
 /**
+ * Strings some YAML parser reads as a number, which the library's YAML 1.1 view may leave plain:
+ * YAML 1.2's octal `0o17` (the yaml library's default and js-yaml read it as 15), and the forms Go's
+ * base-0 number parsing accepts in go-yaml v3 (a sign before `0o`/`0x`, `_` between digits, hex
+ * floats). Quoting one of them costs nothing; leaving it plain turns a name into a number.
+ */
+const NUMBER_LIKE = /^[-+]?(?:0[box][0-9a-f_.]*(?:p[-+]?\d+)?|(?:\d[\d_]*)?\.?\d[\d_]*(?:e[-+]?\d+)?|\d[\d_]*\.)$/i;
+
+/**
  * Characters always written as `\uXXXX` escapes, in YAML and in JSON/TypeScript literals. YAML 1.1
  * parsers (libyaml in Kong, go-yaml in kubectl) read U+0085, U+2028 and U+2029 as line breaks (a
  * plain `a<U+2028>b: c` ends the scalar and starts a key; in quotes NEL folds to a space) and
@@ -49,7 +57,8 @@ export function yamlScalar(value: unknown): string {
   if (scalar === undefined) {
     const plain = stringify(value, { lineWidth: 0, version: '1.1' }).replace(/\n$/, '');
     // Anything multi-line, block-styled or quoted by the library is written quoted.
-    scalar = plain.includes('\n') || /^[|>'"]/.test(plain) || hasEscaped(value) ? quoted(value) : plain;
+    scalar =
+      plain.includes('\n') || /^[|>'"]/.test(plain) || hasEscaped(value) || NUMBER_LIKE.test(value) ? quoted(value) : plain;
     // A long-running `gwgen watch` renders many models: keep the memo bounded.
     if (decided.size >= 50_000) decided.clear();
     decided.set(value, scalar);
