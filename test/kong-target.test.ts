@@ -391,7 +391,8 @@ describe('kong target: what each resource means to Kong', () => {
   beforeAll(async () => {
     k = await kongOfText(`
 ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ;
-  agw:hasRoute ex:b1, ex:b2, ex:b3, ex:t1, ex:t2, ex:t3, ex:t4, ex:l1, ex:l2, ex:l3, ex:l4, ex:v1, ex:v2, ex:v3 .
+  agw:hasRoute ex:b1, ex:b2, ex:b3, ex:t1, ex:t2, ex:t3, ex:t4, ex:l1, ex:l2, ex:l3, ex:l4, ex:v1, ex:v2, ex:v3 ;
+  agw:hasConsumer ex:c .
 ex:svc a agw:BackendService ; agw:serviceName "svc" .
 ex:checked a agw:BackendService ; agw:serviceName "checked" ; agw:hasHealthCheck ex:hc .
 ex:hc a agw:HealthCheck ; agw:healthCheckPath "/ready" ; agw:healthCheckInterval "PT5S"^^xsd:duration ; agw:successThreshold 2 ; agw:failureThresholdHealth 3 .
@@ -675,7 +676,7 @@ describe('kong target: where its Redis is', () => {
   // Kong reads no REDIS_URL: its plugins name their Redis in kong.yml, so NOTES.md must say which.
   it('NOTES.md names every route with a Redis limiter and every tiered consumer, and a model without Redis gets no such note', async () => {
     const withRedis = await kongOfText(`
-ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1, ex:r2 .
+ex:gw a agw:ApiGateway ; agw:gatewayName "gw" ; agw:hasRoute ex:r1, ex:r2 ; agw:hasConsumer ex:c, ex:d .
 ex:svc a agw:BackendService ; agw:serviceName "svc" .
 ex:r1 a agw:Route ; agw:routeName "r1" ; agw:routePath "/r1" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:shared .
 ex:r2 a agw:Route ; agw:routeName "r2" ; agw:routePath "/r2" ; agw:hasBackendService ex:svc ; agw:hasRateLimiter ex:local .

@@ -385,8 +385,10 @@ class ModelBuilder {
     const consumerCount = r.int(0, 4);
     for (let i = 0; i < consumerCount; i++) {
       const c = this.consumer();
-      // A consumer the gateway does not list is still a consumer of the model.
-      if (r.chance(0.9)) this.set(gw, 'hasConsumer', c);
+      // Every consumer is the gateway's (one it does not list is an error). The draw that once
+      // left some unlisted is kept, so that each seed still makes the model it made.
+      r.chance(0.9);
+      this.set(gw, 'hasConsumer', c);
     }
     // Nodes nothing refers to: valid, and every target must cope with them.
     if (r.chance(0.15)) this.rateLimiter();

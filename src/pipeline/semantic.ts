@@ -109,6 +109,14 @@ function checkGateway(store: Store, report: Report): void {
       report(route, undefined, 'route-not-attached', 'this agw:Route is not attached to the gateway', 'add `agw:hasRoute` from the agw:ApiGateway to this route, or remove the route');
     }
   }
+  // A consumer's key opens the gateway: one the gateway does not list (its agw:hasConsumer
+  // removed to revoke it, say) must not be let in quietly.
+  const listed = new Set(gateways.flatMap((g) => objects(store, g, 'hasConsumer')).map((t) => t.value));
+  for (const consumer of subjectsOfType(store, 'Consumer')) {
+    if (!listed.has(consumer.value)) {
+      report(consumer, undefined, 'consumer-not-attached', 'this agw:Consumer is not attached to the gateway', 'add `agw:hasConsumer` from the agw:ApiGateway to this consumer, or remove the consumer');
+    }
+  }
 }
 
 const RDF_FIRST = `${RDF}first`;
@@ -384,17 +392,30 @@ function checkWebSocketBackends(store: Store, report: Report): void {
 
 const NUMERIC = new Set(['integer', 'decimal', 'double', 'float'].map((t) => XSD + t));
 
+const XSD_INTEGER = XSD + 'integer';
+
 /**
  * `1e400` is a valid xsd:double, and passes every sh:minInclusive, but it is Infinity: no
  * target can hold it (nor "INF" or "NaN"), so it is refused here rather than written as null.
+ * An integer beyond 2^53 - 1 passes too, but JavaScript (the gateway, and gwgen writing every
+ * target) holds it only rounded: 9007199254740993 would be written as ...992, silently.
  */
 function checkFiniteNumbers(store: Store, report: Report): void {
   for (const quad of store.getQuads(null, null, null, null)) {
     const o = quad.object;
     if (o.termType !== 'Literal' || !quad.predicate.value.startsWith(AGW) || !NUMERIC.has(o.datatype.value)) continue;
-    if (Number.isFinite(Number(o.value))) continue;
+    const value = Number(o.value);
     const property = quad.predicate.value.slice(AGW.length);
-    report(quad.subject, property, 'format', `agw:${property} ${o.value} is not a finite number`, `give a number within range, e.g. agw:${property} 30`);
+    if (!Number.isFinite(value))
+      report(quad.subject, property, 'format', `agw:${property} ${o.value} is not a finite number`, `give a number within range, e.g. agw:${property} 30`);
+    else if (o.datatype.value === XSD_INTEGER && !Number.isSafeInteger(value))
+      report(
+        quad.subject,
+        property,
+        'format',
+        `agw:${property} ${o.value} is too large to be written exactly (the largest integer gwgen writes is ${Number.MAX_SAFE_INTEGER})`,
+        `give a number within range, e.g. agw:${property} 30`,
+      );
   }
 }
 

@@ -102,10 +102,21 @@ function termKey(t: Term): string {
   return `${t.termType}|${t.value}|${lit.language ?? ''}|${lit.datatype?.value ?? ''}`;
 }
 
+/** Literals Turtle writes without quotes and datatype, by the lexical forms of its grammar. */
+const TURTLE_SHORTHAND = new Map<string, RegExp>([
+  ['http://www.w3.org/2001/XMLSchema#integer', /^[+-]?\d+$/],
+  ['http://www.w3.org/2001/XMLSchema#decimal', /^[+-]?\d*\.\d+$/],
+  ['http://www.w3.org/2001/XMLSchema#double', /^[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$/],
+  ['http://www.w3.org/2001/XMLSchema#boolean', /^(?:true|false)$/],
+]);
+
 function describeValue(term: Term): string {
   if (term.termType === 'Literal') {
     const lit = term as Term & { datatype?: Term; language?: string };
     if (lit.language) return `${JSON.stringify(term.value)}@${lit.language}`;
+    // As the model would write it: 70000, not "70000"^^xsd:integer (which reads like a quoting mistake).
+    const shorthand = lit.datatype ? TURTLE_SHORTHAND.get(lit.datatype.value) : undefined;
+    if (shorthand?.test(term.value)) return term.value;
     const dt = lit.datatype && !lit.datatype.value.endsWith('#string') ? `^^${shorten(lit.datatype.value)}` : '';
     return `${JSON.stringify(term.value)}${dt}`;
   }
