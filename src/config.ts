@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import { problem, type Problem } from './errors.js';
 import { parseJsonText } from './json-text.js';
 import { nearest } from './nearest.js';
+import { TARGET_NAMES } from './targets/names.js';
 
 /** Read by `gwgen generate` and `gwgen watch` when no model file is given (`gwgen init` writes one). */
 export const CONFIG_FILE = 'gwgen.json';
@@ -38,23 +39,38 @@ export async function loadConfig(dir = process.cwd(), command = 'generate'): Pro
     return { problems: [problem('usage', `${CONFIG_FILE} is not valid JSON: ${parsed.why}`, { location: { file, line: parsed.line, column: parsed.column }, hint: 'fix the JSON, e.g. { "models": ["model.ttl"], "out": "generated" }' })] };
   }
   const c = parsed.value as Partial<GwgenConfig>;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) {
+    return { problems: [problem('usage', SHAPE, { location: { file, line: 1, column: 1 }, hint: 'gwgen init writes a working gwgen.json' })] };
+  }
+  const at = (key: string) => ({ file, ...keyPosition(text, key) });
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  if (!c || typeof c !== 'object' || Array.isArray(c) || !strings(c.models) || (c.models ?? []).length === 0 || (c.out !== undefined && typeof c.out !== 'string') || (c.targets !== undefined && !strings(c.targets))) {
-    return { problems: [problem('usage', SHAPE, { location: { file }, hint: 'name at least one model file; gwgen init writes a working gwgen.json' })] };
-  }
+  const problems: Problem[] = [];
   // A misspelt key ("target", "output") would otherwise be ignored silently: every target written, or into ./generated.
-  const unknown = Object.keys(c).filter((k) => !KEYS.includes(k));
-  if (unknown.length > 0) {
-    return {
-      problems: unknown.map((key) => {
-        const near = nearest(key, KEYS);
-        return problem('usage', `${CONFIG_FILE} has an unknown key "${key}"`, { location: { file }, hint: near ? `did you mean "${near}"? ${SHAPE}` : SHAPE });
-      }),
-    };
+  for (const key of Object.keys(c).filter((k) => !KEYS.includes(k))) {
+    const near = nearest(key, KEYS);
+    problems.push(problem('usage', `${CONFIG_FILE} has an unknown key "${key}"`, { location: at(key), hint: near ? `did you mean "${near}"? ${SHAPE}` : SHAPE }));
   }
-  if (c.targets !== undefined && c.targets.length === 0) {
-    return { problems: [problem('usage', `${CONFIG_FILE} "targets" names no target`, { location: { file }, hint: 'list targets (kong, gateway, istio, k8s), or leave "targets" out for every target the model has data for' })] };
+  if (c.models === undefined) problems.push(problem('usage', `${CONFIG_FILE} has no "models"`, { location: { file, line: 1, column: 1 }, hint: `name the model files: "models": ["model.ttl"]; ${SHAPE}` }));
+  else if (!strings(c.models) || c.models.length === 0) problems.push(problem('usage', `${CONFIG_FILE} "models" must be a list of one or more file paths`, { location: at('models'), hint: 'e.g. "models": ["model.ttl"], relative to gwgen.json' }));
+  if (c.out !== undefined && typeof c.out !== 'string') problems.push(problem('usage', `${CONFIG_FILE} "out" must be a string: the output directory`, { location: at('out'), hint: 'e.g. "out": "generated", or leave it out for ./generated' }));
+  if (c.targets !== undefined && !strings(c.targets)) problems.push(problem('usage', `${CONFIG_FILE} "targets" must be a list of target names`, { location: at('targets'), hint: 'e.g. "targets": ["kong", "gateway"], or leave it out for every target the model has data for' }));
+  else if (c.targets !== undefined && c.targets.length === 0) problems.push(problem('usage', `${CONFIG_FILE} "targets" names no target`, { location: at('targets'), hint: 'list targets (kong, gateway, istio, k8s), or leave "targets" out for every target the model has data for' }));
+  else if (c.targets !== undefined) {
+    for (const target of c.targets.filter((t) => !TARGET_NAMES.includes(t))) {
+      const near = nearest(target, TARGET_NAMES);
+      problems.push(problem('usage', `${CONFIG_FILE} "targets" names an unknown target "${target}"`, { location: at('targets'), hint: `${near ? `did you mean "${near}"? ` : ''}available targets: ${TARGET_NAMES.join(', ')}` }));
+    }
   }
+  if (problems.length > 0) return { problems };
   const modelPath = (m: string) => (isAbsolute(m) ? m : join(dir, m).replace(/^\.\//, ''));
   return { config: { models: c.models!.map(modelPath), ...(c.out !== undefined ? { out: c.out } : {}), ...(c.targets ? { targets: c.targets } : {}) }, problems: [] };
+}
+
+/** Where `"key":` first appears in a JSON text (a top-level key of gwgen.json, as written), else its start. */
+function keyPosition(text: string, key: string): { line: number; column: number } {
+  const body = text.replace(/^\uFEFF/, '');
+  const index = body.search(new RegExp(`${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`));
+  if (index < 0) return { line: 1, column: 1 };
+  const before = body.slice(0, index).split('\n');
+  return { line: before.length, column: [...before.at(-1)!].length + 1 };
 }

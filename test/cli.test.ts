@@ -671,18 +671,23 @@ describe('gwgen init and gwgen.json', () => {
 
   // A misspelt key used to be ignored, so "target" wrote every target; an absolute model path was
   // taken as relative to the config's folder; "targets": [] blamed a -t nobody gave.
+  // Each problem is located at the key that has it (line:column), with a hint for that key.
   it.each([
-    ['a misspelt key', '{ "models": ["m.ttl"], "target": ["kong"] }', 'unknown key "target"', 'did you mean "targets"'],
-    ['an unknown key', '{ "models": ["m.ttl"], "colour": "blue" }', 'unknown key "colour"', '"models"'],
-    ['an empty targets list', '{ "models": ["m.ttl"], "targets": [] }', 'gwgen.json "targets" names no target', 'leave "targets" out'],
-  ])('gwgen.json with %s is exit 2 naming it, nothing written', async (_name, json, message, hint) => {
+    ['a misspelt key', '{ "models": ["m.ttl"], "target": ["kong"] }', '1:24', 'unknown key "target"', 'did you mean "targets"'],
+    ['an unknown key', '{ "models": ["m.ttl"],\n  "colour": "blue" }', '2:3', 'unknown key "colour"', '"models"'],
+    ['an empty targets list', '{ "models": ["m.ttl"], "targets": [] }', '1:24', 'gwgen.json "targets" names no target', 'leave "targets" out'],
+    ['an unknown target', '{ "models": ["m.ttl"], "targets": ["kong", "istoi"] }', '1:24', 'gwgen.json "targets" names an unknown target "istoi"', 'did you mean "istio"?'],
+    ['an out that is no string', '{ "models": ["m.ttl"],\n"out": 5 }', '2:1', 'gwgen.json "out" must be a string', 'leave it out for ./generated'],
+    ['no models', '{ "out": "x" }', '1:1', 'gwgen.json has no "models"', '"models": ["model.ttl"]'],
+    ['an empty models list', '{ "models": [] }', '1:3', '"models" must be a list of one or more file paths', 'relative to gwgen.json'],
+  ])('gwgen.json with %s is exit 2 naming it, nothing written', async (_name, json, at, message, hint) => {
     const dir = tempDir();
     writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
     writeFileSync(join(dir, 'gwgen.json'), json);
     for (const command of ['generate', 'watch']) {
       const r = await gwgen([command], { cwd: dir });
       expect(r.exitCode).toBe(2);
-      expect(r.stderr).toContain(`${join(dir, 'gwgen.json')}: error: `);
+      expect(r.stderr).toContain(`${join(dir, 'gwgen.json')}:${at}: error: `);
       expect(r.stderr).toContain(message);
       expect(r.stderr).toContain(hint);
       expect(r.stderr).not.toContain('-t names');
