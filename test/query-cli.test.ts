@@ -37,8 +37,18 @@ describe('gwgen query: an expression that fails while the query runs', () => {
     const dir = files({ 'm.ttl': MODEL });
     const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });
     expect(r.stderr).not.toMatch(STACK);
-    expect(r.stderr).toBe('-e: error: the query failed while running: Invalid regular expression: /(/u: Unterminated group\n  hint: fix the expression it names (a REGEX pattern is a JavaScript regular expression)');
+    expect(r.stderr).toBe('-e: error: the query failed while running: Invalid regular expression: /(/u: Unterminated group\n  hint: fix the REGEX pattern: it is read as a JavaScript regular expression');
     expect(r.stdout).toBe('');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('IRI() of a relative IRI: exit 1, a hint about IRI(), not about REGEX', async () => {
+    const dir = files({ 'm.ttl': MODEL });
+    const r = await gwgen(['query', 'm.ttl', '-e', 'SELECT ?x WHERE { BIND(IRI("../x") AS ?x) }'], { cwd: dir });
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).toContain("-e: error: the query failed while running: Found invalid relative IRI '../x'");
+    expect(r.stderr).toContain('hint: IRI() and URI() need an absolute IRI');
+    expect(r.stderr).not.toContain('REGEX');
     expect(r.exitCode).toBe(1);
   });
 

@@ -161,8 +161,10 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   }
   // An expression that fails while the query runs (REGEX with an invalid pattern) is the query's
   // fault, not gwgen's: a problem value, also from the query worker, never a stack trace.
-  const failed = (err: unknown) =>
-    new GwgenError(problem('query', `the query failed while running: ${String((err as Error)?.message ?? err).split('\n')[0]}`, { location: { file: origin }, hint: 'fix the expression it names (a REGEX pattern is a JavaScript regular expression)' }));
+  const failed = (err: unknown) => {
+    const first = String((err as Error)?.message ?? err).split('\n')[0]!;
+    return new GwgenError(problem('query', `the query failed while running: ${first}`, { location: { file: origin }, hint: runtimeHint(first) }));
+  };
   if (result.resultType === 'bindings') {
     const stream = await result.execute();
     // Such an expression errors the stream once per row: the loop below stops at the first, and
@@ -371,4 +373,11 @@ function tokenName(name: string): string {
 function listOr(items: readonly string[]): string {
   const shown = items.length > 8 ? [...items.slice(0, 8), '…'] : items;
   return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
+}
+
+/** A hint for an expression that failed while the query ran, by what the engine said. */
+function runtimeHint(message: string): string {
+  if (/relative IRI/i.test(message)) return 'IRI() and URI() need an absolute IRI (the query has no BASE), e.g. IRI(CONCAT("https://example.org/", ?name))';
+  if (/regular expression|regexp|regex/i.test(message)) return 'fix the REGEX pattern: it is read as a JavaScript regular expression';
+  return 'fix the expression it names';
 }
