@@ -134,6 +134,9 @@ ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendServic
     // An IPv4-mapped /96 is read as the IPv4 range it maps: 0.0.0.0/0.
     ['the IPv4-mapped /96, dotted', '"::FFFF:0.0.0.0/96"', /^IP restriction ips allows ::FFFF:0\.0\.0\.0\/96 \(every IPv4 address\)\.$/],
     ['the IPv4-mapped /96, uncompressed', '"0:0:0:0:0:ffff:0:0/96"', /^IP restriction ips allows 0:0:0:0:0:ffff:0:0\/96 \(every IPv4 address\)\.$/],
+    ['the IPv4-mapped /96, ending in ::', '"0:0:0:0:0:ffff::/96"', /^IP restriction ips allows 0:0:0:0:0:ffff::\/96 \(every IPv4 address\)\.$/],
+    ['the IPv4-mapped /96, :: among the zeros', '"0:0::ffff:a:b/96"', /^IP restriction ips allows 0:0::ffff:a:b\/96 \(every IPv4 address\)\.$/],
+    ['ffff::/96 in group 4', '"0:0:0:ffff::/96"', undefined],
     ['an IPv4-mapped /97 (half of IPv4)', '"::ffff:0.0.0.0/97"', undefined],
     ['ffff in another group', '"::ffff:0:0:0/96"', undefined],
     ['networks only', '"10.0.0.0/8", "::/1"', undefined],
@@ -929,5 +932,17 @@ describe('audit of IRIs and text a terminal must not take literally', () => {
     // The message starts in one column on every row, across the severity sections.
     expect(new Set(rows.map((l) => l.indexOf(' Route ') + l.indexOf(' Service ') + 1)).size).toBe(1);
     expect(r.stdout.trimEnd().split('\n').pop()).toBe('1 error, 5 warnings, 1 info, 0 suppressed');
+  });
+});
+
+describe('examples of agw:auditSuppress in messages and docs', () => {
+  // A hint that names a rule id that does not exist sends the user to an unknown-suppression finding.
+  it('name rules that exist', () => {
+    const ids = new Set(readdirSync(join(ROOT, 'queries/audit')).map((f) => f.replace(/\.rq$/, '')));
+    const named = ['ontology/shapes.ttl', 'README.md', ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ttl')).map((f) => `examples/${f}`)].flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/agw:auditSuppress \\?"([a-z0-9-]+)/g)].map((m) => `${file}: ${m[1]}`),
+    );
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.filter((entry) => !ids.has(entry.split(': ')[1]!))).toEqual([]);
   });
 });
