@@ -523,6 +523,9 @@ describe('gwgen audit: formats and exit codes', () => {
         '  a agw:Route ; agw:routeName "other" ; agw:routePath "/other" ; agw:hasBackendService ex:svc ] .',
         'ex:svc a agw:BackendService ; agw:serviceName "svc" ; agw:hasHealthCheck [ a agw:HealthCheck ; agw:healthCheckPath "/h" ] .',
         '[] a agw:BackendService ; agw:serviceName "loose" .',
+        // Twins: alike in path (none) and content, told apart by their place.
+        '[ a agw:Certificate ; agw:certificateExpiry "2020-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .',
+        '[ a agw:Certificate ; agw:certificateExpiry "2020-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> ] .',
       ].join('\n');
     const fingerprints = async (extra: string) => {
       const file = join(tempDir(), 'm.ttl');
@@ -543,6 +546,7 @@ describe('gwgen audit: formats and exit codes', () => {
     expect(new Set(prints).size).toBe(prints.length);
     expect(prints.filter((p) => p.startsWith('route-without-rate-limit|<https://example.org/blank#gw> agw:hasRoute [] #'))).toHaveLength(2);
     expect(prints.filter((p) => /^service-without-health-check\|\[\] #[0-9a-f]{16}$/.test(p))).toHaveLength(1);
+    expect(prints.filter((p) => /^certificate-expiring\|\[\] #[0-9a-f]{16} #[0-9a-f]{16} ~[12]$/.test(p))).toHaveLength(2);
   });
 
   it('several findings of one rule about one node: one SARIF fingerprint each, repeated rows once, one unreasoned suppression once', async () => {

@@ -174,7 +174,9 @@ function distinctIdentities(findings: readonly Finding[]): Finding[] {
   const key = (f: Finding) => `${f.rule}|${f.identity}`;
   const count = (list: readonly Finding[]) => list.reduce((m, f) => m.set(key(f), (m.get(key(f)) ?? 0) + 1), new Map<string, number>());
   const shared = count(findings);
-  const byMessage = findings.map((f) => (shared.get(key(f))! > 1 ? { ...f, identity: `${f.identity} ${textHash(f.message)}` } : f));
+  // A message names a blank node by its label, which shifts with every blank node above it: the
+  // hash reads every label as "_:", so twins (alike in path and content) fall to their place.
+  const byMessage = findings.map((f) => (shared.get(key(f))! > 1 ? { ...f, identity: `${f.identity} ${textHash(f.message.replace(BLANK_LABEL, '_:'))}` } : f));
   const still = count(byMessage);
   const seen = new Map<string, number>();
   return byMessage.map((f) => {
@@ -184,6 +186,9 @@ function distinctIdentities(findings: readonly Finding[]): Finding[] {
     return { ...f, identity: `${f.identity} ~${n}` };
   });
 }
+
+/** A blank node's label as focusName and fillMessage write it. */
+const BLANK_LABEL = /_:[A-Za-z0-9_.-]+/g;
 
 function textHash(text: string): string {
   return `#${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
