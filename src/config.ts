@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { problem, type Problem } from './errors.js';
-import { parseJsonText } from './json-text.js';
+import { keyPosition, parseJsonText } from './json-text.js';
 import { nearest } from './nearest.js';
 import { TARGET_NAMES } from './targets/names.js';
 
@@ -64,13 +64,4 @@ export async function loadConfig(dir = process.cwd(), command = 'generate'): Pro
   if (problems.length > 0) return { problems };
   const modelPath = (m: string) => (isAbsolute(m) ? m : join(dir, m).replace(/^\.\//, ''));
   return { config: { models: c.models!.map(modelPath), ...(c.out !== undefined ? { out: c.out } : {}), ...(c.targets ? { targets: c.targets } : {}) }, problems: [] };
-}
-
-/** Where `"key":` first appears in a JSON text (a top-level key of gwgen.json, as written), else its start. */
-function keyPosition(text: string, key: string): { line: number; column: number } {
-  const body = text.replace(/^\uFEFF/, '');
-  const index = body.search(new RegExp(`${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`));
-  if (index < 0) return { line: 1, column: 1 };
-  const before = body.slice(0, index).split('\n');
-  return { line: before.length, column: [...before.at(-1)!].length + 1 };
 }

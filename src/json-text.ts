@@ -11,7 +11,7 @@ export type JsonText = { readonly ok: true; readonly value: unknown } | { readon
  * save, is no part of the JSON (as gwgen reads query files and its own generated files).
  */
 export function parseJsonText(text: string): JsonText {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const body = withoutBom(text);
   try {
     return { ok: true, value: JSON.parse(body) };
   } catch (err) {
@@ -21,12 +21,29 @@ export function parseJsonText(text: string): JsonText {
     const token = /^Unexpected token '(.)', /su.exec(message)?.[1];
     const stop = given ? Number(given[2]) : firstErrorOrStart(body);
     const position = token && body.indexOf(token, stop) >= 0 ? body.indexOf(token, stop) : stop;
-    const before = body.slice(0, position).split('\n');
-    // Columns count characters as editors do: an emoji is one, not two UTF-16 units.
-    const column = [...before.at(-1)!].length + 1;
     const why = given ? given[1]! : token ? `unexpected '${token}'` : position >= body.length ? 'the text ends before the JSON does' : message;
-    return { ok: false, why: why.charAt(0).toLowerCase() + why.slice(1), line: before.length, column };
+    return { ok: false, why: why.charAt(0).toLowerCase() + why.slice(1), ...lineAndColumn(body, position) };
   }
+}
+
+/**
+ * Where `"key":` first appears in a JSON text (a top-level key of gwgen.json, as written), for a
+ * problem with that key's value; the text's start when it is spelt with escapes.
+ */
+export function keyPosition(text: string, key: string): { line: number; column: number } {
+  const body = withoutBom(text);
+  const index = body.search(new RegExp(`${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`));
+  return lineAndColumn(body, Math.max(0, index));
+}
+
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** Columns count characters as editors do: an emoji is one, not two UTF-16 units. */
+function lineAndColumn(body: string, offset: number): { line: number; column: number } {
+  const before = body.slice(0, offset).split('\n');
+  return { line: before.length, column: [...before.at(-1)!].length + 1 };
 }
 
 /** The scan recurses: nesting deeper than the stack (a file of a million "[") is located at its start rather than failing the run. */

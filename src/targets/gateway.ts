@@ -117,7 +117,7 @@ function longMaxAges(model: M.GatewayModel): string[] {
 
 /**
  * A CORS policy as the runtime reads it. A policy without agw:allowMethod allows what the route
- * takes (every method for a route without agw:method, or for the gateway's own answers) and OPTIONS.
+ * takes (every method for a route without agw:httpMethod, or for the gateway's own answers) and OPTIONS.
  */
 function corsConfig(cors: M.CorsPolicy, methods: readonly string[]) {
   return {

@@ -2,6 +2,7 @@
 // started in-process against them (timings scaled down so that timeouts and breakers are quick),
 // plus what the tests derive from the model: a request that reaches each route, client addresses
 // its IP restriction lets through, and the requests its rate limit leaves for the checks.
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { constants as h2constants, createServer as createH2Server, type Http2ServerRequest } from 'node:http2';
@@ -11,7 +12,7 @@ import { request as undiciRequest } from 'undici';
 import { IpFilter } from '../src/ip.js';
 import { Router } from '../src/router.js';
 import { Gateway } from '../src/server.js';
-import type { ConsumerConfig, GatewayConfig, JwtConfig, RouteConfig, ServiceConfig } from '../src/types.js';
+import type { ConsumerConfig, CorsConfig, GatewayConfig, JwtConfig, RouteConfig, ServiceConfig } from '../src/types.js';
 
 type SigningKey = Parameters<SignJWT['sign']>[0];
 
@@ -384,6 +385,18 @@ export interface Answer {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
   json(): { error?: string; status?: number; [key: string]: unknown };
+}
+
+/** An origin a CORS policy lets read its answers, to send as Origin (any one, for "*"). */
+export function originFor(cors: CorsConfig | undefined): string {
+  return cors?.origins.find((o) => o !== '*') ?? 'https://any.example';
+}
+
+/** Asserts that `answer` lets `origin` read it where a CORS policy answered, and says nothing of CORS where none did. */
+export function assertCorsAnswer(answer: Answer, cors: CorsConfig | undefined, origin: string): void {
+  const allowed = answer.headers['access-control-allow-origin'];
+  if (cors) assert.ok(allowed === origin || allowed === '*', `Access-Control-Allow-Origin: ${allowed}`);
+  else assert.equal(allowed, undefined);
 }
 
 export async function send(

@@ -639,10 +639,9 @@ export class Gateway {
       // A page may read why its request failed: the CORS headers of the path's routes on a 405
       // (as for a preflight, the first with a policy), the gateway-wide policy's on a 404.
       if (found.kind === 'method') {
-        const cors = this.router.candidates(path).find((m) => m.route.cors !== undefined)?.route.cors;
         return this.refuse(req, res, path, 405, MESSAGES.methodNotAllowed, {
           allow: found.allow,
-          ...cors?.headers(req.headers.origin),
+          ...this.corsRouteOf(path)?.cors?.headers(req.headers.origin),
         });
       }
       return this.refuse(req, res, path, 404, MESSAGES.notFound, this.cors?.headers(req.headers.origin));
@@ -767,12 +766,16 @@ export class Gateway {
     );
   }
 
+  /** The most specific route on `path` that has a CORS policy: whose policy answers for the path as a whole. */
+  private corsRouteOf(path: string): RuntimeRoute | undefined {
+    return this.router.candidates(path).find((m) => m.route.cors !== undefined)?.route;
+  }
+
   /** Answers a CORS preflight for a route with a CORS policy; false = not handled here. */
   private preflight(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     const wanted = String(req.headers['access-control-request-method']).toUpperCase();
     const found = this.router.lookup(wanted, path);
-    const candidates = found.kind === 'found' ? [found.match] : this.router.candidates(path);
-    const route = candidates.find((m) => m.route.cors !== undefined)?.route;
+    const route = found.kind === 'found' ? found.match.route : this.corsRouteOf(path);
     if (!route?.cors) return false;
     const start = performance.now();
     const answer = route.cors.preflight(
