@@ -155,11 +155,11 @@ describe('retry-on-non-idempotent-method: which routes and methods', () => {
   // The rule's query is shaped for Comunica's planner; these cases pin what it means. Every
   // target retries a POST or PATCH only after a failed connection: a policy that asks for more
   // on such a route is a finding, one that asks for connect-failure alone is what happens.
-  const model = (methods: string, attempts: number, retryOn = '') => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+  const model = (methods: string, attempts: number | undefined, retryOn = '') => `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
 @prefix ex: <https://example.org/audit#> .
 ex:gw a agw:ApiGateway ; agw:gatewayName "retry" ; agw:hasRoute ex:r .
 ex:svc a agw:BackendService ; agw:serviceName "svc" .
-ex:retry a agw:RetryPolicy ; agw:retryAttempts ${attempts} ${retryOn} .
+ex:retry a agw:RetryPolicy ${attempts === undefined ? '' : `; agw:retryAttempts ${attempts}`} ${retryOn} .
 ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:svc ; agw:hasRetryPolicy ex:retry ${methods} .
 `;
   const tail = ': a POST or PATCH is retried only after a failed connection \\(the backend may have applied it\\), never on those\\.$';
@@ -172,6 +172,7 @@ ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendServic
     ['connect-failure alone on every method', '', 3, '; agw:retryOn "connect-failure"', undefined],
     ['only GET and PUT', '; agw:httpMethod "GET", "PUT"', 3, '', undefined],
     ['retryAttempts 0', '; agw:httpMethod "POST"', 0, '', undefined],
+    ['retryAttempts left out: two retries', '; agw:httpMethod "POST"', undefined, '', new RegExp(`^Route r \\(/r\\) asks to retry POST requests on 5xx \\(the default\\)${tail}`)],
   ])('%s', async (_label, methods, attempts, retryOn, message) => {
     const file = join(tempDir(), 'retry.ttl');
     writeFileSync(file, model(methods, attempts, retryOn));

@@ -224,7 +224,12 @@ describe('policies without the properties vocabulary.md leaves optional', () => 
     expect(result.model.services.find((s) => s.name === 'svc')!.mtls?.mode).toBe('STRICT');
     expect(result.model.gateway.mesh?.mtls?.mode).toBe('STRICT');
     const config = JSON.parse(result.files.find((f) => f.path === 'gateway/config.json')!.content);
-    expect(config.routes[0]).toMatchObject({ mirror: { service: 'shadow', percent: 100 }, circuitBreaker: { failureThreshold: 5, openMs: 30000 } });
+    expect(config.routes[0]).toMatchObject({ mirror: { service: 'shadow', percent: 100 }, circuitBreaker: { failureThreshold: 5, openMs: 30000 }, retry: { attempts: 2 } });
+    expect(route!.retry).toMatchObject({ attempts: 2, retryOn: ['5xx', 'connect-failure'] });
+    const kong = parse(result.files.find((f) => f.path === 'kong/kong.yml')!.content);
+    expect(kong.services.find((s: { name: string }) => s.name === 'r1').retries).toBe(2);
+    const istio = result.files.filter((f) => f.path.startsWith('istio/')).map((f) => f.content).join('\n');
+    expect(istio).toMatch(/retries:\n\s+attempts: 2\n/);
   });
 });
 

@@ -165,7 +165,8 @@ function buildRetry(x: Extraction, id: string): M.RetryPolicy {
   const retryOn = strs(bag, 'retryOn') as M.RetryCondition[];
   return {
     id,
-    attempts: num(bag, 'retryAttempts') ?? 0,
+    // Istio's default when a retry policy leaves the count out; the vocabulary gives none.
+    attempts: num(bag, 'retryAttempts') ?? 2,
     backoffMultiplier: num(bag, 'backoffMultiplier') ?? 2,
     initialDelayMs: num(bag, 'initialDelayMs') ?? 100,
     retryOn: retryOn.length > 0 ? retryOn : ['5xx', 'connect-failure'],
