@@ -1,4 +1,4 @@
-import { lstat, stat, writeFile } from 'node:fs/promises';
+import { lstat, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { makeDirs } from './mkdirs.js';
 import { dirname, join } from 'node:path';
 import { CONFIG_FILE, type GwgenConfig } from './config.js';
@@ -84,6 +84,10 @@ export async function init(dir: string, force = false): Promise<{ written: strin
   // The directory, or the nearest of its parents that exists, must be a directory (afile/sub cannot be made).
   for (let path = dir; ; ) {
     const st = await stat(path).catch(() => undefined);
+    if (!st && (await lstat(path).then((l) => l.isSymbolicLink(), () => false))) {
+      const to = await readlink(path).catch(() => '?');
+      return { written: [], problems: [problem('usage', `${path} is a symbolic link to ${to}, which does not exist`, { location: { file: path }, hint: 'create the folder it points to, or remove the link' })] };
+    }
     if (st && !st.isDirectory()) {
       const message = path === dir ? `${dir} is a file, not a directory` : `${dir} cannot be created: ${path} is a file, not a directory`;
       return { written: [], problems: [problem('usage', message, { location: { file: path }, hint: 'give gwgen init a new or existing directory' })] };
@@ -92,12 +96,52 @@ export async function init(dir: string, force = false): Promise<{ written: strin
     if (st || parent === path) break;
     path = parent;
   }
+  for (const [name] of files) {
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (st?.isDirectory()) {
+      return { written: [], problems: [problem('usage', `${join(dir, name)} is a directory`, { location: { file: join(dir, name) }, hint: 'move it away; gwgen init --force replaces files, never folders' })] };
+    }
+  }
   try {
-    await makeDirs(dir);
-    for (const [name, content] of files) await writeFile(join(dir, name), content);
+    await writeAll(dir, files);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return { written: [], problems: [problem('write', `cannot write the starter files into ${dir}: ${e.code ?? e.message}`, { location: { file: e.path ?? dir }, hint: 'check that the directory can be created and written (a file in the way, permissions, free space)' })] };
   }
   return { written: files.map(([name]) => join(dir, name)), problems: [] };
+}
+
+/**
+ * Writes every file or none. Each is written beside its place first and renamed over it, so an
+ * existing symbolic link is replaced, not written through (its target may lie outside dir); what
+ * --force replaces is moved aside first and put back if any step fails (a read-only or immutable
+ * file), so a failed run leaves the user's model as it was.
+ */
+async function writeAll(dir: string, files: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const made = await makeDirs(dir);
+  const tag = `.gwgen-init-${process.pid}`;
+  const fresh = files.map(([name]) => join(dir, `.${name}${tag}.new`));
+  const aside: Array<[string, string]> = [];
+  const placed: string[] = [];
+  try {
+    for (const [i, [, content]] of files.entries()) await writeFile(fresh[i]!, content, { flag: 'wx' });
+    for (const [name] of files) {
+      const target = join(dir, name);
+      if (!(await lstat(target).then(() => true, () => false))) continue;
+      const old = join(dir, `.${name}${tag}.old`);
+      await rename(target, old);
+      aside.push([old, target]);
+    }
+    for (const [i, [name]] of files.entries()) {
+      await rename(fresh[i]!, join(dir, name));
+      placed.push(join(dir, name));
+    }
+  } catch (err) {
+    // Undo in reverse; a step of the undo that fails too leaves its file aside under a name that says what it is.
+    for (const path of [...placed, ...fresh]) await rm(path, { force: true }).catch(() => undefined);
+    for (const [old, target] of aside.reverse()) await rename(old, target).catch(() => undefined);
+    if (made !== undefined) await rm(made, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  for (const [old] of aside) await rm(old, { force: true });
 }

@@ -364,6 +364,41 @@ describe('gwgen init', () => {
     expect(lstatSync(join(dir, 'model.ttl')).isSymbolicLink()).toBe(true);
   });
 
+  it('--force replaces symbolic links with the starter files and leaves what they point to as it was', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    writeFileSync(join(outside, 'precious.ttl'), 'precious\n');
+    symlinkSync(join(outside, 'precious.ttl'), join(dir, 'model.ttl'));
+    symlinkSync(join(outside, 'nothing-yet.json'), join(dir, 'gwgen.json'));
+    const r = await gwgen(['init', dir, '--force']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(outside, 'precious.ttl'), 'utf8')).toBe('precious\n');
+    expect(readdirSync(outside)).toEqual(['precious.ttl']);
+    expect(lstatSync(join(dir, 'model.ttl')).isFile()).toBe(true);
+    expect(readFileSync(join(dir, 'model.ttl'), 'utf8')).toBe(STARTER_MODEL);
+    expect(readdirSync(dir).sort()).toEqual(['gwgen.json', 'model.ttl']);
+  });
+
+  it('--force with a folder where a starter file goes changes nothing, the model included', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'model.ttl'), '# my model\n');
+    mkdirSync(join(dir, 'gwgen.json'));
+    const before = snapshotDir(dir);
+    const r = await gwgen(['init', dir, '--force']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${join(dir, 'gwgen.json')} is a directory`);
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it('a directory that is a symbolic link to nowhere is named with its target (exit 2)', async () => {
+    const cwd = tempDir();
+    symlinkSync(join(cwd, 'gone'), join(cwd, 'dangling'));
+    const r = await gwgen(['init', 'dangling'], { cwd });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`dangling is a symbolic link to ${join(cwd, 'gone')}, which does not exist`);
+    expect(readdirSync(cwd)).toEqual(['dangling']);
+  });
+
   it('an empty directory name is a usage error (exit 2)', async () => {
     const cwd = tempDir();
     const r = await gwgen(['init', ''], { cwd });
