@@ -211,6 +211,25 @@ describe('an interrupted write', () => {
     expect(existsSync(join(dir, 'stolen.txt'))).toBe(false);
   });
 
+  it('does not undo through a folder that is now a symbolic link: the files it leads to stay', async () => {
+    const dir = tempDir();
+    await write(dir, before);
+    const outside = tempDir();
+    writeFileSync(join(outside, 'victim.txt'), 'secret\n');
+    writeFileSync(join(outside, 'kept.txt'), 'mine\n');
+    symlinkSync(outside, join(dir, 'lnk'));
+    const forged = join(dir, '.gwgen', 'staging-999999-1');
+    mkdirSync(forged);
+    writeFileSync(join(forged, '0.old'), 'forged\n');
+    const victim = statSync(join(outside, 'victim.txt'));
+    // A step that "moved" lnk/victim.txt into place (its size and time match) and one with a backup to put back through the link.
+    const steps = [{ target: 'lnk/victim.txt', tmp: '1.new', size: victim.size, mtimeMs: victim.mtimeMs }, { target: 'lnk/kept.txt', tmp: '2.new', backup: '0.old', size: 1, mtimeMs: 1 }];
+    writeFileSync(join(forged, 'journal.json'), JSON.stringify({ steps, folders: ['lnk/sub'] }));
+    await expect(recoverInterruptedWrites(dir)).rejects.toThrow(/names lnk\/victim\.txt, but lnk on its way is a symbolic link, which gwgen never writes through: nothing was undone/);
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('secret\n');
+    expect(readFileSync(join(outside, 'kept.txt'), 'utf8')).toBe('mine\n');
+  });
+
   it('undoing puts back only the folders the run made: an empty folder of the user stays', async () => {
     const dir = tempDir();
     await write(dir, before);
@@ -525,6 +544,19 @@ describe('user code and the manifest', () => {
     expect(plan.delete).toEqual([]);
     expect(plan.obstacles.map((c) => c.message)).toEqual(['linked/secret.txt is no longer generated, but linked on its way is a symbolic link: gwgen does not delete through one (the file it leads to may lie outside the output directory)']);
     expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('S\n');
+  });
+
+  it('a folder replaced by a symbolic link: its files are still planned, not taken for files the model dropped', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    await write(dir, [file('a.txt', 'A\n'), file('linked/x.txt', 'X\n')]);
+    rmSync(join(dir, 'linked'), { recursive: true });
+    writeFileSync(join(outside, 'x.txt'), 'X\n');
+    symlinkSync(outside, join(dir, 'linked'));
+    const plan = await planWrite(dir, [file('a.txt', 'A\n'), file('linked/x.txt', 'X\n')], base);
+    expect(plan.obstacles.map((c) => c.message)).toEqual(['linked is a symbolic link, where gwgen writes the directory linked/: writing through it could leave the output directory']);
+    expect(plan.delete).toEqual([]);
+    expect(plan.update).toEqual(['linked/x.txt']);
   });
 
   it('.gwgen as a symbolic link is an obstacle even with --force', async () => {

@@ -363,6 +363,10 @@ export async function planWrite(
         conflicts.push(obstacle);
         obstacles.push(obstacle);
       }
+      // Still produced: planned (for --dry-run) and not taken for a file the model dropped.
+      contents.set(file.path, file.content);
+      entries[file.path] = manifestEntry(file, file.content);
+      (previous?.files[file.path] !== undefined ? update : create).push(file.path);
       continue;
     }
     let found = await occupant(dir, full);
@@ -776,6 +780,12 @@ export async function recoverInterruptedWrites(dir: string): Promise<number> {
           throw new Error(`${join(staging, JOURNAL)} is not a journal gwgen wrote (a path leaves its folder)`);
         }
         if (journal !== undefined) {
+          // The run that wrote it renamed nothing through a link (planWrite refuses them): one on the way now would take the undo outside DIR.
+          const linkCache = new Map<string, Promise<boolean>>();
+          for (const path of [...journal.steps.map((st) => st.target), ...journal.folders]) {
+            const link = await linkedFolder(dir, inside(dir, path), linkCache);
+            if (link !== undefined) throw new Error(`${join(staging, JOURNAL)} names ${path}, but ${link} on its way is a symbolic link, which gwgen never writes through: nothing was undone`);
+          }
           const failed = await undo(dir, staging, journal);
           if (failed.length > 0) throw new Error(`could not put back ${failed.join(', ')}`);
           undone++;
