@@ -564,14 +564,19 @@ describe('gwgen pack install / list / generate --pack', () => {
     writeFileSync(join(pack, 'templates/top.yaml.hbs'), 'x: 1\n');
     writeFileSync(join(pack, 'templates/kong/_banner.hbs'), 'y: 2\n');
     writeFileSync(join(pack, 'templates/kong/extra.yml.hbs'), 'y: 2\n');
+    mkdirSync(join(pack, 'templates/k8s'), { recursive: true });
+    for (const name of ['.hbs', '..hbs', '...hbs']) writeFileSync(join(pack, 'templates/k8s', name), 'z: 3\n');
     const r = await gwgen(['pack', 'validate', pack]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("templates/bogus/x.yaml.hbs is in no target's folder");
     expect(r.stderr).toContain("templates/top.yaml.hbs is in no target's folder");
     expect(r.stderr).toContain('templates/kong/_banner.hbs is a partial gwgen does not have');
+    expect(r.stderr).toContain('templates/k8s/.hbs has no name before .hbs to render to (its output would be "k8s/")');
+    expect(r.stderr).toContain('templates/k8s/..hbs has no name before .hbs to render to (its output would be "k8s/.")');
+    expect(r.stderr).toContain('templates/k8s/...hbs has no name before .hbs to render to (its output would be "k8s/..")');
     // A template of its own in a target's folder adds a file to that target.
     expect(r.stderr).not.toContain('extra.yml.hbs');
-    expect(r.stderr).toContain('3 problems');
+    expect(r.stderr).toContain('6 problems');
   });
 
   it("a pack's own template adds a file to its target, rendered with the target's view beside an override; without --pack it goes again", async () => {

@@ -175,6 +175,9 @@ async function unrenderedTemplate(path: string): Promise<string | undefined> {
   const [folder, ...rest] = rel.split('/');
   if (rest.length === 0 || !TARGET_NAMES.includes(folder!)) return `is in no target's folder (templates/${TARGET_NAMES.join('/, templates/')}/)`;
   if (basename(rel).startsWith('_')) return 'is a partial gwgen does not have (a pack overrides a partial, it cannot add one)';
+  // ".hbs", "..hbs", "...hbs" would be rendered to a file named "", "." or "..": no file can be.
+  const output = basename(rel).slice(0, -'.hbs'.length);
+  if (output === '' || output === '.' || output === '..') return `has no name before .hbs to render to (its output would be "${folder}/${output}")`;
   return undefined;
 }
 
