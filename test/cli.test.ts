@@ -669,6 +669,20 @@ describe('gwgen init and gwgen.json', () => {
     expect(r.stderr).not.toMatch(/ENOTDIR|EEXIST|not found/);
   });
 
+  it('an output directory inside another output\'s .gwgen is exit 2, and a folder of the user\'s named .gwgen is not gwgen\'s', async () => {
+    const dir = tempDir();
+    expect((await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'out', '-t', 'kong'], { cwd: dir })).exitCode).toBe(0);
+    const before = snapshotDir(join(dir, 'out'));
+    for (const inner of ['out/.gwgen/staging-1-1', 'out/.gwgen/mine']) {
+      const r = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', inner, '-t', 'kong'], { cwd: dir });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`the output directory ${inner} is inside ${join(dir, 'out/.gwgen')}, where gwgen keeps the state of another output directory`);
+    }
+    expect(snapshotDir(join(dir, 'out'))).toEqual(before);
+    const own = await gwgen(['generate', join(ROOT, 'examples/metered-api.ttl'), '-o', 'home/.gwgen/project', '-t', 'kong'], { cwd: dir });
+    expect(own.exitCode, own.stderr).toBe(0);
+  });
+
   // A misspelt key used to be ignored, so "target" wrote every target; an absolute model path was
   // taken as relative to the config's folder; "targets": [] blamed a -t nobody gave.
   // Each problem is located at the key that has it (line:column), with a hint for that key.

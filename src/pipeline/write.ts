@@ -187,6 +187,14 @@ async function filesUnder(root: string, folder: string): Promise<string[]> {
 export async function outputDirProblem(dir: string): Promise<Problem | undefined> {
   // "" would resolve to the working directory, which gwgen would then take over as its output.
   if (dir.trim() === '') return problem('usage', 'the output directory is empty ("")', { hint: 'name a directory with -o, or leave -o out for ./generated' });
+  // .gwgen holds another output's manifest, lock and staging folders, which that output's next run removes.
+  const parts = resolve(dir).split(sep);
+  const inner = parts.indexOf('.gwgen');
+  const own = parts.slice(0, inner + 1).join(sep);
+  // Only gwgen's: a folder of the user's that happens to be called .gwgen (~/.gwgen/project) is theirs to use.
+  if (inner > 0 && (STAGING.test(parts[inner + 1] ?? '') || parts[inner + 1] === 'packs' || (await exists(join(own, 'manifest.json'))))) {
+    return problem('usage', `the output directory ${dir} is inside ${own}, where gwgen keeps the state of another output directory`, { location: { file: dir }, hint: 'choose another output directory with -o' });
+  }
   const kind = await stat(dir).then(
     (s) => (s.isDirectory() ? 'directory' : 'file'),
     (err: NodeJS.ErrnoException) => (err.code === 'ENOTDIR' ? 'under-a-file' : err.code === 'ENOENT' ? 'none' : (err.code ?? 'none')),
