@@ -200,8 +200,48 @@ describe('kong target: features the examples exercise', () => {
     expect(scopedTo('geocode')).toEqual([...inTier('pro'), ...inTier('enterprise')].sort());
     // batch-geocode: 30 a minute; every tier admits more (free: 10/s is up to 600 a minute).
     expect(scopedTo('batch-geocode')).toEqual([...inTier('free'), ...inTier('pro'), ...inTier('enterprise')].sort());
-    for (const p of doc.plugins.filter((x) => x.route !== undefined)) expect(p).toMatchObject({ name: 'rate-limiting', config: own(p.route!).config });
+    // Each holds the consumer, in every window, to the stricter of the route's limit and its tier
+    // (batch-geocode's 30 a minute and free's 1,000 a day and 10,000 a month), leaving out a window
+    // a shorter one holds lower, with Kong's rule that a shorter window admits no more than a longer one.
+    const windows = ['second', 'minute', 'hour', 'day', 'month'] as const;
+    const seconds = { second: 1, minute: 60, hour: 3600, day: 86400, month: Infinity };
+    for (const p of doc.plugins.filter((x) => x.route !== undefined)) {
+      const route = model.routes.find((r) => r.name === p.route)!;
+      const tier = model.consumers.find((c) => c.name === p.consumer)!.quotaTier!;
+      const lowest = (w: (typeof windows)[number]) => {
+        const given = w === 'month' ? [tier.monthlyQuota] : [route.rateLimit!.limits[w], tier.limits[w]];
+        const defined = given.filter((n): n is number => n !== undefined);
+        return defined.length > 0 ? Math.min(...defined) : undefined;
+      };
+      const kept: Record<string, number> = {};
+      for (const w of windows) {
+        const v = lowest(w);
+        const implied = Math.min(...Object.entries(kept).map(([k, n]) => n * (seconds[w] / seconds[k as keyof typeof seconds])));
+        if (v !== undefined && (w === 'month' || v < implied)) kept[w] = v;
+      }
+      const want: Record<string, number> = {};
+      let cap = Infinity;
+      for (const w of [...windows].reverse()) if (kept[w] !== undefined) cap = want[w] = Math.min(kept[w]!, cap);
+      const config = p.config as Record<string, unknown>;
+      expect(Object.fromEntries(windows.filter((w) => config[w] !== undefined).map((w) => [w, config[w]])), `${p.route} ${p.consumer}`).toEqual(want);
+      const rest = (c: Record<string, unknown>) => Object.fromEntries(Object.entries(c).filter(([k]) => !(windows as readonly string[]).includes(k)));
+      expect(rest(config)).toEqual(rest(own(p.route!).config as Record<string, unknown>));
+    }
+    expect(doc.plugins.find((p) => p.route === 'batch-geocode' && p.consumer === inTier('free')[0])!.config).toMatchObject({ minute: 30, hour: 500, day: 1000, month: 10000 });
     expect(notes).toContain('agw:hasQuotaTier on a rate-limited route');
+  });
+
+  it('a tier stricter in one window and laxer in another keeps both on a key-auth route with its own limit', async () => {
+    const { doc } = await kongOfText(`ex:gw a agw:ApiGateway ; agw:gatewayName "edge-l" ; agw:hasRoute ex:r ; agw:hasConsumer ex:c .
+ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" ; agw:hasQuotaTier ex:t .
+ex:t a agw:QuotaTier ; agw:tierName "mixed" ; agw:requestsPerMinute 10 .
+ex:s a agw:BackendService ; agw:serviceName "s" .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/r" ; agw:hasBackendService ex:s ; agw:hasAuthentication [ a agw:ApiKey ] ;
+  agw:hasRateLimiter [ a agw:RateLimiter ; agw:requestsPerMinute 100 ; agw:requestsPerDay 200 ; agw:limitBy "consumer" ] .
+`);
+    const scoped = doc.plugins.filter((p) => p.route === 'r' && p.consumer === 'c');
+    expect(scoped).toHaveLength(1);
+    expect(scoped[0]!.config).toMatchObject({ minute: 10, day: 200, limit_by: 'consumer' });
   });
 
   it('mTLS to https services: one client certificate from the env vault, presented with tls_verify; http ones are noted', async () => {

@@ -1133,10 +1133,31 @@ function tierScopedLimits(routes: readonly { kong: KongRoute; limiter: M.RateLim
   for (const { kong, limiter } of routes) {
     const limit = kong.plugins.find((p) => p.name === 'rate-limiting')!;
     const laxer = limiter.limitBy === 'global' ? tiered : tiered.filter((c) => !tierWithin(c.quotaTier!, limiter.limits));
-    for (const c of laxer) plugins.push({ ...limit, route: kong.name, consumer: c.name, tags: [...limit.tags, `consumer:${c.name}`] });
-    notes.push({ subject: `route ${kong.name}`, feature: 'agw:hasQuotaTier on a rate-limited route', detail: `Kong applies one rate-limiting plugin per request, and a consumer's (its quota tier) would replace the route's: for each consumer whose tier is laxer than the route's limit, a plugin scoped to the route and the consumer keeps the route's limit (the tier is then not counted on the route); a consumer whose tier is at least as strict is limited by its tier alone there${limiter.limitBy === 'ip' ? ", and its requests are not counted in the route's per-IP budget" : ''}` });
+    for (const c of laxer) plugins.push({ ...limit, config: stricterOfBoth(limit.config, limiter, c.quotaTier!), route: kong.name, consumer: c.name, tags: [...limit.tags, `consumer:${c.name}`] });
+    notes.push({ subject: `route ${kong.name}`, feature: 'agw:hasQuotaTier on a rate-limited route', detail: `Kong applies one rate-limiting plugin per request, and a consumer's (its quota tier) would replace the route's: for each consumer whose tier admits more than the route's limit in some window, a plugin scoped to the route and the consumer holds it there, in each window, to the stricter of the two${limiter.limitBy === 'global' ? '' : " (the route's count, so the tier's requests there are counted apart from its other routes)"}; a consumer whose tier is at least as strict in every window is limited by its tier alone there${limiter.limitBy === 'ip' ? ", and its requests are not counted in the route's per-IP budget" : ''}` });
   }
   return plugins.sort((a, b) => compareStrings(a.route!, b.route!) || compareStrings(a.consumer!, b.consumer!));
+}
+
+/**
+ * The config of a route + consumer plugin: the route's, with each window the lower of the route's
+ * and the tier's limit, and the tier's month, so a tier stricter in one window and laxer in
+ * another (10 a minute against the route's 100 a minute and 200 a day) keeps both. A global
+ * budget is the route's alone: per consumer it would be another budget.
+ */
+function stricterOfBoth(config: readonly ConfigEntry[], limiter: M.RateLimiter, tier: M.QuotaTier): ConfigEntry[] {
+  if (limiter.limitBy === 'global') return [...config];
+  const limits: Partial<Record<M.RateWindow, number>> = {};
+  for (const w of RATE_WINDOWS) {
+    const given = [limiter.limits[w], tier.limits[w]].filter((n): n is number => n !== undefined);
+    // A window a shorter one already holds lower (the tier's 20,000 a minute under 30 a second) is left out.
+    const implied = Math.min(...RATE_WINDOWS.filter((v) => WINDOW_SECONDS[v] < WINDOW_SECONDS[w] && limits[v] !== undefined).map((v) => limits[v]! * (WINDOW_SECONDS[w] / WINDOW_SECONDS[v])));
+    if (given.length > 0 && Math.min(...given) < implied) limits[w] = Math.min(...given);
+  }
+  const windows = new Set<string>([...RATE_WINDOWS, 'month']);
+  // A shorter window's limit above a longer one's cannot be reached, whichever policy it came
+  // from: written as the longer one's without a note, which would name limits the user did not write.
+  return [...windowEntries(limits, '', [], tier.monthlyQuota), ...config.filter((e) => !windows.has(e.key))];
 }
 
 /**
