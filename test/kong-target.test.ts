@@ -231,6 +231,17 @@ describe('kong target: features the examples exercise', () => {
     expect(notes).toContain('agw:hasQuotaTier on a rate-limited route');
   });
 
+  it('a split to a service whose every instance is drained: its share goes to the other split in Kong, and NOTES.md says so', async () => {
+    const { doc, notes } = await kongOfText(`ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:hasRoute ex:r .
+ex:a a agw:BackendService ; agw:serviceName "a" ; agw:hasInstance [ a agw:ServiceInstance ; agw:host "10.0.0.1" ; agw:port 9101 ; agw:weight 0 ] .
+ex:b a agw:BackendService ; agw:serviceName "b" ; agw:host "10.0.0.2" ; agw:port 9102 .
+ex:r a agw:Route ; agw:routeName "r" ; agw:routePath "/y" ; agw:hasTrafficSplit [ a agw:TrafficSplit ; agw:hasBackendService ex:a ; agw:weight 50 ], [ a agw:TrafficSplit ; agw:hasBackendService ex:b ; agw:weight 50 ] .
+`);
+    expect(doc.upstreams!.flatMap((u) => u.targets ?? []).map((t) => [t.target, t.weight])).toEqual([['10.0.0.1:9101', 0], ['10.0.0.2:9102', 5000]]);
+    expect(notes).toContain('## agw:hasTrafficSplit to a drained service');
+    expect(notes).toContain('Every instance of a has agw:weight 0: one Kong upstream holds the targets of all the weighted splits, so Kong sends that split\'s 50 % to the other splits');
+  });
+
   it('a tier stricter in one window and laxer in another keeps both on a key-auth route with its own limit', async () => {
     const { doc } = await kongOfText(`ex:gw a agw:ApiGateway ; agw:gatewayName "edge-l" ; agw:hasRoute ex:r ; agw:hasConsumer ex:c .
 ex:c a agw:Consumer ; agw:consumerName "c" ; agw:apiKeyEnv "C_KEY" ; agw:hasQuotaTier ex:t .

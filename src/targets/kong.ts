@@ -642,6 +642,9 @@ function buildUpstream(name: string, route: M.Route, members: readonly { service
   for (const { service, weight } of members) {
     const instances = kongInstances(service);
     const total = instances.reduce((sum, i) => sum + i.weight, 0) || 1;
+    if (members.length > 1 && weight > 0 && instances.every((i) => i.weight === 0)) {
+      notes.push({ subject: `route ${route.name}`, feature: 'agw:hasTrafficSplit to a drained service', detail: `Every instance of ${service.name} has agw:weight 0: one Kong upstream holds the targets of all the weighted splits, so Kong sends that split's ${weight} % to the other splits, where the gateway and Istio keep it on the split it drew and answer 503 for it` });
+    }
     for (const instance of instances) {
       // Split weight × the instance's share of its service, on Kong's 0..65535 scale; a share
       // that rounds to 0 is 1, since weight 0 takes an instance out of Kong's balancing, where
