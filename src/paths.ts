@@ -21,8 +21,13 @@ export const PREFIXES: Readonly<Record<string, string>> = { rdf: RDF, rdfs: RDFS
 
 /** `agw:routePath` for a known namespace, the full IRI otherwise. */
 export function shorten(iri: string): string {
-  for (const [prefix, ns] of Object.entries(PREFIXES)) {
-    if (iri.startsWith(ns) && /^[A-Za-z_][\w-]*$/.test(iri.slice(ns.length))) return `${prefix}:${iri.slice(ns.length)}`;
+  return shortenWith(PREFIXES, iri);
+}
+
+/** `prefix:name` for a namespace of `prefixes` (the first that fits), the full IRI otherwise. */
+export function shortenWith(prefixes: Readonly<Record<string, string>>, iri: string): string {
+  for (const [prefix, ns] of Object.entries(prefixes)) {
+    if (ns !== '' && iri.startsWith(ns) && /^[A-Za-z_][\w-]*$/.test(iri.slice(ns.length))) return `${prefix}:${iri.slice(ns.length)}`;
   }
   return iri;
 }

@@ -280,11 +280,27 @@ describe('gwgen validate: files that cannot be models', () => {
   });
 });
 
+describe('the table shows IRIs short with the prefixes in force for the query', () => {
+  it.each([
+    ['the predeclared agw:', 'SELECT ?c WHERE { ex:r1 a ?c }', 'agw:Route'],
+    ['agw: redefined by the query: the IRI in full, as agw:Route would now mean another', 'PREFIX agw: <http://other/> SELECT ?c WHERE { <https://example.org/t#r1> a ?c }', 'https://ggen.ai/ontology/api-gateway#Route'],
+    ["a prefix of the query's own", 'PREFIX ex: <https://example.org/t#> SELECT ?r WHERE { ?r a <https://ggen.ai/ontology/api-gateway#Route> }', 'ex:r1'],
+  ])('%s', async (_name, text, cell) => {
+    const dir = files({ 'm.ttl': MODEL });
+    const query = text.startsWith('PREFIX') ? text : `PREFIX ex: <https://example.org/t#> ${text}`;
+    const r = await gwgen(['query', 'm.ttl', '-e', query], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[2]).toBe(cell);
+  });
+});
+
 describe('the CLI contract', () => {
   it.each([
     ['the query file before the model', ['q.rq', 'm.ttl'], 'error: the query file q.rq comes before the model files\n  hint: give the model files first, then the query file: gwgen query m.ttl q.rq'],
     ['two query files', ['m.ttl', 'q.rq', 'other.rq'], 'error: 2 query files were given (q.rq, other.rq); gwgen query runs one\n  hint: run gwgen query once per query file, e.g. gwgen query m.ttl q.rq'],
     ['a query file named otherwise', ['m.ttl', 'q.txt'], "error: no query given\n  hint: pass a query file (.rq or .sparql) after the model files, or -e 'SELECT ...'"],
+    // commander kept the last -e alone, so the first query silently did not run.
+    ['-e twice', ['m.ttl', '-e', 'ASK { ?x a agw:Nope }', '-e', 'SELECT ?r WHERE { ?r a agw:Route }'], 'error: -e was given 2 times; gwgen query runs one query\n  hint: run gwgen query once per query, or combine them into one (UNION, or a subquery)'],
   ])('%s is a usage error (exit 2), not a Turtle syntax error of the query', async (_name, args, message) => {
     const dir = files({ 'm.ttl': MODEL, 'q.rq': 'SELECT ?r WHERE { ?r a agw:Route }', 'other.rq': 'ASK {}', 'q.txt': 'ASK {}' });
     const r = await gwgen(['query', ...args], { cwd: dir });
@@ -519,6 +535,13 @@ describe('gwgen query: errors the parser or the engine find after lexing are loc
     ['a VALUES row too long', 'SELECT ?v WHERE { VALUES (?v) { (1 2) } }', '1:19', 'a row of VALUES has too many values for its variables'],
     ['a function the engine does not have, as an IRI', 'SELECT ?o WHERE { ?x ?p ?o FILTER(<urn:fn>(?o)) }', '1:35', '<urn:fn> is not a function the engine has'],
     ['a function the engine does not have, as a prefixed name', 'PREFIX f: <urn:my#>\nSELECT ?o WHERE { ?x ?p ?o\n  FILTER(f:fn(?o)) }', '3:10', '<urn:my#fn> is not a function the engine has'],
+    ['SELECT * with GROUP BY', 'SELECT * WHERE { ?r agw:routePath ?p }\nGROUP BY ?r', '2:1', 'SELECT * cannot be grouped: its rows would hold variables that are neither grouped nor aggregated'],
+    ['an aggregate in FILTER', 'SELECT ?r WHERE { ?r agw:routePath ?p FILTER(COUNT(?p) > 1) }', '1:46', 'COUNT is used in FILTER, but aggregates are only allowed in SELECT, HAVING and ORDER BY'],
+    ['an aggregate in BIND', 'SELECT ?r WHERE {\n  ?r agw:routePath ?p\n  BIND(sum(?p) AS ?n) }', '3:8', 'SUM is used in BIND, but aggregates are only allowed in SELECT, HAVING and ORDER BY'],
+    ['an aggregate in GROUP BY', 'SELECT ?r WHERE { ?r agw:routePath ?p } GROUP BY (COUNT(?p))', '1:51', 'COUNT is used in GROUP, but aggregates are only allowed in SELECT, HAVING and ORDER BY'],
+    ['an aggregate in an aggregate', 'SELECT (SUM(COUNT(?p)) AS ?c) WHERE { ?r agw:routePath ?p }', '1:13', 'an aggregate is nested in another aggregate'],
+    ['a blank node label in two groups', 'SELECT ?p WHERE { _:a agw:routePath ?p .\n  { _:a agw:routePath ?q } }', '2:5', 'the blank node _:a is used in two different groups { }: a blank node label names a node within one group only'],
+    ['an ungrouped variable in a SELECT expression', 'SELECT (CONCAT(?p, "x") AS ?q) WHERE { ?r agw:routePath ?p } GROUP BY ?r', '1:16', '?p is used in the SELECT clause, but the rows are grouped (by GROUP BY or an aggregate such as COUNT) and ?p is neither grouped nor aggregated'],
   ])('%s', async (_name, text, where, message) => {
     const dir = files({ 'm.ttl': MODEL });
     const r = await gwgen(['query', 'm.ttl', '-e', text], { cwd: dir });

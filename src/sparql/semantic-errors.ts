@@ -36,6 +36,41 @@ export function semanticProblem(raw: string, text: string, origin: string): Prob
     return at(values, `a row of VALUES has too ${width} values for its variables`, 'give each row in ( ) one value per variable, UNDEF for none');
   }
 
+  if (raw.startsWith('GROUP BY not allowed with wildcard')) {
+    const group = tokens.find((t, i) => /^GROUP$/i.test(t.text) && /^BY$/i.test(tokens[i + 1]?.text ?? ''));
+    return at(group, 'SELECT * cannot be grouped: its rows would hold variables that are neither grouped nor aggregated', 'list what to select instead of *: the GROUP BY variables and aggregates of the others, e.g. SELECT ?r (COUNT(?p) AS ?n)');
+  }
+
+  // An ungrouped variable inside an expression of the SELECT clause: (CONCAT(?p, "x") AS ?q).
+  const ungrouped = /^Use of ungrouped variable in projection of operation \(\?(\S+)\)/.exec(raw)?.[1];
+  if (ungrouped !== undefined) {
+    const select = tokens.findIndex((t) => /^SELECT$/i.test(t.text));
+    const use = tokens.slice(select + 1).find((t) => t.kind === 'var' && t.text.slice(1) === ungrouped);
+    return at(use, `?${ungrouped} is used in the SELECT clause, but the rows are grouped (by GROUP BY or an aggregate such as COUNT) and ?${ungrouped} is neither grouped nor aggregated`, `add ?${ungrouped} to GROUP BY, or use an aggregate of it, e.g. SAMPLE(?${ungrouped})`);
+  }
+
+  if (raw.startsWith('Aggregates are only allowed in SELECT, HAVING, and ORDER BY')) {
+    // The clause an aggregate sits in is the last of these keywords before it.
+    const clause = (index: number) => tokens.slice(0, index).findLast((t) => /^(SELECT|HAVING|ORDER|FILTER|BIND|GROUP)$/i.test(t.text))?.text.toUpperCase();
+    const misplaced = aggregateCalls(tokens).find((i) => !['SELECT', 'HAVING', 'ORDER'].includes(clause(i) ?? 'SELECT'));
+    const name = misplaced !== undefined ? tokens[misplaced]!.text.toUpperCase() : 'an aggregate';
+    return at(misplaced !== undefined ? tokens[misplaced] : undefined, `${name} is used in ${misplaced !== undefined ? clause(misplaced) : 'a clause'}, but aggregates are only allowed in SELECT, HAVING and ORDER BY`, 'filter on an aggregate with HAVING after GROUP BY (e.g. GROUP BY ?r HAVING (COUNT(?p) > 1)), or compute it in a subquery');
+  }
+
+  if (raw.startsWith('An aggregate function is not allowed within an aggregate function')) {
+    const calls = aggregateCalls(tokens);
+    // The inner call: one that starts before an earlier call's parentheses close.
+    const inner = calls.find((i) => calls.some((outer) => outer < i && closingParen(tokens, outer + 1) > i));
+    return at(inner !== undefined ? tokens[inner] : undefined, 'an aggregate is nested in another aggregate', 'aggregate in a subquery first (SELECT ?r (COUNT(?p) AS ?n) ... GROUP BY ?r), then aggregate its ?n in the outer query');
+  }
+
+  const reused = /^Detected reuse of blank node across two different basic graph patterns \((_:\S+)\)/.exec(raw)?.[1];
+  if (reused !== undefined) {
+    const uses = tokens.filter((t) => t.kind === 'name' && t.text === reused);
+    const name = reused.slice(2).replace(/[^\w]/g, '') || 'x';
+    return at(uses[1] ?? uses[0], `the blank node ${reused} is used in two different groups { }: a blank node label names a node within one group only`, `write a variable instead (?${name}), which joins across groups`);
+  }
+
   const fn = /no configured actor was able to evaluate function (\S+)/.exec(raw)?.[1];
   if (fn !== undefined) {
     // Written as <iri> or as a prefixed name; the first call of it is where it is reported.
@@ -43,6 +78,23 @@ export function semanticProblem(raw: string, text: string, origin: string): Prob
     return at(call, `<${fn}> is not a function the engine has`, "use SPARQL 1.1's functions (STR, REGEX, CONCAT, STRSTARTS, ...) or an XSD cast such as xsd:integer(?v)");
   }
   return undefined;
+}
+
+const AGGREGATE = /^(COUNT|SUM|MIN|MAX|AVG|SAMPLE|GROUP_CONCAT)$/i;
+
+/** The indexes of the tokens that call an aggregate (`COUNT (`), in order. */
+function aggregateCalls(tokens: readonly Token[]): number[] {
+  return tokens.flatMap((t, i) => (t.kind === 'name' && AGGREGATE.test(t.text) && tokens[i + 1]?.text === '(' ? [i] : []));
+}
+
+/** The index of the ")" that closes the "(" at `open`; the token count when none does. */
+function closingParen(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  for (let i = open; i < tokens.length; i++) {
+    if (tokens[i]!.text === '(') depth++;
+    else if (tokens[i]!.text === ')' && --depth === 0) return i;
+  }
+  return tokens.length;
 }
 
 /** A prefixed name's IRI, with the query's PREFIX lines over the predeclared prefixes. */

@@ -1,13 +1,14 @@
 import { Option, type Command } from 'commander';
 import { exitCodeFor, problem } from '../../errors.js';
-import { shorten } from '../../paths.js';
+import { shortenWith } from '../../paths.js';
 import { query, type QueryInput } from '../../query.js';
 import { toSparqlCsv, toSparqlJson, toTable } from '../../sparql/results.js';
 import { out } from '../output.js';
 import type { Run } from '../program.js';
 
 interface QueryFlags {
-  expression?: string;
+  /** Every -e given: one is a query, several a usage error (commander would keep the last alone). */
+  expression?: string[];
   format: 'table' | 'json' | 'csv';
 }
 
@@ -16,7 +17,7 @@ export function registerQuery(program: Command, run: Run): void {
     .command('query')
     .description('run a SPARQL SELECT or ASK query over the model merged with the ontology')
     .argument('<files...>', 'Turtle model files, then a .rq query file unless -e is given')
-    .option('-e, --expression <sparql>', 'the query text')
+    .option('-e, --expression <sparql>', 'the query text', (value: string, given: string[] | undefined) => [...(given ?? []), value])
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .addHelpText(
       'after',
@@ -36,12 +37,16 @@ Exit codes: 0 done, 1 the model or the query is invalid, 2 usage error.`,
         const isQueryFile = (f: string) => /\.(rq|sparql)$/i.test(f);
         let input: QueryInput;
         if (flags.expression !== undefined) {
+          if (flags.expression.length > 1) {
+            out.problems([problem('usage', `-e was given ${flags.expression.length} times; gwgen query runs one query`, { hint: 'run gwgen query once per query, or combine them into one (UNION, or a subquery)' })]);
+            return 2;
+          }
           const file = files.find(isQueryFile);
           if (file) {
             out.problems([problem('usage', `both a query file (${file}) and -e were given`, { hint: "give one: the .rq file after the model files, or the query text with -e 'SELECT ...'" })]);
             return 2;
           }
-          input = { models: files, query: flags.expression };
+          input = { models: files, query: flags.expression[0]! };
         } else {
           const last = files[files.length - 1]!;
           // One query per run, after the models: any other .rq would be read as Turtle and fail
@@ -71,7 +76,8 @@ Exit codes: 0 done, 1 the model or the query is invalid, 2 usage error.`,
           out.problems(result.problems);
           return exitCodeFor(result.problems);
         }
-        const render = { json: toSparqlJson, csv: toSparqlCsv, table: (o: Parameters<typeof toSparqlJson>[0]) => toTable(o, shorten) }[flags.format];
+        const { prefixes } = result;
+        const render = { json: toSparqlJson, csv: toSparqlCsv, table: (o: Parameters<typeof toSparqlJson>[0]) => toTable(o, (iri) => shortenWith(prefixes, iri)) }[flags.format];
         process.stdout.write(render(result.outcome));
         return 0;
       }),
