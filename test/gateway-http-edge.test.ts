@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessLog, buildGateway, parseAnswer, startGateway, TestServer, type GatewayProcess, type RawAnswer } from './gateway-helpers.js';
@@ -53,6 +54,8 @@ class EchoBackend extends TestServer {
 
   protected createServer(): Server {
     const server = createServer((req, res) => {
+      // "/drop…": the connection ends as the head arrives (the gateway's 502).
+      if (req.url?.startsWith('/drop')) return void req.socket.destroy();
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('aborted', () => this.cut++);
@@ -223,6 +226,37 @@ describe('generated gateway: unusual and hostile HTTP/1 clients (http-edge model
     await quick.stop('SIGTERM');
     const timedOut = accessLog(quick).filter((e) => e.status === 408);
     expect(timedOut.map((e) => [e.route, e.error])).toEqual(Array(4).fill([expect.any(String), 'client stopped sending the request body']));
+  });
+
+  it("closes the connection after its own 504 or 502 to an upload whose body is not all in: Node would wait for the rest before the next request, which a stalled client never sends", async () => {
+    const quick = await start({ GW_CLIENT_TIMEOUT_MS: '30000' });
+    const [timedOut, dropped] = await Promise.all([
+      exchange(quick.url, `POST /deadline HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\nabc`, 6000),
+      exchange(quick.url, `POST /drop HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\nabc`, 6000),
+    ]);
+    for (const [answer, status] of [[timedOut, 504], [dropped, 502]] as const) {
+      expect(answer.status, answer.all).toBe(status);
+      expect(answer.headers.connection).toBe('close');
+      expect(answer.closed).toBe(true);
+      expect(answer.ms).toBeLessThan(4000);
+    }
+  });
+
+  it.runIf(existsSync('/proc/self/fd'))("lets go of every connection whose request Node's parser refuses once its client closes (it was held open for good, a socket per bad request)", async () => {
+    const pid = gw.child.pid!;
+    const sockets = () =>
+      readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    const before = sockets();
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => exchange(gw.url, i % 2 === 0 ? 'FOOBAR / HTTP/1.1\r\n\r\n' : `GET /${'a'.repeat(17_000)} HTTP/1.1\r\n${H}\r\n`, 3000)));
+    expect(answers.map((a) => a.status).sort()).toEqual([...Array(20).fill(400), ...Array(20).fill(431)]);
+    for (let i = 0; i < 60 && sockets() > before + 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(sockets()).toBeLessThanOrEqual(before + 2);
   });
 
   it('keeps refusing ambiguous framing with 400 and a closed connection, never forwarding it (request smuggling)', async () => {

@@ -32,7 +32,7 @@ import {
 } from './proxy.js';
 import { RateLimiter, type QuotaVerdict, type Verdict } from './ratelimit.js';
 import { StreamedCopy } from './replay.js';
-import { lingerOnClose, MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
+import { linger, lingerOnClose, MESSAGES, rawError, sendError, type ExtraHeaders } from './respond.js';
 import { CaseFoldedRoutes, Router, type Match } from './router.js';
 import type { ConsumerConfig, GatewayConfig, RateLimitConfig, RouteConfig } from './types.js';
 import { checkHead, checkVersion, mergeSlashes, routedPath, withoutParameters, type Refusal } from './uri.js';
@@ -412,7 +412,8 @@ export class Gateway {
     // code below would wait for, waits for a body that will not come.
     const ex = (socket as SocketWithExchange)[kExchange];
     if (ex !== undefined && !ex.done && !ex.req.complete) return ex.bodyBroken(err);
-    socket.pause();
+    // Not paused meanwhile: Node's parser, which reads the socket itself, answers what comes with
+    // errors that end here (unparsable), and the client's FIN must be read for the socket to close.
     const answer = (): void => {
       // Node's own 'finish' listener, which runs before this one, has handed the socket to the
       // next pipelined answer, or ended it after a closing one. Until then the socket is an
@@ -433,7 +434,8 @@ export class Gateway {
               ? [408, MESSAGES.requestTimeout]
               : [400, MESSAGES.badRequest];
         const body = JSON.stringify({ error: message, status });
-        socket.end(
+        linger(
+          socket,
           `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
             `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
             `connection: close\r\n\r\n${body}`,
@@ -891,6 +893,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   private tryDeadline = 0;
   private committed = false;
   done = false;
+  /** Whether the gateway has begun to read the request's body (watchBody). */
+  private readingBody = false;
   /** Its place in the gateway's list of deadlines, -1 when not there (see Gateway.watch). */
   timedIndex = -1;
   /** Its place in the gateway's list of requests in flight, -1 when not there (see Gateway.track). */
@@ -1222,10 +1226,13 @@ export class Exchange implements TryOwner, HookContext, HashSource {
    * 'timeout' on it (else it destroys the socket).
    */
   private watchBody(): void {
+    this.readingBody = true;
     const ms = this.gw.settings.clientTimeoutMs;
     const req = this.req;
     if (ms === 0 || req.httpVersionMajor === 2 || req.complete) return;
-    req.setTimeout(ms, () => this.bodyStalled());
+    // Taken now: Node detaches the socket from the request once the answer is written.
+    const socket = req.socket;
+    req.setTimeout(ms, () => this.bodyStalled(socket));
     // Once the body is in, the wait is the backend's (the route's timeout). After the answer
     // Node's own keep-alive timer runs on the socket, which must stay.
     req.once('end', () => {
@@ -1233,8 +1240,8 @@ export class Exchange implements TryOwner, HookContext, HashSource {
     });
   }
 
-  private bodyStalled(): void {
-    if (this.done) return void this.req.socket.destroy();
+  private bodyStalled(socket: Socket): void {
+    if (this.done) return void socket.destroy();
     this.error = 'client stopped sending the request body';
     // The answer first: cancelling the try lets undici destroy the body stream, and the socket with it.
     const attempt = this.current;
@@ -1705,6 +1712,12 @@ export class Exchange implements TryOwner, HookContext, HashSource {
       this.finish(status);
       return;
     }
+    // A body the gateway had begun to read (to stream or buffer it) and that is not all in: Node
+    // would wait for its rest before the next request on the connection, which a stalled client
+    // never sends, and a body half passed to a backend is read no further. The connection closes
+    // (lingering) instead, as after a backend's early answer (commit).
+    if (this.readingBody && this.req.httpVersionMajor === 1 && !this.req.complete)
+      headers = { ...headers, connection: 'close' };
     if (this.extra !== undefined && !this.res.headersSent)
       for (let i = 0; i < this.extra.length; i += 2) this.res.setHeader(this.extra[i]!, this.extra[i + 1]!);
     sendError(this.res, status, message, headers);

@@ -52,25 +52,38 @@ const lingering = new WeakSet<Socket>();
 export function lingerOnClose(socket: Socket | null): void {
   if (socket === null || lingering.has(socket)) return;
   lingering.add(socket);
-  socket.destroySoon = function linger(this: Socket) {
-    if (this.destroyed) return;
-    this.end();
-    // The HTTP parser gets nothing more: what comes is the rest of a body already answered.
-    this.removeAllListeners('data');
-    const close = () => this.destroy();
-    let idle = setTimeout(close, LINGER_IDLE_MS).unref();
-    const max = setTimeout(close, LINGER_MAX_MS).unref();
-    this.on('data', () => {
-      clearTimeout(idle);
-      idle = setTimeout(close, LINGER_IDLE_MS).unref();
-    });
-    this.once('end', close);
-    this.once('close', () => {
-      clearTimeout(idle);
-      clearTimeout(max);
-    });
-    this.resume();
+  socket.destroySoon = function destroySoon(this: Socket) {
+    linger(this);
   };
+}
+
+/**
+ * Ends the connection with FIN, then reads and drops what still comes until the client closes
+ * too, or LINGER_IDLE_MS pass quietly, or LINGER_MAX_MS in all. Also for a connection whose
+ * request Node's parser refused: an HTTP server's socket stays half-open until its client's FIN
+ * is read, so one left ended and paused would be held for good.
+ */
+export function linger(socket: Socket, last?: string): void {
+  if (socket.destroyed) return;
+  if (last === undefined) socket.end();
+  else socket.end(last);
+  const close = () => socket.destroy();
+  // The client has closed its side already: nothing is left to read, only the answer to flush.
+  if (socket.readableEnded) return void (socket.writableFinished ? close() : socket.once('finish', close));
+  // The HTTP parser gets nothing more: what comes is the rest of a body already answered.
+  socket.removeAllListeners('data');
+  let idle = setTimeout(close, LINGER_IDLE_MS).unref();
+  const max = setTimeout(close, LINGER_MAX_MS).unref();
+  socket.on('data', () => {
+    clearTimeout(idle);
+    idle = setTimeout(close, LINGER_IDLE_MS).unref();
+  });
+  socket.once('end', close);
+  socket.once('close', () => {
+    clearTimeout(idle);
+    clearTimeout(max);
+  });
+  socket.resume();
 }
 
 /**
