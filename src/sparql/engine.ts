@@ -163,7 +163,7 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   // fault, not gwgen's: a problem value, also from the query worker, never a stack trace.
   const failed = (err: unknown) => {
     const first = String((err as Error)?.message ?? err).split('\n')[0]!;
-    return new GwgenError(problem('query', `the query failed while running: ${first}`, { location: { file: origin }, hint: runtimeHint(first) }));
+    return new GwgenError(problem('query', `the query failed while running: ${first}`, { location: { file: origin, ...runtimePlace(first, text) }, hint: runtimeHint(first) }));
   };
   if (result.resultType === 'bindings') {
     const stream = await result.execute();
@@ -375,9 +375,26 @@ function listOr(items: readonly string[]): string {
   return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
 }
 
+/** The functions an error the engine reports while running comes from, by what it said. */
+function runtimeFunctions(message: string): RegExp | undefined {
+  if (/relative IRI/i.test(message)) return /^(IRI|URI)$/i;
+  if (/regular expression|regexp|regex|flag/i.test(message)) return /^(REGEX|REPLACE)$/i;
+  return undefined;
+}
+
+/** Where an expression that failed while the query ran is: the first call of the function it names. */
+function runtimePlace(message: string, text: string): { line?: number; column?: number } {
+  const names = runtimeFunctions(message);
+  const tokens = names ? sparqlTokens(text) : [];
+  const call = tokens.find((t, i) => t.kind === 'name' && names!.test(t.text) && tokens[i + 1]?.text === '(');
+  return call ? positionAt(text, call.offset) : {};
+}
+
 /** A hint for an expression that failed while the query ran, by what the engine said. */
 function runtimeHint(message: string): string {
+  // The engine stops the whole query at such an error, where SPARQL drops the row (FILTER) or leaves the variable unbound (BIND): see the README.
   if (/relative IRI/i.test(message)) return 'IRI() and URI() need an absolute IRI (the query has no BASE), e.g. IRI(CONCAT("https://example.org/", ?name))';
-  if (/regular expression|regexp|regex/i.test(message)) return 'fix the REGEX pattern: it is read as a JavaScript regular expression';
+  if (/flag/i.test(message)) return "REGEX and REPLACE take the flags i, m, s, x and q, each at most once, e.g. REGEX(?path, \"^/api\", \"i\")";
+  if (/regular expression|regexp|regex/i.test(message)) return 'fix the REGEX or REPLACE pattern: it is read as a JavaScript regular expression; a pattern from the model that may be invalid cannot be filtered on here';
   return 'fix the expression it names';
 }
