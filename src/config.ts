@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { problem, type Problem } from './errors.js';
-import { keyPosition, parseJsonText } from './json-text.js';
+import { keyPosition, parseJsonText, topLevelKeys } from './json-text.js';
 import { nearest } from './nearest.js';
 import { TARGET_NAMES } from './targets/names.js';
 
@@ -45,6 +45,12 @@ export async function loadConfig(dir = process.cwd(), command = 'generate'): Pro
   const at = (key: string) => ({ file, ...keyPosition(text, key) });
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
   const problems: Problem[] = [];
+  // JSON.parse keeps the last of a repeated key: an "out" given twice would silently write where the second says.
+  const written = topLevelKeys(text);
+  for (const [i, { key, line, column }] of written.entries()) {
+    const first = written.find((k) => k.key === key);
+    if (first !== written[i]) problems.push(problem('usage', `${CONFIG_FILE} gives "${key}" twice (first at line ${first!.line})`, { location: { file, line, column }, hint: `keep one "${key}"; JSON would take the last one without a word` }));
+  }
   // A misspelt key ("target", "output") would otherwise be ignored silently: every target written, or into ./generated.
   for (const key of Object.keys(c).filter((k) => !KEYS.includes(k))) {
     const near = nearest(key, KEYS);

@@ -36,6 +36,28 @@ export function keyPosition(text: string, key: string): { line: number; column: 
   return lineAndColumn(body, Math.max(0, index));
 }
 
+/**
+ * The keys of a JSON text's top-level object, each with where it is written, in order, repeats
+ * included (JSON.parse keeps the last of a repeated key without a word). For a text that parses.
+ */
+export function topLevelKeys(text: string): Array<{ key: string; line: number; column: number }> {
+  const body = withoutBom(text);
+  const keys: Array<{ key: string; line: number; column: number }> = [];
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      const start = i;
+      for (i++; i < body.length && body[i] !== '"'; i++) if (body[i] === '\\') i++;
+      // A string at depth 1 followed by ":" is a key of the top-level object.
+      if (depth === 1 && /^\s*:/.test(body.slice(i + 1, i + 64))) keys.push({ key: JSON.parse(body.slice(start, i + 1)) as string, ...lineAndColumn(body, start) });
+    }
+  }
+  return keys;
+}
+
 function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

@@ -694,6 +694,7 @@ describe('gwgen init and gwgen.json', () => {
     ['an out that is no string', '{ "models": ["m.ttl"],\n"out": 5 }', '2:1', 'gwgen.json "out" must be a string', 'leave it out for ./generated'],
     ['no models', '{ "out": "x" }', '1:1', 'gwgen.json has no "models"', '"models": ["model.ttl"]'],
     ['an empty models list', '{ "models": [] }', '1:3', '"models" must be a list of one or more file paths', 'relative to gwgen.json'],
+    ['a key given twice', '{ "models": ["m.ttl"], "out": "a",\n  "o\\u0075t": "b" }', '2:3', 'gwgen.json gives "out" twice (first at line 1)', 'keep one "out"'],
   ])('gwgen.json with %s is exit 2 naming it, nothing written', async (_name, json, at, message, hint) => {
     const dir = tempDir();
     writeFileSync(join(dir, 'm.ttl'), readFileSync('examples/metered-api.ttl'));
