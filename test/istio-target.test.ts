@@ -1230,6 +1230,48 @@ ex:c a agw:Route ; agw:routeName "c" ; agw:routePath "/c" ;
   });
 });
 
+describe('istio target: services sharing a host outside the cluster on ports of their own', () => {
+  // The rule's policy was its first service's for every port: plain HTTP to the https port, or
+  // TLS to the plain one, by the services' names. Each port now gets its service's own TLS.
+  it.each([
+    ['the plain service first by name', 'a-plain', 'b-secure'],
+    ['the https service first by name', 'z-plain', 'b-secure'],
+  ])('%s: TLS (SIMPLE, SNI) on 443 only, and Host without the default port', async (_name, plainName, secureName) => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "eg" ; agw:hasRoute ex:r1, ex:r2 .
+ex:a a agw:BackendService ; agw:serviceName "${plainName}" ; agw:host "api.partner.com" ; agw:port 80 .
+ex:b a agw:BackendService ; agw:serviceName "${secureName}" ; agw:host "api.partner.com" ; agw:port 443 ; agw:protocol "https" .
+ex:r1 a agw:Route ; agw:routeName "p" ; agw:routePath "/p" ; agw:hasBackendService ex:a .
+ex:r2 a agw:Route ; agw:routeName "s" ; agw:routePath "/s" ; agw:hasBackendService ex:b .
+`);
+    for (const doc of g.docs) expect(() => new ISTIO_MODELS[`${doc.apiVersion}/${doc.kind}`]!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
+    const [rule] = kinds(g, 'DestinationRule').filter((d) => d.spec.host === 'api.partner.com');
+    const policy = rule!.spec.trafficPolicy;
+    // The TLS each port ends up with: its port-level setting's, else the rule's.
+    const tlsOf = (port: number) => (policy.portLevelSettings ?? []).find((p: Doc) => p.port.number === port)?.tls ?? policy.tls;
+    expect(tlsOf(443)).toEqual({ mode: 'SIMPLE', sni: 'api.partner.com' });
+    expect(tlsOf(80)?.mode ?? 'DISABLE').toBe('DISABLE');
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('eg.p').rewrite).toEqual({ authority: 'api.partner.com' });
+    expect(entry('eg.s').rewrite).toEqual({ authority: 'api.partner.com' });
+  });
+
+  it('an IPv6 host on its default port is bracketed in Host, and TLS to it names no server (no IP literal in SNI)', async () => {
+    const g = await istioOfText(`${PREFIXES}ex:gw a agw:ApiGateway ; agw:gatewayName "v6" ; agw:hasRoute ex:r1, ex:r2 .
+ex:a a agw:BackendService ; agw:serviceName "a" ; agw:port 443 ; agw:protocol "https" ;
+  agw:hasInstance [ a agw:ServiceInstance ; agw:host "2001:db8::1" ; agw:port 443 ] .
+ex:b a agw:BackendService ; agw:serviceName "b" ; agw:host "2001:db8::2" ; agw:port 443 ; agw:protocol "https" .
+ex:r1 a agw:Route ; agw:routeName "a" ; agw:routePath "/a" ; agw:hasBackendService ex:a .
+ex:r2 a agw:Route ; agw:routeName "b" ; agw:routePath "/b" ; agw:hasBackendService ex:b .
+`);
+    const [vs] = kinds(g, 'VirtualService');
+    const entry = (name: string) => vs!.spec.http.find((h: Doc) => h.name === name);
+    expect(entry('v6.a').rewrite).toEqual({ authority: '[2001:db8::1]' });
+    expect(entry('v6.b').rewrite).toEqual({ authority: '[2001:db8::2]' });
+    for (const rule of kinds(g, 'DestinationRule')) expect(rule.spec.trafficPolicy.tls?.sni, rule.metadata.name).toBeUndefined();
+  });
+});
+
 /**
  * Whether a route's DENY policies refuse a request that carries a valid token with `claims`, as
  * the ingress evaluates them: the principal is `iss/sub`, `request.auth.audiences` the `aud`

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type * as M from '../model/types.js';
-import { clusterHost, dnsName, hostPort, inCluster, standardLabels, type Label } from './mesh-common.js';
+import { authorityOf, clusterHost, dnsName, hostPort, inCluster, standardLabels, type Label } from './mesh-common.js';
 import type { Limitation } from './types.js';
 
 /**
@@ -47,7 +47,7 @@ export function instancesAuthority(s: M.BackendService): string | undefined {
   const targets = new Set(live(s).map((i) => hostPort(i.host, i.port)));
   if (targets.size !== 1) return undefined;
   const i = live(s)[0]!;
-  return i.port === (s.protocol === 'https' ? 443 : 80) ? i.host : hostPort(i.host, i.port);
+  return authorityOf(i.host, i.port, s.protocol);
 }
 
 /** The SNI of TLS to the instances: their common host name (an address names no certificate). */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type * as M from '../model/types.js';
 import { HTTP_METHODS, RATE_WINDOWS, WINDOW_SECONDS } from '../model/types.js';
 import { groupNotes, type NoteGroup } from './kong.js';
@@ -8,7 +9,7 @@ import {
   beyondGoDuration,
   canaryParts,
   clusterHost,
-  hostPort,
+  authorityOf,
   compareSpecificity,
   compareStrings,
   dnsLabelOf,
@@ -146,6 +147,8 @@ interface DestinationRule {
   readonly sni?: string;
   /** Version subsets; `policy` where a subset's service balances or encrypts differently from the host-wide policy. */
   readonly subsets: readonly { name: string; labels: readonly Label[]; policy?: TrafficPolicy }[];
+  /** Services without a subset of their own on another port of the host, where they balance or encrypt otherwise (https on 443 beside http on 80). */
+  readonly portLevelSettings: readonly { port: number; policy: TrafficPolicy; sni?: string }[];
 }
 
 interface PeerAuthentication {
@@ -678,16 +681,18 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
  */
 function withAuthorities(entries: readonly HttpEntry[], model: M.GatewayModel, notes: Limitation[]): HttpEntry[] {
   const gw = model.gateway.name;
-  const outside = new Map(model.services.filter(outsideCluster).map((s) => [meshHost(s, gw), s]));
-  return entries.map((entry) => withAuthority(entry, outside, notes));
+  // By host and port: services may share a host outside the cluster on ports of their own (http on 80, https on 443).
+  const outside = new Map(model.services.filter(outsideCluster).map((s) => [`${meshHost(s, gw)}\u0000${s.port}`, s]));
+  const outsideHosts = new Set(model.services.filter(outsideCluster).map((s) => meshHost(s, gw)));
+  return entries.map((entry) => withAuthority(entry, outside, outsideHosts, notes));
 }
 
-/** One entry of withAuthorities; `outside`: the services outside the cluster, by their mesh host. */
-function withAuthority(entry: HttpEntry, outside: ReadonlyMap<string, M.BackendService>, notes: Limitation[]): HttpEntry {
+/** One entry of withAuthorities; `outside`: the services outside the cluster, by their mesh host and port. */
+function withAuthority(entry: HttpEntry, outside: ReadonlyMap<string, M.BackendService>, outsideHosts: ReadonlySet<string>, notes: Limitation[]): HttpEntry {
   const hosts = new Set(entry.destinations.map((d) => `${d.host}\u0000${d.port}`));
   const first = entry.destinations[0];
-  const service = first && outside.get(first.host);
-  if (!first || !entry.destinations.some((d) => outside.has(d.host))) return entry;
+  const service = first && outside.get(`${first.host}\u0000${first.port}`);
+  if (!first || !entry.destinations.some((d) => outsideHosts.has(d.host))) return entry;
   if (hosts.size > 1 || !service) {
     notes.push({ subject: `route ${entry.route}`, feature: 'agw:host outside the cluster (among other destinations)', detail: 'Istio sets one Host per route entry, not per destination, so the requests it sends to the host outside the cluster carry the client\'s Host, where the gateway sends that host\'s name' });
     return entry;
@@ -700,9 +705,7 @@ function withAuthority(entry: HttpEntry, outside: ReadonlyMap<string, M.BackendS
     }
     return { ...entry, rewrite: { ...entry.rewrite, authority } };
   }
-  const defaultPort = service.protocol === 'https' ? 443 : 80;
-  const authority = first.port === defaultPort ? first.host : hostPort(first.host, first.port);
-  return { ...entry, rewrite: { ...entry.rewrite, authority } };
+  return { ...entry, rewrite: { ...entry.rewrite, authority: authorityOf(first.host, first.port, service.protocol) } };
 }
 
 /**
@@ -819,6 +822,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   const policy = servicePolicy(model, s);
   const host = meshHost(s, model.gateway.name);
   const subsets: { name: string; labels: readonly Label[]; policy?: TrafficPolicy; service: string }[] = [];
+  const ports: { port: number; policy: TrafficPolicy; sni?: string; service: string }[] = [];
   const outside = outsideCluster(s);
   // The endpoints of an instances entry carry no labels either.
   const unlabelled = outside || instanceEntry(s);
@@ -833,6 +837,12 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     const existing = subsets.find((v) => v.name === subset);
     if (subset !== undefined && !existing) {
       subsets.push({ name: subset, labels: [{ key: 'version', value: labelValue(x.version!) }], ...(samePolicy(own, policy) ? {} : { policy: own }), service: x.name });
+    } else if (subset === undefined && x.port !== s.port && !samePolicy(own, policy)) {
+      // Told apart by port: the port gets the service's own policy (its TLS above all: SIMPLE to
+      // an https port beside a plain one), unless another service on that port set it first.
+      const taken = ports.find((p) => p.port === x.port);
+      if (taken === undefined) ports.push({ port: x.port, policy: own, ...(outside && own.tlsMode === 'SIMPLE' ? sniOf(x, host) : {}), service: x.name });
+      else if (!samePolicy(own, taken.policy)) notes.push({ subject: `service ${x.name}`, feature: 'agw:loadBalancing / mTLS (shared host)', detail: `The service shares host ${host} and port ${x.port} with service ${taken.service}; Istio applies one traffic policy there, that of ${taken.service}` });
     } else if (!samePolicy(own, existing?.policy ?? policy)) {
       notes.push({ subject: `service ${x.name}`, feature: 'agw:loadBalancing / mTLS (shared host)', detail: `The service shares host ${host} ${subset === undefined ? 'without an agw:version of its own' : `and version ${x.version}`} with service ${existing?.service ?? s.name}; Istio applies one traffic policy there, that of ${existing?.service ?? s.name}` });
     }
@@ -843,7 +853,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
   // TLS origination (SIMPLE) is for the ingress gateway, which gets plain HTTP from the edge. A rule
   // exported mesh-wide would also apply to every sidecar calling the host, and wrap the TLS its
   // application (the gwgen gateway among them) already speaks in a second TLS (Istio's "double TLS").
-  const originatesTls = policy.tlsMode === 'SIMPLE' || subsets.some((v) => v.policy?.tlsMode === 'SIMPLE');
+  const originatesTls = policy.tlsMode === 'SIMPLE' || subsets.some((v) => v.policy?.tlsMode === 'SIMPLE') || ports.some((p) => p.policy.tlsMode === 'SIMPLE');
   if (originatesTls) {
     notes.push({ subject: `service ${names}`, feature: 'TLS origination (DestinationRule exportTo)', detail: `The service's DestinationRule originates TLS, and is exported to namespace ${ingressNamespace} only, where the ingress gateway must run: other sidecars calling the host carry their application's own TLS, which the rule would wrap in a second TLS. An ingress gateway in another namespace sends plain HTTP to the TLS port unless that namespace is added to exportTo` });
   }
@@ -861,6 +871,7 @@ function destinationRule(model: M.GatewayModel, group: readonly M.BackendService
     // client's Host, and a virtual-hosted server would then present another certificate.
     ...(outside && policy.tlsMode === 'SIMPLE' ? sniOf(s, host) : {}),
     subsets: subsets.map((v) => ({ name: v.name, labels: v.labels, ...(v.policy ? { policy: v.policy } : {}) })),
+    portLevelSettings: ports.sort((a, b) => a.port - b.port).map(({ port, policy: own, sni }) => ({ port, policy: own, ...(sni !== undefined ? { sni } : {}) })),
   };
 }
 
@@ -869,7 +880,8 @@ function sniOf(s: M.BackendService, host: string): { sni?: string } {
     const sni = instancesSni(s);
     return sni === undefined ? {} : { sni };
   }
-  return /^[\d.]+$/.test(host) ? {} : { sni: host };
+  // An address names no certificate, and RFC 6066 §3 puts no IP literal in SNI (IPv4 or IPv6).
+  return isIP(host) !== 0 ? {} : { sni: host };
 }
 
 /**

@@ -109,7 +109,16 @@ export function inCluster(host: string): boolean {
 
 /** `host:port` for a URL: an IPv6 address in brackets. */
 export function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${bracketed(host)}:${port}`;
+}
+
+/** A Host header's value: the port left out where it is the protocol's default, an IPv6 address in brackets either way (RFC 3986 §3.2.2). */
+export function authorityOf(host: string, port: number, protocol: string): string {
+  return port === (protocol === 'https' ? 443 : 80) ? bracketed(host) : hostPort(host, port);
+}
+
+function bracketed(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Go's longest duration (2^63 - 1 ns, about 292 years) in whole milliseconds: the longest Istio takes. */
