@@ -317,6 +317,26 @@ describe('k8s target: the gateway in a mesh', () => {
     expect(g.files['k8s/NOTES.md']!.includes(`## agw:meshType "${mesh}" at the edge`)).toBe(annotation !== undefined);
   });
 
+  it('Linkerd with the mesh\'s mTLS DISABLE and a STRICT service: the gateway pods run the proxy (else the service refuses their plaintext), their inbound port left out of it', async () => {
+    const file = join(tempDir(), 'linkerd-strict.ttl');
+    writeFileSync(
+      file,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/ls#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "edge" ; agw:listenPort 9000 ; agw:hasRoute ex:r ;
+  agw:hasServiceMesh [ a agw:ServiceMesh ; agw:meshType "linkerd" ; agw:namespace "linkerd" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "DISABLE" ] ] .
+ex:s a agw:BackendService ; agw:serviceName "orders" ; agw:namespace "shop" ; agw:image "x/o:1" ; agw:hasMutualTLS [ a agw:MutualTLS ; agw:mtlsMode "STRICT" ] .
+ex:r a agw:Route ; agw:routePath "/orders" ; agw:hasBackendService ex:s .
+`,
+    );
+    const g = await k8sOf([file]);
+    const pods = find(g, 'Deployment', 'edge')!.spec.template.metadata.annotations as Record<string, string>;
+    expect(pods).toMatchObject({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/skip-inbound-ports': '9000' });
+    expect(find(g, 'Namespace', 'edge')!.metadata.annotations).toMatchObject({ 'linkerd.io/inject': 'disabled' });
+    expect(find(g, 'Deployment', 'orders')!.spec.template.metadata.annotations).toMatchObject({ 'linkerd.io/inject': 'enabled', 'config.linkerd.io/default-inbound-policy': 'all-authenticated' });
+    expect(g.files['k8s/NOTES.md']).toContain('## agw:mtlsMode "DISABLE" of the mesh beside STRICT services');
+  });
+
   it('Istio: a backend admits the ingress gateway\'s pods in the mesh\'s agw:namespace only, and NOTES.md names that namespace', async () => {
     for (const [extra, ns] of [[' ; agw:namespace "mesh-edge"', 'mesh-edge'], ['', 'default']] as const) {
       const name = `ingress-${ns}`;

@@ -258,7 +258,14 @@ export function k8sView(model: M.GatewayModel): K8sView {
     notes.push({ subject: `gateway ${gw}`, feature: `agw:listenPort taken by the ${mesh!.type} sidecar`, detail: `The ${mesh!.type} sidecar in the gateway's pods listens on port ${listenPort} itself: the gateway container listens on ${UNPRIVILEGED_PORT} (PORT), and its Service exposes port ${listenPort}` });
   }
   const edge = edgePeers(model, notes);
-  const bypass = edgeBypass(mesh, containerPort);
+  // Under Linkerd with the mesh's mTLS off, a backend whose own mode is STRICT takes no plaintext:
+  // the gateway then runs the proxy (its inbound port skipped, as at any edge), or reaches it not at all.
+  const strict = mesh?.type === 'linkerd' && mesh.mtls?.mode === 'DISABLE' ? model.services.filter((s) => s.mtls?.mode === 'STRICT') : [];
+  const gatewayMesh: M.ServiceMesh | undefined = strict.length > 0 ? { ...mesh!, mtls: undefined } : mesh;
+  if (strict.length > 0) {
+    notes.push({ subject: `gateway ${gw}`, feature: 'agw:mtlsMode "DISABLE" of the mesh beside STRICT services', detail: `The mesh's mTLS mode is DISABLE, so its pods run without Linkerd's proxy, but ${strict.map((s) => `service ${s.name}`).join(', ')} ${strict.length > 1 ? 'are' : 'is'} STRICT and take${strict.length > 1 ? '' : 's'} no plaintext: the gateway's pods run the proxy (linkerd.io/inject enabled) so that its calls carry mesh mTLS` });
+  }
+  const bypass = edgeBypass(gatewayMesh, containerPort);
   if (bypass.length > 0) {
     notes.push({ subject: `gateway ${gw}`, feature: `agw:meshType "${mesh!.type}" at the edge`, detail: `The gateway's clients are outside the mesh, so its sidecar does not take the gateway's inbound port ${containerPort} (a pod annotation): connections to the gateway are not mesh mTLS, whatever the mode, and the gateway sees each client's own address; its calls to the backends go through the sidecar` });
   }
@@ -268,7 +275,13 @@ export function k8sView(model: M.GatewayModel): K8sView {
     serviceAccount: meta(serviceAccountName(own.gateway, ns), ns, own.gateway),
     selector: [{ key: 'app.kubernetes.io/name', value: labelValue(own.gateway) }],
     podLabels: [...standardLabels(gw, own.gateway), { key: 'app', value: labelValue(own.gateway) }, { key: 'version', value: labelValue(VERSION) }, ...podInjection(model, ns).labels],
-    podAnnotations: [{ key: 'gwgen.dev/config-sha256', value: configHash }, ...bypass, ...sidecarLifetime(mesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS), ...podInjection(model, ns).annotations],
+    podAnnotations: [
+      { key: 'gwgen.dev/config-sha256', value: configHash },
+      ...bypass,
+      ...sidecarLifetime(gatewayMesh, GATEWAY_PRESTOP_SECONDS + GATEWAY_DRAIN_SECONDS),
+      // A pod's annotation overrides its namespace's linkerd.io/inject disabled.
+      ...(strict.length > 0 ? linkerdAnnotations(undefined) : podInjection(model, ns).annotations),
+    ],
     image: `${GATEWAY_IMAGE}:${VERSION}`,
     containerName: 'gateway',
     args: [],
