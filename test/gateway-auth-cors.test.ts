@@ -287,6 +287,8 @@ describe('generated gateway: authentication and CORS as browsers and token issue
       expect(no.status, `${origin} ${method}`).toBe(403);
       expect(JSON.parse(no.body)).toEqual({ error: message, status: 403 });
       expect(no.headers.get('access-control-allow-origin')).toBeNull();
+      // A refusal depends on the origin and the method asked as much as an answer does.
+      expect(no.headers.get('vary')).toBe('Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
     }
     // /key overrides it: any origin, no credentials (so "*", never the origin with credentials), the requested headers as asked, 60 s.
     const any = await preflight(gw.url, '/key', 'https://anyone.example', 'GET', 'X-Api-Token');

@@ -7,8 +7,10 @@ import type { CorsConfig } from './types.js';
 const EXPOSE =
   'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Quota-Remaining, WWW-Authenticate, traceparent';
 
-export type Preflight =
-  { readonly ok: true; readonly headers: Record<string, string> } | { readonly ok: false; readonly message: string };
+export type Preflight = { readonly ok: boolean; readonly headers: Record<string, string>; readonly message?: string };
+
+/** A preflight's answer, a refusal too, depends on these: a cache must not give one origin's to another. */
+const PREFLIGHT_VARY = { vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers' };
 
 export class Cors {
   private readonly any: boolean;
@@ -63,12 +65,12 @@ export class Cors {
 
   preflight(origin: string, method: string, requestHeaders: string | undefined): Preflight {
     const allowed = this.allowOrigin(origin);
-    if (allowed === undefined) return { ok: false, message: 'CORS origin not allowed' };
-    if (!this.methods.has(method)) return { ok: false, message: 'CORS method not allowed' };
+    if (allowed === undefined) return { ok: false, message: 'CORS origin not allowed', headers: PREFLIGHT_VARY };
+    if (!this.methods.has(method)) return { ok: false, message: 'CORS method not allowed', headers: PREFLIGHT_VARY };
     const headers: Record<string, string> = {
       'access-control-allow-origin': allowed,
       'access-control-allow-methods': this.allowMethods,
-      vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
+      ...PREFLIGHT_VARY,
     };
     // No agw:allowHeader: the requested headers are allowed (as Kong and Envoy do).
     const allowHeaders = this.allowHeaders || requestHeaders;
