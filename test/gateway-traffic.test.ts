@@ -112,6 +112,14 @@ describe('generated gateway traffic: WebSocket handshakes and split shares, over
     }
   });
 
+  it('matches a canary header named __proto__, as Kong and Envoy do (Node\'s header object cannot hold it)', async () => {
+    stable.calls = 0;
+    canary.calls = 0;
+    const answers = await Promise.all([rawExchange(gw.url, 'GET /proto HTTP/1.1\r\nHost: traffic.example\r\n__proto__: yes\r\nConnection: close\r\n\r\n'), rawExchange(gw.url, 'GET /proto HTTP/1.1\r\nHost: traffic.example\r\n__proto__: no\r\nConnection: close\r\n\r\n')]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect([canary.calls, stable.calls]).toEqual([1, 1]);
+  });
+
   it('keeps a request on the split it drew: retries go to that split service, never to another split', async () => {
     stable.behaviour = 'fail';
     stable.calls = 0;

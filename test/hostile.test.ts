@@ -27,6 +27,9 @@ const HOSTILE = [
   'on',
   'null',
   '~',
+  // GFM's strikethrough and GitHub's math in Markdown.
+  '/~admin~/~~v1~~',
+  'costs $5 or $x$ and $$y$$',
   '123',
   '0x1f',
   '1e5',

@@ -596,6 +596,25 @@ describe('k8s target: escaping', () => {
     }
   });
 
+  it('a "$" in an env value is written "$$": Kubernetes would expand $(PORT) in the collector URL and read $$ as $', async () => {
+    const file = join(tempDir(), 'dollar.ttl');
+    writeFileSync(
+      file,
+      `@prefix agw: <https://ggen.ai/ontology/api-gateway#> .
+@prefix ex: <https://example.org/dl#> .
+ex:gw a agw:ApiGateway ; agw:gatewayName "dollar" ; agw:hasRoute ex:r ; agw:hasDistributedTracing [ a agw:DistributedTracing ; agw:collectorEndpoint "http://otel:4318/a$$b/$(PORT)" ] .
+ex:r a agw:Route ; agw:routePath "/p" ; agw:hasBackendService ex:a .
+ex:a a agw:BackendService ; agw:serviceName "a" .
+`,
+    );
+    const env: Doc[] = container(find(await k8sOf([file]), 'Deployment', 'dollar')!).env;
+    const written = env.find((e) => e.name === 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')!.value as string;
+    expect(written).toBe('http://otel:4318/a$$$$b/$$(PORT)/v1/traces');
+    // What the kubelet makes of it (Kubernetes' expansion: $$ is $, $(NAME) a variable before it).
+    const expanded = written.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name?: string) => (name === undefined ? '$' : (env.find((e) => e.name === name)?.value ?? m)));
+    expect(expanded).toBe('http://otel:4318/a$$b/$(PORT)/v1/traces');
+  });
+
   it('hostile strings stay inert and every document stays valid', async () => {
     const g = await k8sOf(['test/fixtures/valid/hostile-strings.ttl']);
     for (const doc of g.docs) {

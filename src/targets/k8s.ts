@@ -53,6 +53,15 @@ interface EnvVar {
   readonly secret?: string;
 }
 
+/**
+ * Kubernetes expands `$(VAR)` in an env value from the variables before it and reads `$$` as `$`:
+ * a collector URL with `$(PORT)` in it would reach the pod as another URL than Kong's and
+ * config.json's. Every `$` is written `$$`, so each value arrives as the model gave it.
+ */
+function literalEnv(env: readonly EnvVar[]): EnvVar[] {
+  return env.map((e) => (e.value?.includes('$') ? { ...e, value: e.value.replaceAll('$', () => '$$') } : e));
+}
+
 interface Probe {
   readonly kind: 'http' | 'grpc' | 'tcp';
   readonly path?: string;
@@ -286,7 +295,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
     containerName: 'gateway',
     args: [],
     port: { name: 'http', number: containerPort },
-    env: [
+    env: literalEnv([
       { name: 'PORT', value: String(containerPort) },
       { name: 'GWGEN_CONFIG', value: `${CONFIG_DIR}/${CONFIG_KEY}` },
       ...upstreams,
@@ -299,7 +308,7 @@ export function k8sView(model: M.GatewayModel): K8sView {
         : []),
       ...(redisUrl ? [{ name: 'REDIS_URL', value: redisUrl }] : []),
       ...secretKeys.map((key) => ({ name: key, secret: secretName })),
-    ],
+    ]),
     readiness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
     liveness: { kind: 'http', path: '/healthz', port: containerPort, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 },
     // The gateway stops accepting at SIGTERM, while kube-proxy on every node and the load

@@ -169,7 +169,7 @@ export class RuntimeRoute {
 
   /** Header-matched splits first, then the weighted ones, else the route's backend. */
   pickTarget(req: IncomingMessage): Target {
-    for (const s of this.headerSplits) if (req.headers[s.name] === s.value) return s.target;
+    for (const s of this.headerSplits) if (headerOf(req, s.name) === s.value) return s.target;
     if (this.weighted.length > 0) {
       const total = this.weighted[this.weighted.length - 1]!.upTo;
       const r = Math.random() * total;
@@ -944,7 +944,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
   hashKey(): string {
     const header = this.gw.settings.hashHeader;
     if (header !== undefined) {
-      const v = this.req.headers[header];
+      const v = headerOf(this.req, header);
       if (typeof v === 'string') return v;
     }
     return this.params.length > 0 ? this.params.join('/') : this.clientIp;
@@ -984,7 +984,7 @@ export class Exchange implements TryOwner, HookContext, HashSource {
         checkApiKey(
           { kind: 'apiKey', header: r.apiKeyHeader },
           this.gw.apiKeys,
-          this.req.headers[r.apiKeyHeader],
+          headerOf(this.req, r.apiKeyHeader),
           this.gw.realm,
         ),
       );
@@ -1841,4 +1841,17 @@ async function* limitBody(req: IncomingMessage, max: number, first: readonly Buf
     if (seen > max) throw new BodyTooLarge('request body too large');
     yield chunk;
   }
+}
+
+/**
+ * A request header the model names (a canary's, an API key's, the hash header). Node keeps
+ * headers in a plain object, where one named `__proto__` is never stored (the assignment sets
+ * the object's prototype): that one is read from the raw headers, as Kong and Envoy read it.
+ */
+function headerOf(req: IncomingMessage, name: string): string | string[] | undefined {
+  if (name !== '__proto__') return req.headers[name];
+  const values: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]!.toLowerCase() === name) values.push(req.rawHeaders[i + 1]!);
+  return values.length === 0 ? undefined : values.join(', ');
 }
