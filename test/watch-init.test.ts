@@ -164,6 +164,15 @@ describe('gwgen watch', () => {
       n = await w.settled();
       writeFileSync(join(dir, 'b.ttl'), readFileSync(join(dir, 'b.ttl'), 'utf8').replace('agw:port 8080', 'agw:port 8091'));
       await w.until('the model edit', () => kongOf(out).includes('port: 8091'));
+      // A gwgen.json naming a model that is not there yet: reported, watched, and generated from
+      // once it is (it used to stop watching until gwgen.json changed again).
+      n = await w.settled();
+      replaceByRename(config, JSON.stringify({ models: ['a.ttl', 'c.ttl'], out: 'out', targets: ['kong', 'k8s'] }));
+      await w.until('the missing model reported', () => w.reports().length > n);
+      expect(w.reports().at(-1)).toBe('not generated, out left as it was; watching');
+      expect(w.stderr().split('not watching until').length).toBe(2);
+      writeFileSync(join(dir, 'c.ttl'), readFileSync(join(dir, 'b.ttl'), 'utf8').replace('agw:port 8091', 'agw:port 8092'));
+      await w.until('the model once there', () => kongOf(out).includes('port: 8092'));
     } finally {
       w.child.kill('SIGTERM');
     }

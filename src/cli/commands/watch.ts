@@ -42,7 +42,7 @@ An invalid model is reported and watching goes on; the output directory keeps th
         let current: Watcher | undefined;
         let wake = () => {};
         for (let first = true; ; first = false) {
-          const started = await startWatching(modelArgs, flags);
+          const started = await startWatching(modelArgs, flags, first);
           if ('exit' in started) {
             if (first || config === undefined) return started.exit;
             out.info(`not watching until ${CONFIG_FILE} changes again`);
@@ -75,18 +75,21 @@ An invalid model is reported and watching goes on; the output directory keeps th
 
 /**
  * Resolves the run's input and starts the watcher on it, or prints why it cannot (a usage
- * problem, a missing model file) and returns the exit code: at the start of watch that ends it;
- * after an edit of gwgen.json, watch waits for the next one.
+ * problem; at the start, a missing model file) and returns the exit code: at the start of watch
+ * that ends it; after an edit of gwgen.json, watch waits for the next one.
  */
 async function startWatching(
   modelArgs: readonly string[],
   flags: WatchFlags,
+  first: boolean,
 ): Promise<{ watcher: Watcher } | { exit: number }> {
   const resolved = await runInput(modelArgs, flags, 'watch');
   if ('exit' in resolved) return resolved;
   const { input, outDir } = resolved;
-  // A model file that is not there at the start is a usage error (exit 2), not something to wait for.
-  const missing = (await readSources(input.models)).problems.filter((p) => p.code === 'file-not-found');
+  // A model file that is not there at the start is a usage error (exit 2), not something to wait
+  // for. After gwgen.json was read again it is what a model missing while watching is: reported
+  // by the run, and generated from once it is back (an editor's save, a checkout under way).
+  const missing = first ? (await readSources(input.models)).problems.filter((p) => p.code === 'file-not-found') : [];
   if (missing.length > 0) {
     out.problems(missing);
     return { exit: exitCodeFor(missing) };
