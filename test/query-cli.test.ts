@@ -87,6 +87,9 @@ describe('gwgen query: a query file of another form, of declarations only, or no
   it.each([
     ['CONSTRUCT after PREFIX lines', 'PREFIX ex: <https://example.org/t#>\n\n  CONSTRUCT { ?r a ex:X } WHERE { ?r a agw:Route }\n', '3:3', 'only SELECT and ASK queries are supported; this is a CONSTRUCT query', 'rewrite the query as SELECT'],
     ['an update', '# add a route\nINSERT DATA { <urn:a> <urn:b> <urn:c> }\n', '2:1', 'only SELECT and ASK queries are supported; this is an update (INSERT/DELETE)', 'rewrite the query as SELECT'],
+    // It does not parse either (a relative IRI): what it is comes first.
+    ['an update that does not parse', 'INSERT DATA { <a> <b> <c> }\n', '1:1', 'only SELECT and ASK queries are supported; this is an update (INSERT/DELETE)', 'rewrite the query as SELECT'],
+    ['a CONSTRUCT that does not parse', 'CONSTRUCT { ?s ?p } WHERE { ?s ?p ?o }\n', '1:1', 'only SELECT and ASK queries are supported; this is a CONSTRUCT query', 'rewrite the query as SELECT'],
     ['DESCRIBE', 'BASE <https://example.org/t>\nDESCRIBE <#r1>\n', '2:1', 'only SELECT and ASK queries are supported; this is a DESCRIBE query', 'rewrite the query as SELECT'],
     ['PREFIX lines without a query', 'PREFIX ex: <https://example.org/t#>\nPREFIX x: <urn:x#>\n', '2:19', 'the query has PREFIX or BASE declarations but no query after them', 'write the SELECT or ASK query after the declarations'],
   ])('%s', async (_name, text, where, message, hint) => {

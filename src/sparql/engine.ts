@@ -96,6 +96,12 @@ const ONLY_SELECT_ASK = { hint: 'rewrite the query as SELECT (rows) or ASK (true
  */
 export async function runQuery(store: Store, rawText: string, origin: string, options: { now?: Date } = {}): Promise<QueryOutcome> {
   const text = normalizeQueryText(rawText);
+  // Located at the keyword that makes it another form (CONSTRUCT, INSERT, ...), as an audit rule
+  // of that form is: in a file of many lines, after PREFIX lines, that is what to rewrite.
+  const atForm = () => {
+    const offset = formOffset(text);
+    return { file: origin, ...(offset !== undefined ? positionAt(text, offset) : {}) };
+  };
   // An empty text parses as an empty update, which would "succeed" with one empty row.
   if (sparqlTokens(text).length === 0) {
     throw new GwgenError(problem('query', 'the query is empty', { location: { file: origin }, hint: "give a SELECT or ASK query, e.g. -e 'SELECT ?path WHERE { ?r agw:routePath ?path }'" }));
@@ -109,14 +115,12 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   try {
     operation = (await qe.explain(`${PROLOGUE}\n${text}`, context(), 'parsed')).data as Operation;
   } catch (err) {
+    // An update or CONSTRUCT that does not parse either (INSERT DATA with a relative IRI) is
+    // first of all not a query gwgen runs: said so, rather than what to fix in it.
+    const form = otherForm(text);
+    if (form !== undefined) throw new GwgenError(problem('query', `only SELECT and ASK queries are supported; this is ${form}`, { location: atForm(), ...ONLY_SELECT_ASK }));
     throw new GwgenError(parseProblem(String((err as Error)?.message ?? err), text, origin));
   }
-  // Located at the keyword that makes it another form (CONSTRUCT, INSERT, ...), as an audit rule
-  // of that form is: in a file of many lines, after PREFIX lines, that is what to rewrite.
-  const atForm = () => {
-    const offset = formOffset(text);
-    return { file: origin, ...(offset !== undefined ? positionAt(text, offset) : {}) };
-  };
   if (operation.type === 'nop') {
     // PREFIX and BASE lines alone parse as an empty update: the query itself is what is missing.
     const tokens = sparqlTokens(text);
@@ -388,6 +392,15 @@ function runtimePlace(message: string, text: string): { line?: number; column?: 
   const tokens = names ? sparqlTokens(text) : [];
   const call = tokens.find((t, i) => t.kind === 'name' && names!.test(t.text) && tokens[i + 1]?.text === '(');
   return call ? positionAt(text, call.offset) : {};
+}
+
+/** What a text is by its first keyword after the prologue, when that is an update, CONSTRUCT or DESCRIBE. */
+function otherForm(text: string): string | undefined {
+  const offset = formOffset(text);
+  const word = offset === undefined ? undefined : /^[A-Za-z]+/.exec(text.slice(offset))?.[0]?.toUpperCase();
+  if (word === 'CONSTRUCT' || word === 'DESCRIBE') return `a ${word} query`;
+  if (word === 'INSERT' || word === 'DELETE' || word === 'WITH') return `an update (${UPDATES.deleteinsert})`;
+  return word !== undefined && Object.hasOwn(UPDATES, word.toLowerCase()) && word !== 'NOP' ? `an update (${UPDATES[word.toLowerCase()]})` : undefined;
 }
 
 /** A hint for an expression that failed while the query ran, by what the engine said. */
