@@ -59,7 +59,18 @@ function startWatch(args: string[], cwd: string) {
   };
 }
 
-const kongOf = (out: string) => readFileSync(join(out, 'kong/kong.yml'), 'utf8');
+/**
+ * kong.yml as it is now; "" for the moment a run replaces it (the old file is moved aside, then
+ * the new one renamed into place), so a wait polling it reads again rather than failing.
+ */
+const kongOf = (out: string): string => {
+  try {
+    return readFileSync(join(out, 'kong/kong.yml'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+};
 /** Writes a file the way VS Code and `sed -i` do: a temporary file renamed over the original. */
 const replaceByRename = (file: string, text: string) => {
   writeFileSync(`${file}.tmp~`, text);
