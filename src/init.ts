@@ -73,11 +73,9 @@ export async function init(dir: string, force = false): Promise<{ written: strin
   if (dir === '') {
     return { written: [], problems: [problem('usage', 'the directory name is empty', { hint: 'give gwgen init a directory, or none for the current one' })] };
   }
-  const existing: string[] = [];
-  for (const [name] of files) {
-    // lstat, not access: a symbolic link to nowhere is there too, and writing through it would leave dir.
-    if (await lstat(join(dir, name)).then(() => true, () => false)) existing.push(join(dir, name));
-  }
+  // lstat, not access: a symbolic link to nowhere is there too, and writing through it would leave dir.
+  const there = await Promise.all(files.map(async ([name]) => ({ path: join(dir, name), st: await lstat(join(dir, name)).catch(() => undefined) })));
+  const existing = there.filter((f) => f.st !== undefined).map((f) => f.path);
   if (existing.length > 0 && !force) {
     return { written: [], problems: existing.map((f) => problem('usage', `${f} already exists`, { location: { file: f }, hint: 'choose another directory, or pass --force to overwrite it' })) };
   }
@@ -96,11 +94,9 @@ export async function init(dir: string, force = false): Promise<{ written: strin
     if (st || parent === path) break;
     path = parent;
   }
-  for (const [name] of files) {
-    const st = await lstat(join(dir, name)).catch(() => undefined);
-    if (st?.isDirectory()) {
-      return { written: [], problems: [problem('usage', `${join(dir, name)} is a directory`, { location: { file: join(dir, name) }, hint: 'move it away; gwgen init --force replaces files, never folders' })] };
-    }
+  const folder = there.find((f) => f.st?.isDirectory());
+  if (folder !== undefined) {
+    return { written: [], problems: [problem('usage', `${folder.path} is a directory`, { location: { file: folder.path }, hint: 'move it away; gwgen init --force replaces files, never folders' })] };
   }
   try {
     await writeAll(dir, files);

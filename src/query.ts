@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { Parser, Store } from 'n3';
 import { GwgenError, problem, type Problem } from './errors.js';
 import { decodeUtf8, parseSources, readFailure, readSources } from './pipeline/load.js';
-import { ONTOLOGY_DIR, PREFIXES } from './paths.js';
+import { ONTOLOGY_DIR } from './paths.js';
 import { runQuery, type QueryOutcome } from './sparql/engine.js';
-import { normalizeQueryText, queryShape, sparqlTokens } from './sparql/scan.js';
+import { normalizeQueryText, queryPrefixes, queryShape, sparqlTokens } from './sparql/scan.js';
 import type { ModelInput } from './validate.js';
 
 export interface QueryInput extends ModelInput {
@@ -52,23 +52,11 @@ export async function query(input: QueryInput): Promise<QueryResult> {
   const store = new Store(loaded.model.store.getQuads(null, null, null, null));
   store.addQuads(await ontologyQuads());
   try {
-    return { ok: true, outcome: inWrittenOrder(await runQuery(store, read.text, origin), read.text), prefixes: prefixesOf(read.text) };
+    return { ok: true, outcome: inWrittenOrder(await runQuery(store, read.text, origin), read.text), prefixes: queryPrefixes(sparqlTokens(normalizeQueryText(read.text))) };
   } catch (err) {
     if (err instanceof GwgenError) return { ok: false, problems: err.problems };
     return { ok: false, problems: [problem('query', `the query failed: ${(err as Error).message}`, { location: { file: origin }, hint: 'check the query against SPARQL 1.1 (SELECT or ASK); the prefixes rdf rdfs owl xsd agw are predeclared' })] };
   }
-}
-
-/** The predeclared prefixes with the query's PREFIX lines over them (a redefined agw: no longer names gwgen's namespace). */
-function prefixesOf(text: string): Record<string, string> {
-  const tokens = sparqlTokens(normalizeQueryText(text));
-  const prefixes: Record<string, string> = { ...PREFIXES };
-  tokens.forEach((t, i) => {
-    const name = tokens[i + 1];
-    const iri = tokens[i + 2];
-    if (/^PREFIX$/i.test(t.text) && name?.text.endsWith(':') && iri?.kind === 'iri') prefixes[name.text.slice(0, -1)] = iri.text.slice(1, -1);
-  });
-  return prefixes;
 }
 
 /**

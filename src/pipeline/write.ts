@@ -360,6 +360,12 @@ export async function planWrite(
     const entry = previous?.files[path];
     return entry !== undefined && !produced.has(path) && !(options.keepOtherTargets && !running.has(entry.target));
   };
+  // A file planned as generated, in `list` (create or update), though something stands in its way.
+  const planBlocked = (file: GeneratedFile, list: string[]) => {
+    contents.set(file.path, file.content);
+    entries[file.path] = manifestEntry(file, file.content);
+    list.push(file.path);
+  };
   const linkCache = new Map<string, Promise<boolean>>();
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const full = inside(dir, file.path);
@@ -372,9 +378,7 @@ export async function planWrite(
         obstacles.push(obstacle);
       }
       // Still produced: planned (for --dry-run) and not taken for a file the model dropped.
-      contents.set(file.path, file.content);
-      entries[file.path] = manifestEntry(file, file.content);
-      (previous?.files[file.path] !== undefined ? update : create).push(file.path);
+      planBlocked(file, previous?.files[file.path] !== undefined ? update : create);
       continue;
     }
     let found = await occupant(dir, full);
@@ -382,9 +386,7 @@ export async function planWrite(
     if (found.kind === 'directory' && (await filesUnder(resolve(dir), full)).every(deletedByThisRun)) found = { kind: 'none' };
     if (found.kind === 'directory' || found.kind === 'special' || found.kind === 'blocked') {
       // Something gwgen did not generate is in the way: stop as for any foreign file.
-      contents.set(file.path, file.content);
-      entries[file.path] = manifestEntry(file, file.content);
-      (found.kind === 'blocked' ? create : update).push(file.path);
+      planBlocked(file, found.kind === 'blocked' ? create : update);
       const hint = 'move it away, then run gwgen again (--force does not remove what gwgen did not write)';
       let obstacle: Problem | undefined;
       if (found.kind !== 'blocked') {

@@ -167,7 +167,8 @@ export async function runQuery(store: Store, rawText: string, origin: string, op
   // fault, not gwgen's: a problem value, also from the query worker, never a stack trace.
   const failed = (err: unknown) => {
     const first = String((err as Error)?.message ?? err).split('\n')[0]!;
-    return new GwgenError(problem('query', `the query failed while running: ${first}`, { location: { file: origin, ...runtimePlace(first, text) }, hint: runtimeHint(first) }));
+    const { place, hint } = runtimeProblem(first, text);
+    return new GwgenError(problem('query', `the query failed while running: ${first}`, { location: { file: origin, ...place }, hint }));
   };
   if (result.resultType === 'bindings') {
     const stream = await result.execute();
@@ -379,19 +380,25 @@ function listOr(items: readonly string[]): string {
   return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}`;
 }
 
-/** The functions an error the engine reports while running comes from, by what it said. */
-function runtimeFunctions(message: string): RegExp | undefined {
-  if (/relative IRI/i.test(message)) return /^(IRI|URI)$/i;
-  if (/regular expression|regexp|regex|flag/i.test(message)) return /^(REGEX|REPLACE)$/i;
-  return undefined;
-}
+/**
+ * The errors an expression raises while the query runs, by what the engine says: the functions
+ * they come from (the first call of one is where the problem is located) and what to do. The
+ * engine stops the whole query at such an error, where SPARQL drops the row (FILTER) or leaves
+ * the variable unbound (BIND): see the README.
+ */
+const RUNTIME_ERRORS: readonly { says: RegExp; functions: RegExp; hint: string }[] = [
+  { says: /relative IRI/i, functions: /^(IRI|URI)$/i, hint: 'IRI() and URI() need an absolute IRI (the query has no BASE), e.g. IRI(CONCAT("https://example.org/", ?name))' },
+  { says: /flag/i, functions: /^(REGEX|REPLACE)$/i, hint: 'REGEX and REPLACE take the flags i, m, s, x and q, each at most once, e.g. REGEX(?path, "^/api", "i")' },
+  { says: /regular expression|regexp|regex/i, functions: /^(REGEX|REPLACE)$/i, hint: 'fix the REGEX or REPLACE pattern: it is read as a JavaScript regular expression; a pattern from the model that may be invalid cannot be filtered on here' },
+];
 
-/** Where an expression that failed while the query ran is: the first call of the function it names. */
-function runtimePlace(message: string, text: string): { line?: number; column?: number } {
-  const names = runtimeFunctions(message);
-  const tokens = names ? sparqlTokens(text) : [];
-  const call = tokens.find((t, i) => t.kind === 'name' && names!.test(t.text) && tokens[i + 1]?.text === '(');
-  return call ? positionAt(text, call.offset) : {};
+/** Where an expression that failed while the query ran is, and what to do about it. */
+function runtimeProblem(message: string, text: string): { place: { line?: number; column?: number }; hint: string } {
+  const known = RUNTIME_ERRORS.find((e) => e.says.test(message));
+  if (known === undefined) return { place: {}, hint: 'fix the expression it names' };
+  const tokens = sparqlTokens(text);
+  const call = tokens.find((t, i) => t.kind === 'name' && known.functions.test(t.text) && tokens[i + 1]?.text === '(');
+  return { place: call ? positionAt(text, call.offset) : {}, hint: known.hint };
 }
 
 /** What a text is by its first keyword after the prologue, when that is an update, CONSTRUCT or DESCRIBE. */
@@ -399,15 +406,8 @@ function otherForm(text: string): string | undefined {
   const offset = formOffset(text);
   const word = offset === undefined ? undefined : /^[A-Za-z]+/.exec(text.slice(offset))?.[0]?.toUpperCase();
   if (word === 'CONSTRUCT' || word === 'DESCRIBE') return `a ${word} query`;
+  // Worded as the parsed update is (UPDATES): INSERT, DELETE and WITH start the same operation.
   if (word === 'INSERT' || word === 'DELETE' || word === 'WITH') return `an update (${UPDATES.deleteinsert})`;
-  return word !== undefined && Object.hasOwn(UPDATES, word.toLowerCase()) && word !== 'NOP' ? `an update (${UPDATES[word.toLowerCase()]})` : undefined;
+  return word !== undefined && /^(LOAD|CLEAR|CREATE|DROP|ADD|MOVE|COPY)$/.test(word) ? `an update (${word})` : undefined;
 }
 
-/** A hint for an expression that failed while the query ran, by what the engine said. */
-function runtimeHint(message: string): string {
-  // The engine stops the whole query at such an error, where SPARQL drops the row (FILTER) or leaves the variable unbound (BIND): see the README.
-  if (/relative IRI/i.test(message)) return 'IRI() and URI() need an absolute IRI (the query has no BASE), e.g. IRI(CONCAT("https://example.org/", ?name))';
-  if (/flag/i.test(message)) return "REGEX and REPLACE take the flags i, m, s, x and q, each at most once, e.g. REGEX(?path, \"^/api\", \"i\")";
-  if (/regular expression|regexp|regex/i.test(message)) return 'fix the REGEX or REPLACE pattern: it is read as a JavaScript regular expression; a pattern from the model that may be invalid cannot be filtered on here';
-  return 'fix the expression it names';
-}

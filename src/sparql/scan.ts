@@ -5,6 +5,8 @@
  * their own, so a `#` inside `<https://x#>` or "a # b" is never taken for a comment.
  */
 
+import { PREFIXES } from '../paths.js';
+
 export type TokenKind = 'iri' | 'string' | 'var' | 'name' | 'punct';
 
 export interface Token {
@@ -27,6 +29,17 @@ const IRI = /<[^<>"{}|^`\\\u0000-\u0020]*>/y;
 const VAR = /[?$][\p{L}\p{N}_\u00B7\u0300-\u036F\u203F-\u2040]+/uy;
 // A keyword, a number, or a prefixed name (prefix: and local part, which may hold ":" and escapes).
 const NAME = /(?:[\p{L}\p{N}_][\p{L}\p{N}_.\-\u00B7]*)?:(?:[\p{L}\p{N}_:.\-\u00B7%]|\\.)*|[\p{L}\p{N}_][\p{L}\p{N}_.\-\u00B7]*/uy;
+
+/** The prefixes in force for a query: the predeclared ones, with its PREFIX lines over them (the last of a name wins). */
+export function queryPrefixes(tokens: readonly Token[]): Record<string, string> {
+  const prefixes: Record<string, string> = { ...PREFIXES };
+  tokens.forEach((t, i) => {
+    const name = tokens[i + 1];
+    const iri = tokens[i + 2];
+    if (/^PREFIX$/i.test(t.text) && name?.text.endsWith(':') && iri?.kind === 'iri') prefixes[name.text.slice(0, -1)] = iri.text.slice(1, -1);
+  });
+  return prefixes;
+}
 
 /** Splits a SPARQL text into tokens; comments and white space are dropped. */
 export function sparqlTokens(text: string): Token[] {

@@ -1,6 +1,5 @@
 import { problem, type Problem } from '../errors.js';
-import { PREFIXES } from '../paths.js';
-import { positionAt, projectedVariableOffset, queryShape, sparqlTokens, type Token } from './scan.js';
+import { positionAt, projectedVariableOffset, queryPrefixes, queryShape, sparqlTokens, type Token } from './scan.js';
 
 // Errors of a query that lexes and parses: what the parser and the engine report without a
 // location, and what gwgen checks on the parsed algebra itself (an ungrouped projection, SERVICE).
@@ -74,7 +73,8 @@ export function semanticProblem(raw: string, text: string, origin: string): Prob
   const fn = /no configured actor was able to evaluate function (\S+)/.exec(raw)?.[1];
   if (fn !== undefined) {
     // Written as <iri> or as a prefixed name; the first call of it is where it is reported.
-    const call = tokens.find((t, i) => tokens[i + 1]?.text === '(' && (t.text === `<${fn}>` || expand(t, tokens) === fn));
+    const prefixes = queryPrefixes(tokens);
+    const call = tokens.find((t, i) => tokens[i + 1]?.text === '(' && (t.text === `<${fn}>` || expand(t, prefixes) === fn));
     return at(call, `<${fn}> is not a function the engine has`, "use SPARQL 1.1's functions (STR, REGEX, CONCAT, STRSTARTS, ...) or an XSD cast such as xsd:integer(?v)");
   }
   return undefined;
@@ -97,13 +97,11 @@ function closingParen(tokens: readonly Token[], open: number): number {
   return tokens.length;
 }
 
-/** A prefixed name's IRI, with the query's PREFIX lines over the predeclared prefixes. */
-function expand(token: Token, tokens: readonly Token[]): string | undefined {
+/** A prefixed name's IRI, by the prefixes in force for the query (queryPrefixes). */
+function expand(token: Token, prefixes: Readonly<Record<string, string>>): string | undefined {
   if (token.kind !== 'name' || !token.text.includes(':')) return undefined;
   const colon = token.text.indexOf(':');
-  const prefix = token.text.slice(0, colon);
-  const declared = tokens.findLast((t, i) => /^PREFIX$/i.test(t.text) && tokens[i + 1]?.text === `${prefix}:` && tokens[i + 2]?.kind === 'iri');
-  const ns = declared ? tokens[tokens.indexOf(declared) + 2]!.text.slice(1, -1) : PREFIXES[prefix];
+  const ns = prefixes[token.text.slice(0, colon)];
   return ns === undefined ? undefined : ns + token.text.slice(colon + 1);
 }
 

@@ -682,8 +682,9 @@ function servicePolicy(model: M.GatewayModel, s: M.BackendService): TrafficPolic
 function withAuthorities(entries: readonly HttpEntry[], model: M.GatewayModel, notes: Limitation[]): HttpEntry[] {
   const gw = model.gateway.name;
   // By host and port: services may share a host outside the cluster on ports of their own (http on 80, https on 443).
-  const outside = new Map(model.services.filter(outsideCluster).map((s) => [`${meshHost(s, gw)}\u0000${s.port}`, s]));
-  const outsideHosts = new Set(model.services.filter(outsideCluster).map((s) => meshHost(s, gw)));
+  const services = model.services.filter(outsideCluster);
+  const outside = new Map(services.map((s) => [`${meshHost(s, gw)}\u0000${s.port}`, s]));
+  const outsideHosts = new Set(services.map((s) => meshHost(s, gw)));
   return entries.map((entry) => withAuthority(entry, outside, outsideHosts, notes));
 }
 

@@ -7,7 +7,9 @@ import type { CorsConfig } from './types.js';
 const EXPOSE =
   'X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Quota-Remaining, WWW-Authenticate, traceparent';
 
-export type Preflight = { readonly ok: boolean; readonly headers: Record<string, string>; readonly message?: string };
+export type Preflight =
+  | { readonly ok: true; readonly headers: Record<string, string> }
+  | { readonly ok: false; readonly message: string; readonly headers: Record<string, string> };
 
 /** A preflight's answer, a refusal too, depends on these: a cache must not give one origin's to another. */
 const PREFLIGHT_VARY = { vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers' };

@@ -785,7 +785,7 @@ export class Gateway {
       wanted,
       req.headers['access-control-request-headers'] as string | undefined,
     );
-    if (!answer.ok) sendError(res, 403, answer.message!, answer.headers);
+    if (!answer.ok) sendError(res, 403, answer.message, answer.headers);
     else {
       res.writeHead(204, answer.headers);
       res.end();
